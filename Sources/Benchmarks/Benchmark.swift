@@ -1,0 +1,49 @@
+// `qvtop bench NAME`: the registry. Each area owns one file that defines its list
+// (FiberBenchmarks.swift, SchedulerBenchmarks.swift, LoopBenchmarks.swift, UIBenchmarks.swift);
+// this file only joins them, so areas never edit each other's files.
+
+/// Options every benchmark receives from the command line.
+public struct BenchOptions: Sendable {
+    /// `--count N`: overrides the benchmark's default population/iterations when set.
+    public var count: Int?
+    /// `--reps N`: measured repetitions (median reported); benchmarks pick a default when nil.
+    public var reps: Int?
+    public init(count: Int? = nil, reps: Int? = nil) {
+        self.count = count
+        self.reps = reps
+    }
+}
+
+/// One printed figure. `--json` prints one object per result with at least name, value, unit.
+public struct BenchResult: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: Double
+    public var unit: String
+    /// Optional detail: spread, n, goal, the anchor figure for comparison.
+    public var detail: [String: String]
+    public init(name: String, value: Double, unit: String, detail: [String: String] = [:]) {
+        self.name = name
+        self.value = value
+        self.unit = unit
+        self.detail = detail
+    }
+}
+
+/// A named benchmark. `run` executes in the calling thread and returns its figures.
+public struct Benchmark: Sendable {
+    public var name: String
+    public var summary: String
+    public var run: @Sendable (BenchOptions) throws -> [BenchResult]
+    public init(name: String, summary: String, run: @escaping @Sendable (BenchOptions) throws -> [BenchResult]) {
+        self.name = name
+        self.summary = summary
+        self.run = run
+    }
+}
+
+public enum BenchRegistry {
+    public static var all: [Benchmark] {
+        FiberBenchmarks.all + SchedulerBenchmarks.all + LoopBenchmarks.all + UIBenchmarks.all
+    }
+    public static func named(_ name: String) -> Benchmark? { all.first { $0.name == name } }
+}

@@ -1,0 +1,4 @@
+/// Benchmarks of this area, joined by `BenchRegistry`.
+public enum FiberBenchmarks {
+    public static let all: [Benchmark] = []
+}

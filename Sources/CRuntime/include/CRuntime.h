@@ -1,0 +1,60 @@
+// CRuntime: the few things Swift cannot do or import on Linux.
+// - epoll / eventfd / timerfd (Glibc's Swift module lacks them),
+// - a non-const thread id (glibc declares pthread_self() const; see Fiber design notes),
+// - errno access that is not cached across a fiber switch,
+// - the fiber context switch (declared in qv_context.h, owned by the fiber code).
+#ifndef QVTOP_CRUNTIME_H
+#define QVTOP_CRUNTIME_H
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include "qv_context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Kernel thread id via syscall(SYS_gettid). Never cached by the compiler (not declared const).
+pid_t qv_gettid(void);
+/// Current errno, read through a real call so an optimizer cannot reuse a stale TLS address across a switch.
+int qv_errno(void);
+void qv_set_errno(int value);
+
+int qv_epoll_create(void);
+/// events: EPOLLIN / EPOLLOUT / ... ; data: user token.
+int qv_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// Waits up to timeout_ms (-1 = forever). Fills out_events/out_data arrays (length max). Returns count or -1.
+int qv_epoll_wait(int epfd, uint32_t *out_events, uint64_t *out_data, int max, int timeout_ms);
+
+int qv_eventfd(unsigned int initval, int flags);
+/// Adds 1 to the eventfd counter (wakes a waiter). Returns 0 or -1.
+int qv_eventfd_signal(int fd);
+/// Reads and resets the counter; returns the value or 0 when none was pending (non-blocking fd).
+uint64_t qv_eventfd_drain(int fd);
+
+/// Sets O_NONBLOCK on fd. Returns 0 or -1.
+int qv_set_nonblocking(int fd);
+
+/// Monotonic clock in nanoseconds (CLOCK_MONOTONIC).
+uint64_t qv_now_ns(void);
+
+/// Constants Swift cannot import as macros on every libc.
+static inline uint32_t qv_EPOLLIN(void) { return EPOLLIN; }
+static inline uint32_t qv_EPOLLOUT(void) { return EPOLLOUT; }
+static inline uint32_t qv_EPOLLERR(void) { return EPOLLERR; }
+static inline uint32_t qv_EPOLLHUP(void) { return EPOLLHUP; }
+static inline uint32_t qv_EPOLLRDHUP(void) { return EPOLLRDHUP; }
+static inline uint32_t qv_EPOLLONESHOT(void) { return EPOLLONESHOT; }
+static inline uint32_t qv_EPOLLET(void) { return (uint32_t)EPOLLET; }
+static inline int qv_EPOLL_CTL_ADD(void) { return EPOLL_CTL_ADD; }
+static inline int qv_EPOLL_CTL_MOD(void) { return EPOLL_CTL_MOD; }
+static inline int qv_EPOLL_CTL_DEL(void) { return EPOLL_CTL_DEL; }
+static inline int qv_EFD_NONBLOCK(void) { return EFD_NONBLOCK; }
+static inline int qv_EFD_CLOEXEC(void) { return EFD_CLOEXEC; }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

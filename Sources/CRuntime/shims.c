@@ -1,0 +1,64 @@
+// See CRuntime.h for why each of these exists.
+#define _GNU_SOURCE
+#include "CRuntime.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+pid_t qv_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+int qv_errno(void) { return errno; }
+void qv_set_errno(int value) { errno = value; }
+
+int qv_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int qv_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+int qv_epoll_wait(int epfd, uint32_t *out_events, uint64_t *out_data, int max, int timeout_ms) {
+    struct epoll_event evs[256];
+    if (max > 256) max = 256;
+    int n;
+    do {
+        n = epoll_wait(epfd, evs, max, timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    for (int i = 0; i < n; i++) {
+        out_events[i] = evs[i].events;
+        out_data[i] = evs[i].data.u64;
+    }
+    return n;
+}
+
+int qv_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }
+
+int qv_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    ssize_t r;
+    do {
+        r = write(fd, &one, sizeof one);
+    } while (r < 0 && errno == EINTR);
+    return r == (ssize_t)sizeof one || (r < 0 && errno == EAGAIN) ? 0 : -1;
+}
+
+uint64_t qv_eventfd_drain(int fd) {
+    uint64_t value = 0;
+    ssize_t r = read(fd, &value, sizeof value);
+    return r == (ssize_t)sizeof value ? value : 0;
+}
+
+int qv_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+uint64_t qv_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

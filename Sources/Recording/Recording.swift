@@ -1,0 +1,2 @@
+/// Recording: the recording file format, the recorder, the replayer and the exports.
+public enum RecordingInfo {}

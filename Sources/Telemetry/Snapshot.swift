@@ -1,0 +1,303 @@
+// Snapshot: the immutable values the dashboard draws and a recording stores.
+//
+// The contract between the runtime side (samplers in Workloads, the replayer in
+// Recording) and the UI side (Dashboard). A live session and a replayed one feed the
+// UI the same values, so every field here is plain data: Sendable, Codable, Equatable.
+// Counters are cumulative since the runtime started (a preset switch starts a new
+// runtime, so they restart at zero); rates and ratios cover the interval since the
+// previous snapshot. Times are seconds since the session started, on the monotonic
+// clock; durations are milliseconds unless a name says otherwise.
+
+/// The scheduler model a preset runs (see docs/presets.md).
+public enum SchedulerModel: String, Codable, Sendable, CaseIterable {
+    /// One asyncio-style loop on one thread, optional `to_thread` pool.
+    case eventLoop = "event-loop"
+    /// N loops on N threads in one process, tasks partitioned, optional shared pool.
+    case loopPerThread = "loop-per-thread"
+    /// Fibers on N carriers with work stealing (M:N).
+    case virtualThreads = "virtual-threads"
+    /// Fibers on exactly one carrier (gevent's model).
+    case greenThreads = "green-threads"
+
+    /// True for the fiber models (carriers, run queues, steals, parked fibers).
+    public var usesFibers: Bool { self == .virtualThreads || self == .greenThreads }
+}
+
+/// One frame of telemetry.
+public struct Snapshot: Codable, Sendable, Equatable {
+    /// Seconds since the session started (monotonic).
+    public var time: Double
+    /// Increases by one per snapshot within a session.
+    public var sequence: UInt64
+    /// Short name and title of the preset that produced this snapshot.
+    public var preset: String
+    public var presetTitle: String
+    public var model: SchedulerModel
+    /// Carriers (fiber models). Empty for loop models.
+    public var workers: [WorkerSnapshot]
+    /// Event loops (loop models). Empty for fiber models.
+    public var loops: [LoopSnapshot]
+    /// The `to_thread` worker pool, when the preset has one.
+    public var pool: PoolSnapshot?
+    /// Global injector queue depth (fiber models).
+    public var injectorDepth: Int
+    /// Fibers by state (fiber models); tasks by state for loop models where it applies.
+    public var fibers: FiberCounts
+    /// Loop lag (loop models) or scheduling delay, ready → running (fiber models).
+    public var lag: LagSummary
+    /// Per task kind of the workload.
+    public var taskKinds: [TaskKindStats]
+    /// Notable events drained since the previous snapshot, oldest first.
+    public var events: [RuntimeEvent]
+    /// Events dropped because a ring was full, cumulative. Shown when non-zero.
+    public var droppedEvents: UInt64
+
+    public init(
+        time: Double = 0, sequence: UInt64 = 0, preset: String = "", presetTitle: String = "",
+        model: SchedulerModel = .virtualThreads, workers: [WorkerSnapshot] = [], loops: [LoopSnapshot] = [],
+        pool: PoolSnapshot? = nil, injectorDepth: Int = 0, fibers: FiberCounts = FiberCounts(),
+        lag: LagSummary = LagSummary(), taskKinds: [TaskKindStats] = [], events: [RuntimeEvent] = [],
+        droppedEvents: UInt64 = 0
+    ) {
+        self.time = time
+        self.sequence = sequence
+        self.preset = preset
+        self.presetTitle = presetTitle
+        self.model = model
+        self.workers = workers
+        self.loops = loops
+        self.pool = pool
+        self.injectorDepth = injectorDepth
+        self.fibers = fibers
+        self.lag = lag
+        self.taskKinds = taskKinds
+        self.events = events
+        self.droppedEvents = droppedEvents
+    }
+}
+
+/// What a carrier is doing at the instant of the snapshot.
+public enum WorkerState: String, Codable, Sendable {
+    case running, spinning, parked
+    /// Inside a `blocking {}` region under the `pin` policy: the carrier and its queue wait.
+    case pinned
+    /// Inside a `blocking {}` region under `handoff`: its queue passed to a spare carrier.
+    case handedOff
+    case stopped
+}
+
+/// One carrier of a fiber scheduler.
+public struct WorkerSnapshot: Codable, Sendable, Equatable {
+    public var id: Int
+    public var state: WorkerState
+    /// Fibers run (resumptions), cumulative.
+    public var runs: UInt64
+    /// Steal operations this worker performed as thief, and fibers it took / lost.
+    public var stealOps: UInt64
+    public var stolenIn: UInt64
+    public var stolenOut: UInt64
+    /// Times this worker parked (went idle) and was unparked.
+    public var parks: UInt64
+    public var unparks: UInt64
+    public var queueDepth: Int
+    public var queueCapacity: Int
+    /// Highest local queue depth seen so far.
+    public var maxQueueDepth: Int
+    /// Busy nanoseconds, cumulative, and the busy share of the last interval (0…1).
+    public var busyNanos: UInt64
+    public var busyRatio: Double
+    /// Name and task kind of the fiber running now, if any.
+    public var currentFiber: String?
+    public var currentKind: String?
+
+    public init(
+        id: Int, state: WorkerState = .running, runs: UInt64 = 0, stealOps: UInt64 = 0, stolenIn: UInt64 = 0,
+        stolenOut: UInt64 = 0, parks: UInt64 = 0, unparks: UInt64 = 0, queueDepth: Int = 0, queueCapacity: Int = 256,
+        maxQueueDepth: Int = 0, busyNanos: UInt64 = 0, busyRatio: Double = 0, currentFiber: String? = nil,
+        currentKind: String? = nil
+    ) {
+        self.id = id
+        self.state = state
+        self.runs = runs
+        self.stealOps = stealOps
+        self.stolenIn = stolenIn
+        self.stolenOut = stolenOut
+        self.parks = parks
+        self.unparks = unparks
+        self.queueDepth = queueDepth
+        self.queueCapacity = queueCapacity
+        self.maxQueueDepth = maxQueueDepth
+        self.busyNanos = busyNanos
+        self.busyRatio = busyRatio
+        self.currentFiber = currentFiber
+        self.currentKind = currentKind
+    }
+}
+
+/// One asyncio-style event loop.
+public struct LoopSnapshot: Codable, Sendable, Equatable {
+    public var id: Int
+    public var readyDepth: Int
+    public var maxReadyDepth: Int
+    public var timersPending: Int
+    public var tasksAlive: Int
+    public var jobsRun: UInt64
+    public var slowCallbacks: UInt64
+    public var busyRatio: Double
+    /// Name of the task/callback running now, if any.
+    public var current: String?
+    public var lag: LagSummary
+
+    public init(
+        id: Int, readyDepth: Int = 0, maxReadyDepth: Int = 0, timersPending: Int = 0, tasksAlive: Int = 0,
+        jobsRun: UInt64 = 0, slowCallbacks: UInt64 = 0, busyRatio: Double = 0, current: String? = nil,
+        lag: LagSummary = LagSummary()
+    ) {
+        self.id = id
+        self.readyDepth = readyDepth
+        self.maxReadyDepth = maxReadyDepth
+        self.timersPending = timersPending
+        self.tasksAlive = tasksAlive
+        self.jobsRun = jobsRun
+        self.slowCallbacks = slowCallbacks
+        self.busyRatio = busyRatio
+        self.current = current
+        self.lag = lag
+    }
+}
+
+/// The `to_thread` worker pool.
+public struct PoolSnapshot: Codable, Sendable, Equatable {
+    public var threads: Int
+    public var busy: Int
+    public var queueDepth: Int
+    public var completed: UInt64
+    /// True when loops of a group share this pool.
+    public var shared: Bool
+
+    public init(threads: Int, busy: Int = 0, queueDepth: Int = 0, completed: UInt64 = 0, shared: Bool = false) {
+        self.threads = threads
+        self.busy = busy
+        self.queueDepth = queueDepth
+        self.completed = completed
+        self.shared = shared
+    }
+}
+
+/// Fibers by state at the instant of the snapshot.
+public struct FiberCounts: Codable, Sendable, Equatable {
+    public var total: Int
+    public var running: Int
+    public var runnable: Int
+    public var parkedSleep: Int
+    public var parkedIO: Int
+    public var parkedChannel: Int
+    public var parkedMutex: Int
+    public var parkedJoin: Int
+    public var blockedPinned: Int
+    public var blockedHandoff: Int
+
+    public var parked: Int { parkedSleep + parkedIO + parkedChannel + parkedMutex + parkedJoin }
+    public var blocked: Int { blockedPinned + blockedHandoff }
+
+    public init(
+        total: Int = 0, running: Int = 0, runnable: Int = 0, parkedSleep: Int = 0, parkedIO: Int = 0,
+        parkedChannel: Int = 0, parkedMutex: Int = 0, parkedJoin: Int = 0, blockedPinned: Int = 0,
+        blockedHandoff: Int = 0
+    ) {
+        self.total = total
+        self.running = running
+        self.runnable = runnable
+        self.parkedSleep = parkedSleep
+        self.parkedIO = parkedIO
+        self.parkedChannel = parkedChannel
+        self.parkedMutex = parkedMutex
+        self.parkedJoin = parkedJoin
+        self.blockedPinned = blockedPinned
+        self.blockedHandoff = blockedHandoff
+    }
+}
+
+/// Lateness summary in milliseconds, over the whole run so far, plus the latest interval.
+public struct LagSummary: Codable, Sendable, Equatable {
+    public var p50Ms: Double
+    public var p99Ms: Double
+    public var maxMs: Double
+    /// p99 over every heartbeat slot, a skipped slot counting as late until the loop ran (anchors' W4).
+    public var slotP99Ms: Double
+    /// Worst lateness within the last interval (one sparkline point).
+    public var recentMs: Double
+    /// Counts per histogram bucket (bucket upper bounds in `LagSummary.bucketBoundsMs`).
+    public var buckets: [UInt64]
+
+    /// Upper bounds of `buckets`, ms; the last bucket is open-ended.
+    public static let bucketBoundsMs: [Double] = [0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, .infinity]
+
+    public init(
+        p50Ms: Double = 0, p99Ms: Double = 0, maxMs: Double = 0, slotP99Ms: Double = 0, recentMs: Double = 0,
+        buckets: [UInt64] = []
+    ) {
+        self.p50Ms = p50Ms
+        self.p99Ms = p99Ms
+        self.maxMs = maxMs
+        self.slotP99Ms = slotP99Ms
+        self.recentMs = recentMs
+        self.buckets = buckets
+    }
+}
+
+/// Per task kind of the running workload.
+public struct TaskKindStats: Codable, Sendable, Equatable {
+    public var kind: String
+    public var started: UInt64
+    public var completed: UInt64
+    public var inFlight: Int
+    public var p50Ms: Double
+    public var p99Ms: Double
+    /// Completions per second over the last interval.
+    public var throughput: Double
+
+    public init(
+        kind: String, started: UInt64 = 0, completed: UInt64 = 0, inFlight: Int = 0, p50Ms: Double = 0,
+        p99Ms: Double = 0, throughput: Double = 0
+    ) {
+        self.kind = kind
+        self.started = started
+        self.completed = completed
+        self.inFlight = inFlight
+        self.p50Ms = p50Ms
+        self.p99Ms = p99Ms
+        self.throughput = throughput
+    }
+}
+
+/// Kinds of notable events.
+public enum EventKind: String, Codable, Sendable, CaseIterable {
+    case spawnBatch, steal, workerPark, workerUnpark, pin, handoff, blockingBegin, blockingEnd
+    case slowCallback, lagSpike, presetSwitch, bookmark
+}
+
+/// One notable event. Field use per kind: steal: `worker` thief, `other` victim, `count`;
+/// blockingEnd / slowCallback: `durationMs` and `name` (the culprit); presetSwitch: `name` = preset.
+public struct RuntimeEvent: Codable, Sendable, Equatable {
+    public var time: Double
+    public var kind: EventKind
+    public var worker: Int
+    public var other: Int
+    public var count: Int
+    public var durationMs: Double
+    public var name: String?
+
+    public init(
+        time: Double, kind: EventKind, worker: Int = -1, other: Int = -1, count: Int = 0, durationMs: Double = 0,
+        name: String? = nil
+    ) {
+        self.time = time
+        self.kind = kind
+        self.worker = worker
+        self.other = other
+        self.count = count
+        self.durationMs = durationMs
+        self.name = name
+    }
+}

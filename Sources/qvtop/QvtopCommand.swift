@@ -1,0 +1,28 @@
+import ArgumentParser
+import Benchmarks
+import Foundation
+
+/// `qvtop`: htop for schedulers. `qvtop` alone is `qvtop run`.
+@main
+struct Qvtop: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "qvtop",
+        abstract: "Run scheduler models live and draw what they do.",
+        version: version,
+        subcommands: [Run.self, Replay.self, Export.self, Bench.self, Presets.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// Exit status 2 with one line on stderr: what later issues fill in, or bad input.
+struct NotYetAvailable: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "qvtop: \(what) is not yet available" }
+}
+
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("qvtop: \(message)\n".utf8))
+    return ExitCode(2)
+}

@@ -1,0 +1,7 @@
+import Testing
+
+@Suite struct EndToEndSmokeTests {
+    @Test func placeholder() {
+        #expect(Bool(true))
+    }
+}

@@ -1,0 +1,9 @@
+import Testing
+
+@testable import Recording
+
+@Suite struct RecordingSmokeTests {
+    @Test func moduleLoads() {
+        #expect(Bool(true))
+    }
+}

@@ -1,0 +1,9 @@
+import Testing
+
+@testable import Runtime
+
+@Suite struct RuntimeSmokeTests {
+    @Test func moduleLoads() {
+        #expect(Bool(true))
+    }
+}

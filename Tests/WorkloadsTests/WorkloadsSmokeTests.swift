@@ -1,0 +1,9 @@
+import Testing
+
+@testable import Workloads
+
+@Suite struct WorkloadsSmokeTests {
+    @Test func moduleLoads() {
+        #expect(Bool(true))
+    }
+}
