@@ -81,6 +81,12 @@ import Testing
         #expect(fiber.state == .done)
     }
 
+    /// The weak TSan hooks are live exactly in sanitized builds (else TSan would see fibers as one
+    /// thread's stack jumping around and either crash or miss races).
+    @Test func tsanHooksArePresentExactlyInSanitizedBuilds() {
+        #expect(qv_fiber_tsan_enabled() == qv_fiber_tsan_compiled())
+    }
+
     @Test func stateEncodingRoundTrips() {
         var all: [FiberState] = [.new, .runnable, .running, .blocked, .done]
         all += FiberState.ParkReason.allCases.map { .parked($0) }

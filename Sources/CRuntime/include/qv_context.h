@@ -77,6 +77,8 @@ void *qv_fiber_current_owner(void);
 
 /// 1 when ThreadSanitizer's fiber API is linked in (a --sanitize=thread build), else 0.
 int qv_fiber_tsan_enabled(void);
+/// 1 when this C target itself was compiled with -fsanitize=thread (for a consistency test).
+int qv_fiber_tsan_compiled(void);
 
 /// Releases the TSan fiber of a fiber that was prepared but will never finish (destroyed
 /// while suspended or never started). No-op without TSan.
