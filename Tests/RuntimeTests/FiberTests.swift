@@ -27,6 +27,20 @@ import Testing
         #expect(fiber.state == .done)
     }
 
+    @Test func fiberFinishesWithAResult() {
+        let (fiber, result) = Fiber.returning { () -> String in
+            var parts = ["a"]
+            Fiber.suspend()
+            parts.append("b")
+            return parts.joined(separator: "+")
+        }
+        #expect(fiber.resume() == false)
+        #expect(result.value == nil)
+        #expect(fiber.resume() == true)
+        #expect(result.value == "a+b")
+        #expect(fiber.creationSite.hasPrefix("RuntimeTests/FiberTests.swift:"))
+    }
+
     @Test func currentIsTheRunningFiberAndNilOutside() {
         #expect(Fiber.current == nil)
         #expect(!Fiber.isInFiber)
