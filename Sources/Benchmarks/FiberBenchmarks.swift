@@ -20,6 +20,10 @@ public enum FiberBenchmarks {
             name: "parked",
             summary: "N (100k) fibers run a little Swift code and stay parked; RSS bytes per fiber",
             run: parkedBenchmark),
+        Benchmark(
+            name: "migrate",
+            summary: "one fiber handed between two threads N (100k) times; ns per hand-off, migrations noticed",
+            run: migrateBenchmark),
     ]
 
     // MARK: - switch
@@ -122,6 +126,99 @@ public enum FiberBenchmarks {
         ]
         if let notice = stats.notice { detail["notice"] = notice }
         return [BenchResult(name: "parked", value: perFiber, unit: "B/fiber", detail: detail)]
+    }
+
+    // MARK: - migrate
+
+    /// Two OS threads take strict turns resuming one fiber (a POSIX semaphore hands the turn over),
+    /// so every resume after the first is a migration. In this optimized build the fiber counts the
+    /// migrations it notices through `qv_gettid()`, through `Fiber.current`, and through
+    /// `pthread_self()` (declared const by glibc, so the compiler may reuse the value read before the
+    /// switch). The first two must notice all of them.
+    static func migrateBenchmark(_ options: BenchOptions) -> [BenchResult] {
+        let handoffs = max(2, options.count ?? 100_000)
+        let counts = MigrationCounts()
+        let fiber = Fiber(name: "migrant") {
+            let me = Fiber.current
+            for _ in 0..<handoffs {
+                let tidBefore = qv_gettid()
+                let selfBefore = pthread_self()
+                Fiber.suspend()
+                if qv_gettid() != tidBefore { counts.byTid += 1 }
+                if pthread_self() != selfBefore { counts.byPthreadSelf += 1 }
+                if Fiber.current === me { counts.currentRight += 1 }
+            }
+        }
+        let turns = [TurnSemaphore(), TurnSemaphore()]
+        let t0 = qv_now_ns()
+        let threads = (0..<2).map { side in
+            BenchThread {
+                // Side 0 takes turns 0, 2, 4…; side 1 takes 1, 3, 5…; handoffs + 1 resumes in all.
+                for turn in stride(from: side, to: handoffs + 1, by: 2) {
+                    if turn > 0 { turns[side].wait() }
+                    fiber.resume()
+                    turns[1 - side].post()
+                }
+            }
+        }
+        for t in threads { t.join() }
+        let t1 = qv_now_ns()
+        return [
+            BenchResult(
+                name: "migrate", value: Double(t1 - t0) / Double(handoffs), unit: "ns/handoff",
+                detail: [
+                    "n": "\(handoffs)", "finished": "\(fiber.isFinished)",
+                    "noticed_gettid": "\(counts.byTid)", "current_right": "\(counts.currentRight)",
+                    "noticed_pthread_self": "\(counts.byPthreadSelf)",
+                    "anchor": "c-pthread futex ping-pong 1974-2036 ns/switch",
+                ])
+        ]
+    }
+
+    /// Written only by the migrating fiber (one thread at a time, handed over through semaphores).
+    final class MigrationCounts: @unchecked Sendable {
+        // @unchecked Sendable: see above; read after both threads are joined.
+        var byTid = 0
+        var byPthreadSelf = 0
+        var currentRight = 0
+    }
+
+    /// A POSIX semaphore (a futex): the turn hand-off between the two migrate threads.
+    final class TurnSemaphore: @unchecked Sendable {
+        // @unchecked Sendable: sem_t is made to be shared between threads.
+        private let sem: UnsafeMutablePointer<sem_t>
+        init() {
+            sem = .allocate(capacity: 1)
+            sem_init(sem, 0, 0)
+        }
+        deinit {
+            sem_destroy(sem)
+            sem.deallocate()
+        }
+        func post() { sem_post(sem) }
+        func wait() { while sem_wait(sem) != 0 {} }
+    }
+
+    /// A joinable pthread running a closure.
+    final class BenchThread: @unchecked Sendable {
+        // @unchecked Sendable: `handle` is written by init before any other use and read by join().
+        private final class Box {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        private var handle = pthread_t()
+        init(_ body: @escaping @Sendable () -> Void) {
+            // Unmanaged: the retained box travels to the new thread, which releases it.
+            let box = Unmanaged.passRetained(Box(body)).toOpaque()
+            let rc = pthread_create(
+                &handle, nil,
+                { raw in
+                    Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+                    return nil
+                }, box)
+            precondition(rc == 0, "pthread_create: \(rc)")
+        }
+        func join() { pthread_join(handle, nil) }
     }
 
     // MARK: - helpers
