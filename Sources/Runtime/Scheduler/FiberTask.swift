@@ -47,7 +47,7 @@ class FiberTask: @unchecked Sendable {
 
     // Join.
     let joinDone = Atomic<Bool>(false)
-    let joinLock = Mutex<[Joiner]>([])
+    let joinLock = Locked<[Joiner]>([])
 
     init(scheduler: Scheduler, name: String, kind: String) {
         self.scheduler = scheduler

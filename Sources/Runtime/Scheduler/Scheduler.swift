@@ -145,19 +145,19 @@ public final class Scheduler: @unchecked Sendable {
     // Idle coordination (see the essay).
     let nmspinning = Atomic<Int>(0)
     let idleCount = Atomic<Int>(0)
-    let idle = Mutex<[Worker]>([])
+    let idle = Locked<[Worker]>([])
     /// True while a parked worker sleeps in the poller.
     let pollerOwned = Atomic<Bool>(false)
     /// Deadline the poller owner armed (.max = about to arm, 0 = nobody polling).
     let pollerDeadline = Atomic<UInt64>(0)
 
     // I/O registrations: token → task.
-    let ioWaiters = Mutex<[UInt64: FiberTask]>([:])
+    let ioWaiters = Locked<[UInt64: FiberTask]>([:])
     let ioWaiterCount = Atomic<Int>(0)
     let nextIOToken = Atomic<UInt64>(2)
 
     // Carriers.
-    let carriersLock = Mutex<(all: [Carrier], threads: [OSThread], spares: [Carrier])>(([], [], []))
+    let carriersLock = Locked<(all: [Carrier], threads: [OSThread], spares: [Carrier])>(([], [], []))
     let stopping = Atomic<Bool>(false)
     let shutDown = Atomic<Bool>(false)
 
@@ -172,8 +172,8 @@ public final class Scheduler: @unchecked Sendable {
     /// Events produced off a worker (blocking ends on a detached carrier, external spawns); producers
     /// serialise on `detachedEventsLock` so the ring keeps a single producer at a time.
     let detachedEvents: EventRing
-    let detachedEventsLock = Mutex<Void>(())
-    let drainLock = Mutex<Void>(())
+    let detachedEventsLock = Locked<Void>(())
+    let drainLock = Locked<Void>(())
 
     /// Starts `configuration.carriers` carrier threads.
     public init(_ configuration: Configuration = Configuration()) throws(SchedulerError) {

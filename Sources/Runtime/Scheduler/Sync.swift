@@ -63,7 +63,7 @@ public final class Channel<T: Sendable>: Sendable {
         case closed
     }
     public let capacity: Int?
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
 
     public init(capacity: Int? = 0) {
         precondition(capacity.map { $0 >= 0 } ?? true, "Channel: capacity must be ≥ 0")
@@ -177,7 +177,7 @@ public final class FiberMutex: Sendable {
         var locked = false
         var waiters = Deque<Waiter<Void>>()
     }
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
 
     public init() {}
 
@@ -218,11 +218,11 @@ public final class FiberSemaphore: Sendable {
         var count: Int
         var waiters = Deque<Waiter<Void>>()
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     public init(value: Int) {
         precondition(value >= 0, "FiberSemaphore: initial value must be ≥ 0")
-        state = Mutex(State(count: value))
+        state = Locked(State(count: value))
     }
 
     public func wait() {

@@ -102,7 +102,7 @@ final class Carrier: @unchecked Sendable {
     /// Spare carriers park here until a worker is handed to them.
     let parker = Parker()
     /// Blocking region in progress on this carrier (for metrics): fiber name, start ns, policy.
-    let blockedInfo = Mutex<(name: String, since: UInt64, policy: BlockingPolicy)?>(nil)
+    let blockedInfo = Locked<(name: String, since: UInt64, policy: BlockingPolicy)?>(nil)
 
     init(index: Int, scheduler: Scheduler) {
         self.index = index
