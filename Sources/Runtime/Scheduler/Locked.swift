@@ -9,8 +9,9 @@ import Glibc
 
 public final class Locked<Value>: @unchecked Sendable {
     // @unchecked Sendable: `value` is only touched inside withLock, i.e. under `mutex`.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline @exclusivity(unchecked) var value: Value
+    // @exclusivity(unchecked): every access is inside withLock, which the mutex already makes exclusive.
 
     public init(_ value: Value) {
         self.value = value
@@ -24,7 +25,7 @@ public final class Locked<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with exclusive access to the value. Never call it again from inside `body`.
-    @inline(__always)
+    @inlinable
     public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
@@ -32,7 +33,7 @@ public final class Locked<Value>: @unchecked Sendable {
     }
 
     /// Like `withLock`, but returns nil instead of waiting when another thread holds the lock.
-    @inline(__always)
+    @inlinable
     public func withLockIfAvailable<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R? {
         guard pthread_mutex_trylock(mutex) == 0 else { return nil }
         defer { pthread_mutex_unlock(mutex) }

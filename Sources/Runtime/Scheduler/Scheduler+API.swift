@@ -14,7 +14,7 @@ extension Scheduler {
 
     /// Lets other runnable fibers run; the caller goes to the back of its worker's queue.
     public static func yield() {
-        if let t = currentTask { t.scheduler.yieldFiber() } else { sched_yield() }
+        if let t = currentTask { t.yieldNow() } else { sched_yield() }
     }
 
     /// Parks the calling fiber for `nanoseconds` (a timer wakes it). Blocks a plain thread instead.
@@ -29,7 +29,7 @@ extension Scheduler {
         // Loop: a stale wake-up (permit) must not end the sleep early.
         repeat {
             t.scheduler.addTimer(t, deadline: deadline)
-            t.scheduler.park(t, reason: .sleep)
+            t.park(reason: .sleep)
         } while qv_now_ns() < deadline
     }
 
@@ -40,6 +40,7 @@ extension Scheduler {
 
     /// Runs a real blocking call. Under `pin` the carrier blocks with its worker; under `handoff` the worker
     /// passes to a spare carrier first (see the essay). Outside a fiber it just runs `body`.
+    @discardableResult
     public static func blocking<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         guard let t = currentTask, let c = CarrierTLS.current else { return try body() }
         return try t.scheduler.blockingRegion(t, carrier: c, body)
@@ -126,10 +127,10 @@ extension Scheduler {
             }
             return
         }
-        let s = t.scheduler
-        try s.registerIO(t, fd: fd, events: events)
-        // Loop: a stale wake-up must not be taken for readiness.
-        repeat { s.park(t, reason: .io) } while s.ioPending(t)
+        try t.scheduler.registerIO(t, fd: fd, events: events)
+        // Loop: a stale wake-up must not be taken for readiness. (No scheduler reference is kept across the
+        // park: see FiberTask.park.)
+        repeat { t.park(reason: .io) } while t.scheduler.ioPending(t)
         t.ioToken = 0
     }
 
@@ -226,7 +227,7 @@ extension Scheduler {
         }
         ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
         for t in dropped {
-            t.body = nil
+            t.dropBody()
             t.fiber = nil  // returns the stack to the pool (Fiber.deinit)
         }
         carriersLock.withLock { cs in

@@ -7,8 +7,15 @@ import Synchronization
 extension Scheduler {
     /// Body of every carrier thread.
     func carrierMain(_ c: Carrier) {
+        // relaxed (the four counter updates): gauges; shutdown's pthread_join orders them for its caller.
+        Scheduler.liveThreads.add(1, ordering: .relaxed)
+        liveCarriers.add(1, ordering: .relaxed)
         CarrierTLS.set(c)
-        defer { CarrierTLS.set(nil) }
+        defer {
+            CarrierTLS.set(nil)
+            liveCarriers.subtract(1, ordering: .relaxed)
+            Scheduler.liveThreads.subtract(1, ordering: .relaxed)
+        }
         while !stopping.load(ordering: .sequentiallyConsistent) {
             if let w = c.worker {
                 w.carrierIndex.store(c.index, ordering: .relaxed)  // relaxed: gauge.
@@ -49,8 +56,9 @@ extension Scheduler {
         if let f = t.fiber {
             fiber = f
         } else {
-            fiber = Fiber(name: t.name, stackSize: configuration.stackSize) { [unowned(unsafe) t] in t.runBody() }
-            // unowned(unsafe): the task holds its fiber; the fiber's body runs only while the task is alive.
+            // The closure holds the task strongly (a single class capture needs no context allocation); the
+            // fiber drops its body when it starts, which breaks the task → fiber → closure → task cycle.
+            fiber = Fiber(name: t.name, stackSize: configuration.stackSize, pool: stackPool) { t.start() }
             t.fiber = fiber
         }
         c.current = t

@@ -140,7 +140,7 @@ extension Scheduler {
         delay.meanNanos = dCount == 0 ? 0 : Double(dSum) / Double(dCount)
         delay.maxNanos = dMax
         delay.histogram = hist
-        delay.p50Nanos = percentile(hist, dCount, 0.50)
+        delay.p50Nanos = min(percentile(hist, dCount, 0.50), max(dMax, 1))
         delay.p99Nanos = min(percentile(hist, dCount, 0.99), max(dMax, 1))
 
         let (threads, spares, blocked) = carriersLock.withLock { cs in

@@ -175,10 +175,22 @@ public final class Scheduler: @unchecked Sendable {
     let detachedEventsLock = Locked<Void>(())
     let drainLock = Locked<Void>(())
 
+    /// Where spawned fibers' stacks come from (`.shared` unless the caller passes a private pool).
+    public let stackPool: StackPool
+
+    /// Carrier threads alive in the process, over every scheduler (a leak check for tests).
+    public static var liveCarrierThreads: Int { liveThreads.load(ordering: .relaxed) }  // relaxed: gauge.
+    static let liveThreads = Atomic<Int>(0)
+    /// This scheduler's carrier threads still running (0 after shutdown).
+    public var liveCarrierThreadCount: Int { liveCarriers.load(ordering: .relaxed) }  // relaxed: gauge.
+    let liveCarriers = Atomic<Int>(0)
+
     /// Starts `configuration.carriers` carrier threads.
-    public init(_ configuration: Configuration = Configuration()) throws(SchedulerError) {
+    public init(_ configuration: Configuration = Configuration(), stackPool: StackPool = .shared) throws(SchedulerError)
+    {
         try configuration.validate()
         self.configuration = configuration
+        self.stackPool = stackPool
         do { poller = try Poller() } catch { throw .poller(error) }
         workers = (0..<configuration.carriers).map {
             Worker(id: $0, capacity: configuration.localQueueCapacity, eventCapacity: configuration.eventRingCapacity)
@@ -210,23 +222,15 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Spawns a fiber running `body`. From a fiber of this scheduler it goes to the local queue, else to the
     /// injector. `kind` labels the fiber's task kind for the dashboard.
-    @discardableResult
+    @inlinable @discardableResult
     public func spawn<T>(name: String = "", kind: String = "", _ body: @escaping () -> T) -> JoinHandle<T> {
-        let task = ResultTask<T>(scheduler: self, name: name, kind: kind)
-        task.body = { [unowned(unsafe) task] in task.result = body() }
-        // unowned(unsafe): the body runs on the task's own fiber, which the task keeps alive.
+        let task = ResultTask<T>(scheduler: self, name: name, kind: kind, body: body)
         enqueueNew(task)
         return JoinHandle(task: task)
     }
 
-    /// Spawns a fiber whose result nobody joins.
-    public func spawnDetached(name: String = "", kind: String = "", _ body: @escaping () -> Void) {
-        let task = FiberTask(scheduler: self, name: name, kind: kind)
-        task.body = body
-        enqueueNew(task)
-    }
-
-    private func enqueueNew(_ task: FiberTask) {
+    @usableFromInline
+    func enqueueNew(_ task: FiberTask) {
         precondition(!stopping.load(ordering: .relaxed), "Scheduler.spawn after shutdown")
         // relaxed: a best-effort guard; shutdown drops whatever slips in.
         if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
@@ -297,7 +301,7 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// Makes a parked (or parking) task runnable. Any thread, any number of times (extra wakes are no-ops).
-    func wake(_ task: FiberTask, reason: ParkReason) {
+    @usableFromInline func wake(_ task: FiberTask, reason: ParkReason) {
         while true {
             let s = task.state.load(ordering: .sequentiallyConsistent)
             switch TaskState(rawValue: s)! {
@@ -334,35 +338,9 @@ public final class Scheduler: @unchecked Sendable {
     // MARK: Fiber-side operations
 
     /// The task running on this thread, if it runs inside a fiber of some scheduler.
-    static var currentTask: FiberTask? {
+    @usableFromInline static var currentTask: FiberTask? {
         guard Fiber.isInFiber, let c = CarrierTLS.current else { return nil }
         return c.current
-    }
-
-    /// Parks the calling fiber until `wake`. Called on the fiber's own stack.
-    func park(_ task: FiberTask, reason: ParkReason) {
-        task.parkReason = reason
-        if !task.state.compareExchange(
-            expected: TaskState.running.rawValue, desired: TaskState.parking.rawValue,
-            ordering: .sequentiallyConsistent
-        ).exchanged {
-            // A wake came first (running → notified): consume it and go on without switching.
-            task.state.store(TaskState.running.rawValue, ordering: .sequentiallyConsistent)
-            return
-        }
-        let c = CarrierTLS.current!
-        if let w = c.worker { w.counters.fiberParks[reason.rawValue] &+= 1 }
-        task.fiber?.state = .parked(reason.fiberReason)
-        c.postSwitch = .park
-        Fiber.suspend()
-        // Resumed (maybe on another carrier): the state is running again.
-    }
-
-    /// Yields the calling fiber to the back of its worker's queue.
-    func yieldFiber() {
-        let c = CarrierTLS.current!
-        c.postSwitch = .yield
-        Fiber.suspend()
     }
 
     // MARK: Timers and I/O
