@@ -74,6 +74,8 @@ public enum SchedulerBenchmarks {
                     "n": "\(n)", "reps": "\(reps)", "carriers": "2", "spread": spread(xs, f1), "goal": "≤200",
                     "anchor": "Go 2 Ps 279–309 ns/task; uvloop 7070; asyncio 7816; gevent 17800; pthread 36000",
                     "steals": "\(m.workers.reduce(0) { $0 + $1.stealOps })",
+                    "parks": "\(m.workers.reduce(0) { $0 + $1.parks })",
+                    "delay_p50_ns": "\(m.delay.p50Nanos)",
                 ])
         ]
     }
@@ -126,6 +128,7 @@ public enum SchedulerBenchmarks {
         for _ in 0..<reps { xs.append(once()) }
         let med = median(xs)
         let ratio = med / ideal
+        let m = s.metrics()
         return [
             BenchResult(
                 name: "fanout", value: med, unit: "ms",
@@ -133,6 +136,10 @@ public enum SchedulerBenchmarks {
                     "ideal_ms": f1(ideal), "ratio": "\((ratio * 1000).rounded() / 1000)", "pattern_sig": "\(sig)",
                     "reps": "\(reps)", "spread": spread(xs, f1), "goal": "ratio ≤1.02",
                     "anchor": "Go 2 Ps 1.02×; Java ForkJoin 1.01×; C atomic queue 1.00×",
+                    "runs_per_worker": m.workers.map { "\($0.runs)" }.joined(separator: "/"),
+                    "busy_ms_per_worker": m.workers.map { "\($0.busyNanos / 1_000_000)" }.joined(separator: "/"),
+                    "steals": "\(m.workers.reduce(0) { $0 + $1.stealOps })",
+                    "parks": "\(m.workers.reduce(0) { $0 + $1.parks })",
                 ]),
             BenchResult(name: "fanout-ratio", value: ratio, unit: "× ideal", detail: ["ideal_ms": f1(ideal)]),
         ]
