@@ -587,6 +587,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
 
             if ready.isEmpty {
                 if !idleWaiters.isEmpty && inboxCount.load(ordering: .relaxed) == 0 && !hasDueTimer() {
+                    publish(now: now)  // so a test that wakes up now reads fresh metrics
                     let waiters = idleWaiters
                     idleWaiters.removeAll()
                     for w in waiters { w() }
