@@ -79,7 +79,7 @@ public enum LoopError: Error, Equatable, Sendable {
 
 public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
     // @unchecked Sendable: mutable state is either protected by the loop thread (documented per
-    // field; every access runs on it) or is a Mutex/Atomic. Cross-thread entry points go through
+    // field; every access runs on it) or is a LoopLock/Atomic. Cross-thread entry points go through
     // `inbox`.
 
     public struct Configuration: Sendable {
@@ -137,7 +137,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     let published = LoopPublished()
 
     // Cross-thread submissions. Any thread appends; the loop thread drains.
-    private let inbox = Mutex(Deque<InboxItem>())
+    private let inbox = LoopLock(Deque<InboxItem>())
     // sequentially consistent: part of the wake-up protocol (see Selector).
     private let inboxCount = Atomic<Int>(0)
     /// pthread_t of the loop thread, 0 before it starts. relaxed: compared only against the
@@ -145,7 +145,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private let threadID = Atomic<UInt>(0)
     /// 0 running, 1 stop requested, 2 stopped.
     private let runState = Atomic<Int>(0)
-    private let thread = Mutex<EventLoopThread?>(nil)
+    private let thread = LoopLock<EventLoopThread?>(nil)
     private let joined = Atomic<Bool>(false)
 
     // protected by the loop thread
