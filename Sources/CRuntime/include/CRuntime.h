@@ -44,6 +44,8 @@ int qv_has_epoll_pwait2(void);
 uint64_t qv_fast_now_ns(void);
 /// 1 when qv_fast_now_ns reads the TSC.
 int qv_fast_clock_is_tsc(void);
+/// Sets the calling thread's timer slack (prctl PR_SET_TIMERSLACK; default 50 µs). Returns 0 or -1.
+int qv_set_timer_slack_ns(unsigned long ns);
 /// Names the calling thread (first 15 bytes; shown by top -H, gdb). Returns 0 or an errno.
 int qv_set_thread_name(const char *name);
 

@@ -662,6 +662,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
 
     private func runLoop() {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        _ = qv_set_timer_slack_ns(1)  // timers aim at sub-ms lateness; the default slack is 50 µs
         now = clock.now()
         lastPoll = now
         lastPublish = now
