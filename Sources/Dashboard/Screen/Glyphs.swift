@@ -35,6 +35,10 @@ public struct Glyphs: Hashable, Sendable {
     public var ellipsis: Unicode.Scalar
     /// A small dot for lists and legends.
     public var bullet: Unicode.Scalar
+    /// Separator between header fields (`·`), the "by" sign of sizes (`×`), and a dash for "none" (`—`).
+    public var separator: Unicode.Scalar
+    public var times: Unicode.Scalar
+    public var dash: Unicode.Scalar
     /// True for `Glyphs.ascii`.
     public var isASCII: Bool
 
@@ -46,7 +50,7 @@ public struct Glyphs: Hashable, Sendable {
         arrowRight: "→", arrowLeft: "←", arrowUp: "↑", arrowDown: "↓",
         sparks: ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"],
         barFull: "█", barPartials: [" ", "▏", "▎", "▍", "▌", "▋", "▊", "▉"], barEmpty: "░",
-        ellipsis: "…", bullet: "•", isASCII: false
+        ellipsis: "…", bullet: "•", separator: "·", times: "×", dash: "—", isASCII: false
     )
 
     /// Printable ASCII only.
@@ -57,8 +61,11 @@ public struct Glyphs: Hashable, Sendable {
         arrowRight: ">", arrowLeft: "<", arrowUp: "^", arrowDown: "v",
         sparks: ["_", ".", ",", "-", "=", "+", "*", "#"],
         barFull: "#", barPartials: [], barEmpty: ".",
-        ellipsis: "~", bullet: "*", isASCII: true
+        ellipsis: "~", bullet: "*", separator: "|", times: "x", dash: "-", isASCII: true
     )
+
+    /// `width×height` with this charset's sign.
+    public func size(_ s: Size) -> String { "\(s.width)\(Character(times))\(s.height)" }
 
     /// The line piece connecting `dirs`.
     public func line(_ dirs: Directions) -> Unicode.Scalar { lines[Int(dirs.rawValue & 15)] }

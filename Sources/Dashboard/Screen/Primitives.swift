@@ -175,24 +175,30 @@ extension Grid {
     // MARK: - Bars and sparklines
 
     /// A horizontal bar in `width` columns from `point`: `label`, a space, the track filled to `fraction`
-    /// (0…1, clamped; sub-cell precision with Unicode), a space, `value`. Labels and values are cut
-    /// to leave at least one track cell. Example: `W0 ████▌░░░░ 45%`.
+    /// (0…1, clamped; sub-cell precision with Unicode), a space, `value`. Example: `W0 ████▌░░░░ 45%`.
+    /// `labelWidth` / `valueWidth` reserve fixed columns (label left-aligned, value right-aligned) so bars
+    /// in a column line up; otherwise each takes its own width. Labels and values are cut to leave at
+    /// least one track cell.
     public mutating func bar(
         at point: Point, width: Int, fraction: Double, label: String = "", value: String = "",
-        style: Style = .plain, trackStyle: Style? = nil, labelStyle: Style? = nil
+        labelWidth: Int? = nil, valueWidth: Int? = nil, style: Style = .plain, trackStyle: Style? = nil,
+        labelStyle: Style? = nil
     ) {
         guard width > 0 else { return }
         var x = point.x
         var room = width
-        if !label.isEmpty && room > 2 {
-            let w = text(at: Point(x, point.y), label, style: labelStyle ?? .plain, maxWidth: room - 2)
+        let lw = labelWidth ?? (label.isEmpty ? 0 : DisplayWidth.of(label))
+        if lw > 0 && room > 2 {
+            let w = min(lw, room - 2)
+            text(at: Point(x, point.y), label, style: labelStyle ?? .plain, maxWidth: w)
             x += w + 1
             room -= w + 1
         }
-        var valueText = ""
-        if !value.isEmpty && room > 2 {
-            valueText = Grid.fit(value, width: room - 2, ellipsis: glyphs.ellipsis)
-            room -= DisplayWidth.of(valueText) + 1
+        let vw = valueWidth ?? (value.isEmpty ? 0 : DisplayWidth.of(value))
+        var valueCols = 0
+        if vw > 0 && room > 2 {
+            valueCols = min(vw, room - 2)
+            room -= valueCols + 1
         }
         let f = fraction.isFinite ? max(0, min(1, fraction)) : 0
         let eighths =
@@ -210,7 +216,11 @@ extension Grid {
                 put(glyphs.barEmpty, x: x + i, y: point.y, style: track)
             }
         }
-        if !valueText.isEmpty { text(at: Point(x + room + 1, point.y), valueText, style: labelStyle ?? .plain) }
+        if valueCols > 0 {
+            text(
+                at: Point(x + room + 1, point.y), value, style: labelStyle ?? .plain, maxWidth: valueCols,
+                align: .right)
+        }
     }
 
     /// A sparkline of the last `width` values from `point` (older values scroll off the left; fewer values

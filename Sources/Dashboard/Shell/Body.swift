@@ -12,7 +12,7 @@ public enum Body {
         guard let s = data.snapshot else {
             let lines =
                 data.sourceAttached
-                ? ["waiting for the first snapshot…"]
+                ? ["waiting for the first snapshot"]
                 : ["no runtime attached", "press ? for the keys, q to quit"]
             let top = rect.y + max(0, (rect.height - lines.count) / 2)
             for (i, line) in lines.enumerated() {
@@ -32,11 +32,11 @@ public enum Body {
         var y = left.y
         if s.model.usesFibers {
             for w in s.workers where y < left.maxY {
-                let label = "W\(w.id) \(w.state.rawValue)".padding(13)
+                let label = "W\(w.id) \(w.state.rawValue)"
                 let value = "q \(w.queueDepth)/\(w.queueCapacity)  \(Int((w.busyRatio * 100).rounded()))%"
                 grid.bar(
                     at: Point(left.x + 1, y), width: left.width - 2, fraction: w.busyRatio, label: label,
-                    value: value, style: Style(fg: .green))
+                    value: value, labelWidth: 13, valueWidth: 16, style: Style(fg: .green))
                 y += 1
             }
             if y < left.maxY {
@@ -45,11 +45,11 @@ public enum Body {
             }
         } else {
             for l in s.loops where y < left.maxY {
-                let label = "L\(l.id)".padding(5)
+                let label = "L\(l.id)"
                 let value = "ready \(l.readyDepth)  timers \(l.timersPending)  \(Int((l.busyRatio * 100).rounded()))%"
                 grid.bar(
                     at: Point(left.x + 1, y), width: left.width - 2, fraction: l.busyRatio, label: label,
-                    value: value, style: Style(fg: .green))
+                    value: value, labelWidth: 4, valueWidth: 26, style: Style(fg: .green))
                 y += 1
             }
             if let p = s.pool, y < left.maxY {
@@ -93,13 +93,5 @@ public enum Body {
         if v >= 100 { return "\(Int(v.rounded())) ms" }
         let tenths = Int((v * 10).rounded())
         return "\(tenths / 10).\(tenths % 10) ms"
-    }
-}
-
-extension String {
-    /// Padded with spaces to at least `width` columns.
-    func padding(_ width: Int) -> String {
-        let w = DisplayWidth.of(self)
-        return w >= width ? self : self + String(repeating: " ", count: width - w)
     }
 }

@@ -47,16 +47,18 @@ public enum Shell {
 
     static func drawHeader(into grid: inout Grid, in rect: Rect, data: ViewData, state: UIState) {
         grid.fill(rect, style: headerStyle)
+        let g = grid.glyphs
+        let sep = "  \(Character(g.separator))  "
         var x = rect.x + 1
         x += grid.text(at: Point(x, rect.y), "qvtop", style: headerNameStyle) + 2
         let snapshot = data.snapshot
         let preset: String
         if let s = snapshot, !s.presetTitle.isEmpty {
-            preset = s.preset.isEmpty ? s.presetTitle : "\(s.preset): \(s.presetTitle)"
+            preset = s.presetTitle
         } else if let s = snapshot, !s.preset.isEmpty {
             preset = s.preset
         } else {
-            preset = state.presetName.isEmpty ? "—" : state.presetName
+            preset = state.presetName.isEmpty ? String(Character(g.dash)) : state.presetName
         }
         let mode: String
         if state.paused {
@@ -67,17 +69,15 @@ public enum Shell {
             mode = data.sourceAttached ? "starting" : "no runtime"
         }
         var right = "\(state.rateHz) Hz"
-        if let s = snapshot { right = "\(s.model.rawValue)  ·  t=\(formatSeconds(s.time))  ·  " + right }
-        if let status = state.status { right = status + "  ·  " + right }
-        // Right side first so the preset title gets what is left.
+        if let s = snapshot { right = s.model.rawValue + sep + "t=\(formatSeconds(s.time))" + sep + right }
+        if let status = state.status { right = status + sep + right }
+        // Right side first, at most half the row, so the preset title gets what is left.
         let modeWidth = DisplayWidth.of(mode) + 2
         let rightWidth = min(DisplayWidth.of(right), max(0, rect.width / 2))
         let rightX = rect.maxX - 1 - modeWidth - 1 - rightWidth
         grid.text(at: Point(rightX, rect.y), right, style: headerStyle, maxWidth: rightWidth)
         let modeStyle = state.paused ? pausedStyle : headerNameStyle
         grid.text(at: Point(rect.maxX - 1 - modeWidth, rect.y), " \(mode) ", style: modeStyle)
-        grid.text(at: Point(x, rect.y), "preset ", style: headerStyle)
-        x += 7
         grid.text(at: Point(x, rect.y), preset, style: headerNameStyle, maxWidth: max(0, rightX - 2 - x))
     }
 
@@ -149,10 +149,9 @@ public enum Shell {
     // MARK: - Too small
 
     static func drawTooSmall(into grid: inout Grid, size: Size) {
-        let need = UIState.minimumSize
         let lines = [
-            "Terminal too small: \(size.width)×\(size.height)",
-            "qvtop needs at least \(need.width)×\(need.height)",
+            "Terminal too small: \(grid.glyphs.size(size))",
+            "qvtop needs at least \(grid.glyphs.size(UIState.minimumSize))",
             "(q quits)",
         ]
         let top = max(0, (size.height - lines.count) / 2)
