@@ -69,9 +69,73 @@ public struct RecorderStatus: Sendable, Equatable {
     public var isRecording: Bool { state == .recording }
 }
 
+/// Records a session to a file (see the essay at the top of this file). Share it freely: every
+/// method may be called from any thread. Dropping the last reference stops recording (the
+/// writer finishes the file in the background).
 public final class Recorder: Sendable {
+    private let core: RecorderCore
+
+    /// Creates the file (never replacing one unless `force`) and starts the writer thread.
+    /// Throws only if the file cannot be created; write errors, even on the header, come later
+    /// as `status.state == .failed`. `flushInterval` is clamped to 0.01…1 s.
+    public init(
+        path: String, metadata: RecordingMetadata, force: Bool = false, capacity: Int = 256,
+        flushInterval: Double = 0.25
+    ) throws(RecordingWriteError) {
+        core = try RecorderCore(
+            path: path, metadata: metadata, force: force, capacity: capacity, flushInterval: flushInterval)
+        core.startWriter()
+    }
+
+    /// `startWriter: false` is for tests: the queue fills until `startWriter()` is called.
+    init(
+        path: String, metadata: RecordingMetadata, force: Bool, capacity: Int, flushInterval: Double,
+        startWriter: Bool
+    ) throws(RecordingWriteError) {
+        core = try RecorderCore(
+            path: path, metadata: metadata, force: force, capacity: capacity, flushInterval: flushInterval)
+        if startWriter { core.startWriter() }
+    }
+
+    deinit { core.requestStop() }
+
+    func startWriter() { core.startWriter() }
+
+    public var path: String { core.path }
+
+    /// Queues a snapshot. Never blocks beyond a short lock; drops and counts when full.
+    /// Returns false when the snapshot was dropped or recording has stopped.
+    @discardableResult
+    public func append(_ snapshot: Snapshot) -> Bool { core.append(snapshot) }
+
+    /// Records a preset switch with the preset's full text. Not dropped unless the queue holds
+    /// twice its capacity.
+    @discardableResult
+    public func presetSwitch(_ p: PresetSwitch) -> Bool { core.enqueueMarker(.preset(p)) }
+
+    /// Records a bookmark (`b`).
+    @discardableResult
+    public func bookmark(_ b: Bookmark) -> Bool { core.enqueueMarker(.bookmark(b)) }
+
+    /// A copy of the current status (REC marker, size, drops, failure banner). Cheap: call it
+    /// every frame.
+    public var status: RecorderStatus { core.status }
+
+    /// Asks the writer to write what is queued plus the end record and close the file, and
+    /// returns without waiting: what the UI calls when `r` stops recording. Idempotent.
+    public func requestStop() { core.requestStop() }
+
+    /// Stops and waits (at most `timeout` seconds) until the file is closed. Returns the final
+    /// status (`.stopped`, or `.failed` when a write error happened first).
+    @discardableResult
+    public func stop(timeout: Double = 5) -> RecorderStatus { core.stop(timeout: timeout) }
+}
+
+/// The state shared by the `Recorder` handle and its writer thread. The thread holds this,
+/// not the handle, so dropping the handle can stop it.
+final class RecorderCore: Sendable {
     /// An item handed from the caller to the writer thread.
-    private enum Item: Sendable {
+    enum Item: Sendable {
         case snapshot(Snapshot)
         case preset(PresetSwitch)
         case bookmark(Bookmark)
@@ -84,11 +148,11 @@ public final class Recorder: Sendable {
         var stopRequested = false
     }
 
-    public let path: String
+    let path: String
     /// Snapshots the queue holds before new ones are dropped.
-    public let capacity: Int
+    let capacity: Int
     /// Longest time encoded data waits before it is written to the file.
-    public let flushInterval: Double
+    let flushInterval: Double
     private let metadata: RecordingMetadata
     /// Used by the writer thread only (and closed by it).
     private let fd: Int32
@@ -98,21 +162,8 @@ public final class Recorder: Sendable {
     /// Signalled once when the writer thread has closed the file.
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Creates the file and starts the writer thread. Throws only if the file cannot be
-    /// created; write errors (even on the header) come later as `status.state == .failed`.
-    public convenience init(
-        path: String, metadata: RecordingMetadata, force: Bool = false, capacity: Int = 256,
-        flushInterval: Double = 0.25
-    ) throws(RecordingWriteError) {
-        try self.init(
-            path: path, metadata: metadata, force: force, capacity: capacity, flushInterval: flushInterval,
-            startWriter: true)
-    }
-
-    /// `startWriter: false` is for tests: the queue fills until `startWriter()` is called.
     init(
-        path: String, metadata: RecordingMetadata, force: Bool, capacity: Int, flushInterval: Double,
-        startWriter: Bool
+        path: String, metadata: RecordingMetadata, force: Bool, capacity: Int, flushInterval: Double
     ) throws(RecordingWriteError) {
         var flags = O_WRONLY | O_CREAT | O_CLOEXEC
         flags |= force ? O_TRUNC : O_EXCL
@@ -131,7 +182,6 @@ public final class Recorder: Sendable {
             Shared(
                 status: RecorderStatus(
                     path: path, state: .recording, bytesWritten: 0, framesWritten: 0, framesDropped: 0, queued: 0)))
-        if startWriter { self.startWriter() }
     }
 
     /// Starts the writer thread. Called once.
@@ -141,10 +191,7 @@ public final class Recorder: Sendable {
         thread.start()
     }
 
-    /// Queues a snapshot. Never blocks beyond a short lock; drops and counts when full.
-    /// Returns false when the snapshot was dropped or recording has stopped.
-    @discardableResult
-    public func append(_ snapshot: Snapshot) -> Bool {
+    func append(_ snapshot: Snapshot) -> Bool {
         let (accepted, kick) = shared.withLock { s -> (Bool, Bool) in
             guard s.status.state == .recording, !s.stopRequested else { return (false, false) }
             guard s.queue.count < capacity else {
@@ -159,16 +206,7 @@ public final class Recorder: Sendable {
         return accepted
     }
 
-    /// Records a preset switch with the preset's full text. Not dropped unless the queue holds
-    /// twice its capacity (then the writer is stuck and recording is effectively lost anyway).
-    @discardableResult
-    public func presetSwitch(_ p: PresetSwitch) -> Bool { enqueueMarker(.preset(p)) }
-
-    /// Records a bookmark (`b`).
-    @discardableResult
-    public func bookmark(_ b: Bookmark) -> Bool { enqueueMarker(.bookmark(b)) }
-
-    private func enqueueMarker(_ item: Item) -> Bool {
+    func enqueueMarker(_ item: Item) -> Bool {
         shared.withLock { s in
             guard s.status.state == .recording, !s.stopRequested, s.queue.count < 2 * capacity else { return false }
             s.queue.append(item)
@@ -177,20 +215,14 @@ public final class Recorder: Sendable {
         }
     }
 
-    /// A copy of the current status. Cheap: call it every frame.
-    public var status: RecorderStatus { shared.withLock { $0.status } }
+    var status: RecorderStatus { shared.withLock { $0.status } }
 
-    /// Asks the writer to write what is queued plus the end record and close the file, and
-    /// returns without waiting. Idempotent.
-    public func requestStop() {
+    func requestStop() {
         shared.withLock { $0.stopRequested = true }
         wake.signal()
     }
 
-    /// Stops and waits (at most `timeout` seconds) until the file is closed. Returns the final
-    /// status (`.stopped`, or `.failed` when a write error happened first).
-    @discardableResult
-    public func stop(timeout: Double = 5) -> RecorderStatus {
+    func stop(timeout: Double) -> RecorderStatus {
         requestStop()
         if finished.wait(timeout: .now() + timeout) == .success { finished.signal() }
         return status

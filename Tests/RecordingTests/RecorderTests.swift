@@ -101,6 +101,17 @@ import Testing
         #expect(r.end == RecordingEnd(framesWritten: 8, framesDropped: 12))
     }
 
+    @Test func droppingTheRecorderFinishesTheFile() throws {
+        let path = tempPath("dropped")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let recorder = try Recorder(path: path, metadata: Synthetic.metadata)
+            recorder.append(Snapshot(time: 1))
+        }
+        #expect(eventually { (try? RecordingReader.read(path: path))?.end != nil })
+        #expect(try RecordingReader.read(path: path).frames == [Snapshot(time: 1)])
+    }
+
     /// A session killed with SIGKILL replays up to its last flush: the file is readable while
     /// the recorder is still running, without stop() or a clean end.
     @Test func fileIsReplayableWhileStillRecording() throws {
