@@ -8,6 +8,7 @@
 // - Replayer.swift       a `SnapshotSource` over a recording with an injected clock
 // - ChromeTrace.swift    Chrome Trace Event JSON export (Perfetto, chrome://tracing)
 // - Asciicast.swift      asciicast v2 export with a pluggable frame renderer
+import Foundation
 import Telemetry
 
 /// What a recording says about the session that made it. Written once, first record.
@@ -40,6 +41,18 @@ public struct RecordingMetadata: Sendable, Equatable, Codable {
         self.startTime = startTime
         self.sampleHz = sampleHz
         self.extra = extra
+    }
+}
+
+extension RecordingMetadata {
+    /// Metadata for a recording that starts now on this machine.
+    public static func now(
+        qvtopVersion: String, columns: Int = 0, rows: Int = 0, sampleHz: Double = 10, extra: [String: String] = [:]
+    ) -> RecordingMetadata {
+        RecordingMetadata(
+            qvtopVersion: qvtopVersion, columns: columns, rows: rows,
+            cores: ProcessInfo.processInfo.activeProcessorCount,
+            startTime: Date().timeIntervalSince1970, sampleHz: sampleHz, extra: extra)
     }
 }
 

@@ -46,6 +46,37 @@ public struct Timeline: Sendable, Equatable {
     public var atEnd: Bool { frameCount == 0 || frameIndex == frameCount - 1 }
 }
 
+/// Replay controls as values, so the dashboard's reducer can turn keys into them and tests need
+/// no terminal: Space → togglePause, ← → → step(∓1), `[` `]` → seek(∓10), Home/End → start/end,
+/// `<` `>` → slower/faster.
+public enum ReplayControl: Sendable, Equatable {
+    case togglePause
+    case step(Int)
+    case seek(Double)
+    case start
+    case end
+    case slower
+    case faster
+}
+
+extension Timeline {
+    /// A one-line timeline bar of `width` columns: `━` played, `─` to come, `●` the playhead,
+    /// `▲` preset switches and `◆` bookmarks (the playhead wins a shared column).
+    public func bar(width: Int) -> String {
+        guard width > 0 else { return "" }
+        var cells = [Character](repeating: "─", count: width)
+        func column(_ t: Double) -> Int {
+            guard duration > 0, t.isFinite else { return 0 }
+            return min(width - 1, max(0, Int(((t - start) / duration * Double(width - 1)).rounded())))
+        }
+        let head = column(position)
+        for i in 0..<head { cells[i] = "━" }
+        for m in markers { cells[column(m.time)] = m.kind == .bookmark ? "◆" : "▲" }
+        cells[head] = "●"
+        return String(cells)
+    }
+}
+
 public final class Replayer: SnapshotSource {
     /// The speeds `<` and `>` step through.
     public static let speeds: [Double] = [0.25, 0.5, 1, 2, 4, 8, 16]
@@ -116,6 +147,19 @@ public final class Replayer: SnapshotSource {
 
     // MARK: controls (keys: Space, ← →, [ ], Home End, < >)
 
+    /// Applies one control (see `ReplayControl`).
+    public func apply(_ control: ReplayControl) {
+        switch control {
+        case .togglePause: togglePause()
+        case .step(let n): step(n)
+        case .seek(let seconds): seek(by: seconds)
+        case .start: seekToStart()
+        case .end: seekToEnd()
+        case .slower: slower()
+        case .faster: faster()
+        }
+    }
+
     public func togglePause() { isPaused ? play() : pause() }
 
     public func play() {
@@ -164,6 +208,14 @@ public final class Replayer: SnapshotSource {
         guard s.isFinite else { return }
         reanchor(position: position)
         speed = min(max(s, Self.speeds.first!), Self.speeds.last!)
+    }
+
+    /// The preset in effect at the playhead: the last preset-switch record at or before it, with
+    /// the preset's full text (nil when the recording has none).
+    public var currentPreset: PresetSwitch? {
+        advance()
+        let t = times.isEmpty ? 0 : times[index]
+        return recording.presetSwitches.last { $0.time <= t } ?? recording.presetSwitches.first
     }
 
     public var timeline: Timeline {

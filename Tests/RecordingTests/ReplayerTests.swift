@@ -112,6 +112,32 @@ final class ManualClock {
         #expect(r.poll()?.sequence == 0, "paused")
     }
 
+    @Test func controlsAsValuesAndTheTimelineBar() {
+        let clock = ManualClock()
+        let r = Replayer(recording: recording(), clock: { clock.now }, paused: true)
+        #expect(r.timeline.bar(width: 11) == "●──◆─▲─────")
+        #expect(r.currentPreset?.name == "asyncio", "before the first switch: the first preset")
+        r.apply(.seek(6))
+        #expect(r.poll()?.sequence == 60)
+        #expect(r.currentPreset?.name == "asyncio")
+        #expect(r.timeline.bar(width: 11) == "━━━◆━▲●────")
+        r.apply(.step(-1))
+        #expect(r.poll()?.sequence == 59)
+        r.apply(.end)
+        #expect(r.timeline.bar(width: 11) == "━━━◆━▲━━━━●")
+        r.apply(.start)
+        r.apply(.faster)
+        #expect(r.speed == 2)
+        r.apply(.slower)
+        r.apply(.slower)
+        #expect(r.speed == 0.5)
+        r.apply(.togglePause)
+        clock.advance(2)
+        #expect(r.poll()?.sequence == 10)
+        #expect(r.timeline.bar(width: 0) == "")
+        #expect(r.timeline.bar(width: 1) == "●")
+    }
+
     @Test func emptyAndStoppedSourcesReturnNil() {
         let empty = Replayer(recording: Recording(metadata: Synthetic.metadata), clock: { 0 })
         #expect(empty.poll() == nil)
