@@ -1,11 +1,13 @@
 // asciicast v2 export (https://docs.asciinema.org/manual/asciicast/v2/): a JSON header line,
 // then one `[seconds, "o", text]` line per frame with the original timing, so
-// `asciinema play session.cast` shows the session as it was recorded.
+// `asciinema play session.cast` shows the session as it was recorded. The first frame paints
+// the whole screen; later frames repaint only the rows that changed (a frame where nothing
+// changed writes nothing).
 //
 // The frame renderer is a parameter, `(Snapshot, width, height) -> String` of ANSI text, so
 // this module does not depend on Dashboard: qvtop passes the dashboard's renderer once it
-// exists; `PlainTextRenderer` is the stand-in until then. Each frame is drawn from the home
-// position over a cleared screen, lines joined with CR LF.
+// exists; `PlainTextRenderer` is the stand-in until then. The renderer returns rows separated
+// by LF or CR LF, each at most `width` columns.
 import Telemetry
 
 public enum AsciicastExport {
@@ -29,14 +31,40 @@ public enum AsciicastExport {
         var out = header + "\n"
         let start = recording.startTime
         var last = 0.0
-        for f in recording.frames {
+        var previous: [Substring]?
+        for (i, f) in recording.frames.enumerated() {
             // Non-decreasing offsets, whatever the file says.
             let t = f.time.isFinite ? max(last, f.time - start) : last
             last = t
-            let screen = "\u{1B}[H\u{1B}[2J" + render(f, width, height)
+            let text = render(f, width, height)
+            // "\r\n" is one Character in Swift, so split on both separators.
+            let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+            let screen = repaint(from: previous, to: lines)
+            previous = lines
+            // An unchanged frame writes nothing, except the last, which keeps the cast's length.
+            guard !screen.isEmpty || i == recording.frames.count - 1 else { continue }
             out += "[\(formatTime(t)), \"o\", \(json(screen))]\n"
         }
         return out
+    }
+
+    /// Terminal output that turns the screen showing `old` into `new`: the whole screen the
+    /// first time; afterwards only the rows that changed (cursor to the row, or CR LF when it is
+    /// the next one, the text, erase to end of line), or the whole screen again when that is
+    /// shorter. Keeps casts small and playback free of flicker.
+    static func repaint(from old: [Substring]?, to new: [Substring]) -> String {
+        let full = "\u{1B}[H\u{1B}[2J" + new.joined(separator: "\r\n")
+        guard let old else { return full }
+        var out = ""
+        var cursorRow = -2
+        for row in 0..<max(old.count, new.count) {
+            let line = row < new.count ? new[row] : ""
+            if row < old.count, line == old[row] { continue }
+            out += row == cursorRow + 1 ? "\r\n" : "\u{1B}[\(row + 1);1H"
+            out += line + "\u{1B}[K"
+            cursorRow = row
+        }
+        return out.utf8.count < full.utf8.count ? out : full
     }
 
     static func formatTime(_ t: Double) -> String {
@@ -96,7 +124,15 @@ public enum PlainTextRenderer {
             if let n = e.name { line += " \(n)" }
             lines.append(line)
         }
-        return lines.prefix(max(0, height)).map { String($0.prefix(max(0, width))) }.joined(separator: "\r\n")
+        return lines.prefix(max(0, height)).map { String(printable($0).prefix(max(0, width))) }
+            .joined(separator: "\r\n")
+    }
+
+    /// `s` with control characters (from names in the recording) shown as `?`, so a name can
+    /// never break a row or inject terminal escapes.
+    private static func printable(_ s: String) -> String {
+        String(
+            s.map { c in c.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) } ? "?" : c })
     }
 
     private static func meter(_ ratio: Double, _ cells: Int) -> String {

@@ -70,14 +70,16 @@ import Testing
     }
 
     @Test func asciicastHeaderAndEveryLineAreWellFormed() throws {
-        let r = busyRecording()
-        var calls = 0
+        var r = busyRecording()
+        r.frames.append(r.frames.last!)  // an unchanged last frame still ends the cast
+        r.frames[r.frames.count - 1].time += 0.1
+        var rendered: [String] = []
         let text = AsciicastExport.export(r, width: 100, height: 30) { s, w, h in
-            calls += 1
             #expect(w == 100 && h == 30)
-            return PlainTextRenderer.render(s, width: w, height: h)
+            rendered.append(PlainTextRenderer.render(s, width: w, height: h))
+            return rendered.last!
         }
-        #expect(calls == r.frames.count)
+        #expect(rendered.count == r.frames.count)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.last == "")
         let header = try #require(
@@ -86,6 +88,12 @@ import Testing
         #expect(header["width"] as? Int == 100)
         #expect(header["height"] as? Int == 30)
         #expect(header["timestamp"] as? Int == 1_790_000_000)
+        // Play the cast into a tiny terminal; after each event the screen must show the frame
+        // rendered for that time.
+        var term = MiniTerminal(width: 100, height: 30)
+        let frameAt = Dictionary(
+            r.frames.enumerated().map { (AsciicastExport.formatTime($1.time - r.startTime), $0) },
+            uniquingKeysWith: { _, b in b })
         var last = -1.0
         for line in lines.dropFirst().dropLast() {
             let event = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Any])
@@ -94,14 +102,29 @@ import Testing
             #expect(t >= last)
             last = t
             #expect(event[1] as? String == "o")
-            let screen = try #require(event[2] as? String)
-            #expect(screen.hasPrefix("\u{1B}[H\u{1B}[2J"))
-            let rows = screen.dropFirst(7).components(separatedBy: "\r\n")
-            #expect(rows.count <= 30)
-            #expect(rows.allSatisfy { $0.count <= 100 })
+            term.feed(try #require(event[2] as? String))
+            let index = try #require(frameAt[AsciicastExport.formatTime(t)])
+            let expected = rendered[index].components(separatedBy: "\r\n")
+            #expect(term.rows(expected.count) == expected, "screen differs at t=\(t)")
         }
-        #expect(lines.count == r.frames.count + 2)
         #expect(abs(last - (r.frames.last!.time - r.frames.first!.time)) < 1e-6)
+    }
+
+    @Test func asciicastRepaintsOnlyChangedRows() throws {
+        var r = busyRecording()
+        r.frames = Array(r.frames.prefix(4))
+        let text = AsciicastExport.export(r, width: 40, height: 5) { s, _, _ in
+            "title\r\nframe \(min(s.sequence, 2))\nfooter"
+        }
+        let screens = try text.split(separator: "\n").dropFirst().map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Any])[2] as? String
+        }
+        #expect(
+            screens == [
+                "\u{1B}[H\u{1B}[2Jtitle\r\nframe 0\r\nfooter", "\u{1B}[2;1Hframe 1\u{1B}[K",
+                "\u{1B}[2;1Hframe 2\u{1B}[K",
+                "",  // the last frame is unchanged but still ends the cast
+            ])
     }
 
     @Test func plainRendererFitsAnySize() {
@@ -112,6 +135,11 @@ import Testing
             #expect(rows.count <= h)
             #expect(rows.allSatisfy { $0.count <= w })
         }
+        var evil = s
+        evil.events = [RuntimeEvent(time: 0, kind: .slowCallback, name: "\u{1B}[2J\nboom\r")]
+        let text = PlainTextRenderer.render(evil, width: 200, height: 100)
+        #expect(!text.contains("\u{1B}"))
+        #expect(text.hasSuffix("?[2J?boom?"))
         #expect(PlainTextRenderer.fixed(-0.004, 2) == "0.00")
         #expect(PlainTextRenderer.fixed(12.345, 1) == "12.3")
         #expect(PlainTextRenderer.fixed(.infinity, 1) == "inf")
@@ -127,5 +155,65 @@ import Testing
         #expect(s.complete)
         #expect(s.events == r.eventCount)
         #expect(s.lastFrame?.preset == "asyncio")
+    }
+}
+
+/// Just enough of a terminal to check a cast: printable text, CR LF, `ESC[H`, `ESC[row;colH`,
+/// `ESC[2J`, `ESC[K`, and SGR (ignored).
+struct MiniTerminal {
+    var grid: [[Character]]
+    var row = 0
+    var col = 0
+    let width: Int
+
+    init(width: Int, height: Int) {
+        self.width = width
+        grid = Array(repeating: Array(repeating: " ", count: width), count: height)
+    }
+
+    mutating func feed(_ text: String) {
+        var chars = Array(text)[...]
+        while let c = chars.popFirst() {
+            switch c {
+            case "\r\n", "\n":
+                row += 1
+                col = 0
+            case "\r": col = 0
+            case "\u{1B}":
+                guard chars.popFirst() == "[" else { continue }
+                var params = ""
+                while let p = chars.popFirst() {
+                    if p.isLetter {
+                        apply(p, params)
+                        break
+                    }
+                    params.append(p)
+                }
+            default:
+                if row < grid.count, col < width { grid[row][col] = c }
+                col += 1
+            }
+        }
+    }
+
+    private mutating func apply(_ command: Character, _ params: String) {
+        let numbers = params.split(separator: ";").compactMap { Int($0) }
+        switch command {
+        case "H":
+            row = (numbers.first ?? 1) - 1
+            col = (numbers.count > 1 ? numbers[1] : 1) - 1
+        case "J":
+            for r in grid.indices { grid[r] = Array(repeating: " ", count: width) }
+        case "K":
+            if row < grid.count { for c in col..<width { grid[row][c] = " " } }
+        default: break
+        }
+    }
+
+    /// The first `n` rows, trailing blanks trimmed; rows below must be blank.
+    func rows(_ n: Int) -> [String] {
+        let trimmed = grid.map { String($0).replacingOccurrences(of: " +$", with: "", options: .regularExpression) }
+        guard trimmed.dropFirst(n).allSatisfy(\.isEmpty) else { return trimmed }
+        return Array(trimmed.prefix(n))
     }
 }
