@@ -2,7 +2,8 @@
 //
 // Mapping (one process, pid 1; timestamps are session microseconds):
 // - `M`: process name, and a named thread per carrier (tid 1000+id), loop (tid 2000+id) and
-//   `to_thread` pool thread (tid 3000+k), with sort indexes so they list in that order.
+//   `to_thread` pool thread (tid 3000+k), with sort indexes so they list in that order; tid 0
+//   ("session") holds process-wide counters and events without a thread.
 // - `C`: per frame, counters for run-queue depths (one series per carrier), the injector,
 //   fibers by state and parked fibers by reason, loop ready depths and recent lag, the pool.
 // - steals: a 1 µs slice on the victim and one on the thief, bound by a flow arrow
@@ -46,6 +47,7 @@ public enum ChromeTraceExport {
             out.event(#""ph":"M","pid":1,"tid":\#(tid),"name":"thread_name","args":{"name":\#(json(name))}"#)
             out.event(#""ph":"M","pid":1,"tid":\#(tid),"name":"thread_sort_index","args":{"sort_index":\#(tid)}"#)
         }
+        thread(0, "session")
         for id in carriers.sorted() { thread(carrierTid &+ id, "carrier \(id)") }
         for id in loops.sorted() { thread(loopTid &+ id, "loop \(id)") }
         for k in 0..<poolThreads { thread(poolTid + k, "to_thread pool \(k)") }
