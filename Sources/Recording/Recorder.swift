@@ -14,11 +14,10 @@
 // appends are ignored. An existing file is never replaced unless `force` is set
 // (O_EXCL otherwise).
 //
-// Ownership: `shared` (queue, status, stop flag) is protected by its mutex; `fd` and the
+// Ownership: `shared` (queue, status, stop flag) is protected by its lock; `fd` and the
 // encoder are used only by the writer thread after `init` returns.
 import Dispatch
 import Foundation
-import Synchronization
 import Telemetry
 
 #if canImport(Glibc)
@@ -141,7 +140,7 @@ final class RecorderCore: Sendable {
         case bookmark(Bookmark)
     }
 
-    /// Protected by `shared`'s mutex.
+    /// Protected by `shared`'s lock.
     private struct Shared: Sendable {
         var queue: [Item] = []
         var status: RecorderStatus
@@ -156,7 +155,7 @@ final class RecorderCore: Sendable {
     private let metadata: RecordingMetadata
     /// Used by the writer thread only (and closed by it).
     private let fd: Int32
-    private let shared: Mutex<Shared>
+    private let shared: Locked<Shared>
     /// Wakes the writer early (queue half full, stop).
     private let wake = DispatchSemaphore(value: 0)
     /// Signalled once when the writer thread has closed the file.
@@ -178,7 +177,7 @@ final class RecorderCore: Sendable {
         self.metadata = metadata
         self.capacity = max(1, capacity)
         self.flushInterval = min(max(flushInterval, 0.01), 1.0)
-        self.shared = Mutex(
+        self.shared = Locked(
             Shared(
                 status: RecorderStatus(
                     path: path, state: .recording, bytesWritten: 0, framesWritten: 0, framesDropped: 0, queued: 0)))
@@ -307,4 +306,20 @@ final class RecorderCore: Sendable {
     }
 
     private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
+
+/// A value behind an `NSLock`: a pthread mutex underneath, which ThreadSanitizer understands
+/// (`Synchronization.Mutex` on Linux is built on futexes that TSan cannot see).
+final class Locked<Value>: @unchecked Sendable {
+    // safety: `value` is read and written only inside `withLock`, under `lock`.
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
 }
