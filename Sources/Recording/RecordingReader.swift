@@ -46,6 +46,10 @@ public enum RecordingReader {
     /// Reads and decodes the file at `path`.
     public static func read(path: String) throws(RecordingReadError) -> Recording {
         let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw .unreadable(path: path, reason: "is a directory")
+        }
         let size: Int
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)

@@ -8,8 +8,9 @@ struct Export: ParsableCommand {
         abstract: "Export a recording (chrome trace or asciicast).",
         discussion: """
             chrome: Chrome Trace Event JSON for ui.perfetto.dev or chrome://tracing.
-            asciicast: asciicast v2 for `asciinema play`, with the original timing (frames drawn by a
-            plain text renderer until the dashboard's renderer is wired in).
+
+            asciicast: asciicast v2 for `asciinema play`, with the original timing. Frames are drawn by \
+            a plain text renderer until the dashboard's renderer is wired in.
             """
     )
 
@@ -36,11 +37,7 @@ struct Export: ParsableCommand {
             FileHandle.standardOutput.write(Data(text.utf8))
             return
         }
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: output))
-        } catch {
-            throw fail("cannot write \(output): \((error as NSError).localizedDescription)")
-        }
+        try writeFile(output, Array(text.utf8))
         FileHandle.standardError.write(
             Data("qvtop: wrote \(output) (\(format.rawValue), \(recording.frames.count) frames)\n".utf8))
     }
@@ -54,5 +51,22 @@ struct Export: ParsableCommand {
             (5...1000).contains(h)
         else { throw fail("--size must be WIDTHxHEIGHT within 10x5…1000x1000, e.g. 120x40 (got '\(size)')") }
         return (w, h)
+    }
+
+    /// Writes `bytes` to `path` (created or truncated); one line and exit 2 on failure.
+    private func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw fail("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in
+                // safety: `done < bytes.count`, so the pointer and length stay inside `raw`.
+                write(fd, raw.baseAddress! + done, bytes.count - done)
+            }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw fail("cannot write \(path): \(String(cString: strerror(n < 0 ? errno : EIO)))") }
+            done += n
+        }
     }
 }
