@@ -64,8 +64,9 @@ extension Scheduler {
         c.current = t
         c.postSwitch = .none
         w.published.hasCurrent.store(true, ordering: .relaxed)  // relaxed: gauge.
+        // The current fiber's name is published only once someone reads metrics (a lock per run otherwise).
         let named = !t.name.isEmpty || !t.kind.isEmpty
-        if named || w.publishedNamed {
+        if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
             // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
             _ = w.published.current.withLockIfAvailable { $0 = named ? (t.name, t.kind) : nil }
             w.publishedNamed = named

@@ -174,6 +174,10 @@ public final class Scheduler: @unchecked Sendable {
     let detachedEvents: EventRing
     let detachedEventsLock = Locked<Void>(())
     let drainLock = Locked<Void>(())
+    /// Set by the first `metrics()` call: from then on carriers publish the running fiber's name.
+    let observed = Atomic<Bool>(false)
+    /// `delaySampling - 1` when it is a power of two (mask instead of a division), else 0.
+    let delayMask: UInt64
 
     /// Where spawned fibers' stacks come from (`.shared` unless the caller passes a private pool).
     public let stackPool: StackPool
@@ -191,6 +195,8 @@ public final class Scheduler: @unchecked Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.stackPool = stackPool
+        let ds = configuration.delaySampling
+        delayMask = ds > 0 && ds & (ds - 1) == 0 ? UInt64(ds - 1) : 0
         do { poller = try Poller() } catch { throw .poller(error) }
         workers = (0..<configuration.carriers).map {
             Worker(id: $0, capacity: configuration.localQueueCapacity, eventCapacity: configuration.eventRingCapacity)
@@ -250,7 +256,10 @@ public final class Scheduler: @unchecked Sendable {
     @inline(__always)
     func pushLocal(_ task: FiberTask, on w: Worker) {
         let sampling = configuration.delaySampling
-        if sampling > 0 && w.nextRandom() % UInt64(sampling) == 0 { task.readyAt = qv_now_ns() }
+        if sampling > 0 {
+            let r = w.nextRandom()
+            if (delayMask != 0 ? r & delayMask : r % UInt64(sampling)) == 0 { task.readyAt = qv_now_ns() }
+        }
         let moved = w.local.push(task, overflow: injector)
         if moved > 1 { w.event(.spawnBatch, other: -2, count: Int32(moved)) }
         wakeIdle()
