@@ -69,8 +69,13 @@ extension Scheduler {
         w.event(.pin, other: c.index)
         w.event(.blockingBegin, name: t.name)
         c.blockedInfo.withLock { $0 = (t.name, start, .pin) }
+        // The LIFO slot is not stealable: move it to the queue, and let an idle worker come to steal that.
+        if let next = w.runnext {
+            w.runnext = nil
+            _ = w.local.push(next, overflow: injector)
+        }
         w.publish(state: .pinned)
-        if !w.local.isEmpty { wakeIdle() }  // let an idle worker come and steal the waiting queue
+        if !w.local.isEmpty { wakeIdle() }
         let result = Result<T, E> { () throws(E) -> T in try body() }
         let dur = qv_now_ns() &- start
         c.blockedInfo.withLock { $0 = nil }
@@ -217,7 +222,11 @@ extension Scheduler {
         }
         // Every carrier has exited: this thread now owns every queue. Drop what is left.
         var dropped: [FiberTask] = []
-        for w in workers { while let t = w.local.pop() { dropped.append(t) } }
+        for w in workers {
+            if let t = w.runnext { dropped.append(t) }
+            w.runnext = nil
+            while let t = w.local.pop() { dropped.append(t) }
+        }
         dropped += injector.drain()
         dropped += timers.drain()
         dropped += ioWaiters.withLock { d in

@@ -127,6 +127,8 @@ extension Scheduler {
         w.publish(state: .running)
     }
 
+    static let maxRunnextStreak = 3
+
     /// Finds the next task for `w`, parking the carrier when there is none. Nil when stopping (or after a
     /// spurious wake-up; the caller loops).
     func findRunnable(_ w: Worker) -> FiberTask? {
@@ -137,6 +139,16 @@ extension Scheduler {
             if ioWaiterCount.load(ordering: .relaxed) > 0 { poller.poll { ioReady($0) } }
             // relaxed: a hint; a missed registration is polled next time.
         }
+        if let t = w.runnext {
+            w.runnext = nil
+            if w.runnextStreak < Self.maxRunnextStreak {
+                w.runnextStreak += 1
+                return foundWork(w, t)
+            }
+            // Streak cap (tokio: 3 LIFO polls per tick): send it to the back of the queue instead.
+            pushLocal(t, on: w)
+        }
+        w.runnextStreak = 0
         if let t = w.local.pop() { return foundWork(w, t) }
         return findRunnableSlow(w)
     }
@@ -294,7 +306,7 @@ extension Scheduler {
     /// Cheap look at every place work can come from. Owner of `w`.
     private func hasWorkSomewhere(_ w: Worker) -> Bool {
         if stopping.load(ordering: .relaxed) { return true }  // relaxed: polled flag.
-        if !injector.isEmpty || !w.local.isEmpty { return true }
+        if !injector.isEmpty || !w.local.isEmpty || w.runnext != nil { return true }
         if stealLimit > 0 { for v in workers where v !== w && !v.stealer.isEmpty { return true } }
         if timers.nextDeadline <= qv_now_ns() { return true }
         return false

@@ -268,6 +268,20 @@ public final class Scheduler: @unchecked Sendable {
     /// Makes a task runnable from any thread: the current worker's queue, else the injector.
     func enqueue(_ task: FiberTask) {
         if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
+            if c.current != nil {
+                // Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this
+                // carrier as soon as the waker parks, while its data is still in cache (tokio's lifo_slot,
+                // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
+                let sampling = configuration.delaySampling
+                if sampling > 0 && w.nextRandom() & delayMask == 0 && delayMask != 0 { task.readyAt = qv_now_ns() }
+                if let prev = w.runnext {
+                    w.runnext = task
+                    pushLocal(prev, on: w)
+                } else {
+                    w.runnext = task
+                }
+                return
+            }
             pushLocal(task, on: w)
         } else {
             if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
