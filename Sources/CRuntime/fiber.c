@@ -124,6 +124,15 @@ void *qv_fiber_current_owner(void) {
 
 int qv_fiber_tsan_enabled(void) { return QV_TSAN ? 1 : 0; }
 
+int qv_fiber_tsan_compiled(void) {
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    return 1;
+#endif
+#endif
+    return 0;
+}
+
 void qv_fiber_discard(qv_fiber_ctx *ctx) {
     if (QV_TSAN && ctx->tsan_fiber != NULL) {
         __tsan_destroy_fiber(ctx->tsan_fiber);

@@ -284,3 +284,30 @@ private let fiberEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { ra
     let body = Fiber.takeBody(owner)
     body()
 }
+
+/// The value a fiber's body finished with. Set once, by the fiber, right before its body returns;
+/// read by whoever saw `resume()` return true (or `isFinished`), which orders the two.
+public final class FiberResult<Value>: @unchecked Sendable {
+    // @unchecked Sendable: `stored` is written once by the fiber before it finishes and read only
+    // after resume() returned true on the reader's side (resume/finish is the hand-off).
+    private var stored: Value?
+    public init() {}
+    /// Nil until the fiber has finished.
+    public var value: Value? { stored }
+    fileprivate func set(_ value: Value) { stored = value }
+}
+
+extension Fiber {
+    /// Creates a fiber whose body returns a value; the value is in `result.value` once the fiber
+    /// has finished (`resume()` returned true).
+    public static func returning<Value>(
+        name: String = "", stackSize: Int = FiberStack.defaultSize, pool: StackPool = .shared,
+        file: StaticString = #fileID, line: UInt = #line, _ body: @escaping () -> Value
+    ) -> (fiber: Fiber, result: FiberResult<Value>) {
+        let result = FiberResult<Value>()
+        let fiber = Fiber(name: name, stackSize: stackSize, pool: pool, file: file, line: line) {
+            result.set(body())
+        }
+        return (fiber, result)
+    }
+}
