@@ -162,6 +162,7 @@ extension Scheduler {
     /// Stops spinning; if we were the last spinner, wake another so remaining work keeps being found.
     private func resetSpinning(_ w: Worker) {
         w.spinning = false
+        w.setState(.running)
         let prev = nmspinning.subtract(1, ordering: .sequentiallyConsistent).oldValue
         precondition(prev >= 1, "Scheduler.resetSpinning: negative nmspinning")
         if prev == 1 { wakeIdle() }
@@ -191,6 +192,7 @@ extension Scheduler {
                     let busy = workers.count - idleCount.load(ordering: .relaxed)  // relaxed: heuristic.
                     if 2 * nmspinning.load(ordering: .relaxed) < busy {  // relaxed: heuristic.
                         w.spinning = true
+                        w.setState(.spinning)
                         nmspinning.add(1, ordering: .sequentiallyConsistent)
                     }
                 }
