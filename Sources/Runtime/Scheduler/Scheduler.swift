@@ -27,6 +27,12 @@
 // in random order). Every `injectorInterval` (61) ticks it looks at the injector first even when busy, and
 // due timers are expired on every tick, so neither starves behind a busy local queue.
 //
+// A fiber woken by the fiber running on a worker (a channel hand-over, a join) goes to that worker's LIFO
+// slot (`runnext`; tokio's lifo_slot, Go's runnext) and runs as soon as the waker parks, on the same carrier,
+// while the data it was handed is still in cache. The slot is not stealable, and at most 3 consecutive runs
+// come from it before the queue gets a turn; the cost is that a woken fiber waits behind a waker that keeps
+// running. Spawns and timer/I/O wake-ups go to the back of the queue (FIFO).
+//
 // ## Idle and wake-up (Go's "spinning" protocol, proc.go)
 //
 // `nmspinning` counts workers searching for work. A push (spawn, wake) wakes one parked worker only when
@@ -55,6 +61,14 @@
 // `maxSpareCarriers`) before the call, so the queue keeps running at full width; when the call returns the
 // blocked carrier has no worker, so it requeues the fiber on the injector and becomes a spare itself
 // (Go's entersyscallblock / exitsyscall slow path). No spare available → the region is pinned.
+//
+// ## Metrics and events
+//
+// Each worker counts in plain integers and publishes them every 61 runs and before it parks (tokio's
+// Stats → WorkerMetrics); `metrics()` only loads atomics. Fiber counts by state are differences of monotonic
+// counters (spawned − finished, parks − wakes per reason, blocking begins − ends), not shared gauges. Notable
+// events go to one SPSC `EventRing` per worker (dropped and counted when full); `drainEvents()` merges them.
+// The ready → running delay is measured on 1 in `delaySampling` enqueues (two clock reads each).
 //
 // ## Shutdown
 //
