@@ -103,12 +103,13 @@ extension Scheduler {
         c.blockedInfo.withLock { $0 = (t.name, start, .handoff) }
         w.publish(state: .running)
         c.worker = nil
-        s.worker = w
+        // From here on `w` belongs to the spare. Its `worker` is written under carriersLock, and becomeSpare
+        // reads it under the same lock (a popped spare may still be checking it before it parks).
+        carriersLock.withLock { _ in s.worker = w }
         if isNew {
             let thread = OSThread.spawn { s.scheduler.carrierMain(s) }
             carriersLock.withLock { $0.threads.append(thread) }
         } else {
-            // The unpark orders our write of s.worker before the spare reads it.
             s.parker.unpark(poller: nil)
         }
         return s
@@ -117,7 +118,9 @@ extension Scheduler {
     /// Called by a carrier whose worker was handed off: wait as a spare until given one, or until shutdown.
     func becomeSpare(_ c: Carrier) {
         carriersLock.withLock { $0.spares.append(c) }
-        while c.worker == nil && !stopping.load(ordering: .sequentiallyConsistent) { c.parker.park() }
+        while carriersLock.withLock({ _ in c.worker == nil }) && !stopping.load(ordering: .sequentiallyConsistent) {
+            c.parker.park()
+        }
     }
 
     // MARK: File descriptors
