@@ -106,6 +106,29 @@ private func plainHelper(_ loop: EventLoop) async -> Bool {
         #expect(ok)
     }
 
+    @Test func fdWaitIsCancellableAndExclusive() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "fd-cancel")
+        defer { loop.shutdown() }
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer {
+            close(fds[0])
+            close(fds[1])
+        }
+        let r = fds[0]
+        let waiter = loop.spawn(name: "waiter") { try await loop.waitReadable(r) }
+        await loop.runUntilIdle()
+        await #expect(throws: LoopError.fdBusy(r)) {
+            try await loop.spawn { try await loop.waitReadable(r) }.value
+        }
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        // The fd is free again: a new wait sees the byte written now.
+        var b: UInt8 = 1
+        #expect(write(fds[1], &b, 1) == 1)
+        try await loop.spawn { try await loop.waitReadable(r) }.value
+    }
+
     /// The documented trap: unstructured `Task {}` does not inherit the loop as executor preference.
     @Test func plainTaskDoesNotInheritTheLoop() async throws {
         let loop = try LoopTestSupport.realLoop(name: "trap")
