@@ -22,6 +22,18 @@ private func plainHelper(_ loop: EventLoop) async -> Bool {
     return loop.inLoop
 }
 
+/// An actor whose executor is a loop: its methods run on the loop thread.
+private actor OnLoop {
+    let loop: EventLoop
+    init(_ loop: EventLoop) { self.loop = loop }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+    func check() async -> Bool {
+        loop.preconditionIsolated()
+        await Task.yield()
+        return loop.inLoop
+    }
+}
+
 /// Every kind of await inside a loop task resumes on the loop thread.
 @Suite(.timeLimit(.minutes(1))) struct LoopAffinityTests {
     @Test func everyAwaitReturnsToTheLoop() async throws {
@@ -79,6 +91,13 @@ private func plainHelper(_ loop: EventLoop) async -> Bool {
             #expect(ok, "\(what) did not run on the loop thread")
         }
         #expect(seen.count == 18)
+    }
+
+    @Test func actorOnTheLoopRunsThere() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "actor")
+        defer { loop.shutdown() }
+        let a = OnLoop(loop)
+        #expect(await a.check())
     }
 
     @Test func fdReadinessResumesOnTheLoop() async throws {

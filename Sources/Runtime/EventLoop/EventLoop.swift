@@ -1026,8 +1026,10 @@ public final class LoopTaskGroup: @unchecked Sendable {
 
     init(loop: EventLoop) { self.loop = loop }
 
-    /// Starts a child. The first child to fail cancels its siblings. Loop thread.
+    /// Starts a child. The first child to fail cancels its siblings. Loop thread (the group's body
+    /// runs there when `taskGroup` is awaited from a loop task).
     public func spawn(name: String? = nil, _ body: sending @escaping () async throws -> Void) {
+        precondition(loop.inLoop, "LoopTaskGroup.spawn must run on its loop's thread")
         let child = loop.spawn(name: name) { [self] in
             do {
                 try await body()
