@@ -32,7 +32,7 @@ public enum KeyMap {
         KeyBinding(keys: [.char("+"), .char("=")], help: "redraw faster (up to 60 Hz)", intent: .faster, hint: "rate"),
         KeyBinding(keys: [.char("-")], help: "redraw slower (down to 1 Hz)", intent: .slower),
         KeyBinding(keys: [.char("c")], help: "show or hide the code pane (sync and async bodies)", intent: .toggleCode),
-        KeyBinding(keys: [.tab], help: "next task kind in the code pane", intent: .nextCode),
+        KeyBinding(keys: [.char("n")], help: "next task kind in the code pane", intent: .nextCode),
         KeyBinding(
             keys: [.right, .down], help: "select the next worker or loop (or click it)", intent: .moveSelection(1)),
         KeyBinding(keys: [.left, .up], help: "select the previous worker or loop", intent: .moveSelection(-1)),
