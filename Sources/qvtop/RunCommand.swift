@@ -34,8 +34,14 @@ struct Run: ParsableCommand {
             throw fail("\(error)")
         }
         let options = AppOptions(rateHz: rate, ascii: ascii, presetName: preset ?? "")
-        let source: (any SnapshotSource)? = synthetic ? SyntheticSource() : nil
-        let status = App.run(source: source, options: options)
+        var source: (any SnapshotSource)?
+        var menu: PresetMenu?
+        if synthetic {
+            let first = SyntheticSource.presets.firstIndex { $0.info.name == preset } ?? 0
+            source = SyntheticSource(index: first)
+            menu = SyntheticSource.menu(startingAt: first)
+        }
+        let status = App.run(source: source, menu: menu, options: options)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -64,6 +64,29 @@ struct EndToEndTests {
         #expect(pane.exitStatus() == 0)
     }
 
+    @Test func livePresetSwitchingByKeyTabAndPicker() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux, args: ["--synthetic"])
+        defer { pane.close() }
+        #expect(pane.waitFor("synthetic: virtual threads"), "\(pane.capture())")
+        try pane.send("2")
+        #expect(pane.waitFor("synthetic: event loop"), "\(pane.capture())")
+        #expect(pane.waitFor("Event Loop"), "\(pane.capture())")
+        try pane.send("Tab")
+        #expect(pane.waitFor("synthetic: loop per thread"), "\(pane.capture())")
+        try pane.send("p")
+        #expect(pane.waitFor("Presets"), "\(pane.capture())")
+        try pane.send("Down", "Enter")  // wraps from the third to the first
+        #expect(pane.waitFor("synthetic: virtual threads"), "\(pane.capture())")
+        try pane.send("9")
+        #expect(pane.waitFor("no preset 9"), "\(pane.capture())")
+        try pane.send("Escape")
+        #expect(pane.waitFor("no preset 9", absent: true), "\(pane.capture())")
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
     @Test func escapeRateRepaintAndF10() throws {
         guard let tmux = E2E.requireTmux() else { return }
         let pane = try TmuxPane(tmux: tmux, args: ["--rate", "5"])
