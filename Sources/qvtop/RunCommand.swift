@@ -8,8 +8,8 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open the live dashboard (the default).",
         discussion: """
-            Keys: ? help, Space pause, +/- redraw rate, Ctrl-L repaint, q quit. \
-            Needs a terminal; --headless runs without one.
+            Keys: ? help, Space pause, 1-9/Tab/p presets, c code, arrows+Enter details, +/- redraw rate, \
+            Ctrl-L repaint, q quit. Needs a terminal; --headless runs without one.
             """
     )
 
@@ -26,14 +26,18 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        Signals.blockInThisThread()
         if headless { throw fail("--headless is not yet available") }
+        // Before any source starts threads: only the UI thread will take SIGINT/SIGTERM/SIGHUP/SIGWINCH.
+        Signals.blockInThisThread()
         do {
             try Terminal.checkInteractive(environment: ProcessInfo.processInfo.environment)
         } catch {
             throw fail("\(error)")
         }
         let options = AppOptions(rateHz: rate, ascii: ascii, presetName: preset ?? "")
+        // The live runtime plugs in here: a `LiveSource` for the chosen preset as `source`, and a
+        // `PresetMenu` over the preset catalog whose `start` loads preset i, then
+        // `(running as? LiveSource)?.switchTo(...)`, returning the code listings of its workload.
         var source: (any SnapshotSource)?
         var menu: PresetMenu?
         if synthetic {
