@@ -235,7 +235,9 @@ final class RecorderCore: Sendable {
         var failed = !flush(&pending)
         var lastFlush = now()
         while !failed {
-            _ = wake.wait(timeout: .now() + flushInterval)
+            // A timeout means a whole interval passed since the last wait began: flush then, so
+            // data waits at most about one interval; a kick (queue half full, stop) drains early.
+            let timedOut = wake.wait(timeout: .now() + flushInterval) == .timedOut
             let (items, stopping, dropped) = shared.withLock { s -> ([Item], Bool, UInt64) in
                 let items = s.queue
                 s.queue = []
@@ -259,7 +261,8 @@ final class RecorderCore: Sendable {
             if stopping {
                 encoder.end(RecordingEnd(framesWritten: written, framesDropped: dropped), into: &pending)
             }
-            if !pending.isEmpty && (stopping || now() - lastFlush >= flushInterval || pending.count >= 1 << 16) {
+            let due = stopping || timedOut || now() - lastFlush >= flushInterval || pending.count >= 1 << 16
+            if !pending.isEmpty && due {
                 failed = !flush(&pending)
                 lastFlush = now()
             }
