@@ -18,12 +18,12 @@ struct Replay: ParsableCommand {
 
     @Argument(help: "The recording file (.qvrec).") var file: String
     @Flag(help: "Do not open the dashboard; print a summary.") var headless = false
-    @Flag(help: "With --headless: print the summary as JSON.") var json = false
+    @Flag(help: "Print the summary as JSON (implies --headless).") var json = false
     @Flag(help: "Draw with ASCII characters only.") var ascii = false
 
     func run() throws {
         let recording = try loadRecording(file)
-        guard headless else {
+        guard headless || json else {
             let start = ContinuousClock.now
             let replayer = Replayer(recording: recording) {
                 let d = ContinuousClock.now - start
