@@ -104,6 +104,30 @@ import Testing
         #expect(PanelView(selected: 1).selection(count: 0) == nil)
     }
 
+    @Test func viewActions() {
+        var v = PanelView()
+        var changed = v.apply(.openDetails, itemCount: 3)
+        #expect(changed && v.showDetails)
+        changed = v.apply(.back, itemCount: 3)
+        #expect(changed && !v.showDetails)
+        changed = v.apply(.back, itemCount: 3)
+        #expect(!changed)  // nothing open: the shell may close its own overlay
+        changed = v.apply(.toggleCode, itemCount: 3)
+        #expect(changed && v.showCode)
+        changed = v.apply(.nextListing, itemCount: 3, listingCount: 2)
+        #expect(changed && v.codeIndex == 1)
+        v.apply(.nextListing, itemCount: 3, listingCount: 2)
+        #expect(v.codeIndex == 0)
+        changed = v.apply(.back, itemCount: 3)
+        #expect(changed && !v.showCode)
+        changed = v.apply(.select(7), itemCount: 3)
+        #expect(!changed)
+        changed = v.apply(.select(2), itemCount: 3)
+        #expect(changed && v.selected == 2)
+        changed = v.apply(.openDetails, itemCount: 0)
+        #expect(!changed && !v.showDetails)
+    }
+
     @Test func stealFlowsAreSummedPerPairLargestFirst() {
         let flows = FiberChart.steals(PanelFixtures.virtualThreads())
         #expect(flows == [StealFlow(thief: 1, victim: 0, count: 7), StealFlow(thief: 3, victim: 0, count: 2)])

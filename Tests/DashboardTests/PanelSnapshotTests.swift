@@ -63,6 +63,32 @@ import Testing
         }
     }
 
+    @Test func everyModelIsPlainASCIIUnderASCIIGlyphs() {
+        for (name, make) in Self.models {
+            let (s, h) = PanelFixtures.run(40, make)
+            for size in Self.sizes {
+                for view in [PanelView(), PanelView(showCode: true), PanelView(showDetails: true)] {
+                    let text = Self.render(size, s, h, view: view, code: PanelFixtures.code, glyphs: .ascii).text
+                    let ascii = text.unicodeScalars.allSatisfy { $0.isASCII }
+                    #expect(ascii, "\(name) \(size) \(view)")
+                }
+            }
+        }
+    }
+
+    @Test func stealArrowsLightUpOnlyWithSteals() {
+        let steal = PanelPalette.steal
+        func hasSteal(_ g: Grid) -> Bool { g.cells.contains { $0.style == steal } }
+        var quiet = PanelHistory()
+        var s = PanelFixtures.virtualThreads(0, carriers: 2)
+        s.events = []
+        quiet.append(s)
+        quiet.append(s)  // same counters: no steals this interval
+        #expect(!hasSteal(Self.render(Size(80, 24), s, quiet)))
+        let (busy, h) = PanelFixtures.run(3) { PanelFixtures.virtualThreads($0, carriers: 2) }
+        #expect(hasSteal(Self.render(Size(80, 24), busy, h)))
+    }
+
     @Test func manyCarriersFallBackToRows() {
         let (s, h) = PanelFixtures.run(10) { PanelFixtures.virtualThreads($0, carriers: 8) }
         expectSnapshot(Self.render(Size(80, 24), s, h), named: "panel-virtual-threads-8-80x24")
