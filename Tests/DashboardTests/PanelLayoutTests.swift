@@ -145,6 +145,18 @@ import Testing
         #expect(Fmt.rate(0.25) == "0.3")
     }
 
+    @Test func codeWrapsLongLinesKeepingStyles() {
+        let line = "    try await server.roundTrip(on: loop)  // a comment long enough to wrap"
+        let rows = CodePane.wrap(CodePane.spans(line[...]), width: 30)
+        #expect(rows.count > 1)
+        for row in rows { #expect(row.reduce(0) { $0 + $1.0.count } <= 30) }
+        let text = rows.map { $0.map(\.0).joined() }
+        #expect(text.joined(separator: " ").split(separator: " ") == line.split(separator: " "))
+        // The comment's continuation stays dim.
+        #expect(rows.last?.last?.1 == .dim)
+        #expect(CodePane.wrap([("short", .plain)], width: 30).count == 1)
+    }
+
     @Test func codeColoringMarksAsyncWords() {
         let spans = CodePane.spans("    req = await conn.recv(4096)  # comment")
         #expect(spans.contains { $0.0 == "await" && $0.1 == PanelPalette.asyncCode })

@@ -93,7 +93,7 @@ public enum DashboardPanels {
         case .eventLoop:
             return EventLoopLayout.make(plan.flow, poolThreads: s.pool?.threads).loop.contains(point) ? 0 : nil
         case .loopPerThread:
-            let layout = LoopGroupLayout.make(plan.flow, loops: s.loops.count, sharedPool: s.pool != nil)
+            let layout = LoopGroupLayout.make(plan.flow, loops: s.loops.count, sharedPool: s.pool?.shared ?? false)
             for (i, (l, t)) in zip(layout.loops, layout.threads).enumerated()
             where l.contains(point) || t.contains(point) {
                 return i

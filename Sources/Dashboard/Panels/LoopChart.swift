@@ -225,7 +225,9 @@ enum LoopChart {
     // MARK: - Loop per thread
 
     static func drawLoopGroup(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, view: PanelView) {
-        let shared = s.pool != nil
+        // One pool shared by every loop gets the talk's picture (arrows into one box); per-loop pools are
+        // reported summed, so they get one line of totals instead of a box that would suggest sharing.
+        let shared = s.pool?.shared ?? false
         let layout = LoopGroupLayout.make(rect, loops: s.loops.count, sharedPool: shared)
         grid.box(
             rect,
@@ -286,6 +288,12 @@ enum LoopChart {
         }
         if let pool = s.pool, shared, !layout.pool.isEmpty {
             drawPoolBox(into: &grid, box: layout.pool, pool: pool)
+        }
+        if let pool = s.pool, !shared, rect.height > 2 {
+            let sep = Character(grid.glyphs.separator)
+            let text =
+                " to_thread pools, one per loop: \(pool.busy)/\(pool.threads) busy \(sep) queue \(pool.queueDepth) \(sep) \(Fmt.count(pool.completed)) done "
+            grid.text(at: Point(rect.x + 2, rect.maxY - 1), text, style: PanelPalette.running, maxWidth: rect.width - 4)
         }
         if s.loops.count > layout.loops.count {
             grid.text(

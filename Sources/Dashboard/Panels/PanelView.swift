@@ -205,7 +205,7 @@ public struct PanelPlan: Hashable, Sendable {
             guard let pool = s.pool else { return 7 }
             return (width - (pool.threads - 1)) / max(1, pool.threads) >= 10 ? 6 + 3 + 4 + 1 : 6 + 2 + 4
         case .loopPerThread:
-            return 2 + 4 * max(1, s.loops.count) + (s.pool != nil && width < 80 ? 5 : 0)
+            return 2 + 4 * max(1, s.loops.count) + (s.pool?.shared == true && width < 80 ? 5 : 0)
         }
     }
 }
