@@ -47,7 +47,7 @@ public enum DashboardPanels {
             }
             if !plan.lag.isEmpty { LagPanel.draw(into: &g, rect: plan.lag, snapshot: snapshot, history: history) }
             if !plan.slow.isEmpty { SlowPanel.draw(into: &g, rect: plan.slow, snapshot: snapshot, history: history) }
-            if !plan.tasks.isEmpty { TasksPanel.draw(into: &g, rect: plan.tasks, snapshot: snapshot) }
+            if !plan.tasks.isEmpty { TasksPanel.draw(into: &g, rect: plan.tasks, snapshot: snapshot, history: history) }
             if !plan.busy.isEmpty {
                 BusyPanel.draw(into: &g, rect: plan.busy, snapshot: snapshot, history: history, view: view)
             }

@@ -42,10 +42,12 @@ struct EventLoopLayout: Equatable {
         let queueRow = Rect(rect.x, below.y, rect.width, below.height >= 1 ? 1 : 0)
         // Rows: queue label, bus, arrowheads, then boxes of 3–4 rows.
         let boxTop = below.y + 3
-        let boxHeight = min(4, rect.maxY - boxTop)
-        let boxWidth = (rect.width - (n - 1)) / n
-        if boxHeight == 4 && boxWidth >= 10 {
-            let row = Rect(rect.x, boxTop, min(rect.width, n * 14 + (n - 1)), boxHeight)
+        let rowWidth = min(rect.width, n * 14 + (n - 1))
+        let boxWidth = (rowWidth - (n - 1)) / n
+        // Boxes of 14 columns carry "Thread k" in their title (3 rows); narrower ones on a line inside (4 rows).
+        let needed = boxWidth >= 14 ? 3 : 4
+        if rect.maxY - boxTop >= needed && boxWidth >= 10 {
+            let row = Rect(rect.x, boxTop, rowWidth, needed)
             return EventLoopLayout(loop: loop, queueRow: queueRow, threads: row.columns(n, gap: 1), poolBox: empty)
         }
         let boxRect = Rect(rect.x, below.y + 2, min(rect.width, 44), min(4, max(0, rect.maxY - below.y - 2)))

@@ -182,7 +182,7 @@ public struct PanelPlan: Hashable, Sendable {
         let busyHeight = min(count + (s.pool == nil ? 2 : 3), 12)
         var parts: [Layout] = [.fixed(busyHeight)]
         if s.model.usesFibers { parts.append(.fixed(6)) }
-        parts.append(.fixed(min(12, max(1, s.taskKinds.count) + 3)))
+        parts.append(.fixed(min(13, max(1, s.taskKinds.count) + 4)))
         parts.append(.fill(weight: 1, min: 3))
         parts.append(.fixed(PanelPalette.legend.count + 2))
         var rects = side.split(.vertical, parts)
