@@ -89,6 +89,21 @@ import Testing
         #expect(hasSteal(Self.render(Size(80, 24), busy, h)))
     }
 
+    @Test func presetSwitchIsMarkedInTheHistory() {
+        var h = PanelHistory()
+        for i in 0..<30 { h.append(PanelFixtures.greenThreads(i)) }
+        var last = PanelFixtures.virtualThreads(30, carriers: 2)
+        for i in 30..<50 {
+            last = PanelFixtures.virtualThreads(i, carriers: 2)
+            h.append(last)
+        }
+        let g = Self.render(Size(160, 50), last, h)
+        expectSnapshot(g, named: "panel-preset-switch-160x50")
+        // The switch column of the lag chart carries a dim marker; the old preset's culprits are gone.
+        #expect(g.cells.contains { $0.scalar == g.glyphs.vertical && $0.style == .dim })
+        #expect(!g.text.contains("C0 disk-"))
+    }
+
     @Test func manyCarriersFallBackToRows() {
         let (s, h) = PanelFixtures.run(10) { PanelFixtures.virtualThreads($0, carriers: 8) }
         expectSnapshot(Self.render(Size(80, 24), s, h), named: "panel-virtual-threads-8-80x24")

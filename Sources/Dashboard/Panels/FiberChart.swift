@@ -219,7 +219,9 @@ enum FiberChart {
             let y = lanes.y + lane
             grid.polyline(
                 [Point(vx, boxBottom), Point(vx, y), Point(tx, y), Point(tx, boxBottom)], style: PanelPalette.steal)
-            let long = " \(f.count) stolen "
+            let rate = history.lastInterval.map { " (\(Fmt.rate(Double(f.count) / $0))/s)" } ?? ""
+            let withRate = " \(f.count) stolen\(rate) "
+            let long = abs(vx - tx) > DisplayWidth.of(withRate) + 2 ? withRate : " \(f.count) stolen "
             let label = abs(vx - tx) > DisplayWidth.of(long) + 2 ? long : " \(f.count) "
             let mid = (vx + tx) / 2 - DisplayWidth.of(label) / 2
             if abs(vx - tx) > DisplayWidth.of(label) + 2 {

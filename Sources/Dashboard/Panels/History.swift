@@ -143,6 +143,13 @@ public struct PanelHistory: Sendable, Equatable {
                 presetSwitch: switched))
     }
 
+    /// Seconds between the last two samples of the current preset (nil before two, or right after a switch).
+    public var lastInterval: Double? {
+        let two = samples.suffix(2) { $0 }
+        guard two.count == 2, !two[1].presetSwitch, two[1].time > two[0].time else { return nil }
+        return two[1].time - two[0].time
+    }
+
     /// The last `n` values of a series, oldest first.
     public func series(_ n: Int, _ key: (HistorySample) -> Double) -> [Double] { samples.suffix(n, key) }
 
