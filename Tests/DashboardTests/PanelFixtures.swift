@@ -31,7 +31,7 @@ enum PanelFixtures {
                 stolenOut: UInt64(k == 0 ? 300 + i : 0),
                 parks: UInt64(20 * k), unparks: UInt64(20 * k), queueDepth: [96, 12, 0, 3, 0, 7, 1, 2][k % 8],
                 queueCapacity: 256, maxQueueDepth: [180, 40, 20, 31, 5, 9, 8, 6][k % 8],
-                busyNanos: UInt64(9_000_000_000 - 1_000_000_000 * k),
+                busyNanos: UInt64(max(0, 9 - k)) * 1_000_000_000,
                 busyRatio: [0.97, 0.81, 0.64, 0.12, 0, 0.5, 0.4, 0.3][k % 8] * (0.9 + wave(i + k) / 10),
                 currentFiber: running[k % 8].map { "\($0.0)-\(1000 + 37 * k)" }, currentKind: running[k % 8]?.1)
         }

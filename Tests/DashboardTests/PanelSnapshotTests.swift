@@ -126,6 +126,26 @@ import Testing
         }
     }
 
+    /// Empty snapshots (a runtime that just started) and every size from tiny to large draw without trapping.
+    @Test func emptyAndOddSizesNeverTrap() {
+        var snapshots = SchedulerModel.allCases.map { Snapshot(preset: "empty", model: $0) }
+        snapshots += Self.models.map { $0.1(5) }
+        var many = PanelFixtures.loopPerThread(sharedPool: true)
+        many.loops = (0..<40).map { LoopSnapshot(id: $0) }
+        snapshots.append(many)
+        snapshots.append(PanelFixtures.virtualThreads(5, carriers: 64))
+        for s in snapshots {
+            var h = PanelHistory()
+            h.append(s)
+            for (w, hh) in [(1, 1), (5, 3), (20, 6), (40, 12), (79, 23), (81, 30), (119, 35), (121, 37), (250, 70)] {
+                for view in [PanelView(), PanelView(selected: 99, showDetails: true), PanelView(showCode: true)] {
+                    var g = Grid(size: Size(w, hh))
+                    DashboardPanels.draw(into: &g, rect: g.bounds, snapshot: s, history: h, view: view)
+                }
+            }
+        }
+    }
+
     @Test func drawingChangesNothingButTheGrid() {
         let (s, h) = PanelFixtures.run(40) { PanelFixtures.virtualThreads($0) }
         let a = Self.render(Size(160, 50), s, h)

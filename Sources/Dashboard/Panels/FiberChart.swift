@@ -243,9 +243,14 @@ enum FiberChart {
     ) {
         let busX = layout.scheduler.x + 2
         let flows = steals(s)
-        for (i, w) in s.workers.enumerated() where i < layout.carriers.count {
+        let shown = layout.carriers.filter { !$0.isEmpty }.count
+        if shown < s.workers.count, let last = layout.carriers.last(where: { !$0.isEmpty }) {
+            // No room for every carrier: the last row says how many are left out (arrows and Enter reach each one).
+            grid.line(last, 0, "+\(s.workers.count - shown + 1) more carriers", style: .dim)
+        }
+        let drawn = shown < s.workers.count ? max(0, shown - 1) : shown
+        for (i, w) in s.workers.enumerated() where i < drawn {
             let row = layout.carriers[i]
-            guard !row.isEmpty else { break }
             grid.polyline([Point(busX, layout.scheduler.maxY - 1), Point(busX, row.y), Point(row.x - 1, row.y)])
             let (word, st) = PanelPalette.state(w.state)
             let stolen = flows.filter { $0.thief == i }.reduce(0) { $0 + $1.count }
