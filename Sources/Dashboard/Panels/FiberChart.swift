@@ -34,6 +34,7 @@ struct FiberChartLayout: Equatable {
     var fibers: Rect
 
     static let minBoxWidth = 11
+    static let maxBoxWidth = 48
 
     static func make(_ rect: Rect, carriers n: Int, withFibers: Bool) -> FiberChartLayout {
         let schedHeight = rect.height >= 30 ? 4 : 3
@@ -63,7 +64,10 @@ struct FiberChartLayout: Equatable {
         let available = rest.height - 1  // the arrow row
         let boxHeight = max(5, min(available - 1, rect.height >= 40 ? 9 : 7))
         let laneRows = max(0, min(3, available - boxHeight))
-        let cols = Rect(rest.x, rest.y + 1, rest.width, boxHeight).columns(count, gap: gap)
+        // Boxes wider than `maxBoxWidth` only add empty space: cap them and centre the row under the scheduler.
+        let width = boxWidth > maxBoxWidth ? count * maxBoxWidth + gap * (count - 1) : rest.width
+        let row = Rect(rest.x + (rest.width - width) / 2, rest.y + 1, width, boxHeight)
+        let cols = row.columns(count, gap: gap)
         let lanes = Rect(rest.x, rest.y + 1 + boxHeight, rest.width, laneRows)
         return FiberChartLayout(
             scheduler: sched, carriers: Array(cols.prefix(n)), table: false, lanes: lanes, fibers: fibers)
@@ -295,7 +299,10 @@ enum FiberCountsPanel {
         let inner = grid.box(rect, title: "Fibers \(Fmt.count(f.total))").inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
         let items = items(f)
-        let cols = max(1, min(4, (inner.width + 2) / 22))
+        // As many columns as fit at 22 cells, or more (narrower bars) when the height cannot hold every row.
+        let byWidth = max(1, min(4, (inner.width + 2) / 22))
+        let byHeight = (items.count + inner.height - 1) / inner.height
+        let cols = max(1, min(4, max(byWidth, byHeight)))
         let colRects = inner.columns(cols, gap: 2)
         let rows = (items.count + cols - 1) / cols
         let total = Double(max(1, f.total))
