@@ -27,7 +27,8 @@ import Telemetry
 
 /// Draws the panels for one snapshot.
 public enum DashboardPanels {
-    /// Draws every panel of `snapshot` into `rect` of `grid` (clipped to `rect`).
+    /// Draws every panel of `snapshot` into `rect` of `grid` (clipped to `rect`). Pure: callable from any
+    /// thread; reads its arguments and writes only `grid`.
     ///
     /// - `history`: recent snapshots (sparklines, slow list, details events); the app loop appends.
     /// - `view`: selection, code pane and details toggles; the reducer owns it.

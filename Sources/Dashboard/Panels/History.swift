@@ -107,7 +107,8 @@ public struct PanelHistory: Sendable, Equatable {
         events = Ring(capacity: Self.eventCapacity)
     }
 
-    /// Takes a snapshot in. Call once per snapshot, in order.
+    /// Takes a snapshot in. Call once per snapshot, in order. Called by the app loop only (UI thread), never
+    /// while a frame is being drawn from this value.
     public mutating func append(_ s: Snapshot) {
         let switched = !samples.isEmpty && s.preset != preset
         if switched {
