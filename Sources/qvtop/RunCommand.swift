@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Telemetry
 import Terminal
 
 /// `qvtop run` (the default): the live dashboard.
@@ -16,6 +17,9 @@ struct Run: ParsableCommand {
     @Option(help: "The preset to start with (see `qvtop presets`).") var preset: String?
     @Flag(help: "Draw with ASCII characters only.") var ascii = false
     @Option(help: "Redraw rate in Hz, 1…60 (+ and - change it live).") var rate = 10
+    @Flag(
+        help: ArgumentHelp("Draw made-up snapshots instead of a runtime (UI development, tests).", visibility: .hidden))
+    var synthetic = false
 
     func validate() throws {
         guard (1...60).contains(rate) else { throw ValidationError("--rate must be between 1 and 60 Hz") }
@@ -30,7 +34,8 @@ struct Run: ParsableCommand {
             throw fail("\(error)")
         }
         let options = AppOptions(rateHz: rate, ascii: ascii, presetName: preset ?? "")
-        let status = App.run(source: nil, options: options)
+        let source: (any SnapshotSource)? = synthetic ? SyntheticSource() : nil
+        let status = App.run(source: source, options: options)
         if status != 0 { throw ExitCode(status) }
     }
 }

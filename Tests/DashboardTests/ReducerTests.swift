@@ -103,6 +103,15 @@ import Testing
         }
     }
 
+    @Test func longHelpUsesTwoColumnsAndStaysComplete() {
+        let lines = (1...30).map { (keys: "k\($0)", help: "action number \($0)") }
+        var g = Grid(width: 80, height: 24)
+        let body = Rect(0, 1, 80, 22)
+        g.clipped(to: body) { g in Shell.drawHelp(into: &g, in: body, state: UIState(), lines: lines) }
+        let text = g.text
+        for l in lines { #expect(text.contains("\(l.keys) ") && text.contains(l.help), "\(l.keys)") }
+    }
+
     @Test func viewDataKeepsABoundedHistory() {
         var d = ViewData(sourceAttached: true)
         for i in 0..<(ViewData.historyLength + 50) {

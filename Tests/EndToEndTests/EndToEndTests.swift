@@ -30,6 +30,25 @@ struct EndToEndTests {
         #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
     }
 
+    @Test func snapshotsFlowAndPauseFreezesTheView() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux, args: ["--synthetic"])
+        defer { pane.close() }
+        #expect(pane.waitFor("LIVE"), "\(pane.capture())")
+        #expect(pane.capture().contains("carriers"))
+        func header() -> String { String(pane.capture().prefix { $0 != "\n" }) }
+        try pane.send("Space")
+        #expect(pane.waitFor("PAUSED"))
+        let frozen = header()
+        usleep(2_200_000)  // the synthetic clock's t=Ns would have moved on by now
+        #expect(header() == frozen)
+        try pane.send("Space")
+        #expect(E2E.waitUntil { header() != frozen && header().contains("LIVE") }, "\(header())")
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
     @Test func escapeRateRepaintAndF10() throws {
         guard let tmux = E2E.requireTmux() else { return }
         let pane = try TmuxPane(tmux: tmux, args: ["--rate", "5"])

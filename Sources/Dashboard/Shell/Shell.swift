@@ -126,23 +126,34 @@ public enum Shell {
         KeyMap.bindings.map { ($0.keyLabel, $0.help) }
     }
 
-    static func drawHelp(into grid: inout Grid, in body: Rect, state: UIState) {
-        let lines = helpLines()
+    /// The help overlay: every binding of `KeyMap`, in one column, or two when one does not fit the body's
+    /// height (later issues add bindings; the list must stay complete at 80×24).
+    static func drawHelp(
+        into grid: inout Grid, in body: Rect, state: UIState,
+        lines: [(keys: String, help: String)] = helpLines()
+    ) {
         let keyWidth = lines.map { DisplayWidth.of($0.keys) }.max() ?? 0
         let helpWidth = lines.map { DisplayWidth.of($0.help) }.max() ?? 0
         let footerNote = "? or Esc closes this help"
-        let inner = max(keyWidth + 2 + helpWidth, DisplayWidth.of(footerNote))
-        let rect = body.centered(Size(inner + 4, lines.count + 4))
+        let rowsAvailable = max(1, body.height - 4)
+        let columns = lines.count > rowsAvailable ? 2 : 1
+        let perColumn = (lines.count + columns - 1) / columns
+        let columnWidth = keyWidth + 2 + helpWidth
+        let inner = max(columnWidth * columns + 3 * (columns - 1), DisplayWidth.of(footerNote))
+        let rect = body.centered(Size(inner + 4, perColumn + 4))
         grid.fill(rect, style: overlayStyle)
         let inside = grid.box(rect, title: "Keys", style: Style(fg: .cyan), titleStyle: Style(fg: .cyan, .bold))
         let area = inside.inset(dx: 1, dy: 0)
+        let colWidth = columns == 1 ? area.width : (area.width - 3) / 2
         for (i, line) in lines.enumerated() {
-            let y = area.y + i
-            grid.text(at: Point(area.x, y), line.keys, style: .bold, maxWidth: keyWidth)
-            grid.text(at: Point(area.x + keyWidth + 2, y), line.help, maxWidth: max(0, area.width - keyWidth - 2))
+            let x = area.x + (i / perColumn) * (colWidth + 3)
+            let y = area.y + i % perColumn
+            let kw = min(keyWidth, colWidth)
+            grid.text(at: Point(x, y), line.keys, style: .bold, maxWidth: kw)
+            grid.text(at: Point(x + kw + 2, y), line.help, maxWidth: max(0, colWidth - kw - 2))
         }
         grid.text(
-            at: Point(area.x, area.y + lines.count + 1), footerNote, style: .dim, maxWidth: area.width,
+            at: Point(area.x, area.y + perColumn + 1), footerNote, style: .dim, maxWidth: area.width,
             align: .right)
     }
 
