@@ -71,7 +71,12 @@ enum App {
             if let sig = Signals.pending { return 128 + sig }
             let now = clock.now
             if now >= due {
-                if !state.paused, let s = source?.poll() { data.ingest(s) }
+                if !state.paused, let s = source?.poll() {
+                    data.ingest(s)
+                    if data.selectableCount != state.selectableCount {
+                        _ = reduce(&state, .selectableCount(data.selectableCount))
+                    }
+                }
                 terminal.draw(Shell.render(data: data, state: state, glyphs: terminal.glyphs))
                 due = now + .nanoseconds(1_000_000_000 / state.rateHz)
             }
@@ -79,7 +84,8 @@ enum App {
             let waitMs = max(
                 0, Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
             guard let key = terminal.readKey(timeoutMs: waitMs) else { continue }
-            let intent: Intent? = key == .resize ? .resize(terminal.size) : KeyMap.intent(for: key, state: state)
+            let intent: Intent? =
+                key == .resize ? .resize(terminal.size) : Shell.intent(for: key, data: data, state: state)
             guard let intent else { continue }
             switch reduce(&state, intent) {
             case .quit(let status):

@@ -30,7 +30,7 @@ final class SyntheticSource: SnapshotSource {
             WorkerSnapshot(
                 id: i, state: wave(i, 40) > 0.1 ? .running : .parked, runs: sequence * UInt64(10 + i),
                 queueDepth: Int(wave(i, 25) * 40), queueCapacity: 256, busyRatio: wave(i, 40),
-                currentFiber: "fiber-\(Int(n) % 97)", currentKind: "synthetic")
+                currentFiber: "fiber-\((Int(n) / 7 + 31 * i) % 97)", currentKind: "synthetic")
         }
         let lag = 0.2 + 5 * wave(0, 13)
         return Snapshot(

@@ -84,13 +84,63 @@ import Testing
         let footer = Shell.footerHints(in: Rect(0, 23, 80, 1))
         let help = try #require(footer.first { $0.intent == .toggleHelp })
         let click = MouseEvent(kind: .click, point: Point(help.rect.x + 1, 23))
-        let intent = try #require(KeyMap.intent(for: .mouse(click), state: s))
+        let intent = try #require(Shell.intent(for: .mouse(click), data: ViewData(), state: s))
         #expect(reduce(&s, intent) == .none)
         #expect(s.helpVisible)
-        // A click elsewhere does nothing; a press alone is not a click.
-        #expect(reduce(&s, .click(Point(40, 10))) == .none)
-        #expect(s.helpVisible)
-        #expect(KeyMap.intent(for: .mouse(MouseEvent(kind: .press, point: Point(1, 23))), state: s) == nil)
+        // A press alone is not a click; with no snapshot a click in the body selects nothing.
+        s.helpVisible = false
+        let press = MouseEvent(kind: .press, point: Point(help.rect.x + 1, 23))
+        #expect(Shell.intent(for: .mouse(press), data: ViewData(), state: s) == nil)
+        #expect(
+            Shell.intent(for: .mouse(MouseEvent(kind: .click, point: Point(40, 10))), data: ViewData(), state: s) == nil
+        )
+    }
+
+    @Test func clickOnACarrierSelectsIt() throws {
+        let data = Fixtures.data()
+        var s = UIState(size: Size(160, 50))
+        _ = reduce(&s, .selectableCount(data.selectableCount))
+        // Find a cell of the body that selects carrier 2, by asking the panels' hit test over the body.
+        let body = Shell.bodyRect(s.size)
+        let snapshot = try #require(data.snapshot)
+        var target: Point?
+        for y in body.y..<body.maxY where target == nil {
+            for x in body.x..<body.maxX
+            where DashboardPanels.hitTest(Point(x, y), rect: body, snapshot: snapshot, view: s.panel) == 2 {
+                target = Point(x, y)
+                break
+            }
+        }
+        let p = try #require(target)
+        let intent = Shell.intent(for: .mouse(MouseEvent(kind: .click, point: p)), data: data, state: s)
+        #expect(intent == .select(2))
+        _ = reduce(&s, try #require(intent))
+        #expect(s.panel.selected == 2)
+    }
+
+    @Test func selectionDetailsAndCodePane() {
+        var s = UIState()
+        _ = reduce(&s, .openDetails)
+        #expect(!s.panel.showDetails)  // nothing to select yet
+        _ = reduce(&s, .selectableCount(4))
+        _ = reduce(&s, .moveSelection(-1))
+        #expect(s.panel.selected == 3)
+        _ = reduce(&s, .moveSelection(1))
+        #expect(s.panel.selected == 0)
+        _ = reduce(&s, .openDetails)
+        #expect(s.panel.showDetails)
+        _ = reduce(&s, .toggleHelp)
+        _ = reduce(&s, .closeOverlay)  // closes the help first
+        #expect(!s.helpVisible && s.panel.showDetails)
+        _ = reduce(&s, .closeOverlay)  // then the details view
+        #expect(!s.panel.showDetails)
+        _ = reduce(&s, .toggleCode)
+        #expect(s.panel.showCode)
+        _ = reduce(&s, .nextCode)
+        #expect(s.panel.codeIndex == 1)
+        _ = reduce(&s, .select(3))
+        _ = reduce(&s, .selectableCount(2))  // fewer workers now: the selection follows
+        #expect(s.panel.selected == 1)
     }
 
     @Test func helpListsEveryBinding() {
@@ -114,14 +164,11 @@ import Testing
 
     @Test func viewDataKeepsABoundedHistory() {
         var d = ViewData(sourceAttached: true)
-        for i in 0..<(ViewData.historyLength + 50) {
+        for i in 0..<(PanelHistory.defaultCapacity + 50) {
             d.ingest(Fixtures.snapshot(sequence: UInt64(i)))
         }
-        #expect(d.lagHistory.count == ViewData.historyLength)
-        #expect(d.snapshot?.sequence == UInt64(ViewData.historyLength + 49))
-        var switched = Fixtures.snapshot(sequence: 1000)
-        switched.preset = "event-loop"
-        d.ingest(switched)
-        #expect(d.lagHistory[d.lagHistory.count - 2].isNaN)
+        #expect(d.history.samples.count == PanelHistory.defaultCapacity)
+        #expect(d.snapshot?.sequence == UInt64(PanelHistory.defaultCapacity + 49))
+        #expect(d.selectableCount == 4)
     }
 }

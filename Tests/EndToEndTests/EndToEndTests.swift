@@ -49,6 +49,21 @@ struct EndToEndTests {
         #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
     }
 
+    @Test func selectionDetailsAndCodePane() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux, args: ["--synthetic"])
+        defer { pane.close() }
+        #expect(pane.waitFor("LIVE"), "\(pane.capture())")
+        try pane.send("Right", "Enter")
+        #expect(pane.waitFor("details"), "\(pane.capture())")
+        try pane.send("Escape")
+        #expect(pane.waitFor("details", absent: true), "\(pane.capture())")
+        try pane.send("c")
+        #expect(pane.waitFor("Code"), "\(pane.capture())")
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+    }
+
     @Test func escapeRateRepaintAndF10() throws {
         guard let tmux = E2E.requireTmux() else { return }
         let pane = try TmuxPane(tmux: tmux, args: ["--rate", "5"])

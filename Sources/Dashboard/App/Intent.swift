@@ -10,7 +10,7 @@ public enum Intent: Hashable, Sendable {
     /// Leave qvtop. `status` is the process exit status: 0 for q/F10, 130 for Ctrl-C typed as a key.
     case quit(status: Int32)
     case toggleHelp
-    /// Close the topmost overlay (help); nothing when none is open.
+    /// Close the topmost overlay: the help, else the details view; nothing when none is open.
     case closeOverlay
     /// Freeze the view (the runtime keeps running) or thaw it.
     case togglePause
@@ -20,8 +20,18 @@ public enum Intent: Hashable, Sendable {
     case redraw
     /// The terminal is now `size`.
     case resize(Size)
-    /// A mouse click at a cell; mapped to what is drawn there (footer hints) by the reducer.
-    case click(Point)
+    /// Show or hide the code pane (the task kinds' sync and async bodies).
+    case toggleCode
+    /// Next / previous task kind in the code pane.
+    case nextCode
+    /// Move the worker/loop selection by `delta` (wrapping within `UIState.selectableCount`).
+    case moveSelection(Int)
+    /// Select worker/loop `index` (a click on it).
+    case select(Int)
+    /// Open the details view of the selected worker/loop.
+    case openDetails
+    /// The newest snapshot has `count` selectable workers/loops (sent by the app loop when it changes).
+    case selectableCount(Int)
 }
 
 /// What the app loop must do after a reduction.
@@ -50,6 +60,10 @@ public struct UIState: Hashable, Sendable {
     public var presetName: String
     /// One-line status message on the right of the header (errors, "redrawn"); nil for none.
     public var status: String?
+    /// The panels' toggles and selection (code pane, details view, selected worker/loop).
+    public var panel = PanelView()
+    /// Workers/loops in the newest snapshot, for wrapping the selection.
+    public var selectableCount = 0
 
     public init(size: Size = UIState.minimumSize, rateHz: Int = 10, presetName: String = "") {
         self.size = size
@@ -69,7 +83,11 @@ public func reduce(_ state: inout UIState, _ intent: Intent) -> Effect {
     case .toggleHelp:
         state.helpVisible.toggle()
     case .closeOverlay:
-        state.helpVisible = false
+        if state.helpVisible {
+            state.helpVisible = false
+        } else {
+            state.panel.showDetails = false
+        }
     case .togglePause:
         state.paused.toggle()
     case .faster:
@@ -81,8 +99,20 @@ public func reduce(_ state: inout UIState, _ intent: Intent) -> Effect {
     case .resize(let size):
         state.size = size
         return .repaintAll
-    case .click(let point):
-        if let hit = Shell.hitTest(point, state: state) { return reduce(&state, hit) }
+    case .toggleCode:
+        state.panel.showCode.toggle()
+        state.panel.showDetails = false
+    case .nextCode:
+        state.panel.codeIndex += 1  // clamped (wrapped) by the code pane when drawing
+    case .moveSelection(let delta):
+        state.panel.moveSelection(by: delta, count: state.selectableCount)
+    case .select(let index):
+        state.panel.selected = max(0, index)
+    case .openDetails:
+        if state.selectableCount > 0 { state.panel.showDetails = true }
+    case .selectableCount(let n):
+        state.selectableCount = max(0, n)
+        if let sel = state.panel.selection(count: n) { state.panel.selected = sel }
     }
     return .none
 }

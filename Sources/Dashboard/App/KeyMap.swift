@@ -31,19 +31,24 @@ public enum KeyMap {
             hint: "pause"),
         KeyBinding(keys: [.char("+"), .char("=")], help: "redraw faster (up to 60 Hz)", intent: .faster, hint: "rate"),
         KeyBinding(keys: [.char("-")], help: "redraw slower (down to 1 Hz)", intent: .slower),
+        KeyBinding(keys: [.char("c")], help: "show or hide the code pane (sync and async bodies)", intent: .toggleCode),
+        KeyBinding(keys: [.char("n")], help: "next task kind in the code pane", intent: .nextCode),
+        KeyBinding(
+            keys: [.right, .down], help: "select the next worker or loop (or click it)", intent: .moveSelection(1)),
+        KeyBinding(keys: [.left, .up], help: "select the previous worker or loop", intent: .moveSelection(-1)),
+        KeyBinding(keys: [.enter], help: "details of the selected worker or loop", intent: .openDetails),
+        KeyBinding(keys: [.escape], help: "close the help or the details view", intent: .closeOverlay),
         KeyBinding(keys: [.ctrl("l")], help: "repaint the whole screen", intent: .redraw),
-        KeyBinding(keys: [.escape], help: "close the help", intent: .closeOverlay),
         KeyBinding(keys: [.char("q"), .function(10)], help: "quit", intent: .quit(status: 0), hint: "quit"),
         KeyBinding(keys: [.ctrl("c")], help: "quit (exit status 130)", intent: .quit(status: 130)),
     ]
 
-    /// The intent for a key, or nil when the key means nothing here.
+    /// The intent for a key, or nil when the key means nothing here. Mouse reports are resolved against
+    /// what is drawn by `Shell.intent(for:data:state:)`; here they mean nothing.
     public static func intent(for key: Key, state: UIState) -> Intent? {
         switch key {
-        case .resize:
-            return nil  // the app loop reads the new size and sends `.resize(size)`
-        case .mouse(let m):
-            return m.kind == .click || m.kind == .release ? .click(m.point) : nil
+        case .resize, .mouse:
+            return nil  // resize: the app loop reads the new size and sends `.resize(size)`
         default:
             break
         }

@@ -113,11 +113,24 @@ public enum Shell {
         }
     }
 
-    /// The intent of what is drawn at `point` (a footer hint), or nil.
-    public static func hitTest(_ point: Point, state: UIState) -> Intent? {
-        guard !state.tooSmall else { return nil }
+    /// The body's rectangle for a terminal size: everything between header and footer.
+    public static func bodyRect(_ size: Size) -> Rect {
+        Rect(0, 0, size.width, size.height).inset(top: 1, bottom: 1)
+    }
+
+    /// What a key or mouse report means given what is on screen: keys through `KeyMap`; a click on a
+    /// footer hint acts like its key, a click on a worker or loop of the flowchart selects it.
+    public static func intent(for key: Key, data: ViewData, state: UIState) -> Intent? {
+        guard case .mouse(let m) = key else { return KeyMap.intent(for: key, state: state) }
+        guard m.kind == .click || m.kind == .release, !state.tooSmall, !state.helpVisible else { return nil }
         let footer = Rect(0, state.size.height - 1, state.size.width, 1)
-        return footerHints(in: footer).first { $0.rect.contains(point) }?.intent
+        if let hint = footerHints(in: footer).first(where: { $0.rect.contains(m.point) }) { return hint.intent }
+        if let s = data.snapshot,
+            let i = DashboardPanels.hitTest(m.point, rect: bodyRect(state.size), snapshot: s, view: state.panel)
+        {
+            return .select(i)
+        }
+        return nil
     }
 
     // MARK: - Help
@@ -126,21 +139,50 @@ public enum Shell {
         KeyMap.bindings.map { ($0.keyLabel, $0.help) }
     }
 
-    /// The help overlay: every binding of `KeyMap`, in one column, or two when one does not fit the body's
-    /// height (later issues add bindings; the list must stay complete at 80×24).
+    /// The help overlay: every binding of `KeyMap` (one column, or two when one does not fit the body's
+    /// height), then the color legend of the panels, flowed over as many lines as it needs.
     static func drawHelp(
         into grid: inout Grid, in body: Rect, state: UIState,
-        lines: [(keys: String, help: String)] = helpLines()
+        lines: [(keys: String, help: String)] = helpLines(),
+        legend: [(style: Style, text: String)] = DashboardPanels.legend
     ) {
         let keyWidth = lines.map { DisplayWidth.of($0.keys) }.max() ?? 0
         let helpWidth = lines.map { DisplayWidth.of($0.help) }.max() ?? 0
         let footerNote = "? or Esc closes this help"
-        let rowsAvailable = max(1, body.height - 4)
-        let columns = lines.count > rowsAvailable ? 2 : 1
-        let perColumn = (lines.count + columns - 1) / columns
         let columnWidth = keyWidth + 2 + helpWidth
-        let inner = max(columnWidth * columns + 3 * (columns - 1), DisplayWidth.of(footerNote))
-        let rect = body.centered(Size(inner + 4, perColumn + 4))
+        let maxInner = max(10, body.width - 4)
+        // Legend items "green running, busy", flowed into lines of the box's width.
+        let items = legend.map { item -> (Style, String, String) in
+            let word = String(item.text.prefix { $0 != " " })
+            let rest = item.text.dropFirst(word.count).drop { $0 == " " }
+            return (item.style, word, String(rest))
+        }
+        func flow(width: Int) -> [[(Style, String, String)]] {
+            var rows: [[(Style, String, String)]] = [[]]
+            var used = 0
+            for it in items {
+                let w = DisplayWidth.of(it.1) + 1 + DisplayWidth.of(it.2) + 3
+                if used > 0 && used + w > width {
+                    rows.append([])
+                    used = 0
+                }
+                rows[rows.count - 1].append(it)
+                used += w
+            }
+            return items.isEmpty ? [] : rows
+        }
+        var columns = 1
+        var inner = min(maxInner, max(columnWidth, DisplayWidth.of(footerNote)))
+        var legendRows = flow(width: inner)
+        let extra = legendRows.isEmpty ? 0 : legendRows.count + 2
+        if lines.count + extra > max(1, body.height - 4) {
+            columns = 2
+            inner = min(maxInner, max(columnWidth * 2 + 3, DisplayWidth.of(footerNote)))
+            legendRows = flow(width: inner)
+        }
+        let perColumn = (lines.count + columns - 1) / columns
+        let legendHeight = legendRows.isEmpty ? 0 : legendRows.count + 2
+        let rect = body.centered(Size(inner + 4, perColumn + legendHeight + 4))
         grid.fill(rect, style: overlayStyle)
         let inside = grid.box(rect, title: "Keys", style: Style(fg: .cyan), titleStyle: Style(fg: .cyan, .bold))
         let area = inside.inset(dx: 1, dy: 0)
@@ -152,8 +194,20 @@ public enum Shell {
             grid.text(at: Point(x, y), line.keys, style: .bold, maxWidth: kw)
             grid.text(at: Point(x + kw + 2, y), line.help, maxWidth: max(0, colWidth - kw - 2))
         }
+        if !legendRows.isEmpty {
+            let top = area.y + perColumn + 1
+            grid.text(at: Point(area.x, top), "Colors", style: .bold, maxWidth: area.width)
+            for (r, row) in legendRows.enumerated() {
+                var x = area.x
+                for (style, word, meaning) in row {
+                    let room = max(0, area.maxX - x)
+                    x += grid.text(at: Point(x, top + 1 + r), word, style: style, maxWidth: room) + 1
+                    x += grid.text(at: Point(x, top + 1 + r), meaning, maxWidth: max(0, area.maxX - x)) + 3
+                }
+            }
+        }
         grid.text(
-            at: Point(area.x, area.y + perColumn + 1), footerNote, style: .dim, maxWidth: area.width,
+            at: Point(area.x, area.y + perColumn + legendHeight + 1), footerNote, style: .dim, maxWidth: area.width,
             align: .right)
     }
 
