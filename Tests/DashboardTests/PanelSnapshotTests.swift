@@ -41,6 +41,14 @@ import Testing
         expectSnapshot(g, named: "panel-code-\(size.width)x\(size.height)")
     }
 
+    @Test func codeIndexWrapsAround() {
+        let (s, h) = PanelFixtures.run(5) { PanelFixtures.virtualThreads($0) }
+        let first = Self.render(Size(80, 24), s, h, view: PanelView(showCode: true), code: PanelFixtures.code)
+        let third = Self.render(
+            Size(80, 24), s, h, view: PanelView(showCode: true, codeIndex: 2), code: PanelFixtures.code)
+        #expect(first == third)
+    }
+
     @Test(arguments: sizes) func detailsOfACarrier(size: Size) {
         let (s, h) = PanelFixtures.run(40) { PanelFixtures.virtualThreads($0) }
         let g = Self.render(size, s, h, view: PanelView(selected: 1, showDetails: true))

@@ -60,7 +60,8 @@ enum CodePane {
             grid.line(inner, 0, "no code listings for this preset", style: .dim)
             return
         }
-        let index = max(0, min(view.codeIndex, listings.count - 1))
+        // Wraps, so a reducer may just count up ("next listing") without knowing how many there are.
+        let index = ((view.codeIndex % listings.count) + listings.count) % listings.count
         let l = listings[index]
         let sep = Character(grid.glyphs.separator)
         let title = "Code \(sep) \(l.kind)" + (listings.count > 1 ? " (\(index + 1)/\(listings.count))" : "")

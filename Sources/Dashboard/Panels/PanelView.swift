@@ -15,7 +15,7 @@ public struct PanelView: Hashable, Sendable {
     public var showCode: Bool
     /// Details view (Enter on a selection; Esc back).
     public var showDetails: Bool
-    /// Which code listing the pane shows (index into the listings; clamped).
+    /// Which code listing the pane shows (index into the listings, wrapped around).
     public var codeIndex: Int
 
     public init(selected: Int = 0, showCode: Bool = false, showDetails: Bool = false, codeIndex: Int = 0) {
