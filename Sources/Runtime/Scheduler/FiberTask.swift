@@ -1,0 +1,236 @@
+// FiberTask: the scheduler's record of one spawned fiber, and the join handle that waits for its result.
+import CRuntime
+import Synchronization
+
+/// Scheduling state of a task. One atomic byte; every transition that can race is a CAS.
+///
+///     runnable  -> running     the worker that popped it (only one worker holds a popped task)
+///     running   -> parking     the fiber itself in park(), still on its own stack
+///     parking   -> parked      the carrier, after resume() returned (off the fiber's stack); CAS
+///     parking   -> notified    a waker that came before the carrier's CAS; the carrier then requeues it
+///     running   -> notified    a waker that came before park(): park() consumes it and returns at once
+///     notified  -> running     park() consuming an early wake-up (no switch)
+///     notified  -> runnable    the carrier, after the switch, instead of parked: requeues it
+///     parked    -> runnable    the waker (CAS), which then enqueues it — the only way out of parked
+///     running   -> runnable    the carrier after a yield (requeues it)
+///     running   -> done        the carrier, when the body has returned
+///
+/// Why `parking` exists (Go's gopark + unlockf): a waker must not enqueue a fiber whose stack a carrier is
+/// still running on, or two carriers would run one stack. The fiber only says "I'm going to park"; the
+/// carrier makes it "parked" after the switch, and only then may a waker take it.
+enum TaskState: UInt8 {
+    case runnable = 0
+    case running, parking, parked, notified, done
+}
+
+/// The scheduler's record of a fiber. Ownership: `state` is atomic (any thread); `fiber`, `readyAt`,
+/// `parkReason` and `ioToken` belong to whoever holds the task (the queue that stores it or the worker that
+/// popped it: the queues' release/acquire pairs hand them over); `joiners` is guarded by the `joinSpin` lock.
+/// The hot fields are `@exclusivity(unchecked)`: that ownership rule already excludes overlapping accesses,
+/// and a dynamic check costs a runtime call per access.
+@usableFromInline
+class FiberTask: @unchecked Sendable {
+    // @unchecked Sendable: see the ownership comment above.
+    let state = Atomic<UInt8>(TaskState.runnable.rawValue)
+    // unowned(unsafe): a task never outlives its scheduler's run (shutdown drops every task first).
+    @usableFromInline unowned(unsafe) let scheduler: Scheduler
+    @usableFromInline var name: String
+    let kind: String
+    /// Created at the first run, so queued-but-unstarted tasks hold no stack.
+    @exclusivity(unchecked) var fiber: Fiber?
+    /// Sampled enqueue time (ns) for the scheduling-delay measure; 0 = not sampled.
+    @exclusivity(unchecked) var readyAt: UInt64 = 0
+    /// Why it is parked (for the counters of whoever wakes it). Written by the fiber before parking.
+    @exclusivity(unchecked) var parkReason: ParkReason = .sleep
+    /// The I/O registration token while parked on a descriptor, else 0.
+    @exclusivity(unchecked) var ioToken: UInt64 = 0
+
+    // Join: a done flag and the joiners behind a tiny spin lock (held for a few instructions; an
+    // allocation-free lock matters here, one task per spawn).
+    let joinDone = Atomic<Bool>(false)
+    let joinSpin = Atomic<Bool>(false)
+    @exclusivity(unchecked) var joiners: [Joiner] = []
+
+    @usableFromInline
+    init(scheduler: Scheduler, name: String, kind: String) {
+        self.scheduler = scheduler
+        self.name = name
+        self.kind = kind
+    }
+
+    /// The body; overridden by `ResultTask`. Runs on the fiber's stack.
+    func runBody() {}
+
+    /// Drops the body without running it (shutdown).
+    func dropBody() {}
+
+    /// Runs on the fiber's stack at its first resume: the body, then completion.
+    final func start() {
+        runBody()
+        complete()
+    }
+
+    /// Runs `body` holding the join lock. Any thread; never held across a switch.
+    @inline(__always)
+    final func withJoinLock<R>(_ body: () -> R) -> R {
+        // acquiring on success: see the previous holder's writes to `joiners`; releasing on unlock.
+        while !joinSpin.compareExchange(
+            expected: false, desired: true, successOrdering: .acquiring, failureOrdering: .relaxed
+        ).exchanged {
+            // relaxed failure: we retry; nothing is read under a failed attempt.
+        }
+        defer { joinSpin.store(false, ordering: .releasing) }
+        return body()
+    }
+
+    /// Marks the task finished and wakes its joiners. On the fiber's stack, before it returns.
+    final func complete() {
+        let waiters = withJoinLock { () -> [Joiner] in
+            // seq-cst: the result stored by the body is visible to a joiner that acquire-loads joinDone.
+            joinDone.store(true, ordering: .sequentiallyConsistent)
+            if joiners.isEmpty { return [] }
+            let all = joiners
+            joiners = []
+            return all
+        }
+        for j in waiters {
+            switch j {
+            case .fiber(let t): t.scheduler.wake(t, reason: .join)
+            case .thread(let p): p.unpark(poller: nil)
+            }
+        }
+    }
+
+    /// Registers a joiner unless the task is already done. Any thread.
+    final func addJoiner(_ j: Joiner) -> Bool {
+        withJoinLock { () -> Bool in
+            if joinDone.load(ordering: .relaxed) { return false }  // relaxed: under the join lock.
+            joiners.append(j)
+            return true
+        }
+    }
+
+    /// Parks the calling fiber (this task) until `Scheduler.wake`. Called on the fiber's own stack.
+    ///
+    /// Deliberately a method of the task, not of the scheduler, and with the carrier work in a helper that
+    /// returns before the switch: a fiber dropped while parked (shutdown) leaks whatever its frames retain,
+    /// and this way that is only the task, never the scheduler or a carrier.
+    @usableFromInline
+    final func park(reason: ParkReason) {
+        if prepareToPark(reason: reason) { Fiber.suspend() }
+        // Resumed (maybe on another carrier): the state is running again.
+    }
+
+    /// Returns false when an early wake-up was consumed (no switch needed).
+    @inline(never)
+    private final func prepareToPark(reason: ParkReason) -> Bool {
+        parkReason = reason
+        if !state.compareExchange(
+            expected: TaskState.running.rawValue, desired: TaskState.parking.rawValue,
+            ordering: .sequentiallyConsistent
+        ).exchanged {
+            // A wake came first (running → notified): consume it and go on without switching.
+            state.store(TaskState.running.rawValue, ordering: .sequentiallyConsistent)
+            return false
+        }
+        let c = CarrierTLS.current!
+        if let w = c.worker { w.counters.fiberParks[reason.rawValue] &+= 1 }
+        fiber?.state = .parked(reason.fiberReason)
+        c.postSwitch = .park
+        return true
+    }
+
+    /// Yields the calling fiber (this task) to the back of its worker's queue.
+    final func yieldNow() {
+        Self.prepareYield()
+        Fiber.suspend()
+    }
+
+    @inline(never)
+    private static func prepareYield() { CarrierTLS.current!.postSwitch = .yield }
+
+    @usableFromInline var isDone: Bool { joinDone.load(ordering: .acquiring) }  // acquire: pairs with complete().
+}
+
+extension FiberTask {
+    /// Waits for completion: parks the calling fiber, or blocks a plain thread.
+    @usableFromInline
+    final func joinSlow() {
+        if let current = Scheduler.currentTask {
+            if addJoiner(.fiber(current)) {
+                // Loop: a stray wake-up must not end the wait early.
+                repeat { current.park(reason: .join) } while !isDone
+            }
+            return
+        }
+        let parker = Parker()
+        if addJoiner(.thread(parker)) {
+            while !isDone { parker.park() }
+        }
+    }
+}
+
+enum Joiner {
+    case fiber(FiberTask)
+    case thread(Parker)
+}
+
+/// A task with a typed body and result (one allocation per spawn besides the user's closure).
+@usableFromInline
+final class ResultTask<T>: FiberTask, @unchecked Sendable {
+    // @unchecked Sendable: `result` is written once by the fiber before `complete()` and read only after
+    // `isDone` (acquire); `body` is taken by the first run.
+    @exclusivity(unchecked) var body: (() -> T)?
+    @usableFromInline @exclusivity(unchecked) var result: T?
+
+    @usableFromInline
+    init(scheduler: Scheduler, name: String, kind: String, body: @escaping () -> T) {
+        self.body = body
+        super.init(scheduler: scheduler, name: name, kind: kind)
+    }
+
+    override func runBody() {
+        let b = body
+        body = nil
+        result = b?()
+    }
+
+    override func dropBody() { body = nil }
+}
+
+/// Waits for a spawned fiber's result. `join()` from a fiber parks that fiber (reason `.join`); from a plain
+/// thread it blocks the thread.
+public struct JoinHandle<T>: @unchecked Sendable {
+    // @unchecked Sendable: the result is read only after the task's completion (acquire), see ResultTask.
+    @usableFromInline let task: ResultTask<T>
+
+    @usableFromInline init(task: ResultTask<T>) { self.task = task }
+
+    /// True once the fiber's body has returned.
+    public var isFinished: Bool { task.isDone }
+    /// The fiber's name.
+    public var name: String { task.name }
+
+    /// Waits for the result. Inside a fiber of any scheduler it parks the fiber; on a plain thread it blocks.
+    @inlinable
+    public func join() -> T {
+        if task.isDone { return task.result! }
+        task.joinSlow()
+        return task.result!
+    }
+
+    /// From a plain thread: waits at most `timeoutNanos` (0 = forever). Nil on timeout.
+    public func join(timeoutNanos: UInt64) -> T? {
+        if task.isDone { return task.result! }
+        precondition(Scheduler.currentTask == nil, "JoinHandle.join(timeoutNanos:) is for plain threads")
+        let parker = Parker()
+        if task.addJoiner(.thread(parker)) {
+            let deadline = timeoutNanos == 0 ? 0 : qv_now_ns() &+ timeoutNanos
+            while !task.isDone {
+                parker.park(deadline: deadline)
+                if deadline != 0 && qv_now_ns() >= deadline { break }
+            }
+        }
+        return task.isDone ? task.result! : nil
+    }
+}

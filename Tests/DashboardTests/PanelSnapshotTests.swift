@@ -1,0 +1,108 @@
+import Telemetry
+import Testing
+
+@testable import Dashboard
+
+/// Every model's panels as text snapshots at 80×24 and 160×50, plus the code pane, the details view and
+/// ASCII. The body is drawn where the shell puts it (rows 1…h-2); header and footer rows stay blank.
+@Suite struct PanelSnapshotTests {
+    static let sizes = [Size(80, 24), Size(160, 50)]
+
+    static func render(
+        _ size: Size, _ snapshot: Snapshot, _ history: PanelHistory, view: PanelView = PanelView(),
+        code: [CodeListing] = [], glyphs: Glyphs = .unicode
+    ) -> Grid {
+        var g = Grid(size: size, glyphs: glyphs)
+        let body = Rect(0, 1, size.width, size.height - 2)
+        DashboardPanels.draw(into: &g, rect: body, snapshot: snapshot, history: history, view: view, code: code)
+        return g
+    }
+
+    static let models: [(String, @Sendable (Int) -> Snapshot)] = [
+        ("virtual-threads", { PanelFixtures.virtualThreads($0) }),
+        ("virtual-threads-2", { PanelFixtures.virtualThreads($0, carriers: 2) }),
+        ("green-threads", { PanelFixtures.greenThreads($0) }),
+        ("asyncio", { PanelFixtures.eventLoop($0, pool: false) }),
+        ("to-thread", { PanelFixtures.eventLoop($0, pool: true) }),
+        ("loop-per-thread", { PanelFixtures.loopPerThread($0, sharedPool: false) }),
+        ("loops-shared-pool", { PanelFixtures.loopPerThread($0, sharedPool: true) }),
+    ]
+
+    @Test(arguments: sizes) func everyModel(size: Size) {
+        for (name, make) in Self.models {
+            let (s, h) = PanelFixtures.run(40, make)
+            expectSnapshot(Self.render(size, s, h), named: "panel-\(name)-\(size.width)x\(size.height)")
+        }
+    }
+
+    @Test(arguments: sizes) func codePane(size: Size) {
+        let (s, h) = PanelFixtures.run(40) { PanelFixtures.virtualThreads($0) }
+        let g = Self.render(size, s, h, view: PanelView(showCode: true), code: PanelFixtures.code)
+        expectSnapshot(g, named: "panel-code-\(size.width)x\(size.height)")
+    }
+
+    @Test(arguments: sizes) func detailsOfACarrier(size: Size) {
+        let (s, h) = PanelFixtures.run(40) { PanelFixtures.virtualThreads($0) }
+        let g = Self.render(size, s, h, view: PanelView(selected: 1, showDetails: true))
+        expectSnapshot(g, named: "panel-details-carrier-\(size.width)x\(size.height)")
+    }
+
+    @Test(arguments: sizes) func detailsOfALoop(size: Size) {
+        let (s, h) = PanelFixtures.run(40) { PanelFixtures.loopPerThread($0, sharedPool: false) }
+        let g = Self.render(size, s, h, view: PanelView(selected: 1, showDetails: true))
+        expectSnapshot(g, named: "panel-details-loop-\(size.width)x\(size.height)")
+    }
+
+    @Test func asciiScreens() {
+        for (name, make) in Self.models where ["virtual-threads", "to-thread", "loops-shared-pool"].contains(name) {
+            let (s, h) = PanelFixtures.run(40, make)
+            let g = Self.render(Size(80, 24), s, h, glyphs: .ascii)
+            expectSnapshot(g, named: "panel-ascii-\(name)-80x24")
+            let ascii = g.text.unicodeScalars.allSatisfy { $0.isASCII }
+            #expect(ascii, "\(name)")
+        }
+    }
+
+    @Test func manyCarriersFallBackToRows() {
+        let (s, h) = PanelFixtures.run(10) { PanelFixtures.virtualThreads($0, carriers: 8) }
+        expectSnapshot(Self.render(Size(80, 24), s, h), named: "panel-virtual-threads-8-80x24")
+    }
+
+    /// Talk labels that must be on screen for each model (what the end-to-end test also looks for).
+    @Test(arguments: sizes) func talkLabels(size: Size) {
+        let expected: [String: [String]] = [
+            "virtual-threads": ["Scheduler", "C0", "C3", "injector", "Scheduling delay", "stolen"],
+            "green-threads": ["Scheduler", "green threads", "PINNED", "dropped: 17"],
+            "asyncio": ["Event Loop", "Loop lag", "Slow callbacks", "hash-"],
+            "to-thread": ["Event Loop", "Thread 1", "Thread 4", "queue 3"],
+            "loop-per-thread": ["Single Process", "Event Loop 1", "Thread 3"],
+            "loops-shared-pool": ["Single Process", "Worker Threadpool"],
+        ]
+        for (name, make) in Self.models {
+            let (s, h) = PanelFixtures.run(40, make)
+            let text = Self.render(size, s, h).text
+            for label in expected[name] ?? [] { #expect(text.contains(label), "\(name) \(size): \(label)") }
+        }
+    }
+
+    @Test func drawingChangesNothingButTheGrid() {
+        let (s, h) = PanelFixtures.run(40) { PanelFixtures.virtualThreads($0) }
+        let a = Self.render(Size(160, 50), s, h)
+        let b = Self.render(Size(160, 50), s, h)
+        #expect(a == b)
+    }
+
+    @Test func staysInsideItsRect() {
+        for (_, make) in Self.models {
+            let (s, h) = PanelFixtures.run(40, make)
+            for size in [Size(80, 24), Size(120, 36), Size(200, 60), Size(30, 8)] {
+                var g = Grid(size: size)
+                let rect = Rect(3, 2, size.width - 6, size.height - 4)
+                DashboardPanels.draw(into: &g, rect: rect, snapshot: s, history: h)
+                for y in 0..<size.height {
+                    for x in 0..<size.width where !rect.contains(Point(x, y)) { #expect(g[x, y] == .blank()) }
+                }
+            }
+        }
+    }
+}
