@@ -141,11 +141,12 @@ extension Scheduler {
         }
         if let t = w.runnext {
             w.runnext = nil
-            if w.runnextStreak < Self.maxRunnextStreak {
+            // Streak cap (tokio: 3 LIFO polls per tick) so the queue gets a turn; with an empty queue there is
+            // nobody to be fair to, and requeueing would only wake an idle worker to steal it.
+            if w.runnextStreak < Self.maxRunnextStreak || w.local.isEmpty {
                 w.runnextStreak += 1
                 return foundWork(w, t)
             }
-            // Streak cap (tokio: 3 LIFO polls per tick): send it to the back of the queue instead.
             pushLocal(t, on: w)
         }
         w.runnextStreak = 0
