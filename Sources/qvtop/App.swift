@@ -25,6 +25,20 @@ struct AppOptions: Sendable {
     var ascii = false
     /// The preset asked for, shown in the header until a snapshot names the running one.
     var presetName = ""
+    /// Sync/async bodies of the first source's task kinds, for the code pane.
+    var code: [CodeListing] = []
+}
+
+/// Live preset switching (keys 1–9, Tab, the `p` picker), given to the app loop by `run`.
+/// `start` runs on the UI thread only.
+struct PresetMenu {
+    var presets: [PresetInfo]
+    /// Index of the preset the first source runs, if it is one of `presets`.
+    var current: Int?
+    /// Starts preset `index` in place of `running` and returns the new source with its code listings.
+    /// Contract: when it throws, `running` must still be running (load and validate the preset before
+    /// stopping the old one), so a preset that fails leaves the current one on screen.
+    var start: (_ index: Int, _ running: (any SnapshotSource)?) throws -> (any SnapshotSource, [CodeListing])
 }
 
 enum App {
@@ -32,15 +46,16 @@ enum App {
     /// (0 quit, 130 SIGINT/Ctrl-C, 143 SIGTERM, 129 SIGHUP, 2 when the terminal cannot open).
     /// Call on the main thread after `Signals.blockInThisThread()`; takes ownership of `source`
     /// and stops it before returning.
-    static func run(source: (any SnapshotSource)?, options: AppOptions) -> Int32 {
+    static func run(source: (any SnapshotSource)?, menu: PresetMenu? = nil, options: AppOptions) -> Int32 {
         Signals.blockInThisThread()
         Terminal.setUpLocale()
         let env = ProcessInfo.processInfo.environment
-        let handoff = SourceHandoff(source: source)
+        let handoff = Handoff(source: source, menu: menu)
         let result = ExitBox()
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
-            result.status = uiThreadMain(source: handoff.take(), options: options, environment: env)
+            let (source, menu) = handoff.take()
+            result.status = uiThreadMain(source: source, menu: menu, options: options, environment: env)
             done.signal()
         }
         thread.name = "qvtop-ui"
@@ -51,9 +66,11 @@ enum App {
 
     /// The UI thread's body.
     private static func uiThreadMain(
-        source: (any SnapshotSource)?, options: AppOptions, environment: [String: String]
+        source initialSource: (any SnapshotSource)?, menu: PresetMenu?, options: AppOptions,
+        environment: [String: String]
     ) -> Int32 {
         Signals.takeOverInThisThread()
+        var source = initialSource
         defer { source?.stop() }
         let terminal: Terminal
         do {
@@ -64,14 +81,21 @@ enum App {
         }
         defer { terminal.close() }  // runs before `source?.stop()`: the terminal comes back first
         var state = UIState(size: terminal.size, rateHz: options.rateHz, presetName: options.presetName)
-        var data = ViewData(sourceAttached: source != nil)
+        state.presets = menu?.presets ?? []
+        state.presetIndex = menu?.current
+        var data = ViewData(sourceAttached: source != nil, code: options.code)
         let clock = ContinuousClock()
         var due = clock.now
         while true {
             if let sig = Signals.pending { return 128 + sig }
             let now = clock.now
             if now >= due {
-                if !state.paused, let s = source?.poll() { data.ingest(s) }
+                if !state.paused, let s = source?.poll() {
+                    data.ingest(s)
+                    if data.selectableCount != state.selectableCount {
+                        _ = reduce(&state, .selectableCount(data.selectableCount))
+                    }
+                }
                 terminal.draw(Shell.render(data: data, state: state, glyphs: terminal.glyphs))
                 due = now + .nanoseconds(1_000_000_000 / state.rateHz)
             }
@@ -79,13 +103,29 @@ enum App {
             let waitMs = max(
                 0, Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
             guard let key = terminal.readKey(timeoutMs: waitMs) else { continue }
-            let intent: Intent? = key == .resize ? .resize(terminal.size) : KeyMap.intent(for: key, state: state)
+            let intent: Intent? =
+                key == .resize ? .resize(terminal.size) : Shell.intent(for: key, data: data, state: state)
             guard let intent else { continue }
             switch reduce(&state, intent) {
             case .quit(let status):
                 return status
             case .repaintAll:
                 terminal.repaintAll()
+            case .switchPreset(let index):
+                // Draw "starting NAME" first: starting a runtime can take a moment.
+                terminal.draw(Shell.render(data: data, state: state, glyphs: terminal.glyphs))
+                guard let menu else {
+                    _ = reduce(&state, .presetFailed("live preset switching is not available here"))
+                    break
+                }
+                do {
+                    let (next, code) = try menu.start(index, source)
+                    source = next
+                    data.code = code
+                    _ = reduce(&state, .presetSwitched(index))
+                } catch {
+                    _ = reduce(&state, .presetFailed("preset \(state.presets[index].name): \(error)"))
+                }
             case .none:
                 break
             }
@@ -94,15 +134,22 @@ enum App {
     }
 }
 
-/// Moves the source from the main thread to the UI thread.
-// @unchecked Sendable: the main thread stores the source before the UI thread starts (Thread.start
-// is a happens-before edge) and never touches it again; the UI thread takes it exactly once.
-private final class SourceHandoff: @unchecked Sendable {
+/// Moves the source and the preset menu from the main thread to the UI thread.
+// @unchecked Sendable: the main thread stores both before the UI thread starts (Thread.start is a
+// happens-before edge) and never touches them again; the UI thread takes them exactly once.
+private final class Handoff: @unchecked Sendable {
     private var source: (any SnapshotSource)?
-    init(source: (any SnapshotSource)?) { self.source = source }
-    func take() -> (any SnapshotSource)? {
-        defer { source = nil }
-        return source
+    private var menu: PresetMenu?
+    init(source: (any SnapshotSource)?, menu: PresetMenu?) {
+        self.source = source
+        self.menu = menu
+    }
+    func take() -> ((any SnapshotSource)?, PresetMenu?) {
+        defer {
+            source = nil
+            menu = nil
+        }
+        return (source, menu)
     }
 }
 

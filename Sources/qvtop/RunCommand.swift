@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Telemetry
 import Terminal
 
 /// `qvtop run` (the default): the live dashboard.
@@ -7,8 +8,8 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open the live dashboard (the default).",
         discussion: """
-            Keys: ? help, Space pause, +/- redraw rate, Ctrl-L repaint, q quit. \
-            Needs a terminal; --headless runs without one.
+            Keys: ? help, Space pause, 1-9/Tab/p presets, c code, arrows+Enter details, +/- redraw rate, \
+            Ctrl-L repaint, q quit. Needs a terminal; --headless runs without one.
             """
     )
 
@@ -16,21 +17,35 @@ struct Run: ParsableCommand {
     @Option(help: "The preset to start with (see `qvtop presets`).") var preset: String?
     @Flag(help: "Draw with ASCII characters only.") var ascii = false
     @Option(help: "Redraw rate in Hz, 1…60 (+ and - change it live).") var rate = 10
+    @Flag(
+        help: ArgumentHelp("Draw made-up snapshots instead of a runtime (UI development, tests).", visibility: .hidden))
+    var synthetic = false
 
     func validate() throws {
         guard (1...60).contains(rate) else { throw ValidationError("--rate must be between 1 and 60 Hz") }
     }
 
     func run() throws {
-        Signals.blockInThisThread()
         if headless { throw fail("--headless is not yet available") }
+        // Before any source starts threads: only the UI thread will take SIGINT/SIGTERM/SIGHUP/SIGWINCH.
+        Signals.blockInThisThread()
         do {
             try Terminal.checkInteractive(environment: ProcessInfo.processInfo.environment)
         } catch {
             throw fail("\(error)")
         }
         let options = AppOptions(rateHz: rate, ascii: ascii, presetName: preset ?? "")
-        let status = App.run(source: nil, options: options)
+        // The live runtime plugs in here: a `LiveSource` for the chosen preset as `source`, and a
+        // `PresetMenu` over the preset catalog whose `start` loads preset i, then
+        // `(running as? LiveSource)?.switchTo(...)`, returning the code listings of its workload.
+        var source: (any SnapshotSource)?
+        var menu: PresetMenu?
+        if synthetic {
+            let first = SyntheticSource.presets.firstIndex { $0.info.name == preset } ?? 0
+            source = SyntheticSource(index: first)
+            menu = SyntheticSource.menu(startingAt: first)
+        }
+        let status = App.run(source: source, menu: menu, options: options)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -37,6 +37,21 @@ import Testing
         expectSnapshot(render(size), named: "too-small-\(size.width)x\(size.height)")
     }
 
+    @Test(arguments: sizes) func picker(size: Size) {
+        let g = render(size, data: Fixtures.data()) { s in
+            s.presets = ReducerTests.presets
+            s.presetIndex = 0
+            s.pickerVisible = true
+            s.pickerCursor = 1
+        }
+        expectSnapshot(g, named: "picker-\(size.width)x\(size.height)")
+    }
+
+    @Test func banner() {
+        let g = render(Size(80, 24), data: Fixtures.data()) { $0.banner = "preset broken: line 3: unknown field" }
+        expectSnapshot(g, named: "banner-80x24")
+    }
+
     @Test func asciiLive() {
         expectSnapshot(render(Size(80, 24), data: Fixtures.data(), glyphs: .ascii), named: "ascii-live-80x24")
     }
@@ -44,6 +59,11 @@ import Testing
     @Test func asciiScreensAreASCII() {
         for size in Self.sizes {
             let g = render(size, data: Fixtures.data(), glyphs: .ascii) { $0.helpVisible = true }
+            let p = render(size, data: Fixtures.data(), glyphs: .ascii) { s in
+                s.presets = ReducerTests.presets
+                s.pickerVisible = true
+            }
+            #expect(p.text.unicodeScalars.allSatisfy { $0.isASCII }, "\(size)")
             // The preset title and key names are ASCII here, so the whole screen must be.
             #expect(g.text.unicodeScalars.allSatisfy { $0.isASCII }, "\(size)")
         }

@@ -1,34 +1,34 @@
 import Telemetry
 
-/// The data side of a frame: the newest snapshot and short histories derived from the stream.
+/// The data side of a frame: the newest snapshot, the panels' history, and the code listings.
 ///
 /// Owned by the app loop (UI thread). `ingest` is called with each new snapshot while the view is
-/// not paused; drawing only reads it. Histories are bounded, so memory stays flat in long sessions.
+/// not paused; drawing only reads it. The history is bounded, so memory stays flat in long sessions.
 public struct ViewData: Sendable, Equatable {
-    /// Points kept per history (enough for a 200-column sparkline).
-    public static let historyLength = 240
-
     /// The newest snapshot; nil until the source produced one (or when there is no source).
     public private(set) var snapshot: Snapshot?
-    /// `lag.recentMs` of each snapshot, oldest first; NaN marks a preset switch (a gap in the sparkline).
-    public private(set) var lagHistory: [Double] = []
+    /// Recent samples and events for sparklines, the slow list and the details view.
+    public private(set) var history = PanelHistory()
+    /// Sync/async bodies of the current workload's task kinds, for the code pane (`c`).
+    public var code: [CodeListing]
     /// True when a `SnapshotSource` feeds the app loop.
     public var sourceAttached: Bool
 
-    public init(sourceAttached: Bool = false, snapshot: Snapshot? = nil) {
+    public init(sourceAttached: Bool = false, snapshot: Snapshot? = nil, code: [CodeListing] = []) {
         self.sourceAttached = sourceAttached
+        self.code = code
         if let snapshot { ingest(snapshot) }
     }
 
     /// Takes a new snapshot in.
     public mutating func ingest(_ s: Snapshot) {
-        if let old = snapshot, old.preset != s.preset { append(&lagHistory, .nan) }
-        append(&lagHistory, s.lag.recentMs)
+        history.append(s)
         snapshot = s
     }
 
-    private func append(_ h: inout [Double], _ v: Double) {
-        h.append(v)
-        if h.count > Self.historyLength { h.removeFirst(h.count - Self.historyLength) }
+    /// Workers (fiber models) or loops (loop models) of the newest snapshot: what arrows and clicks select.
+    public var selectableCount: Int {
+        guard let s = snapshot else { return 0 }
+        return s.model.usesFibers ? s.workers.count : s.loops.count
     }
 }

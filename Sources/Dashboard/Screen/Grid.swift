@@ -173,6 +173,50 @@ public struct Grid: Hashable, Sendable {
         return x - start
     }
 
+    /// `string` broken into lines of at most `width` columns at spaces (a word longer than a line is cut
+    /// hard). Newlines in `string` start new lines.
+    public static func wrap(_ string: String, width: Int) -> [String] {
+        guard width > 0 else { return [] }
+        var lines: [String] = []
+        for paragraph in string.split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = ""
+            var used = 0
+            for word in paragraph.split(separator: " ") {
+                var w = String(word)
+                var ww = DisplayWidth.of(w)
+                if used > 0 && used + 1 + ww > width {
+                    lines.append(line)
+                    line = ""
+                    used = 0
+                }
+                while ww > width {  // a word longer than the line: hard cuts
+                    var head = String.UnicodeScalarView()
+                    var hw = 0
+                    var rest = Substring(w).unicodeScalars[...]
+                    while let s = rest.first, hw + DisplayWidth.of(s) <= width - used - (used > 0 ? 1 : 0) {
+                        head.append(s)
+                        hw += DisplayWidth.of(s)
+                        rest = rest.dropFirst()
+                    }
+                    if hw == 0 && used == 0 { break }  // a single character wider than the line
+                    lines.append(used > 0 ? line + " " + String(head) : String(head))
+                    line = ""
+                    used = 0
+                    w = String(String.UnicodeScalarView(rest))
+                    ww = DisplayWidth.of(w)
+                }
+                if used > 0 {
+                    line += " "
+                    used += 1
+                }
+                line += w
+                used += ww
+            }
+            lines.append(line)
+        }
+        return lines
+    }
+
     /// `string` cut to at most `width` columns; when cut, the last column is `ellipsis`.
     public static func fit(_ string: String, width: Int, ellipsis: Unicode.Scalar = "…") -> String {
         guard width > 0 else { return "" }
