@@ -28,7 +28,8 @@
 //    swift_endAccess). Exit moves the fiber's accesses into its `qv_fiber_ctx`, enter pushes them
 //    onto the new thread's list (tested in FiberMigrationTests).
 // 4. ThreadSanitizer: `__tsan_switch_to_fiber` right before the raw switch, only when the weak
-//    TSan symbols are present; the C functions that switch are `no_sanitize("thread")`.
+//    TSan symbols are present (a separate slow-path resume, so normal builds carry no TSan code on
+//    the path); the C functions that switch are `no_sanitize("thread")`.
 // No allocation, lock, retain/release or dynamic exclusivity check runs on this path: the fiber's
 // state is an atomic byte, its switch state lives in C memory at the top of its stack, and
 // `Fiber.suspend()` is a direct call into C.
@@ -37,7 +38,8 @@
 // A fiber's code must never trust a thread identity computed before a switch. glibc declares
 // `pthread_self()` `__attribute__((const))`, so an optimized build may reuse the value read before
 // `Fiber.suspend()` after it returns on another thread (observed here: 0 of 800,000 migrations
-// noticed). `errno` and any `__thread` address have the same hazard. Hence: `Fiber.current` reads
+// noticed; `qvtop bench migrate` shows it again: pthread_self() notices 0 of 100,000, qv_gettid()
+// and Fiber.current all of them). `errno` and any `__thread` address have the same hazard. Hence: `Fiber.current` reads
 // the slot through a non-inline C function on every call, thread ids come from `qv_gettid()`
 // (a real syscall, not const), errno from `qv_errno()`, and the C switch code never touches TLS after
 // a switch that may have changed thread (see qv_fiber_suspend).
@@ -53,7 +55,7 @@
 // ## Stacks
 // mmap'd, 64 KiB by default (configurable per fiber), with a PROT_NONE guard page below, so an
 // overflow faults (SIGSEGV) instead of corrupting the neighbour. Pages are committed on first touch,
-// so a parked fiber costs about the one or two pages it used. Each guarded stack is two kernel
+// so a parked fiber costs the pages it touched (one, for the `parked` benchmark's fibers). Each guarded stack is two kernel
 // mappings and `vm.max_map_count` is 65,530 by default, so only ~28,000 guarded stacks can exist
 // (spare mappings kept for malloc, libraries, other code). Past that `StackPool` carves unguarded
 // stacks from 64-stack slabs (one mapping each), records the fallback once (`stats.notice`,
