@@ -97,3 +97,69 @@ struct SchedulerBasicTests {
         #expect(maxInside.load(ordering: .sequentiallyConsistent) <= 2)
     }
 }
+
+@Suite("Scheduler channels")
+struct SchedulerChannelTests {
+    @Test func closeWakesParkedReceiversAndSenders() throws {
+        let s = try Scheduler(.init(carriers: 2))
+        defer { s.shutdown() }
+        let empty = Channel<Int>()
+        let full = Channel<Int>(capacity: 1)
+        try full.send(1)  // from a plain thread: the buffer has room, no park
+        let receiver = s.spawn { empty.receive() }
+        let sender = s.spawn { () -> Bool in
+            do {
+                try full.send(2)
+                return false
+            } catch {
+                return (error as? ChannelError) == .closed
+            }
+        }
+        // Let both park, then close.
+        let deadline = qv_now_ns() + 20_000_000_000
+        while s.metrics().fibers.parkedChannel < 2 && qv_now_ns() < deadline { usleep(500) }
+        empty.close()
+        full.close()
+        #expect(joinBounded(receiver) == .some(nil))
+        #expect(joinBounded(sender) == true)
+        #expect(full.receive() == 1)  // buffered values survive close
+        #expect(full.receive() == nil)
+        #expect(throws: ChannelError.closed) { try full.send(3) }
+    }
+
+    @Test func bufferedChannelKeepsOrderAcrossParkedSenders() throws {
+        let s = try Scheduler(.init(carriers: 2, localQueueCapacity: 4))
+        defer { s.shutdown() }
+        let ch = Channel<String>(capacity: 3)
+        let n = 500
+        let producer = s.spawn {
+            for i in 0..<n { try? ch.send("v\(i)") }
+            ch.close()
+        }
+        let consumer = s.spawn { () -> [String] in
+            var got: [String] = []
+            while let v = ch.receive() {
+                got.append(v)
+                if got.count % 7 == 0 { Scheduler.yield() }
+            }
+            return got
+        }
+        #expect(joinBounded(producer) != nil)
+        #expect(joinBounded(consumer) == (0..<n).map { "v\($0)" })
+        #expect(ch.tryReceive() == nil)
+    }
+
+    @Test func plainThreadAndFiberShareAChannel() throws {
+        let s = try Scheduler(.init(carriers: 1))
+        defer { s.shutdown() }
+        let ch = Channel<Int>()
+        let h = s.spawn { () -> Int in
+            var sum = 0
+            while let v = ch.receive() { sum += v }
+            return sum
+        }
+        for i in 1...100 { try ch.send(i) }  // this thread parks on its own Parker until the fiber takes it
+        ch.close()
+        #expect(joinBounded(h) == 5050)
+    }
+}

@@ -50,6 +50,9 @@ class FiberTask: @unchecked Sendable {
     let joinDone = Atomic<Bool>(false)
     let joinSpin = Atomic<Bool>(false)
     @exclusivity(unchecked) var joiners: [Joiner] = []
+    /// The fiber's reusable waiter for channels, mutexes and semaphores (touched only by the fiber itself,
+    /// on its own stack); dropped by `complete()`.
+    @usableFromInline @exclusivity(unchecked) var waiter: Waiter?
 
     @usableFromInline
     init(scheduler: Scheduler, name: String, kind: String) {
@@ -85,6 +88,7 @@ class FiberTask: @unchecked Sendable {
 
     /// Marks the task finished and wakes its joiners. On the fiber's stack, before it returns.
     final func complete() {
+        waiter = nil
         let waiters = withJoinLock { () -> [Joiner] in
             // seq-cst: the result stored by the body is visible to a joiner that acquire-loads joinDone.
             joinDone.store(true, ordering: .sequentiallyConsistent)

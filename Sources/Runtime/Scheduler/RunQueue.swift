@@ -96,6 +96,7 @@ public struct LocalQueue<Element: AnyObject> {
     /// Exact for the owner (up to concurrent steals, which only shrink it).
     public var count: Int { storage.count }
     public var isEmpty: Bool {
+        // acquiring: pairs with thieves' releasing CAS on head (their claims are seen).
         let (_, real) = storage.unpack(storage.head.load(ordering: .acquiring))
         // relaxed: only the owner (us) writes tail.
         return real == storage.tail.load(ordering: .relaxed)
@@ -107,6 +108,7 @@ public struct LocalQueue<Element: AnyObject> {
     public func push<S: OverflowSink>(_ element: Element, overflow: S) -> Int where S.Element == Element {
         let s = storage
         while true {
+            // acquiring: a thief's releasing CAS that freed slots happens before we overwrite them.
             let (steal, real) = s.unpack(s.head.load(ordering: .acquiring))
             let t = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
             if t &- steal < s.capacity {
@@ -211,6 +213,7 @@ public struct StealQueue<Element: AnyObject>: Sendable {
 
     private func stealInto2(dst: RunQueueStorage<Element>, dstTail: UInt32, limit: UInt32) -> UInt32 {
         let s = storage
+        // acquiring: pairs with the owner's and other thieves' releasing CASes on head.
         var prev = s.head.load(ordering: .acquiring)
         var next: UInt64
         var n: UInt32

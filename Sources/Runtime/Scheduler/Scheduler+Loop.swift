@@ -49,9 +49,9 @@ extension Scheduler {
             t.readyAt = 0
         }
         if w.counters.sincePublish >= Int(Self.injectorInterval) { maintenance(w) }
-        t.state.store(TaskState.running.rawValue, ordering: .relaxed)
         // relaxed: only the worker that popped the task touches its state while it is runnable/running,
         // except a waker's CAS from running → notified, which is seq-cst and re-read by park().
+        t.state.store(TaskState.running.rawValue, ordering: .relaxed)
         let fiber: Fiber
         if let f = t.fiber {
             fiber = f
@@ -80,8 +80,8 @@ extension Scheduler {
         if finished {
             t.state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
             t.fiber = nil
-            if let cw = c.worker { cw.counters.finished &+= 1 } else { externalFinished.add(1, ordering: .relaxed) }
             // relaxed: statistic.
+            if let cw = c.worker { cw.counters.finished &+= 1 } else { externalFinished.add(1, ordering: .relaxed) }
             return
         }
         switch action {
@@ -136,16 +136,17 @@ extension Scheduler {
         checkTimers()
         if w.tick % Self.injectorInterval == 0 {
             if let t = injector.pop() { return foundWork(w, t) }
-            if ioWaiterCount.load(ordering: .relaxed) > 0 { poller.poll { ioReady($0) } }
             // relaxed: a hint; a missed registration is polled next time.
+            if ioWaiterCount.load(ordering: .relaxed) > 0 { poller.poll { ioReady($0) } }
         }
         if let t = w.runnext {
             w.runnext = nil
-            if w.runnextStreak < Self.maxRunnextStreak {
+            // Streak cap (tokio: 3 LIFO polls per tick) so the queue gets a turn; with an empty queue there is
+            // nobody to be fair to, and requeueing would only wake an idle worker to steal it.
+            if w.runnextStreak < Self.maxRunnextStreak || w.local.isEmpty {
                 w.runnextStreak += 1
                 return foundWork(w, t)
             }
-            // Streak cap (tokio: 3 LIFO polls per tick): send it to the back of the queue instead.
             pushLocal(t, on: w)
         }
         w.runnextStreak = 0

@@ -252,8 +252,8 @@ public final class Scheduler: @unchecked Sendable {
 
     @usableFromInline
     func enqueueNew(_ task: FiberTask) {
-        precondition(!stopping.load(ordering: .relaxed), "Scheduler.spawn after shutdown")
         // relaxed: a best-effort guard; shutdown drops whatever slips in.
+        precondition(!stopping.load(ordering: .relaxed), "Scheduler.spawn after shutdown")
         if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
             w.counters.spawned &+= 1
             w.spawnsSinceEvent &+= 1

@@ -1,28 +1,51 @@
 // Fiber synchronisation: channels, a mutex and a semaphore that park the fiber, not the carrier.
 //
 // Each primitive keeps its waiters in a FIFO under a short internal lock (never held across a switch). A
-// waiter is a small object carrying the task and the hand-over slot; whoever removes a waiter from the list
-// completes it (sets the slot / `done`) under the lock and then wakes the task (see Scheduler.wake), so every
-// park is matched by exactly one wake. Parks loop on `done`, so a stray wake-up can never end a wait early.
-// From a plain thread (no fiber) the same operations block the thread on a Parker instead.
+// waiter carries the task (or a Parker for a plain thread) and, for channels, a pointer to the value slot on
+// the waiting party's own stack (Go's sudog.elem): a sender that finds a parked receiver writes the value
+// straight into the receiver's slot, a receiver that finds a parked sender moves the value out of the
+// sender's slot — no boxing, no allocation. The slot stays valid because the waiting party is parked inside
+// the `withUnsafeMutablePointer` scope that produced it until it is completed.
+//
+// Whoever removes a waiter from a list completes it (slot, `closed`, `done`) under the lock and then wakes it
+// (see Scheduler.wake), so every park is matched by one wake; parks loop on `done`, so a stray wake-up never
+// ends a wait early. A fiber reuses one waiter object for all its waits (it waits on one thing at a time);
+// `FiberTask.complete()` drops it, which breaks the task ↔ waiter cycle.
 import DequeModule
 import Synchronization
 
 /// A parked party: a fiber (woken through its scheduler) or a plain thread (woken through a Parker).
 @usableFromInline
-final class Waiter<T>: @unchecked Sendable {
-    // @unchecked Sendable: `value`/`done`/`closed` are written by the completer under the primitive's lock
-    // before the wake, and read by the waiter after it (the wake's seq-cst CAS / parker orders them).
+final class Waiter: @unchecked Sendable {
+    // @unchecked Sendable: `slot`/`closed` are written by the completer under the primitive's lock before the
+    // wake, and read by the waiter after it (the wake's seq-cst CAS / the parker orders them).
     @usableFromInline let task: FiberTask?
     @usableFromInline let parker: Parker?
-    @usableFromInline @exclusivity(unchecked) var value: T?
+    /// The waiting party's `T?` on its own stack (channels only).
+    @usableFromInline @exclusivity(unchecked) var slot: UnsafeMutableRawPointer?
     @usableFromInline @exclusivity(unchecked) var closed = false
     @usableFromInline let doneFlag = Atomic<Bool>(false)
 
-    @inlinable
-    init() {
-        task = Scheduler.currentTask
+    init(task: FiberTask?) {
+        self.task = task
         parker = task == nil ? Parker() : nil
+    }
+
+    /// A waiter for the caller: the calling fiber's own (reset), or a fresh one for a plain thread.
+    @usableFromInline
+    static func forCaller() -> Waiter {
+        guard let t = Scheduler.currentTask else { return Waiter(task: nil) }
+        if let w = t.waiter {
+            // A previous completer may still be between its `done` store and its wake: that wake then
+            // arrives as a stray wake-up, which `wait` tolerates.
+            w.slot = nil
+            w.closed = false
+            w.doneFlag.store(false, ordering: .sequentiallyConsistent)
+            return w
+        }
+        let w = Waiter(task: t)
+        t.waiter = w
+        return w
     }
 
     /// Completes and wakes. The caller has removed the waiter from its list (under the lock).
@@ -39,6 +62,13 @@ final class Waiter<T>: @unchecked Sendable {
             if let task { task.park(reason: reason) } else { parker!.park() }
         }
     }
+
+    /// The value slot as a typed pointer. Only under the primitive's lock, while the owner is listed.
+    @inlinable
+    func typedSlot<T>(_: T.Type) -> UnsafeMutablePointer<T?> {
+        // safety: `slot` was made from an UnsafeMutablePointer<T?> by the same Channel<T> (see send/receive).
+        slot!.assumingMemoryBound(to: Optional<T>.self)
+    }
 }
 
 /// Errors of channel operations.
@@ -51,22 +81,16 @@ public final class Channel<T: Sendable>: Sendable {
     @usableFromInline
     struct State {
         @usableFromInline var buffer = Deque<T>()
-        @usableFromInline var receivers = Deque<Waiter<T>>()
-        @usableFromInline var senders = Deque<Waiter<T>>()
+        @usableFromInline var receivers = Deque<Waiter>()
+        @usableFromInline var senders = Deque<Waiter>()
         @usableFromInline var closed = false
         @inlinable init() {}
     }
     @usableFromInline
-    enum SendOutcome {
+    enum Outcome {
         case done
-        case wake(Waiter<T>)
-        case wait(Waiter<T>)
-        case closed
-    }
-    @usableFromInline
-    enum ReceiveOutcome {
-        case value(T, Waiter<T>?)
-        case wait(Waiter<T>)
+        case wake(Waiter)
+        case wait(Waiter)
         case closed
     }
     public let capacity: Int?
@@ -80,80 +104,84 @@ public final class Channel<T: Sendable>: Sendable {
     /// Sends `value`; parks while the channel is full. Throws `.closed` once closed.
     @inlinable
     public func send(_ value: T) throws(ChannelError) {
-        let outcome = state.withLock { s -> SendOutcome in
-            if s.closed { return .closed }
-            if let r = s.receivers.popFirst() {
-                r.value = value
-                return .wake(r)
+        var mine: T? = value
+        try withUnsafeMutablePointer(to: &mine) { (p: UnsafeMutablePointer<T?>) throws(ChannelError) in
+            let outcome = state.withLock { s -> Outcome in
+                if s.closed { return .closed }
+                if let r = s.receivers.popFirst() {
+                    r.typedSlot(T.self).pointee = p.pointee.take()
+                    return .wake(r)
+                }
+                if capacity == nil || s.buffer.count < capacity! {
+                    s.buffer.append(p.pointee.take()!)
+                    return .done
+                }
+                let w = Waiter.forCaller()
+                w.slot = UnsafeMutableRawPointer(p)
+                s.senders.append(w)
+                return .wait(w)
             }
-            if capacity == nil || s.buffer.count < capacity! {
-                s.buffer.append(value)
-                return .done
+            switch outcome {
+            case .done: return
+            case .closed: throw .closed
+            case .wake(let r): r.finish(reason: .channel)
+            case .wait(let w):
+                w.wait(reason: .channel)
+                if w.closed { throw .closed }
             }
-            let w = Waiter<T>()
-            w.value = value
-            s.senders.append(w)
-            return .wait(w)
-        }
-        switch outcome {
-        case .done: return
-        case .closed: throw .closed
-        case .wake(let r): r.finish(reason: .channel)
-        case .wait(let w):
-            w.wait(reason: .channel)
-            if w.closed { throw .closed }
         }
     }
 
     /// Receives the next value; parks while the channel is empty. Nil once closed and drained.
     @inlinable
     public func receive() -> T? {
-        let outcome = state.withLock { s -> ReceiveOutcome in
-            if let v = s.buffer.popFirst() {
-                // Room now: move one blocked sender's value into the buffer.
-                if let snd = s.senders.popFirst() {
-                    s.buffer.append(snd.value!)
-                    snd.value = nil
-                    return .value(v, snd)
+        var mine: T? = nil
+        return withUnsafeMutablePointer(to: &mine) { (p: UnsafeMutablePointer<T?>) -> T? in
+            let outcome = state.withLock { s -> Outcome in
+                if let v = s.buffer.popFirst() {
+                    p.pointee = v
+                    // Room now: move one parked sender's value into the buffer.
+                    if let snd = s.senders.popFirst() {
+                        s.buffer.append(snd.typedSlot(T.self).pointee.take()!)
+                        return .wake(snd)
+                    }
+                    return .done
                 }
-                return .value(v, nil)
+                if let snd = s.senders.popFirst() {
+                    p.pointee = snd.typedSlot(T.self).pointee.take()
+                    return .wake(snd)
+                }
+                if s.closed { return .closed }
+                let w = Waiter.forCaller()
+                w.slot = UnsafeMutableRawPointer(p)
+                s.receivers.append(w)
+                return .wait(w)
             }
-            if let snd = s.senders.popFirst() {
-                let v = snd.value!
-                snd.value = nil
-                return .value(v, snd)
+            switch outcome {
+            case .closed: return nil
+            case .done: return p.pointee.take()
+            case .wake(let snd):
+                snd.finish(reason: .channel)
+                return p.pointee.take()
+            case .wait(let w):
+                w.wait(reason: .channel)
+                return w.closed ? nil : p.pointee.take()
             }
-            if s.closed { return .closed }
-            let w = Waiter<T>()
-            s.receivers.append(w)
-            return .wait(w)
-        }
-        switch outcome {
-        case .closed: return nil
-        case .value(let v, let snd):
-            snd?.finish(reason: .channel)
-            return v
-        case .wait(let w):
-            w.wait(reason: .channel)
-            return w.closed ? nil : w.value
         }
     }
 
     /// Receives without parking: nil when nothing is ready.
     public func tryReceive() -> T? {
-        let r = state.withLock { s -> (T, Waiter<T>?)? in
+        let r = state.withLock { s -> (T, Waiter?)? in
             if let v = s.buffer.popFirst() {
                 if let snd = s.senders.popFirst() {
-                    s.buffer.append(snd.value!)
-                    snd.value = nil
+                    s.buffer.append(snd.typedSlot(T.self).pointee.take()!)
                     return (v, snd)
                 }
                 return (v, nil)
             }
             if let snd = s.senders.popFirst() {
-                let v = snd.value!
-                snd.value = nil
-                return (v, snd)
+                return (snd.typedSlot(T.self).pointee.take()!, snd)
             }
             return nil
         }
@@ -164,7 +192,7 @@ public final class Channel<T: Sendable>: Sendable {
     /// Closes the channel: waiting receivers get nil, waiting senders throw `.closed`; buffered values can
     /// still be received.
     public func close() {
-        let waiters = state.withLock { s -> [Waiter<T>] in
+        let waiters = state.withLock { s -> [Waiter] in
             if s.closed { return [] }
             s.closed = true
             let all = Array(s.receivers) + Array(s.senders)
@@ -184,19 +212,19 @@ public final class Channel<T: Sendable>: Sendable {
 public final class FiberMutex: Sendable {
     private struct State {
         var locked = false
-        var waiters = Deque<Waiter<Void>>()
+        var waiters = Deque<Waiter>()
     }
     private let state = Locked<State>(State())
 
     public init() {}
 
     public func lock() {
-        let w = state.withLock { s -> Waiter<Void>? in
+        let w = state.withLock { s -> Waiter? in
             if !s.locked {
                 s.locked = true
                 return nil
             }
-            let w = Waiter<Void>()
+            let w = Waiter.forCaller()
             s.waiters.append(w)
             return w
         }
@@ -205,7 +233,7 @@ public final class FiberMutex: Sendable {
     }
 
     public func unlock() {
-        let next = state.withLock { s -> Waiter<Void>? in
+        let next = state.withLock { s -> Waiter? in
             precondition(s.locked, "FiberMutex.unlock of an unlocked mutex")
             if let w = s.waiters.popFirst() { return w }  // stays locked: handed over
             s.locked = false
@@ -225,7 +253,7 @@ public final class FiberMutex: Sendable {
 public final class FiberSemaphore: Sendable {
     private struct State {
         var count: Int
-        var waiters = Deque<Waiter<Void>>()
+        var waiters = Deque<Waiter>()
     }
     private let state: Locked<State>
 
@@ -235,12 +263,12 @@ public final class FiberSemaphore: Sendable {
     }
 
     public func wait() {
-        let w = state.withLock { s -> Waiter<Void>? in
+        let w = state.withLock { s -> Waiter? in
             if s.count > 0 {
                 s.count -= 1
                 return nil
             }
-            let w = Waiter<Void>()
+            let w = Waiter.forCaller()
             s.waiters.append(w)
             return w
         }
@@ -248,7 +276,7 @@ public final class FiberSemaphore: Sendable {
     }
 
     public func signal() {
-        let next = state.withLock { s -> Waiter<Void>? in
+        let next = state.withLock { s -> Waiter? in
             if let w = s.waiters.popFirst() { return w }
             s.count += 1
             return nil
