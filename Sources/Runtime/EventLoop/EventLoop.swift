@@ -655,6 +655,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         }
     }
 
+    /// True once the selector's fds are closed (after shutdown). For leak tests; read after `shutdown()`.
+    var selectorClosed: Bool { selector.closed }
+
     /// True once the loop thread has exited.
     public var isStopped: Bool { runState.load(ordering: .sequentiallyConsistent) == 2 }
 
