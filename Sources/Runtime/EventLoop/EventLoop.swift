@@ -170,7 +170,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         /// Names of alive named tasks, by task address.
         var taskNames = TaskNameTable()
         /// Every alive task spawned by `spawn`, for cancellation at shutdown.
-        var aliveTasks: [UInt: UnsafeCurrentTask] = [:]
+        var aliveTasks = PointerTable<UnsafeCurrentTask>()
         var fdWaiters: [Int32: FdWaiter] = [:]
         /// Callbacks run when the loop next runs out of work (tests).
         var idleWaiters: [() -> Void] = []
@@ -213,7 +213,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         @inline(__always) _modify { yield &state.pointee.taskNames }
     }
     // protected by the loop thread
-    private var aliveTasks: [UInt: UnsafeCurrentTask] {
+    private var aliveTasks: PointerTable<UnsafeCurrentTask> {
         @inline(__always) _read { yield state.pointee.aliveTasks }
         @inline(__always) _modify { yield &state.pointee.aliveTasks }
     }
@@ -445,7 +445,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         withUnsafeCurrentTask { current -> UInt in
             guard let current else { return 0 }
             let key = unsafeBitCast(current, to: UInt.self)
-            aliveTasks[key] = current
+            aliveTasks.set(key, current)
             if let name {
                 taskNames.set(key, name)
                 setCurrentName(name)
@@ -457,7 +457,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
 
     private func unregisterTask(_ key: UInt) {
         if key != 0 {
-            aliveTasks[key] = nil
+            aliveTasks.remove(key)
             taskNames.remove(key)
         }
         published.tasksAlive.subtract(1, ordering: .relaxed)
@@ -891,7 +891,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             timers.cancel(t)
             heartbeatTimer = nil
         }
-        for (_, task) in aliveTasks { task.cancel() }
+        for task in aliveTasks.allValues { task.cancel() }
     }
 
     // MARK: - Heartbeat
