@@ -34,7 +34,7 @@
 // ## Measuring lag, and naming the culprit
 // - Heartbeat: a periodic timer on an absolute grid (anchors' W4); lateness into an HdrHistogram,
 //   plus the "slot" lag where every skipped slot counts as late until the loop ran again.
-// - Per job: queue delay (ready → started) and run time, both into HdrHistograms. One clock read
+// - Per job: queue delay (ready → started) and run time, both into log-linear histograms. One clock read
 //   per job: the end of one job is the start of the next.
 // - A job longer than `slowCallbackThreshold` is a slow callback: counted and pushed into the
 //   loop's `EventRing` with its name. Task names come from `spawn(name:)`: the spawned task
@@ -180,8 +180,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         var lastPublish: UInt64 = 0
         var lag: LagRecorder? = nil
         var heartbeatTimer: LoopTimer? = nil
-        var queueDelay = makeNanosHistogram()
-        var runTime = makeNanosHistogram()
+        var queueDelay = LogLinearHistogram()
+        var runTime = LogLinearHistogram()
         /// Plain counters, published into `published`.
         var jobsRun: UInt64 = 0
         var slowCallbacks: UInt64 = 0
@@ -253,12 +253,12 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         @inline(__always) _modify { yield &state.pointee.heartbeatTimer }
     }
     // protected by the loop thread
-    private var queueDelay: Histogram<UInt64> {
+    private var queueDelay: LogLinearHistogram {
         @inline(__always) _read { yield state.pointee.queueDelay }
         @inline(__always) _modify { yield &state.pointee.queueDelay }
     }
     // protected by the loop thread
-    private var runTime: Histogram<UInt64> {
+    private var runTime: LogLinearHistogram {
         @inline(__always) _read { yield state.pointee.runTime }
         @inline(__always) _modify { yield &state.pointee.runTime }
     }
