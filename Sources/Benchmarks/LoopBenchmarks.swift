@@ -323,11 +323,13 @@ public enum LoopBenchmarks {
         defer { loop.shutdown() }
         var batchRate: [Double] = []
         var chainRate: [Double] = []
+        var cpuRate: [[Double]] = [[], []]
         for rep in 0..<(reps + 1) {
             // Batch: n callbacks queued from one callback, then drained.
             let gate = Gate()
             let count = LoopOnly(0)
             let elapsed = Mutex<UInt64>(0)
+            let cpuB0 = cpuNow()
             loop.callSoon {
                 let t0 = qv_now_ns()
                 let cb: @Sendable () -> Void = { count.value &+= 1 }
@@ -340,6 +342,7 @@ public enum LoopBenchmarks {
                 }
             }
             gate.wait()
+            let bCPU = cpuNow() - cpuB0
             let b = elapsed.withLock { $0 }
             // Chain: one callback re-queues itself n times (one loop iteration each).
             let gate2 = Gate()
@@ -358,15 +361,19 @@ public enum LoopBenchmarks {
                     gate2.signal()
                 }
             }
+            let cpuC0 = cpuNow()
             loop.callSoon {
                 start.value = qv_now_ns()
                 loop.callSoon(step.value!)
             }
             gate2.wait()
+            let cCPU = cpuNow() - cpuC0
             let c = chainElapsed.withLock { $0 }
             if rep > 0 {
                 batchRate.append(Double(n) / (Double(b) / 1e9))
                 chainRate.append(Double(n) / (Double(c) / 1e9))
+                cpuRate[0].append(Double(n) / (Double(bCPU) / 1e9))
+                cpuRate[1].append(Double(n) / (Double(cCPU) / 1e9))
             }
         }
         let m = { (x: Double) in f2(x / 1e6) + "M" }
@@ -374,13 +381,15 @@ public enum LoopBenchmarks {
             BenchResult(
                 name: "loop-callbacks-batch", value: median(batchRate), unit: "callbacks/s",
                 detail: [
-                    "n": "\(n)", "reps": "\(reps)", "spread": spread(batchRate, m), "goal": ">=10M/s",
+                    "n": "\(n)", "reps": "\(reps)", "spread": spread(batchRate, m),
+                    "per_cpu_second": m(median(cpuRate[0])), "goal": ">=10M/s",
                     "anchor": "uvloop 0.84-0.95M/s, asyncio 0.65-0.69M/s",
                 ]),
             BenchResult(
                 name: "loop-callbacks-chain", value: median(chainRate), unit: "callbacks/s",
                 detail: [
-                    "n": "\(n)", "reps": "\(reps)", "spread": spread(chainRate, m), "goal": ">=10M/s",
+                    "n": "\(n)", "reps": "\(reps)", "spread": spread(chainRate, m),
+                    "per_cpu_second": m(median(cpuRate[1])), "goal": ">=10M/s",
                     "anchor": "uvloop 1.0-1.6M/s, asyncio 0.49-0.51M/s",
                 ]),
         ]
