@@ -58,7 +58,21 @@ public enum LoopBenchmarks {
     }
 
     /// Runs `body` as a loop task and returns the nanoseconds it reported.
+    /// Process CPU time of the last `onLoop` / `onBare`, ns. The calling thread sleeps while the loop
+    /// works, so this is the loop thread's CPU time: unlike wall time it does not count the time
+    /// other processes held the CPU (this machine is shared). nonisolated(unsafe): written and read
+    /// only by the benchmark's calling thread.
+    nonisolated(unsafe) private static var lastCPUNanos: UInt64 = 0
+
+    private static func cpuNow() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
     private static func onLoop(_ loop: EventLoop, _ body: @escaping @Sendable () async throws -> UInt64) -> UInt64 {
+        let cpu0 = cpuNow()
+        defer { lastCPUNanos = cpuNow() - cpu0 }
         let gate = Gate()
         let out = Mutex<UInt64>(0)
         loop.spawn(name: "bench-driver") {
@@ -110,6 +124,8 @@ public enum LoopBenchmarks {
 
     /// Runs `body` as a task on a fresh bare executor, on this thread; returns what it reports.
     private static func onBare(_ body: @escaping @Sendable (BareExecutor) async -> UInt64) -> UInt64 {
+        let cpu0 = cpuNow()
+        defer { lastCPUNanos = cpuNow() - cpu0 }
         let ex = BareExecutor()
         let out = LoopOnly<UInt64>(0)
         let t = Task(executorPreference: ex) { out.value = await body(ex) }
@@ -128,6 +144,7 @@ public enum LoopBenchmarks {
         var yieldNs: [Double] = []
         var contNs: [Double] = []
         var floorNs: [Double] = []
+        var cpu: [[Double]] = [[], [], []]
         for rep in 0..<(reps + 1) {
             let y = onLoop(loop) {
                 let t0 = qv_now_ns()
@@ -137,6 +154,7 @@ public enum LoopBenchmarks {
                 try await b.value
                 return qv_now_ns() - t0
             }
+            let yCPU = lastCPUNanos
             let c = onLoop(loop) {
                 let waiting = LoopOnly<UnsafeContinuation<Void, Never>?>(nil)
                 @Sendable func player() async {
@@ -158,6 +176,7 @@ public enum LoopBenchmarks {
                 try await b.value
                 return qv_now_ns() - t0
             }
+            let cCPU = lastCPUNanos
             let f = onBare { ex in
                 let t0 = qv_now_ns()
                 let a = Task(executorPreference: ex) { for _ in 0..<n { await Task.yield() } }
@@ -166,10 +185,14 @@ public enum LoopBenchmarks {
                 await b.value
                 return qv_now_ns() - t0
             }
+            let fCPU = lastCPUNanos
             if rep > 0 {  // rep 0 warms up
                 yieldNs.append(Double(y) / Double(2 * n))
                 contNs.append(Double(c) / Double(2 * n))
                 floorNs.append(Double(f) / Double(2 * n))
+                cpu[0].append(Double(yCPU) / Double(2 * n))
+                cpu[1].append(Double(cCPU) / Double(2 * n))
+                cpu[2].append(Double(fCPU) / Double(2 * n))
             }
         }
         return [
@@ -177,19 +200,21 @@ public enum LoopBenchmarks {
                 name: "loop-switch", value: median(yieldNs), unit: "ns/switch",
                 detail: [
                     "variant": "Task.yield ping-pong", "n": "\(n)", "reps": "\(reps)", "spread": spread(yieldNs, f0),
+                    "cpu_ns": f0(median(cpu[0])),
                     "goal": "<=150", "anchor": "uvloop sleep(0) 857-891, asyncio sleep(0) 1767-1870",
                 ]),
             BenchResult(
                 name: "loop-switch-continuation", value: median(contNs), unit: "ns/switch",
                 detail: [
                     "variant": "continuation hand-off", "n": "\(n)", "reps": "\(reps)", "spread": spread(contNs, f0),
+                    "cpu_ns": f0(median(cpu[1])),
                     "goal": "<=150", "anchor": "uvloop future 1249-1270, asyncio future 2590-2647",
                 ]),
             BenchResult(
                 name: "loop-switch-floor", value: median(floorNs), unit: "ns/switch",
                 detail: [
                     "variant": "Task.yield ping-pong on a bare executor (Swift runtime only, no loop)", "n": "\(n)",
-                    "reps": "\(reps)", "spread": spread(floorNs, f0),
+                    "reps": "\(reps)", "spread": spread(floorNs, f0), "cpu_ns": f0(median(cpu[2])),
                 ]),
         ]
     }
@@ -205,6 +230,7 @@ public enum LoopBenchmarks {
         var spawnNs: [Double] = []
         var rawNs: [Double] = []
         var floorNs: [Double] = []
+        var cpu: [[Double]] = [[], [], []]
         for rep in 0..<(reps + 1) {
             let s = onLoop(loop) {
                 let t0 = qv_now_ns()
@@ -221,6 +247,7 @@ public enum LoopBenchmarks {
                 precondition(sum != 0 || n <= 1)
                 return qv_now_ns() - t0
             }
+            let sCPU = lastCPUNanos
             let r = onLoop(loop) {
                 let t0 = qv_now_ns()
                 var done = 0
@@ -236,6 +263,7 @@ public enum LoopBenchmarks {
                 precondition(sum != 0 || n <= 1)
                 return qv_now_ns() - t0
             }
+            let rCPU = lastCPUNanos
             let f = onBare { ex in
                 let t0 = qv_now_ns()
                 var done = 0
@@ -251,10 +279,14 @@ public enum LoopBenchmarks {
                 precondition(sum != 0 || n <= 1)
                 return qv_now_ns() - t0
             }
+            let fCPU = lastCPUNanos
             if rep > 0 {
                 spawnNs.append(Double(s) / Double(n))
                 rawNs.append(Double(r) / Double(n))
                 floorNs.append(Double(f) / Double(n))
+                cpu[0].append(Double(sCPU) / Double(n))
+                cpu[1].append(Double(rCPU) / Double(n))
+                cpu[2].append(Double(fCPU) / Double(n))
             }
         }
         return [
@@ -263,19 +295,21 @@ public enum LoopBenchmarks {
                 detail: [
                     "variant": "loop.spawn (tracked: tasks alive, cancel at shutdown)", "n": "\(n)",
                     "batch": "\(batch) spawned then awaited", "reps": "\(reps)", "spread": spread(spawnNs, f0),
+                    "cpu_ns": f0(median(cpu[0])),
                     "goal": "<=1000", "anchor": "uvloop 7070-7781, asyncio 7816-8700, Go 2 Ps 205-309",
                 ]),
             BenchResult(
                 name: "loop-spawn-raw", value: median(rawNs), unit: "ns/task",
                 detail: [
                     "variant": "Task(executorPreference: loop), untracked", "n": "\(n)", "batch": "\(batch)",
-                    "reps": "\(reps)", "spread": spread(rawNs, f0),
+                    "reps": "\(reps)", "spread": spread(rawNs, f0), "cpu_ns": f0(median(cpu[1])),
                 ]),
             BenchResult(
                 name: "loop-spawn-floor", value: median(floorNs), unit: "ns/task",
                 detail: [
                     "variant": "Task(executorPreference:) on a bare executor (Swift runtime only, no loop)",
                     "n": "\(n)", "batch": "\(batch)", "reps": "\(reps)", "spread": spread(floorNs, f0),
+                    "cpu_ns": f0(median(cpu[2])),
                 ]),
         ]
     }
@@ -289,11 +323,13 @@ public enum LoopBenchmarks {
         defer { loop.shutdown() }
         var batchRate: [Double] = []
         var chainRate: [Double] = []
+        var cpuRate: [[Double]] = [[], []]
         for rep in 0..<(reps + 1) {
             // Batch: n callbacks queued from one callback, then drained.
             let gate = Gate()
             let count = LoopOnly(0)
             let elapsed = Mutex<UInt64>(0)
+            let cpuB0 = cpuNow()
             loop.callSoon {
                 let t0 = qv_now_ns()
                 let cb: @Sendable () -> Void = { count.value &+= 1 }
@@ -306,6 +342,7 @@ public enum LoopBenchmarks {
                 }
             }
             gate.wait()
+            let bCPU = cpuNow() - cpuB0
             let b = elapsed.withLock { $0 }
             // Chain: one callback re-queues itself n times (one loop iteration each).
             let gate2 = Gate()
@@ -324,15 +361,19 @@ public enum LoopBenchmarks {
                     gate2.signal()
                 }
             }
+            let cpuC0 = cpuNow()
             loop.callSoon {
                 start.value = qv_now_ns()
                 loop.callSoon(step.value!)
             }
             gate2.wait()
+            let cCPU = cpuNow() - cpuC0
             let c = chainElapsed.withLock { $0 }
             if rep > 0 {
                 batchRate.append(Double(n) / (Double(b) / 1e9))
                 chainRate.append(Double(n) / (Double(c) / 1e9))
+                cpuRate[0].append(Double(n) / (Double(bCPU) / 1e9))
+                cpuRate[1].append(Double(n) / (Double(cCPU) / 1e9))
             }
         }
         let m = { (x: Double) in f2(x / 1e6) + "M" }
@@ -340,13 +381,15 @@ public enum LoopBenchmarks {
             BenchResult(
                 name: "loop-callbacks-batch", value: median(batchRate), unit: "callbacks/s",
                 detail: [
-                    "n": "\(n)", "reps": "\(reps)", "spread": spread(batchRate, m), "goal": ">=10M/s",
+                    "n": "\(n)", "reps": "\(reps)", "spread": spread(batchRate, m),
+                    "per_cpu_second": m(median(cpuRate[0])), "goal": ">=10M/s",
                     "anchor": "uvloop 0.84-0.95M/s, asyncio 0.65-0.69M/s",
                 ]),
             BenchResult(
                 name: "loop-callbacks-chain", value: median(chainRate), unit: "callbacks/s",
                 detail: [
-                    "n": "\(n)", "reps": "\(reps)", "spread": spread(chainRate, m), "goal": ">=10M/s",
+                    "n": "\(n)", "reps": "\(reps)", "spread": spread(chainRate, m),
+                    "per_cpu_second": m(median(cpuRate[1])), "goal": ">=10M/s",
                     "anchor": "uvloop 1.0-1.6M/s, asyncio 0.49-0.51M/s",
                 ]),
         ]

@@ -29,6 +29,7 @@ import Testing
                 _ = try await loop.spawn { try await loop.toThread { i } }.value
                 loop.shutdown()
                 #expect(loop.isStopped)
+                #expect(loop.selectorClosed)
                 #expect(loop.metrics().tasksAlive == 0)
                 pool.shutdown()
             }

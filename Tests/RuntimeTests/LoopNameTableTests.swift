@@ -36,3 +36,28 @@ import Testing
         for key in universe { #expect(table.lookup(key) == model[key]) }
     }
 }
+
+/// The per-job log-linear histogram: bucket bounds are monotone and percentiles land within 12.5%.
+@Suite struct LoopLogLinearHistogramTests {
+    @Test func bucketsAreMonotoneAndContainTheirValues() {
+        var last: UInt64 = 0
+        for i in 1..<240 {  // up to ~2^61 ns; higher buckets exist only for overflowed clocks
+            let lo = LogLinearHistogram.lowerBound(i)
+            #expect(lo > last)
+            #expect(LogLinearHistogram.index(lo) == i)
+            #expect(LogLinearHistogram.index(LogLinearHistogram.lowerBound(i + 1) - 1) == i)
+            last = lo
+        }
+    }
+
+    @Test func percentilesAreClose() {
+        var h = LogLinearHistogram()
+        for v in 1...10_000 { h.record(UInt64(v) * 1000) }
+        let p50 = Double(h.value(atPercentile: 50))
+        let p99 = Double(h.value(atPercentile: 99))
+        #expect(abs(p50 - 5_000_000) / 5_000_000 < 0.125)
+        #expect(abs(p99 - 9_900_000) / 9_900_000 < 0.125)
+        #expect(h.maxValue == 10_000_000)
+        #expect(h.total == 10_000)
+    }
+}

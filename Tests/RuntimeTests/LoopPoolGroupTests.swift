@@ -39,6 +39,27 @@ import Testing
         #expect(m.maxQueueDepth >= 1)
     }
 
+    @Test func poolMeasuresBusyThreadsAndQueueDepth() async throws {
+        let pool = ThreadPool(threads: 1, name: "gauge-pool")
+        defer { pool.shutdown() }
+        let release = Atomic<Bool>(false)
+        let started = Atomic<Bool>(false)
+        pool.submit {
+            started.store(true, ordering: .sequentiallyConsistent)
+            while !release.load(ordering: .sequentiallyConsistent) { usleep(100) }
+        }
+        while !started.load(ordering: .sequentiallyConsistent) { await Task.yield() }
+        for _ in 0..<3 { pool.submit {} }
+        let m = pool.metrics
+        #expect(m.busy == 1)
+        #expect(m.queueDepth == 3)
+        #expect(m.maxQueueDepth == 3)
+        release.store(true, ordering: .sequentiallyConsistent)
+        pool.shutdown()
+        #expect(pool.metrics.completed == 4)
+        #expect(pool.metrics.busy == 0)
+    }
+
     @Test func toThreadWithoutPoolThrows() async throws {
         let loop = try LoopTestSupport.realLoop(name: "nopool")
         defer { loop.shutdown() }
