@@ -119,8 +119,11 @@ import Testing
         #expect(stats.free == 1)
         #expect(stats.reused == cycles - 1)
         // Other suites run in parallel in this process, so allow slack; a leak of even 64 B per
-        // cycle would be 60 MB.
-        #expect(after - before < 48 * 1_048_576, "RSS grew by \(after - before) bytes")
+        // cycle would be 60 MB. Under TSan, RSS also holds the shadow memory of every suite running
+        // beside this one (74 MB seen in CI), so there only the pool's own accounting above is checked.
+        if qv_fiber_tsan_enabled() == 0 {
+            #expect(after - before < 48 * 1_048_576, "RSS grew by \(after - before) bytes")
+        }
     }
 
     static func residentBytes() -> Int {
