@@ -71,7 +71,11 @@ public enum Shell {
             mode = data.sourceAttached ? "starting" : "no runtime"
         }
         var right = "\(state.rateHz) Hz"
-        if let s = snapshot { right = s.model.rawValue + sep + "t=\(formatSeconds(s.time))" + sep + right }
+        if let s = snapshot {
+            // Narrow terminals leave the model out (the flowchart's title names it) for the preset title.
+            let model = rect.width >= 120 ? s.model.rawValue + sep : ""
+            right = model + "t=\(formatSeconds(s.time))" + sep + right
+        }
         if let status = state.status { right = status + sep + right }
         // Right side first, at most half the row, so the preset title gets what is left.
         let modeWidth = DisplayWidth.of(mode) + 2
