@@ -86,6 +86,38 @@ public enum LoopBenchmarks {
         return "\(v)"
     }
 
+    /// The floor: a bare executor (an array of jobs, drained on the calling thread, no clock, no
+    /// metrics, no I/O). What Swift's runtime alone costs for the same pattern on this machine.
+    private final class BareExecutor: TaskExecutor, SerialExecutor, @unchecked Sendable {
+        // @unchecked Sendable: jobs are enqueued and run on the calling thread only (the benchmark
+        // creates tasks with this preference from a job it runs itself).
+        var jobs: [UnownedJob] = []
+        var head = 0
+        func enqueue(_ job: consuming ExecutorJob) { jobs.append(UnownedJob(job)) }
+        func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
+        func drain() {
+            while head < jobs.count {
+                let j = jobs[head]
+                head += 1
+                if head > 4096 {
+                    jobs.removeFirst(head)
+                    head = 0
+                }
+                j.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+            }
+        }
+    }
+
+    /// Runs `body` as a task on a fresh bare executor, on this thread; returns what it reports.
+    private static func onBare(_ body: @escaping @Sendable (BareExecutor) async -> UInt64) -> UInt64 {
+        let ex = BareExecutor()
+        let out = LoopOnly<UInt64>(0)
+        let t = Task(executorPreference: ex) { out.value = await body(ex) }
+        ex.drain()
+        _ = t
+        return out.value
+    }
+
     // MARK: - loop-switch
 
     static func switchBench(_ o: BenchOptions) throws -> [BenchResult] {
@@ -95,6 +127,7 @@ public enum LoopBenchmarks {
         defer { loop.shutdown() }
         var yieldNs: [Double] = []
         var contNs: [Double] = []
+        var floorNs: [Double] = []
         for rep in 0..<(reps + 1) {
             let y = onLoop(loop) {
                 let t0 = qv_now_ns()
@@ -125,9 +158,18 @@ public enum LoopBenchmarks {
                 try await b.value
                 return qv_now_ns() - t0
             }
+            let f = onBare { ex in
+                let t0 = qv_now_ns()
+                let a = Task(executorPreference: ex) { for _ in 0..<n { await Task.yield() } }
+                let b = Task(executorPreference: ex) { for _ in 0..<n { await Task.yield() } }
+                await a.value
+                await b.value
+                return qv_now_ns() - t0
+            }
             if rep > 0 {  // rep 0 warms up
                 yieldNs.append(Double(y) / Double(2 * n))
                 contNs.append(Double(c) / Double(2 * n))
+                floorNs.append(Double(f) / Double(2 * n))
             }
         }
         return [
@@ -143,6 +185,12 @@ public enum LoopBenchmarks {
                     "variant": "continuation hand-off", "n": "\(n)", "reps": "\(reps)", "spread": spread(contNs, f0),
                     "goal": "<=150", "anchor": "uvloop future 1249-1270, asyncio future 2590-2647",
                 ]),
+            BenchResult(
+                name: "loop-switch-floor", value: median(floorNs), unit: "ns/switch",
+                detail: [
+                    "variant": "Task.yield ping-pong on a bare executor (Swift runtime only, no loop)", "n": "\(n)",
+                    "reps": "\(reps)", "spread": spread(floorNs, f0),
+                ]),
         ]
     }
 
@@ -156,6 +204,7 @@ public enum LoopBenchmarks {
         defer { loop.shutdown() }
         var spawnNs: [Double] = []
         var rawNs: [Double] = []
+        var floorNs: [Double] = []
         for rep in 0..<(reps + 1) {
             let s = onLoop(loop) {
                 let t0 = qv_now_ns()
@@ -187,9 +236,25 @@ public enum LoopBenchmarks {
                 precondition(sum != 0 || n <= 1)
                 return qv_now_ns() - t0
             }
+            let f = onBare { ex in
+                let t0 = qv_now_ns()
+                var done = 0
+                var sum = 0
+                while done < n {
+                    let m = min(batch, n - done)
+                    var tasks: [Task<Int, Never>] = []
+                    tasks.reserveCapacity(m)
+                    for i in 0..<m { tasks.append(Task(executorPreference: ex) { i &* 2 }) }
+                    for t in tasks { sum &+= await t.value }
+                    done += m
+                }
+                precondition(sum != 0 || n <= 1)
+                return qv_now_ns() - t0
+            }
             if rep > 0 {
                 spawnNs.append(Double(s) / Double(n))
                 rawNs.append(Double(r) / Double(n))
+                floorNs.append(Double(f) / Double(n))
             }
         }
         return [
@@ -205,6 +270,12 @@ public enum LoopBenchmarks {
                 detail: [
                     "variant": "Task(executorPreference: loop), untracked", "n": "\(n)", "batch": "\(batch)",
                     "reps": "\(reps)", "spread": spread(rawNs, f0),
+                ]),
+            BenchResult(
+                name: "loop-spawn-floor", value: median(floorNs), unit: "ns/task",
+                detail: [
+                    "variant": "Task(executorPreference:) on a bare executor (Swift runtime only, no loop)",
+                    "n": "\(n)", "batch": "\(batch)", "reps": "\(reps)", "spread": spread(floorNs, f0),
                 ]),
         ]
     }

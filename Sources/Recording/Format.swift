@@ -25,8 +25,9 @@
 //   trusts nesting depth and sizes of foreign input.
 // - JSON lines + gzip: compact, but a stream compressor cannot be flushed every second and
 //   stay compact, and a SIGKILL leaves a tail no decoder can resync on.
-// - Keyframes with random access: seeking decodes from the start instead; a one-hour
-//   recording (36 000 frames) decodes in well under a second, and it keeps the format simple.
+// - Keyframes with random access: the reader decodes the whole file up front instead (ten
+//   busy minutes, 6 000 frames, 4.7 MB: 0.27 s and 49 MB RSS in a release build, so about
+//   1.6 s for an hour), and seeking is a binary search over decoded frames. Simpler format.
 //   Keyframes can be added later as a new record kind without a version bump (readers skip
 //   unknown kinds whose checksum is valid).
 

@@ -3,7 +3,8 @@
 // The caller (the UI thread, or a headless run loop) hands values to `append`, `presetSwitch`
 // and `bookmark`; those take a short lock, push onto a bounded queue, and return. When the
 // queue is full a snapshot is dropped and counted (tokio-console's rule: telemetry never
-// blocks what it observes). One background writer thread drains the queue, encodes (the
+// blocks what it observes): the newest queued one gives way to the new one, which carries its
+// events along, so the file keeps the latest state and every event. One background writer thread drains the queue, encodes (the
 // encoder's delta state and string table live on that thread only) and writes with plain
 // `write(2)` at least every `flushInterval` (default 0.25 s). Data in the kernel survives a
 // SIGKILL of the process, so a killed session replays up to its last flush. (No fsync: power
@@ -60,8 +61,10 @@ public struct RecorderStatus: Sendable, Equatable {
     public var bytesWritten: Int
     /// Snapshots encoded (written or about to be, within one flush interval).
     public var framesWritten: UInt64
-    /// Snapshots dropped because the queue was full.
+    /// Snapshots dropped because the queue was full (their events ride on the next frame).
     public var framesDropped: UInt64
+    /// Events lost with dropped frames (only when far too many piled up).
+    public var eventsDropped: UInt64 = 0
     /// Items waiting for the writer.
     public var queued: Int
 
@@ -102,8 +105,9 @@ public final class Recorder: Sendable {
 
     public var path: String { core.path }
 
-    /// Queues a snapshot. Never blocks beyond a short lock; drops and counts when full.
-    /// Returns false when the snapshot was dropped or recording has stopped.
+    /// Queues a snapshot. Never blocks beyond a short lock. When the queue is full the newest
+    /// queued snapshot is dropped (counted) and this one takes its place with its events, so no
+    /// event is lost. Returns false when recording has stopped (or nothing could take the place).
     @discardableResult
     public func append(_ snapshot: Snapshot) -> Bool { core.append(snapshot) }
 
@@ -138,7 +142,15 @@ final class RecorderCore: Sendable {
         case snapshot(Snapshot)
         case preset(PresetSwitch)
         case bookmark(Bookmark)
+
+        var isSnapshot: Bool {
+            if case .snapshot = self { return true }
+            return false
+        }
     }
+
+    /// Events one queued frame may carry for frames that gave way to newer ones.
+    static let maxMergedEvents = 1 << 14
 
     /// Protected by `shared`'s lock.
     private struct Shared: Sendable {
@@ -194,8 +206,23 @@ final class RecorderCore: Sendable {
         let (accepted, kick) = shared.withLock { s -> (Bool, Bool) in
             guard s.status.state == .recording, !s.stopRequested else { return (false, false) }
             guard s.queue.count < capacity else {
+                // Full: the newest queued frame gives way to this one, which inherits its events.
+                // The file keeps the latest values and every event; an intermediate frame's values
+                // are what is lost (and counted).
                 s.status.framesDropped += 1
-                return (false, false)
+                guard let i = s.queue.lastIndex(where: \.isSnapshot), case .snapshot(let older) = s.queue[i] else {
+                    s.status.eventsDropped += UInt64(snapshot.events.count)
+                    return (false, false)
+                }
+                var merged = snapshot
+                merged.events = older.events + snapshot.events
+                let excess = merged.events.count - Self.maxMergedEvents
+                if excess > 0 {
+                    merged.events.removeFirst(excess)
+                    s.status.eventsDropped += UInt64(excess)
+                }
+                s.queue[i] = .snapshot(merged)
+                return (true, false)
             }
             s.queue.append(.snapshot(snapshot))
             s.status.queued = s.queue.count
@@ -235,7 +262,9 @@ final class RecorderCore: Sendable {
         var failed = !flush(&pending)
         var lastFlush = now()
         while !failed {
-            _ = wake.wait(timeout: .now() + flushInterval)
+            // A timeout means a whole interval passed since the last wait began: flush then, so
+            // data waits at most about one interval; a kick (queue half full, stop) drains early.
+            let timedOut = wake.wait(timeout: .now() + flushInterval) == .timedOut
             let (items, stopping, dropped) = shared.withLock { s -> ([Item], Bool, UInt64) in
                 let items = s.queue
                 s.queue = []
@@ -259,7 +288,8 @@ final class RecorderCore: Sendable {
             if stopping {
                 encoder.end(RecordingEnd(framesWritten: written, framesDropped: dropped), into: &pending)
             }
-            if !pending.isEmpty && (stopping || now() - lastFlush >= flushInterval || pending.count >= 1 << 16) {
+            let due = stopping || timedOut || now() - lastFlush >= flushInterval || pending.count >= 1 << 16
+            if !pending.isEmpty && due {
                 failed = !flush(&pending)
                 lastFlush = now()
             }

@@ -132,12 +132,17 @@ public final class Replayer: SnapshotSource {
             for i in (last + 1)..<index { events += recording.frames[i].events }
             snapshot.events = events + snapshot.events
         }
+        lastPollJumped = jumped && !(lastPolled.map { index == $0 + 1 } ?? false)
         lastPolled = index
         jumped = false
         return snapshot
     }
 
     public func stop() { stopped = true }
+
+    /// True when the snapshot the last `poll` returned does not follow the one before it (a seek,
+    /// a step back, Home/End): the UI should restart histories such as sparklines.
+    public private(set) var lastPollJumped = false
 
     /// The frame at the playhead (for a redraw without a new poll).
     public var current: Snapshot? {

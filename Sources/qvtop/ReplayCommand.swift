@@ -7,19 +7,35 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a recording in the dashboard.",
         discussion: """
-            Keys: Space pause, ← → step one frame, [ ] seek ∓10 s, Home/End, < > speed 0.25×…16×.
-            --headless prints a summary of the recording instead (--json: as JSON). Until the headless
+            The dashboard plays the recording at its original speed; q quits. (The replay keys — Space \
+            pause, ← → step, [ ] seek ∓10 s, Home/End, < > speed — are wired when the dashboard's key \
+            map learns them; the Replayer already implements them.)
+
+            --headless prints a summary of the recording instead (--json: as JSON). Until the headless \
             run summary exists, the summary is the recording's own counts (frames, duration, events).
             """
     )
 
     @Argument(help: "The recording file (.qvrec).") var file: String
     @Flag(help: "Do not open the dashboard; print a summary.") var headless = false
-    @Flag(help: "With --headless: print the summary as JSON.") var json = false
+    @Flag(help: "Print the summary as JSON (implies --headless).") var json = false
+    @Flag(help: "Draw with ASCII characters only.") var ascii = false
 
     func run() throws {
         let recording = try loadRecording(file)
-        guard headless else { throw fail("interactive replay needs the dashboard (not yet available)") }
+        guard headless || json else {
+            let start = ContinuousClock.now
+            let replayer = Replayer(recording: recording) {
+                let d = ContinuousClock.now - start
+                return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+            }
+            let hz = recording.metadata.sampleHz.isFinite ? Int(recording.metadata.sampleHz.rounded()) : 10
+            let options = AppOptions(
+                rateHz: min(max(hz, 1), 60), ascii: ascii, presetName: recording.frames.first?.preset ?? "")
+            let status = App.run(source: replayer, options: options)
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         let summary = RecordingSummary(recording, file: file)
         if json {
             let encoder = JSONEncoder()

@@ -31,7 +31,7 @@ enum PanelFixtures {
                 stolenOut: UInt64(k == 0 ? 300 + i : 0),
                 parks: UInt64(20 * k), unparks: UInt64(20 * k), queueDepth: [96, 12, 0, 3, 0, 7, 1, 2][k % 8],
                 queueCapacity: 256, maxQueueDepth: [180, 40, 20, 31, 5, 9, 8, 6][k % 8],
-                busyNanos: UInt64(9_000_000_000 - 1_000_000_000 * k),
+                busyNanos: UInt64(max(0, 9 - k)) * 1_000_000_000,
                 busyRatio: [0.97, 0.81, 0.64, 0.12, 0, 0.5, 0.4, 0.3][k % 8] * (0.9 + wave(i + k) / 10),
                 currentFiber: running[k % 8].map { "\($0.0)-\(1000 + 37 * k)" }, currentKind: running[k % 8]?.1)
         }
@@ -183,27 +183,39 @@ enum PanelFixtures {
         return (last, h)
     }
 
-    /// Code listings like the presets side provides.
+    /// Code listings like the presets side provides (its `TaskSource` bodies).
     static let code = [
         CodeListing(
-            kind: "web",
-            sync: """
-                def web(conn):
-                    req = conn.recv(4096)      # parks the fiber, not the carrier
-                    time.sleep(0.005)          # a timer park
-                    row = db.query(req)
-                    conn.send(render(row))
-                """,
-            async: """
-                async def web(conn):
-                    req = await conn.recv(4096)
-                    await asyncio.sleep(0.005)
-                    row = await db.query(req)
-                    await conn.send(render(row))
-                """),
+            kind: "io",
+            sync: #"""
+                func io(ms: Double, mode: IOMode) throws {
+                    if mode == .socket, let server {
+                        try server.roundTrip(serverDelayMs: ms)  // each step parks the fiber
+                    } else {
+                        Scheduler.sleep(nanoseconds: UInt64(ms * 1e6))  // parks the fiber, not the carrier
+                    }
+                }
+                """#,
+            async: #"""
+                func io(ms: Double, mode: IOMode) async throws {
+                    if mode == .socket, let server {
+                        try await server.roundTrip(on: loop, serverDelayMs: ms)
+                    } else {
+                        try await loop.sleep(for: .microseconds(Int64(ms * 1000)))
+                    }
+                }
+                """#),
         CodeListing(
-            kind: "disk",
-            sync: "def disk(path):\n    with open(path) as f:   # blocking: handoff\n        return f.read()",
-            async: "async def disk(path):\n    return await asyncio.to_thread(read_file, path)"),
+            kind: "cpu",
+            sync: "func cpu(ms: Double) {\n    Work.spin(ms: ms)  // holds the carrier\n}",
+            async: """
+                func cpu(ms: Double) async throws {
+                    if offload.contains(.cpu) {
+                        try await loop.toThread { Work.spin(ms: ms) }
+                    } else {
+                        Work.spin(ms: ms)  // runs on the loop thread
+                    }
+                }
+                """),
     ]
 }

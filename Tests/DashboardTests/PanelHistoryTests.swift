@@ -38,6 +38,16 @@ import Testing
         #expect(h.preset == "to-thread")
     }
 
+    @Test func intervalBetweenTheLastTwoSamples() {
+        var h = PanelHistory()
+        h.append(PanelFixtures.virtualThreads(10))
+        #expect(h.lastInterval == nil)
+        h.append(PanelFixtures.virtualThreads(12))
+        #expect(abs((h.lastInterval ?? 0) - 0.2) < 1e-9)
+        h.append(PanelFixtures.greenThreads(13))
+        #expect(h.lastInterval == nil)  // a new preset: its counters restart
+    }
+
     @Test func notableKeepsSlowCallbacksAndBlockingRegions() {
         var h = PanelHistory()
         for i in 0..<40 { h.append(PanelFixtures.eventLoop(i, pool: false)) }

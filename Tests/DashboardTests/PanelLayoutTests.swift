@@ -104,6 +104,30 @@ import Testing
         #expect(PanelView(selected: 1).selection(count: 0) == nil)
     }
 
+    @Test func viewActions() {
+        var v = PanelView()
+        var changed = v.apply(.openDetails, itemCount: 3)
+        #expect(changed && v.showDetails)
+        changed = v.apply(.back, itemCount: 3)
+        #expect(changed && !v.showDetails)
+        changed = v.apply(.back, itemCount: 3)
+        #expect(!changed)  // nothing open: the shell may close its own overlay
+        changed = v.apply(.toggleCode, itemCount: 3)
+        #expect(changed && v.showCode)
+        changed = v.apply(.nextListing, itemCount: 3, listingCount: 2)
+        #expect(changed && v.codeIndex == 1)
+        v.apply(.nextListing, itemCount: 3, listingCount: 2)
+        #expect(v.codeIndex == 0)
+        changed = v.apply(.back, itemCount: 3)
+        #expect(changed && !v.showCode)
+        changed = v.apply(.select(7), itemCount: 3)
+        #expect(!changed)
+        changed = v.apply(.select(2), itemCount: 3)
+        #expect(changed && v.selected == 2)
+        changed = v.apply(.openDetails, itemCount: 0)
+        #expect(!changed && !v.showDetails)
+    }
+
     @Test func stealFlowsAreSummedPerPairLargestFirst() {
         let flows = FiberChart.steals(PanelFixtures.virtualThreads())
         #expect(flows == [StealFlow(thief: 1, victim: 0, count: 7), StealFlow(thief: 3, victim: 0, count: 2)])
@@ -119,6 +143,18 @@ import Testing
         #expect(Fmt.count(4_500_000) == "4.5M")
         #expect(Fmt.pct(0.925) == "93%")
         #expect(Fmt.rate(0.25) == "0.3")
+    }
+
+    @Test func codeWrapsLongLinesKeepingStyles() {
+        let line = "    try await server.roundTrip(on: loop)  // a comment long enough to wrap"
+        let rows = CodePane.wrap(CodePane.spans(line[...]), width: 30)
+        #expect(rows.count > 1)
+        for row in rows { #expect(row.reduce(0) { $0 + $1.0.count } <= 30) }
+        let text = rows.map { $0.map(\.0).joined() }
+        #expect(text.joined(separator: " ").split(separator: " ") == line.split(separator: " "))
+        // The comment's continuation stays dim.
+        #expect(rows.last?.last?.1 == .dim)
+        #expect(CodePane.wrap([("short", .plain)], width: 30).count == 1)
     }
 
     @Test func codeColoringMarksAsyncWords() {

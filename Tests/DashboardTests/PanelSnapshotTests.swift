@@ -41,6 +41,14 @@ import Testing
         expectSnapshot(g, named: "panel-code-\(size.width)x\(size.height)")
     }
 
+    @Test func codeIndexWrapsAround() {
+        let (s, h) = PanelFixtures.run(5) { PanelFixtures.virtualThreads($0) }
+        let first = Self.render(Size(80, 24), s, h, view: PanelView(showCode: true), code: PanelFixtures.code)
+        let third = Self.render(
+            Size(80, 24), s, h, view: PanelView(showCode: true, codeIndex: 2), code: PanelFixtures.code)
+        #expect(first == third)
+    }
+
     @Test(arguments: sizes) func detailsOfACarrier(size: Size) {
         let (s, h) = PanelFixtures.run(40) { PanelFixtures.virtualThreads($0) }
         let g = Self.render(size, s, h, view: PanelView(selected: 1, showDetails: true))
@@ -63,6 +71,47 @@ import Testing
         }
     }
 
+    @Test func everyModelIsPlainASCIIUnderASCIIGlyphs() {
+        for (name, make) in Self.models {
+            let (s, h) = PanelFixtures.run(40, make)
+            for size in Self.sizes {
+                for view in [PanelView(), PanelView(showCode: true), PanelView(showDetails: true)] {
+                    let text = Self.render(size, s, h, view: view, code: PanelFixtures.code, glyphs: .ascii).text
+                    let ascii = text.unicodeScalars.allSatisfy { $0.isASCII }
+                    #expect(ascii, "\(name) \(size) \(view)")
+                }
+            }
+        }
+    }
+
+    @Test func stealArrowsLightUpOnlyWithSteals() {
+        let steal = PanelPalette.steal
+        func hasSteal(_ g: Grid) -> Bool { g.cells.contains { $0.style == steal } }
+        var quiet = PanelHistory()
+        var s = PanelFixtures.virtualThreads(0, carriers: 2)
+        s.events = []
+        quiet.append(s)
+        quiet.append(s)  // same counters: no steals this interval
+        #expect(!hasSteal(Self.render(Size(80, 24), s, quiet)))
+        let (busy, h) = PanelFixtures.run(3) { PanelFixtures.virtualThreads($0, carriers: 2) }
+        #expect(hasSteal(Self.render(Size(80, 24), busy, h)))
+    }
+
+    @Test func presetSwitchIsMarkedInTheHistory() {
+        var h = PanelHistory()
+        for i in 0..<30 { h.append(PanelFixtures.greenThreads(i)) }
+        var last = PanelFixtures.virtualThreads(30, carriers: 2)
+        for i in 30..<50 {
+            last = PanelFixtures.virtualThreads(i, carriers: 2)
+            h.append(last)
+        }
+        let g = Self.render(Size(160, 50), last, h)
+        expectSnapshot(g, named: "panel-preset-switch-160x50")
+        // The switch column of the lag chart carries a dim marker; the old preset's culprits are gone.
+        #expect(g.cells.contains { $0.scalar == g.glyphs.vertical && $0.style == .dim })
+        #expect(!g.text.contains("C0 disk-"))
+    }
+
     @Test func manyCarriersFallBackToRows() {
         let (s, h) = PanelFixtures.run(10) { PanelFixtures.virtualThreads($0, carriers: 8) }
         expectSnapshot(Self.render(Size(80, 24), s, h), named: "panel-virtual-threads-8-80x24")
@@ -82,6 +131,26 @@ import Testing
             let (s, h) = PanelFixtures.run(40, make)
             let text = Self.render(size, s, h).text
             for label in expected[name] ?? [] { #expect(text.contains(label), "\(name) \(size): \(label)") }
+        }
+    }
+
+    /// Empty snapshots (a runtime that just started) and every size from tiny to large draw without trapping.
+    @Test func emptyAndOddSizesNeverTrap() {
+        var snapshots = SchedulerModel.allCases.map { Snapshot(preset: "empty", model: $0) }
+        snapshots += Self.models.map { $0.1(5) }
+        var many = PanelFixtures.loopPerThread(sharedPool: true)
+        many.loops = (0..<40).map { LoopSnapshot(id: $0) }
+        snapshots.append(many)
+        snapshots.append(PanelFixtures.virtualThreads(5, carriers: 64))
+        for s in snapshots {
+            var h = PanelHistory()
+            h.append(s)
+            for (w, hh) in [(1, 1), (5, 3), (20, 6), (40, 12), (79, 23), (81, 30), (119, 35), (121, 37), (250, 70)] {
+                for view in [PanelView(), PanelView(selected: 99, showDetails: true), PanelView(showCode: true)] {
+                    var g = Grid(size: Size(w, hh))
+                    DashboardPanels.draw(into: &g, rect: g.bounds, snapshot: s, history: h, view: view)
+                }
+            }
         }
     }
 

@@ -91,14 +91,20 @@ import Testing
             startWriter: false)
         let frames = Synthetic.busyFrames(count: 20)
         let accepted = frames.map { recorder.append($0) }
-        #expect(accepted == Array(repeating: true, count: 8) + Array(repeating: false, count: 12))
+        #expect(accepted == Array(repeating: true, count: 20))
         #expect(recorder.status.framesDropped == 12)
+        #expect(recorder.status.eventsDropped == 0)
         #expect(recorder.status.queued == 8)
         recorder.startWriter()
         let status = recorder.stop()
         #expect(status.framesWritten == 8)
         let r = try RecordingReader.read(path: path)
-        #expect(r.frames == Array(frames.prefix(8)))
+        // Frames 0…6 as they were; the last slot holds frame 19 with the events of 7…19.
+        #expect(Array(r.frames.prefix(7)) == Array(frames.prefix(7)))
+        var last = frames[19]
+        last.events = frames[7...].flatMap(\.events)
+        #expect(r.frames.last == last)
+        #expect(r.eventCount == frames.reduce(0) { $0 + $1.events.count })
         #expect(r.end == RecordingEnd(framesWritten: 8, framesDropped: 12))
     }
 

@@ -8,7 +8,8 @@ struct StressCase: Sendable, CustomStringConvertible {
     var seed: UInt64
     var carriers: Int
     var steal: Scheduler.StealPolicy
-    var description: String { "seed \(seed), \(carriers) carriers, steal \(steal)" }
+    var blocking: BlockingPolicy
+    var description: String { "seed \(seed), \(carriers) carriers, steal \(steal), blocking \(blocking)" }
 }
 
 /// Waits (bounded) until every worker has parked with all fibers finished, so published counters are final.
@@ -28,22 +29,24 @@ func quiescentMetrics(_ s: Scheduler, seconds: UInt64 = 20) -> SchedulerMetrics 
 @Suite("Scheduler stress")
 struct SchedulerStressTests {
     static let cases: [StressCase] = [
-        StressCase(seed: 1, carriers: 1, steal: .half),
-        StressCase(seed: 2, carriers: 2, steal: .half),
-        StressCase(seed: 3, carriers: 2, steal: .one),
-        StressCase(seed: 4, carriers: 4, steal: .half),
-        StressCase(seed: 5, carriers: 3, steal: .none),
-        StressCase(seed: 6, carriers: 8, steal: .one),
+        StressCase(seed: 1, carriers: 1, steal: .half, blocking: .handoff),
+        StressCase(seed: 2, carriers: 2, steal: .half, blocking: .handoff),
+        StressCase(seed: 3, carriers: 2, steal: .one, blocking: .pin),
+        StressCase(seed: 4, carriers: 4, steal: .half, blocking: .pin),
+        StressCase(seed: 5, carriers: 3, steal: .none, blocking: .handoff),
+        StressCase(seed: 6, carriers: 8, steal: .one, blocking: .handoff),
     ]
 
-    /// Many fibers × carriers, queue capacity 4, seeded random yields, sleeps, mutex and channel traffic:
+    /// Many fibers × carriers, queue capacity 4, seeded random yields, sleeps, blocking regions (pin or handoff),
+    /// mutex and channel traffic:
     /// every fiber runs exactly once, every parked fiber resumes, and the counters add up.
     @Test(arguments: cases)
     func everyFiberRunsOnceAndCountersAddUp(_ c: StressCase) throws {
         let n = qv_fiber_tsan_enabled() != 0 ? 300 : 1500
         let pool = StackPool()
         let s = try Scheduler(
-            .init(carriers: c.carriers, steal: c.steal, localQueueCapacity: 4, spinCount: 2), stackPool: pool)
+            .init(carriers: c.carriers, steal: c.steal, blocking: c.blocking, localQueueCapacity: 4, spinCount: 2),
+            stackPool: pool)
         let slots = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
         slots.initialize(repeating: 0)
         defer { slots.deallocate() }
@@ -67,7 +70,7 @@ struct SchedulerStressTests {
                             case 2:
                                 mutex.withLock { guarded += 1 }
                                 mutexOps.add(1, ordering: .relaxed)
-                            default: Scheduler.yield()
+                            default: Scheduler.blocking { usleep(UInt32(rng.next() % 100)) }
                             }
                         }
                         // Balanced channel traffic: 1 in 10 sends, 1 in 10 receives.
@@ -88,6 +91,8 @@ struct SchedulerStressTests {
         #expect(m.finished == UInt64(n + 1))
         #expect(m.fibers.total == 0)
         #expect(m.fibers.parked == 0)
+        #expect(m.fibers.blockedPinned == 0 && m.fibers.blockedHandoff == 0)
+        #expect(m.blocked.isEmpty)
         #expect(m.workers.reduce(0) { $0 + $1.runs } >= UInt64(n + 1))
         #expect(m.workers.reduce(0) { $0 + $1.stolenIn } == m.workers.reduce(0) { $0 + $1.stolenOut })
         if c.steal == .none { #expect(m.workers.allSatisfy { $0.stealOps == 0 }) }

@@ -9,7 +9,8 @@ enum CodePane {
     /// Keywords drawn bold in both panes.
     static let keywords: Set<Substring> = [
         "def", "return", "with", "for", "in", "while", "if", "else", "elif", "try", "except", "finally",
-        "import", "from", "as", "yield", "lambda", "not", "and", "or", "pass", "func", "let", "var",
+        "import", "from", "as", "yield", "lambda", "not", "and", "or", "pass", "func", "let", "var", "try", "throws",
+        "guard", "switch", "case", "defer",
     ]
 
     /// Colored spans of one source line: async words, keywords, `#` / `//` comments.
@@ -59,7 +60,8 @@ enum CodePane {
             grid.line(inner, 0, "no code listings for this preset", style: .dim)
             return
         }
-        let index = max(0, min(view.codeIndex, listings.count - 1))
+        // Wraps, so a reducer may just count up ("next listing") without knowing how many there are.
+        let index = ((view.codeIndex % listings.count) + listings.count) % listings.count
         let l = listings[index]
         let sep = Character(grid.glyphs.separator)
         let title = "Code \(sep) \(l.kind)" + (listings.count > 1 ? " (\(index + 1)/\(listings.count))" : "")
@@ -83,13 +85,54 @@ enum CodePane {
         guard rect.height > 0 else { return }
         grid.line(rect, 0, title, style: .bold.with(.underline))
         let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
-        for (i, line) in lines.enumerated() where i + 1 < rect.height {
-            grid.spans(rect, i + 1, spans(line))
+        let rows = lines.flatMap { wrap(spans($0), width: rect.width) }
+        for (i, row) in rows.enumerated() where i + 1 < rect.height {
+            grid.spans(rect, i + 1, row)
         }
-        if lines.count + 1 > rect.height && rect.height > 1 {
-            grid.line(
-                rect, rect.height - 1, "\(Character(grid.glyphs.ellipsis)) \(lines.count - rect.height + 2) more lines",
-                style: .dim)
+        if rows.count + 1 > rect.height && rect.height > 1 {
+            let more = rows.count - rect.height + 2
+            grid.line(rect, rect.height - 1, "\(Character(grid.glyphs.ellipsis)) \(more) more rows", style: .dim)
+        }
+    }
+
+    /// One colored source line as rows of at most `width` characters: breaks at the last space that fits
+    /// (else mid-word), continuation rows indented two more than the line. Styles carry across the break,
+    /// so a wrapped comment stays dim. Code is ASCII in practice; one character counts as one column.
+    static func wrap(_ spans: [(String, Style)], width: Int) -> [[(String, Style)]] {
+        var chars: [(Character, Style)] = []
+        for (text, style) in spans { for c in text { chars.append((c, style)) } }
+        guard width > 4, chars.count > width else { return [spans] }
+        let indent = min(chars.prefix { $0.0 == " " }.count + 2, width / 2)
+        var rows: [[(Character, Style)]] = []
+        var rest = chars[...]
+        var first = true
+        while !rest.isEmpty {
+            let room = first ? width : width - indent
+            var row: [(Character, Style)] = first ? [] : Array(repeating: (" ", .plain), count: indent)
+            if rest.count <= room {
+                row += rest
+                rows.append(row)
+                break
+            }
+            let window = rest.prefix(room)
+            let minBreak = rest.startIndex + (first ? indent : 1)
+            var cut = rest.startIndex + room
+            if let space = window.lastIndex(where: { $0.0 == " " }), space > minBreak { cut = space + 1 }
+            row += rest[rest.startIndex..<cut]
+            rows.append(row)
+            rest = rest[cut...]
+            first = false
+        }
+        return rows.map { row in
+            var out: [(String, Style)] = []
+            for (c, st) in row {
+                if let last = out.last, last.1 == st {
+                    out[out.count - 1].0.append(c)
+                } else {
+                    out.append((String(c), st))
+                }
+            }
+            return out
         }
     }
 }

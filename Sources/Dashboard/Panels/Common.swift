@@ -140,7 +140,7 @@ enum SlowPanel {
         let events = history.notable.elements.reversed()
         if events.isEmpty {
             grid.line(
-                r, 0, s.model.usesFibers ? "none: no fiber held a carrier" : "none over the threshold", style: .dim)
+                r, 0, s.model.usesFibers ? "no fiber held a carrier" : "none over the threshold", style: .dim)
             return
         }
         let fibers = s.model.usesFibers
@@ -166,9 +166,9 @@ enum SlowPanel {
     }
 }
 
-/// Throughput and latency per task kind.
+/// Throughput and latency per task kind; with a spare row, total throughput over recent snapshots.
 enum TasksPanel {
-    static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot) {
+    static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory) {
         let inner = grid.box(rect, title: "Task kinds").inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
         guard !s.taskKinds.isEmpty else {
@@ -204,6 +204,16 @@ enum TasksPanel {
                     (Fmt.ms(k.p99Ms), PanelPalette.lag(k.p99Ms)), ("\(k.inFlight)", PanelPalette.runnable),
                     (Fmt.count(k.completed), .dim),
                 ])
+        }
+        let spare = inner.height - 1 - s.taskKinds.count
+        if spare >= 1 {
+            let total = s.taskKinds.reduce(0) { $0 + $1.throughput }
+            let y = inner.height - 1
+            let x = grid.spans(inner, y, [("all ", .dim), (Fmt.rate(total) + "/s ", .bold)])
+            let width = inner.width - x
+            grid.sparkline(
+                at: Point(inner.x + x, inner.y + y), width: width, values: history.series(width) { $0.throughput },
+                style: PanelPalette.running)
         }
     }
 }

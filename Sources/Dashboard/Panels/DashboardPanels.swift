@@ -27,7 +27,8 @@ import Telemetry
 
 /// Draws the panels for one snapshot.
 public enum DashboardPanels {
-    /// Draws every panel of `snapshot` into `rect` of `grid` (clipped to `rect`).
+    /// Draws every panel of `snapshot` into `rect` of `grid` (clipped to `rect`). Pure: callable from any
+    /// thread; reads its arguments and writes only `grid`.
     ///
     /// - `history`: recent snapshots (sparklines, slow list, details events); the app loop appends.
     /// - `view`: selection, code pane and details toggles; the reducer owns it.
@@ -47,7 +48,7 @@ public enum DashboardPanels {
             }
             if !plan.lag.isEmpty { LagPanel.draw(into: &g, rect: plan.lag, snapshot: snapshot, history: history) }
             if !plan.slow.isEmpty { SlowPanel.draw(into: &g, rect: plan.slow, snapshot: snapshot, history: history) }
-            if !plan.tasks.isEmpty { TasksPanel.draw(into: &g, rect: plan.tasks, snapshot: snapshot) }
+            if !plan.tasks.isEmpty { TasksPanel.draw(into: &g, rect: plan.tasks, snapshot: snapshot, history: history) }
             if !plan.busy.isEmpty {
                 BusyPanel.draw(into: &g, rect: plan.busy, snapshot: snapshot, history: history, view: view)
             }
@@ -93,7 +94,7 @@ public enum DashboardPanels {
         case .eventLoop:
             return EventLoopLayout.make(plan.flow, poolThreads: s.pool?.threads).loop.contains(point) ? 0 : nil
         case .loopPerThread:
-            let layout = LoopGroupLayout.make(plan.flow, loops: s.loops.count, sharedPool: s.pool != nil)
+            let layout = LoopGroupLayout.make(plan.flow, loops: s.loops.count, sharedPool: s.pool?.shared ?? false)
             for (i, (l, t)) in zip(layout.loops, layout.threads).enumerated()
             where l.contains(point) || t.contains(point) {
                 return i

@@ -34,6 +34,7 @@ struct FiberChartLayout: Equatable {
     var fibers: Rect
 
     static let minBoxWidth = 11
+    static let maxBoxWidth = 48
 
     static func make(_ rect: Rect, carriers n: Int, withFibers: Bool) -> FiberChartLayout {
         let schedHeight = rect.height >= 30 ? 4 : 3
@@ -63,7 +64,10 @@ struct FiberChartLayout: Equatable {
         let available = rest.height - 1  // the arrow row
         let boxHeight = max(5, min(available - 1, rect.height >= 40 ? 9 : 7))
         let laneRows = max(0, min(3, available - boxHeight))
-        let cols = Rect(rest.x, rest.y + 1, rest.width, boxHeight).columns(count, gap: gap)
+        // Boxes wider than `maxBoxWidth` only add empty space: cap them and centre the row under the scheduler.
+        let width = boxWidth > maxBoxWidth ? count * maxBoxWidth + gap * (count - 1) : rest.width
+        let row = Rect(rest.x + (rest.width - width) / 2, rest.y + 1, width, boxHeight)
+        let cols = row.columns(count, gap: gap)
         let lanes = Rect(rest.x, rest.y + 1 + boxHeight, rest.width, laneRows)
         return FiberChartLayout(
             scheduler: sched, carriers: Array(cols.prefix(n)), table: false, lanes: lanes, fibers: fibers)
@@ -219,7 +223,9 @@ enum FiberChart {
             let y = lanes.y + lane
             grid.polyline(
                 [Point(vx, boxBottom), Point(vx, y), Point(tx, y), Point(tx, boxBottom)], style: PanelPalette.steal)
-            let long = " \(f.count) stolen "
+            let rate = history.lastInterval.map { " (\(Fmt.rate(Double(f.count) / $0))/s)" } ?? ""
+            let withRate = " \(f.count) stolen\(rate) "
+            let long = abs(vx - tx) > DisplayWidth.of(withRate) + 2 ? withRate : " \(f.count) stolen "
             let label = abs(vx - tx) > DisplayWidth.of(long) + 2 ? long : " \(f.count) "
             let mid = (vx + tx) / 2 - DisplayWidth.of(label) / 2
             if abs(vx - tx) > DisplayWidth.of(label) + 2 {
@@ -241,9 +247,14 @@ enum FiberChart {
     ) {
         let busX = layout.scheduler.x + 2
         let flows = steals(s)
-        for (i, w) in s.workers.enumerated() where i < layout.carriers.count {
+        let shown = layout.carriers.filter { !$0.isEmpty }.count
+        if shown < s.workers.count, let last = layout.carriers.last(where: { !$0.isEmpty }) {
+            // No room for every carrier: the last row says how many are left out (arrows and Enter reach each one).
+            grid.line(last, 0, "+\(s.workers.count - shown + 1) more carriers", style: .dim)
+        }
+        let drawn = shown < s.workers.count ? max(0, shown - 1) : shown
+        for (i, w) in s.workers.enumerated() where i < drawn {
             let row = layout.carriers[i]
-            guard !row.isEmpty else { break }
             grid.polyline([Point(busX, layout.scheduler.maxY - 1), Point(busX, row.y), Point(row.x - 1, row.y)])
             let (word, st) = PanelPalette.state(w.state)
             let stolen = flows.filter { $0.thief == i }.reduce(0) { $0 + $1.count }
@@ -288,7 +299,10 @@ enum FiberCountsPanel {
         let inner = grid.box(rect, title: "Fibers \(Fmt.count(f.total))").inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
         let items = items(f)
-        let cols = max(1, min(4, (inner.width + 2) / 22))
+        // As many columns as fit at 22 cells, or more (narrower bars) when the height cannot hold every row.
+        let byWidth = max(1, min(4, (inner.width + 2) / 22))
+        let byHeight = (items.count + inner.height - 1) / inner.height
+        let cols = max(1, min(4, max(byWidth, byHeight)))
         let colRects = inner.columns(cols, gap: 2)
         let rows = (items.count + cols - 1) / cols
         let total = Double(max(1, f.total))

@@ -107,7 +107,8 @@ public struct PanelHistory: Sendable, Equatable {
         events = Ring(capacity: Self.eventCapacity)
     }
 
-    /// Takes a snapshot in. Call once per snapshot, in order.
+    /// Takes a snapshot in. Call once per snapshot, in order. Called by the app loop only (UI thread), never
+    /// while a frame is being drawn from this value.
     public mutating func append(_ s: Snapshot) {
         let switched = !samples.isEmpty && s.preset != preset
         if switched {
@@ -141,6 +142,13 @@ public struct PanelHistory: Sendable, Equatable {
                 busy: fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio),
                 depth: fibers ? s.workers.map(\.queueDepth) : s.loops.map(\.readyDepth),
                 presetSwitch: switched))
+    }
+
+    /// Seconds between the last two samples of the current preset (nil before two, or right after a switch).
+    public var lastInterval: Double? {
+        let two = samples.suffix(2) { $0 }
+        guard two.count == 2, !two[1].presetSwitch, two[1].time > two[0].time else { return nil }
+        return two[1].time - two[0].time
     }
 
     /// The last `n` values of a series, oldest first.

@@ -42,10 +42,12 @@ struct EventLoopLayout: Equatable {
         let queueRow = Rect(rect.x, below.y, rect.width, below.height >= 1 ? 1 : 0)
         // Rows: queue label, bus, arrowheads, then boxes of 3–4 rows.
         let boxTop = below.y + 3
-        let boxHeight = min(4, rect.maxY - boxTop)
-        let boxWidth = (rect.width - (n - 1)) / n
-        if boxHeight == 4 && boxWidth >= 10 {
-            let row = Rect(rect.x, boxTop, min(rect.width, n * 14 + (n - 1)), boxHeight)
+        let rowWidth = min(rect.width, n * 14 + (n - 1))
+        let boxWidth = (rowWidth - (n - 1)) / n
+        // Boxes of 14 columns carry "Thread k" in their title (3 rows); narrower ones on a line inside (4 rows).
+        let needed = boxWidth >= 14 ? 3 : 4
+        if rect.maxY - boxTop >= needed && boxWidth >= 10 {
+            let row = Rect(rect.x, boxTop, rowWidth, needed)
             return EventLoopLayout(loop: loop, queueRow: queueRow, threads: row.columns(n, gap: 1), poolBox: empty)
         }
         let boxRect = Rect(rect.x, below.y + 2, min(rect.width, 44), min(4, max(0, rect.maxY - below.y - 2)))
@@ -225,7 +227,9 @@ enum LoopChart {
     // MARK: - Loop per thread
 
     static func drawLoopGroup(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, view: PanelView) {
-        let shared = s.pool != nil
+        // One pool shared by every loop gets the talk's picture (arrows into one box); per-loop pools are
+        // reported summed, so they get one line of totals instead of a box that would suggest sharing.
+        let shared = s.pool?.shared ?? false
         let layout = LoopGroupLayout.make(rect, loops: s.loops.count, sharedPool: shared)
         grid.box(
             rect,
@@ -286,6 +290,12 @@ enum LoopChart {
         }
         if let pool = s.pool, shared, !layout.pool.isEmpty {
             drawPoolBox(into: &grid, box: layout.pool, pool: pool)
+        }
+        if let pool = s.pool, !shared, rect.height > 2 {
+            let sep = Character(grid.glyphs.separator)
+            let text =
+                " to_thread pools, one per loop: \(pool.busy)/\(pool.threads) busy \(sep) queue \(pool.queueDepth) \(sep) \(Fmt.count(pool.completed)) done "
+            grid.text(at: Point(rect.x + 2, rect.maxY - 1), text, style: PanelPalette.running, maxWidth: rect.width - 4)
         }
         if s.loops.count > layout.loops.count {
             grid.text(

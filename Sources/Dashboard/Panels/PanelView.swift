@@ -15,7 +15,7 @@ public struct PanelView: Hashable, Sendable {
     public var showCode: Bool
     /// Details view (Enter on a selection; Esc back).
     public var showDetails: Bool
-    /// Which code listing the pane shows (index into the listings; clamped).
+    /// Which code listing the pane shows (index into the listings, wrapped around).
     public var codeIndex: Int
 
     public init(selected: Int = 0, showCode: Bool = false, showDetails: Bool = false, codeIndex: Int = 0) {
@@ -36,6 +36,57 @@ public struct PanelView: Hashable, Sendable {
 
     /// The selection clamped to `count` items (nil when there are none).
     public func selection(count: Int) -> Int? { count > 0 ? max(0, min(selected, count - 1)) : nil }
+
+    /// What the panel keys ask for (the reducer maps keys and clicks to these).
+    public enum Action: Hashable, Sendable {
+        /// `c`: show or hide the code pane.
+        case toggleCode
+        /// In the code pane: the next / previous task kind's listing.
+        case nextListing, previousListing
+        /// Arrows: select the previous / next worker or loop.
+        case selectPrevious, selectNext
+        /// A click on worker or loop `index` (see `DashboardPanels.hitTest`).
+        case select(Int)
+        /// Enter: open the details view of the selection.
+        case openDetails
+        /// Esc: close the details view, else the code pane. `apply` returns false when neither was open,
+        /// so the shell can close its own overlay instead.
+        case back
+    }
+
+    /// Applies `action` for a snapshot with `itemCount` workers (fiber models) or loops (loop models) and
+    /// `listingCount` code listings. Returns true when the view changed. Pure.
+    @discardableResult
+    public mutating func apply(_ action: Action, itemCount: Int, listingCount: Int = 0) -> Bool {
+        let before = self
+        switch action {
+        case .toggleCode:
+            showCode.toggle()
+            if showCode { showDetails = false }
+        case .nextListing:
+            if listingCount > 0 { codeIndex = (codeIndex + 1) % listingCount }
+        case .previousListing:
+            if listingCount > 0 { codeIndex = (codeIndex + listingCount - 1) % listingCount }
+        case .selectPrevious:
+            moveSelection(by: -1, count: itemCount)
+        case .selectNext:
+            moveSelection(by: 1, count: itemCount)
+        case .select(let i):
+            if i >= 0 && i < itemCount { selected = i }
+        case .openDetails:
+            if itemCount > 0 {
+                selected = selection(count: itemCount) ?? 0
+                showDetails = true
+            }
+        case .back:
+            if showDetails {
+                showDetails = false
+            } else if showCode {
+                showCode = false
+            }
+        }
+        return self != before
+    }
 }
 
 /// One task kind's body in both colors, for the code pane. The presets side provides the texts.
@@ -131,7 +182,7 @@ public struct PanelPlan: Hashable, Sendable {
         let busyHeight = min(count + (s.pool == nil ? 2 : 3), 12)
         var parts: [Layout] = [.fixed(busyHeight)]
         if s.model.usesFibers { parts.append(.fixed(6)) }
-        parts.append(.fixed(min(12, max(1, s.taskKinds.count) + 3)))
+        parts.append(.fixed(min(13, max(1, s.taskKinds.count) + 4)))
         parts.append(.fill(weight: 1, min: 3))
         parts.append(.fixed(PanelPalette.legend.count + 2))
         var rects = side.split(.vertical, parts)
@@ -154,7 +205,7 @@ public struct PanelPlan: Hashable, Sendable {
             guard let pool = s.pool else { return 7 }
             return (width - (pool.threads - 1)) / max(1, pool.threads) >= 10 ? 6 + 3 + 4 + 1 : 6 + 2 + 4
         case .loopPerThread:
-            return 2 + 4 * max(1, s.loops.count) + (s.pool != nil && width < 80 ? 5 : 0)
+            return 2 + 4 * max(1, s.loops.count) + (s.pool?.shared == true && width < 80 ? 5 : 0)
         }
     }
 }

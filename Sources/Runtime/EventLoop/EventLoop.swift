@@ -733,7 +733,10 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                         selector.sleeping.store(false, ordering: .sequentiallyConsistent)
                         continue
                     }
-                    publish(now: clock.now())
+                    // Counters always; histograms only if due or if the loop may sleep long.
+                    let t = clock.now()
+                    let long = timeout < 0 || UInt64(timeout) >= publishNanos
+                    publish(now: t, histograms: long || t &- lastPublish >= publishNanos)
                 }
                 poll(timeout: timeout, into: &events)
                 selector.sleeping.store(false, ordering: .sequentiallyConsistent)
@@ -850,9 +853,10 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                 name: culprit))
     }
 
-    /// Publishes counters (relaxed atomics) and, if the reader is not holding it, histogram copies.
-    private func publish(now t: UInt64) {
-        lastPublish = t
+    /// Publishes counters (relaxed atomics, cheap: every call) and, when `histograms` and the reader
+    /// is not holding the lock, copies of the histograms (~37 KB each once the loop writes again,
+    /// so at most every `publishInterval`, not before every sleep).
+    private func publish(now t: UInt64, histograms: Bool = true) {
         let p = published
         p.readyDepth.store(ready.count, ordering: .relaxed)
         p.maxReadyDepth.store(maxReadyDepth, ordering: .relaxed)
@@ -860,6 +864,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         p.jobsRun.store(jobsRun, ordering: .relaxed)
         p.slowCallbacks.store(slowCallbacks, ordering: .relaxed)
         p.busyNanos.store(busyNanos, ordering: .relaxed)
+        guard histograms else { return }
+        lastPublish = t
         let recent = lag?.recentMax ?? 0
         let done: Bool? = p.copies.withLockIfAvailable { c in
             c.queueDelay = queueDelay
@@ -1020,8 +1026,10 @@ public final class LoopTaskGroup: @unchecked Sendable {
 
     init(loop: EventLoop) { self.loop = loop }
 
-    /// Starts a child. The first child to fail cancels its siblings. Loop thread.
+    /// Starts a child. The first child to fail cancels its siblings. Loop thread (the group's body
+    /// runs there when `taskGroup` is awaited from a loop task).
     public func spawn(name: String? = nil, _ body: sending @escaping () async throws -> Void) {
+        precondition(loop.inLoop, "LoopTaskGroup.spawn must run on its loop's thread")
         let child = loop.spawn(name: name) { [self] in
             do {
                 try await body()

@@ -9,6 +9,22 @@
 //   the next maintenance point. The loop never waits for a reader.
 // Readers (`EventLoop.metrics()`, any thread) do the expensive part: percentiles from the copies.
 
+//
+// Mapping to the snapshot contract (Telemetry/Snapshot.swift), for the sampler:
+//   LoopSnapshot.id/readyDepth/maxReadyDepth/timersPending/tasksAlive/jobsRun/slowCallbacks
+//                                  ← LoopMetrics fields of the same names
+//   LoopSnapshot.busyRatio         ← Δ busyNanos / Δ wall nanoseconds between two samples
+//   LoopSnapshot.current           ← LoopMetrics.current
+//   LoopSnapshot.lag / Snapshot.lag ← LoopMetrics.lag (p50Ms, p99Ms, maxMs, slotP99Ms, recentMs,
+//                                    buckets: same bounds as LagSummary.bucketBoundsMs);
+//                                    call `metrics(resetRecent: true)` from the sampler only
+//   Snapshot.events                ← EventLoop.drainEvents() / LoopGroup.drainEvents()
+//                                    (RuntimeEventRecord: .slowCallback name + durationNanos,
+//                                    .lagSpike durationNanos = lateness; worker = loop id)
+//   Snapshot.droppedEvents         ← LoopMetrics.droppedEvents (sum over loops)
+//   PoolSnapshot                   ← ThreadPool.metrics (threads, busy, queueDepth, completed, shared)
+//   FiberCounts for loop models    ← tasksAlive (total); runnable ≈ readyDepth
+
 import Histogram
 import Synchronization
 

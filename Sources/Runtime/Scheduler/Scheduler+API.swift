@@ -69,8 +69,13 @@ extension Scheduler {
         w.event(.pin, other: c.index)
         w.event(.blockingBegin, name: t.name)
         c.blockedInfo.withLock { $0 = (t.name, start, .pin) }
+        // The LIFO slot is not stealable: move it to the queue, and let an idle worker come to steal that.
+        if let next = w.runnext {
+            w.runnext = nil
+            _ = w.local.push(next, overflow: injector)
+        }
         w.publish(state: .pinned)
-        if !w.local.isEmpty { wakeIdle() }  // let an idle worker come and steal the waiting queue
+        if !w.local.isEmpty { wakeIdle() }
         let result = Result<T, E> { () throws(E) -> T in try body() }
         let dur = qv_now_ns() &- start
         c.blockedInfo.withLock { $0 = nil }
@@ -98,12 +103,13 @@ extension Scheduler {
         c.blockedInfo.withLock { $0 = (t.name, start, .handoff) }
         w.publish(state: .running)
         c.worker = nil
-        s.worker = w
+        // From here on `w` belongs to the spare. Its `worker` is written under carriersLock, and becomeSpare
+        // reads it under the same lock (a popped spare may still be checking it before it parks).
+        carriersLock.withLock { _ in s.worker = w }
         if isNew {
             let thread = OSThread.spawn { s.scheduler.carrierMain(s) }
             carriersLock.withLock { $0.threads.append(thread) }
         } else {
-            // The unpark orders our write of s.worker before the spare reads it.
             s.parker.unpark(poller: nil)
         }
         return s
@@ -112,7 +118,9 @@ extension Scheduler {
     /// Called by a carrier whose worker was handed off: wait as a spare until given one, or until shutdown.
     func becomeSpare(_ c: Carrier) {
         carriersLock.withLock { $0.spares.append(c) }
-        while c.worker == nil && !stopping.load(ordering: .sequentiallyConsistent) { c.parker.park() }
+        while carriersLock.withLock({ _ in c.worker == nil }) && !stopping.load(ordering: .sequentiallyConsistent) {
+            c.parker.park()
+        }
     }
 
     // MARK: File descriptors
@@ -217,7 +225,11 @@ extension Scheduler {
         }
         // Every carrier has exited: this thread now owns every queue. Drop what is left.
         var dropped: [FiberTask] = []
-        for w in workers { while let t = w.local.pop() { dropped.append(t) } }
+        for w in workers {
+            if let t = w.runnext { dropped.append(t) }
+            w.runnext = nil
+            while let t = w.local.pop() { dropped.append(t) }
+        }
         dropped += injector.drain()
         dropped += timers.drain()
         dropped += ioWaiters.withLock { d in

@@ -77,6 +77,7 @@ public struct SchedulerMetrics: Sendable, Equatable {
 extension Scheduler {
     /// Reads every published value. Any thread, any rate; never blocks a worker.
     public func metrics() -> SchedulerMetrics {
+        if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
         var fc = SchedulerMetrics.FiberCounts()
         var spawned = externalSpawned.load(ordering: .relaxed)
         var finished = externalFinished.load(ordering: .relaxed)

@@ -30,6 +30,10 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var spinning = false
     /// owner: xorshift state for victim order and delay sampling.
     @exclusivity(unchecked) var rng: UInt64
+    /// owner: the LIFO slot — a fiber woken by the fiber running here, run next (see Scheduler.enqueue).
+    @exclusivity(unchecked) var runnext: FiberTask?
+    /// owner: consecutive runs taken from `runnext` (capped so two fibers ping-ponging cannot starve the queue).
+    @exclusivity(unchecked) var runnextStreak = 0
     /// owner: the last published current fiber had a name or kind.
     @exclusivity(unchecked) var publishedNamed = false
     /// owner: spawns since the last spawn-batch event.
