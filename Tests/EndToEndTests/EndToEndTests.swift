@@ -137,6 +137,18 @@ struct EndToEndTests {
         #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
     }
 
+    @Test func aCrashStillRestoresTheTerminal() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        // Swift's backtracer would wait for a key on a TTY; the test wants the bare crash.
+        let pane = try TmuxPane(tmux: tmux, env: ["SWIFT_BACKTRACE": "enable=no"])
+        defer { pane.close() }
+        #expect(pane.waitFor("no runtime attached"))
+        let pid = try #require(pane.pid())
+        #expect(kill(pid, SIGSEGV) == 0)
+        #expect(pane.exitStatus() == 128 + SIGSEGV)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
     @Test func ctrlCTypedAtTheKeyboardExits130() throws {
         guard let tmux = E2E.requireTmux() else { return }
         let pane = try TmuxPane(tmux: tmux)
