@@ -54,6 +54,17 @@ public enum Signals {
         pthread_sigmask(SIG_BLOCK, &s, nil)
     }
 
+    /// Runs `body` with the UI signals blocked in the calling (UI) thread, so threads that `body` starts
+    /// (a new runtime on a preset switch) inherit the blocked mask like every thread the main thread
+    /// started. Signals that arrive meanwhile stay pending and are delivered when `body` returns.
+    public static func whileBlocked<R>(_ body: () throws -> R) rethrows -> R {
+        var s = set()
+        var old = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &s, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        return try body()
+    }
+
     /// Installs the flag-setting handlers for SIGINT, SIGTERM, SIGHUP and unblocks the UI signals in the
     /// calling thread. Call on the UI thread before the terminal opens (so ncurses keeps our handlers).
     public static func takeOverInThisThread() {

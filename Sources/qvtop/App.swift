@@ -121,7 +121,8 @@ enum App {
                     break
                 }
                 do {
-                    let (next, code) = try menu.start(index, source)
+                    // Blocked while the new runtime starts its threads: they must never take the UI's signals.
+                    let (next, code) = try Signals.whileBlocked { try menu.start(index, source) }
                     source = next
                     data.code = code
                     _ = reduce(&state, .presetSwitched(index))
