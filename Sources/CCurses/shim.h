@@ -79,6 +79,12 @@ static inline int qv_mouse_read(int *x, int *y, int *button) {
     return 0;
 }
 
+// Best-effort terminal restore from a crash handler (endwin is not async-signal-safe; a crashing
+// process has nothing better to do, and a terminal left in raw mode is worse). Only when curses is on.
+static inline void qv_crash_restore(void) {
+    if (!isendwin()) endwin();
+}
+
 // True when the current LC_CTYPE encodes UTF-8.
 static inline int qv_locale_is_utf8(void) {
     const char *cs = nl_langinfo(CODESET);

@@ -3,7 +3,7 @@
 //   main thread                      UI thread ("qvtop-ui")
 //   ───────────                      ──────────────────────
 //   block UI signals                 take over SIGINT/SIGTERM/SIGHUP (flag handlers), unblock
-//   set the locale                   open the terminal
+//   set the locale                   open the terminal; crash handlers restore it (best effort)
 //   create the source (caller)       loop:  signal flag? → restore, exit 128+n
 //   start the UI thread ───────────>        frame due?   → poll source (unless paused), render, blit
 //   wait for it <─────────────────          wait for a key until the next frame → intent → reduce
@@ -80,6 +80,8 @@ enum App {
             return 2
         }
         defer { terminal.close() }  // runs before `source?.stop()`: the terminal comes back first
+        Signals.restoreTerminalOnCrash()  // a crash on any thread restores the terminal too
+        defer { Signals.restoreCrashHandlers() }
         var state = UIState(size: terminal.size, rateHz: options.rateHz, presetName: options.presetName)
         state.presets = menu?.presets ?? []
         state.presetIndex = menu?.current
@@ -119,7 +121,8 @@ enum App {
                     break
                 }
                 do {
-                    let (next, code) = try menu.start(index, source)
+                    // Blocked while the new runtime starts its threads: they must never take the UI's signals.
+                    let (next, code) = try Signals.whileBlocked { try menu.start(index, source) }
                     source = next
                     data.code = code
                     _ = reduce(&state, .presetSwitched(index))

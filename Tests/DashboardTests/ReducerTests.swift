@@ -224,6 +224,12 @@ import Testing
         #expect(reduce(&none, .cyclePreset) == .none)
     }
 
+    @Test func presetExplanationsAreReflowed() {
+        #expect(
+            Shell.reflow("One loop\non one thread.\n\nWatch the lag.\n") == "One loop on one thread.\nWatch the lag.")
+        #expect(Shell.reflow("") == "")
+    }
+
     @Test func wrapBreaksAtSpacesAndCutsLongWords() {
         #expect(Grid.wrap("one two three four", width: 9) == ["one two", "three", "four"])
         #expect(Grid.wrap("abcdefghij", width: 4) == ["abcd", "efgh", "ij"])

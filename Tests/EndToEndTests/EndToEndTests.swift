@@ -87,6 +87,24 @@ struct EndToEndTests {
         #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
     }
 
+    @Test func mouseClicksOnHintsAndCarriers() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux, args: ["--synthetic"])
+        defer { pane.close() }
+        #expect(pane.waitFor("Carrier 2"), "\(pane.capture())")
+        let hint = try #require(pane.locate("? help"))
+        try pane.click(x: hint.x + 2, y: hint.y)
+        #expect(pane.waitFor("show or hide this help"), "\(pane.capture())")
+        try pane.send("Escape")
+        #expect(pane.waitFor("show or hide this help", absent: true))
+        let carrier = try #require(pane.locate("Carrier 2"))
+        try pane.click(x: carrier.x + 2, y: carrier.y + 2)
+        try pane.send("Enter")
+        #expect(pane.waitFor("Carrier 2 · details"), "\(pane.capture())")
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+    }
+
     @Test func escapeRateRepaintAndF10() throws {
         guard let tmux = E2E.requireTmux() else { return }
         let pane = try TmuxPane(tmux: tmux, args: ["--rate", "5"])
@@ -116,6 +134,18 @@ struct EndToEndTests {
         let pid = try #require(pane.pid())
         #expect(kill(pid, signal) == 0)
         #expect(pane.exitStatus() == status)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
+    @Test func aCrashStillRestoresTheTerminal() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        // Swift's backtracer would wait for a key on a TTY; the test wants the bare crash.
+        let pane = try TmuxPane(tmux: tmux, env: ["SWIFT_BACKTRACE": "enable=no"])
+        defer { pane.close() }
+        #expect(pane.waitFor("no runtime attached"))
+        let pid = try #require(pane.pid())
+        #expect(kill(pid, SIGSEGV) == 0)
+        #expect(pane.exitStatus() == 128 + SIGSEGV)
         #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
     }
 

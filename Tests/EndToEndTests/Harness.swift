@@ -239,6 +239,25 @@ final class TmuxPane {
 
     func send(_ keys: String...) throws { try tmuxCommand(["send-keys", "-t", "qv"] + keys) }
 
+    /// A left click at cell (x, y), typed as the X10 mouse report the pane's terminfo (kmous=\E[M) names:
+    /// ESC [ M, then button+32, x+33, y+33 as bytes; a press, then a release.
+    func click(x: Int, y: Int) throws {
+        let cx = Character(Unicode.Scalar(UInt8(x + 33)))
+        let cy = Character(Unicode.Scalar(UInt8(y + 33)))
+        try tmuxCommand(["send-keys", "-t", "qv", "-l", "\u{1B}[M \(cx)\(cy)\u{1B}[M#\(cx)\(cy)"])
+    }
+
+    /// Column and row of the first occurrence of `text` on screen (columns counted as scalars: box-drawing
+    /// and block characters take one column, and the screens under test hold no wide characters).
+    func locate(_ text: String) -> (x: Int, y: Int)? {
+        for (y, line) in capture().split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if let r = line.range(of: text) {
+                return (line[..<r.lowerBound].unicodeScalars.count, y)
+            }
+        }
+        return nil
+    }
+
     func resize(_ width: Int, _ height: Int) throws {
         try tmuxCommand(["resize-window", "-t", "qv", "-x", "\(width)", "-y", "\(height)"])
     }

@@ -61,6 +61,26 @@ public struct Grid: Hashable, Sendable {
         return try body(&self)
     }
 
+    /// The grid's invariant, as a list of violations (empty when it holds): a wide character's left half
+    /// (width 2) is never in the last column and is always followed by its right half (width 0), and a
+    /// right half always follows a left half. Tests call it after random writes; it costs a pass over
+    /// the cells, so nothing calls it per frame.
+    public func invariantViolations() -> [String] {
+        var out: [String] = []
+        for y in 0..<height {
+            for x in 0..<width {
+                let c = cells[y * width + x]
+                if c.width == 2 && (x + 1 >= width || cells[y * width + x + 1].width != 0) {
+                    out.append("(\(x),\(y)): wide character without its right half")
+                }
+                if c.width == 0 && (x == 0 || cells[y * width + x - 1].width != 2) {
+                    out.append("(\(x),\(y)): right half without its wide character")
+                }
+            }
+        }
+        return out
+    }
+
     // MARK: - Writing cells
 
     /// Writes one scalar at (x, y). Wide scalars take two cells; zero-width scalars are ignored.

@@ -71,7 +71,11 @@ public enum Shell {
             mode = data.sourceAttached ? "starting" : "no runtime"
         }
         var right = "\(state.rateHz) Hz"
-        if let s = snapshot { right = s.model.rawValue + sep + "t=\(formatSeconds(s.time))" + sep + right }
+        if let s = snapshot {
+            // Narrow terminals leave the model out (the flowchart's title names it) for the preset title.
+            let model = rect.width >= 120 ? s.model.rawValue + sep : ""
+            right = model + "t=\(formatSeconds(s.time))" + sep + right
+        }
         if let status = state.status { right = status + sep + right }
         // Right side first, at most half the row, so the preset title gets what is left.
         let modeWidth = DisplayWidth.of(mode) + 2
@@ -238,7 +242,7 @@ public enum Shell {
         let width = min(body.width - 4, max(60, body.width * 3 / 4))
         let innerWidth = width - 4
         let cursor = max(0, min(state.pickerCursor, presets.count - 1))
-        let explanation = Grid.wrap(presets[cursor].explanation, width: innerWidth)
+        let explanation = Grid.wrap(reflow(presets[cursor].explanation), width: innerWidth)
         let listRows = min(presets.count, max(1, body.height - 8 - min(explanation.count, 6)))
         let explanationRows = min(explanation.count, max(0, body.height - 6 - listRows))
         let rect = body.centered(Size(width, listRows + explanationRows + 5))
@@ -270,6 +274,24 @@ public enum Shell {
         grid.text(
             at: Point(area.x, inside.maxY - 1), "Up/Down move \(sep) Enter or 1-9 switch \(sep) Esc closes",
             style: .dim, maxWidth: area.width, align: .right)
+    }
+
+    /// Text as written in a preset file (hard-wrapped lines, blank lines between paragraphs) as paragraphs:
+    /// single newlines become spaces, blank lines stay paragraph breaks.
+    static func reflow(_ text: String) -> String {
+        var paragraphs: [String] = []
+        var current: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let t = line.drop { $0 == " " }
+            if t.isEmpty {
+                if !current.isEmpty { paragraphs.append(current.joined(separator: " ")) }
+                current = []
+            } else {
+                current.append(t)
+            }
+        }
+        if !current.isEmpty { paragraphs.append(current.joined(separator: " ")) }
+        return paragraphs.joined(separator: "\n")
     }
 
     // MARK: - Too small
