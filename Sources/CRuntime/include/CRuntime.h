@@ -34,6 +34,14 @@ int qv_eventfd_signal(int fd);
 /// Reads and resets the counter; returns the value or 0 when none was pending (non-blocking fd).
 uint64_t qv_eventfd_drain(int fd);
 
+/// Like qv_epoll_wait with a nanosecond timeout (-1 = forever) via epoll_pwait2; falls back to
+/// epoll_wait with the timeout rounded up to whole ms on kernels without it (loop_shims.c).
+int qv_epoll_wait_ns(int epfd, uint32_t *out_events, uint64_t *out_data, int max, int64_t timeout_ns);
+/// 1 until an epoll_pwait2 call has failed with ENOSYS.
+int qv_has_epoll_pwait2(void);
+/// Names the calling thread (first 15 bytes; shown by top -H, gdb). Returns 0 or an errno.
+int qv_set_thread_name(const char *name);
+
 /// Sets O_NONBLOCK on fd. Returns 0 or -1.
 int qv_set_nonblocking(int fd);
 

@@ -1,0 +1,924 @@
+// EventLoop: an asyncio-style event loop for Swift async code, on one dedicated OS thread.
+//
+// # Design essay
+//
+// ## What it is
+// asyncio's invariant is "everything runs on the loop's thread": callbacks, timers and every step
+// of every task between two awaits. This loop keeps that invariant for Swift tasks. It is a
+// `SerialExecutor` (actors may run on it) and a `TaskExecutor`: a task spawned with the loop as its
+// executor preference (`spawn`, or `Task(executorPreference: loop)`) runs each of its jobs here —
+// after a `Task.yield()`, a timer, a continuation resumed from another thread, a `toThread` result,
+// a task-group child, a hop to some actor and back. Two toolchain traps (see LoopAffinityTests):
+// `Task {}` / `Task.detached {}` inside a loop task do NOT inherit the preference (use
+// `loop.spawn`), and a plain nonisolated async helper hops to the global pool unless it is
+// `nonisolated(nonsending)` — this package turns on `NonisolatedNonsendingByDefault`, so helpers
+// stay on the loop.
+//
+// ## One iteration (`runLoop`)
+//   1. move cross-thread submissions (the inbox) into the ready queue;
+//   2. move due timers into the ready queue (their queue delay = lateness);
+//   3. run the jobs that were ready at the start of the iteration (asyncio's snapshot rule: a job
+//      scheduled now runs next iteration, so a self-rescheduling callback cannot starve timers/IO);
+//   4. if nothing is ready, block in the selector until the next timer deadline, an fd event or a
+//      wake-up; if jobs are ready but fds are watched and `ioPollInterval` has passed, poll with a
+//      zero timeout.
+// Step 4 is the only blocking point. Unlike asyncio, a busy loop does not make a syscall per
+// iteration: that is what makes 10 M callbacks/s possible; fd readiness is still seen within
+// `ioPollInterval` (default 50 µs) of busy time.
+//
+// ## Timers
+// A min-heap (`TimerHeap`, swift-collections `Heap`) ordered by (deadline, sequence), lazy
+// cancellation. The selector sleeps with a nanosecond timeout (epoll_pwait2), so a timer is late by
+// the wake-up latency only, not by epoll_wait's millisecond rounding (the anchors' 0–1 ms).
+//
+// ## Measuring lag, and naming the culprit
+// - Heartbeat: a periodic timer on an absolute grid (anchors' W4); lateness into an HdrHistogram,
+//   plus the "slot" lag where every skipped slot counts as late until the loop ran again.
+// - Per job: queue delay (ready → started) and run time, both into HdrHistograms. One clock read
+//   per job: the end of one job is the start of the next.
+// - A job longer than `slowCallbackThreshold` is a slow callback: counted and pushed into the
+//   loop's `EventRing` with its name. Task names come from `spawn(name:)`: the spawned task
+//   registers itself under its task pointer, which is also the address of every job that resumes
+//   it, so the loop finds the name before running the job (one dictionary lookup, skipped when no
+//   named task is alive).
+//
+// ## Clocks
+// The loop reads time only through `LoopClock`. With `.manual`, time moves only when a test says
+// so (`advanceTime(by:)`), and timer order, timeouts, cancellation, heartbeat lag and slow-callback
+// detection are deterministic: a job "runs for 50 ms" by advancing the manual clock by 50 ms.
+//
+// ## Rejected
+// - Running jobs on the caller's thread (swift-nio's EmbeddedEventLoop) for tests: the affinity
+//   rules are the point of this loop, so tests use the real thread with a manual clock.
+// - A lock-free MPSC inbox: cross-thread submissions are rare next to loop-local ones, which take
+//   no lock at all (the loop thread appends straight to its own Deque). A mutex + an atomic count
+//   keeps the common path to one relaxed load per iteration.
+// - timerfd for the precise deadline: epoll_pwait2 does it in the same syscall.
+//
+// ## Ownership
+// Fields marked "protected by the loop thread" are touched only by the loop thread. Public methods
+// say who may call them. The only cross-thread paths are `inbox` (+ `inboxCount`), the selector's
+// wake-up, the clock, `published` (metrics) and `events` (SPSC ring, loop thread produces).
+
+import CRuntime
+import DequeModule
+import Glibc
+import Histogram
+import Synchronization
+
+/// Typed errors of the loop.
+public enum LoopError: Error, Equatable, Sendable {
+    /// `timeout(_:)` expired before the body finished.
+    case timedOut
+    /// The loop is shutting down or stopped.
+    case shutDown
+    /// Another task is already waiting on this fd.
+    case fdBusy(Int32)
+    case selector(SelectorError)
+}
+
+public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
+    // @unchecked Sendable: mutable state is either protected by the loop thread (documented per
+    // field; every access runs on it) or is a Mutex/Atomic. Cross-thread entry points go through
+    // `inbox`.
+
+    public struct Configuration: Sendable {
+        public var name: String = "loop"
+        public var id: Int = 0
+        public var clock: LoopClock = .monotonic
+        /// A job running longer than this is recorded as a slow callback (asyncio's default is 100 ms).
+        public var slowCallbackThreshold: Duration = .milliseconds(10)
+        /// Heartbeat period; nil = no heartbeat.
+        public var heartbeat: Duration? = .milliseconds(1)
+        /// Heartbeat lateness above this pushes a `lagSpike` event.
+        public var lagSpikeThreshold: Duration = .milliseconds(5)
+        /// Worker pool for `toThread`; nil = `toThread` throws `ThreadPoolError.noPool`.
+        public var pool: ThreadPool? = nil
+        /// Longest busy time between two fd polls while jobs are ready.
+        public var ioPollInterval: Duration = .microseconds(50)
+        /// How often the loop publishes histograms for `metrics()` (counters: every iteration).
+        public var publishInterval: Duration = .milliseconds(10)
+        public var eventRingCapacity: Int = 1024
+        /// Longest `shutdown()` waits for cancelled tasks to finish before stopping anyway.
+        public var shutdownGrace: Duration = .seconds(5)
+        public init() {}
+    }
+
+    private enum Job {
+        case task(UnownedJob)
+        case callback(() -> Void, String?)
+        case timer(LoopTimer)
+    }
+    private struct Item {
+        var job: Job
+        var enqueuedAt: UInt64
+    }
+    private struct InboxItem: Sendable {
+        enum Body: Sendable {
+            case task(UnownedJob)
+            case callback(@Sendable () -> Void, String?)
+        }
+        var body: Body
+        var enqueuedAt: UInt64
+    }
+
+    public let name: String
+    public let id: Int
+    public let configuration: Configuration
+    public let clock: LoopClock
+    /// Notable events (slow callbacks, lag spikes). Produced by the loop thread; one consumer drains.
+    public let events: EventRing
+    public var pool: ThreadPool? { configuration.pool }
+
+    private let slowNanos: UInt64
+    private let ioPollNanos: UInt64
+    private let publishNanos: UInt64
+    private let selector: Selector
+    let published = LoopPublished()
+
+    // Cross-thread submissions. Any thread appends; the loop thread drains.
+    private let inbox = Mutex(Deque<InboxItem>())
+    // sequentially consistent: part of the wake-up protocol (see Selector).
+    private let inboxCount = Atomic<Int>(0)
+    /// pthread_t of the loop thread, 0 before it starts. relaxed: compared only against the
+    /// caller's own pthread_self(), which can match only if the loop thread stored it.
+    private let threadID = Atomic<UInt>(0)
+    /// 0 running, 1 stop requested, 2 stopped.
+    private let runState = Atomic<Int>(0)
+    private let thread = Mutex<EventLoopThread?>(nil)
+    private let joined = Atomic<Bool>(false)
+
+    // protected by the loop thread
+    private var ready = Deque<Item>()
+    // protected by the loop thread
+    private var timers = TimerHeap()
+    // protected by the loop thread: names of alive named tasks, by task address.
+    private var taskNames: [UInt: String] = [:]
+    // protected by the loop thread: every alive task spawned by `spawn`, for cancellation at shutdown.
+    private var aliveTasks: [UInt: UnsafeCurrentTask] = [:]
+    // protected by the loop thread
+    private var fdWaiters: [Int32: FdWaiter] = [:]
+    // protected by the loop thread: callbacks run when the loop next runs out of work (tests).
+    private var idleWaiters: [() -> Void] = []
+    // protected by the loop thread
+    private var now: UInt64 = 0
+    // protected by the loop thread
+    private var lastPoll: UInt64 = 0
+    // protected by the loop thread
+    private var lastPublish: UInt64 = 0
+    // protected by the loop thread
+    private var lag: LagRecorder?
+    // protected by the loop thread
+    private var heartbeatTimer: LoopTimer?
+    // protected by the loop thread
+    private var queueDelay = makeNanosHistogram()
+    // protected by the loop thread
+    private var runTime = makeNanosHistogram()
+    // protected by the loop thread: plain counters, published into `published`.
+    private var jobsRun: UInt64 = 0
+    private var slowCallbacks: UInt64 = 0
+    private var busyNanos: UInt64 = 0
+    private var maxReadyDepth = 0
+    /// Name of the job running now (loop thread), and whether `published.currentName` holds a name.
+    private var currentName: String?
+    private var publishedNameSet = false
+    private var copiesDirty = false
+
+    /// Creates the loop and starts its thread.
+    public init(_ configuration: Configuration = Configuration()) throws(LoopError) {
+        self.configuration = configuration
+        self.name = configuration.name
+        self.id = configuration.id
+        self.clock = configuration.clock
+        self.events = EventRing(capacity: configuration.eventRingCapacity)
+        self.slowNanos = LoopTime.nanos(configuration.slowCallbackThreshold)
+        self.ioPollNanos = LoopTime.nanos(configuration.ioPollInterval)
+        self.publishNanos = LoopTime.nanos(configuration.publishInterval)
+        do {
+            self.selector = try Selector()
+        } catch {
+            throw .selector(error)
+        }
+        if let hb = configuration.heartbeat {
+            lag = LagRecorder(period: hb, spike: configuration.lagSpikeThreshold)
+        }
+        let t = EventLoopThread.start(name: configuration.name) { [self] in runLoop() }
+        thread.withLock { $0 = t }
+    }
+
+    /// Convenience: `EventLoop(name:)` with defaults otherwise.
+    public convenience init(name: String, id: Int = 0, clock: LoopClock = .monotonic) throws(LoopError) {
+        var c = Configuration()
+        c.name = name
+        c.id = id
+        c.clock = clock
+        try self.init(c)
+    }
+
+    // MARK: - Executor
+
+    /// True on the loop's thread. Any thread.
+    @inline(__always)
+    public var inLoop: Bool {
+        threadID.load(ordering: .relaxed) == UInt(pthread_self())
+    }
+
+    /// SerialExecutor / TaskExecutor entry point. Any thread.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        if inLoop {
+            ready.append(Item(job: .task(unowned), enqueuedAt: now))
+        } else {
+            submit(InboxItem(body: .task(unowned), enqueuedAt: clock.now()))
+        }
+    }
+
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
+    }
+
+    public func checkIsolated() {
+        precondition(inLoop, "not on event loop '\(name)'")
+    }
+
+    public func isIsolatingCurrentContext() -> Bool? { inLoop }
+
+    private func submit(_ item: InboxItem) {
+        inbox.withLock { $0.append(item) }
+        inboxCount.add(1, ordering: .sequentiallyConsistent)
+        selector.wakeIfSleeping()
+    }
+
+    // MARK: - Callbacks and timers
+
+    /// asyncio's `call_soon` / `call_soon_threadsafe`: runs `body` on the loop in FIFO order. Any thread.
+    public func callSoon(name: String? = nil, _ body: @escaping @Sendable () -> Void) {
+        if inLoop {
+            ready.append(Item(job: .callback(body, name), enqueuedAt: now))
+        } else {
+            submit(InboxItem(body: .callback(body, name), enqueuedAt: clock.now()))
+        }
+    }
+
+    /// Runs `body` now if on the loop thread, else schedules it (loop-internal helper).
+    @inline(__always)
+    func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if inLoop { body() } else { callSoon(body) }
+    }
+
+    /// asyncio's `call_later`. Any thread. The handle cancels from any thread.
+    @discardableResult
+    public func callLater(
+        after delay: Duration, name: String? = nil, _ body: @escaping @Sendable () -> Void
+    ) -> LoopTimerHandle {
+        let deadline = clock.now() &+ LoopTime.nanos(delay)
+        return callAt(deadlineNanos: deadline, name: name, body)
+    }
+
+    /// asyncio's `call_at`, deadline on this loop's clock (`clock.now()` scale). Any thread.
+    @discardableResult
+    public func callAt(
+        deadlineNanos: UInt64, name: String? = nil, _ body: @escaping @Sendable () -> Void
+    ) -> LoopTimerHandle {
+        let handle = LoopTimerHandle(loop: self)
+        onLoop { [self] in
+            if handle.cancelRequested { return }
+            handle.timer = timers.add(deadline: deadlineNanos, name: name, callback: body)
+        }
+        return handle
+    }
+
+    /// Loop thread: arms a timer directly (sleep, heartbeat, timeouts).
+    func addTimer(deadline: UInt64, name: String?, _ body: @escaping () -> Void) -> LoopTimer {
+        timers.add(deadline: deadline, name: name, callback: body)
+    }
+
+    /// Loop thread.
+    func cancelTimer(_ t: LoopTimer) {
+        timers.cancel(t)
+    }
+
+    /// Loop thread: the loop clock's time as of the current job.
+    var loopNow: UInt64 { now }
+
+    // MARK: - Tasks
+
+    /// asyncio's `create_task`: starts `body` as a task that runs on this loop after every await.
+    /// `name` is shown as the current job and as the culprit of slow callbacks. Any thread.
+    @discardableResult
+    public func spawn<T: Sendable>(
+        name: String? = nil, _ body: sending @escaping () async throws -> T
+    ) -> LoopTask<T> {
+        published.tasksAlive.add(1, ordering: .relaxed)
+        let task = Task<T, any Error>(name: name, executorPreference: self) { [self] in
+            let key = registerCurrentTask(name: name)
+            defer { unregisterTask(key) }
+            return try await body()
+        }
+        return LoopTask(task: task, name: name)
+    }
+
+    /// Called first thing in a spawned task, on the loop thread.
+    private func registerCurrentTask(name: String?) -> UInt {
+        // Unsafe: the UnsafeCurrentTask is kept only while the task's own body runs (removed by
+        // `unregisterTask` in its defer) and used only on the loop thread (cancel at shutdown).
+        withUnsafeCurrentTask { current -> UInt in
+            guard let current else { return 0 }
+            let key = unsafeBitCast(current, to: UInt.self)
+            aliveTasks[key] = current
+            if let name {
+                taskNames[key] = name
+                setCurrentName(name)
+            }
+            if runState.load(ordering: .relaxed) != 0 { current.cancel() }
+            return key
+        }
+    }
+
+    private func unregisterTask(_ key: UInt) {
+        if key != 0 {
+            aliveTasks[key] = nil
+            taskNames[key] = nil
+        }
+        published.tasksAlive.subtract(1, ordering: .relaxed)
+    }
+
+    /// asyncio's `sleep`: suspends the calling task for `duration` of this loop's clock.
+    /// Throws `CancellationError` if the task is cancelled first.
+    public func sleep(for duration: Duration) async throws {
+        let delay = LoopTime.nanos(duration)
+        try await sleep(untilOffset: delay)
+    }
+
+    private func sleep(untilOffset delay: UInt64) async throws {
+        try Task.checkCancellation()
+        let waiter = SleepWaiter()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+                let start = inLoop ? now : clock.now()
+                onLoop { [self] in
+                    if waiter.cancelled {
+                        cont.resume(throwing: CancellationError())
+                        return
+                    }
+                    waiter.continuation = cont
+                    waiter.timer = addTimer(deadline: start &+ delay, name: nil) {
+                        waiter.timer = nil
+                        waiter.continuation?.resume()
+                        waiter.continuation = nil
+                    }
+                }
+            }
+        } onCancel: {
+            onLoop { [self] in
+                waiter.cancelled = true
+                if let t = waiter.timer {
+                    cancelTimer(t)
+                    waiter.timer = nil
+                    waiter.continuation?.resume(throwing: CancellationError())
+                    waiter.continuation = nil
+                }
+            }
+        }
+    }
+
+    /// asyncio's `timeout`: runs `body` on this loop; if it has not finished after `duration`
+    /// (this loop's clock), cancels it, waits for it to end and throws `LoopError.timedOut`.
+    public func timeout<T: Sendable>(
+        _ duration: Duration, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: TimeoutOutcome<T>.self) { group in
+            group.addTask(executorPreference: self) { .value(try await body()) }
+            group.addTask(executorPreference: self) { [self] in
+                try await sleep(for: duration)
+                return .expired
+            }
+            defer { group.cancelAll() }
+            switch try await group.next()! {
+            case .value(let v): return v
+            case .expired: throw LoopError.timedOut
+            }
+        }
+    }
+
+    /// asyncio's `to_thread`: runs a blocking closure on the loop's worker pool; the caller resumes on
+    /// its executor (this loop, for a loop task) with the result.
+    public func toThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        guard let pool = configuration.pool else { throw ThreadPoolError.noPool }
+        return try await pool.run(body)
+    }
+
+    /// Runs a task group whose children are loop tasks with names (asyncio's TaskGroup): waits for
+    /// all children; the first child error cancels the others and is rethrown.
+    public func taskGroup<R: Sendable>(
+        _ body: (LoopTaskGroup) async throws -> R
+    ) async throws -> R {
+        let group = LoopTaskGroup(loop: self)
+        do {
+            let r = try await withTaskCancellationHandler {
+                try await body(group)
+            } onCancel: {
+                group.cancelAll()
+            }
+            try await group.waitAll()
+            return r
+        } catch {
+            group.cancelAll()
+            try? await group.waitAll()
+            throw error
+        }
+    }
+
+    // MARK: - fd readiness
+
+    /// Suspends until `fd` is readable (or has an error/hang-up). The fd should be non-blocking.
+    /// One waiter per fd at a time (`LoopError.fdBusy` otherwise). Cancellable.
+    public func waitReadable(_ fd: Int32) async throws {
+        try await waitFd(fd, events: qv_EPOLLIN() | qv_EPOLLRDHUP())
+    }
+
+    /// Suspends until `fd` is writable (or has an error). Cancellable.
+    public func waitWritable(_ fd: Int32) async throws {
+        try await waitFd(fd, events: qv_EPOLLOUT())
+    }
+
+    private func waitFd(_ fd: Int32, events mask: UInt32) async throws {
+        try Task.checkCancellation()
+        let waiter = FdWaiter()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+                onLoop { [self] in
+                    if waiter.cancelled {
+                        cont.resume(throwing: CancellationError())
+                        return
+                    }
+                    if fdWaiters[fd] != nil {
+                        cont.resume(throwing: LoopError.fdBusy(fd))
+                        return
+                    }
+                    do throws(SelectorError) {
+                        try selector.arm(fd: fd, events: mask, token: UInt64(UInt32(bitPattern: fd)), add: true)
+                    } catch {
+                        cont.resume(throwing: LoopError.selector(error))
+                        return
+                    }
+                    waiter.continuation = cont
+                    fdWaiters[fd] = waiter
+                }
+            }
+        } onCancel: {
+            onLoop { [self] in
+                waiter.cancelled = true
+                if let c = waiter.continuation, fdWaiters[fd] === waiter {
+                    fdWaiters[fd] = nil
+                    selector.remove(fd: fd)
+                    waiter.continuation = nil
+                    c.resume(throwing: CancellationError())
+                }
+            }
+        }
+    }
+
+    /// Loop thread: an fd event from the selector.
+    private func fdReady(token: UInt64) {
+        let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: token))
+        guard let w = fdWaiters.removeValue(forKey: fd) else { return }
+        selector.remove(fd: fd)
+        let c = w.continuation
+        w.continuation = nil
+        c?.resume()
+    }
+
+    // MARK: - Deterministic driving (manual clock)
+
+    /// Advances the manual clock by `duration`, then waits until the loop has run everything that
+    /// became due and has nothing ready. Any task not on this loop. Requires `.manual` clock.
+    public func advanceTime(by duration: Duration) async {
+        guard case .manual(let manual) = clock else {
+            preconditionFailure("advanceTime(by:) needs a loop with a manual clock")
+        }
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            callSoon { [self] in
+                manual.advance(by: duration)
+                idleWaiters.append { cont.resume() }
+            }
+        }
+    }
+
+    /// Waits until the loop has nothing ready (timers in the future don't count). Any task not on this loop.
+    public func runUntilIdle() async {
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            callSoon { [self] in idleWaiters.append { cont.resume() } }
+        }
+    }
+
+    // MARK: - Lifecycle
+
+    /// Stops the loop: cancels every task started by `spawn`, runs until they have finished (at most
+    /// `shutdownGrace`), stops the heartbeat, joins the thread and closes the selector. Idempotent.
+    /// Call from any thread except the loop's own. The pool is not shut down (it may be shared).
+    public func shutdown() {
+        precondition(!inLoop, "EventLoop.shutdown() called on its own thread")
+        if runState.compareExchange(expected: 0, desired: 1, ordering: .sequentiallyConsistent).exchanged {
+            selector.wake()
+        }
+        let t = thread.withLock { t -> EventLoopThread? in
+            defer { t = nil }
+            return t
+        }
+        if let t {
+            t.join()
+            joined.store(true, ordering: .sequentiallyConsistent)
+        } else {
+            // Another caller is joining: wait for it (rare; shutdown races are a test-only concern).
+            while !joined.load(ordering: .sequentiallyConsistent) { sched_yield() }
+        }
+    }
+
+    /// True once the loop thread has exited.
+    public var isStopped: Bool { runState.load(ordering: .sequentiallyConsistent) == 2 }
+
+    // MARK: - The loop
+
+    private func runLoop() {
+        threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        now = clock.now()
+        lastPoll = now
+        lastPublish = now
+        if lag != nil { startHeartbeat() }
+        var stopDeadline: UInt64 = 0
+        var events: [(UInt64, UInt32)] = []
+        while true {
+            if inboxCount.load(ordering: .relaxed) > 0 { drainInbox() }
+            now = clock.now()
+            if timers.pending > 0 {
+                while let t = timers.popDue(now: now) {
+                    ready.append(Item(job: .timer(t), enqueuedAt: t.deadline))
+                }
+            }
+            var n = ready.count
+            if n > maxReadyDepth { maxReadyDepth = n }
+            if n > 0 {
+                published.currentStart.store(now, ordering: .relaxed)
+                while n > 0, let item = ready.popFirst() {
+                    n -= 1
+                    run(item)
+                }
+                published.currentStart.store(0, ordering: .relaxed)
+            }
+            if now &- lastPublish >= publishNanos { publish(now: now) }
+
+            if runState.load(ordering: .relaxed) != 0 {
+                if stopDeadline == 0 {
+                    stopDeadline = qv_now_ns() &+ LoopTime.nanos(configuration.shutdownGrace)
+                    beginStop()
+                }
+                if ready.isEmpty && aliveTasks.isEmpty && published.tasksAlive.load(ordering: .relaxed) <= 0
+                    && inboxCount.load(ordering: .sequentiallyConsistent) == 0
+                {
+                    break
+                }
+                if qv_now_ns() > stopDeadline { break }
+            }
+
+            if ready.isEmpty {
+                if !idleWaiters.isEmpty && inboxCount.load(ordering: .relaxed) == 0 && !hasDueTimer() {
+                    let waiters = idleWaiters
+                    idleWaiters.removeAll()
+                    for w in waiters { w() }
+                    continue
+                }
+                var timeout: Int64 = -1
+                if let d = timers.nextDeadline() {
+                    let t = clock.now()
+                    if d <= t {
+                        timeout = 0
+                    } else if !clock.isManual {
+                        timeout = Int64(min(d - t, UInt64(Int64.max)))
+                    }
+                }
+                if runState.load(ordering: .relaxed) != 0 {
+                    // Stopping: poll in short slices so the grace deadline is honoured.
+                    timeout = timeout < 0 ? 1_000_000 : min(timeout, 1_000_000)
+                }
+                if timeout != 0 {
+                    selector.sleeping.store(true, ordering: .sequentiallyConsistent)
+                    if inboxCount.load(ordering: .sequentiallyConsistent) > 0 {
+                        selector.sleeping.store(false, ordering: .sequentiallyConsistent)
+                        continue
+                    }
+                    publish(now: clock.now())
+                }
+                poll(timeout: timeout, into: &events)
+                selector.sleeping.store(false, ordering: .sequentiallyConsistent)
+            } else if !fdWaiters.isEmpty && now &- lastPoll >= ioPollNanos {
+                poll(timeout: 0, into: &events)
+            }
+        }
+        // Stopped.
+        if let t = heartbeatTimer { timers.cancel(t) }
+        publish(now: clock.now())
+        runState.store(2, ordering: .sequentiallyConsistent)
+        selector.close()
+        for (_, w) in fdWaiters {
+            w.continuation?.resume(throwing: LoopError.shutDown)
+            w.continuation = nil
+        }
+        fdWaiters.removeAll()
+        let waiters = idleWaiters
+        idleWaiters.removeAll()
+        for w in waiters { w() }
+        timers = TimerHeap()  // drops callbacks (and the references they hold to this loop)
+    }
+
+    private func hasDueTimer() -> Bool {
+        guard let d = timers.nextDeadline() else { return false }
+        return d <= clock.now()
+    }
+
+    private func poll(timeout: Int64, into events: inout [(UInt64, UInt32)]) {
+        events.removeAll(keepingCapacity: true)
+        _ = selector.wait(timeoutNanos: timeout) { token, mask in events.append((token, mask)) }
+        for (token, _) in events { fdReady(token: token) }
+        lastPoll = clock.now()
+    }
+
+    private func drainInbox() {
+        let items = inbox.withLock { q -> Deque<InboxItem> in
+            defer { q.removeAll(keepingCapacity: true) }
+            return q
+        }
+        inboxCount.subtract(items.count, ordering: .sequentiallyConsistent)
+        for it in items {
+            switch it.body {
+            case .task(let j): ready.append(Item(job: .task(j), enqueuedAt: it.enqueuedAt))
+            case .callback(let f, let name): ready.append(Item(job: .callback(f, name), enqueuedAt: it.enqueuedAt))
+            }
+        }
+    }
+
+    /// Runs one job and accounts for it. `now` is its start time on entry, its end time on exit.
+    @inline(__always)
+    private func run(_ item: Item) {
+        let start = now
+        queueDelay.record(start > item.enqueuedAt ? start - item.enqueuedAt : 0)
+        if publishedNameSet { clearCurrentName() }
+        switch item.job {
+        case .task(let job):
+            if !taskNames.isEmpty {
+                let key = unsafeBitCast(job, to: UInt.self)
+                if let n = taskNames[key] { setCurrentName(n) }
+            }
+            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+        case .callback(let body, let name):
+            if let name { setCurrentName(name) }
+            body()
+        case .timer(let t):
+            if let name = t.name { setCurrentName(name) }
+            let body = t.callback
+            t.callback = nil
+            body?()
+        }
+        let end = clock.now()
+        let took = end > start ? end - start : 0
+        runTime.record(took)
+        busyNanos &+= took
+        jobsRun &+= 1
+        if took >= slowNanos { slowCallback(item, took: took, at: end) }
+        currentName = nil
+        now = end
+        published.currentStart.store(end, ordering: .relaxed)
+    }
+
+    private func setCurrentName(_ name: String) {
+        currentName = name
+        publishedNameSet = true
+        _ = published.currentName.withLockIfAvailable { $0 = name }
+    }
+
+    private func clearCurrentName() {
+        if published.currentName.withLockIfAvailable({ $0 = nil }) != nil { publishedNameSet = false }
+    }
+
+    private func slowCallback(_ item: Item, took: UInt64, at end: UInt64) {
+        slowCallbacks &+= 1
+        let culprit: String
+        if let currentName {
+            culprit = currentName
+        } else {
+            switch item.job {
+            case .task: culprit = "unnamed task"
+            case .callback: culprit = "unnamed callback"
+            case .timer: culprit = "unnamed timer"
+            }
+        }
+        events.push(
+            RuntimeEventRecord(
+                timeNanos: end, kind: .slowCallback, worker: Int32(truncatingIfNeeded: id), durationNanos: took,
+                name: culprit))
+    }
+
+    /// Publishes counters (relaxed atomics) and, if the reader is not holding it, histogram copies.
+    private func publish(now t: UInt64) {
+        lastPublish = t
+        let p = published
+        p.readyDepth.store(ready.count, ordering: .relaxed)
+        p.maxReadyDepth.store(maxReadyDepth, ordering: .relaxed)
+        p.timersPending.store(timers.pending - (heartbeatTimer?.state == .armed ? 1 : 0), ordering: .relaxed)
+        p.jobsRun.store(jobsRun, ordering: .relaxed)
+        p.slowCallbacks.store(slowCallbacks, ordering: .relaxed)
+        p.busyNanos.store(busyNanos, ordering: .relaxed)
+        let recent = lag?.recentMax ?? 0
+        let done: Bool? = p.copies.withLockIfAvailable { c in
+            c.queueDelay = queueDelay
+            c.runTime = runTime
+            if let lag {
+                c.lag = lag.late
+                c.slots = lag.slots
+                c.buckets = lag.buckets
+                c.ticks = lag.late.totalCount
+                c.missed = lag.missed
+                c.recentMax = max(c.recentMax, recent)
+            }
+            return true
+        }
+        if done != nil { lag?.recentMax = 0 }
+    }
+
+    private func beginStop() {
+        if let t = heartbeatTimer {
+            timers.cancel(t)
+            heartbeatTimer = nil
+        }
+        for (_, task) in aliveTasks { task.cancel() }
+    }
+
+    // MARK: - Heartbeat
+
+    private func startHeartbeat() {
+        guard var l = lag else { return }
+        l.origin = now
+        lag = l
+        armHeartbeat()
+    }
+
+    private func armHeartbeat() {
+        guard let l = lag else { return }
+        heartbeatTimer = timers.add(deadline: l.nextDeadline, name: "heartbeat") { [self] in heartbeat() }
+    }
+
+    private func heartbeat() {
+        let t = clock.now()
+        guard let lateness = lag?.tick(now: t) else { return }
+        if let l = lag, lateness >= l.spikeNanos && l.spikeNanos > 0 {
+            events.push(
+                RuntimeEventRecord(
+                    timeNanos: t, kind: .lagSpike, worker: Int32(truncatingIfNeeded: id), durationNanos: lateness))
+        }
+        if runState.load(ordering: .relaxed) == 0 { armHeartbeat() }
+    }
+
+    // MARK: - Metrics (any thread, never blocks the loop)
+
+    /// The loop's figures now. `resetRecent`: hand out and clear the worst recent lateness (one
+    /// consumer — the sampler — should pass true, others false). Any thread; never blocks the loop
+    /// (the loop only try-locks what this reads).
+    public func metrics(resetRecent: Bool = false) -> LoopMetrics {
+        let p = published
+        let copies = p.copies.withLock { c -> LoopPublished.Copies in
+            let out = c
+            if resetRecent { c.recentMax = 0 }
+            return out
+        }
+        let start = p.currentStart.load(ordering: .relaxed)
+        var current: String? = nil
+        var running: UInt64 = 0
+        if start != 0 {
+            current = p.currentName.withLock { $0 }
+            let t = clock.now()
+            running = t > start ? t - start : 0
+        }
+        var lag = LoopLagSummary()
+        if copies.lag.totalCount > 0 {
+            lag.p50Ms = Double(copies.lag.valueAtPercentile(50)) / 1e6
+            lag.p99Ms = Double(copies.lag.valueAtPercentile(99)) / 1e6
+            lag.maxMs = Double(copies.lag.max) / 1e6
+        }
+        if copies.slots.totalCount > 0 { lag.slotP99Ms = Double(copies.slots.valueAtPercentile(99)) / 1e6 }
+        lag.recentMs = Double(copies.recentMax) / 1e6
+        lag.buckets = copies.buckets
+        lag.ticks = copies.ticks
+        lag.missedSlots = copies.missed
+        return LoopMetrics(
+            id: id, name: name, readyDepth: p.readyDepth.load(ordering: .relaxed),
+            maxReadyDepth: p.maxReadyDepth.load(ordering: .relaxed),
+            timersPending: p.timersPending.load(ordering: .relaxed),
+            tasksAlive: max(0, p.tasksAlive.load(ordering: .relaxed)),
+            jobsRun: p.jobsRun.load(ordering: .relaxed), slowCallbacks: p.slowCallbacks.load(ordering: .relaxed),
+            busyNanos: p.busyNanos.load(ordering: .relaxed), current: current, currentRunningNanos: running, lag: lag,
+            queueDelay: LoopDurationSummary(copies.queueDelay), runTime: LoopDurationSummary(copies.runTime),
+            droppedEvents: events.dropped)
+    }
+
+    /// Notable events since the previous call, oldest first. One consumer at a time (the sampler).
+    public func drainEvents(max: Int = .max) -> [RuntimeEventRecord] {
+        var out: [RuntimeEventRecord] = []
+        events.drain(into: &out, max: max)
+        return out
+    }
+}
+
+private enum TimeoutOutcome<T: Sendable>: Sendable {
+    case value(T)
+    case expired
+}
+
+/// State of one `sleep`. @unchecked Sendable: every field is read and written on the loop thread only.
+private final class SleepWaiter: @unchecked Sendable {
+    var cancelled = false
+    var timer: LoopTimer?
+    var continuation: CheckedContinuation<Void, any Error>?
+}
+
+/// State of one fd wait. @unchecked Sendable: every field is read and written on the loop thread only.
+final class FdWaiter: @unchecked Sendable {
+    var cancelled = false
+    var continuation: CheckedContinuation<Void, any Error>?
+}
+
+/// A timer armed by `callLater` / `callAt`. `cancel()` from any thread.
+public final class LoopTimerHandle: @unchecked Sendable {
+    // @unchecked Sendable: `timer` and `cancelRequested` are touched only on the loop thread.
+    private let loop: EventLoop
+    var timer: LoopTimer?
+    var cancelRequested = false
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    /// Cancels the timer if it has not fired yet. Any thread.
+    public func cancel() {
+        loop.onLoop { [self] in
+            cancelRequested = true
+            if let t = timer { loop.cancelTimer(t) }
+        }
+    }
+}
+
+/// A task spawned on a loop (asyncio's Task).
+public struct LoopTask<T: Sendable>: Sendable {
+    public let task: Task<T, any Error>
+    public let name: String?
+
+    /// Waits for the result; the awaiting task resumes on its own executor.
+    public var value: T {
+        get async throws { try await task.value }
+    }
+
+    public func cancel() { task.cancel() }
+    public var isCancelled: Bool { task.isCancelled }
+}
+
+/// asyncio's TaskGroup on a loop. Created by `EventLoop.taskGroup`; `spawn` from loop tasks.
+public final class LoopTaskGroup: @unchecked Sendable {
+    // @unchecked Sendable: `children` and `firstError` are touched only on the loop thread (spawn is
+    // called from the group's body, which runs on the loop; children finish on the loop).
+    public let loop: EventLoop
+    private var children: [LoopTask<Void>] = []
+    private var firstError: (any Error)?
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    /// Starts a child. The first child to fail cancels its siblings. Loop thread.
+    public func spawn(name: String? = nil, _ body: sending @escaping () async throws -> Void) {
+        let child = loop.spawn(name: name) { [self] in
+            do {
+                try await body()
+            } catch {
+                if firstError == nil && !(error is CancellationError) {
+                    firstError = error
+                    cancelAll()
+                }
+                throw error
+            }
+        }
+        children.append(child)
+    }
+
+    /// Loop thread (or any thread: Task.cancel is thread-safe; reads `children` only on the loop).
+    public func cancelAll() {
+        loop.onLoop { [self] in for c in children { c.cancel() } }
+    }
+
+    func waitAll() async throws {
+        var i = 0
+        while i < children.count {
+            _ = try? await children[i].value
+            i += 1
+        }
+        if let firstError { throw firstError }
+    }
+}

@@ -1,0 +1,156 @@
+// Loop metrics: what the loop measures about itself, and how it publishes it without blocking.
+//
+// "Count plainly, publish in batches" (tokio's worker Stats → WorkerMetrics): the loop thread keeps
+// plain counters and HdrHistograms, and at maintenance points (every `publishInterval`, and before
+// it sleeps) copies them into `LoopPublished`:
+// - counters go into relaxed atomics (a reader may see them a few ms stale, never torn);
+// - histograms and the culprit name go into a Mutex the loop only *tries* to take
+//   (`withLockIfAvailable`): if a reader holds it, the loop keeps its values and tries again at
+//   the next maintenance point. The loop never waits for a reader.
+// Readers (`EventLoop.metrics()`, any thread) do the expensive part: percentiles from the copies.
+
+import Histogram
+import Synchronization
+
+/// Heartbeat lateness, as the dashboard draws it (same fields as `Telemetry.LagSummary`).
+public struct LoopLagSummary: Sendable, Equatable {
+    public var p50Ms: Double = 0
+    public var p99Ms: Double = 0
+    public var maxMs: Double = 0
+    /// p99 over every heartbeat slot, a skipped slot counting as late until the loop ran (anchors' W4).
+    public var slotP99Ms: Double = 0
+    /// Worst lateness since the previous `metrics()` call that asked to reset it.
+    public var recentMs: Double = 0
+    /// Counts per bucket; upper bounds in `bucketBoundsMs` (the same as `Telemetry.LagSummary`'s).
+    public var buckets: [UInt64] = Array(repeating: 0, count: LoopLagSummary.bucketBoundsMs.count)
+    /// Heartbeat ticks that fired, and grid slots skipped because the loop was busy.
+    public var ticks: UInt64 = 0
+    public var missedSlots: UInt64 = 0
+
+    /// Upper bounds of `buckets`, ms; the last bucket is open-ended. Must equal `Telemetry.LagSummary.bucketBoundsMs`.
+    public static let bucketBoundsMs: [Double] = [0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, .infinity]
+
+    public init() {}
+}
+
+/// p50 / p99 / max of a per-job duration, ms.
+public struct LoopDurationSummary: Sendable, Equatable {
+    public var count: UInt64 = 0
+    public var p50Ms: Double = 0
+    public var p99Ms: Double = 0
+    public var maxMs: Double = 0
+    public init() {}
+
+    init(_ h: Histogram<UInt64>) {
+        count = h.totalCount
+        if count > 0 {
+            p50Ms = Double(h.valueAtPercentile(50)) / 1e6
+            p99Ms = Double(h.valueAtPercentile(99)) / 1e6
+            maxMs = Double(h.max) / 1e6
+        }
+    }
+}
+
+/// One loop's figures at one instant. Plain values.
+public struct LoopMetrics: Sendable, Equatable {
+    public var id: Int
+    public var name: String
+    public var readyDepth: Int
+    public var maxReadyDepth: Int
+    public var timersPending: Int
+    public var tasksAlive: Int
+    public var jobsRun: UInt64
+    public var slowCallbacks: UInt64
+    /// Nanoseconds spent running jobs, cumulative (busy ratio = Δbusy / Δwall).
+    public var busyNanos: UInt64
+    /// Name of the task or callback running now (nil when idle or unnamed).
+    public var current: String?
+    /// How long the current job has been running, ns (0 when idle). Shows a stall while it lasts.
+    public var currentRunningNanos: UInt64
+    public var lag: LoopLagSummary
+    /// Per job: ready → started, and run time.
+    public var queueDelay: LoopDurationSummary
+    public var runTime: LoopDurationSummary
+    /// Events dropped because the loop's ring was full, cumulative.
+    public var droppedEvents: UInt64
+}
+
+/// Histogram of nanosecond durations, 2 significant digits, up to 1 hour.
+func makeNanosHistogram() -> Histogram<UInt64> {
+    Histogram<UInt64>(
+        lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .two)
+}
+
+/// The heartbeat's bookkeeping. Owned by the loop thread.
+struct LagRecorder {
+    let periodNanos: UInt64
+    let spikeNanos: UInt64
+    /// Grid origin and index of the next slot to fire (anchors' W4: t0 + k × period).
+    var origin: UInt64 = 0
+    var k: UInt64 = 1
+    var late = makeNanosHistogram()
+    var slots = makeNanosHistogram()
+    var buckets = [UInt64](repeating: 0, count: LoopLagSummary.bucketBoundsMs.count)
+    var recentMax: UInt64 = 0
+    var missed: UInt64 = 0
+
+    init(period: Duration, spike: Duration) {
+        periodNanos = max(1, LoopTime.nanos(period))
+        spikeNanos = LoopTime.nanos(spike)
+    }
+
+    var nextDeadline: UInt64 { origin &+ k &* periodNanos }
+
+    /// Records a tick that fired at `now`; returns its lateness. Advances `k` past every slot
+    /// that has already passed (skipped slots count toward `slots` as late until `now`).
+    mutating func tick(now: UInt64) -> UInt64 {
+        let scheduled = nextDeadline
+        let lateness = now > scheduled ? now - scheduled : 0
+        late.record(lateness)
+        recentMax = max(recentMax, lateness)
+        let ms = Double(lateness) / 1e6
+        var b = 0
+        while b < LoopLagSummary.bucketBoundsMs.count - 1 && ms > LoopLagSummary.bucketBoundsMs[b] { b += 1 }
+        buckets[b] += 1
+        let nk = max(k + 1, (now > origin ? (now - origin) / periodNanos : 0) + 1)
+        var j = k
+        while j < nk {
+            let slot = origin &+ j &* periodNanos
+            slots.record(now > slot ? now - slot : 0)
+            j += 1
+        }
+        missed += nk - k - 1
+        k = nk
+        return lateness
+    }
+}
+
+/// Counters and copies published by the loop thread for readers on any thread.
+final class LoopPublished: Sendable {
+    // relaxed (every atomic below): independent statistics; a reader needs no ordering between
+    // them or with other memory, only untorn values.
+    let readyDepth = Atomic<Int>(0)
+    let maxReadyDepth = Atomic<Int>(0)
+    let timersPending = Atomic<Int>(0)
+    let tasksAlive = Atomic<Int>(0)
+    let jobsRun = Atomic<UInt64>(0)
+    let slowCallbacks = Atomic<UInt64>(0)
+    let busyNanos = Atomic<UInt64>(0)
+    /// Start time of the job running now, 0 when idle.
+    let currentStart = Atomic<UInt64>(0)
+
+    struct Copies: Sendable {
+        var lag = makeNanosHistogram()
+        var slots = makeNanosHistogram()
+        var queueDelay = makeNanosHistogram()
+        var runTime = makeNanosHistogram()
+        var buckets = [UInt64](repeating: 0, count: LoopLagSummary.bucketBoundsMs.count)
+        var ticks: UInt64 = 0
+        var missed: UInt64 = 0
+        /// Worst lateness not yet handed to a reader, ns.
+        var recentMax: UInt64 = 0
+    }
+    let copies = Mutex(Copies())
+    /// Name of the named job running now (nil otherwise); valid only while `currentStart != 0`.
+    let currentName = Mutex<String?>(nil)
+}

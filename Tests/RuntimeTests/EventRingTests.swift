@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+@testable import Runtime
+
+@Suite struct EventRingTests {
+    @Test func keepsOrderAndCountsDropsWhenFull() {
+        let ring = EventRing(capacity: 4)
+        #expect(ring.capacity == 4)
+        for i in 0..<6 {
+            ring.push(RuntimeEventRecord(timeNanos: UInt64(i), kind: .steal, count: Int32(i)))
+        }
+        #expect(ring.dropped == 2)
+        var out: [RuntimeEventRecord] = []
+        #expect(ring.drain(into: &out) == 4)
+        #expect(out.map(\.count) == [0, 1, 2, 3])
+        #expect(ring.push(RuntimeEventRecord(timeNanos: 9, kind: .lagSpike, name: "culprit")))
+        out.removeAll()
+        ring.drain(into: &out, max: 10)
+        #expect(out == [RuntimeEventRecord(timeNanos: 9, kind: .lagSpike, name: "culprit")])
+    }
+
+    @Test func drainRespectsMax() {
+        let ring = EventRing(capacity: 8)
+        for i in 0..<5 { ring.push(RuntimeEventRecord(timeNanos: UInt64(i), kind: .spawnBatch)) }
+        var out: [RuntimeEventRecord] = []
+        #expect(ring.drain(into: &out, max: 2) == 2)
+        #expect(ring.pending == 3)
+        #expect(ring.drain(into: &out) == 3)
+        #expect(out.map(\.timeNanos) == [0, 1, 2, 3, 4])
+    }
+
+    /// One producer thread, one consumer thread, a shrunk ring: every event is either delivered in
+    /// order exactly once or counted as dropped.
+    @Test func stressOneProducerOneConsumer() async {
+        let ring = EventRing(capacity: 8)
+        let total = 200_000
+        let producer = Thread {
+            for i in 0..<total {
+                ring.push(RuntimeEventRecord(timeNanos: UInt64(i), kind: .steal, name: i % 7 == 0 ? "f\(i)" : nil))
+            }
+        }
+        producer.start()
+        var received: [RuntimeEventRecord] = []
+        let deadline = Date().addingTimeInterval(60)
+        while UInt64(received.count) + ring.dropped < UInt64(total) && Date() < deadline {
+            ring.drain(into: &received)
+        }
+        #expect(UInt64(received.count) + ring.dropped == UInt64(total))
+        var last: Int64 = -1
+        var ordered = true
+        for e in received {
+            if Int64(e.timeNanos) <= last { ordered = false }
+            if e.timeNanos % 7 == 0 && e.name != "f\(e.timeNanos)" { ordered = false }
+            last = Int64(e.timeNanos)
+        }
+        #expect(ordered)
+    }
+
+    @Test func ringSetMergesByTime() {
+        let a = EventRing(capacity: 4)
+        let b = EventRing(capacity: 4)
+        a.push(RuntimeEventRecord(timeNanos: 3, kind: .steal))
+        b.push(RuntimeEventRecord(timeNanos: 1, kind: .workerPark))
+        a.push(RuntimeEventRecord(timeNanos: 5, kind: .steal))
+        let set = EventRingSet([a, b])
+        #expect(set.drainAll().map(\.timeNanos) == [1, 3, 5])
+        #expect(set.dropped == 0)
+    }
+}

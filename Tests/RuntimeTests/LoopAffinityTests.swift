@@ -1,0 +1,131 @@
+import CRuntime
+import Glibc
+import Testing
+
+@testable import Runtime
+
+private actor Elsewhere {
+    var n = 0
+    func bump() -> Int {
+        n += 1
+        return n
+    }
+}
+
+private func plainHelper(_ loop: EventLoop) async -> Bool {
+    await Task.yield()
+    return loop.inLoop
+}
+
+@concurrent private func concurrentHelper(_ loop: EventLoop) async -> Bool {
+    await Task.yield()
+    return loop.inLoop
+}
+
+/// Every kind of await inside a loop task resumes on the loop thread.
+@Suite(.timeLimit(.minutes(1))) struct LoopAffinityTests {
+    @Test func everyAwaitReturnsToTheLoop() async throws {
+        let pool = ThreadPool(threads: 2, name: "aff-pool")
+        let loop = try LoopTestSupport.realLoop(name: "affinity", pool: pool)
+        defer {
+            loop.shutdown()
+            pool.shutdown()
+        }
+        let seen = try await loop.spawn(name: "affinity") { () async throws -> [String: Bool] in
+            var seen: [String: Bool] = [:]
+            seen["start"] = loop.inLoop
+            await Task.yield()
+            seen["yield"] = loop.inLoop
+            try await loop.sleep(for: .milliseconds(1))
+            seen["sleep"] = loop.inLoop
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                resumeFromForeignThread { c.resume() }
+            }
+            seen["foreign continuation"] = loop.inLoop
+            let r = try await loop.toThread { 21 * 2 }
+            seen["toThread"] = loop.inLoop && r == 42
+            let childOnLoop = await withTaskGroup(of: Bool.self) { g in
+                for _ in 0..<3 { g.addTask { loop.inLoop } }
+                var all = true
+                for await b in g { all = all && b }
+                return all
+            }
+            seen["task group children"] = childOnLoop
+            seen["task group"] = loop.inLoop
+            async let a = plainHelper(loop)
+            seen["async let child"] = await a
+            seen["async let"] = loop.inLoop
+            _ = await Elsewhere().bump()
+            seen["actor hop"] = loop.inLoop
+            seen["nonisolated helper"] = await plainHelper(loop)
+            seen["@concurrent helper"] = await concurrentHelper(loop)
+            seen["after helpers"] = loop.inLoop
+            let other = loop.spawn(name: "other") { loop.inLoop }
+            seen["spawned"] = try await other.value
+            seen["await task"] = loop.inLoop
+            let v = try await loop.timeout(.seconds(10)) { () async throws -> Bool in
+                try await loop.sleep(for: .microseconds(100))
+                return loop.inLoop
+            }
+            seen["timeout body"] = v
+            seen["timeout"] = loop.inLoop
+            try await loop.taskGroup { g in
+                g.spawn(name: "g1") { try await loop.sleep(for: .microseconds(10)) }
+            }
+            seen["loop task group"] = loop.inLoop
+            return seen
+        }.value
+        for (what, ok) in seen.sorted(by: { $0.key < $1.key }) {
+            #expect(ok, "\(what) did not run on the loop thread")
+        }
+        #expect(seen.count == 18)
+    }
+
+    @Test func fdReadinessResumesOnTheLoop() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "fd")
+        defer { loop.shutdown() }
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let (r, w) = (fds[0], fds[1])
+        defer {
+            close(r)
+            close(w)
+        }
+        #expect(qv_set_nonblocking(r) == 0)
+        let ok = try await loop.spawn(name: "reader") { () async throws -> Bool in
+            let writer = EventLoopThread.start(name: "writer") {
+                var b: UInt8 = 7
+                _ = write(w, &b, 1)
+            }
+            try await loop.waitReadable(r)
+            writer.join()
+            var b: UInt8 = 0
+            let n = read(r, &b, 1)
+            return loop.inLoop && n == 1 && b == 7
+        }.value
+        #expect(ok)
+    }
+
+    /// The documented trap: unstructured `Task {}` does not inherit the loop as executor preference.
+    @Test func plainTaskDoesNotInheritTheLoop() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "trap")
+        defer { loop.shutdown() }
+        let (inner, spawned) = try await loop.spawn { () async throws -> (Bool, Bool) in
+            let inner = await Task { loop.inLoop }.value
+            let spawned = try await loop.spawn { loop.inLoop }.value
+            return (inner, spawned)
+        }.value
+        #expect(!inner)
+        #expect(spawned)
+    }
+
+    @Test func taskAddressMatchesItsJobs() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "names")
+        defer { loop.shutdown() }
+        let name = try await loop.spawn(name: "named-task") { () async throws -> String? in
+            await Task.yield()
+            return loop.metrics().current
+        }.value
+        #expect(name == "named-task")
+    }
+}
