@@ -1,8 +1,9 @@
-// Fiber models (virtual-threads, green-threads) on the Runtime's M:N scheduler. Registered in `Models`.
+// Fiber models (virtual-threads, green-threads) on the Runtime's M:N scheduler.
 
 import Telemetry
 
 extension Models {
-    static func registerFiberModels(_ f: inout [SchedulerModel: @Sendable (Preset) throws(ModelError) -> any Model]) {
+    static func makeFiberModel(_ preset: Preset, sessionStart: UInt64) throws(ModelError) -> any Model {
+        throw ModelError("model \(preset.scheduler.model.rawValue) is not yet available in this build")
     }
 }

@@ -77,7 +77,7 @@ public final class KindStats: Sendable {
 ///
 /// Records lateness per tick and the anchors' W4 "slot" lag: each period slot that passed while
 /// the heartbeat could not run counts as late by the time until it finally ran.
-public final class LagRecorder: Sendable {
+public final class HeartbeatLag: Sendable {
     private struct State {
         var ticks = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)
         var slots = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)

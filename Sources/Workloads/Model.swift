@@ -49,20 +49,12 @@ public enum Monotonic {
 
 /// Builds the model a preset names.
 public enum Models {
-    /// The model for `preset`, not yet started.
-    public static func make(_ preset: Preset) throws(ModelError) -> any Model {
-        guard let factory = factories[preset.scheduler.model] else {
-            throw ModelError("model \(preset.scheduler.model.rawValue) is not yet available in this build")
+    /// The model for `preset`, not yet started. `sessionStart` (monotonic ns) is the origin of event times.
+    public static func make(_ preset: Preset, sessionStart: UInt64 = Monotonic.now()) throws(ModelError) -> any Model {
+        switch preset.scheduler.model {
+        case .eventLoop, .loopPerThread: return try LoopModel(preset: preset, sessionStart: sessionStart)
+        case .virtualThreads, .greenThreads: return try makeFiberModel(preset, sessionStart: sessionStart)
         }
-        return try factory(preset)
-    }
-
-    /// Registered model factories; each model file adds itself here.
-    static var factories: [SchedulerModel: @Sendable (Preset) throws(ModelError) -> any Model] {
-        var f: [SchedulerModel: @Sendable (Preset) throws(ModelError) -> any Model] = [:]
-        registerLoopModels(&f)
-        registerFiberModels(&f)
-        return f
     }
 }
 
@@ -84,7 +76,7 @@ public final class LiveSource: SnapshotSource {
         let start = sessionStart ?? Monotonic.now()
         self.sessionStart = start
         self.sequence = firstSequence
-        model = try Models.make(preset)
+        model = try Models.make(preset, sessionStart: start)
         try model.start()
         if sessionStart != nil {
             pendingSwitchEvent = RuntimeEvent(
