@@ -283,7 +283,12 @@ final class LoopModel: Model {
 
     func stop() {
         stopping.set()
-        guard let rt = runtime.withLock({ r -> Runtime? in defer { r = nil }; return r }) else { return }
+        guard
+            let rt = runtime.withLock({ r -> Runtime? in
+                defer { r = nil }
+                return r
+            })
+        else { return }
         for l in rt.loops { l.shutdown() }
         for p in rt.pools { p.shutdown() }
         for s in rt.servers { s.close() }
@@ -294,7 +299,8 @@ final class LoopModel: Model {
         let metrics = loops.map { $0.metrics(resetRecent: true) }
         let records = EventRingSet(loops.map(\.events)).drainAll()
         var snapshot = Snapshot(
-            time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title, model: preset.scheduler.model)
+            time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
+            model: preset.scheduler.model)
         sampler.withLock { st in
             let dt = st.lastTime.map { time - $0 } ?? 0
             if st.lastBusy.count != metrics.count { st.lastBusy = metrics.map(\.busyNanos) }

@@ -93,7 +93,7 @@ import Testing
     }
 
     @Test func lagRecorderCountsSkippedSlots() {
-        let lag = LagRecorder(periodNanos: 1_000_000)
+        let lag = HeartbeatLag(periodNanos: 1_000_000)
         for i in 0..<98 { lag.record(dueNanos: UInt64(i) * 1_000_000, nowNanos: UInt64(i) * 1_000_000 + 10_000) }
         // One 50 ms stall: one late tick, 50 late slots.
         lag.record(dueNanos: 1_000_000_000, nowNanos: 1_050_000_000)
