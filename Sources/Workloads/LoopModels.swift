@@ -163,6 +163,7 @@ final class LoopModel: Model {
         /// Pools to shut down (one shared, one per loop, or none).
         var pools: [ThreadPool]
         var servers: [LoopbackServer]
+        var arrivals: ArrivalThread
     }
 
     private struct SamplerState {
@@ -223,12 +224,20 @@ final class LoopModel: Model {
                 }
             }
         }
-        runtime.withLock { $0 = Runtime(loops: loops, pools: pools, servers: servers) }
-        startGenerators(loops: loops, servers: servers)
+        let arrivals = ArrivalThread(streams: startGenerators(loops: loops, servers: servers))
+        runtime.withLock { $0 = Runtime(loops: loops, pools: pools, servers: servers, arrivals: arrivals) }
+        do {
+            try arrivals.start()
+        } catch {
+            stop()
+            throw error
+        }
     }
 
-    private func startGenerators(loops: [EventLoop], servers: [LoopbackServer]) {
+    /// Starts the population tasks on their loops and returns the rate-driven arrival streams.
+    private func startGenerators(loops: [EventLoop], servers: [LoopbackServer]) -> [ArrivalThread.Stream] {
         let start = Monotonic.now() + 1_000_000
+        var streams: [ArrivalThread.Stream] = []
         for (specIndex, spec) in preset.workload.tasks.enumerated() {
             let targets = spec.placement == .first ? [0] : Array(loops.indices)
             for (part, li) in targets.enumerated() {
@@ -240,29 +249,20 @@ final class LoopModel: Model {
                 let seed = preset.workload.seed ^ UInt64(specIndex &* 7919) ^ UInt64(li &* 104_729)
                 switch spec.arrival {
                 case .rate(let rate):
-                    var schedule = ArrivalSchedule(start: start, rate: rate, parts: targets.count, part: part)
-                    loop.spawn(name: "arrivals-\(spec.name)") {
-                        var rng = SplitMix64(seed: seed)
-                        var spawned = 0
-                        while !stop.isSet {
-                            let due = schedule.nextDue
-                            let now = Monotonic.now()
-                            if due > now {
-                                try await loop.sleep(for: .nanoseconds(Int64(due - now)))
-                            } else if spawned % 64 == 63 {
-                                await Task.yield()
-                            }
-                            schedule.advance()
-                            spawned += 1
-                            guard stats.inFlight < maxInFlightPerSpec else { continue }
-                            let ms = spec.duration.sample(&rng)
-                            stats.begin()
-                            loop.spawn(name: spec.name) {
-                                try await bodies.run(spec, ms: ms)
-                                stats.end(latencyNanos: Monotonic.now() &- due)
-                            }
-                        }
-                    }
+                    // Arrival k of the spec goes to target k mod N, fired by the arrival thread.
+                    let rng = Mutex(SplitMix64(seed: seed))
+                    streams.append(
+                        ArrivalThread.Stream(
+                            schedule: ArrivalSchedule(start: start, rate: rate, parts: targets.count, part: part),
+                            fire: { due in
+                                guard stats.inFlight < maxInFlightPerSpec else { return }
+                                let ms = rng.withLock { spec.duration.sample(&$0) }
+                                stats.begin()
+                                loop.spawn(name: spec.name) {
+                                    try await bodies.run(spec, ms: ms)
+                                    stats.end(latencyNanos: Monotonic.now() &- due)
+                                }
+                            }))
                 case .population(let population):
                     let share = populationShare(population, parts: targets.count, part: part)
                     for member in 0..<share {
@@ -279,6 +279,7 @@ final class LoopModel: Model {
                 }
             }
         }
+        return streams
     }
 
     func stop() {
@@ -289,6 +290,7 @@ final class LoopModel: Model {
                 return r
             })
         else { return }
+        rt.arrivals.stopAndJoin()
         for l in rt.loops { l.shutdown() }
         for p in rt.pools { p.shutdown() }
         for s in rt.servers { s.close() }

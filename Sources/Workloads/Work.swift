@@ -99,3 +99,90 @@ final class StopFlag: Sendable {
     var isSet: Bool { flag.load(ordering: .relaxed) }
     func set() { flag.store(true, ordering: .relaxed) }
 }
+
+/// A joinable OS thread (Foundation's `Thread` cannot be joined, and a preset switch must be able
+/// to prove every thread it started has exited).
+struct JoinableThread: @unchecked Sendable {
+    // @unchecked Sendable: pthread_t is an integer handle; joining it is the only use.
+    let handle: pthread_t
+
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
+        // Unmanaged: the retained box is handed to the new thread, which takes it back exactly once.
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(
+            &tid, nil,
+            { raw in
+                // Unmanaged: balances passRetained above.
+                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, box)
+        if rc != 0 {
+            // Unmanaged: the thread was not created, so take the box back here.
+            Unmanaged<Box>.fromOpaque(box).release()
+            return nil
+        }
+        return JoinableThread(handle: tid)
+    }
+
+    func join() { _ = pthread_join(handle, nil) }
+}
+
+/// One OS thread that fires every rate-driven arrival at its due time, from outside the runtime
+/// (the clients of a server are outside it too). A stalled runtime therefore cannot delay its own
+/// arrivals; the latency of each task still counts from its due time.
+///
+/// Owned by its model: `start` once, `stopAndJoin` once.
+final class ArrivalThread: Sendable {
+    struct Stream: Sendable {
+        var schedule: ArrivalSchedule
+        /// Called on the arrival thread with the arrival's due time (monotonic ns).
+        var fire: @Sendable (UInt64) -> Void
+    }
+
+    private let streams: [Stream]
+    private let stop = StopFlag()
+    private let thread = Mutex<JoinableThread?>(nil)
+
+    init(streams: [Stream]) { self.streams = streams }
+
+    func start() throws(ModelError) {
+        guard !streams.isEmpty else { return }
+        let streams = self.streams
+        let stop = self.stop
+        guard
+            let t = JoinableThread.start({
+                var s = streams
+                while !stop.isSet {
+                    var best = 0
+                    for i in s.indices where s[i].schedule.nextDue < s[best].schedule.nextDue { best = i }
+                    let due = s[best].schedule.nextDue
+                    let now = Monotonic.now()
+                    if due > now {
+                        // Wake at least every 10 ms to notice stop().
+                        Work.sleepThread(nanos: min(due - now, 10_000_000))
+                        continue
+                    }
+                    s[best].schedule.advance()
+                    s[best].fire(due)
+                }
+            })
+        else { throw ModelError("cannot start the arrival thread") }
+        thread.withLock { $0 = t }
+    }
+
+    func stopAndJoin() {
+        stop.set()
+        if let t = thread.withLock({ t -> JoinableThread? in
+            defer { t = nil }
+            return t
+        }) {
+            t.join()
+        }
+    }
+}
