@@ -1,4 +1,4 @@
-// Fiber models (virtual-threads, green-threads) on the Runtime's M:N scheduler.
+// Fiber models (virtual-threads, green-threads): wait for the M:N scheduler (branch `sched`).
 
 import Telemetry
 

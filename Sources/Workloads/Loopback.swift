@@ -7,13 +7,23 @@
 
 import Foundation
 import Runtime
+import Synchronization
 
 /// A listening socket on 127.0.0.1 (ephemeral port) and the server loop that answers requests.
-/// @unchecked Sendable: `fd` and `port` are immutable after init; `close()` is called once, by the
-/// model's `stop()`, after the runtime that served on it has been shut down.
-final class LoopbackServer: @unchecked Sendable {
+/// `fd` and `port` are immutable after init. Every connection socket (client or server side) is
+/// tracked until closed, so `close()` — called once by the model's `stop()` after its runtime has
+/// shut down — also closes sockets whose fibers were dropped while parked (their `defer` never ran).
+final class LoopbackServer: Sendable {
     let fd: Int32
     let port: UInt16
+    // protected by its lock: connection sockets not yet closed.
+    private let open = Mutex<Set<Int32>>([])
+
+    func track(_ c: Int32) { open.withLock { _ = $0.insert(c) } }
+
+    func untrackAndClose(_ c: Int32) {
+        if open.withLock({ $0.remove(c) }) != nil { Glibc.close(c) }
+    }
 
     init() throws(ModelError) {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
@@ -38,7 +48,15 @@ final class LoopbackServer: @unchecked Sendable {
         port = UInt16(bigEndian: addr.sin_port)
     }
 
-    func close() { Glibc.close(fd) }
+    func close() {
+        Glibc.close(fd)
+        for c in open.withLock({ o -> Set<Int32> in
+            defer { o.removeAll() }
+            return o
+        }) {
+            Glibc.close(c)
+        }
+    }
 
     static func address(port: UInt16) -> sockaddr_in {
         var a = sockaddr_in()
@@ -92,8 +110,9 @@ final class LoopbackServer: @unchecked Sendable {
                     let c = accept(fd, nil, nil)
                     if c < 0 { break }
                     _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
+                    self.track(c)
                     loop.spawn(name: "server") {
-                        defer { Glibc.close(c) }
+                        defer { self.untrackAndClose(c) }
                         var word: UInt64 = 0
                         guard try await Self.exchange(c, &word, writing: false, loop: loop) else { return }
                         try await loop.sleep(for: .microseconds(Int64(UInt64(littleEndian: word))))
@@ -107,7 +126,8 @@ final class LoopbackServer: @unchecked Sendable {
     /// Client side of one request, awaiting readiness on `loop`.
     func roundTrip(on loop: EventLoop, serverDelayMs: Double) async throws {
         guard let (c, connected) = Self.startConnect(port: port) else { throw ModelError("connect failed") }
-        defer { Glibc.close(c) }
+        track(c)
+        defer { untrackAndClose(c) }
         if !connected { try await loop.waitWritable(c) }
         var word = UInt64(max(0, serverDelayMs) * 1000).littleEndian
         guard try await Self.exchange(c, &word, writing: true, loop: loop),

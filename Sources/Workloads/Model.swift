@@ -110,3 +110,31 @@ public final class LiveSource: SnapshotSource {
 
     deinit { if !stopped { model.stop() } }
 }
+
+/// A run with no terminal: what `qvtop run --headless` and the talk-claim tests do.
+public enum HeadlessRun {
+    /// Starts `preset`'s model, samples it `rate` times per second for `seconds` on this thread,
+    /// stops it, and returns every snapshot (feed them to `RunSummary`).
+    public static func collect(preset: Preset, seconds: Double, rate: Double = 10) throws(ModelError) -> [Snapshot] {
+        let source = try LiveSource(preset: preset)
+        defer { source.stop() }
+        let period = UInt64(1e9 / max(1, rate))
+        let start = source.sessionStart
+        let end = start + UInt64(max(0, seconds) * 1e9)
+        var snapshots: [Snapshot] = []
+        if let first = source.poll() { snapshots.append(first) }
+        var next = Monotonic.now() + period
+        while next <= end {
+            let now = Monotonic.now()
+            if next > now { Work.sleepThread(nanos: next - now) }
+            if let s = source.poll() { snapshots.append(s) }
+            next += period
+        }
+        return snapshots
+    }
+
+    /// `collect` then `RunSummary`.
+    public static func summary(preset: Preset, seconds: Double, rate: Double = 10) throws(ModelError) -> RunSummary? {
+        RunSummary(try collect(preset: preset, seconds: seconds, rate: rate))
+    }
+}

@@ -38,39 +38,12 @@ enum Headless {
         }
         let snapshots: [Snapshot]
         do {
-            snapshots = try collect(preset: preset, seconds: options.duration, rate: options.sampleRate)
+            snapshots = try HeadlessRun.collect(preset: preset, seconds: options.duration, rate: options.sampleRate)
         } catch {
             throw fail("\(preset.name): \(error)")
         }
         guard let summary = RunSummary(snapshots) else { throw fail("\(preset.name): no snapshot was taken") }
         print(options.json ? summary.jsonText : summary.table)
-    }
-
-    /// Starts the preset's model, samples it `rate` times per second for `seconds`, stops it.
-    static func collect(preset: Preset, seconds: Double, rate: Double) throws(ModelError) -> [Snapshot] {
-        let source = try LiveSource(preset: preset)
-        defer { source.stop() }
-        let period = UInt64(1e9 / rate)
-        let start = Monotonic.now()
-        let end = start + UInt64(seconds * 1e9)
-        var snapshots: [Snapshot] = []
-        if let first = source.poll() { snapshots.append(first) }
-        var next = start + period
-        while next <= end {
-            sleepUntil(next)
-            if let s = source.poll() { snapshots.append(s) }
-            next += period
-        }
-        return snapshots
-    }
-
-    private static func sleepUntil(_ deadline: UInt64) {
-        let now = Monotonic.now()
-        guard deadline > now else { return }
-        let d = deadline - now
-        var ts = timespec(tv_sec: Int(d / 1_000_000_000), tv_nsec: Int(d % 1_000_000_000))
-        var rest = timespec()
-        while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
     }
 }
 

