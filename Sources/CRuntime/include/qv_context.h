@@ -1,10 +1,83 @@
-// Fiber context switch: declared here, implemented in assembly by the fiber code (issue 3).
+// Fiber context switch and the fiber switch path. Owned by the fibers work (issue 3).
+// The design essay is at the top of Sources/Runtime/Fiber/Fiber.swift; this header is its C half.
+//
+// Two layers:
+//  1. qv_context_*: the raw machine switch (context_x86_64.S / context_aarch64.S). A suspended
+//     context is one stack pointer; callee-saved registers and FP control words live on its stack.
+//  2. qv_fiber_*: what a Swift Fiber uses. Each adds, around one raw switch, exactly the per-switch
+//     bookkeeping that must not be skipped: the thread's "current fiber" slot, Swift's thread-local
+//     exclusivity access set, and ThreadSanitizer's fiber annotations (only when TSan is loaded).
+//     They are written in C so the switch path makes no Swift runtime calls (no retain/release, no
+//     dynamic exclusivity checks) and so no compiler can cache a thread-local address across it.
 #ifndef QVTOP_QV_CONTEXT_H
 #define QVTOP_QV_CONTEXT_H
+#include <stddef.h>
+#include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
 #endif
-// (filled by the fibers work)
+
+// ---- layer 1: raw context switch -------------------------------------------------------------
+
+/// Saves the callee-saved registers and FP control words on the current stack, stores the stack
+/// pointer in *save_sp, then loads new_sp and restores the context saved there. Returns when some
+/// other context switches back to *save_sp.
+void qv_context_switch(void **save_sp, void *new_sp);
+
+/// Writes an initial frame below stack_top (16-byte aligned) so that the first qv_context_switch
+/// to the returned stack pointer calls entry(arg) and, when entry returns, exit(arg). exit must
+/// never return (it switches away for good). Pure memory writes; no syscalls.
+void *qv_context_make(void *stack_top, void (*entry)(void *), void (*exit)(void *), void *arg);
+
+// ---- layer 2: fibers ---------------------------------------------------------------------------
+
+/// Per-fiber switch state. Lives at the top of the fiber's own stack mapping (see FiberStack.swift),
+/// so a fiber costs no extra allocation for it. Ownership per field:
+typedef struct qv_fiber_ctx {
+    /// The fiber's saved stack pointer while it is suspended. Written by the switch on the fiber's
+    /// side (suspend), read by resume. Only one thread touches it at a time (resume contract).
+    void *sp;
+    /// The resumer's saved stack pointer while the fiber runs. Written by resume on the resumer's
+    /// thread, read by suspend/exit on the same thread (a running fiber never changes thread).
+    void *caller_sp;
+    /// Swift's per-task exclusivity state (two pointers; see swift_task_enterThreadLocalContext).
+    /// Holds the fiber's live `inout`/`modify` accesses while it is suspended.
+    uintptr_t exclusivity[2];
+    /// Unretained pointer to the Swift Fiber object (the Fiber owns the stack that holds this ctx).
+    void *owner;
+    /// TSan fiber handle (NULL without TSan) and the resumer's TSan fiber for the way back.
+    void *tsan_fiber;
+    void *tsan_caller;
+    /// Set to 1 by the fiber's exit path just before its last switch; read by resume.
+    int32_t finished;
+    int32_t reserved;
+} qv_fiber_ctx;
+
+/// Prepares ctx (already placed at the top of a stack whose usable part ends at stack_top) so
+/// that the first resume calls entry(ctx) on the new stack; when entry returns, the fiber
+/// finishes (resume returns 1). Creates the TSan fiber when TSan is present.
+void qv_fiber_prepare(qv_fiber_ctx *ctx, void *stack_top, void *owner, void (*entry)(void *ctx));
+
+/// Runs the fiber on the calling thread until it suspends or finishes. Returns 1 when it finished
+/// (its TSan fiber is then destroyed and its stack is no longer in use), else 0. Never call it
+/// concurrently for one ctx, nor for a fiber that is running or finished.
+int qv_fiber_resume(qv_fiber_ctx *ctx);
+
+/// Inside a fiber: switches back to whoever resumed it. Returns when resumed again, possibly on
+/// another thread. Aborts with a message when called outside a fiber.
+void qv_fiber_suspend(void);
+
+/// The owner (unretained Swift Fiber) of the fiber running on this thread, or NULL. Not inline on
+/// purpose: every call reads the thread pointer afresh (see the migration note in Fiber.swift).
+void *qv_fiber_current_owner(void);
+
+/// 1 when ThreadSanitizer's fiber API is linked in (a --sanitize=thread build), else 0.
+int qv_fiber_tsan_enabled(void);
+
+/// Releases the TSan fiber of a fiber that was prepared but will never finish (destroyed
+/// while suspended or never started). No-op without TSan.
+void qv_fiber_discard(qv_fiber_ctx *ctx);
+
 #ifdef __cplusplus
 }
 #endif

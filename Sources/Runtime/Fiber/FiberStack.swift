@@ -1,0 +1,255 @@
+// Fiber stacks and their pool. See "Stacks" in Fiber.swift for the design.
+//
+// Layout of one stack (addresses grow to the right):
+//
+//   guarded:   [ guard page, PROT_NONE | usable stack ........................ | qv_fiber_ctx ]
+//   slab:      [ usable stack ........................................... | qv_fiber_ctx ]
+//              ^ mapping                                                    ^ top - contextSlot
+//
+// The fiber's switch state (qv_fiber_ctx) lives in the top 64 bytes of its own stack, so a fiber
+// needs no separate allocation for it and a parked fiber touches as few pages as possible.
+import CRuntime
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// One fiber stack: a descriptor of memory owned either by a `StackPool` (while free) or by
+/// exactly one `Fiber` (while in use). Copying the descriptor does not copy the memory.
+public struct FiberStack: @unchecked Sendable {
+    // @unchecked Sendable: a plain descriptor (address + sizes). The memory it names has a single
+    // owner at a time (the pool under its lock, or one fiber), which is what makes handing it to
+    // another thread safe.
+
+    /// 64 KiB: a parked fiber usually touches only its top page; the rest is address space.
+    public static let defaultSize = 64 * 1024
+    /// Bytes at the top of each stack reserved for the fiber's `qv_fiber_ctx`.
+    static let contextSlot = 64
+    /// The system page size.
+    public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// Start of the mapping (the guard page when guarded).
+    let mapping: UnsafeMutableRawPointer
+    /// Usable bytes (a multiple of the page size), `contextSlot` included.
+    public let size: Int
+    /// True when a PROT_NONE page sits right below the usable stack, so an overflow faults.
+    public let isGuarded: Bool
+
+    /// Lowest usable address.
+    public var bottom: UnsafeMutableRawPointer { isGuarded ? mapping + FiberStack.pageSize : mapping }
+    /// One past the highest usable address.
+    public var top: UnsafeMutableRawPointer { bottom + size }
+    /// Where the fiber's switch state lives (the top `contextSlot` bytes).
+    var context: UnsafeMutablePointer<qv_fiber_ctx> {
+        (top - FiberStack.contextSlot).bindMemory(to: qv_fiber_ctx.self, capacity: 1)
+    }
+    /// Where the fiber's call stack starts (16-byte aligned, just below the context).
+    var stackTop: UnsafeMutableRawPointer { top - FiberStack.contextSlot }
+
+    /// mmap's MAP_FAILED ((void *)-1), which Swift does not import.
+    static var mapFailed: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: -1) }
+
+    /// Rounds a requested size up to whole pages, at least two pages.
+    static func roundedSize(_ requested: Int) -> Int {
+        let page = pageSize
+        return max(2 * page, (requested + page - 1) / page * page)
+    }
+
+    /// Maps one guarded stack (two kernel mappings: the guard page and the stack). Nil when the
+    /// kernel refuses (e.g. `vm.max_map_count` reached). Touches no shared state: safe anywhere.
+    static func mapGuarded(size: Int) -> FiberStack? {
+        let page = pageSize
+        let length = size + page
+        guard
+            let raw = mmap(
+                nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0),
+            raw != FiberStack.mapFailed
+        else { return nil }
+        if mprotect(raw, page, PROT_NONE) != 0 {
+            munmap(raw, length)
+            return nil
+        }
+        return FiberStack(mapping: raw, size: size, isGuarded: true)
+    }
+
+    /// Maps `count` unguarded stacks in one mapping (one kernel mapping for all of them).
+    static func mapSlab(size: Int, count: Int) -> [FiberStack]? {
+        let length = size * count
+        guard
+            let raw = mmap(
+                nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0),
+            raw != FiberStack.mapFailed
+        else { return nil }
+        return (0..<count).map { FiberStack(mapping: raw + $0 * size, size: size, isGuarded: false) }
+    }
+
+    /// Unmaps a guarded stack. Slab stacks are never unmapped (their slab outlives them).
+    func unmapGuarded() {
+        precondition(isGuarded, "FiberStack: only guarded stacks own their mapping")
+        munmap(mapping, size + FiberStack.pageSize)
+    }
+}
+
+/// Hands out fiber stacks and takes them back. Thread-safe (one pthread mutex); used on fiber
+/// creation and completion only, never on the switch path.
+///
+/// Policy (see "Stacks" in Fiber.swift):
+/// - guarded stacks while fewer than `maxGuardedStacks` exist (two kernel mappings each);
+/// - past that, or when the kernel refuses a mapping, unguarded stacks carved from slabs of
+///   `slabStacks` stacks (one mapping per slab). The first fallback is recorded once in `stats.notice`
+///   and passed to `noticeHandler`;
+/// - a returned stack is kept for reuse (LIFO, so it is likely still in cache). Beyond
+///   `maxCachedStacks` free stacks, a guarded stack is unmapped and a slab stack's pages are given
+///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab).
+public final class StackPool: @unchecked Sendable {
+    // @unchecked Sendable: every mutable field below is protected by `mutex`.
+
+    /// The pool fibers use unless given another.
+    public static let shared = StackPool()
+
+    /// Counters for telemetry and tests; a consistent copy taken under the lock.
+    public struct Stats: Sendable, Equatable {
+        /// Guarded stacks currently mapped (in use or free).
+        public var guardedMapped = 0
+        /// Slab stacks carved so far (in use or free); slabs are never unmapped.
+        public var slabStacks = 0
+        /// Stacks currently handed out to fibers.
+        public var inUse = 0
+        /// Stacks currently waiting in the pool.
+        public var free = 0
+        /// `acquire` calls served from the free list.
+        public var reused = 0
+        /// Slabs mapped because a guarded stack could not be had (budget reached or mapping refused).
+        public var unguardedFallbacks = 0
+        /// Set once, at the first fallback to unguarded stacks: why.
+        public var notice: String?
+    }
+
+    /// At most this many guarded stacks exist at once (default: from `vm.max_map_count`).
+    public let maxGuardedStacks: Int
+    /// Free stacks kept hot per size; more are unmapped (guarded) or madvised away (slab).
+    public let maxCachedStacks: Int
+    /// Stacks per slab when falling back to unguarded stacks.
+    public let slabStacks: Int
+    /// False: never map guard pages (all stacks from slabs).
+    public let guardPages: Bool
+
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    // protected by mutex:
+    private var freeLists: [Int: [FiberStack]] = [:]
+    private var counters = Stats()
+    private var handler: (@Sendable (String) -> Void)?
+
+    /// - Parameters:
+    ///   - maxGuardedStacks: nil = (vm.max_map_count − 8,192 spare mappings) / 2.
+    public init(
+        guardPages: Bool = true, maxGuardedStacks: Int? = nil, maxCachedStacks: Int = 4096, slabStacks: Int = 64
+    ) {
+        self.guardPages = guardPages
+        self.maxGuardedStacks = maxGuardedStacks ?? max(0, (StackPool.readMaxMapCount() - 8192) / 2)
+        self.maxCachedStacks = maxCachedStacks
+        self.slabStacks = max(1, slabStacks)
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        // A pool is normally process-lifetime (`shared`); a private one (tests) gives back its
+        // guarded stacks. Slabs of a private pool are leaked address space (no pages once madvised).
+        for (_, list) in freeLists { for s in list where s.isGuarded { s.unmapGuarded() } }
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Called once, from the thread that hit the first fallback, with the notice text.
+    public var noticeHandler: (@Sendable (String) -> Void)? {
+        get { locked { handler } }
+        set { locked { handler = newValue } }
+    }
+
+    public var stats: Stats { locked { counters } }
+
+    /// A stack of at least `size` usable bytes (rounded up to whole pages). Crashes only when the
+    /// kernel refuses even an unguarded slab (out of address space or memory).
+    public func acquire(size requested: Int = FiberStack.defaultSize) -> FiberStack {
+        let size = FiberStack.roundedSize(requested)
+        var notice: String?
+        let stack: FiberStack = locked {
+            if var list = freeLists[size], let s = list.popLast() {
+                freeLists[size] = list
+                counters.free -= 1
+                counters.reused += 1
+                counters.inUse += 1
+                return s
+            }
+            if guardPages {
+                if counters.guardedMapped < maxGuardedStacks {
+                    if let s = FiberStack.mapGuarded(size: size) {
+                        counters.guardedMapped += 1
+                        counters.inUse += 1
+                        return s
+                    }
+                    notice =
+                        "fiber stacks: guarded mapping refused (errno \(qv_errno())) after "
+                        + "\(counters.guardedMapped) guarded stacks; using unguarded slab stacks"
+                } else {
+                    notice =
+                        "fiber stacks: \(maxGuardedStacks) guarded stacks reached (vm.max_map_count); "
+                        + "further stacks are unguarded, from slabs"
+                }
+                counters.unguardedFallbacks += 1
+                if counters.notice == nil { counters.notice = notice } else { notice = nil }
+            }
+            guard let slab = FiberStack.mapSlab(size: size, count: slabStacks) else {
+                fatalError("StackPool: cannot map a slab of \(slabStacks) × \(size) B stacks (errno \(qv_errno()))")
+            }
+            counters.slabStacks += slab.count
+            counters.free += slab.count - 1
+            counters.inUse += 1
+            freeLists[size, default: []].append(contentsOf: slab.dropFirst().reversed())
+            return slab[0]
+        }
+        if let notice, let h = noticeHandler { h(notice) }
+        return stack
+    }
+
+    /// Takes back a stack no fiber runs on any more.
+    public func release(_ stack: FiberStack) {
+        locked {
+            counters.inUse -= 1
+            let cached = freeLists[stack.size]?.count ?? 0
+            if cached >= maxCachedStacks {
+                if stack.isGuarded {
+                    stack.unmapGuarded()
+                    counters.guardedMapped -= 1
+                    return
+                }
+                // Slab stack: keep the address range, give the pages back.
+                madvise(stack.mapping, stack.size, MADV_DONTNEED)
+            }
+            freeLists[stack.size, default: []].append(stack)
+            counters.free += 1
+        }
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    private static func readMaxMapCount() -> Int {
+        guard let f = fopen("/proc/sys/vm/max_map_count", "r") else { return 65_530 }
+        defer { fclose(f) }
+        var value = 0
+        var buffer = [CChar](repeating: 0, count: 32)
+        let text = buffer.withUnsafeMutableBufferPointer { b -> String in
+            fgets(b.baseAddress, Int32(b.count), f) != nil ? String(cString: b.baseAddress!) : ""
+        }
+        value = Int(text.filter(\.isNumber)) ?? 0
+        return value > 0 ? value : 65_530
+    }
+}

@@ -1,0 +1,76 @@
+// Injector: the global FIFO queue (Go's `sched.runq`, tokio's `inject`).
+//
+// Takes spawns from outside the scheduler, local-queue overflow (half a queue per batch) and fibers whose
+// carrier lost its worker in a handoff. Workers take from it in batches (Go's `globrunqget`) when their
+// local queue is empty, and every `Scheduler.injectorInterval` ticks even when busy, for fairness.
+//
+// A mutex around a deque is enough: the hot paths (local push/pop) never touch it, and batching makes its
+// lock rare. `depth` mirrors the count in an atomic so "is it empty?" costs one load, no lock.
+import DequeModule
+import Synchronization
+
+public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendable {
+    private let queue = Mutex<Deque<Element>>(Deque())
+    private let depthGauge = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Elements queued. Any thread; exact when read under quiescence, a gauge otherwise.
+    public var depth: Int {
+        // relaxed: a gauge / emptiness hint; the lock orders the real accesses.
+        depthGauge.load(ordering: .relaxed)
+    }
+    public var isEmpty: Bool { depth == 0 }
+
+    /// Any thread.
+    public func push(_ element: Element) {
+        queue.withLock { q in
+            q.append(element)
+            // relaxed: written under the lock; readers only use it as a hint.
+            depthGauge.store(q.count, ordering: .relaxed)
+        }
+    }
+
+    /// Any thread. One lock for the whole batch.
+    public func pushBatch(_ elements: [Element]) {
+        if elements.isEmpty { return }
+        queue.withLock { q in
+            q.append(contentsOf: elements)
+            depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
+        }
+    }
+
+    /// Takes one element. Any thread.
+    public func pop() -> Element? {
+        if isEmpty { return nil }
+        return queue.withLock { q in
+            let e = q.popFirst()
+            depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
+            return e
+        }
+    }
+
+    /// Takes up to `max` elements, at most `1/share` of the queue rounded up (Go: `sched.runqsize/gomaxprocs+1`).
+    /// Any thread.
+    public func popBatch(max: Int, share: Int) -> [Element] {
+        if isEmpty { return [] }
+        return queue.withLock { q in
+            let n = Swift.min(max, q.count / Swift.max(share, 1) + 1, q.count)
+            var out: [Element] = []
+            out.reserveCapacity(n)
+            for _ in 0..<n { out.append(q.removeFirst()) }
+            depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
+            return out
+        }
+    }
+
+    /// Removes everything (shutdown). Any thread.
+    public func drain() -> [Element] {
+        queue.withLock { q in
+            let all = Array(q)
+            q.removeAll()
+            depthGauge.store(0, ordering: .relaxed)  // relaxed: see push.
+            return all
+        }
+    }
+}

@@ -1,0 +1,117 @@
+// Poller: epoll readiness for parked fibers, integrated with idle parking (Go's netpoll).
+//
+// One epoll instance per scheduler holds three kinds of registrations:
+// - the wake eventfd (token 0): `wake()` makes a thread blocked in `wait` return (a new runnable fiber,
+//   an earlier timer, shutdown);
+// - a timerfd (token 1): the blocked thread arms it at the next timer deadline, so sleeps wake with
+//   nanosecond precision instead of epoll_wait's whole milliseconds;
+// - one-shot I/O registrations (tokens ≥ 2): `arm(fd:events:token:)` re-arms an fd with EPOLLONESHOT, so
+//   each readiness event is reported to exactly one caller.
+//
+// Ownership: at most one carrier blocks in `wait(deadline:)` at a time (the scheduler's poller owner, see
+// Scheduler.swift); any carrier may call `poll()` (non-blocking) or `wake()` or `arm`. Non-blocking polls
+// never drain the eventfd or the timerfd, so they cannot steal the blocked owner's wake-up (both are
+// level-triggered).
+import CRuntime
+import Glibc
+
+/// Errors of the I/O layer, with the syscall's errno.
+public enum PollerError: Error, Equatable, Sendable {
+    case epollCreate(errno: Int32)
+    case eventfd(errno: Int32)
+    case timerfd(errno: Int32)
+    case register(fd: Int32, errno: Int32)
+}
+
+public final class Poller: @unchecked Sendable {
+    // @unchecked Sendable: the fds are immutable after init and the kernel serialises epoll calls.
+    public static let wakeToken: UInt64 = 0
+    public static let timerToken: UInt64 = 1
+
+    public let epfd: Int32
+    private let wakefd: Int32
+    private let timerfd: Int32
+
+    public init() throws(PollerError) {
+        let ep = qv_epoll_create()
+        if ep < 0 { throw .epollCreate(errno: qv_errno()) }
+        let ev = qv_eventfd(0, qv_EFD_NONBLOCK() | qv_EFD_CLOEXEC())
+        if ev < 0 {
+            let e = qv_errno()
+            close(ep)
+            throw .eventfd(errno: e)
+        }
+        let tf = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK | TFD_CLOEXEC))
+        if tf < 0 {
+            let e = qv_errno()
+            close(ep)
+            close(ev)
+            throw .timerfd(errno: e)
+        }
+        epfd = ep
+        wakefd = ev
+        timerfd = tf
+        _ = qv_epoll_ctl(ep, qv_EPOLL_CTL_ADD(), ev, qv_EPOLLIN(), Self.wakeToken)
+        _ = qv_epoll_ctl(ep, qv_EPOLL_CTL_ADD(), tf, qv_EPOLLIN(), Self.timerToken)
+    }
+
+    deinit {
+        close(timerfd)
+        close(wakefd)
+        close(epfd)
+    }
+
+    /// Makes a thread blocked in `wait` return. Any thread.
+    public func wake() { _ = qv_eventfd_signal(wakefd) }
+
+    /// Arms `fd` for one readiness report of `events` (EPOLLIN / EPOLLOUT) carrying `token` (≥ 2). Any thread.
+    public func arm(fd: Int32, events: UInt32, token: UInt64) throws(PollerError) {
+        let ev = events | qv_EPOLLONESHOT() | qv_EPOLLRDHUP()
+        if qv_epoll_ctl(epfd, qv_EPOLL_CTL_MOD(), fd, ev, token) == 0 { return }
+        if qv_errno() == ENOENT, qv_epoll_ctl(epfd, qv_EPOLL_CTL_ADD(), fd, ev, token) == 0 { return }
+        throw .register(fd: fd, errno: qv_errno())
+    }
+
+    /// Forgets `fd` (before closing it while a registration may still be armed). Any thread.
+    public func disarm(fd: Int32) { _ = qv_epoll_ctl(epfd, qv_EPOLL_CTL_DEL(), fd, 0, 0) }
+
+    /// Reports ready I/O tokens without blocking. Any thread.
+    public func poll(_ ready: (UInt64) -> Void) { collect(timeoutMs: 0, drainControl: false, ready) }
+
+    /// Blocks until an I/O token is ready, `wake()` is called or the monotonic clock reaches `deadline`
+    /// (ns; 0 = no deadline). Only the poller owner calls this.
+    public func wait(deadline: UInt64, _ ready: (UInt64) -> Void) {
+        var its = itimerspec()
+        if deadline != 0 {
+            its.it_value.tv_sec = Int(deadline / 1_000_000_000)
+            its.it_value.tv_nsec = Int(deadline % 1_000_000_000)
+            if its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0 { its.it_value.tv_nsec = 1 }
+        }
+        // An all-zero value disarms the timer (no deadline).
+        timerfd_settime(timerfd, Int32(TFD_TIMER_ABSTIME), &its, nil)
+        collect(timeoutMs: -1, drainControl: true, ready)
+    }
+
+    private func collect(timeoutMs: Int32, drainControl: Bool, _ ready: (UInt64) -> Void) {
+        let max = 64
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max) { evs in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max) { data in
+                let n = qv_epoll_wait(epfd, evs.baseAddress, data.baseAddress, Int32(max), timeoutMs)
+                if n <= 0 { return }
+                for i in 0..<Int(n) {
+                    let token = data[i]
+                    if token == Self.wakeToken {
+                        if drainControl { _ = qv_eventfd_drain(wakefd) }
+                    } else if token == Self.timerToken {
+                        if drainControl {
+                            var v: UInt64 = 0
+                            _ = read(timerfd, &v, 8)
+                        }
+                    } else {
+                        ready(token)
+                    }
+                }
+            }
+        }
+    }
+}

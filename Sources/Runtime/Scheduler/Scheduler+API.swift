@@ -1,0 +1,241 @@
+// What fibers call (yield, sleep, blocking regions, fd I/O), shutdown, and the metrics read API.
+import CRuntime
+import Glibc
+import Synchronization
+
+extension Scheduler {
+    // MARK: Fiber-side API (each works on a plain thread too, by blocking the thread)
+
+    /// True when the caller runs inside a fiber of a scheduler.
+    public static var isInFiber: Bool { currentTask != nil }
+
+    /// Name of the calling fiber ("" outside one).
+    public static var currentFiberName: String { currentTask?.name ?? "" }
+
+    /// Lets other runnable fibers run; the caller goes to the back of its worker's queue.
+    public static func yield() {
+        if let t = currentTask { t.scheduler.yieldFiber() } else { sched_yield() }
+    }
+
+    /// Parks the calling fiber for `nanoseconds` (a timer wakes it). Blocks a plain thread instead.
+    public static func sleep(nanoseconds: UInt64) {
+        guard let t = currentTask else {
+            var ts = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+            var rem = timespec()
+            while nanosleep(&ts, &rem) != 0 && qv_errno() == EINTR { ts = rem }
+            return
+        }
+        let deadline = qv_now_ns() &+ nanoseconds
+        // Loop: a stale wake-up (permit) must not end the sleep early.
+        repeat {
+            t.scheduler.addTimer(t, deadline: deadline)
+            t.scheduler.park(t, reason: .sleep)
+        } while qv_now_ns() < deadline
+    }
+
+    public static func sleep(for duration: Duration) {
+        let (s, attos) = duration.components
+        sleep(nanoseconds: UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, attos / 1_000_000_000)))
+    }
+
+    /// Runs a real blocking call. Under `pin` the carrier blocks with its worker; under `handoff` the worker
+    /// passes to a spare carrier first (see the essay). Outside a fiber it just runs `body`.
+    public static func blocking<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        guard let t = currentTask, let c = CarrierTLS.current else { return try body() }
+        return try t.scheduler.blockingRegion(t, carrier: c, body)
+    }
+
+    func blockingRegion<T, E: Error>(_ t: FiberTask, carrier c: Carrier, _ body: () throws(E) -> T) throws(E) -> T {
+        guard let w = c.worker else { return try body() }
+        let start = qv_now_ns()
+        t.fiber?.state = .blocked
+        if configuration.blocking == .handoff, let spare = handOff(w, from: c, task: t, start: start) {
+            // From here `w` belongs to `spare`; this carrier has no worker.
+            _ = spare
+            let result = Result<T, E> { () throws(E) -> T in try body() }
+            let dur = qv_now_ns() &- start
+            c.blockedInfo.withLock { $0 = nil }
+            handoffEnds.add(1, ordering: .relaxed)  // relaxed: statistic.
+            detachedEvent(.blockingEnd, worker: w.id, duration: dur, name: t.name)
+            t.fiber?.state = .running
+            // Get back onto some worker: requeue on the injector and switch off (run() handles it).
+            c.postSwitch = .requeueInjector
+            Fiber.suspend()
+            return try result.get()
+        }
+        // Pin.
+        pinBegins.add(1, ordering: .relaxed)  // relaxed: statistic.
+        w.event(.pin, other: c.index)
+        w.event(.blockingBegin, name: t.name)
+        c.blockedInfo.withLock { $0 = (t.name, start, .pin) }
+        w.publish(state: .pinned)
+        if !w.local.isEmpty { wakeIdle() }  // let an idle worker come and steal the waiting queue
+        let result = Result<T, E> { () throws(E) -> T in try body() }
+        let dur = qv_now_ns() &- start
+        c.blockedInfo.withLock { $0 = nil }
+        pinEnds.add(1, ordering: .relaxed)  // relaxed: statistic.
+        w.event(.blockingEnd, duration: dur, name: t.name)
+        w.setState(.running)
+        t.fiber?.state = .running
+        return try result.get()
+    }
+
+    /// Passes `w` from `c` to a spare carrier (an idle one, or a new thread). Nil when none may be had.
+    private func handOff(_ w: Worker, from c: Carrier, task t: FiberTask, start: UInt64) -> Carrier? {
+        if stopping.load(ordering: .relaxed) { return nil }  // relaxed: polled flag.
+        let spare = carriersLock.withLock { cs -> (Carrier, Bool)? in
+            if let s = cs.spares.popLast() { return (s, false) }
+            if cs.all.count >= workers.count + configuration.maxSpareCarriers { return nil }
+            let s = Carrier(index: cs.all.count, scheduler: self)
+            cs.all.append(s)
+            return (s, true)
+        }
+        guard let (s, isNew) = spare else { return nil }
+        handoffBegins.add(1, ordering: .relaxed)  // relaxed: statistic.
+        w.event(.handoff, other: s.index)
+        w.event(.blockingBegin, name: t.name)
+        c.blockedInfo.withLock { $0 = (t.name, start, .handoff) }
+        w.publish(state: .running)
+        c.worker = nil
+        s.worker = w
+        if isNew {
+            let thread = OSThread.spawn { s.scheduler.carrierMain(s) }
+            carriersLock.withLock { $0.threads.append(thread) }
+        } else {
+            // The unpark orders our write of s.worker before the spare reads it.
+            s.parker.unpark(poller: nil)
+        }
+        return s
+    }
+
+    /// Called by a carrier whose worker was handed off: wait as a spare until given one, or until shutdown.
+    func becomeSpare(_ c: Carrier) {
+        carriersLock.withLock { $0.spares.append(c) }
+        while c.worker == nil && !stopping.load(ordering: .sequentiallyConsistent) { c.parker.park() }
+    }
+
+    // MARK: File descriptors
+
+    /// Waits until `fd` is ready for `events` (EPOLLIN / EPOLLOUT): parks a fiber, blocks a plain thread.
+    public static func waitReady(fd: Int32, events: UInt32) throws(SchedulerError) {
+        guard let t = currentTask else {
+            var p = pollfd(fd: fd, events: Int16(truncatingIfNeeded: events), revents: 0)
+            while Glibc.poll(&p, 1, -1) < 0 {
+                let e = qv_errno()
+                if e != EINTR { throw .io(op: "poll", errno: e) }
+            }
+            return
+        }
+        let s = t.scheduler
+        try s.registerIO(t, fd: fd, events: events)
+        // Loop: a stale wake-up must not be taken for readiness.
+        repeat { s.park(t, reason: .io) } while s.ioPending(t)
+        t.ioToken = 0
+    }
+
+    func ioPending(_ t: FiberTask) -> Bool { ioWaiters.withLock { $0[t.ioToken] != nil } }
+
+    /// `read(2)` on a non-blocking fd; parks the fiber until readable. Returns bytes read (0 = EOF).
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SchedulerError) -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            let e = qv_errno()
+            if e == EINTR { continue }
+            guard e == EAGAIN || e == EWOULDBLOCK else { throw .io(op: "read", errno: e) }
+            try waitReady(fd: fd, events: qv_EPOLLIN())
+        }
+    }
+
+    /// `write(2)` on a non-blocking fd; parks the fiber until writable. Returns bytes written.
+    public static func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) throws(SchedulerError) -> Int {
+        while true {
+            let n = Glibc.write(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            let e = qv_errno()
+            if e == EINTR { continue }
+            guard e == EAGAIN || e == EWOULDBLOCK else { throw .io(op: "write", errno: e) }
+            try waitReady(fd: fd, events: qv_EPOLLOUT())
+        }
+    }
+
+    /// `accept(2)` on a non-blocking listening socket; the new socket is made non-blocking and close-on-exec.
+    public static func accept(_ fd: Int32) throws(SchedulerError) -> Int32 {
+        while true {
+            let s = Glibc.accept(fd, nil, nil)
+            if s >= 0 {
+                _ = qv_set_nonblocking(s)
+                _ = fcntl(s, F_SETFD, FD_CLOEXEC)
+                return s
+            }
+            let e = qv_errno()
+            if e == EINTR || e == ECONNABORTED { continue }
+            guard e == EAGAIN || e == EWOULDBLOCK else { throw .io(op: "accept", errno: e) }
+            try waitReady(fd: fd, events: qv_EPOLLIN())
+        }
+    }
+
+    /// `connect(2)` on a non-blocking socket; parks until the connection is established or fails.
+    public static func connect(
+        _ fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t
+    ) throws(SchedulerError) {
+        if Glibc.connect(fd, address, length) == 0 { return }
+        let e = qv_errno()
+        guard e == EINPROGRESS || e == EINTR else { throw .io(op: "connect", errno: e) }
+        try waitReady(fd: fd, events: qv_EPOLLOUT())
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 { throw .io(op: "getsockopt", errno: qv_errno()) }
+        if err != 0 { throw .io(op: "connect", errno: err) }
+    }
+
+    // MARK: Shutdown
+
+    /// Stops the scheduler: no new spawns, carriers finish their current fiber and exit, every thread is
+    /// joined, and fibers still queued or parked are dropped (see the essay). With `drain`, first waits up
+    /// to `drainTimeoutNanos` for every fiber to finish. Call from a plain thread, once (later calls return).
+    public func shutdown(drain: Bool = false, drainTimeoutNanos: UInt64 = 5_000_000_000) {
+        precondition(CarrierTLS.current?.scheduler !== self, "Scheduler.shutdown from one of its own carriers")
+        if shutDown.exchange(true, ordering: .sequentiallyConsistent) { return }
+        if drain {
+            let deadline = qv_now_ns() &+ drainTimeoutNanos
+            while metrics().fibers.total > 0 && qv_now_ns() < deadline { Scheduler.sleep(nanoseconds: 1_000_000) }
+        }
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        // Wake everything that may sleep: idle workers, the poller owner, spares.
+        for w in workers { w.parker.unpark(poller: poller) }
+        poller.wake()
+        var joined = 0
+        while true {
+            let (threads, carriers) = carriersLock.withLock { ($0.threads, $0.all) }
+            for c in carriers { c.parker.unpark(poller: nil) }
+            for w in workers { w.parker.unpark(poller: poller) }
+            if joined == threads.count { break }
+            for t in threads[joined...] { t.join() }
+            joined = threads.count
+        }
+        // Every carrier has exited: this thread now owns every queue. Drop what is left.
+        var dropped: [FiberTask] = []
+        for w in workers { while let t = w.local.pop() { dropped.append(t) } }
+        dropped += injector.drain()
+        dropped += timers.drain()
+        dropped += ioWaiters.withLock { d in
+            let all = Array(d.values)
+            d.removeAll()
+            return all
+        }
+        ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
+        for t in dropped {
+            t.body = nil
+            t.fiber = nil  // returns the stack to the pool (Fiber.deinit)
+        }
+        carriersLock.withLock { cs in
+            for c in cs.all { c.worker = nil }
+            cs.spares.removeAll()
+        }
+        for w in workers { w.setState(.stopped) }
+    }
+
+    /// Carrier threads started so far (workers' carriers plus spares).
+    public var carrierThreadCount: Int { carriersLock.withLock { $0.threads.count } }
+}

@@ -1,0 +1,326 @@
+// The carrier's scheduling loop: find a runnable fiber, run it, handle what it asked for after the switch.
+// See the essay in Scheduler.swift.
+import CRuntime
+import Glibc
+import Synchronization
+
+extension Scheduler {
+    /// Body of every carrier thread.
+    func carrierMain(_ c: Carrier) {
+        CarrierTLS.set(c)
+        defer { CarrierTLS.set(nil) }
+        while !stopping.load(ordering: .sequentiallyConsistent) {
+            if let w = c.worker {
+                w.carrierIndex.store(c.index, ordering: .relaxed)  // relaxed: gauge.
+                schedule(w, on: c)
+            } else {
+                // Our worker was handed off: wait as a spare until a handoff gives us one (or shutdown).
+                becomeSpare(c)
+            }
+        }
+    }
+
+    /// Runs `w`'s loop until the worker is handed off or the scheduler stops. Executed by `c` owning `w`.
+    func schedule(_ w: Worker, on c: Carrier) {
+        while c.worker === w {
+            guard let t = findRunnable(w) else {
+                if stopping.load(ordering: .sequentiallyConsistent) { return }
+                continue
+            }
+            run(t, on: w, carrier: c)
+        }
+    }
+
+    /// Runs one task on `w`/`c` and handles its post-switch action.
+    @inline(__always)
+    func run(_ t: FiberTask, on w: Worker, carrier c: Carrier) {
+        w.counters.runs &+= 1
+        w.counters.sincePublish &+= 1
+        if t.readyAt != 0 {
+            let now = qv_now_ns()
+            w.counters.recordDelay(now &- t.readyAt)
+            t.readyAt = 0
+        }
+        if w.counters.sincePublish >= Int(Self.injectorInterval) { maintenance(w) }
+        t.state.store(TaskState.running.rawValue, ordering: .relaxed)
+        // relaxed: only the worker that popped the task touches its state while it is runnable/running,
+        // except a waker's CAS from running → notified, which is seq-cst and re-read by park().
+        let fiber: Fiber
+        if let f = t.fiber {
+            fiber = f
+        } else {
+            fiber = Fiber(name: t.name, stackSize: configuration.stackSize) { [unowned(unsafe) t] in t.runBody() }
+            // unowned(unsafe): the task holds its fiber; the fiber's body runs only while the task is alive.
+            t.fiber = fiber
+        }
+        c.current = t
+        c.postSwitch = .none
+        w.published.hasCurrent.store(true, ordering: .relaxed)  // relaxed: gauge.
+        let named = !t.name.isEmpty || !t.kind.isEmpty
+        if named || w.publishedNamed {
+            // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
+            _ = w.published.current.withLockIfAvailable { $0 = named ? (t.name, t.kind) : nil }
+            w.publishedNamed = named
+        }
+        let finished = fiber.resume()
+        // Now off the fiber's stack. This carrier may have lost `w` (handoff): touch nothing of w then.
+        c.current = nil
+        if c.worker === w { w.published.hasCurrent.store(false, ordering: .relaxed) }  // relaxed: gauge.
+        let action = c.postSwitch
+        c.postSwitch = .none
+        if finished {
+            t.state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
+            t.fiber = nil
+            if let cw = c.worker { cw.counters.finished &+= 1 } else { externalFinished.add(1, ordering: .relaxed) }
+            // relaxed: statistic.
+            return
+        }
+        switch action {
+        case .park:
+            if !t.state.compareExchange(
+                expected: TaskState.parking.rawValue, desired: TaskState.parked.rawValue,
+                ordering: .sequentiallyConsistent
+            ).exchanged {
+                // Notified while switching: requeue it ourselves.
+                t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
+                fiber.state = .runnable
+                requeue(t, carrier: c)
+            }
+        case .yield, .none:
+            t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
+            requeue(t, carrier: c)
+        case .requeueInjector:
+            t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
+            fiber.state = .runnable
+            injector.push(t)
+            wakeIdle()
+        }
+    }
+
+    private func requeue(_ t: FiberTask, carrier c: Carrier) {
+        if let cw = c.worker {
+            pushLocal(t, on: cw)
+        } else {
+            injector.push(t)
+            wakeIdle()
+        }
+    }
+
+    /// Publishes counters and emits the spawn-batch event. Owner only.
+    func maintenance(_ w: Worker) {
+        if w.spawnsSinceEvent > 0 {
+            w.event(.spawnBatch, count: w.spawnsSinceEvent)
+            w.spawnsSinceEvent = 0
+        }
+        let now = qv_now_ns()
+        w.counters.busyNanos &+= now &- w.activeSince
+        w.activeSince = now
+        w.publish(state: .running)
+    }
+
+    /// Finds the next task for `w`, parking the carrier when there is none. Nil when stopping (or after a
+    /// spurious wake-up; the caller loops).
+    func findRunnable(_ w: Worker) -> FiberTask? {
+        w.tick &+= 1
+        checkTimers()
+        if w.tick % Self.injectorInterval == 0 {
+            if let t = injector.pop() { return foundWork(w, t) }
+            if ioWaiterCount.load(ordering: .relaxed) > 0 { poller.poll { ioReady($0) } }
+            // relaxed: a hint; a missed registration is polled next time.
+        }
+        if let t = w.local.pop() { return foundWork(w, t) }
+        return findRunnableSlow(w)
+    }
+
+    @inline(__always)
+    private func foundWork(_ w: Worker, _ t: FiberTask) -> FiberTask {
+        if w.spinning { resetSpinning(w) }
+        return t
+    }
+
+    /// Stops spinning; if we were the last spinner, wake another so remaining work keeps being found.
+    private func resetSpinning(_ w: Worker) {
+        w.spinning = false
+        let prev = nmspinning.subtract(1, ordering: .sequentiallyConsistent).oldValue
+        precondition(prev >= 1, "Scheduler.resetSpinning: negative nmspinning")
+        if prev == 1 { wakeIdle() }
+    }
+
+    private func takeInjector(_ w: Worker) -> FiberTask? {
+        let batch = injector.popBatch(max: w.local.capacity / 2, share: workers.count)
+        guard let first = batch.first else { return nil }
+        for t in batch.dropFirst() { w.local.push(t, overflow: injector) }
+        return first
+    }
+
+    private func findRunnableSlow(_ w: Worker) -> FiberTask? {
+        var rounds = 0
+        while true {
+            if stopping.load(ordering: .relaxed) { return nil }  // relaxed: polled flag.
+            checkTimers()
+            if let t = w.local.pop() { return foundWork(w, t) }
+            if let t = takeInjector(w) { return foundWork(w, t) }
+            if ioWaiterCount.load(ordering: .relaxed) > 0 {  // relaxed: hint, see findRunnable.
+                poller.poll { ioReady($0) }
+                if let t = w.local.pop() { return foundWork(w, t) }
+            }
+            // Steal, as a spinner, unless half the busy workers are already spinning (Go's limit).
+            if stealLimit > 0 && workers.count > 1 && rounds < configuration.spinCount {
+                if !w.spinning {
+                    let busy = workers.count - idleCount.load(ordering: .relaxed)  // relaxed: heuristic.
+                    if 2 * nmspinning.load(ordering: .relaxed) < busy {  // relaxed: heuristic.
+                        w.spinning = true
+                        nmspinning.add(1, ordering: .sequentiallyConsistent)
+                    }
+                }
+                if w.spinning {
+                    if let t = stealWork(w) { return foundWork(w, t) }
+                    rounds += 1
+                    if rounds > 3 { sched_yield() } else { for _ in 0..<(64 << rounds) { spinHint() } }
+                    continue
+                }
+            }
+            // Nothing: park.
+            if parkWorker(w) { rounds = 0 }
+            return nil
+        }
+    }
+
+    /// One pass over the other workers in random order. Executed by the owner of `w`.
+    private func stealWork(_ w: Worker) -> FiberTask? {
+        let n = workers.count
+        let start = Int(w.nextRandom() % UInt64(n))
+        for k in 0..<n {
+            let v = workers[(start + k) % n]
+            if v === w || v.stealer.isEmpty { continue }
+            if let (t, count) = v.stealer.steal(into: w.local, limit: stealLimit) {
+                w.counters.stealOps &+= 1
+                w.counters.stolenIn &+= UInt64(count)
+                v.published.stolenOut.add(UInt64(count), ordering: .relaxed)  // relaxed: statistic.
+                w.event(.steal, other: v.id, count: Int32(count))
+                return t
+            }
+        }
+        return nil
+    }
+
+    /// Parks the thread running `w` until woken. Returns true when woken by an unpark (as a spinner).
+    /// Executed by the owner of `w`.
+    private func parkWorker(_ w: Worker) -> Bool {
+        let wasSpinning = w.spinning
+        if wasSpinning {
+            w.spinning = false
+            nmspinning.subtract(1, ordering: .sequentiallyConsistent)
+        }
+        idle.withLock { list in
+            list.append(w)
+            w.inIdleList = true
+            idleCount.add(1, ordering: .sequentiallyConsistent)
+        }
+        // Pairs with the fence in wakeIdle (see the essay): re-check everything after going idle.
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        if hasWorkSomewhere(w) {
+            let removed = idle.withLock { list -> Bool in
+                guard w.inIdleList, let i = list.firstIndex(where: { $0 === w }) else { return false }
+                list.remove(at: i)
+                w.inIdleList = false
+                idleCount.subtract(1, ordering: .sequentiallyConsistent)
+                return true
+            }
+            if removed { return false }
+            // Someone already took us from the idle list and will unpark us: fall through; the park
+            // below consumes that permit at once.
+        }
+        // Account busy time and publish before sleeping.
+        let now = qv_now_ns()
+        w.counters.busyNanos &+= now &- w.activeSince
+        w.counters.parks &+= 1
+        if w.spawnsSinceEvent > 0 {
+            w.event(.spawnBatch, count: w.spawnsSinceEvent)
+            w.spawnsSinceEvent = 0
+        }
+        w.event(.workerPark)
+        w.publish(state: .parked)
+
+        var unparked: Bool
+        if !stopping.load(ordering: .sequentiallyConsistent)
+            && pollerOwned.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent)
+                .exchanged
+        {
+            unparked = pollBlocking(w)
+            pollerOwned.store(false, ordering: .sequentiallyConsistent)
+            // Somebody must keep watching timers and I/O while we work: hand the duty to an idle worker.
+            if timers.nextDeadline != .max || ioWaiterCount.load(ordering: .relaxed) > 0 {
+                // relaxed: hint.
+                wakeIdleForPoll()
+            }
+        } else if !stopping.load(ordering: .sequentiallyConsistent) {
+            unparked = w.parker.park()
+        } else {
+            unparked = false
+        }
+        // Still in the idle list? Then we woke by ourselves (timer, I/O, spurious), not as a spinner.
+        let (selfWoken, asSpinner) = idle.withLock { list -> (Bool, Bool) in
+            let spinner = w.wokeAsSpinner
+            w.wokeAsSpinner = false
+            guard w.inIdleList, let i = list.firstIndex(where: { $0 === w }) else { return (false, spinner) }
+            list.remove(at: i)
+            w.inIdleList = false
+            idleCount.subtract(1, ordering: .sequentiallyConsistent)
+            return (true, spinner)
+        }
+        if !selfWoken {
+            unparked = true
+            // wakeIdleSlow counted us in nmspinning; wakeIdleForPoll and shutdown did not.
+            if asSpinner { w.spinning = true }
+        }
+        w.activeSince = qv_now_ns()
+        w.counters.unparks &+= 1
+        w.event(.workerUnpark)
+        w.setState(w.spinning ? .spinning : .running)
+        checkTimers()
+        return unparked
+    }
+
+    /// Cheap look at every place work can come from. Owner of `w`.
+    private func hasWorkSomewhere(_ w: Worker) -> Bool {
+        if stopping.load(ordering: .relaxed) { return true }  // relaxed: polled flag.
+        if !injector.isEmpty || !w.local.isEmpty { return true }
+        if stealLimit > 0 { for v in workers where v !== w && !v.stealer.isEmpty { return true } }
+        if timers.nextDeadline <= qv_now_ns() { return true }
+        return false
+    }
+
+    /// Sleeps in the poller until I/O, the next timer, or an unpark. Returns true when unparked.
+    private func pollBlocking(_ w: Worker) -> Bool {
+        guard w.parker.beginPolling() else { return true }  // a permit was waiting
+        pollerDeadline.store(.max, ordering: .sequentiallyConsistent)
+        // Pairs with addTimer's fence: either it sees .max/our deadline and wakes us, or we see its timer.
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        let deadline = timers.nextDeadline
+        pollerDeadline.store(deadline, ordering: .sequentiallyConsistent)
+        if deadline <= qv_now_ns() {
+            pollerDeadline.store(0, ordering: .sequentiallyConsistent)
+            return w.parker.endPolling()
+        }
+        poller.wait(deadline: deadline == .max ? 0 : deadline) { ioReady($0) }
+        pollerDeadline.store(0, ordering: .sequentiallyConsistent)
+        return w.parker.endPolling()
+    }
+
+    /// Wakes one idle worker (not as a spinner) so it takes over the poller. Any thread.
+    private func wakeIdleForPoll() {
+        let v = idle.withLock { list -> Worker? in
+            guard let v = list.popLast() else { return nil }
+            v.inIdleList = false
+            idleCount.subtract(1, ordering: .sequentiallyConsistent)
+            return v
+        }
+        v?.parker.unpark(poller: poller)
+    }
+
+    /// A short busy-wait step between steal rounds (a load the optimizer cannot drop).
+    @inline(__always) func spinHint() {
+        _ = nmspinning.load(ordering: .relaxed)  // relaxed: only a delay.
+    }
+}

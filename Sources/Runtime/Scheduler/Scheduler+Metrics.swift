@@ -1,0 +1,173 @@
+// The read side of the scheduler's metrics: loads published atomics only, never a lock a worker waits on.
+import CRuntime
+import Synchronization
+
+/// One read of a scheduler's metrics. Counters are cumulative since the scheduler started; values published
+/// in batches lag by at most `Scheduler.injectorInterval` runs per worker.
+public struct SchedulerMetrics: Sendable, Equatable {
+    public struct Worker: Sendable, Equatable {
+        public var id: Int
+        public var state: SchedulerWorkerState
+        /// The carrier thread (index) running this worker now.
+        public var carrier: Int
+        public var runs: UInt64
+        public var stealOps: UInt64
+        public var stolenIn: UInt64
+        public var stolenOut: UInt64
+        public var parks: UInt64
+        public var unparks: UInt64
+        public var queueDepth: Int
+        public var queueCapacity: Int
+        public var maxQueueDepth: Int
+        /// Nanoseconds not parked (running fibers or searching briefly), cumulative.
+        public var busyNanos: UInt64
+        public var currentFiber: String?
+        public var currentKind: String?
+    }
+
+    /// Fibers by state. `runnable` is derived (total − running − parked − blocked) and clamped at 0.
+    public struct FiberCounts: Sendable, Equatable {
+        public var total = 0
+        public var running = 0
+        public var runnable = 0
+        public var parkedSleep = 0
+        public var parkedIO = 0
+        public var parkedChannel = 0
+        public var parkedMutex = 0
+        public var parkedJoin = 0
+        public var blockedPinned = 0
+        public var blockedHandoff = 0
+        public var parked: Int { parkedSleep + parkedIO + parkedChannel + parkedMutex + parkedJoin }
+    }
+
+    /// Sampled ready → running delay (1 in `delaySampling` enqueues), cumulative. Percentiles are upper
+    /// edges of log2 buckets (within 2×).
+    public struct Delay: Sendable, Equatable {
+        public var samples: UInt64 = 0
+        public var meanNanos: Double = 0
+        public var p50Nanos: UInt64 = 0
+        public var p99Nanos: UInt64 = 0
+        public var maxNanos: UInt64 = 0
+        /// Raw log2 histogram: bucket i counts delays in [2^i, 2^(i+1)) ns.
+        public var histogram: [UInt64] = []
+    }
+
+    /// A carrier inside a `blocking {}` region.
+    public struct BlockedCarrier: Sendable, Equatable {
+        public var carrier: Int
+        public var fiber: String
+        public var sinceNanos: UInt64
+        public var policy: BlockingPolicy
+    }
+
+    public var workers: [Worker]
+    public var injectorDepth: Int
+    public var fibers: FiberCounts
+    public var delay: Delay
+    public var spawned: UInt64
+    public var finished: UInt64
+    public var carrierThreads: Int
+    public var spareCarriers: Int
+    public var blocked: [BlockedCarrier]
+    public var timersPending: Int
+    public var ioWaiters: Int
+    public var droppedEvents: UInt64
+}
+
+extension Scheduler {
+    /// Reads every published value. Any thread, any rate; never blocks a worker.
+    public func metrics() -> SchedulerMetrics {
+        var fc = SchedulerMetrics.FiberCounts()
+        var spawned = externalSpawned.load(ordering: .relaxed)
+        var finished = externalFinished.load(ordering: .relaxed)
+        var parks = [UInt64](repeating: 0, count: ParkReason.allCases.count)
+        var wakes = (0..<ParkReason.allCases.count).map { externalWakes.load($0) }
+        var hist = [UInt64](repeating: 0, count: DelayHistogram.buckets)
+        var dCount: UInt64 = 0
+        var dSum: UInt64 = 0
+        var dMax: UInt64 = 0
+        var running = 0
+        var ws: [SchedulerMetrics.Worker] = []
+        // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
+        for w in workers {
+            let p = w.published
+            spawned &+= p.spawned.load(ordering: .relaxed)
+            finished &+= p.finished.load(ordering: .relaxed)
+            for r in 0..<parks.count {
+                parks[r] &+= p.wide.load(PublishedWorkerMetrics.parksOffset + r)
+                wakes[r] &+= p.wide.load(PublishedWorkerMetrics.wakesOffset + r)
+            }
+            for i in 0..<hist.count { hist[i] &+= p.wide.load(PublishedWorkerMetrics.histOffset + i) }
+            dCount &+= p.delayCount.load(ordering: .relaxed)
+            dSum &+= p.delaySum.load(ordering: .relaxed)
+            dMax = max(dMax, p.delayMax.load(ordering: .relaxed))
+            if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
+            let cur = p.current.withLock { $0 }
+            let depth = w.stealer.count
+            ws.append(
+                SchedulerMetrics.Worker(
+                    id: w.id, state: SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running,
+                    carrier: w.carrierIndex.load(ordering: .relaxed), runs: p.runs.load(ordering: .relaxed),
+                    stealOps: p.stealOps.load(ordering: .relaxed), stolenIn: p.stolenIn.load(ordering: .relaxed),
+                    stolenOut: p.stolenOut.load(ordering: .relaxed), parks: p.parks.load(ordering: .relaxed),
+                    unparks: p.unparks.load(ordering: .relaxed), queueDepth: depth,
+                    queueCapacity: w.local.capacity,
+                    maxQueueDepth: max(depth, p.maxQueueDepth.load(ordering: .relaxed)),
+                    busyNanos: p.busyNanos.load(ordering: .relaxed), currentFiber: cur?.name, currentKind: cur?.kind))
+        }
+        fc.total = Int(clamping: Int64(bitPattern: spawned &- finished))
+        func parked(_ r: ParkReason) -> Int {
+            max(0, Int(clamping: Int64(bitPattern: parks[r.rawValue] &- wakes[r.rawValue])))
+        }
+        fc.parkedSleep = parked(.sleep)
+        fc.parkedIO = parked(.io)
+        fc.parkedChannel = parked(.channel)
+        fc.parkedMutex = parked(.mutex)
+        fc.parkedJoin = parked(.join)
+        fc.blockedPinned = max(
+            0, Int(clamping: Int64(bitPattern: pinBegins.load(ordering: .relaxed) &- pinEnds.load(ordering: .relaxed))))
+        fc.blockedHandoff = max(
+            0,
+            Int(
+                clamping: Int64(
+                    bitPattern: handoffBegins.load(ordering: .relaxed) &- handoffEnds.load(ordering: .relaxed))))
+        fc.running = max(0, running - fc.blockedPinned)
+        fc.total = max(fc.total, 0)
+        fc.runnable = max(0, fc.total - fc.running - fc.parked - fc.blockedPinned - fc.blockedHandoff)
+
+        var delay = SchedulerMetrics.Delay()
+        delay.samples = dCount
+        delay.meanNanos = dCount == 0 ? 0 : Double(dSum) / Double(dCount)
+        delay.maxNanos = dMax
+        delay.histogram = hist
+        delay.p50Nanos = percentile(hist, dCount, 0.50)
+        delay.p99Nanos = min(percentile(hist, dCount, 0.99), max(dMax, 1))
+
+        let (threads, spares, blocked) = carriersLock.withLock { cs in
+            (
+                cs.threads.count, cs.spares.count,
+                cs.all.compactMap { c -> SchedulerMetrics.BlockedCarrier? in
+                    guard let b = c.blockedInfo.withLock({ $0 }) else { return nil }
+                    return SchedulerMetrics.BlockedCarrier(
+                        carrier: c.index, fiber: b.name, sinceNanos: b.since, policy: b.policy)
+                }
+            )
+        }
+        return SchedulerMetrics(
+            workers: ws, injectorDepth: injector.depth, fibers: fc, delay: delay, spawned: spawned,
+            finished: finished, carrierThreads: threads, spareCarriers: spares, blocked: blocked,
+            timersPending: timers.count, ioWaiters: ioWaiterCount.load(ordering: .relaxed),
+            droppedEvents: droppedEvents)
+    }
+
+    private func percentile(_ hist: [UInt64], _ total: UInt64, _ q: Double) -> UInt64 {
+        if total == 0 { return 0 }
+        let target = UInt64((Double(total) * q).rounded(.up))
+        var acc: UInt64 = 0
+        for (i, n) in hist.enumerated() {
+            acc &+= n
+            if acc >= target { return DelayHistogram.upperBound(i) }
+        }
+        return DelayHistogram.upperBound(hist.count - 1)
+    }
+}

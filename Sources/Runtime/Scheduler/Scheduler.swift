@@ -1,0 +1,446 @@
+// Scheduler: M:N scheduling of stackful fibers onto carrier threads, with work stealing.
+//
+// # Glossary (Go's names in brackets)
+//
+// - *fiber* [G]: a stackful coroutine (Sources/Runtime/Fiber). Its scheduler record is a `FiberTask`.
+// - *worker* [P]: a scheduling slot: a bounded local run queue, counters, an event ring. There are exactly
+//   `carriers` workers; a fiber runs only while some carrier holds a worker.
+// - *carrier* [M]: an OS thread that runs a worker's scheduling loop. Normally one per worker; spare
+//   carriers exist only for blocking regions under the `handoff` policy.
+// - *injector* [global runq]: a shared FIFO for spawns from outside, local-queue overflow and requeues.
+//
+// # Rejected approaches
+//
+// 1. One shared queue for all carriers (a mutex or an MPMC ring). Every spawn, wake and pop hits one
+//    cache line; with 2 carriers it is fine, at 8+ it collapses (Go before 1.1, and the reason it has Ps).
+// 2. Per-carrier queues with no stealing (round-robin placement, "loop per thread"). Uneven work — the
+//    fan-out benchmark's 1 ms tasks among 10 µs ones — leaves a carrier idle while another has a backlog;
+//    W5 would approach 2× instead of 1.0×. qvtop keeps it as the `none` steal policy to show exactly that.
+// 3. Parking the carrier when a fiber blocks (a fiber = a thread). Then a parked sleep or channel receive
+//    costs a whole OS thread, which is what the talk is about avoiding. Fibers park; carriers park only
+//    when there is nothing at all to run.
+//
+// # The current approach
+//
+// Each worker runs `schedule()` (Scheduler+Loop.swift): pop its local queue (FIFO), and when empty look in
+// order at the injector (a batch), ready I/O, and other workers' queues (steal `one` or `half` from victims
+// in random order). Every `injectorInterval` (61) ticks it looks at the injector first even when busy, and
+// due timers are expired on every tick, so neither starves behind a busy local queue.
+//
+// ## Idle and wake-up (Go's "spinning" protocol, proc.go)
+//
+// `nmspinning` counts workers searching for work. A push (spawn, wake) wakes one parked worker only when
+// nobody is spinning and somebody is idle — never a herd. A woken worker starts spinning; when a spinning
+// worker finds work it stops spinning and, if it was the last spinner, wakes another, so work spreads
+// worker by worker. Before parking, a worker stops spinning, puts itself in the idle list, issues a
+// seq-cst fence and checks every queue again; a pusher pushes, fences and then checks `nmspinning` and the
+// idle count. One of the two always sees the other (store → fence → load on both sides): no lost wake-up.
+//
+// The first worker to park becomes the poller owner: it sleeps in `epoll_wait` with a timerfd armed at the
+// next timer deadline (nanosecond precision), others sleep on their parker's condition variable. Busy
+// workers poll I/O without blocking when their queue runs dry and every 61 ticks.
+//
+// ## Parking a fiber (gopark)
+//
+// See the state table in FiberTask.swift: the fiber marks itself `parking` and switches away; its carrier,
+// once off the fiber's stack, CASes `parking → parked`. A waker CASes `parked → runnable` and enqueues, or
+// `parking → notified` and leaves the requeue to the carrier. So a fiber is never runnable while a carrier
+// still runs on its stack, and no lock is held across a switch.
+//
+// ## Blocking regions
+//
+// `Scheduler.blocking { … }` wraps a real blocking syscall. Under `pin` the carrier simply blocks: its
+// worker is held (state `pinned`), its queue waits unless idle workers steal it (we wake one if the queue is
+// not empty). Under `handoff` the worker passes to a spare carrier (created on demand, at most
+// `maxSpareCarriers`) before the call, so the queue keeps running at full width; when the call returns the
+// blocked carrier has no worker, so it requeues the fiber on the injector and becomes a spare itself
+// (Go's entersyscallblock / exitsyscall slow path). No spare available → the region is pinned.
+//
+// ## Shutdown
+//
+// `shutdown()` stops accepting spawns, lets each carrier finish the fiber it is running (fibers are not
+// preemptible), joins every carrier, then drops queued, sleeping and I/O-parked fibers: their stacks go back
+// to the pool; what their suspended frames retained is leaked (Swift cannot unwind a foreign stack).
+// `shutdown(drain: true)` first waits for every fiber to finish.
+import CRuntime
+import Glibc
+import Synchronization
+
+/// Errors of scheduler set-up and of fiber I/O.
+public enum SchedulerError: Error, Equatable, Sendable {
+    case invalidConfiguration(String)
+    case poller(PollerError)
+    case shutDown
+    case io(op: String, errno: Int32)
+}
+
+public final class Scheduler: @unchecked Sendable {
+    // @unchecked Sendable: shared state is atomic or behind Mutexes; per-worker plain state follows the
+    // ownership rules in Worker.swift.
+
+    public enum StealPolicy: String, Sendable, CaseIterable, Codable {
+        case none, one, half
+    }
+
+    public struct Configuration: Sendable, Equatable {
+        /// Carrier threads (= workers), 1…256.
+        public var carriers: Int
+        public var steal: StealPolicy
+        public var blocking: BlockingPolicy
+        /// Local run queue capacity per worker: a power of two, 2…65536.
+        public var localQueueCapacity: Int
+        /// Steal rounds a searching worker makes before it parks.
+        public var spinCount: Int
+        /// Spare carriers for `handoff` beyond `carriers`.
+        public var maxSpareCarriers: Int
+        /// Fiber stack size for spawned fibers.
+        public var stackSize: Int
+        /// Event ring capacity per worker.
+        public var eventRingCapacity: Int
+        /// 1 in `delaySampling` enqueues is timestamped for the ready → running delay (0 = off).
+        public var delaySampling: Int
+
+        public init(
+            carriers: Int = Scheduler.coreCount, steal: StealPolicy = .half, blocking: BlockingPolicy = .handoff,
+            localQueueCapacity: Int = 256, spinCount: Int = 8, maxSpareCarriers: Int = 64,
+            stackSize: Int = FiberStack.defaultSize, eventRingCapacity: Int = 4096, delaySampling: Int = 16
+        ) {
+            self.carriers = carriers
+            self.steal = steal
+            self.blocking = blocking
+            self.localQueueCapacity = localQueueCapacity
+            self.spinCount = spinCount
+            self.maxSpareCarriers = maxSpareCarriers
+            self.stackSize = stackSize
+            self.eventRingCapacity = eventRingCapacity
+            self.delaySampling = delaySampling
+        }
+
+        func validate() throws(SchedulerError) {
+            guard (1...256).contains(carriers) else {
+                throw .invalidConfiguration("carriers must be 1…256 (got \(carriers))")
+            }
+            let c = localQueueCapacity
+            guard c >= 2 && c <= 65536 && c & (c - 1) == 0 else {
+                throw .invalidConfiguration("localQueueCapacity must be a power of two in 2…65536 (got \(c))")
+            }
+            guard spinCount >= 0, maxSpareCarriers >= 0, delaySampling >= 0 else {
+                throw .invalidConfiguration("spinCount, maxSpareCarriers and delaySampling must be ≥ 0")
+            }
+        }
+    }
+
+    public static var coreCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// Injector check interval in ticks (Go: 61), also the counter publish interval.
+    static let injectorInterval: UInt64 = 61
+
+    public let configuration: Configuration
+    let workers: [Worker]
+    let injector = Injector<FiberTask>()
+    let timers = Timers<FiberTask>()
+    let poller: Poller
+    let stealLimit: UInt32
+
+    // Idle coordination (see the essay).
+    let nmspinning = Atomic<Int>(0)
+    let idleCount = Atomic<Int>(0)
+    let idle = Mutex<[Worker]>([])
+    /// True while a parked worker sleeps in the poller.
+    let pollerOwned = Atomic<Bool>(false)
+    /// Deadline the poller owner armed (.max = about to arm, 0 = nobody polling).
+    let pollerDeadline = Atomic<UInt64>(0)
+
+    // I/O registrations: token → task.
+    let ioWaiters = Mutex<[UInt64: FiberTask]>([:])
+    let ioWaiterCount = Atomic<Int>(0)
+    let nextIOToken = Atomic<UInt64>(2)
+
+    // Carriers.
+    let carriersLock = Mutex<(all: [Carrier], threads: [OSThread], spares: [Carrier])>(([], [], []))
+    let stopping = Atomic<Bool>(false)
+    let shutDown = Atomic<Bool>(false)
+
+    // Counters for things that happen off a worker (external spawns, wakes from plain threads, blocking).
+    let externalSpawned = Atomic<UInt64>(0)
+    let externalFinished = Atomic<UInt64>(0)
+    let externalWakes = AtomicBuffer(count: ParkReason.allCases.count)
+    let pinBegins = Atomic<UInt64>(0)
+    let pinEnds = Atomic<UInt64>(0)
+    let handoffBegins = Atomic<UInt64>(0)
+    let handoffEnds = Atomic<UInt64>(0)
+    /// Events produced off a worker (blocking ends on a detached carrier, external spawns); producers
+    /// serialise on `detachedEventsLock` so the ring keeps a single producer at a time.
+    let detachedEvents: EventRing
+    let detachedEventsLock = Mutex<Void>(())
+    let drainLock = Mutex<Void>(())
+
+    /// Starts `configuration.carriers` carrier threads.
+    public init(_ configuration: Configuration = Configuration()) throws(SchedulerError) {
+        try configuration.validate()
+        self.configuration = configuration
+        do { poller = try Poller() } catch { throw .poller(error) }
+        workers = (0..<configuration.carriers).map {
+            Worker(id: $0, capacity: configuration.localQueueCapacity, eventCapacity: configuration.eventRingCapacity)
+        }
+        detachedEvents = EventRing(capacity: configuration.eventRingCapacity)
+        switch configuration.steal {
+        case .none: stealLimit = 0
+        case .one: stealLimit = 1
+        case .half: stealLimit = .max
+        }
+        let now = qv_now_ns()
+        for w in workers { w.activeSince = now }
+        carriersLock.withLock { c in
+            for w in workers {
+                let carrier = Carrier(index: c.all.count, scheduler: self)
+                carrier.worker = w
+                w.carrierIndex.store(carrier.index, ordering: .relaxed)  // relaxed: gauge.
+                c.all.append(carrier)
+                c.threads.append(OSThread.spawn { carrier.scheduler.carrierMain(carrier) })
+            }
+        }
+    }
+
+    deinit {
+        if !shutDown.load(ordering: .sequentiallyConsistent) { shutdown() }
+    }
+
+    // MARK: Spawning
+
+    /// Spawns a fiber running `body`. From a fiber of this scheduler it goes to the local queue, else to the
+    /// injector. `kind` labels the fiber's task kind for the dashboard.
+    @discardableResult
+    public func spawn<T>(name: String = "", kind: String = "", _ body: @escaping () -> T) -> JoinHandle<T> {
+        let task = ResultTask<T>(scheduler: self, name: name, kind: kind)
+        task.body = { [unowned(unsafe) task] in task.result = body() }
+        // unowned(unsafe): the body runs on the task's own fiber, which the task keeps alive.
+        enqueueNew(task)
+        return JoinHandle(task: task)
+    }
+
+    /// Spawns a fiber whose result nobody joins.
+    public func spawnDetached(name: String = "", kind: String = "", _ body: @escaping () -> Void) {
+        let task = FiberTask(scheduler: self, name: name, kind: kind)
+        task.body = body
+        enqueueNew(task)
+    }
+
+    private func enqueueNew(_ task: FiberTask) {
+        precondition(!stopping.load(ordering: .relaxed), "Scheduler.spawn after shutdown")
+        // relaxed: a best-effort guard; shutdown drops whatever slips in.
+        if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
+            w.counters.spawned &+= 1
+            w.spawnsSinceEvent &+= 1
+            pushLocal(task, on: w)
+        } else {
+            externalSpawned.add(1, ordering: .relaxed)  // relaxed: statistic.
+            if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
+            injector.push(task)
+            detachedEvent(.spawnBatch, count: 1)
+            wakeIdle()
+        }
+    }
+
+    /// Puts a runnable task on `w`'s queue (owner only) and wakes an idle worker if needed.
+    @inline(__always)
+    func pushLocal(_ task: FiberTask, on w: Worker) {
+        let sampling = configuration.delaySampling
+        if sampling > 0 && w.nextRandom() % UInt64(sampling) == 0 { task.readyAt = qv_now_ns() }
+        let moved = w.local.push(task, overflow: injector)
+        if moved > 1 { w.event(.spawnBatch, other: -2, count: Int32(moved)) }
+        wakeIdle()
+    }
+
+    /// Makes a task runnable from any thread: the current worker's queue, else the injector.
+    func enqueue(_ task: FiberTask) {
+        if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
+            pushLocal(task, on: w)
+        } else {
+            if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
+            injector.push(task)
+            wakeIdle()
+        }
+    }
+
+    // MARK: Wake-ups
+
+    /// Wakes one idle worker when no worker is spinning (Go's wakep). Any thread.
+    @inline(__always)
+    func wakeIdle() {
+        // Pairs with the fence in `parkWorker`: our push above is visible to a worker that checks the queues
+        // after it went idle, or we see its idle registration here.
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        if nmspinning.load(ordering: .relaxed) != 0 || idleCount.load(ordering: .relaxed) == 0 { return }
+        // relaxed (both loads): the fence above orders them; stale values only cause a harmless extra check.
+        wakeIdleSlow()
+    }
+
+    @inline(never)
+    private func wakeIdleSlow() {
+        guard nmspinning.compareExchange(expected: 0, desired: 1, ordering: .sequentiallyConsistent).exchanged else {
+            return
+        }
+        let w = idle.withLock { list -> Worker? in
+            guard let w = list.popLast() else { return nil }
+            w.inIdleList = false
+            w.wokeAsSpinner = true
+            idleCount.subtract(1, ordering: .sequentiallyConsistent)
+            return w
+        }
+        guard let w else {
+            nmspinning.subtract(1, ordering: .sequentiallyConsistent)
+            return
+        }
+        // The woken worker starts as a spinner (we counted it above); see `parkWorker`.
+        w.parker.unpark(poller: poller)
+    }
+
+    /// Makes a parked (or parking) task runnable. Any thread, any number of times (extra wakes are no-ops).
+    func wake(_ task: FiberTask, reason: ParkReason) {
+        while true {
+            let s = task.state.load(ordering: .sequentiallyConsistent)
+            switch TaskState(rawValue: s)! {
+            case .parked:
+                if task.state.compareExchange(
+                    expected: s, desired: TaskState.runnable.rawValue, ordering: .sequentiallyConsistent
+                ).exchanged {
+                    countWake(reason)
+                    task.fiber?.state = .runnable
+                    enqueue(task)
+                    return
+                }
+            case .parking, .running:
+                if task.state.compareExchange(
+                    expected: s, desired: TaskState.notified.rawValue, ordering: .sequentiallyConsistent
+                ).exchanged {
+                    if s == TaskState.parking.rawValue { countWake(reason) }
+                    return
+                }
+            case .runnable, .notified, .done:
+                return
+            }
+        }
+    }
+
+    private func countWake(_ reason: ParkReason) {
+        if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
+            w.counters.fiberWakes[reason.rawValue] &+= 1
+        } else {
+            externalWakes.add(reason.rawValue, 1)
+        }
+    }
+
+    // MARK: Fiber-side operations
+
+    /// The task running on this thread, if it runs inside a fiber of some scheduler.
+    static var currentTask: FiberTask? {
+        guard Fiber.isInFiber, let c = CarrierTLS.current else { return nil }
+        return c.current
+    }
+
+    /// Parks the calling fiber until `wake`. Called on the fiber's own stack.
+    func park(_ task: FiberTask, reason: ParkReason) {
+        task.parkReason = reason
+        if !task.state.compareExchange(
+            expected: TaskState.running.rawValue, desired: TaskState.parking.rawValue,
+            ordering: .sequentiallyConsistent
+        ).exchanged {
+            // A wake came first (running → notified): consume it and go on without switching.
+            task.state.store(TaskState.running.rawValue, ordering: .sequentiallyConsistent)
+            return
+        }
+        let c = CarrierTLS.current!
+        if let w = c.worker { w.counters.fiberParks[reason.rawValue] &+= 1 }
+        task.fiber?.state = .parked(reason.fiberReason)
+        c.postSwitch = .park
+        Fiber.suspend()
+        // Resumed (maybe on another carrier): the state is running again.
+    }
+
+    /// Yields the calling fiber to the back of its worker's queue.
+    func yieldFiber() {
+        let c = CarrierTLS.current!
+        c.postSwitch = .yield
+        Fiber.suspend()
+    }
+
+    // MARK: Timers and I/O
+
+    func addTimer(_ task: FiberTask, deadline: UInt64) {
+        timers.add(deadline: deadline, task)
+        // Pairs with the poller owner's store of .max then read of nextDeadline (see pollBlocking).
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        let armed = pollerDeadline.load(ordering: .relaxed)  // relaxed: ordered by the fence.
+        if armed != 0 && deadline < armed { poller.wake() }
+    }
+
+    /// Expires due timers, waking their fibers. Any carrier.
+    @inline(__always)
+    func checkTimers() {
+        let next = timers.nextDeadline
+        if next == .max { return }
+        let now = qv_now_ns()
+        if next > now { return }
+        for t in timers.expire(now: now) { wake(t, reason: .sleep) }
+    }
+
+    func registerIO(_ task: FiberTask, fd: Int32, events: UInt32) throws(SchedulerError) {
+        // relaxed: uniqueness only.
+        let token = nextIOToken.wrappingAdd(1, ordering: .relaxed).oldValue
+        task.ioToken = token
+        ioWaiters.withLock { $0[token] = task }
+        ioWaiterCount.add(1, ordering: .sequentiallyConsistent)
+        do {
+            try poller.arm(fd: fd, events: events, token: token)
+        } catch {
+            _ = ioWaiters.withLock { $0.removeValue(forKey: token) }
+            ioWaiterCount.subtract(1, ordering: .sequentiallyConsistent)
+            if case .register(_, let e) = error { throw .io(op: "epoll_ctl", errno: e) }
+            throw .io(op: "epoll_ctl", errno: 0)
+        }
+        // Make sure someone is watching the poller: an idle worker that parks becomes its owner.
+        wakeIdle()
+    }
+
+    /// Handles one ready token from the poller.
+    func ioReady(_ token: UInt64) {
+        guard let t = ioWaiters.withLock({ $0.removeValue(forKey: token) }) else { return }
+        ioWaiterCount.subtract(1, ordering: .sequentiallyConsistent)
+        wake(t, reason: .io)
+    }
+
+    // MARK: Events
+
+    func detachedEvent(
+        _ kind: RuntimeEventKind, worker: Int = -1, other: Int = -1, count: Int32 = 0, duration: UInt64 = 0,
+        name: String? = nil
+    ) {
+        let e = RuntimeEventRecord(
+            timeNanos: qv_now_ns(), kind: kind, worker: Int32(worker), other: Int32(other), count: count,
+            durationNanos: duration, name: name)
+        detachedEventsLock.withLock { _ in _ = detachedEvents.push(e) }
+    }
+
+    /// Every pending event of every worker, oldest first. Never blocks a worker (one consumer at a time).
+    public func drainEvents() -> [RuntimeEventRecord] {
+        drainLock.withLock { _ in
+            EventRingSet(workers.map(\.events) + [detachedEvents]).drainAll()
+        }
+    }
+
+    /// Events dropped because a ring was full, cumulative.
+    public var droppedEvents: UInt64 { workers.reduce(detachedEvents.dropped) { $0 + $1.events.dropped } }
+}
+
+extension ParkReason {
+    var fiberReason: FiberState.ParkReason {
+        switch self {
+        case .sleep: .sleep
+        case .io: .io
+        case .channel: .channel
+        case .mutex: .mutex
+        case .join: .join
+        }
+    }
+}

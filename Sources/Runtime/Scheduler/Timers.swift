@@ -1,0 +1,70 @@
+// Timers: one shared min-heap of deadlines for the whole scheduler.
+//
+// Rejected: per-worker heaps (Go ≥ 1.14) — they need timer stealing when a worker sleeps and make
+// "when is the next deadline" a scan over workers; with ≤ 256 carriers and sleeps being a small share
+// of scheduling operations, one heap behind a mutex is simpler and not a bottleneck here. A hashed wheel
+// was rejected because its tick would put a floor under the 1 ms sleep precision the issue asks for.
+//
+// Any carrier expires due timers in its scheduling loop (one relaxed load of `nextDeadline` and, only when
+// timers are pending, one clock read); the idle poller owner arms the poller's timerfd at `nextDeadline`.
+import HeapModule
+import Synchronization
+
+struct TimerEntry<Element: AnyObject & Sendable>: Comparable {
+    var deadline: UInt64
+    var seq: UInt64
+    var element: Element
+    static func < (a: Self, b: Self) -> Bool { (a.deadline, a.seq) < (b.deadline, b.seq) }
+    static func == (a: Self, b: Self) -> Bool { a.deadline == b.deadline && a.seq == b.seq }
+}
+
+public final class Timers<Element: AnyObject & Sendable>: Sendable {
+    private struct State: ~Copyable {
+        var heap = Heap<TimerEntry<Element>>()
+        var seq: UInt64 = 0
+    }
+    private let state = Mutex(State())
+    /// Earliest deadline (ns), `UInt64.max` when no timer is pending. Written under the lock.
+    private let next = Atomic<UInt64>(.max)
+
+    public init() {}
+
+    /// Any thread. Relaxed: a hint; `expire` re-checks under the lock.
+    public var nextDeadline: UInt64 { next.load(ordering: .relaxed) }
+
+    /// Adds a timer. Returns true when it became the earliest (the idle poller must re-arm). Any thread.
+    @discardableResult
+    public func add(deadline: UInt64, _ element: Element) -> Bool {
+        state.withLock { s in
+            s.seq &+= 1
+            s.heap.insert(TimerEntry(deadline: deadline, seq: s.seq, element: element))
+            let min = s.heap.min!.deadline
+            // relaxed: published under the lock; readers treat it as a hint (see nextDeadline).
+            next.store(min, ordering: .relaxed)
+            return min == deadline
+        }
+    }
+
+    /// Removes and returns every element whose deadline ≤ now. Any thread.
+    public func expire(now: UInt64) -> [Element] {
+        if nextDeadline > now { return [] }
+        return state.withLock { s in
+            var out: [Element] = []
+            while let m = s.heap.min, m.deadline <= now { out.append(s.heap.removeMin().element) }
+            next.store(s.heap.min?.deadline ?? .max, ordering: .relaxed)  // relaxed: see add.
+            return out
+        }
+    }
+
+    public var count: Int { state.withLock { $0.heap.count } }
+
+    /// Removes every timer (shutdown). Any thread.
+    public func drain() -> [Element] {
+        state.withLock { s in
+            let all = s.heap.unordered.map(\.element)
+            s.heap = Heap()
+            next.store(.max, ordering: .relaxed)  // relaxed: see add.
+            return all
+        }
+    }
+}

@@ -1,0 +1,133 @@
+// Worker (Go's P) and Carrier (Go's M): a worker is a scheduling slot — a local run queue, counters, an
+// event ring, a parker; a carrier is an OS thread that runs one worker's loop at a time. Normally each
+// carrier keeps its worker forever; a `blocking {}` region under the `handoff` policy passes the worker to a
+// spare carrier (see Scheduler.swift, "Blocking regions").
+import CRuntime
+import Glibc
+import Synchronization
+
+/// One scheduling slot. Fields marked "owner" are touched only by the carrier currently running this worker
+/// (one at a time; a handoff passes ownership through the spare carrier's parker, which orders it).
+final class Worker: @unchecked Sendable {
+    // @unchecked Sendable: owner fields follow the rule above; shared fields are atomics or immutable.
+    let id: Int
+    /// owner: push/pop.
+    let local: LocalQueue<FiberTask>
+    /// any worker: steal, length.
+    let stealer: StealQueue<FiberTask>
+    /// The thread running this worker parks here when idle (owner parks, anyone unparks).
+    let parker = Parker()
+    /// Published counters (any reader) and the owner's plain counters.
+    let published = PublishedWorkerMetrics()
+    var counters = WorkerCounters()  // owner
+    /// Notable events; the owner is the only producer.
+    let events: EventRing
+    /// owner: ticks of the scheduling loop (fairness checks every `Scheduler.injectorInterval`).
+    var tick: UInt64 = 0
+    /// owner: searching for work with `nmspinning` counted.
+    var spinning = false
+    /// owner: xorshift state for victim order and delay sampling.
+    var rng: UInt64
+    /// owner: the last published current fiber had a name or kind.
+    var publishedNamed = false
+    /// owner: spawns since the last spawn-batch event.
+    var spawnsSinceEvent: Int32 = 0
+    /// owner: monotonic time when the worker last became active (left park), for busy time.
+    var activeSince: UInt64 = 0
+    /// Guarded by Scheduler.idle's lock: true while in the idle list.
+    var inIdleList = false
+    /// Guarded by Scheduler.idle's lock: set by the waker that counted this worker in nmspinning.
+    var wokeAsSpinner = false
+    /// The carrier (thread index) running this worker; relaxed gauge for metrics.
+    let carrierIndex = Atomic<Int>(0)
+
+    init(id: Int, capacity: Int, eventCapacity: Int) {
+        self.id = id
+        (local, stealer) = makeRunQueue(capacity: capacity)
+        events = EventRing(capacity: eventCapacity)
+        rng = 0x9E37_79B9_7F4A_7C15 &* UInt64(id + 1)
+    }
+
+    @inline(__always) func nextRandom() -> UInt64 {
+        rng ^= rng << 13
+        rng ^= rng >> 7
+        rng ^= rng << 17
+        return rng
+    }
+
+    /// Publishes the plain counters and the state. Owner only.
+    func publish(state: SchedulerWorkerState) {
+        let depth = local.count
+        if depth > counters.maxQueueDepth { counters.maxQueueDepth = depth }
+        published.publish(counters)
+        // relaxed: a gauge for readers (see PublishedWorkerMetrics).
+        published.state.store(state.rawValue, ordering: .relaxed)
+        counters.sincePublish = 0
+    }
+
+    func setState(_ state: SchedulerWorkerState) {
+        published.state.store(state.rawValue, ordering: .relaxed)  // relaxed: gauge.
+    }
+
+    func event(_ kind: RuntimeEventKind, other: Int = -1, count: Int32 = 0, duration: UInt64 = 0, name: String? = nil) {
+        events.push(
+            RuntimeEventRecord(
+                timeNanos: qv_now_ns(), kind: kind, worker: Int32(id), other: Int32(other), count: count,
+                durationNanos: duration, name: name))
+    }
+}
+
+/// What the carrier must do once the fiber it resumed has switched off its stack.
+enum PostSwitch {
+    case none
+    /// The fiber called park(): CAS parking → parked (or requeue when notified meanwhile).
+    case park
+    /// The fiber yielded: requeue it.
+    case yield
+    /// The fiber came back from a handed-off blocking region: its carrier has no worker; requeue it on the
+    /// injector (this carrier then becomes a spare).
+    case requeueInjector
+}
+
+/// An OS thread that runs workers' loops. Ownership: `worker`, `current`, `postSwitch` are touched by this
+/// carrier's thread only, except `worker`, which a handoff sets on a *spare* carrier before unparking it.
+final class Carrier: @unchecked Sendable {
+    // @unchecked Sendable: see the ownership comment above (the parker orders the handoff write).
+    let index: Int
+    unowned(unsafe) let scheduler: Scheduler
+    // unowned(unsafe): carriers are joined by shutdown before the scheduler can go away.
+    var worker: Worker?
+    var current: FiberTask?
+    var postSwitch: PostSwitch = .none
+    /// Spare carriers park here until a worker is handed to them.
+    let parker = Parker()
+    /// Blocking region in progress on this carrier (for metrics): fiber name, start ns, policy.
+    let blockedInfo = Mutex<(name: String, since: UInt64, policy: BlockingPolicy)?>(nil)
+
+    init(index: Int, scheduler: Scheduler) {
+        self.index = index
+        self.scheduler = scheduler
+    }
+}
+
+/// The calling thread's carrier, through a pthread key: a real call on every read, so a fiber that migrated
+/// to another thread reads its new carrier (a `__thread` address cached across a switch would be stale).
+enum CarrierTLS {
+    static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        let rc = pthread_key_create(&k, nil)
+        precondition(rc == 0, "CarrierTLS: pthread_key_create failed")
+        return k
+    }()
+
+    @inline(__always) static var current: Carrier? {
+        guard let p = pthread_getspecific(key) else { return nil }
+        // Unmanaged: the scheduler keeps every carrier alive until its thread has exited.
+        return Unmanaged<Carrier>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    static func set(_ c: Carrier?) {
+        // Unmanaged: unretained; see `current`.
+        pthread_setspecific(key, c.map { Unmanaged.passUnretained($0).toOpaque() })
+    }
+}
