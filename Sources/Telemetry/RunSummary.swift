@@ -62,6 +62,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
         public var injectorMaxDepth: Int
         public var poolMaxQueueDepth: Int
         public var poolCompleted: UInt64
+        /// Mean over intervals of (highest − lowest busy ratio among workers, or among loops): how far
+        /// apart the carriers' busy bars are at any moment (0 = always level). Whole-run busy ratios
+        /// hide this when the busy carrier changes from burst to burst.
+        public var busySpread: Double
     }
 
     public struct Kind: Codable, Sendable, Equatable {
@@ -107,7 +111,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         preset = last.preset
         title = last.presetTitle
         model = last.model
-        durationSeconds = max(0, last.time - first.time)
+        durationSeconds = Self.round(max(0, last.time - first.time))
         self.snapshots = run.count
         droppedEvents = last.droppedEvents
 
@@ -123,9 +127,16 @@ public struct RunSummary: Codable, Sendable, Equatable {
         var culprits: [String: Culprit] = [:]
         var culpritOrder: [String] = []
         var previousTime: Double? = nil
+        var spreadSum = 0.0
+        var spreadWeight = 0.0
         for s in run {
             let dt = previousTime.map { max(0, s.time - $0) } ?? 0
             previousTime = s.time
+            let ratios = s.workers.isEmpty ? s.loops.map(\.busyRatio) : s.workers.map(\.busyRatio)
+            if dt > 0, ratios.count > 1, let hi = ratios.max(), let lo = ratios.min() {
+                spreadSum += (hi - lo) * dt
+                spreadWeight += dt
+            }
             for w in s.workers {
                 if dt > 0 {
                     let acc = workerBusy[w.id] ?? (0, 0)
@@ -181,7 +192,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
             spawned: last.taskKinds.reduce(0) { $0 + $1.started },
             completed: last.taskKinds.reduce(0) { $0 + $1.completed },
             steals: last.workers.reduce(0) { $0 + $1.stolenIn }, parkedMax: parkedMax, blockedMax: blockedMax,
-            injectorMaxDepth: injectorMax, poolMaxQueueDepth: poolMax, poolCompleted: last.pool?.completed ?? 0)
+            injectorMaxDepth: injectorMax, poolMaxQueueDepth: poolMax, poolCompleted: last.pool?.completed ?? 0,
+            busySpread: spreadWeight > 0 ? Self.round(spreadSum / spreadWeight, 4) : 0)
         lag = Lag(
             p50Ms: Self.round(last.lag.p50Ms), p99Ms: Self.round(last.lag.p99Ms), maxMs: Self.round(last.lag.maxMs),
             slotP99Ms: Self.round(last.lag.slotP99Ms),
@@ -248,7 +260,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
         out.append("")
         out.append(
             "totals   spawned \(totals.spawned)  completed \(totals.completed)  steals \(totals.steals)  "
-                + "parked max \(totals.parkedMax)  blocked max \(totals.blockedMax)")
+                + "parked max \(totals.parkedMax)  blocked max \(totals.blockedMax)  busy spread \(f(totals.busySpread))"
+        )
         out.append("")
         out.append(
             [

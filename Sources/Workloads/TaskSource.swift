@@ -75,8 +75,8 @@ public struct TaskSource: Sendable, Equatable {
                 kind: .fanout,
                 sync: #"""
                     func fanout(children: Int, child: TaskKind, ms: Double, name: String) {
-                        let handles = (0..<children).map { _ in
-                            scheduler.spawn(name: name, kind: "fanout") {
+                        let handles = (0..<children).compactMap { _ in
+                            spawn(name, kind: .fanout) {
                                 if child == .io { try? self.io(ms: ms, mode: .sleep) } else { self.cpu(ms: ms) }
                             }
                         }
@@ -101,11 +101,11 @@ public struct TaskSource: Sendable, Equatable {
                 sync: #"""
                     func chatty(producers: Int, consumers: Int, messages: Int, capacity: Int, ms: Double, name: String) {
                         let channel = Channel<Int>(capacity: capacity == 0 ? nil : capacity)
-                        let senders = (0..<producers).map { _ in
-                            scheduler.spawn(name: name, kind: "chatty") { for i in 0..<messages { try? channel.send(i) } }
+                        let senders = (0..<producers).compactMap { _ in
+                            spawn(name, kind: .chatty) { for i in 0..<messages { try? channel.send(i) } }
                         }
-                        let receivers = (0..<consumers).map { _ in
-                            scheduler.spawn(name: name, kind: "chatty") { while channel.receive() != nil { Work.spin(ms: ms) } }
+                        let receivers = (0..<consumers).compactMap { _ in
+                            spawn(name, kind: .chatty) { while channel.receive() != nil { Work.spin(ms: ms) } }
                         }
                         for s in senders { s.join() }
                         channel.close()
