@@ -242,6 +242,8 @@ final class FiberModel: Model {
                         stats.begin()
                         try? bodies.run(spec, ms: spec.duration.sample(&rng))
                         stats.end(latencyNanos: Monotonic.now() &- began)
+                        // The replacement goes to the back of the run queue, as a new fiber would.
+                        Scheduler.yield()
                     }
                 }
                 if placement == .first {

@@ -103,6 +103,10 @@ struct AsyncBodies: Sendable {
 /// An asyncio.Queue for tasks of one loop: `send` waits while full, `receive` waits while empty
 /// and returns nil once closed and drained.
 ///
+/// Trap (measured here): the body of `withCheckedContinuation` does not always run at the await; the
+/// toolchain may hop first, so other jobs of the loop run before the waiter is registered. Each
+/// body therefore re-checks its condition and resumes at once when it no longer holds.
+///
 /// @unchecked Sendable: every field is touched only on its loop's thread (all senders and
 /// receivers are tasks of the same loop, which run there after every await).
 final class LoopChannel<T: Sendable>: @unchecked Sendable {
@@ -119,7 +123,10 @@ final class LoopChannel<T: Sendable>: @unchecked Sendable {
 
     func send(_ value: T) async throws {
         while capacity > 0 && count >= capacity && !closed {
-            await withCheckedContinuation { waitingSenders.append($0) }
+            // Re-check inside: this toolchain may run the closure after other jobs of the loop.
+            await withCheckedContinuation { c in
+                if capacity > 0 && count >= capacity && !closed { waitingSenders.append(c) } else { c.resume() }
+            }
         }
         buffer.append(value)
         if !waitingReceivers.isEmpty { waitingReceivers.removeFirst().resume() }
@@ -128,7 +135,9 @@ final class LoopChannel<T: Sendable>: @unchecked Sendable {
     func receive() async throws -> T? {
         while count == 0 {
             if closed { return nil }
-            await withCheckedContinuation { waitingReceivers.append($0) }
+            await withCheckedContinuation { c in
+                if count == 0 && !closed { waitingReceivers.append(c) } else { c.resume() }
+            }
         }
         let v = buffer[head]
         head += 1
@@ -273,6 +282,8 @@ final class LoopModel: Model {
                                 stats.begin()
                                 try await bodies.run(spec, ms: spec.duration.sample(&rng))
                                 stats.end(latencyNanos: Monotonic.now() &- began)
+                                // The replacement arrives at the back of the ready queue, as a new task would.
+                                await Task.yield()
                             }
                         }
                     }

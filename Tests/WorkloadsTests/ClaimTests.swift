@@ -148,6 +148,65 @@ extension HeadlessTests {
         }
     }
 
+    /// Every task kind runs to completion on every model (sockets, pipes, fan-out, channels).
+    @Suite(.timeLimit(.minutes(2))) struct KindCoverageTests {
+        static func everyKind(_ model: SchedulerModel) throws -> Preset {
+            let extra: String
+            switch model {
+            case .eventLoop: extra = "pool = 2\noffload = [\"blocking\"]"
+            case .loopPerThread: extra = "loops = 2"
+            case .virtualThreads: extra = "carriers = 2\nsteal = \"one\""
+            case .greenThreads: extra = "blocking = \"handoff\""
+            }
+            let text = """
+                name = "every-kind"
+                title = "every kind"
+                explain = "coverage"
+                [scheduler]
+                model = "\(model.rawValue)"
+                \(extra)
+                [task.sock]
+                kind = "io"
+                io = "socket"
+                rate = 50
+                duration_ms = [1, 3]
+                [task.nap]
+                kind = "io"
+                population = 10
+                duration_ms = { mean = 2, max = 10 }
+                [task.spin]
+                kind = "cpu"
+                rate = 100
+                duration_ms = 0.5
+                [task.disk]
+                kind = "blocking"
+                call = "pipe"
+                rate = 10
+                duration_ms = 5
+                [task.fan]
+                kind = "fanout"
+                rate = 10
+                children = 4
+                child = "io"
+                duration_ms = 1
+                [task.chat]
+                kind = "chatty"
+                rate = 5
+                producers = 2
+                consumers = 2
+                messages = 50
+                capacity = 4
+                """
+            return try Preset.parse(text, file: "every-kind.toml")
+        }
+
+        @Test(arguments: SchedulerModel.allCases) func everyKindCompletes(model: SchedulerModel) throws {
+            let s = try #require(try HeadlessRun.summary(preset: Self.everyKind(model), seconds: 1.5))
+            #expect(s.taskKinds.map(\.kind) == ["sock", "nap", "spin", "disk", "fan", "chat"])
+            for k in s.taskKinds { #expect(k.completed > 0, "\(model.rawValue): \(k.kind) never completed") }
+        }
+    }
+
     /// Live sources: presets switch cleanly and quickly, and leak nothing.
     @Suite(.timeLimit(.minutes(2))) struct LiveSourceTests {
         static func openFDs() -> Int {
