@@ -118,9 +118,9 @@ extension HeadlessTests {
         @Test func withoutStealingBusyRatiosDivergeWithStealingTheyStayClose() throws {
             // Each `batch` parent's 40 children land on its own carrier. Without stealing that carrier
             // is busy while the other idles, interval after interval; with stealing both stay level.
-            // One retry: a run disturbed by other processes on the 2 cores can blur a single pair.
+            // Up to two retries: a run disturbed by other processes on the 2 cores can blur a pair.
             var pair: (RunSummary, RunSummary)? = nil
-            for _ in 0..<2 {
+            for _ in 0..<3 {
                 let p = (try Shipped.run("vt-steal"), try Shipped.run("vt-no-steal"))
                 pair = p
                 if p.1.totals.busySpread >= 0.2 && p.1.totals.busySpread > 1.5 * p.0.totals.busySpread { break }
