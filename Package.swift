@@ -72,7 +72,8 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "CRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads"], swiftSettings: swiftSettings),
-        .testTarget(name: "RecordingTests", dependencies: ["Recording"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RecordingTests", dependencies: ["Recording"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: swiftSettings),
     ]

@@ -174,7 +174,7 @@ final class FiberModel: Model {
         let lag = heartbeat
         let stop = stopping
         gate.pass {
-            scheduler.spawnDetached(name: "heartbeat", kind: "heartbeat") {
+            scheduler.spawn(name: "heartbeat", kind: "heartbeat") {
                 var due = Monotonic.now() + lag.periodNanos
                 while !stop.isSet {
                     let now = Monotonic.now()
@@ -197,7 +197,7 @@ final class FiberModel: Model {
         /// Spawns a detached fiber unless the model is stopping (no strong capture of the scheduler:
         /// see `SyncBodies.scheduler`).
         let spawn: @Sendable (String, String, @escaping () -> Void) -> Void = { name, kind, body in
-            gate.pass { bodies.scheduler.spawnDetached(name: name, kind: kind, body) }
+            gate.pass { bodies.scheduler.spawn(name: name, kind: kind, body) }
         }
         for (specIndex, spec) in preset.workload.tasks.enumerated() {
             let stats = self.stats[specIndex]
@@ -322,6 +322,7 @@ final class SpawnGate: Sendable {
     private let closed = Atomic<Bool>(false)
 
     /// Runs `body` (a spawn) unless closed; returns its result, or nil when closed.
+    @discardableResult
     func pass<T>(_ body: () -> T) -> T? {
         inside.add(1, ordering: .sequentiallyConsistent)
         defer { inside.subtract(1, ordering: .sequentiallyConsistent) }

@@ -11,11 +11,11 @@ extension LoopbackServer {
         // unowned(unsafe): the accept fiber runs only while the scheduler runs (see SyncBodies).
         unowned(unsafe) let scheduler = scheduler
         gate.pass {
-            scheduler.spawnDetached(name: "server", kind: "server") { [self] in
+            scheduler.spawn(name: "server", kind: "server") { [self] in
                 while let c = try? Scheduler.accept(fd) {
                     track(c)
                     gate.pass {
-                        scheduler.spawnDetached(name: "server", kind: "server") { [self] in
+                        scheduler.spawn(name: "server", kind: "server") { [self] in
                             defer { untrackAndClose(c) }
                             var word: UInt64 = 0
                             guard Self.exchange(c, &word, writing: false) else { return }

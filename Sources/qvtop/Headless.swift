@@ -9,9 +9,8 @@ import Foundation
 import Telemetry
 import Workloads
 
-/// The options `run` takes for a headless run (`--preset` is `run`'s own option).
+/// The options `run` takes for a headless run (`--headless` and `--preset` are `run`'s own).
 struct HeadlessOptions: ParsableArguments {
-    @Flag(help: "Run without a terminal and print a summary at the end.") var headless = false
     @Option(help: "Headless run length in seconds (0.1…3600).") var duration: Double = 5
     @Flag(help: "With --headless: print the summary as one JSON object.") var json = false
     @Option(help: "With --headless: snapshots per second (1…100).") var sampleRate: Double = 10

@@ -1,13 +1,53 @@
 import ArgumentParser
+import Foundation
+import Telemetry
+import Terminal
 
+/// `qvtop run` (the default): the live dashboard.
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Open the live dashboard (the default).")
+    static let configuration = CommandConfiguration(
+        abstract: "Open the live dashboard (the default).",
+        discussion: """
+            Keys: ? help, Space pause, 1-9/Tab/p presets, c code, arrows+Enter details, +/- redraw rate, \
+            Ctrl-L repaint, q quit. Needs a terminal; --headless runs without one.
+            """
+    )
 
-    @Option(help: "Preset name or path to a preset .toml (see `qvtop presets`).") var preset: String?
+    @Flag(help: "Run without the dashboard and print a summary (for CI and scripts).") var headless = false
+    @Option(help: "The preset to start with (see `qvtop presets`).") var preset: String?
+    @Flag(help: "Draw with ASCII characters only.") var ascii = false
+    @Option(help: "Redraw rate in Hz, 1…60 (+ and - change it live).") var rate = 10
+    @Flag(
+        help: ArgumentHelp("Draw made-up snapshots instead of a runtime (UI development, tests).", visibility: .hidden))
+    var synthetic = false
+
+    func validate() throws {
+        guard (1...60).contains(rate) else { throw ValidationError("--rate must be between 1 and 60 Hz") }
+    }
+
     @OptionGroup var headlessOptions: HeadlessOptions
 
     func run() throws {
-        if headlessOptions.headless { return try Headless.run(preset: preset, options: headlessOptions) }
-        throw fail("run is not yet available")
+        if headless { return try Headless.run(preset: preset, options: headlessOptions) }
+        // Before any source starts threads: only the UI thread will take SIGINT/SIGTERM/SIGHUP/SIGWINCH.
+        Signals.blockInThisThread()
+        do {
+            try Terminal.checkInteractive(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw fail("\(error)")
+        }
+        let options = AppOptions(rateHz: rate, ascii: ascii, presetName: preset ?? "")
+        // The live runtime plugs in here: a `LiveSource` for the chosen preset as `source`, and a
+        // `PresetMenu` over the preset catalog whose `start` loads preset i, then
+        // `(running as? LiveSource)?.switchTo(...)`, returning the code listings of its workload.
+        var source: (any SnapshotSource)?
+        var menu: PresetMenu?
+        if synthetic {
+            let first = SyntheticSource.presets.firstIndex { $0.info.name == preset } ?? 0
+            source = SyntheticSource(index: first)
+            menu = SyntheticSource.menu(startingAt: first)
+        }
+        let status = App.run(source: source, menu: menu, options: options)
+        if status != 0 { throw ExitCode(status) }
     }
 }

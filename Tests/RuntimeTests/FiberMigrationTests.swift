@@ -181,6 +181,60 @@ import Testing
         print("sharedQueue: \(migrations) migrations over \(fiberCount * rounds) resumes")
     }
 
+    /// The commit runs on the resumer's side, after the switch, exactly once per suspension.
+    @Test func commitRunsOnTheResumerAfterTheSwitch() {
+        var log: [String] = []
+        let fiber = Fiber {
+            log.append("fiber")
+            Fiber.current?.state = .parked(.mutex)
+            Fiber.suspend { f in
+                log.append("commit in fiber: \(Fiber.isInFiber), state: \(f.state)")
+            }
+            log.append("fiber again")
+        }
+        #expect(fiber.resume() == false)
+        #expect(log == ["fiber", "commit in fiber: false, state: parked(mutex)"])
+        #expect(fiber.resume() == true)
+        #expect(log.count == 3)
+    }
+
+    /// Fibers park with a commit that publishes them to a shared queue; two threads pop and resume
+    /// whatever is published, so a fiber is routinely resumed on one thread while the thread that
+    /// ran it before is still returning from resume().
+    @Test func fibersPublishedByCommitAreResumedSafelyByTheOtherThread() {
+        let fiberCount = 4
+        let parks = 5000
+        let queue = TestQueue<Fiber>()
+        let finished = TestCounter()
+        let counts = (0..<fiberCount).map { _ in Record() }
+        for i in 0..<fiberCount {
+            let record = counts[i]
+            queue.push(
+                Fiber {
+                    for step in 0..<parks {
+                        record.checksum &+= step
+                        Fiber.current?.state = .parked(.channel)
+                        Fiber.suspend { f in queue.push(f) }
+                    }
+                })
+        }
+        let deadline = qv_now_ns() + 60_000_000_000
+        let worker: @Sendable () -> Void = {
+            while finished.value < fiberCount, qv_now_ns() < deadline {
+                guard let f = queue.pop() else {
+                    sched_yield()
+                    continue
+                }
+                f.state = .runnable
+                if f.resume() { finished.increment() }
+            }
+        }
+        let threads = [TestThread(worker), TestThread(worker)]
+        for t in threads { t.join() }
+        #expect(finished.value == fiberCount)
+        for r in counts { #expect(r.checksum == (0..<parks).reduce(0, +)) }
+    }
+
     // MARK: - exclusivity
 
     /// A class whose stored property is reached both directly and through a `_modify` accessor:

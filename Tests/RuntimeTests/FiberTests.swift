@@ -27,6 +27,20 @@ import Testing
         #expect(fiber.state == .done)
     }
 
+    @Test func fiberFinishesWithAResult() {
+        let (fiber, result) = Fiber.returning { () -> String in
+            var parts = ["a"]
+            Fiber.suspend()
+            parts.append("b")
+            return parts.joined(separator: "+")
+        }
+        #expect(fiber.resume() == false)
+        #expect(result.value == nil)
+        #expect(fiber.resume() == true)
+        #expect(result.value == "a+b")
+        #expect(fiber.creationSite.hasPrefix("RuntimeTests/FiberTests.swift:"))
+    }
+
     @Test func currentIsTheRunningFiberAndNilOutside() {
         #expect(Fiber.current == nil)
         #expect(!Fiber.isInFiber)
@@ -79,6 +93,12 @@ import Testing
         #expect(fiber.state == .blocked)
         fiber.resume()
         #expect(fiber.state == .done)
+    }
+
+    /// The weak TSan hooks are live exactly in sanitized builds (else TSan would see fibers as one
+    /// thread's stack jumping around and either crash or miss races).
+    @Test func tsanHooksArePresentExactlyInSanitizedBuilds() {
+        #expect(qv_fiber_tsan_enabled() == qv_fiber_tsan_compiled())
     }
 
     @Test func stateEncodingRoundTrips() {

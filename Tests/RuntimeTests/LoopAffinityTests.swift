@@ -22,6 +22,18 @@ private func plainHelper(_ loop: EventLoop) async -> Bool {
     return loop.inLoop
 }
 
+/// An actor whose executor is a loop: its methods run on the loop thread.
+private actor OnLoop {
+    let loop: EventLoop
+    init(_ loop: EventLoop) { self.loop = loop }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+    func check() async -> Bool {
+        loop.preconditionIsolated()
+        await Task.yield()
+        return loop.inLoop
+    }
+}
+
 /// Every kind of await inside a loop task resumes on the loop thread.
 @Suite(.timeLimit(.minutes(1))) struct LoopAffinityTests {
     @Test func everyAwaitReturnsToTheLoop() async throws {
@@ -81,6 +93,13 @@ private func plainHelper(_ loop: EventLoop) async -> Bool {
         #expect(seen.count == 18)
     }
 
+    @Test func actorOnTheLoopRunsThere() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "actor")
+        defer { loop.shutdown() }
+        let a = OnLoop(loop)
+        #expect(await a.check())
+    }
+
     @Test func fdReadinessResumesOnTheLoop() async throws {
         let loop = try LoopTestSupport.realLoop(name: "fd")
         defer { loop.shutdown() }
@@ -104,6 +123,29 @@ private func plainHelper(_ loop: EventLoop) async -> Bool {
             return loop.inLoop && n == 1 && b == 7
         }.value
         #expect(ok)
+    }
+
+    @Test func fdWaitIsCancellableAndExclusive() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "fd-cancel")
+        defer { loop.shutdown() }
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer {
+            close(fds[0])
+            close(fds[1])
+        }
+        let r = fds[0]
+        let waiter = loop.spawn(name: "waiter") { try await loop.waitReadable(r) }
+        await loop.runUntilIdle()
+        await #expect(throws: LoopError.fdBusy(r)) {
+            try await loop.spawn { try await loop.waitReadable(r) }.value
+        }
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        // The fd is free again: a new wait sees the byte written now.
+        var b: UInt8 = 1
+        #expect(write(fds[1], &b, 1) == 1)
+        try await loop.spawn { try await loop.waitReadable(r) }.value
     }
 
     /// The documented trap: unstructured `Task {}` does not inherit the loop as executor preference.

@@ -35,7 +35,7 @@ enum LoopTestSupport {
 
 /// Thread-safe collector for test observations.
 final class Recorder<T: Sendable>: Sendable {
-    private let items = Mutex<[T]>([])
+    private let items = LoopLock<[T]>([])
     func append(_ x: T) { items.withLock { $0.append(x) } }
     var values: [T] { items.withLock { $0 } }
 }

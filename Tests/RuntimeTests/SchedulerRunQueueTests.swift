@@ -9,7 +9,7 @@ private final class Item: Sendable {
 
 private final class Sink: OverflowSink, @unchecked Sendable {
     // @unchecked Sendable: used from one thread per test, or guarded by `lock`.
-    let lock = Mutex<[Int]>([])
+    let lock = Locked<[Int]>([])
     func pushBatch(_ elements: [Item]) { lock.withLock { $0.append(contentsOf: elements.map(\.id)) } }
     var ids: [Int] { lock.withLock { $0 } }
 }
@@ -68,7 +68,7 @@ struct SchedulerRunQueueTests {
         let thieves = 3
         let (local, steal) = makeRunQueue(capacity: 4) as (LocalQueue<Item>, StealQueue<Item>)
         let sink = Sink()
-        let seen = Mutex<[Int]>([])
+        let seen = Locked<[Int]>([])
         let ownerDone = Atomic<Bool>(false)
         let counters = Atomic<Int>(0)
         let deadline = ContinuousClock.now + .seconds(30)

@@ -39,6 +39,13 @@ uint64_t qv_eventfd_drain(int fd);
 int qv_epoll_wait_ns(int epfd, uint32_t *out_events, uint64_t *out_data, int max, int64_t timeout_ns);
 /// 1 until an epoll_pwait2 call has failed with ENOSYS.
 int qv_has_epoll_pwait2(void);
+/// Monotonic ns for the event loop's per-job timing: a calibrated invariant TSC when the CPU has
+/// one (~18 ns), else CLOCK_MONOTONIC. Same scale as qv_now_ns (within ~1e-5 rate error).
+uint64_t qv_fast_now_ns(void);
+/// 1 when qv_fast_now_ns reads the TSC.
+int qv_fast_clock_is_tsc(void);
+/// Sets the calling thread's timer slack (prctl PR_SET_TIMERSLACK; default 50 µs). Returns 0 or -1.
+int qv_set_timer_slack_ns(unsigned long ns);
 /// Names the calling thread (first 15 bytes; shown by top -H, gdb). Returns 0 or an errno.
 int qv_set_thread_name(const char *name);
 

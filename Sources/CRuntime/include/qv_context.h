@@ -29,6 +29,10 @@ void qv_context_switch(void **save_sp, void *new_sp);
 /// never return (it switches away for good). Pure memory writes; no syscalls.
 void *qv_context_make(void *stack_top, void (*entry)(void *), void (*exit)(void *), void *arg);
 
+/// Benchmark helper: ns per raw qv_context_switch, measured over `round_trips` ping-pongs between
+/// the calling thread and one context (two switches each). See context_bench.c.
+double qv_context_pingpong_ns(long round_trips);
+
 // ---- layer 2: fibers ---------------------------------------------------------------------------
 
 /// Per-fiber switch state. Lives at the top of the fiber's own stack mapping (see FiberStack.swift),
@@ -73,6 +77,8 @@ void *qv_fiber_current_owner(void);
 
 /// 1 when ThreadSanitizer's fiber API is linked in (a --sanitize=thread build), else 0.
 int qv_fiber_tsan_enabled(void);
+/// 1 when this C target itself was compiled with -fsanitize=thread (for a consistency test).
+int qv_fiber_tsan_compiled(void);
 
 /// Releases the TSan fiber of a fiber that was prepared but will never finish (destroyed
 /// while suspended or never started). No-op without TSan.

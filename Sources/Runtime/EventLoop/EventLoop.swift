@@ -79,7 +79,7 @@ public enum LoopError: Error, Equatable, Sendable {
 
 public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
     // @unchecked Sendable: mutable state is either protected by the loop thread (documented per
-    // field; every access runs on it) or is a Mutex/Atomic. Cross-thread entry points go through
+    // field; every access runs on it) or is a LoopLock/Atomic. Cross-thread entry points go through
     // `inbox`.
 
     public struct Configuration: Sendable {
@@ -104,12 +104,23 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         public init() {}
     }
 
-    private enum Job {
+    /// One ready job. Kept to a 16-byte payload (a closure) so queue moves stay cheap; a named
+    /// callback carries its name in a class.
+    enum Job {
         case task(UnownedJob)
-        case callback(() -> Void, String?)
+        case callback(() -> Void)
+        case named(NamedJob)
         case timer(LoopTimer)
     }
-    private struct Item {
+    final class NamedJob {
+        let name: String
+        let body: () -> Void
+        init(name: String, body: @escaping () -> Void) {
+            self.name = name
+            self.body = body
+        }
+    }
+    struct Item {
         var job: Job
         var enqueuedAt: UInt64
     }
@@ -137,7 +148,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     let published = LoopPublished()
 
     // Cross-thread submissions. Any thread appends; the loop thread drains.
-    private let inbox = Mutex(Deque<InboxItem>())
+    private let inbox = LoopLock(Deque<InboxItem>())
     // sequentially consistent: part of the wake-up protocol (see Selector).
     private let inboxCount = Atomic<Int>(0)
     /// pthread_t of the loop thread, 0 before it starts. relaxed: compared only against the
@@ -145,44 +156,142 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private let threadID = Atomic<UInt>(0)
     /// 0 running, 1 stop requested, 2 stopped.
     private let runState = Atomic<Int>(0)
-    private let thread = Mutex<EventLoopThread?>(nil)
+    private let thread = LoopLock<EventLoopThread?>(nil)
     private let joined = Atomic<Bool>(false)
 
+    /// Everything the loop thread owns, in one struct behind a pointer. Unsafe pointer: the loop
+    /// thread is its only user (see "Ownership" above), and accessing it through a pointer skips
+    /// Swift's dynamic exclusivity checks on class properties, which cost ~10% of a task switch
+    /// (TLS access-set insert/remove per access). Allocated in init, freed in deinit.
+    private struct LoopThreadState {
+        /// Jobs ready to run, FIFO.
+        var ready = ReadyQueue<Item>()
+        var timers = TimerHeap()
+        /// Names of alive named tasks, by task address.
+        var taskNames = TaskNameTable()
+        /// Every alive task spawned by `spawn`, for cancellation at shutdown.
+        var aliveTasks: [UInt: UnsafeCurrentTask] = [:]
+        var fdWaiters: [Int32: FdWaiter] = [:]
+        /// Callbacks run when the loop next runs out of work (tests).
+        var idleWaiters: [() -> Void] = []
+        /// The loop clock as of the current job's start (or the last read).
+        var now: UInt64 = 0
+        var lastPoll: UInt64 = 0
+        var lastPublish: UInt64 = 0
+        var lag: LagRecorder? = nil
+        var heartbeatTimer: LoopTimer? = nil
+        var queueDelay = makeNanosHistogram()
+        var runTime = makeNanosHistogram()
+        /// Plain counters, published into `published`.
+        var jobsRun: UInt64 = 0
+        var slowCallbacks: UInt64 = 0
+        var busyNanos: UInt64 = 0
+        var maxReadyDepth = 0
+        /// Name of the job running now, and whether `published.currentName` holds a name.
+        var currentName: String? = nil
+        var publishedNameSet = false
+    }
+    private let state: UnsafeMutablePointer<LoopThreadState> = {
+        let p = UnsafeMutablePointer<LoopThreadState>.allocate(capacity: 1)
+        p.initialize(to: LoopThreadState())
+        return p
+    }()
+
     // protected by the loop thread
-    private var ready = Deque<Item>()
+    private var ready: ReadyQueue<Item> {
+        @inline(__always) _read { yield state.pointee.ready }
+        @inline(__always) _modify { yield &state.pointee.ready }
+    }
     // protected by the loop thread
-    private var timers = TimerHeap()
-    // protected by the loop thread: names of alive named tasks, by task address.
-    private var taskNames: [UInt: String] = [:]
-    // protected by the loop thread: every alive task spawned by `spawn`, for cancellation at shutdown.
-    private var aliveTasks: [UInt: UnsafeCurrentTask] = [:]
+    private var timers: TimerHeap {
+        @inline(__always) _read { yield state.pointee.timers }
+        @inline(__always) _modify { yield &state.pointee.timers }
+    }
     // protected by the loop thread
-    private var fdWaiters: [Int32: FdWaiter] = [:]
-    // protected by the loop thread: callbacks run when the loop next runs out of work (tests).
-    private var idleWaiters: [() -> Void] = []
+    private var taskNames: TaskNameTable {
+        @inline(__always) _read { yield state.pointee.taskNames }
+        @inline(__always) _modify { yield &state.pointee.taskNames }
+    }
     // protected by the loop thread
-    private var now: UInt64 = 0
+    private var aliveTasks: [UInt: UnsafeCurrentTask] {
+        @inline(__always) _read { yield state.pointee.aliveTasks }
+        @inline(__always) _modify { yield &state.pointee.aliveTasks }
+    }
     // protected by the loop thread
-    private var lastPoll: UInt64 = 0
+    private var fdWaiters: [Int32: FdWaiter] {
+        @inline(__always) _read { yield state.pointee.fdWaiters }
+        @inline(__always) _modify { yield &state.pointee.fdWaiters }
+    }
     // protected by the loop thread
-    private var lastPublish: UInt64 = 0
+    private var idleWaiters: [() -> Void] {
+        @inline(__always) _read { yield state.pointee.idleWaiters }
+        @inline(__always) _modify { yield &state.pointee.idleWaiters }
+    }
     // protected by the loop thread
-    private var lag: LagRecorder?
+    private var now: UInt64 {
+        @inline(__always) _read { yield state.pointee.now }
+        @inline(__always) _modify { yield &state.pointee.now }
+    }
     // protected by the loop thread
-    private var heartbeatTimer: LoopTimer?
+    private var lastPoll: UInt64 {
+        @inline(__always) _read { yield state.pointee.lastPoll }
+        @inline(__always) _modify { yield &state.pointee.lastPoll }
+    }
     // protected by the loop thread
-    private var queueDelay = makeNanosHistogram()
+    private var lastPublish: UInt64 {
+        @inline(__always) _read { yield state.pointee.lastPublish }
+        @inline(__always) _modify { yield &state.pointee.lastPublish }
+    }
     // protected by the loop thread
-    private var runTime = makeNanosHistogram()
-    // protected by the loop thread: plain counters, published into `published`.
-    private var jobsRun: UInt64 = 0
-    private var slowCallbacks: UInt64 = 0
-    private var busyNanos: UInt64 = 0
-    private var maxReadyDepth = 0
-    /// Name of the job running now (loop thread), and whether `published.currentName` holds a name.
-    private var currentName: String?
-    private var publishedNameSet = false
-    private var copiesDirty = false
+    private var lag: LagRecorder? {
+        @inline(__always) _read { yield state.pointee.lag }
+        @inline(__always) _modify { yield &state.pointee.lag }
+    }
+    // protected by the loop thread
+    private var heartbeatTimer: LoopTimer? {
+        @inline(__always) _read { yield state.pointee.heartbeatTimer }
+        @inline(__always) _modify { yield &state.pointee.heartbeatTimer }
+    }
+    // protected by the loop thread
+    private var queueDelay: Histogram<UInt64> {
+        @inline(__always) _read { yield state.pointee.queueDelay }
+        @inline(__always) _modify { yield &state.pointee.queueDelay }
+    }
+    // protected by the loop thread
+    private var runTime: Histogram<UInt64> {
+        @inline(__always) _read { yield state.pointee.runTime }
+        @inline(__always) _modify { yield &state.pointee.runTime }
+    }
+    // protected by the loop thread
+    private var jobsRun: UInt64 {
+        @inline(__always) _read { yield state.pointee.jobsRun }
+        @inline(__always) _modify { yield &state.pointee.jobsRun }
+    }
+    // protected by the loop thread
+    private var slowCallbacks: UInt64 {
+        @inline(__always) _read { yield state.pointee.slowCallbacks }
+        @inline(__always) _modify { yield &state.pointee.slowCallbacks }
+    }
+    // protected by the loop thread
+    private var busyNanos: UInt64 {
+        @inline(__always) _read { yield state.pointee.busyNanos }
+        @inline(__always) _modify { yield &state.pointee.busyNanos }
+    }
+    // protected by the loop thread
+    private var maxReadyDepth: Int {
+        @inline(__always) _read { yield state.pointee.maxReadyDepth }
+        @inline(__always) _modify { yield &state.pointee.maxReadyDepth }
+    }
+    // protected by the loop thread
+    private var currentName: String? {
+        @inline(__always) _read { yield state.pointee.currentName }
+        @inline(__always) _modify { yield &state.pointee.currentName }
+    }
+    // protected by the loop thread
+    private var publishedNameSet: Bool {
+        @inline(__always) _read { yield state.pointee.publishedNameSet }
+        @inline(__always) _modify { yield &state.pointee.publishedNameSet }
+    }
 
     /// Creates the loop and starts its thread.
     public init(_ configuration: Configuration = Configuration()) throws(LoopError) {
@@ -204,6 +313,12 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         }
         let t = EventLoopThread.start(name: configuration.name) { [self] in runLoop() }
         thread.withLock { $0 = t }
+    }
+
+    deinit {
+        state.pointee.ready.destroy()
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     /// Convenience: `EventLoop(name:)` with defaults otherwise.
@@ -258,7 +373,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// asyncio's `call_soon` / `call_soon_threadsafe`: runs `body` on the loop in FIFO order. Any thread.
     public func callSoon(name: String? = nil, _ body: @escaping @Sendable () -> Void) {
         if inLoop {
-            ready.append(Item(job: .callback(body, name), enqueuedAt: now))
+            ready.append(
+                Item(job: name.map { .named(NamedJob(name: $0, body: body)) } ?? .callback(body), enqueuedAt: now))
         } else {
             submit(InboxItem(body: .callback(body, name), enqueuedAt: clock.now()))
         }
@@ -331,7 +447,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             let key = unsafeBitCast(current, to: UInt.self)
             aliveTasks[key] = current
             if let name {
-                taskNames[key] = name
+                taskNames.set(key, name)
                 setCurrentName(name)
             }
             if runState.load(ordering: .relaxed) != 0 { current.cancel() }
@@ -342,7 +458,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private func unregisterTask(_ key: UInt) {
         if key != 0 {
             aliveTasks[key] = nil
-            taskNames[key] = nil
+            taskNames.remove(key)
         }
         published.tasksAlive.subtract(1, ordering: .relaxed)
     }
@@ -546,15 +662,19 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
 
     private func runLoop() {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        _ = qv_set_timer_slack_ns(1)  // timers aim at sub-ms lateness; the default slack is 50 µs
         now = clock.now()
         lastPoll = now
         lastPublish = now
         if lag != nil { startHeartbeat() }
         var stopDeadline: UInt64 = 0
         var events: [(UInt64, UInt32)] = []
+        // True when `now` was just read at the end of the previous iteration's last job: one clock
+        // read per job, not two.
+        var fresh = false
         while true {
             if inboxCount.load(ordering: .relaxed) > 0 { drainInbox() }
-            now = clock.now()
+            if fresh { fresh = false } else { now = clock.now() }
             if timers.pending > 0 {
                 while let t = timers.popDue(now: now) {
                     ready.append(Item(job: .timer(t), enqueuedAt: t.deadline))
@@ -569,6 +689,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                     run(item)
                 }
                 published.currentStart.store(0, ordering: .relaxed)
+                fresh = true
             }
             if now &- lastPublish >= publishNanos { publish(now: now) }
 
@@ -587,6 +708,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
 
             if ready.isEmpty {
                 if !idleWaiters.isEmpty && inboxCount.load(ordering: .relaxed) == 0 && !hasDueTimer() {
+                    publish(now: now)  // so a test that wakes up now reads fresh metrics
                     let waiters = idleWaiters
                     idleWaiters.removeAll()
                     for w in waiters { w() }
@@ -611,12 +733,17 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                         selector.sleeping.store(false, ordering: .sequentiallyConsistent)
                         continue
                     }
-                    publish(now: clock.now())
+                    // Counters always; histograms only if due or if the loop may sleep long.
+                    let t = clock.now()
+                    let long = timeout < 0 || UInt64(timeout) >= publishNanos
+                    publish(now: t, histograms: long || t &- lastPublish >= publishNanos)
                 }
                 poll(timeout: timeout, into: &events)
                 selector.sleeping.store(false, ordering: .sequentiallyConsistent)
+                fresh = false
             } else if !fdWaiters.isEmpty && now &- lastPoll >= ioPollNanos {
                 poll(timeout: 0, into: &events)
+                fresh = false
             }
         }
         // Stopped.
@@ -656,7 +783,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         for it in items {
             switch it.body {
             case .task(let j): ready.append(Item(job: .task(j), enqueuedAt: it.enqueuedAt))
-            case .callback(let f, let name): ready.append(Item(job: .callback(f, name), enqueuedAt: it.enqueuedAt))
+            case .callback(let f, let name):
+                let job: Job = name.map { .named(NamedJob(name: $0, body: f)) } ?? .callback(f)
+                ready.append(Item(job: job, enqueuedAt: it.enqueuedAt))
             }
         }
     }
@@ -671,12 +800,14 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         case .task(let job):
             if !taskNames.isEmpty {
                 let key = unsafeBitCast(job, to: UInt.self)
-                if let n = taskNames[key] { setCurrentName(n) }
+                if let n = taskNames.lookup(key) { setCurrentName(n) }
             }
             job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
-        case .callback(let body, let name):
-            if let name { setCurrentName(name) }
+        case .callback(let body):
             body()
+        case .named(let named):
+            setCurrentName(named.name)
+            named.body()
         case .timer(let t):
             if let name = t.name { setCurrentName(name) }
             let body = t.callback
@@ -712,7 +843,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         } else {
             switch item.job {
             case .task: culprit = "unnamed task"
-            case .callback: culprit = "unnamed callback"
+            case .callback, .named: culprit = "unnamed callback"
             case .timer: culprit = "unnamed timer"
             }
         }
@@ -722,9 +853,10 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                 name: culprit))
     }
 
-    /// Publishes counters (relaxed atomics) and, if the reader is not holding it, histogram copies.
-    private func publish(now t: UInt64) {
-        lastPublish = t
+    /// Publishes counters (relaxed atomics, cheap: every call) and, when `histograms` and the reader
+    /// is not holding the lock, copies of the histograms (~37 KB each once the loop writes again,
+    /// so at most every `publishInterval`, not before every sleep).
+    private func publish(now t: UInt64, histograms: Bool = true) {
         let p = published
         p.readyDepth.store(ready.count, ordering: .relaxed)
         p.maxReadyDepth.store(maxReadyDepth, ordering: .relaxed)
@@ -732,6 +864,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         p.jobsRun.store(jobsRun, ordering: .relaxed)
         p.slowCallbacks.store(slowCallbacks, ordering: .relaxed)
         p.busyNanos.store(busyNanos, ordering: .relaxed)
+        guard histograms else { return }
+        lastPublish = t
         let recent = lag?.recentMax ?? 0
         let done: Bool? = p.copies.withLockIfAvailable { c in
             c.queueDelay = queueDelay
@@ -892,8 +1026,10 @@ public final class LoopTaskGroup: @unchecked Sendable {
 
     init(loop: EventLoop) { self.loop = loop }
 
-    /// Starts a child. The first child to fail cancels its siblings. Loop thread.
+    /// Starts a child. The first child to fail cancels its siblings. Loop thread (the group's body
+    /// runs there when `taskGroup` is awaited from a loop task).
     public func spawn(name: String? = nil, _ body: sending @escaping () async throws -> Void) {
+        precondition(loop.inLoop, "LoopTaskGroup.spawn must run on its loop's thread")
         let child = loop.spawn(name: name) { [self] in
             do {
                 try await body()

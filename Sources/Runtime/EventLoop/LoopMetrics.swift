@@ -4,10 +4,26 @@
 // plain counters and HdrHistograms, and at maintenance points (every `publishInterval`, and before
 // it sleeps) copies them into `LoopPublished`:
 // - counters go into relaxed atomics (a reader may see them a few ms stale, never torn);
-// - histograms and the culprit name go into a Mutex the loop only *tries* to take
+// - histograms and the culprit name go into a LoopLock the loop only *tries* to take
 //   (`withLockIfAvailable`): if a reader holds it, the loop keeps its values and tries again at
 //   the next maintenance point. The loop never waits for a reader.
 // Readers (`EventLoop.metrics()`, any thread) do the expensive part: percentiles from the copies.
+
+//
+// Mapping to the snapshot contract (Telemetry/Snapshot.swift), for the sampler:
+//   LoopSnapshot.id/readyDepth/maxReadyDepth/timersPending/tasksAlive/jobsRun/slowCallbacks
+//                                  ← LoopMetrics fields of the same names
+//   LoopSnapshot.busyRatio         ← Δ busyNanos / Δ wall nanoseconds between two samples
+//   LoopSnapshot.current           ← LoopMetrics.current
+//   LoopSnapshot.lag / Snapshot.lag ← LoopMetrics.lag (p50Ms, p99Ms, maxMs, slotP99Ms, recentMs,
+//                                    buckets: same bounds as LagSummary.bucketBoundsMs);
+//                                    call `metrics(resetRecent: true)` from the sampler only
+//   Snapshot.events                ← EventLoop.drainEvents() / LoopGroup.drainEvents()
+//                                    (RuntimeEventRecord: .slowCallback name + durationNanos,
+//                                    .lagSpike durationNanos = lateness; worker = loop id)
+//   Snapshot.droppedEvents         ← LoopMetrics.droppedEvents (sum over loops)
+//   PoolSnapshot                   ← ThreadPool.metrics (threads, busy, queueDepth, completed, shared)
+//   FiberCounts for loop models    ← tasksAlive (total); runnable ≈ readyDepth
 
 import Histogram
 import Synchronization
@@ -127,6 +143,7 @@ struct LagRecorder {
 
 /// Counters and copies published by the loop thread for readers on any thread.
 final class LoopPublished: Sendable {
+    // Sendable: atomics and LoopLocks only.
     // relaxed (every atomic below): independent statistics; a reader needs no ordering between
     // them or with other memory, only untorn values.
     let readyDepth = Atomic<Int>(0)
@@ -150,7 +167,7 @@ final class LoopPublished: Sendable {
         /// Worst lateness not yet handed to a reader, ns.
         var recentMax: UInt64 = 0
     }
-    let copies = Mutex(Copies())
+    let copies = LoopLock(Copies())
     /// Name of the named job running now (nil otherwise); valid only while `currentStart != 0`.
-    let currentName = Mutex<String?>(nil)
+    let currentName = LoopLock<String?>(nil)
 }

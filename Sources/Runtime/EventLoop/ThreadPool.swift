@@ -32,7 +32,7 @@ public struct ThreadPoolMetrics: Sendable, Equatable {
 }
 
 public final class ThreadPool: @unchecked Sendable {
-    // @unchecked Sendable: every mutable field is a Mutex or an Atomic; `semaphore` points to a
+    // @unchecked Sendable: every mutable field is a LoopLock or an Atomic; `semaphore` points to a
     // sem_t, which is itself a thread-safe kernel/futex object, allocated in init, freed in deinit.
     public let name: String
     public let threadCount: Int
@@ -44,10 +44,10 @@ public final class ThreadPool: @unchecked Sendable {
         var shuttingDown = false
         var maxDepth = 0
     }
-    private let state = Mutex(State())
+    private let state = LoopLock(State())
     /// Counts queued items; workers sleep on it. Allocated once, destroyed in deinit.
     private let semaphore: UnsafeMutablePointer<sem_t>
-    private let threads = Mutex<[EventLoopThread]>([])
+    private let threads = LoopLock<[EventLoopThread]>([])
     // relaxed (all three): statistics for the dashboard; no other memory is published through them.
     private let busyCount = Atomic<Int>(0)
     private let depth = Atomic<Int>(0)

@@ -42,6 +42,14 @@
 // (a real syscall, not const), errno from `qv_errno()`, and the C switch code never touches TLS after
 // a switch that may have changed thread (see qv_fiber_suspend).
 //
+// ## Parking safely (the commit)
+// A fiber that waits for something must become visible to its waker (timer heap, channel queue,
+// poller) only after it has switched out; otherwise a waker on another thread could resume it while
+// it still runs on this one — two threads on one stack. `Fiber.suspend(commit:)` hands a closure to
+// the resumer, which runs it right after the switch as the last step of `resume()` (Go's gopark
+// runs its unlock function on g0 for the same reason). `resume()` reads everything it needs from the
+// fiber before running the commit and touches nothing of it afterwards.
+//
 // ## Stacks
 // mmap'd, 64 KiB by default (configurable per fiber), with a PROT_NONE guard page below, so an
 // overflow faults (SIGSEGV) instead of corrupting the neighbour. Pages are committed on first touch,
@@ -75,7 +83,8 @@ import Synchronization
 ///     new       -> runnable      scheduler: the fiber is queued
 ///     new       -> running       resume() of a fiber nobody queued (tests, benchmarks)
 ///     runnable  -> running       resume()
-///     running   -> parked(r)     the fiber, right before Fiber.suspend(): waits for r
+///     running   -> parked(r)     the fiber, right before Fiber.suspend(commit:): waits for r; the commit
+///                                (run by the resumer after the switch) hands it to whoever completes r
 ///     running   -> blocked       the fiber, before a blocking OS call that pins its carrier
 ///     running   -> runnable      resume() returning, when the fiber suspended without saying why (a yield)
 ///     running   -> done          resume() returning, when the body has returned
@@ -172,6 +181,10 @@ public final class Fiber: @unchecked Sendable {
     /// body returns. @exclusivity(unchecked): touched only by init, the fiber's first run (resume
     /// contract: never concurrent) and deinit — a dynamic check here would cost a runtime call.
     @exclusivity(unchecked) private var body: (() -> Void)?
+    /// Set by the fiber in `suspend(commit:)`, taken and run by its resumer right after the switch.
+    /// @exclusivity(unchecked): written by the fiber and read by the resumer on the same thread, one
+    /// after the other (the switch orders them); never concurrent.
+    @exclusivity(unchecked) private var pendingCommit: ((Fiber) -> Void)?
 
     private static let nextID = Atomic<UInt64>(1)
 
@@ -223,7 +236,8 @@ public final class Fiber: @unchecked Sendable {
 
     /// Runs the fiber on the calling thread until it calls `Fiber.suspend()` or its body returns.
     /// Any thread may call it (migration), never concurrently. Returns true when the body has finished
-    /// (its stack is then already returned to the pool).
+    /// (its stack is then already returned to the pool). If the fiber suspended with
+    /// `suspend(commit:)`, runs the commit last, after the fiber has switched out.
     @discardableResult
     public func resume() -> Bool {
         // relaxed: resume's caller owns the fiber (contract), so these are its own writes.
@@ -240,6 +254,12 @@ public final class Fiber: @unchecked Sendable {
         }
         if stateCode.load(ordering: .relaxed) == FiberState.codeRunning {
             stateCode.store(FiberState.codeRunnable, ordering: .releasing)
+        }
+        if let commit = pendingCommit {
+            pendingCommit = nil
+            // Last: once the commit has published the fiber, another thread may resume it, so this
+            // resume() touches nothing of the fiber after it.
+            commit(self)
         }
         return false
     }
@@ -260,6 +280,26 @@ public final class Fiber: @unchecked Sendable {
     @inline(__always)
     public static func suspend() {
         qv_fiber_suspend()
+    }
+
+    /// Inside a fiber: like `suspend()`, and the resumer runs `commit(fiber)` on its own thread right
+    /// after the fiber has switched out, before its `resume()` returns (Go's `gopark` unlock function).
+    ///
+    /// This is the safe place to make a parked fiber visible to whoever will wake it (a timer heap, a
+    /// channel's wait queue, a poller): a fiber that published itself *before* suspending could be
+    /// resumed by another thread while it is still running on this one. Rule: a fiber may be resumed
+    /// again only after the `resume()` that ran it has returned or has started running its commit.
+    public static func suspend(commit: @escaping (Fiber) -> Void) {
+        setPendingCommit(commit)
+        qv_fiber_suspend()
+    }
+
+    /// Not inlined so that the strong reference to the current fiber is released before the fiber
+    /// suspends (a parked fiber keeps no reference to itself on its stack).
+    @inline(never)
+    private static func setPendingCommit(_ commit: @escaping (Fiber) -> Void) {
+        guard let me = current else { return }  // outside a fiber: qv_fiber_suspend() aborts next
+        me.pendingCommit = commit
     }
 
     /// Called once, on the fiber's own stack, by its first run: hands out the body and forgets it.
@@ -283,4 +323,31 @@ private let fiberEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { ra
     }
     let body = Fiber.takeBody(owner)
     body()
+}
+
+/// The value a fiber's body finished with. Set once, by the fiber, right before its body returns;
+/// read by whoever saw `resume()` return true (or `isFinished`), which orders the two.
+public final class FiberResult<Value>: @unchecked Sendable {
+    // @unchecked Sendable: `stored` is written once by the fiber before it finishes and read only
+    // after resume() returned true on the reader's side (resume/finish is the hand-off).
+    private var stored: Value?
+    public init() {}
+    /// Nil until the fiber has finished.
+    public var value: Value? { stored }
+    fileprivate func set(_ value: Value) { stored = value }
+}
+
+extension Fiber {
+    /// Creates a fiber whose body returns a value; the value is in `result.value` once the fiber
+    /// has finished (`resume()` returned true).
+    public static func returning<Value>(
+        name: String = "", stackSize: Int = FiberStack.defaultSize, pool: StackPool = .shared,
+        file: StaticString = #fileID, line: UInt = #line, _ body: @escaping () -> Value
+    ) -> (fiber: Fiber, result: FiberResult<Value>) {
+        let result = FiberResult<Value>()
+        let fiber = Fiber(name: name, stackSize: stackSize, pool: pool, file: file, line: line) {
+            result.set(body())
+        }
+        return (fiber, result)
+    }
 }

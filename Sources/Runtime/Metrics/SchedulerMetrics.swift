@@ -104,7 +104,7 @@ final class PublishedWorkerMetrics: Sendable {
     let wide: AtomicBuffer
     /// Name and kind of the fiber running now; written with `withLockIfAvailable` so a reader holding it
     /// makes the worker skip one update rather than wait.
-    let current = Mutex<(name: String, kind: String)?>(nil)
+    let current = Locked<(name: String, kind: String)?>(nil)
     private let padTail: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
 
     static let parksOffset = 0

@@ -23,54 +23,74 @@ enum TaskState: UInt8 {
     case running, parking, parked, notified, done
 }
 
-/// The scheduler's record of a fiber. Ownership: `state` is atomic (any thread); `fiber`, `runs` and
-/// `readyAt` belong to whoever holds the task (the queue that stores it or the worker that popped it:
-/// the queues' release/acquire pairs hand them over); join fields are guarded by `joinLock`.
+/// The scheduler's record of a fiber. Ownership: `state` is atomic (any thread); `fiber`, `readyAt`,
+/// `parkReason` and `ioToken` belong to whoever holds the task (the queue that stores it or the worker that
+/// popped it: the queues' release/acquire pairs hand them over); `joiners` is guarded by the `joinSpin` lock.
+/// The hot fields are `@exclusivity(unchecked)`: that ownership rule already excludes overlapping accesses,
+/// and a dynamic check costs a runtime call per access.
+@usableFromInline
 class FiberTask: @unchecked Sendable {
-    // @unchecked Sendable: see the ownership comment above; plain fields are handed over through the
-    // run queues' acquire/release and the state CASes.
+    // @unchecked Sendable: see the ownership comment above.
     let state = Atomic<UInt8>(TaskState.runnable.rawValue)
-    unowned(unsafe) let scheduler: Scheduler
     // unowned(unsafe): a task never outlives its scheduler's run (shutdown drops every task first).
-    var name: String
+    @usableFromInline unowned(unsafe) let scheduler: Scheduler
+    @usableFromInline var name: String
     let kind: String
     /// Created at the first run, so queued-but-unstarted tasks hold no stack.
-    var fiber: Fiber?
-    /// The user body; taken by the first run.
-    var body: (() -> Void)?
+    @exclusivity(unchecked) var fiber: Fiber?
     /// Sampled enqueue time (ns) for the scheduling-delay measure; 0 = not sampled.
-    var readyAt: UInt64 = 0
+    @exclusivity(unchecked) var readyAt: UInt64 = 0
     /// Why it is parked (for the counters of whoever wakes it). Written by the fiber before parking.
-    var parkReason: ParkReason = .sleep
+    @exclusivity(unchecked) var parkReason: ParkReason = .sleep
     /// The I/O registration token while parked on a descriptor, else 0.
-    var ioToken: UInt64 = 0
+    @exclusivity(unchecked) var ioToken: UInt64 = 0
 
-    // Join.
+    // Join: a done flag and the joiners behind a tiny spin lock (held for a few instructions; an
+    // allocation-free lock matters here, one task per spawn).
     let joinDone = Atomic<Bool>(false)
-    let joinLock = Mutex<[Joiner]>([])
+    let joinSpin = Atomic<Bool>(false)
+    @exclusivity(unchecked) var joiners: [Joiner] = []
 
+    @usableFromInline
     init(scheduler: Scheduler, name: String, kind: String) {
         self.scheduler = scheduler
         self.name = name
         self.kind = kind
     }
 
+    /// The body; overridden by `ResultTask`. Runs on the fiber's stack.
+    func runBody() {}
+
+    /// Drops the body without running it (shutdown).
+    func dropBody() {}
+
     /// Runs on the fiber's stack at its first resume: the body, then completion.
-    final func runBody() {
-        let b = body
-        body = nil
-        b?()
+    final func start() {
+        runBody()
         complete()
+    }
+
+    /// Runs `body` holding the join lock. Any thread; never held across a switch.
+    @inline(__always)
+    final func withJoinLock<R>(_ body: () -> R) -> R {
+        // acquiring on success: see the previous holder's writes to `joiners`; releasing on unlock.
+        while !joinSpin.compareExchange(
+            expected: false, desired: true, successOrdering: .acquiring, failureOrdering: .relaxed
+        ).exchanged {
+            // relaxed failure: we retry; nothing is read under a failed attempt.
+        }
+        defer { joinSpin.store(false, ordering: .releasing) }
+        return body()
     }
 
     /// Marks the task finished and wakes its joiners. On the fiber's stack, before it returns.
     final func complete() {
-        let waiters = joinLock.withLock { w -> [Joiner] in
-            // release (inside the lock, and seq-cst anyway): the result stored by the body is visible to a
-            // joiner that acquire-loads joinDone.
+        let waiters = withJoinLock { () -> [Joiner] in
+            // seq-cst: the result stored by the body is visible to a joiner that acquire-loads joinDone.
             joinDone.store(true, ordering: .sequentiallyConsistent)
-            let all = w
-            w.removeAll()
+            if joiners.isEmpty { return [] }
+            let all = joiners
+            joiners = []
             return all
         }
         for j in waiters {
@@ -81,7 +101,73 @@ class FiberTask: @unchecked Sendable {
         }
     }
 
-    var isDone: Bool { joinDone.load(ordering: .acquiring) }  // acquire: pairs with complete()'s store.
+    /// Registers a joiner unless the task is already done. Any thread.
+    final func addJoiner(_ j: Joiner) -> Bool {
+        withJoinLock { () -> Bool in
+            if joinDone.load(ordering: .relaxed) { return false }  // relaxed: under the join lock.
+            joiners.append(j)
+            return true
+        }
+    }
+
+    /// Parks the calling fiber (this task) until `Scheduler.wake`. Called on the fiber's own stack.
+    ///
+    /// Deliberately a method of the task, not of the scheduler, and with the carrier work in a helper that
+    /// returns before the switch: a fiber dropped while parked (shutdown) leaks whatever its frames retain,
+    /// and this way that is only the task, never the scheduler or a carrier.
+    @usableFromInline
+    final func park(reason: ParkReason) {
+        if prepareToPark(reason: reason) { Fiber.suspend() }
+        // Resumed (maybe on another carrier): the state is running again.
+    }
+
+    /// Returns false when an early wake-up was consumed (no switch needed).
+    @inline(never)
+    private final func prepareToPark(reason: ParkReason) -> Bool {
+        parkReason = reason
+        if !state.compareExchange(
+            expected: TaskState.running.rawValue, desired: TaskState.parking.rawValue,
+            ordering: .sequentiallyConsistent
+        ).exchanged {
+            // A wake came first (running → notified): consume it and go on without switching.
+            state.store(TaskState.running.rawValue, ordering: .sequentiallyConsistent)
+            return false
+        }
+        let c = CarrierTLS.current!
+        if let w = c.worker { w.counters.fiberParks[reason.rawValue] &+= 1 }
+        fiber?.state = .parked(reason.fiberReason)
+        c.postSwitch = .park
+        return true
+    }
+
+    /// Yields the calling fiber (this task) to the back of its worker's queue.
+    final func yieldNow() {
+        Self.prepareYield()
+        Fiber.suspend()
+    }
+
+    @inline(never)
+    private static func prepareYield() { CarrierTLS.current!.postSwitch = .yield }
+
+    @usableFromInline var isDone: Bool { joinDone.load(ordering: .acquiring) }  // acquire: pairs with complete().
+}
+
+extension FiberTask {
+    /// Waits for completion: parks the calling fiber, or blocks a plain thread.
+    @usableFromInline
+    final func joinSlow() {
+        if let current = Scheduler.currentTask {
+            if addJoiner(.fiber(current)) {
+                // Loop: a stray wake-up must not end the wait early.
+                repeat { current.park(reason: .join) } while !isDone
+            }
+            return
+        }
+        let parker = Parker()
+        if addJoiner(.thread(parker)) {
+            while !isDone { parker.park() }
+        }
+    }
 }
 
 enum Joiner {
@@ -89,18 +175,36 @@ enum Joiner {
     case thread(Parker)
 }
 
-/// Holds a typed result next to the task (one allocation per spawn).
+/// A task with a typed body and result (one allocation per spawn besides the user's closure).
+@usableFromInline
 final class ResultTask<T>: FiberTask, @unchecked Sendable {
     // @unchecked Sendable: `result` is written once by the fiber before `complete()` and read only after
-    // `isDone` (acquire), see FiberTask.
-    var result: T?
+    // `isDone` (acquire); `body` is taken by the first run.
+    @exclusivity(unchecked) var body: (() -> T)?
+    @usableFromInline @exclusivity(unchecked) var result: T?
+
+    @usableFromInline
+    init(scheduler: Scheduler, name: String, kind: String, body: @escaping () -> T) {
+        self.body = body
+        super.init(scheduler: scheduler, name: name, kind: kind)
+    }
+
+    override func runBody() {
+        let b = body
+        body = nil
+        result = b?()
+    }
+
+    override func dropBody() { body = nil }
 }
 
 /// Waits for a spawned fiber's result. `join()` from a fiber parks that fiber (reason `.join`); from a plain
 /// thread it blocks the thread.
 public struct JoinHandle<T>: @unchecked Sendable {
     // @unchecked Sendable: the result is read only after the task's completion (acquire), see ResultTask.
-    let task: ResultTask<T>
+    @usableFromInline let task: ResultTask<T>
+
+    @usableFromInline init(task: ResultTask<T>) { self.task = task }
 
     /// True once the fiber's body has returned.
     public var isFinished: Bool { task.isDone }
@@ -108,20 +212,10 @@ public struct JoinHandle<T>: @unchecked Sendable {
     public var name: String { task.name }
 
     /// Waits for the result. Inside a fiber of any scheduler it parks the fiber; on a plain thread it blocks.
+    @inlinable
     public func join() -> T {
         if task.isDone { return task.result! }
-        if let current = Scheduler.currentTask {
-            let registered = task.joinLock.withLock { w -> Bool in
-                if task.joinDone.load(ordering: .sequentiallyConsistent) { return false }
-                w.append(.fiber(current))
-                return true
-            }
-            if registered { current.scheduler.park(current, reason: .join) }
-            // A wake of a join parker comes only from complete(), so the result is there now.
-            precondition(task.isDone, "JoinHandle.join: woken before completion")
-            return task.result!
-        }
-        _ = join(timeoutNanos: 0)
+        task.joinSlow()
         return task.result!
     }
 
@@ -130,12 +224,7 @@ public struct JoinHandle<T>: @unchecked Sendable {
         if task.isDone { return task.result! }
         precondition(Scheduler.currentTask == nil, "JoinHandle.join(timeoutNanos:) is for plain threads")
         let parker = Parker()
-        let registered = task.joinLock.withLock { w -> Bool in
-            if task.joinDone.load(ordering: .sequentiallyConsistent) { return false }
-            w.append(.thread(parker))
-            return true
-        }
-        if registered {
+        if task.addJoiner(.thread(parker)) {
             let deadline = timeoutNanos == 0 ? 0 : qv_now_ns() &+ timeoutNanos
             while !task.isDone {
                 parker.park(deadline: deadline)

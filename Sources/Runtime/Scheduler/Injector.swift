@@ -10,7 +10,7 @@ import DequeModule
 import Synchronization
 
 public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendable {
-    private let queue = Mutex<Deque<Element>>(Deque())
+    private let queue = Locked<Deque<Element>>(Deque())
     private let depthGauge = Atomic<Int>(0)
 
     public init() {}

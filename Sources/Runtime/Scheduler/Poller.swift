@@ -14,6 +14,7 @@
 // level-triggered).
 import CRuntime
 import Glibc
+import Synchronization
 
 /// Errors of the I/O layer, with the syscall's errno.
 public enum PollerError: Error, Equatable, Sendable {
@@ -27,6 +28,10 @@ public final class Poller: @unchecked Sendable {
     // @unchecked Sendable: the fds are immutable after init and the kernel serialises epoll calls.
     public static let wakeToken: UInt64 = 0
     public static let timerToken: UInt64 = 1
+
+    /// Pollers alive in the process (each owns three fds): a leak check for tests.
+    public static var liveCount: Int { live.load(ordering: .relaxed) }  // relaxed: gauge.
+    private static let live = Atomic<Int>(0)
 
     public let epfd: Int32
     private let wakefd: Int32
@@ -53,9 +58,11 @@ public final class Poller: @unchecked Sendable {
         timerfd = tf
         _ = qv_epoll_ctl(ep, qv_EPOLL_CTL_ADD(), ev, qv_EPOLLIN(), Self.wakeToken)
         _ = qv_epoll_ctl(ep, qv_EPOLL_CTL_ADD(), tf, qv_EPOLLIN(), Self.timerToken)
+        Self.live.add(1, ordering: .relaxed)  // relaxed: gauge.
     }
 
     deinit {
+        Self.live.subtract(1, ordering: .relaxed)  // relaxed: gauge.
         close(timerfd)
         close(wakefd)
         close(epfd)

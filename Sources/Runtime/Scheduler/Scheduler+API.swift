@@ -14,7 +14,7 @@ extension Scheduler {
 
     /// Lets other runnable fibers run; the caller goes to the back of its worker's queue.
     public static func yield() {
-        if let t = currentTask { t.scheduler.yieldFiber() } else { sched_yield() }
+        if let t = currentTask { t.yieldNow() } else { sched_yield() }
     }
 
     /// Parks the calling fiber for `nanoseconds` (a timer wakes it). Blocks a plain thread instead.
@@ -29,7 +29,7 @@ extension Scheduler {
         // Loop: a stale wake-up (permit) must not end the sleep early.
         repeat {
             t.scheduler.addTimer(t, deadline: deadline)
-            t.scheduler.park(t, reason: .sleep)
+            t.park(reason: .sleep)
         } while qv_now_ns() < deadline
     }
 
@@ -40,6 +40,7 @@ extension Scheduler {
 
     /// Runs a real blocking call. Under `pin` the carrier blocks with its worker; under `handoff` the worker
     /// passes to a spare carrier first (see the essay). Outside a fiber it just runs `body`.
+    @discardableResult
     public static func blocking<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         guard let t = currentTask, let c = CarrierTLS.current else { return try body() }
         return try t.scheduler.blockingRegion(t, carrier: c, body)
@@ -68,8 +69,13 @@ extension Scheduler {
         w.event(.pin, other: c.index)
         w.event(.blockingBegin, name: t.name)
         c.blockedInfo.withLock { $0 = (t.name, start, .pin) }
+        // The LIFO slot is not stealable: move it to the queue, and let an idle worker come to steal that.
+        if let next = w.runnext {
+            w.runnext = nil
+            _ = w.local.push(next, overflow: injector)
+        }
         w.publish(state: .pinned)
-        if !w.local.isEmpty { wakeIdle() }  // let an idle worker come and steal the waiting queue
+        if !w.local.isEmpty { wakeIdle() }
         let result = Result<T, E> { () throws(E) -> T in try body() }
         let dur = qv_now_ns() &- start
         c.blockedInfo.withLock { $0 = nil }
@@ -97,12 +103,13 @@ extension Scheduler {
         c.blockedInfo.withLock { $0 = (t.name, start, .handoff) }
         w.publish(state: .running)
         c.worker = nil
-        s.worker = w
+        // From here on `w` belongs to the spare. Its `worker` is written under carriersLock, and becomeSpare
+        // reads it under the same lock (a popped spare may still be checking it before it parks).
+        carriersLock.withLock { _ in s.worker = w }
         if isNew {
             let thread = OSThread.spawn { s.scheduler.carrierMain(s) }
             carriersLock.withLock { $0.threads.append(thread) }
         } else {
-            // The unpark orders our write of s.worker before the spare reads it.
             s.parker.unpark(poller: nil)
         }
         return s
@@ -111,7 +118,9 @@ extension Scheduler {
     /// Called by a carrier whose worker was handed off: wait as a spare until given one, or until shutdown.
     func becomeSpare(_ c: Carrier) {
         carriersLock.withLock { $0.spares.append(c) }
-        while c.worker == nil && !stopping.load(ordering: .sequentiallyConsistent) { c.parker.park() }
+        while carriersLock.withLock({ _ in c.worker == nil }) && !stopping.load(ordering: .sequentiallyConsistent) {
+            c.parker.park()
+        }
     }
 
     // MARK: File descriptors
@@ -126,10 +135,10 @@ extension Scheduler {
             }
             return
         }
-        let s = t.scheduler
-        try s.registerIO(t, fd: fd, events: events)
-        // Loop: a stale wake-up must not be taken for readiness.
-        repeat { s.park(t, reason: .io) } while s.ioPending(t)
+        try t.scheduler.registerIO(t, fd: fd, events: events)
+        // Loop: a stale wake-up must not be taken for readiness. (No scheduler reference is kept across the
+        // park: see FiberTask.park.)
+        repeat { t.park(reason: .io) } while t.scheduler.ioPending(t)
         t.ioToken = 0
     }
 
@@ -216,7 +225,11 @@ extension Scheduler {
         }
         // Every carrier has exited: this thread now owns every queue. Drop what is left.
         var dropped: [FiberTask] = []
-        for w in workers { while let t = w.local.pop() { dropped.append(t) } }
+        for w in workers {
+            if let t = w.runnext { dropped.append(t) }
+            w.runnext = nil
+            while let t = w.local.pop() { dropped.append(t) }
+        }
         dropped += injector.drain()
         dropped += timers.drain()
         dropped += ioWaiters.withLock { d in
@@ -226,7 +239,7 @@ extension Scheduler {
         }
         ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
         for t in dropped {
-            t.body = nil
+            t.dropBody()
             t.fiber = nil  // returns the stack to the pool (Fiber.deinit)
         }
         carriersLock.withLock { cs in

@@ -7,8 +7,15 @@ import Synchronization
 extension Scheduler {
     /// Body of every carrier thread.
     func carrierMain(_ c: Carrier) {
+        // relaxed (the four counter updates): gauges; shutdown's pthread_join orders them for its caller.
+        Scheduler.liveThreads.add(1, ordering: .relaxed)
+        liveCarriers.add(1, ordering: .relaxed)
         CarrierTLS.set(c)
-        defer { CarrierTLS.set(nil) }
+        defer {
+            CarrierTLS.set(nil)
+            liveCarriers.subtract(1, ordering: .relaxed)
+            Scheduler.liveThreads.subtract(1, ordering: .relaxed)
+        }
         while !stopping.load(ordering: .sequentiallyConsistent) {
             if let w = c.worker {
                 w.carrierIndex.store(c.index, ordering: .relaxed)  // relaxed: gauge.
@@ -49,15 +56,17 @@ extension Scheduler {
         if let f = t.fiber {
             fiber = f
         } else {
-            fiber = Fiber(name: t.name, stackSize: configuration.stackSize) { [unowned(unsafe) t] in t.runBody() }
-            // unowned(unsafe): the task holds its fiber; the fiber's body runs only while the task is alive.
+            // The closure holds the task strongly (a single class capture needs no context allocation); the
+            // fiber drops its body when it starts, which breaks the task → fiber → closure → task cycle.
+            fiber = Fiber(name: t.name, stackSize: configuration.stackSize, pool: stackPool) { t.start() }
             t.fiber = fiber
         }
         c.current = t
         c.postSwitch = .none
         w.published.hasCurrent.store(true, ordering: .relaxed)  // relaxed: gauge.
+        // The current fiber's name is published only once someone reads metrics (a lock per run otherwise).
         let named = !t.name.isEmpty || !t.kind.isEmpty
-        if named || w.publishedNamed {
+        if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
             // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
             _ = w.published.current.withLockIfAvailable { $0 = named ? (t.name, t.kind) : nil }
             w.publishedNamed = named
@@ -118,6 +127,8 @@ extension Scheduler {
         w.publish(state: .running)
     }
 
+    static let maxRunnextStreak = 3
+
     /// Finds the next task for `w`, parking the carrier when there is none. Nil when stopping (or after a
     /// spurious wake-up; the caller loops).
     func findRunnable(_ w: Worker) -> FiberTask? {
@@ -128,6 +139,16 @@ extension Scheduler {
             if ioWaiterCount.load(ordering: .relaxed) > 0 { poller.poll { ioReady($0) } }
             // relaxed: a hint; a missed registration is polled next time.
         }
+        if let t = w.runnext {
+            w.runnext = nil
+            if w.runnextStreak < Self.maxRunnextStreak {
+                w.runnextStreak += 1
+                return foundWork(w, t)
+            }
+            // Streak cap (tokio: 3 LIFO polls per tick): send it to the back of the queue instead.
+            pushLocal(t, on: w)
+        }
+        w.runnextStreak = 0
         if let t = w.local.pop() { return foundWork(w, t) }
         return findRunnableSlow(w)
     }
@@ -141,6 +162,7 @@ extension Scheduler {
     /// Stops spinning; if we were the last spinner, wake another so remaining work keeps being found.
     private func resetSpinning(_ w: Worker) {
         w.spinning = false
+        w.setState(.running)
         let prev = nmspinning.subtract(1, ordering: .sequentiallyConsistent).oldValue
         precondition(prev >= 1, "Scheduler.resetSpinning: negative nmspinning")
         if prev == 1 { wakeIdle() }
@@ -170,6 +192,7 @@ extension Scheduler {
                     let busy = workers.count - idleCount.load(ordering: .relaxed)  // relaxed: heuristic.
                     if 2 * nmspinning.load(ordering: .relaxed) < busy {  // relaxed: heuristic.
                         w.spinning = true
+                        w.setState(.spinning)
                         nmspinning.add(1, ordering: .sequentiallyConsistent)
                     }
                 }
@@ -285,7 +308,7 @@ extension Scheduler {
     /// Cheap look at every place work can come from. Owner of `w`.
     private func hasWorkSomewhere(_ w: Worker) -> Bool {
         if stopping.load(ordering: .relaxed) { return true }  // relaxed: polled flag.
-        if !injector.isEmpty || !w.local.isEmpty { return true }
+        if !injector.isEmpty || !w.local.isEmpty || w.runnext != nil { return true }
         if stealLimit > 0 { for v in workers where v !== w && !v.stealer.isEmpty { return true } }
         if timers.nextDeadline <= qv_now_ns() { return true }
         return false

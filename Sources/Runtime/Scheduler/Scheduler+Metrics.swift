@@ -77,6 +77,7 @@ public struct SchedulerMetrics: Sendable, Equatable {
 extension Scheduler {
     /// Reads every published value. Any thread, any rate; never blocks a worker.
     public func metrics() -> SchedulerMetrics {
+        if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
         var fc = SchedulerMetrics.FiberCounts()
         var spawned = externalSpawned.load(ordering: .relaxed)
         var finished = externalFinished.load(ordering: .relaxed)
@@ -140,7 +141,7 @@ extension Scheduler {
         delay.meanNanos = dCount == 0 ? 0 : Double(dSum) / Double(dCount)
         delay.maxNanos = dMax
         delay.histogram = hist
-        delay.p50Nanos = percentile(hist, dCount, 0.50)
+        delay.p50Nanos = min(percentile(hist, dCount, 0.50), max(dMax, 1))
         delay.p99Nanos = min(percentile(hist, dCount, 0.99), max(dMax, 1))
 
         let (threads, spares, blocked) = carriersLock.withLock { cs in

@@ -27,6 +27,12 @@
 // in random order). Every `injectorInterval` (61) ticks it looks at the injector first even when busy, and
 // due timers are expired on every tick, so neither starves behind a busy local queue.
 //
+// A fiber woken by the fiber running on a worker (a channel hand-over, a join) goes to that worker's LIFO
+// slot (`runnext`; tokio's lifo_slot, Go's runnext) and runs as soon as the waker parks, on the same carrier,
+// while the data it was handed is still in cache. The slot is not stealable, and at most 3 consecutive runs
+// come from it before the queue gets a turn; the cost is that a woken fiber waits behind a waker that keeps
+// running. Spawns and timer/I/O wake-ups go to the back of the queue (FIFO).
+//
 // ## Idle and wake-up (Go's "spinning" protocol, proc.go)
 //
 // `nmspinning` counts workers searching for work. A push (spawn, wake) wakes one parked worker only when
@@ -55,6 +61,14 @@
 // `maxSpareCarriers`) before the call, so the queue keeps running at full width; when the call returns the
 // blocked carrier has no worker, so it requeues the fiber on the injector and becomes a spare itself
 // (Go's entersyscallblock / exitsyscall slow path). No spare available → the region is pinned.
+//
+// ## Metrics and events
+//
+// Each worker counts in plain integers and publishes them every 61 runs and before it parks (tokio's
+// Stats → WorkerMetrics); `metrics()` only loads atomics. Fiber counts by state are differences of monotonic
+// counters (spawned − finished, parks − wakes per reason, blocking begins − ends), not shared gauges. Notable
+// events go to one SPSC `EventRing` per worker (dropped and counted when full); `drainEvents()` merges them.
+// The ready → running delay is measured on 1 in `delaySampling` enqueues (two clock reads each).
 //
 // ## Shutdown
 //
@@ -145,19 +159,19 @@ public final class Scheduler: @unchecked Sendable {
     // Idle coordination (see the essay).
     let nmspinning = Atomic<Int>(0)
     let idleCount = Atomic<Int>(0)
-    let idle = Mutex<[Worker]>([])
+    let idle = Locked<[Worker]>([])
     /// True while a parked worker sleeps in the poller.
     let pollerOwned = Atomic<Bool>(false)
     /// Deadline the poller owner armed (.max = about to arm, 0 = nobody polling).
     let pollerDeadline = Atomic<UInt64>(0)
 
     // I/O registrations: token → task.
-    let ioWaiters = Mutex<[UInt64: FiberTask]>([:])
+    let ioWaiters = Locked<[UInt64: FiberTask]>([:])
     let ioWaiterCount = Atomic<Int>(0)
     let nextIOToken = Atomic<UInt64>(2)
 
     // Carriers.
-    let carriersLock = Mutex<(all: [Carrier], threads: [OSThread], spares: [Carrier])>(([], [], []))
+    let carriersLock = Locked<(all: [Carrier], threads: [OSThread], spares: [Carrier])>(([], [], []))
     let stopping = Atomic<Bool>(false)
     let shutDown = Atomic<Bool>(false)
 
@@ -172,13 +186,32 @@ public final class Scheduler: @unchecked Sendable {
     /// Events produced off a worker (blocking ends on a detached carrier, external spawns); producers
     /// serialise on `detachedEventsLock` so the ring keeps a single producer at a time.
     let detachedEvents: EventRing
-    let detachedEventsLock = Mutex<Void>(())
-    let drainLock = Mutex<Void>(())
+    /// (Counters rather than `Void` values: ThreadSanitizer misreports inout accesses to a zero-sized value.)
+    let detachedEventsLock = Locked<UInt64>(0)
+    let drainLock = Locked<UInt64>(0)
+    /// Set by the first `metrics()` call: from then on carriers publish the running fiber's name.
+    let observed = Atomic<Bool>(false)
+    /// `delaySampling - 1` when it is a power of two (mask instead of a division), else 0.
+    let delayMask: UInt64
+
+    /// Where spawned fibers' stacks come from (`.shared` unless the caller passes a private pool).
+    public let stackPool: StackPool
+
+    /// Carrier threads alive in the process, over every scheduler (a leak check for tests).
+    public static var liveCarrierThreads: Int { liveThreads.load(ordering: .relaxed) }  // relaxed: gauge.
+    static let liveThreads = Atomic<Int>(0)
+    /// This scheduler's carrier threads still running (0 after shutdown).
+    public var liveCarrierThreadCount: Int { liveCarriers.load(ordering: .relaxed) }  // relaxed: gauge.
+    let liveCarriers = Atomic<Int>(0)
 
     /// Starts `configuration.carriers` carrier threads.
-    public init(_ configuration: Configuration = Configuration()) throws(SchedulerError) {
+    public init(_ configuration: Configuration = Configuration(), stackPool: StackPool = .shared) throws(SchedulerError)
+    {
         try configuration.validate()
         self.configuration = configuration
+        self.stackPool = stackPool
+        let ds = configuration.delaySampling
+        delayMask = ds > 0 && ds & (ds - 1) == 0 ? UInt64(ds - 1) : 0
         do { poller = try Poller() } catch { throw .poller(error) }
         workers = (0..<configuration.carriers).map {
             Worker(id: $0, capacity: configuration.localQueueCapacity, eventCapacity: configuration.eventRingCapacity)
@@ -210,23 +243,15 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Spawns a fiber running `body`. From a fiber of this scheduler it goes to the local queue, else to the
     /// injector. `kind` labels the fiber's task kind for the dashboard.
-    @discardableResult
+    @inlinable @discardableResult
     public func spawn<T>(name: String = "", kind: String = "", _ body: @escaping () -> T) -> JoinHandle<T> {
-        let task = ResultTask<T>(scheduler: self, name: name, kind: kind)
-        task.body = { [unowned(unsafe) task] in task.result = body() }
-        // unowned(unsafe): the body runs on the task's own fiber, which the task keeps alive.
+        let task = ResultTask<T>(scheduler: self, name: name, kind: kind, body: body)
         enqueueNew(task)
         return JoinHandle(task: task)
     }
 
-    /// Spawns a fiber whose result nobody joins.
-    public func spawnDetached(name: String = "", kind: String = "", _ body: @escaping () -> Void) {
-        let task = FiberTask(scheduler: self, name: name, kind: kind)
-        task.body = body
-        enqueueNew(task)
-    }
-
-    private func enqueueNew(_ task: FiberTask) {
+    @usableFromInline
+    func enqueueNew(_ task: FiberTask) {
         precondition(!stopping.load(ordering: .relaxed), "Scheduler.spawn after shutdown")
         // relaxed: a best-effort guard; shutdown drops whatever slips in.
         if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
@@ -246,7 +271,10 @@ public final class Scheduler: @unchecked Sendable {
     @inline(__always)
     func pushLocal(_ task: FiberTask, on w: Worker) {
         let sampling = configuration.delaySampling
-        if sampling > 0 && w.nextRandom() % UInt64(sampling) == 0 { task.readyAt = qv_now_ns() }
+        if sampling > 0 {
+            let r = w.nextRandom()
+            if (delayMask != 0 ? r & delayMask : r % UInt64(sampling)) == 0 { task.readyAt = qv_now_ns() }
+        }
         let moved = w.local.push(task, overflow: injector)
         if moved > 1 { w.event(.spawnBatch, other: -2, count: Int32(moved)) }
         wakeIdle()
@@ -255,6 +283,20 @@ public final class Scheduler: @unchecked Sendable {
     /// Makes a task runnable from any thread: the current worker's queue, else the injector.
     func enqueue(_ task: FiberTask) {
         if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
+            if c.current != nil {
+                // Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this
+                // carrier as soon as the waker parks, while its data is still in cache (tokio's lifo_slot,
+                // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
+                let sampling = configuration.delaySampling
+                if sampling > 0 && w.nextRandom() & delayMask == 0 && delayMask != 0 { task.readyAt = qv_now_ns() }
+                if let prev = w.runnext {
+                    w.runnext = task
+                    pushLocal(prev, on: w)
+                } else {
+                    w.runnext = task
+                }
+                return
+            }
             pushLocal(task, on: w)
         } else {
             if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
@@ -297,7 +339,7 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// Makes a parked (or parking) task runnable. Any thread, any number of times (extra wakes are no-ops).
-    func wake(_ task: FiberTask, reason: ParkReason) {
+    @usableFromInline func wake(_ task: FiberTask, reason: ParkReason) {
         while true {
             let s = task.state.load(ordering: .sequentiallyConsistent)
             switch TaskState(rawValue: s)! {
@@ -334,35 +376,9 @@ public final class Scheduler: @unchecked Sendable {
     // MARK: Fiber-side operations
 
     /// The task running on this thread, if it runs inside a fiber of some scheduler.
-    static var currentTask: FiberTask? {
+    @usableFromInline static var currentTask: FiberTask? {
         guard Fiber.isInFiber, let c = CarrierTLS.current else { return nil }
         return c.current
-    }
-
-    /// Parks the calling fiber until `wake`. Called on the fiber's own stack.
-    func park(_ task: FiberTask, reason: ParkReason) {
-        task.parkReason = reason
-        if !task.state.compareExchange(
-            expected: TaskState.running.rawValue, desired: TaskState.parking.rawValue,
-            ordering: .sequentiallyConsistent
-        ).exchanged {
-            // A wake came first (running → notified): consume it and go on without switching.
-            task.state.store(TaskState.running.rawValue, ordering: .sequentiallyConsistent)
-            return
-        }
-        let c = CarrierTLS.current!
-        if let w = c.worker { w.counters.fiberParks[reason.rawValue] &+= 1 }
-        task.fiber?.state = .parked(reason.fiberReason)
-        c.postSwitch = .park
-        Fiber.suspend()
-        // Resumed (maybe on another carrier): the state is running again.
-    }
-
-    /// Yields the calling fiber to the back of its worker's queue.
-    func yieldFiber() {
-        let c = CarrierTLS.current!
-        c.postSwitch = .yield
-        Fiber.suspend()
     }
 
     // MARK: Timers and I/O
@@ -419,13 +435,17 @@ public final class Scheduler: @unchecked Sendable {
         let e = RuntimeEventRecord(
             timeNanos: qv_now_ns(), kind: kind, worker: Int32(worker), other: Int32(other), count: count,
             durationNanos: duration, name: name)
-        detachedEventsLock.withLock { _ in _ = detachedEvents.push(e) }
+        detachedEventsLock.withLock { n in
+            n &+= 1
+            _ = detachedEvents.push(e)
+        }
     }
 
     /// Every pending event of every worker, oldest first. Never blocks a worker (one consumer at a time).
     public func drainEvents() -> [RuntimeEventRecord] {
-        drainLock.withLock { _ in
-            EventRingSet(workers.map(\.events) + [detachedEvents]).drainAll()
+        drainLock.withLock { n in
+            n &+= 1
+            return EventRingSet(workers.map(\.events) + [detachedEvents]).drainAll()
         }
     }
 

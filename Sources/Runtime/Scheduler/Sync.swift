@@ -9,31 +9,34 @@ import DequeModule
 import Synchronization
 
 /// A parked party: a fiber (woken through its scheduler) or a plain thread (woken through a Parker).
+@usableFromInline
 final class Waiter<T>: @unchecked Sendable {
     // @unchecked Sendable: `value`/`done`/`closed` are written by the completer under the primitive's lock
     // before the wake, and read by the waiter after it (the wake's seq-cst CAS / parker orders them).
-    let task: FiberTask?
-    let parker: Parker?
-    var value: T?
-    var done = false
-    var closed = false
-    private let doneFlag = Atomic<Bool>(false)
+    @usableFromInline let task: FiberTask?
+    @usableFromInline let parker: Parker?
+    @usableFromInline @exclusivity(unchecked) var value: T?
+    @usableFromInline @exclusivity(unchecked) var closed = false
+    @usableFromInline let doneFlag = Atomic<Bool>(false)
 
+    @inlinable
     init() {
         task = Scheduler.currentTask
         parker = task == nil ? Parker() : nil
     }
 
     /// Completes and wakes. The caller has removed the waiter from its list (under the lock).
+    @inlinable
     func finish(reason: ParkReason) {
         doneFlag.store(true, ordering: .sequentiallyConsistent)
         if let task { task.scheduler.wake(task, reason: reason) } else { parker!.unpark(poller: nil) }
     }
 
     /// Parks until `finish`.
+    @inlinable
     func wait(reason: ParkReason) {
         while !doneFlag.load(ordering: .sequentiallyConsistent) {
-            if let task { task.scheduler.park(task, reason: reason) } else { parker!.park() }
+            if let task { task.park(reason: reason) } else { parker!.park() }
         }
     }
 }
@@ -45,25 +48,29 @@ public enum ChannelError: Error, Equatable, Sendable {
 
 /// A multi-producer multi-consumer channel. `capacity` 0 is a rendezvous (unbuffered), `nil` is unbounded.
 public final class Channel<T: Sendable>: Sendable {
-    private struct State {
-        var buffer = Deque<T>()
-        var receivers = Deque<Waiter<T>>()
-        var senders = Deque<Waiter<T>>()
-        var closed = false
+    @usableFromInline
+    struct State {
+        @usableFromInline var buffer = Deque<T>()
+        @usableFromInline var receivers = Deque<Waiter<T>>()
+        @usableFromInline var senders = Deque<Waiter<T>>()
+        @usableFromInline var closed = false
+        @inlinable init() {}
     }
-    private enum SendOutcome {
+    @usableFromInline
+    enum SendOutcome {
         case done
         case wake(Waiter<T>)
         case wait(Waiter<T>)
         case closed
     }
-    private enum ReceiveOutcome {
+    @usableFromInline
+    enum ReceiveOutcome {
         case value(T, Waiter<T>?)
         case wait(Waiter<T>)
         case closed
     }
     public let capacity: Int?
-    private let state = Mutex<State>(State())
+    @usableFromInline let state = Locked<State>(State())
 
     public init(capacity: Int? = 0) {
         precondition(capacity.map { $0 >= 0 } ?? true, "Channel: capacity must be ≥ 0")
@@ -71,6 +78,7 @@ public final class Channel<T: Sendable>: Sendable {
     }
 
     /// Sends `value`; parks while the channel is full. Throws `.closed` once closed.
+    @inlinable
     public func send(_ value: T) throws(ChannelError) {
         let outcome = state.withLock { s -> SendOutcome in
             if s.closed { return .closed }
@@ -98,6 +106,7 @@ public final class Channel<T: Sendable>: Sendable {
     }
 
     /// Receives the next value; parks while the channel is empty. Nil once closed and drained.
+    @inlinable
     public func receive() -> T? {
         let outcome = state.withLock { s -> ReceiveOutcome in
             if let v = s.buffer.popFirst() {
@@ -177,7 +186,7 @@ public final class FiberMutex: Sendable {
         var locked = false
         var waiters = Deque<Waiter<Void>>()
     }
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
 
     public init() {}
 
@@ -218,11 +227,11 @@ public final class FiberSemaphore: Sendable {
         var count: Int
         var waiters = Deque<Waiter<Void>>()
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     public init(value: Int) {
         precondition(value >= 0, "FiberSemaphore: initial value must be ≥ 0")
-        state = Mutex(State(count: value))
+        state = Locked(State(count: value))
     }
 
     public func wait() {

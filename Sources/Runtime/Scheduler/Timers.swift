@@ -19,11 +19,11 @@ struct TimerEntry<Element: AnyObject & Sendable>: Comparable {
 }
 
 public final class Timers<Element: AnyObject & Sendable>: Sendable {
-    private struct State: ~Copyable {
+    private struct State {
         var heap = Heap<TimerEntry<Element>>()
         var seq: UInt64 = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Earliest deadline (ns), `UInt64.max` when no timer is pending. Written under the lock.
     private let next = Atomic<UInt64>(.max)
 

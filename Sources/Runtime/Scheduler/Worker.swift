@@ -10,6 +10,8 @@ import Synchronization
 /// (one at a time; a handoff passes ownership through the spare carrier's parker, which orders it).
 final class Worker: @unchecked Sendable {
     // @unchecked Sendable: owner fields follow the rule above; shared fields are atomics or immutable.
+    // @exclusivity(unchecked) on the plain fields: the ownership rule already excludes overlapping
+    // accesses, and a dynamic exclusivity check is a runtime call on every scheduling step.
     let id: Int
     /// owner: push/pop.
     let local: LocalQueue<FiberTask>
@@ -19,25 +21,29 @@ final class Worker: @unchecked Sendable {
     let parker = Parker()
     /// Published counters (any reader) and the owner's plain counters.
     let published = PublishedWorkerMetrics()
-    var counters = WorkerCounters()  // owner
+    @exclusivity(unchecked) var counters = WorkerCounters()  // owner
     /// Notable events; the owner is the only producer.
     let events: EventRing
     /// owner: ticks of the scheduling loop (fairness checks every `Scheduler.injectorInterval`).
-    var tick: UInt64 = 0
+    @exclusivity(unchecked) var tick: UInt64 = 0
     /// owner: searching for work with `nmspinning` counted.
-    var spinning = false
+    @exclusivity(unchecked) var spinning = false
     /// owner: xorshift state for victim order and delay sampling.
-    var rng: UInt64
+    @exclusivity(unchecked) var rng: UInt64
+    /// owner: the LIFO slot — a fiber woken by the fiber running here, run next (see Scheduler.enqueue).
+    @exclusivity(unchecked) var runnext: FiberTask?
+    /// owner: consecutive runs taken from `runnext` (capped so two fibers ping-ponging cannot starve the queue).
+    @exclusivity(unchecked) var runnextStreak = 0
     /// owner: the last published current fiber had a name or kind.
-    var publishedNamed = false
+    @exclusivity(unchecked) var publishedNamed = false
     /// owner: spawns since the last spawn-batch event.
-    var spawnsSinceEvent: Int32 = 0
+    @exclusivity(unchecked) var spawnsSinceEvent: Int32 = 0
     /// owner: monotonic time when the worker last became active (left park), for busy time.
-    var activeSince: UInt64 = 0
+    @exclusivity(unchecked) var activeSince: UInt64 = 0
     /// Guarded by Scheduler.idle's lock: true while in the idle list.
-    var inIdleList = false
+    @exclusivity(unchecked) var inIdleList = false
     /// Guarded by Scheduler.idle's lock: set by the waker that counted this worker in nmspinning.
-    var wokeAsSpinner = false
+    @exclusivity(unchecked) var wokeAsSpinner = false
     /// The carrier (thread index) running this worker; relaxed gauge for metrics.
     let carrierIndex = Atomic<Int>(0)
 
@@ -96,13 +102,13 @@ final class Carrier: @unchecked Sendable {
     let index: Int
     unowned(unsafe) let scheduler: Scheduler
     // unowned(unsafe): carriers are joined by shutdown before the scheduler can go away.
-    var worker: Worker?
-    var current: FiberTask?
-    var postSwitch: PostSwitch = .none
+    @exclusivity(unchecked) var worker: Worker?
+    @exclusivity(unchecked) var current: FiberTask?
+    @exclusivity(unchecked) var postSwitch: PostSwitch = .none
     /// Spare carriers park here until a worker is handed to them.
     let parker = Parker()
     /// Blocking region in progress on this carrier (for metrics): fiber name, start ns, policy.
-    let blockedInfo = Mutex<(name: String, since: UInt64, policy: BlockingPolicy)?>(nil)
+    let blockedInfo = Locked<(name: String, since: UInt64, policy: BlockingPolicy)?>(nil)
 
     init(index: Int, scheduler: Scheduler) {
         self.index = index

@@ -1,0 +1,283 @@
+import Telemetry
+
+// Panels every model has: lag, slow callbacks / blocking regions, task kinds, busy per worker,
+// and the color legend. Each is `draw(into:rect:…)`, a pure function of its inputs.
+
+/// Loop lag (loop models) or scheduling delay (fiber models): p50/p99/max, a sparkline or chart
+/// over recent snapshots (preset switches marked), and a histogram of `LagSummary.buckets`.
+enum LagPanel {
+    static func title(_ model: SchedulerModel) -> String { model.usesFibers ? "Scheduling delay" : "Loop lag" }
+
+    /// Short labels of the bucket upper bounds: "0.1", "0.5", "1", … "100", "inf".
+    static func bucketLabels(ascii: Bool) -> [String] {
+        LagSummary.bucketBoundsMs.map { b in
+            b.isFinite ? (b < 1 ? Fmt.fixed(b, 1) : "\(Int(b))") : (ascii ? ">100" : ">100")
+        }
+    }
+
+    static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory) {
+        let l = s.lag
+        let lagging = l.recentMs >= PanelPalette.lagWarnMs
+        let frame = lagging ? PanelPalette.blocked : PanelPalette.frame
+        let inner = grid.box(rect, title: title(s.model), style: frame, titleStyle: frame.with(.bold))
+        let r = inner.inset(dx: 1, dy: 0)
+        guard r.width > 0, r.height > 0 else { return }
+        if r.width >= 44 {
+            grid.spans(
+                r, 0,
+                [
+                    ("now ", .dim), (Fmt.ms(l.recentMs), PanelPalette.lag(l.recentMs)),
+                    ("  p50 ", .dim), (Fmt.ms(l.p50Ms), PanelPalette.lag(l.p50Ms)),
+                    ("  p99 ", .dim), (Fmt.ms(l.p99Ms), PanelPalette.lag(l.p99Ms)),
+                    ("  max ", .dim), (Fmt.ms(l.maxMs), PanelPalette.lag(l.maxMs)),
+                    ("  slot p99 ", .dim), (Fmt.ms(l.slotP99Ms), PanelPalette.lag(l.slotP99Ms)),
+                ])
+        } else {
+            // Narrow: numbers only, one unit at the end ("p50 0.42 p99 6.8 max 24 ms").
+            grid.spans(
+                r, 0,
+                [
+                    ("p50 ", .dim), (Fmt.msNumber(l.p50Ms), PanelPalette.lag(l.p50Ms)),
+                    (" p99 ", .dim), (Fmt.msNumber(l.p99Ms), PanelPalette.lag(l.p99Ms)),
+                    (" max ", .dim), (Fmt.msNumber(l.maxMs), PanelPalette.lag(l.maxMs)), (" ms", .dim),
+                ])
+        }
+        guard r.height > 1 else { return }
+        let body = Rect(r.x, r.y + 1, r.width, r.height - 1)
+        if body.height >= 6 && body.width >= 50 {
+            // Rich: a chart on the left, the histogram as bars on the right.
+            let histWidth = min(30, body.width / 3)
+            let cols = body.split(.horizontal, [.fill, .fixed(histWidth)], gap: 2)
+            drawChart(into: &grid, rect: cols[0], history: history, lagging: lagging)
+            drawHistogramBars(into: &grid, rect: cols[1], buckets: l.buckets)
+        } else {
+            let chartRows = max(1, body.height - 2)
+            drawChart(
+                into: &grid, rect: Rect(body.x, body.y, body.width, chartRows), history: history, lagging: lagging)
+            if body.height >= 3 {
+                drawHistogramRow(into: &grid, rect: Rect(body.x, body.maxY - 2, body.width, 2), buckets: l.buckets)
+            }
+        }
+    }
+
+    static func drawChart(into grid: inout Grid, rect: Rect, history: PanelHistory, lagging: Bool) {
+        var area = rect
+        var top: Double? = nil
+        if rect.height >= 3 && rect.width >= 30 {
+            // A scale on the left: the top of the chart in ms, and 0 at the bottom.
+            let all = history.series(rect.width - 8) { $0.lagMs }.filter(\.isFinite)
+            let peak = all.max() ?? 0
+            top = peak > 0 ? peak : nil
+            grid.text(at: Point(rect.x, rect.y), Fmt.ms(peak), style: .dim, maxWidth: 7, align: .right)
+            grid.text(at: Point(rect.x, rect.maxY - 1), "0", style: .dim, maxWidth: 7, align: .right)
+            area = rect.inset(left: 8)
+        }
+        let values = history.series(area.width) { $0.lagMs }
+        let marks = history.switchMarks(area.width)
+        grid.chart(
+            area, values: values, marks: marks, max: top, style: lagging ? PanelPalette.blocked : PanelPalette.runnable)
+        if values.isEmpty { grid.line(area, 0, "no history yet", style: .dim) }
+    }
+
+    /// One spark per bucket with the bounds under it: "▁▃█▅▂▁" / "0.1 … >100ms".
+    static func drawHistogramRow(into grid: inout Grid, rect: Rect, buckets: [UInt64]) {
+        guard !buckets.isEmpty else {
+            grid.line(rect, 0, "histogram: no samples", style: .dim)
+            return
+        }
+        let total = buckets.reduce(0, +)
+        let top = Double(buckets.max() ?? 0)
+        var x = grid.line(rect, 0, "hist ", style: .dim)
+        let cell = max(1, min(3, (rect.width - x) / max(1, buckets.count)))
+        for (i, b) in buckets.enumerated() {
+            let r = top > 0 ? Double(b) / top : 0
+            let level = b == 0 ? 0 : max(1, Int((r * Double(grid.glyphs.sparks.count - 1)).rounded()))
+            let st = i >= 5 ? PanelPalette.blocked : PanelPalette.runnable
+            for k in 0..<cell where x + k < rect.width {
+                grid.put(grid.glyphs.sparks[level], x: rect.x + x + k, y: rect.y, style: b == 0 ? .dim : st)
+            }
+            x += cell
+        }
+        let n = " n=\(Fmt.count(total))"
+        if x + DisplayWidth.of(n) <= rect.width { grid.line(rect, 0, n, style: .dim, x: x) }
+        if rect.height > 1 {
+            let labels = bucketLabels(ascii: grid.glyphs.isASCII)
+            grid.line(rect, 1, "ms   \(labels[0])", style: .dim)
+            let end = "\(labels[labels.count - 1])"
+            grid.line(rect, 1, end, style: .dim, x: max(0, 5 + cell * buckets.count - DisplayWidth.of(end)))
+        }
+    }
+
+    /// One bar per bucket: "≤0.1ms ████ 1234".
+    static func drawHistogramBars(into grid: inout Grid, rect: Rect, buckets: [UInt64]) {
+        let labels = bucketLabels(ascii: grid.glyphs.isASCII)
+        let top = Double(buckets.max() ?? 0)
+        for (i, label) in labels.enumerated() where i < rect.height {
+            let b = i < buckets.count ? buckets[i] : 0
+            let st = i >= 5 ? PanelPalette.blocked : PanelPalette.runnable
+            grid.bar(
+                at: Point(rect.x, rect.y + i), width: rect.width, fraction: top > 0 ? Double(b) / top : 0,
+                label: label, value: Fmt.count(b), labelWidth: 4, valueWidth: 6, style: st)
+        }
+    }
+}
+
+/// The latest slow callbacks (loop models) or long blocking regions (fiber models), newest first, with the
+/// culprit, the duration, the worker or loop, and when.
+enum SlowPanel {
+    static func title(_ model: SchedulerModel) -> String { model.usesFibers ? "Blocking regions" : "Slow callbacks" }
+
+    static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory) {
+        let inner = grid.box(rect, title: title(s.model))
+        var r = inner.inset(dx: 1, dy: 0)
+        guard r.width > 0, r.height > 0 else { return }
+        if s.droppedEvents > 0 {
+            // Telemetry never blocks the runtime: a full ring drops events and says so here.
+            let bottom = r.splitBottom(1)
+            grid.line(bottom.bottom, 0, "dropped: \(Fmt.count(s.droppedEvents)) events", style: PanelPalette.blocked)
+            r = bottom.rest
+        }
+        let events = history.notable.elements.reversed()
+        if events.isEmpty {
+            grid.line(
+                r, 0, s.model.usesFibers ? "no fiber held a carrier" : "none over the threshold", style: .dim)
+            return
+        }
+        let fibers = s.model.usesFibers
+        let who = fibers ? "C" : "L"
+        for (row, e) in events.prefix(r.height).enumerated() {
+            let dur = Fmt.ms(e.durationMs)
+            let culprit = e.name ?? (e.kind == .lagSpike ? "lag spike" : "?")
+            // Carriers are numbered from 0 like their ids; loops from 1 like "Event Loop k".
+            let tag = e.kind == .lagSpike ? "lag" : e.worker >= 0 ? "\(who)\(e.worker + (fibers ? 0 : 1))" : ""
+            var x = 0
+            x += grid.line(r, row, pad(dur, 7), style: PanelPalette.lag(e.durationMs))
+            x += grid.line(r, row, " " + pad(tag, 4), style: .dim, x: x)
+            let when = " " + Fmt.seconds(e.time)
+            let room = r.width - x - DisplayWidth.of(when) - 1
+            grid.line(r, row, culprit, style: .bold, x: x + 1)
+            if room > 8 { grid.text(at: Point(r.x, r.y + row), when, style: .dim, maxWidth: r.width, align: .right) }
+        }
+    }
+
+    static func pad(_ s: String, _ n: Int) -> String {
+        let w = DisplayWidth.of(s)
+        return w >= n ? s : String(repeating: " ", count: n - w) + s
+    }
+}
+
+/// Throughput and latency per task kind; with a spare row, total throughput over recent snapshots.
+enum TasksPanel {
+    static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory) {
+        let inner = grid.box(rect, title: "Task kinds").inset(dx: 1, dy: 0)
+        guard inner.width > 0, inner.height > 0 else { return }
+        guard !s.taskKinds.isEmpty else {
+            grid.line(inner, 0, "no task kinds", style: .dim)
+            return
+        }
+        let wide = inner.width >= 44
+        // Columns: kind, done/s, p50, p99, (in flight, done).
+        let cols: [(String, Int)] =
+            wide
+            ? [("kind", 0), ("/s", 7), ("p50", 8), ("p99", 8), ("now", 6), ("done", 7)]
+            : [("kind", 0), ("/s", 6), ("p50", 7), ("p99", 7)]
+        let fixed = cols.dropFirst().reduce(0) { $0 + $1.1 }
+        let kindWidth = max(4, inner.width - fixed)
+        func row(_ y: Int, _ cells: [(String, Style)]) {
+            var x = 0
+            for (i, (text, st)) in cells.enumerated() where i < cols.count {
+                let w = i == 0 ? kindWidth : cols[i].1
+                if i == 0 {
+                    grid.text(at: Point(inner.x, inner.y + y), text, style: st, maxWidth: w - 1)
+                } else {
+                    grid.text(at: Point(inner.x + x, inner.y + y), text, style: st, maxWidth: w, align: .right)
+                }
+                x += w
+            }
+        }
+        row(0, cols.map { ($0.0, Style.dim) })
+        for (i, k) in s.taskKinds.enumerated() where i + 1 < inner.height {
+            row(
+                i + 1,
+                [
+                    (k.kind, .bold), (Fmt.rate(k.throughput), .plain), (Fmt.ms(k.p50Ms), .plain),
+                    (Fmt.ms(k.p99Ms), PanelPalette.lag(k.p99Ms)), ("\(k.inFlight)", PanelPalette.runnable),
+                    (Fmt.count(k.completed), .dim),
+                ])
+        }
+        let spare = inner.height - 1 - s.taskKinds.count
+        if spare >= 1 {
+            let total = s.taskKinds.reduce(0) { $0 + $1.throughput }
+            let y = inner.height - 1
+            let x = grid.spans(inner, y, [("all ", .dim), (Fmt.rate(total) + "/s ", .bold)])
+            let width = inner.width - x
+            grid.sparkline(
+                at: Point(inner.x + x, inner.y + y), width: width, values: history.series(width) { $0.throughput },
+                style: PanelPalette.running)
+        }
+    }
+}
+
+/// Busy share per worker (fiber models) or loop (loop models), plus the pool, with a sparkline of history.
+enum BusyPanel {
+    static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory, view: PanelView) {
+        let fibers = s.model.usesFibers
+        let inner = grid.box(rect, title: fibers ? "Busy per carrier" : "Busy per loop").inset(dx: 1, dy: 0)
+        guard inner.width > 0, inner.height > 0 else { return }
+        let ratios = fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio)
+        let selected = view.selection(count: ratios.count)
+        let sparkWidth = inner.width >= 36 ? min(16, inner.width / 3) : 0
+        var row = 0
+        for (i, r) in ratios.enumerated() where row < inner.height {
+            let label = fibers ? "C\(s.workers[i].id)" : "L\(i + 1)"
+            let y = inner.y + row
+            grid.bar(
+                at: Point(inner.x, y), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0), fraction: r,
+                label: label, value: Fmt.pct(r), labelWidth: 3, valueWidth: 4, style: PanelPalette.running,
+                labelStyle: i == selected ? .reverse : nil)
+            if sparkWidth > 0 {
+                let values = history.series(sparkWidth) { i < $0.busy.count ? $0.busy[i] : .nan }
+                grid.sparkline(
+                    at: Point(inner.maxX - sparkWidth, y), width: sparkWidth, values: values, max: 1,
+                    style: PanelPalette.running)
+            }
+            row += 1
+        }
+        if let p = s.pool, row < inner.height {
+            grid.bar(
+                at: Point(inner.x, inner.y + row), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0),
+                fraction: Double(p.busy) / Double(max(1, p.threads)), label: "pool",
+                value: "\(p.busy)/\(p.threads)", labelWidth: 4, valueWidth: 5, style: PanelPalette.running)
+        }
+    }
+}
+
+/// The color legend (also the help's legend text: `PanelPalette.legend`).
+enum LegendPanel {
+    static func draw(into grid: inout Grid, rect: Rect) {
+        let inner = grid.box(rect, title: "Legend").inset(dx: 1, dy: 0)
+        for (i, item) in PanelPalette.legend.enumerated() where i < inner.height {
+            grid.put(grid.glyphs.barFull, x: inner.x, y: inner.y + i, style: item.style)
+            grid.line(inner, i, item.text, x: 2)
+        }
+    }
+}
+
+/// Recent runtime events of every kind (steals, parks, pins, handoffs, slow callbacks), newest first.
+enum EventsPanel {
+    static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory) {
+        let inner = grid.box(rect, title: "Recent events").inset(dx: 1, dy: 0)
+        guard inner.width > 0, inner.height > 0 else { return }
+        let fibers = s.model.usesFibers
+        let events = history.events.elements.reversed().prefix(inner.height)
+        if events.isEmpty { grid.line(inner, 0, "none yet", style: .dim) }
+        let who = fibers ? "C" : "L"
+        for (row, e) in events.enumerated() {
+            let actor = e.worker >= 0 ? "\(who)\(e.worker + (fibers ? 0 : 1)) " : ""
+            let (text, st) = DetailsPanel.describe(e, self: e.worker, fibers: fibers, glyphs: grid.glyphs)
+            var x = grid.line(inner, row, SlowPanel.pad(Fmt.seconds(e.time), 6) + " ", style: .dim)
+            x += grid.line(inner, row, actor, style: .bold, x: x)
+            grid.line(inner, row, text, style: st, x: x)
+        }
+    }
+}

@@ -1,0 +1,529 @@
+// SnapshotCodec: record payloads, and the compact encoding of `Snapshot`.
+//
+// Both sides keep the same state, updated record by record in file order: the previous
+// snapshot (integers are zigzag deltas against the same field of it; doubles are "same as
+// before", "small whole number" or 8 raw bytes) and the string table (a string is written
+// inline the first time and as a small id afterwards). Array elements are matched by
+// index with the previous frame; a new element is encoded against a default value.
+// Enum codes below are on disk: never renumber, only add.
+import Telemetry
+
+// MARK: - Enum codes
+
+extension SchedulerModel {
+    var code: UInt8 {
+        switch self {
+        case .eventLoop: 0
+        case .loopPerThread: 1
+        case .virtualThreads: 2
+        case .greenThreads: 3
+        }
+    }
+
+    init(code: UInt8) throws(DecodeError) {
+        switch code {
+        case 0: self = .eventLoop
+        case 1: self = .loopPerThread
+        case 2: self = .virtualThreads
+        case 3: self = .greenThreads
+        default: throw DecodeError(reason: "unknown scheduler model \(code)")
+        }
+    }
+}
+
+extension WorkerState {
+    var code: UInt8 {
+        switch self {
+        case .running: 0
+        case .spinning: 1
+        case .parked: 2
+        case .pinned: 3
+        case .handedOff: 4
+        case .stopped: 5
+        }
+    }
+
+    init(code: UInt8) throws(DecodeError) {
+        switch code {
+        case 0: self = .running
+        case 1: self = .spinning
+        case 2: self = .parked
+        case 3: self = .pinned
+        case 4: self = .handedOff
+        case 5: self = .stopped
+        default: throw DecodeError(reason: "unknown worker state \(code)")
+        }
+    }
+}
+
+extension EventKind {
+    var code: UInt8 {
+        switch self {
+        case .spawnBatch: 0
+        case .steal: 1
+        case .workerPark: 2
+        case .workerUnpark: 3
+        case .pin: 4
+        case .handoff: 5
+        case .blockingBegin: 6
+        case .blockingEnd: 7
+        case .slowCallback: 8
+        case .lagSpike: 9
+        case .presetSwitch: 10
+        case .bookmark: 11
+        }
+    }
+
+    init(code: UInt8) throws(DecodeError) {
+        switch code {
+        case 0: self = .spawnBatch
+        case 1: self = .steal
+        case 2: self = .workerPark
+        case 3: self = .workerUnpark
+        case 4: self = .pin
+        case 5: self = .handoff
+        case 6: self = .blockingBegin
+        case 7: self = .blockingEnd
+        case 8: self = .slowCallback
+        case 9: self = .lagSpike
+        case 10: self = .presetSwitch
+        case 11: self = .bookmark
+        default: throw DecodeError(reason: "unknown event kind \(code)")
+        }
+    }
+}
+
+// MARK: - Encoder
+
+/// Turns recorder items into framed records. Stateful (previous frame, string table):
+/// owned by one thread — the recorder's writer thread, or a test.
+struct RecordEncoder {
+    private var previous = Snapshot()
+    private var strings: [String: UInt64] = [:]
+    private var w = ByteWriter()
+
+    /// The file header plus the metadata record.
+    mutating func start(_ m: RecordingMetadata) -> [UInt8] {
+        var out = Framing.fileHeader()
+        w = ByteWriter()
+        w.string(m.qvtopVersion)
+        w.varint(UInt64(RecordingFormat.version))
+        w.varint(UInt64(clamping: m.columns))
+        w.varint(UInt64(clamping: m.rows))
+        w.varint(UInt64(clamping: m.cores))
+        w.f64(m.startTime)
+        w.f64(m.sampleHz)
+        let extra = m.extra.sorted { $0.key < $1.key }
+        w.varint(UInt64(extra.count))
+        for (k, v) in extra {
+            w.string(k)
+            w.string(v)
+        }
+        Framing.appendRecord(kind: .metadata, payload: w.bytes, to: &out)
+        return out
+    }
+
+    /// A snapshot record, followed by an events record when the snapshot has events.
+    mutating func snapshot(_ s: Snapshot, into out: inout [UInt8]) {
+        w = ByteWriter()
+        encodeSnapshot(s)
+        Framing.appendRecord(kind: .snapshot, payload: w.bytes, to: &out)
+        if !s.events.isEmpty {
+            w = ByteWriter()
+            encodeEvents(s.events, frameTime: s.time)
+            Framing.appendRecord(kind: .events, payload: w.bytes, to: &out)
+        }
+        previous = s
+        previous.events = []
+    }
+
+    mutating func presetSwitch(_ p: PresetSwitch, into out: inout [UInt8]) {
+        w = ByteWriter()
+        w.f64(p.time)
+        w.string(p.name)
+        w.string(p.title)
+        w.string(p.text)
+        Framing.appendRecord(kind: .presetSwitch, payload: w.bytes, to: &out)
+    }
+
+    mutating func bookmark(_ b: Bookmark, into out: inout [UInt8]) {
+        w = ByteWriter()
+        w.f64(b.time)
+        w.string(b.label)
+        Framing.appendRecord(kind: .bookmark, payload: w.bytes, to: &out)
+    }
+
+    mutating func end(_ e: RecordingEnd, into out: inout [UInt8]) {
+        w = ByteWriter()
+        w.varint(e.framesWritten)
+        w.varint(e.framesDropped)
+        Framing.appendRecord(kind: .end, payload: w.bytes, to: &out)
+    }
+
+    // MARK: fields
+
+    private mutating func int(_ v: Int, _ prev: Int) { w.svarint(Int64(v) &- Int64(prev)) }
+    private mutating func u64(_ v: UInt64, _ prev: UInt64) { w.svarint(Int64(bitPattern: v &- prev)) }
+
+    /// 0 = same bits as `prev`; 2 + varint = a whole number in 0..<2^53; 1 + 8 bytes otherwise.
+    private mutating func dbl(_ v: Double, _ prev: Double) {
+        if v.bitPattern == prev.bitPattern {
+            w.u8(0)
+        } else if v >= 0, v < 9_007_199_254_740_992, v == v.rounded(.towardZero),
+            Double(UInt64(v)).bitPattern == v.bitPattern
+        {
+            w.u8(2)
+            w.varint(UInt64(v))
+        } else {
+            w.u8(1)
+            w.f64(v)
+        }
+    }
+
+    /// 0 = nil; 1 = new string inline (joins the table); 2 + id = table entry.
+    private mutating func str(_ s: String?) {
+        guard let s else { return w.varint(0) }
+        if let id = strings[s] {
+            w.varint(id + 2)
+            return
+        }
+        w.varint(1)
+        w.string(s)
+        if strings.count < RecordingFormat.maxStringTable { strings[s] = UInt64(strings.count) }
+    }
+
+    private mutating func encodeSnapshot(_ s: Snapshot) {
+        let p = previous
+        dbl(s.time, p.time)
+        u64(s.sequence, p.sequence)
+        str(s.preset)
+        str(s.presetTitle)
+        w.u8(s.model.code)
+        w.varint(UInt64(s.workers.count))
+        for (i, x) in s.workers.enumerated() {
+            encodeWorker(x, i < p.workers.count ? p.workers[i] : WorkerSnapshot(id: i))
+        }
+        w.varint(UInt64(s.loops.count))
+        for (i, x) in s.loops.enumerated() {
+            encodeLoop(x, i < p.loops.count ? p.loops[i] : LoopSnapshot(id: i))
+        }
+        if let pool = s.pool {
+            w.u8(1)
+            let pp = p.pool ?? PoolSnapshot(threads: 0)
+            int(pool.threads, pp.threads)
+            int(pool.busy, pp.busy)
+            int(pool.queueDepth, pp.queueDepth)
+            u64(pool.completed, pp.completed)
+            w.u8(pool.shared ? 1 : 0)
+        } else {
+            w.u8(0)
+        }
+        int(s.injectorDepth, p.injectorDepth)
+        let f = s.fibers
+        let pf = p.fibers
+        int(f.total, pf.total)
+        int(f.running, pf.running)
+        int(f.runnable, pf.runnable)
+        int(f.parkedSleep, pf.parkedSleep)
+        int(f.parkedIO, pf.parkedIO)
+        int(f.parkedChannel, pf.parkedChannel)
+        int(f.parkedMutex, pf.parkedMutex)
+        int(f.parkedJoin, pf.parkedJoin)
+        int(f.blockedPinned, pf.blockedPinned)
+        int(f.blockedHandoff, pf.blockedHandoff)
+        encodeLag(s.lag, p.lag)
+        w.varint(UInt64(s.taskKinds.count))
+        for (i, k) in s.taskKinds.enumerated() {
+            let pk = i < p.taskKinds.count ? p.taskKinds[i] : TaskKindStats(kind: "")
+            str(k.kind)
+            u64(k.started, pk.started)
+            u64(k.completed, pk.completed)
+            int(k.inFlight, pk.inFlight)
+            dbl(k.p50Ms, pk.p50Ms)
+            dbl(k.p99Ms, pk.p99Ms)
+            dbl(k.throughput, pk.throughput)
+        }
+        u64(s.droppedEvents, p.droppedEvents)
+    }
+
+    private mutating func encodeWorker(_ x: WorkerSnapshot, _ p: WorkerSnapshot) {
+        int(x.id, p.id)
+        w.u8(x.state.code)
+        u64(x.runs, p.runs)
+        u64(x.stealOps, p.stealOps)
+        u64(x.stolenIn, p.stolenIn)
+        u64(x.stolenOut, p.stolenOut)
+        u64(x.parks, p.parks)
+        u64(x.unparks, p.unparks)
+        int(x.queueDepth, p.queueDepth)
+        int(x.queueCapacity, p.queueCapacity)
+        int(x.maxQueueDepth, p.maxQueueDepth)
+        u64(x.busyNanos, p.busyNanos)
+        dbl(x.busyRatio, p.busyRatio)
+        str(x.currentFiber)
+        str(x.currentKind)
+    }
+
+    private mutating func encodeLoop(_ x: LoopSnapshot, _ p: LoopSnapshot) {
+        int(x.id, p.id)
+        int(x.readyDepth, p.readyDepth)
+        int(x.maxReadyDepth, p.maxReadyDepth)
+        int(x.timersPending, p.timersPending)
+        int(x.tasksAlive, p.tasksAlive)
+        u64(x.jobsRun, p.jobsRun)
+        u64(x.slowCallbacks, p.slowCallbacks)
+        dbl(x.busyRatio, p.busyRatio)
+        str(x.current)
+        encodeLag(x.lag, p.lag)
+    }
+
+    private mutating func encodeLag(_ l: LagSummary, _ p: LagSummary) {
+        dbl(l.p50Ms, p.p50Ms)
+        dbl(l.p99Ms, p.p99Ms)
+        dbl(l.maxMs, p.maxMs)
+        dbl(l.slotP99Ms, p.slotP99Ms)
+        dbl(l.recentMs, p.recentMs)
+        w.varint(UInt64(l.buckets.count))
+        for (i, b) in l.buckets.enumerated() { u64(b, i < p.buckets.count ? p.buckets[i] : 0) }
+    }
+
+    private mutating func encodeEvents(_ events: [RuntimeEvent], frameTime: Double) {
+        w.varint(UInt64(events.count))
+        var prevTime = frameTime
+        for e in events {
+            dbl(e.time, prevTime)
+            prevTime = e.time
+            w.u8(e.kind.code)
+            w.svarint(Int64(e.worker))
+            w.svarint(Int64(e.other))
+            w.svarint(Int64(e.count))
+            dbl(e.durationMs, 0)
+            str(e.name)
+        }
+    }
+}
+
+// MARK: - Decoder
+
+/// The mirror of `RecordEncoder`: decodes payloads in file order. Owned by one reader.
+struct RecordDecoder {
+    private var previous = Snapshot()
+    private var strings: [String] = []
+    private var r = ByteReader([][...])
+
+    static func metadata(_ payload: ArraySlice<UInt8>) throws(DecodeError) -> RecordingMetadata {
+        var r = ByteReader(payload)
+        let version = try r.string()
+        let format = try r.varint()
+        let cols = try r.varint()
+        let rows = try r.varint()
+        let cores = try r.varint()
+        let start = try r.f64()
+        let hz = try r.f64()
+        let n = try r.count("metadata extra")
+        var extra: [String: String] = [:]
+        for _ in 0..<n {
+            let k = try r.string()
+            extra[k] = try r.string()
+        }
+        return RecordingMetadata(
+            qvtopVersion: version, formatVersion: Int(clamping: format), columns: Int(clamping: cols),
+            rows: Int(clamping: rows), cores: Int(clamping: cores), startTime: start, sampleHz: hz, extra: extra)
+    }
+
+    static func presetSwitch(_ payload: ArraySlice<UInt8>) throws(DecodeError) -> PresetSwitch {
+        var r = ByteReader(payload)
+        let t = try r.f64()
+        let name = try r.string()
+        let title = try r.string()
+        let text = try r.string()
+        return PresetSwitch(time: t, name: name, title: title, text: text)
+    }
+
+    static func bookmark(_ payload: ArraySlice<UInt8>) throws(DecodeError) -> Bookmark {
+        var r = ByteReader(payload)
+        let t = try r.f64()
+        return Bookmark(time: t, label: try r.string())
+    }
+
+    static func end(_ payload: ArraySlice<UInt8>) throws(DecodeError) -> RecordingEnd {
+        var r = ByteReader(payload)
+        let written = try r.varint()
+        return RecordingEnd(framesWritten: written, framesDropped: try r.varint())
+    }
+
+    mutating func snapshot(_ payload: ArraySlice<UInt8>) throws(DecodeError) -> Snapshot {
+        r = ByteReader(payload)
+        let s = try decodeSnapshot()
+        guard r.atEnd else { throw DecodeError(reason: "snapshot payload has \(r.remaining) extra bytes") }
+        previous = s
+        return s
+    }
+
+    mutating func events(_ payload: ArraySlice<UInt8>, frameTime: Double) throws(DecodeError) -> [RuntimeEvent] {
+        r = ByteReader(payload)
+        let n = try r.count("event")
+        var out: [RuntimeEvent] = []
+        out.reserveCapacity(n)
+        var prevTime = frameTime
+        for _ in 0..<n {
+            let t = try dbl(prevTime)
+            prevTime = t
+            let kind = try EventKind(code: try r.u8())
+            let worker = Int(truncatingIfNeeded: try r.svarint())
+            let other = Int(truncatingIfNeeded: try r.svarint())
+            let count = Int(truncatingIfNeeded: try r.svarint())
+            let duration = try dbl(0)
+            let name = try str()
+            out.append(
+                RuntimeEvent(
+                    time: t, kind: kind, worker: worker, other: other, count: count, durationMs: duration,
+                    name: name))
+        }
+        guard r.atEnd else { throw DecodeError(reason: "events payload has \(r.remaining) extra bytes") }
+        return out
+    }
+
+    // MARK: fields
+
+    private mutating func int(_ prev: Int) throws(DecodeError) -> Int {
+        Int(truncatingIfNeeded: Int64(prev) &+ (try r.svarint()))
+    }
+
+    private mutating func u64(_ prev: UInt64) throws(DecodeError) -> UInt64 {
+        prev &+ UInt64(bitPattern: try r.svarint())
+    }
+
+    private mutating func dbl(_ prev: Double) throws(DecodeError) -> Double {
+        switch try r.u8() {
+        case 0: return prev
+        case 1: return try r.f64()
+        case 2:
+            let v = try r.varint()
+            guard v < 9_007_199_254_740_992 else { throw DecodeError(reason: "whole-number double out of range") }
+            return Double(v)
+        case let tag: throw DecodeError(reason: "unknown double tag \(tag)")
+        }
+    }
+
+    private mutating func str() throws(DecodeError) -> String? {
+        let v = try r.varint()
+        switch v {
+        case 0: return nil
+        case 1:
+            let s = try r.string()
+            if strings.count < RecordingFormat.maxStringTable { strings.append(s) }
+            return s
+        default:
+            let id = v - 2
+            guard id < UInt64(strings.count) else { throw DecodeError(reason: "string id \(id) not in the table") }
+            return strings[Int(id)]
+        }
+    }
+
+    private mutating func decodeSnapshot() throws(DecodeError) -> Snapshot {
+        let p = previous
+        var s = Snapshot()
+        s.time = try dbl(p.time)
+        s.sequence = try u64(p.sequence)
+        s.preset = try str() ?? ""
+        s.presetTitle = try str() ?? ""
+        s.model = try SchedulerModel(code: try r.u8())
+        let nw = try r.count("worker")
+        s.workers.reserveCapacity(nw)
+        for i in 0..<nw {
+            s.workers.append(try decodeWorker(i < p.workers.count ? p.workers[i] : WorkerSnapshot(id: i)))
+        }
+        let nl = try r.count("loop")
+        s.loops.reserveCapacity(nl)
+        for i in 0..<nl { s.loops.append(try decodeLoop(i < p.loops.count ? p.loops[i] : LoopSnapshot(id: i))) }
+        switch try r.u8() {
+        case 0: s.pool = nil
+        case 1:
+            let pp = p.pool ?? PoolSnapshot(threads: 0)
+            let threads = try int(pp.threads)
+            let busy = try int(pp.busy)
+            let depth = try int(pp.queueDepth)
+            let completed = try u64(pp.completed)
+            let shared = try r.u8()
+            guard shared <= 1 else { throw DecodeError(reason: "bad pool flag") }
+            s.pool = PoolSnapshot(
+                threads: threads, busy: busy, queueDepth: depth, completed: completed, shared: shared == 1)
+        default: throw DecodeError(reason: "bad pool tag")
+        }
+        s.injectorDepth = try int(p.injectorDepth)
+        let pf = p.fibers
+        s.fibers.total = try int(pf.total)
+        s.fibers.running = try int(pf.running)
+        s.fibers.runnable = try int(pf.runnable)
+        s.fibers.parkedSleep = try int(pf.parkedSleep)
+        s.fibers.parkedIO = try int(pf.parkedIO)
+        s.fibers.parkedChannel = try int(pf.parkedChannel)
+        s.fibers.parkedMutex = try int(pf.parkedMutex)
+        s.fibers.parkedJoin = try int(pf.parkedJoin)
+        s.fibers.blockedPinned = try int(pf.blockedPinned)
+        s.fibers.blockedHandoff = try int(pf.blockedHandoff)
+        s.lag = try decodeLag(p.lag)
+        let nk = try r.count("task kind")
+        s.taskKinds.reserveCapacity(nk)
+        for i in 0..<nk {
+            let pk = i < p.taskKinds.count ? p.taskKinds[i] : TaskKindStats(kind: "")
+            var k = TaskKindStats(kind: try str() ?? "")
+            k.started = try u64(pk.started)
+            k.completed = try u64(pk.completed)
+            k.inFlight = try int(pk.inFlight)
+            k.p50Ms = try dbl(pk.p50Ms)
+            k.p99Ms = try dbl(pk.p99Ms)
+            k.throughput = try dbl(pk.throughput)
+            s.taskKinds.append(k)
+        }
+        s.droppedEvents = try u64(p.droppedEvents)
+        return s
+    }
+
+    private mutating func decodeWorker(_ p: WorkerSnapshot) throws(DecodeError) -> WorkerSnapshot {
+        var x = WorkerSnapshot(id: try int(p.id))
+        x.state = try WorkerState(code: try r.u8())
+        x.runs = try u64(p.runs)
+        x.stealOps = try u64(p.stealOps)
+        x.stolenIn = try u64(p.stolenIn)
+        x.stolenOut = try u64(p.stolenOut)
+        x.parks = try u64(p.parks)
+        x.unparks = try u64(p.unparks)
+        x.queueDepth = try int(p.queueDepth)
+        x.queueCapacity = try int(p.queueCapacity)
+        x.maxQueueDepth = try int(p.maxQueueDepth)
+        x.busyNanos = try u64(p.busyNanos)
+        x.busyRatio = try dbl(p.busyRatio)
+        x.currentFiber = try str()
+        x.currentKind = try str()
+        return x
+    }
+
+    private mutating func decodeLoop(_ p: LoopSnapshot) throws(DecodeError) -> LoopSnapshot {
+        var x = LoopSnapshot(id: try int(p.id))
+        x.readyDepth = try int(p.readyDepth)
+        x.maxReadyDepth = try int(p.maxReadyDepth)
+        x.timersPending = try int(p.timersPending)
+        x.tasksAlive = try int(p.tasksAlive)
+        x.jobsRun = try u64(p.jobsRun)
+        x.slowCallbacks = try u64(p.slowCallbacks)
+        x.busyRatio = try dbl(p.busyRatio)
+        x.current = try str()
+        x.lag = try decodeLag(p.lag)
+        return x
+    }
+
+    private mutating func decodeLag(_ p: LagSummary) throws(DecodeError) -> LagSummary {
+        var l = LagSummary()
+        l.p50Ms = try dbl(p.p50Ms)
+        l.p99Ms = try dbl(p.p99Ms)
+        l.maxMs = try dbl(p.maxMs)
+        l.slotP99Ms = try dbl(p.slotP99Ms)
+        l.recentMs = try dbl(p.recentMs)
+        let n = try r.count("lag bucket")
+        l.buckets.reserveCapacity(n)
+        for i in 0..<n { l.buckets.append(try u64(i < p.buckets.count ? p.buckets[i] : 0)) }
+        return l
+    }
+}

@@ -1,0 +1,161 @@
+// The app loop: one OS thread that owns the terminal, the UI state and the snapshot source.
+//
+//   main thread                      UI thread ("qvtop-ui")
+//   ───────────                      ──────────────────────
+//   block UI signals                 take over SIGINT/SIGTERM/SIGHUP (flag handlers), unblock
+//   set the locale                   open the terminal
+//   create the source (caller)       loop:  signal flag? → restore, exit 128+n
+//   start the UI thread ───────────>        frame due?   → poll source (unless paused), render, blit
+//   wait for it <─────────────────          wait for a key until the next frame → intent → reduce
+//   return its exit status           restore the terminal, stop the source
+//
+// Frames are due every 1/rate seconds (10 Hz by default, 1…60 with +/-); a key redraws at once.
+// A late frame is not caught up: the next one is due a full period later, so a stalled
+// terminal never causes a burst. The UI thread is never a scheduler carrier or a loop thread,
+// and everything it owns (terminal, `UIState`, `ViewData`, the source) is touched by it alone.
+
+import Dashboard
+import Foundation
+import Telemetry
+import Terminal
+
+/// What `qvtop run` / `qvtop replay` pass to the app loop.
+struct AppOptions: Sendable {
+    var rateHz = 10
+    var ascii = false
+    /// The preset asked for, shown in the header until a snapshot names the running one.
+    var presetName = ""
+    /// Sync/async bodies of the first source's task kinds, for the code pane.
+    var code: [CodeListing] = []
+}
+
+/// Live preset switching (keys 1–9, Tab, the `p` picker), given to the app loop by `run`.
+/// `start` runs on the UI thread only.
+struct PresetMenu {
+    var presets: [PresetInfo]
+    /// Index of the preset the first source runs, if it is one of `presets`.
+    var current: Int?
+    /// Starts preset `index` in place of `running` and returns the new source with its code listings.
+    /// Contract: when it throws, `running` must still be running (load and validate the preset before
+    /// stopping the old one), so a preset that fails leaves the current one on screen.
+    var start: (_ index: Int, _ running: (any SnapshotSource)?) throws -> (any SnapshotSource, [CodeListing])
+}
+
+enum App {
+    /// Runs the dashboard until the user quits or a signal arrives; returns the exit status
+    /// (0 quit, 130 SIGINT/Ctrl-C, 143 SIGTERM, 129 SIGHUP, 2 when the terminal cannot open).
+    /// Call on the main thread after `Signals.blockInThisThread()`; takes ownership of `source`
+    /// and stops it before returning.
+    static func run(source: (any SnapshotSource)?, menu: PresetMenu? = nil, options: AppOptions) -> Int32 {
+        Signals.blockInThisThread()
+        Terminal.setUpLocale()
+        let env = ProcessInfo.processInfo.environment
+        let handoff = Handoff(source: source, menu: menu)
+        let result = ExitBox()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            let (source, menu) = handoff.take()
+            result.status = uiThreadMain(source: source, menu: menu, options: options, environment: env)
+            done.signal()
+        }
+        thread.name = "qvtop-ui"
+        thread.start()
+        done.wait()
+        return result.status
+    }
+
+    /// The UI thread's body.
+    private static func uiThreadMain(
+        source initialSource: (any SnapshotSource)?, menu: PresetMenu?, options: AppOptions,
+        environment: [String: String]
+    ) -> Int32 {
+        Signals.takeOverInThisThread()
+        var source = initialSource
+        defer { source?.stop() }
+        let terminal: Terminal
+        do {
+            terminal = try Terminal(options: TerminalOptions(ascii: options.ascii), environment: environment)
+        } catch {
+            FileHandle.standardError.write(Data("qvtop: \(error)\n".utf8))
+            return 2
+        }
+        defer { terminal.close() }  // runs before `source?.stop()`: the terminal comes back first
+        var state = UIState(size: terminal.size, rateHz: options.rateHz, presetName: options.presetName)
+        state.presets = menu?.presets ?? []
+        state.presetIndex = menu?.current
+        var data = ViewData(sourceAttached: source != nil, code: options.code)
+        let clock = ContinuousClock()
+        var due = clock.now
+        while true {
+            if let sig = Signals.pending { return 128 + sig }
+            let now = clock.now
+            if now >= due {
+                if !state.paused, let s = source?.poll() {
+                    data.ingest(s)
+                    if data.selectableCount != state.selectableCount {
+                        _ = reduce(&state, .selectableCount(data.selectableCount))
+                    }
+                }
+                terminal.draw(Shell.render(data: data, state: state, glyphs: terminal.glyphs))
+                due = now + .nanoseconds(1_000_000_000 / state.rateHz)
+            }
+            let wait = due - clock.now
+            let waitMs = max(
+                0, Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
+            guard let key = terminal.readKey(timeoutMs: waitMs) else { continue }
+            let intent: Intent? =
+                key == .resize ? .resize(terminal.size) : Shell.intent(for: key, data: data, state: state)
+            guard let intent else { continue }
+            switch reduce(&state, intent) {
+            case .quit(let status):
+                return status
+            case .repaintAll:
+                terminal.repaintAll()
+            case .switchPreset(let index):
+                // Draw "starting NAME" first: starting a runtime can take a moment.
+                terminal.draw(Shell.render(data: data, state: state, glyphs: terminal.glyphs))
+                guard let menu else {
+                    _ = reduce(&state, .presetFailed("live preset switching is not available here"))
+                    break
+                }
+                do {
+                    let (next, code) = try menu.start(index, source)
+                    source = next
+                    data.code = code
+                    _ = reduce(&state, .presetSwitched(index))
+                } catch {
+                    _ = reduce(&state, .presetFailed("preset \(state.presets[index].name): \(error)"))
+                }
+            case .none:
+                break
+            }
+            due = clock.now  // show the change at once
+        }
+    }
+}
+
+/// Moves the source and the preset menu from the main thread to the UI thread.
+// @unchecked Sendable: the main thread stores both before the UI thread starts (Thread.start is a
+// happens-before edge) and never touches them again; the UI thread takes them exactly once.
+private final class Handoff: @unchecked Sendable {
+    private var source: (any SnapshotSource)?
+    private var menu: PresetMenu?
+    init(source: (any SnapshotSource)?, menu: PresetMenu?) {
+        self.source = source
+        self.menu = menu
+    }
+    func take() -> ((any SnapshotSource)?, PresetMenu?) {
+        defer {
+            source = nil
+            menu = nil
+        }
+        return (source, menu)
+    }
+}
+
+/// The UI thread's exit status, read by the main thread after the semaphore.
+// @unchecked Sendable: written once by the UI thread before `done.signal()`, read by the main
+// thread after `done.wait()`; the semaphore orders the two.
+private final class ExitBox: @unchecked Sendable {
+    var status: Int32 = 0
+}

@@ -1,0 +1,220 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The real binary in tmux: keys, signals, resize, terminal restored (see Harness.swift).
+@Suite(.enabled(if: E2E.enabled, "tmux is not installed (required under CI=true)"), .timeLimit(.minutes(2)))
+struct EndToEndTests {
+    @Test func helpPauseAndQuitRestoreTheTerminal() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux)
+        defer { pane.close() }
+        #expect(pane.waitFor("no runtime attached"), "\(pane.capture())")
+        let first = pane.capture()
+        #expect(first.hasPrefix(" qvtop"))
+        #expect(first.contains("? help"))
+        try pane.send("?")
+        #expect(pane.waitFor("show or hide this help"), "\(pane.capture())")
+        #expect(pane.capture().contains("Keys"))
+        try pane.send("?")
+        #expect(pane.waitFor("show or hide this help", absent: true))
+        try pane.send("Space")
+        #expect(pane.waitFor("PAUSED"), "\(pane.capture())")
+        try pane.send("Space")
+        #expect(pane.waitFor("PAUSED", absent: true))
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
+    @Test func snapshotsFlowAndPauseFreezesTheView() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux, args: ["--synthetic"])
+        defer { pane.close() }
+        #expect(pane.waitFor("LIVE"), "\(pane.capture())")
+        #expect(pane.capture().contains("carriers"))
+        func header() -> String { String(pane.capture().prefix { $0 != "\n" }) }
+        try pane.send("Space")
+        #expect(pane.waitFor("PAUSED"))
+        let frozen = header()
+        usleep(2_200_000)  // the synthetic clock's t=Ns would have moved on by now
+        #expect(header() == frozen)
+        try pane.send("Space")
+        #expect(E2E.waitUntil { header() != frozen && header().contains("LIVE") }, "\(header())")
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
+    @Test func selectionDetailsAndCodePane() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux, args: ["--synthetic"])
+        defer { pane.close() }
+        #expect(pane.waitFor("LIVE"), "\(pane.capture())")
+        try pane.send("Right", "Enter")
+        #expect(pane.waitFor("details"), "\(pane.capture())")
+        try pane.send("Escape")
+        #expect(pane.waitFor("details", absent: true), "\(pane.capture())")
+        try pane.send("c")
+        #expect(pane.waitFor("Code"), "\(pane.capture())")
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+    }
+
+    @Test func livePresetSwitchingByKeyTabAndPicker() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux, args: ["--synthetic"])
+        defer { pane.close() }
+        #expect(pane.waitFor("synthetic: virtual threads"), "\(pane.capture())")
+        try pane.send("2")
+        #expect(pane.waitFor("synthetic: event loop"), "\(pane.capture())")
+        #expect(pane.waitFor("Event Loop"), "\(pane.capture())")
+        try pane.send("Tab")
+        #expect(pane.waitFor("synthetic: loop per thread"), "\(pane.capture())")
+        try pane.send("p")
+        #expect(pane.waitFor("Presets"), "\(pane.capture())")
+        try pane.send("Down", "Enter")  // wraps from the third to the first
+        #expect(pane.waitFor("synthetic: virtual threads"), "\(pane.capture())")
+        try pane.send("9")
+        #expect(pane.waitFor("no preset 9"), "\(pane.capture())")
+        try pane.send("Escape")
+        #expect(pane.waitFor("no preset 9", absent: true), "\(pane.capture())")
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
+    @Test func escapeRateRepaintAndF10() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux, args: ["--rate", "5"])
+        defer { pane.close() }
+        #expect(pane.waitFor("5 Hz"), "\(pane.capture())")
+        try pane.send("F1")
+        #expect(pane.waitFor("show or hide this help"))
+        try pane.send("Escape")
+        #expect(pane.waitFor("show or hide this help", absent: true))
+        try pane.send("+")
+        #expect(pane.waitFor("10 Hz"), "\(pane.capture())")
+        try pane.send("-", "-")
+        #expect(pane.waitFor("2 Hz"), "\(pane.capture())")
+        try pane.send("C-l")
+        #expect(pane.waitFor("no runtime attached"))
+        try pane.send("F10")
+        #expect(pane.exitStatus() == 0)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
+    @Test(arguments: [(SIGTERM, Int32(143)), (SIGHUP, Int32(129)), (SIGINT, Int32(130))])
+    func signalsRestoreTheTerminal(signal: Int32, status: Int32) throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux)
+        defer { pane.close() }
+        #expect(pane.waitFor("no runtime attached"), "\(pane.capture())")
+        let pid = try #require(pane.pid())
+        #expect(kill(pid, signal) == 0)
+        #expect(pane.exitStatus() == status)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
+    @Test func ctrlCTypedAtTheKeyboardExits130() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux)
+        defer { pane.close() }
+        #expect(pane.waitFor("no runtime attached"))
+        try pane.send("C-c")
+        #expect(pane.exitStatus() == 130)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
+    @Test func resizeToTooSmallAndBack() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux)
+        defer { pane.close() }
+        #expect(pane.waitFor("no runtime attached"))
+        try pane.resize(40, 10)
+        #expect(pane.waitFor("Terminal too small"), "\(pane.capture())")
+        #expect(pane.capture().contains("80"))
+        try pane.resize(120, 40)
+        #expect(pane.waitFor("no runtime attached"), "\(pane.capture())")
+        #expect(!pane.capture().contains("too small"))
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+        #expect(pane.terminalRestored, "\(pane.sttyAfterExit)")
+    }
+
+    @Test func asciiModeDrawsOnlyASCII() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let pane = try TmuxPane(tmux: tmux, args: ["--ascii"])
+        defer { pane.close() }
+        #expect(pane.waitFor("no runtime attached"))
+        try pane.send("?")
+        #expect(pane.waitFor("+- Keys "), "\(pane.capture())")
+        #expect(pane.capture().unicodeScalars.allSatisfy { $0.isASCII }, "\(pane.capture())")
+        try pane.send("q")
+        #expect(pane.exitStatus() == 0)
+    }
+
+    @Test func noColorDrawsWithoutColors() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        let colored = try TmuxPane(tmux: tmux)
+        defer { colored.close() }
+        let plain = try TmuxPane(tmux: tmux, env: ["NO_COLOR": "1"])
+        defer { plain.close() }
+        #expect(colored.waitFor("no runtime attached") && plain.waitFor("no runtime attached"))
+        // The header is black on cyan with colors, reverse video without.
+        let withColor = colored.capture(escapes: true)
+        let withoutColor = plain.capture(escapes: true)
+        #expect(
+            withColor.contains("46m") || withColor.contains("48;5;6m"),
+            "\(withColor.prefix(200))\n\(colored.paneEnvironment)")
+        #expect(!withoutColor.contains("46m") && !withoutColor.contains("48;5;"), "\(withoutColor.prefix(200))")
+        #expect(withoutColor.contains("\u{1B}[7m"), "\(withoutColor.prefix(200))")
+    }
+
+    @Test func dumbOrMissingTermExits2NamingHeadless() throws {
+        guard let tmux = E2E.requireTmux() else { return }
+        for env: [String: String?] in [["TERM": "dumb"], ["TERM": nil]] {
+            let pane = try TmuxPane(tmux: tmux, env: env)
+            defer { pane.close() }
+            #expect(pane.exitStatus() == 2)
+            #expect(pane.waitFor("--headless"), "\(pane.capture())")
+            #expect(pane.terminalRestored)
+        }
+    }
+}
+
+/// Without a terminal at all (no tmux needed).
+@Suite struct NoTerminalTests {
+    @Test func noTTYExits2NamingHeadless() throws {
+        let r = try E2E.run([try E2E.binary()])
+        #expect(r.status == 2)
+        #expect(r.err.contains("--headless"), "\(r.err)")
+        #expect(r.err.contains("not a TTY"), "\(r.err)")
+        #expect(r.err.split(separator: "\n").count == 1)
+    }
+
+    @Test func headlessIsNotYetAvailable() throws {
+        let r = try E2E.run([try E2E.binary(), "run", "--headless"])
+        #expect(r.status == 2)
+    }
+
+    @Test func versionAndHelp() throws {
+        let v = try E2E.run([try E2E.binary(), "--version"])
+        #expect(v.status == 0)
+        #expect(!v.out.isEmpty)
+        let h = try E2E.run([try E2E.binary(), "--help"])
+        #expect(h.status == 0)
+        for sub in ["run", "replay", "export", "bench", "presets"] { #expect(h.out.contains(sub), "\(sub)") }
+        let r = try E2E.run([try E2E.binary(), "run", "--help"])
+        for opt in ["--headless", "--preset", "--ascii", "--rate"] { #expect(r.out.contains(opt), "\(opt)") }
+    }
+
+    @Test func rateOutOfRangeIsRejected() throws {
+        let r = try E2E.run([try E2E.binary(), "run", "--rate", "0"])
+        #expect(r.status != 0)
+        #expect(r.err.contains("--rate"), "\(r.err)")
+    }
+}

@@ -1,0 +1,136 @@
+import CRuntime
+import Glibc
+import Runtime
+import Synchronization
+import Testing
+
+@Suite("Scheduler lifecycle and metrics")
+struct SchedulerLifecycleTests {
+    @Test func configurationIsValidated() {
+        #expect(throws: SchedulerError.self) { try Scheduler(.init(carriers: 0)) }
+        #expect(throws: SchedulerError.self) { try Scheduler(.init(carriers: 257)) }
+        #expect(throws: SchedulerError.self) { try Scheduler(.init(localQueueCapacity: 6)) }
+    }
+
+    /// 100 start/stop cycles, each leaving sleepers, I/O waiters and queued fibers behind at shutdown:
+    /// no carrier thread, poller fd or fiber stack survives.
+    @Test func hundredStartStopCyclesLeakNothing() throws {
+        let pool = StackPool()
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer {
+            close(fds[0])
+            close(fds[1])
+        }
+        _ = qv_set_nonblocking(fds[0])
+        let r = fds[0]
+        for cycle in 0..<100 {
+            weak var gone: Scheduler?
+            do {
+                let s = try Scheduler(
+                    .init(carriers: 1 + cycle % 3, blocking: cycle % 2 == 0 ? .pin : .handoff), stackPool: pool)
+                let finished = s.spawn { 7 }
+                _ = s.spawn(name: "sleeper") { Scheduler.sleep(nanoseconds: 60_000_000_000) }
+                _ = s.spawn(name: "io") {
+                    var b: UInt8 = 0
+                    _ = withUnsafeMutableBytes(of: &b) { try? Scheduler.read(r, into: $0) }
+                }
+                if cycle % 10 == 0 { _ = s.spawn { Scheduler.blocking { usleep(100) } } }
+                #expect(joinBounded(finished) == 7)
+                gone = s
+                s.shutdown()
+                // Every carrier thread (including handoff spares) has exited.
+                #expect(s.liveCarrierThreadCount == 0)
+            }
+            // The scheduler is gone, so its poller closed its epoll, eventfd and timerfd.
+            #expect(gone == nil, "cycle \(cycle)")
+        }
+        // Every fiber stack, including those of fibers dropped while parked, is back in the pool.
+        #expect(pool.stats.inUse == 0)
+    }
+
+    @Test func drainShutdownFinishesFibers() throws {
+        let s = try Scheduler(.init(carriers: 2))
+        let done = Atomic<Int>(0)
+        for _ in 0..<50 {
+            _ = s.spawn {
+                Scheduler.sleep(nanoseconds: 1_000_000)
+                done.add(1, ordering: .relaxed)
+            }
+        }
+        s.shutdown(drain: true, drainTimeoutNanos: 20_000_000_000)
+        #expect(done.load(ordering: .relaxed) == 50)
+    }
+
+    @Test func stealAndParkEventsAndCounters() throws {
+        let s = try Scheduler(.init(carriers: 2, localQueueCapacity: 64))
+        defer { s.shutdown() }
+        let root = s.spawn(name: "root") { () -> Int in
+            let hs = (0..<2000).map { i in
+                s.spawn(kind: "spin") { () -> Int in
+                    let end = qv_now_ns() + 20_000
+                    while qv_now_ns() < end {}
+                    return i
+                }
+            }
+            return hs.reduce(0) { $0 + $1.join() }
+        }
+        #expect(joinBounded(root) == 1999 * 1000)
+        let m = quiescentMetrics(s)
+        let events = s.drainEvents()
+        #expect(events.contains { $0.kind == .workerPark })
+        #expect(events.contains { $0.kind == .spawnBatch && $0.count > 0 })
+        let steals = events.filter { $0.kind == .steal }
+        #expect(steals.allSatisfy { $0.worker != $0.other && $0.count >= 1 })
+        let stealOps = m.workers.reduce(0) { $0 + $1.stealOps }
+        #expect(UInt64(steals.count) + m.droppedEvents >= stealOps)
+        #expect(m.workers.allSatisfy { $0.queueCapacity == 64 && $0.maxQueueDepth <= 64 })
+        #expect(m.workers.reduce(0) { $0 + $1.busyNanos } > 0)
+        #expect(m.delay.samples > 0)
+        #expect(m.delay.p99Nanos >= m.delay.p50Nanos)
+    }
+
+    @Test func fullEventRingDropsAndCounts() throws {
+        let s = try Scheduler(.init(carriers: 2, eventRingCapacity: 2))
+        defer { s.shutdown() }
+        for _ in 0..<20 {
+            let h = s.spawn { Scheduler.sleep(nanoseconds: 100_000) }
+            _ = joinBounded(h)
+        }
+        _ = quiescentMetrics(s)
+        #expect(s.droppedEvents > 0)
+        #expect(s.drainEvents().count <= 2 * 3)
+    }
+
+    @Test func fiberCountsShowParkedReasons() throws {
+        let s = try Scheduler(.init(carriers: 2))
+        defer { s.shutdown() }
+        let ch = Channel<Int>()
+        let m = FiberMutex()
+        m.lock()  // a plain thread may hold a fiber mutex
+        let sleeper = s.spawn { Scheduler.sleep(nanoseconds: 30_000_000_000) }
+        _ = sleeper
+        let receiver = s.spawn { ch.receive() }
+        let locker = s.spawn { m.withLock { 1 } }
+        let joiner = s.spawn { receiver.join() }
+        let deadline = qv_now_ns() + 20_000_000_000
+        var counts = s.metrics().fibers
+        while qv_now_ns() < deadline {
+            counts = s.metrics().fibers
+            if counts.parkedSleep == 1 && counts.parkedChannel == 1 && counts.parkedMutex == 1
+                && counts.parkedJoin == 1
+            {
+                break
+            }
+            usleep(500)
+        }
+        #expect(counts.parkedSleep == 1)
+        #expect(counts.parkedChannel == 1)
+        #expect(counts.parkedMutex == 1)
+        #expect(counts.parkedJoin == 1)
+        try ch.send(5)
+        m.unlock()
+        #expect(joinBounded(joiner) == 5)
+        #expect(joinBounded(locker) == 1)
+    }
+}
