@@ -90,6 +90,9 @@ public final class LiveSource: SnapshotSource {
         return try LiveSource(preset: preset, sessionStart: sessionStart, firstSequence: sequence)
     }
 
+    /// The sequence number the next snapshot will carry (continue it across a preset switch).
+    public var nextSequence: UInt64 { sequence }
+
     public func poll() -> Snapshot? {
         guard !stopped else { return nil }
         let time = Double(Monotonic.now() - sessionStart) / 1e9
