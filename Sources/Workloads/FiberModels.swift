@@ -109,12 +109,19 @@ struct SyncBodies: @unchecked Sendable {
 /// virtual-threads and green-threads.
 final class FiberModel: Model {
     let preset: Preset
+    /// Origin of event times (monotonic ns). Immutable.
     private let sessionStart: UInt64
+    /// One per task spec; written by fibers on any carrier, read by the sampler.
     let stats: [KindStats]
+    /// Written by the heartbeat fiber, read by the sampler.
     let heartbeat: HeartbeatLag
+    /// Set once by `stop()`; polled by generator, population and heartbeat fibers.
     private let stopping = StopFlag()
+    /// Every spawn of ours passes it; `stop()` closes it before `Scheduler.shutdown()`.
     private let gate = SpawnGate()
+    // protected by its lock: set by start(), taken (set to nil) by stop(), read by the sampler.
     private let runtime = Mutex<Runtime?>(nil)
+    // protected by its lock; only the sampling thread uses it (the lock just makes that checkable).
     private let sampler = Mutex(SamplerState())
 
     private struct Runtime {

@@ -161,10 +161,15 @@ final class LoopChannel<T: Sendable>: @unchecked Sendable {
 /// event-loop and loop-per-thread.
 final class LoopModel: Model {
     let preset: Preset
+    /// Origin of event times (monotonic ns). Immutable.
     private let sessionStart: UInt64
+    /// One per task spec; written by task bodies on any thread, read by the sampler.
     let stats: [KindStats]
+    /// Set once by `stop()`; polled by population tasks.
     private let stopping = StopFlag()
+    // protected by its lock: set by start(), taken (set to nil) by stop(), read by the sampler.
     private let runtime = Mutex<Runtime?>(nil)
+    // protected by its lock; only the sampling thread uses it (the lock just makes that checkable).
     private let sampler = Mutex(SamplerState())
 
     private struct Runtime {

@@ -36,7 +36,7 @@ struct Run: ParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        var options = AppOptions(rateHz: rate, ascii: ascii, presetName: preset ?? "")
+        let options = AppOptions(rateHz: rate, ascii: ascii, presetName: preset ?? "")
         // The live runtime plugs in here: a `LiveSource` for the chosen preset as `source`, and a
         // `PresetMenu` over the preset catalog whose `start` loads preset i, then
         // `(running as? LiveSource)?.switchTo(...)`, returning the code listings of its workload.
@@ -46,9 +46,6 @@ struct Run: ParsableCommand {
             let first = SyntheticSource.presets.firstIndex { $0.info.name == preset } ?? 0
             source = SyntheticSource(index: first)
             menu = SyntheticSource.menu(startingAt: first)
-        } else {
-            let live = try LivePresets.start(presetName: preset)
-            (source, menu, options.code) = (live.source, live.menu, live.code)
         }
         let status = App.run(source: source, menu: menu, options: options)
         if status != 0 { throw ExitCode(status) }
