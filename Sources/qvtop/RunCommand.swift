@@ -25,8 +25,10 @@ struct Run: ParsableCommand {
         guard (1...60).contains(rate) else { throw ValidationError("--rate must be between 1 and 60 Hz") }
     }
 
+    @OptionGroup var headlessOptions: HeadlessOptions
+
     func run() throws {
-        if headless { throw fail("--headless is not yet available") }
+        if headless { return try Headless.run(preset: preset, options: headlessOptions) }
         // Before any source starts threads: only the UI thread will take SIGINT/SIGTERM/SIGHUP/SIGWINCH.
         Signals.blockInThisThread()
         do {

@@ -226,9 +226,15 @@ struct EndToEndTests {
         #expect(r.err.split(separator: "\n").count == 1)
     }
 
-    @Test func headlessIsNotYetAvailable() throws {
-        let r = try E2E.run([try E2E.binary(), "run", "--headless"])
-        #expect(r.status == 2)
+    @Test func headlessPrintsOneJSONSummaryAndBadPresetsExit2() throws {
+        let r = try E2E.run([
+            try E2E.binary(), "run", "--headless", "--preset", "asyncio", "--duration", "0.5", "--json",
+        ])
+        #expect(r.status == 0)
+        #expect(r.out.hasPrefix("{\"droppedEvents\":") && r.out.contains("\"preset\":\"asyncio\""))
+        let bad = try E2E.run([try E2E.binary(), "run", "--headless", "--preset", "no-such-preset"])
+        #expect(bad.status == 2)
+        #expect(bad.err.split(separator: "\n").count == 1)
     }
 
     @Test func versionAndHelp() throws {

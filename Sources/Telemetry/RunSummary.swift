@@ -1,0 +1,291 @@
+// RunSummary: what `qvtop run --headless` prints, computed only from snapshots.
+//
+// The summary is a pure function of a sequence of `Snapshot` values: a live headless run and a
+// replayed recording of it produce the same JSON. Nothing here reads a clock or a runtime.
+//
+// How each figure is derived (counters in snapshots are cumulative since the runtime started):
+// - cumulative counters (runs, steals, parks, completed, latency percentiles, loop lag over the
+//   whole run, dropped events) come from the last snapshot;
+// - maxima over time (parked fibers, blocked fibers, queue depths) are the maximum over all snapshots;
+// - busy ratio per worker/loop is the mean of each snapshot's interval ratio, weighted by the
+//   interval's length (the first snapshot has no interval and no weight);
+// - slow callbacks are the `slowCallback` events of every snapshot, grouped by culprit name.
+// When the preset changes inside the sequence (a live switch), only the last preset's run counts.
+
+import Foundation
+
+/// The headless run summary (issue 6's field list). Codable; encode with `RunSummary.jsonText`.
+public struct RunSummary: Codable, Sendable, Equatable {
+    public var preset: String
+    public var title: String
+    public var model: SchedulerModel
+    /// Seconds covered: last snapshot time − first snapshot time of the run.
+    public var durationSeconds: Double
+    public var snapshots: Int
+    public var workers: [Worker]
+    public var loops: [Loop]
+    public var totals: Totals
+    public var taskKinds: [Kind]
+    public var lag: Lag
+    public var droppedEvents: UInt64
+
+    public struct Worker: Codable, Sendable, Equatable {
+        public var id: Int
+        public var runs: UInt64
+        public var stealsIn: UInt64
+        public var stealsOut: UInt64
+        public var stealOps: UInt64
+        public var parks: UInt64
+        public var busyRatio: Double
+        public var maxQueueDepth: Int
+    }
+
+    public struct Loop: Codable, Sendable, Equatable {
+        public var id: Int
+        public var jobsRun: UInt64
+        public var slowCallbacks: UInt64
+        public var busyRatio: Double
+        public var maxReadyDepth: Int
+        public var lagP50Ms: Double
+        public var lagP99Ms: Double
+        public var lagMaxMs: Double
+    }
+
+    public struct Totals: Codable, Sendable, Equatable {
+        /// Tasks started, all kinds (a fan-out parent's children are not counted separately).
+        public var spawned: UInt64
+        public var completed: UInt64
+        /// Fibers stolen, all workers.
+        public var steals: UInt64
+        public var parkedMax: Int
+        public var blockedMax: Int
+        public var injectorMaxDepth: Int
+        public var poolMaxQueueDepth: Int
+        public var poolCompleted: UInt64
+        /// Mean over intervals of (highest − lowest busy ratio among workers, or among loops): how far
+        /// apart the carriers' busy bars are at any moment (0 = always level). Whole-run busy ratios
+        /// hide this when the busy carrier changes from burst to burst.
+        public var busySpread: Double
+    }
+
+    public struct Kind: Codable, Sendable, Equatable {
+        public var kind: String
+        public var started: UInt64
+        public var completed: UInt64
+        public var p50Ms: Double
+        public var p99Ms: Double
+        /// Completions per second over the run.
+        public var throughput: Double
+    }
+
+    public struct Lag: Codable, Sendable, Equatable {
+        public var p50Ms: Double
+        public var p99Ms: Double
+        public var maxMs: Double
+        public var slotP99Ms: Double
+        public var slowCallbacks: [Culprit]
+    }
+
+    /// Slow callbacks (loops) or long blocking regions (fibers) of one culprit.
+    public struct Culprit: Codable, Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        public var maxMs: Double
+        public var totalMs: Double
+        public init(name: String, count: Int, maxMs: Double, totalMs: Double) {
+            self.name = name
+            self.count = count
+            self.maxMs = maxMs
+            self.totalMs = totalMs
+        }
+    }
+
+    /// Summarizes `snapshots` (oldest first). Nil when the sequence is empty.
+    public init?(_ snapshots: some Sequence<Snapshot>) {
+        var run: [Snapshot] = []
+        for s in snapshots {
+            if let last = run.last, last.preset != s.preset || s.sequence < last.sequence { run.removeAll() }
+            run.append(s)
+        }
+        guard let first = run.first, let last = run.last else { return nil }
+        preset = last.preset
+        title = last.presetTitle
+        model = last.model
+        durationSeconds = Self.round(max(0, last.time - first.time))
+        self.snapshots = run.count
+        droppedEvents = last.droppedEvents
+
+        // Busy ratios weighted by interval length; maxima over all snapshots.
+        var workerBusy: [Int: (weighted: Double, weight: Double)] = [:]
+        var workerMaxQueue: [Int: Int] = [:]
+        var loopBusy: [Int: (weighted: Double, weight: Double)] = [:]
+        var loopMaxReady: [Int: Int] = [:]
+        var parkedMax = 0
+        var blockedMax = 0
+        var injectorMax = 0
+        var poolMax = 0
+        var culprits: [String: Culprit] = [:]
+        var culpritOrder: [String] = []
+        var previousTime: Double? = nil
+        var spreadSum = 0.0
+        var spreadWeight = 0.0
+        for s in run {
+            let dt = previousTime.map { max(0, s.time - $0) } ?? 0
+            previousTime = s.time
+            let ratios = s.workers.isEmpty ? s.loops.map(\.busyRatio) : s.workers.map(\.busyRatio)
+            if dt > 0, ratios.count > 1, let hi = ratios.max(), let lo = ratios.min() {
+                spreadSum += (hi - lo) * dt
+                spreadWeight += dt
+            }
+            for w in s.workers {
+                if dt > 0 {
+                    let acc = workerBusy[w.id] ?? (0, 0)
+                    workerBusy[w.id] = (acc.weighted + w.busyRatio * dt, acc.weight + dt)
+                }
+                workerMaxQueue[w.id] = max(workerMaxQueue[w.id] ?? 0, w.maxQueueDepth, w.queueDepth)
+            }
+            for l in s.loops {
+                if dt > 0 {
+                    let acc = loopBusy[l.id] ?? (0, 0)
+                    loopBusy[l.id] = (acc.weighted + l.busyRatio * dt, acc.weight + dt)
+                }
+                loopMaxReady[l.id] = max(loopMaxReady[l.id] ?? 0, l.maxReadyDepth, l.readyDepth)
+            }
+            parkedMax = max(parkedMax, s.fibers.parked)
+            blockedMax = max(blockedMax, s.fibers.blocked)
+            injectorMax = max(injectorMax, s.injectorDepth)
+            poolMax = max(poolMax, s.pool?.queueDepth ?? 0)
+            for e in s.events where e.kind == .slowCallback || (e.kind == .blockingEnd && s.model.usesFibers) {
+                let name = e.name ?? "?"
+                if culprits[name] == nil { culpritOrder.append(name) }
+                var c = culprits[name] ?? Culprit(name: name, count: 0, maxMs: 0, totalMs: 0)
+                c.count += 1
+                c.maxMs = max(c.maxMs, e.durationMs)
+                c.totalMs += e.durationMs
+                culprits[name] = c
+            }
+        }
+        func ratio(_ acc: (weighted: Double, weight: Double)?, fallback: Double) -> Double {
+            guard let acc, acc.weight > 0 else { return fallback }
+            return Self.round(acc.weighted / acc.weight, 4)
+        }
+        workers = last.workers.map { w in
+            Worker(
+                id: w.id, runs: w.runs, stealsIn: w.stolenIn, stealsOut: w.stolenOut, stealOps: w.stealOps,
+                parks: w.parks, busyRatio: ratio(workerBusy[w.id], fallback: w.busyRatio),
+                maxQueueDepth: workerMaxQueue[w.id] ?? w.maxQueueDepth)
+        }
+        loops = last.loops.map { l in
+            Loop(
+                id: l.id, jobsRun: l.jobsRun, slowCallbacks: l.slowCallbacks,
+                busyRatio: ratio(loopBusy[l.id], fallback: l.busyRatio), maxReadyDepth: loopMaxReady[l.id] ?? 0,
+                lagP50Ms: Self.round(l.lag.p50Ms), lagP99Ms: Self.round(l.lag.p99Ms), lagMaxMs: Self.round(l.lag.maxMs))
+        }
+        let seconds = durationSeconds
+        taskKinds = last.taskKinds.map { k in
+            Kind(
+                kind: k.kind, started: k.started, completed: k.completed, p50Ms: Self.round(k.p50Ms),
+                p99Ms: Self.round(k.p99Ms),
+                throughput: seconds > 0 ? Self.round(Double(k.completed) / seconds, 1) : 0)
+        }
+        totals = Totals(
+            spawned: last.taskKinds.reduce(0) { $0 + $1.started },
+            completed: last.taskKinds.reduce(0) { $0 + $1.completed },
+            steals: last.workers.reduce(0) { $0 + $1.stolenIn }, parkedMax: parkedMax, blockedMax: blockedMax,
+            injectorMaxDepth: injectorMax, poolMaxQueueDepth: poolMax, poolCompleted: last.pool?.completed ?? 0,
+            busySpread: spreadWeight > 0 ? Self.round(spreadSum / spreadWeight, 4) : 0)
+        lag = Lag(
+            p50Ms: Self.round(last.lag.p50Ms), p99Ms: Self.round(last.lag.p99Ms), maxMs: Self.round(last.lag.maxMs),
+            slotP99Ms: Self.round(last.lag.slotP99Ms),
+            slowCallbacks: culpritOrder.compactMap { culprits[$0] }.map {
+                Culprit(name: $0.name, count: $0.count, maxMs: Self.round($0.maxMs), totalMs: Self.round($0.totalMs))
+            }.sorted { ($0.totalMs, $1.name) > ($1.totalMs, $0.name) })
+    }
+
+    /// Rounds to `places` decimals so the JSON is stable and readable.
+    static func round(_ v: Double, _ places: Int = 3) -> Double {
+        guard v.isFinite else { return 0 }
+        let f = Foundation.pow(10.0, Double(places))
+        return (v * f).rounded() / f
+    }
+
+    /// One JSON object, keys sorted (stable across runs and replays).
+    public var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding plain structs of numbers and strings cannot fail.
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+
+    /// A readable table (what `--headless` prints without `--json`).
+    public var table: String {
+        var out: [String] = []
+        func f(_ v: Double, _ places: Int = 2) -> String { String(format: "%.\(places)f", v) }
+        func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
+        func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
+        out.append("preset   \(preset) — \(title)")
+        out.append("model    \(model.rawValue)    duration \(f(durationSeconds, 1)) s    snapshots \(snapshots)")
+        if !workers.isEmpty {
+            out.append("")
+            out.append(
+                [
+                    pad("worker", 7), lpad("runs", 10), lpad("steal in", 9), lpad("out", 7), lpad("parks", 8),
+                    lpad("busy", 6), lpad("max q", 6),
+                ].joined(separator: " "))
+            for w in workers {
+                out.append(
+                    [
+                        pad("\(w.id)", 7), lpad("\(w.runs)", 10), lpad("\(w.stealsIn)", 9), lpad("\(w.stealsOut)", 7),
+                        lpad("\(w.parks)", 8), lpad(f(w.busyRatio), 6), lpad("\(w.maxQueueDepth)", 6),
+                    ].joined(separator: " "))
+            }
+        }
+        if !loops.isEmpty {
+            out.append("")
+            out.append(
+                [
+                    pad("loop", 7), lpad("jobs", 10), lpad("slow", 6), lpad("busy", 6), lpad("max rdy", 8),
+                    lpad("lag p50", 8), lpad("p99", 8), lpad("max ms", 8),
+                ].joined(separator: " "))
+            for l in loops {
+                out.append(
+                    [
+                        pad("\(l.id)", 7), lpad("\(l.jobsRun)", 10), lpad("\(l.slowCallbacks)", 6),
+                        lpad(f(l.busyRatio), 6),
+                        lpad("\(l.maxReadyDepth)", 8), lpad(f(l.lagP50Ms), 8), lpad(f(l.lagP99Ms), 8),
+                        lpad(f(l.lagMaxMs), 8),
+                    ].joined(separator: " "))
+            }
+        }
+        out.append("")
+        out.append(
+            "totals   spawned \(totals.spawned)  completed \(totals.completed)  steals \(totals.steals)  "
+                + "parked max \(totals.parkedMax)  blocked max \(totals.blockedMax)  busy spread \(f(totals.busySpread))"
+        )
+        out.append("")
+        out.append(
+            [
+                pad("kind", 12), lpad("started", 9), lpad("completed", 10), lpad("p50 ms", 9), lpad("p99 ms", 9),
+                lpad("per s", 9),
+            ].joined(separator: " "))
+        for k in taskKinds {
+            out.append(
+                [
+                    pad(k.kind, 12), lpad("\(k.started)", 9), lpad("\(k.completed)", 10), lpad(f(k.p50Ms), 9),
+                    lpad(f(k.p99Ms), 9), lpad(f(k.throughput, 1), 9),
+                ].joined(separator: " "))
+        }
+        out.append("")
+        let lagName = model.usesFibers ? "sched delay" : "loop lag"
+        out.append(
+            "\(lagName)  p50 \(f(lag.p50Ms)) ms  p99 \(f(lag.p99Ms)) ms  max \(f(lag.maxMs)) ms  slot p99 \(f(lag.slotP99Ms)) ms"
+        )
+        for c in lag.slowCallbacks {
+            out.append(
+                "  \(model.usesFibers ? "blocking" : "slow callback") \(c.name): \(c.count)×, max \(f(c.maxMs)) ms, total \(f(c.totalMs)) ms"
+            )
+        }
+        if droppedEvents > 0 { out.append("dropped events: \(droppedEvents)") }
+        return out.joined(separator: "\n")
+    }
+}

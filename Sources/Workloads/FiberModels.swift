@@ -1,0 +1,358 @@
+// Fiber models: `virtual-threads` (N carriers, a steal policy, a blocking policy) and
+// `green-threads` (exactly one carrier: gevent's model), on the Runtime's M:N `Scheduler`.
+//
+// # How the workload runs here
+//
+// Task bodies are plain synchronous functions (`SyncBodies`): a sleep or a socket read parks the
+// fiber, not the carrier; CPU work holds the carrier; a blocking syscall runs inside
+// `Scheduler.blocking {}` so the scheduler can pin or hand off. Arrivals:
+// - `placement = "spread"`: fired by the arrival thread from outside the scheduler, so each spawn
+//   goes through the injector and any carrier may take it;
+// - `placement = "first"`: one generator fiber per spec spawns every task from inside the scheduler,
+//   so they land in the generator's own carrier's local queue. That is the imbalance work stealing
+//   exists for: with `steal = "none"` they stay there, with `half` idle carriers take them.
+//
+// Scheduling delay is measured like the loops' lag: a heartbeat fiber sleeps one period at a time
+// and records how late it wakes (`HeartbeatLag`), so a carrier stalled by CPU work or a pinned
+// blocking call shows as lag, and loop and fiber presets are compared on the same scale.
+
+import Foundation
+import Runtime
+import Synchronization
+import Telemetry
+
+extension Models {
+    static func makeFiberModel(_ preset: Preset, sessionStart: UInt64) throws(ModelError) -> any Model {
+        FiberModel(preset: preset, sessionStart: sessionStart)
+    }
+}
+
+/// The synchronous (uncoloured) task bodies: what each task kind does on a fiber. Kept short: the
+/// dashboard shows them next to the async loop bodies (`TaskSource`).
+struct SyncBodies: @unchecked Sendable {
+    // @unchecked Sendable: `scheduler`, `gate` and `server` are thread-safe classes.
+    // unowned(unsafe): bodies run only on this scheduler's fibers, and the model releases the
+    // scheduler only after `shutdown()` has joined every carrier. A strong reference here would be
+    // kept forever by the frames of fibers dropped while parked, and leak the scheduler's fds.
+    unowned(unsafe) let scheduler: Scheduler
+    let gate: SpawnGate
+    let server: LoopbackServer?
+
+    /// Spawns a child fiber unless the model is stopping (then nil: the child is skipped).
+    func spawn<T>(_ name: String, kind: TaskKind, _ body: @escaping () -> T) -> JoinHandle<T>? {
+        gate.pass { scheduler.spawn(name: name, kind: kind.rawValue, body) }
+    }
+
+    // BEGIN sync io
+    func io(ms: Double, mode: IOMode) throws {
+        if mode == .socket, let server {
+            try server.roundTrip(serverDelayMs: ms)  // connect, write, read: each parks the fiber
+        } else {
+            Scheduler.sleep(nanoseconds: UInt64(ms * 1e6))  // parks the fiber, not the carrier
+        }
+    }
+    // END sync io
+
+    // BEGIN sync cpu
+    func cpu(ms: Double) {
+        Work.spin(ms: ms)  // holds the carrier: its queue waits unless another carrier steals it
+    }
+    // END sync cpu
+
+    // BEGIN sync blocking
+    func blocking(ms: Double, call: BlockingCall) {
+        Scheduler.blocking { Work.block(ms: ms, call: call) }  // pin or hand off the carrier
+    }
+    // END sync blocking
+
+    // BEGIN sync fanout
+    func fanout(children: Int, child: TaskKind, ms: Double, name: String) {
+        let handles = (0..<children).compactMap { _ in
+            spawn(name, kind: .fanout) {
+                if child == .io { try? self.io(ms: ms, mode: .sleep) } else { self.cpu(ms: ms) }
+            }
+        }
+        for h in handles { h.join() }
+    }
+    // END sync fanout
+
+    // BEGIN sync chatty
+    func chatty(producers: Int, consumers: Int, messages: Int, capacity: Int, ms: Double, name: String) {
+        let channel = Channel<Int>(capacity: capacity == 0 ? nil : capacity)
+        let senders = (0..<producers).compactMap { _ in
+            spawn(name, kind: .chatty) { for i in 0..<messages { try? channel.send(i) } }
+        }
+        let receivers = (0..<consumers).compactMap { _ in
+            spawn(name, kind: .chatty) { while channel.receive() != nil { Work.spin(ms: ms) } }
+        }
+        for s in senders { s.join() }
+        channel.close()
+        for r in receivers { r.join() }
+    }
+    // END sync chatty
+
+    /// Runs one task of `spec` with duration `ms`.
+    func run(_ spec: TaskSpec, ms: Double) throws {
+        switch spec.kind {
+        case .io: try io(ms: ms, mode: spec.io)
+        case .cpu: cpu(ms: ms)
+        case .blocking: blocking(ms: ms, call: spec.call)
+        case .fanout: fanout(children: spec.children, child: spec.child, ms: ms, name: spec.name)
+        case .chatty:
+            chatty(
+                producers: spec.producers, consumers: spec.consumers, messages: spec.messages, capacity: spec.capacity,
+                ms: ms, name: spec.name)
+        }
+    }
+}
+
+/// virtual-threads and green-threads.
+final class FiberModel: Model {
+    let preset: Preset
+    /// Origin of event times (monotonic ns). Immutable.
+    private let sessionStart: UInt64
+    /// One per task spec; written by fibers on any carrier, read by the sampler.
+    let stats: [KindStats]
+    /// Written by the heartbeat fiber, read by the sampler.
+    let heartbeat: HeartbeatLag
+    /// Set once by `stop()`; polled by generator, population and heartbeat fibers.
+    private let stopping = StopFlag()
+    /// Every spawn of ours passes it; `stop()` closes it before `Scheduler.shutdown()`.
+    private let gate = SpawnGate()
+    // protected by its lock: set by start(), taken (set to nil) by stop(), read by the sampler.
+    private let runtime = Mutex<Runtime?>(nil)
+    // protected by its lock; only the sampling thread uses it (the lock just makes that checkable).
+    private let sampler = Mutex(SamplerState())
+
+    private struct Runtime {
+        var scheduler: Scheduler
+        var server: LoopbackServer?
+        var arrivals: ArrivalThread
+    }
+
+    private struct SamplerState {
+        var lastTime: Double? = nil
+        var lastBusy: [UInt64] = []
+    }
+
+    init(preset: Preset, sessionStart: UInt64) {
+        self.preset = preset
+        self.sessionStart = sessionStart
+        stats = preset.workload.tasks.map { KindStats(name: $0.name, kind: $0.kind) }
+        heartbeat = HeartbeatLag(periodNanos: UInt64(preset.scheduler.heartbeatMs * 1e6))
+    }
+
+    func start() throws(ModelError) {
+        let s = preset.scheduler
+        let green = s.model == .greenThreads
+        let config = Scheduler.Configuration(
+            carriers: green ? 1 : s.carriers, steal: green ? .none : Scheduler.StealPolicy(rawValue: s.steal.rawValue)!,
+            blocking: BlockingPolicy(rawValue: s.blocking.rawValue)!)
+        let scheduler: Scheduler
+        do {
+            scheduler = try Scheduler(config)
+        } catch {
+            throw ModelError("cannot start the scheduler: \(error)")
+        }
+        var server: LoopbackServer? = nil
+        if preset.workload.tasks.contains(where: { $0.kind == .io && $0.io == .socket }) {
+            do {
+                let sv = try LoopbackServer()
+                sv.serve(on: scheduler, gate: gate)
+                server = sv
+            } catch {
+                scheduler.shutdown()
+                throw error
+            }
+        }
+        let bodies = SyncBodies(scheduler: scheduler, gate: gate, server: server)
+        let arrivals = ArrivalThread(streams: startWorkload(scheduler, bodies))
+        runtime.withLock { $0 = Runtime(scheduler: scheduler, server: server, arrivals: arrivals) }
+        startHeartbeat(scheduler)
+        do {
+            try arrivals.start()
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    private func startHeartbeat(_ scheduler: Scheduler) {
+        let lag = heartbeat
+        let stop = stopping
+        gate.pass {
+            scheduler.spawn(name: "heartbeat", kind: "heartbeat") {
+                var due = Monotonic.now() + lag.periodNanos
+                while !stop.isSet {
+                    let now = Monotonic.now()
+                    if due > now { Scheduler.sleep(nanoseconds: due - now) }
+                    let woke = Monotonic.now()
+                    lag.record(dueNanos: due, nowNanos: woke)
+                    // The next slot on the grid after now (skipped slots count in the recorder).
+                    due += lag.periodNanos * max(1, (woke - due) / lag.periodNanos + 1)
+                }
+            }
+        }
+    }
+
+    /// Starts generator fibers and population fibers; returns the streams the arrival thread fires.
+    private func startWorkload(_ scheduler: Scheduler, _ bodies: SyncBodies) -> [ArrivalThread.Stream] {
+        let start = Monotonic.now() + 1_000_000
+        var streams: [ArrivalThread.Stream] = []
+        let stop = stopping
+        let gate = self.gate
+        /// Spawns a detached fiber unless the model is stopping (no strong capture of the scheduler:
+        /// see `SyncBodies.scheduler`).
+        let spawn: @Sendable (String, String, @escaping () -> Void) -> Void = { name, kind, body in
+            gate.pass { bodies.scheduler.spawn(name: name, kind: kind, body) }
+        }
+        for (specIndex, spec) in preset.workload.tasks.enumerated() {
+            let stats = self.stats[specIndex]
+            let seed = preset.workload.seed ^ UInt64(specIndex &* 7919)
+            /// One task of the spec, due at `due`; spawned from wherever this is called.
+            let spawnOne: @Sendable (UInt64, Double) -> Void = { due, ms in
+                stats.begin()
+                spawn(spec.name, spec.kind.rawValue) {
+                    try? bodies.run(spec, ms: ms)
+                    stats.end(latencyNanos: Monotonic.now() &- due)
+                }
+            }
+            switch (spec.arrival, spec.placement) {
+            case (.rate(let rate), .spread):
+                let rng = Mutex(SplitMix64(seed: seed))
+                streams.append(
+                    ArrivalThread.Stream(
+                        schedule: ArrivalSchedule(start: start, rate: rate),
+                        fire: { due in
+                            guard stats.inFlight < maxInFlightPerSpec else { return }
+                            spawnOne(due, rng.withLock { spec.duration.sample(&$0) })
+                        }))
+            case (.rate(let rate), .first):
+                // A generator fiber: its spawns go to its own carrier's local queue.
+                spawn("arrivals-\(spec.name)", "generator") {
+                    var schedule = ArrivalSchedule(start: start, rate: rate)
+                    var rng = SplitMix64(seed: seed)
+                    while !stop.isSet {
+                        let due = schedule.nextDue
+                        let now = Monotonic.now()
+                        if due > now { Scheduler.sleep(nanoseconds: due - now) }
+                        schedule.advance()
+                        guard stats.inFlight < maxInFlightPerSpec else { continue }
+                        spawnOne(due, spec.duration.sample(&rng))
+                    }
+                }
+            case (.population(let population), let placement):
+                let member: @Sendable (Int) -> Void = { m in
+                    var rng = SplitMix64(seed: seed ^ UInt64(m &* 31))
+                    while !stop.isSet {
+                        let began = Monotonic.now()
+                        stats.begin()
+                        try? bodies.run(spec, ms: spec.duration.sample(&rng))
+                        stats.end(latencyNanos: Monotonic.now() &- began)
+                        // The replacement goes to the back of the run queue, as a new fiber would.
+                        Scheduler.yield()
+                    }
+                }
+                if placement == .first {
+                    spawn("spawner-\(spec.name)", "generator") {
+                        for m in 0..<population { spawn(spec.name, spec.kind.rawValue) { member(m) } }
+                    }
+                } else {
+                    for m in 0..<population { spawn(spec.name, spec.kind.rawValue) { member(m) } }
+                }
+            }
+        }
+        return streams
+    }
+
+    func stop() {
+        stopping.set()
+        guard
+            let rt = runtime.withLock({ r -> Runtime? in
+                defer { r = nil }
+                return r
+            })
+        else { return }
+        rt.arrivals.stopAndJoin()
+        gate.close()  // after this no fiber of ours spawns: the scheduler may shut down
+        rt.scheduler.shutdown()
+        // Fibers dropped while parked never ran their `defer`s: close what they left open.
+        rt.server?.close()
+    }
+
+    func sample(time: Double, sequence: UInt64) -> Snapshot {
+        guard let scheduler = runtime.withLock({ $0?.scheduler }) else {
+            return Snapshot(
+                time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
+                model: preset.scheduler.model)
+        }
+        let m = scheduler.metrics()
+        let records = scheduler.drainEvents()
+        var snapshot = Snapshot(
+            time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
+            model: preset.scheduler.model)
+        sampler.withLock { st in
+            let dt = st.lastTime.map { time - $0 } ?? 0
+            if st.lastBusy.count != m.workers.count { st.lastBusy = m.workers.map(\.busyNanos) }
+            snapshot.workers = m.workers.enumerated().map { (i, w) in
+                let busy = dt > 0 ? Double(w.busyNanos &- st.lastBusy[i]) / (dt * 1e9) : 0
+                return WorkerSnapshot(
+                    id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
+                    stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
+                    queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, busyNanos: w.busyNanos,
+                    busyRatio: min(1, max(0, busy)), currentFiber: w.currentFiber, currentKind: w.currentKind)
+            }
+            st.lastBusy = m.workers.map(\.busyNanos)
+            st.lastTime = time
+        }
+        snapshot.injectorDepth = m.injectorDepth
+        let f = m.fibers
+        snapshot.fibers = FiberCounts(
+            total: f.total, running: f.running, runnable: f.runnable, parkedSleep: f.parkedSleep, parkedIO: f.parkedIO,
+            parkedChannel: f.parkedChannel, parkedMutex: f.parkedMutex, parkedJoin: f.parkedJoin,
+            blockedPinned: f.blockedPinned, blockedHandoff: f.blockedHandoff)
+        snapshot.lag = heartbeat.summary()
+        snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
+        snapshot.events = records.compactMap { runtimeEvent($0, sessionStart: sessionStart) }
+        snapshot.droppedEvents = m.droppedEvents
+        return snapshot
+    }
+}
+
+/// Lets fibers spawn until the model stops. `Scheduler.spawn` after `shutdown()` is a precondition
+/// failure, and `shutdown()` lets running fibers finish their current step — which may spawn. So
+/// every spawn passes this gate: `close()` forbids new passes and waits for those in progress.
+final class SpawnGate: Sendable {
+    // seq-cst: a passer increments then reads `closed`; `close()` sets `closed` then reads the
+    // count. Total order guarantees one of them sees the other (no spawn slips past a closed gate).
+    private let inside = Atomic<Int>(0)
+    private let closed = Atomic<Bool>(false)
+
+    /// Runs `body` (a spawn) unless closed; returns its result, or nil when closed.
+    @discardableResult
+    func pass<T>(_ body: () -> T) -> T? {
+        inside.add(1, ordering: .sequentiallyConsistent)
+        defer { inside.subtract(1, ordering: .sequentiallyConsistent) }
+        if closed.load(ordering: .sequentiallyConsistent) { return nil }
+        return body()
+    }
+
+    /// Closes the gate and waits until no spawn is in progress (each takes microseconds).
+    func close() {
+        closed.store(true, ordering: .sequentiallyConsistent)
+        while inside.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
+    }
+}
+
+extension WorkerState {
+    init(_ s: SchedulerWorkerState) {
+        switch s {
+        case .running: self = .running
+        case .spinning: self = .spinning
+        case .parked: self = .parked
+        case .pinned: self = .pinned
+        case .handedOff: self = .handedOff
+        case .stopped: self = .stopped
+        }
+    }
+}

@@ -1,0 +1,128 @@
+// Per task-kind statistics: started, completed, in flight, latency (HdrHistogram), throughput.
+//
+// Task bodies call `begin()` / `end(scheduledAt:)` from whatever thread runs them (a carrier, a
+// loop, a pool thread); the sampler calls `snapshot(now:)` from the UI or headless thread. A short
+// mutex section per completion is cheap next to the tasks themselves (the fastest task kind here
+// takes ~1 ms) and keeps the HdrHistogram exact. Rejected: per-thread histograms merged by the
+// sampler. They avoid the lock but need a registry of threads that fibers migrate between.
+
+import Histogram
+import Synchronization
+import Telemetry
+
+/// Statistics of one task spec. Safe to use from any thread.
+public final class KindStats: Sendable {
+    public let name: String
+    public let kind: TaskKind
+
+    private struct State {
+        var started: UInt64 = 0
+        var completed: UInt64 = 0
+        /// Latency in microseconds, 1 µs … 1 h, 3 significant digits.
+        var latency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        var lastCompleted: UInt64 = 0
+        var lastTime: Double? = nil
+        var maxInFlight = 0
+    }
+
+    // protected by its own lock; every method may be called from any thread.
+    private let state = Mutex(State())
+
+    public init(name: String, kind: TaskKind) {
+        self.name = name
+        self.kind = kind
+    }
+
+    /// A task of this kind started (counted when it is spawned, before it runs).
+    public func begin() {
+        state.withLock { s in
+            s.started += 1
+            s.maxInFlight = max(s.maxInFlight, Int(s.started - s.completed))
+        }
+    }
+
+    /// A task of this kind completed; `latencyNanos` runs from its scheduled arrival to now.
+    public func end(latencyNanos: UInt64) {
+        let micros = max(1, latencyNanos / 1000)
+        state.withLock { s in
+            s.completed += 1
+            _ = s.latency.record(min(micros, 3_600_000_000))
+        }
+    }
+
+    public var inFlight: Int { state.withLock { Int($0.started - $0.completed) } }
+    public var started: UInt64 { state.withLock { $0.started } }
+    public var completed: UInt64 { state.withLock { $0.completed } }
+
+    /// The telemetry value at `now` (seconds); throughput covers the interval since the previous call.
+    public func snapshot(now: Double) -> TaskKindStats {
+        state.withLock { s in
+            var throughput = 0.0
+            if let last = s.lastTime, now > last {
+                throughput = Double(s.completed - s.lastCompleted) / (now - last)
+            }
+            s.lastTime = now
+            s.lastCompleted = s.completed
+            let hasData = s.latency.totalCount > 0
+            return TaskKindStats(
+                kind: name, started: s.started, completed: s.completed, inFlight: Int(s.started - s.completed),
+                p50Ms: hasData ? Double(s.latency.valueAtPercentile(50)) / 1000 : 0,
+                p99Ms: hasData ? Double(s.latency.valueAtPercentile(99)) / 1000 : 0, throughput: throughput)
+        }
+    }
+}
+
+/// A lateness recorder for heartbeats that the models own themselves (fiber models: scheduling
+/// delay, ready → running, measured by a heartbeat fiber that sleeps one period at a time).
+///
+/// Records lateness per tick and the anchors' W4 "slot" lag: each period slot that passed while
+/// the heartbeat could not run counts as late by the time until it finally ran.
+public final class HeartbeatLag: Sendable {
+    private struct State {
+        var ticks = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)
+        var slots = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)
+        var maxMicros: UInt64 = 0
+        var recentMaxMicros: UInt64 = 0
+        var buckets = [UInt64](repeating: 0, count: LagSummary.bucketBoundsMs.count)
+    }
+    // protected by its own lock: the heartbeat records, the sampler reads.
+    private let state = Mutex(State())
+    public let periodNanos: UInt64
+
+    public init(periodNanos: UInt64) { self.periodNanos = max(periodNanos, 10_000) }
+
+    /// One heartbeat that was due at `dueNanos` ran at `nowNanos`.
+    public func record(dueNanos: UInt64, nowNanos: UInt64) {
+        let late = nowNanos > dueNanos ? nowNanos - dueNanos : 0
+        let micros = late / 1000
+        state.withLock { s in
+            _ = s.ticks.record(min(micros, 3_600_000_000))
+            s.maxMicros = max(s.maxMicros, micros)
+            s.recentMaxMicros = max(s.recentMaxMicros, micros)
+            let ms = Double(micros) / 1000
+            let b = LagSummary.bucketBoundsMs.firstIndex { ms <= $0 } ?? (s.buckets.count - 1)
+            s.buckets[b] += 1
+            // Slots skipped while late: each is late by (now − its own due time).
+            var slotLate = late
+            for _ in 0..<100_000 {  // bounded: a 100 s stall at 1 ms still ends
+                _ = s.slots.record(min(slotLate / 1000, 3_600_000_000))
+                if slotLate < periodNanos { break }
+                slotLate -= periodNanos
+            }
+        }
+    }
+
+    /// Summary over the whole run; `recentMs` is the worst tick since the previous call.
+    public func summary() -> LagSummary {
+        state.withLock { s in
+            let has = s.ticks.totalCount > 0
+            let out = LagSummary(
+                p50Ms: has ? Double(s.ticks.valueAtPercentile(50)) / 1000 : 0,
+                p99Ms: has ? Double(s.ticks.valueAtPercentile(99)) / 1000 : 0, maxMs: Double(s.maxMicros) / 1000,
+                slotP99Ms: s.slots.totalCount > 0 ? Double(s.slots.valueAtPercentile(99)) / 1000 : 0,
+                recentMs: Double(s.recentMaxMicros) / 1000, buckets: s.buckets)
+            s.recentMaxMicros = 0
+            return out
+        }
+    }
+}

@@ -1,0 +1,381 @@
+// Loop models: `event-loop` (one loop, optional `to_thread` pool) and `loop-per-thread` (N loops
+// on N threads, tasks partitioned, no stealing, optional shared pool), on the Runtime's EventLoop.
+//
+// # How the workload runs here
+//
+// Each loop runs its own generator task per task spec (the loop itself produces arrivals, as an
+// asyncio server's accept loop does), so a stalled loop also stalls its arrivals — latency is
+// still measured from the *scheduled* arrival, so the stall shows. With `placement = "spread"`
+// arrival k of a spec goes to loop k mod N (partitioned round-robin, never moved); with
+// `"first"` every arrival goes to loop 0. Task bodies are the async ones in `AsyncBodies`;
+// each task is spawned with its spec's label as its name, so a slow callback names its culprit.
+//
+// The sampler reads each loop's published metrics and drains its event ring; both are
+// non-blocking for the loop threads (see EventLoop's essay).
+
+import Foundation
+import Runtime
+import Synchronization
+import Telemetry
+
+/// The async (coloured) task bodies: what each task kind does on an event loop. Kept short: the
+/// dashboard shows them next to the synchronous fiber bodies (`TaskSource`).
+struct AsyncBodies: Sendable {
+    let loop: EventLoop
+    let offload: Set<TaskKind>
+    let server: LoopbackServer?
+
+    // BEGIN async io
+    func io(ms: Double, mode: IOMode) async throws {
+        if mode == .socket, let server {
+            try await server.roundTrip(on: loop, serverDelayMs: ms)
+        } else {
+            try await loop.sleep(for: .microseconds(Int64(ms * 1000)))
+        }
+    }
+    // END async io
+
+    // BEGIN async cpu
+    func cpu(ms: Double) async throws {
+        if offload.contains(.cpu) {
+            try await loop.toThread { Work.spin(ms: ms) }
+        } else {
+            Work.spin(ms: ms)  // runs on the loop thread: nothing else runs meanwhile
+        }
+    }
+    // END async cpu
+
+    // BEGIN async blocking
+    func blocking(ms: Double, call: BlockingCall) async throws {
+        if offload.contains(.blocking) {
+            try await loop.toThread { Work.block(ms: ms, call: call) }
+        } else {
+            Work.block(ms: ms, call: call)  // the whole loop waits in the syscall
+        }
+    }
+    // END async blocking
+
+    // BEGIN async fanout
+    func fanout(children: Int, child: TaskKind, ms: Double, name: String) async throws {
+        var tasks: [LoopTask<Void>] = []
+        for _ in 0..<children {
+            tasks.append(
+                loop.spawn(name: name) {
+                    if child == .io { try await self.io(ms: ms, mode: .sleep) } else { try await self.cpu(ms: ms) }
+                })
+        }
+        for t in tasks { try await t.value }
+    }
+    // END async fanout
+
+    // BEGIN async chatty
+    func chatty(producers: Int, consumers: Int, messages: Int, capacity: Int, ms: Double, name: String)
+        async throws
+    {
+        let channel = LoopChannel<Int>(capacity: capacity)
+        let senders = (0..<producers).map { _ in
+            loop.spawn(name: name) { for i in 0..<messages { try await channel.send(i) } }
+        }
+        let receivers = (0..<consumers).map { _ in
+            loop.spawn(name: name) { while try await channel.receive() != nil { Work.spin(ms: ms) } }
+        }
+        for s in senders { try await s.value }
+        channel.close()
+        for r in receivers { try await r.value }
+    }
+    // END async chatty
+
+    /// Runs one task of `spec` with duration `ms`.
+    func run(_ spec: TaskSpec, ms: Double) async throws {
+        switch spec.kind {
+        case .io: try await io(ms: ms, mode: spec.io)
+        case .cpu: try await cpu(ms: ms)
+        case .blocking: try await blocking(ms: ms, call: spec.call)
+        case .fanout: try await fanout(children: spec.children, child: spec.child, ms: ms, name: spec.name)
+        case .chatty:
+            try await chatty(
+                producers: spec.producers, consumers: spec.consumers, messages: spec.messages, capacity: spec.capacity,
+                ms: ms, name: spec.name)
+        }
+    }
+}
+
+/// An asyncio.Queue for tasks of one loop: `send` waits while full, `receive` waits while empty
+/// and returns nil once closed and drained.
+///
+/// Trap (measured here): the body of `withCheckedContinuation` does not always run at the await; the
+/// toolchain may hop first, so other jobs of the loop run before the waiter is registered. Each
+/// body therefore re-checks its condition and resumes at once when it no longer holds.
+///
+/// @unchecked Sendable: every field is touched only on its loop's thread (all senders and
+/// receivers are tasks of the same loop, which run there after every await).
+final class LoopChannel<T: Sendable>: @unchecked Sendable {
+    private var buffer: [T] = []
+    private var head = 0
+    private let capacity: Int
+    private var closed = false
+    private var waitingSenders: [CheckedContinuation<Void, Never>] = []
+    private var waitingReceivers: [CheckedContinuation<Void, Never>] = []
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    private var count: Int { buffer.count - head }
+
+    func send(_ value: T) async throws {
+        while capacity > 0 && count >= capacity && !closed {
+            // Re-check inside: this toolchain may run the closure after other jobs of the loop.
+            await withCheckedContinuation { c in
+                if capacity > 0 && count >= capacity && !closed { waitingSenders.append(c) } else { c.resume() }
+            }
+        }
+        buffer.append(value)
+        if !waitingReceivers.isEmpty { waitingReceivers.removeFirst().resume() }
+    }
+
+    func receive() async throws -> T? {
+        while count == 0 {
+            if closed { return nil }
+            await withCheckedContinuation { c in
+                if count == 0 && !closed { waitingReceivers.append(c) } else { c.resume() }
+            }
+        }
+        let v = buffer[head]
+        head += 1
+        if head > 64 && head * 2 > buffer.count {
+            buffer.removeFirst(head)
+            head = 0
+        }
+        if !waitingSenders.isEmpty { waitingSenders.removeFirst().resume() }
+        return v
+    }
+
+    func close() {
+        closed = true
+        for c in waitingReceivers { c.resume() }
+        for c in waitingSenders { c.resume() }
+        waitingReceivers = []
+        waitingSenders = []
+    }
+}
+
+/// event-loop and loop-per-thread.
+final class LoopModel: Model {
+    let preset: Preset
+    /// Origin of event times (monotonic ns). Immutable.
+    private let sessionStart: UInt64
+    /// One per task spec; written by task bodies on any thread, read by the sampler.
+    let stats: [KindStats]
+    /// Set once by `stop()`; polled by population tasks.
+    private let stopping = StopFlag()
+    // protected by its lock: set by start(), taken (set to nil) by stop(), read by the sampler.
+    private let runtime = Mutex<Runtime?>(nil)
+    // protected by its lock; only the sampling thread uses it (the lock just makes that checkable).
+    private let sampler = Mutex(SamplerState())
+
+    private struct Runtime {
+        var loops: [EventLoop]
+        /// Pools to shut down (one shared, one per loop, or none).
+        var pools: [ThreadPool]
+        var servers: [LoopbackServer]
+        var arrivals: ArrivalThread
+    }
+
+    private struct SamplerState {
+        var lastTime: Double? = nil
+        var lastBusy: [UInt64] = []
+        var dropped: UInt64 = 0
+    }
+
+    init(preset: Preset, sessionStart: UInt64) throws(ModelError) {
+        self.preset = preset
+        self.sessionStart = sessionStart
+        stats = preset.workload.tasks.map { KindStats(name: $0.name, kind: $0.kind) }
+    }
+
+    func start() throws(ModelError) {
+        let s = preset.scheduler
+        let count = s.model == .eventLoop ? 1 : s.loops
+        var pools: [ThreadPool] = []
+        let shared: ThreadPool? =
+            (s.pool > 0 && (s.sharedPool || count == 1))
+            ? ThreadPool(threads: s.pool, name: "qv-pool", shared: s.sharedPool) : nil
+        if let shared { pools.append(shared) }
+        var loops: [EventLoop] = []
+        for i in 0..<count {
+            var c = EventLoop.Configuration()
+            c.name = "loop-\(i)"
+            c.id = i
+            c.heartbeat = .microseconds(Int64(s.heartbeatMs * 1000))
+            c.slowCallbackThreshold = .microseconds(Int64(s.slowCallbackMs * 1000))
+            c.shutdownGrace = .milliseconds(100)
+            if let shared {
+                c.pool = shared
+            } else if s.pool > 0 {
+                let own = ThreadPool(threads: s.pool, name: "qv-pool-\(i)")
+                pools.append(own)
+                c.pool = own
+            }
+            do {
+                loops.append(try EventLoop(c))
+            } catch {
+                for l in loops { l.shutdown() }
+                for p in pools { p.shutdown() }
+                throw ModelError("cannot start event loop \(i): \(error)")
+            }
+        }
+        var servers: [LoopbackServer] = []
+        if preset.workload.tasks.contains(where: { $0.kind == .io && $0.io == .socket }) {
+            for loop in loops {
+                do {
+                    let server = try LoopbackServer()
+                    server.serve(on: loop)
+                    servers.append(server)
+                } catch {
+                    for l in loops { l.shutdown() }
+                    for p in pools { p.shutdown() }
+                    for sv in servers { sv.close() }
+                    throw error
+                }
+            }
+        }
+        let arrivals = ArrivalThread(streams: startGenerators(loops: loops, servers: servers))
+        runtime.withLock { $0 = Runtime(loops: loops, pools: pools, servers: servers, arrivals: arrivals) }
+        do {
+            try arrivals.start()
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// Starts the population tasks on their loops and returns the rate-driven arrival streams.
+    private func startGenerators(loops: [EventLoop], servers: [LoopbackServer]) -> [ArrivalThread.Stream] {
+        let start = Monotonic.now() + 1_000_000
+        var streams: [ArrivalThread.Stream] = []
+        for (specIndex, spec) in preset.workload.tasks.enumerated() {
+            let targets = spec.placement == .first ? [0] : Array(loops.indices)
+            for (part, li) in targets.enumerated() {
+                let loop = loops[li]
+                let bodies = AsyncBodies(
+                    loop: loop, offload: Set(preset.scheduler.offload), server: servers.isEmpty ? nil : servers[li])
+                let stats = self.stats[specIndex]
+                let stop = self.stopping
+                let seed = preset.workload.seed ^ UInt64(specIndex &* 7919) ^ UInt64(li &* 104_729)
+                switch spec.arrival {
+                case .rate(let rate):
+                    // Arrival k of the spec goes to target k mod N, fired by the arrival thread.
+                    let rng = Mutex(SplitMix64(seed: seed))
+                    streams.append(
+                        ArrivalThread.Stream(
+                            schedule: ArrivalSchedule(start: start, rate: rate, parts: targets.count, part: part),
+                            fire: { due in
+                                guard stats.inFlight < maxInFlightPerSpec else { return }
+                                let ms = rng.withLock { spec.duration.sample(&$0) }
+                                stats.begin()
+                                loop.spawn(name: spec.name) {
+                                    try await bodies.run(spec, ms: ms)
+                                    stats.end(latencyNanos: Monotonic.now() &- due)
+                                }
+                            }))
+                case .population(let population):
+                    let share = populationShare(population, parts: targets.count, part: part)
+                    for member in 0..<share {
+                        loop.spawn(name: spec.name) {
+                            var rng = SplitMix64(seed: seed ^ UInt64(member &* 31))
+                            while !stop.isSet {
+                                let began = Monotonic.now()
+                                stats.begin()
+                                try await bodies.run(spec, ms: spec.duration.sample(&rng))
+                                stats.end(latencyNanos: Monotonic.now() &- began)
+                                // The replacement arrives at the back of the ready queue, as a new task would.
+                                await Task.yield()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return streams
+    }
+
+    func stop() {
+        stopping.set()
+        guard
+            let rt = runtime.withLock({ r -> Runtime? in
+                defer { r = nil }
+                return r
+            })
+        else { return }
+        rt.arrivals.stopAndJoin()
+        for l in rt.loops { l.shutdown() }
+        for p in rt.pools { p.shutdown() }
+        for s in rt.servers { s.close() }
+    }
+
+    func sample(time: Double, sequence: UInt64) -> Snapshot {
+        let (loops, pools) = runtime.withLock { r in (r?.loops ?? [], r?.pools ?? []) }
+        let metrics = loops.map { $0.metrics(resetRecent: true) }
+        let records = EventRingSet(loops.map(\.events)).drainAll()
+        var snapshot = Snapshot(
+            time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
+            model: preset.scheduler.model)
+        sampler.withLock { st in
+            let dt = st.lastTime.map { time - $0 } ?? 0
+            if st.lastBusy.count != metrics.count { st.lastBusy = metrics.map(\.busyNanos) }
+            snapshot.loops = metrics.enumerated().map { (i, m) in
+                let busy = dt > 0 ? Double(m.busyNanos &- st.lastBusy[i]) / (dt * 1e9) : 0
+                return LoopSnapshot(
+                    id: m.id, readyDepth: m.readyDepth, maxReadyDepth: m.maxReadyDepth, timersPending: m.timersPending,
+                    tasksAlive: m.tasksAlive, jobsRun: m.jobsRun, slowCallbacks: m.slowCallbacks,
+                    busyRatio: min(1, max(0, busy)), current: m.current, lag: Self.lag(m.lag))
+            }
+            st.lastBusy = metrics.map(\.busyNanos)
+            st.lastTime = time
+        }
+        // The worst loop's figures: the lag a user of this process would see.
+        var lag = LagSummary()
+        for l in snapshot.loops {
+            lag.p50Ms = max(lag.p50Ms, l.lag.p50Ms)
+            lag.p99Ms = max(lag.p99Ms, l.lag.p99Ms)
+            lag.maxMs = max(lag.maxMs, l.lag.maxMs)
+            lag.slotP99Ms = max(lag.slotP99Ms, l.lag.slotP99Ms)
+            lag.recentMs = max(lag.recentMs, l.lag.recentMs)
+            if lag.buckets.count < l.lag.buckets.count {
+                lag.buckets += [UInt64](repeating: 0, count: l.lag.buckets.count - lag.buckets.count)
+            }
+            for (i, b) in l.lag.buckets.enumerated() { lag.buckets[i] += b }
+        }
+        snapshot.lag = lag
+        if !pools.isEmpty {
+            let pm = pools.map(\.metrics)
+            snapshot.pool = PoolSnapshot(
+                threads: pm.reduce(0) { $0 + $1.threads }, busy: pm.reduce(0) { $0 + $1.busy },
+                queueDepth: pm.reduce(0) { $0 + $1.queueDepth }, completed: pm.reduce(0) { $0 + $1.completed },
+                shared: pm.count == 1 && pm[0].shared)
+        }
+        snapshot.fibers = FiberCounts(total: metrics.reduce(0) { $0 + $1.tasksAlive })
+        snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
+        snapshot.events = records.compactMap { convert($0) }
+        snapshot.droppedEvents = metrics.reduce(0) { $0 + $1.droppedEvents }
+        return snapshot
+    }
+
+    static func lag(_ l: LoopLagSummary) -> LagSummary {
+        LagSummary(
+            p50Ms: l.p50Ms, p99Ms: l.p99Ms, maxMs: l.maxMs, slotP99Ms: l.slotP99Ms, recentMs: l.recentMs,
+            buckets: l.buckets)
+    }
+
+    private func convert(_ r: RuntimeEventRecord) -> RuntimeEvent? {
+        runtimeEvent(r, sessionStart: sessionStart)
+    }
+}
+
+/// A runtime event record as a telemetry event (times relative to the session start).
+func runtimeEvent(_ r: RuntimeEventRecord, sessionStart: UInt64) -> RuntimeEvent? {
+    guard let kind = EventKind(rawValue: "\(r.kind)") else { return nil }
+    let t = r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0
+    return RuntimeEvent(
+        time: t, kind: kind, worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
+        durationMs: Double(r.durationNanos) / 1e6, name: r.name)
+}

@@ -1,0 +1,133 @@
+// The task bodies as source text, for the dashboard's code pane (function colouring side by side).
+//
+// Generated from the `// BEGIN sync KIND` / `// BEGIN async KIND` sections of FiberModels.swift and
+// LoopModels.swift; `TaskSourceTests` fails if a body changes without this file (regenerate with the
+// script in that test's comment).
+
+/// Source text of one task kind's two bodies.
+public struct TaskSource: Sendable, Equatable {
+    public var kind: TaskKind
+    /// The synchronous body a fiber runs (virtual/green threads): plain calls that park.
+    public var sync: String
+    /// The async body a loop task runs (event-loop models): every wait is an `await`.
+    public var async: String
+
+    /// The bodies of `kind`.
+    public static func of(_ kind: TaskKind) -> TaskSource {
+        switch kind {
+        case .io:
+            return TaskSource(
+                kind: .io,
+                sync: #"""
+                    func io(ms: Double, mode: IOMode) throws {
+                        if mode == .socket, let server {
+                            try server.roundTrip(serverDelayMs: ms)  // connect, write, read: each parks the fiber
+                        } else {
+                            Scheduler.sleep(nanoseconds: UInt64(ms * 1e6))  // parks the fiber, not the carrier
+                        }
+                    }
+                    """#,
+                async: #"""
+                    func io(ms: Double, mode: IOMode) async throws {
+                        if mode == .socket, let server {
+                            try await server.roundTrip(on: loop, serverDelayMs: ms)
+                        } else {
+                            try await loop.sleep(for: .microseconds(Int64(ms * 1000)))
+                        }
+                    }
+                    """#)
+        case .cpu:
+            return TaskSource(
+                kind: .cpu,
+                sync: #"""
+                    func cpu(ms: Double) {
+                        Work.spin(ms: ms)  // holds the carrier: its queue waits unless another carrier steals it
+                    }
+                    """#,
+                async: #"""
+                    func cpu(ms: Double) async throws {
+                        if offload.contains(.cpu) {
+                            try await loop.toThread { Work.spin(ms: ms) }
+                        } else {
+                            Work.spin(ms: ms)  // runs on the loop thread: nothing else runs meanwhile
+                        }
+                    }
+                    """#)
+        case .blocking:
+            return TaskSource(
+                kind: .blocking,
+                sync: #"""
+                    func blocking(ms: Double, call: BlockingCall) {
+                        Scheduler.blocking { Work.block(ms: ms, call: call) }  // pin or hand off the carrier
+                    }
+                    """#,
+                async: #"""
+                    func blocking(ms: Double, call: BlockingCall) async throws {
+                        if offload.contains(.blocking) {
+                            try await loop.toThread { Work.block(ms: ms, call: call) }
+                        } else {
+                            Work.block(ms: ms, call: call)  // the whole loop waits in the syscall
+                        }
+                    }
+                    """#)
+        case .fanout:
+            return TaskSource(
+                kind: .fanout,
+                sync: #"""
+                    func fanout(children: Int, child: TaskKind, ms: Double, name: String) {
+                        let handles = (0..<children).compactMap { _ in
+                            spawn(name, kind: .fanout) {
+                                if child == .io { try? self.io(ms: ms, mode: .sleep) } else { self.cpu(ms: ms) }
+                            }
+                        }
+                        for h in handles { h.join() }
+                    }
+                    """#,
+                async: #"""
+                    func fanout(children: Int, child: TaskKind, ms: Double, name: String) async throws {
+                        var tasks: [LoopTask<Void>] = []
+                        for _ in 0..<children {
+                            tasks.append(
+                                loop.spawn(name: name) {
+                                    if child == .io { try await self.io(ms: ms, mode: .sleep) } else { try await self.cpu(ms: ms) }
+                                })
+                        }
+                        for t in tasks { try await t.value }
+                    }
+                    """#)
+        case .chatty:
+            return TaskSource(
+                kind: .chatty,
+                sync: #"""
+                    func chatty(producers: Int, consumers: Int, messages: Int, capacity: Int, ms: Double, name: String) {
+                        let channel = Channel<Int>(capacity: capacity == 0 ? nil : capacity)
+                        let senders = (0..<producers).compactMap { _ in
+                            spawn(name, kind: .chatty) { for i in 0..<messages { try? channel.send(i) } }
+                        }
+                        let receivers = (0..<consumers).compactMap { _ in
+                            spawn(name, kind: .chatty) { while channel.receive() != nil { Work.spin(ms: ms) } }
+                        }
+                        for s in senders { s.join() }
+                        channel.close()
+                        for r in receivers { r.join() }
+                    }
+                    """#,
+                async: #"""
+                    func chatty(producers: Int, consumers: Int, messages: Int, capacity: Int, ms: Double, name: String)
+                        async throws
+                    {
+                        let channel = LoopChannel<Int>(capacity: capacity)
+                        let senders = (0..<producers).map { _ in
+                            loop.spawn(name: name) { for i in 0..<messages { try await channel.send(i) } }
+                        }
+                        let receivers = (0..<consumers).map { _ in
+                            loop.spawn(name: name) { while try await channel.receive() != nil { Work.spin(ms: ms) } }
+                        }
+                        for s in senders { try await s.value }
+                        channel.close()
+                        for r in receivers { try await r.value }
+                    }
+                    """#)
+        }
+    }
+}

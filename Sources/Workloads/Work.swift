@@ -1,0 +1,188 @@
+// The primitive work every model's task bodies share: spin, a real blocking syscall, a slow pipe,
+// and the arrival schedule. Colour-free (plain synchronous functions): the bodies decide whether
+// to call them directly, on a carrier, or through `to_thread`.
+
+import Foundation
+import Synchronization
+
+enum Work {
+    /// Busy computation for `ms`: spins on the monotonic clock (as the anchors' W5 does), so the
+    /// time is the same on every model whatever the CPU speed.
+    static func spin(ms: Double) {
+        let end = Monotonic.now() + UInt64(max(0, ms) * 1e6)
+        var x: UInt64 = 0x9E37_79B9
+        while Monotonic.now() < end {
+            for _ in 0..<64 { x = x &* 6_364_136_223_846_793_005 &+ 1 }
+        }
+        blackHole(x)
+    }
+
+    /// A real blocking syscall for `ms`: `nanosleep` (restarted on EINTR) or a blocking `read` on
+    /// a pipe that a helper thread writes to after `ms`.
+    static func block(ms: Double, call: BlockingCall) {
+        switch call {
+        case .nanosleep: sleepThread(nanos: UInt64(max(0, ms) * 1e6))
+        case .pipe: slowPipeRead(ms: ms)
+        }
+    }
+
+    static func sleepThread(nanos: UInt64) {
+        var ts = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
+        var rest = timespec()
+        while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
+    }
+
+    /// Blocks in `read(2)` on a fresh pipe until a helper thread writes one byte after `ms`.
+    static func slowPipeRead(ms: Double) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            sleepThread(nanos: UInt64(ms * 1e6))  // out of descriptors: still block for the duration
+            return
+        }
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        let writer = Thread {
+            sleepThread(nanos: UInt64(max(0, ms) * 1e6))
+            var byte: UInt8 = 1
+            _ = write(writeEnd, &byte, 1)
+            close(writeEnd)
+        }
+        writer.start()
+        var byte: UInt8 = 0
+        while read(readEnd, &byte, 1) < 0 && errno == EINTR {}
+        close(readEnd)
+    }
+
+    @inline(never) static func blackHole(_ x: UInt64) {
+        if x == 42 { print("") }
+    }
+}
+
+/// The arrival times of one rate-driven task spec, partitioned over `parts` generators.
+///
+/// Arrival k of the spec is due at `start + k / rate`; generator `part` owns arrivals
+/// `part, part + parts, …`. Deterministic and drift-free (times come from k, not from "now").
+struct ArrivalSchedule: Sendable {
+    let start: UInt64
+    let periodNanos: Double
+    let parts: Int
+    let part: Int
+    private(set) var k: Int
+
+    init(start: UInt64, rate: Double, parts: Int = 1, part: Int = 0) {
+        self.start = start
+        self.periodNanos = 1e9 / rate
+        self.parts = max(1, parts)
+        self.part = part
+        self.k = part
+    }
+
+    /// The due time of the next arrival of this generator.
+    var nextDue: UInt64 { start + UInt64(Double(k) * periodNanos) }
+
+    mutating func advance() { k += parts }
+}
+
+/// How many of `population` tasks generator `part` of `parts` keeps in flight.
+func populationShare(_ population: Int, parts: Int, part: Int) -> Int {
+    population / parts + (part < population % parts ? 1 : 0)
+}
+
+/// Past this many tasks in flight per spec, a generator skips arrivals instead of spawning more,
+/// so a stalled model degrades (latency grows, arrivals are counted as skipped) rather than
+/// exhausting memory.
+let maxInFlightPerSpec = 20_000
+
+/// A flag set once by `stop()` and read by generators on any thread.
+final class StopFlag: Sendable {
+    // relaxed: generators poll it; nothing else is published through it.
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+}
+
+/// A joinable OS thread (Foundation's `Thread` cannot be joined, and a preset switch must be able
+/// to prove every thread it started has exited).
+struct JoinableThread: @unchecked Sendable {
+    // @unchecked Sendable: pthread_t is an integer handle; joining it is the only use.
+    let handle: pthread_t
+
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
+        // Unmanaged: the retained box is handed to the new thread, which takes it back exactly once.
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(
+            &tid, nil,
+            { raw in
+                // Unmanaged: balances passRetained above.
+                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, box)
+        if rc != 0 {
+            // Unmanaged: the thread was not created, so take the box back here.
+            Unmanaged<Box>.fromOpaque(box).release()
+            return nil
+        }
+        return JoinableThread(handle: tid)
+    }
+
+    func join() { _ = pthread_join(handle, nil) }
+}
+
+/// One OS thread that fires every rate-driven arrival at its due time, from outside the runtime
+/// (the clients of a server are outside it too). A stalled runtime therefore cannot delay its own
+/// arrivals; the latency of each task still counts from its due time.
+///
+/// Owned by its model: `start` once, `stopAndJoin` once.
+final class ArrivalThread: Sendable {
+    struct Stream: Sendable {
+        var schedule: ArrivalSchedule
+        /// Called on the arrival thread with the arrival's due time (monotonic ns).
+        var fire: @Sendable (UInt64) -> Void
+    }
+
+    private let streams: [Stream]
+    private let stop = StopFlag()
+    private let thread = Mutex<JoinableThread?>(nil)
+
+    init(streams: [Stream]) { self.streams = streams }
+
+    func start() throws(ModelError) {
+        guard !streams.isEmpty else { return }
+        let streams = self.streams
+        let stop = self.stop
+        guard
+            let t = JoinableThread.start({
+                var s = streams
+                while !stop.isSet {
+                    var best = 0
+                    for i in s.indices where s[i].schedule.nextDue < s[best].schedule.nextDue { best = i }
+                    let due = s[best].schedule.nextDue
+                    let now = Monotonic.now()
+                    if due > now {
+                        // Wake at least every 10 ms to notice stop().
+                        Work.sleepThread(nanos: min(due - now, 10_000_000))
+                        continue
+                    }
+                    s[best].schedule.advance()
+                    s[best].fire(due)
+                }
+            })
+        else { throw ModelError("cannot start the arrival thread") }
+        thread.withLock { $0 = t }
+    }
+
+    func stopAndJoin() {
+        stop.set()
+        if let t = thread.withLock({ t -> JoinableThread? in
+            defer { t = nil }
+            return t
+        }) {
+            t.join()
+        }
+    }
+}

@@ -1,0 +1,70 @@
+// The live runtime for `qvtop run`: a `LiveSource` for the chosen preset, and the `PresetMenu`
+// the app loop uses to switch presets (keys 1–9, Tab, the `p` picker).
+//
+// Ready but not yet called: `run` plugs it in where its comment says "The live runtime plugs in
+// here" with
+//     let live = try LivePresets.start(presetName: preset)
+//     (source, menu, options.code) = (live.source, live.menu, live.code)
+// once the end-to-end tests that expect an empty shell ("no runtime attached") use `--synthetic`.
+
+import Dashboard
+import Foundation
+import Telemetry
+import Workloads
+
+enum LivePresets {
+    /// What `run` hands the app loop.
+    struct Live {
+        var source: LiveSource
+        var menu: PresetMenu
+        var code: [CodeListing]
+    }
+
+    /// Starts `presetName` (a name or a path; nil = the first preset) and builds the menu over
+    /// every preset of the catalog. Throws the preset's one-line error.
+    static func start(presetName: String?) throws -> Live {
+        let catalog = PresetCatalog.discover()
+        var presets = catalog.presets
+        let first: Preset
+        do throws(PresetError) {
+            if let presetName {
+                first = try PresetCatalog.resolve(presetName)
+            } else {
+                first = try PresetCatalog.defaultPreset()
+            }
+        } catch {
+            throw failLine(error.description)
+        }
+        // A preset given by path joins the menu so that switching back to it works.
+        if !presets.contains(where: { $0.name == first.name && $0.source == first.source }) {
+            presets.insert(first, at: 0)
+        }
+        let source: LiveSource
+        do {
+            source = try LiveSource(preset: first)
+        } catch {
+            throw fail("\(first.name): \(error)")
+        }
+        let menu = PresetMenu(
+            presets: presets.map { PresetInfo(name: $0.name, title: $0.title, explanation: $0.explain) },
+            current: presets.firstIndex { $0.name == first.name && $0.source == first.source },
+            start: { index, running in
+                let preset = presets[index]
+                let old = running as? LiveSource
+                // Start the new runtime before stopping the old one: if it fails, the old one keeps running.
+                let next = try LiveSource(
+                    preset: preset, sessionStart: old?.sessionStart, firstSequence: old?.nextSequence ?? 0)
+                running?.stop()
+                return (next, code(for: preset))
+            })
+        return Live(source: source, menu: menu, code: code(for: first))
+    }
+
+    /// The sync/async bodies of each task kind of `preset`, for the code pane.
+    static func code(for preset: Preset) -> [CodeListing] {
+        preset.workload.tasks.map { spec in
+            let s = TaskSource.of(spec.kind)
+            return CodeListing(kind: spec.name, sync: s.sync, async: s.async)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Telemetry
+import Testing
+
+@testable import Workloads
+
+/// RunSummary is a pure function of snapshots: same input, same JSON; replay-safe.
+@Suite struct RunSummaryTests {
+    static func snapshots() -> [Snapshot] {
+        (0..<5).map { i in
+            let t = Double(i) * 0.5
+            var s = Snapshot(time: t, sequence: UInt64(i), preset: "vt", presetTitle: "VT", model: .virtualThreads)
+            s.workers = [
+                WorkerSnapshot(
+                    id: 0, runs: UInt64(100 * i), stealOps: UInt64(i), stolenIn: UInt64(2 * i), queueDepth: i,
+                    maxQueueDepth: i, busyRatio: 0.8),
+                WorkerSnapshot(id: 1, runs: UInt64(50 * i), stolenOut: UInt64(2 * i), queueDepth: 0, busyRatio: 0.2),
+            ]
+            s.fibers = FiberCounts(total: 10, parkedSleep: 3 + i, blockedPinned: i % 2)
+            s.taskKinds = [
+                TaskKindStats(kind: "web", started: UInt64(10 * i), completed: UInt64(9 * i), p50Ms: 2, p99Ms: 9)
+            ]
+            s.lag = LagSummary(p50Ms: 0.05, p99Ms: 1.2345678, maxMs: 51, slotP99Ms: 40)
+            if i == 2 {
+                s.events = [
+                    RuntimeEvent(time: t, kind: .blockingEnd, worker: 0, durationMs: 40, name: "disk"),
+                    RuntimeEvent(time: t, kind: .steal, worker: 1, other: 0, count: 2),
+                ]
+            }
+            s.droppedEvents = UInt64(i)
+            return s
+        }
+    }
+
+    @Test func summarizesCountersMaximaAndCulprits() throws {
+        let s = try #require(RunSummary(Self.snapshots()))
+        #expect(s.preset == "vt")
+        #expect(s.durationSeconds == 2)
+        #expect(s.workers.map(\.runs) == [400, 200])
+        #expect(s.workers[0].busyRatio == 0.8)
+        #expect(s.workers[1].busyRatio == 0.2)
+        #expect(s.workers[0].maxQueueDepth == 4)
+        #expect(s.totals.steals == 8)
+        #expect(s.totals.parkedMax == 7)
+        #expect(s.totals.blockedMax == 1)
+        #expect(s.totals.spawned == 40 && s.totals.completed == 36)
+        #expect(s.taskKinds[0].throughput == 18)
+        #expect(s.lag.p99Ms == 1.235)
+        #expect(s.lag.slowCallbacks == [RunSummary.Culprit(name: "disk", count: 1, maxMs: 40, totalMs: 40)])
+        #expect(s.droppedEvents == 4)
+    }
+
+    @Test func sameSnapshotsGiveTheSameJSONAfterACodableRoundTrip() throws {
+        let snaps = Self.snapshots()
+        let data = try JSONEncoder().encode(snaps)
+        let replayed = try JSONDecoder().decode([Snapshot].self, from: data)
+        #expect(RunSummary(snaps)?.jsonText == RunSummary(replayed)?.jsonText)
+        let json = try #require(RunSummary(snaps)?.jsonText)
+        #expect(json.hasPrefix("{\"droppedEvents\":4,"))
+    }
+
+    @Test func aPresetSwitchRestartsTheSummary() throws {
+        var snaps = Self.snapshots()
+        var other = Snapshot(time: 3, sequence: 5, preset: "asyncio", presetTitle: "A", model: .eventLoop)
+        other.loops = [LoopSnapshot(id: 0, jobsRun: 7)]
+        snaps.append(other)
+        let s = try #require(RunSummary(snaps))
+        #expect(s.preset == "asyncio" && s.snapshots == 1 && s.workers.isEmpty && s.loops.count == 1)
+        #expect(RunSummary([Snapshot]()) == nil)
+    }
+
+    @Test func tableNamesTheCulprit() throws {
+        let table = try #require(RunSummary(Self.snapshots())).table
+        #expect(table.contains("blocking disk: 1×"))
+        #expect(table.contains("sched delay"))
+    }
+}
+
+/// Per-kind stats and the lag recorder.
+@Suite struct StatsTests {
+    @Test func kindStatsCountsAndPercentiles() {
+        let k = KindStats(name: "web", kind: .io)
+        for i in 1...100 {
+            k.begin()
+            k.end(latencyNanos: UInt64(i) * 1_000_000)
+        }
+        k.begin()
+        let s = k.snapshot(now: 1)
+        #expect(s.started == 101 && s.completed == 100 && s.inFlight == 1)
+        #expect(abs(s.p50Ms - 50) < 0.1)
+        #expect(abs(s.p99Ms - 99) < 0.1)
+        #expect(k.snapshot(now: 2).throughput == 0)
+    }
+
+    @Test func lagRecorderCountsSkippedSlots() {
+        let lag = HeartbeatLag(periodNanos: 1_000_000)
+        for i in 0..<98 { lag.record(dueNanos: UInt64(i) * 1_000_000, nowNanos: UInt64(i) * 1_000_000 + 10_000) }
+        // One 50 ms stall: one late tick, 50 late slots.
+        lag.record(dueNanos: 1_000_000_000, nowNanos: 1_050_000_000)
+        let s = lag.summary()
+        #expect(s.maxMs == 50)
+        #expect(s.p50Ms < 0.1)
+        #expect(s.slotP99Ms > 20)
+        #expect(s.buckets.reduce(0, +) == 99)
+        #expect(lag.summary().recentMs == 0)
+    }
+
+    @Test func distributionsAreSeededAndBounded() {
+        var a = SplitMix64(seed: 7)
+        var b = SplitMix64(seed: 7)
+        let d = Distribution.exponential(mean: 5, max: 20)
+        for _ in 0..<1000 {
+            let x = d.sample(&a)
+            #expect(x == d.sample(&b))
+            #expect(x >= 0 && x <= 20)
+        }
+        var r = SplitMix64(seed: 1)
+        let u = Distribution.uniform(2, 4)
+        for _ in 0..<100 {
+            let x = u.sample(&r)
+            #expect(x >= 2 && x <= 4)
+        }
+    }
+}
