@@ -245,6 +245,7 @@ extension Scheduler {
         carriersLock.withLock { cs in
             for c in cs.all { c.worker = nil }
             cs.spares.removeAll()
+            cs.all.removeAll()  // breaks the carrier → scheduler cycle (see Carrier.scheduler)
         }
         for w in workers { w.setState(.stopped) }
     }

@@ -75,7 +75,8 @@
 // `shutdown()` stops accepting spawns, lets each carrier finish the fiber it is running (fibers are not
 // preemptible), joins every carrier, then drops queued, sleeping and I/O-parked fibers: their stacks go back
 // to the pool; what their suspended frames retained is leaked (Swift cannot unwind a foreign stack).
-// `shutdown(drain: true)` first waits for every fiber to finish.
+// `shutdown(drain: true)` first waits for every fiber to finish. Running carriers keep the scheduler alive,
+// so `shutdown()` must be called (from a plain thread); it is what releases the scheduler.
 import CRuntime
 import Glibc
 import Synchronization
@@ -235,9 +236,8 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
-    deinit {
-        if !shutDown.load(ordering: .sequentiallyConsistent) { shutdown() }
-    }
+    /// Reached only after `shutdown()` (running carriers hold the scheduler; see `Carrier.scheduler`).
+    deinit {}
 
     // MARK: Spawning
 

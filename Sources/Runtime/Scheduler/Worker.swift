@@ -100,8 +100,11 @@ enum PostSwitch {
 final class Carrier: @unchecked Sendable {
     // @unchecked Sendable: see the ownership comment above (the parker orders the handoff write).
     let index: Int
-    unowned(unsafe) let scheduler: Scheduler
-    // unowned(unsafe): carriers are joined by shutdown before the scheduler can go away.
+    /// Strong on purpose: running carriers keep their scheduler alive, so it can never be deinitialised on
+    /// one of its own carriers (a fiber dropping the last reference) or while carriers still run. The cycle
+    /// (scheduler → carriersLock → carrier → scheduler) is broken by `shutdown()`, which therefore must be
+    /// called: a scheduler nobody shuts down keeps its threads, like a Go runtime.
+    let scheduler: Scheduler
     @exclusivity(unchecked) var worker: Worker?
     @exclusivity(unchecked) var current: FiberTask?
     @exclusivity(unchecked) var postSwitch: PostSwitch = .none
