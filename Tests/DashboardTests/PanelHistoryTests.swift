@@ -68,6 +68,23 @@ import Testing
         #expect(h.samples.last?.steals == 4)
     }
 
+    @Test func idleChurnAndLagSpikesStayOutOfTheLists() {
+        // An idle carrier parks and unparks thousands of times a second: they must not push the steal or the
+        // slow callback out. Lag spikes are symptoms, not culprits: not in the slow-callback list.
+        var h = PanelHistory()
+        var events = [
+            RuntimeEvent(time: 1, kind: .steal, worker: 1, other: 0, count: 2),
+            RuntimeEvent(time: 1, kind: .slowCallback, worker: 0, durationMs: 50, name: "disk"),
+            RuntimeEvent(time: 1, kind: .lagSpike, worker: 0, durationMs: 51),
+        ]
+        for i in 0..<1000 {
+            events.append(RuntimeEvent(time: 2, kind: i % 2 == 0 ? .workerPark : .workerUnpark, worker: i % 2))
+        }
+        h.append(Snapshot(preset: "p", events: events))
+        #expect(h.events.elements.map(\.kind) == [.steal, .slowCallback, .lagSpike])
+        #expect(h.notable.elements.map(\.kind) == [.slowCallback])
+    }
+
     @Test func eventsOfAWorkerNewestFirst() {
         var h = PanelHistory()
         h.append(
