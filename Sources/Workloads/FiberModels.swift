@@ -296,11 +296,15 @@ final class FiberModel: Model {
             if st.lastBusy.count != m.workers.count { st.lastBusy = m.workers.map(\.busyNanos) }
             snapshot.workers = m.workers.enumerated().map { (i, w) in
                 let busy = dt > 0 ? Double(w.busyNanos &- st.lastBusy[i]) / (dt * 1e9) : 0
+                // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says
+                // "the fiber running now", so a carrier with nothing on it shows none (not "heartbeat").
+                let hasFiber = w.state != .parked && w.state != .spinning && w.state != .stopped
                 return WorkerSnapshot(
                     id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
                     stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
                     queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, busyNanos: w.busyNanos,
-                    busyRatio: min(1, max(0, busy)), currentFiber: w.currentFiber, currentKind: w.currentKind)
+                    busyRatio: min(1, max(0, busy)), currentFiber: hasFiber ? w.currentFiber : nil,
+                    currentKind: hasFiber ? w.currentKind : nil)
             }
             st.lastBusy = m.workers.map(\.busyNanos)
             st.lastTime = time
