@@ -140,7 +140,7 @@ enum SlowPanel {
         let events = history.notable.elements.reversed()
         if events.isEmpty {
             grid.line(
-                r, 0, s.model.usesFibers ? "no fiber held a carrier" : "none over the threshold", style: .dim)
+                r, 0, s.model.usesFibers ? "no blocking call yet" : "none over the threshold", style: .dim)
             return
         }
         let fibers = s.model.usesFibers
