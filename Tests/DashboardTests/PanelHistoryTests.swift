@@ -85,6 +85,18 @@ import Testing
         #expect(h.notable.elements.map(\.kind) == [.slowCallback])
     }
 
+    @Test func stealLanesHoldASecond() {
+        // A burst of steals keeps its lane for `stealHold` seconds instead of blinking out the next frame.
+        var h = PanelHistory()
+        h.append(
+            Snapshot(
+                time: 1, preset: "p", events: [RuntimeEvent(time: 1, kind: .steal, worker: 1, other: 0, count: 20)]))
+        h.append(Snapshot(time: 1.5, preset: "p"))
+        #expect(FiberChart.steals(h.recentSteals, carriers: 2) == [StealFlow(thief: 1, victim: 0, count: 20)])
+        h.append(Snapshot(time: 2.1, preset: "p"))
+        #expect(h.recentSteals.isEmpty)
+    }
+
     @Test func eventsOfAWorkerNewestFirst() {
         var h = PanelHistory()
         h.append(

@@ -100,6 +100,11 @@ public struct PanelHistory: Sendable, Equatable {
     /// would push every steal, pin and slow callback out of the ring within a frame; the workers' `parks`
     /// and `unparks` counters carry them instead.
     public private(set) var events: Ring<RuntimeEvent>
+    /// How long a steal lane stays drawn after its last steal, in seconds: steals come in bursts, and lanes
+    /// drawn from one 100 ms interval alone blink on and off from frame to frame.
+    public static let stealHold = 1.0
+    /// Steal events of the last `stealHold` seconds of the current preset, oldest first.
+    public private(set) var recentSteals: [RuntimeEvent] = []
     /// Fibers each carrier stole in the latest interval (from the `stolenIn` counters), by index.
     public private(set) var stolenInDelta: [Int] = []
     /// Preset of the latest sample; "" before the first.
@@ -119,6 +124,7 @@ public struct PanelHistory: Sendable, Equatable {
         if switched {
             notable.removeAll()
             events.removeAll()
+            recentSteals.removeAll()
             lastStolenIn = []
         }
         preset = s.preset
@@ -135,12 +141,17 @@ public struct PanelHistory: Sendable, Equatable {
             case .slowCallback, .blockingEnd: notable.append(e)
             default: break
             }
-            if e.kind == .steal { stealCount += max(1, e.count) }
+            if e.kind == .steal {
+                stealCount += max(1, e.count)
+                recentSteals.append(e)
+            }
             switch e.kind {
             case .spawnBatch, .workerPark, .workerUnpark: break
             default: events.append(e)
             }
         }
+        recentSteals.removeAll { $0.time < s.time - Self.stealHold }
+        if recentSteals.count > 4096 { recentSteals.removeFirst(recentSteals.count - 4096) }  // clocks apart: bound it
         if stealCount == 0 { stealCount = stolenInDelta.reduce(0, +) }
         let fibers = s.model.usesFibers
         samples.append(
