@@ -65,8 +65,11 @@ enum LagPanel {
         var top: Double? = nil
         if rect.height >= 3 && rect.width >= 30 {
             // A scale on the left: the top of the chart in ms, and 0 at the bottom.
-            let all = history.series(rect.width - 8) { $0.lagMs }.filter(\.isFinite)
-            let peak = all.max() ?? 0
+            // Scaled to the current preset: after a switch, the previous preset's peaks (drawn clipped) would
+            // flatten it (vt-handoff's 10 ms under vt-no-steal's 200 ms).
+            let shown = history.series(rect.width - 8) { $0.lagMs }
+            let start = history.switchMarks(rect.width - 8).lastIndex(of: true) ?? 0
+            let peak = shown[min(start, shown.count)...].filter(\.isFinite).max() ?? 0
             top = peak > 0 ? peak : nil
             grid.text(at: Point(rect.x, rect.y), Fmt.ms(peak), style: .dim, maxWidth: 7, align: .right)
             grid.text(at: Point(rect.x, rect.maxY - 1), "0", style: .dim, maxWidth: 7, align: .right)
@@ -74,8 +77,19 @@ enum LagPanel {
         }
         let values = history.series(area.width) { $0.lagMs }
         let marks = history.switchMarks(area.width)
+        let style = lagging ? PanelPalette.blocked : PanelPalette.runnable
+        // Columns before the latest switch belong to another preset: drawn dim, on their own scale, so that
+        // neither preset flattens the other (the scale on the left is the current preset's).
+        let start = marks.lastIndex(of: true) ?? 0
+        let x0 = area.x + area.width - values.count
+        if start > 0 {
+            grid.chart(
+                Rect(x0, area.y, start, area.height), values: Array(values[..<start]), marks: Array(marks[..<start]),
+                style: .dim)
+        }
         grid.chart(
-            area, values: values, marks: marks, max: top, style: lagging ? PanelPalette.blocked : PanelPalette.runnable)
+            Rect(x0 + start, area.y, values.count - start, area.height), values: Array(values[start...]),
+            marks: Array(marks[start...]), max: top, style: style)
         if values.isEmpty { grid.line(area, 0, "no history yet", style: .dim) }
     }
 
@@ -140,16 +154,16 @@ enum SlowPanel {
         let events = history.notable.elements.reversed()
         if events.isEmpty {
             grid.line(
-                r, 0, s.model.usesFibers ? "no fiber held a carrier" : "none over the threshold", style: .dim)
+                r, 0, s.model.usesFibers ? "no blocking call yet" : "none over the threshold", style: .dim)
             return
         }
         let fibers = s.model.usesFibers
         let who = fibers ? "C" : "L"
         for (row, e) in events.prefix(r.height).enumerated() {
             let dur = Fmt.ms(e.durationMs)
-            let culprit = e.name ?? (e.kind == .lagSpike ? "lag spike" : "?")
+            let culprit = e.name ?? "?"
             // Carriers are numbered from 0 like their ids; loops from 1 like "Event Loop k".
-            let tag = e.kind == .lagSpike ? "lag" : e.worker >= 0 ? "\(who)\(e.worker + (fibers ? 0 : 1))" : ""
+            let tag = e.worker >= 0 ? "\(who)\(e.worker + (fibers ? 0 : 1))" : ""
             var x = 0
             x += grid.line(r, row, pad(dur, 7), style: PanelPalette.lag(e.durationMs))
             x += grid.line(r, row, " " + pad(tag, 4), style: .dim, x: x)
@@ -263,7 +277,8 @@ enum LegendPanel {
     }
 }
 
-/// Recent runtime events of every kind (steals, parks, pins, handoffs, slow callbacks), newest first.
+/// Recent runtime events (steals, pins, handoffs, slow callbacks, lag spikes, switches), newest first;
+/// carrier parks/unparks are left out (see `PanelHistory.events`).
 enum EventsPanel {
     static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory) {
         let inner = grid.box(rect, title: "Recent events").inset(dx: 1, dy: 0)
