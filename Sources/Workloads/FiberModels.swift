@@ -131,9 +131,14 @@ final class FiberModel: Model {
     }
 
     private struct SamplerState {
-        var lastTime: Double? = nil
-        var lastBusy: [UInt64] = []
+        /// (time, busyNanos per carrier) at recent samples, oldest first, spanning about `busyWindow`.
+        var marks: [(time: Double, busy: [UInt64])] = []
     }
+
+    /// Seconds a carrier's busy share covers. The scheduler publishes busy time between fibers, every
+    /// `injectorInterval` runs or at a park, so a carrier running long CPU fibers credits 100+ ms at once:
+    /// over one 100 ms frame its share read 0 %, 100 %, 0 %, 2 % … while it was busy throughout.
+    static let busyWindow = 1.0
 
     init(preset: Preset, sessionStart: UInt64) {
         self.preset = preset
@@ -292,18 +297,26 @@ final class FiberModel: Model {
             time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
             model: preset.scheduler.model)
         sampler.withLock { st in
-            let dt = st.lastTime.map { time - $0 } ?? 0
-            if st.lastBusy.count != m.workers.count { st.lastBusy = m.workers.map(\.busyNanos) }
+            let now = m.workers.map(\.busyNanos)
+            if st.marks.last?.busy.count != now.count { st.marks = [] }
+            while st.marks.count > 1, st.marks[1].time <= time - Self.busyWindow { st.marks.removeFirst() }
+            let first = st.marks.first
             snapshot.workers = m.workers.enumerated().map { (i, w) in
-                let busy = dt > 0 ? Double(w.busyNanos &- st.lastBusy[i]) / (dt * 1e9) : 0
+                var busy = 0.0
+                if let first, time > first.time {
+                    busy = Double(w.busyNanos &- first.busy[i]) / ((time - first.time) * 1e9)
+                }
+                // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says
+                // "the fiber running now", so a carrier with nothing on it shows none (not "heartbeat").
+                let hasFiber = w.state != .parked && w.state != .spinning && w.state != .stopped
                 return WorkerSnapshot(
                     id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
                     stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
                     queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, busyNanos: w.busyNanos,
-                    busyRatio: min(1, max(0, busy)), currentFiber: w.currentFiber, currentKind: w.currentKind)
+                    busyRatio: min(1, max(0, busy)), currentFiber: hasFiber ? w.currentFiber : nil,
+                    currentKind: hasFiber ? w.currentKind : nil)
             }
-            st.lastBusy = m.workers.map(\.busyNanos)
-            st.lastTime = time
+            st.marks.append((time, now))
         }
         snapshot.injectorDepth = m.injectorDepth
         let f = m.fibers

@@ -20,8 +20,8 @@ public final class KindStats: Sendable {
         var completed: UInt64 = 0
         /// Latency in microseconds, 1 µs … 1 h, 3 significant digits.
         var latency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
-        var lastCompleted: UInt64 = 0
-        var lastTime: Double? = nil
+        /// (time, completed) at recent `snapshot(now:)` calls, oldest first, spanning about `rateWindow`.
+        var marks: [(time: Double, completed: UInt64)] = []
         var maxInFlight = 0
     }
 
@@ -54,15 +54,21 @@ public final class KindStats: Sendable {
     public var started: UInt64 { state.withLock { $0.started } }
     public var completed: UInt64 { state.withLock { $0.completed } }
 
-    /// The telemetry value at `now` (seconds); throughput covers the interval since the previous call.
+    /// Seconds of completions a throughput figure covers. One UI interval (100 ms) is too short: a kind
+    /// that completes twice a second would read 0, 10, 0, 0 … instead of 2.
+    public static let rateWindow = 1.0
+
+    /// The telemetry value at `now` (seconds); throughput covers the last `rateWindow` seconds of calls
+    /// (less right after the first call; 0 on the first).
     public func snapshot(now: Double) -> TaskKindStats {
         state.withLock { s in
+            // Keep the newest mark at least `rateWindow` old (the window's start) and every later one.
+            while s.marks.count > 1, s.marks[1].time <= now - Self.rateWindow { s.marks.removeFirst() }
             var throughput = 0.0
-            if let last = s.lastTime, now > last {
-                throughput = Double(s.completed - s.lastCompleted) / (now - last)
+            if let first = s.marks.first, now > first.time {
+                throughput = Double(s.completed - first.completed) / (now - first.time)
             }
-            s.lastTime = now
-            s.lastCompleted = s.completed
+            s.marks.append((now, s.completed))
             let hasData = s.latency.totalCount > 0
             return TaskKindStats(
                 kind: name, started: s.started, completed: s.completed, inFlight: Int(s.started - s.completed),

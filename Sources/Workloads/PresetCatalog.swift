@@ -96,8 +96,13 @@ public struct PresetCatalog: Sendable {
     }
 
     /// The default preset for `qvtop run` with no `--preset`: the first shipped one.
+    /// The preset `qvtop` starts with when `--preset` is not given.
+    public static let defaultName = "vt-steal"
+
     public static func defaultPreset(environment: Environment = .current) throws(PresetError) -> Preset {
         let catalog = discover(environment)
+        // The first impression is the talk's last picture: virtual threads with work stealing.
+        if let vt = catalog.presets.first(where: { $0.name == defaultName }) { return vt }
         if let first = catalog.presets.first { return first }
         if let e = catalog.errors.first { throw e }
         throw PresetError(file: "presets", message: "no presets found (set QVTOP_PRESETS_DIR to the presets folder)")

@@ -36,16 +36,18 @@ struct Run: ParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        let options = AppOptions(rateHz: rate, ascii: ascii, presetName: preset ?? "")
-        // The live runtime plugs in here: a `LiveSource` for the chosen preset as `source`, and a
-        // `PresetMenu` over the preset catalog whose `start` loads preset i, then
-        // `(running as? LiveSource)?.switchTo(...)`, returning the code listings of its workload.
+        var options = AppOptions(rateHz: rate, ascii: ascii, presetName: preset ?? "")
+        // The live runtime: a `LiveSource` for the chosen preset, and a `PresetMenu` over the catalog
+        // whose `start` switches the running source to preset i (keys 1-9, Tab, the picker).
         var source: (any SnapshotSource)?
         var menu: PresetMenu?
         if synthetic {
             let first = SyntheticSource.presets.firstIndex { $0.info.name == preset } ?? 0
             source = SyntheticSource(index: first)
             menu = SyntheticSource.menu(startingAt: first)
+        } else {
+            let live = try LivePresets.start(presetName: preset)
+            (source, menu, options.code) = (live.source, live.menu, live.code)
         }
         let status = App.run(source: source, menu: menu, options: options)
         if status != 0 { throw ExitCode(status) }

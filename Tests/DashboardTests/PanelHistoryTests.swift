@@ -68,6 +68,35 @@ import Testing
         #expect(h.samples.last?.steals == 4)
     }
 
+    @Test func idleChurnAndLagSpikesStayOutOfTheLists() {
+        // An idle carrier parks and unparks thousands of times a second: they must not push the steal or the
+        // slow callback out. Lag spikes are symptoms, not culprits: not in the slow-callback list.
+        var h = PanelHistory()
+        var events = [
+            RuntimeEvent(time: 1, kind: .steal, worker: 1, other: 0, count: 2),
+            RuntimeEvent(time: 1, kind: .slowCallback, worker: 0, durationMs: 50, name: "disk"),
+            RuntimeEvent(time: 1, kind: .lagSpike, worker: 0, durationMs: 51),
+        ]
+        for i in 0..<1000 {
+            events.append(RuntimeEvent(time: 2, kind: i % 2 == 0 ? .workerPark : .workerUnpark, worker: i % 2))
+        }
+        h.append(Snapshot(preset: "p", events: events))
+        #expect(h.events.elements.map(\.kind) == [.steal, .slowCallback, .lagSpike])
+        #expect(h.notable.elements.map(\.kind) == [.slowCallback])
+    }
+
+    @Test func stealLanesHoldASecond() {
+        // A burst of steals keeps its lane for `stealHold` seconds instead of blinking out the next frame.
+        var h = PanelHistory()
+        h.append(
+            Snapshot(
+                time: 1, preset: "p", events: [RuntimeEvent(time: 1, kind: .steal, worker: 1, other: 0, count: 20)]))
+        h.append(Snapshot(time: 1.5, preset: "p"))
+        #expect(FiberChart.steals(h.recentSteals, carriers: 2) == [StealFlow(thief: 1, victim: 0, count: 20)])
+        h.append(Snapshot(time: 2.1, preset: "p"))
+        #expect(h.recentSteals.isEmpty)
+    }
+
     @Test func eventsOfAWorkerNewestFirst() {
         var h = PanelHistory()
         h.append(

@@ -232,6 +232,22 @@ final class TmuxPane {
         (try? tmuxCommand(["capture-pane", "-p", "-t", "qv"] + (escapes ? ["-e"] : []))) ?? ""
     }
 
+    /// Waits until the live dashboard shows measured numbers: the header says LIVE, the runtime's clock has
+    /// moved (`t=` past 0 s) and some task kind completed work (a non-zero `/s` or `jobs` figure).
+    func waitForLive(timeout: Double = 15) -> Bool {
+        E2E.waitUntil(timeout: timeout) { Self.showsLiveNumbers(capture()) }
+    }
+
+    /// True when `screen` is the live dashboard with measured numbers on it (see `waitForLive`).
+    static func showsLiveNumbers(_ screen: String) -> Bool {
+        guard let header = screen.split(separator: "\n").first, header.contains("LIVE"),
+            header.range(of: #"t=([1-9]|\d+m)"#, options: .regularExpression) != nil
+        else { return false }
+        // A task kind's throughput ("web  200") or a loop's job count ("jobs 13.7k"): counted, not drawn empty.
+        return screen.range(
+            of: #"(jobs [1-9]|[│|] [a-z-]+ +[1-9][0-9.]*k? +[0-9.]+ms)"#, options: .regularExpression) != nil
+    }
+
     /// Waits until the pane shows `text` (or, with `absent`, no longer shows it).
     func waitFor(_ text: String, absent: Bool = false, timeout: Double = 10) -> Bool {
         E2E.waitUntil(timeout: timeout) { capture().contains(text) != absent }

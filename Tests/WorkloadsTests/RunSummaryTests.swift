@@ -92,6 +92,22 @@ import Testing
         #expect(k.snapshot(now: 2).throughput == 0)
     }
 
+    @Test func throughputCoversASecondNotOneFrame() {
+        // Two completions a second, sampled at 8 Hz (exact binary times): every figure after the first
+        // second reads 2/s, not 0 three frames out of four and 8/s in the fourth.
+        let k = KindStats(name: "disk", kind: .blocking)
+        var figures: [Double] = []
+        for frame in 0...32 {
+            if frame % 4 == 0 {
+                k.begin()
+                k.end(latencyNanos: 50_000_000)
+            }
+            figures.append(k.snapshot(now: Double(frame) * 0.125).throughput)
+        }
+        #expect(figures[0] == 0)
+        for f in figures[8...] { #expect(abs(f - 2) < 0.01, "\(figures)") }
+    }
+
     @Test func lagRecorderCountsSkippedSlots() {
         let lag = HeartbeatLag(periodNanos: 1_000_000)
         for i in 0..<98 { lag.record(dueNanos: UInt64(i) * 1_000_000, nowNanos: UInt64(i) * 1_000_000 + 10_000) }

@@ -140,16 +140,16 @@ enum SlowPanel {
         let events = history.notable.elements.reversed()
         if events.isEmpty {
             grid.line(
-                r, 0, s.model.usesFibers ? "no fiber held a carrier" : "none over the threshold", style: .dim)
+                r, 0, s.model.usesFibers ? "no blocking call yet" : "none over the threshold", style: .dim)
             return
         }
         let fibers = s.model.usesFibers
         let who = fibers ? "C" : "L"
         for (row, e) in events.prefix(r.height).enumerated() {
             let dur = Fmt.ms(e.durationMs)
-            let culprit = e.name ?? (e.kind == .lagSpike ? "lag spike" : "?")
+            let culprit = e.name ?? "?"
             // Carriers are numbered from 0 like their ids; loops from 1 like "Event Loop k".
-            let tag = e.kind == .lagSpike ? "lag" : e.worker >= 0 ? "\(who)\(e.worker + (fibers ? 0 : 1))" : ""
+            let tag = e.worker >= 0 ? "\(who)\(e.worker + (fibers ? 0 : 1))" : ""
             var x = 0
             x += grid.line(r, row, pad(dur, 7), style: PanelPalette.lag(e.durationMs))
             x += grid.line(r, row, " " + pad(tag, 4), style: .dim, x: x)
@@ -263,7 +263,8 @@ enum LegendPanel {
     }
 }
 
-/// Recent runtime events of every kind (steals, parks, pins, handoffs, slow callbacks), newest first.
+/// Recent runtime events (steals, pins, handoffs, slow callbacks, lag spikes, switches), newest first;
+/// carrier parks/unparks are left out (see `PanelHistory.events`).
 enum EventsPanel {
     static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory) {
         let inner = grid.box(rect, title: "Recent events").inset(dx: 1, dy: 0)

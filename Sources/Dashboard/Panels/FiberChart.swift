@@ -74,7 +74,7 @@ struct FiberChartLayout: Equatable {
     }
 }
 
-/// A steal flow in the latest interval.
+/// A steal flow: fibers `thief` took from `victim` (in one interval, or over `PanelHistory.stealHold`).
 struct StealFlow: Equatable {
     var thief: Int
     var victim: Int
@@ -83,10 +83,12 @@ struct StealFlow: Equatable {
 
 enum FiberChart {
     /// Steal flows of the snapshot's events, summed per (thief, victim), largest first, ties by thief then victim.
-    static func steals(_ s: Snapshot) -> [StealFlow] {
+    static func steals(_ s: Snapshot) -> [StealFlow] { steals(s.events, carriers: s.workers.count) }
+
+    /// Steal flows of `events` between carriers 0..<n, summed per (thief, victim), largest first.
+    static func steals(_ events: [RuntimeEvent], carriers n: Int) -> [StealFlow] {
         var sums: [Int: Int] = [:]
-        let n = s.workers.count
-        for e in s.events where e.kind == .steal && e.worker >= 0 && e.other >= 0 && e.worker < n && e.other < n {
+        for e in events where e.kind == .steal && e.worker >= 0 && e.other >= 0 && e.worker < n && e.other < n {
             sums[e.worker * n + e.other, default: 0] += max(1, e.count)
         }
         return sums.map { StealFlow(thief: $0.key / max(1, n), victim: $0.key % max(1, n), count: $0.value) }
@@ -196,7 +198,12 @@ enum FiberChart {
             grid.line(lanes, 0, "one carrier: nothing to steal from", style: .dim, x: 1)
             return
         }
-        let flows = steals(s)
+        // Lanes for every flow of the last second (held, dim), cyan where a steal happened this interval; the
+        // busiest flows get the lanes, drawn in a fixed order so they do not swap places from frame to frame.
+        let n = s.workers.count
+        let active = Set(steals(s).map { $0.thief * n + $0.victim })
+        let held = steals(history.recentSteals, carriers: n)
+        let flows = held.prefix(lanes.height).sorted { ($0.victim, $0.thief) < ($1.victim, $1.thief) }
         let totalStolen = s.workers.reduce(UInt64(0)) { $0 + $1.stolenIn }
         if flows.isEmpty {
             let deltas = history.stolenInDelta
@@ -215,27 +222,27 @@ enum FiberChart {
             }
             return
         }
-        for (lane, f) in flows.prefix(lanes.height).enumerated() {
+        for (lane, f) in flows.enumerated() {
+            let style = active.contains(f.thief * n + f.victim) ? PanelPalette.steal : PanelPalette.stealHeld
             let victim = layout.carriers[f.victim]
             let thief = layout.carriers[f.thief]
             let vx = min(victim.maxX - 2, victim.centerColumn + 1 + lane)
             let tx = max(thief.x + 1, thief.centerColumn - 1 - lane)
             let y = lanes.y + lane
             grid.polyline(
-                [Point(vx, boxBottom), Point(vx, y), Point(tx, y), Point(tx, boxBottom)], style: PanelPalette.steal)
-            let rate = history.lastInterval.map { " (\(Fmt.rate(Double(f.count) / $0))/s)" } ?? ""
-            let withRate = " \(f.count) stolen\(rate) "
+                [Point(vx, boxBottom), Point(vx, y), Point(tx, y), Point(tx, boxBottom)], style: style)
+            let withRate = " \(f.count) stolen in 1s "
             let long = abs(vx - tx) > DisplayWidth.of(withRate) + 2 ? withRate : " \(f.count) stolen "
             let label = abs(vx - tx) > DisplayWidth.of(long) + 2 ? long : " \(f.count) "
             let mid = (vx + tx) / 2 - DisplayWidth.of(label) / 2
             if abs(vx - tx) > DisplayWidth.of(label) + 2 {
-                grid.text(at: Point(mid, y), label, style: PanelPalette.steal)
+                grid.text(at: Point(mid, y), label, style: style)
             } else {
-                grid.text(at: Point(max(vx, tx) + 2, y), "\(f.count)", style: PanelPalette.steal)
+                grid.text(at: Point(max(vx, tx) + 2, y), "\(f.count)", style: style)
             }
         }
-        if flows.count > lanes.height {
-            let more = flows.dropFirst(lanes.height).reduce(0) { $0 + $1.count }
+        if held.count > lanes.height {
+            let more = held.dropFirst(lanes.height).reduce(0) { $0 + $1.count }
             grid.text(
                 at: Point(lanes.maxX - 14, lanes.maxY - 1), "+\(more) more", style: PanelPalette.steal, maxWidth: 14,
                 align: .right)

@@ -85,16 +85,26 @@ public struct HistorySample: Sendable, Equatable {
 public struct PanelHistory: Sendable, Equatable {
     /// Samples kept (enough for a 200-column sparkline).
     public static let defaultCapacity = 240
-    /// Slow callbacks / blocking regions / lag spikes kept.
+    /// Slow callbacks / blocking regions kept.
     public static let notableCapacity = 32
     /// Events of every kind kept for the details view.
     public static let eventCapacity = 256
 
     public private(set) var samples: Ring<HistorySample>
-    /// Slow callbacks, long blocking regions and lag spikes of the current preset, oldest first.
+    /// Slow callbacks and long blocking regions of the current preset, oldest first. Lag spikes are not
+    /// culprits (a spike is the symptom of a slow callback, or of many short ones): they stay in `events`
+    /// and the lag chart.
     public private(set) var notable: Ring<RuntimeEvent>
-    /// Recent events of the current preset (all kinds except spawn batches), oldest first.
+    /// Recent events of the current preset, oldest first: every kind except spawn batches and carrier
+    /// parks/unparks. An idle carrier parks and unparks thousands of times a second (each timer tick), which
+    /// would push every steal, pin and slow callback out of the ring within a frame; the workers' `parks`
+    /// and `unparks` counters carry them instead.
     public private(set) var events: Ring<RuntimeEvent>
+    /// How long a steal lane stays drawn after its last steal, in seconds: steals come in bursts, and lanes
+    /// drawn from one 100 ms interval alone blink on and off from frame to frame.
+    public static let stealHold = 1.0
+    /// Steal events of the last `stealHold` seconds of the current preset, oldest first.
+    public private(set) var recentSteals: [RuntimeEvent] = []
     /// Fibers each carrier stole in the latest interval (from the `stolenIn` counters), by index.
     public private(set) var stolenInDelta: [Int] = []
     /// Preset of the latest sample; "" before the first.
@@ -114,6 +124,7 @@ public struct PanelHistory: Sendable, Equatable {
         if switched {
             notable.removeAll()
             events.removeAll()
+            recentSteals.removeAll()
             lastStolenIn = []
         }
         preset = s.preset
@@ -127,12 +138,20 @@ public struct PanelHistory: Sendable, Equatable {
         var stealCount = 0
         for e in s.events {
             switch e.kind {
-            case .slowCallback, .blockingEnd, .lagSpike: notable.append(e)
+            case .slowCallback, .blockingEnd: notable.append(e)
             default: break
             }
-            if e.kind == .steal { stealCount += max(1, e.count) }
-            if e.kind != .spawnBatch { events.append(e) }
+            if e.kind == .steal {
+                stealCount += max(1, e.count)
+                recentSteals.append(e)
+            }
+            switch e.kind {
+            case .spawnBatch, .workerPark, .workerUnpark: break
+            default: events.append(e)
+            }
         }
+        recentSteals.removeAll { $0.time < s.time - Self.stealHold }
+        if recentSteals.count > 4096 { recentSteals.removeFirst(recentSteals.count - 4096) }  // clocks apart: bound it
         if stealCount == 0 { stealCount = stolenInDelta.reduce(0, +) }
         let fibers = s.model.usesFibers
         samples.append(

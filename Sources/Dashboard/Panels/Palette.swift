@@ -20,6 +20,8 @@ public enum PanelPalette {
     public static let parked = Style(fg: .blue)
     public static let blocked = Style(fg: .red, .bold)
     public static let steal = Style(fg: .cyan, .bold)
+    /// A steal lane held from the last second, with no steal this interval: cyan, not bold.
+    public static let stealHeld = Style(fg: .cyan)
     public static let asyncCode = Style(fg: .magenta, .bold)
     public static let frame = Style.plain
     public static let title = Style.bold
