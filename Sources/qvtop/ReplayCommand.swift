@@ -8,9 +8,9 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a recording in the dashboard.",
         discussion: """
-            The dashboard plays the recording at its original speed; q quits. (The replay keys — Space \
-            pause, ← → step, [ ] seek ∓10 s, Home/End, < > speed — are wired when the dashboard's key \
-            map learns them; the Replayer already implements them.)
+            The dashboard plays the recording at its original speed, with a timeline bar (▲ preset \
+            switches, ◆ bookmarks). Keys: Space pause/play, Left/Right step one frame, [ ] seek ∓10 s, \
+            Home/End, < > speed 0.25x…16x, ? help, q quit.
 
             --headless prints the summary a headless run prints (`run --headless`), computed from the \
             recorded snapshots; --json as JSON. --info prints facts about the file instead (version, \
