@@ -26,6 +26,8 @@ struct RecordSetup: Sendable {
     var path: String?
     /// Replace an existing file (`--force`), for the first file only.
     var force = false
+    /// Where `r` puts its files when `--record` named none (`--record-dir`; nil: the current directory).
+    var directory: String?
     /// Start recording as the dashboard opens (`--record`), else only when `r` is pressed.
     var startNow = false
     /// Name, title and full text (TOML) of each preset of the menu, by menu index; the text is
@@ -43,18 +45,20 @@ final class SessionRecording {
     private var started = 0
     /// Set once the failure of the current recorder has been reported.
     private var failureReported = false
+    /// The first file, and the name later files are numbered from (`NAME-2`…): the `--record`
+    /// file, or a dated name in the record directory when there is none or it is a device.
+    private let firstPath: String
     private let basePath: String
 
     init(setup: RecordSetup) {
         self.setup = setup
-        if let path = setup.path {
-            basePath = path
-        } else {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.dateFormat = "yyyyMMdd-HHmmss"
-            basePath = "qvtop-\(f.string(from: Date())).qvrec"
-        }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        let name = "qvtop-\(f.string(from: Date())).qvrec"
+        let dated = setup.directory.map { ($0 as NSString).appendingPathComponent(name) } ?? name
+        firstPath = setup.path ?? dated
+        basePath = setup.path.map { Self.isDevice($0) ? dated : $0 } ?? dated
     }
 
     var isRecording: Bool { recorder?.status.isRecording ?? false }
@@ -68,18 +72,26 @@ final class SessionRecording {
         var lastError: RecordingWriteError?
         // The first file as named (with --force if given); then NAME-2, NAME-3… never replacing one.
         for attempt in 0..<100 {
-            let path = first && attempt == 0 ? basePath : Self.numbered(basePath, started + attempt + 1)
+            let path: String
+            if first {
+                path = firstPath
+            } else if basePath != firstPath && started + attempt == 1 {
+                path = basePath  // --record named a device: the dated name, then its numbers
+            } else {
+                path = Self.numbered(basePath, started + attempt + (basePath != firstPath ? 0 : 1))
+            }
             do throws(RecordingWriteError) {
                 let metadata = RecordingMetadata.now(
                     qvtopVersion: Qvtop.version, columns: columns, rows: rows, sampleHz: sampleHz,
                     extra: setup.extra)
-                let rec = try Recorder(path: path, metadata: metadata, force: first && setup.force)
+                let force = (first && setup.force) || Self.isDevice(path)
+                let rec = try Recorder(path: path, metadata: metadata, force: force)
                 recorder = rec
                 started += attempt + 1
                 failureReported = false
                 let time = current?.time ?? 0
                 rec.presetSwitch(presetSwitch(index: presetIndex, name: presetName, time: time))
-                if let current { rec.append(current) }
+                if let current { rec.append(Self.thinned(current)) }
                 return nil
             } catch {
                 lastError = error
@@ -97,9 +109,29 @@ final class SessionRecording {
         recorder = nil
     }
 
-    /// Queues a snapshot the dashboard just took in.
+    /// Queues a snapshot the dashboard just took in (thinned, see `thinned`).
     func record(_ s: Snapshot) {
-        recorder?.append(s)
+        recorder?.append(Self.thinned(s))
+    }
+
+    /// Carrier park/unpark events kept per frame in a recording.
+    static let parkEventsPerFrame = 16
+
+    /// `s` with at most `parkEventsPerFrame` carrier park/unpark events. An idle carrier parks and
+    /// unparks on every timer tick — about 20 000 of each per second on vt-steal, 3 MB of recording
+    /// every 5 s, 30 times the rest — and the dashboard shows none of them (`PanelHistory.events`
+    /// leaves them out; the workers' `parks`/`unparks` counters carry them), so a replay draws the
+    /// same frames and the summary is the same; the Chrome export keeps a sample of them.
+    static func thinned(_ s: Snapshot) -> Snapshot {
+        var kept = 0
+        guard s.events.count > parkEventsPerFrame else { return s }
+        var out = s
+        out.events = s.events.filter { e in
+            guard e.kind == .workerPark || e.kind == .workerUnpark else { return true }
+            kept += 1
+            return kept <= parkEventsPerFrame
+        }
+        return out
     }
 
     /// `b`: a bookmark at session time `time`, labelled with its number. False when not recording.
@@ -144,6 +176,21 @@ final class SessionRecording {
             return PresetSwitch(time: time, name: p.name, title: p.title, text: p.text)
         }
         return PresetSwitch(time: time, name: name, text: "")
+    }
+
+    /// True when `path` exists and is a regular file: what `--force` is needed to replace. A device
+    /// or a FIFO (`/dev/full`, `/dev/null`, a pipe) is written to, not replaced.
+    static func wouldClobber(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// True when `path` exists and is not a regular file or a directory (a device, a FIFO).
+    static func isDevice(_ path: String) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        let kind = st.st_mode & S_IFMT
+        return kind != S_IFREG && kind != S_IFDIR
     }
 
     /// `dir/name.qvrec` → `dir/name-N.qvrec`.

@@ -72,7 +72,7 @@ extension Headless {
                 metadata: .now(
                     qvtopVersion: Qvtop.version, sampleHz: options.sampleRate,
                     extra: ["command": "run --headless", "preset": preset.name]),
-                force: record.force)
+                force: record.force || SessionRecording.isDevice(path))
         } catch {
             throw fail(error.description)
         }
@@ -86,7 +86,7 @@ extension Headless {
         func take() {
             guard let s = source.poll() else { return }
             snapshots.append(s)
-            recorder.append(s)
+            recorder.append(SessionRecording.thinned(s))
         }
         take()
         var next = Monotonic.now() + period

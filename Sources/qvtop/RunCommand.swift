@@ -19,6 +19,8 @@ struct Run: ParsableCommand {
     @Option(help: "Redraw rate in Hz, 1…60 (+ and - change it live).") var rate = 10
     @Option(help: "Record the session to this file (r toggles recording, b drops a bookmark).") var record: String?
     @Flag(help: "With --record: replace the file if it exists.") var force = false
+    @Option(help: "Where `r` puts recordings when --record names no file (default: the current directory).")
+    var recordDir: String?
     @Flag(
         help: ArgumentHelp("Draw made-up snapshots instead of a runtime (UI development, tests).", visibility: .hidden))
     var synthetic = false
@@ -30,7 +32,7 @@ struct Run: ParsableCommand {
     @OptionGroup var headlessOptions: HeadlessOptions
 
     func run() throws {
-        if let record, !force, FileManager.default.fileExists(atPath: record) {
+        if let record, !force, SessionRecording.wouldClobber(record) {
             throw fail("\(record) exists; use --force to overwrite it")
         }
         if headless {
@@ -60,6 +62,7 @@ struct Run: ParsableCommand {
         }
         options.record = options.record ?? RecordSetup()
         options.record?.path = record
+        options.record?.directory = recordDir
         options.record?.force = force
         options.record?.startNow = record != nil
         options.record?.extra = ["command": "run", "preset": preset ?? ""]
