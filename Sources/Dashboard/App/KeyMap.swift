@@ -45,9 +45,9 @@ public enum KeyMap {
             keys: [.char(" ")], help: "pause / resume the view (the runtime keeps running)", intent: .togglePause,
             hint: "pause"),
         KeyBinding(
-            keys: (1...9).map { .char(Character(String($0))) }, help: "switch to preset 1 to 9 (live)",
-            intent: .choosePreset(0)),
-        KeyBinding(keys: [.tab], help: "switch to the next preset", intent: .cyclePreset),
+            keys: (1...9).map { .char(Character(String($0))) }, help: "switch to preset 1 to 9, or the next (live)",
+            intent: .choosePreset(0), helpKeys: "1-9, Tab"),
+        KeyBinding(keys: [.tab], help: "switch to the next preset", intent: .cyclePreset, inHelp: false),
         KeyBinding(
             keys: [.char("p")], help: "preset picker: titles and explanations", intent: .togglePicker,
             hint: "presets"),
@@ -65,9 +65,9 @@ public enum KeyMap {
         KeyBinding(keys: [.escape], help: "close help, picker, details or banner", intent: .closeOverlay),
         KeyBinding(keys: [.ctrl("l")], help: "repaint the whole screen", intent: .redraw),
         KeyBinding(
-            keys: [.char("r")], help: "start / stop recording to a file (replay: qvtop replay FILE)",
-            intent: .toggleRecording, hint: "rec"),
-        KeyBinding(keys: [.char("b")], help: "drop a bookmark in the recording", intent: .bookmark),
+            keys: [.char("r")], help: "record to a file / stop; b bookmarks", intent: .toggleRecording,
+            helpKeys: "r, b"),
+        KeyBinding(keys: [.char("b")], help: "bookmark the recording", intent: .bookmark, inHelp: false),
         KeyBinding(
             keys: [.char("q"), .function(10)], help: "quit (Ctrl-C: exit status 130)", intent: .quit(status: 0),
             hint: "quit", helpKeys: "q, F10, Ctrl-C"),
