@@ -247,14 +247,30 @@ struct EndToEndTests {
         let plain = try TmuxPane(tmux: tmux, env: ["NO_COLOR": "1"])
         defer { plain.close() }
         #expect(colored.waitForLive() && plain.waitForLive(), "\(colored.capture())\n\(plain.capture())")
-        // The header is black on cyan with colors, reverse video without.
+        // The header is black on cyan with colors, reverse video without. Only the SGR sequences count: the
+        // live figures hold text such as "1.46ms".
         let withColor = colored.capture(escapes: true)
         let withoutColor = plain.capture(escapes: true)
         #expect(
-            withColor.contains("46m") || withColor.contains("48;5;6m"),
+            Self.sgrParameters(withColor).contains { $0.contains(46) || $0.starts(with: [48, 5]) },
             "\(withColor.prefix(200))\n\(colored.paneEnvironment)")
-        #expect(!withoutColor.contains("46m") && !withoutColor.contains("48;5;"), "\(withoutColor.prefix(200))")
+        let colorParameters = Set([38, 48] + Array(30...37) + Array(40...47) + Array(90...97) + Array(100...107))
+        #expect(
+            !Self.sgrParameters(withoutColor).contains { !colorParameters.isDisjoint(with: $0) },
+            "\(withoutColor.prefix(200))")
         #expect(withoutColor.contains("\u{1B}[7m"), "\(withoutColor.prefix(200))")
+    }
+
+    /// The parameters of every SGR sequence (ESC [ p;p;… m) in `text`.
+    static func sgrParameters(_ text: String) -> [[Int]] {
+        var out: [[Int]] = []
+        var rest = text[...]
+        while let r = rest.range(of: #"\x1B\[[0-9;]*m"#, options: .regularExpression) {
+            let body = rest[r].dropFirst(2).dropLast()
+            out.append(body.split(separator: ";", omittingEmptySubsequences: false).map { Int($0) ?? 0 })
+            rest = rest[r.upperBound...]
+        }
+        return out
     }
 
     @Test func dumbOrMissingTermExits2NamingHeadless() throws {

@@ -65,8 +65,11 @@ enum LagPanel {
         var top: Double? = nil
         if rect.height >= 3 && rect.width >= 30 {
             // A scale on the left: the top of the chart in ms, and 0 at the bottom.
-            let all = history.series(rect.width - 8) { $0.lagMs }.filter(\.isFinite)
-            let peak = all.max() ?? 0
+            // Scaled to the current preset: after a switch, the previous preset's peaks (drawn clipped) would
+            // flatten it (vt-handoff's 10 ms under vt-no-steal's 200 ms).
+            let shown = history.series(rect.width - 8) { $0.lagMs }
+            let start = history.switchMarks(rect.width - 8).lastIndex(of: true) ?? 0
+            let peak = shown[min(start, shown.count)...].filter(\.isFinite).max() ?? 0
             top = peak > 0 ? peak : nil
             grid.text(at: Point(rect.x, rect.y), Fmt.ms(peak), style: .dim, maxWidth: 7, align: .right)
             grid.text(at: Point(rect.x, rect.maxY - 1), "0", style: .dim, maxWidth: 7, align: .right)
@@ -74,8 +77,19 @@ enum LagPanel {
         }
         let values = history.series(area.width) { $0.lagMs }
         let marks = history.switchMarks(area.width)
+        let style = lagging ? PanelPalette.blocked : PanelPalette.runnable
+        // Columns before the latest switch belong to another preset: drawn dim, on their own scale, so that
+        // neither preset flattens the other (the scale on the left is the current preset's).
+        let start = marks.lastIndex(of: true) ?? 0
+        let x0 = area.x + area.width - values.count
+        if start > 0 {
+            grid.chart(
+                Rect(x0, area.y, start, area.height), values: Array(values[..<start]), marks: Array(marks[..<start]),
+                style: .dim)
+        }
         grid.chart(
-            area, values: values, marks: marks, max: top, style: lagging ? PanelPalette.blocked : PanelPalette.runnable)
+            Rect(x0 + start, area.y, values.count - start, area.height), values: Array(values[start...]),
+            marks: Array(marks[start...]), max: top, style: style)
         if values.isEmpty { grid.line(area, 0, "no history yet", style: .dim) }
     }
 

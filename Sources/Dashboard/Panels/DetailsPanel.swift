@@ -102,7 +102,9 @@ enum DetailsPanel {
         case .workerPark: return ("parked (idle)", PanelPalette.parked)
         case .workerUnpark: return ("unparked", PanelPalette.running)
         case .pin: return ("PINNED by\(name)", PanelPalette.blocked)
-        case .handoff: return ("HANDOFF: queue passed on\(name)", PanelPalette.blocked)
+        case .handoff:
+            // The carrier hands its queue to a spare carrier while the call blocks (its box reads HANDOFF).
+            return ("HANDOFF by\(name.isEmpty ? " a blocking call" : name)", PanelPalette.blocked)
         case .blockingBegin: return ("blocking begins\(name)", PanelPalette.blocked)
         case .blockingEnd: return ("blocking ends after \(Fmt.ms(e.durationMs))\(name)", PanelPalette.lag(e.durationMs))
         case .slowCallback: return ("slow callback \(Fmt.ms(e.durationMs))\(name)", PanelPalette.blocked)
