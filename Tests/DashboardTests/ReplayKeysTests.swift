@@ -55,8 +55,8 @@ import Testing
         #expect(s.banner == nil)
     }
 
-    @Test func helpListsTheReplayKeysInReplayMode() {
-        var s = Self.replayState()
+    @Test(arguments: [Size(80, 24), Size(120, 40)]) func helpListsTheReplayKeysInReplayMode(size: Size) {
+        var s = Self.replayState(size)
         s.helpVisible = true
         var data = ViewData()
         data.replay = ReplayStatus(

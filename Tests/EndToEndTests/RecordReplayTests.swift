@@ -42,6 +42,9 @@ struct RecordReplayTests {
             // The size in the header grows while the runtime runs.
             let size = Self.header(pane)
             #expect(E2E.waitUntil(timeout: 5) { Self.header(pane).contains(" KB") && Self.header(pane) != size })
+            // A preset switch while recording: the file gets the new preset's full text.
+            try pane.send("2")
+            #expect(E2E.waitUntil { !Self.header(pane).contains(EndToEndTests.defaultTitle) }, "\(Self.header(pane))")
             usleep(1_500_000)
             try pane.send("r")
             #expect(E2E.waitUntil { !Self.header(pane).contains("REC ") }, "\(Self.header(pane))")
@@ -57,7 +60,13 @@ struct RecordReplayTests {
         let info = try E2E.run([qvtop, "replay", file, "--info"])
         #expect(info.status == 0, "\(info.err)")
         #expect(info.out.contains("1 bookmarks"), "\(info.out)")
-        #expect(info.out.contains("presets: vt-steal"), "\(info.out)")
+        #expect(info.out.contains("presets: vt-steal, "), "\(info.out)")
+        // Both presets' full TOML text is in the file (the Chrome export puts it in the switch's args).
+        let trace = dir.appendingPathComponent("trace.json").path
+        let export = try E2E.run([qvtop, "export", file, "--format", "chrome", "-o", trace])
+        #expect(export.status == 0, "\(export.err)")
+        let json = (try? String(contentsOfFile: trace, encoding: .utf8)) ?? ""
+        #expect(json.components(separatedBy: "[scheduler]").count - 1 >= 2, "preset texts in \(trace)")
         #expect(!info.out.contains("did not stop cleanly"), "\(info.out)")
 
         // Replay: REPLAY header, timeline bar; Space pauses the replay, Home/End/[ ]/arrows move it.

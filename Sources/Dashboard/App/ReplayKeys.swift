@@ -111,11 +111,10 @@ extension KeyMap {
             helpKeys: "Left, Right"),
         KeyBinding(keys: [.right], help: "step one frame forward", intent: .replay(.step(1)), inHelp: false),
         KeyBinding(
-            keys: [.char("[")], help: "seek 10 s back / forward", intent: .replay(.seek(-10)), hint: "seek",
-            helpKeys: "[, ]"),
+            keys: [.char("[")], help: "seek 10 s back / forward; the start / end", intent: .replay(.seek(-10)),
+            hint: "seek", helpKeys: "[ ], Home, End"),
         KeyBinding(keys: [.char("]")], help: "seek 10 s forward", intent: .replay(.seek(10)), inHelp: false),
-        KeyBinding(
-            keys: [.home], help: "go to the start / the end", intent: .replay(.start), helpKeys: "Home, End"),
+        KeyBinding(keys: [.home], help: "go to the start", intent: .replay(.start), inHelp: false),
         KeyBinding(keys: [.end], help: "go to the end", intent: .replay(.end), inHelp: false),
         KeyBinding(
             keys: [.char("<")], help: "play slower / faster (0.25x to 16x)", intent: .replay(.slower),

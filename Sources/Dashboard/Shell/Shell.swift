@@ -37,6 +37,7 @@ public enum Shell {
         }
         let (header, rest) = grid.bounds.splitTop(1)
         var (body, footer) = rest.splitBottom(1)
+        let overlayArea = body  // the help may cover the timeline bar
         if let replay = data.replay {  // replay: the timeline bar above the footer
             let (top, bar) = body.splitBottom(1)
             body = top
@@ -48,7 +49,7 @@ public enum Shell {
         if let banner = state.banner { drawBanner(into: &grid, in: body.splitTop(1).top, banner) }
         if state.pickerVisible { drawPicker(into: &grid, in: body, state: state) }
         if state.helpVisible {
-            drawHelp(into: &grid, in: body, state: state, lines: helpLines(replaying: state.replaying))
+            drawHelp(into: &grid, in: overlayArea, state: state, lines: helpLines(replaying: state.replaying))
         }
     }
 
