@@ -95,6 +95,7 @@ enum App {
         let recording = options.record.map { SessionRecording(setup: $0) }
         defer { recording?.finish() }
         var bookmarks = 0
+        var replayCode = ReplayCode()
         func startRecording() {
             let failure = recording?.start(
                 columns: state.size.width, rows: state.size.height, sampleHz: Double(state.rateHz),
@@ -118,7 +119,10 @@ enum App {
                 }
                 if let failure = recording?.takeFailure() { _ = reduce(&state, .recordingFailed(failure)) }
                 data.recording = recording?.badge
-                data.replay = replayer.map { ReplayStatus($0.timeline) }
+                if let replayer {
+                    data.replay = ReplayStatus(replayer.timeline)
+                    replayCode.update(&data, from: replayer)
+                }
                 terminal.draw(Shell.render(data: data, state: state, glyphs: terminal.glyphs))
                 due = now + .nanoseconds(1_000_000_000 / state.rateHz)
             }
@@ -154,6 +158,7 @@ enum App {
             case .toggleRecording:
                 if recording?.isRecording == true {
                     recording?.stop()
+                    state.status = nil  // "bookmark N" belonged to that recording
                 } else {
                     startRecording()
                 }

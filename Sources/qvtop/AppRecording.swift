@@ -19,6 +19,7 @@ import Dashboard
 import Foundation
 import Recording
 import Telemetry
+import Workloads
 
 /// What `run` tells the app loop about recording.
 struct RecordSetup: Sendable {
@@ -224,5 +225,28 @@ extension ReplayStatus {
             start: t.start, end: t.end, position: t.position, frameIndex: t.frameIndex, frameCount: t.frameCount,
             speed: t.speed, paused: t.paused,
             markers: t.markers.map { ReplayMarker(time: $0.time, isBookmark: $0.kind == .bookmark, label: $0.label) })
+    }
+}
+
+/// The code pane in a replay: the task bodies of the preset in effect at the playhead, parsed from
+/// the full preset text the recording holds. UI thread only.
+struct ReplayCode {
+    /// Preset switch (time and name) the code pane shows.
+    private var shown: PresetSwitch?
+
+    /// Sets `data.code` when the preset at the playhead changed.
+    mutating func update(_ data: inout ViewData, from replayer: Replayer) {
+        let current = replayer.currentPreset
+        guard current != shown else { return }
+        shown = current
+        guard let current, !current.text.isEmpty else {
+            data.code = []
+            return
+        }
+        do throws(PresetError) {
+            data.code = LivePresets.code(for: try Preset.parse(current.text, file: current.name))
+        } catch {
+            data.code = []
+        }
     }
 }

@@ -95,6 +95,9 @@ struct RecordReplayTests {
         try pane.send("?")
         #expect(pane.waitFor("pause / play the replay"), "\(pane.capture())")
         try pane.send("?")
+        // The code pane shows the recorded preset's task bodies (parsed from its text in the file).
+        try pane.send("c")
+        #expect(pane.waitFor("Code · "), "\(pane.capture())")
         try pane.send("Space")  // play to the end at 4×: the replay pauses there
         #expect(E2E.waitUntil(timeout: 10) { Self.timeline(pane).hasSuffix("●") }, "\(Self.timeline(pane))")
         #expect(E2E.waitUntil { Self.header(pane).contains("REPLAY PAUSED") }, "\(Self.header(pane))")
