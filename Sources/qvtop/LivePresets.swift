@@ -1,11 +1,6 @@
 // The live runtime for `qvtop run`: a `LiveSource` for the chosen preset, and the `PresetMenu`
-// the app loop uses to switch presets (keys 1–9, Tab, the `p` picker).
-//
-// Ready but not yet called: `run` plugs it in where its comment says "The live runtime plugs in
-// here" with
-//     let live = try LivePresets.start(presetName: preset)
-//     (source, menu, options.code) = (live.source, live.menu, live.code)
-// once the end-to-end tests that expect an empty shell ("no runtime attached") use `--synthetic`.
+// the app loop uses to switch presets (keys 1–9, Tab, the `p` picker). `run` starts it unless
+// `--synthetic` (made-up snapshots, hidden) is given; the tmux end-to-end tests drive it.
 
 import Dashboard
 import Foundation

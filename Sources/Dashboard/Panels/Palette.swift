@@ -38,7 +38,7 @@ public enum PanelPalette {
         (runnable, "yellow   runnable: queued, ready"),
         (parked, "blue     parked, idle"),
         (blocked, "red      blocked, lagging >= 10 ms"),
-        (steal, "cyan     stolen in the last interval"),
+        (steal, "cyan     steals, last 1 s (bold: now)"),
         (asyncCode, "magenta  async-colored code"),
     ]
 
