@@ -9,7 +9,8 @@ struct Run: ParsableCommand {
         abstract: "Open the live dashboard (the default).",
         discussion: """
             Keys: ? help, Space pause, 1-9/Tab/p presets, c code, arrows+Enter details, +/- redraw rate, \
-            Ctrl-L repaint, q quit. Needs a terminal; --headless runs without one.
+            r record / stop, b bookmark, Ctrl-L repaint, q quit. Needs a terminal; --headless runs without \
+            one (and records too with --record). Replay a recording with `qvtop replay FILE`.
             """
     )
 
@@ -17,9 +18,15 @@ struct Run: ParsableCommand {
     @Option(help: "The preset to start with (see `qvtop presets`).") var preset: String?
     @Flag(help: "Draw with ASCII characters only.") var ascii = false
     @Option(help: "Redraw rate in Hz, 1…60 (+ and - change it live).") var rate = 10
-    @Option(help: "Record the session to this file (r toggles recording, b drops a bookmark).") var record: String?
+    @Option(
+        help: ArgumentHelp(
+            "Record the session to this file (r toggles recording, b drops a bookmark).", valueName: "file"))
+    var record: String?
     @Flag(help: "With --record: replace the file if it exists.") var force = false
-    @Option(help: "Where `r` puts recordings when --record names no file (default: the current directory).")
+    @Option(
+        help: ArgumentHelp(
+            "Where `r` puts recordings when --record names no file (default: the current directory).",
+            valueName: "dir"))
     var recordDir: String?
     @Flag(
         help: ArgumentHelp("Draw made-up snapshots instead of a runtime (UI development, tests).", visibility: .hidden))
