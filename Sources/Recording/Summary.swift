@@ -1,8 +1,7 @@
-// RecordingSummary: what `qvtop replay FILE --headless --json` prints.
+// RecordingSummary: what `qvtop replay FILE --info [--json]` prints: facts about the file.
 //
-// Stand-in until the headless `RunSummary` (Telemetry, another area) exists: then replay
-// computes that from the frames, so a headless recorded run replays to the same figures.
-// Until then this reports what the recording itself holds.
+// (`replay --headless` prints Telemetry's `RunSummary` of the recorded frames instead, the same
+// summary a headless live run prints.)
 import Telemetry
 
 public struct RecordingSummary: Codable, Sendable, Equatable {

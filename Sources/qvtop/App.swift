@@ -16,6 +16,7 @@
 
 import Dashboard
 import Foundation
+import Recording
 import Telemetry
 import Terminal
 
@@ -27,6 +28,8 @@ struct AppOptions: Sendable {
     var presetName = ""
     /// Sync/async bodies of the first source's task kinds, for the code pane.
     var code: [CodeListing] = []
+    /// Recording (`--record`, the `r` and `b` keys; AppRecording.swift); nil in a replay.
+    var record: RecordSetup?
 }
 
 /// Live preset switching (keys 1–9, Tab, the `p` picker), given to the app loop by `run`.
@@ -86,6 +89,20 @@ enum App {
         state.presets = menu?.presets ?? []
         state.presetIndex = menu?.current
         var data = ViewData(sourceAttached: source != nil, code: options.code)
+        // Replay mode (replay keys, REPLAY header, timeline bar) and recording: AppRecording.swift.
+        let replayer = source as? Replayer
+        state.replaying = replayer != nil
+        let recording = options.record.map { SessionRecording(setup: $0) }
+        defer { recording?.finish() }
+        var bookmarks = 0
+        var replayCode = ReplayCode()
+        func startRecording() {
+            let failure = recording?.start(
+                columns: state.size.width, rows: state.size.height, sampleHz: Double(state.rateHz),
+                presetIndex: state.presetIndex, presetName: state.presetName, current: data.snapshot)
+            if let failure { _ = reduce(&state, .recordingFailed(failure)) }
+        }
+        if options.record?.startNow == true { startRecording() }
         let clock = ContinuousClock()
         var due = clock.now
         while true {
@@ -93,10 +110,18 @@ enum App {
             let now = clock.now
             if now >= due {
                 if !state.paused, let s = source?.poll() {
+                    if replayer?.lastPollJumped == true { data.restartHistory() }
                     data.ingest(s)
+                    recording?.record(s)
                     if data.selectableCount != state.selectableCount {
                         _ = reduce(&state, .selectableCount(data.selectableCount))
                     }
+                }
+                if let failure = recording?.takeFailure() { _ = reduce(&state, .recordingFailed(failure)) }
+                data.recording = recording?.badge
+                if let replayer {
+                    data.replay = ReplayStatus(replayer.timeline)
+                    replayCode.update(&data, from: replayer)
                 }
                 terminal.draw(Shell.render(data: data, state: state, glyphs: terminal.glyphs))
                 due = now + .nanoseconds(1_000_000_000 / state.rateHz)
@@ -126,9 +151,26 @@ enum App {
                     source = next
                     data.code = code
                     _ = reduce(&state, .presetSwitched(index))
+                    recording?.presetSwitched(index: index, name: state.presetName, time: data.snapshot?.time ?? 0)
                 } catch {
                     _ = reduce(&state, .presetFailed("preset \(state.presets[index].name): \(error)"))
                 }
+            case .toggleRecording:
+                if recording?.isRecording == true {
+                    recording?.stop()
+                    state.status = nil  // "bookmark N" belonged to that recording
+                } else {
+                    startRecording()
+                }
+            case .bookmark:
+                if recording?.bookmark(time: data.snapshot?.time ?? 0, label: "bookmark \(bookmarks + 1)") == true {
+                    bookmarks += 1
+                    state.status = "bookmark \(bookmarks)"
+                } else {
+                    state.status = "not recording (r records)"
+                }
+            case .replay(let command):
+                replayer?.apply(command.control)
             case .none:
                 break
             }

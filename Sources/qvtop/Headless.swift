@@ -6,6 +6,7 @@
 
 import ArgumentParser
 import Foundation
+import Recording
 import Telemetry
 import Workloads
 
@@ -18,7 +19,7 @@ struct HeadlessOptions: ParsableArguments {
 
 enum Headless {
     /// Runs `presetName` (a name or a path; nil = the first shipped preset) and prints its summary.
-    static func run(preset presetName: String?, options: HeadlessOptions) throws {
+    static func run(preset presetName: String?, options: HeadlessOptions, record: RecordSetup? = nil) throws {
         guard options.duration >= 0.1, options.duration <= 3600 else {
             throw fail("--duration must be between 0.1 and 3600 seconds")
         }
@@ -37,7 +38,13 @@ enum Headless {
         }
         let snapshots: [Snapshot]
         do {
-            snapshots = try HeadlessRun.collect(preset: preset, seconds: options.duration, rate: options.sampleRate)
+            if let record {
+                snapshots = try collectRecording(preset: preset, options: options, record: record)
+            } else {
+                snapshots = try HeadlessRun.collect(preset: preset, seconds: options.duration, rate: options.sampleRate)
+            }
+        } catch let error as ExitCode {
+            throw error
         } catch {
             throw fail("\(preset.name): \(error)")
         }
@@ -50,4 +57,51 @@ enum Headless {
 func failLine(_ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("\(message)\n".utf8))
     return ExitCode(2)
+}
+
+extension Headless {
+    /// `HeadlessRun.collect` with every snapshot also queued to a recorder as it is taken (so a
+    /// killed run replays up to its last flush); the file starts with the preset's full text.
+    /// The summary of the returned snapshots is what `replay FILE --headless` prints.
+    static func collectRecording(preset: Preset, options: HeadlessOptions, record: RecordSetup) throws -> [Snapshot] {
+        let path = record.path ?? "qvtop-headless.qvrec"
+        let recorder: Recorder
+        do throws(RecordingWriteError) {
+            recorder = try Recorder(
+                path: path,
+                metadata: .now(
+                    qvtopVersion: Qvtop.version, sampleHz: options.sampleRate,
+                    extra: ["command": "run --headless", "preset": preset.name]),
+                force: record.force || SessionRecording.isDevice(path))
+        } catch {
+            throw fail(error.description)
+        }
+        let source = try LiveSource(preset: preset)
+        defer { source.stop() }
+        let text = (try? String(contentsOfFile: preset.source, encoding: .utf8)) ?? ""
+        recorder.presetSwitch(PresetSwitch(time: 0, name: preset.name, title: preset.title, text: text))
+        let period = UInt64(1e9 / max(1, options.sampleRate))
+        let end = source.sessionStart + UInt64(max(0, options.duration) * 1e9)
+        var snapshots: [Snapshot] = []
+        func take() {
+            guard let s = source.poll() else { return }
+            snapshots.append(s)
+            recorder.append(SessionRecording.thinned(s))
+        }
+        take()
+        var next = Monotonic.now() + period
+        while next <= end {
+            let now = Monotonic.now()
+            if next > now { usleep(useconds_t((next - now) / 1000)) }
+            take()
+            next += period
+        }
+        let status = recorder.stop()
+        if case .failed(let error) = status.state { throw fail(error.description) }
+        if status.framesDropped > 0 {
+            FileHandle.standardError.write(
+                Data("qvtop: \(path): \(status.framesDropped) frame(s) dropped while recording\n".utf8))
+        }
+        return snapshots
+    }
 }

@@ -13,6 +13,8 @@ enum LivePresets {
         var source: LiveSource
         var menu: PresetMenu
         var code: [CodeListing]
+        /// Name, title and file text of each menu preset (by menu index), for recordings.
+        var texts: [(name: String, title: String, text: String)] = []
     }
 
     /// Starts `presetName` (a name or a path; nil = the first preset) and builds the menu over
@@ -52,7 +54,10 @@ enum LivePresets {
                 running?.stop()
                 return (next, code(for: preset))
             })
-        return Live(source: source, menu: menu, code: code(for: first))
+        let texts = presets.map { p in
+            (name: p.name, title: p.title, text: (try? String(contentsOfFile: p.source, encoding: .utf8)) ?? "")
+        }
+        return Live(source: source, menu: menu, code: code(for: first), texts: texts)
     }
 
     /// The sync/async bodies of each task kind of `preset`, for the code pane.

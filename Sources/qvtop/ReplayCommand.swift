@@ -1,29 +1,32 @@
 import ArgumentParser
 import Foundation
 import Recording
+import Telemetry
 
 /// `qvtop replay FILE`: the dashboard driven by a recording; `--headless --json` prints a summary.
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a recording in the dashboard.",
         discussion: """
-            The dashboard plays the recording at its original speed; q quits. (The replay keys — Space \
-            pause, ← → step, [ ] seek ∓10 s, Home/End, < > speed — are wired when the dashboard's key \
-            map learns them; the Replayer already implements them.)
+            The dashboard plays the recording at its original speed, with a timeline bar (▲ preset \
+            switches, ◆ bookmarks). Keys: Space pause/play, Left/Right step one frame, [ ] seek ∓10 s, \
+            Home/End, < > speed 0.25x…16x, ? help, q quit.
 
-            --headless prints a summary of the recording instead (--json: as JSON). Until the headless \
-            run summary exists, the summary is the recording's own counts (frames, duration, events).
+            --headless prints the summary a headless run prints (`run --headless`), computed from the \
+            recorded snapshots; --json as JSON. --info prints facts about the file instead (version, \
+            frames, events by kind, presets, bookmarks, damage).
             """
     )
 
     @Argument(help: "The recording file (.qvrec).") var file: String
     @Flag(help: "Do not open the dashboard; print a summary.") var headless = false
     @Flag(help: "Print the summary as JSON (implies --headless).") var json = false
+    @Flag(help: "Print facts about the recording file instead of the run summary.") var info = false
     @Flag(help: "Draw with ASCII characters only.") var ascii = false
 
     func run() throws {
         let recording = try loadRecording(file)
-        guard headless || json else {
+        guard headless || json || info else {
             let start = ContinuousClock.now
             let replayer = Replayer(recording: recording) {
                 let d = ContinuousClock.now - start
@@ -34,6 +37,13 @@ struct Replay: ParsableCommand {
                 rateHz: min(max(hz, 1), 60), ascii: ascii, presetName: recording.frames.first?.preset ?? "")
             let status = App.run(source: replayer, options: options)
             if status != 0 { throw ExitCode(status) }
+            return
+        }
+        guard info else {
+            guard let summary = RunSummary(recording.frames) else {
+                throw fail("\(file): the recording holds no snapshot")
+            }
+            print(json ? summary.jsonText : summary.table)
             return
         }
         let summary = RecordingSummary(recording, file: file)

@@ -9,7 +9,8 @@ struct Run: ParsableCommand {
         abstract: "Open the live dashboard (the default).",
         discussion: """
             Keys: ? help, Space pause, 1-9/Tab/p presets, c code, arrows+Enter details, +/- redraw rate, \
-            Ctrl-L repaint, q quit. Needs a terminal; --headless runs without one.
+            r record / stop, b bookmark, Ctrl-L repaint, q quit. Needs a terminal; --headless runs without \
+            one (and records too with --record). Replay a recording with `qvtop replay FILE`.
             """
     )
 
@@ -17,6 +18,16 @@ struct Run: ParsableCommand {
     @Option(help: "The preset to start with (see `qvtop presets`).") var preset: String?
     @Flag(help: "Draw with ASCII characters only.") var ascii = false
     @Option(help: "Redraw rate in Hz, 1…60 (+ and - change it live).") var rate = 10
+    @Option(
+        help: ArgumentHelp(
+            "Record the session to this file (r toggles recording, b drops a bookmark).", valueName: "file"))
+    var record: String?
+    @Flag(help: "With --record: replace the file if it exists.") var force = false
+    @Option(
+        help: ArgumentHelp(
+            "Where `r` puts recordings when --record names no file (default: the current directory).",
+            valueName: "dir"))
+    var recordDir: String?
     @Flag(
         help: ArgumentHelp("Draw made-up snapshots instead of a runtime (UI development, tests).", visibility: .hidden))
     var synthetic = false
@@ -28,7 +39,13 @@ struct Run: ParsableCommand {
     @OptionGroup var headlessOptions: HeadlessOptions
 
     func run() throws {
-        if headless { return try Headless.run(preset: preset, options: headlessOptions) }
+        if let record, !force, SessionRecording.wouldClobber(record) {
+            throw fail("\(record) exists; use --force to overwrite it")
+        }
+        if headless {
+            return try Headless.run(
+                preset: preset, options: headlessOptions, record: record.map { RecordSetup(path: $0, force: force) })
+        }
         // Before any source starts threads: only the UI thread will take SIGINT/SIGTERM/SIGHUP/SIGWINCH.
         Signals.blockInThisThread()
         do {
@@ -48,7 +65,14 @@ struct Run: ParsableCommand {
         } else {
             let live = try LivePresets.start(presetName: preset)
             (source, menu, options.code) = (live.source, live.menu, live.code)
+            options.record = RecordSetup(presets: live.texts)
         }
+        options.record = options.record ?? RecordSetup()
+        options.record?.path = record
+        options.record?.directory = recordDir
+        options.record?.force = force
+        options.record?.startNow = record != nil
+        options.record?.extra = ["command": "run", "preset": preset ?? ""]
         let status = App.run(source: source, menu: menu, options: options)
         if status != 0 { throw ExitCode(status) }
     }

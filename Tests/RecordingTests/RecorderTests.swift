@@ -46,6 +46,10 @@ import Testing
         #expect(r.presetSwitches.first?.text == Synthetic.presetText)
         #expect(r.end == RecordingEnd(framesWritten: 50, framesDropped: 0))
         #expect(r.metadata == Synthetic.metadata)
+        // A recorded run replays to the same headless figures.
+        let live = try #require(RunSummary(frames))
+        #expect(RunSummary(r.frames) == live)
+        #expect(RunSummary(r.frames)?.jsonText == live.jsonText)
         // Stopped: further appends are refused.
         #expect(!recorder.append(frames[0]))
         #expect(recorder.stop().state == .stopped)

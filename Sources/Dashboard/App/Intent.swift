@@ -46,6 +46,14 @@ public enum Intent: Hashable, Sendable {
     case presetSwitched(Int)
     /// The app loop could not switch; the current preset keeps running. Shown as a banner.
     case presetFailed(String)
+    /// Start or stop recording to a file (`r`; live only).
+    case toggleRecording
+    /// Drop a bookmark in the recording (`b`; live only, while recording).
+    case bookmark
+    /// Recording stopped on an error, or could not start: shown as a banner; the dashboard goes on.
+    case recordingFailed(String)
+    /// A replay control (replay mode only; see ReplayKeys.swift).
+    case replay(ReplayCommand)
 }
 
 /// What the app loop must do after a reduction.
@@ -58,6 +66,12 @@ public enum Effect: Hashable, Sendable {
     /// Stop the running preset and start preset `index` of `UIState.presets`; answer with
     /// `.presetSwitched(index)` or `.presetFailed(message)`.
     case switchPreset(Int)
+    /// Start recording when not recording, else stop.
+    case toggleRecording
+    /// Add a bookmark to the recording in progress.
+    case bookmark
+    /// Apply this control to the replayer.
+    case replay(ReplayCommand)
 }
 
 /// A preset the dashboard can switch to: what the header, the picker and the help show.
@@ -104,6 +118,9 @@ public struct UIState: Hashable, Sendable {
     public var pickerCursor = 0
     /// An error to show under the header until the next successful switch or Esc (e.g. a preset that failed).
     public var banner: String?
+    /// True when the source is a recording being replayed: the header says REPLAY, the replay keys
+    /// apply and the live-only ones (presets, recording, view freeze) do not.
+    public var replaying = false
 
     public init(size: Size = UIState.minimumSize, rateHz: Int = 10, presetName: String = "") {
         self.size = size
@@ -188,6 +205,14 @@ public func reduce(_ state: inout UIState, _ intent: Intent) -> Effect {
     case .presetFailed(let message):
         state.status = nil
         state.banner = message
+    case .toggleRecording:
+        return state.replaying ? .none : .toggleRecording
+    case .bookmark:
+        return state.replaying ? .none : .bookmark
+    case .recordingFailed(let message):
+        state.banner = message
+    case .replay(let command):
+        return state.replaying ? .replay(command) : .none
     }
     return .none
 }

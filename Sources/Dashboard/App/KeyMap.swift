@@ -45,9 +45,9 @@ public enum KeyMap {
             keys: [.char(" ")], help: "pause / resume the view (the runtime keeps running)", intent: .togglePause,
             hint: "pause"),
         KeyBinding(
-            keys: (1...9).map { .char(Character(String($0))) }, help: "switch to preset 1 to 9 (live)",
-            intent: .choosePreset(0)),
-        KeyBinding(keys: [.tab], help: "switch to the next preset", intent: .cyclePreset),
+            keys: (1...9).map { .char(Character(String($0))) }, help: "switch to preset 1 to 9, or the next (live)",
+            intent: .choosePreset(0), helpKeys: "1-9, Tab"),
+        KeyBinding(keys: [.tab], help: "switch to the next preset", intent: .cyclePreset, inHelp: false),
         KeyBinding(
             keys: [.char("p")], help: "preset picker: titles and explanations", intent: .togglePicker,
             hint: "presets"),
@@ -65,6 +65,10 @@ public enum KeyMap {
         KeyBinding(keys: [.escape], help: "close help, picker, details or banner", intent: .closeOverlay),
         KeyBinding(keys: [.ctrl("l")], help: "repaint the whole screen", intent: .redraw),
         KeyBinding(
+            keys: [.char("r")], help: "record to a file / stop; b bookmarks", intent: .toggleRecording,
+            helpKeys: "r, b"),
+        KeyBinding(keys: [.char("b")], help: "bookmark the recording", intent: .bookmark, inHelp: false),
+        KeyBinding(
             keys: [.char("q"), .function(10)], help: "quit (Ctrl-C: exit status 130)", intent: .quit(status: 0),
             hint: "quit", helpKeys: "q, F10, Ctrl-C"),
         KeyBinding(keys: [.ctrl("c")], help: "quit (exit status 130)", intent: .quit(status: 130), inHelp: false),
@@ -76,7 +80,7 @@ public enum KeyMap {
         switch key {
         case .resize, .mouse:
             return nil  // resize: the app loop reads the new size and sends `.resize(size)`
-        case .char(let c) where c.isNumber:
+        case .char(let c) where c.isNumber && !state.replaying:
             if let d = c.wholeNumberValue, d >= 1 { return .choosePreset(d - 1) }
         default:
             break
@@ -90,6 +94,8 @@ public enum KeyMap {
             default: break
             }
         }
+        // A replay takes Space, the left/right arrows, [ ] Home End < > first (ReplayKeys.swift).
+        if state.replaying && !state.helpVisible, let intent = replayIntent(for: key) { return intent }
         // Letters are case-insensitive for the bindings (Q quits too).
         let keys: [Key]
         if case .char(let c) = key, c.isLetter, c.isUppercase {
@@ -98,7 +104,9 @@ public enum KeyMap {
             keys = [key]
         }
         for k in keys {
-            if let b = bindings.first(where: { $0.keys.contains(k) }) { return b.intent }
+            if let b = activeBindings(replaying: state.replaying).first(where: { $0.keys.contains(k) }) {
+                return b.intent
+            }
         }
         return nil
     }

@@ -13,6 +13,10 @@ public struct ViewData: Sendable, Equatable {
     public var code: [CodeListing]
     /// True when a `SnapshotSource` feeds the app loop.
     public var sourceAttached: Bool
+    /// Where the replay is (replay mode only), set by the app loop each frame.
+    public var replay: ReplayStatus?
+    /// The recording in progress, for the header's REC marker; nil when not recording.
+    public var recording: RecordingBadge?
 
     public init(sourceAttached: Bool = false, snapshot: Snapshot? = nil, code: [CodeListing] = []) {
         self.sourceAttached = sourceAttached
@@ -24,6 +28,12 @@ public struct ViewData: Sendable, Equatable {
     public mutating func ingest(_ s: Snapshot) {
         history.append(s)
         snapshot = s
+    }
+
+    /// Forgets the history (sparklines, event lists): after a replay seek the next snapshot does not
+    /// follow the previous one.
+    public mutating func restartHistory() {
+        history = PanelHistory()
     }
 
     /// Workers (fiber models) or loops (loop models) of the newest snapshot: what arrows and clicks select.

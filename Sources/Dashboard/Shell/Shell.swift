@@ -36,13 +36,21 @@ public enum Shell {
             return
         }
         let (header, rest) = grid.bounds.splitTop(1)
-        let (body, footer) = rest.splitBottom(1)
+        var (body, footer) = rest.splitBottom(1)
+        let overlayArea = body  // the help may cover the timeline bar
+        if let replay = data.replay {  // replay: the timeline bar above the footer
+            let (top, bar) = body.splitBottom(1)
+            body = top
+            drawTimeline(into: &grid, in: bar, replay: replay)
+        }
         drawHeader(into: &grid, in: header, data: data, state: state)
         grid.clipped(to: body) { g in Body.draw(into: &g, in: body, data: data, state: state) }
         drawFooter(into: &grid, in: footer, state: state)
         if let banner = state.banner { drawBanner(into: &grid, in: body.splitTop(1).top, banner) }
         if state.pickerVisible { drawPicker(into: &grid, in: body, state: state) }
-        if state.helpVisible { drawHelp(into: &grid, in: body, state: state) }
+        if state.helpVisible {
+            drawHelp(into: &grid, in: overlayArea, state: state, lines: helpLines(replaying: state.replaying))
+        }
     }
 
     // MARK: - Header
@@ -63,7 +71,9 @@ public enum Shell {
             preset = state.presetName.isEmpty ? String(Character(g.dash)) : state.presetName
         }
         let mode: String
-        if state.paused {
+        if state.replaying {
+            mode = data.replay?.paused == true ? "REPLAY PAUSED" : "REPLAY"
+        } else if state.paused {
             mode = "PAUSED"
         } else if snapshot != nil {
             mode = "LIVE"
@@ -76,13 +86,16 @@ public enum Shell {
             let model = rect.width >= 120 ? s.model.rawValue + sep : ""
             right = model + "t=\(formatSeconds(s.time))" + sep + right
         }
+        if let replay = data.replay { right = replay.label(times: Character(g.times)) + sep + right }
+        if let rec = data.recording { right = rec.label + sep + right }
         if let status = state.status { right = status + sep + right }
         // Right side first, at most half the row, so the preset title gets what is left.
         let modeWidth = DisplayWidth.of(mode) + 2
         let rightWidth = min(DisplayWidth.of(right), max(0, rect.width / 2))
         let rightX = rect.maxX - 1 - modeWidth - 1 - rightWidth
         grid.text(at: Point(rightX, rect.y), right, style: headerStyle, maxWidth: rightWidth)
-        let modeStyle = state.paused ? pausedStyle : headerNameStyle
+        let modeStyle =
+            state.paused || data.replay?.paused == true || data.recording != nil ? pausedStyle : headerNameStyle
         grid.text(at: Point(rect.maxX - 1 - modeWidth, rect.y), " \(mode) ", style: modeStyle)
         grid.text(at: Point(x, rect.y), preset, style: headerNameStyle, maxWidth: max(0, rightX - 2 - x))
     }
@@ -103,7 +116,7 @@ public enum Shell {
     ) -> [(rect: Rect, key: String, label: String, intent: Intent)] {
         var out: [(Rect, String, String, Intent)] = []
         var x = rect.x
-        for b in KeyMap.bindings {
+        for b in KeyMap.activeBindings(replaying: state.replaying) {
             guard let hint = b.hint, let k = b.keys.first else { continue }
             if b.intent == .togglePicker && state.presets.isEmpty { continue }
             let key = b.intent == .faster ? "+/-" : k.description
@@ -147,8 +160,8 @@ public enum Shell {
 
     // MARK: - Help
 
-    static func helpLines() -> [(keys: String, help: String)] {
-        KeyMap.bindings.filter(\.inHelp).map { ($0.keyLabel, $0.help) }
+    static func helpLines(replaying: Bool = false) -> [(keys: String, help: String)] {
+        KeyMap.activeBindings(replaying: replaying).filter(\.inHelp).map { ($0.keyLabel, $0.help) }
     }
 
     /// The help overlay: every binding of `KeyMap` (one column, or two when one does not fit the body's
