@@ -48,6 +48,8 @@ class FiberTask: @unchecked Sendable {
     // Join: a done flag and the joiners behind a tiny spin lock (held for a few instructions; an
     // allocation-free lock matters here, one task per spawn).
     let joinDone = Atomic<Bool>(false)
+    /// Set once by `cancel()` before `joinDone`: the task completed without its body returning.
+    let cancelledFlag = Atomic<Bool>(false)
     let joinSpin = Atomic<Bool>(false)
     @exclusivity(unchecked) var joiners: [Joiner] = []
     /// The fiber's reusable waiter for channels, mutexes and semaphores (touched only by the fiber itself,
@@ -104,6 +106,34 @@ class FiberTask: @unchecked Sendable {
             }
         }
     }
+
+    /// Completes the task without running (the rest of) its body: a spawn refused after shutdown, or a fiber
+    /// dropped by `shutdown()` while queued or parked. Drops the body and the stack-independent references,
+    /// marks it done so later wakes are no-ops, and wakes its joiners (whose `join` then reports the
+    /// cancellation). Called only while no carrier runs the task; idempotent.
+    final func cancel() {
+        // seq-cst: one winner; the joinDone store below publishes the flag to joiners.
+        if cancelledFlag.exchange(true, ordering: .sequentiallyConsistent) { return }
+        dropBody()
+        waiter = nil
+        fiber = nil  // a suspended stack goes back to the pool; what its frames retained is leaked
+        state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
+        let waiters = withJoinLock { () -> [Joiner] in
+            joinDone.store(true, ordering: .sequentiallyConsistent)
+            let all = joiners
+            joiners = []
+            return all
+        }
+        for j in waiters {
+            switch j {
+            case .fiber(let t): t.scheduler.wake(t, reason: .join)
+            case .thread(let p): p.unpark(poller: nil)
+            }
+        }
+    }
+
+    /// True when the task was cancelled (see `cancel()`). Any thread.
+    @usableFromInline var isCancelled: Bool { cancelledFlag.load(ordering: .acquiring) }  // acquire: see cancel.
 
     /// Registers a joiner unless the task is already done. Any thread.
     final func addJoiner(_ j: Joiner) -> Bool {
@@ -211,21 +241,41 @@ public struct JoinHandle<T>: @unchecked Sendable {
     @usableFromInline init(task: ResultTask<T>) { self.task = task }
 
     /// True once the fiber's body has returned.
-    public var isFinished: Bool { task.isDone }
+    public var isFinished: Bool { task.isDone && !task.isCancelled }
+    /// True when the fiber will never return a result: it was spawned after `shutdown()`, or it was still
+    /// queued or parked when the scheduler shut down. `join(timeoutNanos:)` then returns nil at once and
+    /// `tryJoin()` throws `SchedulerError.cancelled`.
+    public var isCancelled: Bool { task.isDone && task.isCancelled }
     /// The fiber's name.
     public var name: String { task.name }
 
     /// Waits for the result. Inside a fiber of any scheduler it parks the fiber; on a plain thread it blocks.
+    /// A cancelled fiber (see `isCancelled`) has no result: `join()` then stops the process with a message;
+    /// use `tryJoin()` or `join(timeoutNanos:)` where shutdown may race with the join.
     @inlinable
     public func join() -> T {
-        if task.isDone { return task.result! }
+        if task.isDone, let r = task.result { return r }
         task.joinSlow()
-        return task.result!
+        guard let r = task.result else { Self.joinedCancelled() }
+        return r
+    }
+
+    @usableFromInline static func joinedCancelled() -> Never {
+        preconditionFailure("JoinHandle.join(): the fiber was cancelled by Scheduler.shutdown (use tryJoin())")
+    }
+
+    /// Waits for the result; throws `SchedulerError.cancelled` when the fiber was cancelled by shutdown
+    /// (or spawned after it). Parks a fiber, blocks a plain thread.
+    public func tryJoin() throws(SchedulerError) -> T {
+        if !task.isDone { task.joinSlow() }
+        guard let r = task.result else { throw .cancelled }
+        return r
     }
 
     /// From a plain thread: waits at most `timeoutNanos` (0 = forever). Nil on timeout.
+    /// Nil also when the fiber was cancelled (see `isCancelled`).
     public func join(timeoutNanos: UInt64) -> T? {
-        if task.isDone { return task.result! }
+        if task.isDone { return task.result }
         precondition(Scheduler.currentTask == nil, "JoinHandle.join(timeoutNanos:) is for plain threads")
         let parker = Parker()
         if task.addJoiner(.thread(parker)) {
@@ -235,6 +285,6 @@ public struct JoinHandle<T>: @unchecked Sendable {
                 if deadline != 0 && qv_now_ns() >= deadline { break }
             }
         }
-        return task.isDone ? task.result! : nil
+        return task.isDone ? task.result : nil
     }
 }

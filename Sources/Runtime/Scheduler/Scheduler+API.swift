@@ -230,7 +230,7 @@ extension Scheduler {
             w.runnext = nil
             while let t = w.local.pop() { dropped.append(t) }
         }
-        dropped += injector.drain()
+        dropped += injector.closeAndDrain()
         dropped += timers.drain()
         dropped += ioWaiters.withLock { d in
             let all = Array(d.values)
@@ -238,8 +238,9 @@ extension Scheduler {
             return all
         }
         ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
+        // Cancel them: their handles report `isCancelled` and joiners (plain threads included) return.
         for t in dropped {
-            t.dropBody()
+            t.cancel()
             t.fiber = nil  // returns the stack to the pool (Fiber.deinit)
         }
         carriersLock.withLock { cs in

@@ -133,7 +133,7 @@ extension Scheduler {
     /// spurious wake-up; the caller loops).
     func findRunnable(_ w: Worker) -> FiberTask? {
         w.tick &+= 1
-        checkTimers()
+        checkTimers(w)
         if w.tick % Self.injectorInterval == 0 {
             if let t = injector.pop() { return foundWork(w, t) }
             // relaxed: a hint; a missed registration is polled next time.
@@ -180,7 +180,7 @@ extension Scheduler {
         var rounds = 0
         while true {
             if stopping.load(ordering: .relaxed) { return nil }  // relaxed: polled flag.
-            checkTimers()
+            checkTimers(w)
             if let t = w.local.pop() { return foundWork(w, t) }
             if let t = takeInjector(w) { return foundWork(w, t) }
             if ioWaiterCount.load(ordering: .relaxed) > 0 {  // relaxed: hint, see findRunnable.
@@ -302,7 +302,7 @@ extension Scheduler {
         w.counters.unparks &+= 1
         w.event(.workerUnpark)
         w.setState(w.spinning ? .spinning : .running)
-        checkTimers()
+        checkTimers(w)
         return unparked
     }
 
