@@ -119,3 +119,32 @@ struct SchedulerShutdownSemanticsTests {
         #expect(pool.stats.inUse == 0)
     }
 }
+
+@Suite("Scheduler events stay notable")
+struct SchedulerEventFloodTests {
+    /// Thousands of short worker parks (spawn, join, park, from a plain thread) and external spawns, with
+    /// nobody draining: the parks are counted, but only long parks and one spawn batch per drain become
+    /// events, so a 1024-slot ring drops nothing. (Before: ≥ 2 events per park and 1 per spawn: thousands
+    /// dropped.)
+    @Test func shortParksAndExternalSpawnsDoNotFloodTheRings() throws {
+        let s = try Scheduler(.init(carriers: 2, eventRingCapacity: 1024))
+        defer { s.shutdown() }
+        let cycles = 3000
+        for i in 0..<cycles { #expect(joinBounded(s.spawn { i }) == i) }
+        // Let the last park publish.
+        var parks: UInt64 = 0
+        for _ in 0..<100 {
+            parks = s.metrics().workers.reduce(0) { $0 + $1.parks }
+            if parks > 0 { break }
+            usleep(1000)
+        }
+        let events = s.drainEvents()
+        #expect(s.droppedEvents == 0)
+        #expect(parks > 0)
+        let parkEvents = events.filter { $0.kind == .workerPark }.count
+        #expect(UInt64(parkEvents) <= parks)
+        // Every external spawn is in the coalesced spawn-batch events.
+        let spawned = events.filter { $0.kind == .spawnBatch }.reduce(0) { $0 + Int($1.count) }
+        #expect(spawned >= cycles)
+    }
+}

@@ -263,7 +263,8 @@ extension Scheduler {
             w.event(.spawnBatch, count: w.spawnsSinceEvent)
             w.spawnsSinceEvent = 0
         }
-        w.event(.workerPark)
+        // The park event is written at unpark, and only for a long park (see the essay, "Metrics and events").
+        let parkedAt = now
         w.publish(state: .parked)
 
         var unparked: Bool
@@ -298,9 +299,14 @@ extension Scheduler {
             // wakeIdleSlow counted us in nmspinning; wakeIdleForPoll and shutdown did not.
             if asSpinner { w.spinning = true }
         }
-        w.activeSince = qv_now_ns()
+        let unparkedAt = qv_now_ns()
+        w.activeSince = unparkedAt
         w.counters.unparks &+= 1
-        w.event(.workerUnpark)
+        let parkedFor = unparkedAt &- parkedAt
+        if parkedFor >= configuration.parkEventThresholdNanos {
+            w.event(.workerPark, at: parkedAt)
+            w.event(.workerUnpark, duration: parkedFor, at: unparkedAt)
+        }
         w.setState(w.spinning ? .spinning : .running)
         checkTimers(w)
         return unparked

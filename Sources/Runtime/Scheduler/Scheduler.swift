@@ -67,7 +67,10 @@
 // ## Metrics and events
 //
 // Each worker counts in plain integers and publishes them every 61 runs and before it parks (tokio's
-// Stats → WorkerMetrics); `metrics()` only loads atomics. Fiber counts by state are differences of monotonic
+// Stats → WorkerMetrics); `metrics()` only loads atomics. Events are for what is notable: every park and
+// unpark is counted, but only a park that lasted `parkEventThresholdNanos` (1 ms) becomes an event pair
+// (written at unpark, the park stamped with its start); external spawns are counted and reported as one
+// spawn-batch event per `drainEvents()`; spawns from fibers as one per 61 runs or park. Fiber counts by state are differences of monotonic
 // counters (spawned − finished, parks − wakes per reason, blocking begins − ends), not shared gauges. Notable
 // events go to one SPSC `EventRing` per worker (dropped and counted when full); `drainEvents()` merges them.
 // The ready → running delay is measured on 1 in `delaySampling` enqueues (two clock reads each).
@@ -123,11 +126,16 @@ public final class Scheduler: @unchecked Sendable {
         public var eventRingCapacity: Int
         /// 1 in `delaySampling` enqueues is timestamped for the ready → running delay (0 = off).
         public var delaySampling: Int
+        /// A worker park becomes a park/unpark event pair only when it lasted at least this long (ns); shorter
+        /// parks are only counted. Idle workers park and unpark 50k+ times a second under a spawn-heavy load:
+        /// one event each would flood the rings (0 = an event for every park).
+        public var parkEventThresholdNanos: UInt64
 
         public init(
             carriers: Int = Scheduler.coreCount, steal: StealPolicy = .half, blocking: BlockingPolicy = .handoff,
             localQueueCapacity: Int = 256, spinCount: Int = 8, maxSpareCarriers: Int = 64,
-            stackSize: Int = FiberStack.defaultSize, eventRingCapacity: Int = 4096, delaySampling: Int = 16
+            stackSize: Int = FiberStack.defaultSize, eventRingCapacity: Int = 4096, delaySampling: Int = 16,
+            parkEventThresholdNanos: UInt64 = 1_000_000
         ) {
             self.carriers = carriers
             self.steal = steal
@@ -138,6 +146,7 @@ public final class Scheduler: @unchecked Sendable {
             self.stackSize = stackSize
             self.eventRingCapacity = eventRingCapacity
             self.delaySampling = delaySampling
+            self.parkEventThresholdNanos = parkEventThresholdNanos
         }
 
         func validate() throws(SchedulerError) {

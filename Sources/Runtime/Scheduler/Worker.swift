@@ -75,10 +75,14 @@ final class Worker: @unchecked Sendable {
         published.state.store(state.rawValue, ordering: .relaxed)  // relaxed: gauge.
     }
 
-    func event(_ kind: RuntimeEventKind, other: Int = -1, count: Int32 = 0, duration: UInt64 = 0, name: String? = nil) {
+    func event(
+        _ kind: RuntimeEventKind, other: Int = -1, count: Int32 = 0, duration: UInt64 = 0, name: String? = nil,
+        at time: UInt64 = 0
+    ) {
         events.push(
             RuntimeEventRecord(
-                timeNanos: qv_now_ns(), kind: kind, worker: Int32(id), other: Int32(other), count: count,
+                timeNanos: time != 0 ? time : qv_now_ns(), kind: kind, worker: Int32(id), other: Int32(other),
+                count: count,
                 durationNanos: duration, name: name))
     }
 }
