@@ -148,3 +148,36 @@ struct SchedulerEventFloodTests {
         #expect(spawned >= cycles)
     }
 }
+
+@Suite("Scheduler handoff state")
+struct SchedulerHandoffStateTests {
+    /// Under `handoff`, a worker whose carrier blocks shows as `handedOff` (not `pinned`) while the region
+    /// lasts; under `pin` it shows as `pinned`. (Before: `handedOff` was never reported.)
+    @Test(arguments: [BlockingPolicy.handoff, .pin]) func blockedWorkerState(policy: BlockingPolicy) throws {
+        let s = try Scheduler(.init(carriers: 2, blocking: policy))
+        defer { s.shutdown() }
+        let release = Atomic<Bool>(false)
+        let h = s.spawn(name: "blocker") {
+            Scheduler.blocking {
+                let end = qv_now_ns() &+ 20_000_000_000
+                while !release.load(ordering: .relaxed) && qv_now_ns() < end { usleep(200) }  // relaxed: flag.
+            }
+        }
+        let expected: SchedulerWorkerState = policy == .handoff ? .handedOff : .pinned
+        var seen = false
+        for _ in 0..<10_000 {
+            let m = s.metrics()
+            if m.workers.contains(where: { $0.state == expected }) && !m.blocked.isEmpty {
+                seen = true
+                break
+            }
+            usleep(500)
+        }
+        let other: SchedulerWorkerState = policy == .handoff ? .pinned : .handedOff
+        #expect(!s.metrics().workers.contains { $0.state == other })
+        release.store(true, ordering: .relaxed)  // relaxed: flag.
+        _ = joinBounded(h)
+        #expect(seen)
+        #expect(!s.metrics().workers.contains { $0.state == .handedOff })
+    }
+}

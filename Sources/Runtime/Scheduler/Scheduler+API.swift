@@ -56,6 +56,7 @@ extension Scheduler {
             let result = Result<T, E> { () throws(E) -> T in try body() }
             let dur = qv_now_ns() &- start
             c.blockedInfo.withLock { $0 = nil }
+            w.handoffsOutstanding.subtract(1, ordering: .relaxed)  // relaxed: a gauge for metrics.
             handoffEnds.add(1, ordering: .relaxed)  // relaxed: statistic.
             detachedEvent(.blockingEnd, worker: w.id, duration: dur, name: t.name)
             t.fiber?.state = .running
@@ -98,6 +99,7 @@ extension Scheduler {
         }
         guard let (s, isNew) = spare else { return nil }
         handoffBegins.add(1, ordering: .relaxed)  // relaxed: statistic.
+        w.handoffsOutstanding.add(1, ordering: .relaxed)  // relaxed: a gauge for metrics.
         w.event(.handoff, other: s.index)
         w.event(.blockingBegin, name: t.name)
         c.blockedInfo.withLock { $0 = (t.name, start, .handoff) }

@@ -46,6 +46,9 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var wokeAsSpinner = false
     /// The carrier (thread index) running this worker; relaxed gauge for metrics.
     let carrierIndex = Atomic<Int>(0)
+    /// Handed-off blocking regions in progress whose carrier this worker left (any thread: the blocked
+    /// carrier increments and decrements it); while > 0, metrics report the worker as `handedOff`.
+    let handoffsOutstanding = Atomic<Int>(0)
 
     init(id: Int, capacity: Int, eventCapacity: Int) {
         self.id = id
