@@ -181,3 +181,37 @@ struct SchedulerHandoffStateTests {
         #expect(!s.metrics().workers.contains { $0.state == .handedOff })
     }
 }
+
+@Suite("Scheduler run-next stealing")
+struct SchedulerRunnextStealTests {
+    /// A fiber woken into the LIFO slot of a worker whose fiber then keeps running is taken by an idle
+    /// worker (here one kept searching by a sleeper), instead of waiting for the waker to park. (Before: it
+    /// waited the waker's whole busy spin.) The waker's spin is bounded at 10 s; it ends as soon as the woken
+    /// fiber has run.
+    @Test func idleWorkerTakesAWaitingRunnext() throws {
+        let s = try Scheduler(.init(carriers: 2))
+        defer { s.shutdown() }
+        let stop = Atomic<Bool>(false)
+        let ticker = s.spawn(name: "ticker") {
+            while !stop.load(ordering: .relaxed) { Scheduler.sleep(nanoseconds: 200_000) }  // relaxed: flag.
+        }
+        let ch = Channel<Int>()
+        let ran = Atomic<Bool>(false)
+        let woken = s.spawn(name: "woken") {
+            _ = ch.receive()
+            ran.store(true, ordering: .relaxed)  // relaxed: a flag the waker polls.
+        }
+        let waker = s.spawn(name: "waker") { () -> Bool in
+            // Wait until the receiver is parked, so the send wakes it into this worker's LIFO slot.
+            while s.metrics().fibers.parkedChannel == 0 { Scheduler.yield() }
+            try? ch.send(1)
+            let end = qv_now_ns() &+ 10_000_000_000
+            while !ran.load(ordering: .relaxed) && qv_now_ns() < end {}  // relaxed: polled flag.
+            return ran.load(ordering: .relaxed)  // relaxed: polled flag.
+        }
+        #expect(joinBounded(waker) == true)
+        _ = joinBounded(woken)
+        stop.store(true, ordering: .relaxed)  // relaxed: flag.
+        _ = joinBounded(ticker)
+    }
+}

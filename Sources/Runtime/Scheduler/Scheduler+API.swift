@@ -71,10 +71,7 @@ extension Scheduler {
         w.event(.blockingBegin, name: t.name)
         c.blockedInfo.withLock { $0 = (t.name, start, .pin) }
         // The LIFO slot is not stealable: move it to the queue, and let an idle worker come to steal that.
-        if let next = w.runnext {
-            w.runnext = nil
-            _ = w.local.push(next, overflow: injector)
-        }
+        if let next = w.exchangeRunnext(nil) { _ = w.local.push(next, overflow: injector) }
         w.publish(state: .pinned)
         if !w.local.isEmpty { wakeIdle() }
         let result = Result<T, E> { () throws(E) -> T in try body() }
@@ -228,8 +225,7 @@ extension Scheduler {
         // Every carrier has exited: this thread now owns every queue. Drop what is left.
         var dropped: [FiberTask] = []
         for w in workers {
-            if let t = w.runnext { dropped.append(t) }
-            w.runnext = nil
+            if let t = w.exchangeRunnext(nil) { dropped.append(t) }
             while let t = w.local.pop() { dropped.append(t) }
         }
         dropped += injector.closeAndDrain()

@@ -29,9 +29,11 @@
 //
 // A fiber woken by the fiber running on a worker (a channel hand-over, a join) goes to that worker's LIFO
 // slot (`runnext`; tokio's lifo_slot, Go's runnext) and runs as soon as the waker parks, on the same carrier,
-// while the data it was handed is still in cache. The slot is not stealable, and at most 3 consecutive runs
-// come from it before the queue gets a turn; the cost is that a woken fiber waits behind a waker that keeps
-// running. A fiber whose timer expired also goes to the LIFO slot of the worker that expired it (Go's
+// while the data it was handed is still in cache. At most 3 consecutive runs come from it before the queue
+// gets a turn. The slot is an atomic pointer: an idle worker that finds every queue empty may take a fiber
+// it has seen waiting there for 5 µs (its waker kept running; Go steals runnext the same way) — the owner
+// pays an exchange instead of a plain store. Nobody is woken to do so: only a worker already searching
+// steals it, otherwise the fiber waits for its waker to park. A fiber whose timer expired also goes to the LIFO slot of the worker that expired it (Go's
 // `ready(gp, next: true)`): behind CPU-bound fibers that yield every few ms, the back of the queue is several
 // slices away, and a 1 ms sleep became tens of ms late. Spawns and I/O wake-ups go to the back of the queue.
 //
@@ -332,12 +334,7 @@ public final class Scheduler: @unchecked Sendable {
     /// Puts `task` in `w`'s LIFO slot; a displaced occupant goes to the queue (which wakes a worker). Owner.
     @inline(__always)
     func putRunnext(_ task: FiberTask, on w: Worker) {
-        if let prev = w.runnext {
-            w.runnext = task
-            pushLocal(prev, on: w)
-        } else {
-            w.runnext = task
-        }
+        if let prev = w.exchangeRunnext(task) { pushLocal(prev, on: w) }
     }
 
     // MARK: Wake-ups
