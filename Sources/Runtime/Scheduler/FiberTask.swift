@@ -34,7 +34,7 @@ class FiberTask: @unchecked Sendable {
     let state = Atomic<UInt8>(TaskState.runnable.rawValue)
     // unowned(unsafe): a task never outlives its scheduler's run (shutdown drops every task first).
     @usableFromInline unowned(unsafe) let scheduler: Scheduler
-    @usableFromInline var name: String
+    @usableFromInline let name: String
     let kind: String
     /// Created at the first run, so queued-but-unstarted tasks hold no stack.
     @exclusivity(unchecked) var fiber: Fiber?
@@ -224,8 +224,8 @@ final class ResultTask<T>: FiberTask, @unchecked Sendable {
     }
 
     override func runBody() {
-        let b = body
-        body = nil
+        // take(): moves the closure out (no retain/release pair).
+        let b = body.take()
         result = b?()
     }
 
