@@ -237,10 +237,9 @@ extension Scheduler {
         }
         ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
         // Cancel them: their handles report `isCancelled` and joiners (plain threads included) return.
-        for t in dropped {
-            t.cancel()
-            t.fiber = nil  // returns the stack to the pool (Fiber.deinit)
-        }
+        // cancel() also drops the fiber, returning its stack to the pool (Fiber.deinit); only the one caller
+        // that wins cancel() touches the task (a plain thread's wake may race to cancel it too).
+        for t in dropped { t.cancel() }
         carriersLock.withLock { cs in
             for c in cs.all { c.worker = nil }
             cs.spares.removeAll()

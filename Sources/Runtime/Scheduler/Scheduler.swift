@@ -436,7 +436,11 @@ public final class Scheduler: @unchecked Sendable {
         if next == .max { return }
         let now = qv_now_ns()
         if next > now { return }
-        for t in timers.expire(now: now) { wake(t, reason: .sleep, next: w) }
+        let expired = timers.expire(now: now)
+        for t in expired { wake(t, reason: .sleep, next: w) }
+        // As Go's ready() does: more work appeared here, so an idle worker may come and steal (the queue, or
+        // the LIFO slot after its delay) — without this a busy worker keeps every timer's fiber to itself.
+        if !expired.isEmpty { wakeIdle() }
     }
 
     func registerIO(_ task: FiberTask, fd: Int32, events: UInt32) throws(SchedulerError) {
