@@ -215,3 +215,26 @@ struct SchedulerRunnextStealTests {
         _ = joinBounded(ticker)
     }
 }
+
+@Suite("Scheduler Void tasks")
+struct SchedulerVoidTaskTests {
+    /// `spawn` of a Void body uses the non-generic task record; a generic caller whose `T` is Void gets the
+    /// generic one. Both join, both cancel.
+    @Test func voidSpawnsJoinAndCancel() throws {
+        func viaGeneric<T>(_ s: Scheduler, _ body: @escaping () -> T) -> JoinHandle<T> { s.spawn(body) }
+        let s = try Scheduler(.init(carriers: 2))
+        let ran = Atomic<Int>(0)
+        let a = s.spawn { ran.add(1, ordering: .relaxed) }  // relaxed: a count read after the joins.
+        let b: JoinHandle<Void> = viaGeneric(s) { ran.add(1, ordering: .relaxed) }  // relaxed: as above.
+        let c = viaGeneric(s) { 41 + 1 }
+        #expect(joinBounded(a) != nil && joinBounded(b) != nil && joinBounded(c) == 42)
+        #expect(a.isFinished && b.isFinished && !a.isCancelled)
+        #expect(ran.load(ordering: .relaxed) == 2)  // relaxed: ordered by the joins.
+        s.shutdown()
+        let d = s.spawn {}
+        let e: JoinHandle<Void> = viaGeneric(s) {}
+        #expect(d.isCancelled && e.isCancelled)
+        #expect(throws: SchedulerError.cancelled) { try d.tryJoin() }
+        #expect(e.join(timeoutNanos: 1_000_000) == nil)
+    }
+}

@@ -274,6 +274,15 @@ public final class Scheduler: @unchecked Sendable {
 
     /// After `shutdown()` a spawn is refused: the handle reports `isCancelled` (never a crash). A spawn that
     /// races with shutdown either lands in a queue that shutdown drains (and cancels) or is refused here.
+    /// `spawn` of a body that returns nothing (preferred by overload resolution over the generic one): a
+    /// non-generic task record, so no generic metadata is looked up per spawn, run or deinit.
+    @inlinable @discardableResult
+    public func spawn(name: String = "", kind: String = "", _ body: @escaping () -> Void) -> JoinHandle<Void> {
+        let task = VoidTask(scheduler: self, name: name, kind: kind, body: body)
+        enqueueNew(task)
+        return JoinHandle(task: task)
+    }
+
     @usableFromInline
     func enqueueNew(_ task: FiberTask) {
         if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
