@@ -63,7 +63,8 @@ struct SchedulerLifecycleTests {
     }
 
     @Test func stealAndParkEventsAndCounters() throws {
-        let s = try Scheduler(.init(carriers: 2, localQueueCapacity: 64))
+        // Threshold 0: every park is an event (the default keeps only parks ≥ 1 ms).
+        let s = try Scheduler(.init(carriers: 2, localQueueCapacity: 64, parkEventThresholdNanos: 0))
         defer { s.shutdown() }
         let root = s.spawn(name: "root") { () -> Int in
             let hs = (0..<2000).map { i in
@@ -77,8 +78,15 @@ struct SchedulerLifecycleTests {
         }
         #expect(joinBounded(root) == 1999 * 1000)
         let m = quiescentMetrics(s)
-        let events = s.drainEvents()
+        // A park's events are written when it ends: wake a parked worker once more.
+        #expect(joinBounded(s.spawn { 1 }) == 1)
+        var events = s.drainEvents()
+        for _ in 0..<1000 where !events.contains(where: { $0.kind == .workerPark }) {
+            usleep(1000)
+            events += s.drainEvents()
+        }
         #expect(events.contains { $0.kind == .workerPark })
+        #expect(events.contains { $0.kind == .workerUnpark && $0.durationNanos > 0 })
         #expect(events.contains { $0.kind == .spawnBatch && $0.count > 0 })
         let steals = events.filter { $0.kind == .steal }
         #expect(steals.allSatisfy { $0.worker != $0.other && $0.count >= 1 })
@@ -91,7 +99,7 @@ struct SchedulerLifecycleTests {
     }
 
     @Test func fullEventRingDropsAndCounts() throws {
-        let s = try Scheduler(.init(carriers: 2, eventRingCapacity: 2))
+        let s = try Scheduler(.init(carriers: 2, eventRingCapacity: 2, parkEventThresholdNanos: 0))
         defer { s.shutdown() }
         for _ in 0..<20 {
             let h = s.spawn { Scheduler.sleep(nanoseconds: 100_000) }

@@ -27,6 +27,8 @@ public enum BlockingPolicy: String, Sendable, CaseIterable, Codable {
 /// What a worker is doing, as published. Mirrors `Telemetry.WorkerState`.
 public enum SchedulerWorkerState: UInt8, Sendable {
     case running = 0
+    /// `pinned`: its carrier is inside a `blocking {}` region under `pin` (the queue waits or is stolen).
+    /// `handedOff`: its carrier is inside a region under `handoff` and the worker runs on a spare carrier.
     case spinning, parked, pinned, handedOff, stopped
 }
 

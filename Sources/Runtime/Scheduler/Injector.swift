@@ -12,6 +12,8 @@ import Synchronization
 public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendable {
     private let queue = Locked<Deque<Element>>(Deque())
     private let depthGauge = Atomic<Int>(0)
+    /// Set once by `closeAndDrain` (under the queue lock); `pushIfOpen` then refuses.
+    private let closed = Atomic<Bool>(false)
 
     public init() {}
 
@@ -28,6 +30,17 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
             q.append(element)
             // relaxed: written under the lock; readers only use it as a hint.
             depthGauge.store(q.count, ordering: .relaxed)
+        }
+    }
+
+    /// Appends unless the injector was closed (shutdown). Any thread. Under the lock, so an element is either
+    /// in what `closeAndDrain` returns or refused here: never lost.
+    public func pushIfOpen(_ element: Element) -> Bool {
+        queue.withLock { q in
+            if closed.load(ordering: .relaxed) { return false }  // relaxed: written under this lock.
+            q.append(element)
+            depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
+            return true
         }
     }
 
@@ -61,6 +74,17 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
             for _ in 0..<n { out.append(q.removeFirst()) }
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
             return out
+        }
+    }
+
+    /// Removes everything and refuses later `pushIfOpen`s (shutdown). Any thread.
+    public func closeAndDrain() -> [Element] {
+        queue.withLock { q in
+            closed.store(true, ordering: .relaxed)  // relaxed: read under this lock.
+            let all = Array(q)
+            q.removeAll()
+            depthGauge.store(0, ordering: .relaxed)  // relaxed: see push.
+            return all
         }
     }
 

@@ -56,6 +56,7 @@ extension Scheduler {
             let result = Result<T, E> { () throws(E) -> T in try body() }
             let dur = qv_now_ns() &- start
             c.blockedInfo.withLock { $0 = nil }
+            w.handoffsOutstanding.subtract(1, ordering: .relaxed)  // relaxed: a gauge for metrics.
             handoffEnds.add(1, ordering: .relaxed)  // relaxed: statistic.
             detachedEvent(.blockingEnd, worker: w.id, duration: dur, name: t.name)
             t.fiber?.state = .running
@@ -70,10 +71,7 @@ extension Scheduler {
         w.event(.blockingBegin, name: t.name)
         c.blockedInfo.withLock { $0 = (t.name, start, .pin) }
         // The LIFO slot is not stealable: move it to the queue, and let an idle worker come to steal that.
-        if let next = w.runnext {
-            w.runnext = nil
-            _ = w.local.push(next, overflow: injector)
-        }
+        if let next = w.exchangeRunnext(nil) { _ = w.local.push(next, overflow: injector) }
         w.publish(state: .pinned)
         if !w.local.isEmpty { wakeIdle() }
         let result = Result<T, E> { () throws(E) -> T in try body() }
@@ -98,6 +96,7 @@ extension Scheduler {
         }
         guard let (s, isNew) = spare else { return nil }
         handoffBegins.add(1, ordering: .relaxed)  // relaxed: statistic.
+        w.handoffsOutstanding.add(1, ordering: .relaxed)  // relaxed: a gauge for metrics.
         w.event(.handoff, other: s.index)
         w.event(.blockingBegin, name: t.name)
         c.blockedInfo.withLock { $0 = (t.name, start, .handoff) }
@@ -226,11 +225,10 @@ extension Scheduler {
         // Every carrier has exited: this thread now owns every queue. Drop what is left.
         var dropped: [FiberTask] = []
         for w in workers {
-            if let t = w.runnext { dropped.append(t) }
-            w.runnext = nil
+            if let t = w.exchangeRunnext(nil) { dropped.append(t) }
             while let t = w.local.pop() { dropped.append(t) }
         }
-        dropped += injector.drain()
+        dropped += injector.closeAndDrain()
         dropped += timers.drain()
         dropped += ioWaiters.withLock { d in
             let all = Array(d.values)
@@ -238,10 +236,10 @@ extension Scheduler {
             return all
         }
         ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
-        for t in dropped {
-            t.dropBody()
-            t.fiber = nil  // returns the stack to the pool (Fiber.deinit)
-        }
+        // Cancel them: their handles report `isCancelled` and joiners (plain threads included) return.
+        // cancel() also drops the fiber, returning its stack to the pool (Fiber.deinit); only the one caller
+        // that wins cancel() touches the task (a plain thread's wake may race to cancel it too).
+        for t in dropped { t.cancel() }
         carriersLock.withLock { cs in
             for c in cs.all { c.worker = nil }
             cs.spares.removeAll()

@@ -133,14 +133,13 @@ extension Scheduler {
     /// spurious wake-up; the caller loops).
     func findRunnable(_ w: Worker) -> FiberTask? {
         w.tick &+= 1
-        checkTimers()
+        checkTimers(w)
         if w.tick % Self.injectorInterval == 0 {
             if let t = injector.pop() { return foundWork(w, t) }
             // relaxed: a hint; a missed registration is polled next time.
             if ioWaiterCount.load(ordering: .relaxed) > 0 { poller.poll { ioReady($0) } }
         }
-        if let t = w.runnext {
-            w.runnext = nil
+        if w.hasRunnext, let t = w.exchangeRunnext(nil) {
             // Streak cap (tokio: 3 LIFO polls per tick) so the queue gets a turn; with an empty queue there is
             // nobody to be fair to, and requeueing would only wake an idle worker to steal it.
             if w.runnextStreak < Self.maxRunnextStreak || w.local.isEmpty {
@@ -180,7 +179,7 @@ extension Scheduler {
         var rounds = 0
         while true {
             if stopping.load(ordering: .relaxed) { return nil }  // relaxed: polled flag.
-            checkTimers()
+            checkTimers(w)
             if let t = w.local.pop() { return foundWork(w, t) }
             if let t = takeInjector(w) { return foundWork(w, t) }
             if ioWaiterCount.load(ordering: .relaxed) > 0 {  // relaxed: hint, see findRunnable.
@@ -225,8 +224,34 @@ extension Scheduler {
                 return t
             }
         }
+        // No queue had work: take a fiber that has waited in another worker's LIFO slot (its waker kept
+        // running). Seen first, taken on a later round if still there after `runnextStealDelay`, so the
+        // usual hand-over (the waker parks at once) keeps its cache locality.
+        for k in 0..<n {
+            let v = workers[(start + k) % n]
+            if v === w { continue }
+            let bits = v.runnextHint
+            if bits == 0 { continue }
+            let seen = w.runnextSighting
+            let now = qv_now_ns()
+            if seen.victim == v.id && seen.bits == bits {
+                if now &- seen.at >= Self.runnextStealDelay, let t = v.stealRunnext(expected: bits) {
+                    w.runnextSighting = (-1, 0, 0)
+                    w.counters.stealOps &+= 1
+                    w.counters.stolenIn &+= 1
+                    v.published.stolenOut.add(1, ordering: .relaxed)  // relaxed: statistic.
+                    w.event(.steal, other: v.id, count: 1)
+                    return t
+                }
+            } else {
+                w.runnextSighting = (v.id, bits, now)
+            }
+        }
         return nil
     }
+
+    /// How long a fiber sits in a busy worker's LIFO slot before an idle worker may take it (Go: ~3 µs).
+    static let runnextStealDelay: UInt64 = 5_000
 
     /// Parks the thread running `w` until woken. Returns true when woken by an unpark (as a spinner).
     /// Executed by the owner of `w`.
@@ -263,7 +288,8 @@ extension Scheduler {
             w.event(.spawnBatch, count: w.spawnsSinceEvent)
             w.spawnsSinceEvent = 0
         }
-        w.event(.workerPark)
+        // The park event is written at unpark, and only for a long park (see the essay, "Metrics and events").
+        let parkedAt = now
         w.publish(state: .parked)
 
         var unparked: Bool
@@ -298,18 +324,23 @@ extension Scheduler {
             // wakeIdleSlow counted us in nmspinning; wakeIdleForPoll and shutdown did not.
             if asSpinner { w.spinning = true }
         }
-        w.activeSince = qv_now_ns()
+        let unparkedAt = qv_now_ns()
+        w.activeSince = unparkedAt
         w.counters.unparks &+= 1
-        w.event(.workerUnpark)
+        let parkedFor = unparkedAt &- parkedAt
+        if parkedFor >= configuration.parkEventThresholdNanos {
+            w.event(.workerPark, at: parkedAt)
+            w.event(.workerUnpark, duration: parkedFor, at: unparkedAt)
+        }
         w.setState(w.spinning ? .spinning : .running)
-        checkTimers()
+        checkTimers(w)
         return unparked
     }
 
     /// Cheap look at every place work can come from. Owner of `w`.
     private func hasWorkSomewhere(_ w: Worker) -> Bool {
         if stopping.load(ordering: .relaxed) { return true }  // relaxed: polled flag.
-        if !injector.isEmpty || !w.local.isEmpty || w.runnext != nil { return true }
+        if !injector.isEmpty || !w.local.isEmpty || w.hasRunnext { return true }
         if stealLimit > 0 { for v in workers where v !== w && !v.stealer.isEmpty { return true } }
         if timers.nextDeadline <= qv_now_ns() { return true }
         return false

@@ -105,9 +105,13 @@ extension Scheduler {
             if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
             let cur = p.current.withLock { $0 }
             let depth = w.stealer.count
+            var state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
+            // A worker whose carrier blocked and which now runs on a spare (Go's handoff) shows as handedOff
+            // while the region lasts, whatever the spare is doing with it — distinct from `pinned`.
+            if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped { state = .handedOff }
             ws.append(
                 SchedulerMetrics.Worker(
-                    id: w.id, state: SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running,
+                    id: w.id, state: state,
                     carrier: w.carrierIndex.load(ordering: .relaxed), runs: p.runs.load(ordering: .relaxed),
                     stealOps: p.stealOps.load(ordering: .relaxed), stolenIn: p.stolenIn.load(ordering: .relaxed),
                     stolenOut: p.stolenOut.load(ordering: .relaxed), parks: p.parks.load(ordering: .relaxed),

@@ -29,9 +29,13 @@
 //
 // A fiber woken by the fiber running on a worker (a channel hand-over, a join) goes to that worker's LIFO
 // slot (`runnext`; tokio's lifo_slot, Go's runnext) and runs as soon as the waker parks, on the same carrier,
-// while the data it was handed is still in cache. The slot is not stealable, and at most 3 consecutive runs
-// come from it before the queue gets a turn; the cost is that a woken fiber waits behind a waker that keeps
-// running. Spawns and timer/I/O wake-ups go to the back of the queue (FIFO).
+// while the data it was handed is still in cache. At most 3 consecutive runs come from it before the queue
+// gets a turn. The slot is an atomic pointer: an idle worker that finds every queue empty may take a fiber
+// it has seen waiting there for 5 µs (its waker kept running; Go steals runnext the same way) — the owner
+// pays an exchange instead of a plain store. Nobody is woken to do so: only a worker already searching
+// steals it, otherwise the fiber waits for its waker to park. A fiber whose timer expired also goes to the LIFO slot of the worker that expired it (Go's
+// `ready(gp, next: true)`): behind CPU-bound fibers that yield every few ms, the back of the queue is several
+// slices away, and a 1 ms sleep became tens of ms late. Spawns and I/O wake-ups go to the back of the queue.
 //
 // ## Idle and wake-up (Go's "spinning" protocol, proc.go)
 //
@@ -65,16 +69,24 @@
 // ## Metrics and events
 //
 // Each worker counts in plain integers and publishes them every 61 runs and before it parks (tokio's
-// Stats → WorkerMetrics); `metrics()` only loads atomics. Fiber counts by state are differences of monotonic
+// Stats → WorkerMetrics); `metrics()` only loads atomics. Events are for what is notable: every park and
+// unpark is counted, but only a park that lasted `parkEventThresholdNanos` (1 ms) becomes an event pair
+// (written at unpark, the park stamped with its start); external spawns are counted and reported as one
+// spawn-batch event per `drainEvents()`; spawns from fibers as one per 61 runs or park. Fiber counts by state are differences of monotonic
 // counters (spawned − finished, parks − wakes per reason, blocking begins − ends), not shared gauges. Notable
 // events go to one SPSC `EventRing` per worker (dropped and counted when full); `drainEvents()` merges them.
 // The ready → running delay is measured on 1 in `delaySampling` enqueues (two clock reads each).
 //
 // ## Shutdown
 //
-// `shutdown()` stops accepting spawns, lets each carrier finish the fiber it is running (fibers are not
-// preemptible), joins every carrier, then drops queued, sleeping and I/O-parked fibers: their stacks go back
-// to the pool; what their suspended frames retained is leaked (Swift cannot unwind a foreign stack).
+// `shutdown()` lets each carrier finish the fiber it is running (fibers are not preemptible), joins every
+// carrier, then closes the injector and *cancels* queued, sleeping and I/O-parked fibers: their join handles
+// complete as cancelled (`isCancelled`, `tryJoin()` throws `.cancelled`, a plain-thread `join(timeoutNanos:)`
+// returns nil at once), fibers joining them are cancelled in turn, and their stacks go back to the pool. What
+// their suspended frames retained is leaked (Swift cannot unwind a foreign stack). A spawn after shutdown (or
+// racing with it) is refused by the closed injector and returns a cancelled handle — never a crash. Fibers
+// parked on a channel, mutex or semaphore are not known to the scheduler (only the primitive holds them), so
+// they stay parked and their handles never complete: call `shutdown(drain: true)` or close channels first.
 // `shutdown(drain: true)` first waits for every fiber to finish. Running carriers keep the scheduler alive,
 // so `shutdown()` must be called (from a plain thread); it is what releases the scheduler.
 import CRuntime
@@ -86,6 +98,8 @@ public enum SchedulerError: Error, Equatable, Sendable {
     case invalidConfiguration(String)
     case poller(PollerError)
     case shutDown
+    /// A join on a fiber that never ran to completion: spawned after `shutdown()`, or dropped by it.
+    case cancelled
     case io(op: String, errno: Int32)
 }
 
@@ -114,11 +128,16 @@ public final class Scheduler: @unchecked Sendable {
         public var eventRingCapacity: Int
         /// 1 in `delaySampling` enqueues is timestamped for the ready → running delay (0 = off).
         public var delaySampling: Int
+        /// A worker park becomes a park/unpark event pair only when it lasted at least this long (ns); shorter
+        /// parks are only counted. Idle workers park and unpark 50k+ times a second under a spawn-heavy load:
+        /// one event each would flood the rings (0 = an event for every park).
+        public var parkEventThresholdNanos: UInt64
 
         public init(
             carriers: Int = Scheduler.coreCount, steal: StealPolicy = .half, blocking: BlockingPolicy = .handoff,
             localQueueCapacity: Int = 256, spinCount: Int = 8, maxSpareCarriers: Int = 64,
-            stackSize: Int = FiberStack.defaultSize, eventRingCapacity: Int = 4096, delaySampling: Int = 16
+            stackSize: Int = FiberStack.defaultSize, eventRingCapacity: Int = 4096, delaySampling: Int = 16,
+            parkEventThresholdNanos: UInt64 = 1_000_000
         ) {
             self.carriers = carriers
             self.steal = steal
@@ -129,6 +148,7 @@ public final class Scheduler: @unchecked Sendable {
             self.stackSize = stackSize
             self.eventRingCapacity = eventRingCapacity
             self.delaySampling = delaySampling
+            self.parkEventThresholdNanos = parkEventThresholdNanos
         }
 
         func validate() throws(SchedulerError) {
@@ -180,6 +200,8 @@ public final class Scheduler: @unchecked Sendable {
     let externalSpawned = Atomic<UInt64>(0)
     let externalFinished = Atomic<UInt64>(0)
     let externalWakes = AtomicBuffer(count: ParkReason.allCases.count)
+    /// External spawns not yet reported as a spawn-batch event (see `drainEvents`).
+    let pendingExternalSpawns = Atomic<Int>(0)
     let pinBegins = Atomic<UInt64>(0)
     let pinEnds = Atomic<UInt64>(0)
     let handoffBegins = Atomic<UInt64>(0)
@@ -250,19 +272,33 @@ public final class Scheduler: @unchecked Sendable {
         return JoinHandle(task: task)
     }
 
+    /// After `shutdown()` a spawn is refused: the handle reports `isCancelled` (never a crash). A spawn that
+    /// races with shutdown either lands in a queue that shutdown drains (and cancels) or is refused here.
+    /// `spawn` of a body that returns nothing (preferred by overload resolution over the generic one): a
+    /// non-generic task record, so no generic metadata is looked up per spawn, run or deinit.
+    @inlinable @discardableResult
+    public func spawn(name: String = "", kind: String = "", _ body: @escaping () -> Void) -> JoinHandle<Void> {
+        let task = VoidTask(scheduler: self, name: name, kind: kind, body: body)
+        enqueueNew(task)
+        return JoinHandle(task: task)
+    }
+
     @usableFromInline
     func enqueueNew(_ task: FiberTask) {
-        // relaxed: a best-effort guard; shutdown drops whatever slips in.
-        precondition(!stopping.load(ordering: .relaxed), "Scheduler.spawn after shutdown")
         if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
+            // A carrier of ours is still running, so shutdown has not drained the queues yet: it will.
             w.counters.spawned &+= 1
             w.spawnsSinceEvent &+= 1
             pushLocal(task, on: w)
         } else {
-            externalSpawned.add(1, ordering: .relaxed)  // relaxed: statistic.
             if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
-            injector.push(task)
-            detachedEvent(.spawnBatch, count: 1)
+            guard injector.pushIfOpen(task) else {
+                task.cancel()
+                return
+            }
+            externalSpawned.add(1, ordering: .relaxed)  // relaxed: statistic.
+            // Coalesced: drainEvents emits one spawn-batch event for all external spawns since the last drain.
+            pendingExternalSpawns.add(1, ordering: .relaxed)  // relaxed: a statistic for the next drain.
             wakeIdle()
         }
     }
@@ -289,20 +325,25 @@ public final class Scheduler: @unchecked Sendable {
                 // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
                 let sampling = configuration.delaySampling
                 if sampling > 0 && w.nextRandom() & delayMask == 0 && delayMask != 0 { task.readyAt = qv_now_ns() }
-                if let prev = w.runnext {
-                    w.runnext = task
-                    pushLocal(prev, on: w)
-                } else {
-                    w.runnext = task
-                }
+                putRunnext(task, on: w)
                 return
             }
             pushLocal(task, on: w)
         } else {
             if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
-            injector.push(task)
+            // Refused only after shutdown closed the injector: the task can never run again.
+            guard injector.pushIfOpen(task) else {
+                task.cancel()
+                return
+            }
             wakeIdle()
         }
+    }
+
+    /// Puts `task` in `w`'s LIFO slot; a displaced occupant goes to the queue (which wakes a worker). Owner.
+    @inline(__always)
+    func putRunnext(_ task: FiberTask, on w: Worker) {
+        if let prev = w.exchangeRunnext(task) { pushLocal(prev, on: w) }
     }
 
     // MARK: Wake-ups
@@ -339,7 +380,10 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// Makes a parked (or parking) task runnable. Any thread, any number of times (extra wakes are no-ops).
-    @usableFromInline func wake(_ task: FiberTask, reason: ParkReason) {
+    /// `next`: the owner of that worker is waking it (timer expiry) — it goes to the worker's LIFO slot.
+    @usableFromInline func wake(_ task: FiberTask, reason: ParkReason) { wake(task, reason: reason, next: nil) }
+
+    func wake(_ task: FiberTask, reason: ParkReason, next: Worker?) {
         while true {
             let s = task.state.load(ordering: .sequentiallyConsistent)
             switch TaskState(rawValue: s)! {
@@ -349,7 +393,7 @@ public final class Scheduler: @unchecked Sendable {
                 ).exchanged {
                     countWake(reason)
                     task.fiber?.state = .runnable
-                    enqueue(task)
+                    if let w = next { putRunnext(task, on: w) } else { enqueue(task) }
                     return
                 }
             case .parking, .running:
@@ -391,14 +435,21 @@ public final class Scheduler: @unchecked Sendable {
         if armed != 0 && deadline < armed { poller.wake() }
     }
 
-    /// Expires due timers, waking their fibers. Any carrier.
+    /// Expires due timers, waking their fibers into `w`'s LIFO slot (Go's `ready(gp, next: true)`): a fiber
+    /// whose sleep ended runs at this worker's next scheduling point, not behind every fiber already queued —
+    /// with CPU-bound fibers that yield every few ms, the back of the queue is several slices away. Owner of
+    /// `w`, between fibers.
     @inline(__always)
-    func checkTimers() {
+    func checkTimers(_ w: Worker) {
         let next = timers.nextDeadline
         if next == .max { return }
         let now = qv_now_ns()
         if next > now { return }
-        for t in timers.expire(now: now) { wake(t, reason: .sleep) }
+        let expired = timers.expire(now: now)
+        for t in expired { wake(t, reason: .sleep, next: w) }
+        // As Go's ready() does: more work appeared here, so an idle worker may come and steal (the queue, or
+        // the LIFO slot after its delay) — without this a busy worker keeps every timer's fiber to itself.
+        if !expired.isEmpty { wakeIdle() }
     }
 
     func registerIO(_ task: FiberTask, fd: Int32, events: UInt32) throws(SchedulerError) {
@@ -445,6 +496,9 @@ public final class Scheduler: @unchecked Sendable {
     public func drainEvents() -> [RuntimeEventRecord] {
         drainLock.withLock { n in
             n &+= 1
+            // relaxed: a statistic; the ring's own release/acquire publishes the event.
+            let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
+            if spawns > 0 { detachedEvent(.spawnBatch, count: Int32(clamping: spawns)) }
             return EventRingSet(workers.map(\.events) + [detachedEvents]).drainAll()
         }
     }

@@ -30,8 +30,13 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var spinning = false
     /// owner: xorshift state for victim order and delay sampling.
     @exclusivity(unchecked) var rng: UInt64
-    /// owner: the LIFO slot — a fiber woken by the fiber running here, run next (see Scheduler.enqueue).
-    @exclusivity(unchecked) var runnext: FiberTask?
+    /// The LIFO slot — a fiber woken by the fiber running here, run next (see Scheduler.enqueue) — as a
+    /// retained object pointer (0 = empty). The owner puts and takes with an exchange; an idle thief may CAS
+    /// out a fiber it has seen waiting there for `Scheduler.runnextStealDelay` (Go steals runnext too).
+    /// acquiring-and-releasing on every access: the task's plain fields travel with it.
+    private let runnextBits = Atomic<UInt>(0)
+    /// owner (as a thief): the last victim slot seen occupied — victim id, slot value, when (ns).
+    @exclusivity(unchecked) var runnextSighting: (victim: Int, bits: UInt, at: UInt64) = (-1, 0, 0)
     /// owner: consecutive runs taken from `runnext` (capped so two fibers ping-ponging cannot starve the queue).
     @exclusivity(unchecked) var runnextStreak = 0
     /// owner: the last published current fiber had a name or kind.
@@ -46,12 +51,44 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var wokeAsSpinner = false
     /// The carrier (thread index) running this worker; relaxed gauge for metrics.
     let carrierIndex = Atomic<Int>(0)
+    /// Handed-off blocking regions in progress whose carrier this worker left (any thread: the blocked
+    /// carrier increments and decrements it); while > 0, metrics report the worker as `handedOff`.
+    let handoffsOutstanding = Atomic<Int>(0)
 
     init(id: Int, capacity: Int, eventCapacity: Int) {
         self.id = id
         (local, stealer) = makeRunQueue(capacity: capacity)
         events = EventRing(capacity: eventCapacity)
         rng = 0x9E37_79B9_7F4A_7C15 &* UInt64(id + 1)
+    }
+
+    /// Puts `t` (or nothing) in the LIFO slot and returns the fiber it displaced. Owner.
+    @inline(__always) func exchangeRunnext(_ t: FiberTask?) -> FiberTask? {
+        // Unmanaged: the slot owns one retain of its task, passed in here and taken back by whoever takes it.
+        let new = t.map { UInt(bitPattern: Unmanaged.passRetained($0).toOpaque()) } ?? 0
+        let old = runnextBits.exchange(new, ordering: .acquiringAndReleasing)
+        return Self.take(old)
+    }
+
+    /// True when the slot holds a fiber (a hint for anyone; exact for the owner, bar a thief's take).
+    @inline(__always) var hasRunnext: Bool { runnextBits.load(ordering: .relaxed) != 0 }  // relaxed: hint.
+
+    /// The slot's raw value, for a thief's sighting. Any thread.
+    var runnextHint: UInt { runnextBits.load(ordering: .relaxed) }  // relaxed: compared by a later CAS.
+
+    /// Takes the slot's fiber if the slot still holds `expected` (a thief). Any thread. A slot reused by a
+    /// new task at the same address is still a fiber the slot owns: taking it is as valid.
+    func stealRunnext(expected: UInt) -> FiberTask? {
+        guard expected != 0,
+            runnextBits.compareExchange(expected: expected, desired: 0, ordering: .acquiringAndReleasing).exchanged
+        else { return nil }
+        return Self.take(expected)
+    }
+
+    @inline(__always) private static func take(_ bits: UInt) -> FiberTask? {
+        guard bits != 0, let p = UnsafeRawPointer(bitPattern: bits) else { return nil }
+        // Unmanaged: balances the passRetained of exchangeRunnext.
+        return Unmanaged<FiberTask>.fromOpaque(p).takeRetainedValue()
     }
 
     @inline(__always) func nextRandom() -> UInt64 {
@@ -75,10 +112,14 @@ final class Worker: @unchecked Sendable {
         published.state.store(state.rawValue, ordering: .relaxed)  // relaxed: gauge.
     }
 
-    func event(_ kind: RuntimeEventKind, other: Int = -1, count: Int32 = 0, duration: UInt64 = 0, name: String? = nil) {
+    func event(
+        _ kind: RuntimeEventKind, other: Int = -1, count: Int32 = 0, duration: UInt64 = 0, name: String? = nil,
+        at time: UInt64 = 0
+    ) {
         events.push(
             RuntimeEventRecord(
-                timeNanos: qv_now_ns(), kind: kind, worker: Int32(id), other: Int32(other), count: count,
+                timeNanos: time != 0 ? time : qv_now_ns(), kind: kind, worker: Int32(id), other: Int32(other),
+                count: count,
                 durationNanos: duration, name: name))
     }
 }
