@@ -410,12 +410,10 @@ public enum LoopBenchmarks {
             let loop = try benchLoop(blocked ? "bench-lag-blocked" : "bench-lag-idle", heartbeat: .milliseconds(1))
             if blocked {
                 loop.spawn(name: "blocker") {
-                    let origin = qv_now_ns()
+                    let origin = loop.clock.now()
                     var j: UInt64 = 1
                     while j * 200 < secs * 1000 {
-                        let due = origin + j * 200_000_000
-                        let t = qv_now_ns()
-                        if due > t { try await loop.sleep(for: .nanoseconds(Int64(due - t))) }
+                        try await loop.sleep(untilNanos: origin + j * 200_000_000)
                         spin(50_000_000)
                         j += 1
                     }

@@ -125,6 +125,31 @@ private actor OnLoop {
         #expect(ok)
     }
 
+    /// Deadline audit, fd side: the wait registers inside its continuation body, which may run after
+    /// jobs queued before it. Readiness that arrives in between is not lost (level-triggered arm).
+    @Test func fdReadyBeforeTheWaitRegistersIsNotLost() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "fd-early")
+        defer { loop.shutdown() }
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let (r, w) = (fds[0], fds[1])
+        defer {
+            close(r)
+            close(w)
+        }
+        #expect(qv_set_nonblocking(r) == 0)
+        let ok = try await loop.spawn(name: "reader") { () async throws -> Bool in
+            loop.callSoon(name: "writer") {
+                var b: UInt8 = 9
+                _ = write(w, &b, 1)
+            }
+            try await loop.waitReadable(r)
+            var b: UInt8 = 0
+            return loop.inLoop && read(r, &b, 1) == 1 && b == 9
+        }.value
+        #expect(ok)
+    }
+
     @Test func fdWaitIsCancellableAndExclusive() async throws {
         let loop = try LoopTestSupport.realLoop(name: "fd-cancel")
         defer { loop.shutdown() }

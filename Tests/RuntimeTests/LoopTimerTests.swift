@@ -98,6 +98,96 @@ import Testing
         #expect(loop.metrics().timersPending == 0)
     }
 
+    /// The workloads engineer's bug: a job queued before the sleep's continuation body ran (here a
+    /// 50 ms blocker) made the sleep 50 ms late, because the start time was read inside that body.
+    @Test func sleepDeadlineIsFixedAtTheCall() async throws {
+        let (loop, clock) = try LoopTestSupport.manualLoop(slow: .seconds(1))
+        defer { loop.shutdown() }
+        let slept = Recorder<UInt64>()
+        let t = loop.spawn(name: "sleeper") {
+            let start = clock.now
+            loop.callSoon(name: "blocker") { clock.advance(by: .milliseconds(50)) }
+            try await loop.sleep(for: .milliseconds(50))
+            slept.append(clock.now - start)
+        }
+        await loop.runUntilIdle()
+        // The blocker used up the whole 50 ms: the sleeper is due without the clock moving again.
+        #expect(slept.values == [50_000_000])
+        if slept.values.isEmpty { t.cancel() }  // the old bug: don't wait an hour of manual time
+        _ = try? await t.value
+    }
+
+    /// A sleep counts from the call, not from the start of the job that calls it.
+    @Test func sleepCountsFromTheCallNotTheJobStart() async throws {
+        let (loop, clock) = try LoopTestSupport.manualLoop(slow: .seconds(1))
+        defer { loop.shutdown() }
+        let woke = Recorder<UInt64>()
+        let start = clock.now
+        let t = loop.spawn(name: "sleeper") {
+            clock.advance(by: .milliseconds(30))  // the job "runs" 30 ms, then sleeps 10 ms
+            try await loop.sleep(for: .milliseconds(10))
+            woke.append(clock.now - start)
+        }
+        await loop.runUntilIdle()
+        #expect(woke.values.isEmpty)
+        await loop.advanceTime(by: .milliseconds(9))
+        #expect(woke.values.isEmpty)
+        await loop.advanceTime(by: .milliseconds(1))
+        #expect(woke.values == [40_000_000])
+        try await t.value
+    }
+
+    @Test func sleepUntilAPastDeadlineReturnsAndForeverDoesNotWrap() async throws {
+        let (loop, clock) = try LoopTestSupport.manualLoop()
+        defer { loop.shutdown() }
+        let past = loop.spawn(name: "past") { try await loop.sleep(untilNanos: clock.now - 1) }
+        await loop.runUntilIdle()
+        try await past.value
+        let forever = loop.spawn(name: "forever") { try await loop.sleep(for: .seconds(Int64.max)) }
+        await loop.runUntilIdle()
+        await loop.advanceTime(by: .seconds(3600))
+        #expect(loop.metrics().timersPending == 1)
+        forever.cancel()
+        await #expect(throws: CancellationError.self) { try await forever.value }
+    }
+
+    /// The timeout's timer child starts only after the body's first job; a body that blocks first
+    /// must not push the deadline back.
+    @Test func timeoutDeadlineIsFixedAtTheCall() async throws {
+        let (loop, clock) = try LoopTestSupport.manualLoop(slow: .seconds(1))
+        defer { loop.shutdown() }
+        let t = loop.spawn(name: "blocks-then-waits") {
+            try await loop.timeout(.milliseconds(10)) {
+                clock.advance(by: .milliseconds(50))  // blocks past the deadline before awaiting
+                try await loop.sleep(for: .seconds(3600))
+            }
+        }
+        await loop.runUntilIdle()
+        #expect(loop.metrics().tasksAlive == 0)
+        if loop.metrics().tasksAlive != 0 { t.cancel() }  // the old bug: don't hang the test
+        await #expect(throws: LoopError.timedOut) { try await t.value }
+        await loop.runUntilIdle()
+        #expect(loop.metrics().timersPending == 0)
+    }
+
+    /// `callLater` from a loop task counts from the call even when jobs queued earlier block.
+    @Test func callLaterFromATaskCountsFromTheCall() async throws {
+        let (loop, clock) = try LoopTestSupport.manualLoop(slow: .seconds(1))
+        defer { loop.shutdown() }
+        let fired = Recorder<UInt64>()
+        let start = clock.now
+        let t = loop.spawn(name: "arms") {
+            loop.callSoon(name: "blocker") { clock.advance(by: .milliseconds(50)) }
+            await Task.yield()
+            loop.callLater(after: .milliseconds(10)) { fired.append(clock.now - start) }
+        }
+        try await t.value
+        await loop.runUntilIdle()
+        #expect(fired.values.isEmpty)
+        await loop.advanceTime(by: .milliseconds(10))
+        #expect(fired.values == [60_000_000])
+    }
+
     @Test func slowCallbackIsNamed() async throws {
         let (loop, clock) = try LoopTestSupport.manualLoop(slow: .milliseconds(10))
         defer { loop.shutdown() }

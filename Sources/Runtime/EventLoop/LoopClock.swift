@@ -58,4 +58,11 @@ enum LoopTime {
         if s >= 18_000_000_000 { return .max }
         return UInt64(s) &* 1_000_000_000 &+ UInt64(a / 1_000_000_000)
     }
+
+    /// `start + duration`, saturating at UInt64.max (a "forever" timeout must not wrap into the past).
+    @inline(__always)
+    static func deadline(after duration: Duration, from start: UInt64) -> UInt64 {
+        let (sum, overflow) = start.addingReportingOverflow(nanos(duration))
+        return overflow ? .max : sum
+    }
 }
