@@ -11,7 +11,10 @@ extension Scheduler {
         Scheduler.liveThreads.add(1, ordering: .relaxed)
         liveCarriers.add(1, ordering: .relaxed)
         CarrierTLS.set(c)
+        // A private stack cache: fiber starts and finishes on this carrier skip the pool's mutex.
+        stackPool.attachCarrierCache(stackSize: configuration.stackSize)
         defer {
+            stackPool.detachCarrierCache()
             CarrierTLS.set(nil)
             liveCarriers.subtract(1, ordering: .relaxed)
             Scheduler.liveThreads.subtract(1, ordering: .relaxed)
