@@ -106,10 +106,11 @@ public struct FiberStack: @unchecked Sendable {
 /// - a thread may attach a *carrier cache* (`attachCarrierCache`): up to `carrierCacheCapacity`
 ///   free stacks of one size that only that thread touches, refilled from and flushed to the shared
 ///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Scheduler carriers
-///   do, so starting and finishing a fiber takes no lock in the common case (see "Carrier caches").
+///   are meant to (see "Carrier caches"; not attached yet, see Scheduler+Loop.swift `carrierMain`).
 ///
 /// ## Carrier caches
-/// Measured before them: both carriers took the pool's mutex on every fiber start and finish, and
+/// Status: built and unit-tested, not yet attached by the scheduler (spawn crashed with them; see
+/// docs/performance.md, "Carrier stack caches"). Measured before them: both carriers took the pool's mutex on every fiber start and finish, and
 /// the `spawn` benchmark spent ~15 % in futex wake-ups on it. With a cache a carrier takes the mutex
 /// once per `carrierCacheBatch` starts or finishes. Ownership: a cache belongs to the thread that
 /// attached it (found through a pthread key, a real call on every read, so a migrated fiber cannot

@@ -12,11 +12,10 @@ extension Scheduler {
         liveCarriers.add(1, ordering: .relaxed)
         CarrierTLS.set(c)
         // Carrier stack caches (StackPool.attachCarrierCache) are NOT attached yet: with them `qvtop bench
-        // spawn` ran at ~310 ns/task but segfaulted in about half the runs (the root fiber's frames read
-        // garbage); a lock taken on every acquire/release hides it again, so it looks like a memory-ordering
-        // race elsewhere that the pool's mutex (a full fence per fiber start/finish) has been masking.
-        // Enable with `stackPool.attachCarrierCache(stackSize:)` here and `detachCarrierCache()` in the defer
-        // once that race is found. See docs/performance.md, "Carrier stack caches".
+        // spawn` ran at ~305 ns/task (from ~600) but segfaulted in about half the runs (the root fiber's frames
+        // read garbage); cause not found (a fence on the cache path does not stop it, an extra lock does). Enable
+        // with `stackPool.attachCarrierCache(stackSize: configuration.stackSize)` here and
+        // `stackPool.detachCarrierCache()` in the defer once found. See docs/performance.md, "Carrier stack caches".
         defer {
             CarrierTLS.set(nil)
             liveCarriers.subtract(1, ordering: .relaxed)
