@@ -103,6 +103,21 @@ public struct FiberStack: @unchecked Sendable {
 /// - a returned stack is kept for reuse (LIFO, so it is likely still in cache). Beyond
 ///   `maxCachedStacks` free stacks, a guarded stack is unmapped and a slab stack's pages are given
 ///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab).
+/// - a thread may attach a *carrier cache* (`attachCarrierCache`): up to `carrierCacheCapacity`
+///   free stacks of one size that only that thread touches, refilled from and flushed to the shared
+///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Scheduler carriers
+///   are meant to (see "Carrier caches"; not attached yet, see Scheduler+Loop.swift `carrierMain`).
+///
+/// ## Carrier caches
+/// Status: built and unit-tested, not yet attached by the scheduler (spawn crashed with them; see
+/// docs/performance.md, "Carrier stack caches"). Measured before them: both carriers took the pool's mutex on every fiber start and finish, and
+/// the `spawn` benchmark spent ~15 % in futex wake-ups on it. With a cache a carrier takes the mutex
+/// once per `carrierCacheBatch` starts or finishes. Ownership: a cache belongs to the thread that
+/// attached it (found through a pthread key, a real call on every read, so a migrated fiber cannot
+/// see a stale cache); only that thread pops or pushes it. Stacks move between caches and the
+/// shared list only under the mutex. `stats` counts a carrier's local pops/pushes at its next batch
+/// transfer or detach, so while caches are attached `inUse`/`reused` may lag by at most
+/// `carrierCacheCapacity` per carrier; they are exact once every cache is detached.
 public final class StackPool: @unchecked Sendable {
     // @unchecked Sendable: every mutable field below is protected by `mutex`.
 
@@ -125,6 +140,94 @@ public final class StackPool: @unchecked Sendable {
         public var unguardedFallbacks = 0
         /// Set once, at the first fallback to unguarded stacks: why.
         public var notice: String?
+        /// Free stacks held in carrier caches (as of their last batch transfer).
+        public var carrierCached = 0
+    }
+
+    /// Most free stacks one carrier cache holds.
+    public static let carrierCacheCapacity = 64
+    /// Stacks moved per refill or flush between a carrier cache and the shared list.
+    public static let carrierCacheBatch = 32
+
+    /// One thread's private stack cache. Touched only by the thread that attached it.
+    final class CarrierCache {
+        /// The (rounded) stack size it caches; other sizes go to the shared list.
+        let size: Int
+        // @exclusivity(unchecked) on the three fields below: only the owning thread touches them (the
+        // pool's batch transfers run on that thread too), so accesses never overlap; a dynamic check
+        // costs a runtime call (and a TLS look-up) per access on the fiber start/finish path.
+        @exclusivity(unchecked) var stacks: [FiberStack] = []
+        /// Pops minus pushes since the last batch transfer (merged into `inUse` then).
+        @exclusivity(unchecked) var inUseDelta = 0
+        /// Pops since the last batch transfer (merged into `reused` then).
+        @exclusivity(unchecked) var reusedDelta = 0
+        init(size: Int) {
+            self.size = size
+            stacks.reserveCapacity(StackPool.carrierCacheCapacity)
+        }
+    }
+
+    /// The calling thread's cache when it belongs to this pool and caches `size`.
+    @inline(__always) private func carrierCache(size: Int) -> CarrierCache? {
+        guard let p = pthread_getspecific(cacheKey) else { return nil }
+        // Unmanaged: the key holds the retain taken in attachCarrierCache until detachCarrierCache.
+        let c = Unmanaged<CarrierCache>.fromOpaque(p).takeUnretainedValue()
+        return c.size == size ? c : nil
+    }
+
+    /// Gives the calling thread a private cache of free `stackSize` stacks from this pool, until
+    /// `detachCarrierCache()`. A thread has at most one cache per pool (a second attach is ignored).
+    /// The thread must detach before it exits and while the pool is alive.
+    public func attachCarrierCache(stackSize: Int = FiberStack.defaultSize) {
+        guard pthread_getspecific(cacheKey) == nil else { return }
+        let c = CarrierCache(size: FiberStack.roundedSize(stackSize))
+        // Unmanaged: retained by the key; released by detachCarrierCache.
+        pthread_setspecific(cacheKey, Unmanaged.passRetained(c).toOpaque())
+    }
+
+    /// Returns the calling thread's cached stacks to the shared list and drops its cache.
+    public func detachCarrierCache() {
+        guard let p = pthread_getspecific(cacheKey) else { return }
+        // Unmanaged: takes back the retain held by the key.
+        let c = Unmanaged<CarrierCache>.fromOpaque(p).takeRetainedValue()
+        pthread_setspecific(cacheKey, nil)
+        flush(c, keeping: 0)
+    }
+
+    /// Moves `cache`'s stacks beyond `keeping` to the shared list and merges its counters.
+    private func flush(_ cache: CarrierCache, keeping: Int) {
+        locked {
+            mergeCounters(cache)
+            while cache.stacks.count > keeping, let s = cache.stacks.popLast() {
+                counters.carrierCached -= 1
+                counters.inUse += 1  // releaseLocked counts it out again
+                releaseLocked(s)
+            }
+        }
+    }
+
+    /// Moves up to `carrierCacheBatch` free stacks to `cache`; false when the shared list has none.
+    private func refill(_ cache: CarrierCache) -> Bool {
+        locked {
+            mergeCounters(cache)
+            guard var list = freeLists.removeValue(forKey: cache.size), !list.isEmpty else { return false }
+            let n = min(StackPool.carrierCacheBatch, list.count)
+            cache.stacks.append(contentsOf: list[(list.count - n)...])
+            list.removeLast(n)
+            freeLists[cache.size] = list
+            counters.free -= n
+            counters.carrierCached += n
+            return true
+        }
+    }
+
+    /// Under the mutex: folds a cache's local pops/pushes into the shared counters.
+    private func mergeCounters(_ cache: CarrierCache) {
+        counters.inUse += cache.inUseDelta
+        counters.carrierCached -= cache.inUseDelta
+        counters.reused += cache.reusedDelta
+        cache.inUseDelta = 0
+        cache.reusedDelta = 0
     }
 
     /// At most this many guarded stacks exist at once (default: from `vm.max_map_count`).
@@ -137,6 +240,9 @@ public final class StackPool: @unchecked Sendable {
     public let guardPages: Bool
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    /// Per thread: this pool's carrier cache of that thread, if attached (a pthread key per pool: a
+    /// real call on every read, so a migrated fiber cannot see a stale cache; no lazy global).
+    private let cacheKey: pthread_key_t
     // protected by mutex:
     private var freeLists: [Int: [FiberStack]] = [:]
     private var counters = Stats()
@@ -154,12 +260,17 @@ public final class StackPool: @unchecked Sendable {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
+        var key = pthread_key_t()
+        let rc = pthread_key_create(&key, nil)
+        precondition(rc == 0, "StackPool: pthread_key_create failed (\(rc))")
+        cacheKey = key
     }
 
     deinit {
         // A pool is normally process-lifetime (`shared`); a private one (tests) gives back its
         // guarded stacks. Slabs of a private pool are leaked address space (no pages once madvised).
         for (_, list) in freeLists { for s in list where s.isGuarded { s.unmapGuarded() } }
+        pthread_key_delete(cacheKey)
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
@@ -176,6 +287,14 @@ public final class StackPool: @unchecked Sendable {
     /// kernel refuses even an unguarded slab (out of address space or memory).
     public func acquire(size requested: Int = FiberStack.defaultSize) -> FiberStack {
         let size = FiberStack.roundedSize(requested)
+        // Fast path: the calling carrier's own cache, no lock (ownership: see "Carrier caches").
+        if let cache = carrierCache(size: size), !cache.stacks.isEmpty || refill(cache),
+            let s = cache.stacks.popLast()
+        {
+            cache.inUseDelta += 1
+            cache.reusedDelta += 1
+            return s
+        }
         var notice: String?
         let stack: FiberStack = locked {
             // In place through the dictionary's modify accessor: no copy of the free list per acquire.
@@ -218,21 +337,33 @@ public final class StackPool: @unchecked Sendable {
 
     /// Takes back a stack no fiber runs on any more.
     public func release(_ stack: FiberStack) {
-        locked {
-            counters.inUse -= 1
-            let cached = freeLists[stack.size]?.count ?? 0
-            if cached >= maxCachedStacks {
-                if stack.isGuarded {
-                    stack.unmapGuarded()
-                    counters.guardedMapped -= 1
-                    return
-                }
-                // Slab stack: keep the address range, give the pages back.
-                madvise(stack.mapping, stack.size, MADV_DONTNEED)
+        // Fast path: into the calling carrier's own cache, flushing half of it when full.
+        if let cache = carrierCache(size: stack.size) {
+            if cache.stacks.count >= StackPool.carrierCacheCapacity {
+                flush(cache, keeping: StackPool.carrierCacheCapacity - StackPool.carrierCacheBatch)
             }
-            freeLists[stack.size, default: []].append(stack)
-            counters.free += 1
+            cache.stacks.append(stack)
+            cache.inUseDelta -= 1
+            return
         }
+        locked { releaseLocked(stack) }
+    }
+
+    /// Under the mutex: takes back one stack into the shared list (or unmaps/madvises it).
+    private func releaseLocked(_ stack: FiberStack) {
+        counters.inUse -= 1
+        let cached = freeLists[stack.size]?.count ?? 0
+        if cached >= maxCachedStacks {
+            if stack.isGuarded {
+                stack.unmapGuarded()
+                counters.guardedMapped -= 1
+                return
+            }
+            // Slab stack: keep the address range, give the pages back.
+            madvise(stack.mapping, stack.size, MADV_DONTNEED)
+        }
+        freeLists[stack.size, default: []].append(stack)
+        counters.free += 1
     }
 
     private func locked<T>(_ body: () -> T) -> T {
