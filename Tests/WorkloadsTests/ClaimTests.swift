@@ -127,20 +127,28 @@ extension HeadlessTests {
             for _ in 0..<3 {
                 let p = (try Shipped.run("vt-steal"), try Shipped.run("vt-no-steal"))
                 pair = p
-                if p.1.totals.busySpread >= 0.2 && p.1.totals.busySpread > 1.5 * p.0.totals.busySpread { break }
+                if p.1.totals.busySpread >= 0.08 && p.1.totals.busySpread > 3 * p.0.totals.busySpread { break }
             }
             let (steal, none) = pair!
             #expect(none.totals.steals == 0 && steal.totals.steals > 0)
-            #expect(none.totals.busySpread >= 0.2, "no-steal busy spread \(none.totals.busySpread)")
+            // Since timer expiry wakes an idle carrier (Go's wakep), timer-woken work spreads even without
+            // stealing, so the absolute no-steal spread runs 0.12–0.37 here; stealing keeps it near 0.01.
+            #expect(none.totals.busySpread >= 0.08, "no-steal busy spread \(none.totals.busySpread)")
             #expect(
-                none.totals.busySpread > 1.5 * steal.totals.busySpread,
+                none.totals.busySpread > 3 * steal.totals.busySpread,
                 "busy spread: steal \(steal.totals.busySpread), no-steal \(none.totals.busySpread)")
             print("busy spread: steal \(steal.totals.busySpread), no-steal \(none.totals.busySpread)")
         }
 
         @Test func pinningStallsTheQueueWhileHandoffKeepsItMoving() throws {
-            let pin = try Shipped.run("vt-pin")
-            let handoff = try Shipped.run("vt-handoff")
+            // Up to two retries, as above: a run disturbed by other processes can blur the pair.
+            var pair: (RunSummary, RunSummary)? = nil
+            for _ in 0..<3 {
+                let p = (try Shipped.run("vt-pin"), try Shipped.run("vt-handoff"))
+                pair = p
+                if p.0.lag.p99Ms >= 8 && p.0.lag.p99Ms > 2 * p.1.lag.p99Ms { break }
+            }
+            let (pin, handoff) = pair!
             #expect(pin.totals.blockedMax >= 1 && handoff.totals.blockedMax >= 1)
             #expect(pin.lag.slowCallbacks.contains { $0.name == "disk" })
             // Pinned carriers hold their queues: scheduling delay and request latency grow.
