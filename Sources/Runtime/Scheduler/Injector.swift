@@ -81,7 +81,7 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
     public func closeAndDrain() -> [Element] {
         queue.withLock { q in
             closed.store(true, ordering: .relaxed)  // relaxed: read under this lock.
-            let all = Array(q)
+            let all = q.arrayCopy()
             q.removeAll()
             depthGauge.store(0, ordering: .relaxed)  // relaxed: see push.
             return all
@@ -91,10 +91,18 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
     /// Removes everything (shutdown). Any thread.
     public func drain() -> [Element] {
         queue.withLock { q in
-            let all = Array(q)
+            let all = q.arrayCopy()
             q.removeAll()
             depthGauge.store(0, ordering: .relaxed)  // relaxed: see push.
             return all
         }
     }
+}
+
+extension Collection {
+    /// The elements as an Array; an empty collection gives `[]` without copying. A zero-element copy
+    /// (Deque's, Dictionary.Values') writes a count of 0 into Swift's one shared empty-array storage, a
+    /// benign race that ThreadSanitizer reports when two schedulers shut down at once (seen in CI).
+    @inlinable
+    func arrayCopy() -> [Element] { isEmpty ? [] : Array(self) }
 }

@@ -231,7 +231,7 @@ extension Scheduler {
         dropped += injector.closeAndDrain()
         dropped += timers.drain()
         dropped += ioWaiters.withLock { d in
-            let all = Array(d.values)
+            let all = d.values.arrayCopy()
             d.removeAll()
             return all
         }

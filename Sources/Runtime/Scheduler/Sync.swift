@@ -195,7 +195,8 @@ public final class Channel<T: Sendable>: Sendable {
         let waiters = state.withLock { s -> [Waiter] in
             if s.closed { return [] }
             s.closed = true
-            let all = Array(s.receivers) + Array(s.senders)
+            var all = s.receivers.arrayCopy()
+            if !s.senders.isEmpty { all += s.senders }
             s.receivers.removeAll()
             s.senders.removeAll()
             for w in all { w.closed = true }
