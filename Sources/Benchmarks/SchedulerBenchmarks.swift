@@ -102,6 +102,25 @@ public enum SchedulerBenchmarks {
         return d
     }
 
+    /// One W5 fan-out on `s`: a root fiber spawns one busy-spin fiber per `pattern` entry (ns of spin)
+    /// and joins them all; wall time in ms. Shared by `fanout` and `overhead.fanout`.
+    static func fanoutOnce(_ s: Scheduler, pattern: [UInt64]) -> Double {
+        onFiber(s) { () -> Double in
+            let t0 = qv_now_ns()
+            var hs: [JoinHandle<Void>] = []
+            hs.reserveCapacity(pattern.count)
+            for x in pattern {
+                hs.append(
+                    s.spawn {
+                        let end = qv_now_ns() &+ x
+                        while qv_now_ns() < end {}
+                    })
+            }
+            for h in hs { h.join() }
+            return Double(qv_now_ns() &- t0) / 1e6
+        }
+    }
+
     static func fanout(_ o: BenchOptions) throws -> [BenchResult] {
         let reps = o.reps ?? 9
         let d = fanoutPattern()
@@ -111,25 +130,9 @@ public enum SchedulerBenchmarks {
         let ideal = Double(total) / 1e6 / 2
         let s = try Scheduler(.init(carriers: 2))
         defer { s.shutdown() }
-        func once() -> Double {
-            onFiber(s) { () -> Double in
-                let t0 = qv_now_ns()
-                var hs: [JoinHandle<Void>] = []
-                hs.reserveCapacity(d.count)
-                for x in d {
-                    hs.append(
-                        s.spawn {
-                            let end = qv_now_ns() &+ x
-                            while qv_now_ns() < end {}
-                        })
-                }
-                for h in hs { h.join() }
-                return Double(qv_now_ns() &- t0) / 1e6
-            }
-        }
-        _ = once()
+        _ = fanoutOnce(s, pattern: d)
         var xs: [Double] = []
-        for _ in 0..<reps { xs.append(once()) }
+        for _ in 0..<reps { xs.append(fanoutOnce(s, pattern: d)) }
         let med = median(xs)
         let ratio = med / ideal
         let m = s.metrics()

@@ -228,22 +228,7 @@ public enum UIBenchmarks {
             }
         }
         /// ms for the anchors' W5 fan-out (10,000 busy-spin fibers).
-        func fanoutOnce(_ s: Scheduler) -> Double {
-            SchedulerBenchmarks.onFiber(s) { () -> Double in
-                let t0 = qv_now_ns()
-                var hs: [JoinHandle<Void>] = []
-                hs.reserveCapacity(pattern.count)
-                for x in pattern {
-                    hs.append(
-                        s.spawn {
-                            let end = qv_now_ns() &+ x
-                            while qv_now_ns() < end {}
-                        })
-                }
-                for h in hs { h.join() }
-                return Double(qv_now_ns() &- t0) / 1e6
-            }
-        }
+        func fanoutOnce(_ s: Scheduler) -> Double { SchedulerBenchmarks.fanoutOnce(s, pattern: pattern) }
         func measured(_ s: Scheduler, sampled: Bool, _ body: (Scheduler) -> Double) -> (Double, Int) {
             guard sampled else { return (body(s), 0) }
             let sampler = Sampler()
