@@ -123,6 +123,24 @@ public enum LoopBenchmarks {
     }
 
     /// Runs `body` as a task on a fresh bare executor, on this thread; returns what it reports.
+    /// Spawns `n` trivial tasks preferring `executor`, awaiting them in batches of `batch`; wall ns.
+    /// The same body measures the loop (`loop-spawn-raw`) and a bare executor (`loop-spawn-floor`).
+    private static func spawnBatches(_ n: Int, batch: Int, on executor: some TaskExecutor) async -> UInt64 {
+        let t0 = qv_now_ns()
+        var done = 0
+        var sum = 0
+        while done < n {
+            let m = min(batch, n - done)
+            var tasks: [Task<Int, Never>] = []
+            tasks.reserveCapacity(m)
+            for i in 0..<m { tasks.append(Task(executorPreference: executor) { i &* 2 }) }
+            for t in tasks { sum &+= await t.value }
+            done += m
+        }
+        precondition(sum != 0 || n <= 1)
+        return qv_now_ns() - t0
+    }
+
     private static func onBare(_ body: @escaping @Sendable (BareExecutor) async -> UInt64) -> UInt64 {
         let cpu0 = cpuNow()
         defer { lastCPUNanos = cpuNow() - cpu0 }
@@ -248,37 +266,9 @@ public enum LoopBenchmarks {
                 return qv_now_ns() - t0
             }
             let sCPU = lastCPUNanos
-            let r = onLoop(loop) {
-                let t0 = qv_now_ns()
-                var done = 0
-                var sum = 0
-                while done < n {
-                    let m = min(batch, n - done)
-                    var tasks: [Task<Int, Never>] = []
-                    tasks.reserveCapacity(m)
-                    for i in 0..<m { tasks.append(Task(executorPreference: loop) { i &* 2 }) }
-                    for t in tasks { sum &+= await t.value }
-                    done += m
-                }
-                precondition(sum != 0 || n <= 1)
-                return qv_now_ns() - t0
-            }
+            let r = onLoop(loop) { await spawnBatches(n, batch: batch, on: loop) }
             let rCPU = lastCPUNanos
-            let f = onBare { ex in
-                let t0 = qv_now_ns()
-                var done = 0
-                var sum = 0
-                while done < n {
-                    let m = min(batch, n - done)
-                    var tasks: [Task<Int, Never>] = []
-                    tasks.reserveCapacity(m)
-                    for i in 0..<m { tasks.append(Task(executorPreference: ex) { i &* 2 }) }
-                    for t in tasks { sum &+= await t.value }
-                    done += m
-                }
-                precondition(sum != 0 || n <= 1)
-                return qv_now_ns() - t0
-            }
+            let f = onBare { ex in await spawnBatches(n, batch: batch, on: ex) }
             let fCPU = lastCPUNanos
             if rep > 0 {
                 spawnNs.append(Double(s) / Double(n))
