@@ -120,6 +120,63 @@ struct SchedulerShutdownSemanticsTests {
     }
 }
 
+@Suite("Shutdown finds fibers parked on primitives")
+struct SchedulerShutdownSyncTests {
+    /// Fibers parked on a channel (receive and send), a mutex, a semaphore, and a fiber joining one of them:
+    /// only the primitives' waiter lists know them. Shutdown cancels every one (a plain-thread join returns),
+    /// takes their waiters off the lists (a later send or signal from a plain thread wakes nothing and writes
+    /// into no stack), and once handles and primitives are gone every stack is back in the pool.
+    @Test func fibersParkedOnPrimitivesAreCancelledAtShutdown() throws {
+        let pool = StackPool()
+        for cycle in 0..<20 {
+            let s = try Scheduler(.init(carriers: 1 + cycle % 2), stackPool: pool)
+            let empty = Channel<Int>(capacity: 0)
+            let full = Channel<Int>(capacity: 1)
+            try full.send(0)
+            let mutex = FiberMutex()
+            let sem = FiberSemaphore(value: 0)
+            #expect(joinBounded(s.spawn(name: "holder") { mutex.lock() }) != nil)  // never unlocks
+            let receiver = s.spawn(name: "receiver") { empty.receive() ?? -1 }
+            let sender = s.spawn(name: "sender") { (try? full.send(1)) != nil }
+            let locker = s.spawn(name: "locker") { () -> Int in
+                mutex.lock()
+                return 1
+            }
+            let waiter = s.spawn(name: "waiter") { () -> Int in
+                sem.wait()
+                return 1
+            }
+            let joiner = s.spawn(name: "joiner") { receiver.join() }
+            var parked = 0
+            for _ in 0..<10_000 {
+                parked = s.metrics().fibers.parked
+                if parked >= 5 { break }
+                usleep(1000)
+            }
+            #expect(parked == 5)
+            let outcome = Atomic<Int>(0)
+            let t = OSThread.spawn {
+                // nil: the fiber was cancelled (the timeout only bounds the test).
+                let r = receiver.join(timeoutNanos: 10_000_000_000)
+                outcome.store(r == nil && receiver.isCancelled ? 1 : 2, ordering: .relaxed)  // relaxed: joined.
+            }
+            s.shutdown()
+            t.join()
+            #expect(outcome.load(ordering: .relaxed) == 1)  // relaxed: ordered by the thread join.
+            #expect(receiver.isCancelled && sender.isCancelled && locker.isCancelled)
+            #expect(waiter.isCancelled && joiner.isCancelled)
+            #expect(throws: SchedulerError.cancelled) { try joiner.tryJoin() }
+            // The primitives go on working for plain threads, and no longer know the cancelled fibers.
+            #expect(empty.tryReceive() == nil)
+            #expect(full.receive() == 0)
+            sem.signal()
+            mutex.unlock()  // held by the finished holder: hands over to nobody
+            #expect(s.liveCarrierThreadCount == 0)
+        }
+        #expect(pool.stats.inUse == 0)
+    }
+}
+
 @Suite("Scheduler events stay notable")
 struct SchedulerEventFloodTests {
     /// Thousands of short worker parks (spawn, join, park, from a plain thread) and external spawns, with

@@ -90,7 +90,7 @@ class FiberTask: @unchecked Sendable {
 
     /// Marks the task finished and wakes its joiners. On the fiber's stack, before it returns.
     final func complete() {
-        waiter = nil
+        dropWaiter()
         let waiters = withJoinLock { () -> [Joiner] in
             // seq-cst: the result stored by the body is visible to a joiner that acquire-loads joinDone.
             joinDone.store(true, ordering: .sequentiallyConsistent)
@@ -111,11 +111,13 @@ class FiberTask: @unchecked Sendable {
     /// dropped by `shutdown()` while queued or parked. Drops the body and the stack-independent references,
     /// marks it done so later wakes are no-ops, and wakes its joiners (whose `join` then reports the
     /// cancellation). Called only while no carrier runs the task; idempotent.
+    /// A fiber parked on a channel, mutex or semaphore must be off that primitive's waiter list first (a channel
+    /// writes values straight into the waiting fiber's stack): `Scheduler.shutdown` does that.
     final func cancel() {
         // seq-cst: one winner; the joinDone store below publishes the flag to joiners.
         if cancelledFlag.exchange(true, ordering: .sequentiallyConsistent) { return }
         dropBody()
-        waiter = nil
+        dropWaiter()
         fiber = nil  // a suspended stack goes back to the pool; what its frames retained is leaked
         state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
         let waiters = withJoinLock { () -> [Joiner] in
@@ -130,6 +132,14 @@ class FiberTask: @unchecked Sendable {
             case .thread(let p): p.unpark(poller: nil)
             }
         }
+    }
+
+    /// Forgets the fiber's sync waiter (breaking the task ↔ waiter cycle) and unregisters it from the
+    /// scheduler. On the fiber's own stack (`complete`) or by the single winner of `cancel`.
+    private final func dropWaiter() {
+        guard let w = waiter else { return }
+        waiter = nil
+        _ = scheduler.syncWaiters.withLock { $0.removeValue(forKey: ObjectIdentifier(w)) }
     }
 
     /// True when the task was cancelled (see `cancel()`). Any thread.

@@ -223,6 +223,22 @@ extension Scheduler {
             joined = threads.count
         }
         // Every carrier has exited: this thread now owns every queue. Drop what is left.
+        // First the fibers parked on a channel, mutex or semaphore: only the primitive's waiter list knows them
+        // (through the registry of sync waiters). Take each waiter off its list under the primitive's lock, so
+        // no completer can write into the fiber's stack any more, then cancel the fiber. A completer that popped
+        // the waiter before us wrote its slot under that lock already; its wake of a cancelled task is a no-op.
+        // Their joiners (fibers parked in join) are woken into the injector and cancelled with the rest below.
+        let registered = syncWaiters.withLock { d -> [Waiter] in
+            if d.isEmpty { return [] }  // (no zero-element copy: see Collection.arrayCopy)
+            let all = Array(d.values)
+            d.removeAll()
+            return all
+        }
+        for w in registered {
+            guard let t = w.task, !t.isDone else { continue }
+            w.list?.removeWaiter(w)
+            t.cancel()
+        }
         var dropped: [FiberTask] = []
         for w in workers {
             if let t = w.exchangeRunnext(nil) { dropped.append(t) }

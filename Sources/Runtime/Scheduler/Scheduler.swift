@@ -186,6 +186,12 @@ public final class Scheduler: @unchecked Sendable {
     /// Deadline the poller owner armed (.max = about to arm, 0 = nobody polling).
     let pollerDeadline = Atomic<UInt64>(0)
 
+    /// Every fiber's reusable sync waiter (channels, mutexes, semaphores), registered when the fiber first waits
+    /// and removed when it completes, so `shutdown()` can find fibers parked on a primitive: nothing else
+    /// references them but the primitive's waiter list. Two lock round trips per fiber that ever waits on a
+    /// primitive, nothing per wait.
+    let syncWaiters = Locked<[ObjectIdentifier: Waiter]>([:])
+
     // I/O registrations: token → task.
     let ioWaiters = Locked<[UInt64: FiberTask]>([:])
     let ioWaiterCount = Atomic<Int>(0)

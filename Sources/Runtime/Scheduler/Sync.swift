@@ -25,6 +25,9 @@ final class Waiter: @unchecked Sendable {
     @usableFromInline @exclusivity(unchecked) var slot: UnsafeMutableRawPointer?
     @usableFromInline @exclusivity(unchecked) var closed = false
     @usableFromInline let doneFlag = Atomic<Bool>(false)
+    /// The primitive whose list holds (or last held) this waiter; set under that primitive's lock when the
+    /// waiter is listed. Weak: a primitive may go away with waiters listed. Read by `Scheduler.shutdown`.
+    @usableFromInline weak var list: (any WaiterList)?
 
     init(task: FiberTask?) {
         self.task = task
@@ -45,6 +48,7 @@ final class Waiter: @unchecked Sendable {
         }
         let w = Waiter(task: t)
         t.waiter = w
+        t.scheduler.syncWaiters.withLock { $0[ObjectIdentifier(w)] = w }
         return w
     }
 
@@ -71,13 +75,29 @@ final class Waiter: @unchecked Sendable {
     }
 }
 
+/// A primitive that lists waiters, so that `Scheduler.shutdown` can take a cancelled fiber's waiter off it.
+@usableFromInline
+protocol WaiterList: AnyObject, Sendable {
+    /// Removes `w` if it is listed. Any thread; takes the primitive's lock.
+    func removeWaiter(_ w: Waiter)
+}
+
+extension Deque where Element == Waiter {
+    /// Removes `w` if present (identity). Under the owning primitive's lock.
+    @usableFromInline mutating func remove(_ w: Waiter) -> Bool {
+        guard let i = firstIndex(where: { $0 === w }) else { return false }
+        remove(at: i)
+        return true
+    }
+}
+
 /// Errors of channel operations.
 public enum ChannelError: Error, Equatable, Sendable {
     case closed
 }
 
 /// A multi-producer multi-consumer channel. `capacity` 0 is a rendezvous (unbuffered), `nil` is unbounded.
-public final class Channel<T: Sendable>: Sendable {
+public final class Channel<T: Sendable>: Sendable, WaiterList {
     @usableFromInline
     struct State {
         @usableFromInline var buffer = Deque<T>()
@@ -118,6 +138,7 @@ public final class Channel<T: Sendable>: Sendable {
                 }
                 let w = Waiter.forCaller()
                 w.slot = UnsafeMutableRawPointer(p)
+                w.list = self
                 s.senders.append(w)
                 return .wait(w)
             }
@@ -154,6 +175,7 @@ public final class Channel<T: Sendable>: Sendable {
                 if s.closed { return .closed }
                 let w = Waiter.forCaller()
                 w.slot = UnsafeMutableRawPointer(p)
+                w.list = self
                 s.receivers.append(w)
                 return .wait(w)
             }
@@ -207,10 +229,16 @@ public final class Channel<T: Sendable>: Sendable {
 
     /// Values buffered now.
     public var count: Int { state.withLock { $0.buffer.count } }
+
+    @usableFromInline func removeWaiter(_ w: Waiter) {
+        state.withLock { s in
+            if !s.receivers.remove(w) { _ = s.senders.remove(w) }
+        }
+    }
 }
 
 /// A fair (FIFO hand-over) mutex for fibers: a contended `lock()` parks the fiber.
-public final class FiberMutex: Sendable {
+public final class FiberMutex: Sendable, WaiterList {
     private struct State {
         var locked = false
         var waiters = Deque<Waiter>()
@@ -226,6 +254,7 @@ public final class FiberMutex: Sendable {
                 return nil
             }
             let w = Waiter.forCaller()
+            w.list = self
             s.waiters.append(w)
             return w
         }
@@ -248,10 +277,12 @@ public final class FiberMutex: Sendable {
         defer { unlock() }
         return try body()
     }
+
+    @usableFromInline func removeWaiter(_ w: Waiter) { state.withLock { _ = $0.waiters.remove(w) } }
 }
 
 /// A counting semaphore for fibers: `wait()` parks while the count is zero.
-public final class FiberSemaphore: Sendable {
+public final class FiberSemaphore: Sendable, WaiterList {
     private struct State {
         var count: Int
         var waiters = Deque<Waiter>()
@@ -270,11 +301,14 @@ public final class FiberSemaphore: Sendable {
                 return nil
             }
             let w = Waiter.forCaller()
+            w.list = self
             s.waiters.append(w)
             return w
         }
         w?.wait(reason: .mutex)
     }
+
+    @usableFromInline func removeWaiter(_ w: Waiter) { state.withLock { _ = $0.waiters.remove(w) } }
 
     public func signal() {
         let next = state.withLock { s -> Waiter? in
