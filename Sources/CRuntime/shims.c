@@ -62,3 +62,8 @@ uint64_t qv_now_ns(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+// Swift runtime (libswiftCore); C calling convention.
+extern void *swift_retain(void *object);
+
+void *qv_retain_object(void *object) { return swift_retain(object); }

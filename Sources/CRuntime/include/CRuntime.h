@@ -55,6 +55,13 @@ int qv_set_nonblocking(int fd);
 /// Monotonic clock in nanoseconds (CLOCK_MONOTONIC).
 uint64_t qv_now_ns(void);
 
+/// Retains a Swift object (swift_retain) and returns it, as an opaque C call. For code that publishes a
+/// retained pointer through an atomic store: Swift's ARC optimizer treats its own retain as free of memory
+/// effects and sank `Unmanaged.passRetained(x)` below the release store of `LocalQueue.push` (seen in the
+/// release build's machine code), so a thief could take, run and release the object before the retain
+/// happened — freeing it under its owner. An opaque call may write memory, so it stays before the store.
+void *qv_retain_object(void *object);
+
 /// Constants Swift cannot import as macros on every libc.
 static inline uint32_t qv_EPOLLIN(void) { return EPOLLIN; }
 static inline uint32_t qv_EPOLLOUT(void) { return EPOLLOUT; }

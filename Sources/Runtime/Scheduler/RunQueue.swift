@@ -29,6 +29,7 @@
 // - `tail` is stored release so a thief that loads it acquire sees the slot the owner wrote first;
 // - `head` CASes are acquire-release: a successful thief claim must see the slots' contents (acquire) and the
 //   final release CAS tells the owner the slots are free to overwrite (release).
+import CRuntime
 import Synchronization
 
 /// Storage shared by the two handles. Slots are plain memory; the head/tail atomics order every access.
@@ -112,7 +113,7 @@ public struct LocalQueue<Element: AnyObject> {
             let (steal, real) = s.unpack(s.head.load(ordering: .acquiring))
             let t = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
             if t &- steal < s.capacity {
-                s.slots[Int(t & s.mask)] = Unmanaged.passRetained(element).toOpaque()
+                s.slots[Int(t & s.mask)] = retainedPointer(element)
                 // release: a thief that acquires tail sees the slot written above.
                 s.tail.store(t &+ 1, ordering: .releasing)
                 return 0
@@ -257,6 +258,16 @@ public struct StealQueue<Element: AnyObject>: Sendable {
             prev = actual
         }
     }
+}
+
+/// `Unmanaged.passRetained(object).toOpaque()`, with the retain done by an opaque C call so that it stays
+/// before the atomic store that publishes the pointer. With `passRetained`, the release build retained *after*
+/// `tail.store` (the ARC optimizer sinks its own retains past atomics): a thief could steal, run and release
+/// the task first, freeing it under its spawner (the `spawn` benchmark's heap corruption, ~1 run in 40).
+@inline(__always)
+func retainedPointer<T: AnyObject>(_ object: T) -> UnsafeMutableRawPointer {
+    // Unmanaged: the +1 taken here is owned by whoever receives the pointer (see the callers).
+    qv_retain_object(Unmanaged.passUnretained(object).toOpaque())!
 }
 
 /// Makes a queue of `capacity` and returns its two handles.

@@ -11,12 +11,10 @@ extension Scheduler {
         Scheduler.liveThreads.add(1, ordering: .relaxed)
         liveCarriers.add(1, ordering: .relaxed)
         CarrierTLS.set(c)
-        // Carrier stack caches (StackPool.attachCarrierCache) are NOT attached yet: with them `qvtop bench
-        // spawn` ran at ~305 ns/task (from ~600) but segfaulted in about half the runs (the root fiber's frames
-        // read garbage); cause not found (a fence on the cache path does not stop it, an extra lock does). Enable
-        // with `stackPool.attachCarrierCache(stackSize: configuration.stackSize)` here and
-        // `stackPool.detachCarrierCache()` in the defer once found. See docs/performance.md, "Carrier stack caches".
+        // A private stack cache per carrier (Go's per-P caches): fiber starts and finishes take no lock.
+        stackPool.attachCarrierCache(stackSize: configuration.stackSize)
         defer {
+            stackPool.detachCarrierCache()
             CarrierTLS.set(nil)
             liveCarriers.subtract(1, ordering: .relaxed)
             Scheduler.liveThreads.subtract(1, ordering: .relaxed)

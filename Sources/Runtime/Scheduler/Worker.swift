@@ -65,7 +65,8 @@ final class Worker: @unchecked Sendable {
     /// Puts `t` (or nothing) in the LIFO slot and returns the fiber it displaced. Owner.
     @inline(__always) func exchangeRunnext(_ t: FiberTask?) -> FiberTask? {
         // Unmanaged: the slot owns one retain of its task, passed in here and taken back by whoever takes it.
-        let new = t.map { UInt(bitPattern: Unmanaged.passRetained($0).toOpaque()) } ?? 0
+        // retainedPointer: the retain must happen before the exchange publishes the pointer (see RunQueue.swift).
+        let new = t.map { UInt(bitPattern: retainedPointer($0)) } ?? 0
         let old = runnextBits.exchange(new, ordering: .acquiringAndReleasing)
         return Self.take(old)
     }
