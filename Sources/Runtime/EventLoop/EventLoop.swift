@@ -14,6 +14,30 @@
 // `nonisolated(nonsending)` — this package turns on `NonisolatedNonsendingByDefault`, so helpers
 // stay on the loop.
 //
+// ## Two executor faces
+// The loop has two identities. As a TaskExecutor it is itself (`asUnownedTaskExecutor()` is the
+// loop): the jobs of tasks that prefer it arrive in `enqueue` and run with
+// `runSynchronously(on: taskExecutor)`, i.e. on "the generic executor, on this thread". As a
+// SerialExecutor it is `serialFace`, a small object that forwards to the loop: actor jobs arrive
+// there and run isolated to it. Why two: with one identity, every job had to run isolated to the
+// loop's serial executor (an actor job might need it), and then the nonisolated code of a loop
+// task, which runs on the generic executor, saw a different current executor on every resumption:
+// the runtime hopped (extra jobs): 3 jobs per continuation hand-off and 4 per `Task.yield`, where
+// 1 and 2 (`Task.yield`: its continuation job, then the task) are needed. The split took them to
+// 1 and 2 (LoopAffinityTests.aSwitchIsOneJobAndAYieldTwo) and roughly halved a switch's cost.
+// The loop must be the TaskExecutor identity, not a face: the runtime releases the identity that
+// `asUnownedTaskExecutor()` returns when a task that took the loop as its preference ends, while
+// the retain was on the object given to `Task(executorPreference:)`; a separate task face crashed
+// on that imbalance. The serial identity is never retained by the runtime (actors hold their
+// executor unowned), so it can be the face.
+//
+// Rejected: isolating loop tasks to an actor on the loop instead of an executor preference (no
+// status record to read on every hop). Every call into a standard-library async function that is
+// not `nonisolated(nonsending)` — `Task.yield`, `Task.value`, `Task.sleep`, `withTaskGroup`,
+// `withTaskCancellationHandler`, AsyncStream iteration — then hops to the global concurrent pool
+// and back (measured: one cross-thread enqueue per such await), and an actor-isolated task that
+// also keeps the preference pays 2 jobs per continuation switch and 4 per `Task.yield`.
+//
 // ## One iteration (`runLoop`)
 //   1. move cross-thread submissions (the inbox) into the ready queue;
 //   2. move due timers into the ready queue (their queue delay = lateness);
@@ -125,7 +149,13 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// One ready job. Kept to a 16-byte payload (a closure) so queue moves stay cheap; a named
     /// callback carries its name in a class.
     enum Job {
+        /// Enqueued on the loop as a SerialExecutor (an actor whose executor is this loop): run
+        /// isolated to the loop.
         case task(UnownedJob)
+        /// Enqueued on the loop as a TaskExecutor (a task that prefers this loop, in nonisolated
+        /// code): run on the task executor, which keeps the runtime from hopping back (see
+        /// "Two executor faces" in the essay).
+        case preferred(UnownedJob)
         case callback(() -> Void)
         case named(NamedJob)
         case timer(LoopTimer)
@@ -145,6 +175,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private struct InboxItem: Sendable {
         enum Body: Sendable {
             case task(UnownedJob)
+            case preferred(UnownedJob)
             case callback(@Sendable () -> Void, String?)
         }
         var body: Body
@@ -164,6 +195,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private let publishNanos: UInt64
     private let selector: Selector
     let published = LoopPublished()
+    /// The loop as a SerialExecutor (its own identity, so the jobs that need serial isolation
+    /// arrive apart from the others). Created in init, lives as long as the loop.
+    private let serialFace: LoopSerialExecutorFace
 
     // Cross-thread submissions. Any thread appends; the loop thread drains.
     private let inbox = LoopLock(Deque<InboxItem>())
@@ -321,6 +355,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         self.slowNanos = LoopTime.nanos(configuration.slowCallbackThreshold)
         self.ioPollNanos = LoopTime.nanos(configuration.ioPollInterval)
         self.publishNanos = LoopTime.nanos(configuration.publishInterval)
+        self.serialFace = LoopSerialExecutorFace()
         do {
             self.selector = try Selector()
         } catch {
@@ -329,6 +364,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         if let hb = configuration.heartbeat {
             lag = LagRecorder(period: hb, spike: configuration.lagSpikeThreshold)
         }
+        // Unmanaged (unretained): the face is owned by this loop; see LoopSerialExecutorFace.loop.
+        serialFace.loop = Unmanaged.passUnretained(self)
         let t = EventLoopThread.start(name: configuration.name) { [self] in runLoop() }
         thread.withLock { $0 = t }
     }
@@ -356,18 +393,33 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         threadID.load(ordering: .relaxed) == UInt(pthread_self())
     }
 
-    /// SerialExecutor / TaskExecutor entry point. Any thread.
+    /// TaskExecutor entry point: the jobs of tasks that prefer this loop (`spawn`,
+    /// `Task(executorPreference: loop)`, task-group children). Any thread.
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         if inLoop {
-            ready.append(Item(job: .task(unowned), enqueuedAt: now))
+            ready.append(Item(job: .preferred(unowned), enqueuedAt: now))
         } else {
-            submit(InboxItem(body: .task(unowned), enqueuedAt: clock.now()))
+            submit(InboxItem(body: .preferred(unowned), enqueuedAt: clock.now()))
         }
     }
 
+    /// SerialExecutor entry point, reached through `serialFace`: jobs of actors whose executor is
+    /// this loop. Any thread.
+    @inline(__always)
+    fileprivate func enqueueIsolated(_ job: UnownedJob) {
+        if inLoop {
+            ready.append(Item(job: .task(job), enqueuedAt: now))
+        } else {
+            submit(InboxItem(body: .task(job), enqueuedAt: clock.now()))
+        }
+    }
+
+    /// The loop's serial-executor face (an actor's `unownedExecutor`): a separate identity, so
+    /// actor jobs arrive apart from task-executor jobs (see "Two executor faces" in the essay).
+    /// Unowned, like every `UnownedSerialExecutor`: the actor's owner keeps the loop alive.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
+        UnownedSerialExecutor(ordinary: serialFace)
     }
 
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
@@ -818,6 +870,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         for it in items {
             switch it.body {
             case .task(let j): ready.append(Item(job: .task(j), enqueuedAt: it.enqueuedAt))
+            case .preferred(let j): ready.append(Item(job: .preferred(j), enqueuedAt: it.enqueuedAt))
             case .callback(let f, let name):
                 let job: Job = name.map { .named(NamedJob(name: $0, body: f)) } ?? .callback(f)
                 ready.append(Item(job: job, enqueuedAt: it.enqueuedAt))
@@ -832,14 +885,14 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         queueDelay.record(start > item.enqueuedAt ? start - item.enqueuedAt : 0)
         if publishedNameSet { clearCurrentName() }
         switch item.job {
+        case .preferred(let job):
+            if !taskNames.isEmpty { lookUpName(job) }
+            job.runSynchronously(on: UnownedTaskExecutor(ordinary: self))
         case .task(let job):
-            if !taskNames.isEmpty {
-                // unsafeBitCast: UnownedJob is one pointer; for a task's resumption job it is the
-                // task's own address (AsyncTask is-a Job), the same key `registerCurrentTask` stored.
-                let key = unsafeBitCast(job, to: UInt.self)
-                if let n = taskNames.lookup(key) { setCurrentName(n) }
-            }
-            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+            if !taskNames.isEmpty { lookUpName(job) }
+            job.runSynchronously(
+                isolatedTo: UnownedSerialExecutor(ordinary: serialFace),
+                taskExecutor: UnownedTaskExecutor(ordinary: self))
         case .callback(let body):
             body()
         case .named(let named):
@@ -862,6 +915,14 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         published.currentStart.store(end, ordering: .relaxed)
     }
 
+    @inline(__always)
+    private func lookUpName(_ job: UnownedJob) {
+        // unsafeBitCast: UnownedJob is one pointer; for a task's resumption job it is the task's
+        // own address (AsyncTask is-a Job), the same key `registerCurrentTask` stored.
+        let key = unsafeBitCast(job, to: UInt.self)
+        if let n = taskNames.lookup(key) { setCurrentName(n) }
+    }
+
     private func setCurrentName(_ name: String) {
         currentName = name
         publishedNameSet = true
@@ -879,7 +940,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             culprit = currentName
         } else {
             switch item.job {
-            case .task: culprit = "unnamed task"
+            case .task, .preferred: culprit = "unnamed task"
             case .callback, .named: culprit = "unnamed callback"
             case .timer: culprit = "unnamed timer"
             }
@@ -1000,6 +1061,34 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         var out: [RuntimeEventRecord] = []
         events.drain(into: &out, max: max)
         return out
+    }
+}
+
+/// The loop's SerialExecutor face (see "Two executor faces" in the essay): a separate identity,
+/// so the jobs of actors that run on the loop arrive apart from the jobs of tasks that prefer it.
+private final class LoopSerialExecutorFace: SerialExecutor, @unchecked Sendable {
+    // @unchecked Sendable: `loop` is written once in the loop's init, before the face is handed
+    // to anyone, and only read afterwards.
+    /// Unmanaged (unretained): the loop owns the face. An actor holds its executor unowned (that is
+    /// what `UnownedSerialExecutor` means), so whoever owns an actor on this loop keeps the loop
+    /// alive, exactly as with any custom executor.
+    var loop: Unmanaged<EventLoop>? = nil
+
+    @inline(__always)
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        // Unmanaged: see `loop`.
+        loop!._withUnsafeGuaranteedRef { $0.enqueueIsolated(unowned) }
+    }
+
+    func checkIsolated() {
+        // Unmanaged: see `loop`.
+        loop!._withUnsafeGuaranteedRef { $0.checkIsolated() }
+    }
+
+    func isIsolatingCurrentContext() -> Bool? {
+        // Unmanaged: see `loop`.
+        loop!._withUnsafeGuaranteedRef { $0.inLoop }
     }
 }
 
