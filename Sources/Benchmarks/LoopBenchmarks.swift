@@ -101,14 +101,15 @@ public enum LoopBenchmarks {
     }
 
     /// The floor: a bare executor (an array of jobs, drained on the calling thread, no clock, no
-    /// metrics, no I/O). What Swift's runtime alone costs for the same pattern on this machine.
-    private final class BareExecutor: TaskExecutor, SerialExecutor, @unchecked Sendable {
+    /// metrics, no I/O). What Swift's runtime alone costs for the same pattern on this machine. It
+    /// runs jobs the way the loop runs a preferring task's jobs (on the task executor, see "Two
+    /// executor faces" in EventLoop.swift), so both pay the same runtime work per switch.
+    private final class BareExecutor: TaskExecutor, @unchecked Sendable {
         // @unchecked Sendable: jobs are enqueued and run on the calling thread only (the benchmark
         // creates tasks with this preference from a job it runs itself).
         var jobs: [UnownedJob] = []
         var head = 0
         func enqueue(_ job: consuming ExecutorJob) { jobs.append(UnownedJob(job)) }
-        func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
         func drain() {
             while head < jobs.count {
                 let j = jobs[head]
@@ -117,7 +118,7 @@ public enum LoopBenchmarks {
                     jobs.removeFirst(head)
                     head = 0
                 }
-                j.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+                j.runSynchronously(on: asUnownedTaskExecutor())
             }
         }
     }
@@ -135,6 +136,31 @@ public enum LoopBenchmarks {
             tasks.reserveCapacity(m)
             for i in 0..<m { tasks.append(Task(executorPreference: executor) { i &* 2 }) }
             for t in tasks { sum &+= await t.value }
+            done += m
+        }
+        precondition(sum != 0 || n <= 1)
+        return qv_now_ns() - t0
+    }
+
+    /// `loop.spawn`'s shape without the loop: a task whose operation is a wrapper that calls the
+    /// body closure (one more async frame than `Task(executorPreference:) { body }`).
+    private static func wrappedTask<T: Sendable>(
+        on executor: some TaskExecutor, _ body: nonisolated(nonsending) sending @escaping () async throws -> T
+    ) -> Task<T, any Error> {
+        Task(executorPreference: executor) { try await body() }
+    }
+
+    /// `spawnBatches` with `wrappedTask`: the Swift-only floor of `loop.spawn`'s mechanism.
+    private static func spawnBatchesWrapped(_ n: Int, batch: Int, on executor: some TaskExecutor) async -> UInt64 {
+        let t0 = qv_now_ns()
+        var done = 0
+        var sum = 0
+        while done < n {
+            let m = min(batch, n - done)
+            var tasks: [Task<Int, any Error>] = []
+            tasks.reserveCapacity(m)
+            for i in 0..<m { tasks.append(wrappedTask(on: executor) { i &* 2 }) }
+            for t in tasks { sum &+= (try? await t.value) ?? 0 }
             done += m
         }
         precondition(sum != 0 || n <= 1)
@@ -248,7 +274,8 @@ public enum LoopBenchmarks {
         var spawnNs: [Double] = []
         var rawNs: [Double] = []
         var floorNs: [Double] = []
-        var cpu: [[Double]] = [[], [], []]
+        var wrappedNs: [Double] = []
+        var cpu: [[Double]] = [[], [], [], []]
         for rep in 0..<(reps + 1) {
             let s = onLoop(loop) {
                 let t0 = qv_now_ns()
@@ -270,13 +297,17 @@ public enum LoopBenchmarks {
             let rCPU = lastCPUNanos
             let f = onBare { ex in await spawnBatches(n, batch: batch, on: ex) }
             let fCPU = lastCPUNanos
+            let w = onBare { ex in await spawnBatchesWrapped(n, batch: batch, on: ex) }
+            let wCPU = lastCPUNanos
             if rep > 0 {
                 spawnNs.append(Double(s) / Double(n))
                 rawNs.append(Double(r) / Double(n))
                 floorNs.append(Double(f) / Double(n))
+                wrappedNs.append(Double(w) / Double(n))
                 cpu[0].append(Double(sCPU) / Double(n))
                 cpu[1].append(Double(rCPU) / Double(n))
                 cpu[2].append(Double(fCPU) / Double(n))
+                cpu[3].append(Double(wCPU) / Double(n))
             }
         }
         return [
@@ -300,6 +331,13 @@ public enum LoopBenchmarks {
                     "variant": "Task(executorPreference:) on a bare executor (Swift runtime only, no loop)",
                     "n": "\(n)", "batch": "\(batch)", "reps": "\(reps)", "spread": spread(floorNs, f0),
                     "cpu_ns": f0(median(cpu[2])),
+                ]),
+            BenchResult(
+                name: "loop-spawn-floor-wrapped", value: median(wrappedNs), unit: "ns/task",
+                detail: [
+                    "variant": "loop.spawn's shape (a wrapper closure calling the body) on a bare executor",
+                    "n": "\(n)", "batch": "\(batch)", "reps": "\(reps)", "spread": spread(wrappedNs, f0),
+                    "cpu_ns": f0(median(cpu[3])),
                 ]),
         ]
     }

@@ -222,7 +222,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         /// Names of alive named tasks, by task address.
         var taskNames = TaskNameTable()
         /// Every alive task spawned by `spawn`, for cancellation at shutdown.
-        var aliveTasks = PointerTable<UnsafeCurrentTask>()
+        var aliveTasks = SlotList<UnsafeCurrentTask>()
         var fdWaiters: [Int32: FdWaiter] = [:]
         /// Callbacks run when the loop next runs out of work (tests).
         var idleWaiters: [() -> Void] = []
@@ -236,6 +236,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         var runTime = LogLinearHistogram()
         /// Plain counters, published into `published`.
         var jobsRun: UInt64 = 0
+        /// Tasks spawned on the loop thread, and spawned tasks that ended (any spawner).
+        var spawnedOnLoop = 0
+        var tasksEnded = 0
         var slowCallbacks: UInt64 = 0
         var busyNanos: UInt64 = 0
         var maxReadyDepth = 0
@@ -265,7 +268,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         @inline(__always) _modify { yield &state.pointee.taskNames }
     }
     // protected by the loop thread
-    private var aliveTasks: PointerTable<UnsafeCurrentTask> {
+    private var aliveTasks: SlotList<UnsafeCurrentTask> {
         @inline(__always) _read { yield state.pointee.aliveTasks }
         @inline(__always) _modify { yield &state.pointee.aliveTasks }
     }
@@ -313,6 +316,20 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private var runTime: LogLinearHistogram {
         @inline(__always) _read { yield state.pointee.runTime }
         @inline(__always) _modify { yield &state.pointee.runTime }
+    }
+    // protected by the loop thread
+    private var spawnedOnLoop: Int {
+        @inline(__always) _read { yield state.pointee.spawnedOnLoop }
+        @inline(__always) _modify { yield &state.pointee.spawnedOnLoop }
+    }
+    // protected by the loop thread
+    private var tasksEnded: Int {
+        @inline(__always) _read { yield state.pointee.tasksEnded }
+        @inline(__always) _modify { yield &state.pointee.tasksEnded }
+    }
+    /// Loop thread: spawned tasks not ended yet (started or not).
+    private var tasksAliveNow: Int {
+        published.spawnedOffLoop.load(ordering: .relaxed) + spawnedOnLoop - tasksEnded
     }
     // protected by the loop thread
     private var jobsRun: UInt64 {
@@ -497,41 +514,58 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// `name` is shown as the current job and as the culprit of slow callbacks. Any thread.
     @discardableResult
     public func spawn<T: Sendable>(
-        name: String? = nil, _ body: sending @escaping () async throws -> T
+        name: String? = nil, _ body: nonisolated(nonsending) sending @escaping () async throws -> T
     ) -> LoopTask<T> {
-        published.tasksAlive.add(1, ordering: .relaxed)
-        let task = Task<T, any Error>(name: name, executorPreference: self) { [self] in
-            let key = registerCurrentTask(name: name)
-            defer { unregisterTask(key) }
+        noteSpawn()
+        // unowned(unsafe): the task keeps the loop alive itself (the runtime retains the executor
+        // preference until the task ends), so the wrapper need not retain it again (two atomic
+        // refcount operations per task).
+        let task = Task<T, any Error>(name: name, executorPreference: self) { [unowned(unsafe) self] in
+            let registration = registerCurrentTask(name: name)
+            defer { unregisterTask(registration) }
             return try await body()
         }
         return LoopTask(task: task, name: name)
     }
 
-    /// Called first thing in a spawned task, on the loop thread.
-    private func registerCurrentTask(name: String?) -> UInt {
-        // Unsafe: the UnsafeCurrentTask is kept only while the task's own body runs (removed by
-        // `unregisterTask` in its defer) and used only on the loop thread (cancel at shutdown).
-        withUnsafeCurrentTask { current -> UInt in
-            guard let current else { return 0 }
-            // unsafeBitCast: UnsafeCurrentTask wraps the task pointer; only its address is kept.
-            let key = unsafeBitCast(current, to: UInt.self)
-            aliveTasks.set(key, current)
-            if let name {
-                taskNames.set(key, name)
-                setCurrentName(name)
-            }
-            if runState.load(ordering: .relaxed) != 0 { current.cancel() }
-            return key
+    /// Counts a spawn (tasks alive): a plain counter on the loop thread, an atomic elsewhere.
+    private func noteSpawn() {
+        if inLoop {
+            spawnedOnLoop &+= 1
+        } else {
+            published.spawnedOffLoop.add(1, ordering: .relaxed)
         }
     }
 
-    private func unregisterTask(_ key: UInt) {
-        if key != 0 {
-            aliveTasks.remove(key)
-            taskNames.remove(key)
+    /// Where a spawned task is registered: its slot in `aliveTasks`, and its address in
+    /// `taskNames` when it has a name (0 otherwise).
+    private struct Registration {
+        var slot: Int
+        var nameKey: UInt
+    }
+
+    /// Called first thing in a spawned task, on the loop thread.
+    private func registerCurrentTask(name: String?) -> Registration {
+        // Unsafe: the UnsafeCurrentTask is kept only while the task's own body runs (removed by
+        // `unregisterTask` in its defer) and used only on the loop thread (cancel at shutdown).
+        withUnsafeCurrentTask { current -> Registration in
+            guard let current else { return Registration(slot: -1, nameKey: 0) }
+            var r = Registration(slot: aliveTasks.insert(current), nameKey: 0)
+            if let name {
+                // unsafeBitCast: UnsafeCurrentTask wraps the task pointer; only its address is kept.
+                r.nameKey = unsafeBitCast(current, to: UInt.self)
+                taskNames.set(r.nameKey, name)
+                setCurrentName(name)
+            }
+            if runState.load(ordering: .relaxed) != 0 { current.cancel() }
+            return r
         }
-        published.tasksAlive.subtract(1, ordering: .relaxed)
+    }
+
+    private func unregisterTask(_ r: Registration) {
+        if r.slot >= 0 { aliveTasks.remove(r.slot) }
+        if r.nameKey != 0 { taskNames.remove(r.nameKey) }
+        tasksEnded &+= 1
     }
 
     /// asyncio's `sleep`: suspends the calling task for `duration` of this loop's clock, counted
@@ -785,7 +819,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                     stopDeadline = qv_now_ns() &+ LoopTime.nanos(configuration.shutdownGrace)
                     beginStop()
                 }
-                if ready.isEmpty && aliveTasks.isEmpty && published.tasksAlive.load(ordering: .relaxed) <= 0
+                if ready.isEmpty && aliveTasks.isEmpty && tasksAliveNow <= 0
                     && inboxCount.load(ordering: .sequentiallyConsistent) == 0
                 {
                     break
@@ -960,6 +994,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         p.maxReadyDepth.store(maxReadyDepth, ordering: .relaxed)
         p.timersPending.store(timers.pending - (heartbeatTimer?.state == .armed ? 1 : 0), ordering: .relaxed)
         p.jobsRun.store(jobsRun, ordering: .relaxed)
+        p.tasksAlive.store(tasksAliveNow, ordering: .relaxed)
         p.slowCallbacks.store(slowCallbacks, ordering: .relaxed)
         p.busyNanos.store(busyNanos, ordering: .relaxed)
         guard histograms else { return }
@@ -1154,7 +1189,7 @@ public final class LoopTaskGroup: @unchecked Sendable {
 
     /// Starts a child. The first child to fail cancels its siblings. Loop thread (the group's body
     /// runs there when `taskGroup` is awaited from a loop task).
-    public func spawn(name: String? = nil, _ body: sending @escaping () async throws -> Void) {
+    public func spawn(name: String? = nil, _ body: nonisolated(nonsending) sending @escaping () async throws -> Void) {
         precondition(loop.inLoop, "LoopTaskGroup.spawn must run on its loop's thread")
         let child = loop.spawn(name: name) { [self] in
             do {
