@@ -43,6 +43,24 @@ public enum LoopBenchmarks {
         func wait() { while sem_wait(sem) != 0 {} }
     }
 
+    /// One side of a continuation hand-off between two tasks on one thread: each `play` step parks
+    /// itself and resumes the other. @unchecked Sendable: used by tasks of one executor thread only.
+    private final class HandOff: @unchecked Sendable {
+        var waiting: UnsafeContinuation<Void, Never>?
+        func play(_ n: Int) async {
+            for _ in 0..<n {
+                await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+                    let other = waiting
+                    waiting = c
+                    other?.resume()
+                }
+            }
+            let other = waiting
+            waiting = nil
+            other?.resume()
+        }
+    }
+
     /// Per-run scratch that only the loop thread touches.
     private final class LoopOnly<T>: @unchecked Sendable {
         // @unchecked Sendable: used only on the loop thread of the benchmark.
@@ -188,7 +206,9 @@ public enum LoopBenchmarks {
         var yieldNs: [Double] = []
         var contNs: [Double] = []
         var floorNs: [Double] = []
-        var cpu: [[Double]] = [[], [], []]
+        var sleep0Ns: [Double] = []
+        var contFloorNs: [Double] = []
+        var cpu: [[Double]] = [[], [], [], [], []]
         for rep in 0..<(reps + 1) {
             let y = onLoop(loop) {
                 let t0 = qv_now_ns()
@@ -200,22 +220,10 @@ public enum LoopBenchmarks {
             }
             let yCPU = lastCPUNanos
             let c = onLoop(loop) {
-                let waiting = LoopOnly<UnsafeContinuation<Void, Never>?>(nil)
-                @Sendable func player() async {
-                    for _ in 0..<n {
-                        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-                            let other = waiting.value
-                            waiting.value = c
-                            other?.resume()
-                        }
-                    }
-                    let other = waiting.value
-                    waiting.value = nil
-                    other?.resume()
-                }
+                let h = HandOff()
                 let t0 = qv_now_ns()
-                let a = loop.spawn { await player() }
-                let b = loop.spawn { await player() }
+                let a = loop.spawn { await h.play(n) }
+                let b = loop.spawn { await h.play(n) }
                 try await a.value
                 try await b.value
                 return qv_now_ns() - t0
@@ -230,13 +238,36 @@ public enum LoopBenchmarks {
                 return qv_now_ns() - t0
             }
             let fCPU = lastCPUNanos
+            let z = onLoop(loop) {
+                let t0 = qv_now_ns()
+                let a = loop.spawn { for _ in 0..<n { await loop.yield() } }
+                let b = loop.spawn { for _ in 0..<n { await loop.yield() } }
+                try await a.value
+                try await b.value
+                return qv_now_ns() - t0
+            }
+            let zCPU = lastCPUNanos
+            let cf = onBare { ex in
+                let h = HandOff()
+                let t0 = qv_now_ns()
+                let a = Task(executorPreference: ex) { await h.play(n) }
+                let b = Task(executorPreference: ex) { await h.play(n) }
+                await a.value
+                await b.value
+                return qv_now_ns() - t0
+            }
+            let cfCPU = lastCPUNanos
             if rep > 0 {  // rep 0 warms up
                 yieldNs.append(Double(y) / Double(2 * n))
                 contNs.append(Double(c) / Double(2 * n))
                 floorNs.append(Double(f) / Double(2 * n))
+                sleep0Ns.append(Double(z) / Double(2 * n))
+                contFloorNs.append(Double(cf) / Double(2 * n))
                 cpu[0].append(Double(yCPU) / Double(2 * n))
                 cpu[1].append(Double(cCPU) / Double(2 * n))
                 cpu[2].append(Double(fCPU) / Double(2 * n))
+                cpu[3].append(Double(zCPU) / Double(2 * n))
+                cpu[4].append(Double(cfCPU) / Double(2 * n))
             }
         }
         return [
@@ -259,6 +290,19 @@ public enum LoopBenchmarks {
                 detail: [
                     "variant": "Task.yield ping-pong on a bare executor (Swift runtime only, no loop)", "n": "\(n)",
                     "reps": "\(reps)", "spread": spread(floorNs, f0), "cpu_ns": f0(median(cpu[2])),
+                ]),
+            BenchResult(
+                name: "loop-switch-cont-floor", value: median(contFloorNs), unit: "ns/switch",
+                detail: [
+                    "variant": "continuation hand-off on a bare executor (Swift runtime only, no loop)", "n": "\(n)",
+                    "reps": "\(reps)", "spread": spread(contFloorNs, f0), "cpu_ns": f0(median(cpu[4])),
+                ]),
+            BenchResult(
+                name: "loop-switch-sleep0", value: median(sleep0Ns), unit: "ns/switch",
+                detail: [
+                    "variant": "loop.yield() ping-pong (asyncio's sleep(0): a resume job, then the task)",
+                    "n": "\(n)", "reps": "\(reps)", "spread": spread(sleep0Ns, f0), "cpu_ns": f0(median(cpu[3])),
+                    "goal": "<=150", "anchor": "uvloop sleep(0) 857-891, asyncio sleep(0) 1767-1870",
                 ]),
         ]
     }

@@ -88,6 +88,8 @@ private final class HandOff: @unchecked Sendable {
             seen["start"] = loop.inLoop
             await Task.yield()
             seen["yield"] = loop.inLoop
+            await loop.yield()
+            seen["loop.yield"] = loop.inLoop
             try await loop.sleep(for: .milliseconds(1))
             seen["sleep"] = loop.inLoop
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -130,7 +132,7 @@ private final class HandOff: @unchecked Sendable {
         for (what, ok) in seen.sorted(by: { $0.key < $1.key }) {
             #expect(ok, "\(what) did not run on the loop thread")
         }
-        #expect(seen.count == 18)
+        #expect(seen.count == 19)
     }
 
     @Test func actorOnTheLoopRunsThere() async throws {
@@ -203,8 +205,15 @@ private final class HandOff: @unchecked Sendable {
         try await b.value
         await loop.runUntilIdle()
         let yieldJobs = loop.metrics().jobsRun - j0 - handOffJobs
+        let c = loop.spawn { for _ in 0..<n { await loop.yield() } }
+        let d = loop.spawn { for _ in 0..<n { await loop.yield() } }
+        try await c.value
+        try await d.value
+        await loop.runUntilIdle()
+        let sleep0Jobs = loop.metrics().jobsRun - j0 - handOffJobs - yieldJobs
         #expect(handOffJobs >= UInt64(2 * n) && handOffJobs <= UInt64(2 * n + 20), "\(handOffJobs) jobs")
         #expect(yieldJobs >= UInt64(4 * n) && yieldJobs <= UInt64(4 * n + 20), "\(yieldJobs) jobs")
+        #expect(sleep0Jobs >= UInt64(4 * n) && sleep0Jobs <= UInt64(4 * n + 20), "\(sleep0Jobs) jobs")
     }
 
     @Test func fdReadinessResumesOnTheLoop() async throws {
@@ -291,6 +300,23 @@ private final class HandOff: @unchecked Sendable {
         }.value
         #expect(!inner)
         #expect(spawned)
+    }
+
+    /// `loop.yield()` (asyncio's sleep(0)) lets the jobs that were ready run first, from a loop task,
+    /// and works from a task that is not on the loop.
+    @Test func loopYieldLetsReadyJobsRunFirst() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "sleep0")
+        defer { loop.shutdown() }
+        let order = try await loop.spawn { () async throws -> [String] in
+            let seen = Recorder<String>()
+            loop.callSoon { seen.append("callback") }
+            seen.append("before")
+            await loop.yield()
+            seen.append("after")
+            return seen.values
+        }.value
+        #expect(order == ["before", "callback", "after"])
+        await loop.yield()  // from the test's own task: resumes on its own executor
     }
 
     @Test func taskAddressMatchesItsJobs() async throws {
