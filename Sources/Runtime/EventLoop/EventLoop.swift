@@ -225,7 +225,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         /// Names of alive named tasks, by task address.
         var taskNames = TaskNameTable()
         /// Every alive task spawned by `spawn`, for cancellation at shutdown.
-        var aliveTasks = SlotList<UnsafeCurrentTask>()
+        var aliveTasks = SlotList<UInt>()
         var fdWaiters: [Int32: FdWaiter] = [:]
         /// Callbacks run when the loop next runs out of work (tests).
         var idleWaiters: [() -> Void] = []
@@ -271,7 +271,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         @inline(__always) _modify { yield &state.pointee.taskNames }
     }
     // protected by the loop thread
-    private var aliveTasks: SlotList<UnsafeCurrentTask> {
+    private var aliveTasks: SlotList<UInt> {
         @inline(__always) _read { yield state.pointee.aliveTasks }
         @inline(__always) _modify { yield &state.pointee.aliveTasks }
     }
@@ -553,10 +553,12 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         // `unregisterTask` in its defer) and used only on the loop thread (cancel at shutdown).
         withUnsafeCurrentTask { current -> Registration in
             guard let current else { return Registration(slot: -1, nameKey: 0) }
-            var r = Registration(slot: aliveTasks.insert(current), nameKey: 0)
+            // unsafeBitCast: UnsafeCurrentTask wraps the task pointer; only its address is kept
+            // (storing the UnsafeCurrentTask itself would retain and release the task).
+            let address = unsafeBitCast(current, to: UInt.self)
+            var r = Registration(slot: aliveTasks.insert(address), nameKey: 0)
             if let name {
-                // unsafeBitCast: UnsafeCurrentTask wraps the task pointer; only its address is kept.
-                r.nameKey = unsafeBitCast(current, to: UInt.self)
+                r.nameKey = address
                 taskNames.set(r.nameKey, name)
                 setCurrentName(name)
             }
@@ -1043,7 +1045,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             timers.cancel(t)
             heartbeatTimer = nil
         }
-        for task in aliveTasks.allValues { task.cancel() }
+        // unsafeBitCast: every address in `aliveTasks` is a task whose body is still running (it
+        // removes itself before it ends), so the task is alive; cancel is thread-safe.
+        for address in aliveTasks.allValues { unsafeBitCast(address, to: UnsafeCurrentTask.self).cancel() }
     }
 
     // MARK: - Heartbeat
