@@ -60,7 +60,9 @@
 //   plus the "slot" lag where every skipped slot counts as late until the loop ran again.
 // - Per job: queue delay (ready → started) and run time, both into log-linear histograms. One
 //   clock read per job (a calibrated TSC, `qv_fast_now_ns`): the end of one job is the start of
-//   the next.
+//   the next. It stays at full rate: it is ~6 % of a switch (~12–15 ns), and the cheaper clocks are
+//   too coarse for it (CLOCK_MONOTONIC_COARSE ticks every 4 ms here, the slow-callback threshold is
+//   10 ms and most jobs take under a microsecond); plain `rdtsc` is already the unserialized read.
 // - A job longer than `slowCallbackThreshold` is a slow callback: counted and pushed into the
 //   loop's `EventRing` with its name. Task names come from `spawn(name:)`: the spawned task
 //   registers itself under its task pointer, which is also the address of every job that resumes
@@ -84,10 +86,14 @@
 //   `PointerTable`, `LogLinearHistogram` and `LoopThreadState`.
 //
 // ## Costs and limits (docs/performance.md)
-// - A `Task.yield` switch costs ~440 ns here, of which ~300 ns is Swift's runtime (measured on a
-//   bare executor); a profile puts the loop's own code at ~70 ns per switch, ~30 of it the one
-//   `rdtsc` per job (slow in this VM). A spawn costs 1.2–1.5 µs (runtime alone 1.0–1.2 µs).
-//   Callbacks: ~27 M/s. The ≤ 150 ns switch / ≤ 1 µs spawn goals are below Swift's own floor.
+// - Per switch (docs/performance.md, load 2–5): continuation hand-off ~190 ns (1 job; the same
+//   pattern on a bare executor, Swift's runtime alone, ~170–190 ns), `Task.yield` 260–310 ns
+//   (2 jobs; bare 220–290), `loop.yield()` ~200 ns. A profile puts the loop's own code at ~14 % of
+//   a switch (~30 ns: the one `rdtsc` per job is ~6 %); ~39 % is the runtime reading the task's
+//   executor preference under its status lock, on every resumption and every enqueue.
+//   Spawn + await: 860–1,270 ns per task depending on load (bare executor 670–1,120). Callbacks:
+//   ~26 M/s. The ≤ 150 ns switch goal is below Swift's own floor for a task that prefers an
+//   executor; ≤ 1 µs spawn is met only on a quiet machine.
 // - Deadlines (`sleep`, `timeout`, `callLater`) are read at the call, before suspending: the body
 //   of `withCheckedContinuation` may run after other loop jobs on this toolchain.
 // - Jobs enqueued after the loop stopped stay in the inbox (their tasks never resume); `shutdown()`
