@@ -43,6 +43,24 @@ public enum LoopBenchmarks {
         func wait() { while sem_wait(sem) != 0 {} }
     }
 
+    /// One side of a continuation hand-off between two tasks on one thread: each `play` step parks
+    /// itself and resumes the other. @unchecked Sendable: used by tasks of one executor thread only.
+    private final class HandOff: @unchecked Sendable {
+        var waiting: UnsafeContinuation<Void, Never>?
+        func play(_ n: Int) async {
+            for _ in 0..<n {
+                await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+                    let other = waiting
+                    waiting = c
+                    other?.resume()
+                }
+            }
+            let other = waiting
+            waiting = nil
+            other?.resume()
+        }
+    }
+
     /// Per-run scratch that only the loop thread touches.
     private final class LoopOnly<T>: @unchecked Sendable {
         // @unchecked Sendable: used only on the loop thread of the benchmark.
@@ -101,14 +119,15 @@ public enum LoopBenchmarks {
     }
 
     /// The floor: a bare executor (an array of jobs, drained on the calling thread, no clock, no
-    /// metrics, no I/O). What Swift's runtime alone costs for the same pattern on this machine.
-    private final class BareExecutor: TaskExecutor, SerialExecutor, @unchecked Sendable {
+    /// metrics, no I/O). What Swift's runtime alone costs for the same pattern on this machine. It
+    /// runs jobs the way the loop runs a preferring task's jobs (on the task executor, see "Two
+    /// executor faces" in EventLoop.swift), so both pay the same runtime work per switch.
+    private final class BareExecutor: TaskExecutor, @unchecked Sendable {
         // @unchecked Sendable: jobs are enqueued and run on the calling thread only (the benchmark
         // creates tasks with this preference from a job it runs itself).
         var jobs: [UnownedJob] = []
         var head = 0
         func enqueue(_ job: consuming ExecutorJob) { jobs.append(UnownedJob(job)) }
-        func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
         func drain() {
             while head < jobs.count {
                 let j = jobs[head]
@@ -117,7 +136,7 @@ public enum LoopBenchmarks {
                     jobs.removeFirst(head)
                     head = 0
                 }
-                j.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+                j.runSynchronously(on: asUnownedTaskExecutor())
             }
         }
     }
@@ -135,6 +154,31 @@ public enum LoopBenchmarks {
             tasks.reserveCapacity(m)
             for i in 0..<m { tasks.append(Task(executorPreference: executor) { i &* 2 }) }
             for t in tasks { sum &+= await t.value }
+            done += m
+        }
+        precondition(sum != 0 || n <= 1)
+        return qv_now_ns() - t0
+    }
+
+    /// `loop.spawn`'s shape without the loop: a task whose operation is a wrapper that calls the
+    /// body closure (one more async frame than `Task(executorPreference:) { body }`).
+    private static func wrappedTask<T: Sendable>(
+        on executor: some TaskExecutor, _ body: nonisolated(nonsending) sending @escaping () async throws -> T
+    ) -> Task<T, any Error> {
+        Task(executorPreference: executor) { try await body() }
+    }
+
+    /// `spawnBatches` with `wrappedTask`: the Swift-only floor of `loop.spawn`'s mechanism.
+    private static func spawnBatchesWrapped(_ n: Int, batch: Int, on executor: some TaskExecutor) async -> UInt64 {
+        let t0 = qv_now_ns()
+        var done = 0
+        var sum = 0
+        while done < n {
+            let m = min(batch, n - done)
+            var tasks: [Task<Int, any Error>] = []
+            tasks.reserveCapacity(m)
+            for i in 0..<m { tasks.append(wrappedTask(on: executor) { i &* 2 }) }
+            for t in tasks { sum &+= (try? await t.value) ?? 0 }
             done += m
         }
         precondition(sum != 0 || n <= 1)
@@ -162,7 +206,9 @@ public enum LoopBenchmarks {
         var yieldNs: [Double] = []
         var contNs: [Double] = []
         var floorNs: [Double] = []
-        var cpu: [[Double]] = [[], [], []]
+        var sleep0Ns: [Double] = []
+        var contFloorNs: [Double] = []
+        var cpu: [[Double]] = [[], [], [], [], []]
         for rep in 0..<(reps + 1) {
             let y = onLoop(loop) {
                 let t0 = qv_now_ns()
@@ -174,22 +220,10 @@ public enum LoopBenchmarks {
             }
             let yCPU = lastCPUNanos
             let c = onLoop(loop) {
-                let waiting = LoopOnly<UnsafeContinuation<Void, Never>?>(nil)
-                @Sendable func player() async {
-                    for _ in 0..<n {
-                        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-                            let other = waiting.value
-                            waiting.value = c
-                            other?.resume()
-                        }
-                    }
-                    let other = waiting.value
-                    waiting.value = nil
-                    other?.resume()
-                }
+                let h = HandOff()
                 let t0 = qv_now_ns()
-                let a = loop.spawn { await player() }
-                let b = loop.spawn { await player() }
+                let a = loop.spawn { await h.play(n) }
+                let b = loop.spawn { await h.play(n) }
                 try await a.value
                 try await b.value
                 return qv_now_ns() - t0
@@ -204,13 +238,36 @@ public enum LoopBenchmarks {
                 return qv_now_ns() - t0
             }
             let fCPU = lastCPUNanos
+            let z = onLoop(loop) {
+                let t0 = qv_now_ns()
+                let a = loop.spawn { for _ in 0..<n { await loop.yield() } }
+                let b = loop.spawn { for _ in 0..<n { await loop.yield() } }
+                try await a.value
+                try await b.value
+                return qv_now_ns() - t0
+            }
+            let zCPU = lastCPUNanos
+            let cf = onBare { ex in
+                let h = HandOff()
+                let t0 = qv_now_ns()
+                let a = Task(executorPreference: ex) { await h.play(n) }
+                let b = Task(executorPreference: ex) { await h.play(n) }
+                await a.value
+                await b.value
+                return qv_now_ns() - t0
+            }
+            let cfCPU = lastCPUNanos
             if rep > 0 {  // rep 0 warms up
                 yieldNs.append(Double(y) / Double(2 * n))
                 contNs.append(Double(c) / Double(2 * n))
                 floorNs.append(Double(f) / Double(2 * n))
+                sleep0Ns.append(Double(z) / Double(2 * n))
+                contFloorNs.append(Double(cf) / Double(2 * n))
                 cpu[0].append(Double(yCPU) / Double(2 * n))
                 cpu[1].append(Double(cCPU) / Double(2 * n))
                 cpu[2].append(Double(fCPU) / Double(2 * n))
+                cpu[3].append(Double(zCPU) / Double(2 * n))
+                cpu[4].append(Double(cfCPU) / Double(2 * n))
             }
         }
         return [
@@ -234,6 +291,19 @@ public enum LoopBenchmarks {
                     "variant": "Task.yield ping-pong on a bare executor (Swift runtime only, no loop)", "n": "\(n)",
                     "reps": "\(reps)", "spread": spread(floorNs, f0), "cpu_ns": f0(median(cpu[2])),
                 ]),
+            BenchResult(
+                name: "loop-switch-cont-floor", value: median(contFloorNs), unit: "ns/switch",
+                detail: [
+                    "variant": "continuation hand-off on a bare executor (Swift runtime only, no loop)", "n": "\(n)",
+                    "reps": "\(reps)", "spread": spread(contFloorNs, f0), "cpu_ns": f0(median(cpu[4])),
+                ]),
+            BenchResult(
+                name: "loop-switch-sleep0", value: median(sleep0Ns), unit: "ns/switch",
+                detail: [
+                    "variant": "loop.yield() ping-pong (asyncio's sleep(0): a resume job, then the task)",
+                    "n": "\(n)", "reps": "\(reps)", "spread": spread(sleep0Ns, f0), "cpu_ns": f0(median(cpu[3])),
+                    "goal": "<=150", "anchor": "uvloop sleep(0) 857-891, asyncio sleep(0) 1767-1870",
+                ]),
         ]
     }
 
@@ -248,7 +318,8 @@ public enum LoopBenchmarks {
         var spawnNs: [Double] = []
         var rawNs: [Double] = []
         var floorNs: [Double] = []
-        var cpu: [[Double]] = [[], [], []]
+        var wrappedNs: [Double] = []
+        var cpu: [[Double]] = [[], [], [], []]
         for rep in 0..<(reps + 1) {
             let s = onLoop(loop) {
                 let t0 = qv_now_ns()
@@ -270,13 +341,17 @@ public enum LoopBenchmarks {
             let rCPU = lastCPUNanos
             let f = onBare { ex in await spawnBatches(n, batch: batch, on: ex) }
             let fCPU = lastCPUNanos
+            let w = onBare { ex in await spawnBatchesWrapped(n, batch: batch, on: ex) }
+            let wCPU = lastCPUNanos
             if rep > 0 {
                 spawnNs.append(Double(s) / Double(n))
                 rawNs.append(Double(r) / Double(n))
                 floorNs.append(Double(f) / Double(n))
+                wrappedNs.append(Double(w) / Double(n))
                 cpu[0].append(Double(sCPU) / Double(n))
                 cpu[1].append(Double(rCPU) / Double(n))
                 cpu[2].append(Double(fCPU) / Double(n))
+                cpu[3].append(Double(wCPU) / Double(n))
             }
         }
         return [
@@ -300,6 +375,13 @@ public enum LoopBenchmarks {
                     "variant": "Task(executorPreference:) on a bare executor (Swift runtime only, no loop)",
                     "n": "\(n)", "batch": "\(batch)", "reps": "\(reps)", "spread": spread(floorNs, f0),
                     "cpu_ns": f0(median(cpu[2])),
+                ]),
+            BenchResult(
+                name: "loop-spawn-floor-wrapped", value: median(wrappedNs), unit: "ns/task",
+                detail: [
+                    "variant": "loop.spawn's shape (a wrapper closure calling the body) on a bare executor",
+                    "n": "\(n)", "batch": "\(batch)", "reps": "\(reps)", "spread": spread(wrappedNs, f0),
+                    "cpu_ns": f0(median(cpu[3])),
                 ]),
         ]
     }

@@ -32,6 +32,46 @@ private actor OnLoop {
         await Task.yield()
         return loop.inLoop
     }
+    /// Awaits of every kind inside an actor method on the loop; isolation holds after each.
+    func awaitsInside() async throws -> [String: Bool] {
+        var seen: [String: Bool] = [:]
+        func note(_ what: String) {
+            preconditionIsolated()
+            seen[what] = loop.inLoop
+        }
+        try await loop.sleep(for: .microseconds(50))
+        note("actor sleep")
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            resumeFromForeignThread { c.resume() }
+        }
+        note("actor foreign continuation")
+        _ = try await loop.toThread { 1 }
+        note("actor toThread")
+        _ = await Elsewhere().bump()
+        note("actor hop away and back")
+        // A Task {} in an actor method is isolated to this actor (no executor preference).
+        seen["actor's own Task"] = await Task { self.loop.inLoop }.value
+        note("after actor's own Task")
+        return seen
+    }
+}
+
+/// Plays one side of a continuation hand-off `n` times (the loop-switch benchmark's pattern).
+private final class HandOff: @unchecked Sendable {
+    // @unchecked Sendable: used only on one loop's thread.
+    var waiting: UnsafeContinuation<Void, Never>?
+    func play(_ n: Int) async {
+        for _ in 0..<n {
+            await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+                let other = waiting
+                waiting = c
+                other?.resume()
+            }
+        }
+        let other = waiting
+        waiting = nil
+        other?.resume()
+    }
 }
 
 /// Every kind of await inside a loop task resumes on the loop thread.
@@ -48,6 +88,8 @@ private actor OnLoop {
             seen["start"] = loop.inLoop
             await Task.yield()
             seen["yield"] = loop.inLoop
+            await loop.yield()
+            seen["loop.yield"] = loop.inLoop
             try await loop.sleep(for: .milliseconds(1))
             seen["sleep"] = loop.inLoop
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -90,7 +132,7 @@ private actor OnLoop {
         for (what, ok) in seen.sorted(by: { $0.key < $1.key }) {
             #expect(ok, "\(what) did not run on the loop thread")
         }
-        #expect(seen.count == 18)
+        #expect(seen.count == 19)
     }
 
     @Test func actorOnTheLoopRunsThere() async throws {
@@ -98,6 +140,80 @@ private actor OnLoop {
         defer { loop.shutdown() }
         let a = OnLoop(loop)
         #expect(await a.check())
+    }
+
+    /// The two executor faces side by side: a loop task (task-executor face) calls an actor on the
+    /// loop (serial face) and comes back; every await inside the actor keeps its isolation.
+    @Test func actorOnTheLoopCalledFromALoopTask() async throws {
+        let pool = ThreadPool(threads: 1, name: "aff-pool2")
+        let loop = try LoopTestSupport.realLoop(name: "faces", pool: pool)
+        defer {
+            loop.shutdown()
+            pool.shutdown()
+        }
+        let a = OnLoop(loop)
+        var seen = try await loop.spawn(name: "caller") { () async throws -> [String: Bool] in
+            var seen = try await a.awaitsInside()
+            seen["task after actor"] = loop.inLoop
+            seen["actor check"] = await a.check()
+            seen["task after check"] = loop.inLoop
+            return seen
+        }.value
+        seen["actor from outside"] = await a.check()
+        for (what, ok) in seen.sorted(by: { $0.key < $1.key }) {
+            #expect(ok, "\(what) did not run on the loop thread")
+        }
+        #expect(seen.count == 10)
+    }
+
+    /// Tasks made without `spawn` that prefer the loop: `Task(executorPreference:)` and
+    /// `withTaskExecutorPreference` from a task that is not on the loop.
+    @Test func plainPreferenceRunsOnTheLoop() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "pref")
+        defer { loop.shutdown() }
+        let t = Task(executorPreference: loop) { () async -> Bool in
+            await Task.yield()
+            return loop.inLoop
+        }
+        #expect(await t.value)
+        let scoped = await withTaskExecutorPreference(loop) { () async -> Bool in
+            try? await loop.sleep(for: .microseconds(50))
+            return loop.inLoop
+        }
+        #expect(scoped)
+    }
+
+    /// What the task-executor face buys: a continuation hand-off between two loop tasks is one loop
+    /// job, a `Task.yield` two (its continuation job, then the task). Before the faces were split
+    /// they took 3 and 4 (hop jobs in between). Counts, not times: deterministic.
+    @Test func aSwitchIsOneJobAndAYieldTwo() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "jobs")
+        defer { loop.shutdown() }
+        let n = 2000
+        await loop.runUntilIdle()
+        let j0 = loop.metrics().jobsRun
+        let h = HandOff()
+        let x = loop.spawn { await h.play(n) }
+        let y = loop.spawn { await h.play(n) }
+        try await x.value
+        try await y.value
+        await loop.runUntilIdle()
+        let handOffJobs = loop.metrics().jobsRun - j0
+        let a = loop.spawn { for _ in 0..<n { await Task.yield() } }
+        let b = loop.spawn { for _ in 0..<n { await Task.yield() } }
+        try await a.value
+        try await b.value
+        await loop.runUntilIdle()
+        let yieldJobs = loop.metrics().jobsRun - j0 - handOffJobs
+        let c = loop.spawn { for _ in 0..<n { await loop.yield() } }
+        let d = loop.spawn { for _ in 0..<n { await loop.yield() } }
+        try await c.value
+        try await d.value
+        await loop.runUntilIdle()
+        let sleep0Jobs = loop.metrics().jobsRun - j0 - handOffJobs - yieldJobs
+        #expect(handOffJobs >= UInt64(2 * n) && handOffJobs <= UInt64(2 * n + 20), "\(handOffJobs) jobs")
+        #expect(yieldJobs >= UInt64(4 * n) && yieldJobs <= UInt64(4 * n + 20), "\(yieldJobs) jobs")
+        #expect(sleep0Jobs >= UInt64(4 * n) && sleep0Jobs <= UInt64(4 * n + 20), "\(sleep0Jobs) jobs")
     }
 
     @Test func fdReadinessResumesOnTheLoop() async throws {
@@ -184,6 +300,23 @@ private actor OnLoop {
         }.value
         #expect(!inner)
         #expect(spawned)
+    }
+
+    /// `loop.yield()` (asyncio's sleep(0)) lets the jobs that were ready run first, from a loop task,
+    /// and works from a task that is not on the loop.
+    @Test func loopYieldLetsReadyJobsRunFirst() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "sleep0")
+        defer { loop.shutdown() }
+        let order = try await loop.spawn { () async throws -> [String] in
+            let seen = Recorder<String>()
+            loop.callSoon { seen.append("callback") }
+            seen.append("before")
+            await loop.yield()
+            seen.append("after")
+            return seen.values
+        }.value
+        #expect(order == ["before", "callback", "after"])
+        await loop.yield()  // from the test's own task: resumes on its own executor
     }
 
     @Test func taskAddressMatchesItsJobs() async throws {

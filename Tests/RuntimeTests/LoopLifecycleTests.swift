@@ -39,6 +39,28 @@ import Testing
         }
     }
 
+    /// Tasks alive counts spawns from the loop thread (a plain counter) and from other threads (an
+    /// atomic) and every end.
+    @Test func tasksAliveCountsSpawnsFromAnyThread() async throws {
+        let loop = try LoopTestSupport.realLoop(name: "alive")
+        defer { loop.shutdown() }
+        let gate = LoopLock<[UnsafeContinuation<Void, Never>]>([])
+        @Sendable func park() async {
+            await withUnsafeContinuation { c in gate.withLock { $0.append(c) } }
+        }
+        var outside: [LoopTask<Void>] = []
+        for _ in 0..<3 { outside.append(loop.spawn { await park() }) }
+        let inside = try await loop.spawn { () async throws -> [LoopTask<Void>] in
+            [loop.spawn { await park() }, loop.spawn { await park() }]
+        }.value
+        await loop.runUntilIdle()
+        #expect(loop.metrics().tasksAlive == 5)
+        for c in gate.withLock({ $0 }) { c.resume() }
+        for t in outside + inside { try await t.value }
+        await loop.runUntilIdle()
+        #expect(loop.metrics().tasksAlive == 0)
+    }
+
     @Test func shutdownIsIdempotent() throws {
         let loop = try LoopTestSupport.realLoop(name: "twice")
         loop.shutdown()

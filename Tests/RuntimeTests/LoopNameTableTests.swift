@@ -61,3 +61,34 @@ import Testing
         #expect(h.total == 10_000)
     }
 }
+
+/// The alive-task registry (`SlotList`) against a Dictionary, over seeded random insert/remove sequences.
+@Suite struct LoopSlotListTests {
+    /// The alive-task registry: slots come back LIFO, every stored value is listed once.
+    @Test(arguments: 0..<10) func slotListMatchesADictionary(seed: Int) {
+        var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        var list = SlotList<Int>()
+        var model: [Int: Int] = [:]  // slot → value
+        for step in 0..<3000 {
+            if !model.isEmpty && next() % 2 == 0 {
+                let slot = Array(model.keys)[Int(next() % UInt64(model.count))]
+                list.remove(slot)
+                model[slot] = nil
+                // The slot freed last is the next one handed out.
+                let again = list.insert(-step)
+                #expect(again == slot)
+                model[again] = -step
+            } else {
+                let slot = list.insert(step)
+                #expect(model[slot] == nil)
+                model[slot] = step
+            }
+            #expect(list.count == model.count)
+        }
+        #expect(list.allValues.sorted() == model.values.sorted())
+    }
+}

@@ -14,6 +14,30 @@
 // `nonisolated(nonsending)` — this package turns on `NonisolatedNonsendingByDefault`, so helpers
 // stay on the loop.
 //
+// ## Two executor faces
+// The loop has two identities. As a TaskExecutor it is itself (`asUnownedTaskExecutor()` is the
+// loop): the jobs of tasks that prefer it arrive in `enqueue` and run with
+// `runSynchronously(on: taskExecutor)`, i.e. on "the generic executor, on this thread". As a
+// SerialExecutor it is `serialFace`, a small object that forwards to the loop: actor jobs arrive
+// there and run isolated to it. Why two: with one identity, every job had to run isolated to the
+// loop's serial executor (an actor job might need it), and then the nonisolated code of a loop
+// task, which runs on the generic executor, saw a different current executor on every resumption:
+// the runtime hopped (extra jobs): 3 jobs per continuation hand-off and 4 per `Task.yield`, where
+// 1 and 2 (`Task.yield`: its continuation job, then the task) are needed. The split took them to
+// 1 and 2 (LoopAffinityTests.aSwitchIsOneJobAndAYieldTwo) and roughly halved a switch's cost.
+// The loop must be the TaskExecutor identity, not a face: the runtime releases the identity that
+// `asUnownedTaskExecutor()` returns when a task that took the loop as its preference ends, while
+// the retain was on the object given to `Task(executorPreference:)`; a separate task face crashed
+// on that imbalance. The serial identity is never retained by the runtime (actors hold their
+// executor unowned), so it can be the face.
+//
+// Rejected: isolating loop tasks to an actor on the loop instead of an executor preference (no
+// status record to read on every hop). Every call into a standard-library async function that is
+// not `nonisolated(nonsending)` — `Task.yield`, `Task.value`, `Task.sleep`, `withTaskGroup`,
+// `withTaskCancellationHandler`, AsyncStream iteration — then hops to the global concurrent pool
+// and back (measured: one cross-thread enqueue per such await), and an actor-isolated task that
+// also keeps the preference pays 2 jobs per continuation switch and 4 per `Task.yield`.
+//
 // ## One iteration (`runLoop`)
 //   1. move cross-thread submissions (the inbox) into the ready queue;
 //   2. move due timers into the ready queue (their queue delay = lateness);
@@ -36,7 +60,9 @@
 //   plus the "slot" lag where every skipped slot counts as late until the loop ran again.
 // - Per job: queue delay (ready → started) and run time, both into log-linear histograms. One
 //   clock read per job (a calibrated TSC, `qv_fast_now_ns`): the end of one job is the start of
-//   the next.
+//   the next. It stays at full rate: it is ~6 % of a switch (~12–15 ns), and the cheaper clocks are
+//   too coarse for it (CLOCK_MONOTONIC_COARSE ticks every 4 ms here, the slow-callback threshold is
+//   10 ms and most jobs take under a microsecond); plain `rdtsc` is already the unserialized read.
 // - A job longer than `slowCallbackThreshold` is a slow callback: counted and pushed into the
 //   loop's `EventRing` with its name. Task names come from `spawn(name:)`: the spawned task
 //   registers itself under its task pointer, which is also the address of every job that resumes
@@ -60,10 +86,14 @@
 //   `PointerTable`, `LogLinearHistogram` and `LoopThreadState`.
 //
 // ## Costs and limits (docs/performance.md)
-// - A `Task.yield` switch costs ~440 ns here, of which ~300 ns is Swift's runtime (measured on a
-//   bare executor); a profile puts the loop's own code at ~70 ns per switch, ~30 of it the one
-//   `rdtsc` per job (slow in this VM). A spawn costs 1.2–1.5 µs (runtime alone 1.0–1.2 µs).
-//   Callbacks: ~27 M/s. The ≤ 150 ns switch / ≤ 1 µs spawn goals are below Swift's own floor.
+// - Per switch (docs/performance.md, load 2–5): continuation hand-off ~190 ns (1 job; the same
+//   pattern on a bare executor, Swift's runtime alone, ~170–190 ns), `Task.yield` 260–310 ns
+//   (2 jobs; bare 220–290), `loop.yield()` ~200 ns. A profile puts the loop's own code at ~14 % of
+//   a switch (~30 ns: the one `rdtsc` per job is ~6 %); ~39 % is the runtime reading the task's
+//   executor preference under its status lock, on every resumption and every enqueue.
+//   Spawn + await: 860–1,270 ns per task depending on load (bare executor 670–1,120). Callbacks:
+//   ~26 M/s. The ≤ 150 ns switch goal is below Swift's own floor for a task that prefers an
+//   executor; ≤ 1 µs spawn is met only on a quiet machine.
 // - Deadlines (`sleep`, `timeout`, `callLater`) are read at the call, before suspending: the body
 //   of `withCheckedContinuation` may run after other loop jobs on this toolchain.
 // - Jobs enqueued after the loop stopped stay in the inbox (their tasks never resume); `shutdown()`
@@ -125,10 +155,18 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// One ready job. Kept to a 16-byte payload (a closure) so queue moves stay cheap; a named
     /// callback carries its name in a class.
     enum Job {
+        /// Enqueued on the loop as a SerialExecutor (an actor whose executor is this loop): run
+        /// isolated to the loop.
         case task(UnownedJob)
+        /// Enqueued on the loop as a TaskExecutor (a task that prefers this loop, in nonisolated
+        /// code): run on the task executor, which keeps the runtime from hopping back (see
+        /// "Two executor faces" in the essay).
+        case preferred(UnownedJob)
         case callback(() -> Void)
         case named(NamedJob)
         case timer(LoopTimer)
+        /// `yield()`: resumes a task that let the ready jobs run first.
+        case resume(UnsafeContinuation<Void, Never>)
     }
     final class NamedJob {
         let name: String
@@ -145,6 +183,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private struct InboxItem: Sendable {
         enum Body: Sendable {
             case task(UnownedJob)
+            case preferred(UnownedJob)
+            case resume(UnsafeContinuation<Void, Never>)
             case callback(@Sendable () -> Void, String?)
         }
         var body: Body
@@ -164,6 +204,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private let publishNanos: UInt64
     private let selector: Selector
     let published = LoopPublished()
+    /// The loop as a SerialExecutor (its own identity, so the jobs that need serial isolation
+    /// arrive apart from the others). Created in init, lives as long as the loop.
+    private let serialFace: LoopSerialExecutorFace
 
     // Cross-thread submissions. Any thread appends; the loop thread drains.
     private let inbox = LoopLock(Deque<InboxItem>())
@@ -188,7 +231,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         /// Names of alive named tasks, by task address.
         var taskNames = TaskNameTable()
         /// Every alive task spawned by `spawn`, for cancellation at shutdown.
-        var aliveTasks = PointerTable<UnsafeCurrentTask>()
+        var aliveTasks = SlotList<UInt>()
         var fdWaiters: [Int32: FdWaiter] = [:]
         /// Callbacks run when the loop next runs out of work (tests).
         var idleWaiters: [() -> Void] = []
@@ -202,6 +245,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         var runTime = LogLinearHistogram()
         /// Plain counters, published into `published`.
         var jobsRun: UInt64 = 0
+        /// Tasks spawned on the loop thread, and spawned tasks that ended (any spawner).
+        var spawnedOnLoop = 0
+        var tasksEnded = 0
         var slowCallbacks: UInt64 = 0
         var busyNanos: UInt64 = 0
         var maxReadyDepth = 0
@@ -231,7 +277,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         @inline(__always) _modify { yield &state.pointee.taskNames }
     }
     // protected by the loop thread
-    private var aliveTasks: PointerTable<UnsafeCurrentTask> {
+    private var aliveTasks: SlotList<UInt> {
         @inline(__always) _read { yield state.pointee.aliveTasks }
         @inline(__always) _modify { yield &state.pointee.aliveTasks }
     }
@@ -281,6 +327,20 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         @inline(__always) _modify { yield &state.pointee.runTime }
     }
     // protected by the loop thread
+    private var spawnedOnLoop: Int {
+        @inline(__always) _read { yield state.pointee.spawnedOnLoop }
+        @inline(__always) _modify { yield &state.pointee.spawnedOnLoop }
+    }
+    // protected by the loop thread
+    private var tasksEnded: Int {
+        @inline(__always) _read { yield state.pointee.tasksEnded }
+        @inline(__always) _modify { yield &state.pointee.tasksEnded }
+    }
+    /// Loop thread: spawned tasks not ended yet (started or not).
+    private var tasksAliveNow: Int {
+        published.spawnedOffLoop.load(ordering: .relaxed) + spawnedOnLoop - tasksEnded
+    }
+    // protected by the loop thread
     private var jobsRun: UInt64 {
         @inline(__always) _read { yield state.pointee.jobsRun }
         @inline(__always) _modify { yield &state.pointee.jobsRun }
@@ -321,6 +381,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         self.slowNanos = LoopTime.nanos(configuration.slowCallbackThreshold)
         self.ioPollNanos = LoopTime.nanos(configuration.ioPollInterval)
         self.publishNanos = LoopTime.nanos(configuration.publishInterval)
+        self.serialFace = LoopSerialExecutorFace()
         do {
             self.selector = try Selector()
         } catch {
@@ -329,6 +390,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         if let hb = configuration.heartbeat {
             lag = LagRecorder(period: hb, spike: configuration.lagSpikeThreshold)
         }
+        // Unmanaged (unretained): the face is owned by this loop; see LoopSerialExecutorFace.loop.
+        serialFace.loop = Unmanaged.passUnretained(self)
         let t = EventLoopThread.start(name: configuration.name) { [self] in runLoop() }
         thread.withLock { $0 = t }
     }
@@ -356,18 +419,33 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         threadID.load(ordering: .relaxed) == UInt(pthread_self())
     }
 
-    /// SerialExecutor / TaskExecutor entry point. Any thread.
+    /// TaskExecutor entry point: the jobs of tasks that prefer this loop (`spawn`,
+    /// `Task(executorPreference: loop)`, task-group children). Any thread.
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         if inLoop {
-            ready.append(Item(job: .task(unowned), enqueuedAt: now))
+            ready.append(Item(job: .preferred(unowned), enqueuedAt: now))
         } else {
-            submit(InboxItem(body: .task(unowned), enqueuedAt: clock.now()))
+            submit(InboxItem(body: .preferred(unowned), enqueuedAt: clock.now()))
         }
     }
 
+    /// SerialExecutor entry point, reached through `serialFace`: jobs of actors whose executor is
+    /// this loop. Any thread.
+    @inline(__always)
+    fileprivate func enqueueIsolated(_ job: UnownedJob) {
+        if inLoop {
+            ready.append(Item(job: .task(job), enqueuedAt: now))
+        } else {
+            submit(InboxItem(body: .task(job), enqueuedAt: clock.now()))
+        }
+    }
+
+    /// The loop's serial-executor face (an actor's `unownedExecutor`): a separate identity, so
+    /// actor jobs arrive apart from task-executor jobs (see "Two executor faces" in the essay).
+    /// Unowned, like every `UnownedSerialExecutor`: the actor's owner keeps the loop alive.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
+        UnownedSerialExecutor(ordinary: serialFace)
     }
 
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
@@ -445,41 +523,76 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// `name` is shown as the current job and as the culprit of slow callbacks. Any thread.
     @discardableResult
     public func spawn<T: Sendable>(
-        name: String? = nil, _ body: sending @escaping () async throws -> T
+        name: String? = nil, _ body: nonisolated(nonsending) sending @escaping () async throws -> T
     ) -> LoopTask<T> {
-        published.tasksAlive.add(1, ordering: .relaxed)
-        let task = Task<T, any Error>(name: name, executorPreference: self) { [self] in
-            let key = registerCurrentTask(name: name)
-            defer { unregisterTask(key) }
+        noteSpawn()
+        // unowned(unsafe): the task keeps the loop alive itself (the runtime retains the executor
+        // preference until the task ends), so the wrapper need not retain it again (two atomic
+        // refcount operations per task).
+        let task = Task<T, any Error>(name: name, executorPreference: self) { [unowned(unsafe) self] in
+            let registration = registerCurrentTask(name: name)
+            defer { unregisterTask(registration) }
             return try await body()
         }
         return LoopTask(task: task, name: name)
     }
 
-    /// Called first thing in a spawned task, on the loop thread.
-    private func registerCurrentTask(name: String?) -> UInt {
-        // Unsafe: the UnsafeCurrentTask is kept only while the task's own body runs (removed by
-        // `unregisterTask` in its defer) and used only on the loop thread (cancel at shutdown).
-        withUnsafeCurrentTask { current -> UInt in
-            guard let current else { return 0 }
-            // unsafeBitCast: UnsafeCurrentTask wraps the task pointer; only its address is kept.
-            let key = unsafeBitCast(current, to: UInt.self)
-            aliveTasks.set(key, current)
-            if let name {
-                taskNames.set(key, name)
-                setCurrentName(name)
-            }
-            if runState.load(ordering: .relaxed) != 0 { current.cancel() }
-            return key
+    /// Counts a spawn (tasks alive): a plain counter on the loop thread, an atomic elsewhere.
+    private func noteSpawn() {
+        if inLoop {
+            spawnedOnLoop &+= 1
+        } else {
+            published.spawnedOffLoop.add(1, ordering: .relaxed)
         }
     }
 
-    private func unregisterTask(_ key: UInt) {
-        if key != 0 {
-            aliveTasks.remove(key)
-            taskNames.remove(key)
+    /// Where a spawned task is registered: its slot in `aliveTasks`, and its address in
+    /// `taskNames` when it has a name (0 otherwise).
+    private struct Registration {
+        var slot: Int
+        var nameKey: UInt
+    }
+
+    /// Called first thing in a spawned task, on the loop thread.
+    private func registerCurrentTask(name: String?) -> Registration {
+        // Unsafe: the UnsafeCurrentTask is kept only while the task's own body runs (removed by
+        // `unregisterTask` in its defer) and used only on the loop thread (cancel at shutdown).
+        withUnsafeCurrentTask { current -> Registration in
+            guard let current else { return Registration(slot: -1, nameKey: 0) }
+            // unsafeBitCast: UnsafeCurrentTask wraps the task pointer; only its address is kept
+            // (storing the UnsafeCurrentTask itself would retain and release the task).
+            let address = unsafeBitCast(current, to: UInt.self)
+            var r = Registration(slot: aliveTasks.insert(address), nameKey: 0)
+            if let name {
+                r.nameKey = address
+                taskNames.set(r.nameKey, name)
+                setCurrentName(name)
+            }
+            if runState.load(ordering: .relaxed) != 0 { current.cancel() }
+            return r
         }
-        published.tasksAlive.subtract(1, ordering: .relaxed)
+    }
+
+    private func unregisterTask(_ r: Registration) {
+        if r.slot >= 0 { aliveTasks.remove(r.slot) }
+        if r.nameKey != 0 { taskNames.remove(r.nameKey) }
+        tasksEnded &+= 1
+    }
+
+    /// asyncio's `await asyncio.sleep(0)`: lets every job that is ready now run, then resumes the
+    /// calling task, after one more loop iteration, like `Task.yield()`. Cheaper than `Task.yield()`
+    /// on a loop: the first of its two jobs is a plain resume in the ready queue, where
+    /// `Task.yield()`'s is a runtime continuation job (allocated, run through the runtime, and it
+    /// reads the task's executor preference under the task's status lock). Any task; a task not on
+    /// this loop resumes on its own executor after the loop's next iteration.
+    public func yield() async {
+        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+            if inLoop {
+                ready.append(Item(job: .resume(c), enqueuedAt: now))
+            } else {
+                submit(InboxItem(body: .resume(c), enqueuedAt: clock.now()))
+            }
+        }
     }
 
     /// asyncio's `sleep`: suspends the calling task for `duration` of this loop's clock, counted
@@ -733,7 +846,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                     stopDeadline = qv_now_ns() &+ LoopTime.nanos(configuration.shutdownGrace)
                     beginStop()
                 }
-                if ready.isEmpty && aliveTasks.isEmpty && published.tasksAlive.load(ordering: .relaxed) <= 0
+                if ready.isEmpty && aliveTasks.isEmpty && tasksAliveNow <= 0
                     && inboxCount.load(ordering: .sequentiallyConsistent) == 0
                 {
                     break
@@ -818,6 +931,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         for it in items {
             switch it.body {
             case .task(let j): ready.append(Item(job: .task(j), enqueuedAt: it.enqueuedAt))
+            case .preferred(let j): ready.append(Item(job: .preferred(j), enqueuedAt: it.enqueuedAt))
+            case .resume(let c): ready.append(Item(job: .resume(c), enqueuedAt: it.enqueuedAt))
             case .callback(let f, let name):
                 let job: Job = name.map { .named(NamedJob(name: $0, body: f)) } ?? .callback(f)
                 ready.append(Item(job: job, enqueuedAt: it.enqueuedAt))
@@ -832,19 +947,21 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         queueDelay.record(start > item.enqueuedAt ? start - item.enqueuedAt : 0)
         if publishedNameSet { clearCurrentName() }
         switch item.job {
+        case .preferred(let job):
+            if !taskNames.isEmpty { lookUpName(job) }
+            job.runSynchronously(on: UnownedTaskExecutor(ordinary: self))
         case .task(let job):
-            if !taskNames.isEmpty {
-                // unsafeBitCast: UnownedJob is one pointer; for a task's resumption job it is the
-                // task's own address (AsyncTask is-a Job), the same key `registerCurrentTask` stored.
-                let key = unsafeBitCast(job, to: UInt.self)
-                if let n = taskNames.lookup(key) { setCurrentName(n) }
-            }
-            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+            if !taskNames.isEmpty { lookUpName(job) }
+            job.runSynchronously(
+                isolatedTo: UnownedSerialExecutor(ordinary: serialFace),
+                taskExecutor: UnownedTaskExecutor(ordinary: self))
         case .callback(let body):
             body()
         case .named(let named):
             setCurrentName(named.name)
             named.body()
+        case .resume(let c):
+            c.resume()
         case .timer(let t):
             if let name = t.name { setCurrentName(name) }
             let body = t.callback
@@ -860,6 +977,14 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         currentName = nil
         now = end
         published.currentStart.store(end, ordering: .relaxed)
+    }
+
+    @inline(__always)
+    private func lookUpName(_ job: UnownedJob) {
+        // unsafeBitCast: UnownedJob is one pointer; for a task's resumption job it is the task's
+        // own address (AsyncTask is-a Job), the same key `registerCurrentTask` stored.
+        let key = unsafeBitCast(job, to: UInt.self)
+        if let n = taskNames.lookup(key) { setCurrentName(n) }
     }
 
     private func setCurrentName(_ name: String) {
@@ -879,8 +1004,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             culprit = currentName
         } else {
             switch item.job {
-            case .task: culprit = "unnamed task"
-            case .callback, .named: culprit = "unnamed callback"
+            case .task, .preferred: culprit = "unnamed task"
+            case .callback, .named, .resume: culprit = "unnamed callback"
             case .timer: culprit = "unnamed timer"
             }
         }
@@ -899,6 +1024,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         p.maxReadyDepth.store(maxReadyDepth, ordering: .relaxed)
         p.timersPending.store(timers.pending - (heartbeatTimer?.state == .armed ? 1 : 0), ordering: .relaxed)
         p.jobsRun.store(jobsRun, ordering: .relaxed)
+        p.tasksAlive.store(tasksAliveNow, ordering: .relaxed)
         p.slowCallbacks.store(slowCallbacks, ordering: .relaxed)
         p.busyNanos.store(busyNanos, ordering: .relaxed)
         guard histograms else { return }
@@ -925,7 +1051,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             timers.cancel(t)
             heartbeatTimer = nil
         }
-        for task in aliveTasks.allValues { task.cancel() }
+        // unsafeBitCast: every address in `aliveTasks` is a task whose body is still running (it
+        // removes itself before it ends), so the task is alive; cancel is thread-safe.
+        for address in aliveTasks.allValues { unsafeBitCast(address, to: UnsafeCurrentTask.self).cancel() }
     }
 
     // MARK: - Heartbeat
@@ -1003,6 +1131,34 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     }
 }
 
+/// The loop's SerialExecutor face (see "Two executor faces" in the essay): a separate identity,
+/// so the jobs of actors that run on the loop arrive apart from the jobs of tasks that prefer it.
+private final class LoopSerialExecutorFace: SerialExecutor, @unchecked Sendable {
+    // @unchecked Sendable: `loop` is written once in the loop's init, before the face is handed
+    // to anyone, and only read afterwards.
+    /// Unmanaged (unretained): the loop owns the face. An actor holds its executor unowned (that is
+    /// what `UnownedSerialExecutor` means), so whoever owns an actor on this loop keeps the loop
+    /// alive, exactly as with any custom executor.
+    var loop: Unmanaged<EventLoop>? = nil
+
+    @inline(__always)
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        // Unmanaged: see `loop`.
+        loop!._withUnsafeGuaranteedRef { $0.enqueueIsolated(unowned) }
+    }
+
+    func checkIsolated() {
+        // Unmanaged: see `loop`.
+        loop!._withUnsafeGuaranteedRef { $0.checkIsolated() }
+    }
+
+    func isIsolatingCurrentContext() -> Bool? {
+        // Unmanaged: see `loop`.
+        loop!._withUnsafeGuaranteedRef { $0.inLoop }
+    }
+}
+
 private enum TimeoutOutcome<T: Sendable>: Sendable {
     case value(T)
     case expired
@@ -1065,7 +1221,7 @@ public final class LoopTaskGroup: @unchecked Sendable {
 
     /// Starts a child. The first child to fail cancels its siblings. Loop thread (the group's body
     /// runs there when `taskGroup` is awaited from a loop task).
-    public func spawn(name: String? = nil, _ body: sending @escaping () async throws -> Void) {
+    public func spawn(name: String? = nil, _ body: nonisolated(nonsending) sending @escaping () async throws -> Void) {
         precondition(loop.inLoop, "LoopTaskGroup.spawn must run on its loop's thread")
         let child = loop.spawn(name: name) { [self] in
             do {

@@ -59,7 +59,7 @@ public final class LoopGroup: Sendable {
     /// Spawns on `next()` (or on the key's loop when `key` is given).
     @discardableResult
     public func spawn<T: Sendable>(
-        key: Int? = nil, name: String? = nil, _ body: sending @escaping () async throws -> T
+        key: Int? = nil, name: String? = nil, _ body: nonisolated(nonsending) sending @escaping () async throws -> T
     ) -> LoopTask<T> {
         let target = key.map { self.loop(forIndex: $0) } ?? next()
         return target.spawn(name: name, body)

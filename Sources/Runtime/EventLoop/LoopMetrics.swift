@@ -149,7 +149,11 @@ final class LoopPublished: Sendable {
     let readyDepth = Atomic<Int>(0)
     let maxReadyDepth = Atomic<Int>(0)
     let timersPending = Atomic<Int>(0)
+    /// Published by the loop thread: spawned − ended (see `spawnedOffLoop`).
     let tasksAlive = Atomic<Int>(0)
+    /// Tasks spawned from threads other than the loop's (any thread adds; the loop reads). Spawns
+    /// on the loop thread count in a plain loop-thread counter instead: no atomic per spawn.
+    let spawnedOffLoop = Atomic<Int>(0)
     let jobsRun = Atomic<UInt64>(0)
     let slowCallbacks = Atomic<UInt64>(0)
     let busyNanos = Atomic<UInt64>(0)

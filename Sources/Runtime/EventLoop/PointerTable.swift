@@ -1,5 +1,6 @@
-// PointerTable: task address → value. The loop keeps two: names (looked up before every task job
-// while named tasks are alive) and the alive spawned tasks (insert at spawn, remove at exit). An open-addressing table with linear probing and backward-shift deletion, hashed by a
+// PointerTable: task address → value. The loop keeps one: names of alive named tasks (looked up
+// before every task job while named tasks are alive; the alive-task registry moved to `SlotList`,
+// which needs no lookup by address). An open-addressing table with linear probing and backward-shift deletion, hashed by a
 // Fibonacci multiply: a lookup is a multiply, a shift and usually one compare, where a Dictionary
 // would run SipHash (~3% of a task switch in profiles).
 //
