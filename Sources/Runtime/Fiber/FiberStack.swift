@@ -105,12 +105,13 @@ public struct FiberStack: @unchecked Sendable {
 ///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab).
 /// - a thread may attach a *carrier cache* (`attachCarrierCache`): up to `carrierCacheCapacity`
 ///   free stacks of one size that only that thread touches, refilled from and flushed to the shared
-///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Scheduler carriers
-///   are meant to (see "Carrier caches"; not attached yet, see Scheduler+Loop.swift `carrierMain`).
+///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Every scheduler
+///   carrier attaches one (Scheduler+Loop.swift `carrierMain`).
 ///
 /// ## Carrier caches
-/// Status: built and unit-tested, not yet attached by the scheduler (spawn crashed with them; see
-/// docs/performance.md, "Carrier stack caches"). Measured before them: both carriers took the pool's mutex on every fiber start and finish, and
+/// Attached by every scheduler carrier. (They were held back for a while: with them `spawn` crashed, which
+/// turned out to be a retain sunk below a publishing store in LocalQueue.push — see docs/performance.md,
+/// "Carrier stack caches".) Measured before them: both carriers took the pool's mutex on every fiber start and finish, and
 /// the `spawn` benchmark spent ~15 % in futex wake-ups on it. With a cache a carrier takes the mutex
 /// once per `carrierCacheBatch` starts or finishes. Ownership: a cache belongs to the thread that
 /// attached it (found through a pthread key, a real call on every read, so a migrated fiber cannot
