@@ -10,7 +10,9 @@ private final class Item: Sendable {
 private final class Sink: OverflowSink, @unchecked Sendable {
     // @unchecked Sendable: used from one thread per test, or guarded by `lock`.
     let lock = Locked<[Int]>([])
-    func pushBatch(_ elements: [Item]) { lock.withLock { $0.append(contentsOf: elements.map(\.id)) } }
+    func pushBatch(count: Int, _ element: (Int) -> Item) {
+        lock.withLock { ids in for i in 0..<count { ids.append(element(i).id) } }
+    }
     var ids: [Int] { lock.withLock { $0 } }
 }
 

@@ -172,10 +172,8 @@ extension Scheduler {
     }
 
     private func takeInjector(_ w: Worker) -> FiberTask? {
-        let batch = injector.popBatch(max: w.local.capacity / 2, share: workers.count)
-        guard let first = batch.first else { return nil }
-        for t in batch.dropFirst() { w.local.push(t, overflow: injector) }
-        return first
+        // Straight into the local queue under the injector's lock (no temporary array).
+        injector.popBatch(max: w.local.capacity / 2, share: workers.count, into: w.local)
     }
 
     private func findRunnableSlow(_ w: Worker) -> FiberTask? {
