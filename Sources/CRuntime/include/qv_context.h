@@ -54,7 +54,9 @@ typedef struct qv_fiber_ctx {
     void *tsan_caller;
     /// Set to 1 by the fiber's exit path just before its last switch; read by resume.
     int32_t finished;
-    int32_t reserved;
+    /// What `owner` is: 0 = a Swift `Fiber`, 1 = a scheduler task (a `FiberTask` that owns its stack and
+    /// this ctx directly, with no `Fiber` object). Set after qv_fiber_prepare, before the first resume.
+    int32_t owner_kind;
 } qv_fiber_ctx;
 
 /// Prepares ctx (already placed at the top of a stack whose usable part ends at stack_top) so
@@ -74,6 +76,10 @@ void qv_fiber_suspend(void);
 /// The owner (unretained Swift Fiber) of the fiber running on this thread, or NULL. Not inline on
 /// purpose: every call reads the thread pointer afresh (see the migration note in Fiber.swift).
 void *qv_fiber_current_owner(void);
+
+/// The owner of the fiber running on this thread when it is a Swift `Fiber` (owner_kind 0), else NULL
+/// (a plain thread, or a scheduler task). Not inline, as qv_fiber_current_owner.
+void *qv_fiber_current_fiber_owner(void);
 
 /// 1 when ThreadSanitizer's fiber API is linked in (a --sanitize=thread build), else 0.
 int qv_fiber_tsan_enabled(void);

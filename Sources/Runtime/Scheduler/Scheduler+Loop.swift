@@ -4,6 +4,16 @@ import CRuntime
 import Glibc
 import Synchronization
 
+/// First Swift code on a task's own stack (called by the assembly trampoline with the task's `qv_fiber_ctx`).
+/// When it returns, the C exit path marks the context finished and switches back to the carrier for good.
+private let taskEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+    guard let context = raw?.assumingMemoryBound(to: qv_fiber_ctx.self), let owner = context.pointee.owner else {
+        return
+    }
+    // Unmanaged: the carrier that resumes the task holds it for the whole resume (see `Scheduler.run`).
+    Unmanaged<FiberTask>.fromOpaque(owner).takeUnretainedValue().start()
+}
+
 extension Scheduler {
     /// Body of every carrier thread.
     func carrierMain(_ c: Carrier) {
@@ -55,14 +65,18 @@ extension Scheduler {
         // relaxed: only the worker that popped the task touches its state while it is runnable/running,
         // except a waker's CAS from running → notified, which is seq-cst and re-read by park().
         t.state.store(TaskState.running.rawValue, ordering: .relaxed)
-        let fiber: Fiber
-        if let f = t.fiber {
-            fiber = f
+        // The task is the fiber: its stack and `qv_fiber_ctx` belong to it directly, no `Fiber` object.
+        let context: UnsafeMutablePointer<qv_fiber_ctx>
+        if let s = t.stack {
+            context = s.context
         } else {
-            // The closure holds the task strongly (a single class capture needs no context allocation); the
-            // fiber drops its body when it starts, which breaks the task → fiber → closure → task cycle.
-            fiber = Fiber(name: t.name, stackSize: configuration.stackSize, pool: stackPool) { t.start() }
-            t.fiber = fiber
+            let s = stackPool.acquire(size: configuration.stackSize)
+            t.stack = s
+            context = s.context
+            // Unmanaged: the ctx holds an unretained back pointer; `t` (held by this frame for the whole
+            // resume) keeps the task alive while it runs, and the task owns the stack that holds the ctx.
+            qv_fiber_prepare(context, s.stackTop, Unmanaged.passUnretained(t).toOpaque(), taskEntry)
+            context.pointee.owner_kind = 1
         }
         c.current = t
         c.postSwitch = .none
@@ -74,7 +88,7 @@ extension Scheduler {
             _ = w.published.current.withLockIfAvailable { $0 = named ? (t.name, t.kind) : nil }
             w.publishedNamed = named
         }
-        let finished = fiber.resume()
+        let finished = qv_fiber_resume(context) != 0
         // Now off the fiber's stack. This carrier may have lost `w` (handoff): touch nothing of w then.
         c.current = nil
         if c.worker === w { w.published.hasCurrent.store(false, ordering: .relaxed) }  // relaxed: gauge.
@@ -82,7 +96,11 @@ extension Scheduler {
         c.postSwitch = .none
         if finished {
             t.state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
-            t.fiber = nil
+            // Off its stack for good: back to the pool (this carrier's cache).
+            if let s = t.stack {
+                t.stack = nil
+                stackPool.release(s)
+            }
             // relaxed: statistic.
             if let cw = c.worker { cw.counters.finished &+= 1 } else { externalFinished.add(1, ordering: .relaxed) }
             return
@@ -95,7 +113,6 @@ extension Scheduler {
             ).exchanged {
                 // Notified while switching: requeue it ourselves.
                 t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
-                fiber.state = .runnable
                 requeue(t, carrier: c)
             }
         case .yield, .none:
@@ -103,7 +120,6 @@ extension Scheduler {
             requeue(t, carrier: c)
         case .requeueInjector:
             t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
-            fiber.state = .runnable
             injector.push(t)
             wakeIdle()
         }

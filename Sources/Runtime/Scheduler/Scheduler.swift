@@ -398,7 +398,6 @@ public final class Scheduler: @unchecked Sendable {
                     expected: s, desired: TaskState.runnable.rawValue, ordering: .sequentiallyConsistent
                 ).exchanged {
                     countWake(reason)
-                    task.fiber?.state = .runnable
                     if let w = next { putRunnext(task, on: w) } else { enqueue(task) }
                     return
                 }
