@@ -36,12 +36,20 @@ import Synchronization
 public final class RunQueueStorage<Element: AnyObject>: @unchecked Sendable {
     // @unchecked Sendable: `slots` is raw memory whose accesses are ordered by `head`/`tail` (see the essay);
     // everything else is atomic or immutable.
+    // Layout: what the owner's push reads (capacity, mask, slots, its cached `steal`, tail) shares one cache line;
+    // `head`, which thieves CAS, sits on its own line behind padding, so a steal does not evict the owner's
+    // fields (Swift lays out stored properties in declaration order).
     let capacity: UInt32
     let mask: UInt32
-    let head = Atomic<UInt64>(0)
-    let tail = Atomic<UInt32>(0)
     /// Retained element pointers (Unmanaged, +1). Owned by whoever holds the index range (essay).
     let slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// owner: the `steal` index of `head` as last loaded by the owner. `steal` only moves forward, so
+    /// `tail - ownerSteal < capacity` proves there is room without loading `head` (a cache line thieves write).
+    @exclusivity(unchecked) var ownerSteal: UInt32 = 0
+    let tail = Atomic<UInt32>(0)
+    private let pad: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
+    let head = Atomic<UInt64>(0)
+    private let padAfter: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
 
     init(capacity: Int) {
         precondition(
@@ -111,9 +119,19 @@ public struct LocalQueue<Element: AnyObject> {
     @discardableResult
     public func push<S: OverflowSink>(_ element: Element, overflow: S) -> Int where S.Element == Element {
         let s = storage
+        // Fast path: room by the owner's cached `steal` (only ever behind the real one), no load of `head`. The
+        // slots below it were freed by thieves' releasing CASes that an earlier acquiring load of ours saw.
+        let t0 = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
+        if t0 &- s.ownerSteal < s.capacity {
+            s.slots[Int(t0 & s.mask)] = retainedPointer(element)
+            // release: a thief that acquires tail sees the slot written above.
+            s.tail.store(t0 &+ 1, ordering: .releasing)
+            return 0
+        }
         while true {
             // acquiring: a thief's releasing CAS that freed slots happens before we overwrite them.
             let (steal, real) = s.unpack(s.head.load(ordering: .acquiring))
+            s.ownerSteal = steal
             let t = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
             if t &- steal < s.capacity {
                 s.slots[Int(t & s.mask)] = retainedPointer(element)
