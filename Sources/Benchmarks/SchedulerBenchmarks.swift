@@ -89,7 +89,8 @@ public enum SchedulerBenchmarks {
             let m = s.metrics()
             let steals = m.workers.reduce(0) { $0 + $1.stealOps } - last.workers.reduce(0) { $0 + $1.stealOps }
             let parks = m.workers.reduce(0) { $0 + $1.parks } - last.workers.reduce(0) { $0 + $1.parks }
-            perRep.append("\(f1(xs[xs.count - 1]))/cpu\(f1(cpu[cpu.count - 1]))/s\(steals)/p\(parks)")
+            let runs = zip(m.workers, last.workers).map { "\(($0.runs - $1.runs) / 1000)k" }.joined(separator: ":")
+            perRep.append("\(f1(xs[xs.count - 1]))/cpu\(f1(cpu[cpu.count - 1]))/s\(steals)/p\(parks)/r\(runs)")
             last = m
         }
         for i in 0..<n where out[i] != i &* 2 { throw SchedulerBenchError.wrongResult("spawn: slot \(i)") }
@@ -104,7 +105,7 @@ public enum SchedulerBenchmarks {
                     "parks": "\(m.workers.reduce(0) { $0 + $1.parks })",
                     "delay_p50_ns": "\(m.delay.p50Nanos)",
                     "cpu_ns_per_task": f1(median(cpu)),
-                    "per_rep_ns_cpu_steals_parks": perRep.joined(separator: " "),
+                    "per_rep_ns_cpu_steals_parks_runs": perRep.joined(separator: " "),
                 ])
         ]
     }

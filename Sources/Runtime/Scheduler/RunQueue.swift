@@ -47,9 +47,9 @@ public final class RunQueueStorage<Element: AnyObject>: @unchecked Sendable {
     /// `tail - ownerSteal < capacity` proves there is room without loading `head` (a cache line thieves write).
     @exclusivity(unchecked) var ownerSteal: UInt32 = 0
     let tail = Atomic<UInt32>(0)
-    private let pad: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
+    private let pad: CacheLinePad = cacheLinePad
     let head = Atomic<UInt64>(0)
-    private let padAfter: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
+    private let padAfter: CacheLinePad = cacheLinePad
 
     init(capacity: Int) {
         precondition(
@@ -316,6 +316,11 @@ func retainedPointer<T: AnyObject>(_ object: T) -> UnsafeMutableRawPointer {
     // Unmanaged: the +1 taken here is owned by whoever receives the pointer (see the callers).
     qv_retain_object(Unmanaged.passUnretained(object).toOpaque())!
 }
+
+/// 64 bytes of padding between stored properties that different threads write (classes lay out stored
+/// properties in declaration order), so they do not share a cache line.
+typealias CacheLinePad = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+let cacheLinePad: CacheLinePad = (0, 0, 0, 0, 0, 0, 0, 0)
 
 /// Makes a queue of `capacity` and returns its two handles.
 public func makeRunQueue<Element: AnyObject>(capacity: Int) -> (LocalQueue<Element>, StealQueue<Element>) {

@@ -177,9 +177,13 @@ public final class Scheduler: @unchecked Sendable {
     let poller: Poller
     let stealLimit: UInt32
 
-    // Idle coordination (see the essay).
+    // Idle coordination (see the essay). On a cache line of their own: a searching worker writes `nmspinning`
+    // twice per steal, and every spawn reads the fields above (configuration, injector, workers); sharing
+    // their line made each spawn wait for a cache miss while another worker was stealing from it.
+    private let padBeforeIdle: CacheLinePad = cacheLinePad
     let nmspinning = Atomic<Int>(0)
     let idleCount = Atomic<Int>(0)
+    private let padAfterIdle: CacheLinePad = cacheLinePad
     let idle = Locked<[Worker]>([])
     /// True while a parked worker sleeps in the poller.
     let pollerOwned = Atomic<Bool>(false)

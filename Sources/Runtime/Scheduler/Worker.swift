@@ -21,6 +21,8 @@ final class Worker: @unchecked Sendable {
     let parker = Parker()
     /// Published counters (any reader) and the owner's plain counters.
     let published = PublishedWorkerMetrics()
+    /// Keeps the fields above, which thieves read, off the line of the owner's counters written on every spawn.
+    private let padAfterShared: CacheLinePad = cacheLinePad
     @exclusivity(unchecked) var counters = WorkerCounters()  // owner
     /// Notable events; the owner is the only producer.
     let events: EventRing
