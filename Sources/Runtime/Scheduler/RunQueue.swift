@@ -38,7 +38,9 @@ public final class RunQueueStorage<Element: AnyObject>: @unchecked Sendable {
     // everything else is atomic or immutable.
     // Layout: what the owner's push reads (capacity, mask, slots, its cached `steal`, tail) shares one cache line;
     // `head`, which thieves CAS, sits on its own line behind padding, so a steal does not evict the owner's
-    // fields (Swift lays out stored properties in declaration order).
+    // fields (Swift lays out stored properties in declaration order). The first pad keeps the object header (its
+    // reference count, retained by whoever holds a handle) off the owner's line too.
+    private let padAfterHeader: CacheLinePad = cacheLinePad
     let capacity: UInt32
     let mask: UInt32
     /// Retained element pointers (Unmanaged, +1). Owned by whoever holds the index range (essay).

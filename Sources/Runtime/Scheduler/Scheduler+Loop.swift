@@ -231,7 +231,9 @@ extension Scheduler {
         let n = workers.count
         let start = Int(w.nextRandom() % UInt64(n))
         for k in 0..<n {
-            let v = workers[(start + k) % n]
+            // unowned(unsafe): `workers` keeps every worker alive; a strong local would retain and release the
+            // victim's reference count, a cache line its owner writes on every spawn.
+            unowned(unsafe) let v = workers[(start + k) % n]
             if v === w || v.stealer.isEmpty { continue }
             if let (t, count) = v.stealer.steal(into: w.local, limit: stealLimit) {
                 w.counters.stealOps &+= 1
@@ -245,7 +247,7 @@ extension Scheduler {
         // running). Seen first, taken on a later round if still there after `runnextStealDelay`, so the
         // usual hand-over (the waker parks at once) keeps its cache locality.
         for k in 0..<n {
-            let v = workers[(start + k) % n]
+            unowned(unsafe) let v = workers[(start + k) % n]  // unowned(unsafe): as above.
             if v === w { continue }
             let bits = v.runnextHint
             if bits == 0 { continue }
@@ -358,7 +360,12 @@ extension Scheduler {
     private func hasWorkSomewhere(_ w: Worker) -> Bool {
         if stopping.load(ordering: .relaxed) { return true }  // relaxed: polled flag.
         if !injector.isEmpty || !w.local.isEmpty || w.hasRunnext { return true }
-        if stealLimit > 0 { for v in workers where v !== w && !v.stealer.isEmpty { return true } }
+        if stealLimit > 0 {
+            for i in workers.indices {
+                unowned(unsafe) let v = workers[i]  // unowned(unsafe): as in stealWork.
+                if v !== w && !v.stealer.isEmpty { return true }
+            }
+        }
         if timers.nextDeadline <= qv_now_ns() { return true }
         return false
     }
