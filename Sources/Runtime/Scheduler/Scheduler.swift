@@ -2,7 +2,8 @@
 //
 // # Glossary (Go's names in brackets)
 //
-// - *fiber* [G]: a stackful coroutine (Sources/Runtime/Fiber). Its scheduler record is a `FiberTask`.
+// - *fiber* [G]: a stackful coroutine (Sources/Runtime/Fiber). Its scheduler record is a `FiberTask`, which owns
+//   the fiber's stack and switch context itself (no `Fiber` object per task; see `Scheduler.run`).
 // - *worker* [P]: a scheduling slot: a bounded local run queue, counters, an event ring. There are exactly
 //   `carriers` workers; a fiber runs only while some carrier holds a worker.
 // - *carrier* [M]: an OS thread that runs a worker's scheduling loop. Normally one per worker; spare
