@@ -90,6 +90,16 @@ int qv_fiber_tsan_compiled(void);
 /// while suspended or never started). No-op without TSan.
 void qv_fiber_discard(qv_fiber_ctx *ctx);
 
+/// A spin-wait hint (x86 `pause`, aarch64 `yield`): tells the core this thread is busy-waiting, so a sibling
+/// hardware thread (or a vCPU the hypervisor put on the same core) gets the execution resources meanwhile.
+static inline void qv_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #ifdef __cplusplus
 }
 #endif
