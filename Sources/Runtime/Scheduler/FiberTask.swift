@@ -59,8 +59,10 @@ class FiberTask: @unchecked Sendable {
     /// on its own stack); dropped by `complete()`.
     @usableFromInline @exclusivity(unchecked) var waiter: Waiter?
 
+    /// `__shared`: the scheduler is only stored unowned, so the caller need not retain it for the call (a retain
+    /// and release of the scheduler per spawn, on a line other carriers read).
     @usableFromInline
-    init(scheduler: Scheduler, name: String, kind: String) {
+    init(scheduler: __shared Scheduler, name: String, kind: String) {
         self.scheduler = scheduler
         self.name = name
         self.kind = kind
@@ -243,7 +245,7 @@ final class ResultTask<T>: FiberTask, @unchecked Sendable {
     @usableFromInline @exclusivity(unchecked) var result: T?
 
     @usableFromInline
-    init(scheduler: Scheduler, name: String, kind: String, body: @escaping () -> T) {
+    init(scheduler: __shared Scheduler, name: String, kind: String, body: @escaping () -> T) {
         self.body = body
         super.init(scheduler: scheduler, name: name, kind: kind)
     }
@@ -266,7 +268,7 @@ final class VoidTask: FiberTask, @unchecked Sendable {
     @exclusivity(unchecked) var body: (() -> Void)?
 
     @usableFromInline
-    init(scheduler: Scheduler, name: String, kind: String, body: @escaping () -> Void) {
+    init(scheduler: __shared Scheduler, name: String, kind: String, body: @escaping () -> Void) {
         self.body = body
         super.init(scheduler: scheduler, name: name, kind: kind)
     }

@@ -171,6 +171,9 @@ public final class Scheduler: @unchecked Sendable {
     /// Injector check interval in ticks (Go: 61), also the counter publish interval.
     static let injectorInterval: UInt64 = 61
 
+    /// Keeps the object header (the reference count, which `spawn` and wake-ups may retain and release) off the
+    /// line of `configuration` and the other fields every carrier reads on every run.
+    private let padAfterHeader: CacheLinePad = cacheLinePad
     public let configuration: Configuration
     let workers: [Worker]
     let injector = Injector<FiberTask>()
