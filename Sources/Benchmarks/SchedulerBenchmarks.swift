@@ -1,6 +1,7 @@
 // Scheduler benchmarks: spawn (W2), fanout (W5), channel (W1 over a channel). Each mirrors the anchor of the
 // same name in /work/shared/anchors (see docs/performance.md for the figures side by side).
 import CRuntime
+import Glibc
 import Runtime
 
 /// Benchmarks of this area, joined by `BenchRegistry`.
@@ -44,6 +45,15 @@ public enum SchedulerBenchmarks {
         s.spawn(name: "bench-root", body).join()
     }
 
+    /// User + system CPU time of the whole process so far (ns): both carriers together. Under load the wall
+    /// figure measures how much CPU the carriers got; this one measures what the work cost.
+    static func processCPUNanos() -> UInt64 {
+        var ru = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &ru)
+        let us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1_000_000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec
+        return UInt64(us) &* 1000
+    }
+
     // MARK: spawn (W2)
 
     static func spawn(_ o: BenchOptions) throws -> [BenchResult] {
@@ -68,7 +78,21 @@ public enum SchedulerBenchmarks {
         }
         _ = once()  // warm-up
         var xs: [Double] = []
-        for _ in 0..<reps { xs.append(once()) }
+        // Per repetition: ns/task, steal operations and worker parks (the figures are bimodal; these tell why).
+        var perRep: [String] = []
+        var last = s.metrics()
+        var cpu: [Double] = []
+        for _ in 0..<reps {
+            let c0 = processCPUNanos()
+            xs.append(once())
+            cpu.append(Double(processCPUNanos() &- c0) / Double(n))
+            let m = s.metrics()
+            let steals = m.workers.reduce(0) { $0 + $1.stealOps } - last.workers.reduce(0) { $0 + $1.stealOps }
+            let parks = m.workers.reduce(0) { $0 + $1.parks } - last.workers.reduce(0) { $0 + $1.parks }
+            let runs = zip(m.workers, last.workers).map { "\(($0.runs - $1.runs) / 1000)k" }.joined(separator: ":")
+            perRep.append("\(f1(xs[xs.count - 1]))/cpu\(f1(cpu[cpu.count - 1]))/s\(steals)/p\(parks)/r\(runs)")
+            last = m
+        }
         for i in 0..<n where out[i] != i &* 2 { throw SchedulerBenchError.wrongResult("spawn: slot \(i)") }
         let m = s.metrics()
         return [
@@ -80,6 +104,8 @@ public enum SchedulerBenchmarks {
                     "steals": "\(m.workers.reduce(0) { $0 + $1.stealOps })",
                     "parks": "\(m.workers.reduce(0) { $0 + $1.parks })",
                     "delay_p50_ns": "\(m.delay.p50Nanos)",
+                    "cpu_ns_per_task": f1(median(cpu)),
+                    "per_rep_ns_cpu_steals_parks_runs": perRep.joined(separator: " "),
                 ])
         ]
     }

@@ -134,6 +134,11 @@ void *qv_fiber_current_owner(void) {
     return ctx ? ctx->owner : NULL;
 }
 
+void *qv_fiber_current_fiber_owner(void) {
+    qv_fiber_ctx *ctx = qv_current;
+    return ctx && ctx->owner_kind == 0 ? ctx->owner : NULL;
+}
+
 int qv_fiber_tsan_enabled(void) { return QV_TSAN ? 1 : 0; }
 
 int qv_fiber_tsan_compiled(void) {

@@ -10,7 +10,9 @@ private final class Item: Sendable {
 private final class Sink: OverflowSink, @unchecked Sendable {
     // @unchecked Sendable: used from one thread per test, or guarded by `lock`.
     let lock = Locked<[Int]>([])
-    func pushBatch(_ elements: [Item]) { lock.withLock { $0.append(contentsOf: elements.map(\.id)) } }
+    func pushBatch(count: Int, _ element: (Int) -> Item) {
+        lock.withLock { ids in for i in 0..<count { ids.append(element(i).id) } }
+    }
     var ids: [Int] { lock.withLock { $0 } }
 }
 
@@ -40,6 +42,34 @@ struct SchedulerRunQueueTests {
         #expect(local.pop()?.id == 3)
         #expect(local.pop() == nil)
         #expect(local.isEmpty)
+    }
+
+    @Test func injectorBatchMovesStraightIntoTheRingWithinItsFreeSlots() {
+        let injector = Injector<Item>()
+        for i in 0..<10 { injector.push(Item(i)) }
+        let (local, _) = makeRunQueue(capacity: 4) as (LocalQueue<Item>, StealQueue<Item>)
+        // max 3: the first is returned, two go to the ring, FIFO.
+        #expect(injector.popBatch(max: 3, share: 1, into: local)?.id == 0)
+        #expect(local.count == 2 && injector.depth == 7)
+        // The ring has 2 free slots: at most 1 + 2 leave the injector whatever `max` says.
+        #expect(injector.popBatch(max: 100, share: 1, into: local)?.id == 3)
+        #expect(local.count == 4 && injector.depth == 4)
+        #expect(local.freeSlots == 0)
+        // `share` 2: at most half the injector (rounded up), here 4 / 2 + 1 = 3, but the ring is full: 1.
+        #expect(injector.popBatch(max: 100, share: 2, into: local)?.id == 6)
+        #expect(injector.depth == 3)
+        #expect((0..<4).map { _ in local.pop()?.id } == [1, 2, 4, 5])
+        #expect(local.isEmpty)
+        #expect(Injector<Item>().popBatch(max: 4, share: 1, into: local) == nil)
+    }
+
+    @Test func pushManyStopsAtMaxOrWhenTheSourceRunsDry() {
+        let (local, steal) = makeRunQueue(capacity: 8) as (LocalQueue<Item>, StealQueue<Item>)
+        var source = [Item(0), Item(1), Item(2)]
+        #expect(local.pushMany(max: 5) { source.isEmpty ? nil : source.removeFirst() } == 3)
+        #expect(local.pushMany(max: 2) { Item(100) } == 2)
+        #expect(steal.count == 5 && local.freeSlots == 3)
+        #expect((0..<5).map { _ in local.pop()?.id } == [0, 1, 2, 100, 100])
     }
 
     @Test func stealTakesHalfOrOne() {

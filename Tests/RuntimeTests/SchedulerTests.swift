@@ -18,6 +18,25 @@ struct SchedulerBasicTests {
         #expect(joinBounded(h) == 42)
     }
 
+    /// A scheduler task runs on its own stack without a `Fiber` object: it is "in a fiber", but `Fiber.current`
+    /// (which names `Fiber` objects) is nil there, and a plain `Fiber` resumed inside a task still works.
+    @Test func tasksAreFibersWithoutAFiberObject() throws {
+        let s = try Scheduler(.init(carriers: 1))
+        defer { s.shutdown() }
+        let h = s.spawn { () -> [Bool] in
+            let inner = Fiber { Fiber.suspend() }
+            var seen = [Fiber.isInFiber, Fiber.current == nil]
+            inner.resume()
+            seen.append(!inner.isFinished)
+            inner.resume()
+            seen.append(inner.isFinished)
+            Scheduler.yield()
+            seen.append(Fiber.isInFiber && Fiber.current == nil)
+            return seen
+        }
+        #expect(joinBounded(h) == [true, true, true, true, true])
+    }
+
     @Test func spawnManyFromAFiberAndJoinInside() throws {
         let s = try Scheduler(.init(carriers: 2, localQueueCapacity: 4))
         defer { s.shutdown() }

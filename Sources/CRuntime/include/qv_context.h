@@ -54,7 +54,9 @@ typedef struct qv_fiber_ctx {
     void *tsan_caller;
     /// Set to 1 by the fiber's exit path just before its last switch; read by resume.
     int32_t finished;
-    int32_t reserved;
+    /// What `owner` is: 0 = a Swift `Fiber`, 1 = a scheduler task (a `FiberTask` that owns its stack and
+    /// this ctx directly, with no `Fiber` object). Set after qv_fiber_prepare, before the first resume.
+    int32_t owner_kind;
 } qv_fiber_ctx;
 
 /// Prepares ctx (already placed at the top of a stack whose usable part ends at stack_top) so
@@ -75,6 +77,10 @@ void qv_fiber_suspend(void);
 /// purpose: every call reads the thread pointer afresh (see the migration note in Fiber.swift).
 void *qv_fiber_current_owner(void);
 
+/// The owner of the fiber running on this thread when it is a Swift `Fiber` (owner_kind 0), else NULL
+/// (a plain thread, or a scheduler task). Not inline, as qv_fiber_current_owner.
+void *qv_fiber_current_fiber_owner(void);
+
 /// 1 when ThreadSanitizer's fiber API is linked in (a --sanitize=thread build), else 0.
 int qv_fiber_tsan_enabled(void);
 /// 1 when this C target itself was compiled with -fsanitize=thread (for a consistency test).
@@ -83,6 +89,16 @@ int qv_fiber_tsan_compiled(void);
 /// Releases the TSan fiber of a fiber that was prepared but will never finish (destroyed
 /// while suspended or never started). No-op without TSan.
 void qv_fiber_discard(qv_fiber_ctx *ctx);
+
+/// A spin-wait hint (x86 `pause`, aarch64 `yield`): tells the core this thread is busy-waiting, so a sibling
+/// hardware thread (or a vCPU the hypervisor put on the same core) gets the execution resources meanwhile.
+static inline void qv_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,7 @@
 // Fiber: a stackful coroutine that any thread may resume, so plain synchronous Swift code can park
-// without blocking an OS thread. The M:N scheduler (Sources/Runtime/Scheduler) is built on it.
+// without blocking an OS thread. The M:N scheduler (Sources/Runtime/Scheduler) uses the same switch path
+// (the qv_fiber_* layer, stacks from `StackPool`) without a `Fiber` object per task: its `FiberTask` owns the
+// stack and the context directly (`qv_fiber_ctx.owner_kind` = 1), one allocation less per spawn.
 //
 // # Design notes
 //
@@ -271,8 +273,10 @@ public final class Fiber: @unchecked Sendable {
 
     /// The fiber running on this thread, nil on a plain thread. Read afresh on every call, so it is
     /// right after migration.
+    /// Nil inside a scheduler task too: a task's context belongs to its `FiberTask`, not to a `Fiber` (the
+    /// scheduler runs tasks on their own stacks without a `Fiber` object; see Scheduler+Loop.swift `run`).
     public static var current: Fiber? {
-        guard let owner = qv_fiber_current_owner() else { return nil }
+        guard let owner = qv_fiber_current_fiber_owner() else { return nil }
         // Unmanaged: the running fiber is kept alive by its resumer for the whole resume() call.
         return Unmanaged<Fiber>.fromOpaque(owner).takeUnretainedValue()
     }
@@ -303,7 +307,11 @@ public final class Fiber: @unchecked Sendable {
     /// suspends (a parked fiber keeps no reference to itself on its stack).
     @inline(never)
     private static func setPendingCommit(_ commit: @escaping (Fiber) -> Void) {
-        guard let me = current else { return }  // outside a fiber: qv_fiber_suspend() aborts next
+        guard let me = current else {
+            // Outside a fiber qv_fiber_suspend() aborts next; inside a scheduler task the commit would be lost.
+            precondition(!isInFiber, "Fiber.suspend(commit:) inside a scheduler task: use the scheduler's primitives")
+            return
+        }
         me.pendingCommit = commit
     }
 

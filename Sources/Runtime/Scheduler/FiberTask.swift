@@ -36,8 +36,11 @@ class FiberTask: @unchecked Sendable {
     @usableFromInline unowned(unsafe) let scheduler: Scheduler
     @usableFromInline let name: String
     let kind: String
-    /// Created at the first run, so queued-but-unstarted tasks hold no stack.
-    @exclusivity(unchecked) var fiber: Fiber?
+    /// The task's own stack, taken from the scheduler's pool at the first run (so queued-but-unstarted tasks
+    /// hold no stack) and returned when the body has returned or the task is cancelled. Its top holds the
+    /// `qv_fiber_ctx` the carrier resumes: a scheduler task is a fiber without a `Fiber` object (one allocation
+    /// less per spawn; `Fiber` stays the public standalone type). See `Scheduler.run`.
+    @exclusivity(unchecked) var stack: FiberStack?
     /// Sampled enqueue time (ns) for the scheduling-delay measure; 0 = not sampled.
     @exclusivity(unchecked) var readyAt: UInt64 = 0
     /// Why it is parked (for the counters of whoever wakes it). Written by the fiber before parking.
@@ -56,11 +59,20 @@ class FiberTask: @unchecked Sendable {
     /// on its own stack); dropped by `complete()`.
     @usableFromInline @exclusivity(unchecked) var waiter: Waiter?
 
+    /// `__shared`: the scheduler is only stored unowned, so the caller need not retain it for the call (a retain
+    /// and release of the scheduler per spawn, on a line other carriers read).
     @usableFromInline
-    init(scheduler: Scheduler, name: String, kind: String) {
+    init(scheduler: __shared Scheduler, name: String, kind: String) {
         self.scheduler = scheduler
         self.name = name
         self.kind = kind
+    }
+
+    deinit {
+        // Started, never finished and never cancelled (parked on a primitive that was dropped): nothing will run
+        // on the stack again, but the scheduler (and its pool) may be gone by now, so only TSan's fiber is
+        // released; the mapping is leaked, as the frames' references are. Shutdown's `cancel` is the normal way.
+        if let s = stack { qv_fiber_discard(s.context) }
     }
 
     /// The body; overridden by `ResultTask`. Runs on the fiber's stack.
@@ -118,7 +130,13 @@ class FiberTask: @unchecked Sendable {
         if cancelledFlag.exchange(true, ordering: .sequentiallyConsistent) { return }
         dropBody()
         dropWaiter()
-        fiber = nil  // a suspended stack goes back to the pool; what its frames retained is leaked
+        // A suspended stack goes back to the pool (nothing runs on it again); what its frames retained is leaked.
+        // The scheduler is alive here: cancel runs from spawn or shutdown.
+        if let s = stack {
+            stack = nil
+            qv_fiber_discard(s.context)
+            scheduler.stackPool.release(s)
+        }
         state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
         let waiters = withJoinLock { () -> [Joiner] in
             joinDone.store(true, ordering: .sequentiallyConsistent)
@@ -179,7 +197,6 @@ class FiberTask: @unchecked Sendable {
         }
         let c = CarrierTLS.current!
         if let w = c.worker { w.counters.fiberParks[reason.rawValue] &+= 1 }
-        fiber?.state = .parked(reason.fiberReason)
         c.postSwitch = .park
         return true
     }
@@ -228,7 +245,7 @@ final class ResultTask<T>: FiberTask, @unchecked Sendable {
     @usableFromInline @exclusivity(unchecked) var result: T?
 
     @usableFromInline
-    init(scheduler: Scheduler, name: String, kind: String, body: @escaping () -> T) {
+    init(scheduler: __shared Scheduler, name: String, kind: String, body: @escaping () -> T) {
         self.body = body
         super.init(scheduler: scheduler, name: name, kind: kind)
     }
@@ -251,7 +268,7 @@ final class VoidTask: FiberTask, @unchecked Sendable {
     @exclusivity(unchecked) var body: (() -> Void)?
 
     @usableFromInline
-    init(scheduler: Scheduler, name: String, kind: String, body: @escaping () -> Void) {
+    init(scheduler: __shared Scheduler, name: String, kind: String, body: @escaping () -> Void) {
         self.body = body
         super.init(scheduler: scheduler, name: name, kind: kind)
     }

@@ -44,13 +44,18 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
         }
     }
 
-    /// Any thread. One lock for the whole batch.
-    public func pushBatch(_ elements: [Element]) {
-        if elements.isEmpty { return }
+    /// Any thread. One lock for the whole batch; `element(i)` runs under it (see `OverflowSink`).
+    public func pushBatch(count: Int, _ element: (Int) -> Element) {
+        if count <= 0 { return }
         queue.withLock { q in
-            q.append(contentsOf: elements)
+            for i in 0..<count { q.append(element(i)) }
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
         }
+    }
+
+    /// Any thread. One lock for the whole batch.
+    public func pushBatch(_ elements: [Element]) {
+        pushBatch(count: elements.count) { elements[$0] }
     }
 
     /// Takes one element. Any thread.
@@ -63,17 +68,18 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
         }
     }
 
-    /// Takes up to `max` elements, at most `1/share` of the queue rounded up (Go: `sched.runqsize/gomaxprocs+1`).
-    /// Any thread.
-    public func popBatch(max: Int, share: Int) -> [Element] {
-        if isEmpty { return [] }
-        return queue.withLock { q in
-            let n = Swift.min(max, q.count / Swift.max(share, 1) + 1, q.count)
-            var out: [Element] = []
-            out.reserveCapacity(n)
-            for _ in 0..<n { out.append(q.removeFirst()) }
+    /// Takes up to `max` elements, at most `1/share` of the queue rounded up (Go: `sched.runqsize/gomaxprocs+1`)
+    /// and at most one more than `dst`'s free slots: returns the first and moves the rest straight into `dst`
+    /// (the caller's own queue) under the lock, with no temporary array. Executed by the owner of `dst`.
+    public func popBatch(max: Int, share: Int, into dst: LocalQueue<Element>) -> Element? {
+        if isEmpty { return nil }
+        let room = dst.freeSlots
+        return queue.withLock { q -> Element? in
+            guard let first = q.popFirst() else { return nil }
+            let n = Swift.min(max, (q.count + 1) / Swift.max(share, 1) + 1, q.count + 1, room + 1)
+            if n > 1 { dst.pushMany(max: n - 1) { q.popFirst() } }
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
-            return out
+            return first
         }
     }
 

@@ -36,12 +36,22 @@ import Synchronization
 public final class RunQueueStorage<Element: AnyObject>: @unchecked Sendable {
     // @unchecked Sendable: `slots` is raw memory whose accesses are ordered by `head`/`tail` (see the essay);
     // everything else is atomic or immutable.
+    // Layout: what the owner's push reads (capacity, mask, slots, its cached `steal`, tail) shares one cache line;
+    // `head`, which thieves CAS, sits on its own line behind padding, so a steal does not evict the owner's
+    // fields (Swift lays out stored properties in declaration order). The first pad keeps the object header (its
+    // reference count, retained by whoever holds a handle) off the owner's line too.
+    private let padAfterHeader: CacheLinePad = cacheLinePad
     let capacity: UInt32
     let mask: UInt32
-    let head = Atomic<UInt64>(0)
-    let tail = Atomic<UInt32>(0)
     /// Retained element pointers (Unmanaged, +1). Owned by whoever holds the index range (essay).
     let slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// owner: the `steal` index of `head` as last loaded by the owner. `steal` only moves forward, so
+    /// `tail - ownerSteal < capacity` proves there is room without loading `head` (a cache line thieves write).
+    @exclusivity(unchecked) var ownerSteal: UInt32 = 0
+    let tail = Atomic<UInt32>(0)
+    private let pad: CacheLinePad = cacheLinePad
+    let head = Atomic<UInt64>(0)
+    private let padAfter: CacheLinePad = cacheLinePad
 
     init(capacity: Int) {
         precondition(
@@ -84,7 +94,10 @@ public final class RunQueueStorage<Element: AnyObject>: @unchecked Sendable {
 /// Where `LocalQueue.push` sends overflow: half the queue plus the pushed element, as one batch.
 public protocol OverflowSink<Element>: AnyObject {
     associatedtype Element: AnyObject
-    func pushBatch(_ elements: [Element])
+    /// Appends `count` elements, the `i`-th being `element(i)` (called once per index, in order, possibly
+    /// under the sink's lock). No temporary array: the batch goes straight from the ring into the sink
+    /// (a 129-pointer array is a "large" malloc request that made glibc consolidate its fastbins).
+    func pushBatch(count: Int, _ element: (Int) -> Element)
 }
 
 /// The owner's handle. Executed only by the owner worker; not Sendable on purpose.
@@ -108,9 +121,19 @@ public struct LocalQueue<Element: AnyObject> {
     @discardableResult
     public func push<S: OverflowSink>(_ element: Element, overflow: S) -> Int where S.Element == Element {
         let s = storage
+        // Fast path: room by the owner's cached `steal` (only ever behind the real one), no load of `head`. The
+        // slots below it were freed by thieves' releasing CASes that an earlier acquiring load of ours saw.
+        let t0 = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
+        if t0 &- s.ownerSteal < s.capacity {
+            s.slots[Int(t0 & s.mask)] = retainedPointer(element)
+            // release: a thief that acquires tail sees the slot written above.
+            s.tail.store(t0 &+ 1, ordering: .releasing)
+            return 0
+        }
         while true {
             // acquiring: a thief's releasing CAS that freed slots happens before we overwrite them.
             let (steal, real) = s.unpack(s.head.load(ordering: .acquiring))
+            s.ownerSteal = steal
             let t = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
             if t &- steal < s.capacity {
                 s.slots[Int(t & s.mask)] = retainedPointer(element)
@@ -120,7 +143,7 @@ public struct LocalQueue<Element: AnyObject> {
             }
             if steal != real {
                 // A thief is mid-steal: the queue will have room soon; don't fight it, hand this one over.
-                overflow.pushBatch([element])
+                overflow.pushBatch(count: 1) { _ in element }
                 return 1
             }
             if let moved = pushOverflow(element, real: real, tail: t, overflow: overflow) { return moved }
@@ -139,17 +162,43 @@ public struct LocalQueue<Element: AnyObject> {
         // acquiring-and-releasing: pairs with thieves' CASes on head; on success the claimed slots are ours.
         guard s.head.compareExchange(expected: prev, desired: next, ordering: .acquiringAndReleasing).exchanged
         else { return nil }
-        var batch: [Element] = []
-        batch.reserveCapacity(Int(half) + 1)
-        for i in 0..<half {
-            let idx = Int((real &+ i) & s.mask)
+        overflow.pushBatch(count: Int(half) + 1) { i in
+            if i == Int(half) { return element }
+            let idx = Int((real &+ UInt32(i)) & s.mask)
             // safety: slot was pushed retained by us and claimed by the CAS above; we take over that +1.
-            batch.append(Unmanaged<Element>.fromOpaque(s.slots[idx]!).takeRetainedValue())
+            let e = Unmanaged<Element>.fromOpaque(s.slots[idx]!).takeRetainedValue()
             s.slots[idx] = nil
+            return e
         }
-        batch.append(element)
-        overflow.pushBatch(batch)
-        return batch.count
+        return Int(half) + 1
+    }
+
+    /// Free slots for `pushMany` (exact for the owner: thieves only make room). Owner only.
+    public var freeSlots: Int {
+        let s = storage
+        // acquiring: a thief's releasing CAS that freed slots happens before we overwrite them.
+        let (steal, _) = s.unpack(s.head.load(ordering: .acquiring))
+        let t = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
+        return Int(s.capacity &- (t &- steal))
+    }
+
+    /// Appends up to `max` elements from `next` (until it returns nil) with one tail store, never overflowing;
+    /// the caller keeps `max ≤ freeSlots`. Returns how many were appended. Owner only. (The injector fills an
+    /// empty queue this way under its lock, with no temporary array.)
+    @discardableResult
+    public func pushMany(max: Int, _ next: () -> Element?) -> Int {
+        let s = storage
+        let free = freeSlots
+        precondition(max <= free, "RunQueue.pushMany: more than the free slots")
+        let t = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
+        var n: UInt32 = 0
+        while Int(n) < max, let e = next() {
+            s.slots[Int((t &+ n) & s.mask)] = retainedPointer(e)
+            n &+= 1
+        }
+        // release: a thief that acquires tail sees the slots written above.
+        if n > 0 { s.tail.store(t &+ n, ordering: .releasing) }
+        return Int(n)
     }
 
     /// Removes the oldest element. Executed only by the owner.
@@ -269,6 +318,11 @@ func retainedPointer<T: AnyObject>(_ object: T) -> UnsafeMutableRawPointer {
     // Unmanaged: the +1 taken here is owned by whoever receives the pointer (see the callers).
     qv_retain_object(Unmanaged.passUnretained(object).toOpaque())!
 }
+
+/// 64 bytes of padding between stored properties that different threads write (classes lay out stored
+/// properties in declaration order), so they do not share a cache line.
+typealias CacheLinePad = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+let cacheLinePad: CacheLinePad = (0, 0, 0, 0, 0, 0, 0, 0)
 
 /// Makes a queue of `capacity` and returns its two handles.
 public func makeRunQueue<Element: AnyObject>(capacity: Int) -> (LocalQueue<Element>, StealQueue<Element>) {

@@ -49,7 +49,6 @@ extension Scheduler {
     func blockingRegion<T, E: Error>(_ t: FiberTask, carrier c: Carrier, _ body: () throws(E) -> T) throws(E) -> T {
         guard let w = c.worker else { return try body() }
         let start = qv_now_ns()
-        t.fiber?.state = .blocked
         if configuration.blocking == .handoff, let spare = handOff(w, from: c, task: t, start: start) {
             // From here `w` belongs to `spare`; this carrier has no worker.
             _ = spare
@@ -59,7 +58,6 @@ extension Scheduler {
             w.handoffsOutstanding.subtract(1, ordering: .relaxed)  // relaxed: a gauge for metrics.
             handoffEnds.add(1, ordering: .relaxed)  // relaxed: statistic.
             detachedEvent(.blockingEnd, worker: w.id, duration: dur, name: t.name)
-            t.fiber?.state = .running
             // Get back onto some worker: requeue on the injector and switch off (run() handles it).
             c.postSwitch = .requeueInjector
             Fiber.suspend()
@@ -80,7 +78,6 @@ extension Scheduler {
         pinEnds.add(1, ordering: .relaxed)  // relaxed: statistic.
         w.event(.blockingEnd, duration: dur, name: t.name)
         w.setState(.running)
-        t.fiber?.state = .running
         return try result.get()
     }
 
@@ -253,7 +250,7 @@ extension Scheduler {
         }
         ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
         // Cancel them: their handles report `isCancelled` and joiners (plain threads included) return.
-        // cancel() also drops the fiber, returning its stack to the pool (Fiber.deinit); only the one caller
+        // cancel() also returns the task's stack to the pool; only the one caller
         // that wins cancel() touches the task (a plain thread's wake may race to cancel it too).
         for t in dropped { t.cancel() }
         carriersLock.withLock { cs in

@@ -4,6 +4,16 @@ import CRuntime
 import Glibc
 import Synchronization
 
+/// First Swift code on a task's own stack (called by the assembly trampoline with the task's `qv_fiber_ctx`).
+/// When it returns, the C exit path marks the context finished and switches back to the carrier for good.
+private let taskEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+    guard let context = raw?.assumingMemoryBound(to: qv_fiber_ctx.self), let owner = context.pointee.owner else {
+        return
+    }
+    // Unmanaged: the carrier that resumes the task holds it for the whole resume (see `Scheduler.run`).
+    Unmanaged<FiberTask>.fromOpaque(owner).takeUnretainedValue().start()
+}
+
 extension Scheduler {
     /// Body of every carrier thread.
     func carrierMain(_ c: Carrier) {
@@ -55,14 +65,18 @@ extension Scheduler {
         // relaxed: only the worker that popped the task touches its state while it is runnable/running,
         // except a waker's CAS from running → notified, which is seq-cst and re-read by park().
         t.state.store(TaskState.running.rawValue, ordering: .relaxed)
-        let fiber: Fiber
-        if let f = t.fiber {
-            fiber = f
+        // The task is the fiber: its stack and `qv_fiber_ctx` belong to it directly, no `Fiber` object.
+        let context: UnsafeMutablePointer<qv_fiber_ctx>
+        if let s = t.stack {
+            context = s.context
         } else {
-            // The closure holds the task strongly (a single class capture needs no context allocation); the
-            // fiber drops its body when it starts, which breaks the task → fiber → closure → task cycle.
-            fiber = Fiber(name: t.name, stackSize: configuration.stackSize, pool: stackPool) { t.start() }
-            t.fiber = fiber
+            let s = stackPool.acquire(size: configuration.stackSize)
+            t.stack = s
+            context = s.context
+            // Unmanaged: the ctx holds an unretained back pointer; `t` (held by this frame for the whole
+            // resume) keeps the task alive while it runs, and the task owns the stack that holds the ctx.
+            qv_fiber_prepare(context, s.stackTop, Unmanaged.passUnretained(t).toOpaque(), taskEntry)
+            context.pointee.owner_kind = 1
         }
         c.current = t
         c.postSwitch = .none
@@ -74,7 +88,7 @@ extension Scheduler {
             _ = w.published.current.withLockIfAvailable { $0 = named ? (t.name, t.kind) : nil }
             w.publishedNamed = named
         }
-        let finished = fiber.resume()
+        let finished = qv_fiber_resume(context) != 0
         // Now off the fiber's stack. This carrier may have lost `w` (handoff): touch nothing of w then.
         c.current = nil
         if c.worker === w { w.published.hasCurrent.store(false, ordering: .relaxed) }  // relaxed: gauge.
@@ -82,7 +96,11 @@ extension Scheduler {
         c.postSwitch = .none
         if finished {
             t.state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
-            t.fiber = nil
+            // Off its stack for good: back to the pool (this carrier's cache).
+            if let s = t.stack {
+                t.stack = nil
+                stackPool.release(s)
+            }
             // relaxed: statistic.
             if let cw = c.worker { cw.counters.finished &+= 1 } else { externalFinished.add(1, ordering: .relaxed) }
             return
@@ -95,7 +113,6 @@ extension Scheduler {
             ).exchanged {
                 // Notified while switching: requeue it ourselves.
                 t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
-                fiber.state = .runnable
                 requeue(t, carrier: c)
             }
         case .yield, .none:
@@ -103,7 +120,6 @@ extension Scheduler {
             requeue(t, carrier: c)
         case .requeueInjector:
             t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
-            fiber.state = .runnable
             injector.push(t)
             wakeIdle()
         }
@@ -172,10 +188,8 @@ extension Scheduler {
     }
 
     private func takeInjector(_ w: Worker) -> FiberTask? {
-        let batch = injector.popBatch(max: w.local.capacity / 2, share: workers.count)
-        guard let first = batch.first else { return nil }
-        for t in batch.dropFirst() { w.local.push(t, overflow: injector) }
-        return first
+        // Straight into the local queue under the injector's lock (no temporary array).
+        injector.popBatch(max: w.local.capacity / 2, share: workers.count, into: w.local)
     }
 
     private func findRunnableSlow(_ w: Worker) -> FiberTask? {
@@ -202,7 +216,7 @@ extension Scheduler {
                 if w.spinning {
                     if let t = stealWork(w) { return foundWork(w, t) }
                     rounds += 1
-                    if rounds > 3 { sched_yield() } else { for _ in 0..<(64 << rounds) { spinHint() } }
+                    if rounds > 3 { sched_yield() } else { for _ in 0..<(Self.spinBase << rounds) { spinHint() } }
                     continue
                 }
             }
@@ -217,7 +231,9 @@ extension Scheduler {
         let n = workers.count
         let start = Int(w.nextRandom() % UInt64(n))
         for k in 0..<n {
-            let v = workers[(start + k) % n]
+            // unowned(unsafe): `workers` keeps every worker alive; a strong local would retain and release the
+            // victim's reference count, a cache line its owner writes on every spawn.
+            unowned(unsafe) let v = workers[(start + k) % n]
             if v === w || v.stealer.isEmpty { continue }
             if let (t, count) = v.stealer.steal(into: w.local, limit: stealLimit) {
                 w.counters.stealOps &+= 1
@@ -231,7 +247,7 @@ extension Scheduler {
         // running). Seen first, taken on a later round if still there after `runnextStealDelay`, so the
         // usual hand-over (the waker parks at once) keeps its cache locality.
         for k in 0..<n {
-            let v = workers[(start + k) % n]
+            unowned(unsafe) let v = workers[(start + k) % n]  // unowned(unsafe): as above.
             if v === w { continue }
             let bits = v.runnextHint
             if bits == 0 { continue }
@@ -344,7 +360,12 @@ extension Scheduler {
     private func hasWorkSomewhere(_ w: Worker) -> Bool {
         if stopping.load(ordering: .relaxed) { return true }  // relaxed: polled flag.
         if !injector.isEmpty || !w.local.isEmpty || w.hasRunnext { return true }
-        if stealLimit > 0 { for v in workers where v !== w && !v.stealer.isEmpty { return true } }
+        if stealLimit > 0 {
+            for i in workers.indices {
+                unowned(unsafe) let v = workers[i]  // unowned(unsafe): as in stealWork.
+                if v !== w && !v.stealer.isEmpty { return true }
+            }
+        }
         if timers.nextDeadline <= qv_now_ns() { return true }
         return false
     }
@@ -377,8 +398,15 @@ extension Scheduler {
         v?.parker.unpark(poller: poller)
     }
 
-    /// A short busy-wait step between steal rounds (a load the optimizer cannot drop).
+    /// Busy-wait steps after the first failed steal round (doubling each round; a `pause` is ~20–140 cycles).
+    /// Between steps a searching worker does not touch other workers' queues: each poll reads the victim's `tail`,
+    /// so polling every ~100 ns made each push of a spawning victim miss.
+    static let spinBase = 16
+
+    /// A short busy-wait step between steal rounds: a CPU spin-wait hint, which leaves the core's execution
+    /// resources to a sibling hardware thread (without it a spinning carrier slowed a spawning carrier that
+    /// shared its physical core ~2.5×).
     @inline(__always) func spinHint() {
-        _ = nmspinning.load(ordering: .relaxed)  // relaxed: only a delay.
+        qv_cpu_relax()
     }
 }

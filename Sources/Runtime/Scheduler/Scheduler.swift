@@ -2,7 +2,8 @@
 //
 // # Glossary (Go's names in brackets)
 //
-// - *fiber* [G]: a stackful coroutine (Sources/Runtime/Fiber). Its scheduler record is a `FiberTask`.
+// - *fiber* [G]: a stackful coroutine (Sources/Runtime/Fiber). Its scheduler record is a `FiberTask`, which owns
+//   the fiber's stack and switch context itself (no `Fiber` object per task; see `Scheduler.run`).
 // - *worker* [P]: a scheduling slot: a bounded local run queue, counters, an event ring. There are exactly
 //   `carriers` workers; a fiber runs only while some carrier holds a worker.
 // - *carrier* [M]: an OS thread that runs a worker's scheduling loop. Normally one per worker; spare
@@ -170,6 +171,9 @@ public final class Scheduler: @unchecked Sendable {
     /// Injector check interval in ticks (Go: 61), also the counter publish interval.
     static let injectorInterval: UInt64 = 61
 
+    /// Keeps the object header (the reference count, which `spawn` and wake-ups may retain and release) off the
+    /// line of `configuration` and the other fields every carrier reads on every run.
+    private let padAfterHeader: CacheLinePad = cacheLinePad
     public let configuration: Configuration
     let workers: [Worker]
     let injector = Injector<FiberTask>()
@@ -177,9 +181,13 @@ public final class Scheduler: @unchecked Sendable {
     let poller: Poller
     let stealLimit: UInt32
 
-    // Idle coordination (see the essay).
+    // Idle coordination (see the essay). On a cache line of their own: a searching worker writes `nmspinning`
+    // twice per steal, and every spawn reads the fields above (configuration, injector, workers); sharing
+    // their line made each spawn wait for a cache miss while another worker was stealing from it.
+    private let padBeforeIdle: CacheLinePad = cacheLinePad
     let nmspinning = Atomic<Int>(0)
     let idleCount = Atomic<Int>(0)
+    private let padAfterIdle: CacheLinePad = cacheLinePad
     let idle = Locked<[Worker]>([])
     /// True while a parked worker sleeps in the poller.
     let pollerOwned = Atomic<Bool>(false)
@@ -398,7 +406,6 @@ public final class Scheduler: @unchecked Sendable {
                     expected: s, desired: TaskState.runnable.rawValue, ordering: .sequentiallyConsistent
                 ).exchanged {
                     countWake(reason)
-                    task.fiber?.state = .runnable
                     if let w = next { putRunnext(task, on: w) } else { enqueue(task) }
                     return
                 }

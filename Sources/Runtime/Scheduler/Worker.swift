@@ -12,6 +12,9 @@ final class Worker: @unchecked Sendable {
     // @unchecked Sendable: owner fields follow the rule above; shared fields are atomics or immutable.
     // @exclusivity(unchecked) on the plain fields: the ownership rule already excludes overlapping
     // accesses, and a dynamic exclusivity check is a runtime call on every scheduling step.
+    /// Keeps the object header (its reference count, which the owner's code retains and releases) off the line of
+    /// the fields below that thieves read.
+    private let padAfterHeader: CacheLinePad = cacheLinePad
     let id: Int
     /// owner: push/pop.
     let local: LocalQueue<FiberTask>
@@ -21,6 +24,8 @@ final class Worker: @unchecked Sendable {
     let parker = Parker()
     /// Published counters (any reader) and the owner's plain counters.
     let published = PublishedWorkerMetrics()
+    /// Keeps the fields above, which thieves read, off the line of the owner's counters written on every spawn.
+    private let padAfterShared: CacheLinePad = cacheLinePad
     @exclusivity(unchecked) var counters = WorkerCounters()  // owner
     /// Notable events; the owner is the only producer.
     let events: EventRing
@@ -141,6 +146,10 @@ enum PostSwitch {
 /// carrier's thread only, except `worker`, which a handoff sets on a *spare* carrier before unparking it.
 final class Carrier: @unchecked Sendable {
     // @unchecked Sendable: see the ownership comment above (the parker orders the handoff write).
+    // Padded at both ends: carriers are allocated one after another while the first threads already run, so two
+    // carriers could share a cache line — one writing `current`/`postSwitch` on every run, the other reading its
+    // own `worker`/`scheduler` on every spawn (seen as a per-process slow mode of `bench spawn`).
+    private let padAfterHeader: CacheLinePad = cacheLinePad
     let index: Int
     /// Strong on purpose: running carriers keep their scheduler alive, so it can never be deinitialised on
     /// one of its own carriers (a fiber dropping the last reference) or while carriers still run. The cycle
@@ -154,6 +163,7 @@ final class Carrier: @unchecked Sendable {
     let parker = Parker()
     /// Blocking region in progress on this carrier (for metrics): fiber name, start ns, policy.
     let blockedInfo = Locked<(name: String, since: UInt64, policy: BlockingPolicy)?>(nil)
+    private let padAtEnd: CacheLinePad = cacheLinePad
 
     init(index: Int, scheduler: Scheduler) {
         self.index = index
