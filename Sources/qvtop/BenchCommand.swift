@@ -17,7 +17,9 @@ struct Bench: ParsableCommand {
     func run() throws {
         let registry = BenchRegistry.all
         if names.isEmpty {
-            for b in registry { print(b.name.padding(toLength: 16, withPad: " ", startingAt: 0) + b.summary) }
+            // Columns as wide as the longest name (`padding(toLength:)` alone would cut longer names).
+            let width = max(16, (registry.map(\.name.count).max() ?? 0) + 2)
+            for b in registry { print(b.name.padding(toLength: width, withPad: " ", startingAt: 0) + b.summary) }
             if registry.isEmpty { print("(no benchmarks yet)") }
             return
         }
@@ -45,7 +47,7 @@ struct Bench: ParsableCommand {
                     let detail = r.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                         .joined(separator: " ")
                     emit(
-                        r.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                        r.name.padding(toLength: max(26, r.name.count + 1), withPad: " ", startingAt: 0)
                             + value.leftPad(12) + " " + r.unit.padding(toLength: 12, withPad: " ", startingAt: 0)
                             + detail)
                 }
