@@ -103,8 +103,15 @@ class FiberTask: @unchecked Sendable {
     /// Marks the task finished and wakes its joiners. On the fiber's stack, before it returns.
     final func complete() {
         dropWaiter()
+        markDoneAndWakeJoiners()
+    }
+
+    /// Sets `joinDone` under the join lock, then wakes every joiner registered before it. Shared by `complete`
+    /// and `cancel`; after it, `addJoiner` refuses, so no joiner is ever left behind.
+    private final func markDoneAndWakeJoiners() {
         let waiters = withJoinLock { () -> [Joiner] in
-            // seq-cst: the result stored by the body is visible to a joiner that acquire-loads joinDone.
+            // seq-cst: the result stored by the body (or the cancelled flag) is visible to a joiner that
+            // acquire-loads joinDone.
             joinDone.store(true, ordering: .sequentiallyConsistent)
             if joiners.isEmpty { return [] }
             let all = joiners
@@ -138,18 +145,7 @@ class FiberTask: @unchecked Sendable {
             scheduler.stackPool.release(s)
         }
         state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
-        let waiters = withJoinLock { () -> [Joiner] in
-            joinDone.store(true, ordering: .sequentiallyConsistent)
-            let all = joiners
-            joiners = []
-            return all
-        }
-        for j in waiters {
-            switch j {
-            case .fiber(let t): t.scheduler.wake(t, reason: .join)
-            case .thread(let p): p.unpark(poller: nil)
-            }
-        }
+        markDoneAndWakeJoiners()
     }
 
     /// Forgets the fiber's sync waiter (breaking the task ↔ waiter cycle) and unregisters it from the
