@@ -34,21 +34,28 @@ final class Waiter: @unchecked Sendable {
         parker = task == nil ? Parker() : nil
     }
 
-    /// A waiter for the caller: the calling fiber's own (reset), or a fresh one for a plain thread.
+    /// A waiter for the caller, about to be listed by `list` (called under `list`'s lock): the calling fiber's
+    /// own (reset), or a fresh one for a plain thread. `slot` is the caller's value slot (channels only).
     @usableFromInline
-    static func forCaller() -> Waiter {
-        guard let t = Scheduler.currentTask else { return Waiter(task: nil) }
-        if let w = t.waiter {
-            // A previous completer may still be between its `done` store and its wake: that wake then
-            // arrives as a stray wake-up, which `wait` tolerates.
-            w.slot = nil
-            w.closed = false
-            w.doneFlag.store(false, ordering: .sequentiallyConsistent)
-            return w
+    static func forCaller(listedIn list: any WaiterList, slot: UnsafeMutableRawPointer? = nil) -> Waiter {
+        let w: Waiter
+        if let t = Scheduler.currentTask {
+            if let own = t.waiter {
+                // A previous completer may still be between its `done` store and its wake: that wake then
+                // arrives as a stray wake-up, which `wait` tolerates.
+                w = own
+                w.closed = false
+                w.doneFlag.store(false, ordering: .sequentiallyConsistent)
+            } else {
+                w = Waiter(task: t)
+                t.waiter = w
+                t.scheduler.syncWaiters.withLock { $0[ObjectIdentifier(w)] = w }
+            }
+        } else {
+            w = Waiter(task: nil)
         }
-        let w = Waiter(task: t)
-        t.waiter = w
-        t.scheduler.syncWaiters.withLock { $0[ObjectIdentifier(w)] = w }
+        w.slot = slot
+        w.list = list
         return w
     }
 
@@ -136,9 +143,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
                     s.buffer.append(p.pointee.take()!)
                     return .done
                 }
-                let w = Waiter.forCaller()
-                w.slot = UnsafeMutableRawPointer(p)
-                w.list = self
+                let w = Waiter.forCaller(listedIn: self, slot: UnsafeMutableRawPointer(p))
                 s.senders.append(w)
                 return .wait(w)
             }
@@ -173,9 +178,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
                     return .wake(snd)
                 }
                 if s.closed { return .closed }
-                let w = Waiter.forCaller()
-                w.slot = UnsafeMutableRawPointer(p)
-                w.list = self
+                let w = Waiter.forCaller(listedIn: self, slot: UnsafeMutableRawPointer(p))
                 s.receivers.append(w)
                 return .wait(w)
             }
@@ -253,8 +256,7 @@ public final class FiberMutex: Sendable, WaiterList {
                 s.locked = true
                 return nil
             }
-            let w = Waiter.forCaller()
-            w.list = self
+            let w = Waiter.forCaller(listedIn: self)
             s.waiters.append(w)
             return w
         }
@@ -300,8 +302,7 @@ public final class FiberSemaphore: Sendable, WaiterList {
                 s.count -= 1
                 return nil
             }
-            let w = Waiter.forCaller()
-            w.list = self
+            let w = Waiter.forCaller(listedIn: self)
             s.waiters.append(w)
             return w
         }
