@@ -190,27 +190,21 @@ private final class HandOff: @unchecked Sendable {
         let loop = try LoopTestSupport.realLoop(name: "jobs")
         defer { loop.shutdown() }
         let n = 2000
-        await loop.runUntilIdle()
-        let j0 = loop.metrics().jobsRun
+        /// Loop jobs run while two tasks each run `body` (the loop idle before and after).
+        func jobs(_ body: @escaping @Sendable () async -> Void) async throws -> UInt64 {
+            await loop.runUntilIdle()
+            let j0 = loop.metrics().jobsRun
+            let x = loop.spawn { await body() }
+            let y = loop.spawn { await body() }
+            try await x.value
+            try await y.value
+            await loop.runUntilIdle()
+            return loop.metrics().jobsRun - j0
+        }
         let h = HandOff()
-        let x = loop.spawn { await h.play(n) }
-        let y = loop.spawn { await h.play(n) }
-        try await x.value
-        try await y.value
-        await loop.runUntilIdle()
-        let handOffJobs = loop.metrics().jobsRun - j0
-        let a = loop.spawn { for _ in 0..<n { await Task.yield() } }
-        let b = loop.spawn { for _ in 0..<n { await Task.yield() } }
-        try await a.value
-        try await b.value
-        await loop.runUntilIdle()
-        let yieldJobs = loop.metrics().jobsRun - j0 - handOffJobs
-        let c = loop.spawn { for _ in 0..<n { await loop.yield() } }
-        let d = loop.spawn { for _ in 0..<n { await loop.yield() } }
-        try await c.value
-        try await d.value
-        await loop.runUntilIdle()
-        let sleep0Jobs = loop.metrics().jobsRun - j0 - handOffJobs - yieldJobs
+        let handOffJobs = try await jobs { await h.play(n) }
+        let yieldJobs = try await jobs { for _ in 0..<n { await Task.yield() } }
+        let sleep0Jobs = try await jobs { for _ in 0..<n { await loop.yield() } }
         #expect(handOffJobs >= UInt64(2 * n) && handOffJobs <= UInt64(2 * n + 20), "\(handOffJobs) jobs")
         #expect(yieldJobs >= UInt64(4 * n) && yieldJobs <= UInt64(4 * n + 20), "\(yieldJobs) jobs")
         #expect(sleep0Jobs >= UInt64(4 * n) && sleep0Jobs <= UInt64(4 * n + 20), "\(sleep0Jobs) jobs")
