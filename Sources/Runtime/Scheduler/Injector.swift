@@ -6,16 +6,33 @@
 //
 // A mutex around a deque is enough: the hot paths (local push/pop) never touch it, and batching makes its
 // lock rare. `depth` mirrors the count in an atomic so "is it empty?" costs one load, no lock.
+//
+// The deque holds *retained pointers* (the +1 the run queues' slots hold), not references: an overflow batch
+// moves a ring slot's pointer in and `popBatch` moves it straight into the taker's ring, with no retain and
+// release of every task in between (two atomic read-modify-writes per task on the taking carrier, on a line
+// the spawner just wrote: most spawned tasks of the `spawn` benchmark take this path).
 import DequeModule
 import Synchronization
 
 public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendable {
-    private let queue = Locked<Deque<Element>>(Deque())
+    /// Retained `Element` pointers (Unmanaged, +1 each), owned by the queue while in it.
+    private let queue = Locked<Deque<UnsafeMutableRawPointer>>(Deque())
     private let depthGauge = Atomic<Int>(0)
     /// Set once by `closeAndDrain` (under the queue lock); `pushIfOpen` then refuses.
     private let closed = Atomic<Bool>(false)
 
     public init() {}
+
+    deinit {
+        // Release whatever is still queued (a scheduler dropped without shutdown).
+        queue.withLock { q in for p in q { Self.take(p).release() } }
+    }
+
+    /// The queue's +1 of `p`, as an `Unmanaged` for the caller to take over.
+    @inline(__always) private static func take(_ p: UnsafeMutableRawPointer) -> Unmanaged<Element> {
+        // Unmanaged: every pointer in the deque carries one retain, which the caller now owns.
+        Unmanaged<Element>.fromOpaque(p)
+    }
 
     /// Elements queued. Any thread; exact when read under quiescence, a gauge otherwise.
     public var depth: Int {
@@ -26,8 +43,10 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
 
     /// Any thread.
     public func push(_ element: Element) {
+        // retainedPointer: the retain stays before the unlock that publishes the pointer (see RunQueue.swift).
+        let p = retainedPointer(element)
         queue.withLock { q in
-            q.append(element)
+            q.append(p)
             // relaxed: written under the lock; readers only use it as a hint.
             depthGauge.store(q.count, ordering: .relaxed)
         }
@@ -36,19 +55,27 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
     /// Appends unless the injector was closed (shutdown). Any thread. Under the lock, so an element is either
     /// in what `closeAndDrain` returns or refused here: never lost.
     public func pushIfOpen(_ element: Element) -> Bool {
-        queue.withLock { q in
+        let p = retainedPointer(element)  // see push
+        let pushed = queue.withLock { q in
             if closed.load(ordering: .relaxed) { return false }  // relaxed: written under this lock.
-            q.append(element)
+            q.append(p)
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
             return true
         }
+        if !pushed { Self.take(p).release() }
+        return pushed
     }
 
     /// Any thread. One lock for the whole batch; `element(i)` runs under it (see `OverflowSink`).
     public func pushBatch(count: Int, _ element: (Int) -> Element) {
+        pushRetainedBatch(count: count) { retainedPointer(element($0)) }
+    }
+
+    /// Any thread. Takes over the +1 of each pointer; one lock for the whole batch (see `OverflowSink`).
+    public func pushRetainedBatch(count: Int, _ pointer: (Int) -> UnsafeMutableRawPointer) {
         if count <= 0 { return }
         queue.withLock { q in
-            for i in 0..<count { q.append(element(i)) }
+            for i in 0..<count { q.append(pointer(i)) }
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
         }
     }
@@ -61,11 +88,12 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
     /// Takes one element. Any thread.
     public func pop() -> Element? {
         if isEmpty { return nil }
-        return queue.withLock { q in
+        let p = queue.withLock { q in
             let e = q.popFirst()
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
             return e
         }
+        return p.map { Self.take($0).takeRetainedValue() }
     }
 
     /// Takes up to `max` elements, at most `1/share` of the queue rounded up (Go: `sched.runqsize/gomaxprocs+1`)
@@ -74,34 +102,36 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
     public func popBatch(max: Int, share: Int, into dst: LocalQueue<Element>) -> Element? {
         if isEmpty { return nil }
         let room = dst.freeSlots
-        return queue.withLock { q -> Element? in
+        let first = queue.withLock { q -> UnsafeMutableRawPointer? in
             guard let first = q.popFirst() else { return nil }
             let n = Swift.min(max, (q.count + 1) / Swift.max(share, 1) + 1, q.count + 1, room + 1)
-            if n > 1 { dst.pushMany(max: n - 1) { q.popFirst() } }
+            // The deque's +1 moves into the ring's slot as it is.
+            if n > 1 { dst.pushManyRetained(max: n - 1) { q.popFirst() } }
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
             return first
         }
+        return first.map { Self.take($0).takeRetainedValue() }
     }
 
     /// Removes everything and refuses later `pushIfOpen`s (shutdown). Any thread.
     public func closeAndDrain() -> [Element] {
         queue.withLock { q in
             closed.store(true, ordering: .relaxed)  // relaxed: read under this lock.
-            let all = q.arrayCopy()
-            q.removeAll()
-            depthGauge.store(0, ordering: .relaxed)  // relaxed: see push.
-            return all
+            return takeAll(&q)
         }
     }
 
     /// Removes everything (shutdown). Any thread.
     public func drain() -> [Element] {
-        queue.withLock { q in
-            let all = q.arrayCopy()
-            q.removeAll()
-            depthGauge.store(0, ordering: .relaxed)  // relaxed: see push.
-            return all
-        }
+        queue.withLock { takeAll(&$0) }
+    }
+
+    /// Empties `q` into an array that owns its elements. Under the lock.
+    private func takeAll(_ q: inout Deque<UnsafeMutableRawPointer>) -> [Element] {
+        let all = q.map { Self.take($0).takeRetainedValue() }
+        q.removeAll()
+        depthGauge.store(0, ordering: .relaxed)  // relaxed: see push.
+        return all
     }
 }
 

@@ -98,6 +98,17 @@ public protocol OverflowSink<Element>: AnyObject {
     /// under the sink's lock). No temporary array: the batch goes straight from the ring into the sink
     /// (a 129-pointer array is a "large" malloc request that made glibc consolidate its fastbins).
     func pushBatch(count: Int, _ element: (Int) -> Element)
+    /// The same with retained pointers (`Unmanaged` +1 each, which the sink takes over): a ring's slots move
+    /// into the sink as they are, with no retain and release per element.
+    func pushRetainedBatch(count: Int, _ pointer: (Int) -> UnsafeMutableRawPointer)
+}
+
+extension OverflowSink {
+    /// Default: takes each element back as a reference (for sinks that store references).
+    public func pushRetainedBatch(count: Int, _ pointer: (Int) -> UnsafeMutableRawPointer) {
+        // Unmanaged: takes over the +1 each pointer carries.
+        pushBatch(count: count) { Unmanaged<Element>.fromOpaque(pointer($0)).takeRetainedValue() }
+    }
 }
 
 /// The owner's handle. Executed only by the owner worker; not Sendable on purpose.
@@ -162,13 +173,14 @@ public struct LocalQueue<Element: AnyObject> {
         // acquiring-and-releasing: pairs with thieves' CASes on head; on success the claimed slots are ours.
         guard s.head.compareExchange(expected: prev, desired: next, ordering: .acquiringAndReleasing).exchanged
         else { return nil }
-        overflow.pushBatch(count: Int(half) + 1) { i in
-            if i == Int(half) { return element }
+        let last = retainedPointer(element)
+        overflow.pushRetainedBatch(count: Int(half) + 1) { i in
+            if i == Int(half) { return last }
             let idx = Int((real &+ UInt32(i)) & s.mask)
-            // safety: slot was pushed retained by us and claimed by the CAS above; we take over that +1.
-            let e = Unmanaged<Element>.fromOpaque(s.slots[idx]!).takeRetainedValue()
+            // safety: slot was pushed retained by us and claimed by the CAS above; its +1 moves to the sink.
+            let p = s.slots[idx]!
             s.slots[idx] = nil
-            return e
+            return p
         }
         return Int(half) + 1
     }
@@ -187,13 +199,19 @@ public struct LocalQueue<Element: AnyObject> {
     /// empty queue this way under its lock, with no temporary array.)
     @discardableResult
     public func pushMany(max: Int, _ next: () -> Element?) -> Int {
+        pushManyRetained(max: max) { next().map { retainedPointer($0) } }
+    }
+
+    /// `pushMany` of retained pointers (`Unmanaged` +1 each), which the queue's slots take over as they are.
+    @discardableResult
+    public func pushManyRetained(max: Int, _ next: () -> UnsafeMutableRawPointer?) -> Int {
         let s = storage
         let free = freeSlots
-        precondition(max <= free, "RunQueue.pushMany: more than the free slots")
+        precondition(max <= free, "RunQueue.pushManyRetained: more than the free slots")
         let t = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
         var n: UInt32 = 0
-        while Int(n) < max, let e = next() {
-            s.slots[Int((t &+ n) & s.mask)] = retainedPointer(e)
+        while Int(n) < max, let p = next() {
+            s.slots[Int((t &+ n) & s.mask)] = p
             n &+= 1
         }
         // release: a thief that acquires tail sees the slots written above.
