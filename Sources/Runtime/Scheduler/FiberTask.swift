@@ -23,49 +23,58 @@ enum TaskState: UInt8 {
     case running, parking, parked, notified, done
 }
 
-/// The scheduler's record of a fiber. Ownership: `state` is atomic (any thread); `fiber`, `readyAt`,
+/// The scheduler's record of a fiber. Ownership: `state` is atomic (any thread); `stack`, `readyAt`,
 /// `parkReason` and `ioToken` belong to whoever holds the task (the queue that stores it or the worker that
-/// popped it: the queues' release/acquire pairs hand them over); `joiners` is guarded by the `joinSpin` lock.
+/// popped it: the queues' release/acquire pairs hand them over); `joinState` is atomic (see there).
 /// The hot fields are `@exclusivity(unchecked)`: that ownership rule already excludes overlapping accesses,
 /// and a dynamic check costs a runtime call per access.
 @usableFromInline
 class FiberTask: @unchecked Sendable {
     // @unchecked Sendable: see the ownership comment above.
-    let state = Atomic<UInt8>(TaskState.runnable.rawValue)
+    //
+    // Layout: Swift lays a class's stored properties out in declaration order, so they are ordered to pack
+    // (pointers first, the 17-byte optional stack, then the one-byte fields in its tail). A `VoidTask` is 112
+    // bytes: a 128-byte malloc chunk, which glibc keeps in its fastbins (no coalescing on free, LIFO reuse)
+    // and which is two cache lines where the 3-line record was. Measured on `bench spawn`: see docs/performance.md.
+
     // unowned(unsafe): a task never outlives its scheduler's run (shutdown drops every task first).
     @usableFromInline unowned(unsafe) let scheduler: Scheduler
-    @usableFromInline let name: String
-    let kind: String
+    /// Name and kind for the dashboard, nil for an unnamed fiber (most spawns: no 32 bytes of strings per record).
+    let label: TaskLabel?
+    /// Sampled enqueue time (ns) for the scheduling-delay measure; 0 = not sampled.
+    @exclusivity(unchecked) var readyAt: UInt64 = 0
+    /// The I/O registration token while parked on a descriptor, else 0.
+    @exclusivity(unchecked) var ioToken: UInt64 = 0
+    /// Join: 0 while unfinished with nobody waiting; `Self.joinDoneBits` once finished (or cancelled); else a
+    /// retained pointer to the newest `JoinWaiter` (a stack of waiters, each owning the next). Finishing is one
+    /// exchange (no lock, one atomic read-modify-write per task); a joiner that must wait CAS-pushes a node
+    /// unless the state is already done, so no joiner is left behind. Any thread.
+    let joinState = Atomic<UInt>(0)
+    /// The fiber's reusable waiter for channels, mutexes and semaphores (touched only by the fiber itself,
+    /// on its own stack); dropped by `complete()`.
+    @usableFromInline @exclusivity(unchecked) var waiter: Waiter?
     /// The task's own stack, taken from the scheduler's pool at the first run (so queued-but-unstarted tasks
     /// hold no stack) and returned when the body has returned or the task is cancelled. Its top holds the
     /// `qv_fiber_ctx` the carrier resumes: a scheduler task is a fiber without a `Fiber` object (one allocation
     /// less per spawn; `Fiber` stays the public standalone type). See `Scheduler.run`.
     @exclusivity(unchecked) var stack: FiberStack?
-    /// Sampled enqueue time (ns) for the scheduling-delay measure; 0 = not sampled.
-    @exclusivity(unchecked) var readyAt: UInt64 = 0
+    let state = Atomic<UInt8>(TaskState.runnable.rawValue)
     /// Why it is parked (for the counters of whoever wakes it). Written by the fiber before parking.
     @exclusivity(unchecked) var parkReason: ParkReason = .sleep
-    /// The I/O registration token while parked on a descriptor, else 0.
-    @exclusivity(unchecked) var ioToken: UInt64 = 0
-
-    // Join: a done flag and the joiners behind a tiny spin lock (held for a few instructions; an
-    // allocation-free lock matters here, one task per spawn).
-    let joinDone = Atomic<Bool>(false)
-    /// Set once by `cancel()` before `joinDone`: the task completed without its body returning.
+    /// Set once by `cancel()` before the join state is done: the task completed without its body returning.
     let cancelledFlag = Atomic<Bool>(false)
-    let joinSpin = Atomic<Bool>(false)
-    @exclusivity(unchecked) var joiners: [Joiner] = []
-    /// The fiber's reusable waiter for channels, mutexes and semaphores (touched only by the fiber itself,
-    /// on its own stack); dropped by `complete()`.
-    @usableFromInline @exclusivity(unchecked) var waiter: Waiter?
+
+    /// The fiber's name ("" when unnamed).
+    @usableFromInline var name: String { label?.name ?? "" }
+    /// The fiber's task kind for the dashboard ("" when none).
+    var kind: String { label?.kind ?? "" }
 
     /// `__shared`: the scheduler is only stored unowned, so the caller need not retain it for the call (a retain
     /// and release of the scheduler per spawn, on a line other carriers read).
     @usableFromInline
     init(scheduler: __shared Scheduler, name: String, kind: String) {
         self.scheduler = scheduler
-        self.name = name
-        self.kind = kind
+        self.label = name.isEmpty && kind.isEmpty ? nil : TaskLabel(name: name, kind: kind)
     }
 
     deinit {
@@ -73,6 +82,13 @@ class FiberTask: @unchecked Sendable {
         // on the stack again, but the scheduler (and its pool) may be gone by now, so only TSan's fiber is
         // released; the mapping is leaked, as the frames' references are. Shutdown's `cancel` is the normal way.
         if let s = stack { qv_fiber_discard(s.context) }
+        // Joiners of a task that never finished (same case): drop their nodes.
+        var p = UnsafeMutableRawPointer(bitPattern: joinState.load(ordering: .acquiring))  // acquiring: as isDone.
+        while let raw = p, UInt(bitPattern: raw) != Self.joinDoneBits {
+            // Unmanaged: the stack's retain of each node.
+            let node = Unmanaged<JoinWaiter>.fromOpaque(raw).takeRetainedValue()
+            p = node.next
+        }
     }
 
     /// The body; overridden by `ResultTask`. Runs on the fiber's stack.
@@ -87,18 +103,8 @@ class FiberTask: @unchecked Sendable {
         complete()
     }
 
-    /// Runs `body` holding the join lock. Any thread; never held across a switch.
-    @inline(__always)
-    final func withJoinLock<R>(_ body: () -> R) -> R {
-        // acquiring on success: see the previous holder's writes to `joiners`; releasing on unlock.
-        while !joinSpin.compareExchange(
-            expected: false, desired: true, successOrdering: .acquiring, failureOrdering: .relaxed
-        ).exchanged {
-            // relaxed failure: we retry; nothing is read under a failed attempt.
-        }
-        defer { joinSpin.store(false, ordering: .releasing) }
-        return body()
-    }
+    /// `joinState` once the task is done (any real pointer is at least 16-byte aligned, so never 1).
+    static let joinDoneBits: UInt = 1
 
     /// Marks the task finished and wakes its joiners. On the fiber's stack, before it returns.
     final func complete() {
@@ -106,19 +112,23 @@ class FiberTask: @unchecked Sendable {
         markDoneAndWakeJoiners()
     }
 
-    /// Sets `joinDone` under the join lock, then wakes every joiner registered before it. Shared by `complete`
+    /// Marks the join state done and wakes every joiner registered before, oldest first. Shared by `complete`
     /// and `cancel`; after it, `addJoiner` refuses, so no joiner is ever left behind.
     private final func markDoneAndWakeJoiners() {
-        let waiters = withJoinLock { () -> [Joiner] in
-            // seq-cst: the result stored by the body (or the cancelled flag) is visible to a joiner that
-            // acquire-loads joinDone.
-            joinDone.store(true, ordering: .sequentiallyConsistent)
-            if joiners.isEmpty { return [] }
-            let all = joiners
-            joiners = []
-            return all
+        // acquiring-and-releasing: release publishes the body's result (or the cancelled flag) to a joiner that
+        // acquire-loads the state; acquire sees the nodes the joiners pushed.
+        let old = joinState.exchange(Self.joinDoneBits, ordering: .acquiringAndReleasing)
+        if old == 0 || old == Self.joinDoneBits { return }
+        // The stack is newest first: reverse it so joiners wake in the order they came.
+        var newestFirst: [Joiner] = []
+        var p = UnsafeMutableRawPointer(bitPattern: old)
+        while let raw = p {
+            // Unmanaged: each pointer in the stack carries one retain, taken over here.
+            let node = Unmanaged<JoinWaiter>.fromOpaque(raw).takeRetainedValue()
+            newestFirst.append(node.joiner)
+            p = node.next
         }
-        for j in waiters {
+        for j in newestFirst.reversed() {
             switch j {
             case .fiber(let t): t.scheduler.wake(t, reason: .join)
             case .thread(let p): p.unpark(poller: nil)
@@ -133,7 +143,7 @@ class FiberTask: @unchecked Sendable {
     /// A fiber parked on a channel, mutex or semaphore must be off that primitive's waiter list first (a channel
     /// writes values straight into the waiting fiber's stack): `Scheduler.shutdown` does that.
     final func cancel() {
-        // seq-cst: one winner; the joinDone store below publishes the flag to joiners.
+        // seq-cst: one winner; the join state's exchange below publishes the flag to joiners.
         if cancelledFlag.exchange(true, ordering: .sequentiallyConsistent) { return }
         dropBody()
         dropWaiter()
@@ -161,11 +171,21 @@ class FiberTask: @unchecked Sendable {
 
     /// Registers a joiner unless the task is already done. Any thread.
     final func addJoiner(_ j: Joiner) -> Bool {
-        withJoinLock { () -> Bool in
-            if joinDone.load(ordering: .relaxed) { return false }  // relaxed: under the join lock.
-            joiners.append(j)
-            return true
+        let node = JoinWaiter(j)
+        // retainedPointer: the stack owns one retain of the node, taken before the CAS publishes it.
+        let p = retainedPointer(node)
+        var old = joinState.load(ordering: .acquiring)  // acquiring: as isDone.
+        while old != Self.joinDoneBits {
+            node.next = UnsafeMutableRawPointer(bitPattern: old)
+            // acquiring-and-releasing: release publishes the node (its joiner, its link) to the completer.
+            let (done, seen) = joinState.compareExchange(
+                expected: old, desired: UInt(bitPattern: p), ordering: .acquiringAndReleasing)
+            if done { return true }
+            old = seen
         }
+        // Unmanaged: undoes the retain above; the node was never published.
+        Unmanaged<JoinWaiter>.fromOpaque(p).release()
+        return false
     }
 
     /// Parks the calling fiber (this task) until `Scheduler.wake`. Called on the fiber's own stack.
@@ -206,7 +226,9 @@ class FiberTask: @unchecked Sendable {
     @inline(never)
     private static func prepareYield() { CarrierTLS.current!.postSwitch = .yield }
 
-    @usableFromInline var isDone: Bool { joinDone.load(ordering: .acquiring) }  // acquire: pairs with complete().
+    @usableFromInline var isDone: Bool {
+        joinState.load(ordering: .acquiring) == Self.joinDoneBits  // acquire: pairs with markDoneAndWakeJoiners.
+    }
 }
 
 extension FiberTask {
@@ -225,6 +247,27 @@ extension FiberTask {
             while !isDone { parker.park() }
         }
     }
+}
+
+/// A fiber's name and kind, kept out of line: most fibers have neither.
+@usableFromInline
+final class TaskLabel: Sendable {
+    let name: String
+    let kind: String
+    init(name: String, kind: String) {
+        self.name = name
+        self.kind = kind
+    }
+}
+
+/// One waiting joiner in a task's join stack (`FiberTask.joinState`). Written by its joiner before the CAS that
+/// publishes it, read by the completer after the exchange that takes the stack.
+final class JoinWaiter: @unchecked Sendable {
+    // @unchecked Sendable: immutable once published (see above).
+    let joiner: Joiner
+    /// The next older node: a retained pointer that this node's stack owns (taken over by the completer).
+    @exclusivity(unchecked) var next: UnsafeMutableRawPointer?
+    init(_ joiner: Joiner) { self.joiner = joiner }
 }
 
 enum Joiner {

@@ -82,10 +82,10 @@ extension Scheduler {
         c.postSwitch = .none
         w.published.hasCurrent.store(true, ordering: .relaxed)  // relaxed: gauge.
         // The current fiber's name is published only once someone reads metrics (a lock per run otherwise).
-        let named = !t.name.isEmpty || !t.kind.isEmpty
+        let named = t.label != nil
         if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
             // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
-            _ = w.published.current.withLockIfAvailable { $0 = named ? (t.name, t.kind) : nil }
+            _ = w.published.current.withLockIfAvailable { $0 = t.label.map { ($0.name, $0.kind) } }
             w.publishedNamed = named
         }
         let finished = qv_fiber_resume(context) != 0
@@ -95,7 +95,9 @@ extension Scheduler {
         let action = c.postSwitch
         c.postSwitch = .none
         if finished {
-            t.state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
+            // releasing: nothing pairs a later load of another location with it (wakers CAS the state, which
+            // sees the latest value anyway), so no seq-cst store (an `xchg` per task on x86).
+            t.state.store(TaskState.done.rawValue, ordering: .releasing)
             // Off its stack for good: back to the pool (this carrier's cache).
             if let s = t.stack {
                 t.stack = nil
