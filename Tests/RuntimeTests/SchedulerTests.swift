@@ -48,6 +48,27 @@ struct SchedulerBasicTests {
         #expect(joinBounded(root) == 2000 * 1999)
     }
 
+    /// The join state is one atomic word holding a stack of waiters: many fibers and plain threads joining one
+    /// fiber, racing with its completion (seeded), all get its result; joins after completion return at once.
+    @Test func manyJoinersOfOneFiberRacingItsCompletion() throws {
+        let s = try Scheduler(.init(carriers: 2))
+        defer { s.shutdown() }
+        var rng = SeededRandom(state: 7)
+        for round in 0..<200 {
+            let delay = UInt64.random(in: 0...2, using: &rng) * 100_000
+            let target = s.spawn { () -> Int in
+                if delay > 0 { Scheduler.sleep(nanoseconds: delay) }
+                return round
+            }
+            let fiberJoiners = (0..<4).map { _ in s.spawn { target.join() } }
+            let threadJoiner = OSThread.spawn { #expect(joinBounded(target) == round) }
+            for j in fiberJoiners { #expect(joinBounded(j) == round) }
+            threadJoiner.join()
+            #expect(target.join() == round)
+            #expect(s.spawn { target.join() }.join() == round)
+        }
+    }
+
     @Test func sleepParksTheFiberNotTheCarrier() throws {
         let s = try Scheduler(.init(carriers: 1))
         defer { s.shutdown() }
