@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "qvtop",
             dependencies: [
-                "Runtime", "Telemetry", "Workloads", "Recording", "Dashboard", "Terminal", "Benchmarks",
+                "Runtime", "CRuntime", "Telemetry", "Workloads", "Recording", "Dashboard", "Terminal", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -3,6 +3,7 @@
 #include "CRuntime.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -67,3 +68,9 @@ uint64_t qv_now_ns(void) {
 extern void *swift_retain(void *object);
 
 void *qv_retain_object(void *object) { return swift_retain(object); }
+
+int qv_malloc_trim(void) { return malloc_trim(0); }
+
+int qv_malloc_keep_heap(int trim_threshold, int top_pad) {
+    return mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1 && mallopt(M_TOP_PAD, top_pad) == 1;
+}

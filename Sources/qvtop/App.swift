@@ -150,6 +150,8 @@ enum App {
                     let (next, code) = try Signals.whileBlocked { try menu.start(index, source) }
                     source = next
                     data.code = code
+                    // The old runtime's memory is garbage now: give its free pages back (HeapPolicy.swift).
+                    HeapPolicy.release()
                     _ = reduce(&state, .presetSwitched(index))
                     recording?.presetSwitched(index: index, name: state.presetName, time: data.snapshot?.time ?? 0)
                 } catch {

@@ -14,6 +14,12 @@ struct Qvtop: ParsableCommand {
         subcommands: [Run.self, Replay.self, Export.self, Bench.self, Presets.self],
         defaultSubcommand: Run.self
     )
+
+    /// Sets the process's heap policy (HeapPolicy.swift) before parsing and running the command.
+    static func main() {
+        HeapPolicy.apply()
+        main(nil)
+    }
 }
 
 /// Exit status 2 with one line on stderr: what later issues fill in, or bad input.

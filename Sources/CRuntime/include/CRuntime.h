@@ -62,6 +62,14 @@ uint64_t qv_now_ns(void);
 /// happened — freeing it under its owner. An opaque call may write memory, so it stays before the store.
 void *qv_retain_object(void *object);
 
+/// glibc's malloc_trim(0) (malloc.h, which Swift's Glibc module does not import): returns every free page of
+/// the heap to the kernel. For an executable's heap policy (qvtop's HeapPolicy); the runtime never calls it.
+int qv_malloc_trim(void);
+
+/// mallopt(M_TRIM_THRESHOLD, trim_threshold) and mallopt(M_TOP_PAD, top_pad) (malloc.h); 1 when both took.
+/// For an executable's heap policy, as qv_malloc_trim.
+int qv_malloc_keep_heap(int trim_threshold, int top_pad);
+
 /// Constants Swift cannot import as macros on every libc.
 static inline uint32_t qv_EPOLLIN(void) { return EPOLLIN; }
 static inline uint32_t qv_EPOLLOUT(void) { return EPOLLOUT; }
