@@ -30,15 +30,22 @@ public struct FiberStack: @unchecked Sendable {
     /// The system page size.
     public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
-    /// Start of the mapping (the guard page when guarded).
-    let mapping: UnsafeMutableRawPointer
+    /// Lowest usable address. Stored, not derived from the mapping: `pageSize` is a lazily initialised static,
+    /// and every access to it is a `swift_once` call — three per scheduled fiber when `top` was derived.
+    public let bottom: UnsafeMutableRawPointer
     /// Usable bytes (a multiple of the page size), `contextSlot` included.
     public let size: Int
     /// True when a PROT_NONE page sits right below the usable stack, so an overflow faults.
     public let isGuarded: Bool
 
-    /// Lowest usable address.
-    public var bottom: UnsafeMutableRawPointer { isGuarded ? mapping + FiberStack.pageSize : mapping }
+    /// Start of the mapping (the guard page when guarded).
+    var mapping: UnsafeMutableRawPointer { isGuarded ? bottom - FiberStack.pageSize : bottom }
+
+    init(mapping: UnsafeMutableRawPointer, size: Int, isGuarded: Bool) {
+        self.bottom = isGuarded ? mapping + FiberStack.pageSize : mapping
+        self.size = size
+        self.isGuarded = isGuarded
+    }
     /// One past the highest usable address.
     public var top: UnsafeMutableRawPointer { bottom + size }
     /// Where the fiber's switch state lives (the top `contextSlot` bytes).
