@@ -10,8 +10,9 @@ private let taskEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw
     guard let context = raw?.assumingMemoryBound(to: qv_fiber_ctx.self), let owner = context.pointee.owner else {
         return
     }
-    // Unmanaged: the carrier that resumes the task holds it for the whole resume (see `Scheduler.run`).
-    Unmanaged<FiberTask>.fromOpaque(owner).takeUnretainedValue().start()
+    // Unmanaged: the carrier that resumes the task holds it for the whole resume (see `Scheduler.run`), so it is
+    // borrowed here, with no retain and release per task.
+    Unmanaged<FiberTask>.fromOpaque(owner)._withUnsafeGuaranteedRef { $0.start() }
 }
 
 extension Scheduler {

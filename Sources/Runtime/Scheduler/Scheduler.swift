@@ -177,6 +177,8 @@ public final class Scheduler: @unchecked Sendable {
     public let configuration: Configuration
     let workers: [Worker]
     let injector = Injector<FiberTask>()
+    /// `CarrierTLS.key`, read once: every read of the static is a `swift_once` call (once per spawn, before).
+    let carrierKey = CarrierTLS.key
     let timers = Timers<FiberTask>()
     let poller: Poller
     let stealLimit: UInt32
@@ -299,12 +301,20 @@ public final class Scheduler: @unchecked Sendable {
 
     @usableFromInline
     func enqueueNew(_ task: FiberTask) {
-        if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
-            // A carrier of ours is still running, so shutdown has not drained the queues yet: it will.
-            w.counters.spawned &+= 1
-            w.spawnsSinceEvent &+= 1
-            pushLocal(task, on: w)
-        } else {
+        // Borrowed, not retained: a retain and release of the carrier and of the worker per spawn were four
+        // atomic read-modify-writes on the spawner's path.
+        let local =
+            CarrierTLS.currentUnretained(key: carrierKey)?._withUnsafeGuaranteedRef { c -> Bool in
+                guard c.scheduler === self, let wr = c.workerRef else { return false }
+                // A carrier of ours is still running, so shutdown has not drained the queues yet: it will.
+                wr._withUnsafeGuaranteedRef { w in
+                    w.counters.spawned &+= 1
+                    w.spawnsSinceEvent &+= 1
+                    pushLocal(task, on: w)
+                }
+                return true
+            } ?? false
+        if !local {
             if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
             guard injector.pushIfOpen(task) else {
                 task.cancel()

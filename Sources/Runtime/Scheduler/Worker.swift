@@ -156,8 +156,18 @@ final class Carrier: @unchecked Sendable {
     /// (scheduler → carriersLock → carrier → scheduler) is broken by `shutdown()`, which therefore must be
     /// called: a scheduler nobody shuts down keeps its threads, like a Go runtime.
     let scheduler: Scheduler
-    @exclusivity(unchecked) var worker: Worker?
-    @exclusivity(unchecked) var current: FiberTask?
+    /// The worker this carrier runs, nil while spare. Unretained: the scheduler's `workers` array keeps every
+    /// worker alive as long as the scheduler, which every running carrier keeps alive. Hot paths borrow it
+    /// with `_withUnsafeGuaranteedRef` (no retain and release of the worker per spawn); others use `worker`.
+    @exclusivity(unchecked) var workerRef: Unmanaged<Worker>?
+    var worker: Worker? {
+        get { workerRef?.takeUnretainedValue() }
+        set { workerRef = newValue.map { Unmanaged.passUnretained($0) } }
+    }
+    /// The task being resumed on this carrier (nil between tasks). unowned(unsafe): `Scheduler.run` holds the task
+    /// for the whole resume and clears this before letting go; a strong field cost a retain and a release per
+    /// scheduled task.
+    @exclusivity(unchecked) unowned(unsafe) var current: FiberTask?
     @exclusivity(unchecked) var postSwitch: PostSwitch = .none
     /// Spare carriers park here until a worker is handed to them.
     let parker = Parker()
@@ -185,6 +195,14 @@ enum CarrierTLS {
         guard let p = pthread_getspecific(key) else { return nil }
         // Unmanaged: the scheduler keeps every carrier alive until its thread has exited.
         return Unmanaged<Carrier>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    /// The calling thread's carrier, unretained, for hot paths that borrow it (`_withUnsafeGuaranteedRef`: no
+    /// retain and release per call). `key` is `CarrierTLS.key`, cached by the caller: reading the static costs a
+    /// `swift_once` call each time.
+    @inline(__always) static func currentUnretained(key: pthread_key_t) -> Unmanaged<Carrier>? {
+        // Unmanaged: as `current`; the carrier outlives every call made on its own thread.
+        pthread_getspecific(key).map { Unmanaged<Carrier>.fromOpaque($0) }
     }
 
     static func set(_ c: Carrier?) {
