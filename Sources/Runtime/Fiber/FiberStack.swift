@@ -161,6 +161,9 @@ public final class StackPool: @unchecked Sendable {
     final class CarrierCache {
         /// The (rounded) stack size it caches; other sizes go to the shared list.
         let size: Int
+        /// The size as asked for at attach time: an `acquire` of that size matches without rounding it (which
+        /// reads the lazily initialised `pageSize`, a `swift_once` call).
+        let requested: Int
         // @exclusivity(unchecked) on the three fields below: only the owning thread touches them (the
         // pool's batch transfers run on that thread too), so accesses never overlap; a dynamic check
         // costs a runtime call (and a TLS look-up) per access on the fiber start/finish path.
@@ -169,18 +172,21 @@ public final class StackPool: @unchecked Sendable {
         @exclusivity(unchecked) var inUseDelta = 0
         /// Pops since the last batch transfer (merged into `reused` then).
         @exclusivity(unchecked) var reusedDelta = 0
-        init(size: Int) {
-            self.size = size
+        init(requested: Int) {
+            self.requested = requested
+            self.size = FiberStack.roundedSize(requested)
             stacks.reserveCapacity(StackPool.carrierCacheCapacity)
         }
     }
 
-    /// The calling thread's cache when it belongs to this pool and caches `size`.
-    @inline(__always) private func carrierCache(size: Int) -> CarrierCache? {
+    /// Runs `body` on the calling thread's cache of this pool when it `matches`; nil when there is none.
+    @inline(__always) private func withCarrierCache<R>(
+        matching matches: (CarrierCache) -> Bool, _ body: (CarrierCache) -> R?
+    ) -> R? {
         guard let p = pthread_getspecific(cacheKey) else { return nil }
-        // Unmanaged: the key holds the retain taken in attachCarrierCache until detachCarrierCache.
-        let c = Unmanaged<CarrierCache>.fromOpaque(p).takeUnretainedValue()
-        return c.size == size ? c : nil
+        // Unmanaged: the key holds the retain taken in attachCarrierCache until detachCarrierCache, on this
+        // thread, so the cache is borrowed (no retain and release per fiber start and finish).
+        return Unmanaged<CarrierCache>.fromOpaque(p)._withUnsafeGuaranteedRef { c in matches(c) ? body(c) : nil }
     }
 
     /// Gives the calling thread a private cache of free `stackSize` stacks from this pool, until
@@ -188,7 +194,7 @@ public final class StackPool: @unchecked Sendable {
     /// The thread must detach before it exits and while the pool is alive.
     public func attachCarrierCache(stackSize: Int = FiberStack.defaultSize) {
         guard pthread_getspecific(cacheKey) == nil else { return }
-        let c = CarrierCache(size: FiberStack.roundedSize(stackSize))
+        let c = CarrierCache(requested: stackSize)
         // Unmanaged: retained by the key; released by detachCarrierCache.
         pthread_setspecific(cacheKey, Unmanaged.passRetained(c).toOpaque())
     }
@@ -294,15 +300,17 @@ public final class StackPool: @unchecked Sendable {
     /// A stack of at least `size` usable bytes (rounded up to whole pages). Crashes only when the
     /// kernel refuses even an unguarded slab (out of address space or memory).
     public func acquire(size requested: Int = FiberStack.defaultSize) -> FiberStack {
-        let size = FiberStack.roundedSize(requested)
         // Fast path: the calling carrier's own cache, no lock (ownership: see "Carrier caches").
-        if let cache = carrierCache(size: size), !cache.stacks.isEmpty || refill(cache),
-            let s = cache.stacks.popLast()
-        {
-            cache.inUseDelta += 1
-            cache.reusedDelta += 1
-            return s
-        }
+        let cached = withCarrierCache(
+            matching: { $0.requested == requested || $0.size == FiberStack.roundedSize(requested) },
+            { cache -> FiberStack? in
+                guard !cache.stacks.isEmpty || refill(cache), let s = cache.stacks.popLast() else { return nil }
+                cache.inUseDelta += 1
+                cache.reusedDelta += 1
+                return s
+            })
+        if let cached { return cached }
+        let size = FiberStack.roundedSize(requested)
         var notice: String?
         let stack: FiberStack = locked {
             // In place through the dictionary's modify accessor: no copy of the free list per acquire.
@@ -346,14 +354,17 @@ public final class StackPool: @unchecked Sendable {
     /// Takes back a stack no fiber runs on any more.
     public func release(_ stack: FiberStack) {
         // Fast path: into the calling carrier's own cache, flushing half of it when full.
-        if let cache = carrierCache(size: stack.size) {
-            if cache.stacks.count >= StackPool.carrierCacheCapacity {
-                flush(cache, keeping: StackPool.carrierCacheCapacity - StackPool.carrierCacheBatch)
-            }
-            cache.stacks.append(stack)
-            cache.inUseDelta -= 1
-            return
-        }
+        let cached = withCarrierCache(
+            matching: { $0.size == stack.size },
+            { cache -> Bool? in
+                if cache.stacks.count >= StackPool.carrierCacheCapacity {
+                    flush(cache, keeping: StackPool.carrierCacheCapacity - StackPool.carrierCacheBatch)
+                }
+                cache.stacks.append(stack)
+                cache.inUseDelta -= 1
+                return true
+            })
+        if cached == true { return }
         locked { releaseLocked(stack) }
     }
 
