@@ -2,7 +2,7 @@
 // - `render`: building and drawing one full 200×60 frame of panels from a busy snapshot (issue 7
 //   goal: ≤ 1 ms per frame, so qvtop at 10 Hz spends well under 3 % of a core on its UI thread).
 // - `overhead`: the `spawn` and `fanout` workloads on 2 carriers with sampling on (ready→running
-//   delay sampling 1 in 16, and a sampler thread at 30 Hz reading the metrics, draining the event
+//   delay sampling at the default 1 in 64, and a sampler thread at 30 Hz reading the metrics, draining the event
 //   rings and building the snapshot and panel history, as the live dashboard does) against
 //   sampling off (delay sampling 0, no sampler thread). Off and on runs alternate so machine
 //   load drifts hit both. The per-worker counters and event rings cannot be switched off in the
@@ -167,7 +167,7 @@ public enum UIBenchmarks {
         let f = m.fibers
         let events = records.map { r in
             RuntimeEvent(
-                time: Double(r.timeNanos) / 1e9, kind: EventKind(rawValue: "\(r.kind)") ?? .bookmark,
+                time: Double(r.timeNanos) / 1e9, kind: EventKind(r.kind),
                 worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
                 durationMs: Double(r.durationNanos) / 1e6, name: r.name)
         }
@@ -212,7 +212,7 @@ public enum UIBenchmarks {
         let n = o.count ?? 500_000
         let off = try Scheduler(.init(carriers: 2, delaySampling: 0))
         defer { off.shutdown() }
-        let on = try Scheduler(.init(carriers: 2, delaySampling: 16))
+        let on = try Scheduler(.init(carriers: 2))  // the default delay sampling, as the dashboard runs it
         defer { on.shutdown() }
         let pattern = SchedulerBenchmarks.fanoutPattern()
 

@@ -1,3 +1,4 @@
+import Runtime
 // Snapshot: the immutable values the dashboard draws and a recording stores.
 //
 // The contract between the runtime side (samplers in Workloads, the replayer in
@@ -275,6 +276,23 @@ public struct TaskKindStats: Codable, Sendable, Equatable {
 public enum EventKind: String, Codable, Sendable, CaseIterable {
     case spawnBatch, steal, workerPark, workerUnpark, pin, handoff, blockingBegin, blockingEnd
     case slowCallback, lagSpike, presetSwitch, bookmark
+
+    /// The runtime's kind of the same name. A switch, not `EventKind(rawValue: "\(kind)")`: describing an enum
+    /// goes through reflection, microseconds per event when a sampler drains thousands of them.
+    public init(_ kind: RuntimeEventKind) {
+        switch kind {
+        case .spawnBatch: self = .spawnBatch
+        case .steal: self = .steal
+        case .workerPark: self = .workerPark
+        case .workerUnpark: self = .workerUnpark
+        case .pin: self = .pin
+        case .handoff: self = .handoff
+        case .blockingBegin: self = .blockingBegin
+        case .blockingEnd: self = .blockingEnd
+        case .slowCallback: self = .slowCallback
+        case .lagSpike: self = .lagSpike
+        }
+    }
 }
 
 /// One notable event. Field use per kind: steal: `worker` thief, `other` victim, `count`;

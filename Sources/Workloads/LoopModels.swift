@@ -373,7 +373,7 @@ final class LoopModel: Model {
 
 /// A runtime event record as a telemetry event (times relative to the session start).
 func runtimeEvent(_ r: RuntimeEventRecord, sessionStart: UInt64) -> RuntimeEvent? {
-    guard let kind = EventKind(rawValue: "\(r.kind)") else { return nil }
+    let kind = EventKind(r.kind)
     let t = r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0
     return RuntimeEvent(
         time: t, kind: kind, worker: Int(r.worker), other: Int(r.other), count: Int(r.count),

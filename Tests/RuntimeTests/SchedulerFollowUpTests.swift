@@ -206,6 +206,39 @@ struct SchedulerEventFloodTests {
     }
 }
 
+@Suite("Scheduler steal events")
+struct SchedulerStealEventTests {
+    /// An idle worker feeding on a spawning one steals a few fibers at a time; the steals are coalesced into
+    /// one event per victim per 61 runs or park (not one per steal, which flooded the rings), and the events'
+    /// counts still add up to the workers' `stolenIn` counters once every worker has parked.
+    @Test func stealEventsAreCoalescedAndAddUp() throws {
+        let s = try Scheduler(.init(carriers: 2, eventRingCapacity: 4096))
+        defer { s.shutdown() }
+        let n = 20_000
+        let root = s.spawn { () -> Int in
+            var hs: [JoinHandle<Int>] = []
+            hs.reserveCapacity(n)
+            for i in 0..<n { hs.append(s.spawn { i & 1 }) }
+            return hs.reduce(0) { $0 + $1.join() }
+        }
+        #expect(joinBounded(root) == n / 2)
+        // Both workers park once the work is done; a park flushes the pending steal event.
+        var m = s.metrics()
+        for _ in 0..<2000 {
+            m = s.metrics()
+            if m.workers.allSatisfy({ $0.state == .parked }) { break }
+            usleep(1000)
+        }
+        let events = s.drainEvents()
+        #expect(s.droppedEvents == 0)
+        let stealOps = m.workers.reduce(0) { $0 + $1.stealOps }
+        let stolen = m.workers.reduce(0) { $0 + $1.stolenIn }
+        let stealEvents = events.filter { $0.kind == .steal }
+        #expect(UInt64(stealEvents.count) <= max(stealOps, 1))
+        #expect(UInt64(stealEvents.reduce(0) { $0 + Int($1.count) }) == stolen)
+    }
+}
+
 @Suite("Scheduler handoff state")
 struct SchedulerHandoffStateTests {
     /// Under `handoff`, a worker whose carrier blocks shows as `handedOff` (not `pinned`) while the region

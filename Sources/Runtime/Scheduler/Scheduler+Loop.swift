@@ -139,10 +139,7 @@ extension Scheduler {
 
     /// Publishes counters and emits the spawn-batch event. Owner only.
     func maintenance(_ w: Worker) {
-        if w.spawnsSinceEvent > 0 {
-            w.event(.spawnBatch, count: w.spawnsSinceEvent)
-            w.spawnsSinceEvent = 0
-        }
+        w.flushCoalescedEvents()
         let now = qv_now_ns()
         w.counters.busyNanos &+= now &- w.activeSince
         w.activeSince = now
@@ -242,7 +239,7 @@ extension Scheduler {
                 w.counters.stealOps &+= 1
                 w.counters.stolenIn &+= UInt64(count)
                 v.published.stolenOut.add(UInt64(count), ordering: .relaxed)  // relaxed: statistic.
-                w.event(.steal, other: v.id, count: Int32(count))
+                w.noteSteal(from: v.id, count: Int32(count))
                 return t
             }
         }
@@ -262,7 +259,7 @@ extension Scheduler {
                     w.counters.stealOps &+= 1
                     w.counters.stolenIn &+= 1
                     v.published.stolenOut.add(1, ordering: .relaxed)  // relaxed: statistic.
-                    w.event(.steal, other: v.id, count: 1)
+                    w.noteSteal(from: v.id, count: 1)
                     return t
                 }
             } else {
@@ -306,10 +303,7 @@ extension Scheduler {
         let now = qv_now_ns()
         w.counters.busyNanos &+= now &- w.activeSince
         w.counters.parks &+= 1
-        if w.spawnsSinceEvent > 0 {
-            w.event(.spawnBatch, count: w.spawnsSinceEvent)
-            w.spawnsSinceEvent = 0
-        }
+        w.flushCoalescedEvents()
         // The park event is written at unpark, and only for a long park (see the essay, "Metrics and events").
         let parkedAt = now
         w.publish(state: .parked)

@@ -48,6 +48,10 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var publishedNamed = false
     /// owner: spawns since the last spawn-batch event.
     @exclusivity(unchecked) var spawnsSinceEvent: Int32 = 0
+    /// owner: fibers stolen from one victim since the last steal event (victim -1: none). Coalesced like the
+    /// spawns: an idle worker feeding on a spawning one steals a few fibers every microsecond or so, and one
+    /// event per steal flooded the rings (and the dashboard's conversion of them) with ~200,000 events a second.
+    @exclusivity(unchecked) var pendingSteal: (victim: Int, count: Int32) = (-1, 0)
     /// owner: monotonic time when the worker last became active (left park), for busy time.
     @exclusivity(unchecked) var activeSince: UInt64 = 0
     /// Guarded by Scheduler.idle's lock: true while in the idle list.
@@ -116,6 +120,28 @@ final class Worker: @unchecked Sendable {
 
     func setState(_ state: SchedulerWorkerState) {
         published.state.store(state.rawValue, ordering: .relaxed)  // relaxed: gauge.
+    }
+
+    /// Counts a steal of `count` fibers from `victim` towards the next steal event. Owner.
+    @inline(__always) func noteSteal(from victim: Int, count: Int32) {
+        if pendingSteal.victim != victim {
+            if pendingSteal.count > 0 { event(.steal, other: pendingSteal.victim, count: pendingSteal.count) }
+            pendingSteal = (victim, 0)
+        }
+        pendingSteal.count &+= count
+    }
+
+    /// Emits the coalesced spawn-batch and steal events (every `Scheduler.injectorInterval` runs and before a
+    /// park). Owner.
+    func flushCoalescedEvents() {
+        if spawnsSinceEvent > 0 {
+            event(.spawnBatch, count: spawnsSinceEvent)
+            spawnsSinceEvent = 0
+        }
+        if pendingSteal.count > 0 {
+            event(.steal, other: pendingSteal.victim, count: pendingSteal.count)
+            pendingSteal = (-1, 0)
+        }
     }
 
     func event(
