@@ -86,8 +86,8 @@
 // returns nil at once), fibers joining them are cancelled in turn, and their stacks go back to the pool. What
 // their suspended frames retained is leaked (Swift cannot unwind a foreign stack). A spawn after shutdown (or
 // racing with it) is refused by the closed injector and returns a cancelled handle — never a crash. Fibers
-// parked on a channel, mutex or semaphore are not known to the scheduler (only the primitive holds them), so
-// they stay parked and their handles never complete: call `shutdown(drain: true)` or close channels first.
+// parked on a channel, mutex or semaphore are found through the registry of their waiters (`syncWaiters`):
+// shutdown takes each waiter off its primitive's list under that primitive's lock, then cancels the fiber.
 // `shutdown(drain: true)` first waits for every fiber to finish. Running carriers keep the scheduler alive,
 // so `shutdown()` must be called (from a plain thread); it is what releases the scheduler.
 import CRuntime
