@@ -4,11 +4,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 
 pid_t qv_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+pthread_key_t qv_carrier_key;
+
+__attribute__((constructor)) static void qv_carrier_key_init(void) {
+    if (pthread_key_create(&qv_carrier_key, NULL) != 0) abort();
+}
 int qv_errno(void) { return errno; }
 void qv_set_errno(int value) { errno = value; }
 

@@ -90,8 +90,10 @@ struct SchedulerLifecycleTests {
         #expect(events.contains { $0.kind == .spawnBatch && $0.count > 0 })
         let steals = events.filter { $0.kind == .steal }
         #expect(steals.allSatisfy { $0.worker != $0.other && $0.count >= 1 })
-        let stealOps = m.workers.reduce(0) { $0 + $1.stealOps }
-        #expect(UInt64(steals.count) + m.droppedEvents >= stealOps)
+        // Steals from one victim are coalesced into one event per 61 runs or park: the events' counts add up to
+        // the fibers stolen (at least those counted by `m`; the extra spawn above may steal more).
+        let stolen = m.workers.reduce(0) { $0 + $1.stolenIn }
+        if s.droppedEvents == 0 { #expect(UInt64(steals.reduce(0) { $0 + Int($1.count) }) >= stolen) }
         #expect(m.workers.allSatisfy { $0.queueCapacity == 64 && $0.maxQueueDepth <= 64 })
         #expect(m.workers.reduce(0) { $0 + $1.busyNanos } > 0)
         #expect(m.delay.samples > 0)

@@ -5,6 +5,7 @@
 // - the fiber context switch (declared in qv_context.h, owned by the fiber code).
 #ifndef QVTOP_CRUNTIME_H
 #define QVTOP_CRUNTIME_H
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -61,6 +62,15 @@ uint64_t qv_now_ns(void);
 /// release build's machine code), so a thief could take, run and release the object before the retain
 /// happened — freeing it under its owner. An opaque call may write memory, so it stays before the store.
 void *qv_retain_object(void *object);
+
+/// The pthread key of the calling thread's scheduler carrier (Swift's `CarrierTLS`), created when the library
+/// loads (a constructor in shims.c). A C global, so reading it costs nothing: the same key as a Swift `static let`
+/// was a `swift_once` call on every spawn, wake and park.
+extern pthread_key_t qv_carrier_key;
+/// The calling thread's carrier (an unretained Swift object pointer), or NULL. A real call on every read: a fiber
+/// that migrated to another thread reads its new carrier.
+static inline void *qv_carrier_get(void) { return pthread_getspecific(qv_carrier_key); }
+static inline void qv_carrier_set(void *carrier) { pthread_setspecific(qv_carrier_key, carrier); }
 
 /// glibc's malloc_trim(0) (malloc.h, which Swift's Glibc module does not import): returns every free page of
 /// the heap to the kernel. For an executable's heap policy (qvtop's HeapPolicy); the runtime never calls it.

@@ -211,9 +211,11 @@ class FiberTask: @unchecked Sendable {
             state.store(TaskState.running.rawValue, ordering: .sequentiallyConsistent)
             return false
         }
-        let c = CarrierTLS.current!
-        if let w = c.worker { w.counters.fiberParks[reason.rawValue] &+= 1 }
-        c.postSwitch = .park
+        // Borrowed: no retain and release of the carrier and worker per park (see Scheduler.withLocalWorker).
+        CarrierTLS.currentUnretained()!._withUnsafeGuaranteedRef { c in
+            c.workerRef?._withUnsafeGuaranteedRef { $0.counters.fiberParks[reason.rawValue] &+= 1 }
+            c.postSwitch = .park
+        }
         return true
     }
 
@@ -224,7 +226,9 @@ class FiberTask: @unchecked Sendable {
     }
 
     @inline(never)
-    private static func prepareYield() { CarrierTLS.current!.postSwitch = .yield }
+    private static func prepareYield() {
+        CarrierTLS.currentUnretained()!._withUnsafeGuaranteedRef { $0.postSwitch = .yield }
+    }
 
     @usableFromInline var isDone: Bool {
         joinState.load(ordering: .acquiring) == Self.joinDoneBits  // acquire: pairs with markDoneAndWakeJoiners.

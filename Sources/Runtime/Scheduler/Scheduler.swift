@@ -179,8 +179,6 @@ public final class Scheduler: @unchecked Sendable {
     public let configuration: Configuration
     let workers: [Worker]
     let injector = Injector<FiberTask>()
-    /// `CarrierTLS.key`, read once: every read of the static is a `swift_once` call (once per spawn, before).
-    let carrierKey = CarrierTLS.key
     let timers = Timers<FiberTask>()
     let poller: Poller
     let stealLimit: UInt32
@@ -305,18 +303,13 @@ public final class Scheduler: @unchecked Sendable {
     func enqueueNew(_ task: FiberTask) {
         // Borrowed, not retained: a retain and release of the carrier and of the worker per spawn were four
         // atomic read-modify-writes on the spawner's path.
-        let local =
-            CarrierTLS.currentUnretained(key: carrierKey)?._withUnsafeGuaranteedRef { c -> Bool in
-                guard c.scheduler === self, let wr = c.workerRef else { return false }
-                // A carrier of ours is still running, so shutdown has not drained the queues yet: it will.
-                wr._withUnsafeGuaranteedRef { w in
-                    w.counters.spawned &+= 1
-                    w.spawnsSinceEvent &+= 1
-                    pushLocal(task, on: w)
-                }
-                return true
-            } ?? false
-        if !local {
+        let local: Void? = withLocalWorker { _, w in
+            // A carrier of ours is still running, so shutdown has not drained the queues yet: it will.
+            w.counters.spawned &+= 1
+            w.spawnsSinceEvent &+= 1
+            pushLocal(task, on: w)
+        }
+        if local == nil {
             if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
             guard injector.pushIfOpen(task) else {
                 task.cancel()
@@ -342,9 +335,21 @@ public final class Scheduler: @unchecked Sendable {
         wakeIdle()
     }
 
+    /// Runs `body` with the calling thread's carrier and worker when the thread is a carrier of this scheduler
+    /// holding a worker; nil otherwise. Both are borrowed (`_withUnsafeGuaranteedRef`): a retain and release of
+    /// each per spawn, wake or park were four atomic read-modify-writes on the hot paths.
+    @inline(__always)
+    func withLocalWorker<R>(_ body: (Carrier, Worker) -> R) -> R? {
+        guard let u = CarrierTLS.currentUnretained() else { return nil }
+        return u._withUnsafeGuaranteedRef { c -> R? in
+            guard c.scheduler === self, let wr = c.workerRef else { return nil }
+            return wr._withUnsafeGuaranteedRef { w in body(c, w) }
+        }
+    }
+
     /// Makes a task runnable from any thread: the current worker's queue, else the injector.
     func enqueue(_ task: FiberTask) {
-        if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
+        let local: Void? = withLocalWorker { c, w in
             if c.current != nil {
                 // Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this
                 // carrier as soon as the waker parks, while its data is still in cache (tokio's lifo_slot,
@@ -352,10 +357,11 @@ public final class Scheduler: @unchecked Sendable {
                 let sampling = configuration.delaySampling
                 if sampling > 0 && w.nextRandom() & delayMask == 0 && delayMask != 0 { task.readyAt = qv_now_ns() }
                 putRunnext(task, on: w)
-                return
+            } else {
+                pushLocal(task, on: w)
             }
-            pushLocal(task, on: w)
-        } else {
+        }
+        if local == nil {
             if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
             // Refused only after shutdown closed the injector: the task can never run again.
             guard injector.pushIfOpen(task) else {
@@ -435,19 +441,16 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     private func countWake(_ reason: ParkReason) {
-        if let c = CarrierTLS.current, c.scheduler === self, let w = c.worker {
-            w.counters.fiberWakes[reason.rawValue] &+= 1
-        } else {
-            externalWakes.add(reason.rawValue, 1)
-        }
+        let local: Void? = withLocalWorker { _, w in w.counters.fiberWakes[reason.rawValue] &+= 1 }
+        if local == nil { externalWakes.add(reason.rawValue, 1) }
     }
 
     // MARK: Fiber-side operations
 
     /// The task running on this thread, if it runs inside a fiber of some scheduler.
     @usableFromInline static var currentTask: FiberTask? {
-        guard Fiber.isInFiber, let c = CarrierTLS.current else { return nil }
-        return c.current
+        guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained() else { return nil }
+        return u._withUnsafeGuaranteedRef { $0.current }
     }
 
     // MARK: Timers and I/O

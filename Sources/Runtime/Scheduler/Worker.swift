@@ -207,32 +207,24 @@ final class Carrier: @unchecked Sendable {
     }
 }
 
-/// The calling thread's carrier, through a pthread key: a real call on every read, so a fiber that migrated
-/// to another thread reads its new carrier (a `__thread` address cached across a switch would be stale).
+/// The calling thread's carrier, through a pthread key (`qv_carrier_key`, a C global): a real call on every
+/// read, so a fiber that migrated to another thread reads its new carrier (a `__thread` address cached across a
+/// switch would be stale).
 enum CarrierTLS {
-    static let key: pthread_key_t = {
-        var k = pthread_key_t()
-        let rc = pthread_key_create(&k, nil)
-        precondition(rc == 0, "CarrierTLS: pthread_key_create failed")
-        return k
-    }()
-
     @inline(__always) static var current: Carrier? {
-        guard let p = pthread_getspecific(key) else { return nil }
         // Unmanaged: the scheduler keeps every carrier alive until its thread has exited.
-        return Unmanaged<Carrier>.fromOpaque(p).takeUnretainedValue()
+        currentUnretained()?.takeUnretainedValue()
     }
 
     /// The calling thread's carrier, unretained, for hot paths that borrow it (`_withUnsafeGuaranteedRef`: no
-    /// retain and release per call). `key` is `CarrierTLS.key`, cached by the caller: reading the static costs a
-    /// `swift_once` call each time.
-    @inline(__always) static func currentUnretained(key: pthread_key_t) -> Unmanaged<Carrier>? {
+    /// retain and release per call).
+    @inline(__always) static func currentUnretained() -> Unmanaged<Carrier>? {
         // Unmanaged: as `current`; the carrier outlives every call made on its own thread.
-        pthread_getspecific(key).map { Unmanaged<Carrier>.fromOpaque($0) }
+        qv_carrier_get().map { Unmanaged<Carrier>.fromOpaque($0) }
     }
 
     static func set(_ c: Carrier?) {
         // Unmanaged: unretained; see `current`.
-        pthread_setspecific(key, c.map { Unmanaged.passUnretained($0).toOpaque() })
+        qv_carrier_set(c.map { Unmanaged.passUnretained($0).toOpaque() })
     }
 }
