@@ -122,6 +122,33 @@ struct SchedulerShutdownSemanticsTests {
 
 @Suite("Shutdown finds fibers parked on primitives")
 struct SchedulerShutdownSyncTests {
+    /// A fiber's waiter remembers (unretained) the primitive of its current wait. After the wait the primitive may
+    /// be gone; shutdown must not touch it: it reads the primitive only while a wait is in progress. Here each
+    /// fiber's last wait finished, its channel and mutex were dropped, and it sleeps when the scheduler stops.
+    @Test func finishedWaitOnADroppedPrimitiveIsNotTouchedAtShutdown() throws {
+        for _ in 0..<20 {
+            let s = try Scheduler(.init(carriers: 2))
+            let slept = (0..<4).map { i in
+                s.spawn { () -> Int in
+                    do {
+                        let ch = Channel<Int>(capacity: 0)
+                        let sender = s.spawn {
+                            Scheduler.sleep(nanoseconds: 100_000)
+                            try? ch.send(i)
+                        }
+                        _ = ch.receive()  // parks: this fiber's waiter now names `ch`
+                        sender.join()
+                    }  // the channel is gone here; the waiter still names it
+                    Scheduler.sleep(nanoseconds: 10_000_000_000)  // parked on a timer at shutdown
+                    return i
+                }
+            }
+            usleep(20_000)
+            s.shutdown()
+            #expect(slept.allSatisfy { $0.isCancelled })
+        }
+    }
+
     /// Fibers parked on a channel (receive and send), a mutex, a semaphore, and a fiber joining one of them:
     /// only the primitives' waiter lists know them. Shutdown cancels every one (a plain-thread join returns),
     /// takes their waiters off the lists (a later send or signal from a plain thread wakes nothing and writes

@@ -233,7 +233,10 @@ extension Scheduler {
         }
         for w in registered {
             guard let t = w.task, !t.isDone else { continue }
-            w.list?.removeWaiter(w)
+            // `list` only while a wait is in progress: then the fiber is inside that primitive, which is alive
+            // (see Waiter.list); a finished wait's list may be gone.
+            // acquiring: pairs with the completer's seq-cst store of `doneFlag`.
+            if !w.doneFlag.load(ordering: .acquiring), let l = w.list { l.removeWaiter(w) }
             t.cancel()
         }
         var dropped: [FiberTask] = []

@@ -25,9 +25,12 @@ final class Waiter: @unchecked Sendable {
     @usableFromInline @exclusivity(unchecked) var slot: UnsafeMutableRawPointer?
     @usableFromInline @exclusivity(unchecked) var closed = false
     @usableFromInline let doneFlag = Atomic<Bool>(false)
-    /// The primitive whose list holds (or last held) this waiter; set under that primitive's lock when the
-    /// waiter is listed. Weak: a primitive may go away with waiters listed. Read by `Scheduler.shutdown`.
-    @usableFromInline weak var list: (any WaiterList)?
+    /// The primitive whose list holds this waiter during its current wait: set by `forCaller` (under that
+    /// primitive's lock) before `doneFlag` is reset. Read only by `Scheduler.shutdown`, and only while `doneFlag`
+    /// is false: the waiting fiber is then inside a method of that primitive, which keeps it alive.
+    /// unowned(unsafe), not weak: a weak reference cost a side-table weak-count update on every wait (~10 % of a
+    /// channel hand-over); after a wait the field may dangle and is never read.
+    @usableFromInline @exclusivity(unchecked) unowned(unsafe) var list: (any WaiterList)?
 
     init(task: FiberTask?) {
         self.task = task
@@ -45,7 +48,11 @@ final class Waiter: @unchecked Sendable {
                 // arrives as a stray wake-up, which `wait` tolerates.
                 w = own
                 w.closed = false
+                // Before the reset of `doneFlag` (see `list`).
+                w.slot = slot
+                w.list = list
                 w.doneFlag.store(false, ordering: .sequentiallyConsistent)
+                return w
             } else {
                 w = Waiter(task: t)
                 t.waiter = w
