@@ -158,7 +158,7 @@ public enum UIBenchmarks {
         let records = s.drainEvents()
         let workers = m.workers.map { w in
             WorkerSnapshot(
-                id: w.id, state: WorkerState(rawValue: "\(w.state)") ?? .running, runs: w.runs, stealOps: w.stealOps,
+                id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps,
                 stolenIn: w.stolenIn, stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks,
                 queueDepth: w.queueDepth, queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth,
                 busyNanos: w.busyNanos, currentFiber: w.currentFiber, currentKind: w.currentKind)

@@ -87,6 +87,20 @@ public enum WorkerState: String, Codable, Sendable {
     case stopped
 }
 
+extension WorkerState {
+    /// The runtime's state of the same name (a switch: describing an enum to match raw values is reflection).
+    public init(_ s: SchedulerWorkerState) {
+        switch s {
+        case .running: self = .running
+        case .spinning: self = .spinning
+        case .parked: self = .parked
+        case .pinned: self = .pinned
+        case .handedOff: self = .handedOff
+        case .stopped: self = .stopped
+        }
+    }
+}
+
 /// One carrier of a fiber scheduler.
 public struct WorkerSnapshot: Codable, Sendable, Equatable {
     public var id: Int

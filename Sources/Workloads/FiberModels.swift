@@ -356,16 +356,3 @@ final class SpawnGate: Sendable {
         while inside.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
     }
 }
-
-extension WorkerState {
-    init(_ s: SchedulerWorkerState) {
-        switch s {
-        case .running: self = .running
-        case .spinning: self = .spinning
-        case .parked: self = .parked
-        case .pinned: self = .pinned
-        case .handedOff: self = .handedOff
-        case .stopped: self = .stopped
-        }
-    }
-}
