@@ -309,27 +309,40 @@ public final class Scheduler: @unchecked Sendable {
             w.spawnsSinceEvent &+= 1
             pushLocal(task, on: w)
         }
-        if local == nil {
-            if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
-            guard injector.pushIfOpen(task) else {
-                task.cancel()
-                return
-            }
+        if local == nil && pushExternal(task) {
             externalSpawned.add(1, ordering: .relaxed)  // relaxed: statistic.
             // Coalesced: drainEvents emits one spawn-batch event for all external spawns since the last drain.
             pendingExternalSpawns.add(1, ordering: .relaxed)  // relaxed: a statistic for the next drain.
-            wakeIdle()
+        }
+    }
+
+    /// Makes `task` runnable from outside the scheduler's carriers: timestamped (every external enqueue is
+    /// sampled), onto the injector, an idle worker woken. False when shutdown has closed the injector: the task
+    /// is then cancelled, since it can never run. Any thread.
+    private func pushExternal(_ task: FiberTask) -> Bool {
+        if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
+        guard injector.pushIfOpen(task) else {
+            task.cancel()
+            return false
+        }
+        wakeIdle()
+        return true
+    }
+
+    /// Timestamps 1 in `delaySampling` enqueues on `w` for the ready → running delay. Owner of `w`.
+    @inline(__always)
+    private func sampleDelay(_ task: FiberTask, on w: Worker) {
+        let sampling = configuration.delaySampling
+        if sampling > 0 {
+            let r = w.nextRandom()
+            if (delayMask != 0 ? r & delayMask : r % UInt64(sampling)) == 0 { task.readyAt = qv_now_ns() }
         }
     }
 
     /// Puts a runnable task on `w`'s queue (owner only) and wakes an idle worker if needed.
     @inline(__always)
     func pushLocal(_ task: FiberTask, on w: Worker) {
-        let sampling = configuration.delaySampling
-        if sampling > 0 {
-            let r = w.nextRandom()
-            if (delayMask != 0 ? r & delayMask : r % UInt64(sampling)) == 0 { task.readyAt = qv_now_ns() }
-        }
+        sampleDelay(task, on: w)
         let moved = w.local.push(task, overflow: injector)
         if moved > 1 { w.event(.spawnBatch, other: -2, count: Int32(moved)) }
         wakeIdle()
@@ -354,22 +367,13 @@ public final class Scheduler: @unchecked Sendable {
                 // Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this
                 // carrier as soon as the waker parks, while its data is still in cache (tokio's lifo_slot,
                 // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
-                let sampling = configuration.delaySampling
-                if sampling > 0 && w.nextRandom() & delayMask == 0 && delayMask != 0 { task.readyAt = qv_now_ns() }
+                sampleDelay(task, on: w)
                 putRunnext(task, on: w)
             } else {
                 pushLocal(task, on: w)
             }
         }
-        if local == nil {
-            if configuration.delaySampling > 0 { task.readyAt = qv_now_ns() }
-            // Refused only after shutdown closed the injector: the task can never run again.
-            guard injector.pushIfOpen(task) else {
-                task.cancel()
-                return
-            }
-            wakeIdle()
-        }
+        if local == nil { _ = pushExternal(task) }
     }
 
     /// Puts `task` in `w`'s LIFO slot; a displaced occupant goes to the queue (which wakes a worker). Owner.
