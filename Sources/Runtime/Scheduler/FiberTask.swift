@@ -83,12 +83,7 @@ class FiberTask: @unchecked Sendable {
         // released; the mapping is leaked, as the frames' references are. Shutdown's `cancel` is the normal way.
         if let s = stack { qv_fiber_discard(s.context) }
         // Joiners of a task that never finished (same case): drop their nodes.
-        var p = UnsafeMutableRawPointer(bitPattern: joinState.load(ordering: .acquiring))  // acquiring: as isDone.
-        while let raw = p, UInt(bitPattern: raw) != Self.joinDoneBits {
-            // Unmanaged: the stack's retain of each node.
-            let node = Unmanaged<JoinWaiter>.fromOpaque(raw).takeRetainedValue()
-            p = node.next
-        }
+        _ = Self.takeJoiners(joinState.load(ordering: .acquiring))  // acquiring: as isDone.
     }
 
     /// The body; overridden by `ResultTask`. Runs on the fiber's stack.
@@ -106,6 +101,21 @@ class FiberTask: @unchecked Sendable {
     /// `joinState` once the task is done (any real pointer is at least 16-byte aligned, so never 1).
     static let joinDoneBits: UInt = 1
 
+    /// The joiners of a join-state value taken out of `joinState`, newest first, taking over the stack's
+    /// retain of every node (none for 0 or `joinDoneBits`).
+    private static func takeJoiners(_ bits: UInt) -> [Joiner] {
+        if bits == 0 || bits == joinDoneBits { return [] }
+        var newestFirst: [Joiner] = []
+        var p = UnsafeMutableRawPointer(bitPattern: bits)
+        while let raw = p {
+            // Unmanaged: each pointer in the stack carries one retain, taken over here.
+            let node = Unmanaged<JoinWaiter>.fromOpaque(raw).takeRetainedValue()
+            newestFirst.append(node.joiner)
+            p = node.next
+        }
+        return newestFirst
+    }
+
     /// Marks the task finished and wakes its joiners. On the fiber's stack, before it returns.
     final func complete() {
         dropWaiter()
@@ -118,17 +128,8 @@ class FiberTask: @unchecked Sendable {
         // acquiring-and-releasing: release publishes the body's result (or the cancelled flag) to a joiner that
         // acquire-loads the state; acquire sees the nodes the joiners pushed.
         let old = joinState.exchange(Self.joinDoneBits, ordering: .acquiringAndReleasing)
-        if old == 0 || old == Self.joinDoneBits { return }
         // The stack is newest first: reverse it so joiners wake in the order they came.
-        var newestFirst: [Joiner] = []
-        var p = UnsafeMutableRawPointer(bitPattern: old)
-        while let raw = p {
-            // Unmanaged: each pointer in the stack carries one retain, taken over here.
-            let node = Unmanaged<JoinWaiter>.fromOpaque(raw).takeRetainedValue()
-            newestFirst.append(node.joiner)
-            p = node.next
-        }
-        for j in newestFirst.reversed() {
+        for j in Self.takeJoiners(old).reversed() {
             switch j {
             case .fiber(let t): t.scheduler.wake(t, reason: .join)
             case .thread(let p): p.unpark(poller: nil)
