@@ -125,10 +125,16 @@ final class Worker: @unchecked Sendable {
     /// Counts a steal of `count` fibers from `victim` towards the next steal event. Owner.
     @inline(__always) func noteSteal(from victim: Int, count: Int32) {
         if pendingSteal.victim != victim {
-            if pendingSteal.count > 0 { event(.steal, other: pendingSteal.victim, count: pendingSteal.count) }
-            pendingSteal = (victim, 0)
+            flushPendingSteal()
+            pendingSteal.victim = victim
         }
         pendingSteal.count &+= count
+    }
+
+    /// Emits the pending steal event, if any, and clears it. Owner.
+    private func flushPendingSteal() {
+        if pendingSteal.count > 0 { event(.steal, other: pendingSteal.victim, count: pendingSteal.count) }
+        pendingSteal = (-1, 0)
     }
 
     /// Emits the coalesced spawn-batch and steal events (every `Scheduler.injectorInterval` runs and before a
@@ -138,10 +144,7 @@ final class Worker: @unchecked Sendable {
             event(.spawnBatch, count: spawnsSinceEvent)
             spawnsSinceEvent = 0
         }
-        if pendingSteal.count > 0 {
-            event(.steal, other: pendingSteal.victim, count: pendingSteal.count)
-            pendingSteal = (-1, 0)
-        }
+        flushPendingSteal()
     }
 
     func event(
