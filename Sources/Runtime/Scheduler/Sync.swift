@@ -47,12 +47,6 @@ final class Waiter: @unchecked Sendable {
                 // A previous completer may still be between its `done` store and its wake: that wake then
                 // arrives as a stray wake-up, which `wait` tolerates.
                 w = own
-                w.closed = false
-                // Before the reset of `doneFlag` (see `list`).
-                w.slot = slot
-                w.list = list
-                w.doneFlag.store(false, ordering: .sequentiallyConsistent)
-                return w
             } else {
                 w = Waiter(task: t)
                 t.waiter = w
@@ -61,8 +55,11 @@ final class Waiter: @unchecked Sendable {
         } else {
             w = Waiter(task: nil)
         }
+        // Before the reset of `doneFlag` (see `list`); for a new waiter the reset is a no-op.
         w.slot = slot
         w.list = list
+        w.closed = false
+        w.doneFlag.store(false, ordering: .sequentiallyConsistent)
         return w
     }
 
