@@ -226,8 +226,7 @@ extension Scheduler {
         // the waiter before us wrote its slot under that lock already; its wake of a cancelled task is a no-op.
         // Their joiners (fibers parked in join) are woken into the injector and cancelled with the rest below.
         let registered = syncWaiters.withLock { d -> [Waiter] in
-            if d.isEmpty { return [] }  // (no zero-element copy: see Collection.arrayCopy)
-            let all = Array(d.values)
+            let all = d.values.arrayCopy()
             d.removeAll()
             return all
         }
