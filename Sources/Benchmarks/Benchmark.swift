@@ -1,6 +1,16 @@
 // `qvtop bench NAME`: the registry. Each area owns one file that defines its list
 // (FiberBenchmarks.swift, SchedulerBenchmarks.swift, LoopBenchmarks.swift, UIBenchmarks.swift);
-// this file only joins them, so areas never edit each other's files.
+// this file only joins them (and holds the measurement helpers they share), so areas never edit each
+// other's files.
+import Glibc
+
+/// CPU time of the whole process so far (ns, `CLOCK_PROCESS_CPUTIME_ID`): every thread together. Under load a
+/// wall figure measures how much CPU the benchmark got; this measures what the work cost.
+func processCPUNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
 
 /// Options every benchmark receives from the command line.
 public struct BenchOptions: Sendable {

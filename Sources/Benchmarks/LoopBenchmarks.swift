@@ -75,22 +75,16 @@ public enum LoopBenchmarks {
         return try EventLoop(c)
     }
 
-    /// Runs `body` as a loop task and returns the nanoseconds it reported.
     /// Process CPU time of the last `onLoop` / `onBare`, ns. The calling thread sleeps while the loop
     /// works, so this is the loop thread's CPU time: unlike wall time it does not count the time
     /// other processes held the CPU (this machine is shared). nonisolated(unsafe): written and read
     /// only by the benchmark's calling thread.
     nonisolated(unsafe) private static var lastCPUNanos: UInt64 = 0
 
-    private static func cpuNow() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
+    /// Runs `body` as a loop task and returns the nanoseconds it reported.
     private static func onLoop(_ loop: EventLoop, _ body: @escaping @Sendable () async throws -> UInt64) -> UInt64 {
-        let cpu0 = cpuNow()
-        defer { lastCPUNanos = cpuNow() - cpu0 }
+        let cpu0 = processCPUNanos()
+        defer { lastCPUNanos = processCPUNanos() - cpu0 }
         let gate = Gate()
         let out = Mutex<UInt64>(0)
         loop.spawn(name: "bench-driver") {
@@ -186,8 +180,8 @@ public enum LoopBenchmarks {
     }
 
     private static func onBare(_ body: @escaping @Sendable (BareExecutor) async -> UInt64) -> UInt64 {
-        let cpu0 = cpuNow()
-        defer { lastCPUNanos = cpuNow() - cpu0 }
+        let cpu0 = processCPUNanos()
+        defer { lastCPUNanos = processCPUNanos() - cpu0 }
         let ex = BareExecutor()
         let out = LoopOnly<UInt64>(0)
         let t = Task(executorPreference: ex) { out.value = await body(ex) }
@@ -401,7 +395,7 @@ public enum LoopBenchmarks {
             let gate = Gate()
             let count = LoopOnly(0)
             let elapsed = Mutex<UInt64>(0)
-            let cpuB0 = cpuNow()
+            let cpuB0 = processCPUNanos()
             loop.callSoon {
                 let t0 = qv_now_ns()
                 let cb: @Sendable () -> Void = { count.value &+= 1 }
@@ -414,7 +408,7 @@ public enum LoopBenchmarks {
                 }
             }
             gate.wait()
-            let bCPU = cpuNow() - cpuB0
+            let bCPU = processCPUNanos() - cpuB0
             let b = elapsed.withLock { $0 }
             // Chain: one callback re-queues itself n times (one loop iteration each).
             let gate2 = Gate()
@@ -433,13 +427,13 @@ public enum LoopBenchmarks {
                     gate2.signal()
                 }
             }
-            let cpuC0 = cpuNow()
+            let cpuC0 = processCPUNanos()
             loop.callSoon {
                 start.value = qv_now_ns()
                 loop.callSoon(step.value!)
             }
             gate2.wait()
-            let cCPU = cpuNow() - cpuC0
+            let cCPU = processCPUNanos() - cpuC0
             let c = chainElapsed.withLock { $0 }
             if rep > 0 {
                 batchRate.append(Double(n) / (Double(b) / 1e9))

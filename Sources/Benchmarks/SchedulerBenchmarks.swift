@@ -1,7 +1,6 @@
 // Scheduler benchmarks: spawn (W2), fanout (W5), channel (W1 over a channel). Each mirrors the anchor of the
 // same name in /work/shared/anchors (see docs/performance.md for the figures side by side).
 import CRuntime
-import Glibc
 import Runtime
 
 /// Benchmarks of this area, joined by `BenchRegistry`.
@@ -43,15 +42,6 @@ public enum SchedulerBenchmarks {
     /// Runs `body` on a fresh fiber of `s` and returns its result (waits on this thread).
     static func onFiber<T>(_ s: Scheduler, _ body: @escaping () -> T) -> T {
         s.spawn(name: "bench-root", body).join()
-    }
-
-    /// User + system CPU time of the whole process so far (ns): both carriers together. Under load the wall
-    /// figure measures how much CPU the carriers got; this one measures what the work cost.
-    static func processCPUNanos() -> UInt64 {
-        var ru = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &ru)
-        let us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1_000_000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec
-        return UInt64(us) &* 1000
     }
 
     // MARK: spawn (W2)
