@@ -43,24 +43,6 @@ public enum LoopBenchmarks {
         func wait() { while sem_wait(sem) != 0 {} }
     }
 
-    /// One side of a continuation hand-off between two tasks on one thread: each `play` step parks
-    /// itself and resumes the other. @unchecked Sendable: used by tasks of one executor thread only.
-    private final class HandOff: @unchecked Sendable {
-        var waiting: UnsafeContinuation<Void, Never>?
-        func play(_ n: Int) async {
-            for _ in 0..<n {
-                await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-                    let other = waiting
-                    waiting = c
-                    other?.resume()
-                }
-            }
-            let other = waiting
-            waiting = nil
-            other?.resume()
-        }
-    }
-
     /// Per-run scratch that only the loop thread touches.
     private final class LoopOnly<T>: @unchecked Sendable {
         // @unchecked Sendable: used only on the loop thread of the benchmark.
@@ -214,7 +196,7 @@ public enum LoopBenchmarks {
             }
             let yCPU = lastCPUNanos
             let c = onLoop(loop) {
-                let h = HandOff()
+                let h = ContinuationHandOff()
                 let t0 = qv_now_ns()
                 let a = loop.spawn { await h.play(n) }
                 let b = loop.spawn { await h.play(n) }
@@ -242,7 +224,7 @@ public enum LoopBenchmarks {
             }
             let zCPU = lastCPUNanos
             let cf = onBare { ex in
-                let h = HandOff()
+                let h = ContinuationHandOff()
                 let t0 = qv_now_ns()
                 let a = Task(executorPreference: ex) { await h.play(n) }
                 let b = Task(executorPreference: ex) { await h.play(n) }

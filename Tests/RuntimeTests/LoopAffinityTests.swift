@@ -56,24 +56,6 @@ private actor OnLoop {
     }
 }
 
-/// Plays one side of a continuation hand-off `n` times (the loop-switch benchmark's pattern).
-private final class HandOff: @unchecked Sendable {
-    // @unchecked Sendable: used only on one loop's thread.
-    var waiting: UnsafeContinuation<Void, Never>?
-    func play(_ n: Int) async {
-        for _ in 0..<n {
-            await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-                let other = waiting
-                waiting = c
-                other?.resume()
-            }
-        }
-        let other = waiting
-        waiting = nil
-        other?.resume()
-    }
-}
-
 /// Every kind of await inside a loop task resumes on the loop thread.
 @Suite(.timeLimit(.minutes(1))) struct LoopAffinityTests {
     @Test func everyAwaitReturnsToTheLoop() async throws {
@@ -201,7 +183,7 @@ private final class HandOff: @unchecked Sendable {
             await loop.runUntilIdle()
             return loop.metrics().jobsRun - j0
         }
-        let h = HandOff()
+        let h = ContinuationHandOff()
         let handOffJobs = try await jobs { await h.play(n) }
         let yieldJobs = try await jobs { for _ in 0..<n { await Task.yield() } }
         let sleep0Jobs = try await jobs { for _ in 0..<n { await loop.yield() } }
