@@ -164,12 +164,7 @@ public enum UIBenchmarks {
                 busyNanos: w.busyNanos, currentFiber: w.currentFiber, currentKind: w.currentKind)
         }
         let f = m.fibers
-        let events = records.map { r in
-            RuntimeEvent(
-                time: Double(r.timeNanos) / 1e9, kind: EventKind(r.kind),
-                worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
-                durationMs: Double(r.durationNanos) / 1e6, name: r.name)
-        }
+        let events = records.map { RuntimeEvent($0, sessionStart: 0) }
         let snapshot = Snapshot(
             time: Double(sequence) / 30, sequence: sequence, preset: "overhead", model: .virtualThreads,
             workers: workers, injectorDepth: m.injectorDepth,

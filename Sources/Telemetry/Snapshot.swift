@@ -1,4 +1,3 @@
-import Runtime
 // Snapshot: the immutable values the dashboard draws and a recording stores.
 //
 // The contract between the runtime side (samplers in Workloads, the replayer in
@@ -8,6 +7,7 @@ import Runtime
 // runtime, so they restart at zero); rates and ratios cover the interval since the
 // previous snapshot. Times are seconds since the session started, on the monotonic
 // clock; durations are milliseconds unless a name says otherwise.
+import Runtime
 
 /// The scheduler model a preset runs (see docs/presets.md).
 public enum SchedulerModel: String, Codable, Sendable, CaseIterable {
@@ -331,5 +331,14 @@ public struct RuntimeEvent: Codable, Sendable, Equatable {
         self.count = count
         self.durationMs = durationMs
         self.name = name
+    }
+
+    /// A runtime event record as a telemetry event, its time in seconds since `sessionStart` (a `qv_now_ns`
+    /// value; 0 keeps the monotonic clock's own origin).
+    public init(_ r: RuntimeEventRecord, sessionStart: UInt64) {
+        self.init(
+            time: r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0, kind: EventKind(r.kind),
+            worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
+            durationMs: Double(r.durationNanos) / 1e6, name: r.name)
     }
 }

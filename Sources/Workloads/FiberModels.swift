@@ -326,7 +326,7 @@ final class FiberModel: Model {
             blockedPinned: f.blockedPinned, blockedHandoff: f.blockedHandoff)
         snapshot.lag = heartbeat.summary()
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
-        snapshot.events = records.compactMap { runtimeEvent($0, sessionStart: sessionStart) }
+        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
         snapshot.droppedEvents = m.droppedEvents
         return snapshot
     }

@@ -355,7 +355,7 @@ final class LoopModel: Model {
         }
         snapshot.fibers = FiberCounts(total: metrics.reduce(0) { $0 + $1.tasksAlive })
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
-        snapshot.events = records.compactMap { convert($0) }
+        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
         snapshot.droppedEvents = metrics.reduce(0) { $0 + $1.droppedEvents }
         return snapshot
     }
@@ -365,17 +365,4 @@ final class LoopModel: Model {
             p50Ms: l.p50Ms, p99Ms: l.p99Ms, maxMs: l.maxMs, slotP99Ms: l.slotP99Ms, recentMs: l.recentMs,
             buckets: l.buckets)
     }
-
-    private func convert(_ r: RuntimeEventRecord) -> RuntimeEvent? {
-        runtimeEvent(r, sessionStart: sessionStart)
-    }
-}
-
-/// A runtime event record as a telemetry event (times relative to the session start).
-func runtimeEvent(_ r: RuntimeEventRecord, sessionStart: UInt64) -> RuntimeEvent? {
-    let kind = EventKind(r.kind)
-    let t = r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0
-    return RuntimeEvent(
-        time: t, kind: kind, worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
-        durationMs: Double(r.durationNanos) / 1e6, name: r.name)
 }
