@@ -5,6 +5,19 @@ import Synchronization
 import Testing
 
 /// Regression tests for the defects the scheduler's users reported (issue 4 follow-ups).
+/// Shuts `s` down while a plain thread waits on `h` with `join(timeoutNanos:)`; true when that join returned nil
+/// because shutdown cancelled the fiber (the timeout only bounds the test).
+func shutdownReleasesAPlainThreadJoin<T>(_ s: Scheduler, _ h: JoinHandle<T>, timeoutNanos: UInt64) -> Bool {
+    let outcome = Atomic<Int>(0)
+    let t = OSThread.spawn {
+        let r = h.join(timeoutNanos: timeoutNanos)
+        outcome.store(r == nil && h.isCancelled ? 1 : 2, ordering: .relaxed)  // relaxed: read after the join.
+    }
+    s.shutdown()
+    t.join()
+    return outcome.load(ordering: .relaxed) == 1  // relaxed: ordered by the thread join.
+}
+
 @Suite("Scheduler follow-ups")
 struct SchedulerFollowUpTests {
     /// Two CPU fibers that keep yielding on two carriers must not starve timers: a sleeper's 1 ms sleeps
@@ -103,15 +116,7 @@ struct SchedulerShutdownSemanticsTests {
             let ran = s.spawn { 7 }
             #expect(joinBounded(ran) == 7)
             // A plain thread waiting on the parked fiber: shutdown must release it.
-            let waiting = Atomic<Int>(0)
-            let t = OSThread.spawn {
-                // Returns nil because the fiber was cancelled (the timeout is only a bound for CI).
-                let r = sleeper.join(timeoutNanos: 5_000_000_000)
-                waiting.store(r == nil && sleeper.isCancelled ? 1 : 2, ordering: .relaxed)  // relaxed: joined.
-            }
-            s.shutdown()
-            t.join()
-            #expect(waiting.load(ordering: .relaxed) == 1)  // relaxed: ordered by the thread join.
+            #expect(shutdownReleasesAPlainThreadJoin(s, sleeper, timeoutNanos: 5_000_000_000))
             #expect(sleeper.isCancelled && joiner.isCancelled)
             #expect(throws: SchedulerError.cancelled) { try joiner.tryJoin() }
             #expect(s.liveCarrierThreadCount == 0)
@@ -181,15 +186,7 @@ struct SchedulerShutdownSyncTests {
                 usleep(1000)
             }
             #expect(parked == 5)
-            let outcome = Atomic<Int>(0)
-            let t = OSThread.spawn {
-                // nil: the fiber was cancelled (the timeout only bounds the test).
-                let r = receiver.join(timeoutNanos: 10_000_000_000)
-                outcome.store(r == nil && receiver.isCancelled ? 1 : 2, ordering: .relaxed)  // relaxed: joined.
-            }
-            s.shutdown()
-            t.join()
-            #expect(outcome.load(ordering: .relaxed) == 1)  // relaxed: ordered by the thread join.
+            #expect(shutdownReleasesAPlainThreadJoin(s, receiver, timeoutNanos: 10_000_000_000))
             #expect(receiver.isCancelled && sender.isCancelled && locker.isCancelled)
             #expect(waiter.isCancelled && joiner.isCancelled)
             #expect(throws: SchedulerError.cancelled) { try joiner.tryJoin() }
@@ -250,12 +247,7 @@ struct SchedulerStealEventTests {
         }
         #expect(joinBounded(root) == n / 2)
         // Both workers park once the work is done; a park flushes the pending steal event.
-        var m = s.metrics()
-        for _ in 0..<2000 {
-            m = s.metrics()
-            if m.workers.allSatisfy({ $0.state == .parked }) { break }
-            usleep(1000)
-        }
+        let m = quiescentMetrics(s)
         let events = s.drainEvents()
         #expect(s.droppedEvents == 0)
         let stealOps = m.workers.reduce(0) { $0 + $1.stealOps }
