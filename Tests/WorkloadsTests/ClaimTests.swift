@@ -321,8 +321,11 @@ extension HeadlessTests {
 
     @Test(arguments: TaskKind.allCases) func bodiesMatchTheSource(kind: TaskKind) throws {
         let source = TaskSource.of(kind)
-        #expect(source.async == Self.section("LoopModels.swift", "async", kind))
-        if let sync = Self.section("FiberModels.swift", "sync", kind) { #expect(source.sync == sync) }
+        // Both sections must exist: a moved or renamed file fails here instead of passing unchecked.
+        let async = try #require(Self.section("Models/LoopModels.swift", "async", kind))
+        let sync = try #require(Self.section("Models/FiberModels.swift", "sync", kind))
+        #expect(source.async == async)
+        #expect(source.sync == sync)
         #expect(source.sync.contains("func \(kind.rawValue)(") && !source.sync.contains("await"))
         #expect(source.async.contains("async") && source.async.contains("await"))
     }

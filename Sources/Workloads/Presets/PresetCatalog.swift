@@ -124,9 +124,10 @@ public struct PresetCatalog: Sendable {
         let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
         // .build/<triple>/<config>/qvtop → package root is three levels up.
         candidates.append(exe.deletingLastPathComponent().appendingPathComponent("../../../presets").standardized.path)
-        // Sources/Workloads/PresetCatalog.swift → package root is two levels up.
+        // Sources/Workloads/Presets/PresetCatalog.swift → package root is three levels up.
         let source = URL(fileURLWithPath: #filePath)
-        candidates.append(source.deletingLastPathComponent().appendingPathComponent("../../presets").standardized.path)
+        candidates.append(
+            source.deletingLastPathComponent().appendingPathComponent("../../../presets").standardized.path)
         candidates.append(cwd + "/presets")
         candidates.append(
             exe.deletingLastPathComponent().appendingPathComponent("../share/qvtop/presets").standardized.path)
