@@ -244,6 +244,21 @@ struct RecordEncoder {
             dbl(k.throughput, pk.throughput)
         }
         u64(s.droppedEvents, p.droppedEvents)
+        encodeTaskKindExtension(s.taskKinds, p.taskKinds)
+    }
+
+    /// Task-kind figures added after format 1, as a trailing section, written only when a kind has
+    /// one (a frame of format 1 content encodes byte for byte as before; a reader that finds the
+    /// section absent decodes those figures as nil: n/a). Per kind: a presence byte (bit 0:
+    /// dropped), then each present figure as a delta against the previous frame's.
+    private mutating func encodeTaskKindExtension(_ kinds: [TaskKindStats], _ prev: [TaskKindStats]) {
+        guard kinds.contains(where: { $0.dropped != nil }) else { return }
+        w.varint(UInt64(kinds.count))
+        for (i, k) in kinds.enumerated() {
+            let pk = i < prev.count ? prev[i] : TaskKindStats(kind: "")
+            w.u8(k.dropped == nil ? 0 : 1)
+            if let d = k.dropped { u64(d, pk.dropped ?? 0) }
+        }
     }
 
     private mutating func encodeWorker(_ x: WorkerSnapshot, _ p: WorkerSnapshot) {
@@ -478,7 +493,23 @@ struct RecordDecoder {
             s.taskKinds.append(k)
         }
         s.droppedEvents = try u64(p.droppedEvents)
+        if !r.atEnd { try decodeTaskKindExtension(&s.taskKinds, p.taskKinds) }
         return s
+    }
+
+    /// The mirror of `RecordEncoder.encodeTaskKindExtension`; absent in files of format 1.
+    private mutating func decodeTaskKindExtension(
+        _ kinds: inout [TaskKindStats], _ prev: [TaskKindStats]
+    ) throws(DecodeError) {
+        let n = try r.count("task kind extension")
+        guard n == kinds.count else {
+            throw DecodeError(reason: "task kind extension has \(n) kinds, not \(kinds.count)")
+        }
+        for i in 0..<n {
+            let pk = i < prev.count ? prev[i] : TaskKindStats(kind: "")
+            let present = try r.u8()
+            if present & 1 != 0 { kinds[i].dropped = try u64(pk.dropped ?? 0) }
+        }
     }
 
     private mutating func decodeWorker(_ p: WorkerSnapshot) throws(DecodeError) -> WorkerSnapshot {

@@ -76,6 +76,24 @@ public struct RunSummary: Codable, Sendable, Equatable {
         public var p99Ms: Double
         /// Completions per second over the run.
         public var throughput: Double
+        /// Arrivals dropped at the spec's in-flight cap (null: the source did not count them).
+        public var dropped: UInt64?
+
+        private enum CodingKeys: String, CodingKey {
+            case kind, started, completed, p50Ms, p99Ms, throughput, dropped
+        }
+
+        /// Written by hand so a figure the source lacks is `null`, not a missing key.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(started, forKey: .started)
+            try c.encode(completed, forKey: .completed)
+            try c.encode(p50Ms, forKey: .p50Ms)
+            try c.encode(p99Ms, forKey: .p99Ms)
+            try c.encode(throughput, forKey: .throughput)
+            try c.encode(dropped, forKey: .dropped)
+        }
     }
 
     public struct Lag: Codable, Sendable, Equatable {
@@ -186,7 +204,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
             Kind(
                 kind: k.kind, started: k.started, completed: k.completed, p50Ms: Self.round(k.p50Ms),
                 p99Ms: Self.round(k.p99Ms),
-                throughput: seconds > 0 ? Self.round(Double(k.completed) / seconds, 1) : 0)
+                throughput: seconds > 0 ? Self.round(Double(k.completed) / seconds, 1) : 0, dropped: k.dropped)
         }
         totals = Totals(
             spawned: last.taskKinds.reduce(0) { $0 + $1.started },
@@ -266,13 +284,13 @@ public struct RunSummary: Codable, Sendable, Equatable {
         out.append(
             [
                 pad("kind", 12), lpad("started", 9), lpad("completed", 10), lpad("p50 ms", 9), lpad("p99 ms", 9),
-                lpad("per s", 9),
+                lpad("per s", 9), lpad("dropped", 8),
             ].joined(separator: " "))
         for k in taskKinds {
             out.append(
                 [
                     pad(k.kind, 12), lpad("\(k.started)", 9), lpad("\(k.completed)", 10), lpad(f(k.p50Ms), 9),
-                    lpad(f(k.p99Ms), 9), lpad(f(k.throughput, 1), 9),
+                    lpad(f(k.p99Ms), 9), lpad(f(k.throughput, 1), 9), lpad(k.dropped.map { "\($0)" } ?? "n/a", 8),
                 ].joined(separator: " "))
         }
         out.append("")

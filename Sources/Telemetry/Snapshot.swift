@@ -271,10 +271,13 @@ public struct TaskKindStats: Codable, Sendable, Equatable {
     public var p99Ms: Double
     /// Completions per second over the last interval.
     public var throughput: Double
+    /// Arrivals skipped because the spec already had its in-flight cap of tasks running (cumulative).
+    /// Nil when the source does not provide it (a recording made before this figure existed).
+    public var dropped: UInt64?
 
     public init(
         kind: String, started: UInt64 = 0, completed: UInt64 = 0, inFlight: Int = 0, p50Ms: Double = 0,
-        p99Ms: Double = 0, throughput: Double = 0
+        p99Ms: Double = 0, throughput: Double = 0, dropped: UInt64? = nil
     ) {
         self.kind = kind
         self.started = started
@@ -283,6 +286,7 @@ public struct TaskKindStats: Codable, Sendable, Equatable {
         self.p50Ms = p50Ms
         self.p99Ms = p99Ms
         self.throughput = throughput
+        self.dropped = dropped
     }
 }
 

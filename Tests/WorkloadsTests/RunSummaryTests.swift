@@ -138,3 +138,59 @@ import Testing
         }
     }
 }
+
+/// Arrivals dropped at the in-flight cap are counted, per kind, where they happen.
+@Suite struct DroppedArrivalTests {
+    @Test func admitCountsEveryArrivalPastTheCap() {
+        let stats = KindStats(name: "web", kind: .io)
+        #expect(stats.admit(cap: 2) && stats.admit(cap: 2))
+        #expect(!stats.admit(cap: 2) && !stats.admit(cap: 2))
+        #expect(stats.started == 2 && stats.dropped == 2 && stats.inFlight == 2)
+        stats.end(latencyNanos: 1_000_000)
+        #expect(stats.admit(cap: 2))
+        let snap = stats.snapshot(now: 1)
+        #expect(snap.dropped == 2 && snap.started == 3 && snap.inFlight == 2)
+    }
+
+    @Test func summaryJSONHasDroppedAndNullWhenTheSourceLacksIt() throws {
+        var a = Snapshot(time: 0, sequence: 0, preset: "p", presetTitle: "P", model: .eventLoop)
+        a.taskKinds = [TaskKindStats(kind: "web", dropped: 7), TaskKindStats(kind: "old")]
+        var b = a
+        b.time = 1
+        b.sequence = 1
+        let s = try #require(RunSummary([a, b]))
+        #expect(s.taskKinds.map(\.dropped) == [7, nil])
+        #expect(s.jsonText.contains(#""dropped":7"#), "\(s.jsonText)")
+        #expect(s.jsonText.contains(#""dropped":null"#), "\(s.jsonText)")
+    }
+
+    @Test func maxInFlightIsAPresetFieldOfRateTasksOnly() throws {
+        func parse(_ task: String) throws -> Preset {
+            try Preset.parse(
+                """
+                name = "p"
+                title = "t"
+                explain = "e"
+                [scheduler]
+                model = "event-loop"
+                [task.web]
+                kind = "io"
+                \(task)
+                """, file: "p.toml")
+        }
+        #expect(try parse("rate = 10\nmax_in_flight = 5").workload.tasks[0].maxInFlight == 5)
+        #expect(try parse("rate = 10").workload.tasks[0].maxInFlight == TaskSpec.maxInFlightLimit)
+        #expect(
+            throws: PresetError(
+                file: "p.toml", line: 9,
+                message: "task.web.max_in_flight needs rate (a population never exceeds its size)")
+        ) {
+            try parse("population = 3\nmax_in_flight = 5")
+        }
+        #expect(
+            throws: PresetError(file: "p.toml", line: 9, message: "task.web.max_in_flight must be between 1 and 20000")
+        ) {
+            try parse("rate = 3\nmax_in_flight = 0")
+        }
+    }
+}

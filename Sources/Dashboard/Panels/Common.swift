@@ -214,10 +214,14 @@ enum TasksPanel {
             row(
                 i + 1,
                 [
-                    (k.kind, .bold), (Fmt.rate(k.throughput), .plain), (Fmt.ms(k.p50Ms), .plain),
+                    ("", .plain), (Fmt.rate(k.throughput), .plain), (Fmt.ms(k.p50Ms), .plain),
                     (Fmt.ms(k.p99Ms), PanelPalette.lag(k.p99Ms)), ("\(k.inFlight)", PanelPalette.runnable),
                     (Fmt.count(k.completed), .dim),
                 ])
+            // The label, then what went wrong, only when something did (drops at the in-flight cap).
+            var pieces: [(String, Style)] = [(k.kind, .bold)]
+            if let d = k.dropped, d > 0 { pieces.append((" dropped \(Fmt.count(d))", PanelPalette.blocked)) }
+            _ = grid.spans(Rect(x: inner.x, y: inner.y, width: kindWidth - 1, height: inner.height), i + 1, pieces)
         }
         let spare = inner.height - 1 - s.taskKinds.count
         if spare >= 1 {

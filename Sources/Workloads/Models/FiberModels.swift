@@ -214,9 +214,8 @@ final class FiberModel: Model {
         for (specIndex, spec) in preset.workload.tasks.enumerated() {
             let stats = self.stats[specIndex]
             let seed = preset.workload.seed ^ UInt64(specIndex &* 7919)
-            /// One task of the spec, due at `due`; spawned from wherever this is called.
+            /// One admitted task of the spec, due at `due`; spawned from wherever this is called.
             let spawnOne: @Sendable (UInt64, Double) -> Void = { due, ms in
-                stats.begin()
                 spawn(spec.name, spec.kind.rawValue) {
                     try? bodies.run(spec, ms: ms)
                     stats.end(latencyNanos: Monotonic.now() &- due)
@@ -229,8 +228,9 @@ final class FiberModel: Model {
                     ArrivalThread.Stream(
                         schedule: ArrivalSchedule(start: start, rate: rate),
                         fire: { due in
-                            guard stats.inFlight < maxInFlightPerSpec else { return }
-                            spawnOne(due, rng.withLock { spec.duration.sample(&$0) })
+                            let ms = rng.withLock { spec.duration.sample(&$0) }  // drawn even when dropped
+                            guard stats.admit(cap: spec.maxInFlight) else { return }
+                            spawnOne(due, ms)
                         }))
             case (.rate(let rate), .first):
                 // A generator fiber: its spawns go to its own carrier's local queue.
@@ -242,8 +242,9 @@ final class FiberModel: Model {
                         let now = Monotonic.now()
                         if due > now { Scheduler.sleep(nanoseconds: due - now) }
                         schedule.advance()
-                        guard stats.inFlight < maxInFlightPerSpec else { continue }
-                        spawnOne(due, spec.duration.sample(&rng))
+                        let ms = spec.duration.sample(&rng)  // drawn even when dropped
+                        guard stats.admit(cap: spec.maxInFlight) else { continue }
+                        spawnOne(due, ms)
                     }
                 }
             case (.population(let population), let placement):

@@ -1,7 +1,9 @@
-// Per task-kind statistics: started, completed, in flight, latency (HdrHistogram), throughput.
+// Per task-kind statistics: started, completed, in flight, dropped arrivals, latency (HdrHistogram),
+// throughput.
 //
-// Task bodies call `begin()` / `end(scheduledAt:)` from whatever thread runs them (a carrier, a
-// loop, a pool thread); the sampler calls `snapshot(now:)` from the UI or headless thread. A short
+// Arrival sources call `admit(cap:)` (or `begin()` for population members, which never exceed
+// their fixed count); task bodies call `end(latencyNanos:)` from whatever thread runs them (a
+// carrier, a loop, a pool thread); the sampler calls `snapshot(now:)` from the UI or headless thread. A short
 // mutex section per completion is cheap next to the tasks themselves (the fastest task kind here
 // takes ~1 ms) and keeps the HdrHistogram exact. Rejected: per-thread histograms merged by the
 // sampler. They avoid the lock but need a registry of threads that fibers migrate between.
@@ -23,6 +25,8 @@ public final class KindStats: Sendable {
         /// (time, completed) at recent `snapshot(now:)` calls, oldest first, spanning about `rateWindow`.
         var marks: [(time: Double, completed: UInt64)] = []
         var maxInFlight = 0
+        /// Arrivals `admit(cap:)` refused because `cap` tasks were in flight.
+        var dropped: UInt64 = 0
     }
 
     // protected by its own lock; every method may be called from any thread.
@@ -41,6 +45,22 @@ public final class KindStats: Sendable {
         }
     }
 
+    /// An arrival of this kind: begins it (as `begin()`) unless `cap` tasks are already in flight,
+    /// in which case it is dropped and counted in `dropped`. True when the task should be spawned.
+    /// The check and the count are one step, so two arrival sources cannot both slip past the cap.
+    public func admit(cap: Int) -> Bool {
+        state.withLock { s in
+            let inFlight = Int(s.started - s.completed)
+            guard inFlight < cap else {
+                s.dropped += 1
+                return false
+            }
+            s.started += 1
+            s.maxInFlight = max(s.maxInFlight, inFlight + 1)
+            return true
+        }
+    }
+
     /// A task of this kind completed; `latencyNanos` runs from its scheduled arrival to now.
     public func end(latencyNanos: UInt64) {
         let micros = max(1, latencyNanos / 1000)
@@ -53,6 +73,7 @@ public final class KindStats: Sendable {
     public var inFlight: Int { state.withLock { Int($0.started - $0.completed) } }
     public var started: UInt64 { state.withLock { $0.started } }
     public var completed: UInt64 { state.withLock { $0.completed } }
+    public var dropped: UInt64 { state.withLock { $0.dropped } }
 
     /// Seconds of completions a throughput figure covers. One UI interval (100 ms) is too short: a kind
     /// that completes twice a second would read 0, 10, 0, 0 … instead of 2.
@@ -73,7 +94,8 @@ public final class KindStats: Sendable {
             return TaskKindStats(
                 kind: name, started: s.started, completed: s.completed, inFlight: Int(s.started - s.completed),
                 p50Ms: hasData ? Double(s.latency.valueAtPercentile(50)) / 1000 : 0,
-                p99Ms: hasData ? Double(s.latency.valueAtPercentile(99)) / 1000 : 0, throughput: throughput)
+                p99Ms: hasData ? Double(s.latency.valueAtPercentile(99)) / 1000 : 0, throughput: throughput,
+                dropped: s.dropped)
         }
     }
 }

@@ -269,9 +269,8 @@ final class LoopModel: Model {
                         ArrivalThread.Stream(
                             schedule: ArrivalSchedule(start: start, rate: rate, parts: targets.count, part: part),
                             fire: { due in
-                                guard stats.inFlight < maxInFlightPerSpec else { return }
-                                let ms = rng.withLock { spec.duration.sample(&$0) }
-                                stats.begin()
+                                let ms = rng.withLock { spec.duration.sample(&$0) }  // drawn even when dropped
+                                guard stats.admit(cap: spec.maxInFlight) else { return }
                                 loop.spawn(name: spec.name) {
                                     try await bodies.run(spec, ms: ms)
                                     stats.end(latencyNanos: Monotonic.now() &- due)

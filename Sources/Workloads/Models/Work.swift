@@ -87,11 +87,6 @@ func populationShare(_ population: Int, parts: Int, part: Int) -> Int {
     population / parts + (part < population % parts ? 1 : 0)
 }
 
-/// Past this many tasks in flight per spec, a generator skips arrivals instead of spawning more,
-/// so a stalled model degrades (latency grows, arrivals are counted as skipped) rather than
-/// exhausting memory.
-let maxInFlightPerSpec = 20_000
-
 /// A flag set once by `stop()` and read by generators on any thread.
 final class StopFlag: Sendable {
     // relaxed: generators poll it; nothing else is published through it.

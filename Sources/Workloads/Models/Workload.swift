@@ -110,11 +110,18 @@ public struct TaskSpec: Sendable, Equatable {
     public var consumers: Int
     public var messages: Int
     public var capacity: Int
+    /// Rate-driven specs: arrivals beyond this many tasks in flight are dropped and counted
+    /// (`KindStats.admit`), so a stalled model degrades (latency grows, drops show) rather than
+    /// exhausting memory. 1…`maxInFlightLimit`, default `maxInFlightLimit`.
+    public var maxInFlight: Int
+    /// The default and largest `maxInFlight`.
+    public static let maxInFlightLimit = 20_000
 
     public init(
         name: String, kind: TaskKind, arrival: Arrival, duration: Distribution, placement: Placement = .spread,
         io: IOMode = .sleep, call: BlockingCall = .nanosleep, children: Int = 4, child: TaskKind = .cpu,
-        producers: Int = 1, consumers: Int = 1, messages: Int = 100, capacity: Int = 16
+        producers: Int = 1, consumers: Int = 1, messages: Int = 100, capacity: Int = 16,
+        maxInFlight: Int = TaskSpec.maxInFlightLimit
     ) {
         self.name = name
         self.kind = kind
@@ -129,6 +136,7 @@ public struct TaskSpec: Sendable, Equatable {
         self.consumers = consumers
         self.messages = messages
         self.capacity = capacity
+        self.maxInFlight = maxInFlight
     }
 }
 

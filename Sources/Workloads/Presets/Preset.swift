@@ -169,7 +169,7 @@ private struct PresetParser {
         .virtualThreads: ["model", "carriers", "steal", "blocking", "heartbeat_ms"],
         .greenThreads: ["model", "carriers", "blocking", "heartbeat_ms"],
     ]
-    static let commonTaskFields = ["kind", "rate", "population", "duration_ms", "placement"]
+    static let commonTaskFields = ["kind", "rate", "population", "duration_ms", "placement", "max_in_flight"]
     static let taskFieldsByKind: [TaskKind: [String]] = [
         .io: ["io"], .cpu: [], .blocking: ["call"], .fanout: ["children", "child"],
         .chatty: ["producers", "consumers", "messages", "capacity"],
@@ -299,6 +299,13 @@ private struct PresetParser {
             name: name, kind: kind, arrival: arrival,
             duration: try r.distribution("duration_ms") ?? .fixed(kind == .chatty ? 0 : 1),
             placement: try r.enumeration("placement", Placement.self) ?? .spread)
+        if let cap = try r.int("max_in_flight", in: 1...TaskSpec.maxInFlightLimit) {
+            guard rate != nil else {
+                throw r.error(
+                    "max_in_flight", "\(r.path).max_in_flight needs rate (a population never exceeds its size)")
+            }
+            spec.maxInFlight = cap
+        }
         switch kind {
         case .io: spec.io = try r.enumeration("io", IOMode.self) ?? .sleep
         case .cpu: break
