@@ -250,12 +250,15 @@ final class FiberModel: Model {
             case (.population(let population), let placement):
                 let member: @Sendable (Int) -> Void = { m in
                     var rng = SplitMix64(seed: seed ^ UInt64(m &* 31))
+                    // Each replacement is due the moment its predecessor finished: its latency includes
+                    // the wait at the back of the run queue, as a new fiber's would.
+                    var due = Monotonic.now()
                     while !stop.isSet {
-                        let began = Monotonic.now()
                         stats.begin()
                         try? bodies.run(spec, ms: spec.duration.sample(&rng))
-                        stats.end(latencyNanos: Monotonic.now() &- began)
-                        // The replacement goes to the back of the run queue, as a new fiber would.
+                        let done = Monotonic.now()
+                        stats.end(latencyNanos: done &- due)
+                        due = done
                         Scheduler.yield()
                     }
                 }

@@ -281,12 +281,15 @@ final class LoopModel: Model {
                     for member in 0..<share {
                         loop.spawn(name: spec.name) {
                             var rng = SplitMix64(seed: seed ^ UInt64(member &* 31))
+                            // Each replacement is due the moment its predecessor finished: its latency
+                            // includes the wait at the back of the ready queue, as a new task's would.
+                            var due = Monotonic.now()
                             while !stop.isSet {
-                                let began = Monotonic.now()
                                 stats.begin()
                                 try await bodies.run(spec, ms: spec.duration.sample(&rng))
-                                stats.end(latencyNanos: Monotonic.now() &- began)
-                                // The replacement arrives at the back of the ready queue, as a new task would.
+                                let done = Monotonic.now()
+                                stats.end(latencyNanos: done &- due)
+                                due = done
                                 await Task.yield()
                             }
                         }
