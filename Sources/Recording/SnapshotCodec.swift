@@ -250,14 +250,18 @@ struct RecordEncoder {
     /// Task-kind figures added after format 1, as a trailing section, written only when a kind has
     /// one (a frame of format 1 content encodes byte for byte as before; a reader that finds the
     /// section absent decodes those figures as nil: n/a). Per kind: a presence byte (bit 0:
-    /// dropped), then each present figure as a delta against the previous frame's.
+    /// dropped, bit 1: errors), then each present figure as deltas against the previous frame's.
     private mutating func encodeTaskKindExtension(_ kinds: [TaskKindStats], _ prev: [TaskKindStats]) {
-        guard kinds.contains(where: { $0.dropped != nil }) else { return }
+        guard kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
         w.varint(UInt64(kinds.count))
         for (i, k) in kinds.enumerated() {
             let pk = i < prev.count ? prev[i] : TaskKindStats(kind: "")
-            w.u8(k.dropped == nil ? 0 : 1)
+            w.u8((k.dropped == nil ? 0 : 1) | (k.errors == nil ? 0 : 2))
             if let d = k.dropped { u64(d, pk.dropped ?? 0) }
+            if let e = k.errors {
+                let pe = pk.errors ?? TaskErrorCounts()
+                for kind in TaskErrorKind.allCases { u64(e[kind], pe[kind]) }
+            }
         }
     }
 
@@ -509,6 +513,12 @@ struct RecordDecoder {
             let pk = i < prev.count ? prev[i] : TaskKindStats(kind: "")
             let present = try r.u8()
             if present & 1 != 0 { kinds[i].dropped = try u64(pk.dropped ?? 0) }
+            if present & 2 != 0 {
+                let pe = pk.errors ?? TaskErrorCounts()
+                var e = TaskErrorCounts()
+                for kind in TaskErrorKind.allCases { e[kind] = try u64(pe[kind]) }
+                kinds[i].errors = e
+            }
         }
     }
 

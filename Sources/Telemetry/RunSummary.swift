@@ -78,9 +78,11 @@ public struct RunSummary: Codable, Sendable, Equatable {
         public var throughput: Double
         /// Arrivals dropped at the spec's in-flight cap (null: the source did not count them).
         public var dropped: UInt64?
+        /// Tasks that failed, by error kind: never completions (null: the source did not count them).
+        public var errors: TaskErrorCounts?
 
         private enum CodingKeys: String, CodingKey {
-            case kind, started, completed, p50Ms, p99Ms, throughput, dropped
+            case kind, started, completed, p50Ms, p99Ms, throughput, dropped, errors
         }
 
         /// Written by hand so a figure the source lacks is `null`, not a missing key.
@@ -93,6 +95,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
             try c.encode(p99Ms, forKey: .p99Ms)
             try c.encode(throughput, forKey: .throughput)
             try c.encode(dropped, forKey: .dropped)
+            try c.encode(errors, forKey: .errors)
         }
     }
 
@@ -204,7 +207,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
             Kind(
                 kind: k.kind, started: k.started, completed: k.completed, p50Ms: Self.round(k.p50Ms),
                 p99Ms: Self.round(k.p99Ms),
-                throughput: seconds > 0 ? Self.round(Double(k.completed) / seconds, 1) : 0, dropped: k.dropped)
+                throughput: seconds > 0 ? Self.round(Double(k.completed) / seconds, 1) : 0, dropped: k.dropped,
+                errors: k.errors)
         }
         totals = Totals(
             spawned: last.taskKinds.reduce(0) { $0 + $1.started },
@@ -284,13 +288,14 @@ public struct RunSummary: Codable, Sendable, Equatable {
         out.append(
             [
                 pad("kind", 12), lpad("started", 9), lpad("completed", 10), lpad("p50 ms", 9), lpad("p99 ms", 9),
-                lpad("per s", 9), lpad("dropped", 8),
+                lpad("per s", 9), lpad("dropped", 8), lpad("errors", 7),
             ].joined(separator: " "))
         for k in taskKinds {
             out.append(
                 [
                     pad(k.kind, 12), lpad("\(k.started)", 9), lpad("\(k.completed)", 10), lpad(f(k.p50Ms), 9),
                     lpad(f(k.p99Ms), 9), lpad(f(k.throughput, 1), 9), lpad(k.dropped.map { "\($0)" } ?? "n/a", 8),
+                    lpad(k.errors.map { "\($0.total)" } ?? "n/a", 7),
                 ].joined(separator: " "))
         }
         out.append("")

@@ -274,10 +274,13 @@ public struct TaskKindStats: Codable, Sendable, Equatable {
     /// Arrivals skipped because the spec already had its in-flight cap of tasks running (cumulative).
     /// Nil when the source does not provide it (a recording made before this figure existed).
     public var dropped: UInt64?
+    /// Tasks that ended with an error, by kind (cumulative; never completions, never in flight).
+    /// Nil when the source does not provide it.
+    public var errors: TaskErrorCounts?
 
     public init(
         kind: String, started: UInt64 = 0, completed: UInt64 = 0, inFlight: Int = 0, p50Ms: Double = 0,
-        p99Ms: Double = 0, throughput: Double = 0, dropped: UInt64? = nil
+        p99Ms: Double = 0, throughput: Double = 0, dropped: UInt64? = nil, errors: TaskErrorCounts? = nil
     ) {
         self.kind = kind
         self.started = started
@@ -287,6 +290,56 @@ public struct TaskKindStats: Codable, Sendable, Equatable {
         self.p99Ms = p99Ms
         self.throughput = throughput
         self.dropped = dropped
+        self.errors = errors
+    }
+}
+
+/// What made a task fail.
+public enum TaskErrorKind: String, Codable, Sendable, CaseIterable {
+    /// The peer reset the connection (`ECONNRESET`, `EPIPE`).
+    case reset
+    /// A client deadline passed before the answer (`timeout_ms`), or `ETIMEDOUT`.
+    case timeout
+    /// Nobody accepted the connection (`ECONNREFUSED`).
+    case refused
+    /// Any other error.
+    case other
+}
+
+/// Failed tasks of one kind, by error kind (cumulative counters).
+public struct TaskErrorCounts: Codable, Sendable, Equatable {
+    public var reset: UInt64
+    public var timeout: UInt64
+    public var refused: UInt64
+    public var other: UInt64
+
+    public init(reset: UInt64 = 0, timeout: UInt64 = 0, refused: UInt64 = 0, other: UInt64 = 0) {
+        self.reset = reset
+        self.timeout = timeout
+        self.refused = refused
+        self.other = other
+    }
+
+    /// Every failed task.
+    public var total: UInt64 { reset + timeout + refused + other }
+
+    public subscript(kind: TaskErrorKind) -> UInt64 {
+        get {
+            switch kind {
+            case .reset: reset
+            case .timeout: timeout
+            case .refused: refused
+            case .other: other
+            }
+        }
+        set {
+            switch kind {
+            case .reset: reset = newValue
+            case .timeout: timeout = newValue
+            case .refused: refused = newValue
+            case .other: other = newValue
+            }
+        }
     }
 }
 

@@ -23,4 +23,17 @@ import Testing
         #expect(!lines.contains { $0.contains("disk dropped") }, "\(g.text)")
         #expect(g.cells.contains { $0.style == PanelPalette.blocked })
     }
+
+    @Test func failedTasksShowInRedByKindWhenOneKind() {
+        let g = Self.draw([
+            TaskKindStats(kind: "web", started: 30, completed: 10, errors: TaskErrorCounts(reset: 12, timeout: 8)),
+            TaskKindStats(kind: "api", started: 30, completed: 10, errors: TaskErrorCounts(timeout: 20)),
+            TaskKindStats(kind: "disk", started: 5, completed: 5, errors: TaskErrorCounts()),
+        ])
+        let lines = g.text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.contains { $0.contains("web err 20 ") }, "\(g.text)")
+        #expect(lines.contains { $0.contains("api err 20 timeout") }, "\(g.text)")
+        #expect(!lines.contains { $0.contains("disk err") }, "\(g.text)")
+        #expect(g.cells.contains { $0.style == PanelPalette.blocked })
+    }
 }

@@ -64,5 +64,62 @@ extension HeadlessTests {
             // Counted from the start of its run it would read ~1 ms.
             #expect(quick.p50Ms >= 15, "quick p50 \(quick.p50Ms) ms")
         }
+
+        /// Gap 2: real socket failures are failures. The loopback server resets every other `flaky`
+        /// connection (SO_LINGER 0: a real ECONNRESET) and answers `slow` after 30 ms, past its
+        /// client's 5 ms timeout. No failure is a completion or a latency sample, none stays in flight.
+        @Test(arguments: SchedulerModel.allCases) func socketFailuresAreCountedByKindNeverAsCompletions(
+            model: SchedulerModel
+        ) throws {
+            let p = try Self.preset(
+                model,
+                """
+                [task.flaky]
+                kind = "io"
+                io = "socket"
+                rate = 100
+                duration_ms = 1
+                reset_share = 0.5
+                [task.slow]
+                kind = "io"
+                io = "socket"
+                rate = 50
+                duration_ms = 30
+                timeout_ms = 5
+                """)
+            let s = try #require(try HeadlessRun.summary(preset: p, seconds: 1.5))
+            let flaky = try #require(s.taskKinds.first { $0.kind == "flaky" })
+            let slow = try #require(s.taskKinds.first { $0.kind == "slow" })
+            let fe = try #require(flaky.errors)
+            let se = try #require(slow.errors)
+            // Every other request is reset: about as many resets as completions, nothing else failing.
+            #expect(fe.reset >= 20 && flaky.completed >= 20, "flaky \(flaky)")
+            #expect(fe.timeout == 0 && fe.other == 0, "flaky \(fe)")
+            #expect(Double(fe.reset) >= 0.7 * Double(flaky.completed), "flaky \(flaky)")
+            // Every slow request times out: none completes, none is left in flight for long.
+            #expect(slow.completed == 0 && slow.p99Ms == 0, "slow \(slow)")
+            #expect(se.timeout >= 20 && se.reset == 0 && se.other == 0, "slow \(se)")
+            // Started = completed + failed + the few still in flight at the last sample.
+            for k in [flaky, slow] {
+                let failed = k.errors?.total ?? 0
+                #expect(k.started >= k.completed + failed && k.started - k.completed - failed <= 10, "\(k)")
+            }
+        }
+
+        @Test func failureFieldsNeedASocket() {
+            #expect(
+                throws: PresetError(
+                    file: "gap.toml", line: 10,
+                    message: #"task.nap.reset_share needs io = "socket" (only the loopback server can fail)"#)
+            ) {
+                try Self.preset(.eventLoop, "[task.nap]\nkind = \"io\"\nrate = 1\nreset_share = 0.5")
+            }
+            #expect(
+                throws: PresetError(
+                    file: "gap.toml", line: 11, message: "task.nap.timeout_ms must be between 0.1 and 60000")
+            ) {
+                try Self.preset(.eventLoop, "[task.nap]\nkind = \"io\"\nio = \"socket\"\nrate = 1\ntimeout_ms = 0")
+            }
+        }
     }
 }

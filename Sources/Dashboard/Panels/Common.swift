@@ -218,8 +218,14 @@ enum TasksPanel {
                     (Fmt.ms(k.p99Ms), PanelPalette.lag(k.p99Ms)), ("\(k.inFlight)", PanelPalette.runnable),
                     (Fmt.count(k.completed), .dim),
                 ])
-            // The label, then what went wrong, only when something did (drops at the in-flight cap).
+            // The label, then what went wrong, only when something did: failed tasks (by error kind
+            // when they differ) and drops at the in-flight cap.
             var pieces: [(String, Style)] = [(k.kind, .bold)]
+            if let e = k.errors, e.total > 0 {
+                let kinds = TaskErrorKind.allCases.filter { e[$0] > 0 }
+                let detail = kinds.count == 1 ? " \(kinds[0].rawValue)" : ""
+                pieces.append((" err \(Fmt.count(e.total))\(detail)", PanelPalette.blocked))
+            }
             if let d = k.dropped, d > 0 { pieces.append((" dropped \(Fmt.count(d))", PanelPalette.blocked)) }
             _ = grid.spans(Rect(x: inner.x, y: inner.y, width: kindWidth - 1, height: inner.height), i + 1, pieces)
         }

@@ -37,6 +37,8 @@ struct SyncBodies: @unchecked Sendable {
     unowned(unsafe) let scheduler: Scheduler
     let gate: SpawnGate
     let server: LoopbackServer?
+    /// Socket faults per spec name (`reset_share`, `timeout_ms`).
+    let faults: [String: LoopbackFaults]
 
     /// Spawns a child fiber unless the model is stopping (then nil: the child is skipped).
     func spawn<T>(_ name: String, kind: TaskKind, _ body: @escaping () -> T) -> JoinHandle<T>? {
@@ -44,9 +46,10 @@ struct SyncBodies: @unchecked Sendable {
     }
 
     // BEGIN sync io
-    func io(ms: Double, mode: IOMode) throws {
+    func io(ms: Double, mode: IOMode, faults: LoopbackFaults? = nil) throws {
         if mode == .socket, let server {
-            try server.roundTrip(serverDelayMs: ms)  // connect, write, read: each parks the fiber
+            // connect, write, read: each parks the fiber; a timeout is a watchdog fiber
+            try server.roundTrip(serverDelayMs: ms, faults: faults) { _ = spawn("timeout", kind: .io, $0) }
         } else {
             Scheduler.sleep(nanoseconds: UInt64(ms * 1e6))  // parks the fiber, not the carrier
         }
@@ -94,7 +97,7 @@ struct SyncBodies: @unchecked Sendable {
     /// Runs one task of `spec` with duration `ms`.
     func run(_ spec: TaskSpec, ms: Double) throws {
         switch spec.kind {
-        case .io: try io(ms: ms, mode: spec.io)
+        case .io: try io(ms: ms, mode: spec.io, faults: faults[spec.name])
         case .cpu: cpu(ms: ms)
         case .blocking: blocking(ms: ms, call: spec.call)
         case .fanout: fanout(children: spec.children, child: spec.child, ms: ms, name: spec.name)
@@ -170,7 +173,8 @@ final class FiberModel: Model {
                 throw error
             }
         }
-        let bodies = SyncBodies(scheduler: scheduler, gate: gate, server: server)
+        let bodies = SyncBodies(
+            scheduler: scheduler, gate: gate, server: server, faults: LoopbackFaults.byName(preset.workload.tasks))
         let arrivals = ArrivalThread(streams: startWorkload(scheduler, bodies))
         runtime.withLock { $0 = Runtime(scheduler: scheduler, server: server, arrivals: arrivals) }
         startHeartbeat(scheduler)
@@ -217,8 +221,12 @@ final class FiberModel: Model {
             /// One admitted task of the spec, due at `due`; spawned from wherever this is called.
             let spawnOne: @Sendable (UInt64, Double) -> Void = { due, ms in
                 spawn(spec.name, spec.kind.rawValue) {
-                    try? bodies.run(spec, ms: ms)
-                    stats.end(latencyNanos: Monotonic.now() &- due)
+                    do {
+                        try bodies.run(spec, ms: ms)
+                        stats.end(latencyNanos: Monotonic.now() &- due)
+                    } catch {
+                        stats.fail(TaskFailure.kind(of: error))  // not a completion, no latency sample
+                    }
                 }
             }
             switch (spec.arrival, spec.placement) {
@@ -255,10 +263,13 @@ final class FiberModel: Model {
                     var due = Monotonic.now()
                     while !stop.isSet {
                         stats.begin()
-                        try? bodies.run(spec, ms: spec.duration.sample(&rng))
-                        let done = Monotonic.now()
-                        stats.end(latencyNanos: done &- due)
-                        due = done
+                        do {
+                            try bodies.run(spec, ms: spec.duration.sample(&rng))
+                            stats.end(latencyNanos: Monotonic.now() &- due)
+                        } catch {
+                            stats.fail(TaskFailure.kind(of: error))
+                        }
+                        due = Monotonic.now()
                         Scheduler.yield()
                     }
                 }

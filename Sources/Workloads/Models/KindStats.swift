@@ -2,7 +2,7 @@
 // throughput.
 //
 // Arrival sources call `admit(cap:)` (or `begin()` for population members, which never exceed
-// their fixed count); task bodies call `end(latencyNanos:)` from whatever thread runs them (a
+// their fixed count); task bodies call `end(latencyNanos:)` or, when they throw, `fail(_:)` from whatever thread runs them (a
 // carrier, a loop, a pool thread); the sampler calls `snapshot(now:)` from the UI or headless thread. A short
 // mutex section per completion is cheap next to the tasks themselves (the fastest task kind here
 // takes ~1 ms) and keeps the HdrHistogram exact. Rejected: per-thread histograms merged by the
@@ -27,6 +27,10 @@ public final class KindStats: Sendable {
         var maxInFlight = 0
         /// Arrivals `admit(cap:)` refused because `cap` tasks were in flight.
         var dropped: UInt64 = 0
+        /// Tasks that ended with an error (`fail`), by kind; `failed` is their total.
+        var errors = TaskErrorCounts()
+        var failed: UInt64 = 0
+        var inFlight: Int { Int(started - completed - failed) }
     }
 
     // protected by its own lock; every method may be called from any thread.
@@ -41,7 +45,7 @@ public final class KindStats: Sendable {
     public func begin() {
         state.withLock { s in
             s.started += 1
-            s.maxInFlight = max(s.maxInFlight, Int(s.started - s.completed))
+            s.maxInFlight = max(s.maxInFlight, s.inFlight)
         }
     }
 
@@ -50,7 +54,7 @@ public final class KindStats: Sendable {
     /// The check and the count are one step, so two arrival sources cannot both slip past the cap.
     public func admit(cap: Int) -> Bool {
         state.withLock { s in
-            let inFlight = Int(s.started - s.completed)
+            let inFlight = s.inFlight
             guard inFlight < cap else {
                 s.dropped += 1
                 return false
@@ -70,7 +74,16 @@ public final class KindStats: Sendable {
         }
     }
 
-    public var inFlight: Int { state.withLock { Int($0.started - $0.completed) } }
+    /// A task of this kind ended with an error of `kind`: counted, out of flight, not a completion.
+    public func fail(_ kind: TaskErrorKind) {
+        state.withLock { s in
+            s.failed += 1
+            s.errors[kind] += 1
+        }
+    }
+
+    public var inFlight: Int { state.withLock { $0.inFlight } }
+    public var errors: TaskErrorCounts { state.withLock { $0.errors } }
     public var started: UInt64 { state.withLock { $0.started } }
     public var completed: UInt64 { state.withLock { $0.completed } }
     public var dropped: UInt64 { state.withLock { $0.dropped } }
@@ -92,10 +105,10 @@ public final class KindStats: Sendable {
             s.marks.append((now, s.completed))
             let hasData = s.latency.totalCount > 0
             return TaskKindStats(
-                kind: name, started: s.started, completed: s.completed, inFlight: Int(s.started - s.completed),
+                kind: name, started: s.started, completed: s.completed, inFlight: s.inFlight,
                 p50Ms: hasData ? Double(s.latency.valueAtPercentile(50)) / 1000 : 0,
                 p99Ms: hasData ? Double(s.latency.valueAtPercentile(99)) / 1000 : 0, throughput: throughput,
-                dropped: s.dropped)
+                dropped: s.dropped, errors: s.errors)
         }
     }
 }

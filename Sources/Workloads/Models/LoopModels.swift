@@ -24,11 +24,13 @@ struct AsyncBodies: Sendable {
     let loop: EventLoop
     let offload: Set<TaskKind>
     let server: LoopbackServer?
+    /// Socket faults per spec name (`reset_share`, `timeout_ms`).
+    let faults: [String: LoopbackFaults]
 
     // BEGIN async io
-    func io(ms: Double, mode: IOMode) async throws {
+    func io(ms: Double, mode: IOMode, faults: LoopbackFaults? = nil) async throws {
         if mode == .socket, let server {
-            try await server.roundTrip(on: loop, serverDelayMs: ms)
+            try await server.roundTrip(on: loop, serverDelayMs: ms, faults: faults)
         } else {
             try await loop.sleep(for: .microseconds(Int64(ms * 1000)))
         }
@@ -88,7 +90,7 @@ struct AsyncBodies: Sendable {
     /// Runs one task of `spec` with duration `ms`.
     func run(_ spec: TaskSpec, ms: Double) async throws {
         switch spec.kind {
-        case .io: try await io(ms: ms, mode: spec.io)
+        case .io: try await io(ms: ms, mode: spec.io, faults: faults[spec.name])
         case .cpu: try await cpu(ms: ms)
         case .blocking: try await blocking(ms: ms, call: spec.call)
         case .fanout: try await fanout(children: spec.children, child: spec.child, ms: ms, name: spec.name)
@@ -252,12 +254,14 @@ final class LoopModel: Model {
     private func startGenerators(loops: [EventLoop], servers: [LoopbackServer]) -> [ArrivalThread.Stream] {
         let start = Monotonic.now() + 1_000_000
         var streams: [ArrivalThread.Stream] = []
+        let faults = LoopbackFaults.byName(preset.workload.tasks)
         for (specIndex, spec) in preset.workload.tasks.enumerated() {
             let targets = spec.placement == .first ? [0] : Array(loops.indices)
             for (part, li) in targets.enumerated() {
                 let loop = loops[li]
                 let bodies = AsyncBodies(
-                    loop: loop, offload: Set(preset.scheduler.offload), server: servers.isEmpty ? nil : servers[li])
+                    loop: loop, offload: Set(preset.scheduler.offload), server: servers.isEmpty ? nil : servers[li],
+                    faults: faults)
                 let stats = self.stats[specIndex]
                 let stop = self.stopping
                 let seed = preset.workload.seed ^ UInt64(specIndex &* 7919) ^ UInt64(li &* 104_729)
@@ -272,8 +276,12 @@ final class LoopModel: Model {
                                 let ms = rng.withLock { spec.duration.sample(&$0) }  // drawn even when dropped
                                 guard stats.admit(cap: spec.maxInFlight) else { return }
                                 loop.spawn(name: spec.name) {
-                                    try await bodies.run(spec, ms: ms)
-                                    stats.end(latencyNanos: Monotonic.now() &- due)
+                                    do {
+                                        try await bodies.run(spec, ms: ms)
+                                        stats.end(latencyNanos: Monotonic.now() &- due)
+                                    } catch {
+                                        stats.fail(TaskFailure.kind(of: error))  // not a completion, no latency sample
+                                    }
                                 }
                             }))
                 case .population(let population):
@@ -286,10 +294,13 @@ final class LoopModel: Model {
                             var due = Monotonic.now()
                             while !stop.isSet {
                                 stats.begin()
-                                try await bodies.run(spec, ms: spec.duration.sample(&rng))
-                                let done = Monotonic.now()
-                                stats.end(latencyNanos: done &- due)
-                                due = done
+                                do {
+                                    try await bodies.run(spec, ms: spec.duration.sample(&rng))
+                                    stats.end(latencyNanos: Monotonic.now() &- due)
+                                } catch {
+                                    stats.fail(TaskFailure.kind(of: error))
+                                }
+                                due = Monotonic.now()
                                 await Task.yield()
                             }
                         }

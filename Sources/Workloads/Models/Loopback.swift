@@ -1,13 +1,57 @@
 // Loopback request/response for `io = "socket"` tasks: real TCP sockets on 127.0.0.1, with the
 // server side running in the same runtime as the clients.
 //
-// Protocol: the client sends 8 bytes (the server's delay in microseconds, little endian); the server
-// waits that long (a timer, not a blocking call) and sends the 8 bytes back; both sides close.
-// One connection per request keeps the code short and makes every request a real connect/accept.
+// Protocol: the client sends 8 bytes (little endian: the server's delay in microseconds, and bit 63
+// set when the server must reset this connection); the server waits that long (a timer, not a
+// blocking call) and sends the 8 bytes back — or, for a reset, closes with `SO_LINGER` 0 so the
+// kernel sends RST and the client's read fails with a real `ECONNRESET`. A client with a timeout
+// gives up when it passes and fails with a timeout. Both sides close. One connection per request
+// keeps the code short and makes every request a real connect/accept.
+//
+// Faults are per task spec (`reset_share`, `timeout_ms`, see docs/presets.md) and deterministic:
+// `LoopbackFaults` resets request k exactly when ⌊(k+1)·share⌋ > ⌊k·share⌋, so a share of 0.25 resets
+// every fourth request, on every model alike.
 
 import Foundation
 import Runtime
 import Synchronization
+
+/// The faults one task spec's socket requests ask the loopback server for. Shared by every body
+/// running the spec (any thread): the request counter is atomic.
+final class LoopbackFaults: Sendable {
+    /// Share of requests the server resets, 0…1.
+    let resetShare: Double
+    /// Client deadline per request (connect to answer), ms; nil: wait as long as it takes.
+    let timeoutMs: Double?
+    // relaxed: a ticket counter; nothing else is published through it.
+    private let requests = Atomic<UInt64>(0)
+
+    init(resetShare: Double, timeoutMs: Double?) {
+        self.resetShare = resetShare
+        self.timeoutMs = timeoutMs
+    }
+
+    /// The faults of `spec`, or nil when it asks for none.
+    static func of(_ spec: TaskSpec) -> LoopbackFaults? {
+        guard spec.kind == .io, spec.io == .socket, spec.resetShare > 0 || spec.timeoutMs != nil else { return nil }
+        return LoopbackFaults(resetShare: spec.resetShare, timeoutMs: spec.timeoutMs)
+    }
+
+    /// One per spec with faults, by spec name.
+    static func byName(_ specs: [TaskSpec]) -> [String: LoopbackFaults] {
+        var out: [String: LoopbackFaults] = [:]
+        for spec in specs { if let f = of(spec) { out[spec.name] = f } }
+        return out
+    }
+
+    /// The request word for the next request with server delay `ms`: the reset bit set for the
+    /// share of requests that must be reset.
+    func word(delayMs ms: Double) -> UInt64 {
+        let k = Double(requests.add(1, ordering: .relaxed).oldValue)
+        let reset = (resetShare * (k + 1)).rounded(.down) > (resetShare * k).rounded(.down)
+        return LoopbackServer.word(delayMs: ms) | (reset ? LoopbackServer.resetBit : 0)
+    }
+}
 
 /// A listening socket on 127.0.0.1 (ephemeral port) and the server loop that answers requests.
 /// `fd` and `port` are immutable after init. Every connection socket (client or server side) is
@@ -58,6 +102,18 @@ final class LoopbackServer: Sendable {
         }
     }
 
+    /// Bit 63 of the request word: reset this connection instead of answering.
+    static let resetBit: UInt64 = 1 << 63
+
+    /// The request word for a plain request with server delay `ms`.
+    static func word(delayMs ms: Double) -> UInt64 { UInt64(max(0, ms) * 1000) & ~resetBit }
+
+    /// Makes the coming `close(c)` abortive: with `SO_LINGER` 0 the kernel sends RST, not FIN.
+    static func resetOnClose(_ c: Int32) {
+        var l = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(c, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+    }
+
     static func address(port: UInt16) -> sockaddr_in {
         var a = sockaddr_in()
         a.sin_family = sa_family_t(AF_INET)
@@ -82,20 +138,32 @@ final class LoopbackServer: Sendable {
         return nil
     }
 
-    /// Non-blocking read/write of exactly 8 bytes; returns bytes moved (0…8) so far, -1 on error/EOF.
-    static func transfer(_ fd: Int32, _ buf: UnsafeMutableRawPointer, done: Int, writing: Bool) -> Int {
+    /// How far a non-blocking transfer of 8 bytes got.
+    enum Progress {
+        /// Bytes moved so far (0…8); fewer than 8 means the socket would block.
+        case moved(Int)
+        /// The peer closed the connection before 8 bytes.
+        case eof
+        case failed(TaskFailure)
+    }
+
+    /// Non-blocking read/write of exactly 8 bytes, `done` of them already moved. Writes use
+    /// `MSG_NOSIGNAL`: a peer that went away is an `EPIPE` error, not a process-killing SIGPIPE.
+    static func transfer(_ fd: Int32, _ buf: UnsafeMutableRawPointer, done: Int, writing: Bool) -> Progress {
         var done = done
         while done < 8 {
-            let n = writing ? write(fd, buf + done, 8 - done) : read(fd, buf + done, 8 - done)
+            let n = writing ? send(fd, buf + done, 8 - done, Int32(MSG_NOSIGNAL)) : recv(fd, buf + done, 8 - done, 0)
             if n > 0 {
                 done += n
+            } else if n == 0 && !writing {
+                return .eof
             } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
-                return done
+                return .moved(done)
             } else {
-                return -1
+                return .failed(TaskFailure(op: writing ? "send" : "recv", errno: errno))
             }
         }
-        return done
+        return .moved(done)
     }
 
     // MARK: - On an event loop (async)
@@ -114,34 +182,60 @@ final class LoopbackServer: Sendable {
                     loop.spawn(name: "server") {
                         defer { self.untrackAndClose(c) }
                         var word: UInt64 = 0
-                        guard try await Self.exchange(c, &word, writing: false, loop: loop) else { return }
-                        try await loop.sleep(for: .microseconds(Int64(UInt64(littleEndian: word))))
-                        _ = try await Self.exchange(c, &word, writing: true, loop: loop)
+                        try await Self.exchange(c, &word, writing: false, loop: loop)
+                        let w = UInt64(littleEndian: word)
+                        try await loop.sleep(for: .microseconds(Int64(w & ~Self.resetBit)))
+                        if w & Self.resetBit != 0 { return Self.resetOnClose(c) }
+                        try await Self.exchange(c, &word, writing: true, loop: loop)
                     }
                 }
             }
         }
     }
 
-    /// Client side of one request, awaiting readiness on `loop`.
-    func roundTrip(on loop: EventLoop, serverDelayMs: Double) async throws {
-        guard let (c, connected) = Self.startConnect(port: port) else { throw ModelError("connect failed") }
+    /// Client side of one request, awaiting readiness on `loop`; with a timeout, the whole request
+    /// (connect to answer) runs under `loop.timeout` and fails with `LoopError.timedOut`.
+    func roundTrip(on loop: EventLoop, serverDelayMs: Double, faults: LoopbackFaults? = nil) async throws {
+        guard let (c, connected) = Self.startConnect(port: port) else {
+            throw TaskFailure(op: "connect", errno: errno)
+        }
         track(c)
         defer { untrackAndClose(c) }
-        if !connected { try await loop.waitWritable(c) }
-        var word = UInt64(max(0, serverDelayMs) * 1000).littleEndian
-        guard try await Self.exchange(c, &word, writing: true, loop: loop),
+        let request = faults?.word(delayMs: serverDelayMs) ?? Self.word(delayMs: serverDelayMs)
+        let exchange: @Sendable () async throws -> Void = {
+            if !connected {
+                try await loop.waitWritable(c)
+                try Self.checkConnected(c)
+            }
+            var word = request.littleEndian
+            try await Self.exchange(c, &word, writing: true, loop: loop)
             try await Self.exchange(c, &word, writing: false, loop: loop)
-        else { throw ModelError("loopback request failed") }
+        }
+        if let t = faults?.timeoutMs {
+            try await loop.timeout(.microseconds(Int64(t * 1000)), exchange)
+        } else {
+            try await exchange()
+        }
     }
 
-    /// Moves 8 bytes over `fd`, awaiting readiness as needed. False on EOF/error.
-    static func exchange(_ fd: Int32, _ word: inout UInt64, writing: Bool, loop: EventLoop) async throws -> Bool {
+    /// Throws the error a non-blocking connect ended with, if any.
+    static func checkConnected(_ c: Int32) throws(TaskFailure) {
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len) != 0 { throw TaskFailure(op: "getsockopt", errno: errno) }
+        if err != 0 { throw TaskFailure(op: "connect", errno: err) }
+    }
+
+    /// Moves 8 bytes over `fd`, awaiting readiness as needed; throws how it failed.
+    static func exchange(_ fd: Int32, _ word: inout UInt64, writing: Bool, loop: EventLoop) async throws {
         var done = 0
         while true {
-            done = withUnsafeMutableBytes(of: &word) { transfer(fd, $0.baseAddress!, done: done, writing: writing) }
-            if done < 0 { return false }
-            if done == 8 { return true }
+            switch withUnsafeMutableBytes(of: &word, { transfer(fd, $0.baseAddress!, done: done, writing: writing) }) {
+            case .moved(8): return
+            case .moved(let n): done = n
+            case .eof: throw TaskFailure(.other, "connection closed before 8 bytes")
+            case .failed(let f): throw f
+            }
             if writing { try await loop.waitWritable(fd) } else { try await loop.waitReadable(fd) }
         }
     }

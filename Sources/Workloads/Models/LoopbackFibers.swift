@@ -1,8 +1,37 @@
 // The fiber side of the loopback request/response (see Loopback.swift): the same protocol with
 // synchronous calls that park the fiber until the socket is ready.
+//
+// A client timeout on a fiber: a watchdog fiber sleeps the timeout and, if the request is still
+// going, shuts the socket down (`shutdown(2)`, which wakes the parked reader at once); the client
+// then fails with a timeout. `RequestDeadline` makes "finish" and "fire" exclusive, so the watchdog
+// never touches a descriptor the client has closed (and the kernel may have reused).
 
 import Foundation
 import Runtime
+import Synchronization
+
+/// Who got there first: the request (finished) or its watchdog (fired). Any fiber.
+final class RequestDeadline: Sendable {
+    // protected by its lock: (finished, fired); the watchdog's shutdown(2) runs under it.
+    private let state = Mutex<(finished: Bool, fired: Bool)>((false, false))
+
+    /// The watchdog: unless the request finished, marks it timed out and runs `expire` (shutting its socket down).
+    func fire(_ expire: () -> Void) {
+        state.withLock { s in
+            guard !s.finished else { return }
+            s.fired = true
+            expire()
+        }
+    }
+
+    /// The request is over (before its socket closes); true when the watchdog fired first.
+    func finish() -> Bool {
+        state.withLock { s in
+            s.finished = true
+            return s.fired
+        }
+    }
+}
 
 extension LoopbackServer {
     /// Accepts connections in a fiber and answers each in its own fiber.
@@ -18,9 +47,11 @@ extension LoopbackServer {
                         scheduler.spawn(name: "server", kind: "server") { [self] in
                             defer { untrackAndClose(c) }
                             var word: UInt64 = 0
-                            guard Self.exchange(c, &word, writing: false) else { return }
-                            Scheduler.sleep(nanoseconds: UInt64(littleEndian: word) * 1000)
-                            _ = Self.exchange(c, &word, writing: true)
+                            guard (try? Self.exchange(c, &word, writing: false)) != nil else { return }
+                            let w = UInt64(littleEndian: word)
+                            Scheduler.sleep(nanoseconds: (w & ~Self.resetBit) * 1000)
+                            if w & Self.resetBit != 0 { return Self.resetOnClose(c) }
+                            _ = try? Self.exchange(c, &word, writing: true)
                         }
                     }
                 }
@@ -29,38 +60,57 @@ extension LoopbackServer {
     }
 
     /// Client side of one request from a fiber: connect, send, receive; each step parks the fiber.
-    func roundTrip(serverDelayMs: Double) throws {
+    /// With a timeout in `faults`, `watchdog` spawns the fiber that enforces it (nil when stopping).
+    func roundTrip(
+        serverDelayMs: Double, faults: LoopbackFaults? = nil,
+        watchdog: (@escaping @Sendable () -> Void) -> Void = { _ in }
+    ) throws(TaskFailure) {
         let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard c >= 0 else { throw ModelError("socket failed") }
+        guard c >= 0 else { throw TaskFailure(op: "socket", errno: errno) }
         track(c)
         defer { untrackAndClose(c) }
-        var addr = Self.address(port: port)
-        do {
-            try withUnsafePointer(to: &addr) { p throws(SchedulerError) in
-                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SchedulerError) in
-                    try Scheduler.connect(c, address: sa, length: socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
+        let deadline = RequestDeadline()
+        if let ms = faults?.timeoutMs {
+            watchdog {
+                Scheduler.sleep(nanoseconds: UInt64(ms * 1e6))
+                deadline.fire { _ = shutdown(c, Int32(SHUT_RDWR)) }
             }
-        } catch {
-            throw ModelError("connect failed: \(error)")
         }
-        var word = UInt64(max(0, serverDelayMs) * 1000).littleEndian
-        guard Self.exchange(c, &word, writing: true), Self.exchange(c, &word, writing: false) else {
-            throw ModelError("loopback request failed")
+        let result = Result { () throws(TaskFailure) in
+            var addr = Self.address(port: port)
+            do {
+                try withUnsafePointer(to: &addr) { p throws(SchedulerError) in
+                    try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SchedulerError) in
+                        try Scheduler.connect(c, address: sa, length: socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            } catch {
+                throw TaskFailure(wrapping: error, op: "connect")
+            }
+            var word = (faults?.word(delayMs: serverDelayMs) ?? Self.word(delayMs: serverDelayMs)).littleEndian
+            try Self.exchange(c, &word, writing: true)
+            try Self.exchange(c, &word, writing: false)
         }
+        if deadline.finish() {
+            throw TaskFailure(.timeout, "no answer within \(faults?.timeoutMs ?? 0) ms")
+        }
+        try result.get()
     }
 
-    /// Moves 8 bytes over `fd`, parking the fiber while the socket is not ready. False on EOF/error.
-    static func exchange(_ fd: Int32, _ word: inout UInt64, writing: Bool) -> Bool {
+    /// Moves 8 bytes over `fd`, parking the fiber while the socket is not ready; throws how it failed.
+    static func exchange(_ fd: Int32, _ word: inout UInt64, writing: Bool) throws(TaskFailure) {
         var done = 0
         while true {
-            done = withUnsafeMutableBytes(of: &word) { transfer(fd, $0.baseAddress!, done: done, writing: writing) }
-            if done < 0 { return false }
-            if done == 8 { return true }
+            switch withUnsafeMutableBytes(of: &word, { transfer(fd, $0.baseAddress!, done: done, writing: writing) }) {
+            case .moved(8): return
+            case .moved(let n): done = n
+            case .eof: throw TaskFailure(.other, "connection closed before 8 bytes")
+            case .failed(let f): throw f
+            }
             do {
                 try Scheduler.waitReady(fd: fd, events: writing ? 0x004 : 0x001)  // EPOLLOUT : EPOLLIN
             } catch {
-                return false
+                throw TaskFailure(wrapping: error, op: "wait")
             }
         }
     }

@@ -19,18 +19,19 @@ public struct TaskSource: Sendable, Equatable {
             return TaskSource(
                 kind: .io,
                 sync: #"""
-                    func io(ms: Double, mode: IOMode) throws {
+                    func io(ms: Double, mode: IOMode, faults: LoopbackFaults? = nil) throws {
                         if mode == .socket, let server {
-                            try server.roundTrip(serverDelayMs: ms)  // connect, write, read: each parks the fiber
+                            // connect, write, read: each parks the fiber; a timeout is a watchdog fiber
+                            try server.roundTrip(serverDelayMs: ms, faults: faults) { _ = spawn("timeout", kind: .io, $0) }
                         } else {
                             Scheduler.sleep(nanoseconds: UInt64(ms * 1e6))  // parks the fiber, not the carrier
                         }
                     }
                     """#,
                 async: #"""
-                    func io(ms: Double, mode: IOMode) async throws {
+                    func io(ms: Double, mode: IOMode, faults: LoopbackFaults? = nil) async throws {
                         if mode == .socket, let server {
-                            try await server.roundTrip(on: loop, serverDelayMs: ms)
+                            try await server.roundTrip(on: loop, serverDelayMs: ms, faults: faults)
                         } else {
                             try await loop.sleep(for: .microseconds(Int64(ms * 1000)))
                         }

@@ -100,6 +100,10 @@ public struct TaskSpec: Sendable, Equatable {
     public var placement: Placement
     /// `io` only.
     public var io: IOMode
+    /// `io = socket` only: share of requests the loopback server resets (0…1), and the client's
+    /// deadline per request in ms (nil: none). Real failures, counted by kind.
+    public var resetShare: Double = 0
+    public var timeoutMs: Double? = nil
     /// `blocking` only.
     public var call: BlockingCall
     /// `fanout` only: children per parent and what each child does (`cpu` or `io`).

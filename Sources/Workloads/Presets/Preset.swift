@@ -171,7 +171,7 @@ private struct PresetParser {
     ]
     static let commonTaskFields = ["kind", "rate", "population", "duration_ms", "placement", "max_in_flight"]
     static let taskFieldsByKind: [TaskKind: [String]] = [
-        .io: ["io"], .cpu: [], .blocking: ["call"], .fanout: ["children", "child"],
+        .io: ["io", "reset_share", "timeout_ms"], .cpu: [], .blocking: ["call"], .fanout: ["children", "child"],
         .chatty: ["producers", "consumers", "messages", "capacity"],
     ]
 
@@ -307,7 +307,13 @@ private struct PresetParser {
             spec.maxInFlight = cap
         }
         switch kind {
-        case .io: spec.io = try r.enumeration("io", IOMode.self) ?? .sleep
+        case .io:
+            spec.io = try r.enumeration("io", IOMode.self) ?? .sleep
+            spec.resetShare = try r.double("reset_share", in: 0...1) ?? 0
+            spec.timeoutMs = try r.double("timeout_ms", in: 0.1...60_000)
+            for key in ["reset_share", "timeout_ms"] where spec.io != .socket && r.has(key) {
+                throw r.error(key, "\(r.path).\(key) needs io = \"socket\" (only the loopback server can fail)")
+            }
         case .cpu: break
         case .blocking: spec.call = try r.enumeration("call", BlockingCall.self) ?? .nanosleep
         case .fanout:
@@ -354,6 +360,8 @@ private struct FieldReader {
             throw error(key, "\(full(key)) is not a known field (fields: \(allowed.joined(separator: ", ")))")
         }
     }
+
+    func has(_ key: String) -> Bool { table[key] != nil }
 
     private func value(_ key: String, required: Bool) throws(PresetError) -> TOMLValueConvertible? {
         guard let v = table[key] else {
