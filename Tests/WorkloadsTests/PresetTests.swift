@@ -129,6 +129,43 @@ import Testing
         #expect(error(text) == "presets/vt.toml:6: scheduler.offload needs scheduler.pool of at least 1")
     }
 
+    /// Gap 9: a field that would have no effect is an error, never silently accepted.
+    @Test func fieldsWithoutEffectAreErrors() {
+        func loop(_ scheduler: String, _ tasks: String = "[task.t]\nkind = \"cpu\"\nrate = 1") -> String {
+            "name = \"a\"\ntitle = \"A\"\nexplain = \"x\"\n[scheduler]\n\(scheduler)\n\(tasks)"
+        }
+        // An io wait already leaves the loop free: there is nothing to offload.
+        #expect(
+            error(loop("model = \"event-loop\"\npool = 2\noffload = [\"io\"]"))
+                == "presets/vt.toml:7: scheduler.offload entries must be cpu or blocking (got \"io\")")
+        // A pool nothing is offloaded to would sit idle.
+        #expect(
+            error(loop("model = \"event-loop\"\npool = 2"))
+                == "presets/vt.toml:6: scheduler.pool needs scheduler.offload (nothing runs in to_thread otherwise)")
+        #expect(
+            error(loop("model = \"loop-per-thread\"\nshared_pool = true"))
+                == "presets/vt.toml:6: scheduler.shared_pool needs scheduler.pool of at least 1")
+        // Offloading a kind no task has.
+        #expect(
+            error(loop("model = \"event-loop\"\npool = 2\noffload = [\"blocking\"]"))
+                == "presets/vt.toml:7: scheduler.offload lists blocking, but no task does blocking work")
+        #expect(
+            error(loop("model = \"event-loop\"\npool = 2\noffload = [\"cpu\"]", "[task.t]\nkind = \"io\"\nrate = 1"))
+                == "presets/vt.toml:7: scheduler.offload lists cpu, but no task does cpu work")
+        // cpu work also hides in fan-out children and chatty consumers.
+        #expect(
+            error(
+                loop(
+                    "model = \"event-loop\"\npool = 2\noffload = [\"cpu\"]",
+                    "[task.t]\nkind = \"chatty\"\nrate = 1\nduration_ms = 1")) == nil)
+        #expect(
+            error(
+                loop(
+                    "model = \"event-loop\"\npool = 2\noffload = [\"cpu\"]",
+                    "[task.t]\nkind = \"fanout\"\nrate = 1\nchild = \"io\""))
+                == "presets/vt.toml:7: scheduler.offload lists cpu, but no task does cpu work")
+    }
+
     @Test func tomlSyntaxErrorsHaveALine() {
         let text = Self.valid.replacingOccurrences(of: "carriers = 2", with: "carriers = = 2")
         let e = error(text)

@@ -121,5 +121,25 @@ extension HeadlessTests {
                 try Self.preset(.eventLoop, "[task.nap]\nkind = \"io\"\nio = \"socket\"\nrate = 1\ntimeout_ms = 0")
             }
         }
+
+        /// Gap 9: `offload = ["cpu"]` moves every piece of cpu work to the pool, chatty consumers' too.
+        @Test func offloadedCPUWorkOfChattyConsumersRunsInThePool() throws {
+            let p = try Self.preset(
+                .eventLoop,
+                """
+                [task.chat]
+                kind = "chatty"
+                rate = 20
+                messages = 10
+                duration_ms = 1
+                """, scheduler: "pool = 2\noffload = [\"cpu\"]")
+            let s = try #require(try HeadlessRun.summary(preset: p, seconds: 1))
+            let chat = try #require(s.taskKinds.first)
+            #expect(chat.completed >= 5, "\(chat)")
+            // 10 messages per round, each consumed by one to_thread job.
+            #expect(
+                s.totals.poolCompleted >= 10 * chat.completed,
+                "pool \(s.totals.poolCompleted), rounds \(chat.completed)")
+        }
     }
 }

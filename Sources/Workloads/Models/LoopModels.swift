@@ -79,7 +79,7 @@ struct AsyncBodies: Sendable {
             loop.spawn(name: name) { for i in 0..<messages { try await channel.send(i) } }
         }
         let receivers = (0..<consumers).map { _ in
-            loop.spawn(name: name) { while try await channel.receive() != nil { Work.spin(ms: ms) } }
+            loop.spawn(name: name) { while try await channel.receive() != nil { try await self.cpu(ms: ms) } }
         }
         for s in senders { try await s.value }
         channel.close()

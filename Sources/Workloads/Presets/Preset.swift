@@ -192,8 +192,10 @@ private struct PresetParser {
             throw r.error("explain", "explain must not be empty")
         }
         let seed = try r.int("seed", in: 0...Int.max) ?? 0x5EED
-        let scheduler = try schedulerConfig(r.table("scheduler", required: true)!)
+        let schedulerReader = try r.table("scheduler", required: true)!
+        let scheduler = try schedulerConfig(schedulerReader)
         let tasks = try taskSpecs(r.table("task", required: true)!, scheduler: scheduler)
+        try checkOffloadHasWork(scheduler, tasks, schedulerReader)
         return Preset(
             name: name, title: title, explain: explain, scheduler: scheduler,
             workload: Workload(tasks: tasks, seed: UInt64(seed)), source: file)
@@ -235,8 +237,9 @@ private struct PresetParser {
             let names = try r.stringArray("offload") ?? []
             var kinds: [TaskKind] = []
             for n in names {
-                guard let k = TaskKind(rawValue: n), k == .cpu || k == .blocking || k == .io else {
-                    throw r.error("offload", "scheduler.offload entries must be cpu, blocking or io (got \"\(n)\")")
+                // Not io: an io wait already leaves the loop free, there is nothing to offload.
+                guard let k = TaskKind(rawValue: n), k == .cpu || k == .blocking else {
+                    throw r.error("offload", "scheduler.offload entries must be cpu or blocking (got \"\(n)\")")
                 }
                 if !kinds.contains(k) { kinds.append(k) }
             }
@@ -244,10 +247,33 @@ private struct PresetParser {
             if !kinds.isEmpty && c.pool == 0 {
                 throw r.error("offload", "scheduler.offload needs scheduler.pool of at least 1")
             }
+            if kinds.isEmpty && c.pool > 0 {
+                throw r.error("pool", "scheduler.pool needs scheduler.offload (nothing runs in to_thread otherwise)")
+            }
+            if c.sharedPool && c.pool == 0 {
+                throw r.error("shared_pool", "scheduler.shared_pool needs scheduler.pool of at least 1")
+            }
             c.slowCallbackMs = try r.double("slow_callback_ms", in: 0.1...10_000) ?? 10
         }
         c.heartbeatMs = try r.double("heartbeat_ms", in: 0.1...1000) ?? 1
         return c
+    }
+
+    /// Each offloaded kind must have work to offload: `cpu` covers cpu tasks, cpu fan-out children and
+    /// chatty consumers' work per message; `blocking` covers blocking tasks.
+    func checkOffloadHasWork(_ c: SchedulerConfig, _ tasks: [TaskSpec], _ r: FieldReader) throws(PresetError) {
+        for kind in c.offload {
+            let has = tasks.contains { t in
+                switch kind {
+                case .cpu: t.kind == .cpu || t.kind == .chatty || (t.kind == .fanout && t.child == .cpu)
+                default: t.kind == kind
+                }
+            }
+            guard has else {
+                throw r.error(
+                    "offload", "scheduler.offload lists \(kind.rawValue), but no task does \(kind.rawValue) work")
+            }
+        }
     }
 
     func taskSpecs(_ tasks: FieldReader, scheduler: SchedulerConfig) throws(PresetError) -> [TaskSpec] {
