@@ -166,6 +166,37 @@ import Testing
                 == "presets/vt.toml:7: scheduler.offload lists cpu, but no task does cpu work")
     }
 
+    /// Gap 9, the sweep over every field: each of these would run exactly as if it were not there.
+    @Test func policiesWithoutEffectAreErrors() {
+        let one = Self.valid.replacingOccurrences(of: "carriers = 2", with: "carriers = 1")
+        #expect(
+            error(one)
+                == "presets/vt.toml:8: scheduler.steal needs carriers of at least 2 (one carrier has nobody to steal from)"
+        )
+        #expect(error(one.replacingOccurrences(of: "steal = \"half\"\n", with: "")) == nil)
+        let loop = """
+            name = "a"
+            title = "A"
+            explain = "x"
+            [scheduler]
+            model = "event-loop"
+            [task.t]
+            kind = "io"
+            rate = 1
+            placement = "first"
+            """
+        #expect(
+            error(loop)
+                == "presets/vt.toml:9: task.t.placement = \"first\" needs more than one loop (every task is on loop 0 already)"
+        )
+        let seeded =
+            "seed = 7\n"
+            + Self.valid.replacingOccurrences(of: "duration_ms = [1, 5]", with: "duration_ms = 2")
+            .replacingOccurrences(of: "duration_ms = { mean = 2, max = 20 }", with: "duration_ms = 1")
+        #expect(error(seeded) == "presets/vt.toml:1: seed has no effect: every duration_ms is fixed (nothing is drawn)")
+        #expect(error("seed = 7\n" + Self.valid) == nil)
+    }
+
     @Test func tomlSyntaxErrorsHaveALine() {
         let text = Self.valid.replacingOccurrences(of: "carriers = 2", with: "carriers = = 2")
         let e = error(text)

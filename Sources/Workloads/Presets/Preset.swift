@@ -196,6 +196,13 @@ private struct PresetParser {
         let scheduler = try schedulerConfig(schedulerReader)
         let tasks = try taskSpecs(r.table("task", required: true)!, scheduler: scheduler)
         try checkOffloadHasWork(scheduler, tasks, schedulerReader)
+        let drawsDurations = tasks.contains { t in
+            if case .fixed = t.duration { return false }
+            return true
+        }
+        if r.has("seed") && !drawsDurations {
+            throw r.error("seed", "seed has no effect: every duration_ms is fixed (nothing is drawn)")
+        }
         return Preset(
             name: name, title: title, explain: explain, scheduler: scheduler,
             workload: Workload(tasks: tasks, seed: UInt64(seed)), source: file)
@@ -226,6 +233,10 @@ private struct PresetParser {
             c.carriers = try r.int("carriers", in: 1...256) ?? 2
             c.steal = try r.enumeration("steal", SchedulerConfig.Steal.self) ?? .half
             c.blocking = try r.enumeration("blocking", SchedulerConfig.Blocking.self) ?? .handoff
+            if c.carriers == 1 && r.has("steal") {
+                throw r.error(
+                    "steal", "scheduler.steal needs carriers of at least 2 (one carrier has nobody to steal from)")
+            }
         case .greenThreads:
             c.carriers =
                 try r.int("carriers", in: 1...1, rule: "scheduler.carriers must be 1 for model green-threads") ?? 1
@@ -296,12 +307,12 @@ private struct PresetParser {
                     name, "task.\(name): task names must be 1 to 16 characters of letters, digits, - and _")
             }
             guard let t = try tasks.table(name, required: true) else { continue }
-            specs.append(try taskSpec(t, name: name))
+            specs.append(try taskSpec(t, name: name, scheduler: scheduler))
         }
         return specs
     }
 
-    func taskSpec(_ r: FieldReader, name: String) throws(PresetError) -> TaskSpec {
+    func taskSpec(_ r: FieldReader, name: String, scheduler: SchedulerConfig) throws(PresetError) -> TaskSpec {
         let kindName = try r.string("kind", required: true)!
         guard let kind = TaskKind(rawValue: kindName) else {
             throw r.error(
@@ -325,6 +336,11 @@ private struct PresetParser {
             name: name, kind: kind, arrival: arrival,
             duration: try r.distribution("duration_ms") ?? .fixed(kind == .chatty ? 0 : 1),
             placement: try r.enumeration("placement", Placement.self) ?? .spread)
+        if spec.placement == .first && !scheduler.model.usesFibers && scheduler.loops == 1 {
+            throw r.error(
+                "placement",
+                "\(r.path).placement = \"first\" needs more than one loop (every task is on loop 0 already)")
+        }
         if let cap = try r.int("max_in_flight", in: 1...TaskSpec.maxInFlightLimit) {
             guard rate != nil else {
                 throw r.error(
