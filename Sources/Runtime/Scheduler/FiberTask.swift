@@ -226,6 +226,19 @@ class FiberTask: @unchecked Sendable {
         Fiber.suspend()
     }
 
+    /// After a handed-off blocking region: gets back onto some worker by requeueing on the injector and
+    /// switching off this carrier (its run loop does the requeue). A method of the task for the reason
+    /// `park` is: the frame across the switch must retain no scheduler and no carrier.
+    final func rejoinAfterHandoff() {
+        Self.prepareRejoin()
+        Fiber.suspend()
+    }
+
+    @inline(never)
+    private static func prepareRejoin() {
+        CarrierTLS.currentUnretained()!._withUnsafeGuaranteedRef { $0.postSwitch = .requeueInjector }
+    }
+
     @inline(never)
     private static func prepareYield() {
         CarrierTLS.currentUnretained()!._withUnsafeGuaranteedRef { $0.postSwitch = .yield }

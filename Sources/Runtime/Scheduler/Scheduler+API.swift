@@ -42,12 +42,21 @@ extension Scheduler {
     /// passes to a spare carrier first (see the essay). Outside a fiber it just runs `body`.
     @discardableResult
     public static func blocking<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        guard let t = currentTask, let c = CarrierTLS.current else { return try body() }
-        return try t.scheduler.blockingRegion(t, carrier: c, body)
+        guard let t = currentTask else { return try body() }
+        // The region runs in a scheduler method that returns before the switch back onto a worker:
+        // a fiber dropped while requeued (shutdown) leaks whatever its frames retain, and this way that
+        // is only the task, never the scheduler or a carrier (as in FiberTask.park).
+        let (result, handedOff) = t.scheduler.blockingRegion(t, body)
+        if handedOff { t.rejoinAfterHandoff() }
+        return try result.get()
     }
 
-    func blockingRegion<T, E: Error>(_ t: FiberTask, carrier c: Carrier, _ body: () throws(E) -> T) throws(E) -> T {
-        guard let w = c.worker else { return try body() }
+    /// Runs `body` pinned or handed off. True in the result when the carrier's worker went to a spare:
+    /// the caller must then switch off this carrier (`FiberTask.rejoinAfterHandoff`) to get back onto one.
+    func blockingRegion<T, E: Error>(_ t: FiberTask, _ body: () throws(E) -> T) -> (Result<T, E>, Bool) {
+        guard let c = CarrierTLS.current, let w = c.worker else {
+            return (Result<T, E> { () throws(E) -> T in try body() }, false)
+        }
         let start = qv_now_ns()
         if configuration.blocking == .handoff, let spare = handOff(w, from: c, task: t, start: start) {
             // From here `w` belongs to `spare`; this carrier has no worker.
@@ -58,10 +67,7 @@ extension Scheduler {
             w.handoffsOutstanding.subtract(1, ordering: .relaxed)  // relaxed: a gauge for metrics.
             handoffEnds.add(1, ordering: .relaxed)  // relaxed: statistic.
             detachedEvent(.blockingEnd, worker: w.id, duration: dur, name: t.name)
-            // Get back onto some worker: requeue on the injector and switch off (run() handles it).
-            c.postSwitch = .requeueInjector
-            Fiber.suspend()
-            return try result.get()
+            return (result, true)
         }
         // Pin.
         pinBegins.add(1, ordering: .relaxed)  // relaxed: statistic.
@@ -78,7 +84,7 @@ extension Scheduler {
         pinEnds.add(1, ordering: .relaxed)  // relaxed: statistic.
         w.event(.blockingEnd, duration: dur, name: t.name)
         w.setState(.running)
-        return try result.get()
+        return (result, false)
     }
 
     /// Passes `w` from `c` to a spare carrier (an idle one, or a new thread). Nil when none may be had.
