@@ -149,6 +149,8 @@ import Testing
                 for view in [PanelView(), PanelView(selected: 99, showDetails: true), PanelView(showCode: true)] {
                     var g = Grid(size: Size(w, hh))
                     DashboardPanels.draw(into: &g, rect: g.bounds, snapshot: s, history: h, view: view)
+                    // Besides not trapping: what was drawn is a well-formed grid.
+                    #expect(g.invariantViolations().isEmpty, "\(s.model) \(w)x\(hh)")
                 }
             }
         }

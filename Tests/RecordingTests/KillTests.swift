@@ -10,20 +10,31 @@ import Testing
     static let childPathVariable = "QVTOP_RECORDER_CHILD_PATH"
     static let childFrames = 40
 
-    /// Does nothing in a normal run; in the child it records and waits to be killed (30 s at
-    /// most, so it can never be orphaned for long).
-    @Test func childRecordsUntilKilled() throws {
-        guard let path = ProcessInfo.processInfo.environment[Self.childPathVariable] else { return }
+    /// The child's path, when this process is the child.
+    static let childPath = ProcessInfo.processInfo.environment[childPathVariable]
+    /// This SwiftPM test binary, which the parent starts again as the child (nil without /proc).
+    static let testBinary: String? = {
+        guard let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+            exe.hasSuffix(".xctest")
+        else { return nil }
+        return exe
+    }()
+
+    /// The child's side, not a test of its own: enabled only in the child (a normal run reports it
+    /// skipped, never passed). It records and waits to be killed (30 s at most, so it can never be
+    /// orphaned for long).
+    @Test(.enabled(if: childPath != nil, "the child process of sigkilledSessionReplaysUpToItsLastFlush"))
+    func childRecordsUntilKilled() throws {
+        let path = try #require(Self.childPath)
         let recorder = try Recorder(path: path, metadata: Synthetic.metadata, flushInterval: 0.25)
         for f in Synthetic.busyFrames(count: Self.childFrames, seed: 5) { recorder.append(f) }
         for _ in 0..<300 where recorder.status.isRecording { usleep(100_000) }
     }
 
-    @Test func sigkilledSessionReplaysUpToItsLastFlush() throws {
-        guard ProcessInfo.processInfo.environment[Self.childPathVariable] == nil,
-            let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-            exe.hasSuffix(".xctest")
-        else { return }  // Not run from the SwiftPM test binary (or on a system without /proc).
+    /// Skipped (reported as such) in the child, and when not run from the SwiftPM test binary.
+    @Test(.enabled(if: childPath == nil && testBinary != nil, "needs the SwiftPM test binary and /proc"))
+    func sigkilledSessionReplaysUpToItsLastFlush() throws {
+        let exe = try #require(Self.testBinary)
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("qvtop-killed-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).qvrec").path
         defer { try? FileManager.default.removeItem(atPath: path) }

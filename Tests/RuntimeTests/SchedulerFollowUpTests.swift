@@ -253,7 +253,9 @@ struct SchedulerStealEventTests {
         let stealOps = m.workers.reduce(0) { $0 + $1.stealOps }
         let stolen = m.workers.reduce(0) { $0 + $1.stolenIn }
         let stealEvents = events.filter { $0.kind == .steal }
-        #expect(UInt64(stealEvents.count) <= max(stealOps, 1))
+        // 20 000 fibers spawned from one carrier: the other steals (else the sums below hold vacuously).
+        #expect(stolen > 0 && stealOps > 0, "stolen \(stolen), steal ops \(stealOps)")
+        #expect(UInt64(stealEvents.count) <= stealOps)
         #expect(UInt64(stealEvents.reduce(0) { $0 + Int($1.count) }) == stolen)
     }
 }

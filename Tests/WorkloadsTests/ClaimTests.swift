@@ -19,14 +19,14 @@ enum Shipped {
         try #require(try HeadlessRun.summary(preset: preset(name), seconds: seconds))
     }
 
-    /// The machine's own noise now: loop lag p99 of an idle event loop (a heartbeat and one task a
+    /// The machine's own noise now: slot lag p99 of an idle event loop (a heartbeat and one task a
     /// second) over 1 s. On a shared 2-core machine under a compile storm an *idle* loop already
     /// shows a p99 of several ms, which no scheduler model can remove.
-    static func noiseLagP99() -> Double {
+    static func noiseSlotP99() -> Double {
         let idle = Preset(
             name: "idle", title: "idle", explain: "baseline", scheduler: SchedulerConfig(model: .eventLoop),
             workload: Workload(tasks: [TaskSpec(name: "t", kind: .io, arrival: .rate(1), duration: .fixed(1))]))
-        return (try? HeadlessRun.summary(preset: idle, seconds: 1))??.lag.p99Ms ?? 0
+        return (try? HeadlessRun.summary(preset: idle, seconds: 1))??.lag.slotP99Ms ?? 0
     }
 
     /// Runs `name` up to `attempts` times until `claim` holds; returns the last summary and whether it held.
@@ -37,7 +37,7 @@ enum Shipped {
     ) throws -> (RunSummary, Double, Bool) {
         var last: (RunSummary, Double)? = nil
         for _ in 0..<attempts {
-            let noise = noiseLagP99()  // measured next to each attempt: the load changes by the second
+            let noise = noiseSlotP99()  // measured next to each attempt: the load changes by the second
             let s = try run(name, seconds: seconds)
             last = (s, noise)
             if claim(s, noise) { return (s, noise, true) }
@@ -65,37 +65,57 @@ extension HeadlessTests {
         }
 
         @Test func toThreadKeepsLoopLagUnderFiveMilliseconds() throws {
-            // The claim: under 5 ms p99, above whatever the machine itself adds to an idle loop; and the
-            // blocking call is no longer a slow callback (a rare one remains possible when the OS
-            // deschedules the loop thread for 10 ms during the tiny job that hands `disk` to the pool).
+            // The claim, in the figure that sees a 50 ms stall: slot lag p99 (every heartbeat slot, a
+            // skipped one counting as late). Tick p99 does not: asyncio's own is under 1 ms, since a
+            // stalled heartbeat is one late tick among thousands. Under 5 ms above whatever the machine
+            // adds to an idle loop; and the blocking call is no longer a slow callback (a rare one remains
+            // possible when the OS deschedules the loop thread for 10 ms during the tiny job that hands
+            // `disk` to the pool).
             func attributed(_ s: RunSummary) -> Bool {
                 let disk = s.taskKinds.first { $0.kind == "disk" }!.completed
                 return (s.lag.slowCallbacks.first { $0.name == "disk" }?.count ?? 0) * 2 <= Int(disk)
             }
             let (s, noise, held) = try Shipped.eventually("to-thread") { s, noise in
-                s.lag.p99Ms < 5 + noise && attributed(s)
+                s.lag.slotP99Ms < 5 + noise && attributed(s)
             }
-            #expect(held, "loop lag p99 \(s.lag.p99Ms) ms, idle-loop p99 now \(noise) ms, \(s.lag.slowCallbacks)")
+            #expect(
+                held, "slot lag p99 \(s.lag.slotP99Ms) ms, idle-loop slot p99 now \(noise) ms, \(s.lag.slowCallbacks)")
             #expect(s.totals.poolCompleted > 0)
             #expect(s.taskKinds.first { $0.kind == "disk" }!.completed >= 2)
+            // The same figure sees the stall without to_thread.
+            let stalled = try Shipped.run("asyncio")
+            #expect(stalled.lag.slotP99Ms >= 20, "asyncio slot lag p99 \(stalled.lag.slotP99Ms) ms")
         }
 
         @Test func loopPerThreadStallsEachLoopOnItsOwn() throws {
             let s = try Shipped.run("loop-per-thread")
             #expect(s.loops.count == 2)
             // Partitioned: each loop gets its share of the blocking calls and stalls on them itself.
-            for l in s.loops { #expect(l.slowCallbacks >= 1, "loop \(l.id)") }
+            for l in s.loops {
+                #expect(l.slowCallbacks >= 1, "loop \(l.id)")
+                #expect(l.lagMaxMs >= 40, "loop \(l.id) lag max \(l.lagMaxMs) ms")
+            }
             #expect(s.lag.slowCallbacks.contains { $0.name == "disk" })
             #expect(s.workers.isEmpty && s.totals.steals == 0)
         }
 
         @Test func loopsWithSharedPoolKeepBothLoopsResponsive() throws {
-            let (s, noise, held) = try Shipped.eventually("loops-pool") { s, noise in
-                s.loops.allSatisfy { $0.lagP99Ms < 5 + noise }
+            // The claim is about 50 ms stalls, so it is asserted with the figures that see them: each
+            // loop's worst lag stays well under the 50 ms block, and the slot lag p99 of the worst loop
+            // stays low (loop-per-thread without a pool fails both, checked below).
+            func responsive(_ s: RunSummary, _ noise: Double) -> Bool {
+                s.loops.allSatisfy { $0.lagMaxMs < 30 + noise } && s.lag.slotP99Ms < 5 + noise
             }
-            #expect(held, "\(s.loops.map(\.lagP99Ms)), idle-loop p99 now \(noise) ms")
+            let (s, noise, held) = try Shipped.eventually("loops-pool", responsive)
+            #expect(
+                held,
+                "lag max \(s.loops.map(\.lagMaxMs)), slot p99 \(s.lag.slotP99Ms), idle-loop slot p99 now \(noise) ms")
             #expect(s.loops.count == 2)
             #expect(s.totals.poolCompleted > 0)
+            let unpooled = try Shipped.run("loop-per-thread")
+            #expect(
+                !responsive(unpooled, 0),
+                "loop-per-thread: lag max \(unpooled.loops.map(\.lagMaxMs)), slot p99 \(unpooled.lag.slotP99Ms)")
         }
     }
 

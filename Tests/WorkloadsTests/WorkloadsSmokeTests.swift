@@ -1,9 +1,0 @@
-import Testing
-
-@testable import Workloads
-
-@Suite struct WorkloadsSmokeTests {
-    @Test func moduleLoads() {
-        #expect(Bool(true))
-    }
-}
