@@ -28,11 +28,7 @@ enum Headless {
         }
         let preset: Preset
         do throws(PresetError) {
-            if let presetName {
-                preset = try PresetCatalog.resolve(presetName)
-            } else {
-                preset = try PresetCatalog.defaultPreset()
-            }
+            preset = try PresetCatalog.discover().choose(presetName)
         } catch {
             throw failLine(error.description)
         }
@@ -78,8 +74,7 @@ extension Headless {
         }
         let source = try LiveSource(preset: preset)
         defer { source.stop() }
-        let text = (try? String(contentsOfFile: preset.source, encoding: .utf8)) ?? ""
-        recorder.presetSwitch(PresetSwitch(time: 0, name: preset.name, title: preset.title, text: text))
+        recorder.presetSwitch(PresetSwitch(time: 0, name: preset.name, title: preset.title, text: preset.text))
         let period = UInt64(1e9 / max(1, options.sampleRate))
         let end = source.sessionStart + UInt64(max(0, options.duration) * 1e9)
         var snapshots: [Snapshot] = []

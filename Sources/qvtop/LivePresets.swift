@@ -24,11 +24,7 @@ enum LivePresets {
         var presets = catalog.presets
         let first: Preset
         do throws(PresetError) {
-            if let presetName {
-                first = try PresetCatalog.resolve(presetName)
-            } else {
-                first = try PresetCatalog.defaultPreset()
-            }
+            first = try catalog.choose(presetName)
         } catch {
             throw failLine(error.description)
         }
@@ -54,9 +50,7 @@ enum LivePresets {
                 running?.stop()
                 return (next, code(for: preset))
             })
-        let texts = presets.map { p in
-            (name: p.name, title: p.title, text: (try? String(contentsOfFile: p.source, encoding: .utf8)) ?? "")
-        }
+        let texts = presets.map { p in (name: p.name, title: p.title, text: p.text) }
         return Live(source: source, menu: menu, code: code(for: first), texts: texts)
     }
 

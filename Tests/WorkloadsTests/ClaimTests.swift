@@ -9,10 +9,11 @@ enum Shipped {
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../presets").standardized.path
 
-    static func preset(_ name: String) throws -> Preset {
-        let env = PresetCatalog.Environment(shippedDirectory: dir, userDirectory: nil, workingDirectory: "/")
-        return try PresetCatalog.resolve(name, environment: env)
-    }
+    /// Scanned once for every test.
+    static let catalog = PresetCatalog.discover(
+        PresetCatalog.Environment(shippedDirectory: dir, userDirectory: nil, workingDirectory: "/"))
+
+    static func preset(_ name: String) throws -> Preset { try catalog.resolve(name) }
 
     /// Runs `name` headless for `seconds` and summarizes it.
     static func run(_ name: String, seconds: Double = 1.5) throws -> RunSummary {

@@ -258,10 +258,32 @@ import Testing
         let catalog = PresetCatalog.discover(env)
         #expect(catalog.errors.map(\.description) == ["broken.toml: title is required"])
         #expect(catalog.entries.first { $0.preset.name == "asyncio" && $0.origin == .shipped }?.shadowed == true)
-        let resolved = try PresetCatalog.resolve("asyncio", environment: env)
+        let resolved = try catalog.resolve("asyncio")
         #expect(resolved.title.hasPrefix("Mine"))
-        #expect(throws: PresetError.self) { try PresetCatalog.resolve("nope", environment: env) }
-        let byPath = try PresetCatalog.resolve(tmp.appendingPathComponent("mine.toml").path, environment: env)
+        #expect(throws: PresetError.self) { try catalog.resolve("nope") }
+        let byPath = try catalog.resolve(tmp.appendingPathComponent("mine.toml").path)
         #expect(byPath.title.hasPrefix("Mine"))
+    }
+
+    /// The catalog is scanned once: each preset keeps the text it was parsed from (recordings store
+    /// it), and choosing a preset by name reads no file again.
+    @Test func theCatalogKeepsEachPresetsTextAndReadsNoFileAgain() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "qvtop-presets-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let file = tmp.appendingPathComponent("mine.toml")
+        let text = try String(contentsOfFile: Self.dir + "/06-vt-steal.toml", encoding: .utf8)
+            .replacingOccurrences(of: "name = \"vt-steal\"", with: "name = \"mine\"")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let env = PresetCatalog.Environment(shippedDirectory: Self.dir, userDirectory: tmp.path, workingDirectory: "/")
+        let catalog = PresetCatalog.discover(env)
+        try "not toml at all [".write(to: file, atomically: true, encoding: .utf8)  // changed on disk afterwards
+        let mine = try catalog.resolve("mine")
+        #expect(mine.text == text)
+        #expect(try catalog.choose(nil).name == PresetCatalog.defaultName)
+        let shipped = try String(contentsOfFile: Self.dir + "/06-vt-steal.toml", encoding: .utf8)
+        #expect(try catalog.choose(nil).text == shipped)
+        #expect(try Preset.parse(shipped, file: "x.toml").text == shipped)
     }
 }

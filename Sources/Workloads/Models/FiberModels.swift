@@ -154,8 +154,7 @@ final class FiberModel: Model {
         let s = preset.scheduler
         let green = s.model == .greenThreads
         let config = Scheduler.Configuration(
-            carriers: green ? 1 : s.carriers, steal: green ? .none : Scheduler.StealPolicy(rawValue: s.steal.rawValue)!,
-            blocking: BlockingPolicy(rawValue: s.blocking.rawValue)!)
+            carriers: green ? 1 : s.carriers, steal: green ? .none : s.steal, blocking: s.blocking)
         let scheduler: Scheduler
         do {
             scheduler = try Scheduler(config)

@@ -25,6 +25,7 @@
 // its errors name Swift coding paths, not the user's field and rule.
 
 import Foundation
+import Runtime
 import TOMLKit
 import Telemetry
 
@@ -40,10 +41,13 @@ public struct Preset: Sendable, Equatable {
     public var workload: Workload
     /// The file it came from (as given or found), for `qvtop presets` and error lines.
     public var source: String
+    /// The TOML text it was parsed from ("" for a preset built in code), kept so that recordings
+    /// store it without reading the file again.
+    public var text: String
 
     public init(
         name: String, title: String, explain: String, scheduler: SchedulerConfig, workload: Workload,
-        source: String = ""
+        source: String = "", text: String = ""
     ) {
         self.name = name
         self.title = title
@@ -51,28 +55,21 @@ public struct Preset: Sendable, Equatable {
         self.scheduler = scheduler
         self.workload = workload
         self.source = source
+        self.text = text
     }
 }
 
-/// The scheduler half of a preset. Fields a model does not use are rejected at parse time.
+/// The scheduler half of a preset. Fields a model does not use are rejected at parse time. The
+/// fiber policies are the runtime's own enums (their raw values are the TOML spellings).
 public struct SchedulerConfig: Sendable, Equatable {
-    /// Work-stealing policy of the fiber scheduler.
-    public enum Steal: String, Sendable, Equatable, CaseIterable {
-        case none, one, half
-    }
-    /// What a carrier does when a fiber enters a `blocking {}` region.
-    public enum Blocking: String, Sendable, Equatable, CaseIterable {
-        /// The carrier is held and its local queue waits (Java's pinning).
-        case pin
-        /// The carrier's queue and role pass to a spare carrier while it blocks (Go's handoff).
-        case handoff
-    }
-
     public var model: SchedulerModel
     /// Fiber models: carrier threads (green-threads: exactly 1).
     public var carriers: Int
-    public var steal: Steal
-    public var blocking: Blocking
+    /// What an idle carrier steals from a victim's queue.
+    public var steal: Scheduler.StealPolicy
+    /// What a carrier does when a fiber enters a `blocking {}` region: held (`pin`, Java) or its
+    /// queue passed to a spare carrier (`handoff`, Go).
+    public var blocking: BlockingPolicy
     /// Loop models: number of loops (event-loop: exactly 1).
     public var loops: Int
     /// Loop models: `to_thread` pool threads (0 = no pool).
@@ -87,7 +84,8 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var slowCallbackMs: Double
 
     public init(
-        model: SchedulerModel, carriers: Int = 2, steal: Steal = .half, blocking: Blocking = .handoff, loops: Int = 1,
+        model: SchedulerModel, carriers: Int = 2, steal: Scheduler.StealPolicy = .half,
+        blocking: BlockingPolicy = .handoff, loops: Int = 1,
         pool: Int = 0, sharedPool: Bool = false, offload: [TaskKind] = [], heartbeatMs: Double = 1,
         slowCallbackMs: Double = 10
     ) {
@@ -138,7 +136,9 @@ extension Preset {
         }
         let index = TOMLLineIndex(text)
         let reader = FieldReader(table: root, path: "", file: file, index: index)
-        return try PresetParser(file: file, index: index).preset(reader)
+        var preset = try PresetParser(file: file, index: index).preset(reader)
+        preset.text = text
+        return preset
     }
 
     /// Reads and parses the file at `path`. `display` is how the path appears in error lines.
@@ -231,8 +231,8 @@ private struct PresetParser {
             c.sharedPool = try r.bool("shared_pool") ?? false
         case .virtualThreads:
             c.carriers = try r.int("carriers", in: 1...256) ?? 2
-            c.steal = try r.enumeration("steal", SchedulerConfig.Steal.self) ?? .half
-            c.blocking = try r.enumeration("blocking", SchedulerConfig.Blocking.self) ?? .handoff
+            c.steal = try r.enumeration("steal", Scheduler.StealPolicy.self) ?? .half
+            c.blocking = try r.enumeration("blocking", BlockingPolicy.self) ?? .handoff
             if c.carriers == 1 && r.has("steal") {
                 throw r.error(
                     "steal", "scheduler.steal needs carriers of at least 2 (one carrier has nobody to steal from)")
@@ -241,7 +241,7 @@ private struct PresetParser {
             c.carriers =
                 try r.int("carriers", in: 1...1, rule: "scheduler.carriers must be 1 for model green-threads") ?? 1
             c.steal = .none
-            c.blocking = try r.enumeration("blocking", SchedulerConfig.Blocking.self) ?? .pin
+            c.blocking = try r.enumeration("blocking", BlockingPolicy.self) ?? .pin
         }
         if !model.usesFibers {
             c.pool = try r.int("pool", in: 0...256) ?? 0

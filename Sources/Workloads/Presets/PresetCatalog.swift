@@ -5,6 +5,10 @@
 // (default `~/.config/qvtop/presets/`); a user preset with the same `name` as a shipped one
 // shadows it. `--preset` takes a name, or a path when the value contains `/` or ends in `.toml`.
 //
+// A catalog is scanned once (`discover`) and each preset keeps the text it was parsed from
+// (`Preset.text`): choosing a preset (`resolve`, `defaultPreset`, `choose`) and recording it read no
+// file again, so a recording holds exactly the text that ran.
+//
 // Finding the shipped folder: `$QVTOP_PRESETS_DIR` when set, else `presets/` next to the package
 // the binary was built from (the executable lives in `.build/<triple>/<config>/`, and the source
 // file's `#filePath` gives the same root), else `./presets`, else `<prefix>/share/qvtop/presets`.
@@ -78,34 +82,39 @@ public struct PresetCatalog: Sendable {
     /// The presets `--preset` chooses from, in listing order (shadowed ones left out).
     public var presets: [Preset] { entries.filter { !$0.shadowed }.map(\.preset) }
 
-    /// The preset `--preset VALUE` means: a path (contains `/` or ends in `.toml`) or a name.
-    /// A name whose own file is broken reports that file's error.
-    public static func resolve(_ value: String, environment: Environment = .current) throws(PresetError) -> Preset {
+    /// The preset `--preset VALUE` means: a path (contains `/` or ends in `.toml`, read now) or the
+    /// name of one of this catalog's presets (no file is read again). A name whose own file is broken
+    /// reports that file's error.
+    public func resolve(_ value: String) throws(PresetError) -> Preset {
         if value.contains("/") || value.hasSuffix(".toml") {
             return try Preset.load(path: value)
         }
-        let catalog = discover(environment)
-        if let p = catalog.presets.first(where: { $0.name == value }) { return p }
+        if let p = presets.first(where: { $0.name == value }) { return p }
         // A broken file named after the preset is the likely culprit: show its error, not "unknown".
-        if let e = catalog.errors.first(where: { ($0.file as NSString).lastPathComponent.contains(value) }) {
+        if let e = errors.first(where: { ($0.file as NSString).lastPathComponent.contains(value) }) {
             throw e
         }
-        let known = catalog.presets.map(\.name).joined(separator: ", ")
+        let known = presets.map(\.name).joined(separator: ", ")
         throw PresetError(
             file: "--preset", message: "unknown preset '\(value)'; known: \(known.isEmpty ? "(none found)" : known)")
     }
 
-    /// The default preset for `qvtop run` with no `--preset`: the first shipped one.
     /// The preset `qvtop` starts with when `--preset` is not given.
     public static let defaultName = "vt-steal"
 
-    public static func defaultPreset(environment: Environment = .current) throws(PresetError) -> Preset {
-        let catalog = discover(environment)
-        // The first impression is the talk's last picture: virtual threads with work stealing.
-        if let vt = catalog.presets.first(where: { $0.name == defaultName }) { return vt }
-        if let first = catalog.presets.first { return first }
-        if let e = catalog.errors.first { throw e }
+    /// The default preset: `defaultName` (the first impression is the talk's last picture: virtual
+    /// threads with work stealing), else the first one.
+    public func defaultPreset() throws(PresetError) -> Preset {
+        if let vt = presets.first(where: { $0.name == Self.defaultName }) { return vt }
+        if let first = presets.first { return first }
+        if let e = errors.first { throw e }
         throw PresetError(file: "presets", message: "no presets found (set QVTOP_PRESETS_DIR to the presets folder)")
+    }
+
+    /// `--preset VALUE` when given (`resolve`), else `defaultPreset()`.
+    public func choose(_ value: String?) throws(PresetError) -> Preset {
+        if let value { return try resolve(value) }
+        return try defaultPreset()
     }
 
     // MARK: - Locations
