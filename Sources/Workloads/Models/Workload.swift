@@ -8,7 +8,10 @@
 // comparable on screen.
 //
 // Latency is measured from a task's *scheduled* arrival time to its completion, so a stalled
-// runtime that delays the arrivals themselves still shows the stall (no coordinated omission).
+// runtime that delays the arrivals themselves still shows the stall (no coordinated omission); a
+// population replacement is due when its predecessor finished. A task whose body throws is a
+// failure (`TaskFailure`, counted by kind), never a completion; an arrival past the spec's
+// `maxInFlight` is dropped and counted.
 
 import Foundation
 
