@@ -123,6 +123,29 @@ struct SchedulerShutdownSemanticsTests {
         }
         #expect(pool.stats.inUse == 0)
     }
+
+    /// A fiber whose handed-off blocking call ends while the scheduler shuts down is dropped before it
+    /// gets back onto a worker; its frames must not retain the scheduler (they did: blockingRegion held
+    /// it across the switch, and every such shutdown leaked the scheduler and its poller's fds).
+    @Test func schedulerShutDownDuringAHandedOffCallIsFreed() throws {
+        weak var weakScheduler: Scheduler?
+        do {
+            let s = try Scheduler(.init(carriers: 1, blocking: .handoff))
+            weakScheduler = s
+            let inside = Atomic<Bool>(false)
+            _ = s.spawn(name: "blocker") {
+                Scheduler.blocking {
+                    inside.store(true, ordering: .relaxed)  // relaxed: a flag the test polls.
+                    usleep(50_000)
+                }
+            }
+            for _ in 0..<10_000 where !inside.load(ordering: .relaxed) { usleep(200) }  // relaxed: flag.
+            let entered = inside.load(ordering: .relaxed)  // relaxed: flag.
+            #expect(entered)
+            s.shutdown()
+        }
+        #expect(weakScheduler == nil, "the scheduler outlived its shutdown")
+    }
 }
 
 @Suite("Shutdown finds fibers parked on primitives")
