@@ -12,7 +12,8 @@ import Synchronization
 
 /// Who got there first: the request (finished) or its watchdog (fired). Any fiber.
 final class RequestDeadline: Sendable {
-    // protected by its lock: (finished, fired); the watchdog's shutdown(2) runs under it.
+    // protected by its lock: (finished, fired); the watchdog's shutdown(2) runs under it. A plain
+    // Mutex is safe on fibers here: no holder parks (or migrates) before releasing it.
     private let state = Mutex<(finished: Bool, fired: Bool)>((false, false))
 
     /// The watchdog: unless the request finished, marks it timed out and runs `expire` (shutting its socket down).
