@@ -11,6 +11,7 @@ import Dashboard
 import Runtime
 import Synchronization
 import Telemetry
+import Workloads
 
 #if canImport(Glibc)
     import Glibc

@@ -7,7 +7,9 @@
 // runtime, so they restart at zero); rates and ratios cover the interval since the
 // previous snapshot. Times are seconds since the session started, on the monotonic
 // clock; durations are milliseconds unless a name says otherwise.
-import Runtime
+//
+// Telemetry is a leaf module: it imports nothing of the runtime. The conversions from runtime
+// metrics and events to these values live in one place, Workloads/Sampling/RuntimeMapping.swift.
 
 /// The scheduler model a preset runs (see docs/presets.md).
 public enum SchedulerModel: String, Codable, Sendable, CaseIterable {
@@ -85,20 +87,6 @@ public enum WorkerState: String, Codable, Sendable {
     /// Inside a `blocking {}` region under `handoff`: its queue passed to a spare carrier.
     case handedOff
     case stopped
-}
-
-extension WorkerState {
-    /// The runtime's state of the same name (a switch: describing an enum to match raw values is reflection).
-    public init(_ s: SchedulerWorkerState) {
-        switch s {
-        case .running: self = .running
-        case .spinning: self = .spinning
-        case .parked: self = .parked
-        case .pinned: self = .pinned
-        case .handedOff: self = .handedOff
-        case .stopped: self = .stopped
-        }
-    }
 }
 
 /// One carrier of a fiber scheduler.
@@ -290,23 +278,6 @@ public struct TaskKindStats: Codable, Sendable, Equatable {
 public enum EventKind: String, Codable, Sendable, CaseIterable {
     case spawnBatch, steal, workerPark, workerUnpark, pin, handoff, blockingBegin, blockingEnd
     case slowCallback, lagSpike, presetSwitch, bookmark
-
-    /// The runtime's kind of the same name. A switch, not `EventKind(rawValue: "\(kind)")`: describing an enum
-    /// goes through reflection, microseconds per event when a sampler drains thousands of them.
-    public init(_ kind: RuntimeEventKind) {
-        switch kind {
-        case .spawnBatch: self = .spawnBatch
-        case .steal: self = .steal
-        case .workerPark: self = .workerPark
-        case .workerUnpark: self = .workerUnpark
-        case .pin: self = .pin
-        case .handoff: self = .handoff
-        case .blockingBegin: self = .blockingBegin
-        case .blockingEnd: self = .blockingEnd
-        case .slowCallback: self = .slowCallback
-        case .lagSpike: self = .lagSpike
-        }
-    }
 }
 
 /// One notable event. Field use per kind: steal: `worker` thief, `other` victim, `count`;
@@ -331,14 +302,5 @@ public struct RuntimeEvent: Codable, Sendable, Equatable {
         self.count = count
         self.durationMs = durationMs
         self.name = name
-    }
-
-    /// A runtime event record as a telemetry event, its time in seconds since `sessionStart` (a `qv_now_ns`
-    /// value; 0 keeps the monotonic clock's own origin).
-    public init(_ r: RuntimeEventRecord, sessionStart: UInt64) {
-        self.init(
-            time: r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0, kind: EventKind(r.kind),
-            worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
-            durationMs: Double(r.durationNanos) / 1e6, name: r.name)
     }
 }

@@ -1,0 +1,54 @@
+// RuntimeMapping: the one place where runtime values become telemetry values.
+//
+// Telemetry is a leaf module (it imports nothing of the runtime), so every conversion from a
+// runtime type (`SchedulerWorkerState`, `RuntimeEventKind`, `RuntimeEventRecord`, the runtime's
+// lag and delay summaries) to a snapshot value is here, and the samplers (FiberSampler,
+// LoopSampler) and the benchmarks use these and nothing else. Each conversion is a `switch` or a
+// field-by-field copy: matching enums by describing them (`EventKind(rawValue: "\(kind)")`) goes
+// through reflection, microseconds per event when a sampler drains thousands of them.
+
+import Runtime
+import Telemetry
+
+extension WorkerState {
+    /// The runtime's state of the same name.
+    public init(_ s: SchedulerWorkerState) {
+        switch s {
+        case .running: self = .running
+        case .spinning: self = .spinning
+        case .parked: self = .parked
+        case .pinned: self = .pinned
+        case .handedOff: self = .handedOff
+        case .stopped: self = .stopped
+        }
+    }
+}
+
+extension EventKind {
+    /// The runtime's kind of the same name.
+    public init(_ kind: RuntimeEventKind) {
+        switch kind {
+        case .spawnBatch: self = .spawnBatch
+        case .steal: self = .steal
+        case .workerPark: self = .workerPark
+        case .workerUnpark: self = .workerUnpark
+        case .pin: self = .pin
+        case .handoff: self = .handoff
+        case .blockingBegin: self = .blockingBegin
+        case .blockingEnd: self = .blockingEnd
+        case .slowCallback: self = .slowCallback
+        case .lagSpike: self = .lagSpike
+        }
+    }
+}
+
+extension RuntimeEvent {
+    /// A runtime event record as a telemetry event, its time in seconds since `sessionStart` (a `qv_now_ns`
+    /// value; 0 keeps the monotonic clock's own origin).
+    public init(_ r: RuntimeEventRecord, sessionStart: UInt64) {
+        self.init(
+            time: r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0, kind: EventKind(r.kind),
+            worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
+            durationMs: Double(r.durationNanos) / 1e6, name: r.name)
+    }
+}
