@@ -153,30 +153,16 @@ public enum UIBenchmarks {
 
     // MARK: - overhead
 
-    /// One sampling pass, as the live sampler does it: metrics, drained events, a snapshot, the panel history.
-    static func sampleOnce(_ s: Scheduler, sequence: UInt64, history: inout PanelHistory) {
+    /// One sampling pass, as the live sampler does it (the same `FiberSampler`): metrics, drained events, a
+    /// snapshot, the panel history.
+    static func sampleOnce(
+        _ s: Scheduler, sampler: inout FiberSampler, sequence: UInt64, history: inout PanelHistory
+    ) {
         let m = s.metrics()
         let records = s.drainEvents()
-        let workers = m.workers.map { w in
-            WorkerSnapshot(
-                id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps,
-                stolenIn: w.stolenIn, stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks,
-                queueDepth: w.queueDepth, queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth,
-                busyNanos: w.busyNanos, currentFiber: w.currentFiber, currentKind: w.currentKind)
-        }
-        let f = m.fibers
-        let events = records.map { RuntimeEvent($0, sessionStart: 0) }
-        let snapshot = Snapshot(
-            time: Double(sequence) / 30, sequence: sequence, preset: "overhead", model: .virtualThreads,
-            workers: workers, injectorDepth: m.injectorDepth,
-            fibers: FiberCounts(
-                total: f.total, running: f.running, runnable: f.runnable, parkedSleep: f.parkedSleep,
-                parkedIO: f.parkedIO, parkedChannel: f.parkedChannel, parkedMutex: f.parkedMutex,
-                parkedJoin: f.parkedJoin, blockedPinned: f.blockedPinned, blockedHandoff: f.blockedHandoff),
-            lag: LagSummary(
-                p50Ms: Double(m.delay.p50Nanos) / 1e6, p99Ms: Double(m.delay.p99Nanos) / 1e6,
-                maxMs: Double(m.delay.maxNanos) / 1e6),
-            events: events, droppedEvents: m.droppedEvents)
+        var snapshot = Snapshot(
+            time: Double(sequence) / 30, sequence: sequence, preset: "overhead", model: .virtualThreads)
+        sampler.sample(m, events: records, into: &snapshot)
         history.append(snapshot)
     }
 
@@ -188,10 +174,11 @@ public enum UIBenchmarks {
         func run(_ s: Scheduler) -> OSThread {
             OSThread.spawn { [self] in
                 var history = PanelHistory()
+                var sampler = FiberSampler(sessionStart: 0)
                 var seq: UInt64 = 0
                 var next = qv_now_ns()
                 while !stop.load(ordering: .sequentiallyConsistent) {
-                    sampleOnce(s, sequence: seq, history: &history)
+                    sampleOnce(s, sampler: &sampler, sequence: seq, history: &history)
                     seq += 1
                     samples.add(1, ordering: .sequentiallyConsistent)
                     next &+= 33_333_333

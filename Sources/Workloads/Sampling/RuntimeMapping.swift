@@ -52,3 +52,22 @@ extension RuntimeEvent {
             durationMs: Double(r.durationNanos) / 1e6, name: r.name)
     }
 }
+
+extension FiberCounts {
+    /// The scheduler's fibers by state, field by field.
+    public init(_ f: SchedulerMetrics.FiberCounts) {
+        self.init(
+            total: f.total, running: f.running, runnable: f.runnable, parkedSleep: f.parkedSleep, parkedIO: f.parkedIO,
+            parkedChannel: f.parkedChannel, parkedMutex: f.parkedMutex, parkedJoin: f.parkedJoin,
+            blockedPinned: f.blockedPinned, blockedHandoff: f.blockedHandoff)
+    }
+}
+
+extension LagSummary {
+    /// A loop's heartbeat lag (same fields, same bucket bounds).
+    public init(_ l: LoopLagSummary) {
+        self.init(
+            p50Ms: l.p50Ms, p99Ms: l.p99Ms, maxMs: l.maxMs, slotP99Ms: l.slotP99Ms, recentMs: l.recentMs,
+            buckets: l.buckets)
+    }
+}

@@ -1,0 +1,60 @@
+// FiberSampler: one read of a fiber scheduler (`SchedulerMetrics` + drained event records) → the
+// runtime part of a `Snapshot`.
+//
+// The one sampling layer (with LoopSampler and RuntimeMapping): the live source, the headless run
+// and the benchmarks all build fiber snapshots here, so every figure is derived once. Interval
+// maths (busy shares over a window, deltas between two reads) happens here and nowhere else: the
+// dashboard only draws what a snapshot says.
+//
+// Ownership: a sampler is a value owned by the one thread that samples (the UI or headless thread,
+// or a benchmark's sampler thread). It never touches the runtime: its caller reads the metrics
+// (`Scheduler.metrics()`, `drainEvents()`, both non-blocking for carriers) and passes them in.
+
+import Runtime
+import Telemetry
+
+/// Builds fiber-model snapshots from scheduler reads. Owned by one sampling thread.
+public struct FiberSampler: Sendable {
+    /// Origin of event times (monotonic ns).
+    public let sessionStart: UInt64
+    /// (time, busyNanos per carrier) at recent samples, oldest first, spanning about `busyWindow`.
+    private var marks: [(time: Double, busy: [UInt64])] = []
+
+    /// Seconds a carrier's busy share covers. The scheduler publishes busy time between fibers, every
+    /// `injectorInterval` runs or at a park, so a carrier running long CPU fibers credits 100+ ms at once:
+    /// over one 100 ms frame its share read 0 %, 100 %, 0 %, 2 % … while it was busy throughout.
+    public static let busyWindow = 1.0
+
+    public init(sessionStart: UInt64) { self.sessionStart = sessionStart }
+
+    /// Fills the runtime's part of `snapshot` (workers, injector, fibers by state, events, drops) from one
+    /// read taken at `time` (seconds since the session started). Call once per read, in time order.
+    public mutating func sample(_ m: SchedulerMetrics, events records: [RuntimeEventRecord], into snapshot: inout Snapshot)
+    {
+        let time = snapshot.time
+        let now = m.workers.map(\.busyNanos)
+        if marks.last?.busy.count != now.count { marks = [] }
+        while marks.count > 1, marks[1].time <= time - Self.busyWindow { marks.removeFirst() }
+        let first = marks.first
+        snapshot.workers = m.workers.enumerated().map { (i, w) in
+            var busy = 0.0
+            if let first, time > first.time {
+                busy = Double(w.busyNanos &- first.busy[i]) / ((time - first.time) * 1e9)
+            }
+            // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says
+            // "the fiber running now", so a carrier with nothing on it shows none (not "heartbeat").
+            let hasFiber = w.state != .parked && w.state != .spinning && w.state != .stopped
+            return WorkerSnapshot(
+                id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
+                stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
+                queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, busyNanos: w.busyNanos,
+                busyRatio: min(1, max(0, busy)), currentFiber: hasFiber ? w.currentFiber : nil,
+                currentKind: hasFiber ? w.currentKind : nil)
+        }
+        marks.append((time, now))
+        snapshot.injectorDepth = m.injectorDepth
+        snapshot.fibers = FiberCounts(m.fibers)
+        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
+        snapshot.droppedEvents = m.droppedEvents
+    }
+}
