@@ -33,7 +33,8 @@ enum PanelFixtures {
                 queueCapacity: 256, maxQueueDepth: [180, 40, 20, 31, 5, 9, 8, 6][k % 8],
                 busyNanos: UInt64(max(0, 9 - k)) * 1_000_000_000,
                 busyRatio: [0.97, 0.81, 0.64, 0.12, 0, 0.5, 0.4, 0.3][k % 8] * (0.9 + wave(i + k) / 10),
-                currentFiber: running[k % 8].map { "\($0.0)-\(1000 + 37 * k)" }, currentKind: running[k % 8]?.1)
+                currentFiber: running[k % 8].map { "\($0.0)-\(1000 + 37 * k)" }, currentKind: running[k % 8]?.1,
+                stolenInInterval: k == 0 ? 0 : 1)
         }
         var events: [RuntimeEvent] = []
         if carriers > 1 {

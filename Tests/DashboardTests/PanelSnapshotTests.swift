@@ -90,8 +90,9 @@ import Testing
         var quiet = PanelHistory()
         var s = PanelFixtures.virtualThreads(0, carriers: 2)
         s.events = []
+        for w in s.workers.indices { s.workers[w].stolenInInterval = 0 }
         quiet.append(s)
-        quiet.append(s)  // same counters: no steals this interval
+        quiet.append(s)  // no steals this interval
         #expect(!hasSteal(Self.render(Size(80, 24), s, quiet)))
         let (busy, h) = PanelFixtures.run(3) { PanelFixtures.virtualThreads($0, carriers: 2) }
         #expect(hasSteal(Self.render(Size(80, 24), busy, h)))

@@ -130,7 +130,8 @@ final class FiberModel: Model {
 
     init(preset: Preset, sessionStart: UInt64) {
         self.preset = preset
-        sampler = Mutex(FiberSampler(sessionStart: sessionStart))
+        sampler = Mutex(
+            FiberSampler(sessionStart: sessionStart, delaySampling: Scheduler.Configuration().delaySampling))
         stats = preset.workload.tasks.map { KindStats(name: $0.name, kind: $0.kind) }
         heartbeat = HeartbeatLag(periodNanos: UInt64(preset.scheduler.heartbeatMs * 1e6))
     }

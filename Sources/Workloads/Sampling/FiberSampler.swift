@@ -17,23 +17,37 @@ import Telemetry
 public struct FiberSampler: Sendable {
     /// Origin of event times (monotonic ns).
     public let sessionStart: UInt64
+    /// 1 in this many enqueues has its ready → running delay measured (the scheduler's `delaySampling`).
+    public let delaySampling: Int
     /// (time, busyNanos per carrier) at recent samples, oldest first, spanning about `busyWindow`.
     private var marks: [(time: Double, busy: [UInt64])] = []
+    /// `runs` and `stolenIn` per carrier at the previous sample (empty before the first).
+    private var lastRuns: [UInt64] = []
+    private var lastStolenIn: [UInt64] = []
 
     /// Seconds a carrier's busy share covers. The scheduler publishes busy time between fibers, every
     /// `injectorInterval` runs or at a park, so a carrier running long CPU fibers credits 100+ ms at once:
     /// over one 100 ms frame its share read 0 %, 100 %, 0 %, 2 % … while it was busy throughout.
     public static let busyWindow = 1.0
 
-    public init(sessionStart: UInt64) { self.sessionStart = sessionStart }
+    public init(sessionStart: UInt64, delaySampling: Int = 64) {
+        self.sessionStart = sessionStart
+        self.delaySampling = delaySampling
+    }
 
     /// Fills the runtime's part of `snapshot` (workers, injector, fibers by state, events, drops) from one
     /// read taken at `time` (seconds since the session started). Call once per read, in time order.
-    public mutating func sample(_ m: SchedulerMetrics, events records: [RuntimeEventRecord], into snapshot: inout Snapshot)
-    {
+    public mutating func sample(
+        _ m: SchedulerMetrics, events records: [RuntimeEventRecord], into snapshot: inout Snapshot
+    ) {
         let time = snapshot.time
         let now = m.workers.map(\.busyNanos)
         if marks.last?.busy.count != now.count { marks = [] }
+        if lastRuns.count != now.count {
+            lastRuns = []
+            lastStolenIn = []
+        }
+        let previous = !lastRuns.isEmpty
         while marks.count > 1, marks[1].time <= time - Self.busyWindow { marks.removeFirst() }
         let first = marks.first
         snapshot.workers = m.workers.enumerated().map { (i, w) in
@@ -44,14 +58,24 @@ public struct FiberSampler: Sendable {
             // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says
             // "the fiber running now", so a carrier with nothing on it shows none (not "heartbeat").
             let hasFiber = w.state != .parked && w.state != .spinning && w.state != .stopped
+            // Deltas need a previous read of the same runtime; the first sample's are unknown, not "all".
+            let ran = previous ? w.runs &- lastRuns[i] : nil
+            let stolen = previous ? w.stolenIn &- lastStolenIn[i] : nil
+            // The fiber last resumed on this carrier: the scheduler keeps its name until the next resume.
+            let ranSome = (ran ?? 0) > 0
             return WorkerSnapshot(
                 id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
                 stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
                 queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, busyNanos: w.busyNanos,
                 busyRatio: min(1, max(0, busy)), currentFiber: hasFiber ? w.currentFiber : nil,
-                currentKind: hasFiber ? w.currentKind : nil)
+                currentKind: hasFiber ? w.currentKind : nil, runsInInterval: ran, stolenInInterval: stolen,
+                lastFiber: ranSome ? w.currentFiber : nil, lastKind: ranSome ? w.currentKind : nil)
         }
         marks.append((time, now))
+        lastRuns = m.workers.map(\.runs)
+        lastStolenIn = m.workers.map(\.stolenIn)
+        snapshot.busyWindowSeconds = Self.busyWindow
+        snapshot.readyDelay = DelaySummary(m.delay, sampling: delaySampling)
         snapshot.injectorDepth = m.injectorDepth
         snapshot.fibers = FiberCounts(m.fibers)
         snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }

@@ -17,6 +17,8 @@ public struct LoopSampler: Sendable {
     public let sessionStart: UInt64
     private var lastTime: Double? = nil
     private var lastBusy: [UInt64] = []
+    /// `jobsRun` per loop at the previous sample (empty before the first).
+    private var lastJobs: [UInt64] = []
 
     public init(sessionStart: UInt64) { self.sessionStart = sessionStart }
 
@@ -29,14 +31,20 @@ public struct LoopSampler: Sendable {
         let time = snapshot.time
         let dt = lastTime.map { time - $0 } ?? 0
         if lastBusy.count != metrics.count { lastBusy = metrics.map(\.busyNanos) }
+        if lastJobs.count != metrics.count { lastJobs = [] }
+        let previous = !lastJobs.isEmpty
         snapshot.loops = metrics.enumerated().map { (i, m) in
             let busy = dt > 0 ? Double(m.busyNanos &- lastBusy[i]) / (dt * 1e9) : 0
             return LoopSnapshot(
                 id: m.id, readyDepth: m.readyDepth, maxReadyDepth: m.maxReadyDepth, timersPending: m.timersPending,
                 tasksAlive: m.tasksAlive, jobsRun: m.jobsRun, slowCallbacks: m.slowCallbacks,
-                busyRatio: min(1, max(0, busy)), current: m.current, lag: LagSummary(m.lag))
+                busyRatio: min(1, max(0, busy)), current: m.current,
+                jobsInInterval: previous ? m.jobsRun &- lastJobs[i] : nil, lag: LagSummary(m.lag),
+                readyDelay: DelaySummary(m.queueDelay))
         }
         lastBusy = metrics.map(\.busyNanos)
+        lastJobs = metrics.map(\.jobsRun)
+        snapshot.readyDelay = DelaySummary.worst(snapshot.loops.compactMap(\.readyDelay))
         lastTime = time
         // The worst loop's figures: the lag a user of this process would see.
         var lag = LagSummary()

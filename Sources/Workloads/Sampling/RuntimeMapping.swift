@@ -71,3 +71,36 @@ extension LagSummary {
             buckets: l.buckets)
     }
 }
+
+extension DelaySummary {
+    /// The scheduler's sampled ready → running delays (1 in `sampling` enqueues; percentiles are upper edges
+    /// of log2 buckets, so within 2×), with the raw log2 histogram.
+    public init(_ d: SchedulerMetrics.Delay, sampling: Int) {
+        self.init(
+            samples: d.samples, sampling: sampling, p50Ms: Double(d.p50Nanos) / 1e6, p99Ms: Double(d.p99Nanos) / 1e6,
+            maxMs: Double(d.maxNanos) / 1e6, log2Buckets: d.histogram)
+    }
+
+    /// A loop's queue delay (ready → started, every job measured; no histogram published).
+    public init(_ d: LoopDurationSummary) {
+        self.init(samples: d.count, sampling: 1, p50Ms: d.p50Ms, p99Ms: d.p99Ms, maxMs: d.maxMs, log2Buckets: nil)
+    }
+
+    /// The worst of several delays (the highest percentiles and maximum, the samples summed), or nil for none.
+    public static func worst(_ ds: [DelaySummary]) -> DelaySummary? {
+        guard var out = ds.first else { return nil }
+        for d in ds.dropFirst() {
+            out.samples += d.samples
+            out.sampling = max(out.sampling, d.sampling)
+            out.p50Ms = max(out.p50Ms, d.p50Ms)
+            out.p99Ms = max(out.p99Ms, d.p99Ms)
+            out.maxMs = max(out.maxMs, d.maxMs)
+            if let a = out.log2Buckets, let b = d.log2Buckets, a.count == b.count {
+                out.log2Buckets = zip(a, b).map { $0 &+ $1 }
+            } else {
+                out.log2Buckets = nil
+            }
+        }
+        return out
+    }
+}
