@@ -17,6 +17,23 @@ enum PanelFixtures {
         TaskKindStats(kind: "disk", started: 24, completed: 23, inFlight: 1, p50Ms: 50.2, p99Ms: 51.7, throughput: 2),
     ]
 
+    /// A fiber scheduler's sampled ready → running delay (1 in 64, log2 buckets of ns).
+    static func fiberDelay(p99Ms: Double) -> DelaySummary {
+        var b = [UInt64](repeating: 0, count: 40)
+        b[11] = 4200
+        b[13] = 2100
+        b[16] = 600
+        b[19] = 90
+        b[25] = p99Ms > 10 ? 40 : 0
+        return DelaySummary(
+            samples: b.reduce(0, +), sampling: 64, p50Ms: 0.004, p99Ms: p99Ms, maxMs: p99Ms * 2.5, log2Buckets: b)
+    }
+
+    /// A loop's queue delay (every job; no histogram).
+    static func loopDelay(p99Ms: Double) -> DelaySummary {
+        DelaySummary(samples: 52_000, sampling: 1, p50Ms: 0.08, p99Ms: p99Ms, maxMs: p99Ms * 1.3)
+    }
+
     /// Virtual threads, 4 carriers, work stealing, one carrier handed off, steals this interval.
     static func virtualThreads(_ i: Int = 40, carriers: Int = 4) -> Snapshot {
         let states: [WorkerState] = [.running, .running, .handedOff, .spinning, .parked, .running, .running, .running]
@@ -62,6 +79,7 @@ enum PanelFixtures {
             lag: LagSummary(
                 p50Ms: 0.42, p99Ms: 6.8, maxMs: 23.5, slotP99Ms: 7.1, recentMs: 0.5 + 6 * wave(i),
                 buckets: [210, 1830, 2410, 1210, 640, 120, 22, 3, 0, 0]),
+            readyDelay: fiberDelay(p99Ms: 0.52), busyWindowSeconds: 1,
             taskKinds: fiberKinds, events: events, droppedEvents: 0)
     }
 
@@ -88,6 +106,7 @@ enum PanelFixtures {
             lag: LagSummary(
                 p50Ms: 8.5, p99Ms: 52.1, maxMs: 61, slotP99Ms: 55, recentMs: 10 + 45 * wave(i),
                 buckets: [4, 10, 30, 80, 200, 410, 380, 260, 12, 0]),
+            readyDelay: fiberDelay(p99Ms: 48), busyWindowSeconds: 1,
             taskKinds: [fiberKinds[2], fiberKinds[3]], events: events, droppedEvents: 17)
     }
 
@@ -119,7 +138,7 @@ enum PanelFixtures {
             model: .eventLoop, loops: [loop],
             pool: pool ? PoolSnapshot(threads: 4, busy: 3, queueDepth: 3, completed: UInt64(1200 + i)) : nil,
             fibers: FiberCounts(total: 212, running: 1, runnable: 12),
-            lag: lag,
+            lag: lag, readyDelay: loopDelay(p99Ms: pool ? 0.9 : 50), busyWindowSeconds: 1,
             taskKinds: [
                 TaskKindStats(
                     kind: "web", started: 9000, completed: 8990, inFlight: 10, p50Ms: pool ? 3.1 : 48,
@@ -145,7 +164,8 @@ enum PanelFixtures {
                 id: k, readyDepth: [4, 17, 0][k], maxReadyDepth: [22, 35, 9][k], timersPending: 10 + k,
                 tasksAlive: 70 + k,
                 jobsRun: UInt64(20_000 + 1000 * k + i), slowCallbacks: hot ? 14 : 0,
-                busyRatio: [0.55, 0.93, 0.21][k], current: k == 2 ? nil : "web-\(500 + k)", lag: lag)
+                busyRatio: [0.55, 0.93, 0.21][k], current: k == 2 ? nil : "web-\(500 + k)", lag: lag,
+                readyDelay: loopDelay(p99Ms: 1 + Double(k)))
         }
         return Snapshot(
             time: Double(i) / 10, sequence: UInt64(i), preset: sharedPool ? "loops-shared-pool" : "loop-per-thread",
@@ -158,6 +178,7 @@ enum PanelFixtures {
                 p50Ms: 0.5, p99Ms: sharedPool ? 2.4 : 51, maxMs: sharedPool ? 4 : 58, slotP99Ms: sharedPool ? 2.6 : 53,
                 recentMs: sharedPool ? 0.9 : 12 + 30 * wave(i),
                 buckets: [400, 1800, 900, 300, 80, 20, 9, 4, 0, 0]),
+            readyDelay: loopDelay(p99Ms: sharedPool ? 1.1 : 49), busyWindowSeconds: 1,
             taskKinds: [
                 TaskKindStats(
                     kind: "web", started: 30_000, completed: 29_990, inFlight: 10, p50Ms: 2.1, p99Ms: 7.7,

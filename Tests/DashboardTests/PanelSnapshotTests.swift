@@ -121,9 +121,9 @@ import Testing
     /// Talk labels that must be on screen for each model (what the end-to-end test also looks for).
     @Test(arguments: sizes) func talkLabels(size: Size) {
         let expected: [String: [String]] = [
-            "virtual-threads": ["Scheduler", "C0", "C3", "injector", "Scheduling delay", "stolen"],
+            "virtual-threads": ["Scheduler", "C0", "C3", "injector", "Heartbeat lag", "ready → running", "stolen"],
             "green-threads": ["Scheduler", "green threads", "PINNED", "dropped: 17"],
-            "asyncio": ["Event Loop", "Loop lag", "Slow callbacks", "hash-"],
+            "asyncio": ["Event Loop", "Heartbeat lag", "Slow callbacks", "hash-"],
             "to-thread": ["Event Loop", "Thread 1", "Thread 4", "queue 3"],
             "loop-per-thread": ["Single Process", "Event Loop 1", "Thread 3"],
             "loops-shared-pool": ["Single Process", "Worker Threadpool"],

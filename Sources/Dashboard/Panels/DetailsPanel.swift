@@ -16,7 +16,8 @@ enum DetailsPanel {
         let name = fibers ? "Carrier \(s.workers[index].id)" : "Event Loop \(index + 1)"
         let inner = grid.box(rect, title: "\(name) \(sep) details \(sep) Esc back").inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
-        let counters = fibers ? workerCounters(s.workers[index]) : loopCounters(s.loops[index])
+        let counters =
+            fibers ? workerCounters(s.workers[index]) : loopCounters(s.loops[index], arrow: grid.glyphs.arrowRight)
         let wide = inner.width >= 70
         let counterWidth = wide ? 34 : inner.width
         let counterRect = Rect(inner.x, inner.y, counterWidth, min(inner.height, counters.count))
@@ -74,7 +75,7 @@ enum DetailsPanel {
         ]
     }
 
-    static func loopCounters(_ l: LoopSnapshot) -> [(String, String, Style)] {
+    static func loopCounters(_ l: LoopSnapshot, arrow: Unicode.Scalar) -> [(String, String, Style)] {
         [
             ("running", l.current ?? "idle", l.current == nil ? PanelPalette.parked : PanelPalette.running),
             ("busy", Fmt.pct(l.busyRatio), .plain),
@@ -83,9 +84,14 @@ enum DetailsPanel {
             ("tasks alive", Fmt.count(l.tasksAlive), .plain),
             ("jobs run", Fmt.count(l.jobsRun), .plain),
             ("slow callbacks", "\(l.slowCallbacks)", l.slowCallbacks > 0 ? PanelPalette.blocked : .plain),
-            ("lag now", Fmt.ms(l.lag.recentMs), PanelPalette.lag(l.lag.recentMs)),
-            ("lag p50 / p99", "\(Fmt.ms(l.lag.p50Ms)) / \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
-            ("lag max", Fmt.ms(l.lag.maxMs), PanelPalette.lag(l.lag.maxMs)),
+            ("hb lag now", Fmt.ms(l.lag.recentMs), PanelPalette.lag(l.lag.recentMs)),
+            ("hb lag p50/p99", "\(Fmt.ms(l.lag.p50Ms)) / \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
+            ("hb lag max", Fmt.ms(l.lag.maxMs), PanelPalette.lag(l.lag.maxMs)),
+            (
+                "ready\(Character(arrow))run p99",
+                Fmt.na(l.readyDelay) { "\(Fmt.delayMs($0.p99Ms)) (max \(Fmt.delayMs($0.maxMs)))" },
+                PanelPalette.lag(l.readyDelay?.p99Ms ?? 0)
+            ),
         ]
     }
 

@@ -194,7 +194,10 @@ enum LoopChart {
             grid.spans(
                 r, row,
                 [
-                    ("lag \(Fmt.ms(l.lag.recentMs))", PanelPalette.lag(l.lag.recentMs)),
+                    (
+                        "\(detailed ? "heartbeat lag" : "hb lag") \(Fmt.ms(l.lag.recentMs))",
+                        PanelPalette.lag(l.lag.recentMs)
+                    ),
                     ("  slow \(l.slowCallbacks)", l.slowCallbacks > 0 ? PanelPalette.blocked : .plain),
                     ("  timers \(l.timersPending)  tasks \(Fmt.count(l.tasksAlive))", .plain),
                 ])
@@ -204,7 +207,7 @@ enum LoopChart {
             grid.spans(
                 r, row,
                 [
-                    ("lag p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
+                    ("heartbeat p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
                     ("  max \(Fmt.ms(l.lag.maxMs))", PanelPalette.lag(l.lag.maxMs)),
                     ("  jobs \(Fmt.count(l.jobsRun))", .dim),
                 ])
@@ -247,7 +250,7 @@ enum LoopChart {
                     [
                         ("Event Loop \(i + 1) ", sel ? Style.reverse : .bold),
                         ("ready \(l.readyDepth) ", PanelPalette.runnable),
-                        ("lag \(Fmt.ms(l.lag.recentMs))", lagStyle),
+                        ("hb lag \(Fmt.ms(l.lag.recentMs))", lagStyle),
                     ])
                 grid.arrow(from: Point(lr.maxX + 1, lr.y), .right, length: tr.x - lr.maxX - 1)
                 grid.spans(
@@ -269,7 +272,7 @@ enum LoopChart {
                     grid.spans(
                         r, 1,
                         [
-                            ("lag p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
+                            ("hb lag p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
                             ("  jobs \(Fmt.count(l.jobsRun))", .dim),
                         ])
                 }
