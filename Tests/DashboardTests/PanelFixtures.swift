@@ -48,10 +48,13 @@ enum PanelFixtures {
                 stolenOut: UInt64(k == 0 ? 300 + i : 0),
                 parks: UInt64(20 * k), unparks: UInt64(20 * k), queueDepth: [96, 12, 0, 3, 0, 7, 1, 2][k % 8],
                 queueCapacity: 256, maxQueueDepth: [180, 40, 20, 31, 5, 9, 8, 6][k % 8],
+                queuePeak: [140, 30, 4, 41, 0, 12, 3, 2][k % 8],
                 busyNanos: UInt64(max(0, 9 - k)) * 1_000_000_000,
                 busyRatio: [0.97, 0.81, 0.64, 0.12, 0, 0.5, 0.4, 0.3][k % 8] * (0.9 + wave(i + k) / 10),
                 currentFiber: running[k % 8].map { "\($0.0)-\(1000 + 37 * k)" }, currentKind: running[k % 8]?.1,
-                stolenInInterval: k == 0 ? 0 : 1)
+                runsInInterval: k == 4 ? 0 : 40, stolenInInterval: k == 0 ? 0 : 1,
+                lastFiber: running[k % 8] == nil && k != 4 ? "web-\(2000 + k)" : nil,
+                lastKind: running[k % 8] == nil && k != 4 ? "io" : nil)
         }
         var events: [RuntimeEvent] = []
         if carriers > 1 {
@@ -79,7 +82,7 @@ enum PanelFixtures {
             lag: LagSummary(
                 p50Ms: 0.42, p99Ms: 6.8, maxMs: 23.5, slotP99Ms: 7.1, recentMs: 0.5 + 6 * wave(i),
                 buckets: [210, 1830, 2410, 1210, 640, 120, 22, 3, 0, 0]),
-            readyDelay: fiberDelay(p99Ms: 0.52), busyWindowSeconds: 1,
+            readyDelay: fiberDelay(p99Ms: 0.52), injectorPeak: 19, busyWindowSeconds: 1,
             taskKinds: fiberKinds, events: events, droppedEvents: 0)
     }
 
@@ -119,11 +122,13 @@ enum PanelFixtures {
             pool
             ? LagSummary(p50Ms: 0.31, p99Ms: 1.9, maxMs: 3.2, slotP99Ms: 2, recentMs: lagMs, buckets: buckets)
             : LagSummary(p50Ms: 4.2, p99Ms: 52.3, maxMs: 61.8, slotP99Ms: 55, recentMs: lagMs, buckets: buckets)
-        let loop = LoopSnapshot(
+        var loop = LoopSnapshot(
             id: 0, readyDepth: pool ? 12 : 31, maxReadyDepth: 40, timersPending: 34, tasksAlive: 212,
             jobsRun: UInt64(52_000 + 100 * i), slowCallbacks: pool ? 0 : UInt64(80 + i / 5),
             busyRatio: pool ? 0.63 : 0.99,
-            current: pool ? "web-\(1700 + i)" : "hash-\(300 + i)", lag: lag)
+            current: pool ? "web-\(1700 + i)" : "hash-\(300 + i)", jobsInInterval: 480, lag: lag,
+            readyDelay: loopDelay(p99Ms: pool ? 0.9 : 50))
+        loop.readyPeak = pool ? 19 : 38
         var events: [RuntimeEvent] = []
         if !pool && i % 4 == 1 {
             events.append(
@@ -136,7 +141,15 @@ enum PanelFixtures {
             presetTitle: pool
                 ? "asyncio + to_thread: blocking work offloaded to a pool" : "asyncio: one loop, one thread",
             model: .eventLoop, loops: [loop],
-            pool: pool ? PoolSnapshot(threads: 4, busy: 3, queueDepth: 3, completed: UInt64(1200 + i)) : nil,
+            pool: pool
+                ? PoolSnapshot(
+                    threads: 4, busy: 3, queueDepth: 3, queuePeak: 7, completed: UInt64(1200 + i),
+                    threadStates: [
+                        PoolThreadSnapshot(id: 0, kind: "disk", runningMs: 12.5 + Double(i % 5)),
+                        PoolThreadSnapshot(id: 1, kind: "disk", runningMs: 31),
+                        PoolThreadSnapshot(id: 2),
+                        PoolThreadSnapshot(id: 3, kind: "hash", runningMs: 4.2),
+                    ]) : nil,
             fibers: FiberCounts(total: 212, running: 1, runnable: 12),
             lag: lag, readyDelay: loopDelay(p99Ms: pool ? 0.9 : 50), busyWindowSeconds: 1,
             taskKinds: [

@@ -59,4 +59,29 @@ import Testing
         #expect(d.log2Buckets == hist)
         #expect(s.busyWindowSeconds == FiberSampler.busyWindow)
     }
+
+    static func loop(busy: UInt64, jobs: UInt64) -> LoopMetrics {
+        LoopMetrics(
+            id: 0, name: "loop-0", readyDepth: 0, maxReadyDepth: 0, timersPending: 0, tasksAlive: 0, jobsRun: jobs,
+            slowCallbacks: 0, busyNanos: busy, current: nil, currentRunningNanos: 0, lag: LoopLagSummary(),
+            queueDelay: LoopDurationSummary(), runTime: LoopDurationSummary(), droppedEvents: 0)
+    }
+
+    /// Carriers and loops share one busy definition: the trailing `BusyWindow.seconds`, not the last interval
+    /// (a loop busy for the first half second and idle for the next frame is 50 % busy over the window).
+    @Test func loopBusyCoversTheSameWindowAsCarriers() {
+        var loops = LoopSampler(sessionStart: 0)
+        var fibers = FiberSampler(sessionStart: 0)
+        var last = (Snapshot(), Snapshot())
+        for (t, busy) in [(0.0, UInt64(0)), (0.5, 500_000_000), (1.0, 500_000_000)] {
+            var l = Snapshot(time: t, model: .eventLoop)
+            loops.sample([Self.loop(busy: busy, jobs: 0)], pools: [], events: [], into: &l)
+            var f = Snapshot(time: t)
+            fibers.sample(Self.metrics([Self.worker(0, runs: 0, stolenIn: 0, busy: busy)]), events: [], into: &f)
+            last = (l, f)
+        }
+        #expect(abs(last.0.loops[0].busyRatio - 0.5) < 1e-9, "loop busy \(last.0.loops[0].busyRatio)")
+        #expect(last.0.loops[0].busyRatio == last.1.workers[0].busyRatio)
+        #expect(last.0.busyWindowSeconds == 1 && last.1.busyWindowSeconds == 1)
+    }
 }

@@ -295,22 +295,46 @@ enum TasksPanel {
 }
 
 /// Busy share per worker (fiber models) or loop (loop models), plus the pool, with a sparkline of history.
+/// One definition (docs/figures.md, the sampler's BusyWindow): the share of the trailing window spent busy,
+/// the title saying what busy means for the source and over which window; searching/spinning apart.
 enum BusyPanel {
+    /// "Busy per carrier · last 1s", "Busy per loop · window n/a" (a format-1 recording).
+    static func title(_ s: Snapshot, separator: Unicode.Scalar) -> String {
+        let window =
+            s.busyWindowSeconds.map { w in
+                "last " + (w == w.rounded() ? "\(Int(w))s" : Fmt.fixed(w, 1) + "s")
+            } ?? "window n/a"
+        return "Busy per \(s.model.usesFibers ? "carrier" : "loop") \(Character(separator)) \(window)"
+    }
+
+    /// What busy means for this source, shown on the panel's first row.
+    static func definition(_ s: Snapshot, separator: Unicode.Scalar) -> String {
+        let sep = Character(separator)
+        guard s.model.usesFibers else { return "busy = running jobs" }
+        // Until the runtime splits searching from running, a carrier's busy time is all its time not parked.
+        return s.workers.contains { $0.spinRatio != nil }
+            ? "busy = running fibers \(sep) spin apart" : "busy = not parked \(sep) spin n/a"
+    }
+
     static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory, view: PanelView) {
         let fibers = s.model.usesFibers
-        let inner = grid.box(rect, title: fibers ? "Busy per carrier" : "Busy per loop").inset(dx: 1, dy: 0)
+        let inner = grid.box(rect, title: title(s, separator: grid.glyphs.separator)).inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
         let ratios = fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio)
+        let spins: [Double?] = fibers ? s.workers.map(\.spinRatio) : []
+        let withSpin = spins.contains { $0 != nil }
+        grid.line(inner, 0, definition(s, separator: grid.glyphs.separator), style: .dim)
         let selected = view.selection(count: ratios.count)
         let sparkWidth = inner.width >= 36 ? min(16, inner.width / 3) : 0
-        var row = 0
+        var row = 1
         for (i, r) in ratios.enumerated() where row < inner.height {
             let label = fibers ? "C\(s.workers[i].id)" : "L\(i + 1)"
             let y = inner.y + row
+            let spin = withSpin && i < spins.count ? " spin \(Fmt.na(spins[i], Fmt.pct))" : ""
             grid.bar(
                 at: Point(inner.x, y), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0), fraction: r,
-                label: label, value: Fmt.pct(r), labelWidth: 3, valueWidth: 4, style: PanelPalette.running,
-                labelStyle: i == selected ? .reverse : nil)
+                label: label, value: Fmt.pct(r) + spin, labelWidth: 3, valueWidth: withSpin ? 13 : 4,
+                style: PanelPalette.running, labelStyle: i == selected ? .reverse : nil)
             if sparkWidth > 0 {
                 let values = history.series(sparkWidth) { i < $0.busy.count ? $0.busy[i] : .nan }
                 grid.sparkline(

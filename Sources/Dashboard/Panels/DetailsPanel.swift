@@ -64,9 +64,18 @@ enum DetailsPanel {
         return [
             ("state", word, st.with(.bold)),
             ("running", w.currentFiber.map { "\($0) (\(w.currentKind ?? "?"))" } ?? "no fiber", PanelPalette.running),
+            (
+                "ran last",
+                w.lastFiber.map { "\($0) (\(w.lastKind ?? "?"))" } ?? Fmt.na(w.runsInInterval) { _ in "none" }, .plain
+            ),
             ("busy", "\(Fmt.pct(w.busyRatio)) (\(Fmt.fixed(Double(w.busyNanos) / 1e9, 2))s total)", .plain),
-            ("runs", Fmt.count(w.runs), .plain),
-            ("run queue", "\(w.queueDepth) / \(w.queueCapacity) (max \(w.maxQueueDepth))", PanelPalette.runnable),
+            ("spin", Fmt.na(w.spinRatio, Fmt.pct), .plain),
+            ("runs", "\(Fmt.count(w.runs)) (\(Fmt.na(w.runsInInterval) { Fmt.count($0) }) this interval)", .plain),
+            (
+                "run queue",
+                "\(w.queueDepth) / \(w.queueCapacity) (peak \(Fmt.na(w.queuePeak) { "\($0)" }), max \(w.maxQueueDepth))",
+                PanelPalette.runnable
+            ),
             ("steal ops", Fmt.count(w.stealOps), .plain),
             ("stolen in", Fmt.count(w.stolenIn), PanelPalette.steal),
             ("stolen out", Fmt.count(w.stolenOut), .plain),
@@ -79,7 +88,11 @@ enum DetailsPanel {
         [
             ("running", l.current ?? "idle", l.current == nil ? PanelPalette.parked : PanelPalette.running),
             ("busy", Fmt.pct(l.busyRatio), .plain),
-            ("ready queue", "\(l.readyDepth) (max \(l.maxReadyDepth))", PanelPalette.runnable),
+            (
+                "ready queue", "\(l.readyDepth) (peak \(Fmt.na(l.readyPeak) { "\($0)" }), max \(l.maxReadyDepth))",
+                PanelPalette.runnable
+            ),
+            ("ran last", l.lastTask ?? Fmt.na(l.jobsInInterval) { $0 == 0 ? "none" : "unnamed" }, .plain),
             ("timers pending", "\(l.timersPending)", .plain),
             ("tasks alive", Fmt.count(l.tasksAlive), .plain),
             ("jobs run", Fmt.count(l.jobsRun), .plain),

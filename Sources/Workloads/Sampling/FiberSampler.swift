@@ -19,16 +19,14 @@ public struct FiberSampler: Sendable {
     public let sessionStart: UInt64
     /// 1 in this many enqueues has its ready → running delay measured (the scheduler's `delaySampling`).
     public let delaySampling: Int
-    /// (time, busyNanos per carrier) at recent samples, oldest first, spanning about `busyWindow`.
-    private var marks: [(time: Double, busy: [UInt64])] = []
+    /// Busy ratios over the trailing window (BusyWindow: the same definition as loops').
+    private var busy = BusyWindow()
     /// `runs` and `stolenIn` per carrier at the previous sample (empty before the first).
     private var lastRuns: [UInt64] = []
     private var lastStolenIn: [UInt64] = []
 
-    /// Seconds a carrier's busy share covers. The scheduler publishes busy time between fibers, every
-    /// `injectorInterval` runs or at a park, so a carrier running long CPU fibers credits 100+ ms at once:
-    /// over one 100 ms frame its share read 0 %, 100 %, 0 %, 2 % … while it was busy throughout.
-    public static let busyWindow = 1.0
+    /// Seconds a carrier's busy share covers (`BusyWindow.seconds`).
+    public static let busyWindow = BusyWindow.seconds
 
     public init(sessionStart: UInt64, delaySampling: Int = 64) {
         self.sessionStart = sessionStart
@@ -36,25 +34,18 @@ public struct FiberSampler: Sendable {
     }
 
     /// Fills the runtime's part of `snapshot` (workers, injector, fibers by state, events, drops) from one
-    /// read taken at `time` (seconds since the session started). Call once per read, in time order.
+    /// read taken at `snapshot.time` (seconds since the session started). Call once per read, in time order.
     public mutating func sample(
         _ m: SchedulerMetrics, events records: [RuntimeEventRecord], into snapshot: inout Snapshot
     ) {
         let time = snapshot.time
-        let now = m.workers.map(\.busyNanos)
-        if marks.last?.busy.count != now.count { marks = [] }
-        if lastRuns.count != now.count {
+        let ratios = busy.ratios(time: time, busy: m.workers.map(\.busyNanos))
+        if lastRuns.count != ratios.count {
             lastRuns = []
             lastStolenIn = []
         }
         let previous = !lastRuns.isEmpty
-        while marks.count > 1, marks[1].time <= time - Self.busyWindow { marks.removeFirst() }
-        let first = marks.first
         snapshot.workers = m.workers.enumerated().map { (i, w) in
-            var busy = 0.0
-            if let first, time > first.time {
-                busy = Double(w.busyNanos &- first.busy[i]) / ((time - first.time) * 1e9)
-            }
             // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says
             // "the fiber running now", so a carrier with nothing on it shows none (not "heartbeat").
             let hasFiber = w.state != .parked && w.state != .spinning && w.state != .stopped
@@ -67,11 +58,10 @@ public struct FiberSampler: Sendable {
                 id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
                 stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
                 queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, busyNanos: w.busyNanos,
-                busyRatio: min(1, max(0, busy)), currentFiber: hasFiber ? w.currentFiber : nil,
+                busyRatio: ratios[i], currentFiber: hasFiber ? w.currentFiber : nil,
                 currentKind: hasFiber ? w.currentKind : nil, runsInInterval: ran, stolenInInterval: stolen,
                 lastFiber: ranSome ? w.currentFiber : nil, lastKind: ranSome ? w.currentKind : nil)
         }
-        marks.append((time, now))
         lastRuns = m.workers.map(\.runs)
         lastStolenIn = m.workers.map(\.stolenIn)
         snapshot.busyWindowSeconds = Self.busyWindow

@@ -2,7 +2,7 @@
 // pool, drained event records) → the runtime part of a `Snapshot`.
 //
 // Part of the one sampling layer (see FiberSampler): the live source, the headless run and the
-// benchmarks build loop snapshots here. Interval maths (busy shares, deltas) happens here only.
+// benchmarks build loop snapshots here. Interval maths (busy shares over BusyWindow, deltas) happens here only.
 //
 // Ownership: a value owned by the one sampling thread. Its caller reads the loops
 // (`EventLoop.metrics(resetRecent: true)` — the sampler is the only caller that resets — and the
@@ -15,8 +15,8 @@ import Telemetry
 public struct LoopSampler: Sendable {
     /// Origin of event times (monotonic ns).
     public let sessionStart: UInt64
-    private var lastTime: Double? = nil
-    private var lastBusy: [UInt64] = []
+    /// Busy ratios over the trailing window (BusyWindow: the same definition as carriers').
+    private var busy = BusyWindow()
     /// `jobsRun` per loop at the previous sample (empty before the first).
     private var lastJobs: [UInt64] = []
 
@@ -28,24 +28,20 @@ public struct LoopSampler: Sendable {
         _ metrics: [LoopMetrics], pools: [ThreadPoolMetrics], events records: [RuntimeEventRecord],
         into snapshot: inout Snapshot
     ) {
-        let time = snapshot.time
-        let dt = lastTime.map { time - $0 } ?? 0
-        if lastBusy.count != metrics.count { lastBusy = metrics.map(\.busyNanos) }
+        let ratios = busy.ratios(time: snapshot.time, busy: metrics.map(\.busyNanos))
         if lastJobs.count != metrics.count { lastJobs = [] }
         let previous = !lastJobs.isEmpty
         snapshot.loops = metrics.enumerated().map { (i, m) in
-            let busy = dt > 0 ? Double(m.busyNanos &- lastBusy[i]) / (dt * 1e9) : 0
-            return LoopSnapshot(
+            LoopSnapshot(
                 id: m.id, readyDepth: m.readyDepth, maxReadyDepth: m.maxReadyDepth, timersPending: m.timersPending,
                 tasksAlive: m.tasksAlive, jobsRun: m.jobsRun, slowCallbacks: m.slowCallbacks,
-                busyRatio: min(1, max(0, busy)), current: m.current,
+                busyRatio: ratios[i], current: m.current,
                 jobsInInterval: previous ? m.jobsRun &- lastJobs[i] : nil, lag: LagSummary(m.lag),
                 readyDelay: DelaySummary(m.queueDelay))
         }
-        lastBusy = metrics.map(\.busyNanos)
         lastJobs = metrics.map(\.jobsRun)
+        snapshot.busyWindowSeconds = BusyWindow.seconds
         snapshot.readyDelay = DelaySummary.worst(snapshot.loops.compactMap(\.readyDelay))
-        lastTime = time
         // The worst loop's figures: the lag a user of this process would see.
         var lag = LagSummary()
         for l in snapshot.loops {
