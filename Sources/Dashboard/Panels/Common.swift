@@ -49,11 +49,13 @@ enum LagPanel {
         guard r.width > 0, r.height > 0 else { return }
         let d = s.readyDelay
         if r.width >= 60 {
+            // "now" (the worst tick of the interval) when there is room for every figure.
+            let now: [(String, Style)] =
+                r.width >= 76 ? [("now ", .dim), (Fmt.ms(l.recentMs) + "  ", PanelPalette.lag(l.recentMs))] : []
             grid.spans(
                 r, 0,
-                [
-                    ("heartbeat lag  ", .bold), ("now ", .dim), (Fmt.ms(l.recentMs), PanelPalette.lag(l.recentMs)),
-                    ("  p50 ", .dim), (Fmt.ms(l.p50Ms), PanelPalette.lag(l.p50Ms)),
+                [("heartbeat lag  ", .bold)] + now + [
+                    ("p50 ", .dim), (Fmt.ms(l.p50Ms), PanelPalette.lag(l.p50Ms)),
                     ("  p99 ", .dim), (Fmt.ms(l.p99Ms), PanelPalette.lag(l.p99Ms)),
                     ("  max ", .dim), (Fmt.ms(l.maxMs), PanelPalette.lag(l.maxMs)),
                     ("  slot p99 ", .dim), (Fmt.ms(l.slotP99Ms), PanelPalette.lag(l.slotP99Ms)),
