@@ -111,6 +111,10 @@ public enum UIBenchmarks {
                 }
             }
         }
+        // Every optional figure present, so the frame draws peaks, both histograms and per-thread pool boxes.
+        let delay = DelaySummary(
+            samples: 9000, sampling: 64, p50Ms: 0.004, p99Ms: 0.5, maxMs: 3,
+            log2Buckets: (0..<40).map { UInt64(($0 * 37) % 500) })
         let fibers: (Int) -> Snapshot = { i in
             let workers = (0..<8).map { (k: Int) -> WorkerSnapshot in
                 let busy = Double((i + k) % 10) / 10
@@ -118,8 +122,9 @@ public enum UIBenchmarks {
                 return WorkerSnapshot(
                     id: k, state: state, runs: UInt64(1000 * i + k), stealOps: UInt64(i),
                     stolenIn: UInt64(3 * i + k), stolenOut: UInt64(2 * i), queueDepth: (i * (k + 3)) % 256,
-                    queueCapacity: 256, maxQueueDepth: 255, busyRatio: busy,
-                    currentFiber: "fiber-\(i * 8 + k)", currentKind: "web")
+                    queueCapacity: 256, maxQueueDepth: 255, queuePeak: 255, busyRatio: busy, spinRatio: 0.05,
+                    currentFiber: k == 5 ? nil : "fiber-\(i * 8 + k)", currentKind: "web", runsInInterval: 1000,
+                    stolenInInterval: 3, lastFiber: "fiber-\(i)", lastKind: "web")
             }
             return Snapshot(
                 time: Double(i) / 10, sequence: UInt64(i), preset: "bench", presetTitle: "busy", model: .virtualThreads,
@@ -127,20 +132,26 @@ public enum UIBenchmarks {
                 fibers: FiberCounts(
                     total: 100_000, running: 8, runnable: 3000, parkedSleep: 50_000, parkedIO: 30_000,
                     parkedChannel: 10_000, parkedMutex: 3000, parkedJoin: 3992),
-                lag: lag(i), taskKinds: kinds, events: events(i, workers: 8))
+                lag: lag(i), readyDelay: delay, injectorPeak: 120, busyWindowSeconds: 1, taskKinds: kinds,
+                events: events(i, workers: 8))
         }
         let loops: (Int) -> Snapshot = { i in
             let ls = (0..<6).map { (k: Int) -> LoopSnapshot in
                 let busy = Double((i + k) % 10) / 10
                 return LoopSnapshot(
-                    id: k, readyDepth: (i + k) % 50, maxReadyDepth: 60, timersPending: 100, tasksAlive: 5000,
-                    jobsRun: UInt64(i * 1000), slowCallbacks: UInt64(i), busyRatio: busy,
-                    current: "web-\(i)", lag: lag(i + k))
+                    id: k, readyDepth: (i + k) % 50, maxReadyDepth: 60,
+                    readyPeak: 55, timersPending: 100, tasksAlive: 5000, jobsRun: UInt64(i * 1000),
+                    slowCallbacks: UInt64(i), busyRatio: busy, current: "web-\(i)", jobsInInterval: 100,
+                    lastTask: "web-\(i)", lag: lag(i + k), readyDelay: delay)
             }
             return Snapshot(
                 time: Double(i) / 10, sequence: UInt64(i), preset: "bench", presetTitle: "busy", model: .loopPerThread,
-                loops: ls, pool: PoolSnapshot(threads: 8, busy: 5, queueDepth: 20, completed: 1000, shared: true),
-                lag: lag(i), taskKinds: kinds, events: events(i, workers: 6))
+                loops: ls,
+                pool: PoolSnapshot(
+                    threads: 8, busy: 5, queueDepth: 20, queuePeak: 28, completed: 1000, shared: true,
+                    threadStates: (0..<8).map { PoolThreadSnapshot(id: $0, kind: $0 < 5 ? "disk" : nil, runningMs: 12) }
+                ),
+                lag: lag(i), readyDelay: delay, busyWindowSeconds: 1, taskKinds: kinds, events: events(i, workers: 6))
         }
         let loop: (Int) -> Snapshot = { i in
             var s = loops(i)
