@@ -12,9 +12,11 @@
 //   so they land in the generator's own carrier's local queue. That is the imbalance work stealing
 //   exists for: with `steal = "none"` they stay there, with `half` idle carriers take them.
 //
-// Scheduling delay is measured like the loops' lag: a heartbeat fiber sleeps one period at a time
-// and records how late it wakes (`HeartbeatLag`), so a carrier stalled by CPU work or a pinned
-// blocking call shows as lag, and loop and fiber presets are compared on the same scale.
+// Heartbeat lag is measured like the loops': a heartbeat fiber sleeps one period at a time and
+// records how late it wakes (`HeartbeatLag`), so a carrier stalled by CPU work or a pinned blocking
+// call shows as lag, and loop and fiber presets are compared on the same scale. It is not the
+// ready → running delay: that one is the scheduler's own sampled measure (`Snapshot.readyDelay`,
+// mapped by Sampling/FiberSampler); docs/figures.md defines both.
 
 import Foundation
 import Runtime
