@@ -96,19 +96,65 @@ public struct RunSummary: Codable, Sendable, Equatable {
         public var busySpread: Double
         /// Window of the busy ratios, seconds; nil (`null`) when unknown (a format-1 recording).
         public var busyWindowSeconds: Double?
+        /// The run had carriers (a fiber model) / a `to_thread` pool. Without them the figures that need them
+        /// (`steals`, `parkedMax`, `blockedMax`, `injectorMaxDepth` / `poolMaxQueueDepth`, `poolCompleted`) are
+        /// written `null`, not 0; in Swift they read 0. Not keys of their own.
+        public var hasFibers = true
+        public var hasPool = true
+
+        enum CodingKeys: String, CodingKey {
+            case spawned, completed, steals, parkedMax, blockedMax, injectorMaxDepth, poolMaxQueueDepth
+            case poolCompleted, busySpread, busyWindowSeconds
+        }
+
+        public init(
+            spawned: UInt64, completed: UInt64, steals: UInt64, parkedMax: Int, blockedMax: Int, injectorMaxDepth: Int,
+            poolMaxQueueDepth: Int, poolCompleted: UInt64, busySpread: Double, busyWindowSeconds: Double? = nil,
+            hasFibers: Bool = true, hasPool: Bool = true
+        ) {
+            self.spawned = spawned
+            self.completed = completed
+            self.steals = steals
+            self.parkedMax = parkedMax
+            self.blockedMax = blockedMax
+            self.injectorMaxDepth = injectorMaxDepth
+            self.poolMaxQueueDepth = poolMaxQueueDepth
+            self.poolCompleted = poolCompleted
+            self.busySpread = busySpread
+            self.busyWindowSeconds = busyWindowSeconds
+            self.hasFibers = hasFibers
+            self.hasPool = hasPool
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let steals = try c.decodeIfPresent(UInt64.self, forKey: .steals)
+            let poolCompleted = try c.decodeIfPresent(UInt64.self, forKey: .poolCompleted)
+            self.init(
+                spawned: try c.decode(UInt64.self, forKey: .spawned),
+                completed: try c.decode(UInt64.self, forKey: .completed),
+                steals: steals ?? 0, parkedMax: try c.decodeIfPresent(Int.self, forKey: .parkedMax) ?? 0,
+                blockedMax: try c.decodeIfPresent(Int.self, forKey: .blockedMax) ?? 0,
+                injectorMaxDepth: try c.decodeIfPresent(Int.self, forKey: .injectorMaxDepth) ?? 0,
+                poolMaxQueueDepth: try c.decodeIfPresent(Int.self, forKey: .poolMaxQueueDepth) ?? 0,
+                poolCompleted: poolCompleted ?? 0, busySpread: try c.decode(Double.self, forKey: .busySpread),
+                busyWindowSeconds: try c.decodeIfPresent(Double.self, forKey: .busyWindowSeconds),
+                hasFibers: steals != nil, hasPool: poolCompleted != nil)
+        }
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(spawned, forKey: .spawned)
             try c.encode(completed, forKey: .completed)
-            try c.encode(steals, forKey: .steals)
-            try c.encode(parkedMax, forKey: .parkedMax)
-            try c.encode(blockedMax, forKey: .blockedMax)
-            try c.encode(injectorMaxDepth, forKey: .injectorMaxDepth)
-            try c.encode(poolMaxQueueDepth, forKey: .poolMaxQueueDepth)
-            try c.encode(poolCompleted, forKey: .poolCompleted)
+            // `null` when the run has no such part (never a 0 that means "unknown"), not left out.
+            try c.encode(hasFibers ? steals : nil, forKey: .steals)
+            try c.encode(hasFibers ? parkedMax : nil, forKey: .parkedMax)
+            try c.encode(hasFibers ? blockedMax : nil, forKey: .blockedMax)
+            try c.encode(hasFibers ? injectorMaxDepth : nil, forKey: .injectorMaxDepth)
+            try c.encode(hasPool ? poolMaxQueueDepth : nil, forKey: .poolMaxQueueDepth)
+            try c.encode(hasPool ? poolCompleted : nil, forKey: .poolCompleted)
             try c.encode(busySpread, forKey: .busySpread)
-            try c.encode(busyWindowSeconds, forKey: .busyWindowSeconds)  // `null` when unknown, not left out
+            try c.encode(busyWindowSeconds, forKey: .busyWindowSeconds)
         }
     }
 
@@ -240,7 +286,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
             steals: last.workers.reduce(0) { $0 + $1.stolenIn }, parkedMax: parkedMax, blockedMax: blockedMax,
             injectorMaxDepth: injectorMax, poolMaxQueueDepth: poolMax, poolCompleted: last.pool?.completed ?? 0,
             busySpread: spreadWeight > 0 ? Self.round(spreadSum / spreadWeight, 4) : 0,
-            busyWindowSeconds: last.busyWindowSeconds)
+            busyWindowSeconds: last.busyWindowSeconds, hasFibers: last.model.usesFibers, hasPool: last.pool != nil)
         lag = Lag(
             p50Ms: Self.round(last.lag.p50Ms), p99Ms: Self.round(last.lag.p99Ms), maxMs: Self.round(last.lag.maxMs),
             slotP99Ms: Self.round(last.lag.slotP99Ms),

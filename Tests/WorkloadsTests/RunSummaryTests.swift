@@ -91,7 +91,16 @@ import Testing
         #expect(withDelay.contains("\"busyWindowSeconds\":1"))
         var loop = Snapshot(time: 1, preset: "asyncio", model: .eventLoop)
         loop.loops = [LoopSnapshot(id: 0)]
-        #expect(try #require(RunSummary([loop])?.jsonText).contains("\"readyDelayP99Ms\":null"))
+        let loopJSON = try #require(RunSummary([loop])?.jsonText)
+        #expect(loopJSON.contains("\"readyDelayP99Ms\":null"))
+        // A loop model has no carriers to steal or park, and this one no pool: null, not 0.
+        for key in ["steals", "parkedMax", "blockedMax", "injectorMaxDepth", "poolMaxQueueDepth", "poolCompleted"] {
+            #expect(loopJSON.contains("\"\(key)\":null"), "\(key): \(loopJSON)")
+        }
+        #expect(json.contains("\"steals\":8") && json.contains("\"poolCompleted\":null"))
+        // The JSON reads back with the same figures.
+        let back = try JSONDecoder().decode(RunSummary.self, from: Data(loopJSON.utf8))
+        #expect(back == RunSummary([loop]))
     }
 }
 
