@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // qvtop: a terminal dashboard that runs scheduler models live and draws them.
-// Dependencies point one way: qvtop → Terminal → Dashboard → Telemetry → Runtime,
+// Dependencies point one way: qvtop → Terminal → Dashboard → Telemetry (a leaf: no runtime),
 // Recording → Telemetry, Workloads → Telemetry/Runtime. Only Terminal imports CCurses.
 import PackageDescription
 
@@ -38,7 +38,7 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]
         ),
         // Snapshot values the UI reads, from a live runtime or a recording.
-        .target(name: "Telemetry", dependencies: ["Runtime"], swiftSettings: swiftSettings),
+        .target(name: "Telemetry", swiftSettings: swiftSettings),
         // Workload engine, scheduler models, presets (TOML), samplers, headless runs.
         .target(
             name: "Workloads",

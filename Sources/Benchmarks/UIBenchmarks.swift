@@ -11,6 +11,7 @@ import Dashboard
 import Runtime
 import Synchronization
 import Telemetry
+import Workloads
 
 #if canImport(Glibc)
     import Glibc
@@ -110,6 +111,10 @@ public enum UIBenchmarks {
                 }
             }
         }
+        // Every optional figure present, so the frame draws peaks, both histograms and per-thread pool boxes.
+        let delay = DelaySummary(
+            samples: 9000, sampling: 64, p50Ms: 0.004, p99Ms: 0.5, maxMs: 3,
+            log2Buckets: (0..<40).map { UInt64(($0 * 37) % 500) })
         let fibers: (Int) -> Snapshot = { i in
             let workers = (0..<8).map { (k: Int) -> WorkerSnapshot in
                 let busy = Double((i + k) % 10) / 10
@@ -117,8 +122,9 @@ public enum UIBenchmarks {
                 return WorkerSnapshot(
                     id: k, state: state, runs: UInt64(1000 * i + k), stealOps: UInt64(i),
                     stolenIn: UInt64(3 * i + k), stolenOut: UInt64(2 * i), queueDepth: (i * (k + 3)) % 256,
-                    queueCapacity: 256, maxQueueDepth: 255, busyRatio: busy,
-                    currentFiber: "fiber-\(i * 8 + k)", currentKind: "web")
+                    queueCapacity: 256, maxQueueDepth: 255, queuePeak: 255, busyRatio: busy, spinRatio: 0.05,
+                    currentFiber: k == 5 ? nil : "fiber-\(i * 8 + k)", currentKind: "web", runsInInterval: 1000,
+                    stolenInInterval: 3, lastFiber: "fiber-\(i)", lastKind: "web")
             }
             return Snapshot(
                 time: Double(i) / 10, sequence: UInt64(i), preset: "bench", presetTitle: "busy", model: .virtualThreads,
@@ -126,20 +132,26 @@ public enum UIBenchmarks {
                 fibers: FiberCounts(
                     total: 100_000, running: 8, runnable: 3000, parkedSleep: 50_000, parkedIO: 30_000,
                     parkedChannel: 10_000, parkedMutex: 3000, parkedJoin: 3992),
-                lag: lag(i), taskKinds: kinds, events: events(i, workers: 8))
+                lag: lag(i), readyDelay: delay, injectorPeak: 120, busyWindowSeconds: 1, taskKinds: kinds,
+                events: events(i, workers: 8))
         }
         let loops: (Int) -> Snapshot = { i in
             let ls = (0..<6).map { (k: Int) -> LoopSnapshot in
                 let busy = Double((i + k) % 10) / 10
                 return LoopSnapshot(
-                    id: k, readyDepth: (i + k) % 50, maxReadyDepth: 60, timersPending: 100, tasksAlive: 5000,
-                    jobsRun: UInt64(i * 1000), slowCallbacks: UInt64(i), busyRatio: busy,
-                    current: "web-\(i)", lag: lag(i + k))
+                    id: k, readyDepth: (i + k) % 50, maxReadyDepth: 60,
+                    readyPeak: 55, timersPending: 100, tasksAlive: 5000, jobsRun: UInt64(i * 1000),
+                    slowCallbacks: UInt64(i), busyRatio: busy, current: "web-\(i)", jobsInInterval: 100,
+                    lastTask: "web-\(i)", lag: lag(i + k), readyDelay: delay)
             }
             return Snapshot(
                 time: Double(i) / 10, sequence: UInt64(i), preset: "bench", presetTitle: "busy", model: .loopPerThread,
-                loops: ls, pool: PoolSnapshot(threads: 8, busy: 5, queueDepth: 20, completed: 1000, shared: true),
-                lag: lag(i), taskKinds: kinds, events: events(i, workers: 6))
+                loops: ls,
+                pool: PoolSnapshot(
+                    threads: 8, busy: 5, queueDepth: 20, queuePeak: 28, completed: 1000, shared: true,
+                    threadStates: (0..<8).map { PoolThreadSnapshot(id: $0, kind: $0 < 5 ? "disk" : nil, runningMs: 12) }
+                ),
+                lag: lag(i), readyDelay: delay, busyWindowSeconds: 1, taskKinds: kinds, events: events(i, workers: 6))
         }
         let loop: (Int) -> Snapshot = { i in
             var s = loops(i)
@@ -152,30 +164,16 @@ public enum UIBenchmarks {
 
     // MARK: - overhead
 
-    /// One sampling pass, as the live sampler does it: metrics, drained events, a snapshot, the panel history.
-    static func sampleOnce(_ s: Scheduler, sequence: UInt64, history: inout PanelHistory) {
+    /// One sampling pass, as the live sampler does it (the same `FiberSampler`): metrics, drained events, a
+    /// snapshot, the panel history.
+    static func sampleOnce(
+        _ s: Scheduler, sampler: inout FiberSampler, sequence: UInt64, history: inout PanelHistory
+    ) {
         let m = s.metrics()
         let records = s.drainEvents()
-        let workers = m.workers.map { w in
-            WorkerSnapshot(
-                id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps,
-                stolenIn: w.stolenIn, stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks,
-                queueDepth: w.queueDepth, queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth,
-                busyNanos: w.busyNanos, currentFiber: w.currentFiber, currentKind: w.currentKind)
-        }
-        let f = m.fibers
-        let events = records.map { RuntimeEvent($0, sessionStart: 0) }
-        let snapshot = Snapshot(
-            time: Double(sequence) / 30, sequence: sequence, preset: "overhead", model: .virtualThreads,
-            workers: workers, injectorDepth: m.injectorDepth,
-            fibers: FiberCounts(
-                total: f.total, running: f.running, runnable: f.runnable, parkedSleep: f.parkedSleep,
-                parkedIO: f.parkedIO, parkedChannel: f.parkedChannel, parkedMutex: f.parkedMutex,
-                parkedJoin: f.parkedJoin, blockedPinned: f.blockedPinned, blockedHandoff: f.blockedHandoff),
-            lag: LagSummary(
-                p50Ms: Double(m.delay.p50Nanos) / 1e6, p99Ms: Double(m.delay.p99Nanos) / 1e6,
-                maxMs: Double(m.delay.maxNanos) / 1e6),
-            events: events, droppedEvents: m.droppedEvents)
+        var snapshot = Snapshot(
+            time: Double(sequence) / 30, sequence: sequence, preset: "overhead", model: .virtualThreads)
+        sampler.sample(m, events: records, into: &snapshot)
         history.append(snapshot)
     }
 
@@ -187,10 +185,11 @@ public enum UIBenchmarks {
         func run(_ s: Scheduler) -> OSThread {
             OSThread.spawn { [self] in
                 var history = PanelHistory()
+                var sampler = FiberSampler(sessionStart: 0)
                 var seq: UInt64 = 0
                 var next = qv_now_ns()
                 while !stop.load(ordering: .sequentiallyConsistent) {
-                    sampleOnce(s, sequence: seq, history: &history)
+                    sampleOnce(s, sampler: &sampler, sequence: seq, history: &history)
                     seq += 1
                     samples.add(1, ordering: .sequentiallyConsistent)
                     next &+= 33_333_333

@@ -100,14 +100,20 @@ public enum PlainTextRenderer {
             let current = l.current.map { "  \($0)" } ?? ""
             lines.append(
                 "loop \(l.id) \(meter(l.busyRatio, 10)) ready \(l.readyDepth)  timers \(l.timersPending)  "
-                    + "tasks \(l.tasksAlive)  lag p99 \(fixed(l.lag.p99Ms, 1))ms  slow \(l.slowCallbacks)\(current)")
+                    + "tasks \(l.tasksAlive)  heartbeat lag p99 \(fixed(l.lag.p99Ms, 1))ms  slow \(l.slowCallbacks)\(current)"
+            )
         }
         if let p = s.pool {
             lines.append("pool \(p.threads) threads: busy \(p.busy)  queued \(p.queueDepth)  done \(p.completed)")
         }
         lines.append(
-            "lag p50 \(fixed(s.lag.p50Ms, 2))ms  p99 \(fixed(s.lag.p99Ms, 2))ms  max \(fixed(s.lag.maxMs, 2))ms  "
+            "heartbeat lag p50 \(fixed(s.lag.p50Ms, 2))ms  p99 \(fixed(s.lag.p99Ms, 2))ms  max \(fixed(s.lag.maxMs, 2))ms  "
                 + "recent \(fixed(s.lag.recentMs, 2))ms")
+        lines.append(
+            "ready → running "
+                + (s.readyDelay.map {
+                    "p50 \(fixed($0.p50Ms, 3))ms  p99 \(fixed($0.p99Ms, 3))ms  max \(fixed($0.maxMs, 3))ms"
+                } ?? "n/a"))
         for k in s.taskKinds {
             lines.append(
                 "\(pad(k.kind, 12)) done \(k.completed)  in flight \(k.inFlight)  p50 \(fixed(k.p50Ms, 1))ms  "

@@ -151,7 +151,7 @@ public enum ChromeTraceExport {
         }
         if !f.loops.isEmpty {
             counter("ready queue depth", f.loops.map { ("loop \($0.id)", "\($0.readyDepth)") })
-            counter("loop lag ms", f.loops.map { ("loop \($0.id)", num($0.lag.recentMs)) })
+            counter("heartbeat lag ms", f.loops.map { ("loop \($0.id)", num($0.lag.recentMs)) })
         }
         if let p = f.pool {
             counter("to_thread pool", [("busy", "\(p.busy)"), ("queued", "\(p.queueDepth)")])

@@ -35,8 +35,10 @@
 public enum RecordingFormat {
     /// First 8 bytes of every recording.
     public static let magic: [UInt8] = Array("QVTOPREC".utf8)
-    /// The format version this build writes and the newest it reads.
-    public static let version: UInt16 = 1
+    /// The format version this build writes and the newest it reads. 2 added the figures of
+    /// docs/figures.md that format 1 lacks (ready → running delay, peaks, per-interval counts, pool threads);
+    /// format-1 files still read, those figures nil ("n/a").
+    public static let version: UInt16 = 2
     /// Magic + version (u16 LE) + flags (u16 LE, zero).
     public static let headerSize = 12
     /// Kind + length + CRC.
@@ -175,6 +177,16 @@ struct ByteReader {
         let n = try varint()
         guard n <= UInt64(remaining) else { throw DecodeError(reason: "\(what) count \(n) exceeds the payload") }
         return Int(n)
+    }
+
+    /// An optional count written as `varint` 0 (nil) or n + 1 (format 2's optional arrays).
+    mutating func optionalCount(_ what: String) throws(DecodeError) -> Int? {
+        let v = try varint()
+        guard v > 0 else { return nil }
+        guard v - 1 <= UInt64(remaining) else {
+            throw DecodeError(reason: "\(what) count \(v - 1) exceeds the payload")
+        }
+        return Int(v - 1)
     }
 
     mutating func rawBytes(_ n: Int) throws(DecodeError) -> ArraySlice<UInt8> {

@@ -118,7 +118,7 @@ public enum RecordingReader {
         offset = first.next
 
         var recording = Recording(metadata: metadata)
-        var decoder = RecordDecoder()
+        var decoder = RecordDecoder(version: version)
         loop: while true {
             let frame: Frame
             switch nextFrame(bytes, at: offset) {

@@ -6,6 +6,11 @@
 // inline the first time and as a small id afterwards). Array elements are matched by
 // index with the previous frame; a new element is encoded against a default value.
 // Enum codes below are on disk: never renumber, only add.
+//
+// Versions: format 2 appends the figures added after format 1 (optional values: a presence byte,
+// then the value) at the end of each structure's fields; a format-1 file decodes with them nil,
+// which the dashboard shows as "n/a". The encoder can still write format 1 (the golden-file test
+// keeps a file of each version and checks both byte for byte).
 import Telemetry
 
 // MARK: - Enum codes
@@ -98,16 +103,20 @@ extension EventKind {
 /// Turns recorder items into framed records. Stateful (previous frame, string table):
 /// owned by one thread — the recorder's writer thread, or a test.
 struct RecordEncoder {
+    /// The format version written (the current one, or 1 for the golden-file test).
+    let version: UInt16
     private var previous = Snapshot()
     private var strings: [String: UInt64] = [:]
     private var w = ByteWriter()
 
+    init(version: UInt16 = RecordingFormat.version) { self.version = version }
+
     /// The file header plus the metadata record.
     mutating func start(_ m: RecordingMetadata) -> [UInt8] {
-        var out = Framing.fileHeader()
+        var out = Framing.fileHeader(version: version)
         w = ByteWriter()
         w.string(m.qvtopVersion)
-        w.varint(UInt64(RecordingFormat.version))
+        w.varint(UInt64(version))
         w.varint(UInt64(clamping: m.columns))
         w.varint(UInt64(clamping: m.rows))
         w.varint(UInt64(clamping: m.cores))
@@ -180,6 +189,43 @@ struct RecordEncoder {
         }
     }
 
+    /// Format 2 optionals: u8 0 = nil; u8 1 + the value, against the previous value (0 when it was nil).
+    private mutating func optInt(_ v: Int?, _ prev: Int?) {
+        guard let v else { return w.u8(0) }
+        w.u8(1)
+        int(v, prev ?? 0)
+    }
+
+    private mutating func optU64(_ v: UInt64?, _ prev: UInt64?) {
+        guard let v else { return w.u8(0) }
+        w.u8(1)
+        u64(v, prev ?? 0)
+    }
+
+    private mutating func optDbl(_ v: Double?, _ prev: Double?) {
+        guard let v else { return w.u8(0) }
+        w.u8(1)
+        dbl(v, prev ?? 0)
+    }
+
+    private mutating func delay(_ d: DelaySummary?, _ prev: DelaySummary?) {
+        guard let d else { return w.u8(0) }
+        w.u8(1)
+        let p = prev ?? DelaySummary()
+        u64(d.samples, p.samples)
+        int(d.sampling, p.sampling)
+        dbl(d.p50Ms, p.p50Ms)
+        dbl(d.p99Ms, p.p99Ms)
+        dbl(d.maxMs, p.maxMs)
+        if let b = d.log2Buckets {
+            w.varint(UInt64(b.count) + 1)
+            let pb = p.log2Buckets ?? []
+            for (i, x) in b.enumerated() { u64(x, i < pb.count ? pb[i] : 0) }
+        } else {
+            w.varint(0)
+        }
+    }
+
     /// 0 = nil; 1 = new string inline (joins the table); 2 + id = table entry.
     private mutating func str(_ s: String?) {
         guard let s else { return w.varint(0) }
@@ -215,6 +261,22 @@ struct RecordEncoder {
             int(pool.queueDepth, pp.queueDepth)
             u64(pool.completed, pp.completed)
             w.u8(pool.shared ? 1 : 0)
+            if version >= 2 {
+                optInt(pool.queuePeak, pp.queuePeak)
+                if let ts = pool.threadStates {
+                    w.varint(UInt64(ts.count) + 1)
+                    let pts = pp.threadStates ?? []
+                    for (i, t) in ts.enumerated() {
+                        let pt = i < pts.count ? pts[i] : PoolThreadSnapshot(id: i)
+                        int(t.id, pt.id)
+                        str(t.kind)
+                        dbl(t.runningMs, pt.runningMs)
+                        optDbl(t.busyRatio, pt.busyRatio)
+                    }
+                } else {
+                    w.varint(0)
+                }
+            }
         } else {
             w.u8(0)
         }
@@ -244,12 +306,17 @@ struct RecordEncoder {
             dbl(k.throughput, pk.throughput)
         }
         u64(s.droppedEvents, p.droppedEvents)
-        encodeTaskKindExtension(s.taskKinds, p.taskKinds)
+        if version >= 2 {
+            delay(s.readyDelay, p.readyDelay)
+            optInt(s.injectorPeak, p.injectorPeak)
+            optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
+            encodeTaskKindExtension(s.taskKinds, p.taskKinds)
+        }
     }
 
-    /// Task-kind figures added after format 1, as a trailing section, written only when a kind has
-    /// one (a frame of format 1 content encodes byte for byte as before; a reader that finds the
-    /// section absent decodes those figures as nil: n/a). Per kind: a presence byte (bit 0:
+    /// Task-kind figures of format 2 (dropped arrivals, errors by kind), as the frame's last section,
+    /// written only when a kind has one (a reader that finds the section absent decodes those figures
+    /// as nil: n/a; format 1 frames never have it). Per kind: a presence byte (bit 0:
     /// dropped, bit 1: errors), then each present figure as deltas against the previous frame's.
     private mutating func encodeTaskKindExtension(_ kinds: [TaskKindStats], _ prev: [TaskKindStats]) {
         guard kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
@@ -281,6 +348,14 @@ struct RecordEncoder {
         dbl(x.busyRatio, p.busyRatio)
         str(x.currentFiber)
         str(x.currentKind)
+        if version >= 2 {
+            optInt(x.queuePeak, p.queuePeak)
+            optDbl(x.spinRatio, p.spinRatio)
+            optU64(x.runsInInterval, p.runsInInterval)
+            optU64(x.stolenInInterval, p.stolenInInterval)
+            str(x.lastFiber)
+            str(x.lastKind)
+        }
     }
 
     private mutating func encodeLoop(_ x: LoopSnapshot, _ p: LoopSnapshot) {
@@ -294,6 +369,12 @@ struct RecordEncoder {
         dbl(x.busyRatio, p.busyRatio)
         str(x.current)
         encodeLag(x.lag, p.lag)
+        if version >= 2 {
+            optInt(x.readyPeak, p.readyPeak)
+            optU64(x.jobsInInterval, p.jobsInInterval)
+            str(x.lastTask)
+            delay(x.readyDelay, p.readyDelay)
+        }
     }
 
     private mutating func encodeLag(_ l: LagSummary, _ p: LagSummary) {
@@ -326,9 +407,13 @@ struct RecordEncoder {
 
 /// The mirror of `RecordEncoder`: decodes payloads in file order. Owned by one reader.
 struct RecordDecoder {
+    /// The file's format version (from its header): format-1 snapshots lack the later figures.
+    let version: UInt16
     private var previous = Snapshot()
     private var strings: [String] = []
     private var r = ByteReader([][...])
+
+    init(version: UInt16 = RecordingFormat.version) { self.version = version }
 
     static func metadata(_ payload: ArraySlice<UInt8>) throws(DecodeError) -> RecordingMetadata {
         var r = ByteReader(payload)
@@ -425,6 +510,46 @@ struct RecordDecoder {
         }
     }
 
+    private mutating func present(_ what: String) throws(DecodeError) -> Bool {
+        switch try r.u8() {
+        case 0: return false
+        case 1: return true
+        case let tag: throw DecodeError(reason: "bad \(what) presence tag \(tag)")
+        }
+    }
+
+    private mutating func optInt(_ prev: Int?, _ what: String) throws(DecodeError) -> Int? {
+        try present(what) ? try int(prev ?? 0) : nil
+    }
+
+    private mutating func optU64(_ prev: UInt64?, _ what: String) throws(DecodeError) -> UInt64? {
+        try present(what) ? try u64(prev ?? 0) : nil
+    }
+
+    private mutating func optDbl(_ prev: Double?, _ what: String) throws(DecodeError) -> Double? {
+        try present(what) ? try dbl(prev ?? 0) : nil
+    }
+
+    private mutating func delay(_ prev: DelaySummary?) throws(DecodeError) -> DelaySummary? {
+        guard try present("delay") else { return nil }
+        let p = prev ?? DelaySummary()
+        var d = DelaySummary()
+        d.samples = try u64(p.samples)
+        d.sampling = try int(p.sampling)
+        d.p50Ms = try dbl(p.p50Ms)
+        d.p99Ms = try dbl(p.p99Ms)
+        d.maxMs = try dbl(p.maxMs)
+        let n = try r.optionalCount("delay bucket")
+        if let n {
+            let pb = p.log2Buckets ?? []
+            var b: [UInt64] = []
+            b.reserveCapacity(n)
+            for i in 0..<n { b.append(try u64(i < pb.count ? pb[i] : 0)) }
+            d.log2Buckets = b
+        }
+        return d
+    }
+
     private mutating func str() throws(DecodeError) -> String? {
         let v = try r.varint()
         switch v {
@@ -466,8 +591,26 @@ struct RecordDecoder {
             let completed = try u64(pp.completed)
             let shared = try r.u8()
             guard shared <= 1 else { throw DecodeError(reason: "bad pool flag") }
-            s.pool = PoolSnapshot(
+            var pool = PoolSnapshot(
                 threads: threads, busy: busy, queueDepth: depth, completed: completed, shared: shared == 1)
+            if version >= 2 {
+                pool.queuePeak = try optInt(pp.queuePeak, "pool peak")
+                if let n = try r.optionalCount("pool thread") {
+                    let pts = pp.threadStates ?? []
+                    var ts: [PoolThreadSnapshot] = []
+                    ts.reserveCapacity(n)
+                    for i in 0..<n {
+                        let pt = i < pts.count ? pts[i] : PoolThreadSnapshot(id: i)
+                        var t = PoolThreadSnapshot(id: try int(pt.id))
+                        t.kind = try str()
+                        t.runningMs = try dbl(pt.runningMs)
+                        t.busyRatio = try optDbl(pt.busyRatio, "pool thread busy")
+                        ts.append(t)
+                    }
+                    pool.threadStates = ts
+                }
+            }
+            s.pool = pool
         default: throw DecodeError(reason: "bad pool tag")
         }
         s.injectorDepth = try int(p.injectorDepth)
@@ -497,7 +640,12 @@ struct RecordDecoder {
             s.taskKinds.append(k)
         }
         s.droppedEvents = try u64(p.droppedEvents)
-        if !r.atEnd { try decodeTaskKindExtension(&s.taskKinds, p.taskKinds) }
+        if version >= 2 {
+            s.readyDelay = try delay(p.readyDelay)
+            s.injectorPeak = try optInt(p.injectorPeak, "injector peak")
+            s.busyWindowSeconds = try optDbl(p.busyWindowSeconds, "busy window")
+            if !r.atEnd { try decodeTaskKindExtension(&s.taskKinds, p.taskKinds) }
+        }
         return s
     }
 
@@ -538,6 +686,14 @@ struct RecordDecoder {
         x.busyRatio = try dbl(p.busyRatio)
         x.currentFiber = try str()
         x.currentKind = try str()
+        if version >= 2 {
+            x.queuePeak = try optInt(p.queuePeak, "queue peak")
+            x.spinRatio = try optDbl(p.spinRatio, "spin ratio")
+            x.runsInInterval = try optU64(p.runsInInterval, "runs in interval")
+            x.stolenInInterval = try optU64(p.stolenInInterval, "stolen in interval")
+            x.lastFiber = try str()
+            x.lastKind = try str()
+        }
         return x
     }
 
@@ -552,6 +708,12 @@ struct RecordDecoder {
         x.busyRatio = try dbl(p.busyRatio)
         x.current = try str()
         x.lag = try decodeLag(p.lag)
+        if version >= 2 {
+            x.readyPeak = try optInt(p.readyPeak, "ready peak")
+            x.jobsInInterval = try optU64(p.jobsInInterval, "jobs in interval")
+            x.lastTask = try str()
+            x.readyDelay = try delay(p.readyDelay)
+        }
         return x
     }
 

@@ -26,7 +26,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var loops: [Loop]
     public var totals: Totals
     public var taskKinds: [Kind]
+    /// Heartbeat lag (see `Snapshot.lag`), with the slow callbacks / blocking regions.
     public var lag: Lag
+    /// True ready → running delay from the last snapshot; nil (JSON `null`) when the source has none.
+    public var readyDelay: Delay?
     public var droppedEvents: UInt64
 
     public struct Worker: Codable, Sendable, Equatable {
@@ -49,6 +52,31 @@ public struct RunSummary: Codable, Sendable, Equatable {
         public var lagP50Ms: Double
         public var lagP99Ms: Double
         public var lagMaxMs: Double
+        /// Ready → running delay p99 of this loop's jobs; nil (`null`) when the source has none.
+        public var readyDelayP99Ms: Double?
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(jobsRun, forKey: .jobsRun)
+            try c.encode(slowCallbacks, forKey: .slowCallbacks)
+            try c.encode(busyRatio, forKey: .busyRatio)
+            try c.encode(maxReadyDepth, forKey: .maxReadyDepth)
+            try c.encode(lagP50Ms, forKey: .lagP50Ms)
+            try c.encode(lagP99Ms, forKey: .lagP99Ms)
+            try c.encode(lagMaxMs, forKey: .lagMaxMs)
+            try c.encode(readyDelayP99Ms, forKey: .readyDelayP99Ms)  // `null` when unknown, not left out
+        }
+    }
+
+    /// Ready → running delay (see `Snapshot.readyDelay`).
+    public struct Delay: Codable, Sendable, Equatable {
+        public var p50Ms: Double
+        public var p99Ms: Double
+        public var maxMs: Double
+        /// Delays measured, and 1 in how many ready events was measured.
+        public var samples: UInt64
+        public var sampling: Int
     }
 
     public struct Totals: Codable, Sendable, Equatable {
@@ -66,6 +94,68 @@ public struct RunSummary: Codable, Sendable, Equatable {
         /// apart the carriers' busy bars are at any moment (0 = always level). Whole-run busy ratios
         /// hide this when the busy carrier changes from burst to burst.
         public var busySpread: Double
+        /// Window of the busy ratios, seconds; nil (`null`) when unknown (a format-1 recording).
+        public var busyWindowSeconds: Double?
+        /// The run had carriers (a fiber model) / a `to_thread` pool. Without them the figures that need them
+        /// (`steals`, `parkedMax`, `blockedMax`, `injectorMaxDepth` / `poolMaxQueueDepth`, `poolCompleted`) are
+        /// written `null`, not 0; in Swift they read 0. Not keys of their own.
+        public var hasFibers = true
+        public var hasPool = true
+
+        enum CodingKeys: String, CodingKey {
+            case spawned, completed, steals, parkedMax, blockedMax, injectorMaxDepth, poolMaxQueueDepth
+            case poolCompleted, busySpread, busyWindowSeconds
+        }
+
+        public init(
+            spawned: UInt64, completed: UInt64, steals: UInt64, parkedMax: Int, blockedMax: Int, injectorMaxDepth: Int,
+            poolMaxQueueDepth: Int, poolCompleted: UInt64, busySpread: Double, busyWindowSeconds: Double? = nil,
+            hasFibers: Bool = true, hasPool: Bool = true
+        ) {
+            self.spawned = spawned
+            self.completed = completed
+            self.steals = steals
+            self.parkedMax = parkedMax
+            self.blockedMax = blockedMax
+            self.injectorMaxDepth = injectorMaxDepth
+            self.poolMaxQueueDepth = poolMaxQueueDepth
+            self.poolCompleted = poolCompleted
+            self.busySpread = busySpread
+            self.busyWindowSeconds = busyWindowSeconds
+            self.hasFibers = hasFibers
+            self.hasPool = hasPool
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let steals = try c.decodeIfPresent(UInt64.self, forKey: .steals)
+            let poolCompleted = try c.decodeIfPresent(UInt64.self, forKey: .poolCompleted)
+            self.init(
+                spawned: try c.decode(UInt64.self, forKey: .spawned),
+                completed: try c.decode(UInt64.self, forKey: .completed),
+                steals: steals ?? 0, parkedMax: try c.decodeIfPresent(Int.self, forKey: .parkedMax) ?? 0,
+                blockedMax: try c.decodeIfPresent(Int.self, forKey: .blockedMax) ?? 0,
+                injectorMaxDepth: try c.decodeIfPresent(Int.self, forKey: .injectorMaxDepth) ?? 0,
+                poolMaxQueueDepth: try c.decodeIfPresent(Int.self, forKey: .poolMaxQueueDepth) ?? 0,
+                poolCompleted: poolCompleted ?? 0, busySpread: try c.decode(Double.self, forKey: .busySpread),
+                busyWindowSeconds: try c.decodeIfPresent(Double.self, forKey: .busyWindowSeconds),
+                hasFibers: steals != nil, hasPool: poolCompleted != nil)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(spawned, forKey: .spawned)
+            try c.encode(completed, forKey: .completed)
+            // `null` when the run has no such part (never a 0 that means "unknown"), not left out.
+            try c.encode(hasFibers ? steals : nil, forKey: .steals)
+            try c.encode(hasFibers ? parkedMax : nil, forKey: .parkedMax)
+            try c.encode(hasFibers ? blockedMax : nil, forKey: .blockedMax)
+            try c.encode(hasFibers ? injectorMaxDepth : nil, forKey: .injectorMaxDepth)
+            try c.encode(hasPool ? poolMaxQueueDepth : nil, forKey: .poolMaxQueueDepth)
+            try c.encode(hasPool ? poolCompleted : nil, forKey: .poolCompleted)
+            try c.encode(busySpread, forKey: .busySpread)
+            try c.encode(busyWindowSeconds, forKey: .busyWindowSeconds)
+        }
     }
 
     public struct Kind: Codable, Sendable, Equatable {
@@ -200,9 +290,11 @@ public struct RunSummary: Codable, Sendable, Equatable {
             Loop(
                 id: l.id, jobsRun: l.jobsRun, slowCallbacks: l.slowCallbacks,
                 busyRatio: ratio(loopBusy[l.id], fallback: l.busyRatio), maxReadyDepth: loopMaxReady[l.id] ?? 0,
-                lagP50Ms: Self.round(l.lag.p50Ms), lagP99Ms: Self.round(l.lag.p99Ms), lagMaxMs: Self.round(l.lag.maxMs))
+                lagP50Ms: Self.round(l.lag.p50Ms), lagP99Ms: Self.round(l.lag.p99Ms), lagMaxMs: Self.round(l.lag.maxMs),
+                readyDelayP99Ms: l.readyDelay.map { Self.round($0.p99Ms) })
         }
-        let seconds = durationSeconds
+
+        let seconds = Self.round(max(0, last.time - first.time))
         taskKinds = last.taskKinds.map { k in
             Kind(
                 kind: k.kind, started: k.started, completed: k.completed, p50Ms: Self.round(k.p50Ms),
@@ -215,13 +307,36 @@ public struct RunSummary: Codable, Sendable, Equatable {
             completed: last.taskKinds.reduce(0) { $0 + $1.completed },
             steals: last.workers.reduce(0) { $0 + $1.stolenIn }, parkedMax: parkedMax, blockedMax: blockedMax,
             injectorMaxDepth: injectorMax, poolMaxQueueDepth: poolMax, poolCompleted: last.pool?.completed ?? 0,
-            busySpread: spreadWeight > 0 ? Self.round(spreadSum / spreadWeight, 4) : 0)
+            busySpread: spreadWeight > 0 ? Self.round(spreadSum / spreadWeight, 4) : 0,
+            busyWindowSeconds: last.busyWindowSeconds, hasFibers: last.model.usesFibers, hasPool: last.pool != nil)
         lag = Lag(
             p50Ms: Self.round(last.lag.p50Ms), p99Ms: Self.round(last.lag.p99Ms), maxMs: Self.round(last.lag.maxMs),
             slotP99Ms: Self.round(last.lag.slotP99Ms),
             slowCallbacks: culpritOrder.compactMap { culprits[$0] }.map {
                 Culprit(name: $0.name, count: $0.count, maxMs: Self.round($0.maxMs), totalMs: Self.round($0.totalMs))
             }.sorted { ($0.totalMs, $1.name) > ($1.totalMs, $0.name) })
+        if let d = last.readyDelay {
+            readyDelay = Delay(
+                p50Ms: Self.round(d.p50Ms, 6), p99Ms: Self.round(d.p99Ms, 6), maxMs: Self.round(d.maxMs, 6),
+                samples: d.samples, sampling: d.sampling)
+        }
+    }
+
+    /// Optional figures are written as `null` when unknown (never left out, never 0): see docs/figures.md.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(preset, forKey: .preset)
+        try c.encode(title, forKey: .title)
+        try c.encode(model, forKey: .model)
+        try c.encode(durationSeconds, forKey: .durationSeconds)
+        try c.encode(snapshots, forKey: .snapshots)
+        try c.encode(workers, forKey: .workers)
+        try c.encode(loops, forKey: .loops)
+        try c.encode(totals, forKey: .totals)
+        try c.encode(taskKinds, forKey: .taskKinds)
+        try c.encode(lag, forKey: .lag)
+        try c.encode(readyDelay, forKey: .readyDelay)
+        try c.encode(droppedEvents, forKey: .droppedEvents)
     }
 
     /// Rounds to `places` decimals so the JSON is stable and readable.
@@ -299,10 +414,16 @@ public struct RunSummary: Codable, Sendable, Equatable {
                 ].joined(separator: " "))
         }
         out.append("")
-        let lagName = model.usesFibers ? "sched delay" : "loop lag"
         out.append(
-            "\(lagName)  p50 \(f(lag.p50Ms)) ms  p99 \(f(lag.p99Ms)) ms  max \(f(lag.maxMs)) ms  slot p99 \(f(lag.slotP99Ms)) ms"
+            "heartbeat lag  p50 \(f(lag.p50Ms)) ms  p99 \(f(lag.p99Ms)) ms  max \(f(lag.maxMs)) ms  slot p99 \(f(lag.slotP99Ms)) ms"
         )
+        if let d = readyDelay {
+            out.append(
+                "ready → running  p50 \(f(d.p50Ms, 3)) ms  p99 \(f(d.p99Ms, 3)) ms  max \(f(d.maxMs, 3)) ms  "
+                    + "(\(d.samples) samples, 1 in \(d.sampling))")
+        } else {
+            out.append("ready → running  n/a")
+        }
         for c in lag.slowCallbacks {
             out.append(
                 "  \(model.usesFibers ? "blocking" : "slow callback") \(c.name): \(c.count)×, max \(f(c.maxMs)) ms, total \(f(c.totalMs)) ms"

@@ -7,7 +7,13 @@
 // runtime, so they restart at zero); rates and ratios cover the interval since the
 // previous snapshot. Times are seconds since the session started, on the monotonic
 // clock; durations are milliseconds unless a name says otherwise.
-import Runtime
+//
+// "No data" is not zero: an optional field is nil where the source cannot provide the figure (a
+// recording of format 1 made before the figure existed, a runtime that does not expose it yet, a
+// model without a pool). The screen shows "n/a" and the JSON `null`; docs/figures.md says when.
+//
+// Telemetry is a leaf module: it imports nothing of the runtime. The conversions from runtime
+// metrics and events to these values live in one place, Workloads/Sampling/RuntimeMapping.swift.
 
 /// The scheduler model a preset runs (see docs/presets.md).
 public enum SchedulerModel: String, Codable, Sendable, CaseIterable {
@@ -44,8 +50,17 @@ public struct Snapshot: Codable, Sendable, Equatable {
     public var injectorDepth: Int
     /// Fibers by state (fiber models); tasks by state for loop models where it applies.
     public var fibers: FiberCounts
-    /// Loop lag (loop models) or scheduling delay, ready → running (fiber models).
+    /// Heartbeat lag: how late a periodic heartbeat ran (each loop's own heartbeat, worst loop; or the fiber
+    /// models' heartbeat fiber). It sees stalls (a loop or carrier held by CPU work or a blocking call).
     public var lag: LagSummary
+    /// True ready → running delay: from a task or fiber becoming runnable to it starting to run (fibers: the
+    /// runtime's sampled delays; loops: every job's queue delay, worst loop). Nil when not provided.
+    public var readyDelay: DelaySummary?
+    /// Highest injector depth since the previous sample (fiber models); nil when not provided.
+    public var injectorPeak: Int?
+    /// Seconds the busy shares (`WorkerSnapshot.busyRatio`, `LoopSnapshot.busyRatio`, pool threads) cover,
+    /// trailing; nil when unknown (recordings of format 1).
+    public var busyWindowSeconds: Double?
     /// Per task kind of the workload.
     public var taskKinds: [TaskKindStats]
     /// Notable events drained since the previous snapshot, oldest first.
@@ -57,7 +72,8 @@ public struct Snapshot: Codable, Sendable, Equatable {
         time: Double = 0, sequence: UInt64 = 0, preset: String = "", presetTitle: String = "",
         model: SchedulerModel = .virtualThreads, workers: [WorkerSnapshot] = [], loops: [LoopSnapshot] = [],
         pool: PoolSnapshot? = nil, injectorDepth: Int = 0, fibers: FiberCounts = FiberCounts(),
-        lag: LagSummary = LagSummary(), taskKinds: [TaskKindStats] = [], events: [RuntimeEvent] = [],
+        lag: LagSummary = LagSummary(), readyDelay: DelaySummary? = nil, injectorPeak: Int? = nil,
+        busyWindowSeconds: Double? = nil, taskKinds: [TaskKindStats] = [], events: [RuntimeEvent] = [],
         droppedEvents: UInt64 = 0
     ) {
         self.time = time
@@ -71,6 +87,9 @@ public struct Snapshot: Codable, Sendable, Equatable {
         self.injectorDepth = injectorDepth
         self.fibers = fibers
         self.lag = lag
+        self.readyDelay = readyDelay
+        self.injectorPeak = injectorPeak
+        self.busyWindowSeconds = busyWindowSeconds
         self.taskKinds = taskKinds
         self.events = events
         self.droppedEvents = droppedEvents
@@ -85,20 +104,6 @@ public enum WorkerState: String, Codable, Sendable {
     /// Inside a `blocking {}` region under `handoff`: its queue passed to a spare carrier.
     case handedOff
     case stopped
-}
-
-extension WorkerState {
-    /// The runtime's state of the same name (a switch: describing an enum to match raw values is reflection).
-    public init(_ s: SchedulerWorkerState) {
-        switch s {
-        case .running: self = .running
-        case .spinning: self = .spinning
-        case .parked: self = .parked
-        case .pinned: self = .pinned
-        case .handedOff: self = .handedOff
-        case .stopped: self = .stopped
-        }
-    }
 }
 
 /// One carrier of a fiber scheduler.
@@ -118,18 +123,31 @@ public struct WorkerSnapshot: Codable, Sendable, Equatable {
     public var queueCapacity: Int
     /// Highest local queue depth seen so far.
     public var maxQueueDepth: Int
-    /// Busy nanoseconds, cumulative, and the busy share of the last interval (0…1).
+    /// Highest local queue depth since the previous sample (peak-hold); nil when not provided.
+    public var queuePeak: Int?
+    /// Busy nanoseconds, cumulative, and the busy share over the trailing `Snapshot.busyWindowSeconds` (0…1).
     public var busyNanos: UInt64
     public var busyRatio: Double
+    /// Searching/spinning share over the same window, apart from busy; nil when the runtime does not split it.
+    public var spinRatio: Double?
     /// Name and task kind of the fiber running now, if any.
     public var currentFiber: String?
     public var currentKind: String?
+    /// Fibers run (resumptions) since the previous sample; nil on a runtime's first sample or when not provided.
+    public var runsInInterval: UInt64?
+    /// Fibers stolen in since the previous sample; nil on a runtime's first sample or when not provided.
+    public var stolenInInterval: UInt64?
+    /// Name and task kind of the last fiber that ran in the interval (nil when none ran or not provided).
+    public var lastFiber: String?
+    public var lastKind: String?
 
     public init(
         id: Int, state: WorkerState = .running, runs: UInt64 = 0, stealOps: UInt64 = 0, stolenIn: UInt64 = 0,
         stolenOut: UInt64 = 0, parks: UInt64 = 0, unparks: UInt64 = 0, queueDepth: Int = 0, queueCapacity: Int = 256,
-        maxQueueDepth: Int = 0, busyNanos: UInt64 = 0, busyRatio: Double = 0, currentFiber: String? = nil,
-        currentKind: String? = nil
+        maxQueueDepth: Int = 0, queuePeak: Int? = nil, busyNanos: UInt64 = 0, busyRatio: Double = 0,
+        spinRatio: Double? = nil, currentFiber: String? = nil, currentKind: String? = nil,
+        runsInInterval: UInt64? = nil, stolenInInterval: UInt64? = nil, lastFiber: String? = nil,
+        lastKind: String? = nil
     ) {
         self.id = id
         self.state = state
@@ -142,60 +160,111 @@ public struct WorkerSnapshot: Codable, Sendable, Equatable {
         self.queueDepth = queueDepth
         self.queueCapacity = queueCapacity
         self.maxQueueDepth = maxQueueDepth
+        self.queuePeak = queuePeak
         self.busyNanos = busyNanos
         self.busyRatio = busyRatio
+        self.spinRatio = spinRatio
         self.currentFiber = currentFiber
         self.currentKind = currentKind
+        self.runsInInterval = runsInInterval
+        self.stolenInInterval = stolenInInterval
+        self.lastFiber = lastFiber
+        self.lastKind = lastKind
     }
 }
 
 /// One asyncio-style event loop.
 public struct LoopSnapshot: Codable, Sendable, Equatable {
     public var id: Int
+    /// Jobs runnable on this loop now.
     public var readyDepth: Int
+    /// Highest ready depth seen so far.
     public var maxReadyDepth: Int
+    /// Highest ready depth since the previous sample (peak-hold); nil when not provided.
+    public var readyPeak: Int?
     public var timersPending: Int
     public var tasksAlive: Int
     public var jobsRun: UInt64
     public var slowCallbacks: UInt64
+    /// Share of the trailing `Snapshot.busyWindowSeconds` spent running jobs (0…1).
     public var busyRatio: Double
     /// Name of the task/callback running now, if any.
     public var current: String?
+    /// Jobs run since the previous sample; nil on a runtime's first sample or when not provided.
+    public var jobsInInterval: UInt64?
+    /// Name of the last named task that ran in the interval; nil when none ran or not provided.
+    public var lastTask: String?
+    /// Heartbeat lag of this loop.
     public var lag: LagSummary
+    /// Ready → running delay of this loop's jobs; nil when not provided.
+    public var readyDelay: DelaySummary?
 
     public init(
-        id: Int, readyDepth: Int = 0, maxReadyDepth: Int = 0, timersPending: Int = 0, tasksAlive: Int = 0,
-        jobsRun: UInt64 = 0, slowCallbacks: UInt64 = 0, busyRatio: Double = 0, current: String? = nil,
-        lag: LagSummary = LagSummary()
+        id: Int, readyDepth: Int = 0, maxReadyDepth: Int = 0, readyPeak: Int? = nil, timersPending: Int = 0,
+        tasksAlive: Int = 0, jobsRun: UInt64 = 0, slowCallbacks: UInt64 = 0, busyRatio: Double = 0,
+        current: String? = nil, jobsInInterval: UInt64? = nil, lastTask: String? = nil, lag: LagSummary = LagSummary(),
+        readyDelay: DelaySummary? = nil
     ) {
         self.id = id
         self.readyDepth = readyDepth
         self.maxReadyDepth = maxReadyDepth
+        self.readyPeak = readyPeak
         self.timersPending = timersPending
         self.tasksAlive = tasksAlive
         self.jobsRun = jobsRun
         self.slowCallbacks = slowCallbacks
         self.busyRatio = busyRatio
         self.current = current
+        self.jobsInInterval = jobsInInterval
+        self.lastTask = lastTask
         self.lag = lag
+        self.readyDelay = readyDelay
     }
 }
 
 /// The `to_thread` worker pool.
 public struct PoolSnapshot: Codable, Sendable, Equatable {
     public var threads: Int
+    /// Threads running a job now.
     public var busy: Int
     public var queueDepth: Int
+    /// Highest queue depth since the previous sample (peak-hold); nil when not provided.
+    public var queuePeak: Int?
     public var completed: UInt64
     /// True when loops of a group share this pool.
     public var shared: Bool
+    /// One entry per real pool thread, in thread order; nil when the runtime does not report threads one by one.
+    public var threadStates: [PoolThreadSnapshot]?
 
-    public init(threads: Int, busy: Int = 0, queueDepth: Int = 0, completed: UInt64 = 0, shared: Bool = false) {
+    public init(
+        threads: Int, busy: Int = 0, queueDepth: Int = 0, queuePeak: Int? = nil, completed: UInt64 = 0,
+        shared: Bool = false, threadStates: [PoolThreadSnapshot]? = nil
+    ) {
         self.threads = threads
         self.busy = busy
         self.queueDepth = queueDepth
+        self.queuePeak = queuePeak
         self.completed = completed
         self.shared = shared
+        self.threadStates = threadStates
+    }
+}
+
+/// One thread of a `to_thread` pool at the instant of the snapshot.
+public struct PoolThreadSnapshot: Codable, Sendable, Equatable {
+    public var id: Int
+    /// Task kind of the job it runs now; nil when idle.
+    public var kind: String?
+    /// How long the current job has been running, ms (0 when idle).
+    public var runningMs: Double
+    /// Share of the trailing `Snapshot.busyWindowSeconds` spent running jobs; nil when not provided.
+    public var busyRatio: Double?
+
+    public init(id: Int, kind: String? = nil, runningMs: Double = 0, busyRatio: Double? = nil) {
+        self.id = id
+        self.kind = kind
+        self.runningMs = runningMs
+        self.busyRatio = busyRatio
     }
 }
 
@@ -233,7 +302,32 @@ public struct FiberCounts: Codable, Sendable, Equatable {
     }
 }
 
-/// Lateness summary in milliseconds, over the whole run so far, plus the latest interval.
+/// Ready → running delay in milliseconds, cumulative since the runtime started.
+public struct DelaySummary: Codable, Sendable, Equatable {
+    /// Delays measured.
+    public var samples: UInt64
+    /// One in `sampling` ready events is measured (1 = every one).
+    public var sampling: Int
+    public var p50Ms: Double
+    public var p99Ms: Double
+    public var maxMs: Double
+    /// Counts per log2 bucket: bucket i holds delays in [2^i, 2^(i+1)) ns. Nil when the source keeps none.
+    public var log2Buckets: [UInt64]?
+
+    public init(
+        samples: UInt64 = 0, sampling: Int = 1, p50Ms: Double = 0, p99Ms: Double = 0, maxMs: Double = 0,
+        log2Buckets: [UInt64]? = nil
+    ) {
+        self.samples = samples
+        self.sampling = sampling
+        self.p50Ms = p50Ms
+        self.p99Ms = p99Ms
+        self.maxMs = maxMs
+        self.log2Buckets = log2Buckets
+    }
+}
+
+/// Heartbeat lateness summary in milliseconds, over the whole run so far, plus the latest interval.
 public struct LagSummary: Codable, Sendable, Equatable {
     public var p50Ms: Double
     public var p99Ms: Double
@@ -347,23 +441,6 @@ public struct TaskErrorCounts: Codable, Sendable, Equatable {
 public enum EventKind: String, Codable, Sendable, CaseIterable {
     case spawnBatch, steal, workerPark, workerUnpark, pin, handoff, blockingBegin, blockingEnd
     case slowCallback, lagSpike, presetSwitch, bookmark
-
-    /// The runtime's kind of the same name. A switch, not `EventKind(rawValue: "\(kind)")`: describing an enum
-    /// goes through reflection, microseconds per event when a sampler drains thousands of them.
-    public init(_ kind: RuntimeEventKind) {
-        switch kind {
-        case .spawnBatch: self = .spawnBatch
-        case .steal: self = .steal
-        case .workerPark: self = .workerPark
-        case .workerUnpark: self = .workerUnpark
-        case .pin: self = .pin
-        case .handoff: self = .handoff
-        case .blockingBegin: self = .blockingBegin
-        case .blockingEnd: self = .blockingEnd
-        case .slowCallback: self = .slowCallback
-        case .lagSpike: self = .lagSpike
-        }
-    }
 }
 
 /// One notable event. Field use per kind: steal: `worker` thief, `other` victim, `count`;
@@ -388,14 +465,5 @@ public struct RuntimeEvent: Codable, Sendable, Equatable {
         self.count = count
         self.durationMs = durationMs
         self.name = name
-    }
-
-    /// A runtime event record as a telemetry event, its time in seconds since `sessionStart` (a `qv_now_ns`
-    /// value; 0 keeps the monotonic clock's own origin).
-    public init(_ r: RuntimeEventRecord, sessionStart: UInt64) {
-        self.init(
-            time: r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0, kind: EventKind(r.kind),
-            worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
-            durationMs: Double(r.durationNanos) / 1e6, name: r.name)
     }
 }

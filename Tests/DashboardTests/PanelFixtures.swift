@@ -17,6 +17,23 @@ enum PanelFixtures {
         TaskKindStats(kind: "disk", started: 24, completed: 23, inFlight: 1, p50Ms: 50.2, p99Ms: 51.7, throughput: 2),
     ]
 
+    /// A fiber scheduler's sampled ready → running delay (1 in 64, log2 buckets of ns).
+    static func fiberDelay(p99Ms: Double) -> DelaySummary {
+        var b = [UInt64](repeating: 0, count: 40)
+        b[11] = 4200
+        b[13] = 2100
+        b[16] = 600
+        b[19] = 90
+        b[25] = p99Ms > 10 ? 40 : 0
+        return DelaySummary(
+            samples: b.reduce(0, +), sampling: 64, p50Ms: 0.004, p99Ms: p99Ms, maxMs: p99Ms * 2.5, log2Buckets: b)
+    }
+
+    /// A loop's queue delay (every job; no histogram).
+    static func loopDelay(p99Ms: Double) -> DelaySummary {
+        DelaySummary(samples: 52_000, sampling: 1, p50Ms: 0.08, p99Ms: p99Ms, maxMs: p99Ms * 1.3)
+    }
+
     /// Virtual threads, 4 carriers, work stealing, one carrier handed off, steals this interval.
     static func virtualThreads(_ i: Int = 40, carriers: Int = 4) -> Snapshot {
         let states: [WorkerState] = [.running, .running, .handedOff, .spinning, .parked, .running, .running, .running]
@@ -31,9 +48,13 @@ enum PanelFixtures {
                 stolenOut: UInt64(k == 0 ? 300 + i : 0),
                 parks: UInt64(20 * k), unparks: UInt64(20 * k), queueDepth: [96, 12, 0, 3, 0, 7, 1, 2][k % 8],
                 queueCapacity: 256, maxQueueDepth: [180, 40, 20, 31, 5, 9, 8, 6][k % 8],
+                queuePeak: [140, 30, 4, 41, 0, 12, 3, 2][k % 8],
                 busyNanos: UInt64(max(0, 9 - k)) * 1_000_000_000,
                 busyRatio: [0.97, 0.81, 0.64, 0.12, 0, 0.5, 0.4, 0.3][k % 8] * (0.9 + wave(i + k) / 10),
-                currentFiber: running[k % 8].map { "\($0.0)-\(1000 + 37 * k)" }, currentKind: running[k % 8]?.1)
+                currentFiber: running[k % 8].map { "\($0.0)-\(1000 + 37 * k)" }, currentKind: running[k % 8]?.1,
+                runsInInterval: k == 4 ? 0 : 40, stolenInInterval: k == 0 ? 0 : 1,
+                lastFiber: running[k % 8] == nil && k != 4 ? "web-\(2000 + k)" : nil,
+                lastKind: running[k % 8] == nil && k != 4 ? "io" : nil)
         }
         var events: [RuntimeEvent] = []
         if carriers > 1 {
@@ -61,6 +82,7 @@ enum PanelFixtures {
             lag: LagSummary(
                 p50Ms: 0.42, p99Ms: 6.8, maxMs: 23.5, slotP99Ms: 7.1, recentMs: 0.5 + 6 * wave(i),
                 buckets: [210, 1830, 2410, 1210, 640, 120, 22, 3, 0, 0]),
+            readyDelay: fiberDelay(p99Ms: 0.52), injectorPeak: 19, busyWindowSeconds: 1,
             taskKinds: fiberKinds, events: events, droppedEvents: 0)
     }
 
@@ -87,6 +109,7 @@ enum PanelFixtures {
             lag: LagSummary(
                 p50Ms: 8.5, p99Ms: 52.1, maxMs: 61, slotP99Ms: 55, recentMs: 10 + 45 * wave(i),
                 buckets: [4, 10, 30, 80, 200, 410, 380, 260, 12, 0]),
+            readyDelay: fiberDelay(p99Ms: 48), busyWindowSeconds: 1,
             taskKinds: [fiberKinds[2], fiberKinds[3]], events: events, droppedEvents: 17)
     }
 
@@ -99,11 +122,13 @@ enum PanelFixtures {
             pool
             ? LagSummary(p50Ms: 0.31, p99Ms: 1.9, maxMs: 3.2, slotP99Ms: 2, recentMs: lagMs, buckets: buckets)
             : LagSummary(p50Ms: 4.2, p99Ms: 52.3, maxMs: 61.8, slotP99Ms: 55, recentMs: lagMs, buckets: buckets)
-        let loop = LoopSnapshot(
+        var loop = LoopSnapshot(
             id: 0, readyDepth: pool ? 12 : 31, maxReadyDepth: 40, timersPending: 34, tasksAlive: 212,
             jobsRun: UInt64(52_000 + 100 * i), slowCallbacks: pool ? 0 : UInt64(80 + i / 5),
             busyRatio: pool ? 0.63 : 0.99,
-            current: pool ? "web-\(1700 + i)" : "hash-\(300 + i)", lag: lag)
+            current: pool ? "web-\(1700 + i)" : "hash-\(300 + i)", jobsInInterval: 480, lag: lag,
+            readyDelay: loopDelay(p99Ms: pool ? 0.9 : 50))
+        loop.readyPeak = pool ? 19 : 38
         var events: [RuntimeEvent] = []
         if !pool && i % 4 == 1 {
             events.append(
@@ -116,9 +141,17 @@ enum PanelFixtures {
             presetTitle: pool
                 ? "asyncio + to_thread: blocking work offloaded to a pool" : "asyncio: one loop, one thread",
             model: .eventLoop, loops: [loop],
-            pool: pool ? PoolSnapshot(threads: 4, busy: 3, queueDepth: 3, completed: UInt64(1200 + i)) : nil,
+            pool: pool
+                ? PoolSnapshot(
+                    threads: 4, busy: 3, queueDepth: 3, queuePeak: 7, completed: UInt64(1200 + i),
+                    threadStates: [
+                        PoolThreadSnapshot(id: 0, kind: "disk", runningMs: 12.5 + Double(i % 5)),
+                        PoolThreadSnapshot(id: 1, kind: "disk", runningMs: 31),
+                        PoolThreadSnapshot(id: 2),
+                        PoolThreadSnapshot(id: 3, kind: "hash", runningMs: 4.2),
+                    ]) : nil,
             fibers: FiberCounts(total: 212, running: 1, runnable: 12),
-            lag: lag,
+            lag: lag, readyDelay: loopDelay(p99Ms: pool ? 0.9 : 50), busyWindowSeconds: 1,
             taskKinds: [
                 TaskKindStats(
                     kind: "web", started: 9000, completed: 8990, inFlight: 10, p50Ms: pool ? 3.1 : 48,
@@ -144,7 +177,8 @@ enum PanelFixtures {
                 id: k, readyDepth: [4, 17, 0][k], maxReadyDepth: [22, 35, 9][k], timersPending: 10 + k,
                 tasksAlive: 70 + k,
                 jobsRun: UInt64(20_000 + 1000 * k + i), slowCallbacks: hot ? 14 : 0,
-                busyRatio: [0.55, 0.93, 0.21][k], current: k == 2 ? nil : "web-\(500 + k)", lag: lag)
+                busyRatio: [0.55, 0.93, 0.21][k], current: k == 2 ? nil : "web-\(500 + k)", lag: lag,
+                readyDelay: loopDelay(p99Ms: 1 + Double(k)))
         }
         return Snapshot(
             time: Double(i) / 10, sequence: UInt64(i), preset: sharedPool ? "loops-shared-pool" : "loop-per-thread",
@@ -157,6 +191,7 @@ enum PanelFixtures {
                 p50Ms: 0.5, p99Ms: sharedPool ? 2.4 : 51, maxMs: sharedPool ? 4 : 58, slotP99Ms: sharedPool ? 2.6 : 53,
                 recentMs: sharedPool ? 0.9 : 12 + 30 * wave(i),
                 buckets: [400, 1800, 900, 300, 80, 20, 9, 4, 0, 0]),
+            readyDelay: loopDelay(p99Ms: sharedPool ? 1.1 : 49), busyWindowSeconds: 1,
             taskKinds: [
                 TaskKindStats(
                     kind: "web", started: 30_000, completed: 29_990, inFlight: 10, p50Ms: 2.1, p99Ms: 7.7,

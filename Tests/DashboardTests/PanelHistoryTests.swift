@@ -56,16 +56,18 @@ import Testing
         #expect(h.notable.last?.time == 3.7)
     }
 
-    @Test func stealDeltasComeFromCountersWhenThereAreNoEvents() {
+    @Test func stealDeltasAreTheSamplersNotRecomputed() {
+        // The sampler (Workloads/Sampling) does the interval maths; the history keeps its figure as it is.
         var h = PanelHistory()
         var a = Snapshot(
             preset: "p", workers: [WorkerSnapshot(id: 0, stolenIn: 10), WorkerSnapshot(id: 1, stolenIn: 5)])
         h.append(a)
-        #expect(h.stolenInDelta == [0, 0])  // first snapshot: unknown, not everything
+        #expect(h.stolenInDelta == [0, 0])  // no figure: nothing drawn
         a.workers[1].stolenIn = 9
+        a.workers[1].stolenInInterval = 3
         h.append(a)
-        #expect(h.stolenInDelta == [0, 4])
-        #expect(h.samples.last?.steals == 4)
+        #expect(h.stolenInDelta == [0, 3])
+        #expect(h.samples.last?.steals == 3)
     }
 
     @Test func idleChurnAndLagSpikesStayOutOfTheLists() {

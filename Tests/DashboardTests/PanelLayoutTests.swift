@@ -68,7 +68,10 @@ import Testing
         #expect(four.threads.count == 4 && four.poolBox.isEmpty)
         let many = EventLoopLayout.make(Rect(0, 0, 60, 20), poolThreads: 16)
         #expect(many.threads.isEmpty && !many.poolBox.isEmpty)
-        let none = EventLoopLayout.make(Rect(0, 0, 60, 20), poolThreads: nil)
+        // A pool that does not report its threads one by one: one box, never boxes lit by a busy count.
+        let unknown = EventLoopLayout.make(Rect(0, 0, 60, 20), poolThreads: nil)
+        #expect(unknown.threads.isEmpty && !unknown.poolBox.isEmpty)
+        let none = EventLoopLayout.make(Rect(0, 0, 60, 20), poolThreads: nil, pool: false)
         #expect(none.threads.isEmpty && none.poolBox.isEmpty)
     }
 

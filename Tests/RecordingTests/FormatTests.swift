@@ -86,20 +86,33 @@ import Testing
         #expect(try RecordingReader.decode(bytes, name: "minute").frames == frames)
     }
 
-    /// The committed golden file must decode to the synthetic recording, and this build must
-    /// write it byte for byte. A deliberate format change bumps the version and re-records with
+    /// The committed golden files (one per format version) must decode to the synthetic recording, and this
+    /// build must write each byte for byte. A format-1 file decodes with the later figures nil (shown "n/a").
+    /// A deliberate format change bumps the version and records a new file with
     /// QVTOP_RECORD_GOLDEN=1 swift test --filter FormatTests.
-    @Test func goldenFileOfVersion1() throws {
+    @Test(arguments: [UInt16(1), 2])
+    func goldenFileOfEachVersion(_ version: UInt16) throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/small-v1.qvrec")
-        let (bytes, expected) = Synthetic.small()
+            .appendingPathComponent("Fixtures/small-v\(version).qvrec")
+        let (bytes, expected) = Synthetic.small(version: version)
         if ProcessInfo.processInfo.environment["QVTOP_RECORD_GOLDEN"] == "1" {
             try Data(bytes).write(to: url)
         }
         let golden = try [UInt8](Data(contentsOf: url))
-        #expect(try RecordingReader.decode(golden, name: url.path) == expected)
-        #expect(golden == bytes, "the encoder no longer writes the v1 golden file byte for byte")
+        let decoded = try RecordingReader.decode(golden, name: url.path)
+        #expect(decoded == expected)
+        #expect(golden == bytes, "the encoder no longer writes the v\(version) golden file byte for byte")
         #expect(Array(golden.prefix(8)) == Array("QVTOPREC".utf8))
+        #expect(decoded.metadata.formatVersion == Int(version))
+        let fibers = decoded.frames.filter { $0.model.usesFibers }
+        if version == 1 {
+            // Recorded before these figures existed: they are unknown, not zero.
+            #expect(fibers.allSatisfy { $0.readyDelay == nil && $0.busyWindowSeconds == nil })
+            #expect(fibers.allSatisfy { $0.workers.allSatisfy { $0.stolenInInterval == nil && $0.queuePeak == nil } })
+        } else {
+            #expect(fibers.allSatisfy { $0.readyDelay?.log2Buckets?.isEmpty == false })
+            #expect(decoded.frames.contains { $0.pool?.threadStates?.isEmpty == false })
+        }
     }
 
     @Test func truncationAtEveryByteOffset() throws {
@@ -170,7 +183,11 @@ import Testing
             (Array("{\"traceEvents\":[]}".utf8), .notARecording(path: "x.qvrec", looksLike: "a Chrome trace")),
             ([0x1F, 0x8B, 8, 0], .notARecording(path: "x.qvrec", looksLike: "gzip data")),
             ([0, 1, 2, 0xFF, 0xFE], .notARecording(path: "x.qvrec", looksLike: nil)),
-            (Framing.fileHeader(version: 2), .newerVersion(path: "x.qvrec", found: 2, supported: 1)),
+            (
+                Framing.fileHeader(version: RecordingFormat.version + 1),
+                .newerVersion(
+                    path: "x.qvrec", found: Int(RecordingFormat.version) + 1, supported: Int(RecordingFormat.version))
+            ),
             (Framing.fileHeader(version: 0), .damagedHeader(path: "x.qvrec", reason: "format version 0")),
             (
                 Array("QVTOP".utf8),

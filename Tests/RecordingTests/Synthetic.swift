@@ -126,15 +126,21 @@ enum Synthetic {
 
     /// A small fixed recording: 6 busy frames (2 carriers), a preset switch to an event loop,
     /// 4 loop frames, two bookmarks, an end record. Used by the golden and truncation tests.
-    static func small() -> (bytes: [UInt8], recording: Recording) {
-        let busy = busyFrames(count: 6, seed: 7, workers: 2)
-        let loop = loopFrames(count: 4, startTime: 0.7, startSequence: 6)
+    static func small(version: UInt16 = RecordingFormat.version) -> (bytes: [UInt8], recording: Recording) {
+        var busy = busyFrames(count: 6, seed: 7, workers: 2)
+        var loop = loopFrames(count: 4, startTime: 0.7, startSequence: 6)
+        if version >= 2 {
+            busy = busy.enumerated().map { i, f in withFormat2Figures(f, i) }
+            loop = loop.enumerated().map { i, f in withFormat2Figures(f, i) }
+        }
         let p1 = PresetSwitch(time: 0, name: "vt-busy", title: "Virtual threads, busy", text: presetText)
         let p2 = PresetSwitch(time: 0.65, name: "asyncio", title: "One asyncio loop", text: "name = \"asyncio\"\n")
         let b1 = Bookmark(time: 0.3, label: "steal storm")
         let b2 = Bookmark(time: 0.9, label: "")
-        var enc = RecordEncoder()
-        var bytes = enc.start(metadata)
+        var enc = RecordEncoder(version: version)
+        var meta = metadata
+        meta.formatVersion = Int(version)
+        var bytes = enc.start(meta)
         enc.presetSwitch(p1, into: &bytes)
         for (i, f) in busy.enumerated() {
             enc.snapshot(f, into: &bytes)
@@ -148,7 +154,44 @@ enum Synthetic {
         let end = RecordingEnd(framesWritten: 10, framesDropped: 0)
         enc.end(end, into: &bytes)
         let recording = Recording(
-            metadata: metadata, frames: busy + loop, presetSwitches: [p1, p2], bookmarks: [b1, b2], end: end)
+            metadata: meta, frames: busy + loop, presetSwitches: [p1, p2], bookmarks: [b1, b2], end: end)
         return (bytes, recording)
+    }
+
+    /// `s` with every figure format 2 added, filled (some left nil, as a live source leaves them).
+    static func withFormat2Figures(_ s: Snapshot, _ i: Int) -> Snapshot {
+        var s = s
+        s.busyWindowSeconds = 1
+        s.injectorPeak = s.model.usesFibers ? s.injectorDepth + i : nil
+        var buckets = [UInt64](repeating: 0, count: 40)
+        buckets[10] = UInt64(100 + i)
+        buckets[17] = UInt64(3 * i)
+        s.readyDelay = DelaySummary(
+            samples: UInt64(100 + 4 * i), sampling: s.model.usesFibers ? 64 : 1, p50Ms: 0.002, p99Ms: 0.26 + Double(i),
+            maxMs: 4.5, log2Buckets: s.model.usesFibers ? buckets : nil)
+        for w in s.workers.indices {
+            s.workers[w].queuePeak = s.workers[w].queueDepth + 5 * i
+            s.workers[w].spinRatio = w == 0 ? nil : 0.05
+            s.workers[w].runsInInterval = i == 0 ? nil : UInt64(2000 + i)
+            s.workers[w].stolenInInterval = i == 0 ? nil : UInt64(i)
+            s.workers[w].lastFiber = "fiber-\(i)"
+            s.workers[w].lastKind = w == 0 ? nil : "fetch"
+        }
+        for l in s.loops.indices {
+            s.loops[l].readyPeak = s.loops[l].readyDepth + i
+            s.loops[l].jobsInInterval = UInt64(1000 + i)
+            s.loops[l].lastTask = i % 2 == 0 ? "handler" : nil
+            s.loops[l].readyDelay = s.readyDelay
+        }
+        if var pool = s.pool {
+            pool.queuePeak = pool.queueDepth + 2
+            pool.threadStates = (0..<pool.threads).map { k in
+                PoolThreadSnapshot(
+                    id: k, kind: k < pool.busy ? "blocking" : nil, runningMs: k < pool.busy ? 12.5 * Double(k + 1) : 0,
+                    busyRatio: k == 3 ? nil : 0.25 * Double(k))
+            }
+            s.pool = pool
+        }
+        return s
     }
 }

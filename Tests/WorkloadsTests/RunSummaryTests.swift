@@ -72,7 +72,35 @@ import Testing
     @Test func tableNamesTheCulprit() throws {
         let table = try #require(RunSummary(Self.snapshots())).table
         #expect(table.contains("blocking disk: 1×"))
-        #expect(table.contains("sched delay"))
+        #expect(table.contains("heartbeat lag"))
+        #expect(table.contains("ready → running  n/a"))
+    }
+
+    /// A figure the snapshots do not carry is `null` in the JSON, never 0 and never left out.
+    @Test func unknownFiguresAreNullInTheJSON() throws {
+        let json = try #require(RunSummary(Self.snapshots())?.jsonText)
+        #expect(json.contains("\"readyDelay\":null"))
+        #expect(json.contains("\"busyWindowSeconds\":null"))
+        var known = Self.snapshots()
+        known[known.count - 1].readyDelay = DelaySummary(samples: 9, sampling: 64, p50Ms: 0.004, p99Ms: 0.5, maxMs: 2)
+        known[known.count - 1].busyWindowSeconds = 1
+        let withDelay = try #require(RunSummary(known)?.jsonText)
+        #expect(
+            withDelay.contains(
+                "\"readyDelay\":{\"maxMs\":2,\"p50Ms\":0.004,\"p99Ms\":0.5,\"samples\":9,\"sampling\":64}"))
+        #expect(withDelay.contains("\"busyWindowSeconds\":1"))
+        var loop = Snapshot(time: 1, preset: "asyncio", model: .eventLoop)
+        loop.loops = [LoopSnapshot(id: 0)]
+        let loopJSON = try #require(RunSummary([loop])?.jsonText)
+        #expect(loopJSON.contains("\"readyDelayP99Ms\":null"))
+        // A loop model has no carriers to steal or park, and this one no pool: null, not 0.
+        for key in ["steals", "parkedMax", "blockedMax", "injectorMaxDepth", "poolMaxQueueDepth", "poolCompleted"] {
+            #expect(loopJSON.contains("\"\(key)\":null"), "\(key): \(loopJSON)")
+        }
+        #expect(json.contains("\"steals\":8") && json.contains("\"poolCompleted\":null"))
+        // The JSON reads back with the same figures.
+        let back = try JSONDecoder().decode(RunSummary.self, from: Data(loopJSON.utf8))
+        #expect(back == RunSummary([loop]))
     }
 }
 

@@ -3,10 +3,20 @@ import Telemetry
 // Panels every model has: lag, slow callbacks / blocking regions, task kinds, busy per worker,
 // and the color legend. Each is `draw(into:rect:…)`, a pure function of its inputs.
 
-/// Loop lag (loop models) or scheduling delay (fiber models): p50/p99/max, a sparkline or chart
-/// over recent snapshots (preset switches marked), and a histogram of `LagSummary.buckets`.
+/// Two figures, each under its own name (docs/figures.md):
+/// - heartbeat lag: how late a periodic heartbeat ran (each loop's own heartbeat, worst loop; the fiber
+///   models' heartbeat fiber): p50/p99/max/slot p99, a chart over recent snapshots (preset switches
+///   marked) and a histogram of `LagSummary.buckets`;
+/// - ready → running: the true delay from runnable to running (`Snapshot.readyDelay`: the scheduler's
+///   sampled delays, or every loop job's queue delay), p50/p99/max and, with room, its log2 histogram;
+///   "n/a" when the source has none.
 enum LagPanel {
-    static func title(_ model: SchedulerModel) -> String { model.usesFibers ? "Scheduling delay" : "Loop lag" }
+    static func title(_ grid: Grid) -> String {
+        "Heartbeat lag \(Character(grid.glyphs.separator)) \(readyLabel(grid))"
+    }
+
+    /// "ready → running" ("ready -> running" under ASCII glyphs).
+    static func readyLabel(_ grid: Grid) -> String { "ready \(Character(grid.glyphs.arrowRight)) running" }
 
     /// Short labels of the bucket upper bounds: "0.1", "0.5", "1", … "100", "inf".
     static func bucketLabels(ascii: Bool) -> [String] {
@@ -15,41 +25,96 @@ enum LagPanel {
         }
     }
 
+    /// Display bins of the ready → running log2 histogram: (label, first log2 bucket, last log2 bucket).
+    /// Bucket i holds [2^i, 2^(i+1)) ns; each bin joins two buckets, the first and last are open-ended.
+    static let delayBins: [(label: String, first: Int, last: Int)] = [
+        ("1us", 0, 9), ("4us", 10, 11), ("16us", 12, 13), ("66us", 14, 15), (".26ms", 16, 17), ("1ms", 18, 19),
+        ("4ms", 20, 21), ("17ms", 22, 23), ("67ms", 24, 25), (">67", 26, Int.max),
+    ]
+
+    static func delayBinCounts(_ buckets: [UInt64]) -> [UInt64] {
+        delayBins.map { bin in
+            var n: UInt64 = 0
+            for (i, c) in buckets.enumerated() where i >= bin.first && i <= bin.last { n &+= c }
+            return n
+        }
+    }
+
     static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory) {
         let l = s.lag
         let lagging = l.recentMs >= PanelPalette.lagWarnMs
         let frame = lagging ? PanelPalette.blocked : PanelPalette.frame
-        let inner = grid.box(rect, title: title(s.model), style: frame, titleStyle: frame.with(.bold))
+        let inner = grid.box(rect, title: title(grid), style: frame, titleStyle: frame.with(.bold))
         let r = inner.inset(dx: 1, dy: 0)
         guard r.width > 0, r.height > 0 else { return }
-        if r.width >= 44 {
+        let d = s.readyDelay
+        if r.width >= 60 {
+            // "now" (the worst tick of the interval) when there is room for every figure.
+            let now: [(String, Style)] =
+                r.width >= 76 ? [("now ", .dim), (Fmt.ms(l.recentMs) + "  ", PanelPalette.lag(l.recentMs))] : []
             grid.spans(
                 r, 0,
-                [
-                    ("now ", .dim), (Fmt.ms(l.recentMs), PanelPalette.lag(l.recentMs)),
-                    ("  p50 ", .dim), (Fmt.ms(l.p50Ms), PanelPalette.lag(l.p50Ms)),
+                [("heartbeat lag  ", .bold)] + now + [
+                    ("p50 ", .dim), (Fmt.ms(l.p50Ms), PanelPalette.lag(l.p50Ms)),
                     ("  p99 ", .dim), (Fmt.ms(l.p99Ms), PanelPalette.lag(l.p99Ms)),
                     ("  max ", .dim), (Fmt.ms(l.maxMs), PanelPalette.lag(l.maxMs)),
                     ("  slot p99 ", .dim), (Fmt.ms(l.slotP99Ms), PanelPalette.lag(l.slotP99Ms)),
                 ])
-        } else {
-            // Narrow: numbers only, one unit at the end ("p50 0.42 p99 6.8 max 24 ms").
+        } else if r.width >= 36 {
+            // Narrow: the tail first, numbers only, one unit at the end ("p99 6.8 max 24 ms").
             grid.spans(
                 r, 0,
                 [
-                    ("p50 ", .dim), (Fmt.msNumber(l.p50Ms), PanelPalette.lag(l.p50Ms)),
-                    (" p99 ", .dim), (Fmt.msNumber(l.p99Ms), PanelPalette.lag(l.p99Ms)),
+                    ("heartbeat lag ", .bold), ("p99 ", .dim), (Fmt.msNumber(l.p99Ms), PanelPalette.lag(l.p99Ms)),
                     (" max ", .dim), (Fmt.msNumber(l.maxMs), PanelPalette.lag(l.maxMs)), (" ms", .dim),
+                ])
+        } else {
+            grid.spans(
+                r, 0,
+                [
+                    ("heartbeat ", .bold), ("p99 ", .dim), (Fmt.ms(l.p99Ms), PanelPalette.lag(l.p99Ms)),
+                    (" max ", .dim), (Fmt.ms(l.maxMs), PanelPalette.lag(l.maxMs)),
                 ])
         }
         guard r.height > 1 else { return }
-        let body = Rect(r.x, r.y + 1, r.width, r.height - 1)
+        if let d {
+            let sampled = d.sampling > 1 ? "  1 in \(d.sampling) sampled" : "  every job"
+            grid.spans(
+                r, 1,
+                r.width >= 60
+                    ? [
+                        (readyLabel(grid) + "  ", .bold), ("p50 ", .dim),
+                        (Fmt.delayMs(d.p50Ms), PanelPalette.lag(d.p50Ms)),
+                        ("  p99 ", .dim), (Fmt.delayMs(d.p99Ms), PanelPalette.lag(d.p99Ms)),
+                        ("  max ", .dim), (Fmt.delayMs(d.maxMs), PanelPalette.lag(d.maxMs)), (sampled, .dim),
+                    ]
+                    : [
+                        (readyLabel(grid) + " ", .bold), ("p99 ", .dim),
+                        (Fmt.delayMs(d.p99Ms), PanelPalette.lag(d.p99Ms)),
+                        (r.width >= 36 ? " max " : "", .dim),
+                        (r.width >= 36 ? Fmt.delayMs(d.maxMs) : "", PanelPalette.lag(d.maxMs)),
+                    ])
+        } else {
+            grid.spans(r, 1, [(readyLabel(grid) + "  ", .bold), ("n/a", .dim)])
+        }
+        guard r.height > 2 else { return }
+        let body = Rect(r.x, r.y + 2, r.width, r.height - 2)
         if body.height >= 6 && body.width >= 50 {
-            // Rich: a chart on the left, the histogram as bars on the right.
-            let histWidth = min(30, body.width / 3)
-            let cols = body.split(.horizontal, [.fill, .fixed(histWidth)], gap: 2)
+            // Rich: the heartbeat chart on the left, then its histogram, then ready → running's when it fits.
+            let delayBuckets = d?.log2Buckets
+            let withDelay = delayBuckets != nil && body.width >= 100
+            let histWidth = min(30, body.width / (withDelay ? 4 : 3))
+            let cols =
+                withDelay
+                ? body.split(.horizontal, [.fill, .fixed(histWidth), .fixed(histWidth)], gap: 2)
+                : body.split(.horizontal, [.fill, .fixed(histWidth)], gap: 2)
             drawChart(into: &grid, rect: cols[0], history: history, lagging: lagging)
-            drawHistogramBars(into: &grid, rect: cols[1], buckets: l.buckets)
+            drawHistogramBars(
+                into: &grid, rect: cols[1], labels: bucketLabels(ascii: grid.glyphs.isASCII), buckets: l.buckets)
+            if withDelay, let b = delayBuckets {
+                drawHistogramBars(
+                    into: &grid, rect: cols[2], labels: delayBins.map(\.label), buckets: delayBinCounts(b))
+            }
         } else {
             let chartRows = max(1, body.height - 2)
             drawChart(
@@ -122,16 +187,15 @@ enum LagPanel {
         }
     }
 
-    /// One bar per bucket: "≤0.1ms ████ 1234".
-    static func drawHistogramBars(into grid: inout Grid, rect: Rect, buckets: [UInt64]) {
-        let labels = bucketLabels(ascii: grid.glyphs.isASCII)
+    /// One bar per bucket: "0.1 ████ 1234" (labels are the buckets' upper bounds).
+    static func drawHistogramBars(into grid: inout Grid, rect: Rect, labels: [String], buckets: [UInt64]) {
         let top = Double(buckets.max() ?? 0)
         for (i, label) in labels.enumerated() where i < rect.height {
             let b = i < buckets.count ? buckets[i] : 0
             let st = i >= 5 ? PanelPalette.blocked : PanelPalette.runnable
             grid.bar(
                 at: Point(rect.x, rect.y + i), width: rect.width, fraction: top > 0 ? Double(b) / top : 0,
-                label: label, value: Fmt.count(b), labelWidth: 4, valueWidth: 6, style: st)
+                label: label, value: Fmt.count(b), labelWidth: 5, valueWidth: 6, style: st)
         }
     }
 }
@@ -243,22 +307,46 @@ enum TasksPanel {
 }
 
 /// Busy share per worker (fiber models) or loop (loop models), plus the pool, with a sparkline of history.
+/// One definition (docs/figures.md, the sampler's BusyWindow): the share of the trailing window spent busy,
+/// the title saying what busy means for the source and over which window; searching/spinning apart.
 enum BusyPanel {
+    /// "Busy per carrier · last 1s", "Busy per loop · window n/a" (a format-1 recording).
+    static func title(_ s: Snapshot, separator: Unicode.Scalar) -> String {
+        let window =
+            s.busyWindowSeconds.map { w in
+                "last " + (w == w.rounded() ? "\(Int(w))s" : Fmt.fixed(w, 1) + "s")
+            } ?? "window n/a"
+        return "Busy per \(s.model.usesFibers ? "carrier" : "loop") \(Character(separator)) \(window)"
+    }
+
+    /// What busy means for this source, shown on the panel's first row.
+    static func definition(_ s: Snapshot, separator: Unicode.Scalar) -> String {
+        let sep = Character(separator)
+        guard s.model.usesFibers else { return "busy = running jobs" }
+        // Until the runtime splits searching from running, a carrier's busy time is all its time not parked.
+        return s.workers.contains { $0.spinRatio != nil }
+            ? "busy = running fibers \(sep) spin apart" : "busy = not parked \(sep) spin n/a"
+    }
+
     static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory, view: PanelView) {
         let fibers = s.model.usesFibers
-        let inner = grid.box(rect, title: fibers ? "Busy per carrier" : "Busy per loop").inset(dx: 1, dy: 0)
+        let inner = grid.box(rect, title: title(s, separator: grid.glyphs.separator)).inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
         let ratios = fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio)
+        let spins: [Double?] = fibers ? s.workers.map(\.spinRatio) : []
+        let withSpin = spins.contains { $0 != nil }
+        grid.line(inner, 0, definition(s, separator: grid.glyphs.separator), style: .dim)
         let selected = view.selection(count: ratios.count)
         let sparkWidth = inner.width >= 36 ? min(16, inner.width / 3) : 0
-        var row = 0
+        var row = 1
         for (i, r) in ratios.enumerated() where row < inner.height {
             let label = fibers ? "C\(s.workers[i].id)" : "L\(i + 1)"
             let y = inner.y + row
+            let spin = withSpin && i < spins.count ? " spin \(Fmt.na(spins[i], Fmt.pct))" : ""
             grid.bar(
                 at: Point(inner.x, y), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0), fraction: r,
-                label: label, value: Fmt.pct(r), labelWidth: 3, valueWidth: 4, style: PanelPalette.running,
-                labelStyle: i == selected ? .reverse : nil)
+                label: label, value: Fmt.pct(r) + spin, labelWidth: 3, valueWidth: withSpin ? 13 : 4,
+                style: PanelPalette.running, labelStyle: i == selected ? .reverse : nil)
             if sparkWidth > 0 {
                 let values = history.series(sparkWidth) { i < $0.busy.count ? $0.busy[i] : .nan }
                 grid.sparkline(

@@ -92,7 +92,8 @@ public enum DashboardPanels {
             let layout = FiberChartLayout.make(plan.flow, carriers: s.workers.count, withFibers: plan.fibers.isEmpty)
             return layout.carriers.firstIndex { $0.contains(point) }
         case .eventLoop:
-            return EventLoopLayout.make(plan.flow, poolThreads: s.pool?.threads).loop.contains(point) ? 0 : nil
+            return EventLoopLayout.make(plan.flow, poolThreads: s.pool?.threadStates?.count, pool: s.pool != nil).loop
+                .contains(point) ? 0 : nil
         case .loopPerThread:
             let layout = LoopGroupLayout.make(plan.flow, loops: s.loops.count, sharedPool: s.pool?.shared ?? false)
             for (i, (l, t)) in zip(layout.loops, layout.threads).enumerated()

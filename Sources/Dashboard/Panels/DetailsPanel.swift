@@ -16,7 +16,8 @@ enum DetailsPanel {
         let name = fibers ? "Carrier \(s.workers[index].id)" : "Event Loop \(index + 1)"
         let inner = grid.box(rect, title: "\(name) \(sep) details \(sep) Esc back").inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
-        let counters = fibers ? workerCounters(s.workers[index]) : loopCounters(s.loops[index])
+        let counters =
+            fibers ? workerCounters(s.workers[index]) : loopCounters(s.loops[index], arrow: grid.glyphs.arrowRight)
         let wide = inner.width >= 70
         let counterWidth = wide ? 34 : inner.width
         let counterRect = Rect(inner.x, inner.y, counterWidth, min(inner.height, counters.count))
@@ -63,9 +64,18 @@ enum DetailsPanel {
         return [
             ("state", word, st.with(.bold)),
             ("running", w.currentFiber.map { "\($0) (\(w.currentKind ?? "?"))" } ?? "no fiber", PanelPalette.running),
+            (
+                "ran last",
+                w.lastFiber.map { "\($0) (\(w.lastKind ?? "?"))" } ?? Fmt.na(w.runsInInterval) { _ in "none" }, .plain
+            ),
             ("busy", "\(Fmt.pct(w.busyRatio)) (\(Fmt.fixed(Double(w.busyNanos) / 1e9, 2))s total)", .plain),
-            ("runs", Fmt.count(w.runs), .plain),
-            ("run queue", "\(w.queueDepth) / \(w.queueCapacity) (max \(w.maxQueueDepth))", PanelPalette.runnable),
+            ("spin", Fmt.na(w.spinRatio, Fmt.pct), .plain),
+            ("runs", "\(Fmt.count(w.runs)) (\(Fmt.na(w.runsInInterval) { Fmt.count($0) }) this interval)", .plain),
+            (
+                "run queue",
+                "\(w.queueDepth) / \(w.queueCapacity) (peak \(Fmt.na(w.queuePeak) { "\($0)" }), max \(w.maxQueueDepth))",
+                PanelPalette.runnable
+            ),
             ("steal ops", Fmt.count(w.stealOps), .plain),
             ("stolen in", Fmt.count(w.stolenIn), PanelPalette.steal),
             ("stolen out", Fmt.count(w.stolenOut), .plain),
@@ -74,18 +84,27 @@ enum DetailsPanel {
         ]
     }
 
-    static func loopCounters(_ l: LoopSnapshot) -> [(String, String, Style)] {
+    static func loopCounters(_ l: LoopSnapshot, arrow: Unicode.Scalar) -> [(String, String, Style)] {
         [
             ("running", l.current ?? "idle", l.current == nil ? PanelPalette.parked : PanelPalette.running),
             ("busy", Fmt.pct(l.busyRatio), .plain),
-            ("ready queue", "\(l.readyDepth) (max \(l.maxReadyDepth))", PanelPalette.runnable),
+            (
+                "ready queue", "\(l.readyDepth) (peak \(Fmt.na(l.readyPeak) { "\($0)" }), max \(l.maxReadyDepth))",
+                PanelPalette.runnable
+            ),
+            ("ran last", l.lastTask ?? Fmt.na(l.jobsInInterval) { $0 == 0 ? "none" : "unnamed" }, .plain),
             ("timers pending", "\(l.timersPending)", .plain),
             ("tasks alive", Fmt.count(l.tasksAlive), .plain),
             ("jobs run", Fmt.count(l.jobsRun), .plain),
             ("slow callbacks", "\(l.slowCallbacks)", l.slowCallbacks > 0 ? PanelPalette.blocked : .plain),
-            ("lag now", Fmt.ms(l.lag.recentMs), PanelPalette.lag(l.lag.recentMs)),
-            ("lag p50 / p99", "\(Fmt.ms(l.lag.p50Ms)) / \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
-            ("lag max", Fmt.ms(l.lag.maxMs), PanelPalette.lag(l.lag.maxMs)),
+            ("hb lag now", Fmt.ms(l.lag.recentMs), PanelPalette.lag(l.lag.recentMs)),
+            ("hb lag p50/p99", "\(Fmt.ms(l.lag.p50Ms)) / \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
+            ("hb lag max", Fmt.ms(l.lag.maxMs), PanelPalette.lag(l.lag.maxMs)),
+            (
+                "ready\(Character(arrow))run p99",
+                Fmt.na(l.readyDelay) { "\(Fmt.delayMs($0.p99Ms)) (max \(Fmt.delayMs($0.maxMs)))" },
+                PanelPalette.lag(l.readyDelay?.p99Ms ?? 0)
+            ),
         ]
     }
 

@@ -95,6 +95,26 @@ extension Grid {
     }
 }
 
+extension Grid {
+    /// A depth drawn as one cell per item (a count, not a guess at a capacity) at column `dx` of `rect`'s row
+    /// `row`, at most `maxCells` and what fits; with `peak`, the peak-hold marker at the peak's cell (the highest
+    /// depth since the previous sample). Returns the columns used (0 when the depth and the peak are 0).
+    @discardableResult
+    mutating func countBar(
+        _ rect: Rect, _ row: Int, x dx: Int, count: Int, peak: Int?, maxCells: Int, style: Style
+    ) -> Int {
+        let top = max(count, peak ?? 0)
+        let room = max(0, min(top, rect.width - dx - 2, maxCells))
+        guard room > 0, row >= 0, row < rect.height else { return 0 }
+        let x0 = rect.x + dx + 1
+        let y = rect.y + row
+        for i in 0..<min(count, room) { put(glyphs.barFull, x: x0 + i, y: y, style: style) }
+        if let peak, peak > 0 { put(glyphs.peak, x: x0 + min(peak, room) - 1, y: y, style: style.with(.bold)) }
+        if room < top { put(glyphs.ellipsis, x: x0 + room, y: y, style: .dim) }
+        return room + 1
+    }
+}
+
 extension Rect {
     /// The middle column (left of centre for even widths).
     var centerColumn: Int { x + (width - 1) / 2 }

@@ -123,16 +123,8 @@ enum FiberChart {
         let inner = grid.box(layout.scheduler, title: title)
         let r = inner.inset(dx: 1, dy: 0)
         var x = grid.spans(r, 0, [("injector ", .plain), ("\(s.injectorDepth)", PanelPalette.runnable.with(.bold))])
-        // One cell per queued fiber, so the bar is a count, not a guess at a capacity.
-        let room = max(0, min(s.injectorDepth, r.width - x - 2, 40))
-        if room > 0 {
-            x += 1
-            for i in 0..<room {
-                grid.put(grid.glyphs.barFull, x: r.x + x + i, y: r.y, style: PanelPalette.runnable)
-            }
-            x += room
-            if room < s.injectorDepth { grid.put(grid.glyphs.ellipsis, x: r.x + x, y: r.y, style: .dim) }
-        }
+        x += grid.countBar(
+            r, 0, x: x, count: s.injectorDepth, peak: s.injectorPeak, maxCells: 40, style: PanelPalette.runnable)
         let f = s.fibers
         let sep = "  "
         let counts: [(String, Style)] = [
@@ -168,16 +160,14 @@ enum FiberChart {
             grid.bar(
                 at: Point(r.x, r.y + 1), width: r.width,
                 fraction: Double(w.queueDepth) / Double(max(1, w.queueCapacity)),
-                label: "q", value: "\(w.queueDepth)", style: PanelPalette.runnable)
+                label: "q", value: "\(w.queueDepth)", style: PanelPalette.runnable,
+                peak: w.queuePeak.map { Double($0) / Double(max(1, w.queueCapacity)) })
         }
         if r.height > 2 {
-            if let name = w.currentFiber {
-                grid.line(r, 2, name, style: PanelPalette.running)
-            } else {
-                grid.line(r, 2, "no fiber", style: .dim)
-            }
+            let (text, style) = whatRan(w)
+            grid.line(r, 2, text, style: style)
         }
-        if r.height > 3, let kind = w.currentKind { grid.line(r, 3, kind, style: .dim) }
+        if r.height > 3, let kind = w.currentKind ?? w.lastKind { grid.line(r, 3, kind, style: .dim) }
         if r.height > 4 {
             grid.bar(
                 at: Point(r.x, r.y + 4), width: r.width, fraction: w.busyRatio, label: "busy",
@@ -187,6 +177,15 @@ enum FiberChart {
         if r.height > 6 {
             grid.line(r, 6, "stole \(Fmt.count(w.stolenIn)) lost \(Fmt.count(w.stolenOut))", style: .dim)
         }
+    }
+
+    /// What a carrier runs: the fiber running now, else the last one that ran in the interval ("ran …"), else
+    /// "none ran" when the interval's run count is known to be 0, else "no fiber" (nothing now, interval unknown).
+    static func whatRan(_ w: WorkerSnapshot) -> (String, Style) {
+        if let name = w.currentFiber { return (name, PanelPalette.running) }
+        if let last = w.lastFiber { return ("ran " + last, PanelPalette.running.with(.dim)) }
+        if w.runsInInterval == 0 { return ("none ran", .dim) }
+        return ("no fiber", .dim)
     }
 
     static func drawLanes(into grid: inout Grid, layout: FiberChartLayout, snapshot s: Snapshot, history: PanelHistory)
@@ -276,15 +275,17 @@ enum FiberChart {
             grid.bar(
                 at: Point(row.x + x, row.y), width: barWidth,
                 fraction: Double(w.queueDepth) / Double(max(1, w.queueCapacity)), label: "q",
-                value: "\(w.queueDepth)", valueWidth: 4, style: PanelPalette.runnable)
+                value: "\(w.queueDepth)", valueWidth: 4, style: PanelPalette.runnable,
+                peak: w.queuePeak.map { Double($0) / Double(max(1, w.queueCapacity)) })
             x += barWidth + 1
             x += grid.line(row, 0, Fmt.pct(w.busyRatio), x: x) + 1
             if delta > 0 {
                 x += grid.line(row, 0, "\(Character(grid.glyphs.arrowUp))\(delta)", style: PanelPalette.steal, x: x) + 1
             }
-            if let f = w.currentFiber {
-                x += grid.line(row, 0, f, style: PanelPalette.running, x: x) + 1
-                if let k = w.currentKind { grid.line(row, 0, k, style: .dim, x: x) }
+            if w.currentFiber != nil || w.lastFiber != nil {
+                let (text, style) = whatRan(w)
+                x += grid.line(row, 0, text, style: style, x: x) + 1
+                if let k = w.currentKind ?? w.lastKind { grid.line(row, 0, k, style: .dim, x: x) }
             }
         }
     }

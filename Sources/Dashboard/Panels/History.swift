@@ -105,11 +105,10 @@ public struct PanelHistory: Sendable, Equatable {
     public static let stealHold = 1.0
     /// Steal events of the last `stealHold` seconds of the current preset, oldest first.
     public private(set) var recentSteals: [RuntimeEvent] = []
-    /// Fibers each carrier stole in the latest interval (from the `stolenIn` counters), by index.
+    /// Fibers each carrier stole in the latest interval (the sampler's `stolenInInterval`; 0 where unknown), by index.
     public private(set) var stolenInDelta: [Int] = []
     /// Preset of the latest sample; "" before the first.
     public private(set) var preset: String = ""
-    private var lastStolenIn: [UInt64] = []
 
     public init(capacity: Int = PanelHistory.defaultCapacity) {
         samples = Ring(capacity: capacity)
@@ -125,16 +124,10 @@ public struct PanelHistory: Sendable, Equatable {
             notable.removeAll()
             events.removeAll()
             recentSteals.removeAll()
-            lastStolenIn = []
         }
         preset = s.preset
-        let stolen = s.workers.map(\.stolenIn)
-        stolenInDelta = stolen.enumerated().map { i, v in
-            i < lastStolenIn.count && v >= lastStolenIn[i] ? Int(v - lastStolenIn[i]) : 0
-        }
-        // The first snapshot of a runtime has no previous counters: its deltas are unknown, not "all".
-        if lastStolenIn.isEmpty { stolenInDelta = Array(repeating: 0, count: stolen.count) }
-        lastStolenIn = stolen
+        // Interval maths is the sampler's (Workloads/Sampling): the history only keeps what the snapshot says.
+        stolenInDelta = s.workers.map { Int(clamping: $0.stolenInInterval ?? 0) }
         var stealCount = 0
         for e in s.events {
             switch e.kind {

@@ -31,18 +31,23 @@ struct EventLoopLayout: Equatable {
     /// A single pool box when threads do not fit one by one.
     var poolBox: Rect
 
-    static func make(_ rect: Rect, poolThreads: Int?) -> EventLoopLayout {
+    /// `poolThreads`: one box per thread when the snapshot reports each thread (`PoolSnapshot.threadStates`),
+    /// else nil for a single pool box (when there is a pool) — boxes never stand for a busy count.
+    static func make(_ rect: Rect, poolThreads: Int?, pool: Bool = true) -> EventLoopLayout {
         let loopHeight = min(rect.height, 6)
         let loop = Rect(rect.x, rect.y, min(rect.width, max(44, rect.width * 2 / 3)), loopHeight)
         let empty = Rect(rect.x, rect.maxY, 0, 0)
-        guard let n = poolThreads, n > 0 else {
-            return EventLoopLayout(loop: loop, queueRow: empty, threads: [], poolBox: empty)
-        }
+        guard pool else { return EventLoopLayout(loop: loop, queueRow: empty, threads: [], poolBox: empty) }
         let below = Rect(rect.x, loop.maxY, rect.width, rect.height - loopHeight)
         let queueRow = Rect(rect.x, below.y, rect.width, below.height >= 1 ? 1 : 0)
+        guard let n = poolThreads, n > 0 else {
+            let boxRect = Rect(rect.x, below.y + 2, min(rect.width, 44), min(4, max(0, rect.maxY - below.y - 2)))
+            return EventLoopLayout(loop: loop, queueRow: queueRow, threads: [], poolBox: boxRect)
+        }
         // Rows: queue label, bus, arrowheads, then boxes of 3–4 rows.
         let boxTop = below.y + 3
-        let rowWidth = min(rect.width, n * 14 + (n - 1))
+        // 18 columns carry "Thread k" in the title and "blocking 12ms" inside.
+        let rowWidth = min(rect.width, n * 18 + (n - 1))
         let boxWidth = (rowWidth - (n - 1)) / n
         // Boxes of 14 columns carry "Thread k" in their title (3 rows); narrower ones on a line inside (4 rows).
         let needed = boxWidth >= 14 ? 3 : 4
@@ -112,7 +117,7 @@ enum LoopChart {
             grid.line(rect, 0, "no event loop in this snapshot", style: .dim)
             return
         }
-        let layout = EventLoopLayout.make(rect, poolThreads: s.pool?.threads)
+        let layout = EventLoopLayout.make(rect, poolThreads: s.pool?.threadStates?.count, pool: s.pool != nil)
         drawLoopBox(into: &grid, box: layout.loop, loop: loop, title: "Event Loop", selected: false, detailed: true)
         guard let pool = s.pool else {
             if layout.loop.maxY < rect.maxY {
@@ -129,24 +134,24 @@ enum LoopChart {
             let q = layout.queueRow
             var x = cx + 2 - q.x
             x += grid.spans(q, 0, [("to_thread ", .dim), ("queue \(pool.queueDepth)", PanelPalette.runnable)], x: x)
-            let room = max(0, min(pool.queueDepth, q.width - x - 2, 30))
-            for i in 0..<room {
-                grid.put(grid.glyphs.barFull, x: q.x + x + 1 + i, y: q.y, style: PanelPalette.runnable)
-            }
+            grid.countBar(
+                q, 0, x: x, count: pool.queueDepth, peak: pool.queuePeak, maxCells: 30, style: PanelPalette.runnable)
         }
-        if !layout.threads.isEmpty {
-            for (i, t) in layout.threads.enumerated() {
+        if !layout.threads.isEmpty, let states = pool.threadStates {
+            // One box per real pool thread, in thread order: idle, or the task kind it runs and for how long.
+            for (i, t) in layout.threads.enumerated() where i < states.count {
+                let st = states[i]
                 let tx = t.centerColumn
                 grid.polyline(
                     [Point(cx, layout.loop.maxY - 1), Point(cx, t.y - 2), Point(tx, t.y - 2), Point(tx, t.y - 1)])
-                let busy = i < pool.busy
+                let busy = st.kind != nil
                 let frame = busy ? PanelPalette.running : PanelPalette.frame
                 let titled = t.width >= 14
                 let inner = grid.box(
-                    t, title: titled ? "Thread \(i + 1)" : nil, style: frame, titleStyle: frame.with(.bold))
-                if !titled { grid.line(inner, 0, "Thread \(i + 1)", style: .bold, x: 1) }
+                    t, title: titled ? "Thread \(st.id + 1)" : nil, style: frame, titleStyle: frame.with(.bold))
+                if !titled { grid.line(inner, 0, "Thread \(st.id + 1)", style: .bold, x: 1) }
                 grid.line(
-                    inner, titled ? 0 : 1, busy ? "busy" : "idle",
+                    inner, titled ? 0 : 1, st.kind.map { "\($0) \(Fmt.ms(st.runningMs))" } ?? "idle",
                     style: busy ? PanelPalette.running.with(.bold) : .dim,
                     x: 1)
             }
@@ -176,25 +181,31 @@ enum LoopChart {
         if detailed || r.height >= 3 {
             if let c = l.current {
                 grid.spans(r, row, [("RUN ", PanelPalette.running.with(.bold)), (c, PanelPalette.running)])
+            } else if let last = l.lastTask {
+                grid.spans(r, row, [("idle ", PanelPalette.parked), ("ran " + last, PanelPalette.running.with(.dim))])
             } else {
-                grid.line(r, row, "idle", style: PanelPalette.parked)
+                grid.line(r, row, l.jobsInInterval == 0 ? "idle, none ran" : "idle", style: PanelPalette.parked)
             }
             grid.text(at: Point(r.x, r.y + row), "busy \(Fmt.pct(l.busyRatio))", maxWidth: r.width, align: .right)
             row += 1
         }
         if row < r.height {
-            let maxDepth = max(l.maxReadyDepth, l.readyDepth, 1)
+            let maxDepth = max(l.maxReadyDepth, l.readyDepth, l.readyPeak ?? 0, 1)
             let value = detailed ? "\(l.readyDepth) max \(l.maxReadyDepth)" : "\(l.readyDepth)"
             grid.bar(
                 at: Point(r.x, r.y + row), width: r.width, fraction: Double(l.readyDepth) / Double(maxDepth),
-                label: "ready", value: value, style: PanelPalette.runnable)
+                label: "ready", value: value, style: PanelPalette.runnable,
+                peak: l.readyPeak.map { Double($0) / Double(maxDepth) })
             row += 1
         }
         if row < r.height {
             grid.spans(
                 r, row,
                 [
-                    ("lag \(Fmt.ms(l.lag.recentMs))", PanelPalette.lag(l.lag.recentMs)),
+                    (
+                        "\(detailed ? "heartbeat lag" : "hb lag") \(Fmt.ms(l.lag.recentMs))",
+                        PanelPalette.lag(l.lag.recentMs)
+                    ),
                     ("  slow \(l.slowCallbacks)", l.slowCallbacks > 0 ? PanelPalette.blocked : .plain),
                     ("  timers \(l.timersPending)  tasks \(Fmt.count(l.tasksAlive))", .plain),
                 ])
@@ -204,7 +215,7 @@ enum LoopChart {
             grid.spans(
                 r, row,
                 [
-                    ("lag p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
+                    ("heartbeat p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
                     ("  max \(Fmt.ms(l.lag.maxMs))", PanelPalette.lag(l.lag.maxMs)),
                     ("  jobs \(Fmt.count(l.jobsRun))", .dim),
                 ])
@@ -220,7 +231,11 @@ enum LoopChart {
         if inner.height > 1 {
             grid.spans(
                 inner, 1,
-                [("queue \(pool.queueDepth)", PanelPalette.runnable), ("  done \(Fmt.count(pool.completed))", .dim)])
+                [
+                    ("queue \(pool.queueDepth)", PanelPalette.runnable),
+                    (" peak \(Fmt.na(pool.queuePeak) { "\($0)" })", .dim),
+                    ("  done \(Fmt.count(pool.completed))", .dim),
+                ])
         }
     }
 
@@ -247,7 +262,7 @@ enum LoopChart {
                     [
                         ("Event Loop \(i + 1) ", sel ? Style.reverse : .bold),
                         ("ready \(l.readyDepth) ", PanelPalette.runnable),
-                        ("lag \(Fmt.ms(l.lag.recentMs))", lagStyle),
+                        ("hb lag \(Fmt.ms(l.lag.recentMs))", lagStyle),
                     ])
                 grid.arrow(from: Point(lr.maxX + 1, lr.y), .right, length: tr.x - lr.maxX - 1)
                 grid.spans(
@@ -269,7 +284,7 @@ enum LoopChart {
                     grid.spans(
                         r, 1,
                         [
-                            ("lag p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
+                            ("hb lag p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
                             ("  jobs \(Fmt.count(l.jobsRun))", .dim),
                         ])
                 }

@@ -67,6 +67,15 @@ enum Fmt {
         return fixed(v, 2) + "ms"
     }
 
+    /// A short delay in milliseconds, finer below 0.1 ms: "0.032ms", "0.51ms", "3.4ms".
+    static func delayMs(_ v: Double) -> String {
+        guard v.isFinite else { return "-" }
+        return v < 0.1 ? fixed(v, 3) + "ms" : ms(v)
+    }
+
+    /// A figure the source may not have: its text, or "n/a" (docs/figures.md: no data is not zero).
+    static func na<T>(_ v: T?, _ f: (T) -> String) -> String { v.map(f) ?? "n/a" }
+
     /// Milliseconds without the unit: "0.42", "6.8", "24", "1234".
     static func msNumber(_ v: Double) -> String {
         guard v.isFinite else { return "-" }

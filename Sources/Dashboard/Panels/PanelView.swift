@@ -179,7 +179,8 @@ public struct PanelPlan: Hashable, Sendable {
             p.slow = parts[2]
         }
         let count = s.model.usesFibers ? s.workers.count : s.loops.count
-        let busyHeight = min(count + (s.pool == nil ? 2 : 3), 12)
+        // Borders, the definition row ("busy = …"), one row per carrier or loop, the pool.
+        let busyHeight = min(count + (s.pool == nil ? 3 : 4), 13)
         var parts: [Layout] = [.fixed(busyHeight)]
         if s.model.usesFibers { parts.append(.fixed(6)) }
         parts.append(.fixed(min(13, max(1, s.taskKinds.count) + 4)))

@@ -31,6 +31,8 @@ public struct Glyphs: Hashable, Sendable {
     public var barFull: Unicode.Scalar
     public var barPartials: [Unicode.Scalar]
     public var barEmpty: Unicode.Scalar
+    /// Peak-hold marker on a bar: the highest value since the previous frame.
+    public var peak: Unicode.Scalar
     /// One-cell mark of truncated text.
     public var ellipsis: Unicode.Scalar
     /// A small dot for lists and legends.
@@ -49,7 +51,7 @@ public struct Glyphs: Hashable, Sendable {
         ],
         arrowRight: "→", arrowLeft: "←", arrowUp: "↑", arrowDown: "↓",
         sparks: ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"],
-        barFull: "█", barPartials: [" ", "▏", "▎", "▍", "▌", "▋", "▊", "▉"], barEmpty: "░",
+        barFull: "█", barPartials: [" ", "▏", "▎", "▍", "▌", "▋", "▊", "▉"], barEmpty: "░", peak: "┃",
         ellipsis: "…", bullet: "•", separator: "·", times: "×", dash: "—", isASCII: false
     )
 
@@ -60,7 +62,7 @@ public struct Glyphs: Hashable, Sendable {
         ],
         arrowRight: ">", arrowLeft: "<", arrowUp: "^", arrowDown: "v",
         sparks: ["_", ".", ",", "-", "=", "+", "*", "#"],
-        barFull: "#", barPartials: [], barEmpty: ".",
+        barFull: "#", barPartials: [], barEmpty: ".", peak: "|",
         ellipsis: "~", bullet: "*", separator: "|", times: "x", dash: "-", isASCII: true
     )
 

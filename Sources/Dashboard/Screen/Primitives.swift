@@ -182,7 +182,7 @@ extension Grid {
     public mutating func bar(
         at point: Point, width: Int, fraction: Double, label: String = "", value: String = "",
         labelWidth: Int? = nil, valueWidth: Int? = nil, style: Style = .plain, trackStyle: Style? = nil,
-        labelStyle: Style? = nil
+        labelStyle: Style? = nil, peak: Double? = nil
     ) {
         guard width > 0 else { return }
         var x = point.x
@@ -215,6 +215,13 @@ extension Grid {
             } else {
                 put(glyphs.barEmpty, x: x + i, y: point.y, style: track)
             }
+        }
+        // Peak-hold: the highest value since the previous frame, as a marker where the bar would end
+        // (past the fill, or on its last cell when the peak is the instant value).
+        if let peak, peak.isFinite, room > 0 {
+            let p = max(0, min(1, peak))
+            let cell = min(room - 1, max(0, Int((p * Double(room)).rounded(.up)) - 1))
+            if p > 0 { put(glyphs.peak, x: x + cell, y: point.y, style: style.with(.bold)) }
         }
         if valueCols > 0 {
             text(

@@ -165,7 +165,8 @@ public enum Shell {
     }
 
     /// The help overlay: every binding of `KeyMap` (one column, or two when one does not fit the body's
-    /// height), then the color legend of the panels, flowed over as many lines as it needs.
+    /// height), then the color legend of the panels, flowed over as many lines as it needs, and where the
+    /// figures are defined (docs/figures.md).
     static func drawHelp(
         into grid: inout Grid, in body: Rect, state: UIState,
         lines: [(keys: String, help: String)] = helpLines(),
@@ -174,6 +175,9 @@ public enum Shell {
         let keyWidth = lines.map { DisplayWidth.of($0.keys) }.max() ?? 0
         let helpWidth = lines.map { DisplayWidth.of($0.help) }.max() ?? 0
         let footerNote = "? or Esc closes this help"
+        // Where each figure on screen is defined (name, source, window, unit, when n/a).
+        let glossaryNote = "figures: docs/figures.md"
+        let notesWidth = DisplayWidth.of(glossaryNote) + 2 + DisplayWidth.of(footerNote)
         let columnWidth = keyWidth + 2 + helpWidth
         let maxInner = max(10, body.width - 4)
         // Legend items "green running, busy", flowed into lines of the box's width.
@@ -198,12 +202,12 @@ public enum Shell {
             return items.isEmpty ? [] : rows
         }
         var columns = 1
-        var inner = min(maxInner, max(columnWidth, DisplayWidth.of(footerNote)))
+        var inner = min(maxInner, max(columnWidth, notesWidth))
         var legendRows = flow(width: inner)
         let extra = legendRows.isEmpty ? 0 : legendRows.count + 1
         if lines.count + extra > max(1, body.height - 4) {
             columns = 2
-            inner = min(maxInner, max(columnWidth * 2 + 3, DisplayWidth.of(footerNote)))
+            inner = min(maxInner, max(columnWidth * 2 + 3, notesWidth))
             legendRows = flow(width: inner)
         }
         let perColumn = (lines.count + columns - 1) / columns
@@ -233,9 +237,11 @@ public enum Shell {
                 }
             }
         }
-        grid.text(
-            at: Point(area.x, area.y + perColumn + legendHeight + 1), footerNote, style: .dim, maxWidth: area.width,
-            align: .right)
+        let notesRow = area.y + perColumn + legendHeight + 1
+        grid.text(at: Point(area.x, notesRow), footerNote, style: .dim, maxWidth: area.width, align: .right)
+        if area.width >= notesWidth {
+            grid.text(at: Point(area.x, notesRow), glossaryNote, style: .dim, maxWidth: area.width)
+        }
     }
 
     // MARK: - Banner and preset picker

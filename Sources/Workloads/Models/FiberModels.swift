@@ -12,9 +12,11 @@
 //   so they land in the generator's own carrier's local queue. That is the imbalance work stealing
 //   exists for: with `steal = "none"` they stay there, with `half` idle carriers take them.
 //
-// Scheduling delay is measured like the loops' lag: a heartbeat fiber sleeps one period at a time
-// and records how late it wakes (`HeartbeatLag`), so a carrier stalled by CPU work or a pinned
-// blocking call shows as lag, and loop and fiber presets are compared on the same scale.
+// Heartbeat lag is measured like the loops': a heartbeat fiber sleeps one period at a time and
+// records how late it wakes (`HeartbeatLag`), so a carrier stalled by CPU work or a pinned blocking
+// call shows as lag, and loop and fiber presets are compared on the same scale. It is not the
+// ready → running delay: that one is the scheduler's own sampled measure (`Snapshot.readyDelay`,
+// mapped by Sampling/FiberSampler); docs/figures.md defines both.
 
 import Foundation
 import Runtime
@@ -112,8 +114,6 @@ struct SyncBodies: @unchecked Sendable {
 /// virtual-threads and green-threads.
 final class FiberModel: Model {
     let preset: Preset
-    /// Origin of event times (monotonic ns). Immutable.
-    private let sessionStart: UInt64
     /// One per task spec; written by fibers on any carrier, read by the sampler.
     let stats: [KindStats]
     /// Written by the heartbeat fiber, read by the sampler.
@@ -125,7 +125,7 @@ final class FiberModel: Model {
     // protected by its lock: set by start(), taken (set to nil) by stop(), read by the sampler.
     private let runtime = Mutex<Runtime?>(nil)
     // protected by its lock; only the sampling thread uses it (the lock just makes that checkable).
-    private let sampler = Mutex(SamplerState())
+    private let sampler: Mutex<FiberSampler>
 
     private struct Runtime {
         var scheduler: Scheduler
@@ -133,19 +133,10 @@ final class FiberModel: Model {
         var arrivals: ArrivalThread
     }
 
-    private struct SamplerState {
-        /// (time, busyNanos per carrier) at recent samples, oldest first, spanning about `busyWindow`.
-        var marks: [(time: Double, busy: [UInt64])] = []
-    }
-
-    /// Seconds a carrier's busy share covers. The scheduler publishes busy time between fibers, every
-    /// `injectorInterval` runs or at a park, so a carrier running long CPU fibers credits 100+ ms at once:
-    /// over one 100 ms frame its share read 0 %, 100 %, 0 %, 2 % … while it was busy throughout.
-    static let busyWindow = 1.0
-
     init(preset: Preset, sessionStart: UInt64) {
         self.preset = preset
-        self.sessionStart = sessionStart
+        sampler = Mutex(
+            FiberSampler(sessionStart: sessionStart, delaySampling: Scheduler.Configuration().delaySampling))
         stats = preset.workload.tasks.map { KindStats(name: $0.name, kind: $0.kind) }
         heartbeat = HeartbeatLag(periodNanos: UInt64(preset.scheduler.heartbeatMs * 1e6))
     }
@@ -300,48 +291,15 @@ final class FiberModel: Model {
     }
 
     func sample(time: Double, sequence: UInt64) -> Snapshot {
-        guard let scheduler = runtime.withLock({ $0?.scheduler }) else {
-            return Snapshot(
-                time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
-                model: preset.scheduler.model)
-        }
-        let m = scheduler.metrics()
-        let records = scheduler.drainEvents()
         var snapshot = Snapshot(
             time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
             model: preset.scheduler.model)
-        sampler.withLock { st in
-            let now = m.workers.map(\.busyNanos)
-            if st.marks.last?.busy.count != now.count { st.marks = [] }
-            while st.marks.count > 1, st.marks[1].time <= time - Self.busyWindow { st.marks.removeFirst() }
-            let first = st.marks.first
-            snapshot.workers = m.workers.enumerated().map { (i, w) in
-                var busy = 0.0
-                if let first, time > first.time {
-                    busy = Double(w.busyNanos &- first.busy[i]) / ((time - first.time) * 1e9)
-                }
-                // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says
-                // "the fiber running now", so a carrier with nothing on it shows none (not "heartbeat").
-                let hasFiber = w.state != .parked && w.state != .spinning && w.state != .stopped
-                return WorkerSnapshot(
-                    id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
-                    stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
-                    queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, busyNanos: w.busyNanos,
-                    busyRatio: min(1, max(0, busy)), currentFiber: hasFiber ? w.currentFiber : nil,
-                    currentKind: hasFiber ? w.currentKind : nil)
-            }
-            st.marks.append((time, now))
-        }
-        snapshot.injectorDepth = m.injectorDepth
-        let f = m.fibers
-        snapshot.fibers = FiberCounts(
-            total: f.total, running: f.running, runnable: f.runnable, parkedSleep: f.parkedSleep, parkedIO: f.parkedIO,
-            parkedChannel: f.parkedChannel, parkedMutex: f.parkedMutex, parkedJoin: f.parkedJoin,
-            blockedPinned: f.blockedPinned, blockedHandoff: f.blockedHandoff)
+        guard let scheduler = runtime.withLock({ $0?.scheduler }) else { return snapshot }
+        let m = scheduler.metrics()
+        let records = scheduler.drainEvents()
+        sampler.withLock { $0.sample(m, events: records, into: &snapshot) }
         snapshot.lag = heartbeat.summary()
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
-        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
-        snapshot.droppedEvents = m.droppedEvents
         return snapshot
     }
 }

@@ -10,8 +10,8 @@
 // `"first"` every arrival goes to loop 0. Task bodies are the async ones in `AsyncBodies`;
 // each task is spawned with its spec's label as its name, so a slow callback names its culprit.
 //
-// The sampler reads each loop's published metrics and drains its event ring; both are
-// non-blocking for the loop threads (see EventLoop's essay).
+// `sample` reads each loop's published metrics and drains its event ring (both non-blocking for
+// the loop threads, see EventLoop's essay) and hands them to `LoopSampler` (Sampling/).
 
 import Foundation
 import Runtime
@@ -163,8 +163,6 @@ final class LoopChannel<T: Sendable>: @unchecked Sendable {
 /// event-loop and loop-per-thread.
 final class LoopModel: Model {
     let preset: Preset
-    /// Origin of event times (monotonic ns). Immutable.
-    private let sessionStart: UInt64
     /// One per task spec; written by task bodies on any thread, read by the sampler.
     let stats: [KindStats]
     /// Set once by `stop()`; polled by population tasks.
@@ -172,7 +170,7 @@ final class LoopModel: Model {
     // protected by its lock: set by start(), taken (set to nil) by stop(), read by the sampler.
     private let runtime = Mutex<Runtime?>(nil)
     // protected by its lock; only the sampling thread uses it (the lock just makes that checkable).
-    private let sampler = Mutex(SamplerState())
+    private let sampler: Mutex<LoopSampler>
 
     private struct Runtime {
         var loops: [EventLoop]
@@ -182,15 +180,9 @@ final class LoopModel: Model {
         var arrivals: ArrivalThread
     }
 
-    private struct SamplerState {
-        var lastTime: Double? = nil
-        var lastBusy: [UInt64] = []
-        var dropped: UInt64 = 0
-    }
-
     init(preset: Preset, sessionStart: UInt64) throws(ModelError) {
         self.preset = preset
-        self.sessionStart = sessionStart
+        sampler = Mutex(LoopSampler(sessionStart: sessionStart))
         stats = preset.workload.tasks.map { KindStats(name: $0.name, kind: $0.kind) }
     }
 
@@ -332,50 +324,8 @@ final class LoopModel: Model {
         var snapshot = Snapshot(
             time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
             model: preset.scheduler.model)
-        sampler.withLock { st in
-            let dt = st.lastTime.map { time - $0 } ?? 0
-            if st.lastBusy.count != metrics.count { st.lastBusy = metrics.map(\.busyNanos) }
-            snapshot.loops = metrics.enumerated().map { (i, m) in
-                let busy = dt > 0 ? Double(m.busyNanos &- st.lastBusy[i]) / (dt * 1e9) : 0
-                return LoopSnapshot(
-                    id: m.id, readyDepth: m.readyDepth, maxReadyDepth: m.maxReadyDepth, timersPending: m.timersPending,
-                    tasksAlive: m.tasksAlive, jobsRun: m.jobsRun, slowCallbacks: m.slowCallbacks,
-                    busyRatio: min(1, max(0, busy)), current: m.current, lag: Self.lag(m.lag))
-            }
-            st.lastBusy = metrics.map(\.busyNanos)
-            st.lastTime = time
-        }
-        // The worst loop's figures: the lag a user of this process would see.
-        var lag = LagSummary()
-        for l in snapshot.loops {
-            lag.p50Ms = max(lag.p50Ms, l.lag.p50Ms)
-            lag.p99Ms = max(lag.p99Ms, l.lag.p99Ms)
-            lag.maxMs = max(lag.maxMs, l.lag.maxMs)
-            lag.slotP99Ms = max(lag.slotP99Ms, l.lag.slotP99Ms)
-            lag.recentMs = max(lag.recentMs, l.lag.recentMs)
-            if lag.buckets.count < l.lag.buckets.count {
-                lag.buckets += [UInt64](repeating: 0, count: l.lag.buckets.count - lag.buckets.count)
-            }
-            for (i, b) in l.lag.buckets.enumerated() { lag.buckets[i] += b }
-        }
-        snapshot.lag = lag
-        if !pools.isEmpty {
-            let pm = pools.map(\.metrics)
-            snapshot.pool = PoolSnapshot(
-                threads: pm.reduce(0) { $0 + $1.threads }, busy: pm.reduce(0) { $0 + $1.busy },
-                queueDepth: pm.reduce(0) { $0 + $1.queueDepth }, completed: pm.reduce(0) { $0 + $1.completed },
-                shared: pm.count == 1 && pm[0].shared)
-        }
-        snapshot.fibers = FiberCounts(total: metrics.reduce(0) { $0 + $1.tasksAlive })
+        sampler.withLock { $0.sample(metrics, pools: pools.map(\.metrics), events: records, into: &snapshot) }
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
-        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
-        snapshot.droppedEvents = metrics.reduce(0) { $0 + $1.droppedEvents }
         return snapshot
-    }
-
-    static func lag(_ l: LoopLagSummary) -> LagSummary {
-        LagSummary(
-            p50Ms: l.p50Ms, p99Ms: l.p99Ms, maxMs: l.maxMs, slotP99Ms: l.slotP99Ms, recentMs: l.recentMs,
-            buckets: l.buckets)
     }
 }

@@ -1,0 +1,74 @@
+// FiberSampler: one read of a fiber scheduler (`SchedulerMetrics` + drained event records) → the
+// runtime part of a `Snapshot`.
+//
+// The one sampling layer (with LoopSampler and RuntimeMapping): the live source, the headless run
+// and the benchmarks all build fiber snapshots here, so every figure is derived once. Interval
+// maths (busy shares over a window, deltas between two reads) happens here and nowhere else: the
+// dashboard only draws what a snapshot says.
+//
+// Ownership: a sampler is a value owned by the one thread that samples (the UI or headless thread,
+// or a benchmark's sampler thread). It never touches the runtime: its caller reads the metrics
+// (`Scheduler.metrics()`, `drainEvents()`, both non-blocking for carriers) and passes them in.
+
+import Runtime
+import Telemetry
+
+/// Builds fiber-model snapshots from scheduler reads. Owned by one sampling thread.
+public struct FiberSampler: Sendable {
+    /// Origin of event times (monotonic ns).
+    public let sessionStart: UInt64
+    /// 1 in this many enqueues has its ready → running delay measured (the scheduler's `delaySampling`).
+    public let delaySampling: Int
+    /// Busy ratios over the trailing window (BusyWindow: the same definition as loops').
+    private var busy = BusyWindow()
+    /// `runs` and `stolenIn` per carrier at the previous sample (empty before the first).
+    private var lastRuns: [UInt64] = []
+    private var lastStolenIn: [UInt64] = []
+
+    /// Seconds a carrier's busy share covers (`BusyWindow.seconds`).
+    public static let busyWindow = BusyWindow.seconds
+
+    public init(sessionStart: UInt64, delaySampling: Int = 64) {
+        self.sessionStart = sessionStart
+        self.delaySampling = delaySampling
+    }
+
+    /// Fills the runtime's part of `snapshot` (workers, injector, fibers by state, events, drops) from one
+    /// read taken at `snapshot.time` (seconds since the session started). Call once per read, in time order.
+    public mutating func sample(
+        _ m: SchedulerMetrics, events records: [RuntimeEventRecord], into snapshot: inout Snapshot
+    ) {
+        let time = snapshot.time
+        let ratios = busy.ratios(time: time, busy: m.workers.map(\.busyNanos))
+        if lastRuns.count != ratios.count {
+            lastRuns = []
+            lastStolenIn = []
+        }
+        let previous = !lastRuns.isEmpty
+        snapshot.workers = m.workers.enumerated().map { (i, w) in
+            // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says
+            // "the fiber running now", so a carrier with nothing on it shows none (not "heartbeat").
+            let hasFiber = w.state != .parked && w.state != .spinning && w.state != .stopped
+            // Deltas need a previous read of the same runtime; the first sample's are unknown, not "all".
+            let ran = previous ? w.runs &- lastRuns[i] : nil
+            let stolen = previous ? w.stolenIn &- lastStolenIn[i] : nil
+            // The fiber last resumed on this carrier: the scheduler keeps its name until the next resume.
+            let ranSome = (ran ?? 0) > 0
+            return WorkerSnapshot(
+                id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
+                stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
+                queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, busyNanos: w.busyNanos,
+                busyRatio: ratios[i], currentFiber: hasFiber ? w.currentFiber : nil,
+                currentKind: hasFiber ? w.currentKind : nil, runsInInterval: ran, stolenInInterval: stolen,
+                lastFiber: ranSome ? w.currentFiber : nil, lastKind: ranSome ? w.currentKind : nil)
+        }
+        lastRuns = m.workers.map(\.runs)
+        lastStolenIn = m.workers.map(\.stolenIn)
+        snapshot.busyWindowSeconds = Self.busyWindow
+        snapshot.readyDelay = DelaySummary(m.delay, sampling: delaySampling)
+        snapshot.injectorDepth = m.injectorDepth
+        snapshot.fibers = FiberCounts(m.fibers)
+        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
+        snapshot.droppedEvents = m.droppedEvents
+    }
+}

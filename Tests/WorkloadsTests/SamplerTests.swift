@@ -1,0 +1,87 @@
+import Telemetry
+import Testing
+
+@testable import Runtime
+@testable import Workloads
+
+/// The sampling layer on synthetic runtime reads: deltas, windows and the ready → running delay are derived
+/// here once (the dashboard draws them as they are).
+@Suite struct SamplerTests {
+    static func worker(_ id: Int, runs: UInt64, stolenIn: UInt64, busy: UInt64, state: SchedulerWorkerState = .parked)
+        -> SchedulerMetrics.Worker
+    {
+        SchedulerMetrics.Worker(
+            id: id, state: state, carrier: id, runs: runs, stealOps: 0, stolenIn: stolenIn, stolenOut: 0, parks: 0,
+            unparks: 0, queueDepth: 0, queueCapacity: 256, maxQueueDepth: 0, busyNanos: busy,
+            currentFiber: "web-\(id)", currentKind: "io")
+    }
+
+    static func metrics(_ workers: [SchedulerMetrics.Worker], delay: SchedulerMetrics.Delay = .init())
+        -> SchedulerMetrics
+    {
+        SchedulerMetrics(
+            workers: workers, injectorDepth: 3, fibers: .init(), delay: delay, spawned: 0, finished: 0,
+            carrierThreads: workers.count, spareCarriers: 0, blocked: [], timersPending: 0, ioWaiters: 0,
+            droppedEvents: 0)
+    }
+
+    @Test func intervalDeltasAreUnknownOnTheFirstSampleThenCounted() {
+        var sampler = FiberSampler(sessionStart: 0)
+        var a = Snapshot(time: 1)
+        sampler.sample(Self.metrics([Self.worker(0, runs: 100, stolenIn: 10, busy: 0)]), events: [], into: &a)
+        #expect(a.workers[0].runsInInterval == nil && a.workers[0].stolenInInterval == nil)
+        #expect(a.workers[0].lastFiber == nil)
+        var b = Snapshot(time: 1.1)
+        sampler.sample(Self.metrics([Self.worker(0, runs: 140, stolenIn: 14, busy: 0)]), events: [], into: &b)
+        #expect(b.workers[0].runsInInterval == 40 && b.workers[0].stolenInInterval == 4)
+        // Parked now, but a fiber ran in the interval: "what ran" names it, "running now" does not.
+        #expect(b.workers[0].currentFiber == nil && b.workers[0].lastFiber == "web-0")
+        var c = Snapshot(time: 1.2)
+        sampler.sample(Self.metrics([Self.worker(0, runs: 140, stolenIn: 14, busy: 0)]), events: [], into: &c)
+        #expect(c.workers[0].runsInInterval == 0 && c.workers[0].lastFiber == nil)
+    }
+
+    /// The panel named "ready → running" must show the runtime's sampled ready → running delay, not the
+    /// heartbeat's lateness (which stays in `lag`, labelled heartbeat lag).
+    @Test func readyToRunningIsTheRuntimesSampledDelay() throws {
+        var sampler = FiberSampler(sessionStart: 0, delaySampling: 64)
+        var hist = [UInt64](repeating: 0, count: DelayHistogram.buckets)
+        hist[12] = 90
+        hist[20] = 10
+        let delay = SchedulerMetrics.Delay(
+            samples: 100, meanNanos: 0, p50Nanos: 8192, p99Nanos: 2_097_152, maxNanos: 1_500_000, histogram: hist)
+        var s = Snapshot(time: 1)
+        sampler.sample(
+            Self.metrics([Self.worker(0, runs: 1, stolenIn: 0, busy: 0)], delay: delay), events: [], into: &s)
+        let d = try #require(s.readyDelay)
+        #expect(d.samples == 100 && d.sampling == 64)
+        #expect(d.p50Ms == 0.008192 && d.p99Ms == 2.097152 && d.maxMs == 1.5)
+        #expect(d.log2Buckets == hist)
+        #expect(s.busyWindowSeconds == FiberSampler.busyWindow)
+    }
+
+    static func loop(busy: UInt64, jobs: UInt64) -> LoopMetrics {
+        LoopMetrics(
+            id: 0, name: "loop-0", readyDepth: 0, maxReadyDepth: 0, timersPending: 0, tasksAlive: 0, jobsRun: jobs,
+            slowCallbacks: 0, busyNanos: busy, current: nil, currentRunningNanos: 0, lag: LoopLagSummary(),
+            queueDelay: LoopDurationSummary(), runTime: LoopDurationSummary(), droppedEvents: 0)
+    }
+
+    /// Carriers and loops share one busy definition: the trailing `BusyWindow.seconds`, not the last interval
+    /// (a loop busy for the first half second and idle for the next frame is 50 % busy over the window).
+    @Test func loopBusyCoversTheSameWindowAsCarriers() {
+        var loops = LoopSampler(sessionStart: 0)
+        var fibers = FiberSampler(sessionStart: 0)
+        var last = (Snapshot(), Snapshot())
+        for (t, busy) in [(0.0, UInt64(0)), (0.5, 500_000_000), (1.0, 500_000_000)] {
+            var l = Snapshot(time: t, model: .eventLoop)
+            loops.sample([Self.loop(busy: busy, jobs: 0)], pools: [], events: [], into: &l)
+            var f = Snapshot(time: t)
+            fibers.sample(Self.metrics([Self.worker(0, runs: 0, stolenIn: 0, busy: busy)]), events: [], into: &f)
+            last = (l, f)
+        }
+        #expect(abs(last.0.loops[0].busyRatio - 0.5) < 1e-9, "loop busy \(last.0.loops[0].busyRatio)")
+        #expect(last.0.loops[0].busyRatio == last.1.workers[0].busyRatio)
+        #expect(last.0.busyWindowSeconds == 1 && last.1.busyWindowSeconds == 1)
+    }
+}
