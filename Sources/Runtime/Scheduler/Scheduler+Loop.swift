@@ -63,9 +63,8 @@ extension Scheduler {
             t.readyAt = 0
         }
         if w.counters.sincePublish >= Int(Self.injectorInterval) { maintenance(w) }
-        // relaxed: only the worker that popped the task touches its state while it is runnable/running,
-        // except a waker's CAS from running → notified, which is seq-cst and re-read by park().
-        t.state.store(TaskState.running.rawValue, ordering: .relaxed)
+        // No state store: a queued and a running fiber are both `runnable` (or `notified`, with a permit), so only
+        // RMWs touch the state between a park and the next (see the table above TaskState).
         // The task is the fiber: its stack and `qv_fiber_ctx` belong to it directly, no `Fiber` object.
         let context: UnsafeMutablePointer<qv_fiber_ctx>
         if let s = t.stack {
@@ -114,15 +113,15 @@ extension Scheduler {
                 expected: TaskState.parking.rawValue, desired: TaskState.parked.rawValue,
                 ordering: .sequentiallyConsistent
             ).exchanged {
-                // Notified while switching: requeue it ourselves.
-                t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
+                // Notified while switching: consume the permit (an RMW, so the waker's publication is ordered
+                // before the fiber's re-check through the queue's hand-over) and requeue it ourselves.
+                _ = t.state.exchange(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
                 requeue(t, carrier: c)
             }
         case .yield, .none:
-            t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
+            // Still runnable (or notified: the permit stays for its next park).
             requeue(t, carrier: c)
         case .requeueInjector:
-            t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
             injector.push(t)
             wakeIdle()
         }

@@ -56,7 +56,9 @@
 // See the state table in FiberTask.swift: the fiber marks itself `parking` and switches away; its carrier,
 // once off the fiber's stack, CASes `parking → parked`. A waker CASes `parked → runnable` and enqueues, or
 // `parking → notified` and leaves the requeue to the carrier. So a fiber is never runnable while a carrier
-// still runs on its stack, and no lock is held across a switch.
+// still runs on its stack, and no lock is held across a switch. Every wake is a CAS, never a decision taken on
+// a load (a queued or running fiber gets a permit for its next park), so no wake can be lost to a stale read
+// ("Every wake is a read-modify-write" in FiberTask.swift).
 //
 // ## Blocking regions
 //
@@ -420,27 +422,29 @@ public final class Scheduler: @unchecked Sendable {
     @usableFromInline func wake(_ task: FiberTask, reason: ParkReason) { wake(task, reason: reason, next: nil) }
 
     func wake(_ task: FiberTask, reason: ParkReason, next: Worker?) {
+        // relaxed: a first guess only; every decision below is validated by a CAS (see the table above TaskState:
+        // a wake never acts on a load, or a stale value could drop it).
+        var s = task.state.load(ordering: .relaxed)
         while true {
-            let s = task.state.load(ordering: .sequentiallyConsistent)
+            let desired: TaskState
             switch TaskState(rawValue: s)! {
-            case .parked:
-                if task.state.compareExchange(
-                    expected: s, desired: TaskState.runnable.rawValue, ordering: .sequentiallyConsistent
-                ).exchanged {
-                    countWake(reason)
-                    if let w = next { putRunnext(task, on: w) } else { enqueue(task) }
-                    return
-                }
-            case .parking, .running:
-                if task.state.compareExchange(
-                    expected: s, desired: TaskState.notified.rawValue, ordering: .sequentiallyConsistent
-                ).exchanged {
-                    if s == TaskState.parking.rawValue { countWake(reason) }
-                    return
-                }
-            case .runnable, .notified, .done:
-                return
+            case .parked: desired = .runnable
+            case .parking, .runnable, .notified: desired = .notified
+            case .done: return  // final: nobody waits any more
             }
+            let (exchanged, seen) = task.state.compareExchange(
+                expected: s, desired: desired.rawValue, ordering: .sequentiallyConsistent)
+            guard exchanged else {
+                s = seen
+                continue
+            }
+            if s == TaskState.parked.rawValue {
+                countWake(reason)
+                if let w = next { putRunnext(task, on: w) } else { enqueue(task) }
+            } else if s == TaskState.parking.rawValue {
+                countWake(reason)
+            }
+            return
         }
     }
 
