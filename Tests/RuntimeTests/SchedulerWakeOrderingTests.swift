@@ -49,7 +49,7 @@ struct SchedulerWakeOrderingTests {
             let pong = Channel<Int>()
             let echo = s.spawn(name: "echo\(p)") { () -> Int in
                 var n = 0
-                while let v = try? ping.receive() {
+                while let v = ping.receive() {
                     try? pong.send(v + 1)
                     n += 1
                 }
@@ -60,7 +60,7 @@ struct SchedulerWakeOrderingTests {
                     var sum = 0
                     for i in 0..<rounds {
                         try? ping.send(i)
-                        sum += (try? pong.receive()) ?? -1_000_000
+                        sum += pong.receive() ?? -1_000_000
                         if i % 50 == 0 { Scheduler.sleep(nanoseconds: 10_000) }
                     }
                     ping.close()

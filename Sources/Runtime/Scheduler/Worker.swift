@@ -198,6 +198,10 @@ final class Carrier: @unchecked Sendable {
     /// scheduled task.
     @exclusivity(unchecked) unowned(unsafe) var current: FiberTask?
     @exclusivity(unchecked) var postSwitch: PostSwitch = .none
+    /// The fiber inside a `blocking {}` region on this carrier, while `current` is nil: the region holds the
+    /// thread, so the fiber's waits block it as a plain thread's would (see `runAsPlainThread`). Carrier thread
+    /// only. unowned(unsafe): the fiber's own frame (in `blockingRegion`) keeps the task alive while it is set.
+    @exclusivity(unchecked) unowned(unsafe) var blockingTask: FiberTask?
     /// Spare carriers park here until a worker is handed to them.
     let parker = Parker()
     /// Blocking region in progress on this carrier (for metrics): fiber name, start ns, policy.
@@ -207,6 +211,22 @@ final class Carrier: @unchecked Sendable {
     init(index: Int, scheduler: Scheduler) {
         self.index = index
         self.scheduler = scheduler
+    }
+
+    /// Runs the body of a blocking region of `t` with this carrier seen as a plain thread: `Scheduler.currentTask`
+    /// is nil meanwhile, so a sleep, a channel or mutex wait, a join or fd wait inside the region blocks this thread
+    /// (which the region already holds) instead of parking the fiber. A park would switch the carrier away, and
+    /// the fiber would finish the region on another carrier, touching this one's `postSwitch` and its worker's
+    /// single-producer event ring from the wrong thread. Executed by this carrier's thread, on `t`'s stack.
+    @inline(__always)
+    func runAsPlainThread<R>(_ t: FiberTask, _ body: () -> R) -> R {
+        current = nil
+        blockingTask = t
+        defer {
+            blockingTask = nil
+            current = t
+        }
+        return body()
     }
 }
 
