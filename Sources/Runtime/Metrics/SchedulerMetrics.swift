@@ -41,6 +41,8 @@ struct WorkerCounters {
     var unparks: UInt64 = 0
     var maxQueueDepth: Int = 0
     var busyNanos: UInt64 = 0
+    /// Part of `busyNanos` spent searching for work (see `Scheduler.beginSearch`).
+    var searchNanos: UInt64 = 0
     var spawned: UInt64 = 0
     var finished: UInt64 = 0
     var fiberParks = [UInt64](repeating: 0, count: ParkReason.allCases.count)
@@ -91,6 +93,15 @@ final class PublishedWorkerMetrics: Sendable {
     let unparks = Atomic<UInt64>(0)
     let maxQueueDepth = Atomic<Int>(0)
     let busyNanos = Atomic<UInt64>(0)
+    let searchNanos = Atomic<UInt64>(0)
+    /// Peak local-queue depth since the sampler's last `Scheduler.takeInterval()`: raised by the owner at publish
+    /// points (an atomic max), taken and reset by the sampler with an exchange.
+    let queueHighWater = Atomic<Int>(0)
+    /// The owner's `runs` counter, stored at every run (one plain store on x86_64): the monitor sees a carrier
+    /// that has not switched fibers by the counter not moving (Go's `schedtick`, read by sysmon).
+    let runTick = Atomic<UInt64>(0)
+    /// Fibers run since the sampler's last `takeInterval()`'s reading of `runs` (sampler-owned baseline).
+    let runsAtLastTake = Atomic<UInt64>(0)
     let spawned = Atomic<UInt64>(0)
     let finished = Atomic<UInt64>(0)
     let pinBegins = Atomic<UInt64>(0)
@@ -104,9 +115,10 @@ final class PublishedWorkerMetrics: Sendable {
     let hasCurrent = Atomic<Bool>(false)
     /// Per-reason park/wake counters and the delay histogram, in one buffer of atomics.
     let wide: AtomicBuffer
-    /// Name and kind of the fiber running now; written with `withLockIfAvailable` so a reader holding it
+    /// Name and kind of the fiber run last (`current`; nil when it had neither) and of the last *labelled* fiber
+    /// run since the sampler took it (`last`); written with `withLockIfAvailable` so a reader holding the lock
     /// makes the worker skip one update rather than wait.
-    let current = Locked<(name: String, kind: String)?>(nil)
+    let current = Locked<PublishedFiberNames>(PublishedFiberNames())
     private let padTail: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
 
     static let parksOffset = 0
@@ -127,6 +139,7 @@ final class PublishedWorkerMetrics: Sendable {
         unparks.store(c.unparks, ordering: .relaxed)
         maxQueueDepth.store(c.maxQueueDepth, ordering: .relaxed)
         busyNanos.store(c.busyNanos, ordering: .relaxed)
+        searchNanos.store(c.searchNanos, ordering: .relaxed)
         spawned.store(c.spawned, ordering: .relaxed)
         finished.store(c.finished, ordering: .relaxed)
         pinBegins.store(c.pinBegins, ordering: .relaxed)
@@ -142,6 +155,12 @@ final class PublishedWorkerMetrics: Sendable {
         }
         for i in 0..<DelayHistogram.buckets { wide.store(Self.histOffset + i, c.delayHist[i]) }
     }
+}
+
+/// What `PublishedWorkerMetrics.current` holds.
+struct PublishedFiberNames {
+    var current: (name: String, kind: String)?
+    var last: (name: String, kind: String)?
 }
 
 /// A fixed array of atomic counters in raw memory (Swift arrays cannot hold `Atomic`).

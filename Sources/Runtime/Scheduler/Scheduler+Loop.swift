@@ -85,7 +85,10 @@ extension Scheduler {
         let named = t.label != nil
         if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
             // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
-            _ = w.published.current.withLockIfAvailable { $0 = t.label.map { ($0.name, $0.kind) } }
+            _ = w.published.current.withLockIfAvailable { names in
+                names.current = t.label.map { ($0.name, $0.kind) }
+                if names.current != nil { names.last = names.current }
+            }
             w.publishedNamed = named
         }
         let finished = qv_fiber_resume(context) != 0
@@ -191,17 +194,21 @@ extension Scheduler {
         injector.popBatch(max: w.local.capacity / 2, share: workers.count, into: w.local)
     }
 
+    /// The slow path: the local queue and the LIFO slot are empty. Time from the moment nothing nearby (queue,
+    /// injector, ready I/O) had work until work is found or the worker parks is counted as searching
+    /// (`searchNanos`), whatever the steal policy: without stealing that window just ends sooner.
     private func findRunnableSlow(_ w: Worker) -> FiberTask? {
         var rounds = 0
         while true {
             if stopping.load(ordering: .relaxed) { return nil }  // relaxed: polled flag.
             checkTimers(w)
-            if let t = w.local.pop() { return foundWork(w, t) }
-            if let t = takeInjector(w) { return foundWork(w, t) }
+            if let t = w.local.pop() { return foundBySearch(w, t) }
+            if let t = takeInjector(w) { return foundBySearch(w, t) }
             if ioWaiterCount.load(ordering: .relaxed) > 0 {  // relaxed: hint, see findRunnable.
                 poller.poll { ioReady($0) }
-                if let t = w.local.pop() { return foundWork(w, t) }
+                if let t = w.local.pop() { return foundBySearch(w, t) }
             }
+            if w.searchStart == 0 { w.searchStart = qv_now_ns() }
             // Steal, as a spinner, unless half the busy workers are already spinning (Go's limit).
             if stealLimit > 0 && workers.count > 1 && rounds < configuration.spinCount {
                 if !w.spinning {
@@ -213,7 +220,7 @@ extension Scheduler {
                     }
                 }
                 if w.spinning {
-                    if let t = stealWork(w) { return foundWork(w, t) }
+                    if let t = stealWork(w) { return foundBySearch(w, t) }
                     rounds += 1
                     if rounds > 3 { sched_yield() } else { for _ in 0..<(Self.spinBase << rounds) { spinHint() } }
                     continue
@@ -223,6 +230,21 @@ extension Scheduler {
             if parkWorker(w) { rounds = 0 }
             return nil
         }
+    }
+
+    /// Work found on the slow path: ends the search's time, if one was running. Owner of `w`.
+    @inline(__always)
+    private func foundBySearch(_ w: Worker, _ t: FiberTask) -> FiberTask {
+        endSearch(w, now: w.searchStart == 0 ? 0 : qv_now_ns())
+        return foundWork(w, t)
+    }
+
+    /// Adds the running search's time up to `now` to `searchNanos`. Owner of `w`.
+    @inline(__always)
+    func endSearch(_ w: Worker, now: UInt64) {
+        if w.searchStart == 0 { return }
+        w.counters.searchNanos &+= now &- w.searchStart
+        w.searchStart = 0
     }
 
     /// One pass over the other workers in random order. Executed by the owner of `w`.
@@ -294,13 +316,17 @@ extension Scheduler {
                 idleCount.subtract(1, ordering: .sequentiallyConsistent)
                 return true
             }
-            if removed { return false }
+            if removed {
+                endSearch(w, now: qv_now_ns())
+                return false
+            }
             // Someone already took us from the idle list and will unpark us: fall through; the park
             // below consumes that permit at once.
         }
         // Account busy time and publish before sleeping.
         let now = qv_now_ns()
         w.counters.busyNanos &+= now &- w.activeSince
+        endSearch(w, now: now)
         w.counters.parks &+= 1
         w.flushCoalescedEvents()
         // The park event is written at unpark, and only for a long park (see the essay, "Metrics and events").

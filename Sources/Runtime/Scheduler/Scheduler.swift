@@ -230,6 +230,8 @@ public final class Scheduler: @unchecked Sendable {
     /// (Counters rather than `Void` values: ThreadSanitizer misreports inout accesses to a zero-sized value.)
     let detachedEventsLock = Locked<UInt64>(0)
     let drainLock = Locked<UInt64>(0)
+    /// Start (ns) of the sampling interval `takeInterval()` reports next; the lock serialises samplers only.
+    let intervalLock = Locked<UInt64>(0)
     /// Set by the first `metrics()` call: from then on carriers publish the running fiber's name.
     let observed = Atomic<Bool>(false)
     /// `delaySampling - 1` when it is a power of two (mask instead of a division), else 0.
@@ -265,6 +267,7 @@ public final class Scheduler: @unchecked Sendable {
         }
         let now = qv_now_ns()
         for w in workers { w.activeSince = now }
+        intervalLock.withLock { $0 = now }
         carriersLock.withLock { c in
             for w in workers {
                 let carrier = Carrier(index: c.all.count, scheduler: self)

@@ -52,6 +52,8 @@ final class Worker: @unchecked Sendable {
     /// spawns: an idle worker feeding on a spawning one steals a few fibers every microsecond or so, and one
     /// event per steal flooded the rings (and the dashboard's conversion of them) with ~200,000 events a second.
     @exclusivity(unchecked) var pendingSteal: (victim: Int, count: Int32) = (-1, 0)
+    /// owner: when the current search for work began (ns; 0 = not searching), for `searchNanos`.
+    @exclusivity(unchecked) var searchStart: UInt64 = 0
     /// owner: monotonic time when the worker last became active (left park), for busy time.
     @exclusivity(unchecked) var activeSince: UInt64 = 0
     /// Guarded by Scheduler.idle's lock: true while in the idle list.
@@ -112,6 +114,15 @@ final class Worker: @unchecked Sendable {
     func publish(state: SchedulerWorkerState) {
         let depth = local.count
         if depth > counters.maxQueueDepth { counters.maxQueueDepth = depth }
+        // The peak since the sampler's last take: an atomic max, so a reset by the sampler is never undone.
+        let peak = max(depth, local.takeHighWater())
+        var seen = published.queueHighWater.load(ordering: .relaxed)  // relaxed: a statistic.
+        while peak > seen {
+            let (done, now) = published.queueHighWater.compareExchange(
+                expected: seen, desired: peak, ordering: .relaxed)  // relaxed: a statistic.
+            if done { break }
+            seen = now
+        }
         published.publish(counters)
         // relaxed: a gauge for readers (see PublishedWorkerMetrics).
         published.state.store(state.rawValue, ordering: .relaxed)
