@@ -217,6 +217,9 @@ extension Scheduler {
             while metrics().fibers.total > 0 && qv_now_ns() < deadline { Scheduler.sleep(nanoseconds: 1_000_000) }
         }
         stopping.store(true, ordering: .sequentiallyConsistent)
+        // The monitor first: it moves queued fibers into the injector, which is drained below.
+        monitorParker.unpark(poller: nil)
+        monitorThread.withLock { $0 }?.join()
         // Wake everything that may sleep: idle workers, the poller owner, spares.
         for w in workers { w.parker.unpark(poller: poller) }
         poller.wake()

@@ -57,6 +57,8 @@ extension Scheduler {
     func run(_ t: FiberTask, on w: Worker, carrier c: Carrier) {
         w.counters.runs &+= 1
         w.counters.sincePublish &+= 1
+        // relaxed: a gauge for the monitor (Monitor.swift), the only per-run cost of it.
+        w.published.runTick.store(w.counters.runs, ordering: .relaxed)
         if t.readyAt != 0 {
             let now = qv_now_ns()
             w.counters.recordDelay(now &- t.readyAt)

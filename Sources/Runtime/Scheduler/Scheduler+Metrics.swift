@@ -106,6 +106,10 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var timersPending: Int
     public var ioWaiters: Int
     public var droppedEvents: UInt64
+    /// Fibers the monitor found holding their carrier past `hogThresholdNanos` (a counter).
+    public var hogsDetected: UInt64
+    /// Fibers the monitor moved from hogged workers' queues to the injector under `handoff` (a counter).
+    public var hogQueueMoves: UInt64
 }
 
 extension Scheduler {
@@ -200,7 +204,8 @@ extension Scheduler {
             workers: ws, injectorDepth: injector.depth, fibers: fc, delay: delay, spawned: spawned,
             finished: finished, carrierThreads: threads, spareCarriers: spares, blocked: blocked,
             timersPending: timers.count, ioWaiters: ioWaiterCount.load(ordering: .relaxed),
-            droppedEvents: droppedEvents)
+            droppedEvents: droppedEvents, hogsDetected: hogsDetected.load(ordering: .relaxed),
+            hogQueueMoves: hogQueueMoves.load(ordering: .relaxed))  // relaxed: statistics.
     }
 
     /// Takes the interval's figures and starts the next interval: per worker the local queue's peak depth, the

@@ -137,12 +137,16 @@ public final class Scheduler: @unchecked Sendable {
         /// parks are only counted. Idle workers park and unpark 50k+ times a second under a spawn-heavy load:
         /// one event each would flood the rings (0 = an event for every park).
         public var parkEventThresholdNanos: UInt64
+        /// A fiber that holds its carrier this long (ns) without a scheduling point is reported by the monitor
+        /// thread as a blocking region, and under `handoff` the queue behind it moves to other workers
+        /// (Monitor.swift). Default 10 ms; 0 = no monitor thread.
+        public var hogThresholdNanos: UInt64
 
         public init(
             carriers: Int = Scheduler.coreCount, steal: StealPolicy = .half, blocking: BlockingPolicy = .handoff,
             localQueueCapacity: Int = 256, spinCount: Int = 8, maxSpareCarriers: Int = 64,
             stackSize: Int = FiberStack.defaultSize, eventRingCapacity: Int = 4096, delaySampling: Int = 64,
-            parkEventThresholdNanos: UInt64 = 1_000_000
+            parkEventThresholdNanos: UInt64 = 1_000_000, hogThresholdNanos: UInt64 = 10_000_000
         ) {
             self.carriers = carriers
             self.steal = steal
@@ -154,6 +158,7 @@ public final class Scheduler: @unchecked Sendable {
             self.eventRingCapacity = eventRingCapacity
             self.delaySampling = delaySampling
             self.parkEventThresholdNanos = parkEventThresholdNanos
+            self.hogThresholdNanos = hogThresholdNanos
         }
 
         func validate() throws(SchedulerError) {
@@ -232,6 +237,12 @@ public final class Scheduler: @unchecked Sendable {
     let drainLock = Locked<UInt64>(0)
     /// Start (ns) of the sampling interval `takeInterval()` reports next; the lock serialises samplers only.
     let intervalLock = Locked<UInt64>(0)
+    /// The monitor thread (nil when `hogThresholdNanos` is 0), joined by `shutdown()`; it sleeps on the parker.
+    let monitorThread = Locked<OSThread?>(nil)
+    let monitorParker = Parker()
+    /// Fibers the monitor reported holding their carrier; fibers it moved off hogged workers' queues.
+    let hogsDetected = Atomic<UInt64>(0)
+    let hogQueueMoves = Atomic<UInt64>(0)
     /// Set by the first `metrics()` call: from then on carriers publish the running fiber's name.
     let observed = Atomic<Bool>(false)
     /// `delaySampling - 1` when it is a power of two (mask instead of a division), else 0.
@@ -276,6 +287,10 @@ public final class Scheduler: @unchecked Sendable {
                 c.all.append(carrier)
                 c.threads.append(OSThread.spawn { carrier.scheduler.carrierMain(carrier) })
             }
+        }
+        if configuration.hogThresholdNanos > 0 {
+            // Strong capture, as carriers hold their scheduler: `shutdown()` stops and joins the monitor.
+            monitorThread.withLock { $0 = OSThread.spawn { self.monitorMain() } }
         }
     }
 

@@ -152,7 +152,8 @@ final class FiberModel: Model {
         let green = s.model == .greenThreads
         let config = Scheduler.Configuration(
             carriers: green ? 1 : s.carriers, steal: green ? .none : Scheduler.StealPolicy(rawValue: s.steal.rawValue)!,
-            blocking: BlockingPolicy(rawValue: s.blocking.rawValue)!)
+            blocking: BlockingPolicy(rawValue: s.blocking.rawValue)!,
+            hogThresholdNanos: UInt64(s.hogThresholdMs * 1_000_000))
         let scheduler: Scheduler
         do {
             scheduler = try Scheduler(config)
