@@ -47,10 +47,6 @@ struct WorkerCounters {
     var finished: UInt64 = 0
     var fiberParks = [UInt64](repeating: 0, count: ParkReason.allCases.count)
     var fiberWakes = [UInt64](repeating: 0, count: ParkReason.allCases.count)
-    var pinBegins: UInt64 = 0
-    var pinEnds: UInt64 = 0
-    var handoffBegins: UInt64 = 0
-    var handoffEnds: UInt64 = 0
     /// Sampled ready → running delays: count, sum, max and a log2(ns) histogram.
     var delayCount: UInt64 = 0
     var delaySum: UInt64 = 0
@@ -104,10 +100,6 @@ final class PublishedWorkerMetrics: Sendable {
     let runsAtLastTake = Atomic<UInt64>(0)
     let spawned = Atomic<UInt64>(0)
     let finished = Atomic<UInt64>(0)
-    let pinBegins = Atomic<UInt64>(0)
-    let pinEnds = Atomic<UInt64>(0)
-    let handoffBegins = Atomic<UInt64>(0)
-    let handoffEnds = Atomic<UInt64>(0)
     let delayCount = Atomic<UInt64>(0)
     let delaySum = Atomic<UInt64>(0)
     let delayMax = Atomic<UInt64>(0)
@@ -142,10 +134,6 @@ final class PublishedWorkerMetrics: Sendable {
         searchNanos.store(c.searchNanos, ordering: .relaxed)
         spawned.store(c.spawned, ordering: .relaxed)
         finished.store(c.finished, ordering: .relaxed)
-        pinBegins.store(c.pinBegins, ordering: .relaxed)
-        pinEnds.store(c.pinEnds, ordering: .relaxed)
-        handoffBegins.store(c.handoffBegins, ordering: .relaxed)
-        handoffEnds.store(c.handoffEnds, ordering: .relaxed)
         delayCount.store(c.delayCount, ordering: .relaxed)
         delaySum.store(c.delaySum, ordering: .relaxed)
         delayMax.store(c.delayMax, ordering: .relaxed)

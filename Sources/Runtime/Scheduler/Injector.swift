@@ -142,11 +142,6 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
         }
     }
 
-    /// Removes everything (shutdown). Any thread.
-    public func drain() -> [Element] {
-        queue.withLock { takeAll(&$0) }
-    }
-
     /// Empties `q` into an array that owns its elements. Under the lock.
     private func takeAll(_ q: inout Deque<UnsafeMutableRawPointer>) -> [Element] {
         let all = q.map { Self.take($0).takeRetainedValue() }

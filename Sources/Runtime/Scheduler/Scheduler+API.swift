@@ -32,11 +32,17 @@ extension Scheduler {
             return
         }
         let deadline = qv_now_ns() &+ nanoseconds
-        // Loop: a stale wake-up (permit) must not end the sleep early.
-        repeat {
-            t.scheduler.addTimer(t, deadline: deadline)
-            t.park(reason: .sleep)
-        } while qv_now_ns() < deadline
+        var timer = t.scheduler.addTimer(t, deadline: deadline)
+        // Loop: a stray wake-up (permit) must not end the sleep early. Woken early, the sleep keeps its timer when
+        // it is still pending (one heap entry per sleep, whatever the stray wakes) and cancels it at the end.
+        t.park(reason: .sleep)
+        if qv_now_ns() < deadline {
+            repeat {
+                if !t.scheduler.timers.isPending(timer) { timer = t.scheduler.addTimer(t, deadline: deadline) }
+                t.park(reason: .sleep)
+            } while qv_now_ns() < deadline
+            t.scheduler.timers.cancel(timer)
+        }
     }
 
     public static func sleep(for duration: Duration) {

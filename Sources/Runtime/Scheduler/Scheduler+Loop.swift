@@ -212,7 +212,12 @@ extension Scheduler {
             }
             if w.searchStart == 0 { w.searchStart = qv_now_ns() }
             // Steal, as a spinner, unless half the busy workers are already spinning (Go's limit).
-            if stealLimit > 0 && workers.count > 1 && rounds < configuration.spinCount {
+            // A fiber seen waiting in another worker's LIFO slot extends the search (a bounded number of rounds)
+            // until the slot's steal delay has passed: the wake-up it got (Go's wakep) is for that fiber.
+            if stealLimit > 0 && workers.count > 1
+                && (rounds < configuration.spinCount
+                    || (rounds < configuration.spinCount + Self.runnextExtraRounds && waitingForRunnext(w)))
+            {
                 if !w.spinning {
                     let busy = workers.count - idleCount.load(ordering: .relaxed)  // relaxed: heuristic.
                     if 2 * nmspinning.load(ordering: .relaxed) < busy {  // relaxed: heuristic.
@@ -290,6 +295,16 @@ extension Scheduler {
             }
         }
         return nil
+    }
+
+    /// Steal rounds a search may add to `spinCount` while a LIFO-slot sighting waits for its delay.
+    static let runnextExtraRounds = 64
+
+    /// True while this worker has seen a fiber in another worker's LIFO slot that is still there (same value) —
+    /// the next steal round takes it once the delay has passed. Owner of `w`.
+    private func waitingForRunnext(_ w: Worker) -> Bool {
+        let seen = w.runnextSighting
+        return seen.victim >= 0 && workers[seen.victim].runnextHint == seen.bits
     }
 
     /// How long a fiber sits in a busy worker's LIFO slot before an idle worker may take it (Go: ~3 µs).

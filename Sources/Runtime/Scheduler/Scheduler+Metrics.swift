@@ -1,4 +1,5 @@
-// The read side of the scheduler's metrics: loads published atomics only, never a lock a worker waits on.
+// The read side of the scheduler's metrics: loads published atomics, and takes only locks no worker's scheduling
+// loop waits on (see `metrics()`).
 import CRuntime
 import Synchronization
 
@@ -113,7 +114,12 @@ public struct SchedulerMetrics: Sendable, Equatable {
 }
 
 extension Scheduler {
-    /// Reads every published value. Any thread, any rate; never blocks a worker.
+    /// Reads every published value. Any thread, any rate. Locks it takes: each worker's name lock (workers only
+    /// try it: `withLockIfAvailable`, so a reader makes them skip one update, never wait), and `carriersLock` with
+    /// each carrier's `blockedInfo` for the carrier counts and the blocked list — taken by a carrier only when a
+    /// `blocking {}` region begins or ends and by handoffs and spares, never in the scheduling loop; a reader
+    /// holding them delays a region's begin or end by the few hundred ns of the copy. Timers and I/O waiter
+    /// counts are atomic gauges.
     public func metrics() -> SchedulerMetrics {
         if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
         var fc = SchedulerMetrics.FiberCounts()

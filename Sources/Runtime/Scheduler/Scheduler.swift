@@ -389,6 +389,12 @@ public final class Scheduler: @unchecked Sendable {
                 // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
                 sampleDelay(task, on: w)
                 putRunnext(task, on: w)
+                // Go's ready → wakep: an idle worker may come and take it after the slot's steal delay if this
+                // fiber keeps running. Two relaxed loads, no fence: a worker that goes idle right now is missed,
+                // and the fiber then runs when its waker parks, as it would anyway.
+                if idleCount.load(ordering: .relaxed) != 0 && nmspinning.load(ordering: .relaxed) == 0 {
+                    wakeIdle()
+                }
             } else {
                 pushLocal(task, on: w)
             }
@@ -481,12 +487,15 @@ public final class Scheduler: @unchecked Sendable {
 
     // MARK: Timers and I/O
 
-    func addTimer(_ task: FiberTask, deadline: UInt64) {
-        timers.add(deadline: deadline, task)
+    /// Arms a timer that wakes `task` at `deadline`; returns its id (see `Timers.cancel`). Any thread.
+    @discardableResult
+    func addTimer(_ task: FiberTask, deadline: UInt64) -> UInt64 {
+        let id = timers.add(deadline: deadline, task).id
         // Pairs with the poller owner's store of .max then read of nextDeadline (see pollBlocking).
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         let armed = pollerDeadline.load(ordering: .relaxed)  // relaxed: ordered by the fence.
         if armed != 0 && deadline < armed { poller.wake() }
+        return id
     }
 
     /// Expires due timers, waking their fibers into `w`'s LIFO slot (Go's `ready(gp, next: true)`): a fiber
