@@ -170,10 +170,11 @@ public enum UIBenchmarks {
         _ s: Scheduler, sampler: inout FiberSampler, sequence: UInt64, history: inout PanelHistory
     ) {
         let m = s.metrics()
+        let interval = s.takeInterval()
         let records = s.drainEvents()
         var snapshot = Snapshot(
             time: Double(sequence) / 30, sequence: sequence, preset: "overhead", model: .virtualThreads)
-        sampler.sample(m, events: records, into: &snapshot)
+        sampler.sample(m, interval: interval, events: records, into: &snapshot)
         history.append(snapshot)
     }
 

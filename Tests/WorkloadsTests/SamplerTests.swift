@@ -12,7 +12,8 @@ import Testing
     {
         SchedulerMetrics.Worker(
             id: id, state: state, carrier: id, runs: runs, stealOps: 0, stolenIn: stolenIn, stolenOut: 0, parks: 0,
-            unparks: 0, queueDepth: 0, queueCapacity: 256, maxQueueDepth: 0, busyNanos: busy,
+            unparks: 0, queueDepth: 0, queueCapacity: 256, maxQueueDepth: 0, busyNanos: busy, searchNanos: 0,
+            userNanos: busy,
             currentFiber: "web-\(id)", currentKind: "io")
     }
 
@@ -22,7 +23,7 @@ import Testing
         SchedulerMetrics(
             workers: workers, injectorDepth: 3, fibers: .init(), delay: delay, spawned: 0, finished: 0,
             carrierThreads: workers.count, spareCarriers: 0, blocked: [], timersPending: 0, ioWaiters: 0,
-            droppedEvents: 0)
+            droppedEvents: 0, hogsDetected: 0, hogQueueMoves: 0)
     }
 
     @Test func intervalDeltasAreUnknownOnTheFirstSampleThenCounted() {
@@ -43,6 +44,33 @@ import Testing
 
     /// The panel named "ready → running" must show the runtime's sampled ready → running delay, not the
     /// heartbeat's lateness (which stays in `lag`, labelled heartbeat lag).
+    /// The scheduler's interval read (peaks since the previous take, the last named fiber) and its split of
+    /// busy time reach the snapshot as they are: busy is time running fibers, spin the time searching.
+    @Test func intervalPeaksWhatRanAndSearchTimeComeFromTheScheduler() {
+        var sampler = FiberSampler(sessionStart: 0)
+        func read(user: UInt64, search: UInt64) -> SchedulerMetrics {
+            var w = Self.worker(0, runs: 10, stolenIn: 0, busy: user + search)
+            w.userNanos = user
+            w.searchNanos = search
+            return Self.metrics([w])
+        }
+        let interval = SchedulerMetrics.Interval(
+            workers: [.init(id: 0, queueHighWater: 37, lastFiber: "batch-3", lastKind: "cpu", runs: 5)],
+            injectorHighWater: 12, startNanos: 0, endNanos: 1)
+        var a = Snapshot(time: 1)
+        sampler.sample(read(user: 0, search: 0), interval: interval, events: [], into: &a)
+        #expect(a.workers[0].queuePeak == 37 && a.injectorPeak == 12)
+        #expect(a.workers[0].lastFiber == "batch-3" && a.workers[0].lastKind == "cpu")
+        #expect(a.workers[0].spinRatio == nil)
+        var b = Snapshot(time: 1.5)
+        // Half a second later: 100 ms running fibers, 200 ms searching.
+        sampler.sample(read(user: 100_000_000, search: 200_000_000), events: [], into: &b)
+        #expect(abs(b.workers[0].busyRatio - 0.2) < 1e-9)
+        #expect(abs((b.workers[0].spinRatio ?? -1) - 0.4) < 1e-9)
+        // Without an interval read the peaks are unknown, not 0.
+        #expect(b.workers[0].queuePeak == nil && b.injectorPeak == nil)
+    }
+
     @Test func readyToRunningIsTheRuntimesSampledDelay() throws {
         var sampler = FiberSampler(sessionStart: 0, delaySampling: 64)
         var hist = [UInt64](repeating: 0, count: DelayHistogram.buckets)

@@ -44,6 +44,10 @@ public struct RuntimeEventRecord: Sendable, Equatable {
     /// Culprit fiber/task name, when the kind has one.
     public var name: String?
 
+    /// `other` of a `blockingBegin`/`blockingEnd` pair the scheduler's monitor found (a fiber that held its
+    /// carrier past `hogThresholdNanos` outside any `blocking {}` region); -1 for annotated regions.
+    public static let foundByMonitor = 1
+
     public init(
         timeNanos: UInt64, kind: RuntimeEventKind, worker: Int32 = -1, other: Int32 = -1, count: Int32 = 0,
         durationNanos: UInt64 = 0, name: String? = nil

@@ -41,14 +41,12 @@ struct WorkerCounters {
     var unparks: UInt64 = 0
     var maxQueueDepth: Int = 0
     var busyNanos: UInt64 = 0
+    /// Part of `busyNanos` spent searching for work (see `Scheduler.beginSearch`).
+    var searchNanos: UInt64 = 0
     var spawned: UInt64 = 0
     var finished: UInt64 = 0
     var fiberParks = [UInt64](repeating: 0, count: ParkReason.allCases.count)
     var fiberWakes = [UInt64](repeating: 0, count: ParkReason.allCases.count)
-    var pinBegins: UInt64 = 0
-    var pinEnds: UInt64 = 0
-    var handoffBegins: UInt64 = 0
-    var handoffEnds: UInt64 = 0
     /// Sampled ready → running delays: count, sum, max and a log2(ns) histogram.
     var delayCount: UInt64 = 0
     var delaySum: UInt64 = 0
@@ -91,12 +89,17 @@ final class PublishedWorkerMetrics: Sendable {
     let unparks = Atomic<UInt64>(0)
     let maxQueueDepth = Atomic<Int>(0)
     let busyNanos = Atomic<UInt64>(0)
+    let searchNanos = Atomic<UInt64>(0)
+    /// Peak local-queue depth since the sampler's last `Scheduler.takeInterval()`: raised by the owner at publish
+    /// points (an atomic max), taken and reset by the sampler with an exchange.
+    let queueHighWater = Atomic<Int>(0)
+    /// The owner's `runs` counter, stored at every run (one plain store on x86_64): the monitor sees a carrier
+    /// that has not switched fibers by the counter not moving (Go's `schedtick`, read by sysmon).
+    let runTick = Atomic<UInt64>(0)
+    /// Fibers run since the sampler's last `takeInterval()`'s reading of `runs` (sampler-owned baseline).
+    let runsAtLastTake = Atomic<UInt64>(0)
     let spawned = Atomic<UInt64>(0)
     let finished = Atomic<UInt64>(0)
-    let pinBegins = Atomic<UInt64>(0)
-    let pinEnds = Atomic<UInt64>(0)
-    let handoffBegins = Atomic<UInt64>(0)
-    let handoffEnds = Atomic<UInt64>(0)
     let delayCount = Atomic<UInt64>(0)
     let delaySum = Atomic<UInt64>(0)
     let delayMax = Atomic<UInt64>(0)
@@ -104,9 +107,10 @@ final class PublishedWorkerMetrics: Sendable {
     let hasCurrent = Atomic<Bool>(false)
     /// Per-reason park/wake counters and the delay histogram, in one buffer of atomics.
     let wide: AtomicBuffer
-    /// Name and kind of the fiber running now; written with `withLockIfAvailable` so a reader holding it
+    /// Name and kind of the fiber run last (`current`; nil when it had neither) and of the last *labelled* fiber
+    /// run since the sampler took it (`last`); written with `withLockIfAvailable` so a reader holding the lock
     /// makes the worker skip one update rather than wait.
-    let current = Locked<(name: String, kind: String)?>(nil)
+    let current = Locked<PublishedFiberNames>(PublishedFiberNames())
     private let padTail: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
 
     static let parksOffset = 0
@@ -127,12 +131,9 @@ final class PublishedWorkerMetrics: Sendable {
         unparks.store(c.unparks, ordering: .relaxed)
         maxQueueDepth.store(c.maxQueueDepth, ordering: .relaxed)
         busyNanos.store(c.busyNanos, ordering: .relaxed)
+        searchNanos.store(c.searchNanos, ordering: .relaxed)
         spawned.store(c.spawned, ordering: .relaxed)
         finished.store(c.finished, ordering: .relaxed)
-        pinBegins.store(c.pinBegins, ordering: .relaxed)
-        pinEnds.store(c.pinEnds, ordering: .relaxed)
-        handoffBegins.store(c.handoffBegins, ordering: .relaxed)
-        handoffEnds.store(c.handoffEnds, ordering: .relaxed)
         delayCount.store(c.delayCount, ordering: .relaxed)
         delaySum.store(c.delaySum, ordering: .relaxed)
         delayMax.store(c.delayMax, ordering: .relaxed)
@@ -142,6 +143,12 @@ final class PublishedWorkerMetrics: Sendable {
         }
         for i in 0..<DelayHistogram.buckets { wide.store(Self.histOffset + i, c.delayHist[i]) }
     }
+}
+
+/// What `PublishedWorkerMetrics.current` holds.
+struct PublishedFiberNames {
+    var current: (name: String, kind: String)?
+    var last: (name: String, kind: String)?
 }
 
 /// A fixed array of atomic counters in raw memory (Swift arrays cannot hold `Atomic`).

@@ -2,25 +2,54 @@
 import CRuntime
 import Synchronization
 
-/// Scheduling state of a task. One atomic byte; every transition that can race is a CAS.
+/// Scheduling state of a task. One atomic byte.
 ///
-///     runnable  -> running     the worker that popped it (only one worker holds a popped task)
-///     running   -> parking     the fiber itself in park(), still on its own stack
-///     parking   -> parked      the carrier, after resume() returned (off the fiber's stack); CAS
-///     parking   -> notified    a waker that came before the carrier's CAS; the carrier then requeues it
-///     running   -> notified    a waker that came before park(): park() consumes it and returns at once
-///     notified  -> running     park() consuming an early wake-up (no switch)
-///     notified  -> runnable    the carrier, after the switch, instead of parked: requeues it
+///     runnable  -> parking     the fiber itself in park(), still on its own stack (CAS)
+///     runnable  -> notified    a waker while the fiber is queued or running (CAS): a permit for its next park
+///     notified  -> notified    a later waker (CAS writing the same value): see "Every wake is a read-modify-write"
+///     notified  -> runnable    park() consuming the permit instead of switching (exchange)
+///     parking   -> parked      the carrier, after resume() returned (off the fiber's stack; CAS)
+///     parking   -> notified    a waker that came before the carrier's CAS (CAS)
+///     notified  -> runnable    the carrier, when its parking -> parked CAS failed (exchange); it requeues the fiber
 ///     parked    -> runnable    the waker (CAS), which then enqueues it — the only way out of parked
-///     running   -> runnable    the carrier after a yield (requeues it)
-///     running   -> done        the carrier, when the body has returned
+///     runnable  -> done        the carrier when the body has returned (store; done is final), or cancel()
+///     notified  -> done        the same, with a permit nobody needs any more
+///
+/// `runnable` means "not parked, no wake pending": the fiber is queued *or running* — a run does not store its own
+/// state, and a yield leaves it as it is (a permit set during the run stays for the next park).
 ///
 /// Why `parking` exists (Go's gopark + unlockf): a waker must not enqueue a fiber whose stack a carrier is
 /// still running on, or two carriers would run one stack. The fiber only says "I'm going to park"; the
 /// carrier makes it "parked" after the switch, and only then may a waker take it.
+///
+/// # Every wake is a read-modify-write
+///
+/// A waiting fiber publishes itself (a channel's waiter list, the join stack, the timer heap, the I/O table),
+/// parks, and after each resume re-checks its condition (`Waiter.wait`, `joinSlow`, `sleep`, `waitReady` all
+/// loop); a completer makes the condition true, then wakes. The danger is a wake dropped because the waker saw a
+/// state that says "no need" while the fiber is in fact about to park.
+///
+/// Why a run does not simply store `running` (relaxed) and a wake skip a `runnable` fiber ("already queued: it
+/// will see the condition"): the argument for that is that the fiber published itself after the store, under a
+/// lock or an acquire-release CAS, and the waker found it through the same lock, so the store happened-before the
+/// waker's load, which then cannot read the older `runnable`. It holds only for a publication made *in the same
+/// run*. After a stray wake the fiber runs again and re-checks a condition published in an earlier run: its store
+/// of `running` is followed by a plain load of the condition (`doneFlag`, `isDone`), and the completer's store of
+/// the condition by its load of the state — the store-buffer pattern. Nothing orders either store before the
+/// other thread's load (x86's store buffer allows it; on aarch64 a plain `str` is not ordered before a later
+/// `ldar`), so both may read the old values: the fiber parks, the waker drops the wake, the fiber hangs.
+///
+/// So, by construction (Go's `casgstatus`, Loom's park permit): a waker never acts on a load. Every wake is a CAS
+/// on the state, also when nothing needs doing (`runnable`/`notified` -> `notified`), and every transition that
+/// can consume a wake is an RMW too (park's CAS and exchange, the carrier's CAS and exchange). The RMWs of one
+/// location are totally ordered and each reads the one before it, so either the waker's CAS comes first and the
+/// fiber's next RMW on the state reads it — synchronizing with it (release sequence), so the re-check sees the
+/// condition — or the fiber's comes first and the waker's CAS sees `parking`/`parked` and wakes it. No wake is
+/// lost on any architecture, and a run needs no store at all. A stray wake costs at most one spurious return
+/// from park, which every wait loop tolerates. Only `done` (final) is acted on from a load.
 enum TaskState: UInt8 {
     case runnable = 0
-    case running, parking, parked, notified, done
+    case parking, parked, notified, done
 }
 
 /// The scheduler's record of a fiber. Ownership: `state` is atomic (any thread); `stack`, `readyAt`,
@@ -197,7 +226,7 @@ class FiberTask: @unchecked Sendable {
     @usableFromInline
     final func park(reason: ParkReason) {
         if prepareToPark(reason: reason) { Fiber.suspend() }
-        // Resumed (maybe on another carrier): the state is running again.
+        // Resumed (maybe on another carrier), or a permit consumed: the state is runnable again.
     }
 
     /// Returns false when an early wake-up was consumed (no switch needed).
@@ -205,11 +234,12 @@ class FiberTask: @unchecked Sendable {
     private final func prepareToPark(reason: ParkReason) -> Bool {
         parkReason = reason
         if !state.compareExchange(
-            expected: TaskState.running.rawValue, desired: TaskState.parking.rawValue,
+            expected: TaskState.runnable.rawValue, desired: TaskState.parking.rawValue,
             ordering: .sequentiallyConsistent
         ).exchanged {
-            // A wake came first (running → notified): consume it and go on without switching.
-            state.store(TaskState.running.rawValue, ordering: .sequentiallyConsistent)
+            // A wake came first (runnable → notified): consume the permit with an RMW, which reads the last
+            // waker's CAS and so orders its publication before the caller's re-check (see the table).
+            _ = state.exchange(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
             return false
         }
         // Borrowed: no retain and release of the carrier and worker per park (see Scheduler.withLocalWorker).

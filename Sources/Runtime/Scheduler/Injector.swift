@@ -34,6 +34,24 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
         Unmanaged<Element>.fromOpaque(p)
     }
 
+    /// The deepest the injector was since the previous `takeHighWater()` (a gauge's peak, elements). Raised by
+    /// pushers under the lock, taken and reset by one reader with an exchange — the reader takes no lock.
+    private let highWater = Atomic<Int>(0)
+
+    /// Raises `highWater` to `depth`. Under the lock (pushers are serialised). A reset racing with it leaves the
+    /// depth of this push, which is the depth now: never a stale peak.
+    @inline(__always) private func noteDepth(_ depth: Int) {
+        // relaxed (both): a statistic; the lock serialises the pushers.
+        if depth > highWater.load(ordering: .relaxed) { highWater.store(depth, ordering: .relaxed) }
+    }
+
+    /// The injector's peak depth since the previous call (at least the depth now), and resets it. Any thread;
+    /// one reader at a time (the sampler).
+    public func takeHighWater() -> Int {
+        // relaxed (both): statistics, see noteDepth.
+        max(highWater.exchange(0, ordering: .relaxed), depthGauge.load(ordering: .relaxed))
+    }
+
     /// Elements queued. Any thread; exact when read under quiescence, a gauge otherwise.
     public var depth: Int {
         // relaxed: a gauge / emptiness hint; the lock orders the real accesses.
@@ -49,6 +67,7 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
             q.append(p)
             // relaxed: written under the lock; readers only use it as a hint.
             depthGauge.store(q.count, ordering: .relaxed)
+            noteDepth(q.count)
         }
     }
 
@@ -60,6 +79,7 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
             if closed.load(ordering: .relaxed) { return false }  // relaxed: written under this lock.
             q.append(p)
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
+            noteDepth(q.count)
             return true
         }
         if !pushed { Self.take(p).release() }
@@ -77,6 +97,7 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
         queue.withLock { q in
             for i in 0..<count { q.append(pointer(i)) }
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
+            noteDepth(q.count)
         }
     }
 
@@ -119,11 +140,6 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
             closed.store(true, ordering: .relaxed)  // relaxed: read under this lock.
             return takeAll(&q)
         }
-    }
-
-    /// Removes everything (shutdown). Any thread.
-    public func drain() -> [Element] {
-        queue.withLock { takeAll(&$0) }
     }
 
     /// Empties `q` into an array that owns its elements. Under the lock.

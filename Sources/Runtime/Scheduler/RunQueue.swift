@@ -48,6 +48,9 @@ public final class RunQueueStorage<Element: AnyObject>: @unchecked Sendable {
     /// owner: the `steal` index of `head` as last loaded by the owner. `steal` only moves forward, so
     /// `tail - ownerSteal < capacity` proves there is room without loading `head` (a cache line thieves write).
     @exclusivity(unchecked) var ownerSteal: UInt32 = 0
+    /// owner: the deepest the queue was at a `pop` since `takeHighWater` (`tail - real` there, both already
+    /// loaded: no extra load of `head`). A gauge's peak, reset by its reader (the owner, when it publishes).
+    @exclusivity(unchecked) var ownerHighWater: UInt32 = 0
     let tail = Atomic<UInt32>(0)
     private let pad: CacheLinePad = cacheLinePad
     let head = Atomic<UInt64>(0)
@@ -118,6 +121,11 @@ public struct LocalQueue<Element: AnyObject> {
     public init(storage: RunQueueStorage<Element>) { self.storage = storage }
 
     public var capacity: Int { Int(storage.capacity) }
+    /// The deepest the queue was at a `pop` since the previous call (then reset). Owner.
+    public func takeHighWater() -> Int {
+        defer { storage.ownerHighWater = 0 }
+        return Int(storage.ownerHighWater)
+    }
     /// Exact for the owner (up to concurrent steals, which only shrink it).
     public var count: Int { storage.count }
     public var isEmpty: Bool {
@@ -228,6 +236,7 @@ public struct LocalQueue<Element: AnyObject> {
             let (steal, real) = s.unpack(head)
             let t = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
             if real == t { return nil }
+            if t &- real > s.ownerHighWater { s.ownerHighWater = t &- real }
             let nextReal = real &+ 1
             let next = steal == real ? s.pack(nextReal, nextReal) : s.pack(steal, nextReal)
             // acquiring-and-releasing: orders our slot read after the claim and pairs with thieves' CASes.

@@ -6,11 +6,17 @@ import Synchronization
 extension Scheduler {
     // MARK: Fiber-side API (each works on a plain thread too, by blocking the thread)
 
-    /// True when the caller runs inside a fiber of a scheduler.
-    public static var isInFiber: Bool { currentTask != nil }
+    /// True when the caller runs inside a fiber of a scheduler (inside its `blocking {}` regions too).
+    public static var isInFiber: Bool { currentFiberTask != nil }
 
     /// Name of the calling fiber ("" outside one).
-    public static var currentFiberName: String { currentTask?.name ?? "" }
+    public static var currentFiberName: String { currentFiberTask?.name ?? "" }
+
+    /// The calling fiber, also inside a blocking region (where `currentTask`, which the waits consult, is nil).
+    static var currentFiberTask: FiberTask? {
+        guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained() else { return nil }
+        return u._withUnsafeGuaranteedRef { $0.current ?? $0.blockingTask }
+    }
 
     /// Lets other runnable fibers run; the caller goes to the back of its worker's queue.
     public static func yield() {
@@ -26,11 +32,17 @@ extension Scheduler {
             return
         }
         let deadline = qv_now_ns() &+ nanoseconds
-        // Loop: a stale wake-up (permit) must not end the sleep early.
-        repeat {
-            t.scheduler.addTimer(t, deadline: deadline)
-            t.park(reason: .sleep)
-        } while qv_now_ns() < deadline
+        var timer = t.scheduler.addTimer(t, deadline: deadline)
+        // Loop: a stray wake-up (permit) must not end the sleep early. Woken early, the sleep keeps its timer when
+        // it is still pending (one heap entry per sleep, whatever the stray wakes) and cancels it at the end.
+        t.park(reason: .sleep)
+        if qv_now_ns() < deadline {
+            repeat {
+                if !t.scheduler.timers.isPending(timer) { timer = t.scheduler.addTimer(t, deadline: deadline) }
+                t.park(reason: .sleep)
+            } while qv_now_ns() < deadline
+            t.scheduler.timers.cancel(timer)
+        }
     }
 
     public static func sleep(for duration: Duration) {
@@ -40,6 +52,10 @@ extension Scheduler {
 
     /// Runs a real blocking call. Under `pin` the carrier blocks with its worker; under `handoff` the worker
     /// passes to a spare carrier first (see the essay). Outside a fiber it just runs `body`.
+    ///
+    /// Inside `body` the fiber acts as a plain thread: `sleep`, `yield`, channel, mutex and semaphore waits,
+    /// `join` and fd waits block the carrier thread (which the region holds anyway) rather than park the fiber,
+    /// so the whole region runs on one thread. A nested `blocking {}` just runs its body.
     @discardableResult
     public static func blocking<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         guard let t = currentTask else { return try body() }
@@ -61,7 +77,7 @@ extension Scheduler {
         if configuration.blocking == .handoff, let spare = handOff(w, from: c, task: t, start: start) {
             // From here `w` belongs to `spare`; this carrier has no worker.
             _ = spare
-            let result = Result<T, E> { () throws(E) -> T in try body() }
+            let result = c.runAsPlainThread(t) { Result<T, E> { () throws(E) -> T in try body() } }
             let dur = qv_now_ns() &- start
             c.blockedInfo.withLock { $0 = nil }
             w.handoffsOutstanding.subtract(1, ordering: .relaxed)  // relaxed: a gauge for metrics.
@@ -78,7 +94,7 @@ extension Scheduler {
         if let next = w.exchangeRunnext(nil) { _ = w.local.push(next, overflow: injector) }
         w.publish(state: .pinned)
         if !w.local.isEmpty { wakeIdle() }
-        let result = Result<T, E> { () throws(E) -> T in try body() }
+        let result = c.runAsPlainThread(t) { Result<T, E> { () throws(E) -> T in try body() } }
         let dur = qv_now_ns() &- start
         c.blockedInfo.withLock { $0 = nil }
         pinEnds.add(1, ordering: .relaxed)  // relaxed: statistic.
@@ -213,6 +229,9 @@ extension Scheduler {
             while metrics().fibers.total > 0 && qv_now_ns() < deadline { Scheduler.sleep(nanoseconds: 1_000_000) }
         }
         stopping.store(true, ordering: .sequentiallyConsistent)
+        // The monitor first: it moves queued fibers into the injector, which is drained below.
+        monitorParker.unpark(poller: nil)
+        monitorThread.withLock { $0 }?.join()
         // Wake everything that may sleep: idle workers, the poller owner, spares.
         for w in workers { w.parker.unpark(poller: poller) }
         poller.wake()

@@ -57,15 +57,16 @@ extension Scheduler {
     func run(_ t: FiberTask, on w: Worker, carrier c: Carrier) {
         w.counters.runs &+= 1
         w.counters.sincePublish &+= 1
+        // relaxed: a gauge for the monitor (Monitor.swift), the only per-run cost of it.
+        w.published.runTick.store(w.counters.runs, ordering: .relaxed)
         if t.readyAt != 0 {
             let now = qv_now_ns()
             w.counters.recordDelay(now &- t.readyAt)
             t.readyAt = 0
         }
         if w.counters.sincePublish >= Int(Self.injectorInterval) { maintenance(w) }
-        // relaxed: only the worker that popped the task touches its state while it is runnable/running,
-        // except a waker's CAS from running → notified, which is seq-cst and re-read by park().
-        t.state.store(TaskState.running.rawValue, ordering: .relaxed)
+        // No state store: a queued and a running fiber are both `runnable` (or `notified`, with a permit), so only
+        // RMWs touch the state between a park and the next (see the table above TaskState).
         // The task is the fiber: its stack and `qv_fiber_ctx` belong to it directly, no `Fiber` object.
         let context: UnsafeMutablePointer<qv_fiber_ctx>
         if let s = t.stack {
@@ -86,7 +87,10 @@ extension Scheduler {
         let named = t.label != nil
         if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
             // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
-            _ = w.published.current.withLockIfAvailable { $0 = t.label.map { ($0.name, $0.kind) } }
+            _ = w.published.current.withLockIfAvailable { names in
+                names.current = t.label.map { ($0.name, $0.kind) }
+                if names.current != nil { names.last = names.current }
+            }
             w.publishedNamed = named
         }
         let finished = qv_fiber_resume(context) != 0
@@ -114,15 +118,15 @@ extension Scheduler {
                 expected: TaskState.parking.rawValue, desired: TaskState.parked.rawValue,
                 ordering: .sequentiallyConsistent
             ).exchanged {
-                // Notified while switching: requeue it ourselves.
-                t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
+                // Notified while switching: consume the permit (an RMW, so the waker's publication is ordered
+                // before the fiber's re-check through the queue's hand-over) and requeue it ourselves.
+                _ = t.state.exchange(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
                 requeue(t, carrier: c)
             }
         case .yield, .none:
-            t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
+            // Still runnable (or notified: the permit stays for its next park).
             requeue(t, carrier: c)
         case .requeueInjector:
-            t.state.store(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
             injector.push(t)
             wakeIdle()
         }
@@ -192,19 +196,28 @@ extension Scheduler {
         injector.popBatch(max: w.local.capacity / 2, share: workers.count, into: w.local)
     }
 
+    /// The slow path: the local queue and the LIFO slot are empty. Time from the moment nothing nearby (queue,
+    /// injector, ready I/O) had work until work is found or the worker parks is counted as searching
+    /// (`searchNanos`), whatever the steal policy: without stealing that window just ends sooner.
     private func findRunnableSlow(_ w: Worker) -> FiberTask? {
         var rounds = 0
         while true {
             if stopping.load(ordering: .relaxed) { return nil }  // relaxed: polled flag.
             checkTimers(w)
-            if let t = w.local.pop() { return foundWork(w, t) }
-            if let t = takeInjector(w) { return foundWork(w, t) }
+            if let t = w.local.pop() { return foundBySearch(w, t) }
+            if let t = takeInjector(w) { return foundBySearch(w, t) }
             if ioWaiterCount.load(ordering: .relaxed) > 0 {  // relaxed: hint, see findRunnable.
                 poller.poll { ioReady($0) }
-                if let t = w.local.pop() { return foundWork(w, t) }
+                if let t = w.local.pop() { return foundBySearch(w, t) }
             }
+            if w.searchStart == 0 { w.searchStart = qv_now_ns() }
             // Steal, as a spinner, unless half the busy workers are already spinning (Go's limit).
-            if stealLimit > 0 && workers.count > 1 && rounds < configuration.spinCount {
+            // A fiber seen waiting in another worker's LIFO slot extends the search (a bounded number of rounds)
+            // until the slot's steal delay has passed: the wake-up it got (Go's wakep) is for that fiber.
+            if stealLimit > 0 && workers.count > 1
+                && (rounds < configuration.spinCount
+                    || (rounds < configuration.spinCount + Self.runnextExtraRounds && waitingForRunnext(w)))
+            {
                 if !w.spinning {
                     let busy = workers.count - idleCount.load(ordering: .relaxed)  // relaxed: heuristic.
                     if 2 * nmspinning.load(ordering: .relaxed) < busy {  // relaxed: heuristic.
@@ -214,7 +227,7 @@ extension Scheduler {
                     }
                 }
                 if w.spinning {
-                    if let t = stealWork(w) { return foundWork(w, t) }
+                    if let t = stealWork(w) { return foundBySearch(w, t) }
                     rounds += 1
                     if rounds > 3 { sched_yield() } else { for _ in 0..<(Self.spinBase << rounds) { spinHint() } }
                     continue
@@ -224,6 +237,21 @@ extension Scheduler {
             if parkWorker(w) { rounds = 0 }
             return nil
         }
+    }
+
+    /// Work found on the slow path: ends the search's time, if one was running. Owner of `w`.
+    @inline(__always)
+    private func foundBySearch(_ w: Worker, _ t: FiberTask) -> FiberTask {
+        endSearch(w, now: w.searchStart == 0 ? 0 : qv_now_ns())
+        return foundWork(w, t)
+    }
+
+    /// Adds the running search's time up to `now` to `searchNanos`. Owner of `w`.
+    @inline(__always)
+    func endSearch(_ w: Worker, now: UInt64) {
+        if w.searchStart == 0 { return }
+        w.counters.searchNanos &+= now &- w.searchStart
+        w.searchStart = 0
     }
 
     /// One pass over the other workers in random order. Executed by the owner of `w`.
@@ -269,6 +297,16 @@ extension Scheduler {
         return nil
     }
 
+    /// Steal rounds a search may add to `spinCount` while a LIFO-slot sighting waits for its delay.
+    static let runnextExtraRounds = 64
+
+    /// True while this worker has seen a fiber in another worker's LIFO slot that is still there (same value) —
+    /// the next steal round takes it once the delay has passed. Owner of `w`.
+    private func waitingForRunnext(_ w: Worker) -> Bool {
+        let seen = w.runnextSighting
+        return seen.victim >= 0 && workers[seen.victim].runnextHint == seen.bits
+    }
+
     /// How long a fiber sits in a busy worker's LIFO slot before an idle worker may take it (Go: ~3 µs).
     static let runnextStealDelay: UInt64 = 5_000
 
@@ -295,13 +333,17 @@ extension Scheduler {
                 idleCount.subtract(1, ordering: .sequentiallyConsistent)
                 return true
             }
-            if removed { return false }
+            if removed {
+                endSearch(w, now: qv_now_ns())
+                return false
+            }
             // Someone already took us from the idle list and will unpark us: fall through; the park
             // below consumes that permit at once.
         }
         // Account busy time and publish before sleeping.
         let now = qv_now_ns()
         w.counters.busyNanos &+= now &- w.activeSince
+        endSearch(w, now: now)
         w.counters.parks &+= 1
         w.flushCoalescedEvents()
         // The park event is written at unpark, and only for a long park (see the essay, "Metrics and events").

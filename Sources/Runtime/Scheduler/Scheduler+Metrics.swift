@@ -1,4 +1,5 @@
-// The read side of the scheduler's metrics: loads published atomics only, never a lock a worker waits on.
+// The read side of the scheduler's metrics: loads published atomics, and takes only locks no worker's scheduling
+// loop waits on (see `metrics()`).
 import CRuntime
 import Synchronization
 
@@ -19,10 +20,44 @@ public struct SchedulerMetrics: Sendable, Equatable {
         public var queueDepth: Int
         public var queueCapacity: Int
         public var maxQueueDepth: Int
-        /// Nanoseconds not parked (running fibers or searching briefly), cumulative.
+        /// Nanoseconds not parked, cumulative (a counter, ns): `userNanos + searchNanos`. Published every 61 runs
+        /// and at each park.
         public var busyNanos: UInt64
+        /// Nanoseconds spent searching for work, cumulative (a counter, ns): from the moment the local queue, the
+        /// LIFO slot, the injector and ready I/O had nothing until work is found or the worker parks — steal
+        /// rounds and their spins included. Counted the same under every steal policy (without stealing the
+        /// window ends at once, in a park). Published with `busyNanos`.
+        public var searchNanos: UInt64
+        /// Nanoseconds running user work, cumulative (a counter, ns): `busyNanos - searchNanos`, i.e. time inside
+        /// fiber bodies plus the scheduler's per-run bookkeeping (a pop and two switches, tens of ns a run), never
+        /// searching or parked. A busy ratio is its delta over the sampler's window divided by that window.
+        public var userNanos: UInt64
         public var currentFiber: String?
         public var currentKind: String?
+    }
+
+    /// What one sampling interval saw: peaks and "what ran", reset by each `Scheduler.takeInterval()`.
+    public struct Interval: Sendable, Equatable {
+        public struct Worker: Sendable, Equatable {
+            public var id: Int
+            /// Peak local run-queue depth (fibers) since the previous take, at least the depth now (a gauge's
+            /// high-water mark, reset by the take). The worker raises it at its publish points (every 61 runs and
+            /// each park) from the depth it saw at each pop, so a burst shows even when it drained before the take.
+            public var queueHighWater: Int
+            /// Name and kind of the last fiber with a name or kind that ran on this worker in the interval (nil:
+            /// none did — unnamed fibers only, or no run). Needs `metrics()` or `takeInterval()` to have been
+            /// called once (publication of names starts then).
+            public var lastFiber: String?
+            public var lastKind: String?
+            /// Fibers run (resumes) in the interval, as published (lags by at most 61 runs per worker).
+            public var runs: UInt64
+        }
+        public var workers: [Worker]
+        /// Peak injector depth (fibers) since the previous take, at least the depth now; reset by the take.
+        public var injectorHighWater: Int
+        /// The interval's bounds (monotonic ns, `qv_now_ns`): the previous take (or the scheduler's start) and now.
+        public var startNanos: UInt64
+        public var endNanos: UInt64
     }
 
     /// Fibers by state. `runnable` is derived (total − running − parked − blocked) and clamped at 0.
@@ -72,10 +107,19 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var timersPending: Int
     public var ioWaiters: Int
     public var droppedEvents: UInt64
+    /// Fibers the monitor found holding their carrier past `hogThresholdNanos` (a counter).
+    public var hogsDetected: UInt64
+    /// Fibers the monitor moved from hogged workers' queues to the injector under `handoff` (a counter).
+    public var hogQueueMoves: UInt64
 }
 
 extension Scheduler {
-    /// Reads every published value. Any thread, any rate; never blocks a worker.
+    /// Reads every published value. Any thread, any rate. Locks it takes: each worker's name lock (workers only
+    /// try it: `withLockIfAvailable`, so a reader makes them skip one update, never wait), and `carriersLock` with
+    /// each carrier's `blockedInfo` for the carrier counts and the blocked list — taken by a carrier only when a
+    /// `blocking {}` region begins or ends and by handoffs and spares, never in the scheduling loop; a reader
+    /// holding them delays a region's begin or end by the few hundred ns of the copy. Timers and I/O waiter
+    /// counts are atomic gauges.
     public func metrics() -> SchedulerMetrics {
         if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
         var fc = SchedulerMetrics.FiberCounts()
@@ -103,8 +147,11 @@ extension Scheduler {
             dSum &+= p.delaySum.load(ordering: .relaxed)
             dMax = max(dMax, p.delayMax.load(ordering: .relaxed))
             if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
-            let cur = p.current.withLock { $0 }
+            let cur = p.current.withLock { $0.current }
             let depth = w.stealer.count
+            // Two relaxed loads of values published one after the other: userNanos below clamps at 0.
+            let search = p.searchNanos.load(ordering: .relaxed)
+            let busy = p.busyNanos.load(ordering: .relaxed)
             var state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
             // A worker whose carrier blocked and which now runs on a spare (Go's handoff) shows as handedOff
             // while the region lasts, whatever the spare is doing with it — distinct from `pinned`.
@@ -118,7 +165,8 @@ extension Scheduler {
                     unparks: p.unparks.load(ordering: .relaxed), queueDepth: depth,
                     queueCapacity: w.local.capacity,
                     maxQueueDepth: max(depth, p.maxQueueDepth.load(ordering: .relaxed)),
-                    busyNanos: p.busyNanos.load(ordering: .relaxed), currentFiber: cur?.name, currentKind: cur?.kind))
+                    busyNanos: busy, searchNanos: search, userNanos: busy &- min(busy, search),
+                    currentFiber: cur?.name, currentKind: cur?.kind))
         }
         fc.total = Int(clamping: Int64(bitPattern: spawned &- finished))
         func parked(_ r: ParkReason) -> Int {
@@ -162,7 +210,39 @@ extension Scheduler {
             workers: ws, injectorDepth: injector.depth, fibers: fc, delay: delay, spawned: spawned,
             finished: finished, carrierThreads: threads, spareCarriers: spares, blocked: blocked,
             timersPending: timers.count, ioWaiters: ioWaiterCount.load(ordering: .relaxed),
-            droppedEvents: droppedEvents)
+            droppedEvents: droppedEvents, hogsDetected: hogsDetected.load(ordering: .relaxed),
+            hogQueueMoves: hogQueueMoves.load(ordering: .relaxed))  // relaxed: statistics.
+    }
+
+    /// Takes the interval's figures and starts the next interval: per worker the local queue's peak depth, the
+    /// last labelled fiber run and the runs since the previous take; the injector's peak. Each peak is taken and
+    /// reset with an exchange (workers never wait for the sampler); the names are read under the worker's
+    /// name lock, which workers only try (`withLockIfAvailable`). One sampler at a time (serialised here by a
+    /// lock only samplers take). Any thread.
+    public func takeInterval() -> SchedulerMetrics.Interval {
+        if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
+        return intervalLock.withLock { start in
+            let now = qv_now_ns()
+            defer { start = now }
+            var ws: [SchedulerMetrics.Interval.Worker] = []
+            // relaxed (all): independent statistics (see PublishedWorkerMetrics).
+            for w in workers {
+                let p = w.published
+                let peak = max(p.queueHighWater.exchange(0, ordering: .relaxed), w.stealer.count)
+                let last = p.current.withLock { names -> (name: String, kind: String)? in
+                    defer { names.last = nil }
+                    return names.last
+                }
+                let runs = p.runs.load(ordering: .relaxed)
+                let before = p.runsAtLastTake.exchange(runs, ordering: .relaxed)
+                ws.append(
+                    .init(
+                        id: w.id, queueHighWater: peak, lastFiber: last?.name, lastKind: last?.kind,
+                        runs: runs &- before))
+            }
+            return SchedulerMetrics.Interval(
+                workers: ws, injectorHighWater: injector.takeHighWater(), startNanos: start, endNanos: now)
+        }
     }
 
     private func percentile(_ hist: [UInt64], _ total: UInt64, _ q: Double) -> UInt64 {

@@ -56,7 +56,9 @@
 // See the state table in FiberTask.swift: the fiber marks itself `parking` and switches away; its carrier,
 // once off the fiber's stack, CASes `parking → parked`. A waker CASes `parked → runnable` and enqueues, or
 // `parking → notified` and leaves the requeue to the carrier. So a fiber is never runnable while a carrier
-// still runs on its stack, and no lock is held across a switch.
+// still runs on its stack, and no lock is held across a switch. Every wake is a CAS, never a decision taken on
+// a load (a queued or running fiber gets a permit for its next park), so no wake can be lost to a stale read
+// ("Every wake is a read-modify-write" in FiberTask.swift).
 //
 // ## Blocking regions
 //
@@ -135,12 +137,16 @@ public final class Scheduler: @unchecked Sendable {
         /// parks are only counted. Idle workers park and unpark 50k+ times a second under a spawn-heavy load:
         /// one event each would flood the rings (0 = an event for every park).
         public var parkEventThresholdNanos: UInt64
+        /// A fiber that holds its carrier this long (ns) without a scheduling point is reported by the monitor
+        /// thread as a blocking region, and under `handoff` the queue behind it moves to other workers
+        /// (Monitor.swift). Default 10 ms; 0 = no monitor thread.
+        public var hogThresholdNanos: UInt64
 
         public init(
             carriers: Int = Scheduler.coreCount, steal: StealPolicy = .half, blocking: BlockingPolicy = .handoff,
             localQueueCapacity: Int = 256, spinCount: Int = 8, maxSpareCarriers: Int = 64,
             stackSize: Int = FiberStack.defaultSize, eventRingCapacity: Int = 4096, delaySampling: Int = 64,
-            parkEventThresholdNanos: UInt64 = 1_000_000
+            parkEventThresholdNanos: UInt64 = 1_000_000, hogThresholdNanos: UInt64 = 10_000_000
         ) {
             self.carriers = carriers
             self.steal = steal
@@ -152,6 +158,7 @@ public final class Scheduler: @unchecked Sendable {
             self.eventRingCapacity = eventRingCapacity
             self.delaySampling = delaySampling
             self.parkEventThresholdNanos = parkEventThresholdNanos
+            self.hogThresholdNanos = hogThresholdNanos
         }
 
         func validate() throws(SchedulerError) {
@@ -228,6 +235,14 @@ public final class Scheduler: @unchecked Sendable {
     /// (Counters rather than `Void` values: ThreadSanitizer misreports inout accesses to a zero-sized value.)
     let detachedEventsLock = Locked<UInt64>(0)
     let drainLock = Locked<UInt64>(0)
+    /// Start (ns) of the sampling interval `takeInterval()` reports next; the lock serialises samplers only.
+    let intervalLock = Locked<UInt64>(0)
+    /// The monitor thread (nil when `hogThresholdNanos` is 0), joined by `shutdown()`; it sleeps on the parker.
+    let monitorThread = Locked<OSThread?>(nil)
+    let monitorParker = Parker()
+    /// Fibers the monitor reported holding their carrier; fibers it moved off hogged workers' queues.
+    let hogsDetected = Atomic<UInt64>(0)
+    let hogQueueMoves = Atomic<UInt64>(0)
     /// Set by the first `metrics()` call: from then on carriers publish the running fiber's name.
     let observed = Atomic<Bool>(false)
     /// `delaySampling - 1` when it is a power of two (mask instead of a division), else 0.
@@ -263,6 +278,7 @@ public final class Scheduler: @unchecked Sendable {
         }
         let now = qv_now_ns()
         for w in workers { w.activeSince = now }
+        intervalLock.withLock { $0 = now }
         carriersLock.withLock { c in
             for w in workers {
                 let carrier = Carrier(index: c.all.count, scheduler: self)
@@ -271,6 +287,10 @@ public final class Scheduler: @unchecked Sendable {
                 c.all.append(carrier)
                 c.threads.append(OSThread.spawn { carrier.scheduler.carrierMain(carrier) })
             }
+        }
+        if configuration.hogThresholdNanos > 0 {
+            // Strong capture, as carriers hold their scheduler: `shutdown()` stops and joins the monitor.
+            monitorThread.withLock { $0 = OSThread.spawn { self.monitorMain() } }
         }
     }
 
@@ -369,6 +389,12 @@ public final class Scheduler: @unchecked Sendable {
                 // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
                 sampleDelay(task, on: w)
                 putRunnext(task, on: w)
+                // Go's ready → wakep: an idle worker may come and take it after the slot's steal delay if this
+                // fiber keeps running. Two relaxed loads, no fence: a worker that goes idle right now is missed,
+                // and the fiber then runs when its waker parks, as it would anyway.
+                if idleCount.load(ordering: .relaxed) != 0 && nmspinning.load(ordering: .relaxed) == 0 {
+                    wakeIdle()
+                }
             } else {
                 pushLocal(task, on: w)
             }
@@ -420,27 +446,29 @@ public final class Scheduler: @unchecked Sendable {
     @usableFromInline func wake(_ task: FiberTask, reason: ParkReason) { wake(task, reason: reason, next: nil) }
 
     func wake(_ task: FiberTask, reason: ParkReason, next: Worker?) {
+        // relaxed: a first guess only; every decision below is validated by a CAS (see the table above TaskState:
+        // a wake never acts on a load, or a stale value could drop it).
+        var s = task.state.load(ordering: .relaxed)
         while true {
-            let s = task.state.load(ordering: .sequentiallyConsistent)
+            let desired: TaskState
             switch TaskState(rawValue: s)! {
-            case .parked:
-                if task.state.compareExchange(
-                    expected: s, desired: TaskState.runnable.rawValue, ordering: .sequentiallyConsistent
-                ).exchanged {
-                    countWake(reason)
-                    if let w = next { putRunnext(task, on: w) } else { enqueue(task) }
-                    return
-                }
-            case .parking, .running:
-                if task.state.compareExchange(
-                    expected: s, desired: TaskState.notified.rawValue, ordering: .sequentiallyConsistent
-                ).exchanged {
-                    if s == TaskState.parking.rawValue { countWake(reason) }
-                    return
-                }
-            case .runnable, .notified, .done:
-                return
+            case .parked: desired = .runnable
+            case .parking, .runnable, .notified: desired = .notified
+            case .done: return  // final: nobody waits any more
             }
+            let (exchanged, seen) = task.state.compareExchange(
+                expected: s, desired: desired.rawValue, ordering: .sequentiallyConsistent)
+            guard exchanged else {
+                s = seen
+                continue
+            }
+            if s == TaskState.parked.rawValue {
+                countWake(reason)
+                if let w = next { putRunnext(task, on: w) } else { enqueue(task) }
+            } else if s == TaskState.parking.rawValue {
+                countWake(reason)
+            }
+            return
         }
     }
 
@@ -459,12 +487,15 @@ public final class Scheduler: @unchecked Sendable {
 
     // MARK: Timers and I/O
 
-    func addTimer(_ task: FiberTask, deadline: UInt64) {
-        timers.add(deadline: deadline, task)
+    /// Arms a timer that wakes `task` at `deadline`; returns its id (see `Timers.cancel`). Any thread.
+    @discardableResult
+    func addTimer(_ task: FiberTask, deadline: UInt64) -> UInt64 {
+        let id = timers.add(deadline: deadline, task).id
         // Pairs with the poller owner's store of .max then read of nextDeadline (see pollBlocking).
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         let armed = pollerDeadline.load(ordering: .relaxed)  // relaxed: ordered by the fence.
         if armed != 0 && deadline < armed { poller.wake() }
+        return id
     }
 
     /// Expires due timers, waking their fibers into `w`'s LIFO slot (Go's `ready(gp, next: true)`): a fiber

@@ -26,22 +26,42 @@ public final class Timers<Element: AnyObject & Sendable>: Sendable {
     private let state = Locked(State())
     /// Earliest deadline (ns), `UInt64.max` when no timer is pending. Written under the lock.
     private let next = Atomic<UInt64>(.max)
+    /// Timers pending, mirrored from the heap under the lock so `count` takes no lock (a gauge).
+    private let pending = Atomic<Int>(0)
 
     public init() {}
 
     /// Any thread. Relaxed: a hint; `expire` re-checks under the lock.
     public var nextDeadline: UInt64 { next.load(ordering: .relaxed) }
 
-    /// Adds a timer. Returns true when it became the earliest (the idle poller must re-arm). Any thread.
+    /// Adds a timer. Returns its id (for `isPending` and `cancel`) and whether it became the earliest (the idle
+    /// poller must re-arm). Any thread.
     @discardableResult
-    public func add(deadline: UInt64, _ element: Element) -> Bool {
+    public func add(deadline: UInt64, _ element: Element) -> (id: UInt64, earliest: Bool) {
         state.withLock { s in
             s.seq &+= 1
             s.heap.insert(TimerEntry(deadline: deadline, seq: s.seq, element: element))
             let min = s.heap.min!.deadline
-            // relaxed: published under the lock; readers treat it as a hint (see nextDeadline).
+            // relaxed (both): published under the lock; readers treat them as hints / gauges.
             next.store(min, ordering: .relaxed)
-            return min == deadline
+            pending.store(s.heap.count, ordering: .relaxed)
+            return (s.seq, min == deadline)
+        }
+    }
+
+    /// True while the timer `id` has neither expired nor been cancelled. Any thread; O(n) — for the rare caller
+    /// (a sleep woken early).
+    public func isPending(_ id: UInt64) -> Bool {
+        state.withLock { s in s.heap.unordered.contains { $0.seq == id } }
+    }
+
+    /// Removes the timer `id` if it is still pending (a sleep that ended early). Any thread; O(n), rare.
+    public func cancel(_ id: UInt64) {
+        state.withLock { s in
+            guard s.heap.unordered.contains(where: { $0.seq == id }) else { return }
+            s.heap = Heap(s.heap.unordered.filter { $0.seq != id })
+            next.store(s.heap.min?.deadline ?? .max, ordering: .relaxed)  // relaxed: see add.
+            pending.store(s.heap.count, ordering: .relaxed)  // relaxed: see add.
         }
     }
 
@@ -52,11 +72,13 @@ public final class Timers<Element: AnyObject & Sendable>: Sendable {
             var out: [Element] = []
             while let m = s.heap.min, m.deadline <= now { out.append(s.heap.removeMin().element) }
             next.store(s.heap.min?.deadline ?? .max, ordering: .relaxed)  // relaxed: see add.
+            pending.store(s.heap.count, ordering: .relaxed)  // relaxed: see add.
             return out
         }
     }
 
-    public var count: Int { state.withLock { $0.heap.count } }
+    /// Timers pending (a gauge). Any thread; no lock.
+    public var count: Int { pending.load(ordering: .relaxed) }  // relaxed: a gauge.
 
     /// Removes every timer (shutdown). Any thread.
     public func drain() -> [Element] {
@@ -64,6 +86,7 @@ public final class Timers<Element: AnyObject & Sendable>: Sendable {
             let all = s.heap.unordered.map(\.element)
             s.heap = Heap()
             next.store(.max, ordering: .relaxed)  // relaxed: see add.
+            pending.store(0, ordering: .relaxed)  // relaxed: see add.
             return all
         }
     }

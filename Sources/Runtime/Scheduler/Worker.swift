@@ -52,6 +52,8 @@ final class Worker: @unchecked Sendable {
     /// spawns: an idle worker feeding on a spawning one steals a few fibers every microsecond or so, and one
     /// event per steal flooded the rings (and the dashboard's conversion of them) with ~200,000 events a second.
     @exclusivity(unchecked) var pendingSteal: (victim: Int, count: Int32) = (-1, 0)
+    /// owner: when the current search for work began (ns; 0 = not searching), for `searchNanos`.
+    @exclusivity(unchecked) var searchStart: UInt64 = 0
     /// owner: monotonic time when the worker last became active (left park), for busy time.
     @exclusivity(unchecked) var activeSince: UInt64 = 0
     /// Guarded by Scheduler.idle's lock: true while in the idle list.
@@ -112,6 +114,15 @@ final class Worker: @unchecked Sendable {
     func publish(state: SchedulerWorkerState) {
         let depth = local.count
         if depth > counters.maxQueueDepth { counters.maxQueueDepth = depth }
+        // The peak since the sampler's last take: an atomic max, so a reset by the sampler is never undone.
+        let peak = max(depth, local.takeHighWater())
+        var seen = published.queueHighWater.load(ordering: .relaxed)  // relaxed: a statistic.
+        while peak > seen {
+            let (done, now) = published.queueHighWater.compareExchange(
+                expected: seen, desired: peak, ordering: .relaxed)  // relaxed: a statistic.
+            if done { break }
+            seen = now
+        }
         published.publish(counters)
         // relaxed: a gauge for readers (see PublishedWorkerMetrics).
         published.state.store(state.rawValue, ordering: .relaxed)
@@ -198,6 +209,10 @@ final class Carrier: @unchecked Sendable {
     /// scheduled task.
     @exclusivity(unchecked) unowned(unsafe) var current: FiberTask?
     @exclusivity(unchecked) var postSwitch: PostSwitch = .none
+    /// The fiber inside a `blocking {}` region on this carrier, while `current` is nil: the region holds the
+    /// thread, so the fiber's waits block it as a plain thread's would (see `runAsPlainThread`). Carrier thread
+    /// only. unowned(unsafe): the fiber's own frame (in `blockingRegion`) keeps the task alive while it is set.
+    @exclusivity(unchecked) unowned(unsafe) var blockingTask: FiberTask?
     /// Spare carriers park here until a worker is handed to them.
     let parker = Parker()
     /// Blocking region in progress on this carrier (for metrics): fiber name, start ns, policy.
@@ -207,6 +222,22 @@ final class Carrier: @unchecked Sendable {
     init(index: Int, scheduler: Scheduler) {
         self.index = index
         self.scheduler = scheduler
+    }
+
+    /// Runs the body of a blocking region of `t` with this carrier seen as a plain thread: `Scheduler.currentTask`
+    /// is nil meanwhile, so a sleep, a channel or mutex wait, a join or fd wait inside the region blocks this thread
+    /// (which the region already holds) instead of parking the fiber. A park would switch the carrier away, and
+    /// the fiber would finish the region on another carrier, touching this one's `postSwitch` and its worker's
+    /// single-producer event ring from the wrong thread. Executed by this carrier's thread, on `t`'s stack.
+    @inline(__always)
+    func runAsPlainThread<R>(_ t: FiberTask, _ body: () -> R) -> R {
+        current = nil
+        blockingTask = t
+        defer {
+            blockingTask = nil
+            current = t
+        }
+        return body()
     }
 }
 

@@ -145,7 +145,8 @@ final class FiberModel: Model {
         let s = preset.scheduler
         let green = s.model == .greenThreads
         let config = Scheduler.Configuration(
-            carriers: green ? 1 : s.carriers, steal: green ? .none : s.steal, blocking: s.blocking)
+            carriers: green ? 1 : s.carriers, steal: green ? .none : s.steal, blocking: s.blocking,
+            hogThresholdNanos: UInt64(s.hogThresholdMs * 1_000_000))
         let scheduler: Scheduler
         do {
             scheduler = try Scheduler(config)
@@ -296,8 +297,9 @@ final class FiberModel: Model {
             model: preset.scheduler.model)
         guard let scheduler = runtime.withLock({ $0?.scheduler }) else { return snapshot }
         let m = scheduler.metrics()
+        let interval = scheduler.takeInterval()
         let records = scheduler.drainEvents()
-        sampler.withLock { $0.sample(m, events: records, into: &snapshot) }
+        sampler.withLock { $0.sample(m, interval: interval, events: records, into: &snapshot) }
         snapshot.lag = heartbeat.summary()
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
         return snapshot

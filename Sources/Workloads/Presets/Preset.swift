@@ -82,6 +82,9 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var heartbeatMs: Double
     /// Loop models: a job longer than this is a slow callback, ms.
     public var slowCallbackMs: Double
+    /// Fiber models: a fiber holding its carrier this long without a scheduling point is reported by the
+    /// scheduler's monitor as a blocking region, ms (0 = no monitor).
+    public var hogThresholdMs: Double = 10
 
     public init(
         model: SchedulerModel, carriers: Int = 2, steal: Scheduler.StealPolicy = .half,
@@ -166,8 +169,8 @@ private struct PresetParser {
     static let schedulerFieldsByModel: [SchedulerModel: [String]] = [
         .eventLoop: ["model", "loops", "pool", "offload", "heartbeat_ms", "slow_callback_ms"],
         .loopPerThread: ["model", "loops", "pool", "shared_pool", "offload", "heartbeat_ms", "slow_callback_ms"],
-        .virtualThreads: ["model", "carriers", "steal", "blocking", "heartbeat_ms"],
-        .greenThreads: ["model", "carriers", "blocking", "heartbeat_ms"],
+        .virtualThreads: ["model", "carriers", "steal", "blocking", "heartbeat_ms", "hog_threshold_ms"],
+        .greenThreads: ["model", "carriers", "blocking", "heartbeat_ms", "hog_threshold_ms"],
     ]
     static let commonTaskFields = ["kind", "rate", "population", "duration_ms", "placement", "max_in_flight"]
     static let taskFieldsByKind: [TaskKind: [String]] = [
@@ -265,6 +268,8 @@ private struct PresetParser {
                 throw r.error("shared_pool", "scheduler.shared_pool needs scheduler.pool of at least 1")
             }
             c.slowCallbackMs = try r.double("slow_callback_ms", in: 0.1...10_000) ?? 10
+        } else {
+            c.hogThresholdMs = try r.double("hog_threshold_ms", in: 0...10_000) ?? 10
         }
         c.heartbeatMs = try r.double("heartbeat_ms", in: 0.1...1000) ?? 1
         return c

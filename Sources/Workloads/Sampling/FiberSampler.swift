@@ -19,8 +19,10 @@ public struct FiberSampler: Sendable {
     public let sessionStart: UInt64
     /// 1 in this many enqueues has its ready → running delay measured (the scheduler's `delaySampling`).
     public let delaySampling: Int
-    /// Busy ratios over the trailing window (BusyWindow: the same definition as loops').
+    /// Busy ratios (time running user work) over the trailing window (BusyWindow: the same definition as loops').
     private var busy = BusyWindow()
+    /// Search ratios (time looking for work: steal rounds, spins) over the same window, shown apart from busy.
+    private var search = BusyWindow()
     /// `runs` and `stolenIn` per carrier at the previous sample (empty before the first).
     private var lastRuns: [UInt64] = []
     private var lastStolenIn: [UInt64] = []
@@ -35,11 +37,17 @@ public struct FiberSampler: Sendable {
 
     /// Fills the runtime's part of `snapshot` (workers, injector, fibers by state, events, drops) from one
     /// read taken at `snapshot.time` (seconds since the session started). Call once per read, in time order.
+    /// `interval` is `Scheduler.takeInterval()` taken with the read (peaks since the previous take and what
+    /// ran); without it those figures are nil (n/a).
     public mutating func sample(
-        _ m: SchedulerMetrics, events records: [RuntimeEventRecord], into snapshot: inout Snapshot
+        _ m: SchedulerMetrics, interval: SchedulerMetrics.Interval? = nil, events records: [RuntimeEventRecord],
+        into snapshot: inout Snapshot
     ) {
         let time = snapshot.time
-        let ratios = busy.ratios(time: time, busy: m.workers.map(\.busyNanos))
+        let ratios = busy.ratios(time: time, busy: m.workers.map(\.userNanos))
+        let searching = search.ratios(time: time, busy: m.workers.map(\.searchNanos))
+        // The interval's workers by id (the same set as the metrics' unless the read raced a restart).
+        let taken = interval.map { iv in Dictionary(iv.workers.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) }
         if lastRuns.count != ratios.count {
             lastRuns = []
             lastStolenIn = []
@@ -52,21 +60,26 @@ public struct FiberSampler: Sendable {
             // Deltas need a previous read of the same runtime; the first sample's are unknown, not "all".
             let ran = previous ? w.runs &- lastRuns[i] : nil
             let stolen = previous ? w.stolenIn &- lastStolenIn[i] : nil
-            // The fiber last resumed on this carrier: the scheduler keeps its name until the next resume.
+            // What ran: the interval's last named fiber when the scheduler reports it; else the fiber last
+            // resumed on this carrier (the scheduler keeps its name until the next resume) if any ran.
+            let iv = taken?[w.id]
             let ranSome = (ran ?? 0) > 0
+            let lastFiber = iv.map { $0.lastFiber } ?? (ranSome ? w.currentFiber : nil)
+            let lastKind = iv.map { $0.lastKind } ?? (ranSome ? w.currentKind : nil)
             return WorkerSnapshot(
                 id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
                 stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
-                queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, busyNanos: w.busyNanos,
-                busyRatio: ratios[i], currentFiber: hasFiber ? w.currentFiber : nil,
-                currentKind: hasFiber ? w.currentKind : nil, runsInInterval: ran, stolenInInterval: stolen,
-                lastFiber: ranSome ? w.currentFiber : nil, lastKind: ranSome ? w.currentKind : nil)
+                queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, queuePeak: iv?.queueHighWater,
+                busyNanos: w.userNanos, busyRatio: ratios[i], spinRatio: previous ? searching[i] : nil,
+                currentFiber: hasFiber ? w.currentFiber : nil, currentKind: hasFiber ? w.currentKind : nil,
+                runsInInterval: ran, stolenInInterval: stolen, lastFiber: lastFiber, lastKind: lastKind)
         }
         lastRuns = m.workers.map(\.runs)
         lastStolenIn = m.workers.map(\.stolenIn)
         snapshot.busyWindowSeconds = Self.busyWindow
         snapshot.readyDelay = DelaySummary(m.delay, sampling: delaySampling)
         snapshot.injectorDepth = m.injectorDepth
+        snapshot.injectorPeak = interval?.injectorHighWater
         snapshot.fibers = FiberCounts(m.fibers)
         snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
         snapshot.droppedEvents = m.droppedEvents
