@@ -6,7 +6,8 @@
 // - a timerfd (token 1): the blocked thread arms it at the next timer deadline, so sleeps wake with
 //   nanosecond precision instead of epoll_wait's whole milliseconds;
 // - one-shot I/O registrations (tokens ≥ 2): `arm(fd:events:token:)` re-arms an fd with EPOLLONESHOT, so
-//   each readiness event is reported to exactly one caller.
+//   each readiness event is reported to exactly one caller. One registration per fd: its mask is the union of
+//   what the fd's waiters want and its token a registration id (FdWaits keeps both; see FdWaits.swift).
 //
 // Ownership: at most one carrier blocks in `wait(deadline:)` at a time (the scheduler's poller owner, see
 // Scheduler.swift); any carrier may call `poll()` (non-blocking) or `wake()` or `arm`. Non-blocking polls
@@ -15,6 +16,13 @@
 import CRuntime
 import Glibc
 import Synchronization
+
+/// One readiness report: the registration's token and the events epoll reported (EPOLLIN, EPOLLOUT, EPOLLERR,
+/// EPOLLHUP, EPOLLRDHUP).
+public struct PollerEvent: Sendable, Equatable {
+    public var token: UInt64
+    public var events: UInt32
+}
 
 /// Errors of the I/O layer, with the syscall's errno.
 public enum PollerError: Error, Equatable, Sendable {
@@ -71,7 +79,8 @@ public final class Poller: @unchecked Sendable {
     /// Makes a thread blocked in `wait` return. Any thread.
     public func wake() { _ = qv_eventfd_signal(wakefd) }
 
-    /// Arms `fd` for one readiness report of `events` (EPOLLIN / EPOLLOUT) carrying `token` (≥ 2). Any thread.
+    /// Arms `fd` for one readiness report of `events` (EPOLLIN / EPOLLOUT) carrying `token` (≥ 2), replacing the
+    /// fd's registration if it has one (epoll keeps one per fd). Any thread.
     public func arm(fd: Int32, events: UInt32, token: UInt64) throws(PollerError) {
         let ev = events | qv_EPOLLONESHOT() | qv_EPOLLRDHUP()
         if qv_epoll_ctl(epfd, qv_EPOLL_CTL_MOD(), fd, ev, token) == 0 { return }
@@ -83,11 +92,11 @@ public final class Poller: @unchecked Sendable {
     public func disarm(fd: Int32) { _ = qv_epoll_ctl(epfd, qv_EPOLL_CTL_DEL(), fd, 0, 0) }
 
     /// Reports ready I/O tokens without blocking. Any thread.
-    public func poll(_ ready: (UInt64) -> Void) { collect(timeoutMs: 0, drainControl: false, ready) }
+    public func poll(_ ready: (PollerEvent) -> Void) { collect(timeoutMs: 0, drainControl: false, ready) }
 
     /// Blocks until an I/O token is ready, `wake()` is called or the monotonic clock reaches `deadline`
     /// (ns; 0 = no deadline). Only the poller owner calls this.
-    public func wait(deadline: UInt64, _ ready: (UInt64) -> Void) {
+    public func wait(deadline: UInt64, _ ready: (PollerEvent) -> Void) {
         var its = itimerspec()
         if deadline != 0 {
             its.it_value.tv_sec = Int(deadline / 1_000_000_000)
@@ -99,7 +108,7 @@ public final class Poller: @unchecked Sendable {
         collect(timeoutMs: -1, drainControl: true, ready)
     }
 
-    private func collect(timeoutMs: Int32, drainControl: Bool, _ ready: (UInt64) -> Void) {
+    private func collect(timeoutMs: Int32, drainControl: Bool, _ ready: (PollerEvent) -> Void) {
         let max = 64
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max) { evs in
             withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max) { data in
@@ -115,7 +124,7 @@ public final class Poller: @unchecked Sendable {
                             _ = read(timerfd, &v, 8)
                         }
                     } else {
-                        ready(token)
+                        ready(PollerEvent(token: token, events: evs[i]))
                     }
                 }
             }
