@@ -120,8 +120,10 @@ public enum LoopError: Error, Equatable, Sendable {
     case timedOut
     /// The loop is shutting down or stopped.
     case shutDown
-    /// Another task is already waiting on this fd.
+    /// Another task is already waiting on this fd in the same direction (one reader and one writer per fd).
     case fdBusy(Int32)
+    /// `close(_:)` closed the fd while the task waited on it.
+    case fdClosed(Int32)
     case selector(SelectorError)
 }
 
@@ -232,7 +234,13 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         var taskNames = TaskNameTable()
         /// Every alive task spawned by `spawn`, for cancellation at shutdown.
         var aliveTasks = SlotList<UInt>()
-        var fdWaiters: [Int32: FdWaiter] = [:]
+        /// Fd registrations with a waiter, by fd and by registration id (the epoll token).
+        var fdRegistrations: [Int32: LoopFdRegistration] = [:]
+        var fdRegistrationsByID: [UInt64: LoopFdRegistration] = [:]
+        /// Next registration id (the selector's wake token is `.max`).
+        var nextFdRegistrationID: UInt64 = 1
+        /// Fd waits in progress (readers + writers).
+        var fdWaiterCount = 0
         /// Callbacks run when the loop next runs out of work (tests).
         var idleWaiters: [() -> Void] = []
         /// The loop clock as of the current job's start (or the last read).
@@ -282,9 +290,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         @inline(__always) _modify { yield &state.pointee.aliveTasks }
     }
     // protected by the loop thread
-    private var fdWaiters: [Int32: FdWaiter] {
-        @inline(__always) _read { yield state.pointee.fdWaiters }
-        @inline(__always) _modify { yield &state.pointee.fdWaiters }
+    private var fdRegistrations: [Int32: LoopFdRegistration] {
+        @inline(__always) _read { yield state.pointee.fdRegistrations }
+        @inline(__always) _modify { yield &state.pointee.fdRegistrations }
     }
     // protected by the loop thread
     private var idleWaiters: [() -> Void] {
@@ -695,19 +703,26 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     }
 
     // MARK: - fd readiness
+    //
+    // epoll keeps one registration per fd, so the waits on one fd share a `LoopFdRegistration`: a reader slot
+    // (EPOLLIN) and a writer slot (EPOLLOUT), armed one-shot with the union of the occupied slots. Its epoll token
+    // is a registration id, never an fd number: the registration ends with its last waiter (EPOLL_CTL_DEL), and a
+    // report carrying an id no registration has (an fd closed meanwhile, a number reused) is ignored.
 
     /// Suspends until `fd` is readable (or has an error/hang-up). The fd should be non-blocking.
-    /// One waiter per fd at a time (`LoopError.fdBusy` otherwise). Cancellable.
+    /// One reader per fd at a time (`LoopError.fdBusy` otherwise); a writer may wait beside it. Throws
+    /// `LoopError.fdClosed` when `close(_:)` closes the fd meanwhile. Cancellable.
     public func waitReadable(_ fd: Int32) async throws {
-        try await waitFd(fd, events: qv_EPOLLIN() | qv_EPOLLRDHUP())
+        try await waitFd(fd, reading: true)
     }
 
-    /// Suspends until `fd` is writable (or has an error). Cancellable.
+    /// Suspends until `fd` is writable (or has an error). One writer per fd at a time; a reader may wait beside
+    /// it. Throws `LoopError.fdClosed` when `close(_:)` closes the fd meanwhile. Cancellable.
     public func waitWritable(_ fd: Int32) async throws {
-        try await waitFd(fd, events: qv_EPOLLOUT())
+        try await waitFd(fd, reading: false)
     }
 
-    private func waitFd(_ fd: Int32, events mask: UInt32) async throws {
+    private func waitFd(_ fd: Int32, reading: Bool) async throws {
         try Task.checkCancellation()
         let waiter = FdWaiter()
         try await withTaskCancellationHandler {
@@ -717,41 +732,113 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                         cont.resume(throwing: CancellationError())
                         return
                     }
-                    if fdWaiters[fd] != nil {
+                    let reg = fdRegistrations[fd] ?? newFdRegistration(fd)
+                    if (reading ? reg.reader : reg.writer) != nil {
                         cont.resume(throwing: LoopError.fdBusy(fd))
                         return
                     }
-                    do throws(SelectorError) {
-                        try selector.arm(fd: fd, events: mask, token: UInt64(UInt32(bitPattern: fd)), add: true)
-                    } catch {
-                        cont.resume(throwing: LoopError.selector(error))
-                        return
-                    }
                     waiter.continuation = cont
-                    fdWaiters[fd] = waiter
+                    if reading { reg.reader = waiter } else { reg.writer = waiter }
+                    state.pointee.fdWaiterCount += 1
+                    do throws(SelectorError) {
+                        try armFd(reg)
+                    } catch {
+                        _ = takeFdWaiter(reg, reading: reading)
+                        cont.resume(throwing: LoopError.selector(error))
+                    }
                 }
             }
         } onCancel: {
             onLoop { [self] in
                 waiter.cancelled = true
-                if let c = waiter.continuation, fdWaiters[fd] === waiter {
-                    fdWaiters[fd] = nil
-                    selector.remove(fd: fd)
-                    waiter.continuation = nil
-                    c.resume(throwing: CancellationError())
-                }
+                guard let reg = fdRegistrations[fd], (reading ? reg.reader : reg.writer) === waiter else { return }
+                takeFdWaiter(reg, reading: reading)?.resume(throwing: CancellationError())
             }
         }
     }
 
-    /// Loop thread: an fd event from the selector.
-    private func fdReady(token: UInt64) {
-        let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: token))
-        guard let w = fdWaiters.removeValue(forKey: fd) else { return }
-        selector.remove(fd: fd)
+    /// Loop thread: a new registration for `fd` (not yet in epoll).
+    private func newFdRegistration(_ fd: Int32) -> LoopFdRegistration {
+        let reg = LoopFdRegistration(fd: fd, id: state.pointee.nextFdRegistrationID)
+        state.pointee.nextFdRegistrationID &+= 1
+        fdRegistrations[fd] = reg
+        state.pointee.fdRegistrationsByID[reg.id] = reg
+        return reg
+    }
+
+    /// Loop thread: arms `reg` in epoll for its occupied slots (ADD the first time, MOD after).
+    private func armFd(_ reg: LoopFdRegistration) throws(SelectorError) {
+        let mask = (reg.reader != nil ? qv_EPOLLIN() | qv_EPOLLRDHUP() : 0) | (reg.writer != nil ? qv_EPOLLOUT() : 0)
+        try selector.arm(fd: reg.fd, events: mask, token: reg.id, add: !reg.inEpoll)
+        reg.inEpoll = true
+    }
+
+    /// Loop thread: empties one slot of `reg` and returns its continuation; the registration is re-armed for the
+    /// other slot, or removed (and deleted from epoll) when that one is empty too.
+    @discardableResult
+    private func takeFdWaiter(_ reg: LoopFdRegistration, reading: Bool) -> CheckedContinuation<Void, any Error>? {
+        let w = reading ? reg.reader : reg.writer
+        if reading { reg.reader = nil } else { reg.writer = nil }
+        guard let w else { return nil }
+        state.pointee.fdWaiterCount -= 1
         let c = w.continuation
         w.continuation = nil
-        c?.resume()
+        if reg.reader == nil && reg.writer == nil {
+            removeFdRegistration(reg)
+        } else if (try? armFd(reg)) == nil {
+            // Cannot re-arm (the fd was closed behind the loop's back): wake the other waiter too, so it retries
+            // its syscall and sees the error itself.
+            takeFdWaiter(reg, reading: !reading)?.resume()
+        }
+        return c
+    }
+
+    /// Loop thread: forgets `reg` and deletes it from epoll.
+    private func removeFdRegistration(_ reg: LoopFdRegistration) {
+        if reg.inEpoll { selector.remove(fd: reg.fd) }
+        reg.inEpoll = false
+        if fdRegistrations[reg.fd] === reg { fdRegistrations[reg.fd] = nil }
+        state.pointee.fdRegistrationsByID[reg.id] = nil
+    }
+
+    /// Loop thread: an fd event from the selector (`token` is a registration id).
+    private func fdReady(token: UInt64, events m: UInt32) {
+        guard let reg = state.pointee.fdRegistrationsByID[token] else { return }  // an old registration
+        let broken = qv_EPOLLERR() | qv_EPOLLHUP()
+        let readable = m & (qv_EPOLLIN() | qv_EPOLLRDHUP() | broken) != 0
+        let writable = m & (qv_EPOLLOUT() | broken) != 0
+        // One-shot: the registration has fired. Take both ready slots first, then resume.
+        let r = readable ? takeFdWaiter(reg, reading: true) : nil
+        let w = writable ? takeFdWaiter(reg, reading: false) : nil
+        // Nobody taken (a report for a direction nobody waits for any more): re-arm for those who do.
+        if r == nil && w == nil && (reg.reader != nil || reg.writer != nil) { try? armFd(reg) }
+        r?.resume()
+        w?.resume()
+    }
+
+    /// Closes `fd` for loop tasks: the tasks waiting on it resume with `LoopError.fdClosed`, its registration is
+    /// deleted from epoll, then `close(2)`. Use it, not plain `close`, for an fd a task may be waiting on: the
+    /// kernel drops a closed fd's registration silently and its waiters would never resume. Any task; from
+    /// another thread it runs on the loop (after a stopped loop: plain `close`).
+    public func close(_ fd: Int32) async throws {
+        if inLoop || isStopped { return try closeOnLoop(fd) }
+        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+            callSoon { [self] in cont.resume(with: Result { try closeOnLoop(fd) }) }
+        }
+    }
+
+    /// Loop thread (or after the loop stopped).
+    private func closeOnLoop(_ fd: Int32) throws {
+        if let reg = fdRegistrations[fd] {
+            let r = takeFdWaiter(reg, reading: true)
+            let w = takeFdWaiter(reg, reading: false)
+            r?.resume(throwing: LoopError.fdClosed(fd))
+            w?.resume(throwing: LoopError.fdClosed(fd))
+        }
+        if Glibc.close(fd) != 0 {
+            let e = qv_errno()
+            if e != EINTR { throw LoopError.selector(.system(call: "close", errno: e)) }
+        }
     }
 
     // MARK: - Deterministic driving (manual clock)
@@ -889,7 +976,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                 poll(timeout: timeout, into: &events)
                 selector.sleeping.store(false, ordering: .sequentiallyConsistent)
                 fresh = false
-            } else if !fdWaiters.isEmpty && now &- lastPoll >= ioPollNanos {
+            } else if state.pointee.fdWaiterCount > 0 && now &- lastPoll >= ioPollNanos {
                 poll(timeout: 0, into: &events)
                 fresh = false
             }
@@ -899,11 +986,15 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         publish(now: clock.now())
         runState.store(2, ordering: .sequentiallyConsistent)
         selector.close()
-        for (_, w) in fdWaiters {
-            w.continuation?.resume(throwing: LoopError.shutDown)
-            w.continuation = nil
+        for reg in fdRegistrations.values {
+            for w in [reg.reader, reg.writer] {
+                w?.continuation?.resume(throwing: LoopError.shutDown)
+                w?.continuation = nil
+            }
         }
-        fdWaiters.removeAll()
+        fdRegistrations.removeAll()
+        state.pointee.fdRegistrationsByID.removeAll()
+        state.pointee.fdWaiterCount = 0
         let waiters = idleWaiters
         idleWaiters.removeAll()
         for w in waiters { w() }
@@ -918,7 +1009,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private func poll(timeout: Int64, into events: inout [(UInt64, UInt32)]) {
         events.removeAll(keepingCapacity: true)
         _ = selector.wait(timeoutNanos: timeout) { token, mask in events.append((token, mask)) }
-        for (token, _) in events { fdReady(token: token) }
+        for (token, mask) in events { fdReady(token: token, events: mask) }
         lastPoll = clock.now()
     }
 
@@ -1027,6 +1118,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         p.tasksAlive.store(tasksAliveNow, ordering: .relaxed)
         p.slowCallbacks.store(slowCallbacks, ordering: .relaxed)
         p.busyNanos.store(busyNanos, ordering: .relaxed)
+        p.fdWaiters.store(state.pointee.fdWaiterCount, ordering: .relaxed)
         guard histograms else { return }
         lastPublish = t
         let recent = lag?.recentMax ?? 0
@@ -1120,7 +1212,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             jobsRun: p.jobsRun.load(ordering: .relaxed), slowCallbacks: p.slowCallbacks.load(ordering: .relaxed),
             busyNanos: p.busyNanos.load(ordering: .relaxed), current: current, currentRunningNanos: running, lag: lag,
             queueDelay: LoopDurationSummary(copies.queueDelay), runTime: LoopDurationSummary(copies.runTime),
-            droppedEvents: events.dropped)
+            droppedEvents: events.dropped, fdWaiters: p.fdWaiters.load(ordering: .relaxed))
     }
 
     /// Notable events since the previous call, oldest first. One consumer at a time (the sampler).
@@ -1175,6 +1267,22 @@ private final class SleepWaiter: @unchecked Sendable {
 final class FdWaiter: @unchecked Sendable {
     var cancelled = false
     var continuation: CheckedContinuation<Void, any Error>?
+}
+
+/// One fd's epoll registration while it has a waiter: a reader slot, a writer slot, and its id (the epoll token;
+/// see "fd readiness" in EventLoop). Every field is read and written on the loop thread only.
+final class LoopFdRegistration {
+    let fd: Int32
+    let id: UInt64
+    var reader: FdWaiter?
+    var writer: FdWaiter?
+    /// True once added to epoll (MOD from then on), until deleted.
+    var inEpoll = false
+
+    init(fd: Int32, id: UInt64) {
+        self.fd = fd
+        self.id = id
+    }
 }
 
 /// A timer armed by `callLater` / `callAt`. `cancel()` from any thread.

@@ -89,6 +89,8 @@ public struct LoopMetrics: Sendable, Equatable {
     public var runTime: LoopDurationSummary
     /// Events dropped because the loop's ring was full, cumulative.
     public var droppedEvents: UInt64
+    /// Tasks waiting on an fd now (readers + writers; gauge, as of the loop's last publish).
+    public var fdWaiters: Int
 }
 
 /// Histogram of nanosecond durations, 2 significant digits, up to 1 hour.
@@ -157,6 +159,7 @@ final class LoopPublished: Sendable {
     let jobsRun = Atomic<UInt64>(0)
     let slowCallbacks = Atomic<UInt64>(0)
     let busyNanos = Atomic<UInt64>(0)
+    let fdWaiters = Atomic<Int>(0)
     /// Start time of the job running now, 0 when idle.
     let currentStart = Atomic<UInt64>(0)
 
