@@ -258,7 +258,6 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         var tasksEnded = 0
         var slowCallbacks: UInt64 = 0
         var busyNanos: UInt64 = 0
-        var maxReadyDepth = 0
         /// Name of the job running now, and whether `published.currentName` holds a name.
         var currentName: String? = nil
         var publishedNameSet = false
@@ -364,11 +363,6 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         @inline(__always) _modify { yield &state.pointee.busyNanos }
     }
     // protected by the loop thread
-    private var maxReadyDepth: Int {
-        @inline(__always) _read { yield state.pointee.maxReadyDepth }
-        @inline(__always) _modify { yield &state.pointee.maxReadyDepth }
-    }
-    // protected by the loop thread
     private var currentName: String? {
         @inline(__always) _read { yield state.pointee.currentName }
         @inline(__always) _modify { yield &state.pointee.currentName }
@@ -468,7 +462,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
 
     private func submit(_ item: InboxItem) {
         inbox.withLock { $0.append(item) }
-        inboxCount.add(1, ordering: .sequentiallyConsistent)
+        let waiting = inboxCount.add(1, ordering: .sequentiallyConsistent).newValue
+        // relaxed: a statistic (the local part as of the loop's current iteration).
+        published.readyHighWater.raise(published.readyDepth.load(ordering: .relaxed) + waiting)
         selector.wakeIfSleeping()
     }
 
@@ -675,10 +671,12 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     }
 
     /// asyncio's `to_thread`: runs a blocking closure on the loop's worker pool; the caller resumes on
-    /// its executor (this loop, for a loop task) with the result.
-    public func toThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// its executor (this loop, for a loop task) with the result. `name` labels the work in the pool's
+    /// metrics while a pool thread runs it.
+    public func toThread<T: Sendable>(name: String? = nil, _ body: @escaping @Sendable () throws -> T) async throws -> T
+    {
         guard let pool = configuration.pool else { throw ThreadPoolError.noPool }
-        return try await pool.run(body)
+        return try await pool.run(name: name, body)
     }
 
     /// Runs a task group whose children are loop tasks with names (asyncio's TaskGroup): waits for
@@ -916,11 +914,15 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                 }
             }
             var n = ready.count
-            if n > maxReadyDepth { maxReadyDepth = n }
+            // Runnable now: the local queue (the inbox just moved in) plus what arrived in the inbox since.
+            // relaxed (both): statistics; nothing is published through them.
+            published.readyDepth.store(n, ordering: .relaxed)
+            published.readyHighWater.raise(n + inboxCount.load(ordering: .relaxed))
             if n > 0 {
                 published.currentStart.store(now, ordering: .relaxed)
                 while n > 0, let item = ready.popFirst() {
                     n -= 1
+                    published.readyDepth.store(ready.count, ordering: .relaxed)  // relaxed: a statistic
                     run(item)
                 }
                 published.currentStart.store(0, ordering: .relaxed)
@@ -1063,6 +1065,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         let took = end > start ? end - start : 0
         runTime.record(took)
         busyNanos &+= took
+        published.busyNanos.store(busyNanos, ordering: .relaxed)  // relaxed: a statistic, per job (see LoopMetrics)
         jobsRun &+= 1
         if took >= slowNanos { slowCallback(item, took: took, at: end) }
         currentName = nil
@@ -1112,12 +1115,10 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private func publish(now t: UInt64, histograms: Bool = true) {
         let p = published
         p.readyDepth.store(ready.count, ordering: .relaxed)
-        p.maxReadyDepth.store(maxReadyDepth, ordering: .relaxed)
         p.timersPending.store(timers.pending - (heartbeatTimer?.state == .armed ? 1 : 0), ordering: .relaxed)
         p.jobsRun.store(jobsRun, ordering: .relaxed)
         p.tasksAlive.store(tasksAliveNow, ordering: .relaxed)
         p.slowCallbacks.store(slowCallbacks, ordering: .relaxed)
-        p.busyNanos.store(busyNanos, ordering: .relaxed)
         p.fdWaiters.store(state.pointee.fdWaiterCount, ordering: .relaxed)
         guard histograms else { return }
         lastPublish = t
@@ -1180,6 +1181,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// (the loop only try-locks what this reads).
     public func metrics(resetRecent: Bool = false) -> LoopMetrics {
         let p = published
+        // relaxed (both): statistics. The inbox part is exact now; the local part is as of the loop's last job.
+        let inbox = max(0, inboxCount.load(ordering: .relaxed))
+        let ready = p.readyDepth.load(ordering: .relaxed) + inbox
         let copies = p.copies.withLock { c -> LoopPublished.Copies in
             let out = c
             if resetRecent { c.recentMax = 0 }
@@ -1205,8 +1209,10 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         lag.ticks = copies.ticks
         lag.missedSlots = copies.missed
         return LoopMetrics(
-            id: id, name: name, readyDepth: p.readyDepth.load(ordering: .relaxed),
-            maxReadyDepth: p.maxReadyDepth.load(ordering: .relaxed),
+            id: id, name: name, readyDepth: ready, inboxDepth: inbox,
+            readyDepthHighWater: resetRecent
+                ? p.readyHighWater.take(current: ready) : p.readyHighWater.peek(current: ready),
+            maxReadyDepth: p.readyHighWater.sinceStart(current: ready),
             timersPending: p.timersPending.load(ordering: .relaxed),
             tasksAlive: max(0, p.tasksAlive.load(ordering: .relaxed)),
             jobsRun: p.jobsRun.load(ordering: .relaxed), slowCallbacks: p.slowCallbacks.load(ordering: .relaxed),
