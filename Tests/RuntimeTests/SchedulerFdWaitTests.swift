@@ -7,6 +7,23 @@ import Testing
 
 /// Sockets and pipes for the fd-wait tests. Every fd is non-blocking and close-on-exec.
 enum FdTestSupport {
+    /// Moves `fd` to `number` (dup2, then closes the old number). For fd-number reuse tests: a high number
+    /// (`reservedFdNumber`) that the kernel never hands out while lower ones are free, so tests running in
+    /// parallel cannot take it between a close and the reuse.
+    static func move(_ fd: Int32, to number: Int32) -> Int32 {
+        precondition(dup2(fd, number) == number, "FdTestSupport.move: dup2 failed (\(qv_errno()))")
+        _ = Glibc.close(fd)
+        return number
+    }
+
+    /// A free fd number far above what the tests open, found with F_DUPFD from `base`.
+    static func reservedFdNumber(base: Int32 = 900) -> Int32 {
+        let probe = fcntl(0, F_DUPFD, base)
+        precondition(probe >= base, "FdTestSupport.reservedFdNumber: F_DUPFD failed (\(qv_errno()))")
+        _ = Glibc.close(probe)
+        return probe
+    }
+
     /// A connected AF_UNIX stream pair.
     static func socketPair() -> (Int32, Int32) {
         var fds: [Int32] = [0, 0]
@@ -210,18 +227,20 @@ struct SchedulerFdWaitTests {
     @Test func aReusedFdNumberStartsAFreshRegistration() throws {
         let s = try Scheduler(.init(carriers: 2))
         defer { s.shutdown() }
-        let (r1, w1) = FdTestSupport.pipePair()
+        let number = FdTestSupport.reservedFdNumber(base: 910)
+        let (pr1, w1) = FdTestSupport.pipePair()
+        let r1 = FdTestSupport.move(pr1, to: number)
         let first = s.spawn(name: "first") { FdTestSupport.failure(FdTestSupport.readOne(r1)) }
         #expect(FdTestSupport.eventually { s.metrics().fibers.parkedIO == 1 })
         try s.close(r1)
         #expect(joinBounded(first, seconds: 5) == .some(.closed(fd: r1)))
         close(w1)
-        let (r2, w2) = FdTestSupport.pipePair()
+        let (pr2, w2) = FdTestSupport.pipePair()
+        let r2 = FdTestSupport.move(pr2, to: number)  // the closed fd's number, now another pipe
         defer {
             close(r2)
             close(w2)
         }
-        #expect(r2 == r1, "the kernel reuses the lowest free fd number")
         let second = s.spawn(name: "second") { () -> Int in
             var byte: UInt8 = 0
             return (try? withUnsafeMutableBytes(of: &byte) { try Scheduler.read(r2, into: $0) }) ?? -1
