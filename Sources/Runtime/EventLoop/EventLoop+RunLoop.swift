@@ -41,7 +41,7 @@ extension EventLoop {
         if runState.compareExchange(expected: 0, desired: 1, ordering: .sequentiallyConsistent).exchanged {
             selector.wake()
         }
-        let t = thread.withLock { t -> EventLoopThread? in
+        let t = thread.withLock { t -> OSThread? in
             defer { t = nil }
             return t
         }

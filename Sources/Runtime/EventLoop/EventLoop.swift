@@ -135,7 +135,7 @@ public enum LoopError: Error, Equatable, Sendable {
 
 public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
     // @unchecked Sendable: mutable state is either protected by the loop thread (documented per
-    // field; every access runs on it) or is a LoopLock/Atomic. Cross-thread entry points go through
+    // field; every access runs on it) or is a Locked/Atomic. Cross-thread entry points go through
     // `inbox`.
 
     public struct Configuration: Sendable {
@@ -217,7 +217,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     let serialFace: LoopSerialExecutorFace
 
     // Cross-thread submissions. Any thread appends; the loop thread drains.
-    let inbox = LoopLock(Deque<InboxItem>())
+    let inbox = Locked(Deque<InboxItem>())
     // sequentially consistent: part of the wake-up protocol (see Selector).
     let inboxCount = Atomic<Int>(0)
     /// pthread_t of the loop thread, 0 before it starts. relaxed: compared only against the
@@ -225,7 +225,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     let threadID = Atomic<UInt>(0)
     /// 0 running, 1 stop requested, 2 stopped.
     let runState = Atomic<Int>(0)
-    let thread = LoopLock<EventLoopThread?>(nil)
+    let thread = Locked<OSThread?>(nil)
     let joined = Atomic<Bool>(false)
 
     // Everything the loop thread owns. Protected by the loop thread: only it reads or writes these (see
@@ -293,7 +293,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         }
         // Unmanaged (unretained): the face is owned by this loop; see LoopSerialExecutorFace.loop.
         serialFace.loop = Unmanaged.passUnretained(self)
-        let t = EventLoopThread.start(name: configuration.name) { [self] in runLoop() }
+        let t = OSThread.spawn(name: configuration.name) { [self] in runLoop() }
         thread.withLock { $0 = t }
     }
 

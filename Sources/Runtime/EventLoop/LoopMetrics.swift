@@ -4,7 +4,7 @@
 // plain counters and HdrHistograms, and at maintenance points (every `publishInterval`, and before
 // it sleeps) copies them into `LoopPublished`:
 // - counters go into relaxed atomics (a reader may see them a few ms stale, never torn);
-// - histograms and the culprit name go into a LoopLock the loop only *tries* to take
+// - histograms and the culprit name go into a `Locked` the loop only *tries* to take
 //   (`withLockIfAvailable`): if a reader holds it, the loop keeps its values and tries again at
 //   the next maintenance point. The loop never waits for a reader.
 // Readers (`EventLoop.metrics()`, any thread) do the expensive part: percentiles from the copies.
@@ -158,7 +158,7 @@ struct LagRecorder {
 
 /// Counters and copies published by the loop thread for readers on any thread.
 final class LoopPublished: Sendable {
-    // Sendable: atomics and LoopLocks only.
+    // Sendable: atomics and `Locked` values only.
     // relaxed (every atomic below): independent statistics; a reader needs no ordering between
     // them or with other memory, only untorn values.
     /// The loop's own ready queue, stored at each job start (without the job) and at publish points.
@@ -190,9 +190,9 @@ final class LoopPublished: Sendable {
         /// Worst lateness not yet handed to a reader, ns.
         var recentMax: UInt64 = 0
     }
-    let copies = LoopLock(Copies())
+    let copies = Locked(Copies())
     /// Name of the named job running now (nil otherwise); valid only while `currentStart != 0`.
-    let currentName = LoopLock<String?>(nil)
+    let currentName = Locked<String?>(nil)
 }
 
 /// Per-job durations (queue delay, run time), recorded twice per job on the hot path: a

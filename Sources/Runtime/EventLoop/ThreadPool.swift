@@ -103,7 +103,7 @@ final class PoolThreadSlot: Sendable {
 }
 
 public final class ThreadPool: @unchecked Sendable {
-    // @unchecked Sendable: every mutable field is a LoopLock or an Atomic; `semaphore` points to a
+    // @unchecked Sendable: every mutable field is a Locked or an Atomic; `semaphore` points to a
     // sem_t, which is itself a thread-safe kernel/futex object, allocated in init, freed in deinit.
     public let name: String
     public let threadCount: Int
@@ -118,10 +118,10 @@ public final class ThreadPool: @unchecked Sendable {
         var queue = Deque<Item>()
         var shuttingDown = false
     }
-    private let state = LoopLock(State())
+    private let state = Locked(State())
     /// Counts queued items; workers sleep on it. Allocated once, destroyed in deinit.
     private let semaphore: UnsafeMutablePointer<sem_t>
-    private let threads = LoopLock<[EventLoopThread]>([])
+    private let threads = Locked<[OSThread]>([])
     // relaxed (all three): statistics for the dashboard; no other memory is published through them.
     private let busyCount = Atomic<Int>(0)
     private let depth = Atomic<Int>(0)
@@ -138,9 +138,9 @@ public final class ThreadPool: @unchecked Sendable {
         semaphore = .allocate(capacity: 1)
         sem_init(semaphore, 0, 0)
         slots = (0..<threads).map { PoolThreadSlot(thread: "\(name)-\($0)") }
-        var started: [EventLoopThread] = []
+        var started: [OSThread] = []
         for slot in slots {
-            started.append(EventLoopThread.start(name: slot.thread) { [self] in workerLoop(slot) })
+            started.append(OSThread.spawn(name: slot.thread) { [self] in workerLoop(slot) })
         }
         self.threads.withLock { $0 = started }
     }
@@ -202,7 +202,7 @@ public final class ThreadPool: @unchecked Sendable {
         }
         guard first else { return }
         for _ in 0..<threadCount { sem_post(semaphore) }
-        let toJoin = threads.withLock { t -> [EventLoopThread] in
+        let toJoin = threads.withLock { t -> [OSThread] in
             defer { t = [] }
             return t
         }
