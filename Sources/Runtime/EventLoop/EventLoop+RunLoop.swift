@@ -118,6 +118,9 @@ extension EventLoop {
                     let waiters = idleWaiters
                     idleWaiters.removeAll()
                     for w in waiters { w() }
+                    // The waiters' threads may move a manual clock before the next job: read it again, or that
+                    // job's start (and its queue delay and busy time) would be stale.
+                    fresh = false
                     continue
                 }
                 var timeout: Int64 = -1
