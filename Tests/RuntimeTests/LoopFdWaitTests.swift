@@ -4,6 +4,9 @@ import Testing
 
 @testable import Runtime
 
+/// Each wait is bounded by a 30 s loop timeout, so a lost wake-up fails the test instead of hanging it. The bound
+/// is generous on purpose: the test's own steps run on Swift's cooperative pool, which a parallel run (TSan in
+/// CI) can keep busy with blocking tests for seconds, while the loop's timeout runs in real time.
 @Suite("Loop fd waits")
 struct LoopFdWaitTests {
     /// Issue 14, defect 1, loop side: a reader and a writer on one socket from two loop tasks. One epoll
@@ -18,11 +21,11 @@ struct LoopFdWaitTests {
         }
         FdTestSupport.fillSendBuffer(a)
         let reader = loop.spawn(name: "reader") { () async throws -> Int in
-            try await loop.timeout(.seconds(5)) { try await loop.waitReadable(a) }
+            try await loop.timeout(.seconds(30)) { try await loop.waitReadable(a) }
             return 1
         }
         let writer = loop.spawn(name: "writer") { () async throws -> Int in
-            try await loop.timeout(.seconds(5)) { try await loop.waitWritable(a) }
+            try await loop.timeout(.seconds(30)) { try await loop.waitWritable(a) }
             return 2
         }
         await loop.runUntilIdle()
@@ -45,7 +48,7 @@ struct LoopFdWaitTests {
             close(w)
         }
         let first = loop.spawn(name: "first") { () async throws -> Bool in
-            try await loop.timeout(.seconds(5)) { try await loop.waitReadable(r) }
+            try await loop.timeout(.seconds(30)) { try await loop.waitReadable(r) }
             return true
         }
         await loop.runUntilIdle()
@@ -64,10 +67,10 @@ struct LoopFdWaitTests {
         defer { close(b) }
         FdTestSupport.fillSendBuffer(a)
         let reader = loop.spawn(name: "reader") {
-            try await loop.timeout(.seconds(5)) { try await loop.waitReadable(a) }
+            try await loop.timeout(.seconds(30)) { try await loop.waitReadable(a) }
         }
         let writer = loop.spawn(name: "writer") {
-            try await loop.timeout(.seconds(5)) { try await loop.waitWritable(a) }
+            try await loop.timeout(.seconds(30)) { try await loop.waitWritable(a) }
         }
         await loop.runUntilIdle()
         #expect(loop.metrics().fdWaiters == 2)
@@ -87,7 +90,7 @@ struct LoopFdWaitTests {
         let (pr1, w1) = FdTestSupport.pipePair()
         let r1 = FdTestSupport.move(pr1, to: number)
         let first = loop.spawn(name: "first") {
-            try await loop.timeout(.seconds(5)) { try await loop.waitReadable(r1) }
+            try await loop.timeout(.seconds(30)) { try await loop.waitReadable(r1) }
         }
         await loop.runUntilIdle()
         try await loop.close(r1)
@@ -100,7 +103,7 @@ struct LoopFdWaitTests {
             close(w2)
         }
         let second = loop.spawn(name: "second") { () async throws -> Bool in
-            try await loop.timeout(.seconds(5)) { try await loop.waitReadable(r2) }
+            try await loop.timeout(.seconds(30)) { try await loop.waitReadable(r2) }
             return true
         }
         await loop.runUntilIdle()

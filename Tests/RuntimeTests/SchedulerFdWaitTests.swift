@@ -31,10 +31,10 @@ struct SchedulerFdWaitTests {
         // Readable first: the reader (the older wait) must wake.
         var one: UInt8 = 9
         #expect(Glibc.write(b, &one, 1) == 1)
-        #expect(joinBounded(reader, seconds: 5) == 1)
+        #expect(joinBounded(reader, seconds: 20) == 1)
         // Then writable: the writer must wake too.
         FdTestSupport.drain(b)
-        #expect(joinBounded(writer, seconds: 5) == 1)
+        #expect(joinBounded(writer, seconds: 20) == 1)
         #expect(FdTestSupport.eventually { s.ioWaiterCount.load(ordering: .relaxed) == 0 })
     }
 
@@ -51,7 +51,7 @@ struct SchedulerFdWaitTests {
         let clients = (0..<3).map { _ in FdTestSupport.connectBlocking(to: addr) }
         defer { for c in clients { close(c) } }
         for h in acceptors {
-            let fd = joinBounded(h, seconds: 5)
+            let fd = joinBounded(h, seconds: 20)
             #expect(fd != nil && fd! >= 0)
             if let fd, fd >= 0 { close(fd) }
         }
@@ -72,10 +72,10 @@ struct SchedulerFdWaitTests {
         let sockWriter = s.spawn(name: "sock-writer") { FdTestSupport.failure(FdTestSupport.writeOne(a)) }
         #expect(FdTestSupport.eventually { s.metrics().fibers.parkedIO == 3 })
         #expect(throws: Never.self) { try s.close(r) }
-        #expect(joinBounded(reader, seconds: 5) == .some(.closed(fd: r)))
+        #expect(joinBounded(reader, seconds: 20) == .some(.closed(fd: r)))
         #expect(throws: Never.self) { try s.close(a) }
-        #expect(joinBounded(sockReader, seconds: 5) == .some(.closed(fd: a)))
-        #expect(joinBounded(sockWriter, seconds: 5) == .some(.closed(fd: a)))
+        #expect(joinBounded(sockReader, seconds: 20) == .some(.closed(fd: a)))
+        #expect(joinBounded(sockWriter, seconds: 20) == .some(.closed(fd: a)))
         #expect(s.ioWaiterCount.load(ordering: .relaxed) == 0)
         #expect(s.fdWaits.registeredCount == 0)
     }
@@ -89,8 +89,8 @@ struct SchedulerFdWaitTests {
         let reader = s.spawn(name: "reader") { FdTestSupport.failure(FdTestSupport.readOne(r)) }
         #expect(FdTestSupport.eventually { s.metrics().fibers.parkedIO == 1 })
         let closer = s.spawn(name: "closer") { () -> Bool in (try? Scheduler.close(r)) != nil }
-        #expect(joinBounded(closer, seconds: 5) == true)
-        #expect(joinBounded(reader, seconds: 5) == .some(.closed(fd: r)))
+        #expect(joinBounded(closer, seconds: 20) == true)
+        #expect(joinBounded(reader, seconds: 20) == .some(.closed(fd: r)))
         #expect(s.fdWaits.registeredCount == 0)
     }
 
@@ -105,7 +105,7 @@ struct SchedulerFdWaitTests {
         let first = s.spawn(name: "first") { FdTestSupport.failure(FdTestSupport.readOne(r1)) }
         #expect(FdTestSupport.eventually { s.metrics().fibers.parkedIO == 1 })
         try s.close(r1)
-        #expect(joinBounded(first, seconds: 5) == .some(.closed(fd: r1)))
+        #expect(joinBounded(first, seconds: 20) == .some(.closed(fd: r1)))
         close(w1)
         let (pr2, w2) = FdTestSupport.pipePair()
         let r2 = FdTestSupport.move(pr2, to: number)  // the closed fd's number, now another pipe
@@ -120,7 +120,7 @@ struct SchedulerFdWaitTests {
         #expect(FdTestSupport.eventually { s.metrics().fibers.parkedIO == 1 })
         var one: UInt8 = 1
         #expect(Glibc.write(w2, &one, 1) == 1)
-        #expect(joinBounded(second, seconds: 5) == 1)
+        #expect(joinBounded(second, seconds: 20) == 1)
     }
 
     /// Stress (TSan): over each socket pair, a sender and a receiver wait on one end at once (write and read
