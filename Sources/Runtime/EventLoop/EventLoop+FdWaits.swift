@@ -28,37 +28,25 @@ extension EventLoop {
     }
 
     func waitFd(_ fd: Int32, reading: Bool) async throws {
-        try Task.checkCancellation()
         let waiter = FdWaiter()
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
-                onLoop { [self] in
-                    if waiter.cancelled {
-                        cont.resume(throwing: CancellationError())
-                        return
-                    }
-                    let reg = fdRegistrations[fd] ?? newFdRegistration(fd)
-                    if (reading ? reg.reader : reg.writer) != nil {
-                        cont.resume(throwing: LoopError.fdBusy(fd))
-                        return
-                    }
-                    waiter.continuation = cont
-                    if reading { reg.reader = waiter } else { reg.writer = waiter }
-                    fdWaiterCount += 1
-                    do throws(SelectorError) {
-                        try armFd(reg)
-                    } catch {
-                        _ = takeFdWaiter(reg, reading: reading)
-                        cont.resume(throwing: LoopError.selector(error))
-                    }
-                }
+        try await suspendOnLoop { [self] cont in
+            let reg = fdRegistrations[fd] ?? newFdRegistration(fd)
+            if (reading ? reg.reader : reg.writer) != nil {
+                cont.resume(throwing: LoopError.fdBusy(fd))
+                return
             }
-        } onCancel: {
-            onLoop { [self] in
-                waiter.cancelled = true
-                guard let reg = fdRegistrations[fd], (reading ? reg.reader : reg.writer) === waiter else { return }
-                takeFdWaiter(reg, reading: reading)?.resume(throwing: CancellationError())
+            waiter.continuation = cont
+            if reading { reg.reader = waiter } else { reg.writer = waiter }
+            fdWaiterCount += 1
+            do throws(SelectorError) {
+                try armFd(reg)
+            } catch {
+                _ = takeFdWaiter(reg, reading: reading)
+                cont.resume(throwing: LoopError.selector(error))
             }
+        } cancel: { [self] in
+            guard let reg = fdRegistrations[fd], (reading ? reg.reader : reg.writer) === waiter else { return }
+            takeFdWaiter(reg, reading: reading)?.resume(throwing: CancellationError())
         }
     }
 
@@ -149,7 +137,6 @@ extension EventLoop {
 
 /// State of one fd wait. @unchecked Sendable: every field is read and written on the loop thread only.
 final class FdWaiter: @unchecked Sendable {
-    var cancelled = false
     var continuation: CheckedContinuation<Void, any Error>?
 }
 

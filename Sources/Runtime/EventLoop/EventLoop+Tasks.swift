@@ -98,32 +98,48 @@ extension EventLoop {
     /// Suspends the calling task until this loop's clock reaches `deadline` (`clock.now()` scale);
     /// returns at once (after a cancellation check) if it already has. Any task.
     public func sleep(untilNanos deadline: UInt64) async throws {
-        try Task.checkCancellation()
         let waiter = SleepWaiter()
+        try await suspendOnLoop { [self] cont in
+            waiter.continuation = cont
+            waiter.timer = addTimer(deadline: deadline, name: nil) {
+                waiter.timer = nil
+                waiter.continuation?.resume()
+                waiter.continuation = nil
+            }
+        } cancel: { [self] in
+            if let t = waiter.timer {
+                cancelTimer(t)
+                waiter.timer = nil
+                waiter.continuation?.resume(throwing: CancellationError())
+                waiter.continuation = nil
+            }
+        }
+    }
+
+    /// The cancellable wait of `sleep` and the fd waits: suspends the calling task; on the loop thread, `arm` gets
+    /// the continuation and registers whatever will resume it. If the task is cancelled, `cancel` runs on the
+    /// loop thread and must resume the continuation with `CancellationError` if `arm` registered it (a cancel
+    /// that comes first skips `arm`: the wait throws `CancellationError`). Any task.
+    func suspendOnLoop(
+        arm: @escaping @Sendable (CheckedContinuation<Void, any Error>) -> Void,
+        cancel: @escaping @Sendable () -> Void
+    ) async throws {
+        try Task.checkCancellation()
+        let flag = CancelFlag()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
-                onLoop { [self] in
-                    if waiter.cancelled {
+                onLoop {
+                    if flag.cancelled {
                         cont.resume(throwing: CancellationError())
                         return
                     }
-                    waiter.continuation = cont
-                    waiter.timer = addTimer(deadline: deadline, name: nil) {
-                        waiter.timer = nil
-                        waiter.continuation?.resume()
-                        waiter.continuation = nil
-                    }
+                    arm(cont)
                 }
             }
         } onCancel: {
-            onLoop { [self] in
-                waiter.cancelled = true
-                if let t = waiter.timer {
-                    cancelTimer(t)
-                    waiter.timer = nil
-                    waiter.continuation?.resume(throwing: CancellationError())
-                    waiter.continuation = nil
-                }
+            onLoop {
+                flag.cancelled = true
+                cancel()
             }
         }
     }
@@ -193,9 +209,13 @@ private enum TimeoutOutcome<T: Sendable>: Sendable {
     case expired
 }
 
+/// Whether a `suspendOnLoop` wait was cancelled. @unchecked Sendable: read and written on the loop thread only.
+final class CancelFlag: @unchecked Sendable {
+    var cancelled = false
+}
+
 /// State of one `sleep`. @unchecked Sendable: every field is read and written on the loop thread only.
 private final class SleepWaiter: @unchecked Sendable {
-    var cancelled = false
     var timer: LoopTimer?
     var continuation: CheckedContinuation<Void, any Error>?
 }
