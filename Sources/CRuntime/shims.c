@@ -28,20 +28,6 @@ int qv_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
     return epoll_ctl(epfd, op, fd, &ev);
 }
 
-int qv_epoll_wait(int epfd, uint32_t *out_events, uint64_t *out_data, int max, int timeout_ms) {
-    struct epoll_event evs[256];
-    if (max > 256) max = 256;
-    int n;
-    do {
-        n = epoll_wait(epfd, evs, max, timeout_ms);
-    } while (n < 0 && errno == EINTR);
-    for (int i = 0; i < n; i++) {
-        out_events[i] = evs[i].events;
-        out_data[i] = evs[i].data.u64;
-    }
-    return n;
-}
-
 int qv_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }
 
 int qv_eventfd_signal(int fd) {

@@ -204,7 +204,7 @@ private actor OnLoop {
         }
         #expect(qv_set_nonblocking(r) == 0)
         let ok = try await loop.spawn(name: "reader") { () async throws -> Bool in
-            let writer = EventLoopThread.start(name: "writer") {
+            let writer = OSThread.spawn(name: "writer") {
                 var b: UInt8 = 7
                 _ = write(w, &b, 1)
             }

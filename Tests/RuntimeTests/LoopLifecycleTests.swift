@@ -44,7 +44,7 @@ import Testing
     @Test func tasksAliveCountsSpawnsFromAnyThread() async throws {
         let loop = try LoopTestSupport.realLoop(name: "alive")
         defer { loop.shutdown() }
-        let gate = LoopLock<[UnsafeContinuation<Void, Never>]>([])
+        let gate = Locked<[UnsafeContinuation<Void, Never>]>([])
         @Sendable func park() async {
             await withUnsafeContinuation { c in gate.withLock { $0.append(c) } }
         }

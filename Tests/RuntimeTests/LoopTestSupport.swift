@@ -35,13 +35,13 @@ enum LoopTestSupport {
 
 /// Thread-safe collector for test observations.
 final class Recorder<T: Sendable>: Sendable {
-    private let items = LoopLock<[T]>([])
+    private let items = Locked<[T]>([])
     func append(_ x: T) { items.withLock { $0.append(x) } }
     var values: [T] { items.withLock { $0 } }
 }
 
 /// A non-loop thread that resumes continuations (a foreign thread for affinity tests).
 func resumeFromForeignThread(_ body: @escaping @Sendable () -> Void) {
-    let t = EventLoopThread.start(name: "foreign") { body() }
+    let t = OSThread.spawn(name: "foreign") { body() }
     t.join()
 }

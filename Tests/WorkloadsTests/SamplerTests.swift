@@ -90,9 +90,10 @@ import Testing
 
     static func loop(busy: UInt64, jobs: UInt64) -> LoopMetrics {
         LoopMetrics(
-            id: 0, name: "loop-0", readyDepth: 0, maxReadyDepth: 0, timersPending: 0, tasksAlive: 0, jobsRun: jobs,
+            id: 0, name: "loop-0", readyDepth: 0, inboxDepth: 0, readyDepthHighWater: 0, maxReadyDepth: 0,
+            timersPending: 0, tasksAlive: 0, jobsRun: jobs,
             slowCallbacks: 0, busyNanos: busy, current: nil, currentRunningNanos: 0, lag: LoopLagSummary(),
-            queueDelay: LoopDurationSummary(), runTime: LoopDurationSummary(), droppedEvents: 0)
+            queueDelay: LoopDurationSummary(), runTime: LoopDurationSummary(), droppedEvents: 0, fdWaiters: 0)
     }
 
     /// Carriers and loops share one busy definition: the trailing `BusyWindow.seconds`, not the last interval
@@ -111,5 +112,27 @@ import Testing
         #expect(abs(last.0.loops[0].busyRatio - 0.5) < 1e-9, "loop busy \(last.0.loops[0].busyRatio)")
         #expect(last.0.loops[0].busyRatio == last.1.workers[0].busyRatio)
         #expect(last.0.busyWindowSeconds == 1 && last.1.busyWindowSeconds == 1)
+    }
+    /// Each pool box is one real pool thread as the pool reports it (idle, or its job's label and for how long),
+    /// and every depth carries the runtime's high-water mark since the previous read.
+    @Test func poolThreadsAndPeaksComeFromThePoolAndLoopReads() {
+        var sampler = LoopSampler(sessionStart: 0)
+        var loop = Self.loop(busy: 0, jobs: 0)
+        loop.readyDepth = 2
+        loop.readyDepthHighWater = 40
+        let pool = ThreadPoolMetrics(
+            threads: 2, busy: 1, queueDepth: 0, queueDepthHighWater: 7, maxQueueDepth: 9, completed: 3, shared: false,
+            workers: [
+                PoolThreadMetrics(thread: "p-0", task: nil, runningSinceNanos: nil, busyNanos: 0, tasksRun: 1),
+                PoolThreadMetrics(
+                    thread: "p-1", task: "blocking", runningSinceNanos: 1_000_000_000, busyNanos: 0, tasksRun: 2),
+            ])
+        var s = Snapshot(time: 1, model: .eventLoop)
+        sampler.sample([loop], pools: [pool], events: [], nowNanos: 1_050_000_000, into: &s)
+        #expect(s.loops[0].readyPeak == 40 && s.loops[0].readyDepth == 2)
+        let p = s.pool
+        #expect(p?.queuePeak == 7)
+        #expect(p?.threadStates?.map(\.kind) == [nil, "blocking"])
+        #expect(p?.threadStates?.map(\.runningMs) == [0, 50])
     }
 }

@@ -26,8 +26,6 @@ void qv_set_errno(int value);
 int qv_epoll_create(void);
 /// events: EPOLLIN / EPOLLOUT / ... ; data: user token.
 int qv_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
-/// Waits up to timeout_ms (-1 = forever). Fills out_events/out_data arrays (length max). Returns count or -1.
-int qv_epoll_wait(int epfd, uint32_t *out_events, uint64_t *out_data, int max, int timeout_ms);
 
 int qv_eventfd(unsigned int initval, int flags);
 /// Adds 1 to the eventfd counter (wakes a waiter). Returns 0 or -1.
@@ -35,8 +33,9 @@ int qv_eventfd_signal(int fd);
 /// Reads and resets the counter; returns the value or 0 when none was pending (non-blocking fd).
 uint64_t qv_eventfd_drain(int fd);
 
-/// Like qv_epoll_wait with a nanosecond timeout (-1 = forever) via epoll_pwait2; falls back to
-/// epoll_wait with the timeout rounded up to whole ms on kernels without it (loop_shims.c).
+/// Waits for epoll events up to timeout_ns (-1 = forever, 0 = poll) via epoll_pwait2, retrying on EINTR; falls
+/// back to epoll_wait with the timeout rounded up to whole ms on kernels without it (loop_shims.c). Fills
+/// out_events/out_data (length max, at most 256). Returns the count or -1. The one epoll wait (EpollSet).
 int qv_epoll_wait_ns(int epfd, uint32_t *out_events, uint64_t *out_data, int max, int64_t timeout_ns);
 /// 1 until an epoll_pwait2 call has failed with ENOSYS.
 int qv_has_epoll_pwait2(void);

@@ -4,7 +4,7 @@
 // plain counters and HdrHistograms, and at maintenance points (every `publishInterval`, and before
 // it sleeps) copies them into `LoopPublished`:
 // - counters go into relaxed atomics (a reader may see them a few ms stale, never torn);
-// - histograms and the culprit name go into a LoopLock the loop only *tries* to take
+// - histograms and the culprit name go into a `Locked` the loop only *tries* to take
 //   (`withLockIfAvailable`): if a reader holds it, the loop keeps its values and tries again at
 //   the next maintenance point. The loop never waits for a reader.
 // Readers (`EventLoop.metrics()`, any thread) do the expensive part: percentiles from the copies.
@@ -12,7 +12,8 @@
 //
 // Mapping to the snapshot contract (Telemetry/Snapshot.swift), for the sampler:
 //   LoopSnapshot.id/readyDepth/maxReadyDepth/timersPending/tasksAlive/jobsRun/slowCallbacks
-//                                  ← LoopMetrics fields of the same names
+//                                  ← LoopMetrics fields of the same names (readyDepth includes the inbox;
+//                                    readyDepthHighWater / inboxDepth are there for the peak-hold marker)
 //   LoopSnapshot.busyRatio         ← Δ busyNanos / Δ wall nanoseconds between two samples
 //   LoopSnapshot.current           ← LoopMetrics.current
 //   LoopSnapshot.lag / Snapshot.lag ← LoopMetrics.lag (p50Ms, p99Ms, maxMs, slotP99Ms, recentMs,
@@ -71,13 +72,25 @@ public struct LoopDurationSummary: Sendable, Equatable {
 public struct LoopMetrics: Sendable, Equatable {
     public var id: Int
     public var name: String
+    /// Jobs runnable on this loop now, not running (gauge): its own ready queue (as of the loop's last job start)
+    /// plus the cross-thread inbox (`inboxDepth`, exact at the read). A loop stuck in a long job shows its
+    /// backlog growing here.
     public var readyDepth: Int
+    /// The inbox part of `readyDepth` (gauge): jobs submitted from other threads (arrivals, `toThread`
+    /// completions, resumptions from foreign threads) that the loop thread has not moved into its queue yet.
+    public var inboxDepth: Int
+    /// The highest `readyDepth` since the previous `metrics(resetRecent: true)` (a high-water mark the loop and
+    /// the submitters raise; that call resets it), at least the `readyDepth` of this read. Jobs.
+    public var readyDepthHighWater: Int
+    /// The highest `readyDepth` since the loop started (never reset). Jobs.
     public var maxReadyDepth: Int
     public var timersPending: Int
     public var tasksAlive: Int
     public var jobsRun: UInt64
     public var slowCallbacks: UInt64
-    /// Nanoseconds spent running jobs, cumulative (busy ratio = Δbusy / Δwall).
+    /// Nanoseconds the loop thread spent running jobs (user work), cumulative counter; time polling or idle in
+    /// the selector is not counted. A job counts when it ends (the running one: `currentRunningNanos`). Busy
+    /// ratio over a window = Δ busyNanos / Δ monotonic time between two reads.
     public var busyNanos: UInt64
     /// Name of the task or callback running now (nil when idle or unnamed).
     public var current: String?
@@ -89,6 +102,8 @@ public struct LoopMetrics: Sendable, Equatable {
     public var runTime: LoopDurationSummary
     /// Events dropped because the loop's ring was full, cumulative.
     public var droppedEvents: UInt64
+    /// Tasks waiting on an fd now (readers + writers; gauge, as of the loop's last publish).
+    public var fdWaiters: Int
 }
 
 /// Histogram of nanosecond durations, 2 significant digits, up to 1 hour.
@@ -143,11 +158,13 @@ struct LagRecorder {
 
 /// Counters and copies published by the loop thread for readers on any thread.
 final class LoopPublished: Sendable {
-    // Sendable: atomics and LoopLocks only.
+    // Sendable: atomics and `Locked` values only.
     // relaxed (every atomic below): independent statistics; a reader needs no ordering between
     // them or with other memory, only untorn values.
+    /// The loop's own ready queue, stored at each job start (without the job) and at publish points.
     let readyDepth = Atomic<Int>(0)
-    let maxReadyDepth = Atomic<Int>(0)
+    /// `readyDepth` + inbox: raised by the loop each iteration and by each cross-thread submission.
+    let readyHighWater = HighWaterMark()
     let timersPending = Atomic<Int>(0)
     /// Published by the loop thread: spawned − ended (see `spawnedOffLoop`).
     let tasksAlive = Atomic<Int>(0)
@@ -156,7 +173,9 @@ final class LoopPublished: Sendable {
     let spawnedOffLoop = Atomic<Int>(0)
     let jobsRun = Atomic<UInt64>(0)
     let slowCallbacks = Atomic<UInt64>(0)
+    /// Stored after every job.
     let busyNanos = Atomic<UInt64>(0)
+    let fdWaiters = Atomic<Int>(0)
     /// Start time of the job running now, 0 when idle.
     let currentStart = Atomic<UInt64>(0)
 
@@ -171,9 +190,9 @@ final class LoopPublished: Sendable {
         /// Worst lateness not yet handed to a reader, ns.
         var recentMax: UInt64 = 0
     }
-    let copies = LoopLock(Copies())
+    let copies = Locked(Copies())
     /// Name of the named job running now (nil otherwise); valid only while `currentStart != 0`.
-    let currentName = LoopLock<String?>(nil)
+    let currentName = Locked<String?>(nil)
 }
 
 /// Per-job durations (queue delay, run time), recorded twice per job on the hot path: a

@@ -53,7 +53,7 @@ enum TaskState: UInt8 {
 }
 
 /// The scheduler's record of a fiber. Ownership: `state` is atomic (any thread); `stack`, `readyAt`,
-/// `parkReason` and `ioToken` belong to whoever holds the task (the queue that stores it or the worker that
+/// and `parkReason` belong to whoever holds the task (the queue that stores it or the worker that
 /// popped it: the queues' release/acquire pairs hand them over); `joinState` is atomic (see there).
 /// The hot fields are `@exclusivity(unchecked)`: that ownership rule already excludes overlapping accesses,
 /// and a dynamic check costs a runtime call per access.
@@ -72,8 +72,6 @@ class FiberTask: @unchecked Sendable {
     let label: TaskLabel?
     /// Sampled enqueue time (ns) for the scheduling-delay measure; 0 = not sampled.
     @exclusivity(unchecked) var readyAt: UInt64 = 0
-    /// The I/O registration token while parked on a descriptor, else 0.
-    @exclusivity(unchecked) var ioToken: UInt64 = 0
     /// Join: 0 while unfinished with nobody waiting; `Self.joinDoneBits` once finished (or cancelled); else a
     /// retained pointer to the newest `JoinWaiter` (a stack of waiters, each owning the next). Finishing is one
     /// exchange (no lock, one atomic read-modify-write per task); a joiner that must wait CAS-pushes a node

@@ -1,4 +1,4 @@
-// What fibers call (yield, sleep, blocking regions, fd I/O), shutdown, and the metrics read API.
+// What fibers call (yield, sleep, blocking regions), and shutdown. Fd I/O: Scheduler+IO.swift.
 import CRuntime
 import Glibc
 import Synchronization
@@ -141,81 +141,6 @@ extension Scheduler {
         }
     }
 
-    // MARK: File descriptors
-
-    /// Waits until `fd` is ready for `events` (EPOLLIN / EPOLLOUT): parks a fiber, blocks a plain thread.
-    public static func waitReady(fd: Int32, events: UInt32) throws(SchedulerError) {
-        guard let t = currentTask else {
-            var p = pollfd(fd: fd, events: Int16(truncatingIfNeeded: events), revents: 0)
-            while Glibc.poll(&p, 1, -1) < 0 {
-                let e = qv_errno()
-                if e != EINTR { throw .io(op: "poll", errno: e) }
-            }
-            return
-        }
-        try t.scheduler.registerIO(t, fd: fd, events: events)
-        // Loop: a stale wake-up must not be taken for readiness. (No scheduler reference is kept across the
-        // park: see FiberTask.park.)
-        repeat { t.park(reason: .io) } while t.scheduler.ioPending(t)
-        t.ioToken = 0
-    }
-
-    func ioPending(_ t: FiberTask) -> Bool { ioWaiters.withLock { $0[t.ioToken] != nil } }
-
-    /// `read(2)` on a non-blocking fd; parks the fiber until readable. Returns bytes read (0 = EOF).
-    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SchedulerError) -> Int {
-        while true {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            let e = qv_errno()
-            if e == EINTR { continue }
-            guard e == EAGAIN || e == EWOULDBLOCK else { throw .io(op: "read", errno: e) }
-            try waitReady(fd: fd, events: qv_EPOLLIN())
-        }
-    }
-
-    /// `write(2)` on a non-blocking fd; parks the fiber until writable. Returns bytes written.
-    public static func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) throws(SchedulerError) -> Int {
-        while true {
-            let n = Glibc.write(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            let e = qv_errno()
-            if e == EINTR { continue }
-            guard e == EAGAIN || e == EWOULDBLOCK else { throw .io(op: "write", errno: e) }
-            try waitReady(fd: fd, events: qv_EPOLLOUT())
-        }
-    }
-
-    /// `accept(2)` on a non-blocking listening socket; the new socket is made non-blocking and close-on-exec.
-    public static func accept(_ fd: Int32) throws(SchedulerError) -> Int32 {
-        while true {
-            let s = Glibc.accept(fd, nil, nil)
-            if s >= 0 {
-                _ = qv_set_nonblocking(s)
-                _ = fcntl(s, F_SETFD, FD_CLOEXEC)
-                return s
-            }
-            let e = qv_errno()
-            if e == EINTR || e == ECONNABORTED { continue }
-            guard e == EAGAIN || e == EWOULDBLOCK else { throw .io(op: "accept", errno: e) }
-            try waitReady(fd: fd, events: qv_EPOLLIN())
-        }
-    }
-
-    /// `connect(2)` on a non-blocking socket; parks until the connection is established or fails.
-    public static func connect(
-        _ fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t
-    ) throws(SchedulerError) {
-        if Glibc.connect(fd, address, length) == 0 { return }
-        let e = qv_errno()
-        guard e == EINPROGRESS || e == EINTR else { throw .io(op: "connect", errno: e) }
-        try waitReady(fd: fd, events: qv_EPOLLOUT())
-        var err: Int32 = 0
-        var len = socklen_t(MemoryLayout<Int32>.size)
-        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 { throw .io(op: "getsockopt", errno: qv_errno()) }
-        if err != 0 { throw .io(op: "connect", errno: err) }
-    }
-
     // MARK: Shutdown
 
     /// Stops the scheduler: no new spawns, carriers finish their current fiber and exit, every thread is
@@ -270,11 +195,7 @@ extension Scheduler {
         }
         dropped += injector.closeAndDrain()
         dropped += timers.drain()
-        dropped += ioWaiters.withLock { d in
-            let all = d.values.arrayCopy()
-            d.removeAll()
-            return all
-        }
+        dropped += fdWaits.drainAll()
         ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
         // Cancel them: their handles report `isCancelled` and joiners (plain threads included) return.
         // cancel() also returns the task's stack to the pool; only the one caller

@@ -104,6 +104,8 @@ public enum SchedulerError: Error, Equatable, Sendable {
     /// A join on a fiber that never ran to completion: spawned after `shutdown()`, or dropped by it.
     case cancelled
     case io(op: String, errno: Int32)
+    /// `Scheduler.close(fd)` closed the fd while this fiber waited on it (Go's ErrNetClosing).
+    case closed(fd: Int32)
 }
 
 public final class Scheduler: @unchecked Sendable {
@@ -209,10 +211,10 @@ public final class Scheduler: @unchecked Sendable {
     /// primitive, nothing per wait.
     let syncWaiters = Locked<[ObjectIdentifier: Waiter]>([:])
 
-    // I/O registrations: token → task.
-    let ioWaiters = Locked<[UInt64: FiberTask]>([:])
+    /// Fibers waiting on fds, per fd and direction (FdWaits.swift, Scheduler+IO.swift).
+    let fdWaits = FdWaits()
+    /// Fd waits not yet ended: a hint for carriers to poll (raised before a wait is armed).
     let ioWaiterCount = Atomic<Int>(0)
-    let nextIOToken = Atomic<UInt64>(2)
 
     // Carriers.
     let carriersLock = Locked<(all: [Carrier], threads: [OSThread], spares: [Carrier])>(([], [], []))
@@ -485,7 +487,7 @@ public final class Scheduler: @unchecked Sendable {
         return u._withUnsafeGuaranteedRef { $0.current }
     }
 
-    // MARK: Timers and I/O
+    // MARK: Timers
 
     /// Arms a timer that wakes `task` at `deadline`; returns its id (see `Timers.cancel`). Any thread.
     @discardableResult
@@ -513,31 +515,6 @@ public final class Scheduler: @unchecked Sendable {
         // As Go's ready() does: more work appeared here, so an idle worker may come and steal (the queue, or
         // the LIFO slot after its delay) — without this a busy worker keeps every timer's fiber to itself.
         if !expired.isEmpty { wakeIdle() }
-    }
-
-    func registerIO(_ task: FiberTask, fd: Int32, events: UInt32) throws(SchedulerError) {
-        // relaxed: uniqueness only.
-        let token = nextIOToken.wrappingAdd(1, ordering: .relaxed).oldValue
-        task.ioToken = token
-        ioWaiters.withLock { $0[token] = task }
-        ioWaiterCount.add(1, ordering: .sequentiallyConsistent)
-        do {
-            try poller.arm(fd: fd, events: events, token: token)
-        } catch {
-            _ = ioWaiters.withLock { $0.removeValue(forKey: token) }
-            ioWaiterCount.subtract(1, ordering: .sequentiallyConsistent)
-            if case .register(_, let e) = error { throw .io(op: "epoll_ctl", errno: e) }
-            throw .io(op: "epoll_ctl", errno: 0)
-        }
-        // Make sure someone is watching the poller: an idle worker that parks becomes its owner.
-        wakeIdle()
-    }
-
-    /// Handles one ready token from the poller.
-    func ioReady(_ token: UInt64) {
-        guard let t = ioWaiters.withLock({ $0.removeValue(forKey: token) }) else { return }
-        ioWaiterCount.subtract(1, ordering: .sequentiallyConsistent)
-        wake(t, reason: .io)
     }
 
     // MARK: Events

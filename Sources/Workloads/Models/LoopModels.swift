@@ -40,7 +40,7 @@ struct AsyncBodies: Sendable {
     // BEGIN async cpu
     func cpu(ms: Double) async throws {
         if offload.contains(.cpu) {
-            try await loop.toThread { Work.spin(ms: ms) }
+            try await loop.toThread(name: "cpu") { Work.spin(ms: ms) }
         } else {
             Work.spin(ms: ms)  // runs on the loop thread: nothing else runs meanwhile
         }
@@ -50,7 +50,7 @@ struct AsyncBodies: Sendable {
     // BEGIN async blocking
     func blocking(ms: Double, call: BlockingCall) async throws {
         if offload.contains(.blocking) {
-            try await loop.toThread { Work.block(ms: ms, call: call) }
+            try await loop.toThread(name: "blocking") { Work.block(ms: ms, call: call) }
         } else {
             Work.block(ms: ms, call: call)  // the whole loop waits in the syscall
         }
@@ -320,11 +320,13 @@ final class LoopModel: Model {
     func sample(time: Double, sequence: UInt64) -> Snapshot {
         let (loops, pools) = runtime.withLock { r in (r?.loops ?? [], r?.pools ?? []) }
         let metrics = loops.map { $0.metrics(resetRecent: true) }
+        // The sampler is the only caller that resets the pools' high-water marks.
+        let poolReads = pools.map { $0.metrics(resetHighWater: true) }
         let records = EventRingSet(loops.map(\.events)).drainAll()
         var snapshot = Snapshot(
             time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
             model: preset.scheduler.model)
-        sampler.withLock { $0.sample(metrics, pools: pools.map(\.metrics), events: records, into: &snapshot) }
+        sampler.withLock { $0.sample(metrics, pools: poolReads, events: records, into: &snapshot) }
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
         return snapshot
     }

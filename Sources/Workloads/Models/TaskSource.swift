@@ -48,7 +48,7 @@ public struct TaskSource: Sendable, Equatable {
                 async: #"""
                     func cpu(ms: Double) async throws {
                         if offload.contains(.cpu) {
-                            try await loop.toThread { Work.spin(ms: ms) }
+                            try await loop.toThread(name: "cpu") { Work.spin(ms: ms) }
                         } else {
                             Work.spin(ms: ms)  // runs on the loop thread: nothing else runs meanwhile
                         }
@@ -65,7 +65,7 @@ public struct TaskSource: Sendable, Equatable {
                 async: #"""
                     func blocking(ms: Double, call: BlockingCall) async throws {
                         if offload.contains(.blocking) {
-                            try await loop.toThread { Work.block(ms: ms, call: call) }
+                            try await loop.toThread(name: "blocking") { Work.block(ms: ms, call: call) }
                         } else {
                             Work.block(ms: ms, call: call)  // the whole loop waits in the syscall
                         }

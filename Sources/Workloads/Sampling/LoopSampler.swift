@@ -19,21 +19,26 @@ public struct LoopSampler: Sendable {
     private var busy = BusyWindow()
     /// `jobsRun` per loop at the previous sample (empty before the first).
     private var lastJobs: [UInt64] = []
+    /// Busy ratios of every pool thread (all pools, in order) over the same window.
+    private var poolBusy = BusyWindow()
 
     public init(sessionStart: UInt64) { self.sessionStart = sessionStart }
 
     /// Fills the runtime's part of `snapshot` (loops, the worst loop's lag, pool, tasks alive, events, drops)
     /// from one read taken at `snapshot.time`. Call once per read, in time order.
+    /// `nowNanos` is the monotonic time of the read (`Monotonic.now()`, the pools' clock): a pool thread's job
+    /// has been running since its start until then.
     public mutating func sample(
         _ metrics: [LoopMetrics], pools: [ThreadPoolMetrics], events records: [RuntimeEventRecord],
-        into snapshot: inout Snapshot
+        nowNanos: UInt64 = Monotonic.now(), into snapshot: inout Snapshot
     ) {
         let ratios = busy.ratios(time: snapshot.time, busy: metrics.map(\.busyNanos))
         if lastJobs.count != metrics.count { lastJobs = [] }
         let previous = !lastJobs.isEmpty
         snapshot.loops = metrics.enumerated().map { (i, m) in
             LoopSnapshot(
-                id: m.id, readyDepth: m.readyDepth, maxReadyDepth: m.maxReadyDepth, timersPending: m.timersPending,
+                id: m.id, readyDepth: m.readyDepth, maxReadyDepth: m.maxReadyDepth,
+                readyPeak: m.readyDepthHighWater, timersPending: m.timersPending,
                 tasksAlive: m.tasksAlive, jobsRun: m.jobsRun, slowCallbacks: m.slowCallbacks,
                 busyRatio: ratios[i], current: m.current,
                 jobsInInterval: previous ? m.jobsRun &- lastJobs[i] : nil, lag: LagSummary(m.lag),
@@ -57,10 +62,22 @@ public struct LoopSampler: Sendable {
         }
         snapshot.lag = lag
         if !pools.isEmpty {
+            // Every real pool thread, all pools in order: idle, or the label of its job and for how long.
+            let threads = pools.flatMap(\.workers)
+            let threadBusy = poolBusy.ratios(time: snapshot.time, busy: threads.map(\.busyNanos))
+            let now = nowNanos
             snapshot.pool = PoolSnapshot(
                 threads: pools.reduce(0) { $0 + $1.threads }, busy: pools.reduce(0) { $0 + $1.busy },
-                queueDepth: pools.reduce(0) { $0 + $1.queueDepth }, completed: pools.reduce(0) { $0 + $1.completed },
-                shared: pools.count == 1 && pools[0].shared)
+                queueDepth: pools.reduce(0) { $0 + $1.queueDepth },
+                queuePeak: pools.reduce(0) { $0 + $1.queueDepthHighWater },
+                completed: pools.reduce(0) { $0 + $1.completed }, shared: pools.count == 1 && pools[0].shared,
+                threadStates: threads.enumerated().map { i, t in
+                    // A thread running a job whose label was not readable at this instant says "busy".
+                    let kind = t.runningSinceNanos == nil ? nil : (t.task ?? "busy")
+                    let ms = t.runningSinceNanos.map { Double(now &- min(now, $0)) / 1e6 } ?? 0
+                    return PoolThreadSnapshot(
+                        id: i, kind: kind, runningMs: ms, busyRatio: previous ? threadBusy[i] : nil)
+                })
         }
         snapshot.fibers = FiberCounts(total: metrics.reduce(0) { $0 + $1.tasksAlive })
         snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }

@@ -1,4 +1,4 @@
-// Locked: a value behind a pthread mutex.
+// Locked: a value behind a pthread mutex — the runtime's one lock type (scheduler, event loop, pool, metrics).
 //
 // Why not `Synchronization.Mutex`: on Linux its lock and unlock run inside the (uninstrumented) Swift
 // runtime, so ThreadSanitizer does not see the happens-before edge they create and reports every access
