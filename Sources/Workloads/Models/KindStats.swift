@@ -7,7 +7,7 @@
 // sampler. They avoid the lock but need a registry of threads that fibers migrate between.
 
 import Histogram
-import Synchronization
+import Runtime
 import Telemetry
 
 /// Statistics of one task spec. Safe to use from any thread.
@@ -25,8 +25,8 @@ public final class KindStats: Sendable {
         var maxInFlight = 0
     }
 
-    // protected by its own lock; every method may be called from any thread.
-    private let state = Mutex(State())
+    // protected by its own lock; every method may be called from any thread or fiber.
+    private let state = SpinLock(State())
 
     public init(name: String, kind: TaskKind) {
         self.name = name
@@ -91,8 +91,8 @@ public final class HeartbeatLag: Sendable {
         var recentMaxMicros: UInt64 = 0
         var buckets = [UInt64](repeating: 0, count: LagSummary.bucketBoundsMs.count)
     }
-    // protected by its own lock: the heartbeat records, the sampler reads.
-    private let state = Mutex(State())
+    // protected by its own lock: the heartbeat fiber records, the sampler reads.
+    private let state = SpinLock(State())
     public let periodNanos: UInt64
 
     public init(periodNanos: UInt64) { self.periodNanos = max(periodNanos, 10_000) }

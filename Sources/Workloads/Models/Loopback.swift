@@ -7,7 +7,6 @@
 
 import Foundation
 import Runtime
-import Synchronization
 
 /// A listening socket on 127.0.0.1 (ephemeral port) and the server loop that answers requests.
 /// `fd` and `port` are immutable after init. Every connection socket (client or server side) is
@@ -16,8 +15,9 @@ import Synchronization
 final class LoopbackServer: Sendable {
     let fd: Int32
     let port: UInt16
-    // protected by its lock: connection sockets not yet closed.
-    private let open = Mutex<Set<Int32>>([])
+    // protected by its lock: connection sockets not yet closed. A `SpinLock`: fiber bodies track and
+    // untrack (docs/ARCHITECTURE.md, "Fiber code and thread identity").
+    private let open = SpinLock<Set<Int32>>([])
 
     func track(_ c: Int32) { open.withLock { _ = $0.insert(c) } }
 
