@@ -61,6 +61,7 @@ uint64_t qv_now_ns(void);
 /// effects and sank `Unmanaged.passRetained(x)` below the release store of `LocalQueue.push` (seen in the
 /// release build's machine code), so a thief could take, run and release the object before the retain
 /// happened — freeing it under its owner. An opaque call may write memory, so it stays before the store.
+/// Reduced reproducer (both orders, compiled with swiftc -O): Tests/RuntimeTests/RetainOrderTests.swift.
 void *qv_retain_object(void *object);
 
 /// The pthread key of the calling thread's scheduler carrier (Swift's `CarrierTLS`), created when the library
