@@ -35,6 +35,10 @@ double qv_context_pingpong_ns(long round_trips);
 
 // ---- layer 2: fibers ---------------------------------------------------------------------------
 
+/// Bytes reserved at the top of every fiber stack for its qv_fiber_ctx (FiberStack.contextSlot reads this).
+/// A multiple of 16, so the usable stack below it keeps the ABI's alignment.
+#define QV_FIBER_CTX_SLOT 64
+
 /// Per-fiber switch state. Lives at the top of the fiber's own stack mapping (see FiberStack.swift),
 /// so a fiber costs no extra allocation for it. Ownership per field:
 typedef struct qv_fiber_ctx {
@@ -58,6 +62,10 @@ typedef struct qv_fiber_ctx {
     /// this ctx directly, with no `Fiber` object). Set after qv_fiber_prepare, before the first resume.
     int32_t owner_kind;
 } qv_fiber_ctx;
+
+// The ctx must fit its slot: a field added without growing the slot would overlap the fiber's stack top.
+_Static_assert(sizeof(qv_fiber_ctx) <= QV_FIBER_CTX_SLOT, "qv_fiber_ctx outgrew QV_FIBER_CTX_SLOT");
+_Static_assert(QV_FIBER_CTX_SLOT % 16 == 0, "QV_FIBER_CTX_SLOT must keep the stack 16-byte aligned");
 
 /// Prepares ctx (already placed at the top of a stack whose usable part ends at stack_top) so
 /// that the first resume calls entry(ctx) on the new stack; when entry returns, the fiber
