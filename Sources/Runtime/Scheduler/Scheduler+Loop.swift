@@ -18,6 +18,7 @@ private let taskEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw
 extension Scheduler {
     /// Body of every carrier thread.
     func carrierMain(_ c: Carrier) {
+        FiberCrashReport.prepareCarrierThread()  // an alternate signal stack: a fiber's overflow can be reported
         // relaxed (the four counter updates): gauges; shutdown's pthread_join orders them for its caller.
         Scheduler.liveThreads.add(1, ordering: .relaxed)
         liveCarriers.add(1, ordering: .relaxed)
