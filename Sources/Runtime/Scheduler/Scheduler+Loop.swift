@@ -77,7 +77,7 @@ extension Scheduler {
             context = s.context
             // Unmanaged: the ctx holds an unretained back pointer; `t` (held by this frame for the whole
             // resume) keeps the task alive while it runs, and the task owns the stack that holds the ctx.
-            qv_fiber_prepare(context, s.stackTop, Unmanaged.passUnretained(t).toOpaque(), taskEntry)
+            qv_fiber_prepare(context, s.bottom, s.stackTop, Unmanaged.passUnretained(t).toOpaque(), taskEntry)
             context.pointee.owner_kind = 1
         }
         c.current = t
