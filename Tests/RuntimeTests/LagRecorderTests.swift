@@ -22,6 +22,18 @@ import Testing
         #expect(lag.nextDeadline == 150_000_000)
     }
 
+    /// A tick two hours late (a recorder whose grid was never started, on a machine up for hours) is still
+    /// counted, as an hour; its skipped slots are bounded per tick and all counted as missed.
+    @Test func aTickLaterThanTheHistogramsRangeIsCountedAndItsSlotsBounded() {
+        var lag = LagRecorder(period: .milliseconds(1))
+        lag.tick(now: 7_200_000_000_000)
+        let s = lag.summary()
+        #expect(s.ticks == 1)
+        #expect(s.maxMs >= 3_599_000)
+        #expect(s.missedSlots == 7_199_999)
+        #expect(lag.nextDeadline == 7_200_001_000_000)
+    }
+
     @Test func sharedRecorderResetsTheRecentWindowOnlyWhenAsked() {
         let lag = SharedLagRecorder(period: .milliseconds(1))
         lag.start(at: 0)

@@ -54,6 +54,7 @@ extension HeadlessTests {
             defer { scheduler.shutdown() }
             let stats = KindStats(name: "k", kind: .io)
             let lag = SharedLagRecorder(period: .microseconds(100))
+            lag.start(at: Monotonic.now())
             let fibers = 256
             let rounds = 60
             let stop = StopFlag()

@@ -90,13 +90,20 @@ public struct LagRecorder: Sendable {
     /// When the next tick is due (ns, the caller's clock).
     public var nextDeadline: UInt64 { origin &+ k &* periodNanos }
 
+    /// Longest lateness the histograms hold (1 hour); a longer one is recorded as this (HdrHistogram would
+    /// drop it, and the tick would go uncounted).
+    static let maxRecordedNanos: UInt64 = 3_600_000_000_000
+    /// Most skipped slots recorded one by one per tick (the latest-late first): a 100 s stall at 1 ms still
+    /// ends in 100,000 records. `missedSlots` counts every one.
+    static let maxSlotsPerTick: UInt64 = 100_000
+
     /// Records a tick that fired at `now`; returns its lateness. Advances `k` past every slot
     /// that has already passed (skipped slots count toward `slots` as late until `now`).
     @discardableResult
     public mutating func tick(now: UInt64) -> UInt64 {
         let scheduled = nextDeadline
         let lateness = now > scheduled ? now - scheduled : 0
-        late.record(lateness)
+        late.record(min(lateness, Self.maxRecordedNanos))
         recentMax = max(recentMax, lateness)
         let ms = Double(lateness) / 1e6
         var b = 0
@@ -104,9 +111,9 @@ public struct LagRecorder: Sendable {
         buckets[b] += 1
         let nk = max(k + 1, (now > origin ? (now - origin) / periodNanos : 0) + 1)
         var j = k
-        while j < nk {
+        while j < nk && j - k < Self.maxSlotsPerTick {
             let slot = origin &+ j &* periodNanos
-            slots.record(now > slot ? now - slot : 0)
+            slots.record(min(now > slot ? now - slot : 0, Self.maxRecordedNanos))
             j += 1
         }
         missed += nk - k - 1
