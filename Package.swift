@@ -8,11 +8,20 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("NonisolatedNonsendingByDefault")
 ]
 
+// `-z now` (resolve every dynamic symbol at load): without it the first call of each libc/Swift runtime
+// symbol runs the lazy PLT resolver on whatever stack calls it, ~3 KB, on a fiber's small stack (Fiber.swift,
+// "Stacks"). It belongs to the final link, so the executable and the runtime's tests set it; the Runtime
+// library cannot (a package dependency may not carry unsafeFlags), and README tells its users.
+let bindNow: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]
+
 let package = Package(
     name: "qvtop",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "qvtop", targets: ["qvtop"])
+        .executable(name: "qvtop", targets: ["qvtop"]),
+        // The fiber runtime (M:N scheduler, channels, fd I/O on fibers) and the event loop, for other
+        // packages (README, "The runtime as a library").
+        .library(name: "Runtime", targets: ["Runtime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
@@ -34,8 +43,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
-            swiftSettings: swiftSettings,
-            linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]
+            swiftSettings: swiftSettings
         ),
         // Snapshot values the UI reads, from a live runtime or a recording.
         .target(name: "Telemetry", swiftSettings: swiftSettings),
@@ -67,9 +75,14 @@ let package = Package(
                 "Runtime", "CRuntime", "Telemetry", "Workloads", "Recording", "Dashboard", "Terminal", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: bindNow
         ),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "CRuntime"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RuntimeTests", dependencies: ["Runtime", "CRuntime"], swiftSettings: swiftSettings,
+            linkerSettings: bindNow),
+        // README's library example (Example.swift), compiled against Runtime's public API and run.
+        .testTarget(name: "RuntimeExampleTests", dependencies: ["Runtime"], swiftSettings: swiftSettings),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads"], swiftSettings: swiftSettings),
         .testTarget(

@@ -19,6 +19,30 @@ extern void __tsan_destroy_fiber(void *fiber) __attribute__((weak));
 extern void __tsan_switch_to_fiber(void *fiber, unsigned flags) __attribute__((weak));
 #define QV_TSAN (__tsan_switch_to_fiber != NULL)
 
+// AddressSanitizer fiber API: compiled in only when this file is built with -fsanitize=address
+// (`swift test --sanitize=address`). ASan keeps per-thread stack bounds and a fake stack for
+// use-after-return; each switch is announced with start_switch_fiber (where to, saving the current
+// fake stack) and completed on the new stack with finish_switch_fiber (restoring its fake stack and
+// learning where it came from). Without them ASan takes fiber stacks for heap and reports nonsense.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QV_ASAN 1
+#endif
+#endif
+#ifndef QV_ASAN
+#define QV_ASAN 0
+#endif
+#if QV_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+// The first code on a new fiber's stack: completes the switch, then runs the real entry.
+static void qv_fiber_entry_asan(void *arg) {
+    qv_fiber_ctx *ctx = arg;
+    __sanitizer_finish_switch_fiber(NULL, &ctx->asan_caller_bottom, &ctx->asan_caller_size);
+    ctx->asan_entry(ctx);
+}
+#endif
+
 // Functions that switch stacks must not be instrumented by TSan: its shadow call stack would see a
 // function entered on one fiber and left on another, and crash. They annotate the switch instead.
 #define QV_NO_TSAN __attribute__((no_sanitize("thread")))
@@ -61,9 +85,20 @@ static __thread qv_fiber_ctx *qv_current __attribute__((tls_model("initial-exec"
 
 static void qv_fiber_exit(void *arg);
 
-void qv_fiber_prepare(qv_fiber_ctx *ctx, void *stack_top, void *owner, void (*entry)(void *ctx)) {
+void qv_fiber_prepare(qv_fiber_ctx *ctx, void *stack_bottom, void *stack_top, void *owner, void (*entry)(void *ctx)) {
     memset(ctx, 0, sizeof *ctx);
     ctx->owner = owner;
+#if QV_ASAN
+    // A pooled stack may come from a fiber dropped mid-body, whose frames never returned and so never
+    // unpoisoned their redzones: start from a clean shadow.
+    __asan_unpoison_memory_region(stack_bottom, (size_t)((char *)stack_top - (char *)stack_bottom));
+    ctx->asan_stack_bottom = stack_bottom;
+    ctx->asan_stack_size = (size_t)((char *)stack_top - (char *)stack_bottom);
+    ctx->asan_entry = entry;
+    entry = qv_fiber_entry_asan;
+#else
+    (void)stack_bottom;
+#endif
     ctx->sp = qv_context_make(stack_top, entry, qv_fiber_exit, ctx);
     if (QV_TSAN) ctx->tsan_fiber = __tsan_create_fiber(0);
 }
@@ -93,7 +128,14 @@ QV_NO_TSAN int qv_fiber_resume(qv_fiber_ctx *ctx) {
     // Push the fiber's saved accesses onto this thread's access set (they may have begun on
     // another thread before it was suspended).
     swift_task_enterThreadLocalContext((char *)ctx->exclusivity);
+#if QV_ASAN
+    void *resumer_fake = NULL;  // the resumer's fake stack, back in place when the fiber returns here
+    __sanitizer_start_switch_fiber(&resumer_fake, ctx->asan_stack_bottom, ctx->asan_stack_size);
     qv_context_switch(&ctx->caller_sp, ctx->sp);
+    __sanitizer_finish_switch_fiber(resumer_fake, NULL, NULL);
+#else
+    qv_context_switch(&ctx->caller_sp, ctx->sp);
+#endif
     // Back on the resumer's stack. The resumer was blocked in this call the whole time, and a
     // running fiber never changes thread, so this is still the thread we started on: writing the
     // TLS slot through an address computed before the switch is correct here.
@@ -113,9 +155,16 @@ QV_NO_TSAN void qv_fiber_suspend(void) {
     // Take the fiber's live accesses off this thread's set and keep them in the ctx.
     swift_task_exitThreadLocalContext((char *)ctx->exclusivity);
     if (__builtin_expect(QV_TSAN, 0)) __tsan_switch_to_fiber(ctx->tsan_caller, 0);
+#if QV_ASAN
+    __sanitizer_start_switch_fiber(&ctx->asan_fake_stack, ctx->asan_caller_bottom, ctx->asan_caller_size);
+#endif
     qv_context_switch(&ctx->sp, ctx->caller_sp);
     // Resumed, maybe on another thread: nothing below may touch thread-local state. (The next
-    // resumer already set its thread's qv_current and pushed our accesses.)
+    // resumer already set its thread's qv_current and pushed our accesses.) ASan's finish call
+    // reads its own thread state afresh: it is a real call into the sanitizer runtime.
+#if QV_ASAN
+    __sanitizer_finish_switch_fiber(ctx->asan_fake_stack, &ctx->asan_caller_bottom, &ctx->asan_caller_size);
+#endif
 }
 
 // Runs on the fiber's stack after its entry function returned (called by the trampoline).
@@ -124,8 +173,13 @@ QV_NO_TSAN __attribute__((noreturn)) static void qv_fiber_exit(void *arg) {
     ctx->finished = 1;
     swift_task_exitThreadLocalContext((char *)ctx->exclusivity);
     if (QV_TSAN) __tsan_switch_to_fiber(ctx->tsan_caller, 0);
-    void *dead_sp;  // never resumed: the resumer returns this stack to the pool
-    qv_context_switch(&dead_sp, ctx->caller_sp);
+#if QV_ASAN
+    // NULL: the fiber never comes back, so ASan frees its fake stack.
+    __sanitizer_start_switch_fiber(NULL, ctx->asan_caller_bottom, ctx->asan_caller_size);
+#endif
+    // Never resumed: the resumer returns this stack to the pool. The dead stack pointer goes into the ctx, not
+    // into a local: under ASan a local whose address is taken lives in the fake stack just released above.
+    qv_context_switch(&ctx->sp, ctx->caller_sp);
     __builtin_unreachable();
 }
 

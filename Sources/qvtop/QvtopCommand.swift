@@ -1,6 +1,7 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import Runtime
 
 /// `qvtop`: htop for schedulers. `qvtop` alone is `qvtop run`.
 @main
@@ -11,13 +12,14 @@ struct Qvtop: ParsableCommand {
         commandName: "qvtop",
         abstract: "Run scheduler models live and draw what they do.",
         version: version,
-        subcommands: [Run.self, Replay.self, Export.self, Bench.self, Presets.self],
+        subcommands: [Run.self, Replay.self, Export.self, Bench.self, Presets.self, DebugFiberOverflow.self],
         defaultSubcommand: Run.self
     )
 
     /// Sets the process's heap policy (HeapPolicy.swift) before parsing and running the command.
     static func main() {
         HeapPolicy.apply()
+        FiberCrashReport.install()  // a crash on a fiber names it (chains to Swift's backtracer)
         main(nil)
     }
 }

@@ -61,7 +61,7 @@ import Testing
         let entry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { _ in
             _ = FiberStackSafetyTests.recurse(1)
         }
-        qv_fiber_prepare(stack.context, stack.stackTop, nil, entry)
+        qv_fiber_prepare(stack.context, stack.bottom, stack.stackTop, nil, entry)
         _ = qv_fiber_resume(stack.context)
         _exit(4)  // the body returned: the overflow did not happen
     }

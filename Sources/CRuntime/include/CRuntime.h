@@ -60,6 +60,7 @@ uint64_t qv_now_ns(void);
 /// effects and sank `Unmanaged.passRetained(x)` below the release store of `LocalQueue.push` (seen in the
 /// release build's machine code), so a thief could take, run and release the object before the retain
 /// happened — freeing it under its owner. An opaque call may write memory, so it stays before the store.
+/// Reduced reproducer (both orders, compiled with swiftc -O): Tests/RuntimeTests/RetainOrderTests.swift.
 void *qv_retain_object(void *object);
 
 /// The pthread key of the calling thread's scheduler carrier (Swift's `CarrierTLS`), created when the library
@@ -78,6 +79,22 @@ int qv_malloc_trim(void);
 /// mallopt(M_TRIM_THRESHOLD, trim_threshold) and mallopt(M_TOP_PAD, top_pad) (malloc.h); 1 when both took.
 /// For an executable's heap policy, as qv_malloc_trim.
 int qv_malloc_keep_heap(int trim_threshold, int top_pad);
+
+/// Gives the calling thread an alternate signal stack (64 KiB, guard page below) unless it has one, so crash
+/// handlers installed with SA_ONSTACK run even when the thread's stack overflowed. Freed at thread exit.
+/// Returns 0 or -1 (mmap/sigaltstack failed). Called first thing on every scheduler carrier (altstack.c).
+int qv_altstack_install(void);
+/// 1 when the calling thread has an alternate signal stack enabled.
+int qv_altstack_active(void);
+/// 1 when the calling code runs on the thread's alternate signal stack (inside a handler that uses it).
+int qv_on_altstack(void);
+/// Writes a crash line for signal `sig` at fault address `addr`; called from a signal handler.
+typedef void (*qv_crash_describe_fn)(int sig, void *addr);
+/// Installs (once) SA_ONSTACK handlers for SIGSEGV and SIGBUS that call `describe`, put back the handler
+/// found at install time and let the signal reach it. Returns 0 or -1.
+int qv_fiber_crash_install(qv_crash_describe_fn describe);
+/// write(2) of all `count` bytes to stderr (async-signal-safe; for crash reports).
+void qv_write_stderr(const char *bytes, long count);
 
 /// Constants Swift cannot import as macros on every libc.
 static inline uint32_t qv_EPOLLIN(void) { return EPOLLIN; }

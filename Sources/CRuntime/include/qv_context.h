@@ -35,6 +35,10 @@ double qv_context_pingpong_ns(long round_trips);
 
 // ---- layer 2: fibers ---------------------------------------------------------------------------
 
+/// Bytes reserved at the top of every fiber stack for its qv_fiber_ctx (FiberStack.contextSlot reads this).
+/// A multiple of 16, so the usable stack below it keeps the ABI's alignment.
+#define QV_FIBER_CTX_SLOT 128
+
 /// Per-fiber switch state. Lives at the top of the fiber's own stack mapping (see FiberStack.swift),
 /// so a fiber costs no extra allocation for it. Ownership per field:
 typedef struct qv_fiber_ctx {
@@ -57,12 +61,27 @@ typedef struct qv_fiber_ctx {
     /// What `owner` is: 0 = a Swift `Fiber`, 1 = a scheduler task (a `FiberTask` that owns its stack and
     /// this ctx directly, with no `Fiber` object). Set after qv_fiber_prepare, before the first resume.
     int32_t owner_kind;
+    /// AddressSanitizer's fiber state, used only when fiber.c is compiled with -fsanitize=address (present
+    /// always, so the layout Swift imports never depends on the sanitizer). The fiber's stack bounds (set by
+    /// prepare); its fake stack while suspended (written by suspend on the fiber's side); the bounds of the
+    /// resumer's stack, learnt by the fiber each time it is switched in; the real entry, called by the ASan
+    /// entry wrapper after it announced the switch.
+    void *asan_stack_bottom;
+    size_t asan_stack_size;
+    void *asan_fake_stack;
+    const void *asan_caller_bottom;
+    size_t asan_caller_size;
+    void (*asan_entry)(void *ctx);
 } qv_fiber_ctx;
 
-/// Prepares ctx (already placed at the top of a stack whose usable part ends at stack_top) so
+// The ctx must fit its slot: a field added without growing the slot would overlap the fiber's stack top.
+_Static_assert(sizeof(qv_fiber_ctx) <= QV_FIBER_CTX_SLOT, "qv_fiber_ctx outgrew QV_FIBER_CTX_SLOT");
+_Static_assert(QV_FIBER_CTX_SLOT % 16 == 0, "QV_FIBER_CTX_SLOT must keep the stack 16-byte aligned");
+
+/// Prepares ctx (already placed at the top of a stack whose usable part is [stack_bottom, stack_top)) so
 /// that the first resume calls entry(ctx) on the new stack; when entry returns, the fiber
-/// finishes (resume returns 1). Creates the TSan fiber when TSan is present.
-void qv_fiber_prepare(qv_fiber_ctx *ctx, void *stack_top, void *owner, void (*entry)(void *ctx));
+/// finishes (resume returns 1). Creates the TSan fiber when TSan is present; records the bounds for ASan.
+void qv_fiber_prepare(qv_fiber_ctx *ctx, void *stack_bottom, void *stack_top, void *owner, void (*entry)(void *ctx));
 
 /// Runs the fiber on the calling thread until it suspends or finishes. Returns 1 when it finished
 /// (its TSan fiber is then destroyed and its stack is no longer in use), else 0. Never call it

@@ -61,17 +61,9 @@ extension EventLoop {
             let t = clock.now()
             running = t > start ? t - start : 0
         }
-        var lag = LoopLagSummary()
-        if copies.lag.totalCount > 0 {
-            lag.p50Ms = Double(copies.lag.valueAtPercentile(50)) / 1e6
-            lag.p99Ms = Double(copies.lag.valueAtPercentile(99)) / 1e6
-            lag.maxMs = Double(copies.lag.max) / 1e6
-        }
-        if copies.slots.totalCount > 0 { lag.slotP99Ms = Double(copies.slots.valueAtPercentile(99)) / 1e6 }
-        lag.recentMs = Double(copies.recentMax) / 1e6
-        lag.buckets = copies.buckets
-        lag.ticks = copies.ticks
-        lag.missedSlots = copies.missed
+        let lag = LoopLagSummary(
+            late: copies.lag, slots: copies.slots, buckets: copies.buckets, recentMaxNanos: copies.recentMax,
+            missed: copies.missed)
         return LoopMetrics(
             id: id, name: name, readyDepth: ready, inboxDepth: inbox,
             readyDepthHighWater: resetRecent

@@ -16,8 +16,8 @@
 //                                    readyDepthHighWater / inboxDepth are there for the peak-hold marker)
 //   LoopSnapshot.busyRatio         ← Δ busyNanos / Δ wall nanoseconds between two samples
 //   LoopSnapshot.current           ← LoopMetrics.current
-//   LoopSnapshot.lag / Snapshot.lag ← LoopMetrics.lag (p50Ms, p99Ms, maxMs, slotP99Ms, recentMs,
-//                                    buckets: same bounds as LagSummary.bucketBoundsMs);
+//   LoopSnapshot.lag / Snapshot.lag ← LoopMetrics.lag (a LoopLagSummary of the loop's LagRecorder,
+//                                    Runtime/Metrics/LagRecorder.swift);
 //                                    call `metrics(resetRecent: true)` from the sampler only
 //   Snapshot.events                ← EventLoop.drainEvents() / LoopGroup.drainEvents()
 //                                    (RuntimeEventRecord: .slowCallback name + durationNanos,
@@ -28,27 +28,6 @@
 
 import Histogram
 import Synchronization
-
-/// Heartbeat lateness, as the dashboard draws it (same fields as `Telemetry.LagSummary`).
-public struct LoopLagSummary: Sendable, Equatable {
-    public var p50Ms: Double = 0
-    public var p99Ms: Double = 0
-    public var maxMs: Double = 0
-    /// p99 over every heartbeat slot, a skipped slot counting as late until the loop ran (anchors' W4).
-    public var slotP99Ms: Double = 0
-    /// Worst lateness since the previous `metrics()` call that asked to reset it.
-    public var recentMs: Double = 0
-    /// Counts per bucket; upper bounds in `bucketBoundsMs` (the same as `Telemetry.LagSummary`'s).
-    public var buckets: [UInt64] = Array(repeating: 0, count: LoopLagSummary.bucketBoundsMs.count)
-    /// Heartbeat ticks that fired, and grid slots skipped because the loop was busy.
-    public var ticks: UInt64 = 0
-    public var missedSlots: UInt64 = 0
-
-    /// Upper bounds of `buckets`, ms; the last bucket is open-ended. Must equal `Telemetry.LagSummary.bucketBoundsMs`.
-    public static let bucketBoundsMs: [Double] = [0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, .infinity]
-
-    public init() {}
-}
 
 /// p50 / p99 / max of a per-job duration, ms.
 public struct LoopDurationSummary: Sendable, Equatable {
@@ -104,56 +83,6 @@ public struct LoopMetrics: Sendable, Equatable {
     public var droppedEvents: UInt64
     /// Tasks waiting on an fd now (readers + writers; gauge, as of the loop's last publish).
     public var fdWaiters: Int
-}
-
-/// Histogram of nanosecond durations, 2 significant digits, up to 1 hour.
-func makeNanosHistogram() -> Histogram<UInt64> {
-    Histogram<UInt64>(
-        lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .two)
-}
-
-/// The heartbeat's bookkeeping. Owned by the loop thread.
-struct LagRecorder {
-    let periodNanos: UInt64
-    let spikeNanos: UInt64
-    /// Grid origin and index of the next slot to fire (anchors' W4: t0 + k × period).
-    var origin: UInt64 = 0
-    var k: UInt64 = 1
-    var late = makeNanosHistogram()
-    var slots = makeNanosHistogram()
-    var buckets = [UInt64](repeating: 0, count: LoopLagSummary.bucketBoundsMs.count)
-    var recentMax: UInt64 = 0
-    var missed: UInt64 = 0
-
-    init(period: Duration, spike: Duration) {
-        periodNanos = max(1, LoopTime.nanos(period))
-        spikeNanos = LoopTime.nanos(spike)
-    }
-
-    var nextDeadline: UInt64 { origin &+ k &* periodNanos }
-
-    /// Records a tick that fired at `now`; returns its lateness. Advances `k` past every slot
-    /// that has already passed (skipped slots count toward `slots` as late until `now`).
-    mutating func tick(now: UInt64) -> UInt64 {
-        let scheduled = nextDeadline
-        let lateness = now > scheduled ? now - scheduled : 0
-        late.record(lateness)
-        recentMax = max(recentMax, lateness)
-        let ms = Double(lateness) / 1e6
-        var b = 0
-        while b < LoopLagSummary.bucketBoundsMs.count - 1 && ms > LoopLagSummary.bucketBoundsMs[b] { b += 1 }
-        buckets[b] += 1
-        let nk = max(k + 1, (now > origin ? (now - origin) / periodNanos : 0) + 1)
-        var j = k
-        while j < nk {
-            let slot = origin &+ j &* periodNanos
-            slots.record(now > slot ? now - slot : 0)
-            j += 1
-        }
-        missed += nk - k - 1
-        k = nk
-        return lateness
-    }
 }
 
 /// Counters and copies published by the loop thread for readers on any thread.

@@ -31,7 +31,9 @@
 //    onto the new thread's list (tested in FiberMigrationTests).
 // 4. ThreadSanitizer: `__tsan_switch_to_fiber` right before the raw switch, only when the weak
 //    TSan symbols are present (a separate slow-path resume, so normal builds carry no TSan code on
-//    the path); the C functions that switch are `no_sanitize("thread")`.
+//    the path); the C functions that switch are `no_sanitize("thread")`. AddressSanitizer:
+//    `__sanitizer_start_switch_fiber` / `__sanitizer_finish_switch_fiber` around the switch, compiled
+//    in only when fiber.c is built with -fsanitize=address (its state sits in the ctx's second half).
 // No allocation, lock, retain/release or dynamic exclusivity check runs on this path: the fiber's
 // state is an atomic byte, its switch state lives in C memory at the top of its stack, and
 // `Fiber.suspend()` is a direct call into C.
@@ -215,7 +217,7 @@ public final class Fiber: @unchecked Sendable {
         stateCode = Atomic(FiberState.codeNew)
         // Unmanaged: the ctx holds an unretained back pointer; the fiber owns the ctx (inside its
         // stack), and whoever runs the fiber holds a strong reference for the duration of resume().
-        qv_fiber_prepare(context, stack.stackTop, Unmanaged.passUnretained(self).toOpaque(), fiberEntry)
+        qv_fiber_prepare(context, stack.bottom, stack.stackTop, Unmanaged.passUnretained(self).toOpaque(), fiberEntry)
     }
 
     deinit {

@@ -6,7 +6,7 @@
 //   slab:      [ usable stack ........................................... | qv_fiber_ctx ]
 //              ^ mapping                                                    ^ top - contextSlot
 //
-// The fiber's switch state (qv_fiber_ctx) lives in the top 64 bytes of its own stack, so a fiber
+// The fiber's switch state (qv_fiber_ctx) lives in the top `QV_FIBER_CTX_SLOT` bytes of its own stack, so a fiber
 // needs no separate allocation for it and a parked fiber touches as few pages as possible.
 import CRuntime
 
@@ -25,8 +25,9 @@ public struct FiberStack: @unchecked Sendable {
 
     /// 64 KiB: a parked fiber usually touches only its top page; the rest is address space.
     public static let defaultSize = 64 * 1024
-    /// Bytes at the top of each stack reserved for the fiber's `qv_fiber_ctx`.
-    static let contextSlot = 64
+    /// Bytes at the top of each stack reserved for the fiber's `qv_fiber_ctx` (one definition, in qv_context.h,
+    /// where a static assertion checks the ctx fits).
+    static let contextSlot = Int(QV_FIBER_CTX_SLOT)
     /// The system page size.
     public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 

@@ -159,6 +159,7 @@ class FiberTask: @unchecked Sendable {
         for j in Self.takeJoiners(old).reversed() {
             switch j {
             case .fiber(let t): t.scheduler.wake(t, reason: .join)
+            case .fiberOfOtherScheduler(let t, let s): s.wake(t, reason: .join)
             case .thread(let p): p.unpark(poller: nil)
             }
         }
@@ -282,7 +283,14 @@ extension FiberTask {
     @usableFromInline
     final func joinSlow() {
         if let current = Scheduler.currentTask {
-            if addJoiner(.fiber(current)) {
+            // A joiner of another scheduler holds that scheduler in its node: it may shut down (dropping this
+            // fiber's frames, not the node) and be released before we complete, and `wake` must not reach a
+            // freed scheduler. Alive, a shut-down scheduler refuses the late wake (the injector is closed) and
+            // cancels the joiner. Same scheduler: no retain (`Scheduler.run` keeps it alive). Built inside the
+            // call, not in a local: a frame parked for good (the scheduler dropped it) must not hold the scheduler.
+            if addJoiner(
+                current.scheduler === scheduler ? .fiber(current) : .fiberOfOtherScheduler(current, current.scheduler))
+            {
                 // Loop: a stray wake-up must not end the wait early.
                 repeat { current.park(reason: .join) } while !isDone
             }
@@ -318,6 +326,8 @@ final class JoinWaiter: @unchecked Sendable {
 
 enum Joiner {
     case fiber(FiberTask)
+    /// A fiber of another scheduler, and that scheduler (strong: see `joinSlow`).
+    case fiberOfOtherScheduler(FiberTask, Scheduler)
     case thread(Parker)
 }
 

@@ -18,6 +18,7 @@ private let taskEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw
 extension Scheduler {
     /// Body of every carrier thread.
     func carrierMain(_ c: Carrier) {
+        FiberCrashReport.prepareCarrierThread()  // an alternate signal stack: a fiber's overflow can be reported
         // relaxed (the four counter updates): gauges; shutdown's pthread_join orders them for its caller.
         Scheduler.liveThreads.add(1, ordering: .relaxed)
         liveCarriers.add(1, ordering: .relaxed)
@@ -77,7 +78,7 @@ extension Scheduler {
             context = s.context
             // Unmanaged: the ctx holds an unretained back pointer; `t` (held by this frame for the whole
             // resume) keeps the task alive while it runs, and the task owns the stack that holds the ctx.
-            qv_fiber_prepare(context, s.stackTop, Unmanaged.passUnretained(t).toOpaque(), taskEntry)
+            qv_fiber_prepare(context, s.bottom, s.stackTop, Unmanaged.passUnretained(t).toOpaque(), taskEntry)
             context.pointee.owner_kind = 1
         }
         c.current = t

@@ -108,6 +108,15 @@ public enum SchedulerError: Error, Equatable, Sendable {
     case closed(fd: Int32)
 }
 
+/// An M:N scheduler: fibers (`spawn`) run on `carriers` OS threads, park on timers (`sleep`), channels,
+/// joins and fds without holding a thread, and may resume on another carrier after every park.
+///
+/// Fiber code and thread identity: because a fiber migrates across parks, code running in a fiber must
+/// not use anything that records or caches the OS thread's identity — `Synchronization.Mutex` (its owner
+/// tid is read through a thread-local the optimizer may compute before a park and reuse after it),
+/// error-checking or priority-inheritance `pthread_mutex`es, thread-locals, `pthread_self()`, a cached
+/// `errno`. Use `SpinLock` for short critical sections shared with plain threads, `FiberMutex`,
+/// `Channel` and `FiberSemaphore` between fibers, `Fiber.current` / `qv_gettid()` for identity.
 public final class Scheduler: @unchecked Sendable {
     // @unchecked Sendable: shared state is atomic or behind Mutexes; per-worker plain state follows the
     // ownership rules in Worker.swift.

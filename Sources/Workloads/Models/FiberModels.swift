@@ -13,10 +13,11 @@
 //   exists for: with `steal = "none"` they stay there, with `half` idle carriers take them.
 //
 // Heartbeat lag is measured like the loops': a heartbeat fiber sleeps one period at a time and
-// records how late it wakes (`HeartbeatLag`), so a carrier stalled by CPU work or a pinned blocking
-// call shows as lag, and loop and fiber presets are compared on the same scale. It is not the
-// ready → running delay: that one is the scheduler's own sampled measure (`Snapshot.readyDelay`,
-// mapped by Sampling/FiberSampler); docs/figures.md defines both.
+// records how late it wakes (the runtime's `SharedLagRecorder`: the loops' recorder behind a
+// fiber-safe lock), so a carrier stalled by CPU work or a pinned blocking call shows as lag, and
+// loop and fiber presets are compared on the same scale. It is not the ready → running delay: that
+// one is the scheduler's own sampled measure (`Snapshot.readyDelay`, mapped by
+// Sampling/FiberSampler); docs/figures.md defines both.
 
 import Foundation
 import Runtime
@@ -117,7 +118,7 @@ final class FiberModel: Model {
     /// One per task spec; written by fibers on any carrier, read by the sampler.
     let stats: [KindStats]
     /// Written by the heartbeat fiber, read by the sampler.
-    let heartbeat: HeartbeatLag
+    let heartbeat: SharedLagRecorder
     /// Set once by `stop()`; polled by generator, population and heartbeat fibers.
     private let stopping = StopFlag()
     /// Every spawn of ours passes it; `stop()` closes it before `Scheduler.shutdown()`.
@@ -138,7 +139,7 @@ final class FiberModel: Model {
         sampler = Mutex(
             FiberSampler(sessionStart: sessionStart, delaySampling: Scheduler.Configuration().delaySampling))
         stats = preset.workload.tasks.map { KindStats(name: $0.name, kind: $0.kind) }
-        heartbeat = HeartbeatLag(periodNanos: UInt64(preset.scheduler.heartbeatMs * 1e6))
+        heartbeat = SharedLagRecorder(period: .nanoseconds(Int64(max(preset.scheduler.heartbeatMs * 1e6, 10_000))))
     }
 
     func start() throws(ModelError) {
@@ -182,14 +183,13 @@ final class FiberModel: Model {
         let stop = stopping
         gate.pass {
             scheduler.spawn(name: "heartbeat", kind: "heartbeat") {
-                var due = Monotonic.now() + lag.periodNanos
+                lag.start(at: Monotonic.now())
                 while !stop.isSet {
+                    // The recorder keeps the grid: the next slot after the last tick (skipped slots count there).
+                    let due = lag.nextDeadline
                     let now = Monotonic.now()
                     if due > now { Scheduler.sleep(nanoseconds: due - now) }
-                    let woke = Monotonic.now()
-                    lag.record(dueNanos: due, nowNanos: woke)
-                    // The next slot on the grid after now (skipped slots count in the recorder).
-                    due += lag.periodNanos * max(1, (woke - due) / lag.periodNanos + 1)
+                    lag.tick(now: Monotonic.now())
                 }
             }
         }
@@ -300,7 +300,7 @@ final class FiberModel: Model {
         let interval = scheduler.takeInterval()
         let records = scheduler.drainEvents()
         sampler.withLock { $0.sample(m, interval: interval, events: records, into: &snapshot) }
-        snapshot.lag = heartbeat.summary()
+        snapshot.lag = LagSummary(heartbeat.summary(resetRecent: true))
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
         return snapshot
     }

@@ -9,7 +9,7 @@
 // sampler. They avoid the lock but need a registry of threads that fibers migrate between.
 
 import Histogram
-import Synchronization
+import Runtime
 import Telemetry
 
 /// Statistics of one task spec. Safe to use from any thread.
@@ -33,8 +33,8 @@ public final class KindStats: Sendable {
         var inFlight: Int { Int(started - completed - failed) }
     }
 
-    // protected by its own lock; every method may be called from any thread.
-    private let state = Mutex(State())
+    // protected by its own lock; every method may be called from any thread or fiber.
+    private let state = SpinLock(State())
 
     public init(name: String, kind: TaskKind) {
         self.name = name
@@ -109,61 +109,6 @@ public final class KindStats: Sendable {
                 p50Ms: hasData ? Double(s.latency.valueAtPercentile(50)) / 1000 : 0,
                 p99Ms: hasData ? Double(s.latency.valueAtPercentile(99)) / 1000 : 0, throughput: throughput,
                 dropped: s.dropped, errors: s.errors)
-        }
-    }
-}
-
-/// A lateness recorder for heartbeats that the models own themselves (fiber models: scheduling
-/// delay, ready → running, measured by a heartbeat fiber that sleeps one period at a time).
-///
-/// Records lateness per tick and the anchors' W4 "slot" lag: each period slot that passed while
-/// the heartbeat could not run counts as late by the time until it finally ran.
-public final class HeartbeatLag: Sendable {
-    private struct State {
-        var ticks = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)
-        var slots = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)
-        var maxMicros: UInt64 = 0
-        var recentMaxMicros: UInt64 = 0
-        var buckets = [UInt64](repeating: 0, count: LagSummary.bucketBoundsMs.count)
-    }
-    // protected by its own lock: the heartbeat records, the sampler reads.
-    private let state = Mutex(State())
-    public let periodNanos: UInt64
-
-    public init(periodNanos: UInt64) { self.periodNanos = max(periodNanos, 10_000) }
-
-    /// One heartbeat that was due at `dueNanos` ran at `nowNanos`.
-    public func record(dueNanos: UInt64, nowNanos: UInt64) {
-        let late = nowNanos > dueNanos ? nowNanos - dueNanos : 0
-        let micros = late / 1000
-        state.withLock { s in
-            _ = s.ticks.record(min(micros, 3_600_000_000))
-            s.maxMicros = max(s.maxMicros, micros)
-            s.recentMaxMicros = max(s.recentMaxMicros, micros)
-            let ms = Double(micros) / 1000
-            let b = LagSummary.bucketBoundsMs.firstIndex { ms <= $0 } ?? (s.buckets.count - 1)
-            s.buckets[b] += 1
-            // Slots skipped while late: each is late by (now − its own due time).
-            var slotLate = late
-            for _ in 0..<100_000 {  // bounded: a 100 s stall at 1 ms still ends
-                _ = s.slots.record(min(slotLate / 1000, 3_600_000_000))
-                if slotLate < periodNanos { break }
-                slotLate -= periodNanos
-            }
-        }
-    }
-
-    /// Summary over the whole run; `recentMs` is the worst tick since the previous call.
-    public func summary() -> LagSummary {
-        state.withLock { s in
-            let has = s.ticks.totalCount > 0
-            let out = LagSummary(
-                p50Ms: has ? Double(s.ticks.valueAtPercentile(50)) / 1000 : 0,
-                p99Ms: has ? Double(s.ticks.valueAtPercentile(99)) / 1000 : 0, maxMs: Double(s.maxMicros) / 1000,
-                slotP99Ms: s.slots.totalCount > 0 ? Double(s.slots.valueAtPercentile(99)) / 1000 : 0,
-                recentMs: Double(s.recentMaxMicros) / 1000, buckets: s.buckets)
-            s.recentMaxMicros = 0
-            return out
         }
     }
 }

@@ -60,8 +60,9 @@ final class LoopbackFaults: Sendable {
 final class LoopbackServer: Sendable {
     let fd: Int32
     let port: UInt16
-    // protected by its lock: connection sockets not yet closed.
-    private let open = Mutex<Set<Int32>>([])
+    // protected by its lock: connection sockets not yet closed. A `SpinLock`: fiber bodies track and
+    // untrack (docs/ARCHITECTURE.md, "Fiber code and thread identity").
+    private let open = SpinLock<Set<Int32>>([])
 
     func track(_ c: Int32) { open.withLock { _ = $0.insert(c) } }
 

@@ -8,13 +8,14 @@
 
 import Foundation
 import Runtime
-import Synchronization
 
 /// Who got there first: the request (finished) or its watchdog (fired). Any fiber.
 final class RequestDeadline: Sendable {
-    // protected by its lock: (finished, fired); the watchdog's shutdown(2) runs under it. A plain
-    // Mutex is safe on fibers here: no holder parks (or migrates) before releasing it.
-    private let state = Mutex<(finished: Bool, fired: Bool)>((false, false))
+    // protected by its lock: (finished, fired); the watchdog's shutdown(2) runs under it. A SpinLock, not
+    // `Synchronization.Mutex`: both callers are fibers that parked earlier in the same function, and the
+    // optimizer may reuse a thread-local address computed before the park (docs/ARCHITECTURE.md, "Fiber
+    // code and thread identity").
+    private let state = SpinLock<(finished: Bool, fired: Bool)>((false, false))
 
     /// The watchdog: unless the request finished, marks it timed out and runs `expire` (shutting its socket down).
     func fire(_ expire: () -> Void) {
