@@ -30,6 +30,9 @@ struct AppOptions: Sendable {
     var code: [CodeListing] = []
     /// Recording (`--record`, the `r` and `b` keys; AppRecording.swift); nil in a replay.
     var record: RecordSetup?
+    /// Where the `s` key saves pictures (Pictures.swift): `--record-dir` live, the recording's folder
+    /// in a replay; nil: the current directory.
+    var pictureDirectory: String?
 }
 
 /// Live preset switching (keys 1–9, Tab, the `p` picker), given to the app loop by `run`.
@@ -96,6 +99,7 @@ enum App {
         defer { recording?.finish() }
         var bookmarks = 0
         var replayCode = ReplayCode()
+        var shown: Grid?  // the grid drawn last: what `s` saves
         func startRecording() {
             let failure = recording?.start(
                 columns: state.size.width, rows: state.size.height, sampleHz: Double(state.rateHz),
@@ -123,7 +127,9 @@ enum App {
                     data.replay = ReplayStatus(replayer.timeline)
                     replayCode.update(&data, from: replayer)
                 }
-                terminal.draw(Shell.render(data: data, state: state, glyphs: terminal.glyphs))
+                let grid = Shell.render(data: data, state: state, glyphs: terminal.glyphs)
+                terminal.draw(grid)
+                shown = grid
                 due = now + .nanoseconds(1_000_000_000 / state.rateHz)
             }
             let wait = due - clock.now
@@ -173,6 +179,12 @@ enum App {
                 }
             case .replay(let command):
                 replayer?.apply(command.control)
+            case .savePicture:
+                let grid = shown ?? Shell.render(data: data, state: state, glyphs: terminal.glyphs)
+                switch Pictures.save(grid, snapshot: data.snapshot, directory: options.pictureDirectory) {
+                case .success(let path): _ = reduce(&state, .pictureSaved(path))
+                case .failure(let error): _ = reduce(&state, .pictureFailed(error.message))
+                }
             case .none:
                 break
             }

@@ -9,7 +9,7 @@ struct Run: ParsableCommand {
         abstract: "Open the live dashboard (the default).",
         discussion: """
             Keys: ? help, Space pause, 1-9/Tab/p presets, c code, arrows+Enter details, +/- redraw rate, \
-            r record / stop, b bookmark, Ctrl-L repaint, q quit. Needs a terminal; --headless runs without \
+            r record / stop, b bookmark, s save the screen as SVG, Ctrl-L repaint, q quit. Needs a terminal; --headless runs without \
             one (and records too with --record). Replay a recording with `qvtop replay FILE`.
             """
     )
@@ -25,7 +25,7 @@ struct Run: ParsableCommand {
     @Flag(help: "With --record: replace the file if it exists.") var force = false
     @Option(
         help: ArgumentHelp(
-            "Where `r` puts recordings when --record names no file (default: the current directory).",
+            "Where `r` puts recordings when --record names no file, and `s` its pictures (default: the current directory).",
             valueName: "dir"))
     var recordDir: String?
     @Flag(
@@ -70,6 +70,7 @@ struct Run: ParsableCommand {
         options.record = options.record ?? RecordSetup()
         options.record?.path = record
         options.record?.directory = recordDir
+        options.pictureDirectory = recordDir
         options.record?.force = force
         options.record?.startNow = record != nil
         options.record?.extra = ["command": "run", "preset": preset ?? ""]
