@@ -172,6 +172,7 @@ public final class Replayer: SnapshotSource {
 
     public func pause() {
         guard !isPaused else { return }
+        advance()  // the frame at the playhead now, so a step right after counts from it
         let p = position
         isPaused = true
         reanchor(position: p)
