@@ -11,7 +11,7 @@ struct Qvtop: ParsableCommand {
         commandName: "qvtop",
         abstract: "Run scheduler models live and draw what they do.",
         version: version,
-        subcommands: [Run.self, Replay.self, Export.self, Bench.self, Presets.self],
+        subcommands: [Run.self, Replay.self, Compare.self, Export.self, Bench.self, Presets.self],
         defaultSubcommand: Run.self
     )
 

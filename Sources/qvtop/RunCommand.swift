@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Recording
 import Telemetry
 import Terminal
+import Workloads
 
 /// `qvtop run` (the default): the live dashboard.
 struct Run: ParsableCommand {
@@ -28,6 +30,11 @@ struct Run: ParsableCommand {
             "Where `r` puts recordings when --record names no file, and `s` its pictures (default: the current directory).",
             valueName: "dir"))
     var recordDir: String?
+    @Option(
+        help: ArgumentHelp(
+            "Run two presets one after the other for --duration each, record both (in --record-dir) and compare them.",
+            valueName: "P1,P2"))
+    var compare: String?
     @Flag(
         help: ArgumentHelp("Draw made-up snapshots instead of a runtime (UI development, tests).", visibility: .hidden))
     var synthetic = false
@@ -39,6 +46,11 @@ struct Run: ParsableCommand {
     @OptionGroup var headlessOptions: HeadlessOptions
 
     func run() throws {
+        if let compare {
+            guard record == nil else { throw ValidationError("--compare records into --record-dir, not --record") }
+            return try Self.runCompare(
+                compare, options: headlessOptions, directory: recordDir, headless: headless, ascii: ascii)
+        }
         if let record, !force, SessionRecording.wouldClobber(record) {
             throw fail("\(record) exists; use --force to overwrite it")
         }
@@ -76,5 +88,43 @@ struct Run: ParsableCommand {
         options.record?.extra = ["command": "run", "preset": preset ?? ""]
         let status = App.run(source: source, menu: menu, options: options)
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+extension Run {
+    /// `run --compare P1,P2`: runs P1 headless for `--duration` and records it, then P2 (one at a time,
+    /// so they do not share the machine), reads both files back and opens the comparison (or prints it
+    /// with `--headless`, as JSON with `--json`). Files: `DIR/qvtop-compare-P-DATE.qvrec`.
+    static func runCompare(
+        _ list: String, options: HeadlessOptions, directory: String?, headless: Bool, ascii: Bool
+    ) throws {
+        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard names.count == 2, names.allSatisfy({ !$0.isEmpty }) else {
+            throw ValidationError("--compare takes two presets, P1,P2 (got '\(list)')")
+        }
+        try options.checkRanges()
+        var presets: [Preset] = []
+        for name in names {
+            do throws(PresetError) {
+                presets.append(try PresetCatalog.resolve(name))
+            } catch {
+                throw failLine(error.description)
+            }
+        }
+        let date = SessionRecording.dateStamp()
+        var recordings: [Recording] = []
+        var paths: [String] = []
+        for (i, preset) in presets.enumerated() {
+            let file = "qvtop-compare-\(i == 0 ? "A" : "B")-\(preset.name)-\(date).qvrec"
+            let path = directory.map { ($0 as NSString).appendingPathComponent(file) } ?? file
+            FileHandle.standardError.write(
+                Data("qvtop: running \(preset.name) for \(options.duration) s, recording to \(path)\n".utf8))
+            _ = try Headless.collectRecording(preset: preset, options: options, record: RecordSetup(path: path))
+            recordings.append(try loadRecording(path))
+            paths.append(path)
+        }
+        try Compare.compare(
+            recordings[0], recordings[1], names: (paths[0], paths[1]), headless: headless || options.json,
+            json: options.json, ascii: ascii, pictureDirectory: directory)
     }
 }
