@@ -147,8 +147,11 @@ enum App {
             let waitMs = max(
                 0, Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
             guard let key = terminal.readKey(timeoutMs: waitMs) else { continue }
+            // A comparison has no single-run layout to hit-test clicks against: without a snapshot only the
+            // footer's hints answer clicks.
+            let clickData = compare == nil ? data : ViewData(sourceAttached: true)
             let intent: Intent? =
-                key == .resize ? .resize(terminal.size) : Shell.intent(for: key, data: data, state: state)
+                key == .resize ? .resize(terminal.size) : Shell.intent(for: key, data: clickData, state: state)
             guard let intent else { continue }
             switch reduce(&state, intent) {
             case .quit(let status):

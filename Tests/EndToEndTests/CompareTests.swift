@@ -80,4 +80,17 @@ struct CompareTests {
         try pane.send("q")
         #expect(pane.exitStatus() == 0)
     }
+
+    @Test func recordingsOfDifferentFormatVersionsCompare() throws {
+        let fixtures = E2E.packageRoot.appendingPathComponent("Tests/RecordingTests/Fixtures")
+        let v1 = fixtures.appendingPathComponent("small-v1.qvrec").path
+        let v2 = fixtures.appendingPathComponent("small-v2.qvrec").path
+        let r = try E2E.run([try E2E.binary(), "compare", v1, v2, "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        // Format 1 has no ready → running: null on A's side, never 0.
+        let figures = object?["figures"] as? [[String: Any]] ?? []
+        let ready = figures.first { $0["name"] as? String == "ready → running p99" }
+        #expect(ready?["a"] is NSNull && ready?["difference"] is NSNull, "\(String(describing: ready))")
+    }
 }
