@@ -12,8 +12,9 @@
 // - busy spread: nil with fewer than two carriers or loops (highest − lowest of one is no spread);
 // - a task kind's figures: nil on the side whose workload has no such kind.
 //
-// The difference is B − A in the figure's unit. When the two workloads' task kinds differ the
-// comparison says so (`workloadNote`): a difference in latency then compares different work.
+// The difference is B − A in the figure's unit. When the two workloads differ — other task kinds, or
+// (when the caller could read both presets) the same kinds with other specs or seed — the comparison
+// says so (`workloadNote`): a difference in latency then compares different work.
 // Memory per parked task is not compared: no snapshot carries it yet.
 
 import Foundation
@@ -61,7 +62,9 @@ public struct RunComparison: Sendable, Equatable, Encodable {
         }
     }
 
-    public init(a: RunSummary, b: RunSummary) {
+    /// `sameTaskSpecs`: whether the two presets' workloads (task specs and seed) are equal, when the caller
+    /// knows (the recordings hold the presets' text); nil: judge by the task kinds alone.
+    public init(a: RunSummary, b: RunSummary, sameTaskSpecs: Bool? = nil) {
         self.a = a
         self.b = b
         let kindsA = a.taskKinds.map(\.kind)
@@ -86,7 +89,8 @@ public struct RunComparison: Sendable, Equatable, Encodable {
         add("busy spread", "ratio") { s in max(s.workers.count, s.loops.count) >= 2 ? s.totals.busySpread : nil }
         figures = f
         if Set(kindsA) == Set(kindsB) {
-            workloadNote = nil
+            workloadNote =
+                sameTaskSpecs == false ? "workloads differ: the same task kinds at other rates, durations or seed" : nil
         } else {
             func list(_ k: [String]) -> String { k.isEmpty ? "none" : k.joined(separator: ", ") }
             workloadNote = "workloads differ: A runs \(list(kindsA)); B runs \(list(kindsB))"

@@ -9,6 +9,7 @@ import Foundation
 import Recording
 import Telemetry
 import Terminal
+import Workloads
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,7 +45,7 @@ struct Compare: ParsableCommand {
     ) throws {
         guard let sa = RunSummary(ra.frames) else { throw fail("\(names.0): the recording holds no snapshot") }
         guard let sb = RunSummary(rb.frames) else { throw fail("\(names.1): the recording holds no snapshot") }
-        let comparison = RunComparison(a: sa, b: sb)
+        let comparison = RunComparison(a: sa, b: sb, sameTaskSpecs: sameWorkload(ra, rb))
         if headless {
             print(json ? comparison.jsonText : table(comparison))
             return
@@ -66,6 +67,22 @@ struct Compare: ParsableCommand {
         let status = App.run(
             source: nil, compare: CompareSession(player: player, comparison: comparison), options: options)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Whether both recordings ran the same workload (task specs and seed), read from the text of the
+    /// last preset each recorded (the one their summaries count); nil when either has none or it does
+    /// not parse.
+    static func sameWorkload(_ a: Recording, _ b: Recording) -> Bool? {
+        func workload(_ r: Recording) -> Workload? {
+            guard let p = r.presetSwitches.last, !p.text.isEmpty else { return nil }
+            do throws(PresetError) {
+                return try Preset.parse(p.text, file: p.name).workload
+            } catch {
+                return nil
+            }
+        }
+        guard let wa = workload(a), let wb = workload(b) else { return nil }
+        return wa == wb
     }
 
     /// The figures as a readable table: name, A, B, B − A.

@@ -63,6 +63,11 @@ struct CompareTests {
         #expect((object?["b"] as? [String: Any])?["preset"] as? String == "gevent")
         #expect((object?["figures"] as? [Any])?.isEmpty == false)
 
+        // The same preset twice: the same workload, read from the preset text both files hold.
+        let same = try E2E.run([qvtop, "compare", a, a, "--json"])
+        let sameObject = try JSONSerialization.jsonObject(with: Data(same.out.utf8)) as? [String: Any]
+        #expect(sameObject?["sameWorkload"] as? Bool == true && object?["sameWorkload"] as? Bool == false)
+
         let bad = try E2E.run([qvtop, "compare", a, dir.appendingPathComponent("missing.qvrec").path, "--json"])
         #expect(bad.status == 2)
         #expect(bad.err.hasPrefix("qvtop: ") && bad.err.filter { $0 == "\n" }.count == 1, "\(bad.err)")

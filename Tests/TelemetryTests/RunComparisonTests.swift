@@ -87,4 +87,13 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(c.jsonText.utf8)) as? [String: Any])
         #expect(object["sameWorkload"] as? Bool == false)
     }
+
+    @Test func theSameKindsWithOtherSpecsAreSaidToDiffer() throws {
+        let a = try #require(RunSummary(Self.fibers()))
+        let b = try #require(RunSummary(Self.loop()))
+        #expect(RunComparison(a: a, b: b, sameTaskSpecs: true).workloadNote == nil)
+        #expect(RunComparison(a: a, b: b).workloadNote == nil)
+        let c = RunComparison(a: a, b: b, sameTaskSpecs: false)
+        #expect(c.workloadNote == "workloads differ: the same task kinds at other rates, durations or seed")
+    }
 }
