@@ -152,7 +152,7 @@ public enum PlainTextRenderer {
     }
 
     /// `x` with `digits` decimals, without Foundation's String(format:).
-    static func fixed(_ x: Double, _ digits: Int) -> String {
+    public static func fixed(_ x: Double, _ digits: Int) -> String {
         guard x.isFinite else { return x.isNaN ? "nan" : (x < 0 ? "-inf" : "inf") }
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }

@@ -148,3 +148,35 @@ public struct Recording: Sendable, Equatable {
     public var duration: Double { max(0, endTime - startTime) }
     public var eventCount: Int { frames.reduce(0) { $0 + $1.events.count } }
 }
+
+extension Recording {
+    /// Index of the frame on screen at session time `t`: the last frame at or before it, the first
+    /// when `t` is before the start; nil for an empty recording. Frame times that step back (a damaged
+    /// file) count as the latest time before them, as the replayer plays them.
+    public func frameIndex(atSessionTime t: Double) -> Int? {
+        guard !frames.isEmpty else { return nil }
+        return Self.lastIndex(in: playTimes, atOrBefore: t)
+    }
+
+    /// Each frame's time as played: non-decreasing (a time that steps back, or is not finite, counts
+    /// as the latest before it; 0 before any).
+    var playTimes: [Double] {
+        var running = -Double.infinity
+        return frames.map { f in
+            if f.time.isFinite { running = max(running, f.time) }
+            return running.isFinite ? running : 0
+        }
+    }
+
+    /// Last index of the non-decreasing `times` with a value ≤ `t` (0 when `t` is before them all).
+    /// Binary search; the replayer's playhead and `frameIndex(atSessionTime:)` share it.
+    static func lastIndex(in times: [Double], atOrBefore t: Double) -> Int {
+        var lo = 0
+        var hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if times[mid] <= t { lo = mid + 1 } else { hi = mid }
+        }
+        return max(0, lo - 1)
+    }
+}

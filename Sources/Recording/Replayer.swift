@@ -106,11 +106,7 @@ public final class Replayer: SnapshotSource {
     public init(recording: Recording, clock: @escaping () -> Double, paused: Bool = false) {
         self.recording = recording
         self.clock = clock
-        var running = -Double.infinity
-        self.times = recording.frames.map { f in
-            if f.time.isFinite { running = max(running, f.time) }
-            return running.isFinite ? running : 0
-        }
+        self.times = recording.playTimes
         var markers = recording.bookmarks.map { TimelineMarker(time: $0.time, kind: .bookmark, label: $0.label) }
         markers += recording.presetSwitches.map { TimelineMarker(time: $0.time, kind: .presetSwitch, label: $0.name) }
         self.markers = markers.sorted { $0.time < $1.time }
@@ -176,6 +172,7 @@ public final class Replayer: SnapshotSource {
 
     public func pause() {
         guard !isPaused else { return }
+        advance()  // the frame at the playhead now, so a step right after counts from it
         let p = position
         isPaused = true
         reanchor(position: p)
@@ -260,13 +257,5 @@ public final class Replayer: SnapshotSource {
     }
 
     /// Last frame with time ≤ `t` (the first frame when `t` is before it).
-    private func frameIndex(at t: Double) -> Int {
-        var lo = 0
-        var hi = times.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if times[mid] <= t { lo = mid + 1 } else { hi = mid }
-        }
-        return max(0, lo - 1)
-    }
+    private func frameIndex(at t: Double) -> Int { Recording.lastIndex(in: times, atOrBefore: t) }
 }

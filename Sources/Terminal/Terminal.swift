@@ -9,6 +9,13 @@
 // colors gets monochrome, where a cell with a background color is drawn in reverse video so
 // headers and highlights stay visible. Color pairs are allocated on first use and cached.
 //
+// Keys: ncurses recognizes the escape sequences the terminfo entry of $TERM names. Terminals and
+// multiplexers often send others for the same keys (tmux sends End as `ESC [ 4 ~`, which the
+// xterm-256color entry calls nothing, so curses would hand over Esc, `[`, `4`, `~`). So, as htop does,
+// the common alternates of Home, End, PgUp, PgDn and F1–F4 (`alternateKeys`: xterm's normal and
+// application modes, VT220/screen/tmux, rxvt, the Linux console) are added with `define_key` — each
+// only when the entry does not already give that sequence a meaning.
+//
 // Ownership: a `Terminal` is created, used and closed on the UI thread only (ncurses is not
 // thread-safe). It is deliberately not Sendable.
 
@@ -81,6 +88,25 @@ public final class Terminal {
         return qv_locale_is_utf8() != 0
     }
 
+    /// Escape sequences of keys that terminals send besides the ones their terminfo entry names (see the
+    /// file's notes), with the curses key code each means.
+    static let alternateKeys: [(String, Int32)] = {
+        let esc = "\u{1B}"
+        var table: [(String, Int32)] = []
+        for s in ["[1~", "[7~", "[H", "OH"] { table.append((esc + s, KEY_HOME)) }
+        for s in ["[4~", "[8~", "[F", "OF"] { table.append((esc + s, KEY_END)) }
+        for s in ["[5~"] { table.append((esc + s, KEY_PPAGE)) }
+        for s in ["[6~"] { table.append((esc + s, KEY_NPAGE)) }
+        // F1–F4: xterm (SS3 P…S), VT220/rxvt (`[11~`…`[14~`), the Linux console (`[[A`…`[[D`).
+        for (n, letters) in [
+            (1, ["OP", "[11~", "[[A"]), (2, ["OQ", "[12~", "[[B"]), (3, ["OR", "[13~", "[[C"]),
+            (4, ["OS", "[14~", "[[D"]),
+        ] {
+            for s in letters { table.append((esc + s, qv_key_f(Int32(n)))) }
+        }
+        return table
+    }()
+
     public let glyphs: Glyphs
     public let colorMode: ColorMode
     /// False when no UTF-8 locale exists: non-ASCII characters are then written as `?`.
@@ -109,6 +135,9 @@ public final class Terminal {
         nonl()
         intrflush(qv_stdscr(), false)
         keypad(qv_stdscr(), true)
+        for (sequence, code) in Self.alternateKeys where key_defined(sequence) == 0 {
+            define_key(sequence, code)
+        }
         set_escdelay(25)
         curs_set(0)
         if options.mouse {

@@ -30,6 +30,9 @@ struct AppOptions: Sendable {
     var code: [CodeListing] = []
     /// Recording (`--record`, the `r` and `b` keys; AppRecording.swift); nil in a replay.
     var record: RecordSetup?
+    /// Where the `s` key saves pictures (Pictures.swift): `--record-dir` live, the recording's folder
+    /// in a replay; nil: the current directory.
+    var pictureDirectory: String?
 }
 
 /// Live preset switching (keys 1–9, Tab, the `p` picker), given to the app loop by `run`.
@@ -49,16 +52,19 @@ enum App {
     /// (0 quit, 130 SIGINT/Ctrl-C, 143 SIGTERM, 129 SIGHUP, 2 when the terminal cannot open).
     /// Call on the main thread after `Signals.blockInThisThread()`; takes ownership of `source`
     /// and stops it before returning.
-    static func run(source: (any SnapshotSource)?, menu: PresetMenu? = nil, options: AppOptions) -> Int32 {
+    static func run(
+        source: (any SnapshotSource)?, menu: PresetMenu? = nil, compare: CompareSession? = nil, options: AppOptions
+    ) -> Int32 {
         Signals.blockInThisThread()
         Terminal.setUpLocale()
         let env = ProcessInfo.processInfo.environment
-        let handoff = Handoff(source: source, menu: menu)
+        let handoff = Handoff(source: source, menu: menu, compare: compare)
         let result = ExitBox()
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
-            let (source, menu) = handoff.take()
-            result.status = uiThreadMain(source: source, menu: menu, options: options, environment: env)
+            let (source, menu, compare) = handoff.take()
+            result.status = uiThreadMain(
+                source: source, menu: menu, compare: compare, options: options, environment: env)
             done.signal()
         }
         thread.name = "qvtop-ui"
@@ -69,7 +75,7 @@ enum App {
 
     /// The UI thread's body.
     private static func uiThreadMain(
-        source initialSource: (any SnapshotSource)?, menu: PresetMenu?, options: AppOptions,
+        source initialSource: (any SnapshotSource)?, menu: PresetMenu?, compare: CompareSession?, options: AppOptions,
         environment: [String: String]
     ) -> Int32 {
         Signals.takeOverInThisThread()
@@ -91,11 +97,15 @@ enum App {
         var data = ViewData(sourceAttached: source != nil, code: options.code)
         // Replay mode (replay keys, REPLAY header, timeline bar) and recording: AppRecording.swift.
         let replayer = source as? Replayer
-        state.replaying = replayer != nil
+        state.replaying = replayer != nil || compare != nil
+        // Compare (CompareCommand.swift): B's data beside `data` (A's); both sides polled each frame.
+        var dataB = ViewData(sourceAttached: true)
+        if compare != nil { data.sourceAttached = true }
         let recording = options.record.map { SessionRecording(setup: $0) }
         defer { recording?.finish() }
         var bookmarks = 0
         var replayCode = ReplayCode()
+        var shown: Grid?  // the grid drawn last: what `s` saves
         func startRecording() {
             let failure = recording?.start(
                 columns: state.size.width, rows: state.size.height, sampleHz: Double(state.rateHz),
@@ -109,29 +119,39 @@ enum App {
             if let sig = Signals.pending { return 128 + sig }
             let now = clock.now
             if now >= due {
-                if !state.paused, let s = source?.poll() {
-                    if replayer?.lastPollJumped == true { data.restartHistory() }
-                    data.ingest(s)
-                    recording?.record(s)
-                    if data.selectableCount != state.selectableCount {
-                        _ = reduce(&state, .selectableCount(data.selectableCount))
+                let grid: Grid
+                if let compare {
+                    grid = compare.frame(a: &data, b: &dataB, state: &state, glyphs: terminal.glyphs)
+                } else {
+                    if !state.paused, let s = source?.poll() {
+                        if replayer?.lastPollJumped == true { data.restartHistory() }
+                        data.ingest(s)
+                        recording?.record(s)
+                        if data.selectableCount != state.selectableCount {
+                            _ = reduce(&state, .selectableCount(data.selectableCount))
+                        }
                     }
+                    if let failure = recording?.takeFailure() { _ = reduce(&state, .recordingFailed(failure)) }
+                    data.recording = recording?.badge
+                    if let replayer {
+                        data.replay = ReplayStatus(replayer.timeline)
+                        replayCode.update(&data, from: replayer)
+                    }
+                    grid = Shell.render(data: data, state: state, glyphs: terminal.glyphs)
                 }
-                if let failure = recording?.takeFailure() { _ = reduce(&state, .recordingFailed(failure)) }
-                data.recording = recording?.badge
-                if let replayer {
-                    data.replay = ReplayStatus(replayer.timeline)
-                    replayCode.update(&data, from: replayer)
-                }
-                terminal.draw(Shell.render(data: data, state: state, glyphs: terminal.glyphs))
+                terminal.draw(grid)
+                shown = grid
                 due = now + .nanoseconds(1_000_000_000 / state.rateHz)
             }
             let wait = due - clock.now
             let waitMs = max(
                 0, Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
             guard let key = terminal.readKey(timeoutMs: waitMs) else { continue }
+            // A comparison has no single-run layout to hit-test clicks against: without a snapshot only the
+            // footer's hints answer clicks.
+            let clickData = compare == nil ? data : ViewData(sourceAttached: true)
             let intent: Intent? =
-                key == .resize ? .resize(terminal.size) : Shell.intent(for: key, data: data, state: state)
+                key == .resize ? .resize(terminal.size) : Shell.intent(for: key, data: clickData, state: state)
             guard let intent else { continue }
             switch reduce(&state, intent) {
             case .quit(let status):
@@ -173,6 +193,13 @@ enum App {
                 }
             case .replay(let command):
                 replayer?.apply(command.control)
+                compare?.player.apply(command.control)
+            case .savePicture:
+                let grid = shown ?? Shell.render(data: data, state: state, glyphs: terminal.glyphs)
+                switch Pictures.save(grid, snapshot: data.snapshot, directory: options.pictureDirectory) {
+                case .success(let path): _ = reduce(&state, .pictureSaved(path))
+                case .failure(let error): _ = reduce(&state, .pictureFailed(error.message))
+                }
             case .none:
                 break
             }
@@ -181,22 +208,25 @@ enum App {
     }
 }
 
-/// Moves the source and the preset menu from the main thread to the UI thread.
-// @unchecked Sendable: the main thread stores both before the UI thread starts (Thread.start is a
+/// Moves the source, the preset menu and a comparison from the main thread to the UI thread.
+// @unchecked Sendable: the main thread stores them before the UI thread starts (Thread.start is a
 // happens-before edge) and never touches them again; the UI thread takes them exactly once.
 private final class Handoff: @unchecked Sendable {
     private var source: (any SnapshotSource)?
     private var menu: PresetMenu?
-    init(source: (any SnapshotSource)?, menu: PresetMenu?) {
+    private var compare: CompareSession?
+    init(source: (any SnapshotSource)?, menu: PresetMenu?, compare: CompareSession?) {
         self.source = source
         self.menu = menu
+        self.compare = compare
     }
-    func take() -> ((any SnapshotSource)?, PresetMenu?) {
+    func take() -> ((any SnapshotSource)?, PresetMenu?, CompareSession?) {
         defer {
             source = nil
             menu = nil
+            compare = nil
         }
-        return (source, menu)
+        return (source, menu, compare)
     }
 }
 

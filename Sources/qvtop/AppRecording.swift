@@ -53,16 +53,21 @@ final class SessionRecording {
 
     init(setup: RecordSetup) {
         self.setup = setup
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        let name = "qvtop-\(f.string(from: Date())).qvrec"
+        let name = "qvtop-\(Self.dateStamp()).qvrec"
         let dated = setup.directory.map { ($0 as NSString).appendingPathComponent(name) } ?? name
         firstPath = setup.path ?? dated
         basePath = setup.path.map { Self.isDevice($0) ? dated : $0 } ?? dated
     }
 
     var isRecording: Bool { recorder?.status.isRecording ?? false }
+
+    /// `YYYYMMDD-HHMMSS` of now, local time: the stamp in recording file names.
+    static func dateStamp() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: Date())
+    }
 
     /// Starts a new file, records the running preset and `current` (the snapshot on screen).
     /// Returns a one-line error when the file cannot be created.

@@ -4,20 +4,24 @@ import Foundation
 import Recording
 import Telemetry
 
-/// `qvtop export FILE --format chrome|asciicast -o OUT [--size 120x40]`.
+/// `qvtop export FILE --format chrome|asciicast|svg -o OUT [--size 120x40] [--at MOMENT]`.
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export a recording (chrome trace or asciicast).",
+        abstract: "Export a recording (chrome trace, asciicast, or an SVG picture of a moment).",
         discussion: """
             chrome: Chrome Trace Event JSON for ui.perfetto.dev or chrome://tracing.
 
             asciicast: asciicast v2 for `asciinema play`, with the original timing, showing the dashboard \
             as it was drawn (--renderer plain: a compact text summary per frame instead).
+
+            svg: the dashboard at one moment as an SVG picture for slides (--at 12.5s: seconds since \
+            the start; --at bookmark:2; --at bookmarks: every bookmark, -o names a folder), at the \
+            recorded terminal size unless --size says otherwise.
             """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case chrome, asciicast
+        case chrome, asciicast, svg
     }
 
     enum Renderer: String, ExpressibleByArgument, CaseIterable {
@@ -25,15 +29,28 @@ struct Export: ParsableCommand {
     }
 
     @Argument(help: "The recording file (.qvrec).") var file: String
-    @Option(help: "chrome or asciicast.") var format: Format
+    @Option(help: "chrome, asciicast or svg.") var format: Format
     @Option(name: .shortAndLong, help: "Output file (`-` for stdout).") var output: String
     @Option(help: "Terminal size for asciicast, WIDTHxHEIGHT (default: as recorded, else 120x40).") var size: String?
     @Option(help: "Frames for asciicast: dashboard or plain.") var renderer: Renderer = .dashboard
+    @Option(help: "Moment for svg: SECONDS[s] since the start, bookmark:N, or bookmarks (one file each into -o DIR).")
+    var at: String?
+
+    func validate() throws {
+        if format == .svg, at == nil { throw ValidationError("--format svg needs --at (e.g. --at 12.5s)") }
+        if format != .svg, at != nil { throw ValidationError("--at applies to --format svg only") }
+        if let at, Moment(at) == nil {
+            throw ValidationError("--at must be SECONDS[s], bookmark:N or bookmarks (got '\(at)')")
+        }
+    }
 
     func run() throws {
         let recording = try loadRecording(file)
         let text: String
         switch format {
+        case .svg:
+            try exportPictures(recording)
+            return
         case .chrome:
             text = ChromeTraceExport.export(recording)
         case .asciicast:
@@ -55,6 +72,32 @@ struct Export: ParsableCommand {
             Data("qvtop: wrote \(output) (\(format.rawValue), \(recording.frames.count) frames)\n".utf8))
     }
 
+    /// `--format svg`: one picture to `-o FILE` (or stdout), or every bookmark into the folder `-o DIR`.
+    private func exportPictures(_ recording: Recording) throws {
+        guard let at, let moment = Moment(at) else { throw ValidationError("--at is missing") }
+        guard !recording.frames.isEmpty else { throw fail("\(file): the recording has no frames") }
+        let (w, h) = try terminalSize(recording.metadata)
+        let moments = try moment.times(in: recording)
+        let pictures = Pictures.render(recording, at: moments.map(\.time), width: w, height: h)
+        if moment == .allBookmarks {
+            do {
+                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            } catch {
+                throw fail("cannot create the folder \(output): \(error.localizedDescription)")
+            }
+        }
+        for (m, (svg, frameTime)) in zip(moments, pictures) {
+            let path = moment == .allBookmarks ? (output as NSString).appendingPathComponent(m.stem + ".svg") : output
+            if path == "-" {
+                FileHandle.standardOutput.write(Data(svg.utf8))
+                continue
+            }
+            try writeFile(path, Array(svg.utf8))
+            let seconds = PlainTextRenderer.fixed(frameTime - recording.startTime, 1)
+            FileHandle.standardError.write(Data("qvtop: wrote \(path) (svg, \(w)x\(h), at \(seconds) s)\n".utf8))
+        }
+    }
+
     private func terminalSize(_ m: RecordingMetadata) throws -> (Int, Int) {
         guard let size else {
             return m.columns > 0 && m.rows > 0 ? (m.columns, m.rows) : (120, 40)
@@ -68,19 +111,7 @@ struct Export: ParsableCommand {
 
     /// Writes `bytes` to `path` (created or truncated); one line and exit 2 on failure.
     private func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fail("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in
-                // safety: `done < bytes.count`, so the pointer and length stay inside `raw`.
-                write(fd, raw.baseAddress! + done, bytes.count - done)
-            }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw fail("cannot write \(path): \(String(cString: strerror(n < 0 ? errno : EIO)))") }
-            done += n
-        }
+        if case .failure(let e) = writeWholeFile(path, bytes) { throw fail(e.message) }
     }
 }
 
@@ -99,10 +130,17 @@ final class DashboardFrames {
     }
 
     func render(_ snapshot: Snapshot, width: Int, height: Int) -> String {
-        data.ingest(snapshot)
+        ANSIText.render(grid(snapshot, width: width, height: height))
+    }
+
+    /// The grid after `snapshot` (nil: the one before, again) in the default view.
+    func grid(_ snapshot: Snapshot?, width: Int, height: Int) -> Grid {
+        if let snapshot {
+            data.ingest(snapshot)
+            state.presetName = snapshot.preset
+        }
         state.size = Size(width, height)
-        state.presetName = snapshot.preset
-        return ANSIText.render(Shell.render(data: data, state: state))
+        return Shell.render(data: data, state: state)
     }
 }
 

@@ -15,17 +15,18 @@ struct HeadlessOptions: ParsableArguments {
     @Option(help: "Headless run length in seconds (0.1…3600).") var duration: Double = 5
     @Flag(help: "With --headless: print the summary as one JSON object.") var json = false
     @Option(help: "With --headless: snapshots per second (1…100).") var sampleRate: Double = 10
+
+    /// One line and exit 2 when --duration or --sample-rate is out of range.
+    func checkRanges() throws {
+        guard duration >= 0.1, duration <= 3600 else { throw fail("--duration must be between 0.1 and 3600 seconds") }
+        guard sampleRate >= 1, sampleRate <= 100 else { throw fail("--sample-rate must be between 1 and 100") }
+    }
 }
 
 enum Headless {
     /// Runs `presetName` (a name or a path; nil = the first shipped preset) and prints its summary.
     static func run(preset presetName: String?, options: HeadlessOptions, record: RecordSetup? = nil) throws {
-        guard options.duration >= 0.1, options.duration <= 3600 else {
-            throw fail("--duration must be between 0.1 and 3600 seconds")
-        }
-        guard options.sampleRate >= 1, options.sampleRate <= 100 else {
-            throw fail("--sample-rate must be between 1 and 100")
-        }
+        try options.checkRanges()
         let preset: Preset
         do throws(PresetError) {
             preset = try PresetCatalog.discover().choose(presetName)

@@ -12,7 +12,9 @@ struct Qvtop: ParsableCommand {
         commandName: "qvtop",
         abstract: "Run scheduler models live and draw what they do.",
         version: version,
-        subcommands: [Run.self, Replay.self, Export.self, Bench.self, Presets.self, DebugFiberOverflow.self],
+        subcommands: [
+            Run.self, Replay.self, Compare.self, Export.self, Bench.self, Presets.self, DebugFiberOverflow.self,
+        ],
         defaultSubcommand: Run.self
     )
 

@@ -10,7 +10,7 @@ struct Replay: ParsableCommand {
         discussion: """
             The dashboard plays the recording at its original speed, with a timeline bar (▲ preset \
             switches, ◆ bookmarks). Keys: Space pause/play, Left/Right step one frame, [ ] seek ∓10 s, \
-            Home/End, < > speed 0.25x…16x, ? help, q quit.
+            Home/End, < > speed 0.25x…16x, s save the screen as SVG (beside the file), ? help, q quit.
 
             --headless prints the summary a headless run prints (`run --headless`), computed from the \
             recorded snapshots; --json as JSON. --info prints facts about the file instead (version, \
@@ -33,8 +33,10 @@ struct Replay: ParsableCommand {
                 return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
             }
             let hz = recording.metadata.sampleHz.isFinite ? Int(recording.metadata.sampleHz.rounded()) : 10
-            let options = AppOptions(
+            var options = AppOptions(
                 rateHz: min(max(hz, 1), 60), ascii: ascii, presetName: recording.frames.first?.preset ?? "")
+            options.pictureDirectory = (file as NSString).deletingLastPathComponent  // `s` saves beside the file
+            if options.pictureDirectory?.isEmpty == true { options.pictureDirectory = nil }
             let status = App.run(source: replayer, options: options)
             if status != 0 { throw ExitCode(status) }
             return

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Recording
 import Telemetry
 import Terminal
+import Workloads
 
 /// `qvtop run` (the default): the live dashboard.
 struct Run: ParsableCommand {
@@ -9,7 +11,7 @@ struct Run: ParsableCommand {
         abstract: "Open the live dashboard (the default).",
         discussion: """
             Keys: ? help, Space pause, 1-9/Tab/p presets, c code, arrows+Enter details, +/- redraw rate, \
-            r record / stop, b bookmark, Ctrl-L repaint, q quit. Needs a terminal; --headless runs without \
+            r record / stop, b bookmark, s save the screen as SVG, Ctrl-L repaint, q quit. Needs a terminal; --headless runs without \
             one (and records too with --record). Replay a recording with `qvtop replay FILE`.
             """
     )
@@ -25,9 +27,14 @@ struct Run: ParsableCommand {
     @Flag(help: "With --record: replace the file if it exists.") var force = false
     @Option(
         help: ArgumentHelp(
-            "Where `r` puts recordings when --record names no file (default: the current directory).",
+            "Where `r` puts recordings when --record names no file, and `s` its pictures (default: the current directory).",
             valueName: "dir"))
     var recordDir: String?
+    @Option(
+        help: ArgumentHelp(
+            "Run two presets one after the other for --duration each, record both (in --record-dir) and compare them.",
+            valueName: "P1,P2"))
+    var compare: String?
     @Flag(
         help: ArgumentHelp("Draw made-up snapshots instead of a runtime (UI development, tests).", visibility: .hidden))
     var synthetic = false
@@ -39,6 +46,11 @@ struct Run: ParsableCommand {
     @OptionGroup var headlessOptions: HeadlessOptions
 
     func run() throws {
+        if let compare {
+            guard record == nil else { throw ValidationError("--compare records into --record-dir, not --record") }
+            return try Self.runCompare(
+                compare, options: headlessOptions, directory: recordDir, headless: headless, ascii: ascii)
+        }
         if let record, !force, SessionRecording.wouldClobber(record) {
             throw fail("\(record) exists; use --force to overwrite it")
         }
@@ -70,10 +82,50 @@ struct Run: ParsableCommand {
         options.record = options.record ?? RecordSetup()
         options.record?.path = record
         options.record?.directory = recordDir
+        options.pictureDirectory = recordDir
         options.record?.force = force
         options.record?.startNow = record != nil
         options.record?.extra = ["command": "run", "preset": preset ?? ""]
         let status = App.run(source: source, menu: menu, options: options)
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+extension Run {
+    /// `run --compare P1,P2`: runs P1 headless for `--duration` and records it, then P2 (one at a time,
+    /// so they do not share the machine), reads both files back and opens the comparison (or prints it
+    /// with `--headless`, as JSON with `--json`). Files: `DIR/qvtop-compare-P-DATE.qvrec`.
+    static func runCompare(
+        _ list: String, options: HeadlessOptions, directory: String?, headless: Bool, ascii: Bool
+    ) throws {
+        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard names.count == 2, names.allSatisfy({ !$0.isEmpty }) else {
+            throw ValidationError("--compare takes two presets, P1,P2 (got '\(list)')")
+        }
+        try options.checkRanges()
+        var presets: [Preset] = []
+        let catalog = PresetCatalog.discover()  // scanned once for both names
+        for name in names {
+            do throws(PresetError) {
+                presets.append(try catalog.resolve(name))
+            } catch {
+                throw failLine(error.description)
+            }
+        }
+        let date = SessionRecording.dateStamp()
+        var recordings: [Recording] = []
+        var paths: [String] = []
+        for (i, preset) in presets.enumerated() {
+            let file = "qvtop-compare-\(i == 0 ? "A" : "B")-\(preset.name)-\(date).qvrec"
+            let path = directory.map { ($0 as NSString).appendingPathComponent(file) } ?? file
+            FileHandle.standardError.write(
+                Data("qvtop: running \(preset.name) for \(options.duration) s, recording to \(path)\n".utf8))
+            _ = try Headless.collectRecording(preset: preset, options: options, record: RecordSetup(path: path))
+            recordings.append(try loadRecording(path))
+            paths.append(path)
+        }
+        try Compare.compare(
+            recordings[0], recordings[1], names: (paths[0], paths[1]), headless: headless || options.json,
+            json: options.json, ascii: ascii, pictureDirectory: directory)
     }
 }

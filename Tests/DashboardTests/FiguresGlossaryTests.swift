@@ -103,3 +103,38 @@ extension FiguresGlossaryTests {
         #expect(grid.text.contains("figures: docs/figures.md"))
     }
 }
+
+extension FiguresGlossaryTests {
+    /// The compare screen's boxes, strip labels and the comparison's JSON keys are in the glossary.
+    @Test func compareScreenAndJSONAreInTheGlossary() throws {
+        let text = CompareScreenTests.render(Size(160, 50), heldB: true).text
+        for label in [
+            "A · ", "B · ", "held at its end", "Headline figures · whole run · B − A", "figure", "B − A",
+            "heartbeat lag p99", "heartbeat lag max", "slot p99", "ready → running p99", "ready → running max",
+            "throughput", "steals", "busy spread", "workloads differ", "n/a",
+        ] {
+            #expect(text.contains(label), "\(label) is not drawn any more: drop it from the list and the glossary")
+            #expect(
+                Self.glossary.contains("**\(label.hasSuffix(" · ") ? String(label.dropLast(3)) : label)"),
+                "docs/figures.md lacks \(label)")
+        }
+        let a = try #require(RunSummary((0..<40).map { PanelFixtures.virtualThreads($0) }))
+        let b = try #require(RunSummary((0..<40).map { PanelFixtures.eventLoop($0, pool: true) }))
+        let object = try JSONSerialization.jsonObject(with: Data(RunComparison(a: a, b: b).jsonText.utf8))
+        var keys: Set<String> = []
+        func collect(_ v: Any, depth: Int) {
+            guard let d = v as? [String: Any] else {
+                if let list = v as? [Any] { for x in list { collect(x, depth: depth) } }
+                return
+            }
+            for (k, x) in d {
+                keys.insert(k)
+                if k != "a" && k != "b" || depth > 0 { collect(x, depth: depth + 1) }
+            }
+        }
+        collect(object, depth: 0)
+        #expect(
+            keys.isSuperset(of: ["a", "b", "figures", "name", "unit", "difference", "sameWorkload", "workloadNote"]))
+        for k in keys.sorted() { #expect(Self.glossary.contains("`\(k)`"), "docs/figures.md lacks JSON key \(k)") }
+    }
+}

@@ -247,4 +247,20 @@ import Testing
         #expect(d.snapshot?.sequence == UInt64(PanelHistory.defaultCapacity + 49))
         #expect(d.selectableCount == 4)
     }
+
+    @Test func sSavesAPictureLiveAndInAReplayAndTheHeaderSaysWhere() {
+        for replaying in [false, true] {
+            var s = UIState(size: Size(80, 24))
+            s.replaying = replaying
+            let intent = KeyMap.intent(for: .char("s"), state: s)
+            #expect(intent == .savePicture, "replaying: \(replaying)")
+            #expect(reduce(&s, .savePicture) == .savePicture)
+            _ = reduce(&s, .pictureSaved("pictures/qvtop-vt-steal-12.5s.svg"))
+            #expect(s.status == "saved pictures/qvtop-vt-steal-12.5s.svg")
+            let header = Shell.render(data: ViewData(), state: s).text.prefix { $0 != "\n" }
+            #expect(header.contains("saved pictures/"), "\(header)")
+            _ = reduce(&s, .pictureFailed("cannot write x.svg: Permission denied"))
+            #expect(s.banner == "cannot write x.svg: Permission denied")
+        }
+    }
 }

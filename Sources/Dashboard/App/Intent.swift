@@ -54,6 +54,12 @@ public enum Intent: Hashable, Sendable {
     case recordingFailed(String)
     /// A replay control (replay mode only; see ReplayKeys.swift).
     case replay(ReplayCommand)
+    /// Save the screen as an SVG picture (`s`; live and replay).
+    case savePicture
+    /// The app loop saved the picture at this path: the header says where.
+    case pictureSaved(String)
+    /// The picture could not be written: shown as a banner.
+    case pictureFailed(String)
 }
 
 /// What the app loop must do after a reduction.
@@ -72,6 +78,8 @@ public enum Effect: Hashable, Sendable {
     case bookmark
     /// Apply this control to the replayer.
     case replay(ReplayCommand)
+    /// Write the grid on screen as an SVG picture; answer with `.pictureSaved(path)` or `.pictureFailed(message)`.
+    case savePicture
 }
 
 /// A preset the dashboard can switch to: what the header, the picker and the help show.
@@ -213,6 +221,12 @@ public func reduce(_ state: inout UIState, _ intent: Intent) -> Effect {
         state.banner = message
     case .replay(let command):
         return state.replaying ? .replay(command) : .none
+    case .savePicture:
+        return .savePicture
+    case .pictureSaved(let path):
+        state.status = "saved \(path)"
+    case .pictureFailed(let message):
+        state.banner = message
     }
     return .none
 }

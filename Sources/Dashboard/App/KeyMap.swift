@@ -55,8 +55,10 @@ public enum KeyMap {
             keys: [.char("+"), .char("=")], help: "redraw faster / slower (1 to 60 Hz)", intent: .faster, hint: "rate",
             helpKeys: "+, -"),
         KeyBinding(keys: [.char("-")], help: "redraw slower", intent: .slower, inHelp: false),
-        KeyBinding(keys: [.char("c")], help: "show or hide the code pane (sync and async bodies)", intent: .toggleCode),
-        KeyBinding(keys: [.char("n")], help: "next task kind in the code pane", intent: .nextCode),
+        KeyBinding(
+            keys: [.char("c")], help: "code pane (sync and async bodies); n next task kind", intent: .toggleCode,
+            helpKeys: "c, n"),
+        KeyBinding(keys: [.char("n")], help: "next task kind in the code pane", intent: .nextCode, inHelp: false),
         KeyBinding(
             keys: [.right, .down], help: "select a worker or loop (or click it)", intent: .moveSelection(1),
             helpKeys: "arrows"),
@@ -68,6 +70,7 @@ public enum KeyMap {
             keys: [.char("r")], help: "record to a file / stop; b bookmarks", intent: .toggleRecording,
             helpKeys: "r, b"),
         KeyBinding(keys: [.char("b")], help: "bookmark the recording", intent: .bookmark, inHelp: false),
+        KeyBinding(keys: [.char("s")], help: "save the screen as an SVG picture (for slides)", intent: .savePicture),
         KeyBinding(
             keys: [.char("q"), .function(10)], help: "quit (Ctrl-C: exit status 130)", intent: .quit(status: 0),
             hint: "quit", helpKeys: "q, F10, Ctrl-C"),

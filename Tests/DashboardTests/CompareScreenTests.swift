@@ -1,0 +1,64 @@
+import Telemetry
+import Testing
+
+@testable import Dashboard
+
+/// The compare screen as text snapshots (re-record: see SnapshotTesting.swift): side by side at 160×50,
+/// stacked at 80×24; the strip of headline figures with n/a where a side lacks one.
+@Suite struct CompareScreenTests {
+    static func side(_ name: String, _ make: (Int) -> Snapshot, count: Int = 40) -> (CompareSide, [Snapshot]) {
+        var d = ViewData(sourceAttached: true)
+        let frames = (0..<count).map(make)
+        for f in frames { d.ingest(f) }
+        return (CompareSide(name: name, data: d), frames)
+    }
+
+    static func render(_ size: Size, heldB: Bool = false, _ edit: (inout UIState) -> Void = { _ in }) -> Grid {
+        let (a, framesA) = side("A", { PanelFixtures.virtualThreads($0) })
+        var (b, framesB) = side("B", { PanelFixtures.eventLoop($0, pool: true) }, count: 30)
+        b.held = heldB
+        let comparison = RunSummary(framesA).flatMap { x in RunSummary(framesB).map { RunComparison(a: x, b: $0) } }
+        var state = UIState(size: size, rateHz: 10)
+        state.replaying = true
+        edit(&state)
+        let timeline = ReplayStatus(
+            start: 0, end: 4, position: 3.9, frameIndex: 39, frameCount: 40, speed: 1, paused: true)
+        return CompareScreen.render(a: a, b: b, comparison: comparison, timeline: timeline, state: state)
+    }
+
+    @Test(arguments: [Size(160, 50), Size(80, 24)]) func compareScreen(size: Size) {
+        expectSnapshot(Self.render(size, heldB: true), named: "compare-\(size.width)x\(size.height)")
+    }
+
+    @Test func sideBySideFromA160ColumnTerminalStackedBelow() {
+        let wide = Self.render(Size(160, 50)).text.split(separator: "\n").map(String.init)
+        let narrow = Self.render(Size(80, 24)).text.split(separator: "\n").map(String.init)
+        // Side by side: both boxes start on the first body row.
+        #expect(wide[1].contains("┌─ A · ") && wide[1].contains("┌─ B · "), "\(wide[1])")
+        // Stacked: A on the first body row, B further down in the first column.
+        #expect(narrow[1].hasPrefix("┌─ A · ") && !narrow[1].contains("B · "))
+        #expect(narrow.contains { $0.hasPrefix("┌─ B · ") })
+    }
+
+    @Test func stripComparesLikeWithLikeAndSaysNAWhereASideLacksAFigure() {
+        let text = Self.render(Size(160, 50)).text
+        #expect(text.contains("Headline figures · whole run · B − A"))
+        let lines = text.split(separator: "\n").map(String.init)
+        // The event loop does not steal: B's steals and the difference are n/a.
+        let steals = lines.first { $0.contains("steals ") && $0.contains("n/a") }
+        #expect(steals != nil, "\(lines.filter { $0.contains("steals") })")
+        #expect(lines.contains { $0.contains("heartbeat lag p99") })
+        #expect(lines.contains { $0.contains("ready → running p99") })
+        #expect(text.contains("held at its end") == false)
+        #expect(Self.render(Size(160, 50), heldB: true).text.contains("B · to-thread · event-loop · held at its end"))
+    }
+
+    @Test func formatsValuesWithTheirUnitAndSignedDifferences() {
+        #expect(CompareScreen.format(3.24, "ms", signed: false) == "3.2ms")
+        #expect(CompareScreen.format(22, "ms", signed: true) == "+22ms")
+        #expect(CompareScreen.format(-500, "/s", signed: true) == "-500/s")
+        #expect(CompareScreen.format(nil, "ms", signed: true) == "n/a")
+        #expect(CompareScreen.format(0.4213, "ratio", signed: false) == "0.42")
+        #expect(CompareScreen.format(12, "fibers", signed: false) == "12")
+    }
+}

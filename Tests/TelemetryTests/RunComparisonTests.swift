@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+@testable import Telemetry
+
+/// `qvtop compare --headless --json`: both summaries and the differences as one object; like with like,
+/// `null` where one side lacks a figure, and a note when the workloads differ.
+@Suite struct RunComparisonTests {
+    /// Two seconds of a fiber run: two carriers, 10 steals, ready → running measured, kinds web and db.
+    static func fibers() -> [Snapshot] {
+        (0...20).map { (i: Int) -> Snapshot in
+            let t = Double(i) / 10
+            return Snapshot(
+                time: t, sequence: UInt64(i), preset: "vt-steal", presetTitle: "Virtual threads",
+                model: .virtualThreads,
+                workers: [
+                    WorkerSnapshot(id: 0, runs: 100, stolenIn: 6, busyRatio: 0.9),
+                    WorkerSnapshot(id: 1, runs: 80, stolenIn: 4, busyRatio: 0.5),
+                ],
+                lag: LagSummary(p50Ms: 0.5, p99Ms: 3, maxMs: 9, slotP99Ms: 4),
+                readyDelay: DelaySummary(samples: 50, sampling: 64, p50Ms: 0.1, p99Ms: 1.5, maxMs: 2),
+                taskKinds: [
+                    TaskKindStats(kind: "web", started: 200, completed: UInt64(100 * i), p50Ms: 10, p99Ms: 40),
+                    TaskKindStats(kind: "db", started: 20, completed: UInt64(10 * i), p50Ms: 30, p99Ms: 90),
+                ])
+        }
+    }
+
+    /// Two seconds of one asyncio loop: no steals, no ready → running, kinds web and db.
+    static func loop(kinds: [String] = ["web", "db"]) -> [Snapshot] {
+        (0...20).map { (i: Int) -> Snapshot in
+            let t: Double = 0.05 + Double(i) / 10
+            let done = UInt64(50 * i)
+            let stats: [TaskKindStats] = kinds.map { TaskKindStats(kind: $0, completed: done, p50Ms: 20, p99Ms: 70) }
+            return Snapshot(
+                time: t, sequence: UInt64(i), preset: "asyncio", presetTitle: "One asyncio loop",
+                model: .eventLoop, loops: [LoopSnapshot(id: 0, jobsRun: 500, busyRatio: 0.7)],
+                lag: LagSummary(p50Ms: 2, p99Ms: 25, maxMs: 60, slotP99Ms: 50), taskKinds: stats)
+        }
+    }
+
+    @Test func jsonHoldsBothSummariesAndTheDifferencesWithNullWhereASideLacksAFigure() throws {
+        let a = try #require(RunSummary(Self.fibers()))
+        let b = try #require(RunSummary(Self.loop()))
+        let c = RunComparison(a: a, b: b)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(c.jsonText.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["a", "b", "figures", "sameWorkload", "workloadNote"])
+        // `a` and `b` are exactly what `run --headless --json` prints for each run.
+        let aJSON = try JSONSerialization.jsonObject(with: Data(a.jsonText.utf8)) as? NSDictionary
+        #expect((object["a"] as? NSDictionary) == aJSON)
+        #expect((object["b"] as? [String: Any])?["preset"] as? String == "asyncio")
+        #expect(object["sameWorkload"] as? Bool == true)
+        #expect(object["workloadNote"] is NSNull)
+
+        let figures = try #require(object["figures"] as? [[String: Any]])
+        func figure(_ name: String) throws -> [String: Any] {
+            try #require(figures.first { $0["name"] as? String == name })
+        }
+        // Like with like: heartbeat lag against heartbeat lag, B − A.
+        let lag = try figure("heartbeat lag p99")
+        #expect(lag["a"] as? Double == 3 && lag["b"] as? Double == 25 && lag["difference"] as? Double == 22)
+        #expect(lag["unit"] as? String == "ms")
+        // The loop measured no ready → running: null on its side and in the difference, never 0.
+        let ready = try figure("ready → running p99")
+        #expect(ready["a"] as? Double == 1.5 && ready["b"] is NSNull && ready["difference"] is NSNull)
+        // A loop does not steal: null, not 0. One loop has no spread: null.
+        let steals = try figure("steals")
+        #expect(steals["a"] as? Double == 10 && steals["b"] is NSNull)
+        let spread = try figure("busy spread")
+        #expect(spread["a"] as? Double != nil && spread["b"] is NSNull)
+        // Per task kind, matched by name: web throughput 1000/s against 500/s.
+        let web = try figure("web /s")
+        #expect(web["a"] as? Double == 1000 && web["b"] as? Double == 500 && web["difference"] as? Double == -500)
+        let total = try figure("throughput")
+        #expect(total["a"] as? Double == 1100 && total["b"] as? Double == 1000)
+        // Every figure has all five keys.
+        for f in figures { #expect(Set(f.keys) == ["name", "unit", "a", "b", "difference"], "\(f)") }
+    }
+
+    @Test func differentWorkloadsAreSaidAndAKindOnOneSideIsNullOnTheOther() throws {
+        let a = try #require(RunSummary(Self.fibers()))
+        let b = try #require(RunSummary(Self.loop(kinds: ["web", "cpu"])))
+        let c = RunComparison(a: a, b: b)
+        #expect(c.workloadNote == "workloads differ: A runs web, db; B runs web, cpu")
+        #expect(c.figure("db p99")?.a == 90 && c.figure("db p99")?.b == nil && c.figure("db p99")?.difference == nil)
+        #expect(c.figure("cpu p99")?.a == nil && c.figure("cpu p99")?.b == 70)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(c.jsonText.utf8)) as? [String: Any])
+        #expect(object["sameWorkload"] as? Bool == false)
+    }
+
+    @Test func theSameKindsWithOtherSpecsAreSaidToDiffer() throws {
+        let a = try #require(RunSummary(Self.fibers()))
+        let b = try #require(RunSummary(Self.loop()))
+        #expect(RunComparison(a: a, b: b, sameTaskSpecs: true).workloadNote == nil)
+        #expect(RunComparison(a: a, b: b).workloadNote == nil)
+        let c = RunComparison(a: a, b: b, sameTaskSpecs: false)
+        #expect(c.workloadNote == "workloads differ: the same task kinds at other rates, durations or seed")
+    }
+}
