@@ -6,7 +6,7 @@ qvtop starts ``python3 -m qvtop_agent SCRIPT ARGS...`` with this package on ``PY
 pipe's write end in ``QVTOP_AGENT_FD``. ``install()`` runs before the user's script, so every
 event loop the program starts is seen, and nothing the program can observe changes: the agent
 adds one timer (the heartbeat) per running loop, two instance attributes on the loop and its
-selector that call the originals, a ``gc.callbacks`` entry and one daemon thread.
+selector that call the originals, a ``gc.callbacks`` entry and two daemon threads (sampler, watchdog).
 
 What is measured, and how (docs/python-agent.md has the stream format and every field):
 
@@ -26,7 +26,7 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   its work queue, and how many jobs it has completed (submissions counted, minus queued and running).
 - GC pauses: ``gc.callbacks`` times each collection; one on a loop's thread longer than 1 ms is a
   blocking region of that loop (an event).
-- The culprit of a stall: the sampler thread wakes every 5 ms; when a loop's heartbeat is overdue
+- The culprit of a stall: a watchdog thread wakes every 5 ms; when a loop's heartbeat is overdue
   it reads the loop thread's stack (``sys._current_frames()``) and names the innermost frame that is
   not asyncio or the agent (function, file:line) and the current task. When the heartbeat runs
   again, the stall becomes a ``slowCallback`` event with that name.
@@ -47,9 +47,9 @@ import collections
 import concurrent.futures
 import concurrent.futures.thread
 import gc
-import heapq  # noqa: F401  (the loop's timer heap is a heapq list)
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -288,8 +288,9 @@ class LoopState:
 class Agent:
     """The installed agent: hooks, the sampler thread and the stream writer."""
 
-    def __init__(self, fd=None, rate_hz=10.0, clock=time.monotonic_ns):
+    def __init__(self, fd=None, rate_hz=10.0, clock=time.monotonic_ns, parent_pid=None):
         self.fd = fd
+        self.parent_pid = parent_pid
         self.rate_hz = rate_hz
         self.clock = clock
         self.start_ns = clock()
@@ -396,7 +397,7 @@ class Agent:
             late = st.lag.tick(now)
             if late * 1000 >= SLOW_MS:
                 st.slow += 1
-                name = st.culprit or "(not caught: shorter than the %d ms watchdog)" % (WATCHDOG_S * 1000)
+                name = st.culprit or "(not caught: the watchdog thread did not run during the stall)"
                 self.add_event("slowCallback", st.id, late * 1000, name)
             st.culprit = None
             if st.running and not loop.is_closed():
@@ -497,10 +498,14 @@ class Agent:
         frames = None
         for st in list(self.loops):
             loop = st.loop_ref()
-            if loop is None or not st.running or st.lag is None or st.in_select:
+            if loop is None or not st.running or st.lag is None:
                 continue
             overdue = loop.time() - st.lag.due()
-            if overdue * 1000 >= WATCHDOG_S * 1000 and st.culprit is None:
+            if st.in_select:
+                if overdue >= WATCHDOG_S and st.culprit is None:
+                    st.culprit = "(in the loop's poll: woken late, or waiting for the GIL)"
+                continue
+            if overdue >= WATCHDOG_S and st.culprit is None:
                 gen = self.gc_thread_active.get(st.thread)
                 if gen is not None:
                     st.culprit = "gc (generation %d)" % gen
@@ -605,17 +610,27 @@ class Agent:
         }
 
     def run_sampler(self):
+        """The sampler thread: one snapshot line every 1/rate s."""
         period = 1.0 / self.rate_hz
-        next_sample = time.monotonic() + period
+        while not self.stop_flag.wait(period):
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                # qvtop is gone (killed without a chance to end us): end the program's group, as
+                # qvtop would have, rather than leave an orphan. Only when it is its group's leader.
+                if os.getpgrp() == os.getpid():
+                    os.killpg(os.getpgrp(), signal.SIGTERM)
+                self.parent_pid = None
+            try:
+                self.emit(self.sample())
+            except Exception as e:  # the agent must never take the program down
+                self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+
+    def run_watchdog(self):
+        """The watchdog thread: every 5 ms, names what a stalled loop runs. Its own thread, so a
+        sample being taken (slow while the loop thread holds the GIL) never hides a stall."""
         while not self.stop_flag.wait(WATCHDOG_S):
             try:
                 self.watchdog()
-                if time.monotonic() >= next_sample:
-                    next_sample += period
-                    if next_sample < time.monotonic():
-                        next_sample = time.monotonic() + period
-                    self.emit(self.sample())
-            except Exception as e:  # the agent must never take the program down
+            except Exception as e:
                 self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
 
     # -- gc ------------------------------------------------------------------------------------------
@@ -675,11 +690,14 @@ class Agent:
         gc.callbacks.append(self.gc_callback)
         self.thread = threading.Thread(target=self.run_sampler, name="qvtop-agent", daemon=True)
         self.thread.start()
+        self.watchdog_thread = threading.Thread(target=self.run_watchdog, name="qvtop-watchdog", daemon=True)
+        self.watchdog_thread.start()
 
     def uninstall(self):
         self.stop_flag.set()
-        if self.thread is not None and self.thread is not threading.current_thread():
-            self.thread.join(1.0)
+        for th in (self.thread, getattr(self, "watchdog_thread", None)):
+            if th is not None and th is not threading.current_thread():
+                th.join(1.0)
         if self._orig_set_running is not None:
             asyncio.events._set_running_loop = self._orig_set_running
             asyncio._set_running_loop = self._orig_set_running
@@ -692,11 +710,12 @@ class Agent:
 _agent = None
 
 
-def install(fd=None, rate_hz=10.0):
-    """Installs the agent once (idempotent) and returns it. ``fd``: the stream's file descriptor."""
+def install(fd=None, rate_hz=10.0, parent_pid=None):
+    """Installs the agent once (idempotent) and returns it. ``fd``: the stream's file descriptor;
+    ``parent_pid``: qvtop's pid (the program's group is ended when that parent goes away)."""
     global _agent
     if _agent is None:
-        _agent = Agent(fd=fd, rate_hz=rate_hz)
+        _agent = Agent(fd=fd, rate_hz=rate_hz, parent_pid=parent_pid)
         _agent.install()
     return _agent
 

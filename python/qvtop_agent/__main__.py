@@ -51,7 +51,8 @@ def main(argv):
         if agent_parent not in original_path.split(os.pathsep):
             sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != agent_parent]
     rate = float(os.environ.pop("QVTOP_AGENT_RATE", "10") or "10")
-    agent = qvtop_agent.install(fd=fd, rate_hz=rate)
+    parent = os.environ.pop("QVTOP_PARENT_PID", None)
+    agent = qvtop_agent.install(fd=fd, rate_hz=rate, parent_pid=int(parent) if parent else None)
     agent.emit(
         {
             "type": "hello",
@@ -62,6 +63,7 @@ def main(argv):
             "pid": os.getpid(),
             "script": script,
             "argv": argv[1:],
+            "t": agent.now_s(),
         }
     )
 

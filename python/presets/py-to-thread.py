@@ -1,0 +1,12 @@
+"""CPython asyncio with to_thread: blocking and CPU work off the loop (the twin of preset to-thread).
+
+The same workload with `hash` and `disk` in `asyncio.to_thread`: the loop stays free, the lag stays
+low, and the executor's threads show who is busy with what.
+"""
+
+import asyncio
+
+import _workload
+
+if __name__ == "__main__":
+    asyncio.run(_workload.main(offload=True, seconds=_workload.seconds_arg()))
