@@ -23,7 +23,7 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   coroutine chain (``cr_await``) is walked to the innermost asyncio frame (sleep, socket, lock,
   queue, to_thread; anything else is a future).
 - The default executor: its threads, each one busy (inside a work item: which function) or idle,
-  its work queue, and how many jobs it has completed (submissions counted, minus queued and running).
+  its work queue, and how many jobs it has completed (a done-callback on each submission counts them).
 - GC pauses: ``gc.callbacks`` times each collection; one on a loop's thread longer than 1 ms is a
   blocking region of that loop (an event).
 - The culprit of a stall: a watchdog thread wakes every 5 ms; when a loop's heartbeat is overdue
@@ -295,7 +295,7 @@ class Agent:
         self.clock = clock
         self.start_ns = clock()
         self.loops = []
-        self.lock = threading.Lock()  # guards self.loops and self.events (both threads append)
+        self.lock = threading.Lock()  # guards self.loops, self.events, self.completed
         self.events = []
         self.dropped_lines = 0
         self.dropped_events = 0
@@ -305,7 +305,7 @@ class Agent:
         self.gc_count = 0
         self.gc_thread_active = {}
         self.kinds = collections.OrderedDict()
-        self.submitted = weakref.WeakKeyDictionary()
+        self.completed = weakref.WeakKeyDictionary()  # executor → jobs finished (guarded by self.lock)
         self.pool_busy_since = {}
         self.stop_flag = threading.Event()
         self.thread = None
@@ -474,8 +474,8 @@ class Agent:
                     since = self.pool_busy_since[key] = (kind, now)
                 states.append({"id": i, "kind": kind, "running_ms": (now - since[1]) / 1e6})
         queue = ex._work_queue.qsize() if hasattr(ex, "_work_queue") else 0
-        submitted = self.submitted.get(ex)
-        completed = None if submitted is None else max(0, submitted - queue - busy)
+        with self.lock:
+            completed = self.completed.get(ex)
         return {
             "threads": len(threads),
             "max_threads": getattr(ex, "_max_workers", None),
@@ -681,7 +681,14 @@ class Agent:
 
         def submit(executor, *args, **kwargs):
             future = orig_submit(executor, *args, **kwargs)
-            agent.submitted[executor] = agent.submitted.get(executor, 0) + 1
+
+            def completed(_):
+                with agent.lock:
+                    agent.completed[executor] = agent.completed.get(executor, 0) + 1
+
+            with agent.lock:
+                agent.completed.setdefault(executor, 0)
+            future.add_done_callback(completed)
             return future
 
         submit.__wrapped__ = orig_submit

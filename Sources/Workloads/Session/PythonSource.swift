@@ -214,7 +214,7 @@ public final class PythonSource: SnapshotSource {
     public var notice: String? {
         shared.state.withLock { st in
             if let failure = st.failure { return "python: \(failure); last frame kept" }
-            guard st.ended else { return nil }
+            guard st.ended, !st.endedByStop else { return nil }
             if let e = st.exception { return "python raised \(e) (\(st.exitDescription)); last frame kept" }
             return "python \(st.exitDescription); last frame kept"
         }
@@ -249,6 +249,8 @@ struct PythonState: Sendable {
     /// The agent's exit or exception line arrived: the program is ending.
     var exitLineSeen = false
     var ended = false
+    /// It ended because qvtop stopped it (`stop()`), not by itself.
+    var endedByStop = false
     var exitStatus: Int32 = 0
     var exitDescription = "running"
     var exception: String?
@@ -343,6 +345,7 @@ final class Shared: @unchecked Sendable {
                     $0.ended = true
                     $0.exitStatus = status.code
                     $0.exitDescription = status.description
+                    $0.endedByStop = stopAt != nil && !$0.exitLineSeen
                 }
                 return
             }
