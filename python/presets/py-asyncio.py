@@ -1,4 +1,6 @@
-"""CPython asyncio: one event loop, blocking calls on the loop (the twin of preset asyncio).
+"""CPython asyncio: one event loop, blocking calls on the loop
+
+The twin of preset asyncio.
 
 Socket round trips, a little CPU work and a 50 ms blocking call, all on the loop's thread. Watch the
 loop lag: every `disk` call stops the loop for the whole call, the lag jumps to about 50 ms and the

@@ -1,4 +1,6 @@
-"""gevent: greenlets on one hub, monkeypatched sockets; a 50 ms unpatched blocking call stalls the hub.
+"""gevent: greenlets on one hub, a blocking call stalls it
+
+Monkeypatched sockets; a 50 ms unpatched blocking call stalls the hub.
 
 Needs gevent (`pip install gevent`). qvtop's agent measures asyncio loops; gevent's hub is not one,
 so this preset shows the task kinds' latencies only (hub figures are not measured yet).

@@ -1,4 +1,6 @@
-"""CPython asyncio with to_thread: blocking and CPU work off the loop (the twin of preset to-thread).
+"""CPython asyncio + to_thread: blocking work in the executor
+
+The twin of preset to-thread.
 
 The same workload with `hash` and `disk` in `asyncio.to_thread`: the loop stays free, the lag stays
 low, and the executor's threads show who is busy with what.

@@ -1,4 +1,4 @@
-"""uvloop: the py-asyncio workload on uvloop's loop (libuv), blocking calls on the loop.
+"""uvloop: the py-asyncio workload on libuv's loop
 
 uvloop has no ready queue or timer heap that Python can read: those figures are n/a. Needs uvloop
 (`pip install uvloop`).
