@@ -55,6 +55,7 @@ def disk_read():
 
 
 async def serve(reader, writer):
+    """The loopback server: answers each request line after the delay it asks for (ms)."""
     try:
         while True:
             line = await reader.readline()
@@ -63,6 +64,8 @@ async def serve(reader, writer):
             await asyncio.sleep(float(line) / 1000.0)
             writer.write(b"ok\n")
             await writer.drain()
+    except (asyncio.CancelledError, ConnectionError):
+        pass  # the run is ending (asyncio.run cancels every task), or the client went away
     finally:
         writer.close()
 
@@ -118,9 +121,8 @@ async def generate(name, rate, make):
         t.add_done_callback(tasks.discard)
 
 
-async def main(offload=False, seconds=None):
+async def main(offload, seconds, rounds):
     rng = random.Random(1)
-    rounds = calibrate_hash()
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     gens = [
@@ -139,5 +141,8 @@ async def main(offload=False, seconds=None):
         server.close()
 
 
-def seconds_arg():
-    return float(sys.argv[1]) if len(sys.argv) > 1 else None
+def run(offload):
+    """Calibrates the hash before the loop starts (so calibrating is no stall), then runs the workload."""
+    rounds = calibrate_hash()
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else None
+    asyncio.run(main(offload, seconds, rounds))

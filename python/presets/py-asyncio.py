@@ -7,9 +7,7 @@ loop lag: every `disk` call stops the loop for the whole call, the lag jumps to 
 slow-callback list names `disk_read` in task `disk` as the culprit.
 """
 
-import asyncio
-
 import _workload
 
 if __name__ == "__main__":
-    asyncio.run(_workload.main(offload=False, seconds=_workload.seconds_arg()))
+    _workload.run(offload=False)

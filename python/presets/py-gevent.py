@@ -83,5 +83,5 @@ if __name__ == "__main__":
     gevent.spawn(generate, 200, lambda: web(port, rng))
     gevent.spawn(generate, 50, lambda: hash_job(rounds))
     gevent.spawn(generate, 2, disk)
-    seconds = _workload.seconds_arg()
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else None
     gevent.sleep(seconds if seconds is not None else 10**9)

@@ -6,9 +6,7 @@ The same workload with `hash` and `disk` in `asyncio.to_thread`: the loop stays 
 low, and the executor's threads show who is busy with what.
 """
 
-import asyncio
-
 import _workload
 
 if __name__ == "__main__":
-    asyncio.run(_workload.main(offload=True, seconds=_workload.seconds_arg()))
+    _workload.run(offload=True)

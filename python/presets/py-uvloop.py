@@ -4,7 +4,6 @@ uvloop has no ready queue or timer heap that Python can read: those figures are 
 (`pip install uvloop`).
 """
 
-import asyncio
 import sys
 
 try:
@@ -17,4 +16,4 @@ import _workload
 
 if __name__ == "__main__":
     uvloop.install()
-    asyncio.run(_workload.main(offload=False, seconds=_workload.seconds_arg()))
+    _workload.run(offload=False)

@@ -193,7 +193,7 @@ public final class PythonSource: SnapshotSource {
         if !helloSeen {
             return PythonError("the agent did not start (python \(status)): \(last)", output: outputTail)
         }
-        return PythonError("the program ended before its first snapshot (\(status))", output: outputTail)
+        return PythonError("the program \(status) at start", output: outputTail)
     }
 
     /// The newest snapshot since the previous poll (with every event since), or nil when none came.
