@@ -104,6 +104,8 @@ struct PythonEndToEndTests {
         #expect(!Self.slowNames(t).contains { $0.contains("disk_read") }, "\(Self.slowNames(t))")
         let tLag = try #require(t["lag"] as? [String: Any])
         #expect((tLag["maxMs"] as? Double ?? 999) < 45, "\(tLag)")
+        // The talk says slot p99 < 5 ms; 20 leaves room for a machine loaded by parallel builds.
+        #expect((tLag["slotP99Ms"] as? Double ?? 999) < 20, "\(tLag)")
         let totals = try #require(t["totals"] as? [String: Any])
         #expect((totals["poolCompleted"] as? Int ?? 0) > 0)
     }
