@@ -5,8 +5,8 @@ Design
 qvtop starts ``python3 -m qvtop_agent SCRIPT ARGS...`` with this package on ``PYTHONPATH`` and a
 pipe's write end in ``QVTOP_AGENT_FD``. ``install()`` runs before the user's script, so every
 event loop the program starts is seen, and nothing the program can observe changes: the agent
-adds one timer (the heartbeat) per running loop, two instance attributes on the loop and its
-selector that call the originals, a ``gc.callbacks`` entry and two daemon threads (sampler, watchdog).
+adds one timer (the heartbeat) per running loop, one instance attribute on its selector that
+calls the original, a ``gc.callbacks`` entry and two daemon threads (sampler, watchdog).
 
 What is measured, and how (docs/python-agent.md has the stream format and every field):
 
@@ -14,9 +14,9 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   what ``run_forever`` calls on entry and exit). Every loop gets a ``LoopState``.
 - Heartbeat lag: a callback on a 1 ms grid (``t0 + k * 1 ms``) records how late it ran; every slot
   the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it).
-- Busy share and jobs run: the loop's ``_selector.select`` and ``_process_events`` are shadowed per
-  instance (once per loop iteration, never per callback). Time outside ``select`` while running is
-  busy; jobs per iteration are the ready queue after the poll plus the timers already due.
+- Busy share and jobs run: the loop's ``_selector.select`` is shadowed per instance (once per loop
+  iteration, never per callback). Time outside ``select`` while running is busy; jobs per iteration
+  are the ready queue after the poll, plus the I/O events it returned, plus the timers already due.
 - Ready queue (``loop._ready``), timers (``loop._scheduled``, minus the heartbeat): read by the
   sampler thread; ``None`` (n/a) where a loop has no such attribute (uvloop).
 - Tasks by state and by what they await: ``asyncio.all_tasks(loop)``; each waiting task's
@@ -366,7 +366,7 @@ class Agent:
         st.thread_name = threading.current_thread().name
         st.running = True
         st.run_start_ns = self.clock()
-        if hasattr(loop, "_selector") and hasattr(loop, "_process_events") and not st.hooked:
+        if not st.hooked and all(hasattr(loop, a) for a in ("_selector", "_ready", "_scheduled", "_clock_resolution")):
             self._hook_iteration(loop, st)
         if st.lag is None:
             st.lag = _Lag(loop.time())
@@ -385,7 +385,6 @@ class Agent:
                     st.handle.cancel()
                     st.handle = None
                 if st.hooked:
-                    loop.__dict__.pop("_process_events", None)
                     sel = getattr(loop, "_selector", None)
                     if sel is not None:
                         sel.__dict__.pop("select", None)
@@ -406,27 +405,29 @@ class Agent:
         st.handle = loop.call_at(st.lag.due(), beat)
 
     def _hook_iteration(self, loop, st):
+        """Shadows ``loop._selector.select`` (once per iteration): the time in it is idle, and right
+        after it the ready queue plus the I/O events it returned plus the timers already due are the
+        iteration's jobs (a descriptor ready both ways counts once)."""
         selector = loop._selector
         orig_select = selector.select
-        orig_process = loop._process_events
         clock = self.clock
+        monotonic = time.monotonic  # BaseEventLoop.time()
+        ready = loop._ready
+        sched = loop._scheduled
+        resolution = loop._clock_resolution
 
         def select(timeout=None):
-            st.select_start = clock()
+            t0 = clock()
+            st.select_start = t0
             st.in_select = True
             try:
-                return orig_select(timeout)
+                events = orig_select(timeout)
             finally:
                 st.in_select = False
-                st.select_ns += clock() - st.select_start
-
-        def process_events(event_list):
-            result = orig_process(event_list)
-            n = len(loop._ready)
-            # Timers the iteration will move to the ready queue (those due by now).
-            sched = loop._scheduled
-            if sched:
-                end = loop.time() + loop._clock_resolution
+                st.select_ns += clock() - t0
+            n = len(ready) + len(events)
+            if sched and sched[0]._when < monotonic() + resolution:
+                end = monotonic() + resolution
                 stack = [0]
                 while stack:
                     i = stack.pop()
@@ -438,10 +439,9 @@ class Agent:
             st.jobs += n
             if n > st.ready_peak:
                 st.ready_peak = n
-            return result
+            return events
 
         selector.select = select
-        loop._process_events = process_events
         st.hooked = True
 
     # -- executor ------------------------------------------------------------------------------
