@@ -61,8 +61,8 @@ __all__ = ["install", "uninstall", "kind_started", "kind_done", "FORMAT_VERSION"
 FORMAT_VERSION = 1
 AGENT_VERSION = "1.0"
 
-HEARTBEAT_S = 0.001
-WATCHDOG_S = 0.005
+HEARTBEAT_S = float(os.environ.get("QVTOP_HEARTBEAT_MS", "1")) / 1000.0
+WATCHDOG_S = float(os.environ.get("QVTOP_WATCHDOG_MS", "5")) / 1000.0
 SLOW_MS = float(os.environ.get("QVTOP_SLOW_MS", "10"))
 GC_BLOCKING_MS = 1.0
 #: Heartbeat lag histogram bucket upper bounds, ms (Telemetry's LagSummary.bucketBoundsMs).
@@ -612,7 +612,10 @@ class Agent:
     def run_sampler(self):
         """The sampler thread: one snapshot line every 1/rate s."""
         period = 1.0 / self.rate_hz
-        while not self.stop_flag.wait(period):
+        # time.sleep, not Event.wait: one GIL release and re-acquire per wake-up (Event.wait runs a
+        # Condition's Python code and takes its locks on every wake-up).
+        while not self.stop_flag.is_set():
+            time.sleep(period)
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 # qvtop is gone (killed without a chance to end us): end the program's group, as
                 # qvtop would have, rather than leave an orphan. Only when it is its group's leader.
@@ -627,7 +630,8 @@ class Agent:
     def run_watchdog(self):
         """The watchdog thread: every 5 ms, names what a stalled loop runs. Its own thread, so a
         sample being taken (slow while the loop thread holds the GIL) never hides a stall."""
-        while not self.stop_flag.wait(WATCHDOG_S):
+        while not self.stop_flag.is_set():
+            time.sleep(WATCHDOG_S)
             try:
                 self.watchdog()
             except Exception as e:
