@@ -81,6 +81,23 @@ struct PythonEndToEndTests {
         #expect(kill(pid, 0) != 0, "the program outlived qvtop")
     }
 
+    @Test func aRecordedPythonRunReplaysToTheSameSummary() throws {
+        guard PythonE2E.require() else { return }
+        let dir = try Self.folder(["app.py": Self.stalling])
+        let file = dir.appendingPathComponent("py.qvrec").path
+        let binary = try E2E.binary()
+        let live = try E2E.run(
+            [
+                binary, "run", "--python", dir.appendingPathComponent("app.py").path, "--headless", "--duration", "1.5",
+                "--record", file, "--json",
+            ], timeout: 60)
+        #expect(live.status == 0, "\(live.err)")
+        let replay = try E2E.run([binary, "replay", file, "--headless", "--json"])
+        #expect(replay.status == 0, "\(replay.err)")
+        #expect(replay.out == live.out)
+        #expect(Self.slowNames(try Self.json(replay.out)).contains { $0.hasPrefix("read_config (app.py:") })
+    }
+
     @Test func pyAsyncioAndPyToThreadShowTheTalksClaimOnRealCPython() throws {
         guard PythonE2E.require() else { return }
         let binary = try E2E.binary()
