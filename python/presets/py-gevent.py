@@ -2,8 +2,8 @@
 
 Monkeypatched sockets; a 50 ms unpatched blocking call stalls the hub.
 
-Needs gevent (`pip install gevent`). qvtop's agent measures asyncio loops; gevent's hub is not one,
-so this preset shows the task kinds' latencies only (hub figures are not measured yet).
+Needs gevent (`pip install gevent`). qvtop's agent watches the hub (docs/python-agent.md, gevent):
+its heartbeat lag, its pending callbacks, and the greenlet code that blocks it.
 """
 
 import sys

@@ -54,6 +54,7 @@ import sys
 import threading
 import time
 import weakref
+from _thread import get_ident as _real_get_ident  # the OS thread's id, even after gevent patches _thread
 
 __all__ = ["install", "uninstall", "kind_started", "kind_done", "FORMAT_VERSION", "Histogram"]
 
@@ -171,9 +172,13 @@ class _Lag:
         }
 
 
+#: Library folders whose frames are the loop's own machinery (gevent's is added when it is seen).
+_INTERNAL_DIRS = [_ASYNCIO_DIR]
+
+
 def _is_internal(filename):
     return (
-        filename.startswith(_ASYNCIO_DIR)
+        filename.startswith(tuple(_INTERNAL_DIRS))
         or filename.startswith(_AGENT_DIR)
         or filename.endswith(("selectors.py", "threading.py", "runpy.py"))
     )
@@ -229,6 +234,8 @@ def await_kind(task):
     return kind
 
 
+_NOT_CAUGHT = "(not caught: the watchdog thread did not run during the stall)"
+
 TASK_STATES = ("running", "ready", "sleep", "socket", "future", "lock", "queue", "to_thread")
 
 
@@ -258,7 +265,7 @@ class LoopState:
         self.loop_ref = weakref.ref(loop)
         self.id = loop_id
         self.impl = "%s.%s" % (type(loop).__module__, type(loop).__qualname__)
-        self.thread = threading.get_ident()
+        self.thread = _real_get_ident()
         self.thread_name = threading.current_thread().name
         self.running = False
         self.lag = None
@@ -278,11 +285,51 @@ class LoopState:
         self.busy_marks = collections.deque()  # (time_ns, busy_ns_cumulative)
         self.max_ready = 0
         self.last_task = None
+        self.gevent = None  # the hub, when this state watches gevent's hub
 
     def busy_ns(self, now):
         running = self.run_ns_closed + (now - self.run_start_ns if self.running else 0)
         idle = self.select_ns + (now - self.select_start if self.in_select else 0)
         return max(0, running - idle)
+
+
+class _HubLoop:
+    """Stands in for a loop when the program runs gevent: its hub's clock and closed state."""
+
+    def __init__(self, hub):
+        self.hub_ref = weakref.ref(hub)
+
+    def time(self):
+        return time.monotonic()
+
+    def is_closed(self):
+        hub = self.hub_ref()
+        return hub is None or hub.loop is None
+
+
+def _watch_gevent(agent):
+    """Subscribes to gevent's patch events (zope.event, gevent's own dependency) when it is installed,
+    without importing gevent: on GeventDidPatchAllEvent (in the program's thread, during
+    ``monkey.patch_all()``) the agent starts watching that thread's hub."""
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("gevent") is None or importlib.util.find_spec("zope.event") is None:
+            return
+        import zope.event
+    except Exception:
+        return
+
+    def on_event(event):
+        if type(event).__name__ == "GeventDidPatchAllEvent":
+            try:
+                agent.gevent_patched()
+            except Exception as e:
+                agent.emit({"type": "agent_error", "t": agent.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+
+    zope.event.subscribers.append(on_event)
+    agent._gevent_subscriber = on_event
+
 
 
 class Agent:
@@ -362,7 +409,7 @@ class Agent:
 
     def loop_started(self, loop):
         st = self._state_for(loop)
-        st.thread = threading.get_ident()
+        st.thread = _real_get_ident()
         st.thread_name = threading.current_thread().name
         st.running = True
         st.run_start_ns = self.clock()
@@ -396,7 +443,7 @@ class Agent:
             late = st.lag.tick(now)
             if late * 1000 >= SLOW_MS:
                 st.slow += 1
-                name = st.culprit or "(not caught: the watchdog thread did not run during the stall)"
+                name = st.culprit or _NOT_CAUGHT
                 self.add_event("slowCallback", st.id, late * 1000, name)
             st.culprit = None
             if st.running and not loop.is_closed():
@@ -443,6 +490,34 @@ class Agent:
 
         selector.select = select
         st.hooked = True
+
+    # -- gevent -----------------------------------------------------------------------------
+    def gevent_patched(self):
+        """The program's thread just monkeypatched with gevent: watch its hub as a loop. The heartbeat
+        is a repeating libev timer on the hub (1 ms grid); ready = the hub's pending callbacks."""
+        import gevent
+
+        _INTERNAL_DIRS.append(os.path.dirname(os.path.abspath(gevent.__file__)))
+        hub = gevent.get_hub()
+        stand_in = _HubLoop(hub)
+        self._gevent_hub = (hub, stand_in)  # keeps the stand-in alive as long as the agent
+        st = self._state_for(stand_in)
+        st.impl = "gevent hub (%s.%s)" % (type(hub.loop).__module__, type(hub.loop).__qualname__)
+        st.gevent = hub
+        st.running = True
+        st.run_start_ns = self.clock()
+        st.lag = _Lag(time.monotonic())
+        timer = hub.loop.timer(HEARTBEAT_S, HEARTBEAT_S)
+
+        def beat():
+            late = st.lag.tick(time.monotonic())
+            if late * 1000 >= SLOW_MS:
+                st.slow += 1
+                self.add_event("slowCallback", st.id, late * 1000, st.culprit or _NOT_CAUGHT)
+            st.culprit = None
+
+        timer.start(beat)
+        st.handle = timer
 
     # -- executor ------------------------------------------------------------------------------
     def pool_snapshot(self, loop, frames):
@@ -514,8 +589,8 @@ class Agent:
                     frames = sys._current_frames()
                 frame = frames.get(st.thread)
                 where = culprit_of(frame) if frame is not None else None
-                task = asyncio.current_task(loop)
-                name = where or "(in asyncio or the agent)"
+                task = asyncio.current_task(loop) if st.gevent is None else None
+                name = where or "(in the loop's own machinery or the agent)"
                 if task is not None:
                     name += " in task " + task.get_name()
                 st.culprit = name
@@ -534,11 +609,18 @@ class Agent:
             if loop is None:
                 continue
             ready = len(loop._ready) if hasattr(loop, "_ready") else None
+            if st.gevent is not None:
+                ready = getattr(st.gevent.loop, "pendingcnt", None)
             timers = None
             if hasattr(loop, "_scheduled"):
                 timers = len(loop._scheduled) - (1 if st.handle is not None else 0)
                 timers = max(0, timers)
-            census, current = task_census(loop) if st.running else (dict.fromkeys(TASK_STATES + ("total",), 0), None)
+            if st.gevent is not None:
+                census, current = None, None  # greenlets are not counted (yet)
+            elif st.running:
+                census, current = task_census(loop)
+            else:
+                census, current = dict.fromkeys(TASK_STATES + ("total",), 0), None
             busy_ns = st.busy_ns(now)
             st.busy_marks.append((now, busy_ns))
             while len(st.busy_marks) > 1 and now - st.busy_marks[0][0] > BUSY_WINDOW_S * 1e9 * 1.05:
@@ -639,7 +721,7 @@ class Agent:
 
     # -- gc ------------------------------------------------------------------------------------------
     def gc_callback(self, phase, info):
-        ident = threading.get_ident()
+        ident = _real_get_ident()
         if phase == "start":
             self.gc_start[ident] = self.clock()
             self.gc_thread_active[ident] = info.get("generation", -1)
@@ -699,6 +781,7 @@ class Agent:
         submit.__doc__ = orig_submit.__doc__
         concurrent.futures.ThreadPoolExecutor.submit = submit
         gc.callbacks.append(self.gc_callback)
+        _watch_gevent(self)
         self.thread = threading.Thread(target=self.run_sampler, name="qvtop-agent", daemon=True)
         self.thread.start()
         self.watchdog_thread = threading.Thread(target=self.run_watchdog, name="qvtop-watchdog", daemon=True)
@@ -716,6 +799,12 @@ class Agent:
             concurrent.futures.ThreadPoolExecutor.submit = self._orig_submit
         if self.gc_callback in gc.callbacks:
             gc.callbacks.remove(self.gc_callback)
+        sub = getattr(self, "_gevent_subscriber", None)
+        if sub is not None:
+            import zope.event
+
+            if sub in zope.event.subscribers:
+                zope.event.subscribers.remove(sub)
 
 
 _agent = None

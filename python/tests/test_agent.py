@@ -336,5 +336,74 @@ class MainTests(unittest.TestCase):
         self.assertEqual(proc.returncode, 5)
 
 
+try:
+    import gevent  # noqa: F401
+
+    HAVE_GEVENT = True
+except ImportError:
+    HAVE_GEVENT = False
+
+
+@unittest.skipUnless(HAVE_GEVENT, "gevent is not installed in this Python")
+class GeventTests(unittest.TestCase):
+    def test_the_hub_is_watched_and_a_blocking_greenlet_is_named(self):
+        proc, lines, _ = _run_agent(
+            """
+            import gevent.monkey
+            gevent.monkey.patch_all()
+            import gevent
+            blocking_sleep = gevent.monkey.get_original("time", "sleep")
+            def read_config():
+                blocking_sleep(0.06)
+            def worker():
+                for _ in range(4):
+                    gevent.sleep(0.1)
+                    read_config()
+            gevent.spawn(worker).join()
+            """
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        snaps = [l for l in lines if l["type"] == "snapshot"]
+        self.assertTrue(any(l["impl"].startswith("gevent hub") for s in snaps for l in s["loops"]), snaps[-1:])
+        slow = [e for s in snaps for e in s["events"] if e["kind"] == "slowCallback"]
+        self.assertTrue(any(e["name"].startswith("read_config (prog.py:") for e in slow), slow)
+        loop = snaps[-1]["loops"][0]
+        self.assertIsNone(loop["tasks"])  # greenlets are not counted: n/a, not 0
+
+
+try:
+    import uvloop  # noqa: F401
+
+    HAVE_UVLOOP = True
+except ImportError:
+    HAVE_UVLOOP = False
+
+
+@unittest.skipUnless(HAVE_UVLOOP, "uvloop is not installed in this Python")
+class UvloopTests(unittest.TestCase):
+    def test_uvloop_is_seen_its_missing_figures_are_none_and_a_stall_is_named(self):
+        proc, lines, _ = _run_agent(
+            """
+            import asyncio, time, uvloop
+            def read_config():
+                time.sleep(0.06)
+            async def main():
+                for _ in range(4):
+                    await asyncio.sleep(0.1)
+                    read_config()
+            uvloop.install()
+            asyncio.run(main())
+            """
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        snaps = [l for l in lines if l["type"] == "snapshot" and l["loops"]]
+        loop = snaps[0]["loops"][0]
+        self.assertTrue(loop["impl"].startswith("uvloop"), loop["impl"])
+        for key in ("ready", "timers", "jobs", "busy", "ready_peak"):
+            self.assertIsNone(loop[key], key)
+        slow = [e for s in snaps for e in s["events"] if e["kind"] == "slowCallback"]
+        self.assertTrue(any(e["name"].startswith("read_config (prog.py:") for e in slow), slow)
+
+
 if __name__ == "__main__":
     unittest.main()
