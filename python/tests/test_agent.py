@@ -278,7 +278,8 @@ def _run_agent(code, *args, env_extra=None):
         with open(script, "w") as f:
             f.write(textwrap.dedent(code))
         r, w = os.pipe()
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QVTOP_")}
+        env.pop("PYTHONPATH", None)
         env["PYTHONPATH"] = PYTHON_DIR
         env["QVTOP_ORIGINAL_PYTHONPATH"] = ""
         env["QVTOP_AGENT_FD"] = str(w)
