@@ -146,6 +146,41 @@ struct PythonSourceTests {
         #expect(message("python3", script: "missing.py") == "\(dir)/missing.py: no such file (or not readable)")
     }
 
+    /// Alive and not a zombie (a killed process whose new parent, init here, has not reaped it yet).
+    static func running(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
+    }
+
+    @Test func whatTheProgramStartedEndsWithIt() throws {
+        let dir = try Self.folder([
+            "app.py": """
+            import asyncio, subprocess
+            p = subprocess.Popen(["sleep", "300"])
+            print("grandchild", p.pid, flush=True)
+            asyncio.run(asyncio.sleep(300))
+            """
+        ])
+        let source = try PythonSource(Self.launch(dir + "/app.py"))
+        var grandchild: pid_t?
+        _ = (0..<100).contains { _ in
+            usleep(50_000)
+            grandchild = source.outputTail.first { $0.hasPrefix("grandchild ") }.flatMap { pid_t($0.dropFirst(11)) }
+            return grandchild != nil
+        }
+        source.stop()
+        let pid = try #require(grandchild, "\(source.outputTail)")
+        #expect(
+            (0..<40).contains { _ in
+                if !Self.running(pid) { return true }
+                usleep(50_000)
+                return false
+            }, "the program's own child outlived stop()")
+    }
+
     @Test func theChildRunsInItsOwnGroupWithACleanSignalMaskAndNoStdin() throws {
         let dir = try Self.folder([
             "app.py": """
