@@ -132,4 +132,15 @@ import Testing
         #expect(s.presetTitle.contains("ready queue n/a"))
         #expect(s.loops.first?.jobsInInterval == nil)
     }
+
+    @Test func jobsThatGoBackwardsGiveNoInterval() throws {
+        let lines = try Self.decode([Self.hello, Self.snapshotLine(jobs: "100"), Self.snapshotLine(jobs: "40")])
+        guard case .snapshot(let a) = lines[1], case .snapshot(let b) = lines[2] else {
+            Issue.record("not snapshots: \(lines)")
+            return
+        }
+        var sampler = PythonSampler(preset: "python", title: "t")
+        _ = sampler.snapshot(a, events: [], sequence: 0)
+        #expect(sampler.snapshot(b, events: [], sequence: 1).loops.first?.jobsInInterval == nil)
+    }
 }

@@ -342,6 +342,7 @@ class Agent:
         self.clock = clock
         self.start_ns = clock()
         self.loops = []
+        self.next_loop_id = 0
         self.lock = threading.Lock()  # guards self.loops, self.events, self.completed
         self.events = []
         self.dropped_lines = 0
@@ -403,7 +404,11 @@ class Agent:
             if st.loop_ref() is loop:
                 return st
         with self.lock:
-            st = LoopState(loop, len(self.loops))
+            # Ids are never reused (a program may create and drop many loops), and states of loops
+            # that are gone are dropped, so a long run with many asyncio.run calls keeps a few.
+            self.loops = [old for old in self.loops if old.loop_ref() is not None]
+            st = LoopState(loop, self.next_loop_id)
+            self.next_loop_id += 1
             self.loops.append(st)
         return st
 

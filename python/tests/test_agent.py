@@ -250,6 +250,16 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertIsNone(entry["jobs"])
         st.running = False
 
+    def test_many_loops_keep_few_states_and_ids_are_never_reused(self):
+        for _ in range(50):
+            asyncio.run(asyncio.sleep(0))
+        import gc as _gc
+
+        _gc.collect()
+        asyncio.run(asyncio.sleep(0))
+        self.assertLessEqual(len(self.agent.loops), 3)
+        self.assertEqual(self.agent.loops[-1].id, 50)
+
     def test_a_full_pipe_drops_lines_and_never_blocks(self):
         start = time.monotonic()
         for _ in range(2000):
