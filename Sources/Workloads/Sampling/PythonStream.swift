@@ -250,7 +250,8 @@ public struct PythonSampler: Sendable {
                 id: l.id, readyDepth: l.ready ?? 0, maxReadyDepth: l.readyMax ?? 0, readyPeak: l.readyPeak,
                 timersPending: l.timers ?? 0, tasksAlive: t.total, jobsRun: l.jobs ?? 0, slowCallbacks: l.slow ?? 0,
                 busyRatio: l.busy ?? 0, current: l.current,
-                jobsInInterval: l.jobs.flatMap { j in lastJobs[l.id].flatMap { j >= $0 ? j - $0 : nil } }, lastTask: l.lastTask,
+                jobsInInterval: l.jobs.flatMap { j in lastJobs[l.id].flatMap { j >= $0 ? j - $0 : nil } },
+                lastTask: l.lastTask,
                 lag: l.lag.map(LagSummary.init) ?? LagSummary(), readyDelay: nil)
         }
         lastJobs = jobs
