@@ -1,5 +1,6 @@
 // `qvtop bench NAME`: the registry. Each area owns one file that defines its list
-// (FiberBenchmarks.swift, SchedulerBenchmarks.swift, LoopBenchmarks.swift, UIBenchmarks.swift);
+// (FiberBenchmarks.swift, SchedulerBenchmarks.swift, LoopBenchmarks.swift, UIBenchmarks.swift,
+// PythonBenchmarks.swift);
 // this file only joins them (and holds the measurement helpers they share), so areas never edit each
 // other's files.
 import Glibc
@@ -53,7 +54,7 @@ public struct Benchmark: Sendable {
 
 public enum BenchRegistry {
     public static var all: [Benchmark] {
-        FiberBenchmarks.all + SchedulerBenchmarks.all + LoopBenchmarks.all + UIBenchmarks.all
+        FiberBenchmarks.all + SchedulerBenchmarks.all + LoopBenchmarks.all + UIBenchmarks.all + PythonBenchmarks.all
     }
     public static func named(_ name: String) -> Benchmark? { all.first { $0.name == name } }
 }

@@ -7,4 +7,11 @@ public protocol SnapshotSource: AnyObject {
     func poll() -> Snapshot?
     /// Stops the source (shuts a live runtime down, closes a file). Idempotent.
     func stop()
+    /// One line the dashboard shows as a banner once it appears (a watched program has ended); nil
+    /// while there is nothing to say. The last frame stays on screen.
+    var notice: String? { get }
+}
+
+extension SnapshotSource {
+    public var notice: String? { nil }
 }

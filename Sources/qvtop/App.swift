@@ -104,6 +104,7 @@ enum App {
         let recording = options.record.map { SessionRecording(setup: $0) }
         defer { recording?.finish() }
         var bookmarks = 0
+        var shownNotice: String?
         var replayCode = ReplayCode()
         var shown: Grid?  // the grid drawn last: what `s` saves
         func startRecording() {
@@ -130,6 +131,10 @@ enum App {
                         if data.selectableCount != state.selectableCount {
                             _ = reduce(&state, .selectableCount(data.selectableCount))
                         }
+                    }
+                    if let notice = source?.notice, notice != shownNotice {
+                        state.banner = notice  // the source has ended: say so once, keep the last frame
+                        shownNotice = notice
                     }
                     if let failure = recording?.takeFailure() { _ = reduce(&state, .recordingFailed(failure)) }
                     data.recording = recording?.badge

@@ -20,7 +20,10 @@ struct Presets: ParsableCommand {
         let catalog = PresetCatalog.discover()
         let visible = catalog.entries.filter { !$0.shadowed }
         let nameWidth = max(4, visible.map(\.preset.name.count).max() ?? 0)
-        let titleWidth = max(5, visible.map(\.preset.title.count).max() ?? 0)
+        let python = PythonRun.presetNames.compactMap { name in
+            PythonRun.presetScript(name).map { (name: name, script: $0, title: PythonRun.title(ofScript: $0) ?? "") }
+        }
+        let titleWidth = max(5, (visible.map(\.preset.title.count) + python.map(\.title.count)).max() ?? 0)
         func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
         print([pad("NAME", nameWidth), pad("TITLE", titleWidth), "SOURCE"].joined(separator: "  "))
         for e in visible {
@@ -30,6 +33,11 @@ struct Presets: ParsableCommand {
                 let text = e.preset.explain.split(whereSeparator: \.isNewline).joined(separator: " ")
                 print("    " + text + "\n")
             }
+        }
+        // The Python presets (python/presets/*.py, run under the agent with python3).
+        for p in python {
+            let shown = PresetCatalog.display(p.script, cwd: FileManager.default.currentDirectoryPath)
+            print([pad(p.name, nameWidth), pad(p.title, titleWidth), shown + " (python3)"].joined(separator: "  "))
         }
         if visible.isEmpty && catalog.errors.isEmpty {
             FileHandle.standardError.write(Data("qvtop: no presets found (set QVTOP_PRESETS_DIR)\n".utf8))

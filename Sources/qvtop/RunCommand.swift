@@ -38,12 +38,38 @@ struct Run: ParsableCommand {
     @Flag(
         help: ArgumentHelp("Draw made-up snapshots instead of a runtime (UI development, tests).", visibility: .hidden))
     var synthetic = false
+    @Option(
+        help: ArgumentHelp(
+            "Run this Python program under qvtop's agent and draw its asyncio loop (arguments after it are the program's).",
+            valueName: "script.py"))
+    var python: String?
+    @Option(help: ArgumentHelp("The Python interpreter for --python and the py-* presets.", valueName: "path"))
+    var pythonBin: String?
+    @Argument(
+        parsing: .allUnrecognized, help: ArgumentHelp("With --python: the program's arguments.", valueName: "args"))
+    var programArguments: [String] = []
 
     func validate() throws {
         guard (1...60).contains(rate) else { throw ValidationError("--rate must be between 1 and 60 Hz") }
+        if python == nil, let first = programArguments.first {
+            throw ValidationError("unknown option or argument '\(first)' (program arguments go after --python SCRIPT)")
+        }
     }
 
     @OptionGroup var headlessOptions: HeadlessOptions
+
+    /// What to run under the Python agent: `--python SCRIPT ARGS…`, or a py-* preset; nil otherwise.
+    func pythonLaunch() -> PythonLaunch? {
+        if let python {
+            return PythonRun.launch(
+                script: python, arguments: programArguments, python: pythonBin, preset: nil, rate: Double(rate))
+        }
+        if let preset, let script = PythonRun.presetScript(preset) {
+            return PythonRun.launch(
+                script: script, arguments: [], python: pythonBin, preset: preset, rate: Double(rate))
+        }
+        return nil
+    }
 
     func run() throws {
         if let compare {
@@ -53,6 +79,27 @@ struct Run: ParsableCommand {
         }
         if let record, !force, SessionRecording.wouldClobber(record) {
             throw fail("\(record) exists; use --force to overwrite it")
+        }
+        if var launch = pythonLaunch() {
+            if headless {
+                launch.rateHz = headlessOptions.sampleRate
+                return try PythonRun.headless(
+                    launch, options: headlessOptions, record: record.map { RecordSetup(path: $0, force: force) })
+            }
+            Signals.blockInThisThread()
+            do {
+                try Terminal.checkInteractive(environment: ProcessInfo.processInfo.environment)
+            } catch {
+                throw fail("\(error)")
+            }
+            var options = AppOptions(rateHz: rate, ascii: ascii, presetName: launch.presetName)
+            options.record = RecordSetup()
+            options.record?.path = record
+            options.record?.directory = recordDir
+            options.record?.force = force
+            options.record?.startNow = record != nil
+            options.record?.extra = ["command": "run --python", "preset": launch.presetName]
+            return try PythonRun.live(launch, options: options)
         }
         if headless {
             return try Headless.run(

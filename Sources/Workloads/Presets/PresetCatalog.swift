@@ -150,7 +150,7 @@ public struct PresetCatalog: Sendable {
     }
 
     /// `path` relative to `cwd` when it lies below it, else as is.
-    static func display(_ path: String, cwd: String) -> String {
+    public static func display(_ path: String, cwd: String) -> String {
         let std = URL(fileURLWithPath: path).standardized.path
         let base = URL(fileURLWithPath: cwd).standardized.path
         if std.hasPrefix(base + "/") { return String(std.dropFirst(base.count + 1)) }

@@ -1,0 +1,48 @@
+// `qvtop bench python-overhead`: what qvtop's Python agent costs a real asyncio program.
+//
+// Runs python/bench/overhead.py (python3, the agent's folder found as `run --python` finds it): two
+// programs — 300 000 call_soon callbacks plus task steps, and 5 000 loopback echo round trips — each
+// with and without the agent (everything on: 1 ms heartbeat, per-iteration hook, 5 ms watchdog,
+// 10 Hz snapshots with the task census), in interleaved rounds. The figure is the slowdown of the
+// median, in percent; the budget is 3 %.
+
+import Foundation
+import Workloads
+
+enum PythonBenchmarks {
+    static let all: [Benchmark] = [
+        Benchmark(
+            name: "python-overhead",
+            summary: "slowdown of two asyncio programs under qvtop's Python agent (interleaved rounds; --reps rounds)"
+        ) { options in
+            guard let dir = PythonAgent.findDirectory() else {
+                throw BenchFailure(
+                    "python-overhead: qvtop's Python agent (python/) was not found; set QVTOP_PYTHON_DIR")
+            }
+            let rounds = options.reps ?? 9
+            let result = try ChildProcess.runToEnd(
+                ["python3", dir + "/bench/overhead.py", "--rounds", "\(rounds)", "--json"], timeout: 1800)
+            guard result.status == 0 else {
+                throw BenchFailure("python-overhead: overhead.py exited with status \(result.status): \(result.output)")
+            }
+            return result.output.split(separator: "\n").compactMap { line -> BenchResult? in
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let program = obj["program"] as? String, let ratio = obj["ratio"] as? Double,
+                    let plain = obj["plain_s"] as? Double, let agent = obj["agent_s"] as? Double
+                else { return nil }
+                return BenchResult(
+                    name: "python-overhead-\(program)", value: (ratio - 1) * 100, unit: "%",
+                    detail: [
+                        "plain_s": String(format: "%.3f", plain), "agent_s": String(format: "%.3f", agent),
+                        "rounds": "\(rounds)", "budget": "3%",
+                    ])
+            }
+        }
+    ]
+}
+
+/// A benchmark that could not run, with its reason.
+struct BenchFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

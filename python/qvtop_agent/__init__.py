@@ -1,0 +1,846 @@
+"""qvtop's agent: measures a real CPython asyncio program from inside and streams it to qvtop.
+
+Design
+======
+qvtop starts ``python3 -m qvtop_agent SCRIPT ARGS...`` with this package on ``PYTHONPATH`` and a
+pipe's write end in ``QVTOP_AGENT_FD``. ``install()`` runs before the user's script, so every
+event loop the program starts is seen, and nothing the program can observe changes: the agent
+adds one timer (the heartbeat) per running loop, one instance attribute on its selector that
+calls the original, a ``gc.callbacks`` entry and two daemon threads (sampler, watchdog).
+
+What is measured, and how (docs/python-agent.md has the stream format and every field):
+
+- Loops are found when they start running: ``asyncio.events._set_running_loop`` is wrapped (it is
+  what ``run_forever`` calls on entry and exit). Every loop gets a ``LoopState``.
+- Heartbeat lag: a callback on a 1 ms grid (``t0 + k * 1 ms``) records how late it ran; every slot
+  the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it).
+- Busy share and jobs run: the loop's ``_selector.select`` is shadowed per instance (once per loop
+  iteration, never per callback). Time outside ``select`` while running is busy; jobs per iteration
+  are the ready queue after the poll, plus the I/O events it returned, plus the timers already due.
+- Ready queue (``loop._ready``), timers (``loop._scheduled``, minus the heartbeat): read by the
+  sampler thread; ``None`` (n/a) where a loop has no such attribute (uvloop).
+- Tasks by state and by what they await: ``asyncio.all_tasks(loop)``; each waiting task's
+  coroutine chain (``cr_await``) is walked to the innermost asyncio frame (sleep, socket, lock,
+  queue, to_thread; anything else is a future).
+- The default executor: its threads, each one busy (inside a work item: which function) or idle,
+  its work queue, and how many jobs it has completed (a done-callback on each submission counts them).
+- GC pauses: ``gc.callbacks`` times each collection; one on a loop's thread longer than 1 ms is a
+  blocking region of that loop (an event).
+- The culprit of a stall: a watchdog thread wakes every 5 ms; when a loop's heartbeat is overdue
+  it reads the loop thread's stack (``sys._current_frames()``) and names the innermost frame that is
+  not asyncio or the agent (function, file:line) and the current task. When the heartbeat runs
+  again, the stall becomes a ``slowCallback`` event with that name.
+
+Rejected: wrapping every callback (``Handle._run``) to time it — exact, but it slows every callback
+of the program; ``sys.setprofile`` — slower still; asyncio debug mode — it changes the program
+(logging, slow-callback warnings, coroutine origin tracking).
+
+Threads: the sampler thread reads loop state that the loop thread writes; under the GIL each read of
+a Python object is atomic, and each figure is read once per sample (a sample may mix two iterations,
+never a torn value). ``LoopState`` fields are written by the loop thread only, except
+``culprit`` and ``culprit_time`` (sampler thread only, read by the loop thread's heartbeat).
+"""
+
+import asyncio
+import asyncio.events
+import collections
+import concurrent.futures
+import concurrent.futures.thread
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import weakref
+from _thread import get_ident as _real_get_ident  # the OS thread's id, even after gevent patches _thread
+
+__all__ = ["install", "uninstall", "kind_started", "kind_done", "FORMAT_VERSION", "Histogram"]
+
+#: The stream's format version (docs/python-agent.md). qvtop refuses a newer one.
+FORMAT_VERSION = 1
+AGENT_VERSION = "1.0"
+
+HEARTBEAT_S = float(os.environ.get("QVTOP_HEARTBEAT_MS", "1")) / 1000.0
+WATCHDOG_S = float(os.environ.get("QVTOP_WATCHDOG_MS", "5")) / 1000.0
+SLOW_MS = float(os.environ.get("QVTOP_SLOW_MS", "10"))
+GC_BLOCKING_MS = 1.0
+#: Heartbeat lag histogram bucket upper bounds, ms (Telemetry's LagSummary.bucketBoundsMs).
+LAG_BOUNDS_MS = (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, float("inf"))
+BUSY_WINDOW_S = 1.0
+
+_AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+_ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
+_LIB_DIR = os.path.dirname(_ASYNCIO_DIR)
+
+
+class Histogram:
+    """Nanosecond values in log-linear buckets (8 per power of two: within 12.5 %), plus a max."""
+
+    SUB = 8
+
+    def __init__(self):
+        self.counts = collections.Counter()
+        self.total = 0
+        self.max = 0
+        self.coarse = [0] * len(LAG_BOUNDS_MS)
+
+    @classmethod
+    def index(cls, ns):
+        if ns < cls.SUB:
+            return ns
+        e = ns.bit_length() - 1
+        return (e - 2) * cls.SUB + ((ns >> (e - 3)) & (cls.SUB - 1))
+
+    @classmethod
+    def upper(cls, index):
+        """The largest value that lands in bucket ``index``."""
+        if index < cls.SUB:
+            return index
+        e = index // cls.SUB + 2
+        sub = index % cls.SUB
+        return ((cls.SUB + sub + 1) << (e - 3)) - 1
+
+    def record(self, ns, count=1):
+        ns = max(0, int(ns))
+        self.counts[self.index(ns)] += count
+        self.total += count
+        if ns > self.max:
+            self.max = ns
+        ms = ns / 1e6
+        for i, bound in enumerate(LAG_BOUNDS_MS):
+            if ms <= bound:
+                self.coarse[i] += count
+                break
+
+    def percentile(self, p):
+        """Value at quantile ``p`` (0…1), ns: the bucket's upper bound, capped at the max seen."""
+        if self.total == 0:
+            return 0
+        rank = max(1, int(p * self.total + 0.999999))
+        seen = 0
+        for idx in sorted(self.counts):
+            seen += self.counts[idx]
+            if seen >= rank:
+                return min(self.upper(idx), self.max)
+        return self.max
+
+
+class _Lag:
+    """Heartbeat lateness on a grid of ``period`` seconds (loop clock), and slot lag."""
+
+    def __init__(self, origin, period=HEARTBEAT_S):
+        self.origin = origin
+        self.period = period
+        self.k = 1
+        self.beats = Histogram()
+        self.slots = Histogram()
+        self.recent_ns = 0
+
+    def due(self):
+        return self.origin + self.k * self.period
+
+    def tick(self, now):
+        """The heartbeat of slot ``k`` ran at ``now``: returns its lateness (s) and advances ``k`` past
+        every slot already passed (each skipped slot late by ``now - slot``)."""
+        due = self.due()
+        late = max(0.0, now - due)
+        self.beats.record(late * 1e9)
+        self.recent_ns = max(self.recent_ns, int(late * 1e9))
+        last = int((now - self.origin) / self.period)
+        j = self.k
+        # A long stall skips many slots: record them in one pass, bounded by a minute of slots.
+        stop = min(last, self.k + 60000)
+        while j <= stop:
+            self.slots.record(max(0.0, now - (self.origin + j * self.period)) * 1e9)
+            j += 1
+        self.k = max(last + 1, self.k + 1)
+        return late
+
+    def summary(self):
+        recent = self.recent_ns
+        self.recent_ns = 0
+        return {
+            "p50_ms": self.beats.percentile(0.5) / 1e6,
+            "p99_ms": self.beats.percentile(0.99) / 1e6,
+            "max_ms": self.beats.max / 1e6,
+            "slot_p99_ms": self.slots.percentile(0.99) / 1e6,
+            "recent_ms": recent / 1e6,
+            "buckets": list(self.beats.coarse),
+            "beats": self.beats.total,
+        }
+
+
+#: Library folders whose frames are the loop's own machinery (gevent's is added when it is seen).
+_INTERNAL_DIRS = [_ASYNCIO_DIR]
+
+
+def _is_internal(filename):
+    return (
+        filename.startswith(tuple(_INTERNAL_DIRS))
+        or filename.startswith(_AGENT_DIR)
+        or filename.endswith(("selectors.py", "threading.py", "runpy.py"))
+    )
+
+
+def culprit_of(frame):
+    """What the thread whose innermost frame is ``frame`` is running: 'function (file:line)' of the
+    innermost frame outside asyncio and the agent; when the loop's own machinery is innermost
+    (the stack reaches ``_run_once`` first), that asyncio frame, marked ``[asyncio]``. None for no frame."""
+    f = frame
+    while f is not None:
+        code = f.f_code
+        if not _is_internal(code.co_filename):
+            return "%s (%s:%d)" % (code.co_name, os.path.basename(code.co_filename), f.f_lineno)
+        if code.co_name == "_run_once":
+            inner = frame.f_code
+            return "%s (%s:%d) [asyncio]" % (inner.co_name, os.path.basename(inner.co_filename), frame.f_lineno)
+        f = f.f_back
+    return None
+
+
+def _await_kind(code):
+    path = code.co_filename
+    if not path.startswith(_ASYNCIO_DIR):
+        return None
+    name = os.path.basename(path)
+    if name == "tasks.py" and code.co_name == "sleep":
+        return "sleep"
+    if name == "threads.py":
+        return "to_thread"
+    if name == "locks.py":
+        return "lock"
+    if name == "queues.py":
+        return "queue"
+    if name in ("streams.py", "selector_events.py", "base_events.py"):
+        return "socket"
+    return None
+
+
+def await_kind(task):
+    """What a waiting task awaits: the innermost asyncio coroutine of its chain names it."""
+    kind = "future"
+    coro = task.get_coro()
+    depth = 0
+    while coro is not None and depth < 100:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            k = _await_kind(frame.f_code)
+            if k is not None:
+                kind = k
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        depth += 1
+    return kind
+
+
+_NOT_CAUGHT = "(not caught: the watchdog thread did not run during the stall)"
+
+TASK_STATES = ("running", "ready", "sleep", "socket", "future", "lock", "queue", "to_thread")
+
+
+def task_census(loop):
+    """Tasks of ``loop`` by state; running = the loop's current task, ready = scheduled to step."""
+    counts = dict.fromkeys(TASK_STATES, 0)
+    try:
+        tasks = asyncio.all_tasks(loop)
+    except RuntimeError:
+        tasks = set()
+    current = asyncio.current_task(loop) if hasattr(asyncio, "current_task") else None
+    for t in tasks:
+        if t is current:
+            counts["running"] += 1
+        elif getattr(t, "_fut_waiter", None) is None:
+            counts["ready"] += 1
+        else:
+            counts[await_kind(t)] += 1
+    counts["total"] = sum(counts[s] for s in TASK_STATES)
+    return counts, current
+
+
+class LoopState:
+    """One loop the program runs. Written by its loop thread; read by the sampler thread."""
+
+    def __init__(self, loop, loop_id):
+        self.loop_ref = weakref.ref(loop)
+        self.id = loop_id
+        self.impl = "%s.%s" % (type(loop).__module__, type(loop).__qualname__)
+        self.thread = _real_get_ident()
+        self.thread_name = threading.current_thread().name
+        self.running = False
+        self.lag = None
+        self.handle = None
+        self.hooked = False
+        # per iteration (loop thread)
+        self.in_select = False
+        self.select_ns = 0  # cumulative time in select while running
+        self.select_start = 0
+        self.run_start_ns = 0
+        self.run_ns_closed = 0  # running time of finished run_forever calls
+        self.jobs = 0
+        self.ready_peak = 0
+        self.slow = 0
+        # sampler thread
+        self.culprit = None
+        self.busy_marks = collections.deque()  # (time_ns, busy_ns_cumulative)
+        self.max_ready = 0
+        self.last_task = None
+        self.gevent = None  # the hub, when this state watches gevent's hub
+
+    def busy_ns(self, now):
+        running = self.run_ns_closed + (now - self.run_start_ns if self.running else 0)
+        idle = self.select_ns + (now - self.select_start if self.in_select else 0)
+        return max(0, running - idle)
+
+
+class _HubLoop:
+    """Stands in for a loop when the program runs gevent: its hub's clock and closed state."""
+
+    def __init__(self, hub):
+        self.hub_ref = weakref.ref(hub)
+
+    def time(self):
+        return time.monotonic()
+
+    def is_closed(self):
+        hub = self.hub_ref()
+        return hub is None or hub.loop is None
+
+
+def _watch_gevent(agent):
+    """Subscribes to gevent's patch events (zope.event, gevent's own dependency) when it is installed,
+    without importing gevent: on GeventDidPatchAllEvent (in the program's thread, during
+    ``monkey.patch_all()``) the agent starts watching that thread's hub."""
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("gevent") is None or importlib.util.find_spec("zope.event") is None:
+            return
+        import zope.event
+    except Exception:
+        return
+
+    def on_event(event):
+        if type(event).__name__ == "GeventDidPatchAllEvent":
+            try:
+                agent.gevent_patched()
+            except Exception as e:
+                agent.emit({"type": "agent_error", "t": agent.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+
+    zope.event.subscribers.append(on_event)
+    agent._gevent_subscriber = on_event
+
+
+
+class Agent:
+    """The installed agent: hooks, the sampler thread and the stream writer."""
+
+    def __init__(self, fd=None, rate_hz=10.0, clock=time.monotonic_ns, parent_pid=None):
+        self.fd = fd
+        self.parent_pid = parent_pid
+        self.rate_hz = rate_hz
+        self.clock = clock
+        self.start_ns = clock()
+        self.loops = []
+        self.next_loop_id = 0
+        self.lock = threading.Lock()  # guards self.loops, self.events, self.completed
+        self.events = []
+        self.dropped_lines = 0
+        self.dropped_events = 0
+        self.sequence = 0
+        self.gc_start = {}
+        self.gc_ns = 0
+        self.gc_count = 0
+        self.gc_thread_active = {}
+        self.kinds = collections.OrderedDict()
+        self.completed = weakref.WeakKeyDictionary()  # executor → jobs finished (guarded by self.lock)
+        self.pool_busy_since = {}
+        self.stop_flag = threading.Event()
+        self.thread = None
+        self._orig_set_running = None
+        self._orig_submit = None
+        self._buffer = b""
+        self.emit_lock = threading.Lock()  # the sampler thread and a loop thread (errors) both emit
+
+    # -- time ----------------------------------------------------------------------------
+    def now_s(self):
+        return (self.clock() - self.start_ns) / 1e9
+
+    # -- stream ----------------------------------------------------------------------------
+    def emit(self, obj):
+        """Writes one line. Never blocks the program: the descriptor is non-blocking, and while the
+        pipe is full new lines are dropped (counted) and the unwritten rest of a line waits."""
+        if self.fd is None:
+            return
+        line = (json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        with self.emit_lock:
+            if len(self._buffer) > 1 << 20:
+                self.dropped_lines += 1
+                return
+            pending = self._buffer
+            data = pending + line
+            try:
+                n = os.write(self.fd, data)
+            except BlockingIOError:
+                self.dropped_lines += 1
+                return
+            except OSError:
+                self.fd = None  # qvtop went away; the program goes on unobserved
+                return
+            self._buffer = data[n:]
+
+    def add_event(self, kind, loop_id, duration_ms, name):
+        with self.lock:
+            if len(self.events) >= 1000:
+                self.dropped_events += 1
+                return
+            self.events.append(
+                {"t": self.now_s(), "kind": kind, "loop": loop_id, "duration_ms": duration_ms, "name": name}
+            )
+
+    # -- loops -------------------------------------------------------------------------------
+    def _state_for(self, loop):
+        for st in self.loops:
+            if st.loop_ref() is loop:
+                return st
+        with self.lock:
+            # Ids are never reused (a program may create and drop many loops), and states of loops
+            # that are gone are dropped, so a long run with many asyncio.run calls keeps a few.
+            self.loops = [old for old in self.loops if old.loop_ref() is not None]
+            st = LoopState(loop, self.next_loop_id)
+            self.next_loop_id += 1
+            self.loops.append(st)
+        return st
+
+    def loop_started(self, loop):
+        st = self._state_for(loop)
+        st.thread = _real_get_ident()
+        st.thread_name = threading.current_thread().name
+        st.running = True
+        st.run_start_ns = self.clock()
+        if not st.hooked and all(hasattr(loop, a) for a in ("_selector", "_ready", "_scheduled", "_clock_resolution")):
+            self._hook_iteration(loop, st)
+        if st.lag is None:
+            st.lag = _Lag(loop.time())
+        else:
+            st.lag.origin = loop.time()
+            st.lag.k = 1
+        self._arm(loop, st)
+
+    def loop_stopped(self, loop):
+        for st in self.loops:
+            if st.loop_ref() is loop and st.running:
+                now = self.clock()
+                st.run_ns_closed += now - st.run_start_ns
+                st.running = False
+                if st.handle is not None:
+                    st.handle.cancel()
+                    st.handle = None
+                if st.hooked:
+                    sel = getattr(loop, "_selector", None)
+                    if sel is not None:
+                        sel.__dict__.pop("select", None)
+                    st.hooked = False
+
+    def _arm(self, loop, st):
+        def beat():
+            now = loop.time()
+            late = st.lag.tick(now)
+            if late * 1000 >= SLOW_MS:
+                st.slow += 1
+                name = st.culprit or _NOT_CAUGHT
+                self.add_event("slowCallback", st.id, late * 1000, name)
+            st.culprit = None
+            if st.running and not loop.is_closed():
+                st.handle = loop.call_at(st.lag.due(), beat)
+
+        st.handle = loop.call_at(st.lag.due(), beat)
+
+    def _hook_iteration(self, loop, st):
+        """Shadows ``loop._selector.select`` (once per iteration): the time in it is idle, and right
+        after it the ready queue plus the I/O events it returned plus the timers already due are the
+        iteration's jobs (a descriptor ready both ways counts once)."""
+        selector = loop._selector
+        orig_select = selector.select
+        clock = self.clock
+        monotonic = time.monotonic  # BaseEventLoop.time()
+        ready = loop._ready
+        sched = loop._scheduled
+        resolution = loop._clock_resolution
+
+        def select(timeout=None):
+            t0 = clock()
+            st.select_start = t0
+            st.in_select = True
+            try:
+                events = orig_select(timeout)
+            finally:
+                st.in_select = False
+                st.select_ns += clock() - t0
+            n = len(ready) + len(events)
+            if sched and sched[0]._when < monotonic() + resolution:
+                end = monotonic() + resolution
+                stack = [0]
+                while stack:
+                    i = stack.pop()
+                    if i < len(sched) and sched[i]._when < end:
+                        if not sched[i]._cancelled:
+                            n += 1
+                        stack.append(2 * i + 1)
+                        stack.append(2 * i + 2)
+            st.jobs += n
+            if n > st.ready_peak:
+                st.ready_peak = n
+            return events
+
+        selector.select = select
+        st.hooked = True
+
+    # -- gevent -----------------------------------------------------------------------------
+    def gevent_patched(self):
+        """The program's thread just monkeypatched with gevent: watch its hub as a loop. The heartbeat
+        is a repeating libev timer on the hub (1 ms grid); ready = the hub's pending callbacks."""
+        import gevent
+
+        _INTERNAL_DIRS.append(os.path.dirname(os.path.abspath(gevent.__file__)))
+        hub = gevent.get_hub()
+        stand_in = _HubLoop(hub)
+        self._gevent_hub = (hub, stand_in)  # keeps the stand-in alive as long as the agent
+        st = self._state_for(stand_in)
+        st.impl = "gevent hub (%s.%s)" % (type(hub.loop).__module__, type(hub.loop).__qualname__)
+        st.gevent = hub
+        st.running = True
+        st.run_start_ns = self.clock()
+        st.lag = _Lag(time.monotonic())
+        timer = hub.loop.timer(HEARTBEAT_S, HEARTBEAT_S)
+
+        def beat():
+            late = st.lag.tick(time.monotonic())
+            if late * 1000 >= SLOW_MS:
+                st.slow += 1
+                self.add_event("slowCallback", st.id, late * 1000, st.culprit or _NOT_CAUGHT)
+            st.culprit = None
+
+        timer.start(beat)
+        st.handle = timer
+
+    # -- executor ------------------------------------------------------------------------------
+    def pool_snapshot(self, loop, frames):
+        ex = getattr(loop, "_default_executor", None)
+        if ex is None or not isinstance(ex, concurrent.futures.ThreadPoolExecutor):
+            return None
+        threads = list(getattr(ex, "_threads", ()))
+        states = []
+        busy = 0
+        now = self.clock()
+        for i, th in enumerate(threads):
+            kind = None
+            f = frames.get(th.ident)
+            inner = None
+            while f is not None:
+                if f.f_code.co_name == "run" and f.f_code.co_filename == concurrent.futures.thread.__file__:
+                    kind = inner.f_code.co_name if inner is not None else "job"
+                    break
+                inner = f
+                f = f.f_back
+            key = th.ident
+            if kind is None:
+                self.pool_busy_since.pop(key, None)
+                states.append({"id": i, "kind": None, "running_ms": 0.0})
+            else:
+                busy += 1
+                since = self.pool_busy_since.setdefault(key, (kind, now))
+                if since[0] != kind:
+                    since = self.pool_busy_since[key] = (kind, now)
+                states.append({"id": i, "kind": kind, "running_ms": (now - since[1]) / 1e6})
+        queue = ex._work_queue.qsize() if hasattr(ex, "_work_queue") else 0
+        with self.lock:
+            completed = self.completed.get(ex)
+        return {
+            "threads": len(threads),
+            "max_threads": getattr(ex, "_max_workers", None),
+            "busy": busy,
+            "queue": queue,
+            "completed": completed,
+            "thread_states": states,
+        }
+
+    # -- task kinds (the shipped presets report their own) ---------------------------------------
+    def kind(self, name):
+        k = self.kinds.get(name)
+        if k is None:
+            k = self.kinds[name] = {"started": 0, "completed": 0, "hist": Histogram(), "last_completed": 0}
+        return k
+
+    # -- sampling ------------------------------------------------------------------------------
+    def watchdog(self):
+        """Every 5 ms: a loop whose heartbeat is overdue is stalled; name what it runs now."""
+        frames = None
+        for st in list(self.loops):
+            loop = st.loop_ref()
+            if loop is None or not st.running or st.lag is None:
+                continue
+            overdue = loop.time() - st.lag.due()
+            if st.in_select:
+                if overdue >= WATCHDOG_S and st.culprit is None:
+                    st.culprit = "(in the loop's poll: woken late, or waiting for the GIL)"
+                continue
+            if overdue >= WATCHDOG_S and st.culprit is None:
+                gen = self.gc_thread_active.get(st.thread)
+                if gen is not None:
+                    st.culprit = "gc (generation %d)" % gen
+                    continue
+                if frames is None:
+                    frames = sys._current_frames()
+                frame = frames.get(st.thread)
+                where = culprit_of(frame) if frame is not None else None
+                task = asyncio.current_task(loop) if st.gevent is None else None
+                name = where or "(in the loop's own machinery or the agent)"
+                if task is not None:
+                    name += " in task " + task.get_name()
+                st.culprit = name
+
+    def sample(self):
+        """One snapshot line's object."""
+        now = self.clock()
+        frames = sys._current_frames()
+        loops = []
+        pool = None
+        states = list(self.loops)
+        # Running loops; when none runs (between two asyncio.run calls, at exit), the last one.
+        shown = [st for st in states if st.running] or states[-1:]
+        for st in shown:
+            loop = st.loop_ref()
+            if loop is None:
+                continue
+            ready = len(loop._ready) if hasattr(loop, "_ready") else None
+            if st.gevent is not None:
+                ready = getattr(st.gevent.loop, "pendingcnt", None)
+            timers = None
+            if hasattr(loop, "_scheduled"):
+                timers = len(loop._scheduled) - (1 if st.handle is not None else 0)
+                timers = max(0, timers)
+            if st.gevent is not None:
+                census, current = None, None  # greenlets are not counted (yet)
+            elif st.running:
+                census, current = task_census(loop)
+            else:
+                census, current = dict.fromkeys(TASK_STATES + ("total",), 0), None
+            busy_ns = st.busy_ns(now)
+            st.busy_marks.append((now, busy_ns))
+            while len(st.busy_marks) > 1 and now - st.busy_marks[0][0] > BUSY_WINDOW_S * 1e9 * 1.05:
+                st.busy_marks.popleft()
+            t0, b0 = st.busy_marks[0]
+            busy = None
+            if st.hooked or not st.running:
+                busy = min(1.0, max(0.0, (busy_ns - b0) / (now - t0))) if now > t0 else 0.0
+            peak = st.ready_peak if st.hooked else None
+            st.ready_peak = 0
+            if ready is not None:
+                peak = max(peak or 0, ready) if peak is not None else None
+                st.max_ready = max(st.max_ready, ready, peak or 0)
+            cur = current.get_name() if current is not None else None
+            if cur is not None:
+                st.last_task = cur
+            loops.append(
+                {
+                    "id": st.id,
+                    "impl": st.impl,
+                    "thread": st.thread_name,
+                    "running": st.running,
+                    "ready": ready,
+                    "ready_peak": peak,
+                    "ready_max": st.max_ready if ready is not None else None,
+                    "timers": timers,
+                    "tasks": census,
+                    "jobs": max(0, st.jobs - st.lag.beats.total) if st.lag is not None and (st.hooked or st.jobs) else None,
+                    "slow": st.slow,
+                    "busy": busy,
+                    "current": cur,
+                    "last_task": st.last_task,
+                    "lag": st.lag.summary() if st.lag is not None else None,
+                }
+            )
+            if pool is None:
+                pool = self.pool_snapshot(loop, frames)
+        with self.lock:
+            events, self.events = self.events, []
+            dropped_events = self.dropped_events
+        kinds = []
+        dt = 1.0 / self.rate_hz
+        for name, k in self.kinds.items():
+            done = k["completed"]
+            kinds.append(
+                {
+                    "kind": name,
+                    "started": k["started"],
+                    "completed": done,
+                    "in_flight": max(0, k["started"] - done),
+                    "p50_ms": k["hist"].percentile(0.5) / 1e6,
+                    "p99_ms": k["hist"].percentile(0.99) / 1e6,
+                    "throughput": (done - k["last_completed"]) / dt,
+                }
+            )
+            k["last_completed"] = done
+        self.sequence += 1
+        return {
+            "type": "snapshot",
+            "t": (now - self.start_ns) / 1e9,
+            "seq": self.sequence,
+            "loops": loops,
+            "pool": pool,
+            "gc": {"collections": self.gc_count, "pause_ms": self.gc_ns / 1e6},
+            "kinds": kinds,
+            "events": events,
+            "dropped_events": dropped_events,
+            "dropped_lines": self.dropped_lines,
+        }
+
+    def run_sampler(self):
+        """The sampler thread: one snapshot line every 1/rate s."""
+        period = 1.0 / self.rate_hz
+        # time.sleep, not Event.wait: one GIL release and re-acquire per wake-up (Event.wait runs a
+        # Condition's Python code and takes its locks on every wake-up).
+        while not self.stop_flag.is_set():
+            time.sleep(period)
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                # qvtop is gone (killed without a chance to end us): end the program's group, as
+                # qvtop would have, rather than leave an orphan. Only when it is its group's leader.
+                if os.getpgrp() == os.getpid():
+                    os.killpg(os.getpgrp(), signal.SIGTERM)
+                self.parent_pid = None
+            try:
+                self.emit(self.sample())
+            except Exception as e:  # the agent must never take the program down
+                self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+
+    def run_watchdog(self):
+        """The watchdog thread: every 5 ms, names what a stalled loop runs. Its own thread, so a
+        sample being taken (slow while the loop thread holds the GIL) never hides a stall."""
+        while not self.stop_flag.is_set():
+            time.sleep(WATCHDOG_S)
+            try:
+                self.watchdog()
+            except Exception as e:
+                self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+
+    # -- gc ------------------------------------------------------------------------------------------
+    def gc_callback(self, phase, info):
+        ident = _real_get_ident()
+        if phase == "start":
+            self.gc_start[ident] = self.clock()
+            self.gc_thread_active[ident] = info.get("generation", -1)
+            return
+        start = self.gc_start.pop(ident, None)
+        self.gc_thread_active.pop(ident, None)
+        if start is None:
+            return
+        ns = self.clock() - start
+        self.gc_ns += ns
+        self.gc_count += 1
+        if ns / 1e6 >= GC_BLOCKING_MS:
+            for st in self.loops:
+                if st.thread == ident and st.running:
+                    self.add_event(
+                        "blockingEnd", st.id, ns / 1e6, "gc (generation %d)" % info.get("generation", -1)
+                    )
+
+    # -- install -------------------------------------------------------------------------------------
+    def install(self):
+        orig = asyncio.events._set_running_loop
+        self._orig_set_running = orig
+        agent = self
+
+        def _set_running_loop(loop):
+            previous = asyncio.events._get_running_loop()
+            orig(loop)
+            try:
+                if loop is not None:
+                    agent.loop_started(loop)
+                elif previous is not None:
+                    agent.loop_stopped(previous)
+            except Exception as e:
+                agent.emit({"type": "agent_error", "t": agent.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+
+        _set_running_loop.__wrapped__ = orig
+        asyncio.events._set_running_loop = _set_running_loop
+        # asyncio re-exports it; uvloop and others import it from there at their own import.
+        asyncio._set_running_loop = _set_running_loop
+
+        orig_submit = concurrent.futures.ThreadPoolExecutor.submit
+        self._orig_submit = orig_submit
+
+        def submit(executor, *args, **kwargs):
+            future = orig_submit(executor, *args, **kwargs)
+
+            def completed(_):
+                with agent.lock:
+                    agent.completed[executor] = agent.completed.get(executor, 0) + 1
+
+            with agent.lock:
+                agent.completed.setdefault(executor, 0)
+            future.add_done_callback(completed)
+            return future
+
+        submit.__wrapped__ = orig_submit
+        submit.__doc__ = orig_submit.__doc__
+        concurrent.futures.ThreadPoolExecutor.submit = submit
+        gc.callbacks.append(self.gc_callback)
+        _watch_gevent(self)
+        self.thread = threading.Thread(target=self.run_sampler, name="qvtop-agent", daemon=True)
+        self.thread.start()
+        self.watchdog_thread = threading.Thread(target=self.run_watchdog, name="qvtop-watchdog", daemon=True)
+        self.watchdog_thread.start()
+
+    def uninstall(self):
+        self.stop_flag.set()
+        for th in (self.thread, getattr(self, "watchdog_thread", None)):
+            if th is not None and th is not threading.current_thread():
+                th.join(1.0)
+        if self._orig_set_running is not None:
+            asyncio.events._set_running_loop = self._orig_set_running
+            asyncio._set_running_loop = self._orig_set_running
+        if self._orig_submit is not None:
+            concurrent.futures.ThreadPoolExecutor.submit = self._orig_submit
+        if self.gc_callback in gc.callbacks:
+            gc.callbacks.remove(self.gc_callback)
+        sub = getattr(self, "_gevent_subscriber", None)
+        if sub is not None:
+            import zope.event
+
+            if sub in zope.event.subscribers:
+                zope.event.subscribers.remove(sub)
+
+
+_agent = None
+
+
+def install(fd=None, rate_hz=10.0, parent_pid=None):
+    """Installs the agent once (idempotent) and returns it. ``fd``: the stream's file descriptor;
+    ``parent_pid``: qvtop's pid (the program's group is ended when that parent goes away)."""
+    global _agent
+    if _agent is None:
+        _agent = Agent(fd=fd, rate_hz=rate_hz, parent_pid=parent_pid)
+        _agent.install()
+    return _agent
+
+
+def uninstall():
+    global _agent
+    if _agent is not None:
+        _agent.uninstall()
+        _agent = None
+
+
+def kind_started(name):
+    """A unit of work of kind ``name`` started (the shipped presets report their task kinds)."""
+    if _agent is not None:
+        _agent.kind(name)["started"] += 1
+
+
+def kind_done(name, seconds):
+    """A unit of work of kind ``name`` finished after ``seconds``."""
+    if _agent is not None:
+        k = _agent.kind(name)
+        k["completed"] += 1
+        k["hist"].record(seconds * 1e9)

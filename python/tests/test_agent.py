@@ -1,0 +1,420 @@
+"""Unit tests of qvtop's Python agent (stdlib unittest; `python3 -m unittest discover python/tests`)."""
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON_DIR = os.path.dirname(HERE)
+sys.path.insert(0, PYTHON_DIR)
+
+import qvtop_agent  # noqa: E402
+from qvtop_agent import Histogram, _Lag, await_kind, culprit_of  # noqa: E402
+
+
+class HistogramTests(unittest.TestCase):
+    def test_every_value_lands_in_a_bucket_whose_upper_bound_is_within_an_eighth(self):
+        for v in [0, 1, 7, 8, 9, 100, 1000, 123456, 10**9, 5 * 10**10]:
+            upper = Histogram.upper(Histogram.index(v))
+            self.assertGreaterEqual(upper, v)
+            self.assertLessEqual(upper, v * 1.125 + 1, v)
+            if v > 8:  # the bucket below ends below v
+                self.assertLess(Histogram.upper(Histogram.index(v) - 1), v)
+
+    def test_percentiles_and_max(self):
+        h = Histogram()
+        for v in range(1, 101):
+            h.record(v * 1_000_000)  # 1…100 ms
+        self.assertAlmostEqual(h.percentile(0.5) / 1e6, 50, delta=50 * 0.125)
+        self.assertAlmostEqual(h.percentile(0.99) / 1e6, 99, delta=99 * 0.125)
+        self.assertEqual(h.max, 100_000_000)
+        self.assertEqual(sum(h.coarse), 100)
+        # 1 ms in "≤ 1", 2 in "≤ 2", 3-5 in "≤ 5", …, 51-100 in "≤ 100".
+        self.assertEqual(h.coarse, [0, 0, 1, 1, 3, 5, 10, 30, 50, 0])
+
+    def test_empty_histogram_is_zero_not_an_error(self):
+        self.assertEqual(Histogram().percentile(0.99), 0)
+
+
+class LagTests(unittest.TestCase):
+    def test_on_time_ticks_have_no_lag(self):
+        lag = _Lag(origin=0.0, period=0.001)
+        for k in range(1, 101):
+            self.assertEqual(lag.tick(k * 0.001), 0.0)
+        s = lag.summary()
+        self.assertEqual(s["max_ms"], 0)
+        self.assertEqual(s["slot_p99_ms"], 0)
+        self.assertEqual(s["beats"], 100)
+
+    def test_a_stall_is_one_late_beat_and_many_late_slots(self):
+        lag = _Lag(origin=0.0, period=0.001)
+        lag.tick(0.001)
+        late = lag.tick(0.052)  # slot 2 (due 2 ms) ran at 52 ms: 50 slots skipped
+        self.assertAlmostEqual(late, 0.050, places=6)
+        self.assertEqual(lag.k, 53)  # the next slot after 52 ms
+        self.assertEqual(lag.beats.total, 2)
+        self.assertEqual(lag.slots.total, 1 + 51)  # slot 1 on time, slots 2…52 late by 50…0 ms
+        s = lag.summary()
+        self.assertAlmostEqual(s["max_ms"], 50, delta=0.01)
+        self.assertGreater(s["slot_p99_ms"], 40)
+        self.assertAlmostEqual(s["recent_ms"], 50, delta=0.01)
+        self.assertEqual(lag.summary()["recent_ms"], 0)  # recent is per interval
+
+
+class AwaitKindTests(unittest.TestCase):
+    def test_waiting_tasks_are_classified_by_what_they_await(self):
+        async def main():
+            lock = asyncio.Lock()
+            await lock.acquire()
+            queue = asyncio.Queue()
+            a, b = socket.socketpair()
+            a.setblocking(False)
+            loop = asyncio.get_running_loop()
+            release = threading.Event()
+            fut = loop.create_future()
+
+            async def sleeper():
+                await asyncio.sleep(10)
+
+            async def locker():
+                async with lock:
+                    pass
+
+            async def getter():
+                await queue.get()
+
+            async def reader():
+                await loop.sock_recv(a, 10)
+
+            async def threaded():
+                await asyncio.to_thread(release.wait, 5)
+
+            async def futurer():
+                await fut
+
+            tasks = {
+                "sleep": asyncio.create_task(sleeper()),
+                "lock": asyncio.create_task(locker()),
+                "queue": asyncio.create_task(getter()),
+                "socket": asyncio.create_task(reader()),
+                "to_thread": asyncio.create_task(threaded()),
+                "future": asyncio.create_task(futurer()),
+            }
+            await asyncio.sleep(0.05)
+            got = {name: await_kind(t) for name, t in tasks.items()}
+            counts, current = qvtop_agent.task_census(loop)
+            release.set()
+            for t in tasks.values():
+                t.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            a.close()
+            b.close()
+            return got, counts, current
+
+        got, counts, current = asyncio.run(main())
+        self.assertEqual(got, {k: k for k in got})
+        for k in got:
+            self.assertEqual(counts[k], 1, counts)
+        self.assertEqual(counts["running"], 1)  # main itself, the current task
+        self.assertEqual(counts["total"], 7)
+        self.assertIsNotNone(current)
+
+
+class CulpritTests(unittest.TestCase):
+    def test_names_the_innermost_frame_outside_asyncio(self):
+        def blocking_call():
+            return culprit_of(sys._getframe())
+
+        name = blocking_call()
+        self.assertTrue(name.startswith("blocking_call (test_agent.py:"), name)
+
+
+def _read_lines(fd, until, timeout=10.0):
+    """Lines of the stream on ``fd`` until ``until(lines)`` holds or ``timeout`` passes."""
+    lines, buf = [], b""
+    os.set_blocking(fd, False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not until(lines):
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        if not chunk:
+            break
+        buf += chunk
+        *done, buf = buf.split(b"\n")
+        lines += [json.loads(x) for x in done if x]
+    return lines
+
+
+class AgentInProcessTests(unittest.TestCase):
+    def setUp(self):
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.w, False)
+        self.agent = qvtop_agent.install(fd=self.w, rate_hz=20)
+
+    def tearDown(self):
+        qvtop_agent.uninstall()
+        os.close(self.r)
+        os.close(self.w)
+
+    def test_a_blocking_call_is_a_slow_callback_named_while_it_happens(self):
+        def disk_read():
+            time.sleep(0.06)
+
+        async def main():
+            async def disk():
+                await asyncio.sleep(0.05)
+                disk_read()
+
+            await asyncio.create_task(disk(), name="disk")
+            await asyncio.sleep(0.2)
+
+        asyncio.run(main())
+        lines = _read_lines(self.r, lambda ls: any(e for l in ls for e in l.get("events", [])))
+        events = [e for l in lines for e in l.get("events", [])]
+        slow = [e for e in events if e["kind"] == "slowCallback"]
+        self.assertTrue(slow, lines[-1:])
+        self.assertGreater(slow[0]["duration_ms"], 50)
+        self.assertLess(slow[0]["duration_ms"], 200)
+        self.assertIn("disk_read (test_agent.py:", slow[0]["name"])
+        self.assertIn("in task disk", slow[0]["name"])
+
+    def test_snapshots_carry_the_loop_the_executor_and_the_tasks(self):
+        release = threading.Event()
+
+        def crunch():
+            release.wait(2)
+
+        seen = []
+
+        async def main():
+            job = asyncio.create_task(asyncio.to_thread(crunch), name="offload")
+            loop = asyncio.get_running_loop()
+            for _ in range(30):
+                await asyncio.sleep(0.02)
+                snap = self.agent.sample()
+                seen.append(snap)
+                if snap["pool"] and snap["pool"]["busy"] == 1:
+                    break
+            release.set()
+            await job
+            loop.call_later(5, lambda: None)  # one program timer
+            seen.append(self.agent.sample())
+
+        asyncio.run(main())
+        busy = [s for s in seen if s["pool"] and s["pool"]["busy"] == 1]
+        self.assertTrue(busy, seen[-1])
+        pool = busy[0]["pool"]
+        self.assertEqual(pool["thread_states"][0]["kind"], "crunch")
+        loop = busy[0]["loops"][0]
+        self.assertEqual(loop["tasks"]["to_thread"], 1)
+        self.assertEqual(loop["tasks"]["running"], 1)
+        self.assertIsInstance(loop["ready"], int)
+        self.assertIsNotNone(loop["busy"])
+        self.assertGreater(loop["lag"]["beats"], 0)
+        last = seen[-1]["loops"][0]
+        self.assertGreaterEqual(last["timers"], 1)  # the program's timer, the heartbeat not counted
+        self.assertGreaterEqual(seen[-1]["pool"]["completed"], 1)
+
+    def test_a_loop_without_a_ready_queue_reports_none_not_zero(self):
+        class BareLoop:
+            """A loop that exposes none of asyncio's private attributes (as uvloop does not)."""
+
+            def time(self):
+                return time.monotonic()
+
+            def is_closed(self):
+                return False
+
+        bare = BareLoop()
+        st = self.agent._state_for(bare)
+        st.running = True
+        st.run_start_ns = self.agent.clock()
+        st.lag = _Lag(bare.time())
+        snap = self.agent.sample()
+        entry = [l for l in snap["loops"] if l["id"] == st.id][0]
+        self.assertIsNone(entry["ready"])
+        self.assertIsNone(entry["timers"])
+        self.assertIsNone(entry["ready_peak"])
+        self.assertIsNone(entry["busy"])
+        self.assertIsNone(entry["jobs"])
+        st.running = False
+
+    def test_many_loops_keep_few_states_and_ids_are_never_reused(self):
+        for _ in range(50):
+            asyncio.run(asyncio.sleep(0))
+        import gc as _gc
+
+        _gc.collect()
+        asyncio.run(asyncio.sleep(0))
+        self.assertLessEqual(len(self.agent.loops), 3)
+        self.assertEqual(self.agent.loops[-1].id, 50)
+
+    def test_a_full_pipe_drops_lines_and_never_blocks(self):
+        start = time.monotonic()
+        for _ in range(2000):
+            self.agent.emit({"type": "padding", "x": "y" * 500})
+        self.assertLess(time.monotonic() - start, 2.0)
+        self.assertGreater(self.agent.dropped_lines, 0)
+
+    def test_the_agent_leaves_the_loop_as_it_found_it(self):
+        loop = asyncio.new_event_loop()
+        selector = loop._selector
+        loop_attrs = set(loop.__dict__)
+
+        async def main():
+            return set(selector.__dict__)
+
+        during = loop.run_until_complete(main())
+        self.assertIn("select", during)  # shadowed while running
+        self.assertNotIn("select", selector.__dict__)
+        self.assertEqual(set(loop.__dict__), loop_attrs)
+        loop.close()
+
+
+def _run_agent(code, *args, env_extra=None):
+    with tempfile.TemporaryDirectory() as d:
+        script = os.path.join(d, "prog.py")
+        with open(script, "w") as f:
+            f.write(textwrap.dedent(code))
+        r, w = os.pipe()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QVTOP_")}
+        env.pop("PYTHONPATH", None)
+        env["PYTHONPATH"] = PYTHON_DIR
+        env["QVTOP_ORIGINAL_PYTHONPATH"] = ""
+        env["QVTOP_AGENT_FD"] = str(w)
+        env.update(env_extra or {})
+        proc = subprocess.run(
+            [sys.executable, "-m", "qvtop_agent", script, *args],
+            env=env, pass_fds=(w,), capture_output=True, text=True, timeout=30, cwd=d,
+        )
+        os.close(w)
+        lines = _read_lines(r, lambda ls: bool(ls) and ls[-1].get("type") in ("exit",), timeout=5)
+        os.close(r)
+        return proc, lines, d
+
+
+class MainTests(unittest.TestCase):
+    def test_the_program_sees_what_plain_python_gives_it(self):
+        proc, lines, d = _run_agent(
+            """
+            import os, sys, json
+            print(json.dumps({"name": __name__, "argv": sys.argv[1:], "path0": sys.path[0],
+                              "env": sorted(k for k in os.environ if k.startswith("QVTOP")),
+                              "pythonpath": os.environ.get("PYTHONPATH")}))
+            """,
+            "a", "--b",
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        seen = json.loads(proc.stdout)
+        self.assertEqual(seen["name"], "__main__")
+        self.assertEqual(seen["argv"], ["a", "--b"])
+        self.assertEqual(os.path.realpath(seen["path0"]), os.path.realpath(d))
+        self.assertEqual(seen["env"], [])
+        self.assertIsNone(seen["pythonpath"])
+        self.assertEqual(lines[0]["type"], "hello")
+        self.assertEqual(lines[0]["format"], qvtop_agent.FORMAT_VERSION)
+        self.assertEqual(lines[-1]["type"], "exit")
+
+    def test_an_exception_prints_the_scripts_traceback_and_exits_1(self):
+        proc, lines, _ = _run_agent(
+            """
+            def start():
+                raise ValueError("bad config")
+            start()
+            """
+        )
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("ValueError: bad config", proc.stderr)
+        self.assertIn('prog.py", line 3, in start', proc.stderr)
+        self.assertNotIn("qvtop_agent", proc.stderr)
+        self.assertNotIn("runpy", proc.stderr)
+        self.assertIn({"type": "exception", "error": "ValueError: bad config"},
+                      [{"type": l["type"], "error": l.get("error")} for l in lines if l["type"] == "exception"])
+
+    def test_sys_exit_status_passes_through(self):
+        proc, _, _ = _run_agent("import sys; sys.exit(5)")
+        self.assertEqual(proc.returncode, 5)
+
+
+try:
+    import gevent  # noqa: F401
+
+    HAVE_GEVENT = True
+except ImportError:
+    HAVE_GEVENT = False
+
+
+@unittest.skipUnless(HAVE_GEVENT, "gevent is not installed in this Python")
+class GeventTests(unittest.TestCase):
+    def test_the_hub_is_watched_and_a_blocking_greenlet_is_named(self):
+        proc, lines, _ = _run_agent(
+            """
+            import gevent.monkey
+            gevent.monkey.patch_all()
+            import gevent
+            blocking_sleep = gevent.monkey.get_original("time", "sleep")
+            def read_config():
+                blocking_sleep(0.06)
+            def worker():
+                for _ in range(4):
+                    gevent.sleep(0.1)
+                    read_config()
+            gevent.spawn(worker).join()
+            """
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        snaps = [l for l in lines if l["type"] == "snapshot"]
+        self.assertTrue(any(l["impl"].startswith("gevent hub") for s in snaps for l in s["loops"]), snaps[-1:])
+        slow = [e for s in snaps for e in s["events"] if e["kind"] == "slowCallback"]
+        self.assertTrue(any(e["name"].startswith("read_config (prog.py:") for e in slow), slow)
+        loop = snaps[-1]["loops"][0]
+        self.assertIsNone(loop["tasks"])  # greenlets are not counted: n/a, not 0
+
+
+try:
+    import uvloop  # noqa: F401
+
+    HAVE_UVLOOP = True
+except ImportError:
+    HAVE_UVLOOP = False
+
+
+@unittest.skipUnless(HAVE_UVLOOP, "uvloop is not installed in this Python")
+class UvloopTests(unittest.TestCase):
+    def test_uvloop_is_seen_its_missing_figures_are_none_and_a_stall_is_named(self):
+        proc, lines, _ = _run_agent(
+            """
+            import asyncio, time, uvloop
+            def read_config():
+                time.sleep(0.06)
+            async def main():
+                for _ in range(4):
+                    await asyncio.sleep(0.1)
+                    read_config()
+            uvloop.install()
+            asyncio.run(main())
+            """
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        snaps = [l for l in lines if l["type"] == "snapshot" and l["loops"]]
+        loop = snaps[0]["loops"][0]
+        self.assertTrue(loop["impl"].startswith("uvloop"), loop["impl"])
+        for key in ("ready", "timers", "jobs", "busy", "ready_peak"):
+            self.assertIsNone(loop[key], key)
+        slow = [e for s in snaps for e in s["events"] if e["kind"] == "slowCallback"]
+        self.assertTrue(any(e["name"].startswith("read_config (prog.py:") for e in slow), slow)
+
+
+if __name__ == "__main__":
+    unittest.main()
