@@ -54,6 +54,22 @@ import Testing
         #expect(second.maxReadyDepth >= 20, "maxReadyDepth is since the start")
     }
 
+    /// Gap 6, "what ran": a named job that ran and finished between two samples is named by the next sample
+    /// (nothing runs at the sampling instant), and only by that one.
+    @Test func theLastNamedJobOfTheIntervalIsReported() async throws {
+        let (loop, _) = try LoopTestSupport.manualLoop(name: "last")
+        defer { loop.shutdown() }
+        await loop.runUntilIdle()
+        _ = loop.metrics(resetRecent: true)
+        loop.callSoon(name: "short-job") {}
+        await loop.runUntilIdle()
+        let first = loop.metrics(resetRecent: true)
+        #expect(first.current == nil)
+        #expect(first.lastTask == "short-job")
+        await loop.runUntilIdle()
+        #expect(loop.metrics(resetRecent: true).lastTask == nil, "reset by the previous sample")
+    }
+
     /// Gap 6: the `to_thread` queue's high-water mark, since the previous sample.
     @Test func theToThreadQueueHighWaterMarkIsSinceThePreviousSample() throws {
         let pool = ThreadPool(threads: 1, name: "hw-pool")

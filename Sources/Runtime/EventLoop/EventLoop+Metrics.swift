@@ -61,6 +61,10 @@ extension EventLoop {
             let t = clock.now()
             running = t > start ? t - start : 0
         }
+        let last = p.lastName.withLock { name -> String? in
+            defer { if resetRecent { name = nil } }
+            return name
+        }
         let lag = LoopLagSummary(
             late: copies.lag, slots: copies.slots, buckets: copies.buckets, recentMaxNanos: copies.recentMax,
             missed: copies.missed)
@@ -72,7 +76,8 @@ extension EventLoop {
             timersPending: p.timersPending.load(ordering: .relaxed),
             tasksAlive: max(0, p.tasksAlive.load(ordering: .relaxed)),
             jobsRun: p.jobsRun.load(ordering: .relaxed), slowCallbacks: p.slowCallbacks.load(ordering: .relaxed),
-            busyNanos: p.busyNanos.load(ordering: .relaxed), current: current, currentRunningNanos: running, lag: lag,
+            busyNanos: p.busyNanos.load(ordering: .relaxed), current: current, lastTask: last,
+            currentRunningNanos: running, lag: lag,
             queueDelay: LoopDurationSummary(copies.queueDelay), runTime: LoopDurationSummary(copies.runTime),
             droppedEvents: events.dropped, fdWaiters: p.fdWaiters.load(ordering: .relaxed))
     }

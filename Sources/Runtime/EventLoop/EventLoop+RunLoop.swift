@@ -240,7 +240,11 @@ extension EventLoop {
         published.busyNanos.store(busyNanos, ordering: .relaxed)  // relaxed: a statistic, per job (see LoopMetrics)
         jobsRun &+= 1
         if took >= slowNanos { slowCallback(item, took: took, at: end) }
-        currentName = nil
+        if let finished = currentName {
+            // "What ran": never waits; a reader holding the lock at this instant misses this name.
+            _ = published.lastName.withLockIfAvailable { $0 = finished }
+            currentName = nil
+        }
         now = end
         published.currentStart.store(end, ordering: .relaxed)
     }

@@ -73,6 +73,10 @@ public struct LoopMetrics: Sendable, Equatable {
     public var busyNanos: UInt64
     /// Name of the task or callback running now (nil when idle or unnamed).
     public var current: String?
+    /// Name of the last named job that finished since the previous `metrics(resetRecent: true)` (which resets
+    /// it; nil: none did, or the loop could not publish it at that instant — it never waits for a reader).
+    /// "What ran" in an interval, when nothing runs at the sampling instant.
+    public var lastTask: String? = nil
     /// How long the current job has been running, ns (0 when idle). Shows a stall while it lasts.
     public var currentRunningNanos: UInt64
     public var lag: LoopLagSummary
@@ -122,6 +126,9 @@ final class LoopPublished: Sendable {
     let copies = Locked(Copies())
     /// Name of the named job running now (nil otherwise); valid only while `currentStart != 0`.
     let currentName = Locked<String?>(nil)
+    /// Name of the last named job that finished: written by the loop thread with a try-lock at the end of a
+    /// named job, taken (and reset) by the sampler.
+    let lastName = Locked<String?>(nil)
 }
 
 /// Per-job durations (queue delay, run time), recorded twice per job on the hot path: a

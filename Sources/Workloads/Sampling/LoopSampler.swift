@@ -41,7 +41,7 @@ public struct LoopSampler: Sendable {
                 readyPeak: m.readyDepthHighWater, timersPending: m.timersPending,
                 tasksAlive: m.tasksAlive, jobsRun: m.jobsRun, slowCallbacks: m.slowCallbacks,
                 busyRatio: ratios[i], current: m.current,
-                jobsInInterval: previous ? m.jobsRun &- lastJobs[i] : nil, lag: LagSummary(m.lag),
+                jobsInInterval: previous ? m.jobsRun &- lastJobs[i] : nil, lastTask: m.lastTask, lag: LagSummary(m.lag),
                 readyDelay: DelaySummary(m.queueDelay))
         }
         lastJobs = metrics.map(\.jobsRun)
