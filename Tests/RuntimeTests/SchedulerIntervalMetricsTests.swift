@@ -87,9 +87,11 @@ struct SchedulerIntervalMetricsTests {
                 busy: b.busyNanos - a.busyNanos
             )
         }
-        let ran = try #require(deltas.max { $0.user < $1.user })
-        #expect(ran.user >= 50_000_000)
-        let searcher = try #require(deltas.max { $0.search < $1.search })
+        let ranIndex = try #require(deltas.indices.max { deltas[$0].user < deltas[$1].user })
+        #expect(deltas[ranIndex].user >= 50_000_000)
+        // The other carrier: the one that ran the hog may have searched too (before and after it) and, on a
+        // loaded machine, for longer than the other one; its user time is the hog's, not a search miscounted.
+        let searcher = deltas[1 - ranIndex]
         #expect(searcher.search >= 1_000_000)
         #expect(searcher.user < searcher.search / 4)
         for d in deltas { #expect(d.busy == d.user + d.search) }
