@@ -2,7 +2,7 @@
 //
 // Built from two `RunSummary` values only (so a live pair of runs and their recordings compare the same),
 // it lists the headline figures in one order: heartbeat lag p99 and max, slot p99, ready → running p99
-// and max, throughput, latency p50/p99, throughput, errors and drops per task kind, steals, busy spread. Like is
+// and max, throughput; per task kind latency p50/p99, throughput, errors and drops; steals, busy spread. Like is
 // compared with like: each figure is one definition read the same way on both sides (heartbeat lag with
 // heartbeat lag, ready → running with ready → running — never one in place of the other). A figure one
 // side cannot provide is nil on that side (JSON `null`, "n/a" on screen) and so is the difference:
@@ -35,7 +35,7 @@ public struct RunComparison: Sendable, Equatable, Encodable {
     public struct Figure: Sendable, Equatable, Encodable {
         /// The name on screen and in the JSON (`heartbeat lag p99`, `web p99`).
         public var name: String
-        /// `ms`, `/s`, `fibers`, `ratio`.
+        /// `ms`, `/s`, `fibers`, `ratio`, `tasks` (failed or dropped tasks, a count).
         public var unit: String
         public var a: Double?
         public var b: Double?
