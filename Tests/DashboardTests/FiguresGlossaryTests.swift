@@ -111,7 +111,7 @@ extension FiguresGlossaryTests {
         for label in [
             "A · ", "B · ", "held at its end", "Headline figures · whole run · B − A", "figure", "B − A",
             "heartbeat lag p99", "heartbeat lag max", "slot p99", "ready → running p99", "ready → running max",
-            "throughput", "steals", "busy spread", "workloads differ", "n/a",
+            "throughput", "errors", "dropped", "steals", "busy spread", "workloads differ", "n/a",
         ] {
             #expect(text.contains(label), "\(label) is not drawn any more: drop it from the list and the glossary")
             #expect(
@@ -134,7 +134,9 @@ extension FiguresGlossaryTests {
         }
         collect(object, depth: 0)
         #expect(
-            keys.isSuperset(of: ["a", "b", "figures", "name", "unit", "difference", "sameWorkload", "workloadNote"]))
+            keys.isSuperset(of: [
+                "a", "b", "figures", "name", "unit", "difference", "byKind", "reset", "sameWorkload", "workloadNote",
+            ]))
         for k in keys.sorted() { #expect(Self.glossary.contains("`\(k)`"), "docs/figures.md lacks JSON key \(k)") }
     }
 }

@@ -62,6 +62,19 @@ struct CompareTests {
         #expect((object?["a"] as? [String: Any])?["preset"] as? String == "vt-steal")
         #expect((object?["b"] as? [String: Any])?["preset"] as? String == "gevent")
         #expect((object?["figures"] as? [Any])?.isEmpty == false)
+        // A live source counts errors and drops per task kind: A's kinds have numbers (0 counts), not null.
+        let kindsA = ((object?["a"] as? [String: Any])?["taskKinds"] as? [[String: Any]] ?? []).compactMap {
+            $0["kind"] as? String
+        }
+        #expect(!kindsA.isEmpty)
+        let figures = object?["figures"] as? [[String: Any]] ?? []
+        for k in kindsA {
+            let errors = figures.first { $0["name"] as? String == "\(k) errors" }
+            #expect(
+                errors?["a"] as? Double != nil && errors?["byKind"] is [String: Any], "\(String(describing: errors))")
+            let dropped = figures.first { $0["name"] as? String == "\(k) dropped" }
+            #expect(dropped?["a"] as? Double != nil, "\(String(describing: dropped))")
+        }
 
         // The same preset twice: the same workload, read from the preset text both files hold.
         let same = try E2E.run([qvtop, "compare", a, a, "--json"])

@@ -224,3 +224,39 @@ import Testing
         #expect(r.damage == nil)
     }
 }
+
+extension FormatTests {
+    /// A format-1 file cannot hold errors or drops per task kind: compared with a format-2 file of the same
+    /// run, its side is null (never 0) and so is B − A, while the format-2 side keeps its counts.
+    @Test func aFormat1RecordingComparesWithNullErrorsAndDrops() throws {
+        let frames = Synthetic.busyFrames(count: 6, seed: 7, workers: 2).enumerated().map { i, f in
+            var s = f
+            for k in s.taskKinds.indices {
+                s.taskKinds[k].errors = TaskErrorCounts(reset: UInt64(i), timeout: 1)
+                s.taskKinds[k].dropped = UInt64(2 * i)
+            }
+            return s
+        }
+        func roundTrip(_ version: UInt16) throws -> RunSummary {
+            var enc = RecordEncoder(version: version)
+            var meta = Synthetic.metadata
+            meta.formatVersion = Int(version)
+            var bytes = enc.start(meta)
+            for f in frames { enc.snapshot(f, into: &bytes) }
+            enc.end(RecordingEnd(framesWritten: UInt64(frames.count), framesDropped: 0), into: &bytes)
+            return try #require(RunSummary(try RecordingReader.decode(bytes, name: "v\(version)").frames))
+        }
+        let c = RunComparison(a: try roundTrip(1), b: try roundTrip(2))
+        for k in ["http", "db", "cpu", "timer"] {
+            let errors = try #require(c.figure("\(k) errors"))
+            #expect(errors.a == nil && errors.b == 6 && errors.difference == nil, "\(errors)")
+            #expect(errors.byKind?["reset"]?.b == 5 && errors.byKind?["reset"]?.a == nil)
+            let dropped = try #require(c.figure("\(k) dropped"))
+            #expect(dropped.a == nil && dropped.b == 10 && dropped.difference == nil, "\(dropped)")
+        }
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(c.jsonText.utf8)) as? [String: Any])
+        let figures = try #require(object["figures"] as? [[String: Any]])
+        let httpErrors = try #require(figures.first { $0["name"] as? String == "http errors" })
+        #expect(httpErrors["a"] is NSNull && httpErrors["b"] as? Double == 6)
+    }
+}

@@ -73,8 +73,11 @@ import Testing
         #expect(web["a"] as? Double == 1000 && web["b"] as? Double == 500 && web["difference"] as? Double == -500)
         let total = try figure("throughput")
         #expect(total["a"] as? Double == 1100 && total["b"] as? Double == 1000)
-        // Every figure has all five keys.
-        for f in figures { #expect(Set(f.keys) == ["name", "unit", "a", "b", "difference"], "\(f)") }
+        // Every figure has all five keys (the errors figures also their parts by error kind).
+        for f in figures {
+            let extra: Set<String> = (f["name"] as? String)?.hasSuffix(" errors") == true ? ["byKind"] : []
+            #expect(Set(f.keys) == Set(["name", "unit", "a", "b", "difference"]).union(extra), "\(f)")
+        }
     }
 
     @Test func differentWorkloadsAreSaidAndAKindOnOneSideIsNullOnTheOther() throws {
@@ -95,5 +98,69 @@ import Testing
         #expect(RunComparison(a: a, b: b).workloadNote == nil)
         let c = RunComparison(a: a, b: b, sameTaskSpecs: false)
         #expect(c.workloadNote == "workloads differ: the same task kinds at other rates, durations or seed")
+    }
+
+    /// `fibers()` whose web kind failed 3 resets and 2 timeouts and dropped 4 arrivals; db counted none.
+    static func fibersWithErrors() -> [Snapshot] {
+        fibers().map { (snapshot: Snapshot) -> Snapshot in
+            var s = snapshot
+            s.taskKinds[0].errors = TaskErrorCounts(reset: 3, timeout: 2)
+            s.taskKinds[0].dropped = 4
+            s.taskKinds[1].errors = TaskErrorCounts()
+            s.taskKinds[1].dropped = 0
+            return s
+        }
+    }
+
+    @Test func errorsAndDropsPerTaskKindAreComparedAndNullWhereASideDidNotCountThem() throws {
+        let a = try #require(RunSummary(Self.fibersWithErrors()))
+        // `loop()` counts neither errors nor drops, as a format-1 recording reads.
+        let b = try #require(RunSummary(Self.loop()))
+        let c = RunComparison(a: a, b: b)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(c.jsonText.utf8)) as? [String: Any])
+        let figures = try #require(object["figures"] as? [[String: Any]])
+        func figure(_ name: String) throws -> [String: Any] {
+            try #require(figures.first { $0["name"] as? String == name }, "no figure \(name)")
+        }
+        let webErrors = try figure("web errors")
+        #expect(webErrors["a"] as? Double == 5 && webErrors["b"] is NSNull && webErrors["difference"] is NSNull)
+        #expect(webErrors["unit"] as? String == "tasks")
+        let byKind = try #require(webErrors["byKind"] as? [String: [String: Any]])
+        #expect(Set(byKind.keys) == ["reset", "timeout", "refused", "other"])
+        #expect(byKind["reset"]?["a"] as? Double == 3 && byKind["timeout"]?["a"] as? Double == 2)
+        #expect(byKind["refused"]?["a"] as? Double == 0 && byKind["reset"]?["b"] is NSNull)
+        let webDropped = try figure("web dropped")
+        #expect(webDropped["a"] as? Double == 4 && webDropped["b"] is NSNull && webDropped["difference"] is NSNull)
+        // Counted and none: 0, not null.
+        let dbErrors = try figure("db errors")
+        #expect(dbErrors["a"] as? Double == 0 && dbErrors["b"] is NSNull)
+        #expect(try figure("db dropped")["a"] as? Double == 0)
+        // Both sides counted: B − A per error kind and in total.
+        let both = RunComparison(a: b, b: a)
+        #expect(both.figure("web errors")?.difference == nil)
+        let self2 = RunComparison(
+            a: try #require(
+                RunSummary(
+                    Self.fibers().map { (x: Snapshot) -> Snapshot in
+                        var s = x
+                        s.taskKinds[0].errors = TaskErrorCounts(timeout: 7)
+                        s.taskKinds[0].dropped = 1
+                        return s
+                    })), b: a)
+        #expect(self2.figure("web errors")?.difference == -2)
+        #expect(self2.figure("web errors")?.byKind?["timeout"]?.difference == -5)
+        #expect(self2.figure("web errors")?.byKind?["reset"]?.difference == 3)
+        #expect(self2.figure("web dropped")?.difference == 3)
+        // Strip order: each kind's errors and drops follow its throughput.
+        let names = c.figures.map(\.name)
+        let web = try #require(names.firstIndex(of: "web /s"))
+        #expect(Array(names[web...].prefix(3)) == ["web /s", "web errors", "web dropped"])
+    }
+
+    @Test func memoryPerParkedTaskHasNoFigureWhileNoSnapshotCarriesIt() throws {
+        let c = RunComparison(
+            a: try #require(RunSummary(Self.fibersWithErrors())), b: try #require(RunSummary(Self.loop())))
+        #expect(!c.figures.contains { $0.name.contains("memory") || $0.name.contains("parked") })
+        #expect(!c.jsonText.contains("emory"))
     }
 }

@@ -6,7 +6,8 @@ import Telemetry
 //   body         A's and B's dashboards, each in a box named after its side, side by side from 160
 //                columns (each then gets the 80 a dashboard needs), stacked one above the other below
 //   strip        the headline figures of both runs (`RunComparison`): name, A, B, B − A; "n/a" where a
-//                side lacks the figure; a line saying so when the workloads differ
+//                side lacks the figure; failed tasks and drops red where non-zero; a line saying so when
+//                the workloads differ
 //   row h-2      the timeline bar of the leading (longer) recording
 //   row h-1      footer: the replay keys
 //
@@ -155,8 +156,11 @@ public enum CompareScreen {
             let row = i % rows
             let values =
                 [f.a, f.b].map { format($0, f.unit, signed: false) } + [format(f.difference, f.unit, signed: true)]
+            // A fault (failed tasks, drops) is red where a side has any, as the task-kinds panel draws it.
+            let styles = [f.a, f.b].map { f.alarm && ($0 ?? 0) > 0 ? PanelPalette.blocked : Style.plain } + [.plain]
             drawCell(
-                into: &grid, at: Point(inner.x + col * (cellWidth + 3), y + 1 + row), [f.name] + values, style: .plain)
+                into: &grid, at: Point(inner.x + col * (cellWidth + 3), y + 1 + row), [f.name] + values, style: .plain,
+                valueStyles: styles)
         }
         if !fits {
             let more = "+\(c.figures.count - shown) more figures: qvtop compare A B --headless --json"
@@ -164,11 +168,14 @@ public enum CompareScreen {
         }
     }
 
-    static func drawCell(into grid: inout Grid, at p: Point, _ texts: [String], style: Style) {
+    /// `valueStyles`: A's, B's and B − A's style when they differ from `style` (n/a is always dim).
+    static func drawCell(
+        into grid: inout Grid, at p: Point, _ texts: [String], style: Style, valueStyles: [Style]? = nil
+    ) {
         grid.text(at: p, texts[0], style: style == .plain ? .bold : style, maxWidth: nameWidth)
         for (i, t) in texts.dropFirst().enumerated() {
             let x = p.x + nameWidth + 1 + i * (valueWidth + 1)
-            let s = t == "n/a" ? Style.dim : style
+            let s = t == "n/a" ? Style.dim : valueStyles.map { $0[i] } ?? style
             grid.text(at: Point(x, p.y), t, style: s, maxWidth: valueWidth, align: .right)
         }
     }
