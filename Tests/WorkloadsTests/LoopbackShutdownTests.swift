@@ -27,5 +27,23 @@ extension HeadlessTests {
             while scheduler.metrics().fibers.total > 0 && Monotonic.now() < endedBy { usleep(1000) }
             #expect(scheduler.metrics().fibers.total == 0, "the accept fiber is still parked on the closed listener")
         }
+
+        /// The same on an event loop: the accept task waits on the listener; closing it through the loop resumes
+        /// the task with `fdClosed` and it ends (the loop's live task count drops to 0) before any shutdown.
+        @Test func closingTheListenerEndsTheWaitingAcceptTask() throws {
+            let loop = try EventLoop(EventLoop.Configuration())
+            defer { loop.shutdown() }
+            let server = try LoopbackServer()
+            defer { server.close() }
+            server.serve(on: loop)
+            let parkedBy = Monotonic.now() + 5_000_000_000
+            while loop.metrics().fdWaiters < 1 && Monotonic.now() < parkedBy { usleep(1000) }
+            try #require(loop.metrics().fdWaiters == 1, "the accept task never waited on the listener")
+            try #require(loop.metrics().tasksAlive == 1)
+            server.closeListener(on: loop)
+            let endedBy = Monotonic.now() + 2_000_000_000
+            while loop.metrics().tasksAlive > 0 && Monotonic.now() < endedBy { usleep(1000) }
+            #expect(loop.metrics().tasksAlive == 0, "the accept task still waits on the closed listener")
+        }
     }
 }

@@ -214,6 +214,21 @@ final class LoopbackServer: Sendable {
         }
     }
 
+    /// Closes the listening socket through `loop.close` on the loop: the accept task waiting on it resumes with
+    /// `LoopError.fdClosed` and ends, so the loop's shutdown has no waiting acceptor to drop. The model's `stop()`,
+    /// before it shuts the loop down; waits up to a second for the loop to run the close (a stalled loop: the
+    /// close still runs when the loop gets to it, and `close()` skips the listener either way).
+    func closeListener(on loop: EventLoop) {
+        guard claimListenerClose() else { return }
+        let fd = self.fd
+        let done = DispatchSemaphore(value: 0)
+        loop.spawn(name: "server-close") {
+            try? await loop.close(fd)
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 1)
+    }
+
     /// Client side of one request, awaiting readiness on `loop`; with a timeout, the whole request
     /// (connect to answer) runs under `loop.timeout` and fails with `LoopError.timedOut`.
     func roundTrip(on loop: EventLoop, serverDelayMs: Double, faults: LoopbackFaults? = nil) async throws {
