@@ -41,16 +41,24 @@ enum Work {
             return
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
-        let writer = Thread {
-            sleepThread(nanos: UInt64(max(0, ms) * 1e6))
-            var byte: UInt8 = 1
-            _ = write(writeEnd, &byte, 1)
+        let writer: OSThread
+        do {
+            writer = try OSThread.start(name: "qv-slow-pipe") {
+                sleepThread(nanos: UInt64(max(0, ms) * 1e6))
+                var byte: UInt8 = 1
+                _ = write(writeEnd, &byte, 1)
+                close(writeEnd)
+            }
+        } catch {
+            close(readEnd)
             close(writeEnd)
+            sleepThread(nanos: UInt64(ms * 1e6))  // out of threads: still block for the duration
+            return
         }
-        writer.start()
         var byte: UInt8 = 0
         while read(readEnd, &byte, 1) < 0 && errno == EINTR {}
         close(readEnd)
+        writer.join()  // it has written: only its close(2) is left
     }
 
     @inline(never) static func blackHole(_ x: UInt64) {
