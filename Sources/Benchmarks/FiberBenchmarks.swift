@@ -152,7 +152,7 @@ public enum FiberBenchmarks {
         let turns = [TurnSemaphore(), TurnSemaphore()]
         let t0 = qv_now_ns()
         let threads = (0..<2).map { side in
-            BenchThread {
+            OSThread.spawn {
                 // Side 0 takes turns 0, 2, 4…; side 1 takes 1, 3, 5…; handoffs + 1 resumes in all.
                 for turn in stride(from: side, to: handoffs + 1, by: 2) {
                     if turn > 0 { turns[side].wait() }
@@ -197,28 +197,6 @@ public enum FiberBenchmarks {
         }
         func post() { sem_post(sem) }
         func wait() { while sem_wait(sem) != 0 {} }
-    }
-
-    /// A joinable pthread running a closure.
-    final class BenchThread: @unchecked Sendable {
-        // @unchecked Sendable: `handle` is written by init before any other use and read by join().
-        private final class Box {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        private var handle = pthread_t()
-        init(_ body: @escaping @Sendable () -> Void) {
-            // Unmanaged: the retained box travels to the new thread, which releases it.
-            let box = Unmanaged.passRetained(Box(body)).toOpaque()
-            let rc = pthread_create(
-                &handle, nil,
-                { raw in
-                    Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-                    return nil
-                }, box)
-            precondition(rc == 0, "pthread_create: \(rc)")
-        }
-        func join() { pthread_join(handle, nil) }
     }
 
     // MARK: - helpers

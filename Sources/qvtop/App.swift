@@ -5,7 +5,7 @@
 //   block UI signals                 take over SIGINT/SIGTERM/SIGHUP (flag handlers), unblock
 //   set the locale                   open the terminal; crash handlers restore it (best effort)
 //   create the source (caller)       loop:  signal flag? → restore, exit 128+n
-//   start the UI thread ───────────>        frame due?   → poll source (unless paused), render, blit
+//   start the UI thread (OSThread) ─>       frame due?   → poll source (unless paused), render, blit
 //   wait for it <─────────────────          wait for a key until the next frame → intent → reduce
 //   return its exit status           restore the terminal, stop the source
 //
@@ -17,6 +17,7 @@
 import Dashboard
 import Foundation
 import Recording
+import Runtime
 import Telemetry
 import Terminal
 
@@ -60,16 +61,11 @@ enum App {
         let env = ProcessInfo.processInfo.environment
         let handoff = Handoff(source: source, menu: menu, compare: compare)
         let result = ExitBox()
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        OSThread.spawn(name: "qvtop-ui") {
             let (source, menu, compare) = handoff.take()
             result.status = uiThreadMain(
                 source: source, menu: menu, compare: compare, options: options, environment: env)
-            done.signal()
-        }
-        thread.name = "qvtop-ui"
-        thread.start()
-        done.wait()
+        }.join()
         return result.status
     }
 
@@ -214,7 +210,7 @@ enum App {
 }
 
 /// Moves the source, the preset menu and a comparison from the main thread to the UI thread.
-// @unchecked Sendable: the main thread stores them before the UI thread starts (Thread.start is a
+// @unchecked Sendable: the main thread stores them before the UI thread starts (pthread_create is a
 // happens-before edge) and never touches them again; the UI thread takes them exactly once.
 private final class Handoff: @unchecked Sendable {
     private var source: (any SnapshotSource)?
@@ -235,9 +231,9 @@ private final class Handoff: @unchecked Sendable {
     }
 }
 
-/// The UI thread's exit status, read by the main thread after the semaphore.
-// @unchecked Sendable: written once by the UI thread before `done.signal()`, read by the main
-// thread after `done.wait()`; the semaphore orders the two.
+/// The UI thread's exit status, read by the main thread after the join.
+// @unchecked Sendable: written once by the UI thread before it exits, read by the main thread after
+// `join()`; pthread_join orders the two.
 private final class ExitBox: @unchecked Sendable {
     var status: Int32 = 0
 }

@@ -165,7 +165,10 @@ extension Scheduler {
         }
         if w.hasRunnext, let t = w.exchangeRunnext(nil) {
             // Streak cap (tokio: 3 LIFO polls per tick) so the queue gets a turn; with an empty queue there is
-            // nobody to be fair to, and requeueing would only wake an idle worker to steal it.
+            // nobody to be fair to, and requeueing would only wake an idle worker to steal it. Checked here, on
+            // the take side, it is tokio's `lifo_enabled = false` until the next queue take: past the cap every
+            // fiber found in the slot goes to the queue's back until a queue pop resets the streak (tokio routes
+            // the capped run's wakes to the queue at once; here they wait in the slot until that run parks).
             if w.runnextStreak < Self.maxRunnextStreak || w.local.isEmpty {
                 w.runnextStreak += 1
                 return foundWork(w, t)

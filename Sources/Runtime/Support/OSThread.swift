@@ -1,5 +1,5 @@
 // OSThread: the runtime's one joinable thread wrapper (pthreads; Foundation's Thread cannot be joined): scheduler
-// carriers and spares, event loops, `to_thread` pool workers, tests and benchmarks.
+// carriers and spares, event loops, `to_thread` pool workers, Workloads' arrival threads, tests and benchmarks.
 import CRuntime
 import Glibc
 
@@ -16,10 +16,20 @@ public struct OSThread: Sendable {
         }
     }
 
+    /// The system refused a new thread (`pthread_create`'s error number, e.g. EAGAIN when out of resources).
+    public struct StartError: Error, Sendable, CustomStringConvertible {
+        public let code: Int32
+        public var description: String { "cannot start a thread: pthread_create failed (\(code))" }
+    }
+
     /// Starts a thread running `body`, named `name` when given (its first 15 bytes, the kernel's limit; shown by
-    /// `top -H` and gdb). Traps if the system refuses a thread (out of resources).
-    public static func spawn(name: String? = nil, _ body: @escaping @Sendable () -> Void) -> OSThread {
-        // safety: the +1 reference travels through the void* argument and is taken back exactly once.
+    /// `top -H` and gdb). Throws when the system refuses a thread; for callers that can report it (a preset
+    /// switch in Workloads), where the runtime's own threads use `spawn`.
+    public static func start(
+        name: String? = nil, _ body: @escaping @Sendable () -> Void
+    ) throws(StartError) -> OSThread {
+        // safety: the +1 reference travels through the void* argument and is taken back exactly once (by the
+        // thread, or below when no thread was created).
         let arg = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
         var t = pthread_t()
         let rc = pthread_create(
@@ -31,8 +41,22 @@ public struct OSThread: Sendable {
                 box.body()
                 return nil
             }, arg)
-        precondition(rc == 0, "OSThread.spawn: pthread_create failed (\(rc))")
+        guard rc == 0 else {
+            // safety: no thread was created, so the +1 reference is still ours to balance.
+            Unmanaged<Box>.fromOpaque(arg).release()
+            throw StartError(code: rc)
+        }
         return OSThread(handle: t)
+    }
+
+    /// Starts a thread running `body`, named `name` when given (see `start`). Traps if the system refuses a
+    /// thread (out of resources): the runtime's carriers, loops and pool workers cannot run without theirs.
+    public static func spawn(name: String? = nil, _ body: @escaping @Sendable () -> Void) -> OSThread {
+        do {
+            return try start(name: name, body)
+        } catch {
+            preconditionFailure("OSThread.spawn: \(error)")
+        }
     }
 
     /// Waits for the thread to finish. Call exactly once, from another thread.

@@ -285,6 +285,10 @@ final class FiberModel: Model {
             })
         else { return }
         rt.arrivals.stopAndJoin()
+        // Wake the server's fibers while the scheduler runs (the acceptor with `.closed`, connections with a
+        // hang-up) rather than leave them parked for shutdown to drop.
+        rt.server?.closeListener(on: rt.scheduler)
+        rt.server?.shutDownConnections()
         gate.close()  // after this no fiber of ours spawns: the scheduler may shut down
         rt.scheduler.shutdown()
         // Fibers dropped while parked never ran their `defer`s: close what they left open.

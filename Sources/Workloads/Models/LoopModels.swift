@@ -312,6 +312,12 @@ final class LoopModel: Model {
             })
         else { return }
         rt.arrivals.stopAndJoin()
+        // Wake the servers' tasks while the loops run (the acceptor with `fdClosed`, connections with a hang-up)
+        // rather than leave them waiting for the loops' shutdown to drop.
+        for (server, loop) in zip(rt.servers, rt.loops) {
+            server.closeListener(on: loop)
+            server.shutDownConnections()
+        }
         for l in rt.loops { l.shutdown() }
         for p in rt.pools { p.shutdown() }
         for s in rt.servers { s.close() }

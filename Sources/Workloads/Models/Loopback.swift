@@ -66,9 +66,27 @@ final class LoopbackServer: Sendable {
 
     func track(_ c: Int32) { open.withLock { _ = $0.insert(c) } }
 
+    /// Closes a connection socket its own fiber or task is done with. `Scheduler.close` (plain `close(2)` outside
+    /// a fiber): nobody else waits on `c`, but the fd's waiter entries go with it either way.
     func untrackAndClose(_ c: Int32) {
-        if open.withLock({ $0.remove(c) }) != nil { Glibc.close(c) }
+        if open.withLock({ $0.remove(c) }) != nil { try? Scheduler.close(c) }
     }
+
+    /// Shuts every open connection down (`shutdown(2)`, not `close`): a fiber or task parked on one wakes at once
+    /// (the hang-up is a readiness event) and closes it through `untrackAndClose`. Under the set's lock, so no
+    /// socket is closed (and its number reused) meanwhile. The model's `stop()`, before its runtime shuts down.
+    func shutDownConnections() {
+        open.withLock { o in
+            for c in o { _ = shutdown(c, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    // Set once by whoever closes the listener first (`closeListener` while the runtime runs, or `close`): the fd
+    // is closed exactly once, never a reused number. seq-cst: a once-flag, rarely touched.
+    private let listenerClosed = Atomic<Bool>(false)
+
+    /// True for the one caller that may close the listener.
+    func claimListenerClose() -> Bool { !listenerClosed.exchange(true, ordering: .sequentiallyConsistent) }
 
     init() throws(ModelError) {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
@@ -93,8 +111,10 @@ final class LoopbackServer: Sendable {
         port = UInt16(bigEndian: addr.sin_port)
     }
 
+    /// Closes the listener (unless `closeListener` did) and every connection still open. After the runtime
+    /// has shut down: no fiber or task is left to wait on them.
     func close() {
-        Glibc.close(fd)
+        if claimListenerClose() { Glibc.close(fd) }
         for c in open.withLock({ o -> Set<Int32> in
             defer { o.removeAll() }
             return o
@@ -192,6 +212,21 @@ final class LoopbackServer: Sendable {
                 }
             }
         }
+    }
+
+    /// Closes the listening socket through `loop.close` on the loop: the accept task waiting on it resumes with
+    /// `LoopError.fdClosed` and ends, so the loop's shutdown has no waiting acceptor to drop. The model's `stop()`,
+    /// before it shuts the loop down; waits up to a second for the loop to run the close (a stalled loop: the
+    /// close still runs when the loop gets to it, and `close()` skips the listener either way).
+    func closeListener(on loop: EventLoop) {
+        guard claimListenerClose() else { return }
+        let fd = self.fd
+        let done = DispatchSemaphore(value: 0)
+        loop.spawn(name: "server-close") {
+            try? await loop.close(fd)
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 1)
     }
 
     /// Client side of one request, awaiting readiness on `loop`; with a timeout, the whole request

@@ -61,6 +61,14 @@ extension LoopbackServer {
         }
     }
 
+    /// Closes the listening socket through `scheduler` (`Scheduler.close`): the accept fiber parked on it wakes
+    /// with `.closed`, leaves its loop and finishes, so the model's shutdown has no parked acceptor to drop. The
+    /// model's `stop()`, before it closes its spawn gate; `close()` afterwards skips the listener. Only the
+    /// accept fiber uses the listener, and it ends on the first error (EBADF or `.closed`).
+    func closeListener(on scheduler: Scheduler) {
+        if claimListenerClose() { try? scheduler.close(fd) }
+    }
+
     /// Client side of one request from a fiber: connect, send, receive; each step parks the fiber.
     /// With a timeout in `faults`, `watchdog` spawns the fiber that enforces it (nil when stopping).
     func roundTrip(

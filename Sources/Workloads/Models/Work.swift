@@ -3,6 +3,7 @@
 // to call them directly, on a carrier, or through `to_thread`.
 
 import Foundation
+import Runtime
 import Synchronization
 
 enum Work {
@@ -40,16 +41,24 @@ enum Work {
             return
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
-        let writer = Thread {
-            sleepThread(nanos: UInt64(max(0, ms) * 1e6))
-            var byte: UInt8 = 1
-            _ = write(writeEnd, &byte, 1)
+        let writer: OSThread
+        do {
+            writer = try OSThread.start(name: "qv-slow-pipe") {
+                sleepThread(nanos: UInt64(max(0, ms) * 1e6))
+                var byte: UInt8 = 1
+                _ = write(writeEnd, &byte, 1)
+                close(writeEnd)
+            }
+        } catch {
+            close(readEnd)
             close(writeEnd)
+            sleepThread(nanos: UInt64(ms * 1e6))  // out of threads: still block for the duration
+            return
         }
-        writer.start()
         var byte: UInt8 = 0
         while read(readEnd, &byte, 1) < 0 && errno == EINTR {}
         close(readEnd)
+        writer.join()  // it has written: only its close(2) is left
     }
 
     @inline(never) static func blackHole(_ x: UInt64) {
@@ -95,39 +104,6 @@ final class StopFlag: Sendable {
     func set() { flag.store(true, ordering: .relaxed) }
 }
 
-/// A joinable OS thread (Foundation's `Thread` cannot be joined, and a preset switch must be able
-/// to prove every thread it started has exited).
-struct JoinableThread: @unchecked Sendable {
-    // @unchecked Sendable: pthread_t is an integer handle; joining it is the only use.
-    let handle: pthread_t
-
-    private final class Box {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-
-    static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
-        // Unmanaged: the retained box is handed to the new thread, which takes it back exactly once.
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var tid = pthread_t()
-        let rc = pthread_create(
-            &tid, nil,
-            { raw in
-                // Unmanaged: balances passRetained above.
-                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-                return nil
-            }, box)
-        if rc != 0 {
-            // Unmanaged: the thread was not created, so take the box back here.
-            Unmanaged<Box>.fromOpaque(box).release()
-            return nil
-        }
-        return JoinableThread(handle: tid)
-    }
-
-    func join() { _ = pthread_join(handle, nil) }
-}
-
 /// One OS thread that fires every rate-driven arrival at its due time, from outside the runtime
 /// (the clients of a server are outside it too). A stalled runtime therefore cannot delay its own
 /// arrivals; the latency of each task still counts from its due time.
@@ -142,7 +118,7 @@ final class ArrivalThread: Sendable {
 
     private let streams: [Stream]
     private let stop = StopFlag()
-    private let thread = Mutex<JoinableThread?>(nil)
+    private let thread = Mutex<OSThread?>(nil)
 
     init(streams: [Stream]) { self.streams = streams }
 
@@ -150,8 +126,9 @@ final class ArrivalThread: Sendable {
         guard !streams.isEmpty else { return }
         let streams = self.streams
         let stop = self.stop
-        guard
-            let t = JoinableThread.start({
+        let t: OSThread
+        do {
+            t = try OSThread.start(name: "qv-arrivals") {
                 var s = streams
                 while !stop.isSet {
                     var best = 0
@@ -166,14 +143,16 @@ final class ArrivalThread: Sendable {
                     s[best].schedule.advance()
                     s[best].fire(due)
                 }
-            })
-        else { throw ModelError("cannot start the arrival thread") }
+            }
+        } catch {
+            throw ModelError("cannot start the arrival thread: \(error)")
+        }
         thread.withLock { $0 = t }
     }
 
     func stopAndJoin() {
         stop.set()
-        if let t = thread.withLock({ t -> JoinableThread? in
+        if let t = thread.withLock({ t -> OSThread? in
             defer { t = nil }
             return t
         }) {
