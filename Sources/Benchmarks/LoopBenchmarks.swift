@@ -1,5 +1,5 @@
 // Event-loop benchmarks (issue 5): task switch, spawn, callback dispatch and timer lag, each
-// against the anchors measured on this machine (/work/shared/anchors/RESULTS.md, W1/W2/W4).
+// against the anchors measured on this machine (the shared anchors' RESULTS.md, W1/W2/W4).
 // Every benchmark builds its own loop, drives it from the calling thread and tears it down.
 
 import CRuntime

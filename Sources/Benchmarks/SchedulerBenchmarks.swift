@@ -1,5 +1,5 @@
 // Scheduler benchmarks: spawn (W2), fanout (W5), channel (W1 over a channel). Each mirrors the anchor of the
-// same name in /work/shared/anchors (see docs/performance.md for the figures side by side).
+// same name in the shared anchors folder, `../shared/anchors/` (see docs/performance.md for the figures side by side).
 import CRuntime
 import Runtime
 
