@@ -57,22 +57,29 @@ func failLine(_ message: String) -> ExitCode {
 }
 
 extension Headless {
-    /// `HeadlessRun.collect` with every snapshot also queued to a recorder as it is taken (so a
-    /// killed run replays up to its last flush); the file starts with the preset's full text.
-    /// The summary of the returned snapshots is what `replay FILE --headless` prints.
-    static func collectRecording(preset: Preset, options: HeadlessOptions, record: RecordSetup) throws -> [Snapshot] {
+    /// The recorder of a headless run (Swift preset or `--python`): `record.path`, or `qvtop-headless.qvrec`; a
+    /// file that cannot be written is the writer's one-line error.
+    static func openRecorder(_ record: RecordSetup, options: HeadlessOptions, command: String, preset: String) throws
+        -> Recorder
+    {
         let path = record.path ?? "qvtop-headless.qvrec"
-        let recorder: Recorder
         do throws(RecordingWriteError) {
-            recorder = try Recorder(
+            return try Recorder(
                 path: path,
                 metadata: .now(
                     qvtopVersion: Qvtop.version, sampleHz: options.sampleRate,
-                    extra: ["command": "run --headless", "preset": preset.name]),
+                    extra: ["command": command, "preset": preset]),
                 force: record.force || SessionRecording.isDevice(path))
         } catch {
             throw fail(error.description)
         }
+    }
+
+    /// `HeadlessRun.collect` with every snapshot also queued to a recorder as it is taken (so a
+    /// killed run replays up to its last flush); the file starts with the preset's full text.
+    /// The summary of the returned snapshots is what `replay FILE --headless` prints.
+    static func collectRecording(preset: Preset, options: HeadlessOptions, record: RecordSetup) throws -> [Snapshot] {
+        let recorder = try openRecorder(record, options: options, command: "run --headless", preset: preset.name)
         let source = try LiveSource(preset: preset)
         defer { source.stop() }
         recorder.presetSwitch(PresetSwitch(time: 0, name: preset.name, title: preset.title, text: preset.text))
@@ -96,7 +103,7 @@ extension Headless {
         if case .failed(let error) = status.state { throw fail(error.description) }
         if status.framesDropped > 0 {
             FileHandle.standardError.write(
-                Data("qvtop: \(path): \(status.framesDropped) frame(s) dropped while recording\n".utf8))
+                Data("qvtop: \(recorder.path): \(status.framesDropped) frame(s) dropped while recording\n".utf8))
         }
         return snapshots
     }

@@ -91,17 +91,8 @@ enum PythonRun {
         Signals.takeOverInThisThread()
         var recorder: Recorder?
         if let record {
-            let path = record.path ?? "qvtop-headless.qvrec"
-            do throws(RecordingWriteError) {
-                recorder = try Recorder(
-                    path: path,
-                    metadata: .now(
-                        qvtopVersion: Qvtop.version, sampleHz: options.sampleRate,
-                        extra: ["command": "run --headless --python", "preset": launch.presetName]),
-                    force: record.force || SessionRecording.isDevice(path))
-            } catch {
-                throw fail(error.description)
-            }
+            recorder = try Headless.openRecorder(
+                record, options: options, command: "run --headless --python", preset: launch.presetName)
             let text = (try? String(contentsOfFile: launch.script, encoding: .utf8)) ?? ""
             recorder?.presetSwitch(
                 PresetSwitch(time: 0, name: launch.presetName, title: launch.title ?? launch.script, text: text))
