@@ -76,4 +76,98 @@ struct SchedulerMonitorTests {
             #expect(ranFirst == false)
         }
     }
+
+    /// Issue 14's retake: one carrier, a fiber spinning 50 ms without a scheduling point, 20 short fibers queued
+    /// behind it (spawned by the hog onto its own queue). Under `handoff` a spare carrier takes over the hog's
+    /// queue, so every short fiber completes before the hog ends; under `pin` nothing moves, so every one
+    /// completes after it. Judged by completion timestamps against the hog's end, not by a wall-time budget.
+    @Test(arguments: [BlockingPolicy.handoff, .pin])
+    func aSpareCarrierRunsTheQueueBehindAHogOnOneCarrier(policy: BlockingPolicy) throws {
+        let s = try Scheduler(.init(carriers: 1, blocking: policy, hogThresholdNanos: 10_000_000))
+        defer { s.shutdown() }
+        let hog = s.spawn(name: "hog", kind: "cpu") { () -> (UInt64, [JoinHandle<UInt64>]) in
+            let short = (0..<20).map { i in s.spawn(name: "short-\(i)", kind: "io") { qv_now_ns() } }
+            Self.spin(nanoseconds: 50_000_000)
+            return (qv_now_ns(), short)
+        }
+        let (hogEnd, short) = try #require(joinBounded(hog))
+        let done = short.compactMap { joinBounded($0) }
+        #expect(done.count == 20)
+        switch policy {
+        case .handoff:
+            #expect(done.allSatisfy { $0 < hogEnd }, "finished after the hog: \(done.filter { $0 >= hogEnd }.count)")
+            #expect(s.metrics().hogQueueMoves >= 1)
+        case .pin:
+            #expect(done.allSatisfy { $0 > hogEnd }, "finished before the hog: \(done.filter { $0 <= hogEnd }.count)")
+            #expect(s.metrics().hogQueueMoves == 0)
+        }
+    }
+
+    /// The retake's carrier exists only while the hog holds its own: after the hog returns it goes back to the
+    /// spare list (one spare, two threads in all), a second hog reuses it (no third thread), and shutdown joins it.
+    @Test func theRetakesCarrierGoesBackToSpareAndShutdownJoinsIt() throws {
+        let s = try Scheduler(.init(carriers: 1, blocking: .handoff, hogThresholdNanos: 5_000_000))
+        for round in 0..<2 {
+            let hog = s.spawn(name: "hog", kind: "cpu") { () -> [JoinHandle<Void>] in
+                let short = (0..<5).map { _ in s.spawn { Self.spin(nanoseconds: 100_000) } }
+                Self.spin(nanoseconds: 40_000_000)
+                return short
+            }
+            let short = try #require(joinBounded(hog))
+            #expect(short.allSatisfy { joinBounded($0) != nil })
+            let deadline = qv_now_ns() &+ 5_000_000_000
+            // Counters are published at the workers' next park (and the retake's give-back): wait for both.
+            var m = s.metrics()
+            while (m.spareCarriers < 1 || m.fibers.total != 0) && qv_now_ns() < deadline {
+                usleep(1_000)
+                m = s.metrics()
+            }
+            #expect(m.spareCarriers == 1 && m.carrierThreads == 2, "round \(round): \(m.spareCarriers) spares")
+            #expect(m.hogRetakes >= UInt64(round + 1))
+            #expect(m.fibers.total == 0, "\(m.fibers)")
+        }
+        s.shutdown()
+        #expect(s.liveCarrierThreadCount == 0)
+    }
+
+    /// Stress for TSan: hogs on two carriers under handoff spawn, wake through channels and join while retakes
+    /// start and end (a hog on a retake's carrier is retaken in turn); short fibers yield and sleep; the scheduler
+    /// shuts down while hogs may still hold carriers. Every joined fiber completes, no thread is left behind.
+    @Test(arguments: [1, 2])
+    func retakesUnderChannelAndSpawnTrafficStayConsistent(carriers: Int) throws {
+        let s = try Scheduler(.init(carriers: carriers, blocking: .handoff, hogThresholdNanos: 1_000_000))
+        let ch = Channel<Int>(capacity: 4)
+        let consumer = s.spawn(name: "consumer") { () -> Int in
+            var n = 0
+            while ch.receive() != nil { n += 1 }
+            return n
+        }
+        var handles: [JoinHandle<Int>] = []
+        for r in 0..<30 {
+            handles.append(
+                s.spawn(name: "hog-\(r)", kind: "cpu") { () -> Int in
+                    let kids = (0..<8).map { k in
+                        s.spawn(name: "kid") { () -> Int in
+                            if k % 2 == 0 { Scheduler.yield() } else { Scheduler.sleep(nanoseconds: 100_000) }
+                            if k % 3 == 0 { Self.spin(nanoseconds: 3_000_000) }  // hogs the retake too
+                            try? ch.send(k)
+                            return 1
+                        }
+                    }
+                    Self.spin(nanoseconds: 4_000_000)
+                    return kids.reduce(0) { $0 + ((try? $1.tryJoin()) ?? 0) }
+                })
+        }
+        let total = handles.reduce(0) { $0 + (joinBounded($1) ?? 0) }
+        #expect(total == 30 * 8)
+        ch.close()
+        #expect(joinBounded(consumer) == 30 * 8)
+        #expect(s.metrics().hogRetakes >= 1)
+        // A last hog still running at shutdown: its retake's carrier is joined with the rest.
+        _ = s.spawn(name: "late-hog") { Self.spin(nanoseconds: 20_000_000) }
+        _ = (0..<8).map { _ in s.spawn { Scheduler.yield() } }
+        usleep(5_000)
+        s.shutdown()
+        #expect(s.liveCarrierThreadCount == 0)
+    }
 }

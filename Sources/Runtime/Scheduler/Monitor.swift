@@ -1,34 +1,63 @@
 // The monitor: a thread that notices a carrier held by one fiber for longer than `hogThresholdNanos` without a
 // scheduling point — a fiber computing for 50 ms, or calling a blocking function outside `blocking {}` — the fiber
-// twin of asyncio's slow callback. Go's sysmon is the anchor (proc.go, `sysmon` and `retake`).
+// twin of asyncio's slow callback — and, under `blocking = handoff`, has a spare carrier take over the queue behind
+// it. Go's sysmon is the model (proc.go: `sysmon`, `retake`, `handoffp`, `startm`).
 //
 // # Model
 //
-// Every run stores the worker's run counter into `PublishedWorkerMetrics.runTick` (one relaxed store; the only
-// cost on the hot path). The monitor wakes every `period` and, per worker, compares the counter with what it saw
-// last time (Go's `pd.schedtick` against `pp.schedtick`): a worker with a fiber on it (`hasCurrent`) whose counter
-// has not moved for the threshold is held by that fiber. It is reported as a blocking region — a `blockingBegin`
-// event when noticed, a `blockingEnd` event with the whole duration when the counter moves again — with the
-// fiber's name and kind as culprit and `other = RuntimeEventRecord.foundByMonitor`, so the Blocking regions panel
-// and the JSON show it beside the annotated regions. A worker inside an annotated region (pinned or handed off)
-// is not reported twice. Detection lags the threshold by at most one period; the duration is measured from the
-// first observation of the stuck counter, so it is short by at most one period. The counter cannot tell a fiber
-// that holds its carrier from a carrier thread the OS has descheduled: on an oversubscribed machine a long
+// Detection. Every run stores the worker's run counter into `PublishedWorkerMetrics.runTick` (one relaxed store;
+// the only cost on the hot path). The monitor wakes every `period` and, per worker, compares the counter with what
+// it saw last time (Go's `pd.schedtick` against `pp.schedtick`): a worker with a fiber on it (`hasCurrent`) whose
+// counter has not moved for the threshold is held by that fiber. It is reported as a blocking region — a
+// `blockingBegin` event when noticed, a `blockingEnd` event with the whole duration when the counter moves again —
+// with the fiber's name and kind as culprit and `other = RuntimeEventRecord.foundByMonitor`, so the Blocking
+// regions panel and the JSON show it beside the annotated regions. A worker inside an annotated region (pinned or
+// handed off) is not reported twice. Detection lags the threshold by at most one period; the duration is measured
+// from the first observation of the stuck counter, so it is short by at most one period. The counter cannot tell a
+// fiber that holds its carrier from a carrier thread the OS has descheduled: on an oversubscribed machine a long
 // preemption of a carrier is reported too (it did hold up that carrier's queue).
 //
-// # Handoff of the queue
+// Retake (`blocking = handoff`, `hogRetake`). Go's sysmon retakes a P whose M sits in a syscall (`handoffp` →
+// `startm`: an idle M, or a new one, runs the P's queue) and preempts a G that ran 10 ms. Fibers cannot be
+// preempted, and the hog's P cannot be taken from it either: the hog's own code keeps using its worker (a spawn or
+// a wake pushes to that worker's queue as its single producer, its LIFO slot, its counters). So the monitor treats
+// the hog's carrier as if it had entered a syscall — no longer counted among the carriers that run queues — and
+// starts a spare carrier with a *retake worker*: a worker of its own (queue, LIFO slot, counters, event ring) that
+// is not one of the `carriers` workers. Its loop (`retakeLoop`) runs its own queue, then takes the hog's queue
+// through the victim's steal handle and its LIFO slot through the slot's CAS (both safe from any thread, as for
+// any thief), then the injector, due timers and ready I/O — so with a single carrier the queued fibers, sleepers
+// and the heartbeat keep running while the hog computes. Fibers the retake runs push to the retake worker's queue;
+// fibers the hog makes runnable land on its own queue, which the retake keeps draining. The retake never parks
+// in the idle list (nobody would wake it for the victim's pushes, which wake idle workers only): with nothing to
+// run it sleeps `retakePollNanos` at a time (or until the next timer) and looks again.
 //
-// Under `blocking = handoff` the monitor also moves what waits behind the hog — the worker's local queue (through
-// its steal handle, as any thief may) and its LIFO slot — to the injector and wakes an idle worker, so queued
-// fibers run elsewhere while the hog keeps its thread (Go hands a P stuck in a syscall to another M; it preempts a
-// CPU hog instead — fibers cannot be preempted here, so the queue moves, not the fiber). Fibers the hog makes
-// runnable later land on its queue again and are moved at the next period.
+// When the victim's counter moves (the hog yielded, parked or returned) the monitor ends the retake: at its next
+// scheduling point the spare moves what is left on the retake worker (queue and LIFO slot) to the injector, where
+// the victim's worker finds it, and goes back to the spare list — the extra carrier exists only while the hog
+// holds its own. A retake worker may itself be hogged by a fiber it runs; the monitor watches it like any worker
+// and retakes it in turn. Spare carriers come from the same pool as `blocking {}` handoffs (`maxSpareCarriers`);
+// with none left, the hog is only reported. Under `pin` nothing moves: the queue waits (idle workers may still
+// steal it, as ever). Shutdown joins the spare carriers with the others and cancels what retake workers hold.
+//
+// Ownership. The monitor thread alone starts and ends retakes, creates retake workers (appended to
+// `retakeWorkers` under its lock, read by `metrics()`, `drainEvents()` and `shutdown()`) and keeps its detection
+// state in locals. A retake worker is owned by the carrier it was handed to, exactly as a worker is: the monitor
+// writes `RetakeState.victim` and `active = true`, then the carrier's `worker` under `carriersLock`; the carrier
+// reads them after reading its `worker` under the same lock (`becomeSpare`) or from its thread's start. It gives
+// the worker back by clearing `active` and its `worker` under `carriersLock`, after its last touch of the worker,
+// and the monitor reuses a retake worker only when it sees `active` false under that lock.
 //
 // # Rejected options
 //
 // - Handing the hogged *worker* itself to a spare carrier, as `blocking {}` does: the hog's own code still reads
-//   its carrier's `worker` and pushes to that worker's queue as its single producer (spawn, wake); moving the
-//   worker from another thread would race with it. Only the steal handle is safe from outside.
+//   its carrier's `worker` and pushes to that worker's queue as its single producer; moving the worker from another
+//   thread would race with it. Making that safe means an atomic ownership check on every spawn, wake and park of
+//   every fiber (Go pays its P-status CAS only at syscall exit; a hog has no such exit point).
+// - Moving the queue to the injector and waking an idle worker (this monitor's first version): with every carrier
+//   busy — or a single one — no worker is idle, and the queue waits for the hog anyway.
+// - Registering the retake worker in the idle list so the hog's pushes wake it (Go's wakep): the idle protocol
+//   counts spinners in `nmspinning` and expects a woken worker to search all queues; a bounded poll while a hog
+//   lasts costs one timed park per `retakePollNanos` and touches nothing of the hot paths.
 // - A timestamp per run (two clock reads per run): tens of ns on a ~90 ns spawn; the counter suffices.
 // - A signal to the hog's thread (Go's async preemption): a handler may interrupt the fiber inside any runtime
 //   code, and a fiber cannot be preempted anyway.
@@ -36,10 +65,38 @@ import CRuntime
 import Glibc
 import Synchronization
 
+/// What makes a worker a retake worker (see the essay): the hogged worker whose queue it takes, whether a carrier
+/// holds it, and the monitor's request to give it back.
+final class RetakeState: @unchecked Sendable {
+    // @unchecked Sendable: `victim` and `active` are read and written under `Scheduler.carriersLock` only (the
+    // carrier that holds the retake worker reads `victim` after taking the worker under that lock).
+    /// The hogged worker whose queue this retake takes. Under `carriersLock`.
+    var victim: Worker?
+    /// True from the monitor's hand-over until the carrier gives the worker back. Under `carriersLock`.
+    var active = false
+    /// Set by the monitor when the victim's counter moved again; the carrier gives the worker back at its next
+    /// scheduling point.
+    let ending = Atomic<Bool>(false)
+}
+
 extension Scheduler {
     /// How often the monitor looks: a quarter of the threshold, within 0.5…5 ms.
     var monitorPeriodNanos: UInt64 {
         min(max(configuration.hogThresholdNanos / 4, 500_000), 5_000_000)
+    }
+
+    /// How long a retake with nothing to run sleeps before it looks at the hog's queue again (the hog's pushes
+    /// wake idle workers only, and a retake worker is never in the idle list).
+    static let retakePollNanos: UInt64 = 200_000
+
+    /// The monitor's view of one worker. Monitor thread only.
+    private struct Watch {
+        var lastTick: UInt64 = .max
+        var since: UInt64 = 0
+        /// The culprit of the region reported and not yet ended.
+        var reported: String?
+        /// The retake worker taking this worker's queue, while one does.
+        var retake: Worker?
     }
 
     /// Body of the monitor thread, started by `init` when `hogThresholdNanos > 0`; returns at shutdown.
@@ -47,57 +104,65 @@ extension Scheduler {
         // The hog's name is read from the worker's published names, which start being written once observed.
         observed.store(true, ordering: .relaxed)  // relaxed: a hint.
         let threshold = configuration.hogThresholdNanos
-        let n = workers.count
-        var lastTick = [UInt64](repeating: .max, count: n)
-        var since = [UInt64](repeating: 0, count: n)
-        var reported = [String?](repeating: nil, count: n)
-        let scratch: (local: LocalQueue<FiberTask>, stealer: StealQueue<FiberTask>) = makeRunQueue(
-            capacity: configuration.localQueueCapacity)
+        let retaking = configuration.blocking == .handoff && configuration.hogRetake
+        // The workers, then the retake workers this thread created (they are watched too: a fiber a retake runs
+        // may hog it in turn).
+        var watched = workers
+        var watch = [Watch](repeating: Watch(), count: workers.count)
         while !stopping.load(ordering: .sequentiallyConsistent) {
             _ = monitorParker.park(deadline: qv_now_ns() &+ monitorPeriodNanos)
+            if stopping.load(ordering: .sequentiallyConsistent) { break }
             let now = qv_now_ns()
-            for (i, w) in workers.enumerated() {
+            for i in 0..<watched.count {
+                let w = watched[i]
                 let p = w.published
                 // relaxed (the loads): gauges; a stale value delays a report by one period at most.
                 let tick = p.runTick.load(ordering: .relaxed)
                 let state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed))
                 let annotated =
                     state == .pinned || state == .stopped || w.handoffsOutstanding.load(ordering: .relaxed) > 0
-                let stuck = tick == lastTick[i] && p.hasCurrent.load(ordering: .relaxed) && !annotated
+                let stuck = tick == watch[i].lastTick && p.hasCurrent.load(ordering: .relaxed) && !annotated
                 if !stuck {
-                    if let culprit = reported[i] {
+                    if let culprit = watch[i].reported {
                         detachedEvent(
                             .blockingEnd, worker: w.id, other: RuntimeEventRecord.foundByMonitor,
-                            duration: now &- since[i], name: culprit)
-                        reported[i] = nil
+                            duration: now &- watch[i].since, name: culprit)
+                        watch[i].reported = nil
                     }
-                    lastTick[i] = tick
-                    since[i] = now
+                    if let r = watch[i].retake {
+                        endRetake(r)
+                        watch[i].retake = nil
+                    }
+                    watch[i].lastTick = tick
+                    watch[i].since = now
                     continue
                 }
-                if reported[i] == nil && now &- since[i] >= threshold {
+                if watch[i].reported == nil && now &- watch[i].since >= threshold {
                     let names = p.current.withLock { $0.current }
                     let culprit = Self.culprit(name: names?.name ?? "", kind: names?.kind ?? "")
-                    reported[i] = culprit
+                    watch[i].reported = culprit
                     hogsDetected.add(1, ordering: .relaxed)  // relaxed: statistic.
                     detachedEvent(.blockingBegin, worker: w.id, other: RuntimeEventRecord.foundByMonitor, name: culprit)
                 }
-                if reported[i] != nil && configuration.blocking == .handoff {
-                    let moved = moveQueue(of: w, via: scratch.local)
-                    if moved > 0 {
-                        hogQueueMoves.add(UInt64(moved), ordering: .relaxed)  // relaxed: statistic.
-                        detachedEvent(.handoff, worker: w.id, other: -1, count: Int32(clamping: moved))
+                if retaking && watch[i].retake == nil,
+                    let culprit = watch[i].reported,
+                    let (r, isNew) = startRetake(of: w, culprit: culprit, known: watched[workers.count...])
+                {
+                    watch[i].retake = r
+                    if isNew {
+                        watched.append(r)
+                        watch.append(Watch())
                     }
                 }
             }
         }
-        // Regions still open at shutdown end with it.
+        // Regions still open at shutdown end with it (the retakes' carriers stop with the others).
         let end = qv_now_ns()
-        for (i, w) in workers.enumerated() {
-            if let culprit = reported[i] {
+        for (i, w) in watched.enumerated() {
+            if let culprit = watch[i].reported {
                 detachedEvent(
-                    .blockingEnd, worker: w.id, other: RuntimeEventRecord.foundByMonitor, duration: end &- since[i],
-                    name: culprit)
+                    .blockingEnd, worker: w.id, other: RuntimeEventRecord.foundByMonitor,
+                    duration: end &- watch[i].since, name: culprit)
             }
         }
     }
@@ -112,19 +177,129 @@ extension Scheduler {
         }
     }
 
-    /// Moves `w`'s queued fibers and its LIFO slot to the injector, through the steal handle and the slot's CAS
-    /// (both safe from any thread), and wakes an idle worker for them. Returns how many moved. Monitor thread;
-    /// `scratch` is its own (empty) queue.
-    private func moveQueue(of w: Worker, via scratch: LocalQueue<FiberTask>) -> Int {
-        var moved: [FiberTask] = []
-        while !w.stealer.isEmpty, let (first, _) = w.stealer.steal(into: scratch, limit: .max) {
-            moved.append(first)
-            while let t = scratch.pop() { moved.append(t) }
+    /// Hands a retake worker aimed at `victim` (held by `culprit`) to a spare carrier (an idle spare or a new thread) and starts it.
+    /// The retake worker is one of `known` that no carrier holds, or a new one (`isNew`). Nil when no spare
+    /// carrier may be had or the scheduler stops. Monitor thread.
+    private func startRetake(of victim: Worker, culprit: String, known: ArraySlice<Worker>) -> (Worker, isNew: Bool)? {
+        if stopping.load(ordering: .sequentiallyConsistent) { return nil }
+        let picked = carriersLock.withLock { cs -> (Carrier, Bool, Worker, Bool)? in
+            guard let (s, newCarrier) = takeSpare(&cs) else { return nil }
+            var isNew = false
+            let r: Worker
+            if let free = known.first(where: { $0.retake?.active == false }) {
+                r = free
+            } else {
+                isNew = true
+                r = retakeWorkers.withLock { all in
+                    let w = Worker(
+                        id: workers.count + all.count, capacity: configuration.localQueueCapacity,
+                        eventCapacity: configuration.eventRingCapacity, retake: RetakeState())
+                    all.append(w)
+                    return w
+                }
+            }
+            guard let st = r.retake else { preconditionFailure("Scheduler.startRetake: a worker without RetakeState") }
+            st.victim = victim
+            st.active = true
+            st.ending.store(false, ordering: .relaxed)  // relaxed: published with the hand-over by this lock.
+            s.worker = r
+            return (s, newCarrier, r, isNew)
         }
-        if let t = w.stealRunnext(expected: w.runnextHint) { moved.append(t) }
-        if moved.isEmpty { return 0 }
-        injector.pushBatch(moved)
-        wakeIdle()
-        return moved.count
+        guard let (s, newCarrier, r, isNew) = picked else { return nil }
+        hogRetakes.add(1, ordering: .relaxed)  // relaxed: statistic.
+        // As a `blocking {}` handoff: the hogged worker's queue passes to carrier `s`, because of `culprit`.
+        detachedEvent(.handoff, worker: victim.id, other: s.index, name: culprit)
+        startSpare(s, isNew: newCarrier)
+        return (r, isNew)
+    }
+
+    /// Asks the carrier holding retake worker `r` to give it back. Monitor thread.
+    private func endRetake(_ r: Worker) {
+        r.retake?.ending.store(true, ordering: .relaxed)  // relaxed: a flag; the hand-back goes through carriersLock.
+        r.parker.unpark(poller: nil)
+    }
+
+    /// The loop of a carrier holding retake worker `ws` (see the essay): runs `ws`'s fibers, the victim's queue,
+    /// the injector, timers and ready I/O until the monitor ends the retake, the worker is handed off by a
+    /// `blocking {}` region of a fiber it runs, or the scheduler stops. Executed by `c` owning `ws`.
+    func retakeLoop(_ ws: Worker, on c: Carrier) {
+        guard let st = ws.retake, let victim = carriersLock.withLock({ _ in st.victim }) else {
+            preconditionFailure("Scheduler.retakeLoop: worker \(ws.id) is not a retake worker with a victim")
+        }
+        ws.activeSince = qv_now_ns()
+        ws.setState(.running)
+        while c.worker === ws && !stopping.load(ordering: .relaxed) {  // relaxed: polled flag.
+            if st.ending.load(ordering: .relaxed) {  // relaxed: a flag, see endRetake.
+                giveBack(ws, st, from: c)
+                return
+            }
+            if let t = retakeNext(ws, victim: victim) {
+                run(t, on: ws, carrier: c)
+                continue
+            }
+            _ = ws.parker.park(deadline: min(timers.nextDeadline, qv_now_ns() &+ Self.retakePollNanos))
+        }
+    }
+
+    /// The next fiber for a retake worker: its LIFO slot (capped as in `findRunnable`) and queue, the victim's
+    /// queue and LIFO slot, the injector, ready I/O. Owner of `ws`.
+    private func retakeNext(_ ws: Worker, victim: Worker) -> FiberTask? {
+        ws.tick &+= 1
+        checkTimers(ws)
+        if ws.tick % Self.injectorInterval == 0, let t = injector.pop() { return t }
+        if ws.hasRunnext, let t = ws.exchangeRunnext(nil) {
+            if ws.runnextStreak < Self.maxRunnextStreak || ws.local.isEmpty {
+                ws.runnextStreak += 1
+                return t
+            }
+            pushLocal(t, on: ws)
+        }
+        ws.runnextStreak = 0
+        if let t = ws.local.pop() { return t }
+        // The hog will not run these: its queue (half at a time, as a thief) and its LIFO slot at once.
+        if let (t, n) = victim.stealer.steal(into: ws.local, limit: .max) {
+            noteRetaken(ws, from: victim, count: n)
+            return t
+        }
+        if let t = victim.stealRunnext(expected: victim.runnextHint) {
+            noteRetaken(ws, from: victim, count: 1)
+            return t
+        }
+        if let t = injector.popBatch(max: ws.local.capacity / 2, share: workers.count, into: ws.local) { return t }
+        if ioWaiterCount.load(ordering: .relaxed) > 0 {  // relaxed: a hint, as in findRunnable.
+            poller.poll { ioReady($0) }
+            if let t = ws.local.pop() { return t }
+        }
+        return nil
+    }
+
+    /// Counts fibers a retake took from its victim. Owner of `ws`.
+    private func noteRetaken(_ ws: Worker, from victim: Worker, count: Int) {
+        ws.counters.stealOps &+= 1
+        ws.counters.stolenIn &+= UInt64(count)
+        victim.published.stolenOut.add(UInt64(count), ordering: .relaxed)  // relaxed: statistic.
+        hogQueueMoves.add(UInt64(count), ordering: .relaxed)  // relaxed: statistic.
+    }
+
+    /// Ends a retake: what is left on `ws` goes to the injector (the victim's worker, or any, finds it there), the
+    /// counters are published, and `c` lets go of `ws` (it becomes a spare in `carrierMain`). Owner of `ws`.
+    private func giveBack(_ ws: Worker, _ st: RetakeState, from c: Carrier) {
+        var left: [FiberTask] = []
+        if let t = ws.exchangeRunnext(nil) { left.append(t) }
+        while let t = ws.local.pop() { left.append(t) }
+        let now = qv_now_ns()
+        ws.counters.busyNanos &+= now &- ws.activeSince
+        ws.activeSince = now
+        ws.flushCoalescedEvents()
+        ws.publish(state: .parked)
+        if !left.isEmpty {
+            injector.pushBatch(left)
+            wakeIdle()
+        }
+        // The last touch of `ws`: from here the monitor may hand it to another carrier.
+        carriersLock.withLock { _ in
+            st.active = false
+            c.worker = nil
+        }
     }
 }

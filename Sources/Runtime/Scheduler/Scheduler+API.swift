@@ -106,14 +106,7 @@ extension Scheduler {
     /// Passes `w` from `c` to a spare carrier (an idle one, or a new thread). Nil when none may be had.
     private func handOff(_ w: Worker, from c: Carrier, task t: FiberTask, start: UInt64) -> Carrier? {
         if stopping.load(ordering: .relaxed) { return nil }  // relaxed: polled flag.
-        let spare = carriersLock.withLock { cs -> (Carrier, Bool)? in
-            if let s = cs.spares.popLast() { return (s, false) }
-            if cs.all.count >= workers.count + configuration.maxSpareCarriers { return nil }
-            let s = Carrier(index: cs.all.count, scheduler: self)
-            cs.all.append(s)
-            return (s, true)
-        }
-        guard let (s, isNew) = spare else { return nil }
+        guard let (s, isNew) = carriersLock.withLock({ takeSpare(&$0) }) else { return nil }
         handoffBegins.add(1, ordering: .relaxed)  // relaxed: statistic.
         w.handoffsOutstanding.add(1, ordering: .relaxed)  // relaxed: a gauge for metrics.
         w.event(.handoff, other: s.index)
@@ -124,13 +117,29 @@ extension Scheduler {
         // From here on `w` belongs to the spare. Its `worker` is written under carriersLock, and becomeSpare
         // reads it under the same lock (a popped spare may still be checking it before it parks).
         carriersLock.withLock { _ in s.worker = w }
+        startSpare(s, isNew: isNew)
+        return s
+    }
+
+    /// A spare carrier for a handoff or a retake (Monitor.swift): an idle spare, or a new carrier (not started yet:
+    /// `isNew`) within `maxSpareCarriers`. Nil when none may be had. Under `carriersLock` (`cs` is its value).
+    func takeSpare(_ cs: inout (all: [Carrier], threads: [OSThread], spares: [Carrier])) -> (Carrier, isNew: Bool)? {
+        if let s = cs.spares.popLast() { return (s, false) }
+        if cs.all.count >= workers.count + configuration.maxSpareCarriers { return nil }
+        let s = Carrier(index: cs.all.count, scheduler: self)
+        cs.all.append(s)
+        return (s, true)
+    }
+
+    /// Starts spare `s` once its `worker` is set (under `carriersLock`): a thread for a new carrier, an unpark for
+    /// an idle spare. `shutdown()` joins the thread with the others.
+    func startSpare(_ s: Carrier, isNew: Bool) {
         if isNew {
             let thread = OSThread.spawn { s.scheduler.carrierMain(s) }
             carriersLock.withLock { $0.threads.append(thread) }
         } else {
             s.parker.unpark(poller: nil)
         }
-        return s
     }
 
     /// Called by a carrier whose worker was handed off: wait as a spare until given one, or until shutdown.
@@ -154,7 +163,7 @@ extension Scheduler {
             while metrics().fibers.total > 0 && qv_now_ns() < deadline { Scheduler.sleep(nanoseconds: 1_000_000) }
         }
         stopping.store(true, ordering: .sequentiallyConsistent)
-        // The monitor first: it moves queued fibers into the injector, which is drained below.
+        // The monitor first: it starts retakes' spare carriers, which are joined below with the others.
         monitorParker.unpark(poller: nil)
         monitorThread.withLock { $0 }?.join()
         // Wake everything that may sleep: idle workers, the poller owner, spares.
@@ -189,7 +198,7 @@ extension Scheduler {
             t.cancel()
         }
         var dropped: [FiberTask] = []
-        for w in workers {
+        for w in workers + retakeWorkers.withLock({ $0 }) {
             if let t = w.exchangeRunnext(nil) { dropped.append(t) }
             while let t = w.local.pop() { dropped.append(t) }
         }

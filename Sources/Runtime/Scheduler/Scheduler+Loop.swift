@@ -34,7 +34,8 @@ extension Scheduler {
         while !stopping.load(ordering: .sequentiallyConsistent) {
             if let w = c.worker {
                 w.carrierIndex.store(c.index, ordering: .relaxed)  // relaxed: gauge.
-                schedule(w, on: c)
+                // A retake worker (the monitor's, Monitor.swift) runs its own loop.
+                if w.retake != nil { retakeLoop(w, on: c) } else { schedule(w, on: c) }
             } else {
                 // Our worker was handed off: wait as a spare until a handoff gives us one (or shutdown).
                 becomeSpare(c)

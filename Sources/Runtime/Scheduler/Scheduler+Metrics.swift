@@ -109,12 +109,17 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var droppedEvents: UInt64
     /// Fibers the monitor found holding their carrier past `hogThresholdNanos` (a counter).
     public var hogsDetected: UInt64
-    /// Fibers the monitor moved from hogged workers' queues to the injector under `handoff` (a counter).
+    /// Fibers spare carriers took from hogged workers' queues and LIFO slots under `handoff` (a counter;
+    /// Monitor.swift, "Retake").
     public var hogQueueMoves: UInt64
+    // The monitor's retakes (Monitor.swift).
+    /// Retakes started: a spare carrier took over a hogged worker's queue (a counter).
+    public var hogRetakes: UInt64 = 0
 }
 
 extension Scheduler {
-    /// Reads every published value. Any thread, any rate. Locks it takes: each worker's name lock (workers only
+    /// Reads every published value. Any thread, any rate. Locks it takes: `retakeWorkers` (only the monitor takes it,
+    /// to add a retake worker), each worker's name lock (workers only
     /// try it: `withLockIfAvailable`, so a reader makes them skip one update, never wait), and `carriersLock` with
     /// each carrier's `blockedInfo` for the carrier counts and the blocked list — taken by a carrier only when a
     /// `blocking {}` region begins or ends and by handoffs and spares, never in the scheduling loop; a reader
@@ -133,8 +138,11 @@ extension Scheduler {
         var dMax: UInt64 = 0
         var running = 0
         var ws: [SchedulerMetrics.Worker] = []
+        // Retake workers (Monitor.swift) count in the totals, without a row of their own: their fibers are the
+        // hogged workers' queues, run by spare carriers.
+        let retakes = retakeWorkers.withLock { $0 }
         // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
-        for w in workers {
+        for (index, w) in (workers + retakes).enumerated() {
             let p = w.published
             spawned &+= p.spawned.load(ordering: .relaxed)
             finished &+= p.finished.load(ordering: .relaxed)
@@ -147,6 +155,7 @@ extension Scheduler {
             dSum &+= p.delaySum.load(ordering: .relaxed)
             dMax = max(dMax, p.delayMax.load(ordering: .relaxed))
             if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
+            if index >= workers.count { continue }
             let cur = p.current.withLock { $0.current }
             let depth = w.stealer.count
             // Two relaxed loads of values published one after the other: userNanos below clamps at 0.
@@ -211,7 +220,8 @@ extension Scheduler {
             finished: finished, carrierThreads: threads, spareCarriers: spares, blocked: blocked,
             timersPending: timers.count, ioWaiters: ioWaiterCount.load(ordering: .relaxed),
             droppedEvents: droppedEvents, hogsDetected: hogsDetected.load(ordering: .relaxed),
-            hogQueueMoves: hogQueueMoves.load(ordering: .relaxed))  // relaxed: statistics.
+            hogQueueMoves: hogQueueMoves.load(ordering: .relaxed),
+            hogRetakes: hogRetakes.load(ordering: .relaxed))  // relaxed: statistics.
     }
 
     /// Takes the interval's figures and starts the next interval: per worker the local queue's peak depth, the

@@ -68,6 +68,8 @@
 // `maxSpareCarriers`) before the call, so the queue keeps running at full width; when the call returns the
 // blocked carrier has no worker, so it requeues the fiber on the injector and becomes a spare itself
 // (Go's entersyscallblock / exitsyscall slow path). No spare available → the region is pinned.
+// A fiber that holds its carrier without any `blocking {}` is found by the monitor thread, and under `handoff`
+// a spare carrier with a retake worker of its own takes over the queue behind it (Monitor.swift).
 //
 // ## Metrics and events
 //
@@ -149,15 +151,19 @@ public final class Scheduler: @unchecked Sendable {
         /// one event each would flood the rings (0 = an event for every park).
         public var parkEventThresholdNanos: UInt64
         /// A fiber that holds its carrier this long (ns) without a scheduling point is reported by the monitor
-        /// thread as a blocking region, and under `handoff` the queue behind it moves to other workers
-        /// (Monitor.swift). Default 10 ms; 0 = no monitor thread.
+        /// thread as a blocking region, and under `handoff` (with `hogRetake`) a spare carrier takes over the queue
+        /// behind it until it yields (Monitor.swift). Default 10 ms; 0 = no monitor thread.
         public var hogThresholdNanos: UInt64
+        /// Under `handoff`, a spare carrier takes over a hogged worker's queue (Monitor.swift, "Retake"); false:
+        /// the monitor only reports hogs (a model with exactly one carrier, such as green threads).
+        public var hogRetake: Bool
 
         public init(
             carriers: Int = Scheduler.coreCount, steal: StealPolicy = .half, blocking: BlockingPolicy = .handoff,
             localQueueCapacity: Int = 256, spinCount: Int = 8, maxSpareCarriers: Int = 64,
             stackSize: Int = FiberStack.defaultSize, eventRingCapacity: Int = 4096, delaySampling: Int = 64,
-            parkEventThresholdNanos: UInt64 = 1_000_000, hogThresholdNanos: UInt64 = 10_000_000
+            parkEventThresholdNanos: UInt64 = 1_000_000, hogThresholdNanos: UInt64 = 10_000_000,
+            hogRetake: Bool = true
         ) {
             self.carriers = carriers
             self.steal = steal
@@ -170,6 +176,7 @@ public final class Scheduler: @unchecked Sendable {
             self.delaySampling = delaySampling
             self.parkEventThresholdNanos = parkEventThresholdNanos
             self.hogThresholdNanos = hogThresholdNanos
+            self.hogRetake = hogRetake
         }
 
         func validate() throws(SchedulerError) {
@@ -251,9 +258,15 @@ public final class Scheduler: @unchecked Sendable {
     /// The monitor thread (nil when `hogThresholdNanos` is 0), joined by `shutdown()`; it sleeps on the parker.
     let monitorThread = Locked<OSThread?>(nil)
     let monitorParker = Parker()
-    /// Fibers the monitor reported holding their carrier; fibers it moved off hogged workers' queues.
+    /// Fibers the monitor reported holding their carrier; fibers retakes took off hogged workers' queues.
     let hogsDetected = Atomic<UInt64>(0)
     let hogQueueMoves = Atomic<UInt64>(0)
+    // The monitor's retakes (Monitor.swift).
+    /// Retake workers the monitor created (ids from `carriers` on), appended by the monitor; read by `metrics()`,
+    /// `drainEvents()` and `shutdown()`. No carrier takes this lock.
+    let retakeWorkers = Locked<[Worker]>([])
+    /// Retakes started (a counter).
+    let hogRetakes = Atomic<UInt64>(0)
     /// Set by the first `metrics()` call: from then on carriers publish the running fiber's name.
     let observed = Atomic<Bool>(false)
     /// `delaySampling - 1` when it is a power of two (mask instead of a division), else 0.
@@ -548,12 +561,15 @@ public final class Scheduler: @unchecked Sendable {
             // relaxed: a statistic; the ring's own release/acquire publishes the event.
             let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
             if spawns > 0 { detachedEvent(.spawnBatch, count: Int32(clamping: spawns)) }
-            return EventRingSet(workers.map(\.events) + [detachedEvents]).drainAll()
+            let retakes = retakeWorkers.withLock { $0.map(\.events) }
+            return EventRingSet(workers.map(\.events) + retakes + [detachedEvents]).drainAll()
         }
     }
 
     /// Events dropped because a ring was full, cumulative.
-    public var droppedEvents: UInt64 { workers.reduce(detachedEvents.dropped) { $0 + $1.events.dropped } }
+    public var droppedEvents: UInt64 {
+        (workers + retakeWorkers.withLock { $0 }).reduce(detachedEvents.dropped) { $0 + $1.events.dropped }
+    }
 }
 
 extension ParkReason {

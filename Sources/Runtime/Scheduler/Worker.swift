@@ -65,9 +65,13 @@ final class Worker: @unchecked Sendable {
     /// Handed-off blocking regions in progress whose carrier this worker left (any thread: the blocked
     /// carrier increments and decrements it); while > 0, metrics report the worker as `handedOff`.
     let handoffsOutstanding = Atomic<Int>(0)
+    /// Set only on a retake worker: a worker beyond `carriers` that a spare carrier runs while a hog holds another
+    /// worker's carrier (Monitor.swift). Immutable.
+    let retake: RetakeState?
 
-    init(id: Int, capacity: Int, eventCapacity: Int) {
+    init(id: Int, capacity: Int, eventCapacity: Int, retake: RetakeState? = nil) {
         self.id = id
+        self.retake = retake
         (local, stealer) = makeRunQueue(capacity: capacity)
         events = EventRing(capacity: eventCapacity)
         rng = 0x9E37_79B9_7F4A_7C15 &* UInt64(id + 1)

@@ -147,7 +147,8 @@ final class FiberModel: Model {
         let green = s.model == .greenThreads
         let config = Scheduler.Configuration(
             carriers: green ? 1 : s.carriers, steal: green ? .none : s.steal, blocking: s.blocking,
-            hogThresholdNanos: UInt64(s.hogThresholdMs * 1_000_000))
+            // Green threads have exactly one carrier: a hog is reported, no spare carrier takes its queue.
+            hogThresholdNanos: UInt64(s.hogThresholdMs * 1_000_000), hogRetake: !green)
         let scheduler: Scheduler
         do {
             scheduler = try Scheduler(config)
