@@ -258,11 +258,11 @@ extension Scheduler {
         if let t = ws.local.pop() { return t }
         // The hog will not run these: its queue (half at a time, as a thief) and its LIFO slot at once.
         if let (t, n) = victim.stealer.steal(into: ws.local, limit: .max) {
-            noteRetaken(ws, from: victim, count: n)
+            noteRetaken(count: n)
             return t
         }
         if let t = victim.stealRunnext(expected: victim.runnextHint) {
-            noteRetaken(ws, from: victim, count: 1)
+            noteRetaken(count: 1)
             return t
         }
         if let t = injector.popBatch(max: ws.local.capacity / 2, share: workers.count, into: ws.local) { return t }
@@ -273,11 +273,9 @@ extension Scheduler {
         return nil
     }
 
-    /// Counts fibers a retake took from its victim. Owner of `ws`.
-    private func noteRetaken(_ ws: Worker, from victim: Worker, count: Int) {
-        ws.counters.stealOps &+= 1
-        ws.counters.stolenIn &+= UInt64(count)
-        victim.published.stolenOut.add(UInt64(count), ordering: .relaxed)  // relaxed: statistic.
+    /// Counts fibers a retake took from its victim: in `hogQueueMoves`, not as steals (a retake worker has no row
+    /// in the metrics, so a victim's `stolenOut` would not match any worker's `stolenIn`). The retake's carrier.
+    private func noteRetaken(count: Int) {
         hogQueueMoves.add(UInt64(count), ordering: .relaxed)  // relaxed: statistic.
     }
 
