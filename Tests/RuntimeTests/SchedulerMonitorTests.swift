@@ -170,4 +170,19 @@ struct SchedulerMonitorTests {
         s.shutdown()
         #expect(s.liveCarrierThreadCount == 0)
     }
+
+    /// A `blocking {}` region under handoff leaves its worker with the spare; when the fiber comes back it may run on
+    /// the other worker, and the first one parks. A parked worker runs nothing: the monitor must not report it as
+    /// held by a hog (a stale "has a current fiber" did), nor start a retake that would never end.
+    @Test func aWorkerParkedAfterAHandoffIsNoHog() throws {
+        let s = try Scheduler(.init(carriers: 2, blocking: .handoff, hogThresholdNanos: 2_000_000))
+        defer { s.shutdown() }
+        for i in 0..<20 {
+            let h = s.spawn(name: "io-\(i)") { Scheduler.blocking { usleep(3_000) } }
+            #expect(joinBounded(h) != nil)
+        }
+        usleep(30_000)  // 15 thresholds with nothing running
+        let m = s.metrics()
+        #expect(m.hogsDetected == 0 && m.hogRetakes == 0, "\(m.hogsDetected) hogs, \(m.hogRetakes) retakes")
+    }
 }

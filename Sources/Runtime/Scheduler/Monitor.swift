@@ -121,7 +121,11 @@ extension Scheduler {
                 let state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed))
                 let annotated =
                     state == .pinned || state == .stopped || w.handoffsOutstanding.load(ordering: .relaxed) > 0
-                let stuck = tick == watch[i].lastTick && p.hasCurrent.load(ordering: .relaxed) && !annotated
+                // A parked worker runs nothing, whatever `hasCurrent` last said (a stale true would keep a retake
+                // alive for good).
+                let stuck =
+                    tick == watch[i].lastTick && p.hasCurrent.load(ordering: .relaxed) && !annotated
+                    && state != .parked
                 if !stuck {
                     if let culprit = watch[i].reported {
                         detachedEvent(

@@ -112,6 +112,9 @@ extension Scheduler {
         w.event(.handoff, other: s.index)
         w.event(.blockingBegin, name: t.name)
         c.blockedInfo.withLock { $0 = (t.name, start, .handoff) }
+        // The fiber leaves `w` for the region: `w` runs nothing until the spare resumes a fiber on it (a stale
+        // `hasCurrent` made the monitor see a parked `w` as held by a hog).
+        w.published.hasCurrent.store(false, ordering: .relaxed)  // relaxed: gauge.
         w.publish(state: .running)
         c.worker = nil
         // From here on `w` belongs to the spare. Its `worker` is written under carriersLock, and becomeSpare
