@@ -12,7 +12,7 @@
 // `blockingBegin` event when noticed, a `blockingEnd` event with the whole duration when the counter moves again —
 // with the fiber's name and kind as culprit and `other = RuntimeEventRecord.foundByMonitor`, so the Blocking
 // regions panel and the JSON show it beside the annotated regions. A worker inside an annotated region (pinned or
-// handed off) is not reported twice. Detection lags the threshold by at most one period; the duration is measured
+// handed off) is not reported twice, and a parked worker runs nothing, whatever `hasCurrent` last said. Detection lags the threshold by at most one period; the duration is measured
 // from the first observation of the stuck counter, so it is short by at most one period. The counter cannot tell a
 // fiber that holds its carrier from a carrier thread the OS has descheduled: on an oversubscribed machine a long
 // preemption of a carrier is reported too (it did hold up that carrier's queue).
