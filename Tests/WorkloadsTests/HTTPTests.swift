@@ -1,6 +1,7 @@
 import Foundation
 import Runtime
 import Synchronization
+import Telemetry
 import Testing
 
 @testable import Workloads
@@ -210,6 +211,53 @@ import Testing
         #expect(s.counters.connections.load(ordering: .relaxed) == 1)
     }
 
+    /// The seam's two directions at once on fibers: a writer fiber parked on a full send buffer and a reader
+    /// fiber parked for the answer wait on the same socket together (two fd waiters), and both finish.
+    @Test func aWriterAndAReaderFiberParkOnOneSocketTogether() throws {
+        let listener = try LoopbackServer()  // only its listening socket: nobody serves it but this test
+        defer { listener.close() }
+        let port = listener.port
+        let scheduler = try Scheduler(.init(carriers: 2))
+        defer { scheduler.shutdown() }
+        unowned(unsafe) let sch = scheduler
+        let big = [UInt8](repeating: 0x61, count: 16 << 20)  // more than the kernel buffers hold
+        let client = scheduler.spawn(name: "reader") { () -> Result<Int, TaskFailure> in
+            Result { () throws(TaskFailure) in
+                let socket = try SyncIO.connect(port: port)
+                defer { socket.close() }
+                let writer = sch.spawn(name: "writer") { () -> TaskFailure? in
+                    do throws(TaskFailure) { try socket.write(big) } catch { return error }
+                    return nil
+                }
+                var buf = [UInt8](repeating: 0, count: 16)
+                let n = try socket.read(into: &buf)
+                if let f = writer.join() { throw f }
+                return n
+            }
+        }
+        // Accept on this plain thread (blocking), read nothing until both fibers are parked.
+        var pfd = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
+        try #require(poll(&pfd, 1, 5000) == 1, "the client never connected")
+        let c = accept(listener.fd, nil, nil)
+        try #require(c >= 0)
+        defer { Glibc.close(c) }
+        _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) & ~O_NONBLOCK)
+        let by = Monotonic.now() + 5_000_000_000
+        while scheduler.metrics().ioWaiters < 2 && Monotonic.now() < by { usleep(1000) }
+        #expect(scheduler.metrics().ioWaiters == 2, "the writer and the reader were not parked on the socket together")
+        var hello = Array("hello".utf8)
+        _ = send(c, &hello, hello.count, Int32(MSG_NOSIGNAL))
+        var sink = [UInt8](repeating: 0, count: 1 << 16)
+        var drained = 0
+        while drained < big.count {
+            let n = recv(c, &sink, sink.count, 0)
+            if n <= 0 { break }
+            drained += n
+        }
+        #expect(drained == big.count)
+        #expect(try client.join().get() == 5)
+    }
+
     @Test func fullDuplexOnPlainThreadsOneWritesWhileTheOtherReads() throws {
         let s = try Self.server()
         defer { s.stop() }
@@ -292,6 +340,53 @@ import Testing
 }
 
 extension HeadlessTests {
+    /// The `http` kind on every model: plain and full-duplex connections complete, and a server reset is
+    /// counted as a `reset` failure (never a completion), as the socket kinds' are.
+    @Suite(.timeLimit(.minutes(2))) struct HTTPKindTests {
+        static func preset(_ model: SchedulerModel) throws -> Preset {
+            let extra = model == .loopPerThread ? "loops = 2" : model == .virtualThreads ? "carriers = 2" : ""
+            return try Preset.parse(
+                """
+                name = "http-kind"
+                title = "http kind"
+                explain = "coverage"
+                [scheduler]
+                model = "\(model.rawValue)"
+                \(extra)
+                [task.web]
+                kind = "http"
+                population = 8
+                requests = 3
+                body_bytes = 100
+                duration_ms = 1
+                [task.pipe]
+                kind = "http"
+                rate = 20
+                requests = 6
+                duplex = true
+                duration_ms = [0, 2]
+                [task.flaky]
+                kind = "http"
+                rate = 40
+                requests = 2
+                reset_share = 0.25
+                duration_ms = 1
+                """, file: "http-kind.toml")
+        }
+
+        @Test(arguments: SchedulerModel.allCases) func httpCompletesAndResetsCountAsResets(model: SchedulerModel) throws {
+            let s = try #require(try HeadlessRun.summary(preset: Self.preset(model), seconds: 1.5))
+            #expect(s.taskKinds.map(\.kind) == ["web", "pipe", "flaky"])
+            for k in s.taskKinds { #expect(k.completed > 0, "\(model.rawValue): \(k.kind) never completed") }
+            for k in s.taskKinds.prefix(2) {
+                #expect(k.errors?.total == 0, "\(model.rawValue): \(k.kind) failed: \(String(describing: k.errors))")
+            }
+            // Every fourth request is reset, two requests a task: about every second task fails, by a reset.
+            let flaky = try #require(s.taskKinds.last?.errors)
+            #expect(flaky.reset > 0 && flaky.reset == flaky.total, "\(model.rawValue): \(flaky)")
+        }
+    }
+
     /// The function-colouring presets load and run; the claim: the same sync client completes on fibers.
     @Suite(.timeLimit(.minutes(2))) struct HTTPPresetTests {
         @Test(arguments: ["vt-http", "asyncio-http"]) func presetRunsAndEveryRequestSucceeds(name: String) throws {
@@ -341,9 +436,9 @@ extension HeadlessTests {
     @Test func theSyncClientNamesNoFiberAPI() {
         for text in [TaskSource.of(.http).sync, TaskSource.of(TaskSpec.duplexHTTP).sync] {
             // The code, not its comments (they say what happens on a fiber).
-            let code = text.split(separator: "\n").map { $0.split(separator: "//", maxSplits: 1).first ?? "" }
+            let code = text.split(separator: "\n").map { String($0).components(separatedBy: "//")[0] }
                 .joined(separator: "\n")
-            #expect(code.contains("SyncIO.connect") && code.contains("socket.read") == false)
+            #expect(code.contains("SyncIO.connect"))
             for word in ["Scheduler", "spawn", "Fiber", "fiber", "park"] {
                 #expect(!code.contains(word), "the sync client's code names \(word)")
             }
@@ -358,3 +453,4 @@ extension TaskSpec {
         return s
     }
 }
+

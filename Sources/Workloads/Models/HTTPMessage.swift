@@ -64,7 +64,7 @@ struct HTTPResponse: Sendable, Equatable {
 
 /// The head (start line + header fields) of one message, and the body length it announces.
 struct HTTPHead {
-    var startLine: [Substring]
+    var startLine: [String]
     var minorVersion: Int
     var headers: [(name: String, value: String)]
     var contentLength: Int
@@ -74,77 +74,112 @@ struct HTTPHead {
     static let maxBody = 1 << 20
 
     /// Parses the head in `bytes` (without its final empty line). `isRequest` decides the start line's
-    /// shape. Throws what a server answers.
+    /// shape. Throws what a server answers. Works on bytes (lines split at CRLF, fields at the first colon);
+    /// only names and values become Strings.
     init(_ bytes: ArraySlice<UInt8>, isRequest: Bool) throws(HTTPParseError) {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw HTTPParseError(status: 400, reason: "head is not UTF-8")
+        var lines: [ArraySlice<UInt8>] = []
+        var lineStart = bytes.startIndex
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            if bytes[i] == 0x0D && i + 1 < bytes.endIndex && bytes[i + 1] == 0x0A {
+                lines.append(bytes[lineStart..<i])
+                i += 2
+                lineStart = i
+            } else {
+                i += 1
+            }
         }
-        // "\r\n" is one Character in Swift: the split is by CRLF exactly, and a bare CR or LF left in a line is bad.
-        let lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
-        guard !lines.contains(where: { $0.contains { $0 == "\r" || $0 == "\n" } }) else {
+        lines.append(bytes[lineStart..<bytes.endIndex])
+        // A bare CR or LF left in a line is bad: every line ends in CRLF.
+        guard !lines.contains(where: { $0.contains(0x0D) || $0.contains(0x0A) }) else {
             throw HTTPParseError(status: 400, reason: "line not ended by CRLF")
         }
-        let start = lines[0].split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        let version: Substring
+        let start = Self.fields(lines[0], maxSplits: 2)
+        let version: ArraySlice<UInt8>
         if isRequest {
-            guard start.count == 3, !start[0].isEmpty, start[0].allSatisfy(Self.isTokenChar), !start[1].isEmpty,
-                !start[1].contains(" ")
+            guard start.count == 3, !start[0].isEmpty, start[0].allSatisfy(Self.isTokenByte), !start[1].isEmpty,
+                !start[2].contains(0x20)
             else { throw HTTPParseError(status: 400, reason: "bad request line") }
             version = start[2]
         } else {
-            guard start.count >= 2, start[1].count == 3, Int(start[1]) != nil else {
+            guard start.count >= 2, start[1].count == 3, start[1].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
                 throw HTTPParseError(status: 400, reason: "bad status line")
             }
             version = start[0]
         }
-        guard version.hasPrefix("HTTP/1."), version.count == 8, let minor = Int(version.suffix(1)) else {
-            throw HTTPParseError(status: isRequest && version.hasPrefix("HTTP/") ? 505 : 400, reason: "bad version")
+        guard version.count == 8, version.starts(with: Self.http1), let minor = version.last, minor >= 0x30, minor <= 0x39
+        else {
+            throw HTTPParseError(
+                status: isRequest && version.starts(with: Self.http1.prefix(5)) ? 505 : 400, reason: "bad version")
         }
-        startLine = start
-        minorVersion = min(minor, 1)
+        startLine = start.map { String(decoding: $0, as: UTF8.self) }
+        minorVersion = min(Int(minor - 0x30), 1)
         var headers: [(name: String, value: String)] = []
         var length: Int? = nil
-        var connection: [Substring] = []
+        var close = false
+        var keepAliveAsked = false
+        var hasHost = false
         for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { throw HTTPParseError(status: 400, reason: "bad header line") }
-            let name = line[..<colon]
-            guard !name.isEmpty, name.allSatisfy(Self.isTokenChar) else {
+            guard let colon = line.firstIndex(of: 0x3A) else { throw HTTPParseError(status: 400, reason: "bad header line") }
+            let nameBytes = line[..<colon]
+            guard !nameBytes.isEmpty, nameBytes.allSatisfy(Self.isTokenByte) else {
                 throw HTTPParseError(status: 400, reason: "bad header name")
             }
-            let value = line[line.index(after: colon)...].trimmingPrefix(while: { $0 == " " || $0 == "\t" })
-            let trimmed = String(value.reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-            headers.append((String(name), trimmed))
+            var value = line[(colon + 1)...]
+            while let f = value.first, f == 0x20 || f == 0x09 { value = value.dropFirst() }
+            while let l = value.last, l == 0x20 || l == 0x09 { value = value.dropLast() }
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            let text = String(decoding: value, as: UTF8.self)
+            headers.append((name, text))
             switch name.lowercased() {
             case "content-length":
-                guard !trimmed.isEmpty, trimmed.allSatisfy(\.isASCII), trimmed.allSatisfy(\.isNumber),
-                    trimmed.count <= 9, let n = Int(trimmed)
+                guard !value.isEmpty, value.count <= 9, value.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(text)
                 else { throw HTTPParseError(status: 400, reason: "bad Content-Length") }
                 if let length, length != n { throw HTTPParseError(status: 400, reason: "conflicting Content-Length") }
                 length = n
             case "transfer-encoding":
                 throw HTTPParseError(status: 501, reason: "Transfer-Encoding is not supported")
             case "connection":
-                connection += trimmed.lowercased().split(separator: ",").map { $0.trimmingPrefix(while: { $0 == " " }) }
+                for option in text.lowercased().split(separator: ",") {
+                    let o = option.trimmingCharacters(in: .whitespaces)
+                    if o == "close" { close = true }
+                    if o == "keep-alive" { keepAliveAsked = true }
+                }
+            case "host": hasHost = true
             default: break
             }
         }
-        if isRequest && minorVersion == 1 && !headers.contains(where: { $0.name.lowercased() == "host" }) {
+        if isRequest && minorVersion == 1 && !hasHost {
             throw HTTPParseError(status: 400, reason: "HTTP/1.1 request without Host")
         }
         if let length, length > Self.maxBody { throw HTTPParseError(status: 413, reason: "body too large") }
         self.headers = headers
         contentLength = length ?? 0
-        keepAlive = minorVersion == 1 ? !connection.contains("close") : connection.contains("keep-alive")
+        keepAlive = minorVersion == 1 ? !close : keepAliveAsked
+    }
+
+    static let http1 = Array("HTTP/1.".utf8)
+
+    /// `line` split at single spaces, at most `maxSplits` times (empty fields kept: two spaces are an error).
+    static func fields(_ line: ArraySlice<UInt8>, maxSplits: Int) -> [ArraySlice<UInt8>] {
+        var out: [ArraySlice<UInt8>] = []
+        var rest = line
+        while out.count < maxSplits, let sp = rest.firstIndex(of: 0x20) {
+            out.append(rest[..<sp])
+            rest = rest[(sp + 1)...]
+        }
+        out.append(rest)
+        return out
     }
 
     /// RFC 9110 `tchar`.
-    static func isTokenChar(_ c: Character) -> Bool {
-        guard c.isASCII, let a = c.asciiValue else { return false }
+    static func isTokenByte(_ a: UInt8) -> Bool {
         if (a >= 0x30 && a <= 0x39) || (a >= 0x41 && a <= 0x5A) || (a >= 0x61 && a <= 0x7A) { return true }
-        return "!#$%&'*+-.^_`|~".contains(c)
+        return tcharSymbols.contains(a)
     }
-}
 
+    static let tcharSymbols = Set("!#$%&'*+-.^_`|~".utf8)
+}
 /// Bytes of one direction of a connection, buffered until they make whole messages. Pipelined bytes
 /// stay for the next call.
 struct HTTPMessageBuffer {
@@ -201,7 +236,7 @@ struct HTTPRequestParser {
     mutating func next() throws(HTTPParseError) -> HTTPRequest? {
         guard let (head, body) = try buffer.next(isRequest: true) else { return nil }
         return HTTPRequest(
-            method: String(head.startLine[0]), target: String(head.startLine[1]), minorVersion: head.minorVersion,
+            method: head.startLine[0], target: head.startLine[1], minorVersion: head.minorVersion,
             headers: head.headers, body: body, keepAlive: head.keepAlive)
     }
 }
@@ -220,6 +255,11 @@ struct HTTPResponseParser {
 }
 
 enum HTTPText {
+    static let reasons = [
+        200: "OK", 400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large",
+        501: "Not Implemented", 505: "HTTP Version Not Supported",
+    ]
+
     /// A keep-alive GET for `target`.
     static func get(_ target: String) -> [UInt8] {
         Array("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: qvtop\r\n\r\n".utf8)
@@ -227,8 +267,7 @@ enum HTTPText {
 
     /// A response with `body`; `close` adds `Connection: close`.
     static func response(status: Int, body: [UInt8], close: Bool = false) -> [UInt8] {
-        let reason = [200: "OK", 400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large",
-            501: "Not Implemented", 505: "HTTP Version Not Supported"][status] ?? "Status"
+        let reason = reasons[status] ?? "Status"
         var head = "HTTP/1.1 \(status) \(reason)\r\nContent-Length: \(body.count)\r\nContent-Type: text/plain\r\n"
         if close { head += "Connection: close\r\n" }
         head += "\r\n"

@@ -143,7 +143,9 @@ private final class ServerLoop: @unchecked Sendable {
         var close: Bool
     }
 
-    struct Connection {
+    /// A class, not a struct: the loop mutates it in place (a struct copied out of the dictionary and
+    /// written back would copy its buffers on every change).
+    final class Connection {
         var parser = HTTPRequestParser()
         var owed: [Answer] = []
         var out: [UInt8] = []
@@ -186,11 +188,15 @@ private final class ServerLoop: @unchecked Sendable {
             if poll(&fds, nfds_t(fds.count), timeoutMs) < 0 && errno != EINTR { break }
             if fds[1].revents != 0 { drainWake() }
             if fds[0].revents != 0 { acceptAll() }
+            var touched: Set<Int32> = []
             for p in fds.dropFirst(2) where p.revents != 0 {
+                touched.insert(p.fd)
                 if p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { receive(p.fd) }
             }
+            // Only connections with news: an event, or an answer now due (collected first: progress may drop).
             let after = Monotonic.now()
-            for fd in Array(connections.keys) { progress(fd, now: after) }
+            let due = connections.filter { fd, c in touched.contains(fd) || (c.owed.first.map { $0.due <= after } ?? false) }
+            for (fd, c) in due { progress(fd, c, now: after) }
         }
         for fd in connections.keys { Glibc.close(fd) }
         connections.removeAll()
@@ -216,7 +222,7 @@ private final class ServerLoop: @unchecked Sendable {
 
     /// Reads what `fd` has and parses every whole request in it.
     private func receive(_ fd: Int32) {
-        guard var c = connections[fd], !c.readDone else { return }
+        guard let c = connections[fd], !c.readDone else { return }
         var gone = false
         withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { buf in
             while true {
@@ -260,12 +266,11 @@ private final class ServerLoop: @unchecked Sendable {
                 c.readDone = true
             }
         }
-        connections[fd] = c
     }
 
     /// Moves due answers out (in order), sends what is unsent, resets or closes when that is what is owed.
-    private func progress(_ fd: Int32, now: UInt64) {
-        guard var c = connections[fd] else { return }
+    private func progress(_ fd: Int32, _ c: Connection, now: UInt64) {
+        guard connections[fd] === c else { return }  // dropped meanwhile
         while let head = c.owed.first, head.due <= now, !c.closeWhenSent {
             if head.reset {
                 guard c.unsent == 0 else { break }  // the answers before it go out first
@@ -295,9 +300,7 @@ private final class ServerLoop: @unchecked Sendable {
         }
         if c.unsent == 0 && (c.closeWhenSent || (c.readDone && c.owed.isEmpty)) {
             drop(fd)
-            return
         }
-        connections[fd] = c
     }
 
     private func drop(_ fd: Int32) {
