@@ -58,7 +58,8 @@ enum LivePresets {
     static func code(for preset: Preset) -> [CodeListing] {
         preset.workload.tasks.map { spec in
             let s = TaskSource.of(spec)
-            return CodeListing(kind: spec.name, sync: s.sync, async: s.async, syncTitle: s.syncTitle, asyncTitle: s.asyncTitle)
+            return CodeListing(
+                kind: spec.name, sync: s.sync, async: s.async, syncTitle: s.syncTitle, asyncTitle: s.asyncTitle)
         }
     }
 }

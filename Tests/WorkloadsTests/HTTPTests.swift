@@ -90,15 +90,19 @@ import Testing
     }
 
     @Test func responsesAreReadByTheirContentLength() throws {
-        let bytes = HTTPText.response(status: 200, body: Array("abcdef".utf8)) + HTTPText.response(status: 200, body: [])
+        let bytes =
+            HTTPText.response(status: 200, body: Array("abcdef".utf8)) + HTTPText.response(status: 200, body: [])
         var p = HTTPResponseParser()
         var out: [HTTPResponse] = []
         for b in bytes {
             [b].withUnsafeBytes { p.append($0) }
             while let r = try p.next() { out.append(r) }
         }
-        #expect(out == [HTTPResponse(status: 200, body: Array("abcdef".utf8), keepAlive: true),
-            HTTPResponse(status: 200, body: [], keepAlive: true)])
+        #expect(
+            out == [
+                HTTPResponse(status: 200, body: Array("abcdef".utf8), keepAlive: true),
+                HTTPResponse(status: 200, body: [], keepAlive: true),
+            ])
     }
 }
 
@@ -295,7 +299,9 @@ import Testing
         #expect(client.sockets.count == 0)
     }
 
-    static let resetting = [HTTPText.target(delayMicros: 0, bytes: 5), HTTPText.target(delayMicros: 0, bytes: 5, reset: true)]
+    static let resetting = [
+        HTTPText.target(delayMicros: 0, bytes: 5), HTTPText.target(delayMicros: 0, bytes: 5, reset: true),
+    ]
 
     @Test func aServerResetIsAResetFailureOnEveryStrand() throws {
         let s = try Self.server()
@@ -313,13 +319,45 @@ import Testing
         #expect(throws: TaskFailure.self) { try onFiber.get() }
         if case .failure(let f) = onFiber { #expect(f.kind == .reset, "\(f)") }
         // Event loop.
-        #expect(throws: TaskFailure.self) { _ = try Self.onLoop { loop in try await client.get(Self.resetting, on: loop) } }
+        #expect(throws: TaskFailure.self) {
+            _ = try Self.onLoop { loop in try await client.get(Self.resetting, on: loop) }
+        }
         do {
             _ = try Self.onLoop { loop in try await client.get(Self.resetting, on: loop) }
         } catch {
             #expect(TaskFailure.kind(of: error) == .reset, "\(error)")
         }
         #expect(s.counters.resets.load(ordering: .relaxed) == 5)
+    }
+
+    /// Many strands at once against one server: 64 fibers on 4 carriers and 8 plain threads, each with its own
+    /// keep-alive connections; every response arrives, every socket is closed.
+    @Test func manyFibersAndThreadsAtOnce() throws {
+        let s = try Self.server()
+        defer { s.stop() }
+        let client = HTTPClient(port: s.port)
+        let scheduler = try Scheduler(.init(carriers: 4))
+        defer { scheduler.shutdown() }
+        let targets = (0..<5).map { i in HTTPText.target(delayMicros: UInt64(i * 200), bytes: 64) }
+        let fibers = (0..<64).map { i in
+            scheduler.spawn(name: "f\(i)") { () -> Int in
+                (0..<5).reduce(0) { n, _ in n + ((try? client.get(targets))?.count ?? 0) }
+            }
+        }
+        let counted = Mutex(0)
+        let threads = try (0..<8).map { i in
+            try OSThread.start(name: "t\(i)") {
+                let n = (0..<5).reduce(0) { n, _ in n + ((try? client.get(targets))?.count ?? 0) }
+                counted.withLock { $0 += n }
+            }
+        }
+        for t in threads { t.join() }
+        let onFibers = fibers.reduce(0) { $0 + $1.join() }
+        #expect(onFibers == 64 * 25)
+        #expect(counted.withLock { $0 } == 8 * 25)
+        #expect(s.counters.requests.load(ordering: .relaxed) == 72 * 25)
+        #expect(s.counters.connections.load(ordering: .relaxed) == 72 * 5)
+        #expect(client.sockets.count == 0)
     }
 
     @Test func stoppingTheServerWakesAClientWaitingForAnAnswer() throws {
@@ -374,7 +412,8 @@ extension HeadlessTests {
                 """, file: "http-kind.toml")
         }
 
-        @Test(arguments: SchedulerModel.allCases) func httpCompletesAndResetsCountAsResets(model: SchedulerModel) throws {
+        @Test(arguments: SchedulerModel.allCases) func httpCompletesAndResetsCountAsResets(model: SchedulerModel) throws
+        {
             let s = try #require(try HeadlessRun.summary(preset: Self.preset(model), seconds: 1.5))
             #expect(s.taskKinds.map(\.kind) == ["web", "pipe", "flaky"])
             for k in s.taskKinds { #expect(k.completed > 0, "\(model.rawValue): \(k.kind) never completed") }
@@ -454,3 +493,50 @@ extension TaskSpec {
     }
 }
 
+/// The `http` kind's preset fields are checked like every kind's.
+@Suite struct HTTPPresetFieldTests {
+    static func error(_ task: String) -> String? {
+        let text = """
+            name = "h"
+            title = "h"
+            explain = "h"
+            [scheduler]
+            model = "virtual-threads"
+            [task.web]
+            kind = "http"
+            rate = 10
+            \(task)
+            """
+        do {
+            _ = try Preset.parse(text, file: "h.toml")
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func fieldsParseAndAreChecked() throws {
+        let p = try Preset.parse(
+            """
+            name = "h"
+            title = "h"
+            explain = "h"
+            [scheduler]
+            model = "event-loop"
+            [task.web]
+            kind = "http"
+            population = 3
+            requests = 7
+            body_bytes = 10
+            duplex = true
+            reset_share = 0.5
+            """, file: "h.toml")
+        let t = try #require(p.workload.tasks.first)
+        #expect(t.kind == .http && t.requests == 7 && t.bodyBytes == 10 && t.duplex && t.resetShare == 0.5)
+        #expect(Self.error("requests = 0") == "h.toml:9: task.web.requests must be between 1 and 1000")
+        #expect(Self.error("duplex = 1") == "h.toml:9: task.web.duplex must be true or false")
+        #expect(Self.error("body_bytes = 2000000") == "h.toml:9: task.web.body_bytes must be between 0 and 1048576")
+        #expect(Self.error("io = \"socket\"")?.contains("task.web.io is not a field of kind http") == true)
+        #expect(Self.error("timeout_ms = 5")?.contains("is not a field of kind http") == true)
+    }
+}

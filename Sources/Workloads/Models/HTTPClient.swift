@@ -61,7 +61,8 @@ final class HTTPClient: Sendable {
     /// `faults` says asking for a reset. Colourless; both clients start from it.
     static func targets(requests: Int, delayMs: Double, bytes: Int, faults: LoopbackFaults?) -> [String] {
         (0..<requests).map { _ in
-            HTTPText.target(delayMicros: UInt64(max(0, delayMs) * 1000), bytes: bytes, reset: faults?.nextResets() ?? false)
+            HTTPText.target(
+                delayMicros: UInt64(max(0, delayMs) * 1000), bytes: bytes, reset: faults?.nextResets() ?? false)
         }
     }
 

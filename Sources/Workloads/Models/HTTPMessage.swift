@@ -107,7 +107,8 @@ struct HTTPHead {
             }
             version = start[0]
         }
-        guard version.count == 8, version.starts(with: Self.http1), let minor = version.last, minor >= 0x30, minor <= 0x39
+        guard version.count == 8, version.starts(with: Self.http1), let minor = version.last, minor >= 0x30,
+            minor <= 0x39
         else {
             throw HTTPParseError(
                 status: isRequest && version.starts(with: Self.http1.prefix(5)) ? 505 : 400, reason: "bad version")
@@ -120,7 +121,9 @@ struct HTTPHead {
         var keepAliveAsked = false
         var hasHost = false
         for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: 0x3A) else { throw HTTPParseError(status: 400, reason: "bad header line") }
+            guard let colon = line.firstIndex(of: 0x3A) else {
+                throw HTTPParseError(status: 400, reason: "bad header line")
+            }
             let nameBytes = line[..<colon]
             guard !nameBytes.isEmpty, nameBytes.allSatisfy(Self.isTokenByte) else {
                 throw HTTPParseError(status: 400, reason: "bad header name")
@@ -133,7 +136,8 @@ struct HTTPHead {
             headers.append((name, text))
             switch name.lowercased() {
             case "content-length":
-                guard !value.isEmpty, value.count <= 9, value.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(text)
+                guard !value.isEmpty, value.count <= 9, value.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                    let n = Int(text)
                 else { throw HTTPParseError(status: 400, reason: "bad Content-Length") }
                 if let length, length != n { throw HTTPParseError(status: 400, reason: "conflicting Content-Length") }
                 length = n

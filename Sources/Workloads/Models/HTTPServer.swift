@@ -58,7 +58,9 @@ final class HTTPServer: Sendable {
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = LoopbackServer.address(port: 0)
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(s, 4096) == 0 else {
             let e = errno
@@ -190,12 +192,20 @@ private final class ServerLoop: @unchecked Sendable {
             if fds[0].revents != 0 { acceptAll() }
             var touched: Set<Int32> = []
             for p in fds.dropFirst(2) where p.revents != 0 {
+                // Error or hang-up both ways: nothing can be delivered any more (and poll would report it again
+                // at once, every round, until the connection goes).
+                if p.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+                    if connections[p.fd] != nil { drop(p.fd) }
+                    continue
+                }
                 touched.insert(p.fd)
-                if p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { receive(p.fd) }
+                if p.revents & Int16(POLLIN) != 0 { receive(p.fd) }
             }
             // Only connections with news: an event, or an answer now due (collected first: progress may drop).
             let after = Monotonic.now()
-            let due = connections.filter { fd, c in touched.contains(fd) || (c.owed.first.map { $0.due <= after } ?? false) }
+            let due = connections.filter { fd, c in
+                touched.contains(fd) || (c.owed.first.map { $0.due <= after } ?? false)
+            }
             for (fd, c) in due { progress(fd, c, now: after) }
         }
         for fd in connections.keys { Glibc.close(fd) }
@@ -261,7 +271,8 @@ private final class ServerLoop: @unchecked Sendable {
                 counters.badRequests.add(1, ordering: .relaxed)
                 c.owed.append(
                     Answer(
-                        due: now, bytes: HTTPText.response(status: error.status, body: Array("\(error)\n".utf8), close: true),
+                        due: now,
+                        bytes: HTTPText.response(status: error.status, body: Array("\(error)\n".utf8), close: true),
                         reset: false, close: true))
                 c.readDone = true
             }

@@ -33,7 +33,8 @@ final class LoopbackFaults: Sendable {
 
     /// The faults of `spec`, or nil when it asks for none.
     static func of(_ spec: TaskSpec) -> LoopbackFaults? {
-        guard (spec.kind == .io && spec.io == .socket) || spec.kind == .http, spec.resetShare > 0 || spec.timeoutMs != nil
+        guard (spec.kind == .io && spec.io == .socket) || spec.kind == .http,
+            spec.resetShare > 0 || spec.timeoutMs != nil
         else { return nil }
         return LoopbackFaults(resetShare: spec.resetShare, timeoutMs: spec.timeoutMs)
     }

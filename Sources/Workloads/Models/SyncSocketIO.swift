@@ -97,7 +97,8 @@ enum SyncIO {
         port: UInt16, track: (Int32) -> Void = { _ in }, untrack: (Int32) -> Void = { _ in }
     ) throws(TaskFailure) -> SyncSocket {
         let parks = Scheduler.isInFiber
-        let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (parks ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        let flags =
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (parks ? Int32(SOCK_NONBLOCK.rawValue) : 0)
         let fd = socket(AF_INET, flags, 0)
         guard fd >= 0 else { throw TaskFailure(op: "socket", errno: lastErrno()) }
         track(fd)
@@ -142,7 +143,9 @@ enum SyncIO {
         }
         var err: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
-        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 { return TaskFailure(op: "getsockopt", errno: lastErrno()) }
+        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 {
+            return TaskFailure(op: "getsockopt", errno: lastErrno())
+        }
         return err == 0 ? nil : TaskFailure(op: "connect", errno: err)
     }
 
