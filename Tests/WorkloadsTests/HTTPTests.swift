@@ -271,6 +271,33 @@ import Testing
         #expect(s.counters.connections.load(ordering: .relaxed) == 1)
     }
 
+    /// What a plain-threads model will run: the same `HTTPClient.task` the fiber model runs, with threads
+    /// for the duplex writer.
+    @Test func theModelsTaskRunsOnAPlainThreadWithThreadsBeside() throws {
+        let s = try Self.server()
+        defer { s.stop() }
+        let client = HTTPClient(port: s.port)
+        var spec = TaskSpec(name: "web", kind: .http, arrival: .rate(1), duration: .fixed(1))
+        spec.requests = 5
+        spec.bodyBytes = 33
+        try client.task(spec, ms: 1, faults: nil, beside: SyncIO.thread)
+        spec.duplex = true
+        try client.task(spec, ms: 1, faults: nil, beside: SyncIO.thread)
+        #expect(s.counters.requests.load(ordering: .relaxed) == 10)
+        #expect(s.counters.connections.load(ordering: .relaxed) == 2)
+        spec.duplex = false
+        spec.resetShare = 1
+        let faults = try #require(LoopbackFaults.of(spec))
+        let failed = Result { () throws(TaskFailure) in
+            try client.task(spec, ms: 1, faults: faults, beside: SyncIO.thread)
+        }
+        guard case .failure(let f) = failed else {
+            Issue.record("a reset request completed")
+            return
+        }
+        #expect(f.kind == .reset, "\(f)")
+    }
+
     /// Runs `body` as a task of a fresh loop and returns what it gave.
     static func onLoop<T: Sendable>(_ body: @escaping @Sendable (EventLoop) async throws -> T) throws -> T {
         let loop = try EventLoop(EventLoop.Configuration())

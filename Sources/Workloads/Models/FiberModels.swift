@@ -101,14 +101,10 @@ struct SyncBodies: @unchecked Sendable {
 
     func http(_ spec: TaskSpec, ms: Double) throws {
         guard let http else { throw TaskFailure(.other, "no http server") }
-        let targets = HTTPClient.targets(
-            requests: spec.requests, delayMs: ms, bytes: spec.bodyBytes, faults: faults[spec.name])
-        // The one sync client; its writer strand (duplex) is a fiber beside this one.
-        let responses =
-            spec.duplex
-            ? try http.getPipelined(targets) { body in spawn(spec.name, kind: .http, body).map { h in { h.join() } } }
-            : try http.get(targets)
-        try HTTPClient.check(responses, bytes: spec.bodyBytes)
+        // The one sync client (HTTPClient.task); its writer strand (duplex) is a fiber beside this one.
+        try http.task(spec, ms: ms, faults: faults[spec.name]) { body in
+            spawn(spec.name, kind: .http, body).map { h in { h.join() } }
+        }
     }
 
     /// Runs one task of `spec` with duration `ms`.

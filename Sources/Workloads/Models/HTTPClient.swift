@@ -73,6 +73,15 @@ final class HTTPClient: Sendable {
         }
     }
 
+    /// One `http` task of `spec` with server think time `ms`: the sync client, plain or full duplex, its
+    /// responses checked. What every synchronous model runs (fibers here; a plain-threads model passes
+    /// `SyncIO.thread` as `beside`), so they all run this same code.
+    func task(_ spec: TaskSpec, ms: Double, faults: LoopbackFaults?, beside: SyncIO.Beside) throws(TaskFailure) {
+        let targets = Self.targets(requests: spec.requests, delayMs: ms, bytes: spec.bodyBytes, faults: faults)
+        let responses = spec.duplex ? try getPipelined(targets, beside: beside) : try get(targets)
+        try Self.check(responses, bytes: spec.bodyBytes)
+    }
+
     private func close(_ socket: SyncSocket) {
         if sockets.untrack(socket.fd) { socket.close() }
     }
