@@ -33,7 +33,7 @@ extension Models {
 /// The synchronous (uncoloured) task bodies: what each task kind does on a fiber. Kept short: the
 /// dashboard shows them next to the async loop bodies (`TaskSource`).
 struct SyncBodies: @unchecked Sendable {
-    // @unchecked Sendable: `scheduler`, `gate` and `server` are thread-safe classes.
+    // @unchecked Sendable: `scheduler`, `gate`, `server` and `http` are thread-safe classes.
     // unowned(unsafe): bodies run only on this scheduler's fibers, and the model releases the
     // scheduler only after `shutdown()` has joined every carrier. A strong reference here would be
     // kept forever by the frames of fibers dropped while parked, and leak the scheduler's fds.

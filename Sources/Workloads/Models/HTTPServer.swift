@@ -145,6 +145,15 @@ private final class ServerLoop: @unchecked Sendable {
         var close: Bool
     }
 
+    /// One connection's life (the server thread's alone):
+    ///
+    ///     reading     -> reading       requests parsed; answers queued in request order
+    ///     reading     -> readDone      the peer ended its stream, a request said close, or a request was bad
+    ///     any         -> closeWhenSent a `Connection: close` or error answer moved into `out`
+    ///     closeWhenSent / readDone with nothing owed -> dropped   once `out` is sent
+    ///     any         -> dropped       a reset is due (answers before it sent first), a send or recv error,
+    ///                                  an error or hang-up from poll, or the server stops
+    ///
     /// A class, not a struct: the loop mutates it in place (a struct copied out of the dictionary and
     /// written back would copy its buffers on every change).
     final class Connection {
