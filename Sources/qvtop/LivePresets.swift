@@ -57,8 +57,9 @@ enum LivePresets {
     /// The sync/async bodies of each task kind of `preset`, for the code pane.
     static func code(for preset: Preset) -> [CodeListing] {
         preset.workload.tasks.map { spec in
-            let s = TaskSource.of(spec.kind)
-            return CodeListing(kind: spec.name, sync: s.sync, async: s.async)
+            let s = TaskSource.of(spec)
+            return CodeListing(
+                kind: spec.name, sync: s.sync, async: s.async, syncTitle: s.syncTitle, asyncTitle: s.asyncTitle)
         }
     }
 }

@@ -335,12 +335,13 @@ extension HeadlessTests {
     /// Regenerate TaskSource.swift after changing a body:
     /// the `// BEGIN sync KIND` … `// END sync KIND` sections of FiberModels.swift and the
     /// `async` ones of LoopModels.swift, de-indented by four spaces.
-    static func section(_ file: String, _ color: String, _ kind: TaskKind) -> String? {
+    /// (`http`: the sections `http` and `http-duplex` of HTTPClient.swift, sync and async.)
+    static func section(_ file: String, _ color: String, _ name: String) -> String? {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Sources/Workloads/\(file)").standardized.path
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-            let begin = text.range(of: "    // BEGIN \(color) \(kind.rawValue)\n"),
-            let end = text.range(of: "    // END \(color) \(kind.rawValue)\n")
+            let begin = text.range(of: "    // BEGIN \(color) \(name)\n"),
+            let end = text.range(of: "    // END \(color) \(name)\n")
         else { return nil }
         return text[begin.upperBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.hasPrefix("    ") ? String($0.dropFirst(4)) : String($0) }.joined(separator: "\n")
@@ -349,12 +350,17 @@ extension HeadlessTests {
 
     @Test(arguments: TaskKind.allCases) func bodiesMatchTheSource(kind: TaskKind) throws {
         let source = TaskSource.of(kind)
+        // `http`'s bodies are the client itself: one sync function and its async twin, in HTTPClient.swift.
+        let (syncFile, asyncFile, function) =
+            kind == .http
+            ? ("Models/HTTPClient.swift", "Models/HTTPClient.swift", "get")
+            : ("Models/FiberModels.swift", "Models/LoopModels.swift", kind.rawValue)
         // Both sections must exist: a moved or renamed file fails here instead of passing unchecked.
-        let async = try #require(Self.section("Models/LoopModels.swift", "async", kind))
-        let sync = try #require(Self.section("Models/FiberModels.swift", "sync", kind))
+        let async = try #require(Self.section(asyncFile, "async", kind.rawValue))
+        let sync = try #require(Self.section(syncFile, "sync", kind.rawValue))
         #expect(source.async == async)
         #expect(source.sync == sync)
-        #expect(source.sync.contains("func \(kind.rawValue)(") && !source.sync.contains("await"))
+        #expect(source.sync.contains("func \(function)(") && !source.sync.contains("await"))
         #expect(source.async.contains("async") && source.async.contains("await"))
     }
 }

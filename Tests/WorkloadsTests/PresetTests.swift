@@ -92,7 +92,7 @@ import Testing
                 == "presets/vt.toml:14: task.web.duration_ms must be [low, high] with low <= high")
         #expect(
             error(Self.valid.replacingOccurrences(of: "kind = \"io\"", with: "kind = \"disk\""))
-                == "presets/vt.toml:12: task.web.kind must be one of io, cpu, blocking, fanout, chatty")
+                == "presets/vt.toml:12: task.web.kind must be one of io, cpu, blocking, fanout, chatty, http")
     }
 
     @Test func arrivalNeedsExactlyOneOfRateOrPopulation() {
@@ -238,6 +238,7 @@ import Testing
                 "vt-handoff",
                 // CPU hogs and the monitor (issue 15).
                 "vt-hog", "vt-hog-handoff",
+                "vt-http", "asyncio-http",
             ])
         #expect(Set(names).count == names.count)
         let models = catalog.presets.map(\.scheduler.model)

@@ -69,8 +69,8 @@ enum CodePane {
         guard inner.height > 0 else { return }
         let (body, foot) = inner.splitBottom(inner.height >= 6 ? 1 : 0)
         let cols = body.columns(2, gap: 1)
-        drawListing(into: &grid, rect: cols[0], title: "sync: as a fiber runs it", source: l.sync)
-        drawListing(into: &grid, rect: cols[1], title: "async: as a loop task", source: l.async)
+        drawListing(into: &grid, rect: cols[0], title: l.syncTitle ?? "sync: as a fiber runs it", source: l.sync)
+        drawListing(into: &grid, rect: cols[1], title: l.asyncTitle ?? "async: as a loop task", source: l.async)
         if !foot.isEmpty {
             grid.spans(
                 foot, 0,

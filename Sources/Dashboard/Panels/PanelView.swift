@@ -97,11 +97,18 @@ public struct CodeListing: Hashable, Sendable {
     public var sync: String
     /// The same body as an event-loop task: `async def`, `await`.
     public var async: String
+    // Function colouring (the `http` kind): a sync body that more than one model runs says so in its title.
+    /// The sync column's title; nil: "sync: as a fiber runs it".
+    public var syncTitle: String? = nil
+    /// The async column's title; nil: "async: as a loop task".
+    public var asyncTitle: String? = nil
 
-    public init(kind: String, sync: String, async: String) {
+    public init(kind: String, sync: String, async: String, syncTitle: String? = nil, asyncTitle: String? = nil) {
         self.kind = kind
         self.sync = sync
         self.async = async
+        self.syncTitle = syncTitle
+        self.asyncTitle = asyncTitle
     }
 }
 

@@ -33,7 +33,7 @@ extension Models {
 /// The synchronous (uncoloured) task bodies: what each task kind does on a fiber. Kept short: the
 /// dashboard shows them next to the async loop bodies (`TaskSource`).
 struct SyncBodies: @unchecked Sendable {
-    // @unchecked Sendable: `scheduler`, `gate` and `server` are thread-safe classes.
+    // @unchecked Sendable: `scheduler`, `gate`, `server` and `http` are thread-safe classes.
     // unowned(unsafe): bodies run only on this scheduler's fibers, and the model releases the
     // scheduler only after `shutdown()` has joined every carrier. A strong reference here would be
     // kept forever by the frames of fibers dropped while parked, and leak the scheduler's fds.
@@ -42,6 +42,8 @@ struct SyncBodies: @unchecked Sendable {
     let server: LoopbackServer?
     /// Socket faults per spec name (`reset_share`, `timeout_ms`).
     let faults: [String: LoopbackFaults]
+    /// The loopback HTTP server's client side (`http` specs; nil when the preset has none).
+    var http: HTTPClient? = nil
 
     /// Spawns a child fiber unless the model is stopping (then nil: the child is skipped).
     func spawn<T>(_ name: String, kind: TaskKind, _ body: @escaping () -> T) -> JoinHandle<T>? {
@@ -97,6 +99,14 @@ struct SyncBodies: @unchecked Sendable {
     }
     // END sync chatty
 
+    func http(_ spec: TaskSpec, ms: Double) throws {
+        guard let http else { throw TaskFailure(.other, "no http server") }
+        // The one sync client (HTTPClient.task); its writer strand (duplex) is a fiber beside this one.
+        try http.task(spec, ms: ms, faults: faults[spec.name]) { body in
+            spawn(spec.name, kind: .http, body).map { h in { h.join() } }
+        }
+    }
+
     /// Runs one task of `spec` with duration `ms`.
     func run(_ spec: TaskSpec, ms: Double) throws {
         switch spec.kind {
@@ -108,6 +118,7 @@ struct SyncBodies: @unchecked Sendable {
             chatty(
                 producers: spec.producers, consumers: spec.consumers, messages: spec.messages, capacity: spec.capacity,
                 ms: ms, name: spec.name)
+        case .http: try http(spec, ms: ms)
         }
     }
 }
@@ -132,6 +143,9 @@ final class FiberModel: Model {
         var scheduler: Scheduler
         var server: LoopbackServer?
         var arrivals: ArrivalThread
+        /// The loopback HTTP server (on its own thread) and its clients' sockets, for `http` specs.
+        var httpServer: HTTPServer? = nil
+        var http: HTTPClient? = nil
     }
 
     init(preset: Preset, sessionStart: UInt64) {
@@ -166,10 +180,22 @@ final class FiberModel: Model {
                 throw error
             }
         }
+        let httpServer: HTTPServer?
+        do {
+            httpServer = try HTTPServer.startIfNeeded(for: preset.workload)
+        } catch {
+            server?.close()
+            scheduler.shutdown()
+            throw error
+        }
+        let http = httpServer.map { HTTPClient(port: $0.port) }
         let bodies = SyncBodies(
-            scheduler: scheduler, gate: gate, server: server, faults: LoopbackFaults.byName(preset.workload.tasks))
+            scheduler: scheduler, gate: gate, server: server, faults: LoopbackFaults.byName(preset.workload.tasks),
+            http: http)
         let arrivals = ArrivalThread(streams: startWorkload(scheduler, bodies))
-        runtime.withLock { $0 = Runtime(scheduler: scheduler, server: server, arrivals: arrivals) }
+        runtime.withLock {
+            $0 = Runtime(scheduler: scheduler, server: server, arrivals: arrivals, httpServer: httpServer, http: http)
+        }
         startHeartbeat(scheduler)
         do {
             try arrivals.start()
@@ -290,10 +316,15 @@ final class FiberModel: Model {
         // hang-up) rather than leave them parked for shutdown to drop.
         rt.server?.closeListener(on: rt.scheduler)
         rt.server?.shutDownConnections()
+        // The HTTP server's end closes every connection (clients wake with the end of stream or a reset);
+        // a client between its connect and the server's accept wakes by the shutdown.
+        rt.httpServer?.stop()
+        rt.http?.sockets.shutDownAll()
         gate.close()  // after this no fiber of ours spawns: the scheduler may shut down
         rt.scheduler.shutdown()
         // Fibers dropped while parked never ran their `defer`s: close what they left open.
         rt.server?.close()
+        rt.http?.sockets.closeAll()
     }
 
     func sample(time: Double, sequence: UInt64) -> Snapshot {

@@ -26,6 +26,8 @@ struct AsyncBodies: Sendable {
     let server: LoopbackServer?
     /// Socket faults per spec name (`reset_share`, `timeout_ms`).
     let faults: [String: LoopbackFaults]
+    /// The loopback HTTP server's client side (`http` specs; nil when the preset has none).
+    var http: HTTPClient? = nil
 
     // BEGIN async io
     func io(ms: Double, mode: IOMode, faults: LoopbackFaults? = nil) async throws {
@@ -87,6 +89,16 @@ struct AsyncBodies: Sendable {
     }
     // END async chatty
 
+    func http(_ spec: TaskSpec, ms: Double) async throws {
+        guard let http else { throw TaskFailure(.other, "no http server") }
+        let targets = HTTPClient.targets(
+            requests: spec.requests, delayMs: ms, bytes: spec.bodyBytes, faults: faults[spec.name])
+        // The coloured copy of the client; its writer (duplex) is a loop task beside this one.
+        let responses =
+            spec.duplex ? try await http.getPipelined(targets, on: loop) : try await http.get(targets, on: loop)
+        try HTTPClient.check(responses, bytes: spec.bodyBytes)
+    }
+
     /// Runs one task of `spec` with duration `ms`.
     func run(_ spec: TaskSpec, ms: Double) async throws {
         switch spec.kind {
@@ -98,6 +110,7 @@ struct AsyncBodies: Sendable {
             try await chatty(
                 producers: spec.producers, consumers: spec.consumers, messages: spec.messages, capacity: spec.capacity,
                 ms: ms, name: spec.name)
+        case .http: try await http(spec, ms: ms)
         }
     }
 }
@@ -178,6 +191,9 @@ final class LoopModel: Model {
         var pools: [ThreadPool]
         var servers: [LoopbackServer]
         var arrivals: ArrivalThread
+        /// The loopback HTTP server (on its own thread, shared by every loop) and its clients' sockets.
+        var httpServer: HTTPServer? = nil
+        var http: HTTPClient? = nil
     }
 
     init(preset: Preset, sessionStart: UInt64) throws(ModelError) {
@@ -232,8 +248,21 @@ final class LoopModel: Model {
                 }
             }
         }
-        let arrivals = ArrivalThread(streams: startGenerators(loops: loops, servers: servers))
-        runtime.withLock { $0 = Runtime(loops: loops, pools: pools, servers: servers, arrivals: arrivals) }
+        let httpServer: HTTPServer?
+        do {
+            httpServer = try HTTPServer.startIfNeeded(for: preset.workload)
+        } catch {
+            for l in loops { l.shutdown() }
+            for p in pools { p.shutdown() }
+            for sv in servers { sv.close() }
+            throw error
+        }
+        let http = httpServer.map { HTTPClient(port: $0.port) }
+        let arrivals = ArrivalThread(streams: startGenerators(loops: loops, servers: servers, http: http))
+        runtime.withLock {
+            $0 = Runtime(
+                loops: loops, pools: pools, servers: servers, arrivals: arrivals, httpServer: httpServer, http: http)
+        }
         do {
             try arrivals.start()
         } catch {
@@ -243,7 +272,9 @@ final class LoopModel: Model {
     }
 
     /// Starts the population tasks on their loops and returns the rate-driven arrival streams.
-    private func startGenerators(loops: [EventLoop], servers: [LoopbackServer]) -> [ArrivalThread.Stream] {
+    private func startGenerators(loops: [EventLoop], servers: [LoopbackServer], http: HTTPClient?)
+        -> [ArrivalThread.Stream]
+    {
         let start = Monotonic.now() + 1_000_000
         var streams: [ArrivalThread.Stream] = []
         let faults = LoopbackFaults.byName(preset.workload.tasks)
@@ -253,7 +284,7 @@ final class LoopModel: Model {
                 let loop = loops[li]
                 let bodies = AsyncBodies(
                     loop: loop, offload: Set(preset.scheduler.offload), server: servers.isEmpty ? nil : servers[li],
-                    faults: faults)
+                    faults: faults, http: http)
                 let stats = self.stats[specIndex]
                 let stop = self.stopping
                 let seed = preset.workload.seed ^ UInt64(specIndex &* 7919) ^ UInt64(li &* 104_729)
@@ -318,9 +349,13 @@ final class LoopModel: Model {
             server.closeListener(on: loop)
             server.shutDownConnections()
         }
+        // The HTTP server's end closes every connection: tasks waiting on one wake with the end or a reset.
+        rt.httpServer?.stop()
+        rt.http?.sockets.shutDownAll()
         for l in rt.loops { l.shutdown() }
         for p in rt.pools { p.shutdown() }
         for s in rt.servers { s.close() }
+        rt.http?.sockets.closeAll()
     }
 
     func sample(time: Double, sequence: UInt64) -> Snapshot {

@@ -33,7 +33,9 @@ final class LoopbackFaults: Sendable {
 
     /// The faults of `spec`, or nil when it asks for none.
     static func of(_ spec: TaskSpec) -> LoopbackFaults? {
-        guard spec.kind == .io, spec.io == .socket, spec.resetShare > 0 || spec.timeoutMs != nil else { return nil }
+        guard (spec.kind == .io && spec.io == .socket) || spec.kind == .http,
+            spec.resetShare > 0 || spec.timeoutMs != nil
+        else { return nil }
         return LoopbackFaults(resetShare: spec.resetShare, timeoutMs: spec.timeoutMs)
     }
 
@@ -47,9 +49,14 @@ final class LoopbackFaults: Sendable {
     /// The request word for the next request with server delay `ms`: the reset bit set for the
     /// share of requests that must be reset.
     func word(delayMs ms: Double) -> UInt64 {
+        LoopbackServer.word(delayMs: ms) | (nextResets() ? LoopbackServer.resetBit : 0)
+    }
+
+    /// Takes the next request's ticket: true when that request must be reset (the `http` kind asks for it
+    /// in its request target).
+    func nextResets() -> Bool {
         let k = Double(requests.add(1, ordering: .relaxed).oldValue)
-        let reset = (resetShare * (k + 1)).rounded(.down) > (resetShare * k).rounded(.down)
-        return LoopbackServer.word(delayMs: ms) | (reset ? LoopbackServer.resetBit : 0)
+        return (resetShare * (k + 1)).rounded(.down) > (resetShare * k).rounded(.down)
     }
 }
 

@@ -1,7 +1,7 @@
 // Workload definitions: what a preset asks the runtime to do, independent of the model.
 //
 // A workload is a list of task specs. Each spec names one task kind (`io`, `cpu`, `blocking`,
-// `fanout`, `chatty`), an arrival process (an open rate, or a closed fixed population that
+// `fanout`, `chatty`, `http`), an arrival process (an open rate, or a closed fixed population that
 // replaces each task as it finishes) and a duration distribution. The same values run on every
 // scheduler model: the model decides only *how* a task body is run (parked fiber, awaited
 // coroutine, offloaded to `to_thread`), never *what* it does. That is what makes two presets
@@ -15,7 +15,7 @@
 
 import Foundation
 
-/// The five task kinds of the workload engine.
+/// The task kinds of the workload engine.
 public enum TaskKind: String, Sendable, Codable, CaseIterable {
     /// Waits: a sleep, or a request/response round trip over a loopback socket.
     case io
@@ -27,6 +27,9 @@ public enum TaskKind: String, Sendable, Codable, CaseIterable {
     case fanout
     /// Producers and consumers over a channel / queue.
     case chatty
+    /// One keep-alive connection to the loopback HTTP/1.1 server: `requests` GETs, each response read by
+    /// its Content-Length (HTTPClient.swift: one sync client for fibers and threads, its async twin for loops).
+    case http
 }
 
 /// A duration distribution in milliseconds. Deterministic given the random source.
@@ -123,6 +126,14 @@ public struct TaskSpec: Sendable, Equatable {
     public var maxInFlight: Int
     /// The default and largest `maxInFlight`.
     public static let maxInFlightLimit = 20_000
+
+    // `http` only (the function-colouring presets): keep-alive GETs per connection, the body size of each
+    // response, and whether a second strand writes the requests while the task reads (full duplex,
+    // pipelined). `duration` is the server's think time per request; `resetShare` the share of requests
+    // the server resets.
+    public var requests: Int = 4
+    public var bodyBytes: Int = 256
+    public var duplex: Bool = false
 
     public init(
         name: String, kind: TaskKind, arrival: Arrival, duration: Distribution, placement: Placement = .spread,

@@ -176,6 +176,7 @@ private struct PresetParser {
     static let taskFieldsByKind: [TaskKind: [String]] = [
         .io: ["io", "reset_share", "timeout_ms"], .cpu: [], .blocking: ["call"], .fanout: ["children", "child"],
         .chatty: ["producers", "consumers", "messages", "capacity"],
+        .http: ["requests", "body_bytes", "duplex", "reset_share"],
     ]
 
     func preset(_ r: FieldReader) throws(PresetError) -> Preset {
@@ -375,6 +376,11 @@ private struct PresetParser {
             spec.consumers = try r.int("consumers", in: 1...64) ?? 1
             spec.messages = try r.int("messages", in: 1...100_000) ?? 100
             spec.capacity = try r.int("capacity", in: 0...65_536) ?? 16
+        case .http:
+            spec.requests = try r.int("requests", in: 1...1000) ?? 4
+            spec.bodyBytes = try r.int("body_bytes", in: 0...HTTPHead.maxBody) ?? 256
+            spec.duplex = try r.bool("duplex") ?? false
+            spec.resetShare = try r.double("reset_share", in: 0...1) ?? 0
         }
         return spec
     }
