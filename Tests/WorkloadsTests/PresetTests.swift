@@ -236,6 +236,8 @@ import Testing
             names == [
                 "asyncio", "to-thread", "loop-per-thread", "loops-pool", "gevent", "vt-steal", "vt-no-steal", "vt-pin",
                 "vt-handoff",
+                // Many workers (issue 15).
+                "vt-256", "loops-16",
             ])
         #expect(Set(names).count == names.count)
         let models = catalog.presets.map(\.scheduler.model)
