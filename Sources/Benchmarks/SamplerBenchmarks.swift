@@ -40,16 +40,18 @@ enum SamplerBenchmarks {
         for carriers in [16, 64, 256] {
             results.append(try sampleCost(carriers: carriers, samples: samples))
         }
+        // The same read of an idle scheduler: what the sample costs when no carrier writes the lines it reads.
+        results.append(try sampleCost(carriers: 256, samples: samples, load: false))
         return results
     }
 
     /// The median thread-CPU cost of one sample of a live `carriers`-carrier scheduler.
-    static func sampleCost(carriers: Int, samples: Int) throws -> BenchResult {
+    static func sampleCost(carriers: Int, samples: Int, load: Bool = true) throws -> BenchResult {
         let s = try Scheduler(.init(carriers: carriers))
         defer { s.shutdown() }
         let stop = Atomic<Bool>(false)
         var handles: [JoinHandle<Void>] = []
-        for k in 0..<(4 * carriers) {
+        for k in 0..<(load ? 4 * carriers : 0) {
             handles.append(
                 s.spawn(name: "load-\(k)", kind: k % 2 == 0 ? "io" : "cpu") {
                     var i = UInt64(k)
@@ -63,6 +65,8 @@ enum SamplerBenchmarks {
         }
         var sampler = FiberSampler(sessionStart: qv_now_ns())
         var costs: [Double] = []
+        // Per phase (µs of thread CPU): metrics(), takeInterval(), drainEvents(), FiberSampler.sample.
+        var phases: [[Double]] = [[], [], [], []]
         var events = 0
         var checksum = 0
         costs.reserveCapacity(samples)
@@ -75,13 +79,19 @@ enum SamplerBenchmarks {
                 model: .virtualThreads)
             let t0 = threadCPUNanos()
             let m = s.metrics()
+            let ta = threadCPUNanos()
             let interval = s.takeInterval()
+            let tb = threadCPUNanos()
             let records = s.drainEvents()
+            let tc = threadCPUNanos()
             sampler.sample(m, interval: interval, events: records, into: &snapshot)
             let t1 = threadCPUNanos()
             checksum &+= snapshot.workers.count &+ snapshot.events.count
             if seq >= 5 {
                 costs.append(Double(t1 &- t0) / 1000)
+                for (k, (a, b)) in [(t0, ta), (ta, tb), (tb, tc), (tc, t1)].enumerated() {
+                    phases[k].append(Double(b &- a) / 1000)
+                }
                 events += snapshot.events.count
             }
         }
@@ -91,13 +101,16 @@ enum SamplerBenchmarks {
         let median = sorted[sorted.count / 2]
         let p90 = sorted[min(sorted.count - 1, sorted.count * 9 / 10)]
         return BenchResult(
-            name: "sample.\(carriers)", value: (median * 10).rounded() / 10, unit: "µs CPU/sample",
+            name: "sample.\(carriers)\(load ? "" : "-idle")", value: (median * 10).rounded() / 10, unit: "µs CPU/sample",
             detail: [
                 "carriers": "\(carriers)", "samples": "\(costs.count)", "interval": "20 ms",
                 "p90": "\(SchedulerBenchmarks.f1(p90)) µs",
                 "spread": SchedulerBenchmarks.spread(costs, SchedulerBenchmarks.f1),
                 "events_per_sample": SchedulerBenchmarks.f1(Double(events) / Double(max(1, costs.count))),
                 "clock": "CLOCK_THREAD_CPUTIME_ID", "goal": carriers == 256 ? "≤ 50 µs" : "-",
+                "phases_median_us": zip(["metrics", "interval", "drain", "sampler"], phases).map {
+                    "\($0.0) \(SchedulerBenchmarks.f1(SchedulerBenchmarks.median($0.1)))"
+                }.joined(separator: ", "),
                 "checksum": "\(checksum)",
             ])
     }
