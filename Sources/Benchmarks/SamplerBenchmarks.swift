@@ -101,7 +101,8 @@ enum SamplerBenchmarks {
         let median = sorted[sorted.count / 2]
         let p90 = sorted[min(sorted.count - 1, sorted.count * 9 / 10)]
         return BenchResult(
-            name: "sample.\(carriers)\(load ? "" : "-idle")", value: (median * 10).rounded() / 10, unit: "µs CPU/sample",
+            name: "sample.\(carriers)\(load ? "" : "-idle")", value: (median * 10).rounded() / 10,
+            unit: "µs CPU/sample",
             detail: [
                 "carriers": "\(carriers)", "samples": "\(costs.count)", "interval": "20 ms",
                 "p90": "\(SchedulerBenchmarks.f1(p90)) µs",
