@@ -30,6 +30,11 @@ public enum UIBenchmarks {
             name: "overhead",
             summary: "spawn and fanout with sampling at 30 Hz against sampling off, 2 carriers (% slower; goal ≤ 3)",
             run: { try overhead($0) }),
+        Benchmark(
+            name: "sample",
+            summary:
+                "CPU time of one sample of a live scheduler (metrics, interval, events → snapshot), 16/64/256 carriers (µs; goal ≤ 50 at 256)",
+            run: { try SamplerBenchmarks.sample($0) }),
     ]
 
     /// Monotonic nanoseconds.
@@ -115,8 +120,11 @@ public enum UIBenchmarks {
         let delay = DelaySummary(
             samples: 9000, sampling: 64, p50Ms: 0.004, p99Ms: 0.5, maxMs: 3,
             log2Buckets: (0..<40).map { UInt64(($0 * 37) % 500) })
-        let fibers: (Int) -> Snapshot = { i in
-            let workers = (0..<8).map { (k: Int) -> WorkerSnapshot in
+        func fibers(_ carriers: Int) -> (Int) -> Snapshot {
+            { i in fiberSnapshot(i, carriers: carriers) }
+        }
+        func fiberSnapshot(_ i: Int, carriers: Int) -> Snapshot {
+            let workers = (0..<carriers).map { (k: Int) -> WorkerSnapshot in
                 let busy = Double((i + k) % 10) / 10
                 let state: WorkerState = k == 3 ? .pinned : .running
                 return WorkerSnapshot(
@@ -133,10 +141,13 @@ public enum UIBenchmarks {
                     total: 100_000, running: 8, runnable: 3000, parkedSleep: 50_000, parkedIO: 30_000,
                     parkedChannel: 10_000, parkedMutex: 3000, parkedJoin: 3992),
                 lag: lag(i), readyDelay: delay, injectorPeak: 120, busyWindowSeconds: 1, taskKinds: kinds,
-                events: events(i, workers: 8))
+                events: events(i, workers: carriers))
         }
-        let loops: (Int) -> Snapshot = { i in
-            let ls = (0..<6).map { (k: Int) -> LoopSnapshot in
+        func loops(_ count: Int) -> (Int) -> Snapshot {
+            { i in loopSnapshot(i, loops: count) }
+        }
+        func loopSnapshot(_ i: Int, loops count: Int) -> Snapshot {
+            let ls = (0..<count).map { (k: Int) -> LoopSnapshot in
                 let busy = Double((i + k) % 10) / 10
                 return LoopSnapshot(
                     id: k, readyDepth: (i + k) % 50, maxReadyDepth: 60,
@@ -151,15 +162,21 @@ public enum UIBenchmarks {
                     threads: 8, busy: 5, queueDepth: 20, queuePeak: 28, completed: 1000, shared: true,
                     threadStates: (0..<8).map { PoolThreadSnapshot(id: $0, kind: $0 < 5 ? "disk" : nil, runningMs: 12) }
                 ),
-                lag: lag(i), readyDelay: delay, busyWindowSeconds: 1, taskKinds: kinds, events: events(i, workers: 6))
+                lag: lag(i), readyDelay: delay, busyWindowSeconds: 1, taskKinds: kinds,
+                events: events(i, workers: count))
         }
         let loop: (Int) -> Snapshot = { i in
-            var s = loops(i)
+            var s = loopSnapshot(i, loops: 6)
             s.model = .eventLoop
             s.loops = [s.loops[0]]
             return s
         }
-        return [("virtual-threads", fibers), ("loop-per-thread", loops), ("event-loop", loop)]
+        // Many workers (issue 15): the heat-map and steal-pair views at 64 and 256 carriers, 16 loops folded.
+        return [
+            ("virtual-threads", fibers(8)), ("loop-per-thread", loops(6)), ("event-loop", loop),
+            ("virtual-threads-16", fibers(16)), ("virtual-threads-64", fibers(64)),
+            ("virtual-threads-256", fibers(256)), ("loop-per-thread-16", loops(16)),
+        ]
     }
 
     // MARK: - overhead

@@ -5,7 +5,8 @@ import Foundation
 /// `qvtop bench [NAME…]`: runs benchmarks, prints a table or one JSON object per figure.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run benchmarks (switch, parked, spawn, fanout, channel, loop-*, timer-lag, overhead, render).",
+        abstract:
+            "Run benchmarks (switch, parked, spawn, fanout, channel, loop-*, timer-lag, overhead, render, sample).",
         discussion: "With no NAME, lists the benchmarks. `all` runs every one."
     )
 

@@ -254,3 +254,40 @@ enum PanelFixtures {
                 """),
     ]
 }
+
+// Many workers (issue 15): the fixtures of ManyWorkersTests.
+extension PanelFixtures {
+    /// Virtual threads on `carriers` carriers: the 4-carrier fixture's figures repeated, with steals spread over
+    /// many victim → thief pairs (a few heavy, many light) and every 37th carrier handed off.
+    static func manyCarriers(_ i: Int = 40, carriers n: Int) -> Snapshot {
+        var s = virtualThreads(i, carriers: n)
+        s.presetTitle = "Virtual threads: \(n) carriers"
+        for k in s.workers.indices {
+            s.workers[k].queueDepth = [0, 1, 3, 5, 17, 70, 0, 2, 9, 0, 0, 40][(k * 5 + i) % 12]
+            s.workers[k].busyRatio = [0.02, 0.2, 0.45, 0.75, 0.95, 1.0, 0.1][(k * 3 + i / 7) % 7]
+            if k % 37 == 36 { s.workers[k].state = .handedOff }
+        }
+        for k in 0..<min(n, 24) {
+            s.events.append(
+                RuntimeEvent(
+                    time: Double(i) / 10, kind: .steal, worker: (k * 7 + 3) % n, other: (k * 11 + 5) % n,
+                    count: 1 + (k * 13) % 9))
+        }
+        return s
+    }
+
+    /// Loop per thread with `loops` loops (the 3-loop fixture's figures repeated), optionally a shared pool.
+    static func manyLoops(_ i: Int = 40, loops n: Int, sharedPool: Bool) -> Snapshot {
+        var s = loopPerThread(i, sharedPool: sharedPool)
+        let three = s.loops
+        s.loops = (0..<n).map { k in
+            var l = three[k % 3]
+            l.id = k
+            l.readyDepth = (k * 5 + i) % 23
+            l.busyRatio = [0.55, 0.93, 0.21, 0.7, 0.05][k % 5]
+            return l
+        }
+        s.presetTitle = "Loop per thread: \(n) loops, \(n) threads"
+        return s
+    }
+}

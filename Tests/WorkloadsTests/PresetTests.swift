@@ -239,6 +239,8 @@ import Testing
                 // CPU hogs and the monitor (issue 15).
                 "vt-hog", "vt-hog-handoff",
                 "vt-http", "asyncio-http",
+                // Many workers (issue 15).
+                "vt-256", "loops-16",
             ])
         #expect(Set(names).count == names.count)
         let models = catalog.presets.map(\.scheduler.model)

@@ -60,9 +60,16 @@ public enum KeyMap {
             helpKeys: "c, n"),
         KeyBinding(keys: [.char("n")], help: "next task kind in the code pane", intent: .nextCode, inHelp: false),
         KeyBinding(
-            keys: [.right, .down], help: "select a worker or loop (or click it)", intent: .moveSelection(1),
-            helpKeys: "arrows"),
-        KeyBinding(keys: [.left, .up], help: "select the previous one", intent: .moveSelection(-1), inHelp: false),
+            keys: [.right, .down], help: "select a worker or loop (or click); PgUp/PgDn by 16",
+            intent: .moveSelection(1), helpKeys: "arrows"),
+        KeyBinding(
+            keys: [.left, .up], help: "select the previous one", intent: .moveSelection(-1), helpKeys: "arrows",
+            inHelp: false),
+        // Many workers: a heat-map row of carriers at a time.
+        KeyBinding(
+            keys: [.pageDown], help: "select 16 workers on", intent: .moveSelection(16), helpKeys: "PgDn",
+            inHelp: false),
+        KeyBinding(keys: [.pageUp], help: "select 16 workers back", intent: .moveSelection(-16), inHelp: false),
         KeyBinding(keys: [.enter], help: "details of the selected worker or loop", intent: .openDetails),
         KeyBinding(keys: [.escape], help: "close help, picker, details or banner", intent: .closeOverlay),
         KeyBinding(keys: [.ctrl("l")], help: "repaint the whole screen", intent: .redraw),

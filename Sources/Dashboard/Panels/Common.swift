@@ -337,6 +337,27 @@ enum BusyPanel {
         let withSpin = spins.contains { $0 != nil }
         grid.line(inner, 0, definition(s, separator: grid.glyphs.separator), style: .dim)
         let selected = view.selection(count: ratios.count)
+        let rowsForWorkers = inner.height - 1 - (s.pool == nil ? 0 : 1)
+        if ratios.count > rowsForWorkers && rowsForWorkers > 0 {
+            // Many workers: folded into columns of bars, or past that the spread of busy shares.
+            let cols = (ratios.count + rowsForWorkers - 1) / rowsForWorkers
+            let colWidth = (inner.width - 2 * (cols - 1)) / cols
+            if colWidth >= 14 {
+                drawFolded(
+                    into: &grid, inner: inner, ratios: ratios, snapshot: s, selected: selected, rows: rowsForWorkers,
+                    columns: cols)
+            } else {
+                drawSpread(into: &grid, inner: inner, ratios: ratios, snapshot: s, selected: selected)
+            }
+            if let p = s.pool {
+                grid.bar(
+                    at: Point(inner.x, inner.maxY - 1), width: inner.width,
+                    fraction: Double(p.busy) / Double(max(1, p.threads)), label: "pool",
+                    value: "\(p.busy)/\(p.threads)",
+                    labelWidth: 4, valueWidth: 5, style: PanelPalette.running)
+            }
+            return
+        }
         let sparkWidth = inner.width >= 36 ? min(16, inner.width / 3) : 0
         var row = 1
         for (i, r) in ratios.enumerated() where row < inner.height {
@@ -360,6 +381,52 @@ enum BusyPanel {
                 at: Point(inner.x, inner.y + row), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0),
                 fraction: Double(p.busy) / Double(max(1, p.threads)), label: "pool",
                 value: "\(p.busy)/\(p.threads)", labelWidth: 4, valueWidth: 5, style: PanelPalette.running)
+        }
+    }
+}
+
+extension BusyPanel {
+    static func label(_ s: Snapshot, _ i: Int) -> String { s.model.usesFibers ? "C\(s.workers[i].id)" : "L\(i + 1)" }
+
+    /// Bars in `columns` columns of `rows` rows, no sparklines (16 loops, 16–32 carriers in the side column).
+    static func drawFolded(
+        into grid: inout Grid, inner: Rect, ratios: [Double], snapshot s: Snapshot, selected: Int?, rows: Int,
+        columns: Int
+    ) {
+        let colWidth = (inner.width - 2 * (columns - 1)) / columns
+        let labelWidth = label(s, max(0, ratios.count - 1)).count
+        for (i, r) in ratios.enumerated() {
+            let c = i / rows
+            grid.bar(
+                at: Point(inner.x + c * (colWidth + 2), inner.y + 1 + i % rows), width: colWidth, fraction: r,
+                label: label(s, i), value: Fmt.pct(r), labelWidth: labelWidth, valueWidth: 4,
+                style: PanelPalette.running, labelStyle: i == selected ? .reverse : nil)
+        }
+    }
+
+    /// How many workers are in each busy band (the heat-map's shades), and the selected one's share.
+    static func drawSpread(into grid: inout Grid, inner: Rect, ratios: [Double], snapshot s: Snapshot, selected: Int?) {
+        var bands = [Int](repeating: 0, count: HeatShade.busyBounds.count + 1)
+        for r in ratios { bands[HeatShade.busyLevel(r)] += 1 }
+        let edges = [0] + HeatShade.busyBounds.map { Int(($0 * 100).rounded()) } + [101]
+        let who = s.model.usesFibers ? "carriers" : "loops"
+        var row = 1
+        for level in stride(from: bands.count - 1, through: 0, by: -1) where row < inner.height {
+            let range = "\(edges[level])-\(edges[level + 1] - 1)%"
+            grid.bar(
+                at: Point(inner.x, inner.y + row), width: inner.width,
+                fraction: Double(bands[level]) / Double(max(1, ratios.count)), label: range,
+                value: "\(bands[level]) \(who)", labelWidth: 7, valueWidth: 12, style: PanelPalette.running)
+            row += 1
+        }
+        if let i = selected, row < inner.height {
+            let mean = ratios.reduce(0, +) / Double(max(1, ratios.count))
+            grid.spans(
+                inner, row,
+                [
+                    (label(s, i), .reverse), (" \(Fmt.pct(ratios[i]))", PanelPalette.running),
+                    ("  mean \(Fmt.pct(mean)) of \(ratios.count)", .dim),
+                ])
         }
     }
 }

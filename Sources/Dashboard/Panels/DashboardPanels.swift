@@ -90,6 +90,7 @@ public enum DashboardPanels {
         switch s.model {
         case .virtualThreads, .greenThreads:
             let layout = FiberChartLayout.make(plan.flow, carriers: s.workers.count, withFibers: plan.fibers.isEmpty)
+            if let map = layout.heatMap { return map.index(at: point) }
             return layout.carriers.firstIndex { $0.contains(point) }
         case .eventLoop:
             return EventLoopLayout.make(plan.flow, poolThreads: s.pool?.threadStates?.count, pool: s.pool != nil).loop

@@ -24,7 +24,7 @@ import Telemetry
 /// Where the parts of the fiber flowchart go. Pure; tested.
 struct FiberChartLayout: Equatable {
     var scheduler: Rect
-    /// Carrier boxes (or rows, in table mode), by worker index.
+    /// Carrier boxes (or rows, in table mode), by worker index; empty in heat-map mode (cells: `heatMap`).
     var carriers: [Rect]
     /// One row per carrier instead of boxes.
     var table: Bool
@@ -32,19 +32,40 @@ struct FiberChartLayout: Equatable {
     var lanes: Rect
     /// Fibers-by-state box (compact only; empty when the plan has a separate fibers panel).
     var fibers: Rect
+    /// The heat-maps, when not even one row per carrier fits (ManyWorkers.swift); nil otherwise.
+    var heatMap: HeatMapLayout? = nil
+    /// The steals matrix or top pairs (table and heat-map modes; ManyWorkers.swift); empty without room.
+    var steals = Rect(0, 0, 0, 0)
 
     static let minBoxWidth = 11
     static let maxBoxWidth = 48
+    /// Flowcharts at least this wide put the steals beside the table or the maps, not under them.
+    static let stealsBesideWidth = 100
+
+    /// Rows of the fibers-by-state box for a flowchart `width` wide.
+    static func fibersHeight(width: Int) -> Int {
+        let cols = max(1, (width - 4) / 22)
+        return (8 + cols - 1) / cols + 2
+    }
+
+    /// Columns the steals get beside the table or the maps in a flowchart `width` wide (0: under them).
+    static func stealsWidth(_ width: Int) -> Int { width >= stealsBesideWidth ? max(36, min(56, width * 2 / 5)) : 0 }
+
+    /// Whether one row of boxes fits `n` carriers in `width` columns.
+    static func boxesFit(width: Int, carriers n: Int) -> Bool {
+        let count = max(1, n)
+        let gap = (width - 2 * (count - 1)) / count >= 16 ? 2 : 1
+        return (width - gap * (count - 1)) / count >= minBoxWidth
+    }
 
     static func make(_ rect: Rect, carriers n: Int, withFibers: Bool) -> FiberChartLayout {
         let schedHeight = rect.height >= 30 ? 4 : 3
         let (sched, rest0) = rect.splitTop(schedHeight)
         var rest = rest0
-        var fibers = Rect(rect.x, rect.maxY, rect.width, 0)
+        let noFibers = Rect(rect.x, rect.maxY, rect.width, 0)
+        var fibers = noFibers
         if withFibers && rest.height >= 15 {
-            let cols = max(1, (rect.width - 4) / 22)
-            let rows = (8 + cols - 1) / cols
-            let split = rest.splitBottom(rows + 2)
+            let split = rest.splitBottom(fibersHeight(width: rect.width))
             rest = split.rest
             fibers = split.bottom
         }
@@ -53,13 +74,16 @@ struct FiberChartLayout: Equatable {
         let boxWidth = (rect.width - gap * (count - 1)) / count
         let boxesFit = boxWidth >= minBoxWidth && rest.height >= 1 + 5 + 1
         if !boxesFit {
-            // Table: one row per carrier below a one-row gap for the bus.
-            let body = rest.inset(top: 0, left: 0, bottom: 0, right: 0)
-            let rows = (0..<n).map { i in Rect(body.x + 5, body.y + 1 + i, max(0, body.width - 5), 1) }
-                .map { $0.intersection(body) }
-            return FiberChartLayout(
-                scheduler: sched, carriers: rows, table: true, lanes: Rect(rect.x, rect.maxY, rect.width, 0),
-                fibers: fibers)
+            // Table: one row per carrier below a one-row gap for the bus, when every row fits (with the fibers
+            // box, else without it); past that, the heat-maps.
+            if n + 1 > rest.height && n + 1 <= rest0.height {
+                rest = rest0
+                fibers = noFibers
+            }
+            if n + 1 <= rest.height || HeatMapLayout.make(rest0, carriers: n) == nil {
+                return table(sched: sched, rest: rest, carriers: n, fibers: fibers)
+            }
+            return heat(sched: sched, rest: rest0, carriers: n, withFibers: withFibers, width: rect.width)
         }
         let available = rest.height - 1  // the arrow row
         let boxHeight = max(5, min(available - 1, rect.height >= 40 ? 9 : 7))
@@ -71,6 +95,54 @@ struct FiberChartLayout: Equatable {
         let lanes = Rect(rest.x, rest.y + 1 + boxHeight, rest.width, laneRows)
         return FiberChartLayout(
             scheduler: sched, carriers: Array(cols.prefix(n)), table: false, lanes: lanes, fibers: fibers)
+    }
+
+    static func table(sched: Rect, rest: Rect, carriers n: Int, fibers: Rect) -> FiberChartLayout {
+        let beside = stealsWidth(rest.width)
+        let body = Rect(rest.x, rest.y, rest.width - (beside > 0 ? beside + 2 : 0), rest.height)
+        let rows = (0..<n).map { i in Rect(body.x + 5, body.y + 1 + i, max(0, body.width - 5), 1) }
+            .map { $0.intersection(body) }
+        let end = min(rest.maxY, rest.y + 1 + n)
+        let steals =
+            beside > 0
+            ? Rect(rest.maxX - beside, rest.y, beside, rest.height)
+            : Rect(rest.x + 1, end, rest.width - 1, rest.maxY - end)
+        return FiberChartLayout(
+            scheduler: sched, carriers: rows, table: true, lanes: Rect(rest.x, rest.maxY, rest.width, 0),
+            fibers: fibers, steals: steals)
+    }
+
+    static func heat(sched: Rect, rest: Rect, carriers n: Int, withFibers: Bool, width: Int) -> FiberChartLayout {
+        let beside = stealsWidth(rest.width)
+        let left = Rect(rest.x + 1, rest.y, rest.width - 1 - (beside > 0 ? beside + 2 : 0), rest.height)
+        let map = HeatMapLayout.make(left, carriers: n, spare: beside > 0 ? 0 : 1)
+        let used = max(map?.selection.maxY ?? rest.y, map?.busy.maxY ?? rest.y)
+        var bottom = rest.maxY
+        var fibers = Rect(rest.x, rest.maxY, rest.width, 0)
+        let fibersRows = fibersHeight(width: width)
+        // The fibers box only when the steals keep at least two rows under the maps.
+        if withFibers && bottom - used >= fibersRows + (beside > 0 ? 0 : 2) {
+            fibers = Rect(rest.x, rest.maxY - fibersRows, rest.width, fibersRows)
+            bottom = fibers.y
+        }
+        let steals =
+            beside > 0
+            ? Rect(rest.maxX - beside, rest.y, beside, bottom - rest.y)
+            : Rect(rest.x + 1, used, rest.width - 1, max(0, bottom - used))
+        return FiberChartLayout(
+            scheduler: sched, carriers: [], table: false, lanes: Rect(rest.x, rest.maxY, rest.width, 0),
+            fibers: fibers, heatMap: map, steals: steals)
+    }
+
+    /// Rows the flowchart of `n` carriers uses at its richest in `width` columns, at most `maxHeight` (the rich
+    /// plan's flow row; its scheduler box is 4 rows there).
+    static func preferredHeight(width: Int, carriers n: Int, maxHeight: Int) -> Int {
+        if boxesFit(width: width, carriers: n) { return 4 + 1 + 9 + 3 }
+        let beside = stealsWidth(width) > 0
+        let table = 4 + 1 + n + (beside ? 1 : 4)
+        if table <= maxHeight { return table }
+        let rows = (n + 15) / 16
+        return beside ? max(4 + 1 + rows + 1, 4 + 12) : 4 + 1 + rows + 1 + 6
     }
 }
 
@@ -102,8 +174,12 @@ enum FiberChart {
         let layout = FiberChartLayout.make(rect, carriers: s.workers.count, withFibers: withFibers)
         let selected = view.selection(count: s.workers.count)
         drawScheduler(into: &grid, layout: layout, snapshot: s)
-        if layout.table {
+        if let map = layout.heatMap {
+            CarrierHeatMap.draw(into: &grid, layout: map, snapshot: s, selected: selected)
+            StealsView.draw(into: &grid, rect: layout.steals, snapshot: s, history: history)
+        } else if layout.table {
             drawTable(into: &grid, layout: layout, snapshot: s, history: history, selected: selected)
+            StealsView.draw(into: &grid, rect: layout.steals, snapshot: s, history: history)
         } else {
             for (i, w) in s.workers.enumerated() where i < layout.carriers.count {
                 let box = layout.carriers[i]
@@ -122,9 +198,16 @@ enum FiberChart {
             "Scheduler \(Character(grid.glyphs.separator)) \(what) \(Character(grid.glyphs.separator)) \(n) carrier\(n == 1 ? "" : "s")"
         let inner = grid.box(layout.scheduler, title: title)
         let r = inner.inset(dx: 1, dy: 0)
+        // Table and heat-map: carriers by state on the first row, when they fit (the maps' red has its words here).
+        let states = layout.table || layout.heatMap != nil ? CarrierHeatMap.stateCounts(s) : []
+        let statesWidth = states.reduce(0) { $0 + DisplayWidth.of($1.0) }
         var x = grid.spans(r, 0, [("injector ", .plain), ("\(s.injectorDepth)", PanelPalette.runnable.with(.bold))])
+        // The injector's bar gives up cells for the states only when both do not fit whole.
+        let fullBar = min(40, max(s.injectorDepth, s.injectorPeak ?? 0)) + 1
+        let showStates = !states.isEmpty && x + min(fullBar, 13) + 2 + statesWidth <= r.width
         x += grid.countBar(
-            r, 0, x: x, count: s.injectorDepth, peak: s.injectorPeak, maxCells: 40, style: PanelPalette.runnable)
+            r, 0, x: x, count: s.injectorDepth, peak: s.injectorPeak,
+            maxCells: showStates && x + fullBar + 2 + statesWidth > r.width ? 12 : 40, style: PanelPalette.runnable)
         let f = s.fibers
         let sep = "  "
         let counts: [(String, Style)] = [
@@ -137,8 +220,11 @@ enum FiberChart {
         let width = counts.reduce(0) { $0 + DisplayWidth.of($1.0) }
         if r.height >= 2 {
             grid.spans(r, 1, counts)
-        } else if x + 4 + width <= r.width {
+        } else if states.isEmpty && x + 4 + width <= r.width {
             grid.spans(r, 0, counts, x: r.width - width)
+        }
+        if showStates && x + 2 + statesWidth <= r.width {
+            grid.spans(r, 0, states, x: r.width - statesWidth)
         }
     }
 
@@ -259,6 +345,7 @@ enum FiberChart {
             grid.line(last, 0, "+\(s.workers.count - shown + 1) more carriers", style: .dim)
         }
         let drawn = shown < s.workers.count ? max(0, shown - 1) : shown
+        let labelWidth = 1 + String(max(0, s.workers.count - 1)).count
         for (i, w) in s.workers.enumerated() where i < drawn {
             let row = layout.carriers[i]
             grid.polyline([Point(busX, layout.scheduler.maxY - 1), Point(busX, row.y), Point(row.x - 1, row.y)])
@@ -270,7 +357,8 @@ enum FiberChart {
                 [
                     ("C\(w.id) ", i == selected ? Style.reverse : .bold), (word, st.with(.bold)),
                 ])
-            x = max(x + 1, 11)
+            // Columns line up after the widest label ("C255 ") and state word ("HANDOFF").
+            x = max(x + 1, labelWidth + 1 + 7 + 1)
             let barWidth = min(16, max(6, row.width / 4))
             grid.bar(
                 at: Point(row.x + x, row.y), width: barWidth,

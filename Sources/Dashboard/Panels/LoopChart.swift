@@ -68,6 +68,9 @@ struct LoopGroupLayout: Equatable {
     var threads: [Rect]
     /// True when each pair is one row instead of two boxes.
     var rows: Bool
+    /// Columns of rows when one column of rows does not fit (many loops: "L12→T12 ready 4 …" in each); 1
+    /// otherwise. Folded rows have the whole pair in `loops` and an empty rect in `threads`.
+    var folded = 1
     /// The shared pool box (empty without a shared pool).
     var pool: Rect
 
@@ -89,23 +92,40 @@ struct LoopGroupLayout: Equatable {
         var threads: [Rect] = []
         let arrowGap = pairsArea.width >= 60 ? 6 : 4
         let half = (pairsArea.width - arrowGap) / 2
-        for i in 0..<n {
-            let y = pairsArea.y + (boxes ? i * boxHeight : i)
-            let h = boxes ? boxHeight : 1
-            guard y + h <= pairsArea.maxY else { break }
-            loops.append(Rect(pairsArea.x, y, half, h))
-            threads.append(Rect(pairsArea.x + half + arrowGap, y, pairsArea.width - half - arrowGap, h))
+        // Rows that do not fit one column fold into columns of 20 or more cells ("L12→T12 ready 4 0.4ms 55%").
+        // Folded rows draw no arrow per loop, so the bus column of a pool below is theirs too.
+        let fold =
+            boxes || n <= pairsArea.height || pairsArea.height < 1 ? 1 : (n + pairsArea.height - 1) / pairsArea.height
+        let foldWidth = below ? inner.width : pairsArea.width
+        let colWidth = fold > 1 ? (foldWidth - 2 * (fold - 1)) / fold : 0
+        if fold > 1 && colWidth >= 20 {
+            let perColumn = (n + fold - 1) / fold  // balanced: 16 loops in two columns of 8, not 15 and 1
+            for i in 0..<n {
+                let c = i / perColumn
+                loops.append(Rect(pairsArea.x + c * (colWidth + 2), pairsArea.y + i % perColumn, colWidth, 1))
+                threads.append(Rect(loops[i].maxX, loops[i].y, 0, 1))
+            }
+        } else {
+            for i in 0..<n {
+                let y = pairsArea.y + (boxes ? i * boxHeight : i)
+                let h = boxes ? boxHeight : 1
+                guard y + h <= pairsArea.maxY else { break }
+                loops.append(Rect(pairsArea.x, y, half, h))
+                threads.append(Rect(pairsArea.x + half + arrowGap, y, pairsArea.width - half - arrowGap, h))
+            }
         }
+        let folded = fold > 1 && colWidth >= 20 ? fold : 1
         var pool = Rect(rect.maxX, rect.y, 0, 0)
-        if beside, let first = threads.first, let last = threads.last {
+        let pairsBottom = threads.map(\.maxY).max() ?? pairsArea.y
+        if beside, let first = threads.first {
             let top = first.y
-            let bottom = max(last.maxY, top + 4)
+            let bottom = max(pairsBottom, top + 4)
             pool = Rect(inner.maxX - poolWidth, top, poolWidth, min(bottom, inner.maxY) - top)
-        } else if below, let last = threads.last {
+        } else if below, !threads.isEmpty {
             let width = min(pairsArea.width, 34)
-            pool = Rect(pairsArea.maxX - width, last.maxY + 1, width, min(4, max(0, inner.maxY - last.maxY - 1)))
+            pool = Rect(pairsArea.maxX - width, pairsBottom + 1, width, min(4, max(0, inner.maxY - pairsBottom - 1)))
         }
-        return LoopGroupLayout(frame: rect, loops: loops, threads: threads, rows: !boxes, pool: pool)
+        return LoopGroupLayout(frame: rect, loops: loops, threads: threads, rows: !boxes, folded: folded, pool: pool)
     }
 }
 
@@ -255,6 +275,19 @@ enum LoopChart {
             let lr = layout.loops[i]
             let tr = layout.threads[i]
             let sel = i == selected
+            if layout.folded > 1 {
+                // Folded rows: the whole pair on one row, "L12→T12" for "Event Loop 12 → Thread 12".
+                let lagStyle = PanelPalette.lag(l.lag.recentMs)
+                grid.spans(
+                    lr, 0,
+                    [
+                        ("L\(i + 1)\(Character(grid.glyphs.arrowRight))T\(i + 1)", sel ? Style.reverse : .bold),
+                        (" " + Fmt.pct(l.busyRatio), .plain), (" lag \(Fmt.ms(l.lag.recentMs))", lagStyle),
+                        (" ready \(l.readyDepth)", PanelPalette.runnable),
+                        (" " + (l.current ?? "idle"), l.current == nil ? PanelPalette.parked : PanelPalette.running),
+                    ])
+                continue
+            }
             if layout.rows {
                 let lagStyle = PanelPalette.lag(l.lag.recentMs)
                 grid.spans(
@@ -289,7 +322,7 @@ enum LoopChart {
                         ])
                 }
             }
-            if shared, !layout.pool.isEmpty {
+            if shared, !layout.pool.isEmpty, layout.folded == 1 {
                 let from = Point(tr.maxX, layout.rows ? tr.y : tr.y + 1)
                 if layout.pool.x > tr.maxX {
                     // Pool beside: right, down or up to the pool's middle row, right into it.
@@ -304,6 +337,12 @@ enum LoopChart {
             }
         }
         if let pool = s.pool, shared, !layout.pool.isEmpty {
+            if layout.folded > 1 {
+                // Folded columns have no room for an arrow per loop: one line says every loop feeds the pool.
+                let text = "all \(s.loops.count) loops \(Character(grid.glyphs.arrowDown)) one pool"
+                grid.text(
+                    at: Point(layout.pool.x, layout.pool.y - 1), text, style: .dim, maxWidth: layout.pool.width)
+            }
             drawPoolBox(into: &grid, box: layout.pool, pool: pool)
         }
         if let pool = s.pool, !shared, rect.height > 2 {

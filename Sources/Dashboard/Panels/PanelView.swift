@@ -172,7 +172,8 @@ public struct PanelPlan: Hashable, Sendable {
         }
         let sideWidth = min(56, max(44, rect.width / 4))
         let (main, side) = rect.splitLeft(rect.width - sideWidth)
-        let flowHeight = min(preferredFlowHeight(s, width: main.width), max(0, main.height - 12))
+        let flowHeight = min(
+            preferredFlowHeight(s, width: main.width, maxHeight: max(0, main.height - 12)), max(0, main.height - 12))
         if view.showCode {
             let parts = main.split(.vertical, [.fixed(flowHeight), .fill(weight: 1, min: 14), .fixed(6)])
             p.flow = parts[0]
@@ -203,17 +204,20 @@ public struct PanelPlan: Hashable, Sendable {
     }
 
     /// Rows the model's flowchart uses at its richest (the rest of the height goes to the lag chart).
-    static func preferredFlowHeight(_ s: Snapshot, width: Int) -> Int {
+    /// `maxHeight`: the most the plan can give (a table of carriers that does not fit turns into heat-maps).
+    static func preferredFlowHeight(_ s: Snapshot, width: Int, maxHeight: Int = .max) -> Int {
         switch s.model {
         case .virtualThreads, .greenThreads:
-            let n = max(1, s.workers.count)
-            let boxes = (width - (n - 1)) / n >= FiberChartLayout.minBoxWidth
-            return boxes ? 4 + 1 + 9 + 3 : 4 + 1 + n + 1
+            return FiberChartLayout.preferredHeight(
+                width: width, carriers: max(1, s.workers.count), maxHeight: maxHeight)
         case .eventLoop:
             guard let pool = s.pool else { return 7 }
             return (width - (pool.threads - 1)) / max(1, pool.threads) >= 10 ? 6 + 3 + 4 + 1 : 6 + 2 + 4
         case .loopPerThread:
-            return 2 + 4 * max(1, s.loops.count) + (s.pool?.shared == true && width < 80 ? 5 : 0)
+            // Boxes of 4 rows per loop when they fit, else one row per loop (LoopGroupLayout).
+            let below = s.pool?.shared == true && width < LoopGroupLayout.poolBesideWidth ? 5 : 0
+            let boxes = 2 + 4 * max(1, s.loops.count) + below
+            return boxes <= maxHeight ? boxes : 2 + max(1, s.loops.count) + below
         }
     }
 }

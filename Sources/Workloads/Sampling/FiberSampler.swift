@@ -46,8 +46,15 @@ public struct FiberSampler: Sendable {
         let time = snapshot.time
         let ratios = busy.ratios(time: time, busy: m.workers.map(\.userNanos))
         let searching = search.ratios(time: time, busy: m.workers.map(\.searchNanos))
-        // The interval's workers by id (the same set as the metrics' unless the read raced a restart).
-        let taken = interval.map { iv in Dictionary(iv.workers.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) }
+        // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both lists
+        // come in worker order, so the position is the id's; a dictionary only when they differ (256 carriers:
+        // building one per sample cost more than the rest of this loop).
+        let aligned = interval.map { iv in
+            iv.workers.count == m.workers.count && zip(iv.workers, m.workers).allSatisfy { $0.id == $1.id }
+        }
+        let taken =
+            aligned == false
+            ? interval.map { iv in Dictionary(iv.workers.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) } : nil
         if lastRuns.count != ratios.count {
             lastRuns = []
             lastStolenIn = []
@@ -62,7 +69,7 @@ public struct FiberSampler: Sendable {
             let stolen = previous ? w.stolenIn &- lastStolenIn[i] : nil
             // What ran: the interval's last named fiber when the scheduler reports it; else the fiber last
             // resumed on this carrier (the scheduler keeps its name until the next resume) if any ran.
-            let iv = taken?[w.id]
+            let iv = aligned == true ? interval?.workers[i] : taken?[w.id]
             let ranSome = (ran ?? 0) > 0
             let lastFiber = iv.map { $0.lastFiber } ?? (ranSome ? w.currentFiber : nil)
             let lastKind = iv.map { $0.lastKind } ?? (ranSome ? w.currentKind : nil)
