@@ -207,6 +207,8 @@ public struct PanelPlan: Hashable, Sendable {
             return (width - (pool.threads - 1)) / max(1, pool.threads) >= 10 ? 6 + 3 + 4 + 1 : 6 + 2 + 4
         case .loopPerThread:
             return 2 + 4 * max(1, s.loops.count) + (s.pool?.shared == true && width < 80 ? 5 : 0)
+        case .asyncioMN:
+            return MNLoopLayout.preferredHeight(threads: s.mnLoop?.threads.count ?? 0, width: width)
         }
     }
 }
