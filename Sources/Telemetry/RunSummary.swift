@@ -446,7 +446,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
             for i in invariant {
                 out.append(
                     [
-                        pad(i.runtime, 10), lpad("\(i.threads)", 8), lpad("\(i.rounds)", 8), lpad("\(i.increments)", 11),
+                        pad(i.runtime, 10), lpad("\(i.threads)", 8), lpad("\(i.rounds)", 8),
+                        lpad("\(i.increments)", 11),
                         lpad("\(i.lostUpdates)", 8), lpad("\(i.cacheFills)", 8), lpad("\(i.duplicateFills)", 10),
                     ].joined(separator: " "))
             }

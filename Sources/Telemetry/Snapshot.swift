@@ -589,3 +589,8 @@ public struct MNLoopSnapshot: Codable, Sendable, Equatable {
         self.invariant = invariant
     }
 }
+
+extension SchedulerModel {
+    /// False for asyncio-mn, which runs its own `[invariant]` workload instead of `[task.NAME]` tables.
+    public var runsTaskSpecs: Bool { self != .asyncioMN }
+}

@@ -70,7 +70,7 @@ enum MNLoopChart {
         // Rows: header, threads (folded), two figure rows.
         let figureRows = min(2, max(0, r.height - 1))
         let threadRows = max(0, r.height - 1 - figureRows)
-        grid.line(r, 0, "thr state queue      stole in/out  from    busy", style: .dim)
+        drawHeader(into: &grid, r)
         let shown = mn.threads.count <= threadRows ? mn.threads.count : max(0, threadRows - 1)
         for (row, t) in mn.threads.prefix(shown).enumerated() {
             drawThread(into: &grid, r, row + 1, t)
@@ -87,6 +87,21 @@ enum MNLoopChart {
         drawFigures(into: &grid, r, 1 + threadRows, inv, rows: figureRows)
     }
 
+    /// Columns of a thread row (and of the header): id, state, queue and its bar, jobs stolen in/out, the top
+    /// victim; busy is right-aligned.
+    static let stateColumn = 4
+    static let queueColumn = 10
+    static let stealColumn = 21
+    static let victimColumn = 31
+
+    static func drawHeader(into grid: inout Grid, _ r: Rect) {
+        for (text, x) in [("thr", 0), ("state", stateColumn), ("queue", queueColumn), ("in/out", stealColumn)] {
+            grid.line(r, 0, text, style: .dim, x: x)
+        }
+        grid.line(r, 0, "from", style: .dim, x: victimColumn)
+        grid.text(at: r.origin, "busy", style: .dim, maxWidth: r.width, align: .right)
+    }
+
     static func drawThread(into grid: inout Grid, _ r: Rect, _ row: Int, _ t: MNThreadSnapshot) {
         let (word, style): (String, Style) =
             switch t.state {
@@ -95,18 +110,20 @@ enum MNLoopChart {
             case .parked: ("idle", PanelPalette.parked)
             case .stopped: ("stop", .dim)
             }
-        var x = grid.spans(
-            r, row,
-            [(pad("T\(t.id + 1)", 4), .bold), (pad(word, 6), style), ("q \(t.queueDepth)", PanelPalette.runnable)])
-        x += grid.countBar(
-            r, row, x: x, count: t.queueDepth, peak: t.queuePeak, maxCells: 6, style: PanelPalette.runnable)
-        let queueEnd = 17
-        let steals = "\(Fmt.count(t.stolenIn))/\(Fmt.count(t.stolenOut))"
-        let from = t.topVictim.map { "←T\($0 + 1) \(Fmt.count(t.topVictimJobs))" } ?? ""
-        grid.spans(
-            r, row,
-            [(pad(steals, 14), t.stolenIn > 0 ? PanelPalette.stealHeld : .dim), (pad(from, 8), PanelPalette.steal)],
-            x: max(x, queueEnd))
+        grid.line(r, row, "T\(t.id + 1)", style: .bold)
+        grid.line(r, row, word, style: style, x: stateColumn)
+        let q = grid.line(r, row, "q \(t.queueDepth)", style: PanelPalette.runnable, x: queueColumn)
+        grid.countBar(
+            r, row, x: queueColumn + q, count: t.queueDepth, peak: t.queuePeak,
+            maxCells: stealColumn - queueColumn - q - 3, style: PanelPalette.runnable)
+        grid.line(
+            r, row, "\(Fmt.count(t.stolenIn))/\(Fmt.count(t.stolenOut))",
+            style: t.stolenIn > 0 ? PanelPalette.stealHeld : .dim, x: stealColumn)
+        if let v = t.topVictim {
+            grid.line(
+                r, row, "\(Character(grid.glyphs.arrowLeft))T\(v + 1) \(Fmt.count(t.topVictimJobs))",
+                style: PanelPalette.steal, x: victimColumn)
+        }
         grid.text(at: Point(r.x, r.y + row), Fmt.pct(t.busyRatio), maxWidth: r.width, align: .right)
     }
 
@@ -120,7 +137,8 @@ enum MNLoopChart {
         }
         let lostStyle = inv.lostUpdates > 0 ? PanelPalette.blocked : PanelPalette.running.with(.bold)
         var lost: [(String, Style)] = [
-            ("lost updates ", .bold), (Fmt.count(inv.lostUpdates), lostStyle),
+            // Exact, never abbreviated: the figure of the claim.
+            ("lost updates ", .bold), ("\(inv.lostUpdates)", lostStyle),
             (" of \(Fmt.count(inv.increments))", .dim),
         ]
         if inv.increments > 0 && inv.lostUpdates > 0 {
@@ -130,7 +148,7 @@ enum MNLoopChart {
         guard rows > 1 else { return }
         let dupStyle = inv.duplicateFills > 0 ? PanelPalette.blocked : PanelPalette.running.with(.bold)
         var dup: [(String, Style)] = [
-            ("duplicate fills ", .plain), (Fmt.count(inv.duplicateFills), dupStyle),
+            ("duplicate fills ", .plain), ("\(inv.duplicateFills)", dupStyle),
             (" of \(Fmt.count(inv.cacheFills))", .dim),
         ]
         if rows == 2 { dup.append((" \(Character(grid.glyphs.separator)) \(Fmt.count(inv.rounds)) rounds", .dim)) }
@@ -163,7 +181,4 @@ enum MNLoopChart {
             x: x)
     }
 
-    private static func pad(_ s: String, _ n: Int) -> String {
-        s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
-    }
 }

@@ -216,7 +216,8 @@ private struct PresetParser {
         }
         var workload = Workload(tasks: tasks, seed: UInt64(seed))
         workload.invariant = invariant
-        return Preset(name: name, title: title, explain: explain, scheduler: scheduler, workload: workload, source: file)
+        return Preset(
+            name: name, title: title, explain: explain, scheduler: scheduler, workload: workload, source: file)
     }
 
     // The asyncio invariant (issue 15).
