@@ -52,5 +52,14 @@ extension HeadlessTests {
             #expect(mn.lostUpdates > 0, "the M:N loop lost no update in \(mn.increments) increments")
             #expect(mn.lostUpdates <= mn.increments)
         }
+
+        /// Switching to and from asyncio-mn joins the M:N loop's threads and closes the single loop's fds.
+        @Test func switchingAsyncioMNLeaksNoThreadNorDescriptor() throws {
+            let (fds, fdsAfter, threads, threadsAfter, worst) = try LiveSourceTests.switchRound(
+                ["asyncio-mn", "asyncio"], count: 10, dwell: 0.05)
+            #expect(threadsAfter <= threads, "threads \(threads) → \(threadsAfter)")
+            #expect(fdsAfter <= fds, "fds \(fds) → \(fdsAfter)")
+            print("InvariantClaimTests: worst asyncio-mn switch \(Double(worst) / 1e6) ms")
+        }
     }
 }
