@@ -22,6 +22,8 @@ extension SchedulerModel {
         case .loopPerThread: 1
         case .virtualThreads: 2
         case .greenThreads: 3
+        // 4 is the threads model's (issue 15, plain OS threads; on its own branch).
+        case .asyncioMN: 5
         }
     }
 
@@ -31,6 +33,7 @@ extension SchedulerModel {
         case 1: self = .loopPerThread
         case 2: self = .virtualThreads
         case 3: self = .greenThreads
+        case 5: self = .asyncioMN
         default: throw DecodeError(reason: "unknown scheduler model \(code)")
         }
     }
@@ -94,6 +97,34 @@ extension EventKind {
         case 10: self = .presetSwitch
         case 11: self = .bookmark
         default: throw DecodeError(reason: "unknown event kind \(code)")
+        }
+    }
+}
+
+// The asyncio invariant (issue 15): the M:N loop's section.
+/// Tags of the sections after a frame's task-kind extension (on disk: never renumber, only add).
+/// 1 is the threads model's section (issue 15, plain OS threads; on its own branch).
+enum MNSnapshotSection {
+    static let mnLoop: UInt64 = 2
+}
+
+extension MNThreadState {
+    var code: UInt8 {
+        switch self {
+        case .running: 0
+        case .searching: 1
+        case .parked: 2
+        case .stopped: 3
+        }
+    }
+
+    init(code: UInt8) throws(DecodeError) {
+        switch code {
+        case 0: self = .running
+        case 1: self = .searching
+        case 2: self = .parked
+        case 3: self = .stopped
+        default: throw DecodeError(reason: "unknown M:N thread state \(code)")
         }
     }
 }
@@ -310,7 +341,50 @@ struct RecordEncoder {
             delay(s.readyDelay, p.readyDelay)
             optInt(s.injectorPeak, p.injectorPeak)
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
-            encodeTaskKindExtension(s.taskKinds, p.taskKinds)
+            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: s.mnLoop != nil)
+            // The asyncio invariant (issue 15): a tagged section after the task-kind extension.
+            if let m = s.mnLoop { encodeMNLoop(m, p.mnLoop) }
+        }
+    }
+
+    // MARK: the M:N loop (the asyncio invariant)
+
+    /// The M:N loop's section: its tag, then its figures as deltas against the previous frame's section (a
+    /// default one when that had none). Written only for asyncio-mn frames (model code 5), which older
+    /// decoders reject by the model code before they reach it.
+    private mutating func encodeMNLoop(_ m: MNLoopSnapshot, _ prev: MNLoopSnapshot?) {
+        let p = prev ?? MNLoopSnapshot()
+        w.varint(MNSnapshotSection.mnLoop)
+        int(m.injectorDepth, p.injectorDepth)
+        int(m.tasksAlive, p.tasksAlive)
+        w.varint(UInt64(m.threads.count))
+        for (i, x) in m.threads.enumerated() {
+            let px = i < p.threads.count ? p.threads[i] : MNThreadSnapshot(id: i)
+            int(x.id, px.id)
+            w.u8(x.state.code)
+            u64(x.runs, px.runs)
+            optU64(x.runsInInterval, px.runsInInterval)
+            u64(x.stealOps, px.stealOps)
+            u64(x.stolenIn, px.stolenIn)
+            u64(x.stolenOut, px.stolenOut)
+            u64(x.parks, px.parks)
+            int(x.queueDepth, px.queueDepth)
+            int(x.queuePeak, px.queuePeak)
+            int(x.maxQueueDepth, px.maxQueueDepth)
+            dbl(x.busyRatio, px.busyRatio)
+            optInt(x.topVictim, px.topVictim)
+            u64(x.topVictimJobs, px.topVictimJobs)
+        }
+        w.varint(UInt64(m.invariant.count))
+        for (i, x) in m.invariant.enumerated() {
+            let px = i < p.invariant.count ? p.invariant[i] : InvariantSnapshot(runtime: "", threads: 0)
+            str(x.runtime)
+            int(x.threads, px.threads)
+            u64(x.rounds, px.rounds)
+            u64(x.increments, px.increments)
+            u64(x.lostUpdates, px.lostUpdates)
+            u64(x.cacheFills, px.cacheFills)
+            u64(x.duplicateFills, px.duplicateFills)
         }
     }
 
@@ -318,8 +392,12 @@ struct RecordEncoder {
     /// written only when a kind has one (a reader that finds the section absent decodes those figures
     /// as nil: n/a; format 1 frames never have it). Per kind: a presence byte (bit 0:
     /// dropped, bit 1: errors), then each present figure as deltas against the previous frame's.
-    private mutating func encodeTaskKindExtension(_ kinds: [TaskKindStats], _ prev: [TaskKindStats]) {
-        guard kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
+    /// `sectionsFollow`: a tagged section comes next, so the extension is written even when empty (every
+    /// presence byte 0), which keeps "the bytes after the frame's fields" meaning the extension.
+    private mutating func encodeTaskKindExtension(
+        _ kinds: [TaskKindStats], _ prev: [TaskKindStats], sectionsFollow: Bool = false
+    ) {
+        guard sectionsFollow || kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
         w.varint(UInt64(kinds.count))
         for (i, k) in kinds.enumerated() {
             let pk = i < prev.count ? prev[i] : TaskKindStats(kind: "")
@@ -645,8 +723,57 @@ struct RecordDecoder {
             s.injectorPeak = try optInt(p.injectorPeak, "injector peak")
             s.busyWindowSeconds = try optDbl(p.busyWindowSeconds, "busy window")
             if !r.atEnd { try decodeTaskKindExtension(&s.taskKinds, p.taskKinds) }
+            // Tagged sections (the asyncio invariant: the M:N loop).
+            while !r.atEnd {
+                let tag = try r.varint()
+                switch tag {
+                case MNSnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
+                default: throw DecodeError(reason: "unknown snapshot section \(tag)")
+                }
+            }
         }
         return s
+    }
+
+    /// The mirror of `RecordEncoder.encodeMNLoop` (after its tag).
+    private mutating func decodeMNLoop(_ prev: MNLoopSnapshot?) throws(DecodeError) -> MNLoopSnapshot {
+        let p = prev ?? MNLoopSnapshot()
+        var m = MNLoopSnapshot()
+        m.injectorDepth = try int(p.injectorDepth)
+        m.tasksAlive = try int(p.tasksAlive)
+        let n = try r.count("M:N thread")
+        m.threads.reserveCapacity(n)
+        for i in 0..<n {
+            let px = i < p.threads.count ? p.threads[i] : MNThreadSnapshot(id: i)
+            var x = MNThreadSnapshot(id: try int(px.id))
+            x.state = try MNThreadState(code: try r.u8())
+            x.runs = try u64(px.runs)
+            x.runsInInterval = try optU64(px.runsInInterval, "M:N runs in interval")
+            x.stealOps = try u64(px.stealOps)
+            x.stolenIn = try u64(px.stolenIn)
+            x.stolenOut = try u64(px.stolenOut)
+            x.parks = try u64(px.parks)
+            x.queueDepth = try int(px.queueDepth)
+            x.queuePeak = try int(px.queuePeak)
+            x.maxQueueDepth = try int(px.maxQueueDepth)
+            x.busyRatio = try dbl(px.busyRatio)
+            x.topVictim = try optInt(px.topVictim, "M:N top victim")
+            x.topVictimJobs = try u64(px.topVictimJobs)
+            m.threads.append(x)
+        }
+        let k = try r.count("invariant runtime")
+        m.invariant.reserveCapacity(k)
+        for i in 0..<k {
+            let px = i < p.invariant.count ? p.invariant[i] : InvariantSnapshot(runtime: "", threads: 0)
+            var x = InvariantSnapshot(runtime: try str() ?? "", threads: try int(px.threads))
+            x.rounds = try u64(px.rounds)
+            x.increments = try u64(px.increments)
+            x.lostUpdates = try u64(px.lostUpdates)
+            x.cacheFills = try u64(px.cacheFills)
+            x.duplicateFills = try u64(px.duplicateFills)
+            m.invariant.append(x)
+        }
+        return m
     }
 
     /// The mirror of `RecordEncoder.encodeTaskKindExtension`; absent in files of format 1.

@@ -31,6 +31,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// True ready → running delay from the last snapshot; nil (JSON `null`) when the source has none.
     public var readyDelay: Delay?
     public var droppedEvents: UInt64
+    // The asyncio invariant (issue 15).
+    /// The invariant workload per runtime (asyncio-mn: the M:N loop, then the single loop), from the last
+    /// snapshot; nil (JSON `null`) for every other model.
+    public var invariant: [InvariantSnapshot]? = nil
 
     public struct Worker: Codable, Sendable, Equatable {
         public var id: Int
@@ -320,6 +324,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
                 p50Ms: Self.round(d.p50Ms, 6), p99Ms: Self.round(d.p99Ms, 6), maxMs: Self.round(d.maxMs, 6),
                 samples: d.samples, sampling: d.sampling)
         }
+        invariant = last.mnLoop?.invariant
     }
 
     /// Optional figures are written as `null` when unknown (never left out, never 0): see docs/figures.md.
@@ -337,6 +342,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try c.encode(lag, forKey: .lag)
         try c.encode(readyDelay, forKey: .readyDelay)
         try c.encode(droppedEvents, forKey: .droppedEvents)
+        try c.encode(invariant, forKey: .invariant)  // `null` when the model has none
     }
 
     /// Rounds to `places` decimals so the JSON is stable and readable.
@@ -430,6 +436,22 @@ public struct RunSummary: Codable, Sendable, Equatable {
             )
         }
         if droppedEvents > 0 { out.append("dropped events: \(droppedEvents)") }
+        if let invariant {
+            out.append("")
+            out.append(
+                [
+                    pad("invariant", 10), lpad("threads", 8), lpad("rounds", 8), lpad("increments", 11),
+                    lpad("lost", 8), lpad("fills", 8), lpad("dup fills", 10),
+                ].joined(separator: " "))
+            for i in invariant {
+                out.append(
+                    [
+                        pad(i.runtime, 10), lpad("\(i.threads)", 8), lpad("\(i.rounds)", 8),
+                        lpad("\(i.increments)", 11),
+                        lpad("\(i.lostUpdates)", 8), lpad("\(i.cacheFills)", 8), lpad("\(i.duplicateFills)", 10),
+                    ].joined(separator: " "))
+            }
+        }
         return out.joined(separator: "\n")
     }
 }

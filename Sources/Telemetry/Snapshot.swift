@@ -25,6 +25,10 @@ public enum SchedulerModel: String, Codable, Sendable, CaseIterable {
     case virtualThreads = "virtual-threads"
     /// Fibers on exactly one carrier (gevent's model).
     case greenThreads = "green-threads"
+    // The asyncio invariant (issue 15): an M:N event loop beside a single-threaded one.
+    /// The same asyncio-style code on an M:N event loop (tasks resumed on any of N threads, stealing) and on
+    /// one single-threaded loop, side by side.
+    case asyncioMN = "asyncio-mn"
 
     /// True for the fiber models (carriers, run queues, steals, parked fibers).
     public var usesFibers: Bool { self == .virtualThreads || self == .greenThreads }
@@ -94,6 +98,10 @@ public struct Snapshot: Codable, Sendable, Equatable {
         self.events = events
         self.droppedEvents = droppedEvents
     }
+
+    // The asyncio invariant (issue 15): the M:N event loop's threads and the invariant workload's figures.
+    /// The M:N loop of the `asyncio-mn` model; nil for every other model and in recordings made before it.
+    public var mnLoop: MNLoopSnapshot? = nil
 }
 
 /// What a carrier is doing at the instant of the snapshot.
@@ -466,4 +474,123 @@ public struct RuntimeEvent: Codable, Sendable, Equatable {
         self.durationMs = durationMs
         self.name = name
     }
+}
+
+// MARK: - The asyncio invariant (issue 15): the M:N event loop
+
+/// What a thread of the M:N loop is doing at the instant of the snapshot.
+public enum MNThreadState: String, Codable, Sendable, CaseIterable {
+    /// Running a job (a task's step between two awaits).
+    case running
+    /// Found its queue empty; looking in the injector and the other threads' queues.
+    case searching
+    /// Found no work anywhere; asleep until woken or a timer is due.
+    case parked
+    case stopped
+}
+
+/// One thread of the M:N event loop.
+public struct MNThreadSnapshot: Codable, Sendable, Equatable {
+    public var id: Int
+    public var state: MNThreadState
+    /// Jobs run (task steps), cumulative.
+    public var runs: UInt64
+    /// Jobs run since the previous sample; nil on a runtime's first sample.
+    public var runsInInterval: UInt64?
+    /// Steal operations as thief, jobs stolen in, jobs stolen from it by the others (cumulative).
+    public var stealOps: UInt64
+    public var stolenIn: UInt64
+    public var stolenOut: UInt64
+    /// Times it parked (found no work anywhere), cumulative.
+    public var parks: UInt64
+    /// Jobs in its queue now; the highest since the previous sample (peak-hold) and since the start.
+    public var queueDepth: Int
+    public var queuePeak: Int
+    public var maxQueueDepth: Int
+    /// Share of the trailing `Snapshot.busyWindowSeconds` spent running jobs (0…1).
+    public var busyRatio: Double
+    /// The thread it stole the most jobs from (nil when it never stole), and how many.
+    public var topVictim: Int?
+    public var topVictimJobs: UInt64
+
+    public init(
+        id: Int, state: MNThreadState = .running, runs: UInt64 = 0, runsInInterval: UInt64? = nil,
+        stealOps: UInt64 = 0, stolenIn: UInt64 = 0, stolenOut: UInt64 = 0, parks: UInt64 = 0, queueDepth: Int = 0,
+        queuePeak: Int = 0, maxQueueDepth: Int = 0, busyRatio: Double = 0, topVictim: Int? = nil,
+        topVictimJobs: UInt64 = 0
+    ) {
+        self.id = id
+        self.state = state
+        self.runs = runs
+        self.runsInInterval = runsInInterval
+        self.stealOps = stealOps
+        self.stolenIn = stolenIn
+        self.stolenOut = stolenOut
+        self.parks = parks
+        self.queueDepth = queueDepth
+        self.queuePeak = queuePeak
+        self.maxQueueDepth = maxQueueDepth
+        self.busyRatio = busyRatio
+        self.topVictim = topVictim
+        self.topVictimJobs = topVictimJobs
+    }
+}
+
+/// The invariant workload on one runtime: rounds of tasks doing read-modify-write of shared state with no
+/// await between the read and the write (a counter: load, compute, store; a cache: check, compute, set).
+/// Counted per completed round, exactly: a round knows how many increments it made and how many keys it has.
+public struct InvariantSnapshot: Codable, Sendable, Equatable {
+    /// Which runtime: "mn-loop" (the M:N loop) or "loop" (the single-threaded event loop).
+    public var runtime: String
+    /// Threads the runtime runs tasks on (1 for the single loop).
+    public var threads: Int
+    /// Rounds completed, cumulative.
+    public var rounds: UInt64
+    /// Counter increments the completed rounds made (the value the counter would hold with no lost update).
+    public var increments: UInt64
+    /// Increments − the counter's final value, summed over completed rounds: updates another thread overwrote.
+    public var lostUpdates: UInt64
+    /// Cache fills (a task found the key empty and filled it), and fills beyond one per key (a second task
+    /// found the key empty while the first was computing its value).
+    public var cacheFills: UInt64
+    public var duplicateFills: UInt64
+
+    public init(
+        runtime: String, threads: Int, rounds: UInt64 = 0, increments: UInt64 = 0, lostUpdates: UInt64 = 0,
+        cacheFills: UInt64 = 0, duplicateFills: UInt64 = 0
+    ) {
+        self.runtime = runtime
+        self.threads = threads
+        self.rounds = rounds
+        self.increments = increments
+        self.lostUpdates = lostUpdates
+        self.cacheFills = cacheFills
+        self.duplicateFills = duplicateFills
+    }
+}
+
+/// The M:N event loop of the `asyncio-mn` model, and the invariant workload on it and on the single loop.
+public struct MNLoopSnapshot: Codable, Sendable, Equatable {
+    public var threads: [MNThreadSnapshot]
+    /// Jobs submitted from foreign threads that no worker has taken yet (gauge).
+    public var injectorDepth: Int
+    /// Tasks alive on the M:N loop.
+    public var tasksAlive: Int
+    /// The invariant workload per runtime: the M:N loop first, then the single loop.
+    public var invariant: [InvariantSnapshot]
+
+    public init(
+        threads: [MNThreadSnapshot] = [], injectorDepth: Int = 0, tasksAlive: Int = 0,
+        invariant: [InvariantSnapshot] = []
+    ) {
+        self.threads = threads
+        self.injectorDepth = injectorDepth
+        self.tasksAlive = tasksAlive
+        self.invariant = invariant
+    }
+}
+
+extension SchedulerModel {
+    /// False for asyncio-mn, which runs its own `[invariant]` workload instead of `[task.NAME]` tables.
+    public var runsTaskSpecs: Bool { self != .asyncioMN }
 }

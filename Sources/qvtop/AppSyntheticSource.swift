@@ -83,6 +83,9 @@ final class SyntheticSource: SnapshotSource {
                     jobsRun: sequence * 50, busyRatio: wave(i, 30), current: "task-\((Int(n) / 5 + 13 * i) % 50)")
             }
             s.pool = PoolSnapshot(threads: 4, busy: Int(wave(2, 15) * 4), queueDepth: Int(wave(3, 11) * 8))
+        case .asyncioMN:
+            // Not in `presets` (the real asyncio-mn preset runs its own runtime); drawn like a single loop.
+            s.loops = [LoopSnapshot(id: 0, jobsRun: sequence * 50, busyRatio: wave(0, 30))]
         }
         return s
     }

@@ -85,7 +85,7 @@ import Testing
                 == "presets/vt.toml:9: scheduler.blocking must be one of pin, handoff")
         #expect(
             error(Self.valid.replacingOccurrences(of: "\"virtual-threads\"", with: "\"threads\""))
-                == "presets/vt.toml:6: scheduler.model must be one of event-loop, loop-per-thread, virtual-threads, green-threads"
+                == "presets/vt.toml:6: scheduler.model must be one of event-loop, loop-per-thread, virtual-threads, green-threads, asyncio-mn"
         )
         #expect(
             error(Self.valid.replacingOccurrences(of: "[1, 5]", with: "[5, 1]"))
@@ -241,6 +241,7 @@ import Testing
                 "vt-http", "asyncio-http",
                 // Many workers (issue 15).
                 "vt-256", "loops-16",
+                "vt-handoff", "asyncio-mn",
             ])
         #expect(Set(names).count == names.count)
         let models = catalog.presets.map(\.scheduler.model)

@@ -21,7 +21,9 @@ extension HeadlessTests {
         }
 
         /// Gap 3: above the in-flight cap arrivals are dropped, and every one is counted.
-        @Test(arguments: SchedulerModel.allCases) func arrivalsPastTheCapAreCountedAsDropped(model: SchedulerModel)
+        @Test(arguments: SchedulerModel.allCases.filter(\.runsTaskSpecs)) func arrivalsPastTheCapAreCountedAsDropped(
+            model: SchedulerModel
+        )
             throws
         {
             let p = try Self.preset(
@@ -71,7 +73,8 @@ extension HeadlessTests {
         /// Gap 2: real socket failures are failures. The loopback server resets every other `flaky`
         /// connection (SO_LINGER 0: a real ECONNRESET) and answers `slow` after 30 ms, past its
         /// client's 5 ms timeout. No failure is a completion or a latency sample, none stays in flight.
-        @Test(arguments: SchedulerModel.allCases) func socketFailuresAreCountedByKindNeverAsCompletions(
+        @Test(arguments: SchedulerModel.allCases.filter(\.runsTaskSpecs))
+        func socketFailuresAreCountedByKindNeverAsCompletions(
             model: SchedulerModel
         ) throws {
             let p = try Self.preset(

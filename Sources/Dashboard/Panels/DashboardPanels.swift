@@ -79,6 +79,8 @@ public enum DashboardPanels {
             LoopChart.drawEventLoop(into: &grid, rect: rect, snapshot: s, view: view)
         case .loopPerThread:
             LoopChart.drawLoopGroup(into: &grid, rect: rect, snapshot: s, view: view)
+        case .asyncioMN:
+            MNLoopChart.draw(into: &grid, rect: rect, snapshot: s)
         }
     }
 
@@ -102,6 +104,10 @@ public enum DashboardPanels {
                 return i
             }
             return nil
+        case .asyncioMN:
+            // The single loop's box selects loop 0 (the M:N threads are not loops).
+            let layout = MNLoopLayout.make(plan.flow, threads: s.mnLoop?.threads.count ?? 0)
+            return layout.loop.contains(point) ? 0 : nil
         }
     }
 

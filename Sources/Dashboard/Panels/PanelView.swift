@@ -218,6 +218,8 @@ public struct PanelPlan: Hashable, Sendable {
             let below = s.pool?.shared == true && width < LoopGroupLayout.poolBesideWidth ? 5 : 0
             let boxes = 2 + 4 * max(1, s.loops.count) + below
             return boxes <= maxHeight ? boxes : 2 + max(1, s.loops.count) + below
+        case .asyncioMN:
+            return MNLoopLayout.preferredHeight(threads: s.mnLoop?.threads.count ?? 0, width: width)
         }
     }
 }

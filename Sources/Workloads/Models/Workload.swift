@@ -168,6 +168,10 @@ public struct Workload: Sendable, Equatable {
         self.tasks = tasks
         self.seed = seed
     }
+
+    // The asyncio invariant (issue 15).
+    /// The asyncio-mn model's workload (`[invariant]`); nil for every other model.
+    public var invariant: InvariantSpec? = nil
 }
 
 /// A tiny, fast, seedable PRNG (SplitMix64). Value type: each generator owns its own copy.

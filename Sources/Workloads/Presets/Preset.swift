@@ -85,6 +85,9 @@ public struct SchedulerConfig: Sendable, Equatable {
     /// Fiber models: a fiber holding its carrier this long without a scheduling point is reported by the
     /// scheduler's monitor as a blocking region, ms (0 = no monitor).
     public var hogThresholdMs: Double = 10
+    // The asyncio invariant (issue 15).
+    /// asyncio-mn: threads of the M:N event loop (the single loop beside it has one).
+    public var mnLoopThreads: Int = 4
 
     public init(
         model: SchedulerModel, carriers: Int = 2, steal: Scheduler.StealPolicy = .half,
@@ -171,6 +174,8 @@ private struct PresetParser {
         .loopPerThread: ["model", "loops", "pool", "shared_pool", "offload", "heartbeat_ms", "slow_callback_ms"],
         .virtualThreads: ["model", "carriers", "steal", "blocking", "heartbeat_ms", "hog_threshold_ms"],
         .greenThreads: ["model", "carriers", "blocking", "heartbeat_ms", "hog_threshold_ms"],
+        // The asyncio invariant (issue 15).
+        .asyncioMN: ["model", "threads", "heartbeat_ms", "slow_callback_ms"],
     ]
     static let commonTaskFields = ["kind", "rate", "population", "duration_ms", "placement", "max_in_flight"]
     static let taskFieldsByKind: [TaskKind: [String]] = [
@@ -180,7 +185,7 @@ private struct PresetParser {
     ]
 
     func preset(_ r: FieldReader) throws(PresetError) -> Preset {
-        try r.rejectUnknown(allowed: ["name", "title", "explain", "seed", "scheduler", "task"])
+        try r.rejectUnknown(allowed: ["name", "title", "explain", "seed", "scheduler", "task", "invariant"])
         let name = try r.string("name", required: true)!
         guard !name.isEmpty, name.count <= 32,
             name.unicodeScalars.allSatisfy({
@@ -198,7 +203,10 @@ private struct PresetParser {
         let seed = try r.int("seed", in: 0...Int.max) ?? 0x5EED
         let schedulerReader = try r.table("scheduler", required: true)!
         let scheduler = try schedulerConfig(schedulerReader)
-        let tasks = try taskSpecs(r.table("task", required: true)!, scheduler: scheduler)
+        // The asyncio invariant (issue 15): asyncio-mn runs the [invariant] workload instead of task tables.
+        let invariant = try invariantSpec(r, scheduler: scheduler)
+        let tasks =
+            invariant != nil ? [] : try taskSpecs(r.table("task", required: true)!, scheduler: scheduler)
         try checkOffloadHasWork(scheduler, tasks, schedulerReader)
         let drawsDurations = tasks.contains { t in
             if case .fixed = t.duration { return false }
@@ -207,9 +215,34 @@ private struct PresetParser {
         if r.has("seed") && !drawsDurations {
             throw r.error("seed", "seed has no effect: every duration_ms is fixed (nothing is drawn)")
         }
+        var workload = Workload(tasks: tasks, seed: UInt64(seed))
+        workload.invariant = invariant
         return Preset(
-            name: name, title: title, explain: explain, scheduler: scheduler,
-            workload: Workload(tasks: tasks, seed: UInt64(seed)), source: file)
+            name: name, title: title, explain: explain, scheduler: scheduler, workload: workload, source: file)
+    }
+
+    // The asyncio invariant (issue 15).
+    /// The `[invariant]` table: required for asyncio-mn (which has no task tables), rejected elsewhere.
+    func invariantSpec(_ r: FieldReader, scheduler: SchedulerConfig) throws(PresetError) -> InvariantSpec? {
+        guard scheduler.model == .asyncioMN else {
+            if r.has("invariant") {
+                throw r.error("invariant", "invariant: an [invariant] table needs scheduler.model = \"asyncio-mn\"")
+            }
+            return nil
+        }
+        if r.has("task") {
+            throw r.error(
+                "task", "task: model asyncio-mn runs the [invariant] workload; it takes no [task.NAME] tables")
+        }
+        guard let t = try r.table("invariant", required: true) else { return nil }
+        try t.rejectUnknown(allowed: ["tasks", "steps", "window_us", "cache_keys", "pause_ms"])
+        var spec = InvariantSpec()
+        spec.tasks = try t.int("tasks", in: 2...256) ?? spec.tasks
+        spec.steps = try t.int("steps", in: 1...10_000) ?? spec.steps
+        spec.windowMicros = try t.double("window_us", in: 0...10_000) ?? spec.windowMicros
+        spec.cacheKeys = try t.int("cache_keys", in: 1...4096) ?? spec.cacheKeys
+        spec.pauseMs = try t.double("pause_ms", in: 0...10_000) ?? spec.pauseMs
+        return spec
     }
 
     func schedulerConfig(_ r: FieldReader) throws(PresetError) -> SchedulerConfig {
@@ -246,6 +279,8 @@ private struct PresetParser {
                 try r.int("carriers", in: 1...1, rule: "scheduler.carriers must be 1 for model green-threads") ?? 1
             c.steal = .none
             c.blocking = try r.enumeration("blocking", BlockingPolicy.self) ?? .pin
+        case .asyncioMN:
+            c.mnLoopThreads = try r.int("threads", in: 2...64) ?? 4
         }
         if !model.usesFibers {
             c.pool = try r.int("pool", in: 0...256) ?? 0

@@ -104,3 +104,16 @@ extension DelaySummary {
         return out
     }
 }
+
+// The asyncio invariant (issue 15).
+extension MNThreadState {
+    /// The M:N loop's thread state of the same name.
+    public init(_ s: MultiLoopThreadState) {
+        switch s {
+        case .running: self = .running
+        case .searching: self = .searching
+        case .parked: self = .parked
+        case .stopped: self = .stopped
+        }
+    }
+}
