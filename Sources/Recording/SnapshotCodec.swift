@@ -22,6 +22,7 @@ extension SchedulerModel {
         case .loopPerThread: 1
         case .virtualThreads: 2
         case .greenThreads: 3
+        case .threads: 4
         }
     }
 
@@ -31,6 +32,7 @@ extension SchedulerModel {
         case 1: self = .loopPerThread
         case 2: self = .virtualThreads
         case 3: self = .greenThreads
+        case 4: self = .threads
         default: throw DecodeError(reason: "unknown scheduler model \(code)")
         }
     }
@@ -94,6 +96,41 @@ extension EventKind {
         case 10: self = .presetSwitch
         case 11: self = .bookmark
         default: throw DecodeError(reason: "unknown event kind \(code)")
+        }
+    }
+}
+
+// Plain OS threads (the threads model).
+/// Tags of the sections after a frame's task-kind extension (on disk: never renumber, only add).
+enum SnapshotSection {
+    static let threads: UInt64 = 1
+}
+
+extension ThreadState {
+    var code: UInt8 {
+        switch self {
+        case .running: 0
+        case .sleep: 1
+        case .read: 2
+        case .write: 3
+        case .connect: 4
+        case .join: 5
+        case .channel: 6
+        case .idle: 7
+        }
+    }
+
+    init(code: UInt8) throws(DecodeError) {
+        switch code {
+        case 0: self = .running
+        case 1: self = .sleep
+        case 2: self = .read
+        case 3: self = .write
+        case 4: self = .connect
+        case 5: self = .join
+        case 6: self = .channel
+        case 7: self = .idle
+        default: throw DecodeError(reason: "unknown thread state \(code)")
         }
     }
 }
@@ -310,7 +347,44 @@ struct RecordEncoder {
             delay(s.readyDelay, p.readyDelay)
             optInt(s.injectorPeak, p.injectorPeak)
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
-            encodeTaskKindExtension(s.taskKinds, p.taskKinds)
+            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: s.threads != nil)
+            // Plain OS threads (the threads model): tagged sections after the task-kind extension.
+            if let t = s.threads { encodeThreads(t, p.threads) }
+        }
+    }
+
+    // MARK: plain OS threads (the threads model)
+
+    /// The threads model's section: tag 1, then its figures as deltas against the previous frame's section
+    /// (a default one when that had none). Decoders before it find no bytes here (the section is only written
+    /// for threads-model frames, which they could not decode anyway: model code 4).
+    private mutating func encodeThreads(_ t: ThreadsSnapshot, _ prev: ThreadsSnapshot?) {
+        let p = prev ?? ThreadsSnapshot()
+        w.varint(SnapshotSection.threads)
+        str(t.mode)
+        int(t.capacity, p.capacity)
+        int(t.alive, p.alive)
+        int(t.peakRecent, p.peakRecent)
+        int(t.peak, p.peak)
+        u64(t.created, p.created)
+        optDbl(t.createdPerSecond, p.createdPerSecond)
+        u64(t.createFailed, p.createFailed)
+        optInt(t.lastCreateError.map(Int.init), p.lastCreateError.map(Int.init))
+        u64(t.refusedAtCap, p.refusedAtCap)
+        int(t.running, p.running)
+        int(t.idle, p.idle)
+        int(t.blocked, p.blocked)
+        for state in ThreadState.allCases where state.isBlocked { int(t.blocked(in: state), p.blocked(in: state)) }
+        optInt(t.queueDepth, p.queueDepth)
+        optDbl(t.busyThreads, p.busyThreads)
+        w.varint(UInt64(t.list.count))
+        for (i, x) in t.list.enumerated() {
+            let px = i < p.list.count ? p.list[i] : ThreadSnapshot(id: i)
+            int(x.id, px.id)
+            w.u8(x.state.code)
+            str(x.kind)
+            dbl(x.stateMs, px.stateMs)
+            optDbl(x.busyRatio, px.busyRatio)
         }
     }
 
@@ -318,8 +392,12 @@ struct RecordEncoder {
     /// written only when a kind has one (a reader that finds the section absent decodes those figures
     /// as nil: n/a; format 1 frames never have it). Per kind: a presence byte (bit 0:
     /// dropped, bit 1: errors), then each present figure as deltas against the previous frame's.
-    private mutating func encodeTaskKindExtension(_ kinds: [TaskKindStats], _ prev: [TaskKindStats]) {
-        guard kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
+    /// `sectionsFollow`: a tagged section comes next, so the extension is written even when empty (every
+    /// presence byte 0), which keeps "the bytes after the frame's fields" meaning the extension.
+    private mutating func encodeTaskKindExtension(
+        _ kinds: [TaskKindStats], _ prev: [TaskKindStats], sectionsFollow: Bool = false
+    ) {
+        guard sectionsFollow || kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
         w.varint(UInt64(kinds.count))
         for (i, k) in kinds.enumerated() {
             let pk = i < prev.count ? prev[i] : TaskKindStats(kind: "")
@@ -645,8 +723,54 @@ struct RecordDecoder {
             s.injectorPeak = try optInt(p.injectorPeak, "injector peak")
             s.busyWindowSeconds = try optDbl(p.busyWindowSeconds, "busy window")
             if !r.atEnd { try decodeTaskKindExtension(&s.taskKinds, p.taskKinds) }
+            // Tagged sections (plain OS threads: the threads model).
+            while !r.atEnd {
+                let tag = try r.varint()
+                switch tag {
+                case SnapshotSection.threads: s.threads = try decodeThreads(p.threads)
+                default: throw DecodeError(reason: "unknown snapshot section \(tag)")
+                }
+            }
         }
         return s
+    }
+
+    /// The mirror of `RecordEncoder.encodeThreads` (after its tag).
+    private mutating func decodeThreads(_ prev: ThreadsSnapshot?) throws(DecodeError) -> ThreadsSnapshot {
+        let p = prev ?? ThreadsSnapshot()
+        var t = ThreadsSnapshot(mode: try str() ?? "")
+        t.capacity = try int(p.capacity)
+        t.alive = try int(p.alive)
+        t.peakRecent = try int(p.peakRecent)
+        t.peak = try int(p.peak)
+        t.created = try u64(p.created)
+        t.createdPerSecond = try optDbl(p.createdPerSecond, "threads created per second")
+        t.createFailed = try u64(p.createFailed)
+        t.lastCreateError = try optInt(p.lastCreateError.map(Int.init), "thread create error").map {
+            Int32(truncatingIfNeeded: $0)
+        }
+        t.refusedAtCap = try u64(p.refusedAtCap)
+        t.running = try int(p.running)
+        t.idle = try int(p.idle)
+        t.blocked = try int(p.blocked)
+        for state in ThreadState.allCases where state.isBlocked {
+            let n = try int(p.blocked(in: state))
+            if n != 0 { t.blockedByState[state.rawValue] = n }
+        }
+        t.queueDepth = try optInt(p.queueDepth, "thread queue depth")
+        t.busyThreads = try optDbl(p.busyThreads, "threads busy")
+        let n = try r.count("thread")
+        t.list.reserveCapacity(n)
+        for i in 0..<n {
+            let px = i < p.list.count ? p.list[i] : ThreadSnapshot(id: i)
+            var x = ThreadSnapshot(id: try int(px.id))
+            x.state = try ThreadState(code: try r.u8())
+            x.kind = try str()
+            x.stateMs = try dbl(px.stateMs)
+            x.busyRatio = try optDbl(px.busyRatio, "thread busy")
+            t.list.append(x)
+        }
+        return t
     }
 
     /// The mirror of `RecordEncoder.encodeTaskKindExtension`; absent in files of format 1.

@@ -178,7 +178,9 @@ public struct PanelPlan: Hashable, Sendable {
             p.lag = parts[1]
             p.slow = parts[2]
         }
-        let count = s.model.usesFibers ? s.workers.count : s.loops.count
+        let count =
+            s.model == .threads
+            ? min(BusyPanel.threadRows, s.threads?.list.count ?? 0) : s.model.usesFibers ? s.workers.count : s.loops.count
         // Borders, the definition row ("busy = …"), one row per carrier or loop, the pool.
         let busyHeight = min(count + (s.pool == nil ? 3 : 4), 13)
         var parts: [Layout] = [.fixed(busyHeight)]
@@ -207,6 +209,9 @@ public struct PanelPlan: Hashable, Sendable {
             return (width - (pool.threads - 1)) / max(1, pool.threads) >= 10 ? 6 + 3 + 4 + 1 : 6 + 2 + 4
         case .loopPerThread:
             return 2 + 4 * max(1, s.loops.count) + (s.pool?.shared == true && width < 80 ? 5 : 0)
+        case .threads:
+            // Frame, three header rows, three rows of boxes, "+N more".
+            return 2 + 3 + 3 * ThreadsChartLayout.boxHeight + 1
         }
     }
 }

@@ -54,6 +54,7 @@ public enum Models {
         switch preset.scheduler.model {
         case .eventLoop, .loopPerThread: return try LoopModel(preset: preset, sessionStart: sessionStart)
         case .virtualThreads, .greenThreads: return try makeFiberModel(preset, sessionStart: sessionStart)
+        case .threads: return ThreadsModel(preset: preset, sessionStart: sessionStart)
         }
     }
 }
