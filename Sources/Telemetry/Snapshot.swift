@@ -515,7 +515,8 @@ public struct ThreadSnapshot: Codable, Sendable, Equatable {
     /// model's first sample.
     public var busyRatio: Double?
 
-    public init(id: Int, state: ThreadState = .idle, kind: String? = nil, stateMs: Double = 0, busyRatio: Double? = nil) {
+    public init(id: Int, state: ThreadState = .idle, kind: String? = nil, stateMs: Double = 0, busyRatio: Double? = nil)
+    {
         self.id = id
         self.state = state
         self.kind = kind

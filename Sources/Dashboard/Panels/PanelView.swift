@@ -180,7 +180,8 @@ public struct PanelPlan: Hashable, Sendable {
         }
         let count =
             s.model == .threads
-            ? min(BusyPanel.threadRows, s.threads?.list.count ?? 0) : s.model.usesFibers ? s.workers.count : s.loops.count
+            ? min(BusyPanel.threadRows, s.threads?.list.count ?? 0)
+            : s.model.usesFibers ? s.workers.count : s.loops.count
         // Borders, the definition row ("busy = …"), one row per carrier or loop, the pool.
         let busyHeight = min(count + (s.pool == nil ? 3 : 4), 13)
         var parts: [Layout] = [.fixed(busyHeight)]

@@ -85,10 +85,14 @@ struct SyncBodies: Sendable {
     func chatty(producers: Int, consumers: Int, messages: Int, capacity: Int, ms: Double, name: String) {
         let channel = Channel<Int>(capacity: capacity == 0 ? nil : capacity)
         let senders = (0..<producers).compactMap { _ in
-            spawn(name, kind: .chatty) { for i in 0..<messages { try? Blocking.wait(.channel) { try channel.send(i) } } }
+            spawn(name, kind: .chatty) {
+                for i in 0..<messages { try? Blocking.wait(.channel) { try channel.send(i) } }
+            }
         }
         let receivers = (0..<consumers).compactMap { _ in
-            spawn(name, kind: .chatty) { while Blocking.wait(.channel, { channel.receive() }) != nil { Work.spin(ms: ms) } }
+            spawn(name, kind: .chatty) {
+                while Blocking.wait(.channel, { channel.receive() }) != nil { Work.spin(ms: ms) }
+            }
         }
         Blocking.wait(.join) { for s in senders { s.join() } }
         channel.close()

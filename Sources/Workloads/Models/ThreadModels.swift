@@ -130,7 +130,9 @@ final class ThreadTable: Sendable {
         let n = mode.capacity
         slots = (0..<n).map { ThreadSlot(id: $0) }
         table = Locked(
-            Table(free: Array((0..<n).reversed()), handles: Array(repeating: nil, count: n), holders: Array(repeating: 0, count: n)))
+            Table(
+                free: Array((0..<n).reversed()), handles: Array(repeating: nil, count: n),
+                holders: Array(repeating: 0, count: n)))
     }
 
     /// Per-task mode: starts `body` on a new thread bound to a free slot, as a task of spec `kind`. False when
@@ -266,10 +268,12 @@ struct ThreadHost: TaskHost {
         let done = FiberSemaphore(value: 0)
         let parentKind = ThreadContext.current?.slot.kind ?? -1
         guard
-            start(name, parentKind, {
-                body()
-                done.signal()
-            })
+            start(
+                name, parentKind,
+                {
+                    body()
+                    done.signal()
+                })
         else { return nil }
         return ChildTask(join: { done.wait() })
     }

@@ -308,7 +308,8 @@ private struct PresetParser {
         guard c.model == .threads else { return }
         if spec.kind == .io && spec.io == .socket {
             throw r.error(
-                "io", "\(r.path).io = \"socket\" is not available on model threads (its loopback server runs on fibers)")
+                "io", "\(r.path).io = \"socket\" is not available on model threads (its loopback server runs on fibers)"
+            )
         }
         if case .pool = c.threads, spec.kind == .fanout || spec.kind == .chatty {
             throw r.error(
@@ -387,7 +388,8 @@ private struct PresetParser {
         if spec.placement == .first && scheduler.model == .threads {
             throw r.error(
                 "placement",
-                "\(r.path).placement has no effect on model threads (there are no run queues: the kernel places threads)")
+                "\(r.path).placement has no effect on model threads (there are no run queues: the kernel places threads)"
+            )
         }
         if spec.placement == .first && !scheduler.model.usesFibers && scheduler.loops == 1 {
             throw r.error(
