@@ -26,6 +26,7 @@ import Testing
         ("to-thread", { PanelFixtures.eventLoop($0, pool: true) }),
         ("loop-per-thread", { PanelFixtures.loopPerThread($0, sharedPool: false) }),
         ("loops-shared-pool", { PanelFixtures.loopPerThread($0, sharedPool: true) }),
+        ("threads", { PanelFixtures.threads($0) }),
     ]
 
     @Test(arguments: sizes) func everyModel(size: Size) {

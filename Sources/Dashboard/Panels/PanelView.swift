@@ -211,8 +211,8 @@ public struct PanelPlan: Hashable, Sendable {
         case .loopPerThread:
             return 2 + 4 * max(1, s.loops.count) + (s.pool?.shared == true && width < 80 ? 5 : 0)
         case .threads:
-            // Frame, three header rows, three rows of boxes, "+N more".
-            return 2 + 3 + 3 * ThreadsChartLayout.boxHeight + 1
+            // As many rows of boxes as the threads need (the lag chart and the slow list keep their minimum).
+            return ThreadsChartLayout.preferredHeight(threads: s.threads?.list.count ?? 0, width: width)
         }
     }
 }

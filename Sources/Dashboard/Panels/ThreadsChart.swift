@@ -5,7 +5,7 @@ import Telemetry
 //   ┌Worker Threadpool ─ thread per task, cap 2000─────────────────────────┐
 //   │alive 104  peak 131 (131 ever)  created 412/s  busy 1.7 threads        │
 //   │blocked 100: sleep 96 join 4   running 4                               │
-//   │┌Thread 1──┐┌Thread 2──┐┌Thread 3──┐ …                                 │
+//   │┌─ T1 ─────┐┌─ T2 ─────┐┌─ T3 ─────┐ …                                 │
 //   ││sleep 87ms││RUN 1.2ms ││join 9ms  │                                   │
 //   ││web       ││batch     ││batch     │                                   │
 //   │└──────────┘└──────────┘└──────────┘                                   │
@@ -30,6 +30,12 @@ struct ThreadsChartLayout {
     static let boxWidth = 13
     static let boxHeight = 4
     static let lineWidth = 24
+
+    /// Rows the chart needs to draw `n` threads as boxes in `width` columns (frame, header, boxes, "+N more").
+    static func preferredHeight(threads n: Int, width: Int) -> Int {
+        let cols = max(1, (width - 2 + 1) / (boxWidth + 1))
+        return 2 + 3 + boxHeight * ((max(1, n) + cols - 1) / cols) + 1
+    }
 
     static func make(_ rect: Rect, threads n: Int, alive: Int) -> ThreadsChartLayout {
         let inner = rect.inset(dx: 1, dy: 1)
@@ -76,7 +82,7 @@ enum ThreadsChart {
             parts.append("pthread_create failed \(Fmt.count(t.createFailed))x (\(code))")
         }
         if t.refusedAtCap > 0 { parts.append("at cap: \(Fmt.count(t.refusedAtCap)) not started") }
-        return parts.isEmpty ? nil : "SYSTEM LIMIT " + parts.joined(separator: ", ")
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
     static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot) {
@@ -112,7 +118,7 @@ enum ThreadsChart {
             let (word, style) = state(th.state)
             if layout.boxes {
                 let frame = th.state == .running ? PanelPalette.running : PanelPalette.frame
-                let inner = grid.box(cell, title: "Thread \(th.id + 1)", style: frame, titleStyle: frame.with(.bold))
+                let inner = grid.box(cell, title: "T\(th.id + 1)", style: frame, titleStyle: frame.with(.bold))
                 grid.line(inner, 0, "\(word) \(Fmt.ms(th.stateMs))", style: style)
                 grid.line(inner, 1, th.kind ?? "", style: .dim)
             } else {
