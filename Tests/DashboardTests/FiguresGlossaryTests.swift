@@ -54,8 +54,9 @@ import Testing
                         name = String(name.dropLast(last.count + 1))
                     }
                     // Carrier boxes (C0 …) and the threads model's thread boxes (T1 …: the glossary's **T**N row).
-                    if name.contains("…") || (name.first == "C" || name.first == "T") && name.count > 1
-                        && name.dropFirst().allSatisfy(\.isNumber)
+                    if name.contains("…")
+                        || (name.first == "C" || name.first == "T") && name.count > 1
+                            && name.dropFirst().allSatisfy(\.isNumber)
                     {
                         continue
                     }

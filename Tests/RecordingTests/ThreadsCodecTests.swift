@@ -23,7 +23,9 @@ import Testing
             mode: i % 5 == 0 ? "pool" : "per-task", capacity: 2000, alive: list.count + 100, peakRecent: 120 + i,
             peak: 300, created: UInt64(1000 * i), createdPerSecond: i == 0 ? nil : 412.5, createFailed: UInt64(i / 3),
             lastCreateError: i >= 3 ? 11 : nil, refusedAtCap: UInt64(i), running: 2, idle: i % 5 == 0 ? 1 : 0,
-            blocked: list.count - 2, blockedByState: i % 2 == 0 ? ["sleep": 1 + i % 3] : ["sleep": 1 + i % 3, "read": 1], queueDepth: i % 5 == 0 ? i : nil,
+            blocked: list.count - 2,
+            blockedByState: i % 2 == 0 ? ["sleep": 1 + i % 3] : ["sleep": 1 + i % 3, "read": 1],
+            queueDepth: i % 5 == 0 ? i : nil,
             busyThreads: i == 0 ? nil : 1.75, list: list)
         return s
     }

@@ -195,13 +195,14 @@ extension HeadlessTests {
             // Plain OS threads: socket io needs the loopback server, which runs on fibers (not on threads yet).
             let sock =
                 model == .threads
-                ? "" : """
-                    [task.sock]
-                    kind = "io"
-                    io = "socket"
-                    rate = 50
-                    duration_ms = [1, 3]
-                    """
+                ? ""
+                : """
+                [task.sock]
+                kind = "io"
+                io = "socket"
+                rate = 50
+                duration_ms = [1, 3]
+                """
             let text = """
                 name = "every-kind"
                 title = "every kind"

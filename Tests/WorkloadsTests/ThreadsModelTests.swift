@@ -60,17 +60,22 @@ import Testing
         #expect(
             try Self.preset(io, threads: "threads = { mode = \"per-task\", cap = 50 }").scheduler.threads
                 == .perTask(cap: 50))
-        #expect(try Self.preset(io, threads: "threads = { mode = \"pool\", size = 8 }").scheduler.threads == .pool(size: 8))
+        #expect(
+            try Self.preset(io, threads: "threads = { mode = \"pool\", size = 8 }").scheduler.threads == .pool(size: 8))
         #expect(
             Self.parseError(io, threads: "threads = { mode = \"pool\", cap = 8 }").contains(
                 "scheduler.threads.cap is not a field of mode pool"))
         #expect(
             Self.parseError(io, threads: "threads = { mode = \"per-task\", size = 8 }").contains(
                 "scheduler.threads.size is not a field of mode per-task"))
-        #expect(Self.parseError(io, threads: "threads = { mode = \"fibers\" }").contains("must be one of per-task, pool"))
-        #expect(Self.parseError(io, threads: "carriers = 2").contains("scheduler.carriers is not a field of model threads"))
+        #expect(
+            Self.parseError(io, threads: "threads = { mode = \"fibers\" }").contains("must be one of per-task, pool"))
+        #expect(
+            Self.parseError(io, threads: "carriers = 2").contains("scheduler.carriers is not a field of model threads"))
         #expect(Self.parseError(io + "\nplacement = \"first\"").contains("placement has no effect on model threads"))
-        #expect(Self.parseError("[task.web]\nkind = \"io\"\nio = \"socket\"\nrate = 10").contains("not available on model threads"))
+        #expect(
+            Self.parseError("[task.web]\nkind = \"io\"\nio = \"socket\"\nrate = 10").contains(
+                "not available on model threads"))
         #expect(
             Self.parseError("[task.f]\nkind = \"fanout\"\nrate = 1", threads: "threads = { mode = \"pool\", size = 4 }")
                 .contains("needs threads.mode = \"per-task\""))
@@ -150,7 +155,8 @@ import Testing
 
     @Test func aFixedPoolQueuesWhatItCannotRun() throws {
         let p = try Self.preset(
-            "[task.web]\nkind = \"io\"\nrate = 400\nduration_ms = 20", threads: "threads = { mode = \"pool\", size = 4 }")
+            "[task.web]\nkind = \"io\"\nrate = 400\nduration_ms = 20",
+            threads: "threads = { mode = \"pool\", size = 4 }")
         let model = ThreadsModel(preset: p, sessionStart: Monotonic.now())
         try model.start()
         let snaps = Self.samples(model, seconds: 0.6)
