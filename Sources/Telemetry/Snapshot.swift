@@ -511,8 +511,8 @@ public struct ThreadSnapshot: Codable, Sendable, Equatable {
     public var kind: String?
     /// How long it has been in `state`, ms.
     public var stateMs: Double
-    /// Share of the trailing `Snapshot.busyWindowSeconds` this slot spent `running` (BusyWindow); nil on the
-    /// model's first sample.
+    /// Share of the trailing `Snapshot.busyWindowSeconds` this slot's threads spent on a CPU (their own CPU clock,
+    /// BusyWindow); nil on the model's first sample.
     public var busyRatio: Double?
 
     public init(id: Int, state: ThreadState = .idle, kind: String? = nil, stateMs: Double = 0, busyRatio: Double? = nil)
@@ -554,8 +554,8 @@ public struct ThreadsSnapshot: Codable, Sendable, Equatable {
     public var blockedByState: [String: Int]
     /// Jobs waiting for a pool thread (pool mode; nil in per-task mode, which never queues).
     public var queueDepth: Int?
-    /// Average threads running over the trailing busy window: the sum of the slots' busy ratios (a count of
-    /// threads' worth of CPU, at most the cores).
+    /// CPUs' worth of time the task threads used over the trailing busy window: the sum of the slots' busy ratios
+    /// (at most the cores).
     public var busyThreads: Double?
     /// Alive threads one by one, by slot, at most `ThreadsSnapshot.listedLimit` of them (the panel folds the rest).
     public var list: [ThreadSnapshot]

@@ -153,6 +153,22 @@ import Testing
         #expect(last.list.count == last.running + last.blocked)
     }
 
+    /// Busy is CPU time: 40 runnable CPU threads on this machine's cores use at most the cores, however long each
+    /// waits for one in `running`.
+    @Test func busyThreadsNeverExceedTheCores() throws {
+        let p = try Self.preset(
+            "[task.batch]\nkind = \"fanout\"\nrate = 10\nchildren = 40\nchild = \"cpu\"\nduration_ms = 5")
+        let model = ThreadsModel(preset: p, sessionStart: Monotonic.now())
+        try model.start()
+        let snaps = Self.samples(model, seconds: 2.5)
+        model.stop()
+        let busy = snaps.suffix(from: snaps.count / 2).compactMap { $0.threads?.busyThreads }
+        let cores = Double(Scheduler.coreCount)
+        #expect(!busy.isEmpty)
+        #expect(busy.allSatisfy { $0 <= cores + 0.5 }, "busy \(busy) on \(cores) cores")
+        #expect(busy.contains { $0 > 0.2 }, "the CPU children's time is counted: \(busy)")
+    }
+
     @Test func aFixedPoolQueuesWhatItCannotRun() throws {
         let p = try Self.preset(
             "[task.web]\nkind = \"io\"\nrate = 400\nduration_ms = 20",

@@ -323,7 +323,7 @@ enum BusyPanel {
     /// What busy means for this source, shown on the panel's first row.
     static func definition(_ s: Snapshot, separator: Unicode.Scalar) -> String {
         let sep = Character(separator)
-        if s.model == .threads { return "busy = running, not blocked \(sep) busiest first" }
+        if s.model == .threads { return "busy = on a CPU (thread CPU clock) \(sep) busiest first" }
         guard s.model.usesFibers else { return "busy = running jobs" }
         // Until the runtime splits searching from running, a carrier's busy time is all its time not parked.
         return s.workers.contains { $0.spinRatio != nil }

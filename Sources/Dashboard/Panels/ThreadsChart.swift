@@ -3,7 +3,7 @@ import Telemetry
 // ThreadsChart: the threads model as the talk's Worker Threadpool — one box per real OS thread.
 //
 //   ┌Worker Threadpool ─ thread per task, cap 2000─────────────────────────┐
-//   │alive 104  peak 131 (131 ever)  created 412/s  busy 1.7 threads        │
+//   │alive 104  peak 131 (131 ever)  created 412/s  on CPU 1.7 cores         │
 //   │blocked 100: sleep 96 join 4   running 4                               │
 //   │┌─ T1 ─────┐┌─ T2 ─────┐┌─ T3 ─────┐ …                                 │
 //   ││sleep 87ms││RUN 1.2ms ││join 9ms  │                                   │
@@ -100,7 +100,7 @@ enum ThreadsChart {
                 ("alive \(Fmt.count(t.alive))", .bold),
                 ("  peak \(Fmt.count(t.peakRecent)) (\(Fmt.count(t.peak)) ever)", .plain),
                 ("  created \(Fmt.na(t.createdPerSecond, Fmt.rate))/s", .plain),
-                ("  busy \(Fmt.na(t.busyThreads) { Fmt.fixed($0, 1) }) threads", PanelPalette.running),
+                ("  on CPU \(Fmt.na(t.busyThreads) { Fmt.fixed($0, 1) }) cores", PanelPalette.running),
             ])
         var states: [(String, Style)] = [("blocked \(Fmt.count(t.blocked)):", PanelPalette.parked)]
         for st in ThreadState.allCases where st.isBlocked && t.blocked(in: st) > 0 {

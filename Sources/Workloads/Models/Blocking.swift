@@ -108,37 +108,52 @@ enum ThreadContext {
 }
 
 /// One thread's state as the thread itself records it: what it is doing, for which task kind, since when, and
-/// how long it has been `running` in all. Written only by the thread currently holding the slot; read by the
-/// sampler at any time.
+/// how much CPU time it has used. Written only by the thread currently holding the slot; read by the sampler at
+/// any time.
+///
+/// Busy is CPU time, from the thread's own CPU clock (`CLOCK_THREAD_CPUTIME_ID`) read at each transition: a
+/// "running" thread may be waiting for a core (more runnable threads than cores), so time in `running` is not
+/// busy time. The CPU used since the last transition is counted at the next one (as carriers publish in batches).
 final class ThreadSlot: Sendable {
     let id: Int
-    // relaxed (all four): gauges the owner thread publishes for the sampler, which orders nothing by them. A read
-    // between two of an owner's stores sees one transition half done: one frame's state age or busy share is
-    // off by the transition (busy is clamped to 0…1), the next frame is right.
+    // relaxed (all five): gauges the owner thread publishes for the sampler, which orders nothing by them. A read
+    // between two of an owner's stores sees one transition half done: one frame's state age is off by the
+    // transition, the next frame is right.
     private let stateIndex = Atomic<Int>(ThreadSlot.index(of: .idle))
     private let kindIndex = Atomic<Int>(-1)
     private let since = Atomic<UInt64>(0)
     private let busy = Atomic<UInt64>(0)
+    /// The owner thread's CPU clock at its previous transition (owner only).
+    private let cpuMark = Atomic<UInt64>(0)
 
     init(id: Int) { self.id = id }
 
     private static func index(of state: ThreadState) -> Int { ThreadState.allCases.firstIndex(of: state)! }
 
+    /// The calling thread's CPU time, ns.
+    static func threadCPUNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
     /// The spec index of the task on this slot (-1: none). Any thread.
     var kind: Int { kindIndex.load(ordering: .relaxed) }
 
-    /// Owner: a task of spec `kind` starts running on this slot.
+    /// Owner: a task of spec `kind` starts running on this slot (a new thread's CPU clock starts near 0, a pool
+    /// thread's where its previous job left it).
     func begin(kind: Int, now: UInt64 = Monotonic.now()) {
+        cpuMark.store(Self.threadCPUNanos(), ordering: .relaxed)
         kindIndex.store(kind, ordering: .relaxed)
         since.store(now, ordering: .relaxed)
         stateIndex.store(Self.index(of: .running), ordering: .relaxed)
     }
 
-    /// Owner: the thread enters `state` now (the time spent `running` until now is added to busy).
+    /// Owner: the thread enters `state` now; the CPU it used since its previous transition is added to busy.
     func enter(_ state: ThreadState, now: UInt64 = Monotonic.now()) {
-        let previous = ThreadState.allCases[stateIndex.load(ordering: .relaxed)]
-        let start = since.load(ordering: .relaxed)
-        if previous == .running { busy.add(now &- min(now, start), ordering: .relaxed) }
+        let cpu = Self.threadCPUNanos()
+        busy.add(cpu &- min(cpu, cpuMark.load(ordering: .relaxed)), ordering: .relaxed)
+        cpuMark.store(cpu, ordering: .relaxed)
         since.store(now, ordering: .relaxed)
         stateIndex.store(Self.index(of: state), ordering: .relaxed)
     }
@@ -149,7 +164,7 @@ final class ThreadSlot: Sendable {
         kindIndex.store(-1, ordering: .relaxed)
     }
 
-    /// One read for the sampler: the state, the spec index (-1: none), ns in the state, busy ns until `now`.
+    /// One read for the sampler: the state, the spec index (-1: none), ns in the state, CPU ns used in all.
     struct Reading {
         var state: ThreadState
         var kind: Int
@@ -158,11 +173,9 @@ final class ThreadSlot: Sendable {
     }
 
     func read(now: UInt64) -> Reading {
-        let state = ThreadState.allCases[stateIndex.load(ordering: .relaxed)]
         let start = min(now, since.load(ordering: .relaxed))
-        let done = busy.load(ordering: .relaxed)
         return Reading(
-            state: state, kind: kindIndex.load(ordering: .relaxed), stateNanos: now &- start,
-            busyNanos: state == .running ? done &+ (now &- start) : done)
+            state: ThreadState.allCases[stateIndex.load(ordering: .relaxed)], kind: kindIndex.load(ordering: .relaxed),
+            stateNanos: now &- start, busyNanos: busy.load(ordering: .relaxed))
     }
 }

@@ -2,8 +2,9 @@
 //
 // Part of the one sampling layer (with FiberSampler and LoopSampler): every threads figure is derived here.
 // A thread's state is what the thread itself recorded in its slot before it entered the call (see
-// Models/Blocking.swift), never /proc. Busy is BusyWindow's definition (Δ running ns / Δ wall ns over the
-// trailing second) per slot; `busyThreads` is their sum: threads' worth of CPU the tasks used.
+// Models/Blocking.swift), never /proc. Busy is BusyWindow's definition (Δ busy ns / Δ wall ns over the
+// trailing second) per slot, busy ns being the CPU time its threads used (their own CPU clock: a thread in
+// `running` may be waiting for a core); `busyThreads` is their sum: CPUs' worth of time the tasks used.
 //
 // Ownership: a value owned by the one sampling thread. Its caller (ThreadsModel.sample) reads the slots and
 // counters (atomics only: no lock a task thread waits on) into a `ThreadsRead` and passes it in.
