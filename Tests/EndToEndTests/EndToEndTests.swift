@@ -102,7 +102,11 @@ struct EndToEndTests {
             for label in p.labels { #expect(pane.waitFor(label), "key \(p.key), \(label): \(pane.capture())") }
             #expect(pane.waitForLive(), "key \(p.key): \(pane.capture())")
         }
-        try pane.send("Tab")  // wraps from the ninth to the first
+        try pane.send("Tab")  // the tenth has no digit key: Tab reaches it
+        #expect(pane.waitFor("Plain threads: a new OS thread per task"), "\(pane.capture())")
+        #expect(pane.waitFor("Worker Threadpool"), "\(pane.capture())")
+        #expect(pane.waitForLive(), "\(pane.capture())")
+        try pane.send("Tab")  // wraps from the tenth to the first
         #expect(pane.waitFor("asyncio: one event loop"), "\(pane.capture())")
         try pane.send("Tab")
         #expect(pane.waitFor("asyncio + to_thread"), "\(pane.capture())")

@@ -7,7 +7,8 @@
 /// Source text of one task kind's two bodies.
 public struct TaskSource: Sendable, Equatable {
     public var kind: TaskKind
-    /// The synchronous body a fiber runs (virtual/green threads): plain calls that park.
+    /// The synchronous body a fiber runs (virtual/green threads): plain calls that park. The threads model's OS
+    /// threads run the same body, blocking in the kernel (Models/Blocking.swift).
     public var sync: String
     /// The async body a loop task runs (event-loop models): every wait is an `await`.
     public var async: String
