@@ -27,7 +27,8 @@ struct ThreadsChartLayout {
     /// The "+N more" row (empty when every listed thread fits).
     var more: Rect
 
-    static let boxWidth = 13
+    // 12 columns inside the frame: "sleep 0.14ms" fits (a longer state line ends in …).
+    static let boxWidth = 14
     static let boxHeight = 4
     static let lineWidth = 24
 
