@@ -16,7 +16,7 @@
 //   queued behind it can deadlock a fixed pool, so presets with fan-out or chatty tasks are rejected there.
 //
 // Each thread holds a `ThreadSlot` (a fixed table of `cap` or `size`), in which it records its state, task
-// kind and running time; the sampler (Sampling/ThreadsSampler) reads the slots, never /proc. A slot is reused
+// kind and CPU time; the sampler (Sampling/ThreadsSampler) reads the slots, never /proc. A slot is reused
 // by a later thread: in per-task mode the table also owns each slot's last thread handle, and whoever takes
 // the slot next (or teardown) joins it, so every thread is joined and none is detached.
 //
