@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,12 @@ int qv_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
 }
 
 int qv_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }
+
+int qv_poll_readable_ns(int fd, int64_t timeout_ns) {
+    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+    struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+    return ppoll(&p, 1, timeout_ns < 0 ? NULL : &ts, NULL);
+}
 
 int qv_eventfd_signal(int fd) {
     uint64_t one = 1;

@@ -22,7 +22,7 @@ extension SchedulerModel {
         case .loopPerThread: 1
         case .virtualThreads: 2
         case .greenThreads: 3
-        // 4 is the threads model's (issue 15, plain OS threads; on its own branch).
+        case .threads: 4
         case .asyncioMN: 5
         }
     }
@@ -33,6 +33,7 @@ extension SchedulerModel {
         case 1: self = .loopPerThread
         case 2: self = .virtualThreads
         case 3: self = .greenThreads
+        case 4: self = .threads
         case 5: self = .asyncioMN
         default: throw DecodeError(reason: "unknown scheduler model \(code)")
         }
@@ -101,13 +102,45 @@ extension EventKind {
     }
 }
 
-// The asyncio invariant (issue 15): the M:N loop's section.
+// Plain OS threads (the threads model).
 /// Tags of the sections after a frame's task-kind extension (on disk: never renumber, only add).
-/// 1 is the threads model's section (issue 15, plain OS threads; on its own branch).
-enum MNSnapshotSection {
+enum SnapshotSection {
+    /// Plain OS threads (the threads model).
+    static let threads: UInt64 = 1
+    /// The asyncio invariant: the M:N loop's section.
     static let mnLoop: UInt64 = 2
 }
 
+extension ThreadState {
+    var code: UInt8 {
+        switch self {
+        case .running: 0
+        case .sleep: 1
+        case .read: 2
+        case .write: 3
+        case .connect: 4
+        case .join: 5
+        case .channel: 6
+        case .idle: 7
+        }
+    }
+
+    init(code: UInt8) throws(DecodeError) {
+        switch code {
+        case 0: self = .running
+        case 1: self = .sleep
+        case 2: self = .read
+        case 3: self = .write
+        case 4: self = .connect
+        case 5: self = .join
+        case 6: self = .channel
+        case 7: self = .idle
+        default: throw DecodeError(reason: "unknown thread state \(code)")
+        }
+    }
+}
+
+// The asyncio invariant: an M:N loop thread's state.
 extension MNThreadState {
     var code: UInt8 {
         switch self {
@@ -341,9 +374,46 @@ struct RecordEncoder {
             delay(s.readyDelay, p.readyDelay)
             optInt(s.injectorPeak, p.injectorPeak)
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
-            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: s.mnLoop != nil)
+            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: s.threads != nil || s.mnLoop != nil)
+            // Plain OS threads (the threads model): tagged sections after the task-kind extension.
+            if let t = s.threads { encodeThreads(t, p.threads) }
             // The asyncio invariant (issue 15): a tagged section after the task-kind extension.
             if let m = s.mnLoop { encodeMNLoop(m, p.mnLoop) }
+        }
+    }
+
+    // MARK: plain OS threads (the threads model)
+
+    /// The threads model's section: tag 1, then its figures as deltas against the previous frame's section
+    /// (a default one when that had none). Decoders before it find no bytes here (the section is only written
+    /// for threads-model frames, which they could not decode anyway: model code 4).
+    private mutating func encodeThreads(_ t: ThreadsSnapshot, _ prev: ThreadsSnapshot?) {
+        let p = prev ?? ThreadsSnapshot()
+        w.varint(SnapshotSection.threads)
+        str(t.mode)
+        int(t.capacity, p.capacity)
+        int(t.alive, p.alive)
+        int(t.peakRecent, p.peakRecent)
+        int(t.peak, p.peak)
+        u64(t.created, p.created)
+        optDbl(t.createdPerSecond, p.createdPerSecond)
+        u64(t.createFailed, p.createFailed)
+        optInt(t.lastCreateError.map(Int.init), p.lastCreateError.map(Int.init))
+        u64(t.refusedAtCap, p.refusedAtCap)
+        int(t.running, p.running)
+        int(t.idle, p.idle)
+        int(t.blocked, p.blocked)
+        for state in ThreadState.allCases where state.isBlocked { int(t.blocked(in: state), p.blocked(in: state)) }
+        optInt(t.queueDepth, p.queueDepth)
+        optDbl(t.busyThreads, p.busyThreads)
+        w.varint(UInt64(t.list.count))
+        for (i, x) in t.list.enumerated() {
+            let px = i < p.list.count ? p.list[i] : ThreadSnapshot(id: i)
+            int(x.id, px.id)
+            w.u8(x.state.code)
+            str(x.kind)
+            dbl(x.stateMs, px.stateMs)
+            optDbl(x.busyRatio, px.busyRatio)
         }
     }
 
@@ -354,7 +424,7 @@ struct RecordEncoder {
     /// decoders reject by the model code before they reach it.
     private mutating func encodeMNLoop(_ m: MNLoopSnapshot, _ prev: MNLoopSnapshot?) {
         let p = prev ?? MNLoopSnapshot()
-        w.varint(MNSnapshotSection.mnLoop)
+        w.varint(SnapshotSection.mnLoop)
         int(m.injectorDepth, p.injectorDepth)
         int(m.tasksAlive, p.tasksAlive)
         w.varint(UInt64(m.threads.count))
@@ -723,16 +793,55 @@ struct RecordDecoder {
             s.injectorPeak = try optInt(p.injectorPeak, "injector peak")
             s.busyWindowSeconds = try optDbl(p.busyWindowSeconds, "busy window")
             if !r.atEnd { try decodeTaskKindExtension(&s.taskKinds, p.taskKinds) }
-            // Tagged sections (the asyncio invariant: the M:N loop).
+            // Tagged sections (plain OS threads: the threads model).
             while !r.atEnd {
                 let tag = try r.varint()
                 switch tag {
-                case MNSnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
+                case SnapshotSection.threads: s.threads = try decodeThreads(p.threads)
+                case SnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
                 default: throw DecodeError(reason: "unknown snapshot section \(tag)")
                 }
             }
         }
         return s
+    }
+
+    /// The mirror of `RecordEncoder.encodeThreads` (after its tag).
+    private mutating func decodeThreads(_ prev: ThreadsSnapshot?) throws(DecodeError) -> ThreadsSnapshot {
+        let p = prev ?? ThreadsSnapshot()
+        var t = ThreadsSnapshot(mode: try str() ?? "")
+        t.capacity = try int(p.capacity)
+        t.alive = try int(p.alive)
+        t.peakRecent = try int(p.peakRecent)
+        t.peak = try int(p.peak)
+        t.created = try u64(p.created)
+        t.createdPerSecond = try optDbl(p.createdPerSecond, "threads created per second")
+        t.createFailed = try u64(p.createFailed)
+        t.lastCreateError = try optInt(p.lastCreateError.map(Int.init), "thread create error").map {
+            Int32(truncatingIfNeeded: $0)
+        }
+        t.refusedAtCap = try u64(p.refusedAtCap)
+        t.running = try int(p.running)
+        t.idle = try int(p.idle)
+        t.blocked = try int(p.blocked)
+        for state in ThreadState.allCases where state.isBlocked {
+            let n = try int(p.blocked(in: state))
+            if n != 0 { t.blockedByState[state.rawValue] = n }
+        }
+        t.queueDepth = try optInt(p.queueDepth, "thread queue depth")
+        t.busyThreads = try optDbl(p.busyThreads, "threads busy")
+        let n = try r.count("thread")
+        t.list.reserveCapacity(n)
+        for i in 0..<n {
+            let px = i < p.list.count ? p.list[i] : ThreadSnapshot(id: i)
+            var x = ThreadSnapshot(id: try int(px.id))
+            x.state = try ThreadState(code: try r.u8())
+            x.kind = try str()
+            x.stateMs = try dbl(px.stateMs)
+            x.busyRatio = try optDbl(px.busyRatio, "thread busy")
+            t.list.append(x)
+        }
+        return t
     }
 
     /// The mirror of `RecordEncoder.encodeMNLoop` (after its tag).

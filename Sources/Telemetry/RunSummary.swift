@@ -35,6 +35,24 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// The invariant workload per runtime (asyncio-mn: the M:N loop, then the single loop), from the last
     /// snapshot; nil (JSON `null`) for every other model.
     public var invariant: [InvariantSnapshot]? = nil
+    // Plain OS threads (the threads model).
+    /// The threads model's figures over the run; nil (`null`) for every other model.
+    public var threads: Threads?
+
+    /// The threads model over the run: most threads alive at once, created, refused, most blocked at once.
+    public struct Threads: Codable, Sendable, Equatable {
+        /// "per-task" or "pool", and its cap or size.
+        public var mode: String
+        public var capacity: Int
+        /// Most task threads alive at once (the model's peak-hold, so bursts between samples count).
+        public var aliveMax: Int
+        /// Task threads created, threads the system refused, tasks not started at the cap (cumulative, last sample).
+        public var created: UInt64
+        public var createFailed: UInt64
+        public var refusedAtCap: UInt64
+        /// Most tasks blocked in the kernel at once (sampled).
+        public var blockedMax: Int
+    }
 
     public struct Worker: Codable, Sendable, Equatable {
         public var id: Int
@@ -241,6 +259,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
         var poolMax = 0
         var culprits: [String: Culprit] = [:]
         var culpritOrder: [String] = []
+        var threadsAliveMax = 0
+        var threadsBlockedMax = 0
         var previousTime: Double? = nil
         var spreadSum = 0.0
         var spreadWeight = 0.0
@@ -270,6 +290,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
             blockedMax = max(blockedMax, s.fibers.blocked)
             injectorMax = max(injectorMax, s.injectorDepth)
             poolMax = max(poolMax, s.pool?.queueDepth ?? 0)
+            if let t = s.threads {
+                threadsAliveMax = max(threadsAliveMax, t.peakRecent, t.alive)
+                threadsBlockedMax = max(threadsBlockedMax, t.blocked)
+            }
             for e in s.events where e.kind == .slowCallback || (e.kind == .blockingEnd && s.model.usesFibers) {
                 let name = e.name ?? "?"
                 if culprits[name] == nil { culpritOrder.append(name) }
@@ -319,6 +343,11 @@ public struct RunSummary: Codable, Sendable, Equatable {
             slowCallbacks: culpritOrder.compactMap { culprits[$0] }.map {
                 Culprit(name: $0.name, count: $0.count, maxMs: Self.round($0.maxMs), totalMs: Self.round($0.totalMs))
             }.sorted { ($0.totalMs, $1.name) > ($1.totalMs, $0.name) })
+        if let t = last.threads {
+            threads = Threads(
+                mode: t.mode, capacity: t.capacity, aliveMax: threadsAliveMax, created: t.created,
+                createFailed: t.createFailed, refusedAtCap: t.refusedAtCap, blockedMax: threadsBlockedMax)
+        }
         if let d = last.readyDelay {
             readyDelay = Delay(
                 p50Ms: Self.round(d.p50Ms, 6), p99Ms: Self.round(d.p99Ms, 6), maxMs: Self.round(d.maxMs, 6),
@@ -343,6 +372,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try c.encode(readyDelay, forKey: .readyDelay)
         try c.encode(droppedEvents, forKey: .droppedEvents)
         try c.encode(invariant, forKey: .invariant)  // `null` when the model has none
+        try c.encode(threads, forKey: .threads)
     }
 
     /// Rounds to `places` decimals so the JSON is stable and readable.
@@ -434,6 +464,12 @@ public struct RunSummary: Codable, Sendable, Equatable {
             out.append(
                 "  \(model.usesFibers ? "blocking" : "slow callback") \(c.name): \(c.count)×, max \(f(c.maxMs)) ms, total \(f(c.totalMs)) ms"
             )
+        }
+        if let t = threads {
+            out.append("")
+            out.append(
+                "threads  \(t.mode) \(t.capacity)    alive max \(t.aliveMax)    created \(t.created)    "
+                    + "blocked max \(t.blockedMax)    refused: system \(t.createFailed), cap \(t.refusedAtCap)")
         }
         if droppedEvents > 0 { out.append("dropped events: \(droppedEvents)") }
         if let invariant {

@@ -29,6 +29,9 @@ public enum SchedulerModel: String, Codable, Sendable, CaseIterable {
     /// The same asyncio-style code on an M:N event loop (tasks resumed on any of N threads, stealing) and on
     /// one single-threaded loop, side by side.
     case asyncioMN = "asyncio-mn"
+    // Plain OS threads (the threads model): every task on an OS thread of its own or of a fixed pool.
+    /// Every task on a plain OS thread (one per task up to a cap, or a fixed pool), blocking in the kernel.
+    case threads
 
     /// True for the fiber models (carriers, run queues, steals, parked fibers).
     public var usesFibers: Bool { self == .virtualThreads || self == .greenThreads }
@@ -71,6 +74,9 @@ public struct Snapshot: Codable, Sendable, Equatable {
     public var events: [RuntimeEvent]
     /// Events dropped because a ring was full, cumulative. Shown when non-zero.
     public var droppedEvents: UInt64
+    // Plain OS threads (the threads model).
+    /// The threads model's OS threads; nil for every other model and in recordings made before it existed.
+    public var threads: ThreadsSnapshot?
 
     public init(
         time: Double = 0, sequence: UInt64 = 0, preset: String = "", presetTitle: String = "",
@@ -78,7 +84,7 @@ public struct Snapshot: Codable, Sendable, Equatable {
         pool: PoolSnapshot? = nil, injectorDepth: Int = 0, fibers: FiberCounts = FiberCounts(),
         lag: LagSummary = LagSummary(), readyDelay: DelaySummary? = nil, injectorPeak: Int? = nil,
         busyWindowSeconds: Double? = nil, taskKinds: [TaskKindStats] = [], events: [RuntimeEvent] = [],
-        droppedEvents: UInt64 = 0
+        droppedEvents: UInt64 = 0, threads: ThreadsSnapshot? = nil
     ) {
         self.time = time
         self.sequence = sequence
@@ -97,6 +103,7 @@ public struct Snapshot: Codable, Sendable, Equatable {
         self.taskKinds = taskKinds
         self.events = events
         self.droppedEvents = droppedEvents
+        self.threads = threads
     }
 
     // The asyncio invariant (issue 15): the M:N event loop's threads and the invariant workload's figures.
@@ -593,4 +600,122 @@ public struct MNLoopSnapshot: Codable, Sendable, Equatable {
 extension SchedulerModel {
     /// False for asyncio-mn, which runs its own `[invariant]` workload instead of `[task.NAME]` tables.
     public var runsTaskSpecs: Bool { self != .asyncioMN }
+}
+
+// MARK: - Plain OS threads (the threads model)
+
+/// What one OS thread of the threads model is doing, from the model's own bookkeeping (each thread
+/// records its state before it enters a call; nothing is read from /proc).
+public enum ThreadState: String, Codable, Sendable, CaseIterable {
+    /// On a CPU or runnable: the task's own code (spin, bookkeeping).
+    case running
+    /// Blocked in the kernel in a timed sleep (`ppoll` with a timeout, `nanosleep`).
+    case sleep
+    /// Blocked in `read(2)` (a pipe, a socket).
+    case read
+    /// Blocked in `write(2)` / `send(2)`.
+    case write
+    /// Blocked in `connect(2)`.
+    case connect
+    /// Blocked joining child threads (a fan-out parent).
+    case join
+    /// Blocked on a channel (a futex wait inside send or receive).
+    case channel
+    /// A pool thread waiting for a job (pool mode only).
+    case idle
+
+    /// True for the states in which the thread waits in the kernel for something other than work
+    /// (every state but `running` and `idle`): what "tasks blocked now" counts.
+    public var isBlocked: Bool { self != .running && self != .idle }
+}
+
+/// One OS thread of the threads model at the instant of the snapshot.
+public struct ThreadSnapshot: Codable, Sendable, Equatable {
+    /// The thread's slot (0 ..< `ThreadsSnapshot.capacity`); a slot is reused by a later thread.
+    public var id: Int
+    public var state: ThreadState
+    /// Task kind (the task spec's label) of the task it runs; nil when idle.
+    public var kind: String?
+    /// How long it has been in `state`, ms.
+    public var stateMs: Double
+    /// Share of the trailing `Snapshot.busyWindowSeconds` this slot's threads spent on a CPU (their own CPU clock,
+    /// BusyWindow); nil on the model's first sample.
+    public var busyRatio: Double?
+
+    public init(id: Int, state: ThreadState = .idle, kind: String? = nil, stateMs: Double = 0, busyRatio: Double? = nil)
+    {
+        self.id = id
+        self.state = state
+        self.kind = kind
+        self.stateMs = stateMs
+        self.busyRatio = busyRatio
+    }
+}
+
+/// The threads model: its OS threads, how many were created, and what they are doing.
+public struct ThreadsSnapshot: Codable, Sendable, Equatable {
+    /// "per-task" (a new thread per task, up to `capacity`) or "pool" (`capacity` threads started once).
+    public var mode: String
+    /// per-task: the cap on threads alive at once; pool: the pool's size.
+    public var capacity: Int
+    /// Task threads alive now (started and not yet finished; pool: the pool's threads).
+    public var alive: Int
+    /// Most task threads alive at once since the previous sample (peak-hold) and since the model started.
+    public var peakRecent: Int
+    public var peak: Int
+    /// Task threads created, cumulative; per second over the trailing second (nil on the first sample).
+    public var created: UInt64
+    public var createdPerSecond: Double?
+    /// Threads the system refused (`pthread_create` failed), cumulative, and the last error number (EAGAIN = 11).
+    public var createFailed: UInt64
+    public var lastCreateError: Int32?
+    /// Tasks not started because `capacity` threads were alive (per-task mode), cumulative.
+    public var refusedAtCap: UInt64
+    /// Threads by state now (every alive thread counted once).
+    public var running: Int
+    public var idle: Int
+    /// Tasks blocked in the kernel now (sleep, read, write, connect, join, channel): the parked tasks of this
+    /// model, each holding a whole OS thread and its stack.
+    public var blocked: Int
+    /// Blocked threads by state (keys: `ThreadState` raw values of the blocked states; absent = 0).
+    public var blockedByState: [String: Int]
+    /// Jobs waiting for a pool thread (pool mode; nil in per-task mode, which never queues).
+    public var queueDepth: Int?
+    /// CPUs' worth of time the task threads used over the trailing busy window: the sum of the slots' busy ratios
+    /// (at most the cores).
+    public var busyThreads: Double?
+    /// Alive threads one by one, by slot, at most `ThreadsSnapshot.listedLimit` of them (the panel folds the rest).
+    public var list: [ThreadSnapshot]
+
+    /// The most threads listed one by one per snapshot.
+    public static let listedLimit = 512
+
+    public init(
+        mode: String = "per-task", capacity: Int = 0, alive: Int = 0, peakRecent: Int = 0, peak: Int = 0,
+        created: UInt64 = 0, createdPerSecond: Double? = nil, createFailed: UInt64 = 0, lastCreateError: Int32? = nil,
+        refusedAtCap: UInt64 = 0, running: Int = 0, idle: Int = 0, blocked: Int = 0,
+        blockedByState: [String: Int] = [:], queueDepth: Int? = nil, busyThreads: Double? = nil,
+        list: [ThreadSnapshot] = []
+    ) {
+        self.mode = mode
+        self.capacity = capacity
+        self.alive = alive
+        self.peakRecent = peakRecent
+        self.peak = peak
+        self.created = created
+        self.createdPerSecond = createdPerSecond
+        self.createFailed = createFailed
+        self.lastCreateError = lastCreateError
+        self.refusedAtCap = refusedAtCap
+        self.running = running
+        self.idle = idle
+        self.blocked = blocked
+        self.blockedByState = blockedByState
+        self.queueDepth = queueDepth
+        self.busyThreads = busyThreads
+        self.list = list
+    }
+
+    /// Blocked threads in `state` (0 for a state with none).
+    public func blocked(in state: ThreadState) -> Int { blockedByState[state.rawValue] ?? 0 }
 }

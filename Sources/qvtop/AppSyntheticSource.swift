@@ -86,6 +86,17 @@ final class SyntheticSource: SnapshotSource {
         case .asyncioMN:
             // Not in `presets` (the real asyncio-mn preset runs its own runtime); drawn like a single loop.
             s.loops = [LoopSnapshot(id: 0, jobsRun: sequence * 50, busyRatio: wave(0, 30))]
+        case .threads:
+            let list = (0..<workers * 8).map { i in
+                ThreadSnapshot(
+                    id: i, state: wave(i, 40) > 0.5 ? .running : .sleep, kind: "synthetic", stateMs: 40 * wave(i, 9),
+                    busyRatio: wave(i, 40))
+            }
+            let running = list.filter { $0.state == .running }.count
+            s.threads = ThreadsSnapshot(
+                capacity: 2000, alive: list.count, peakRecent: list.count, peak: list.count, created: sequence * 10,
+                createdPerSecond: 100, running: running, blocked: list.count - running,
+                blockedByState: ["sleep": list.count - running], busyThreads: Double(running), list: list)
         }
         return s
     }

@@ -53,7 +53,13 @@ import Testing
                     if let last = name.split(separator: " ").last, last.allSatisfy(\.isNumber), name.contains(" ") {
                         name = String(name.dropLast(last.count + 1))
                     }
-                    if name.contains("…") || name.first == "C" && name.dropFirst().allSatisfy(\.isNumber) { continue }
+                    // Carrier boxes (C0 …) and the threads model's thread boxes (T1 …: the glossary's **T**N row).
+                    if name.contains("…")
+                        || (name.first == "C" || name.first == "T") && name.count > 1
+                            && name.dropFirst().allSatisfy(\.isNumber)
+                    {
+                        continue
+                    }
                     titles.insert(name)
                 }
             }
@@ -85,12 +91,14 @@ import Testing
         }
         let fibers = (0..<40).map { PanelFixtures.virtualThreads($0) }
         let loops = (0..<40).map { PanelFixtures.loopPerThread($0, sharedPool: true) }
-        for run in [fibers, loops] {
+        let threads = (0..<40).map { PanelFixtures.threads($0) }
+        for run in [fibers, loops, threads] {
             let summary = try #require(RunSummary(run))
             let object = try JSONSerialization.jsonObject(with: Data(summary.jsonText.utf8))
             collect(object)
         }
         #expect(keys.contains("readyDelay") && keys.contains("readyDelayP99Ms") && keys.contains("slowCallbacks"))
+        #expect(keys.contains("aliveMax"), "the threads summary's keys are collected")
         for k in keys.sorted() { #expect(Self.glossary.contains("`\(k)`"), "docs/figures.md lacks JSON key \(k)") }
     }
 }

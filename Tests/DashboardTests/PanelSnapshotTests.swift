@@ -27,6 +27,7 @@ import Testing
         ("loop-per-thread", { PanelFixtures.loopPerThread($0, sharedPool: false) }),
         ("loops-shared-pool", { PanelFixtures.loopPerThread($0, sharedPool: true) }),
         ("asyncio-mn", { PanelFixtures.asyncioMN($0) }),
+        ("threads", { PanelFixtures.threads($0) }),
     ]
 
     @Test(arguments: sizes) func everyModel(size: Size) {

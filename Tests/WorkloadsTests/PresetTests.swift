@@ -84,8 +84,8 @@ import Testing
             error(Self.valid.replacingOccurrences(of: "\"pin\"", with: "\"park\""))
                 == "presets/vt.toml:9: scheduler.blocking must be one of pin, handoff")
         #expect(
-            error(Self.valid.replacingOccurrences(of: "\"virtual-threads\"", with: "\"threads\""))
-                == "presets/vt.toml:6: scheduler.model must be one of event-loop, loop-per-thread, virtual-threads, green-threads, asyncio-mn"
+            error(Self.valid.replacingOccurrences(of: "\"virtual-threads\"", with: "\"os-threads\""))
+                == "presets/vt.toml:6: scheduler.model must be one of event-loop, loop-per-thread, virtual-threads, green-threads, asyncio-mn, threads"
         )
         #expect(
             error(Self.valid.replacingOccurrences(of: "[1, 5]", with: "[5, 1]"))
@@ -242,11 +242,13 @@ import Testing
                 // Many workers (issue 15).
                 "vt-256", "loops-16",
                 "vt-handoff", "asyncio-mn",
+                "vt-handoff", "threads",
             ])
         #expect(Set(names).count == names.count)
         let models = catalog.presets.map(\.scheduler.model)
         #expect(models.contains(.eventLoop) && models.contains(.loopPerThread))
         #expect(models.contains(.virtualThreads) && models.contains(.greenThreads))
+        #expect(models.contains(.threads))
     }
 
     @Test func userPresetsShadowAndBrokenOnesReportOneLine() throws {

@@ -32,6 +32,9 @@ int qv_eventfd(unsigned int initval, int flags);
 int qv_eventfd_signal(int fd);
 /// Reads and resets the counter; returns the value or 0 when none was pending (non-blocking fd).
 uint64_t qv_eventfd_drain(int fd);
+/// Blocks in ppoll until `fd` is readable or `timeout_ns` passed (-1 = forever; ns precision, which poll's ms
+/// timeout lacks): 1 readable, 0 timed out, -1 error (errno; EINTR is the caller's to retry). StopSignal's sleep.
+int qv_poll_readable_ns(int fd, int64_t timeout_ns);
 
 /// Waits for epoll events up to timeout_ns (-1 = forever, 0 = poll) via epoll_pwait2, retrying on EINTR; falls
 /// back to epoll_wait with the timeout rounded up to whole ms on kernels without it (loop_shims.c). Fills

@@ -316,12 +316,14 @@ enum BusyPanel {
             s.busyWindowSeconds.map { w in
                 "last " + (w == w.rounded() ? "\(Int(w))s" : Fmt.fixed(w, 1) + "s")
             } ?? "window n/a"
-        return "Busy per \(s.model.usesFibers ? "carrier" : "loop") \(Character(separator)) \(window)"
+        let unit = s.model == .threads ? "thread" : s.model.usesFibers ? "carrier" : "loop"
+        return "Busy per \(unit) \(Character(separator)) \(window)"
     }
 
     /// What busy means for this source, shown on the panel's first row.
     static func definition(_ s: Snapshot, separator: Unicode.Scalar) -> String {
         let sep = Character(separator)
+        if s.model == .threads { return "busy = on a CPU (thread CPU clock) \(sep) busiest first" }
         guard s.model.usesFibers else { return "busy = running jobs" }
         // Until the runtime splits searching from running, a carrier's busy time is all its time not parked.
         return s.workers.contains { $0.spinRatio != nil }
@@ -332,7 +334,12 @@ enum BusyPanel {
         let fibers = s.model.usesFibers
         let inner = grid.box(rect, title: title(s, separator: grid.glyphs.separator)).inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
-        let ratios = fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio)
+        // Plain OS threads: the busiest listed threads (nil shares, on the model's first sample, read as 0).
+        let busiest = (s.threads?.list ?? []).sorted { ($0.busyRatio ?? 0, -$0.id) > ($1.busyRatio ?? 0, -$1.id) }
+            .prefix(threadRows)
+        let ratios =
+            s.model == .threads
+            ? busiest.map { $0.busyRatio ?? 0 } : fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio)
         let spins: [Double?] = fibers ? s.workers.map(\.spinRatio) : []
         let withSpin = spins.contains { $0 != nil }
         grid.line(inner, 0, definition(s, separator: grid.glyphs.separator), style: .dim)
@@ -361,14 +368,16 @@ enum BusyPanel {
         let sparkWidth = inner.width >= 36 ? min(16, inner.width / 3) : 0
         var row = 1
         for (i, r) in ratios.enumerated() where row < inner.height {
-            let label = fibers ? "C\(s.workers[i].id)" : "L\(i + 1)"
+            let label =
+                s.model == .threads
+                ? "T\(Array(busiest)[i].id + 1)" : fibers ? "C\(s.workers[i].id)" : "L\(i + 1)"
             let y = inner.y + row
             let spin = withSpin && i < spins.count ? " spin \(Fmt.na(spins[i], Fmt.pct))" : ""
             grid.bar(
                 at: Point(inner.x, y), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0), fraction: r,
                 label: label, value: Fmt.pct(r) + spin, labelWidth: 3, valueWidth: withSpin ? 13 : 4,
                 style: PanelPalette.running, labelStyle: i == selected ? .reverse : nil)
-            if sparkWidth > 0 {
+            if sparkWidth > 0 && s.model != .threads {  // a thread's slot changes hands: no history per thread
                 let values = history.series(sparkWidth) { i < $0.busy.count ? $0.busy[i] : .nan }
                 grid.sparkline(
                     at: Point(inner.maxX - sparkWidth, y), width: sparkWidth, values: values, max: 1,
@@ -429,6 +438,8 @@ extension BusyPanel {
                 ])
         }
     }
+    /// Plain OS threads: how many of the busiest threads get a bar.
+    static let threadRows = 8
 }
 
 /// The color legend (also the help's legend text: `PanelPalette.legend`).

@@ -11,7 +11,7 @@ import Telemetry
 //
 // What goes where is `PanelPlan.make` (compact below 120×36, rich above). The flowchart is the
 // model's: `FiberChart` for virtual/green threads, `LoopChart` for the event loop and loop per
-// thread. Around it, every model has lag (`LagPanel`), slow callbacks / blocking regions
+// thread, `ThreadsChart` for plain OS threads. Around it, every model has lag (`LagPanel`), slow callbacks / blocking regions
 // (`SlowPanel`, which also shows "dropped: N"), task kinds (`TasksPanel`), busy per worker
 // (`BusyPanel`, rich), fibers by state (fiber models) and the legend. `c` swaps in the code
 // pane (`CodePane`), Enter the details view of the selected worker or loop (`DetailsPanel`).
@@ -81,6 +81,8 @@ public enum DashboardPanels {
             LoopChart.drawLoopGroup(into: &grid, rect: rect, snapshot: s, view: view)
         case .asyncioMN:
             MNLoopChart.draw(into: &grid, rect: rect, snapshot: s)
+        case .threads:
+            ThreadsChart.draw(into: &grid, rect: rect, snapshot: s)
         }
     }
 
@@ -108,6 +110,8 @@ public enum DashboardPanels {
             // The single loop's box selects loop 0 (the M:N threads are not loops).
             let layout = MNLoopLayout.make(plan.flow, threads: s.mnLoop?.threads.count ?? 0)
             return layout.loop.contains(point) ? 0 : nil
+        case .threads:
+            return nil  // threads come and go: there is no worker to select
         }
     }
 

@@ -186,7 +186,10 @@ public struct PanelPlan: Hashable, Sendable {
             p.lag = parts[1]
             p.slow = parts[2]
         }
-        let count = s.model.usesFibers ? s.workers.count : s.loops.count
+        let count =
+            s.model == .threads
+            ? min(BusyPanel.threadRows, s.threads?.list.count ?? 0)
+            : s.model.usesFibers ? s.workers.count : s.loops.count
         // Borders, the definition row ("busy = …"), one row per carrier or loop, the pool.
         let busyHeight = min(count + (s.pool == nil ? 3 : 4), 13)
         var parts: [Layout] = [.fixed(busyHeight)]
@@ -220,6 +223,9 @@ public struct PanelPlan: Hashable, Sendable {
             return boxes <= maxHeight ? boxes : 2 + max(1, s.loops.count) + below
         case .asyncioMN:
             return MNLoopLayout.preferredHeight(threads: s.mnLoop?.threads.count ?? 0, width: width)
+        case .threads:
+            // As many rows of boxes as the threads need (the lag chart and the slow list keep their minimum).
+            return ThreadsChartLayout.preferredHeight(threads: s.threads?.list.count ?? 0, width: width)
         }
     }
 }

@@ -32,22 +32,21 @@ extension Models {
 
 /// The synchronous (uncoloured) task bodies: what each task kind does on a fiber. Kept short: the
 /// dashboard shows them next to the async loop bodies (`TaskSource`).
-struct SyncBodies: @unchecked Sendable {
-    // @unchecked Sendable: `scheduler`, `gate`, `server` and `http` are thread-safe classes.
-    // unowned(unsafe): bodies run only on this scheduler's fibers, and the model releases the
-    // scheduler only after `shutdown()` has joined every carrier. A strong reference here would be
-    // kept forever by the frames of fibers dropped while parked, and leak the scheduler's fds.
-    unowned(unsafe) let scheduler: Scheduler
-    let gate: SpawnGate
+///
+/// The same bodies run on the threads model's OS threads (ThreadModels): every wait goes through the seam
+/// in Blocking.swift, every child through the `host`.
+struct SyncBodies: Sendable {
+    /// Where children run: fibers of the model's scheduler (`FiberHost`) or threads (`ThreadHost`).
+    let host: any TaskHost
     let server: LoopbackServer?
     /// Socket faults per spec name (`reset_share`, `timeout_ms`).
     let faults: [String: LoopbackFaults]
     /// The loopback HTTP server's client side (`http` specs; nil when the preset has none).
     var http: HTTPClient? = nil
 
-    /// Spawns a child fiber unless the model is stopping (then nil: the child is skipped).
-    func spawn<T>(_ name: String, kind: TaskKind, _ body: @escaping () -> T) -> JoinHandle<T>? {
-        gate.pass { scheduler.spawn(name: name, kind: kind.rawValue, body) }
+    /// Starts a child task unless the host refuses (then nil: the child is skipped).
+    func spawn(_ name: String, kind: TaskKind, _ body: @escaping @Sendable () -> Void) -> ChildTask? {
+        host.spawn(name, kind: kind, body)
     }
 
     // BEGIN sync io
@@ -56,7 +55,7 @@ struct SyncBodies: @unchecked Sendable {
             // connect, write, read: each parks the fiber; a timeout is a watchdog fiber
             try server.roundTrip(serverDelayMs: ms, faults: faults) { _ = spawn("timeout", kind: .io, $0) }
         } else {
-            Scheduler.sleep(nanoseconds: UInt64(ms * 1e6))  // parks the fiber, not the carrier
+            Blocking.sleep(nanoseconds: UInt64(ms * 1e6))  // parks the fiber, not the carrier
         }
     }
     // END sync io
@@ -69,7 +68,7 @@ struct SyncBodies: @unchecked Sendable {
 
     // BEGIN sync blocking
     func blocking(ms: Double, call: BlockingCall) {
-        Scheduler.blocking { Work.block(ms: ms, call: call) }  // pin or hand off the carrier
+        Blocking.call(call.state) { Work.block(ms: ms, call: call) }  // pin or hand off the carrier
     }
     // END sync blocking
 
@@ -80,7 +79,7 @@ struct SyncBodies: @unchecked Sendable {
                 if child == .io { try? self.io(ms: ms, mode: .sleep) } else { self.cpu(ms: ms) }
             }
         }
-        for h in handles { h.join() }
+        Blocking.wait(.join) { for h in handles { h.join() } }
     }
     // END sync fanout
 
@@ -88,22 +87,32 @@ struct SyncBodies: @unchecked Sendable {
     func chatty(producers: Int, consumers: Int, messages: Int, capacity: Int, ms: Double, name: String) {
         let channel = Channel<Int>(capacity: capacity == 0 ? nil : capacity)
         let senders = (0..<producers).compactMap { _ in
-            spawn(name, kind: .chatty) { for i in 0..<messages { try? channel.send(i) } }
+            spawn(name, kind: .chatty) {
+                for i in 0..<messages { try? Blocking.wait(.channel) { try channel.send(i) } }
+            }
         }
         let receivers = (0..<consumers).compactMap { _ in
-            spawn(name, kind: .chatty) { while channel.receive() != nil { Work.spin(ms: ms) } }
+            spawn(name, kind: .chatty) {
+                while Blocking.wait(.channel, { channel.receive() }) != nil { Work.spin(ms: ms) }
+            }
         }
-        for s in senders { s.join() }
+        Blocking.wait(.join) { for s in senders { s.join() } }
         channel.close()
-        for r in receivers { r.join() }
+        Blocking.wait(.join) { for r in receivers { r.join() } }
     }
     // END sync chatty
 
     func http(_ spec: TaskSpec, ms: Double) throws {
         guard let http else { throw TaskFailure(.other, "no http server") }
-        // The one sync client (HTTPClient.task); its writer strand (duplex) is a fiber beside this one.
+        // The one sync client (HTTPClient.task); its writer strand (duplex) is a child of the host beside this
+        // one: a fiber beside a fiber, a thread beside a thread.
         try http.task(spec, ms: ms, faults: faults[spec.name]) { body in
-            spawn(spec.name, kind: .http, body).map { h in { h.join() } }
+            let result = SpinLock<TaskFailure?>(nil)
+            guard let child = spawn(spec.name, kind: .http, { result.withLock { $0 = body() } }) else { return nil }
+            return {
+                child.join()
+                return result.withLock { $0 }
+            }
         }
     }
 
@@ -189,10 +198,10 @@ final class FiberModel: Model {
             throw error
         }
         let http = httpServer.map { HTTPClient(port: $0.port) }
+        let host = FiberHost(scheduler: scheduler, gate: gate)
         let bodies = SyncBodies(
-            scheduler: scheduler, gate: gate, server: server, faults: LoopbackFaults.byName(preset.workload.tasks),
-            http: http)
-        let arrivals = ArrivalThread(streams: startWorkload(scheduler, bodies))
+            host: host, server: server, faults: LoopbackFaults.byName(preset.workload.tasks), http: http)
+        let arrivals = ArrivalThread(streams: startWorkload(host, bodies))
         runtime.withLock {
             $0 = Runtime(scheduler: scheduler, server: server, arrivals: arrivals, httpServer: httpServer, http: http)
         }
@@ -223,15 +232,14 @@ final class FiberModel: Model {
     }
 
     /// Starts generator fibers and population fibers; returns the streams the arrival thread fires.
-    private func startWorkload(_ scheduler: Scheduler, _ bodies: SyncBodies) -> [ArrivalThread.Stream] {
+    private func startWorkload(_ host: FiberHost, _ bodies: SyncBodies) -> [ArrivalThread.Stream] {
         let start = Monotonic.now() + 1_000_000
         var streams: [ArrivalThread.Stream] = []
         let stop = stopping
-        let gate = self.gate
         /// Spawns a detached fiber unless the model is stopping (no strong capture of the scheduler:
-        /// see `SyncBodies.scheduler`).
+        /// see `FiberHost.scheduler`).
         let spawn: @Sendable (String, String, @escaping () -> Void) -> Void = { name, kind, body in
-            gate.pass { bodies.scheduler.spawn(name: name, kind: kind, body) }
+            host.gate.pass { host.scheduler.spawn(name: name, kind: kind, body) }
         }
         for (specIndex, spec) in preset.workload.tasks.enumerated() {
             let stats = self.stats[specIndex]
@@ -339,6 +347,23 @@ final class FiberModel: Model {
         snapshot.lag = LagSummary(heartbeat.summary(resetRecent: true))
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
         return snapshot
+    }
+}
+
+/// A fiber model's `TaskHost`: children are fibers of its scheduler, spawned through its gate.
+struct FiberHost: TaskHost, @unchecked Sendable {
+    // @unchecked Sendable: `scheduler` and `gate` are thread-safe classes.
+    // unowned(unsafe): bodies run only on this scheduler's fibers, and the model releases the
+    // scheduler only after `shutdown()` has joined every carrier. A strong reference here would be
+    // kept forever by the frames of fibers dropped while parked, and leak the scheduler's fds.
+    unowned(unsafe) let scheduler: Scheduler
+    let gate: SpawnGate
+
+    func spawn(_ name: String, kind: TaskKind, _ body: @escaping @Sendable () -> Void) -> ChildTask? {
+        gate.pass {
+            let handle = scheduler.spawn(name: name, kind: kind.rawValue, body)
+            return ChildTask(join: { handle.join() })
+        }
     }
 }
 

@@ -65,6 +65,15 @@ public final class KindStats: Sendable {
         }
     }
 
+    /// A task that was admitted or begun but never started (its thread was refused: at the threads model's cap,
+    /// or by the system): out of flight again, and counted in `dropped` as an arrival that did not run.
+    public func withdraw() {
+        state.withLock { s in
+            s.started -= 1
+            s.dropped += 1
+        }
+    }
+
     /// A task of this kind completed; `latencyNanos` runs from its scheduled arrival to now.
     public func end(latencyNanos: UInt64) {
         let micros = max(1, latencyNanos / 1000)

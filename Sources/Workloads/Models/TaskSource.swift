@@ -8,7 +8,8 @@
 /// Source text of one task kind's two bodies.
 public struct TaskSource: Sendable, Equatable {
     public var kind: TaskKind
-    /// The synchronous body a fiber runs (virtual/green threads): plain calls that park.
+    /// The synchronous body a fiber runs (virtual/green threads): plain calls that park. The threads model's OS
+    /// threads run the same body, blocking in the kernel (Models/Blocking.swift).
     public var sync: String
     /// The async body a loop task runs (event-loop models): every wait is an `await`.
     public var async: String
@@ -34,7 +35,7 @@ public struct TaskSource: Sendable, Equatable {
                             // connect, write, read: each parks the fiber; a timeout is a watchdog fiber
                             try server.roundTrip(serverDelayMs: ms, faults: faults) { _ = spawn("timeout", kind: .io, $0) }
                         } else {
-                            Scheduler.sleep(nanoseconds: UInt64(ms * 1e6))  // parks the fiber, not the carrier
+                            Blocking.sleep(nanoseconds: UInt64(ms * 1e6))  // parks the fiber, not the carrier
                         }
                     }
                     """#,
@@ -69,7 +70,7 @@ public struct TaskSource: Sendable, Equatable {
                 kind: .blocking,
                 sync: #"""
                     func blocking(ms: Double, call: BlockingCall) {
-                        Scheduler.blocking { Work.block(ms: ms, call: call) }  // pin or hand off the carrier
+                        Blocking.call(call.state) { Work.block(ms: ms, call: call) }  // pin or hand off the carrier
                     }
                     """#,
                 async: #"""
@@ -91,7 +92,7 @@ public struct TaskSource: Sendable, Equatable {
                                 if child == .io { try? self.io(ms: ms, mode: .sleep) } else { self.cpu(ms: ms) }
                             }
                         }
-                        for h in handles { h.join() }
+                        Blocking.wait(.join) { for h in handles { h.join() } }
                     }
                     """#,
                 async: #"""
@@ -113,14 +114,18 @@ public struct TaskSource: Sendable, Equatable {
                     func chatty(producers: Int, consumers: Int, messages: Int, capacity: Int, ms: Double, name: String) {
                         let channel = Channel<Int>(capacity: capacity == 0 ? nil : capacity)
                         let senders = (0..<producers).compactMap { _ in
-                            spawn(name, kind: .chatty) { for i in 0..<messages { try? channel.send(i) } }
+                            spawn(name, kind: .chatty) {
+                                for i in 0..<messages { try? Blocking.wait(.channel) { try channel.send(i) } }
+                            }
                         }
                         let receivers = (0..<consumers).compactMap { _ in
-                            spawn(name, kind: .chatty) { while channel.receive() != nil { Work.spin(ms: ms) } }
+                            spawn(name, kind: .chatty) {
+                                while Blocking.wait(.channel, { channel.receive() }) != nil { Work.spin(ms: ms) }
+                            }
                         }
-                        for s in senders { s.join() }
+                        Blocking.wait(.join) { for s in senders { s.join() } }
                         channel.close()
-                        for r in receivers { r.join() }
+                        Blocking.wait(.join) { for r in receivers { r.join() } }
                     }
                     """#,
                 async: #"""

@@ -88,6 +88,9 @@ public struct SchedulerConfig: Sendable, Equatable {
     // The asyncio invariant (issue 15).
     /// asyncio-mn: threads of the M:N event loop (the single loop beside it has one).
     public var mnLoopThreads: Int = 4
+    // Plain OS threads (the threads model).
+    /// threads: a new thread per task up to a cap, or a fixed pool (`[scheduler] threads = { mode = … }`).
+    public var threads: ThreadsMode = .perTask(cap: ThreadsMode.defaultCap)
 
     public init(
         model: SchedulerModel, carriers: Int = 2, steal: Scheduler.StealPolicy = .half,
@@ -176,6 +179,7 @@ private struct PresetParser {
         .greenThreads: ["model", "carriers", "blocking", "heartbeat_ms", "hog_threshold_ms"],
         // The asyncio invariant (issue 15).
         .asyncioMN: ["model", "threads", "heartbeat_ms", "slow_callback_ms"],
+        .threads: ["model", "threads", "heartbeat_ms"],
     ]
     static let commonTaskFields = ["kind", "rate", "population", "duration_ms", "placement", "max_in_flight"]
     static let taskFieldsByKind: [TaskKind: [String]] = [
@@ -281,8 +285,12 @@ private struct PresetParser {
             c.blocking = try r.enumeration("blocking", BlockingPolicy.self) ?? .pin
         case .asyncioMN:
             c.mnLoopThreads = try r.int("threads", in: 2...64) ?? 4
+        case .threads:
+            c.threads = try threadsMode(r)
         }
-        if !model.usesFibers {
+        if model == .threads {
+            // Plain OS threads: no pool, offload or slow callbacks (loops), no hog monitor (fibers).
+        } else if !model.usesFibers {
             c.pool = try r.int("pool", in: 0...256) ?? 0
             let names = try r.stringArray("offload") ?? []
             var kinds: [TaskKind] = []
@@ -309,6 +317,42 @@ private struct PresetParser {
         }
         c.heartbeatMs = try r.double("heartbeat_ms", in: 0.1...1000) ?? 1
         return c
+    }
+
+    /// threads: `threads = { mode = "per-task", cap = N }` or `{ mode = "pool", size = N }` (default: per-task,
+    /// cap `ThreadsMode.defaultCap`). A field of the other mode is rejected: it would have no effect.
+    func threadsMode(_ scheduler: FieldReader) throws(PresetError) -> ThreadsMode {
+        guard let r = try scheduler.table("threads") else { return .perTask(cap: ThreadsMode.defaultCap) }
+        let mode = try r.string("mode") ?? "per-task"
+        let fields = ["per-task": ["mode", "cap"], "pool": ["mode", "size"]]
+        guard let allowed = fields[mode] else {
+            throw r.error("mode", "scheduler.threads.mode must be one of per-task, pool")
+        }
+        for key in r.keys where !allowed.contains(key) {
+            throw r.error(
+                key,
+                "scheduler.threads.\(key) is not a field of mode \(mode) (fields: \(allowed.joined(separator: ", ")))")
+        }
+        if mode == "pool" {
+            return .pool(size: try r.int("size", in: 1...ThreadsMode.limit) ?? 64)
+        }
+        return .perTask(cap: try r.int("cap", in: 1...ThreadsMode.limit) ?? ThreadsMode.defaultCap)
+    }
+
+    /// threads: what a plain OS thread cannot run yet, and what a fixed pool cannot run at all.
+    func checkThreadsCanRun(_ c: SchedulerConfig, _ spec: TaskSpec, _ r: FieldReader) throws(PresetError) {
+        guard c.model == .threads else { return }
+        if spec.kind == .io && spec.io == .socket {
+            throw r.error(
+                "io", "\(r.path).io = \"socket\" is not available on model threads (its loopback server runs on fibers)"
+            )
+        }
+        if case .pool = c.threads, spec.kind == .fanout || spec.kind == .chatty {
+            throw r.error(
+                "kind",
+                "\(r.path).kind = \"\(spec.kind.rawValue)\" needs threads.mode = \"per-task\" (a task waiting for "
+                    + "tasks queued behind it on a fixed pool can deadlock the pool)")
+        }
     }
 
     /// Each offloaded kind must have work to offload: `cpu` covers cpu tasks, cpu fan-out children and
@@ -377,6 +421,12 @@ private struct PresetParser {
             name: name, kind: kind, arrival: arrival,
             duration: try r.distribution("duration_ms") ?? .fixed(kind == .chatty ? 0 : 1),
             placement: try r.enumeration("placement", Placement.self) ?? .spread)
+        if spec.placement == .first && scheduler.model == .threads {
+            throw r.error(
+                "placement",
+                "\(r.path).placement has no effect on model threads (there are no run queues: the kernel places threads)"
+            )
+        }
         if spec.placement == .first && !scheduler.model.usesFibers && scheduler.loops == 1 {
             throw r.error(
                 "placement",
@@ -417,6 +467,7 @@ private struct PresetParser {
             spec.duplex = try r.bool("duplex") ?? false
             spec.resetShare = try r.double("reset_share", in: 0...1) ?? 0
         }
+        try checkThreadsCanRun(scheduler, spec, r)
         return spec
     }
 }

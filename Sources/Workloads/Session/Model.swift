@@ -55,6 +55,7 @@ public enum Models {
         case .eventLoop, .loopPerThread: return try LoopModel(preset: preset, sessionStart: sessionStart)
         case .virtualThreads, .greenThreads: return try makeFiberModel(preset, sessionStart: sessionStart)
         case .asyncioMN: return try InvariantModel(preset: preset, sessionStart: sessionStart)
+        case .threads: return ThreadsModel(preset: preset, sessionStart: sessionStart)
         }
     }
 }
