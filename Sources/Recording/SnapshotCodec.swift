@@ -310,16 +310,39 @@ struct RecordEncoder {
             delay(s.readyDelay, p.readyDelay)
             optInt(s.injectorPeak, p.injectorPeak)
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
-            encodeTaskKindExtension(s.taskKinds, p.taskKinds)
+            // A tagged section after it needs the task-kind extension in place (an empty one: no figures).
+            encodeTaskKindExtension(s.taskKinds, p.taskKinds, force: s.memory != nil)
+            encodeMemorySection(s.memory, p.memory)
         }
+    }
+
+    // Memory per parked task (issue 15): a tagged section after the task-kind extension, present only when the
+    // snapshot has memory figures. Tag `memorySectionTag`, then each figure as a format-2 optional against the
+    // previous frame's (0 when it had none), then the limit text. A file without it decodes `memory` as nil.
+    private mutating func encodeMemorySection(_ m: MemorySnapshot?, _ prev: MemorySnapshot?) {
+        guard let m else { return }
+        let p = prev ?? MemorySnapshot()
+        w.u8(RecordingFormat.memorySectionTag)
+        optU64(m.rssBytes, p.rssBytes)
+        optU64(m.baselineRSSBytes, p.baselineRSSBytes)
+        optInt(m.parkedTasks, p.parkedTasks)
+        optDbl(m.bytesPerParked, p.bytesPerParked)
+        optDbl(m.stackResidentBytesPerStack, p.stackResidentBytesPerStack)
+        optInt(m.stacksMeasured, p.stacksMeasured)
+        optInt(m.stacksMapped, p.stacksMapped)
+        optInt(m.parkTarget, p.parkTarget)
+        str(m.limit)
     }
 
     /// Task-kind figures of format 2 (dropped arrivals, errors by kind), as the frame's last section,
     /// written only when a kind has one (a reader that finds the section absent decodes those figures
     /// as nil: n/a; format 1 frames never have it). Per kind: a presence byte (bit 0:
     /// dropped, bit 1: errors), then each present figure as deltas against the previous frame's.
-    private mutating func encodeTaskKindExtension(_ kinds: [TaskKindStats], _ prev: [TaskKindStats]) {
-        guard kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
+    /// `force`: write it even without figures (each kind's presence byte 0), because a later section follows.
+    private mutating func encodeTaskKindExtension(
+        _ kinds: [TaskKindStats], _ prev: [TaskKindStats], force: Bool = false
+    ) {
+        guard force || kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
         w.varint(UInt64(kinds.count))
         for (i, k) in kinds.enumerated() {
             let pk = i < prev.count ? prev[i] : TaskKindStats(kind: "")
@@ -645,8 +668,30 @@ struct RecordDecoder {
             s.injectorPeak = try optInt(p.injectorPeak, "injector peak")
             s.busyWindowSeconds = try optDbl(p.busyWindowSeconds, "busy window")
             if !r.atEnd { try decodeTaskKindExtension(&s.taskKinds, p.taskKinds) }
+            while !r.atEnd {
+                switch try r.u8() {
+                case RecordingFormat.memorySectionTag: s.memory = try decodeMemorySection(p.memory)
+                case let tag: throw DecodeError(reason: "unknown snapshot section \(tag)")
+                }
+            }
         }
         return s
+    }
+
+    /// The mirror of `RecordEncoder.encodeMemorySection` (its tag already read).
+    private mutating func decodeMemorySection(_ prev: MemorySnapshot?) throws(DecodeError) -> MemorySnapshot {
+        let p = prev ?? MemorySnapshot()
+        var m = MemorySnapshot()
+        m.rssBytes = try optU64(p.rssBytes, "rss")
+        m.baselineRSSBytes = try optU64(p.baselineRSSBytes, "baseline rss")
+        m.parkedTasks = try optInt(p.parkedTasks, "parked tasks")
+        m.bytesPerParked = try optDbl(p.bytesPerParked, "bytes per parked")
+        m.stackResidentBytesPerStack = try optDbl(p.stackResidentBytesPerStack, "stack resident")
+        m.stacksMeasured = try optInt(p.stacksMeasured, "stacks measured")
+        m.stacksMapped = try optInt(p.stacksMapped, "stacks mapped")
+        m.parkTarget = try optInt(p.parkTarget, "park target")
+        m.limit = try str()
+        return m
     }
 
     /// The mirror of `RecordEncoder.encodeTaskKindExtension`; absent in files of format 1.

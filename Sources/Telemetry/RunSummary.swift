@@ -31,6 +31,9 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// True ready → running delay from the last snapshot; nil (JSON `null`) when the source has none.
     public var readyDelay: Delay?
     public var droppedEvents: UInt64
+    // Memory per parked task (issue 15).
+    /// The last snapshot's memory figures (RSS, bytes per parked task, stacks); nil (`null`) when not measured.
+    public var memory: MemorySnapshot?
 
     public struct Worker: Codable, Sendable, Equatable {
         public var id: Int
@@ -225,6 +228,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         durationSeconds = Self.round(max(0, last.time - first.time))
         self.snapshots = run.count
         droppedEvents = last.droppedEvents
+        memory = last.memory
 
         // Busy ratios weighted by interval length; maxima over all snapshots.
         var workerBusy: [Int: (weighted: Double, weight: Double)] = [:]
@@ -337,6 +341,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try c.encode(lag, forKey: .lag)
         try c.encode(readyDelay, forKey: .readyDelay)
         try c.encode(droppedEvents, forKey: .droppedEvents)
+        try c.encode(memory, forKey: .memory)
     }
 
     /// Rounds to `places` decimals so the JSON is stable and readable.

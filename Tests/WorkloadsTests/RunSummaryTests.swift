@@ -194,7 +194,7 @@ import Testing
                 """, file: "p.toml")
         }
         #expect(try parse("rate = 10\nmax_in_flight = 5").workload.tasks[0].maxInFlight == 5)
-        #expect(try parse("rate = 10").workload.tasks[0].maxInFlight == TaskSpec.maxInFlightLimit)
+        #expect(try parse("rate = 10").workload.tasks[0].maxInFlight == TaskSpec.maxInFlightDefault)
         #expect(
             throws: PresetError(
                 file: "p.toml", line: 9,

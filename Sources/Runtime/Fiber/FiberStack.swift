@@ -262,6 +262,10 @@ public final class StackPool: @unchecked Sendable {
     private var freeLists: [Int: [FiberStack]] = [:]
     private var counters = Stats()
     private var handler: (@Sendable (String) -> Void)?
+    /// Every stack mapped now (in use or free, guarded or from a slab), for `sampleResidency`; a guarded stack's
+    /// position in it by address, so an unmap removes it in O(1) (swap with the last).
+    private var mapped: [FiberStack] = []
+    private var mappedIndex: [UInt: Int] = [:]
 
     /// - Parameters:
     ///   - maxGuardedStacks: nil = (vm.max_map_count − 8,192 spare mappings) / 2.
@@ -326,6 +330,7 @@ public final class StackPool: @unchecked Sendable {
                     if let s = FiberStack.mapGuarded(size: size) {
                         counters.guardedMapped += 1
                         counters.inUse += 1
+                        noteMapped(s)
                         return s
                     }
                     notice =
@@ -343,6 +348,7 @@ public final class StackPool: @unchecked Sendable {
                 fatalError("StackPool: cannot map a slab of \(slabStacks) × \(size) B stacks (errno \(qv_errno()))")
             }
             counters.slabStacks += slab.count
+            mapped.append(contentsOf: slab)
             counters.free += slab.count - 1
             counters.inUse += 1
             freeLists[size, default: []].append(contentsOf: slab.dropFirst().reversed())
@@ -375,6 +381,7 @@ public final class StackPool: @unchecked Sendable {
         let cached = freeLists[stack.size]?.count ?? 0
         if cached >= maxCachedStacks {
             if stack.isGuarded {
+                noteUnmapped(stack)
                 stack.unmapGuarded()
                 counters.guardedMapped -= 1
                 return
@@ -384,6 +391,77 @@ public final class StackPool: @unchecked Sendable {
         }
         freeLists[stack.size, default: []].append(stack)
         counters.free += 1
+    }
+
+    /// Under the mutex: records a newly mapped guarded stack.
+    private func noteMapped(_ stack: FiberStack) {
+        mappedIndex[UInt(bitPattern: stack.bottom)] = mapped.count
+        mapped.append(stack)
+    }
+
+    /// Under the mutex: forgets a guarded stack about to be unmapped (swap-remove).
+    private func noteUnmapped(_ stack: FiberStack) {
+        guard let i = mappedIndex.removeValue(forKey: UInt(bitPattern: stack.bottom)) else { return }
+        let last = mapped.removeLast()
+        if i < mapped.count {
+            mapped[i] = last
+            mappedIndex[UInt(bitPattern: last.bottom)] = i
+        }
+    }
+
+    /// Resident pages of the pool's stacks, measured with `mincore(2)` over a random sample of them.
+    public struct Residency: Sendable, Equatable {
+        /// Stacks mapped now (in use and free).
+        public var stacksMapped: Int
+        /// Stacks `mincore` measured (a guarded stack unmapped between the pick and the call is skipped).
+        public var stacksMeasured: Int
+        /// Resident bytes over the measured stacks (usable stack and context slot; guard pages have none).
+        public var residentBytes: Int
+        /// Mean resident bytes per measured stack; nil when none was measured.
+        public var bytesPerStack: Double? {
+            stacksMeasured > 0 ? Double(residentBytes) / Double(stacksMeasured) : nil
+        }
+    }
+
+    /// Picks up to `limit` mapped stacks at random (under the mutex, only if it is free: a sampler never waits
+    /// on it, and holds it for copying `limit` descriptors) and measures them with `mincore(2)` after unlocking.
+    /// Nil when the mutex was busy. Callable from any thread; cost: `limit` syscalls.
+    public func sampleResidency(limit: Int, using rng: inout some RandomNumberGenerator) -> Residency? {
+        var picked: [FiberStack] = []
+        var total = 0
+        let got = tryLocked {
+            total = mapped.count
+            guard total > 0 else { return }
+            if total <= limit {
+                picked = mapped
+            } else {
+                picked.reserveCapacity(limit)
+                for _ in 0..<limit { picked.append(mapped[Int.random(in: 0..<total, using: &rng)]) }
+            }
+        }
+        guard got else { return nil }
+        let page = FiberStack.pageSize
+        var vec = [UInt8](repeating: 0, count: FiberStack.defaultSize / page)
+        var measured = 0
+        var resident = 0
+        for s in picked {
+            let pages = s.size / page
+            if vec.count < pages { vec = [UInt8](repeating: 0, count: pages) }
+            // mincore on a range unmapped meanwhile fails with ENOMEM: that stack is skipped, never misread.
+            let rc = vec.withUnsafeMutableBufferPointer { mincore(s.bottom, s.size, $0.baseAddress) }
+            guard rc == 0 else { continue }
+            measured += 1
+            for i in 0..<pages where vec[i] & 1 != 0 { resident += page }
+        }
+        return Residency(stacksMapped: total, stacksMeasured: measured, residentBytes: resident)
+    }
+
+    /// Runs `body` under the mutex if it is free now; false (body not run) when another thread holds it.
+    private func tryLocked(_ body: () -> Void) -> Bool {
+        guard pthread_mutex_trylock(mutex) == 0 else { return false }
+        defer { pthread_mutex_unlock(mutex) }
+        body()
+        return true
     }
 
     private func locked<T>(_ body: () -> T) -> T {
