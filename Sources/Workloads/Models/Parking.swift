@@ -30,6 +30,7 @@
 import Foundation
 import Runtime
 import Synchronization
+import Telemetry
 
 /// What a parked task waits on.
 public enum ParkWait: String, Sendable, Equatable, CaseIterable {
@@ -94,11 +95,11 @@ struct ParkBudget: Sendable {
         let n = UInt64(ParkBudget.batch)
         if let limit = addressLimit(), let used = addressUsed() {
             if used + n * reservedPerTask + ParkBudget.addressReserve > limit {
-                return "address space: RLIMIT_AS \(ByteText.of(limit)) reached after \(parked) parked tasks"
+                return "address space: RLIMIT_AS \(ByteCount.text(limit)) reached after \(parked) parked tasks"
             }
         }
         if let available = memoryAvailable(), available < n * touchedPerTask + ParkBudget.memoryReserve {
-            return "memory: \(ByteText.of(available)) available (MemAvailable) after \(parked) parked tasks"
+            return "memory: \(ByteCount.text(available)) available (MemAvailable) after \(parked) parked tasks"
         }
         return nil
     }
@@ -214,19 +215,5 @@ final class ParkedSockets: Sendable {
             Glibc.close(fd)
         }
         Glibc.close(listener)
-    }
-}
-
-/// Byte counts as text for banners and errors: "1.5 GiB", "512 MiB".
-enum ByteText {
-    static func of(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(bytes)
-        var i = 0
-        while v >= 1024 && i < units.count - 1 {
-            v /= 1024
-            i += 1
-        }
-        return i == 0 ? "\(bytes) B" : String(format: "%.1f %@", v, units[i])
     }
 }
