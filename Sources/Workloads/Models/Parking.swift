@@ -206,12 +206,15 @@ final class ParkedSockets: Sendable {
         return Failure(message: "parked sockets: \(op) failed, errno \(e)", isLimit: false)
     }
 
-    /// Closes every descriptor (both ends) and the listener. After the runtime has shut down; once.
+    /// Closes every descriptor (both ends) and the listener. After the runtime has shut down; once. Abortive
+    /// closes (`SO_LINGER` 0: a reset, no FIN handshake and no TIME_WAIT per connection), so that tearing down
+    /// ten thousand connections fits the preset switch's second.
     func close() {
         for fd in fds.withLock({ f -> [Int32] in
             defer { f.removeAll() }
             return f
         }) {
+            LoopbackServer.resetOnClose(fd)
             Glibc.close(fd)
         }
         Glibc.close(listener)
