@@ -1,3 +1,4 @@
+import Foundation
 import Telemetry
 import Testing
 
@@ -34,6 +35,26 @@ import Testing
 
     @Test func unmeasuredFiguresReadNA() {
         let rows = MemoryPanel.lines(MemorySnapshot(rssBytes: 1 << 20))
-        #expect(rows.map(\.value) == ["1.0 MiB (base n/a)", "n/a", "n/a (RSS - base) / parked", "n/a"])
+        #expect(rows.map(\.value) == ["1.0 MiB (base n/a)", "n/a", "n/a (above base)", "n/a"])
+    }
+}
+
+extension MemoryPanelTests {
+    /// The memory panel's title, labels and JSON keys are in docs/figures.md.
+    @Test func memoryFiguresAreInTheGlossary() throws {
+        let (s, h) = PanelFixtures.run(40) { Self.parked($0, limit: "fds") }
+        let screen = PanelSnapshotTests.render(Size(160, 50), s, h).text
+        for label in ["Memory", "RSS", "base", "parked", "per parked", "stack res.", "mincore", "LIMIT:", "asked"] {
+            #expect(screen.contains(label), "\(label) is not drawn")
+            #expect(FiguresGlossaryTests.glossary.contains("**\(label)"), "docs/figures.md lacks \(label)")
+        }
+        let summary = try #require(RunSummary((0..<40).map { Self.parked($0, limit: "fds") }))
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(summary.jsonText.utf8)) as? [String: Any])
+        let memory = try #require(object["memory"] as? [String: Any])
+        #expect(memory.count == 9)
+        for k in memory.keys.sorted() + ["memory"] {
+            #expect(FiguresGlossaryTests.glossary.contains("`\(k)`"), "docs/figures.md lacks JSON key \(k)")
+        }
     }
 }

@@ -14,7 +14,7 @@ enum MemoryPanel {
         let rows = lines(m)
         for (i, row) in rows.enumerated() where i < inner.height {
             grid.line(inner, i, row.label, style: .dim)
-            grid.text(at: Point(inner.x + 12, inner.y + i), row.value, style: row.style, maxWidth: inner.width - 12)
+            grid.text(at: Point(inner.x + 11, inner.y + i), row.value, style: row.style, maxWidth: inner.width - 11)
         }
     }
 
@@ -23,7 +23,7 @@ enum MemoryPanel {
             Fmt.na(m.parkedTasks) { Fmt.count($0) } + (m.parkTarget.map { " of \(Fmt.count($0)) asked" } ?? "")
         let stacks: String
         if let per = m.stackResidentBytesPerStack, let n = m.stacksMeasured, let mapped = m.stacksMapped {
-            stacks = "\(ByteCount.text(per)) (mincore, \(Fmt.count(n)) of \(Fmt.count(mapped)))"
+            stacks = "\(ByteCount.text(per)) (mincore \(Fmt.count(n))/\(Fmt.count(mapped)))"
         } else {
             stacks = "n/a"
         }
@@ -33,7 +33,7 @@ enum MemoryPanel {
                 .plain
             ),
             ("parked", parked, PanelPalette.parked),
-            ("per parked", Fmt.na(m.bytesPerParked) { ByteCount.text($0) } + " (RSS - base) / parked", .bold),
+            ("per parked", Fmt.na(m.bytesPerParked) { ByteCount.text($0) } + " (above base)", .bold),
             ("stack res.", stacks, .plain),
         ]
     }
