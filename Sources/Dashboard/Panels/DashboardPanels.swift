@@ -60,7 +60,9 @@ public enum DashboardPanels {
                 EventsPanel.draw(into: &g, rect: plan.events, snapshot: snapshot, history: history)
             }
             if !plan.legend.isEmpty { LegendPanel.draw(into: &g, rect: plan.legend) }
-            if !plan.memory.isEmpty, let m = snapshot.memory { MemoryPanel.draw(into: &g, rect: plan.memory, memory: m) }
+            if !plan.memory.isEmpty, let m = snapshot.memory {
+                MemoryPanel.draw(into: &g, rect: plan.memory, memory: m)
+            }
 
             if !plan.code.isEmpty { CodePane.draw(into: &g, rect: plan.code, listings: code, view: view) }
             if snapshot.droppedEvents > 0 && plan.slow.isEmpty {

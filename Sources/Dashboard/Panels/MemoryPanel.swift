@@ -29,7 +29,9 @@ enum MemoryPanel {
         }
         return [
             (
-                "RSS", Fmt.na(m.rssBytes) { ByteCount.text($0) } + " (base \(Fmt.na(m.baselineRSSBytes) { ByteCount.text($0) }))",
+                "RSS",
+                Fmt.na(m.rssBytes) { ByteCount.text($0) }
+                    + " (base \(Fmt.na(m.baselineRSSBytes) { ByteCount.text($0) }))",
                 .plain
             ),
             ("parked", parked, PanelPalette.parked),

@@ -238,9 +238,7 @@ final class FiberModel: Model {
                     switch park.on {
                     case .sleep:
                         body = {
-                            // BEGIN sync park
                             while !stop.isSet { Scheduler.sleep(nanoseconds: 3_600_000_000_000) }  // parks the fiber
-                            // END sync park
                         }
                     case .socket:
                         guard let sockets else { return }
