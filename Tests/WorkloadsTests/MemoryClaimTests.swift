@@ -49,6 +49,15 @@ extension HeadlessTests {
             #expect(ProcessMemory.threadCount() <= threads, "threads left running")
         }
 
+        /// Switching between the parking presets mid-parking (the million preset included) leaks nothing.
+        @Test func switchingParkingPresetsLeaksNoThreadNorDescriptor() throws {
+            let (fds, fdsAfter, threads, threadsAfter, worst) = try LiveSourceTests.switchRound(
+                ["vt-parked", "vt-million", "vt-parked-sockets"], count: 6, dwell: 0.3)
+            #expect(threadsAfter <= threads, "threads \(threads) → \(threadsAfter)")
+            #expect(fdsAfter <= fds, "fds \(fds) → \(fdsAfter)")
+            #expect(worst < 1_000_000_000, "worst switch \(Double(worst) / 1e6) ms")
+        }
+
         @Test func sleepPresetTearsDownWithinASecond() throws { try Self.parkedAndTornDown("vt-parked") }
         @Test func socketPresetTearsDownWithinASecond() throws { try Self.parkedAndTornDown("vt-parked-sockets") }
     }
