@@ -110,7 +110,8 @@ public struct FiberStack: @unchecked Sendable {
 ///   and passed to `noticeHandler`;
 /// - a returned stack is kept for reuse (LIFO, so it is likely still in cache). Beyond
 ///   `maxCachedStacks` free stacks, a guarded stack is unmapped and a slab stack's pages are given
-///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab).
+///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab), up to `trimBatch` stacks at a
+///   time, one call per run of adjacent stacks; `trimPending()` gives back a partial batch.
 /// - a thread may attach a *carrier cache* (`attachCarrierCache`): up to `carrierCacheCapacity`
 ///   free stacks of one size that only that thread touches, refilled from and flushed to the shared
 ///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Every scheduler
@@ -225,6 +226,7 @@ public final class StackPool: @unchecked Sendable {
     private func refill(_ cache: CarrierCache) -> Bool {
         locked {
             mergeCounters(cache)
+            if freeLists[cache.size]?.isEmpty ?? true { trimPendingLocked() }
             guard var list = freeLists.removeValue(forKey: cache.size), !list.isEmpty else { return false }
             let n = min(StackPool.carrierCacheBatch, list.count)
             cache.stacks.append(contentsOf: list[(list.count - n)...])
@@ -265,6 +267,8 @@ public final class StackPool: @unchecked Sendable {
     /// Every stack mapped now (in use or free, guarded or from a slab), for `sampleResidency`; a guarded stack's
     /// position in it by address, so an unmap removes it in O(1) (swap with the last).
     private var mapped: [FiberStack] = []
+    /// Free slab stacks past `maxCachedStacks` whose pages are not given back yet (`trimPendingLocked`).
+    private var pendingTrim: [FiberStack] = []
     private var mappedIndex: [UInt: Int] = [:]
 
     /// - Parameters:
@@ -319,6 +323,7 @@ public final class StackPool: @unchecked Sendable {
         var notice: String?
         let stack: FiberStack = locked {
             // In place through the dictionary's modify accessor: no copy of the free list per acquire.
+            if freeLists[size]?.isEmpty ?? true { trimPendingLocked() }
             if let s = freeLists[size]?.popLast() {
                 counters.free -= 1
                 counters.reused += 1
@@ -386,11 +391,45 @@ public final class StackPool: @unchecked Sendable {
                 counters.guardedMapped -= 1
                 return
             }
-            // Slab stack: keep the address range, give the pages back.
-            madvise(stack.mapping, stack.size, MADV_DONTNEED)
+            // Slab stack: keep the address range, give the pages back — in batches (`trimPendingLocked`).
+            pendingTrim.append(stack)
+            counters.free += 1
+            if pendingTrim.count >= StackPool.trimBatch { trimPendingLocked() }
+            return
         }
         freeLists[stack.size, default: []].append(stack)
         counters.free += 1
+    }
+
+    /// Gives back the pages of slab stacks released past `maxCachedStacks` and not trimmed yet (fewer than
+    /// `trimBatch`). Any thread; `Scheduler.shutdown` calls it last.
+    public func trimPending() { locked { trimPendingLocked() } }
+
+    /// Slab stacks whose pages are given back per `trimPendingLocked` call, at most.
+    static let trimBatch = 4096
+
+    /// Under the mutex: gives back the pages of the pending slab stacks, one `madvise(MADV_DONTNEED)` per run of
+    /// adjacent stacks (a slab's stacks are contiguous), then makes them free stacks. Measured: one call per stack
+    /// cost a million-fiber shutdown ~10 s, mostly the TLB flush each call makes on every thread of the process
+    /// (docs/performance.md, "Parked fibers"). A pending stack is not in a free list, so none is handed out before
+    /// its pages are gone: an acquire that finds its free list empty trims first.
+    private func trimPendingLocked() {
+        guard !pendingTrim.isEmpty else { return }
+        pendingTrim.sort { UInt(bitPattern: $0.mapping) < UInt(bitPattern: $1.mapping) }
+        var runStart = pendingTrim[0].mapping
+        var runEnd = runStart + pendingTrim[0].size
+        for st in pendingTrim.dropFirst() {
+            if st.mapping == runEnd {
+                runEnd += st.size
+                continue
+            }
+            madvise(runStart, runEnd - runStart, MADV_DONTNEED)
+            runStart = st.mapping
+            runEnd = st.mapping + st.size
+        }
+        madvise(runStart, runEnd - runStart, MADV_DONTNEED)
+        for st in pendingTrim { freeLists[st.size, default: []].append(st) }
+        pendingTrim.removeAll(keepingCapacity: true)
     }
 
     /// Under the mutex: records a newly mapped guarded stack.
