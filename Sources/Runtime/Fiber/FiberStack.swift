@@ -110,8 +110,9 @@ public struct FiberStack: @unchecked Sendable {
 ///   and passed to `noticeHandler`;
 /// - a returned stack is kept for reuse (LIFO, so it is likely still in cache). Beyond
 ///   `maxCachedStacks` free stacks, a guarded stack is unmapped and a slab stack's pages are given
-///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab), up to `trimBatch` stacks at a
-///   time, one call per run of adjacent stacks; `trimPending()` gives back a partial batch.
+///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab): one call per slab once every
+///   stack of the slab is free (until then they wait, not handed out), or per run of adjacent stacks when the
+///   pool must trim early (an acquire finds no free stack, `pendingLimit`, `trimPending()`).
 /// - a thread may attach a *carrier cache* (`attachCarrierCache`): up to `carrierCacheCapacity`
 ///   free stacks of one size that only that thread touches, refilled from and flushed to the shared
 ///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Every scheduler
@@ -268,7 +269,11 @@ public final class StackPool: @unchecked Sendable {
     /// position in it by address, so an unmap removes it in O(1) (swap with the last).
     private var mapped: [FiberStack] = []
     /// Free slab stacks past `maxCachedStacks` whose pages are not given back yet (`trimPendingLocked`).
-    private var pendingTrim: [FiberStack] = []
+    private var pendingTrim: [UInt: [FiberStack]] = [:]
+    /// Stacks in `pendingTrim`.
+    private var pendingCount = 0
+    /// Every slab mapped: start address and length, sorted by address (to find a stack's slab).
+    private var slabs: [(base: UInt, length: Int)] = []
     private var mappedIndex: [UInt: Int] = [:]
 
     /// - Parameters:
@@ -354,6 +359,9 @@ public final class StackPool: @unchecked Sendable {
             }
             counters.slabStacks += slab.count
             mapped.append(contentsOf: slab)
+            let base = UInt(bitPattern: slab[0].mapping)
+            let at = slabs.firstIndex { $0.base > base } ?? slabs.count
+            slabs.insert((base, size * slab.count), at: at)
             counters.free += slab.count - 1
             counters.inUse += 1
             freeLists[size, default: []].append(contentsOf: slab.dropFirst().reversed())
@@ -392,9 +400,23 @@ public final class StackPool: @unchecked Sendable {
                 return
             }
             // Slab stack: keep the address range, give the pages back — in batches (`trimPendingLocked`).
-            pendingTrim.append(stack)
             counters.free += 1
-            if pendingTrim.count >= StackPool.trimBatch { trimPendingLocked() }
+            guard let slab = slabOf(stack) else {
+                madvise(stack.mapping, stack.size, MADV_DONTNEED)  // unreachable: every slab is recorded
+                freeLists[stack.size, default: []].append(stack)
+                return
+            }
+            pendingTrim[slab.base, default: []].append(stack)
+            pendingCount += 1
+            if let waiting = pendingTrim[slab.base], waiting.count * stack.size == slab.length {
+                // The whole slab is free: its pages go back in one call.
+                madvise(UnsafeMutableRawPointer(bitPattern: slab.base), slab.length, MADV_DONTNEED)
+                freeLists[stack.size, default: []].append(contentsOf: waiting)
+                pendingTrim[slab.base] = nil
+                pendingCount -= waiting.count
+            } else if pendingCount >= StackPool.pendingLimit {
+                trimPendingLocked()
+            }
             return
         }
         freeLists[stack.size, default: []].append(stack)
@@ -402,34 +424,50 @@ public final class StackPool: @unchecked Sendable {
     }
 
     /// Gives back the pages of slab stacks released past `maxCachedStacks` and not trimmed yet (fewer than
-    /// `trimBatch`). Any thread; `Scheduler.shutdown` calls it last.
+    /// slabs not wholly free). Any thread; `Scheduler.shutdown` calls it last.
     public func trimPending() { locked { trimPendingLocked() } }
 
-    /// Slab stacks whose pages are given back per `trimPendingLocked` call, at most.
-    static let trimBatch = 4096
+    /// Pending slab stacks past which the pool trims them all at once.
+    static let pendingLimit = 65_536
 
-    /// Under the mutex: gives back the pages of the pending slab stacks, one `madvise(MADV_DONTNEED)` per run of
-    /// adjacent stacks (a slab's stacks are contiguous), then makes them free stacks. Measured: one call per stack
+    /// Under the mutex: the slab `stack` was carved from.
+    private func slabOf(_ stack: FiberStack) -> (base: UInt, length: Int)? {
+        let a = UInt(bitPattern: stack.mapping)
+        var lo = 0
+        var hi = slabs.count
+        while lo < hi {  // the first slab starting above `a`
+            let mid = (lo + hi) / 2
+            if slabs[mid].base <= a { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0, a < slabs[lo - 1].base + UInt(slabs[lo - 1].length) else { return nil }
+        return slabs[lo - 1]
+    }
+
+    /// Under the mutex: gives back the pages of every pending slab stack, one `madvise(MADV_DONTNEED)` per run of
+    /// adjacent stacks, then makes them free stacks. Measured: one call per stack
     /// cost a million-fiber shutdown ~10 s, mostly the TLB flush each call makes on every thread of the process
     /// (docs/performance.md, "Parked fibers"). A pending stack is not in a free list, so none is handed out before
     /// its pages are gone: an acquire that finds its free list empty trims first.
     private func trimPendingLocked() {
-        guard !pendingTrim.isEmpty else { return }
-        pendingTrim.sort { UInt(bitPattern: $0.mapping) < UInt(bitPattern: $1.mapping) }
-        var runStart = pendingTrim[0].mapping
-        var runEnd = runStart + pendingTrim[0].size
-        for st in pendingTrim.dropFirst() {
-            if st.mapping == runEnd {
-                runEnd += st.size
-                continue
+        guard pendingCount > 0 else { return }
+        for (_, waiting) in pendingTrim {
+            let sorted = waiting.sorted { UInt(bitPattern: $0.mapping) < UInt(bitPattern: $1.mapping) }
+            var runStart = sorted[0].mapping
+            var runEnd = runStart + sorted[0].size
+            for st in sorted.dropFirst() {
+                if st.mapping == runEnd {
+                    runEnd += st.size
+                    continue
+                }
+                madvise(runStart, runEnd - runStart, MADV_DONTNEED)
+                runStart = st.mapping
+                runEnd = st.mapping + st.size
             }
             madvise(runStart, runEnd - runStart, MADV_DONTNEED)
-            runStart = st.mapping
-            runEnd = st.mapping + st.size
+            for st in sorted { freeLists[st.size, default: []].append(st) }
         }
-        madvise(runStart, runEnd - runStart, MADV_DONTNEED)
-        for st in pendingTrim { freeLists[st.size, default: []].append(st) }
-        pendingTrim.removeAll(keepingCapacity: true)
+        pendingTrim.removeAll()
+        pendingCount = 0
     }
 
     /// Under the mutex: records a newly mapped guarded stack.
