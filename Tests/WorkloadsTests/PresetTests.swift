@@ -235,7 +235,7 @@ import Testing
         #expect(
             names == [
                 "asyncio", "to-thread", "loop-per-thread", "loops-pool", "gevent", "vt-steal", "vt-no-steal", "vt-pin",
-                "vt-handoff",
+                "vt-handoff", "vt-parked", "vt-parked-sockets", "vt-million",
             ])
         #expect(Set(names).count == names.count)
         let models = catalog.presets.map(\.scheduler.model)
