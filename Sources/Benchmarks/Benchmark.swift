@@ -55,6 +55,7 @@ public struct Benchmark: Sendable {
 public enum BenchRegistry {
     public static var all: [Benchmark] {
         FiberBenchmarks.all + SchedulerBenchmarks.all + LoopBenchmarks.all + UIBenchmarks.all + PythonBenchmarks.all
+            + MemoryBenchmarks.all
     }
     public static func named(_ name: String) -> Benchmark? { all.first { $0.name == name } }
 }

@@ -51,6 +51,9 @@ public enum RecordingFormat {
     public static let maxStringTable = 1 << 16
     /// File name extension used in docs and examples.
     public static let fileExtension = "qvrec"
+    /// Memory per parked task (issue 15): the tag of a snapshot's memory section (SnapshotCodec), on disk:
+    /// 'M'. Later sections take other tags after it.
+    static let memorySectionTag: UInt8 = 0x4D
 }
 
 /// Record kinds. Values are on disk: never renumber.

@@ -374,11 +374,13 @@ struct RecordEncoder {
             delay(s.readyDelay, p.readyDelay)
             optInt(s.injectorPeak, p.injectorPeak)
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
-            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: s.threads != nil || s.mnLoop != nil)
+            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil)
             // Plain OS threads (the threads model): tagged sections after the task-kind extension.
             if let t = s.threads { encodeThreads(t, p.threads) }
             // The asyncio invariant (issue 15): a tagged section after the task-kind extension.
             if let m = s.mnLoop { encodeMNLoop(m, p.mnLoop) }
+            // Memory per parked task: a tagged section (its tag is one byte, the same as its varint).
+            encodeMemorySection(s.memory, p.memory)
         }
     }
 
@@ -456,6 +458,24 @@ struct RecordEncoder {
             u64(x.cacheFills, px.cacheFills)
             u64(x.duplicateFills, px.duplicateFills)
         }
+    }
+
+    // Memory per parked task (issue 15): a tagged section after the task-kind extension, present only when the
+    // snapshot has memory figures. Tag `memorySectionTag`, then each figure as a format-2 optional against the
+    // previous frame's (0 when it had none), then the limit text. A file without it decodes `memory` as nil.
+    private mutating func encodeMemorySection(_ m: MemorySnapshot?, _ prev: MemorySnapshot?) {
+        guard let m else { return }
+        let p = prev ?? MemorySnapshot()
+        w.u8(RecordingFormat.memorySectionTag)
+        optU64(m.rssBytes, p.rssBytes)
+        optU64(m.baselineRSSBytes, p.baselineRSSBytes)
+        optInt(m.parkedTasks, p.parkedTasks)
+        optDbl(m.bytesPerParked, p.bytesPerParked)
+        optDbl(m.stackResidentBytesPerStack, p.stackResidentBytesPerStack)
+        optInt(m.stacksMeasured, p.stacksMeasured)
+        optInt(m.stacksMapped, p.stacksMapped)
+        optInt(m.parkTarget, p.parkTarget)
+        str(m.limit)
     }
 
     /// Task-kind figures of format 2 (dropped arrivals, errors by kind), as the frame's last section,
@@ -793,12 +813,13 @@ struct RecordDecoder {
             s.injectorPeak = try optInt(p.injectorPeak, "injector peak")
             s.busyWindowSeconds = try optDbl(p.busyWindowSeconds, "busy window")
             if !r.atEnd { try decodeTaskKindExtension(&s.taskKinds, p.taskKinds) }
-            // Tagged sections (plain OS threads: the threads model).
+            // Tagged sections: the threads model, the M:N loop, memory per parked task.
             while !r.atEnd {
                 let tag = try r.varint()
                 switch tag {
                 case SnapshotSection.threads: s.threads = try decodeThreads(p.threads)
                 case SnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
+                case UInt64(RecordingFormat.memorySectionTag): s.memory = try decodeMemorySection(p.memory)
                 default: throw DecodeError(reason: "unknown snapshot section \(tag)")
                 }
             }
@@ -882,6 +903,22 @@ struct RecordDecoder {
             x.duplicateFills = try u64(px.duplicateFills)
             m.invariant.append(x)
         }
+        return m
+    }
+
+    /// The mirror of `RecordEncoder.encodeMemorySection` (its tag already read).
+    private mutating func decodeMemorySection(_ prev: MemorySnapshot?) throws(DecodeError) -> MemorySnapshot {
+        let p = prev ?? MemorySnapshot()
+        var m = MemorySnapshot()
+        m.rssBytes = try optU64(p.rssBytes, "rss")
+        m.baselineRSSBytes = try optU64(p.baselineRSSBytes, "baseline rss")
+        m.parkedTasks = try optInt(p.parkedTasks, "parked tasks")
+        m.bytesPerParked = try optDbl(p.bytesPerParked, "bytes per parked")
+        m.stackResidentBytesPerStack = try optDbl(p.stackResidentBytesPerStack, "stack resident")
+        m.stacksMeasured = try optInt(p.stacksMeasured, "stacks measured")
+        m.stacksMapped = try optInt(p.stacksMapped, "stacks mapped")
+        m.parkTarget = try optInt(p.parkTarget, "park target")
+        m.limit = try str()
         return m
     }
 

@@ -18,8 +18,8 @@
 // The difference is B − A in the figure's unit. When the two workloads differ — other task kinds, or
 // (when the caller could read both presets) the same kinds with other specs or seed — the comparison
 // says so (`workloadNote`): a difference in latency then compares different work.
-// Memory per parked task is not compared: no `Snapshot` field carries it yet, so there is no figure (no row
-// that every source lacks, no JSON key).
+// Memory per parked task is not a figure of the strip yet: each side's summary carries it (`memory`, null when
+// that run did not measure it), and the threads-vs-fibers comparison row comes with the threads model.
 
 import Foundation
 

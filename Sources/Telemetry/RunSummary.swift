@@ -53,6 +53,9 @@ public struct RunSummary: Codable, Sendable, Equatable {
         /// Most tasks blocked in the kernel at once (sampled).
         public var blockedMax: Int
     }
+    // Memory per parked task (issue 15).
+    /// The last snapshot's memory figures (RSS, bytes per parked task, stacks); nil (`null`) when not measured.
+    public var memory: MemorySnapshot?
 
     public struct Worker: Codable, Sendable, Equatable {
         public var id: Int
@@ -247,6 +250,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         durationSeconds = Self.round(max(0, last.time - first.time))
         self.snapshots = run.count
         droppedEvents = last.droppedEvents
+        memory = last.memory
 
         // Busy ratios weighted by interval length; maxima over all snapshots.
         var workerBusy: [Int: (weighted: Double, weight: Double)] = [:]
@@ -373,6 +377,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try c.encode(droppedEvents, forKey: .droppedEvents)
         try c.encode(invariant, forKey: .invariant)  // `null` when the model has none
         try c.encode(threads, forKey: .threads)
+        try c.encode(memory, forKey: .memory)
     }
 
     /// Rounds to `places` decimals so the JSON is stable and readable.

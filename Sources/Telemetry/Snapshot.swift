@@ -77,6 +77,9 @@ public struct Snapshot: Codable, Sendable, Equatable {
     // Plain OS threads (the threads model).
     /// The threads model's OS threads; nil for every other model and in recordings made before it existed.
     public var threads: ThreadsSnapshot?
+    // Memory per parked task (issue 15): nil where the source does not measure it (recordings made before it).
+    /// RSS and bytes per parked task; nil when not measured.
+    public var memory: MemorySnapshot? = nil
 
     public init(
         time: Double = 0, sequence: UInt64 = 0, preset: String = "", presetTitle: String = "",
@@ -718,4 +721,69 @@ public struct ThreadsSnapshot: Codable, Sendable, Equatable {
 
     /// Blocked threads in `state` (0 for a state with none).
     public func blocked(in state: ThreadState) -> Int { blockedByState[state.rawValue] ?? 0 }
+}
+// MARK: - Memory per parked task (issue 15, "Memory per parked task, live")
+
+/// The process's memory and what each parked task costs, measured (Workloads/Sampling/MemorySampler.swift;
+/// docs/figures.md, "Memory"). Every figure is nil (n/a) where it cannot be measured.
+public struct MemorySnapshot: Codable, Sendable, Equatable {
+    /// Resident set size of the whole process now, bytes (`/proc/self/statm`, resident pages × page size).
+    public var rssBytes: UInt64?
+    /// RSS taken once when the model started, before any task was parked, bytes.
+    public var baselineRSSBytes: UInt64?
+    /// Tasks parked now, as the model counts them (fibers: parked fibers of the scheduler; loops: parked tasks;
+    /// threads: threads blocked in the kernel).
+    public var parkedTasks: Int?
+    /// (rss − baseline) / parked tasks, bytes; nil below `MemorySnapshot.minimumParked` parked tasks (the figure
+    /// would be noise) or without a baseline.
+    public var bytesPerParked: Double?
+    /// Fiber stacks: resident bytes per stack, the mean over the stacks `mincore(2)` measured this sample.
+    public var stackResidentBytesPerStack: Double?
+    /// Fiber stacks measured by `mincore(2)` this sample (a random sample of the pool's stacks).
+    public var stacksMeasured: Int?
+    /// Fiber stacks the pool has mapped now (in use and free).
+    public var stacksMapped: Int?
+    /// Tasks the preset asked to park (its `park.count`), nil when it parks none.
+    public var parkTarget: Int?
+    /// Set when the preset stopped short of its target at a system limit (fds, threads, memory): what was hit,
+    /// in one line. Drawn as a banner.
+    public var limit: String?
+
+    /// Fewer parked tasks than this give no `bytesPerParked` (n/a).
+    public static let minimumParked = 100
+
+    private enum CodingKeys: String, CodingKey {
+        case rssBytes, baselineRSSBytes, parkedTasks, bytesPerParked, stackResidentBytesPerStack, stacksMeasured
+        case stacksMapped, parkTarget, limit
+    }
+
+    /// Written by hand so a figure not measured is `null`, not a missing key.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(rssBytes, forKey: .rssBytes)
+        try c.encode(baselineRSSBytes, forKey: .baselineRSSBytes)
+        try c.encode(parkedTasks, forKey: .parkedTasks)
+        try c.encode(bytesPerParked, forKey: .bytesPerParked)
+        try c.encode(stackResidentBytesPerStack, forKey: .stackResidentBytesPerStack)
+        try c.encode(stacksMeasured, forKey: .stacksMeasured)
+        try c.encode(stacksMapped, forKey: .stacksMapped)
+        try c.encode(parkTarget, forKey: .parkTarget)
+        try c.encode(limit, forKey: .limit)
+    }
+
+    public init(
+        rssBytes: UInt64? = nil, baselineRSSBytes: UInt64? = nil, parkedTasks: Int? = nil,
+        bytesPerParked: Double? = nil, stackResidentBytesPerStack: Double? = nil, stacksMeasured: Int? = nil,
+        stacksMapped: Int? = nil, parkTarget: Int? = nil, limit: String? = nil
+    ) {
+        self.rssBytes = rssBytes
+        self.baselineRSSBytes = baselineRSSBytes
+        self.parkedTasks = parkedTasks
+        self.bytesPerParked = bytesPerParked
+        self.stackResidentBytesPerStack = stackResidentBytesPerStack
+        self.stacksMeasured = stacksMeasured
+        self.stacksMapped = stacksMapped
+        self.parkTarget = parkTarget
+        self.limit = limit
+    }
 }

@@ -116,3 +116,25 @@ import Testing
         #expect(stats.free == stats.guardedMapped)
     }
 }
+
+/// Slab stacks released past the cache give their pages back in batches (one madvise per run of adjacent
+/// stacks); a stack pending that is never handed out with its old contents.
+@Suite struct StackPoolTrimTests {
+    @Test func releasedSlabStacksGiveTheirPagesBackBeforeReuse() throws {
+        let pool = StackPool(guardPages: false, maxCachedStacks: 0, slabStacks: 64)
+        let stacks = (0..<200).map { _ in pool.acquire() }
+        for s in stacks { s.bottom.storeBytes(of: 0xAB, as: UInt8.self) }  // one touched page each
+        for s in stacks { pool.release(s) }  // fewer than a trim batch: all pending
+        #expect(pool.stats.inUse == 0)
+        // Reacquired: the page was given back first, so it reads zero, never the old byte.
+        let again = (0..<200).map { _ in pool.acquire() }
+        for s in again { #expect(s.bottom.load(as: UInt8.self) == 0) }
+        for s in again { s.bottom.storeBytes(of: 0xCD, as: UInt8.self) }
+        for s in again { pool.release(s) }
+        pool.trimPending()
+        var rng = SystemRandomNumberGenerator()
+        let r = try #require(pool.sampleResidency(limit: 10_000, using: &rng))
+        #expect(r.stacksMeasured == pool.stats.slabStacks)
+        #expect(r.residentBytes == 0, "pages still resident after trimPending: \(r.residentBytes)")
+    }
+}

@@ -243,6 +243,7 @@ import Testing
                 "vt-256", "loops-16",
                 "vt-handoff", "asyncio-mn",
                 "vt-handoff", "threads",
+                "vt-handoff", "vt-parked", "vt-parked-sockets", "vt-million",
             ])
         #expect(Set(names).count == names.count)
         let models = catalog.presets.map(\.scheduler.model)

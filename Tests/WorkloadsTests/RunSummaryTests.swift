@@ -194,7 +194,7 @@ import Testing
                 """, file: "p.toml")
         }
         #expect(try parse("rate = 10\nmax_in_flight = 5").workload.tasks[0].maxInFlight == 5)
-        #expect(try parse("rate = 10").workload.tasks[0].maxInFlight == TaskSpec.maxInFlightLimit)
+        #expect(try parse("rate = 10").workload.tasks[0].maxInFlight == TaskSpec.maxInFlightDefault)
         #expect(
             throws: PresetError(
                 file: "p.toml", line: 9,
@@ -203,7 +203,8 @@ import Testing
             try parse("population = 3\nmax_in_flight = 5")
         }
         #expect(
-            throws: PresetError(file: "p.toml", line: 9, message: "task.web.max_in_flight must be between 1 and 20000")
+            throws: PresetError(
+                file: "p.toml", line: 9, message: "task.web.max_in_flight must be between 1 and 1000000")
         ) {
             try parse("rate = 3\nmax_in_flight = 0")
         }

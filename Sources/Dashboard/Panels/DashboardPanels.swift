@@ -39,6 +39,9 @@ public enum DashboardPanels {
     ) {
         grid.clipped(to: rect) { g in
             let plan = PanelPlan.make(for: rect, snapshot: snapshot, view: view)
+            if !plan.banner.isEmpty, let limit = snapshot.memory?.limit {
+                MemoryPanel.drawBanner(into: &g, rect: plan.banner, limit: limit)
+            }
             if !plan.details.isEmpty {
                 DetailsPanel.draw(into: &g, rect: plan.details, snapshot: snapshot, history: history, view: view)
                 return
@@ -57,6 +60,10 @@ public enum DashboardPanels {
                 EventsPanel.draw(into: &g, rect: plan.events, snapshot: snapshot, history: history)
             }
             if !plan.legend.isEmpty { LegendPanel.draw(into: &g, rect: plan.legend) }
+            if !plan.memory.isEmpty, let m = snapshot.memory {
+                MemoryPanel.draw(into: &g, rect: plan.memory, memory: m)
+            }
+
             if !plan.code.isEmpty { CodePane.draw(into: &g, rect: plan.code, listings: code, view: view) }
             if snapshot.droppedEvents > 0 && plan.slow.isEmpty {
                 // The slow list carries "dropped: N" in its last row; without it, the last row of the body does.

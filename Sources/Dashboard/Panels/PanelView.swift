@@ -143,14 +143,23 @@ public struct PanelPlan: Hashable, Sendable {
     public var code = Rect(0, 0, 0, 0)
     /// Details view, when shown (it takes the whole body).
     public var details = Rect(0, 0, 0, 0)
+    // Memory per parked task (issue 15): both only when the snapshot has memory figures / a limit.
+    /// RSS and bytes per parked task.
+    public var memory = Rect(0, 0, 0, 0)
+    /// One row above everything else: the system limit that stopped a preset's parking.
+    public var banner = Rect(0, 0, 0, 0)
 
     /// Smallest size drawn rich.
     public static let richMinimum = Size(120, 36)
 
     /// The plan for a body rectangle and the snapshot to draw in it.
-    public static func make(for rect: Rect, snapshot s: Snapshot, view: PanelView) -> PanelPlan {
-        let rich = rect.size.covers(richMinimum)
+    public static func make(for whole: Rect, snapshot s: Snapshot, view: PanelView) -> PanelPlan {
+        let rich = whole.size.covers(richMinimum)
         var p = PanelPlan(density: rich ? .rich : .compact)
+        var rect = whole
+        if s.memory?.limit != nil, whole.height > 1 {
+            (p.banner, rect) = whole.splitTop(1)
+        }
         if view.showDetails {
             p.details = rect
             return p
@@ -164,6 +173,15 @@ public struct PanelPlan: Hashable, Sendable {
             let (flow, side) = (rect.splitLeft(rect.width - sideWidth))
             p.flow = flow
             let kinds = min(6, max(1, s.taskKinds.count) + 3)
+            if s.memory != nil {
+                let parts = side.split(
+                    .vertical, [.fixed(6), .fixed(kinds), .fixed(MemoryPanel.height), .fill(weight: 1, min: 4)])
+                p.lag = parts[0]
+                p.tasks = parts[1]
+                p.memory = parts[2]
+                p.slow = parts[3]
+                return p
+            }
             let parts = side.split(.vertical, [.fixed(6), .fixed(kinds), .fill(weight: 1, min: 4)])
             p.lag = parts[0]
             p.tasks = parts[1]
@@ -194,12 +212,14 @@ public struct PanelPlan: Hashable, Sendable {
         let busyHeight = min(count + (s.pool == nil ? 3 : 4), 13)
         var parts: [Layout] = [.fixed(busyHeight)]
         if s.model.usesFibers { parts.append(.fixed(6)) }
+        if s.memory != nil { parts.append(.fixed(MemoryPanel.height)) }
         parts.append(.fixed(min(13, max(1, s.taskKinds.count) + 4)))
         parts.append(.fill(weight: 1, min: 3))
         parts.append(.fixed(PanelPalette.legend.count + 2))
         var rects = side.split(.vertical, parts)
         p.busy = rects.removeFirst()
         if s.model.usesFibers { p.fibers = rects.removeFirst() }
+        if s.memory != nil { p.memory = rects.removeFirst() }
         p.tasks = rects.removeFirst()
         p.events = rects.removeFirst()
         p.legend = rects.removeFirst()

@@ -110,7 +110,9 @@ public struct FiberStack: @unchecked Sendable {
 ///   and passed to `noticeHandler`;
 /// - a returned stack is kept for reuse (LIFO, so it is likely still in cache). Beyond
 ///   `maxCachedStacks` free stacks, a guarded stack is unmapped and a slab stack's pages are given
-///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab).
+///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab): one call per slab once every
+///   stack of the slab is free (until then they wait, not handed out), or per run of adjacent stacks when the
+///   pool must trim early (an acquire finds no free stack, `pendingLimit`, `trimPending()`).
 /// - a thread may attach a *carrier cache* (`attachCarrierCache`): up to `carrierCacheCapacity`
 ///   free stacks of one size that only that thread touches, refilled from and flushed to the shared
 ///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Every scheduler
@@ -225,6 +227,7 @@ public final class StackPool: @unchecked Sendable {
     private func refill(_ cache: CarrierCache) -> Bool {
         locked {
             mergeCounters(cache)
+            if freeLists[cache.size]?.isEmpty ?? true { trimPendingLocked() }
             guard var list = freeLists.removeValue(forKey: cache.size), !list.isEmpty else { return false }
             let n = min(StackPool.carrierCacheBatch, list.count)
             cache.stacks.append(contentsOf: list[(list.count - n)...])
@@ -262,6 +265,16 @@ public final class StackPool: @unchecked Sendable {
     private var freeLists: [Int: [FiberStack]] = [:]
     private var counters = Stats()
     private var handler: (@Sendable (String) -> Void)?
+    /// Every stack mapped now (in use or free, guarded or from a slab), for `sampleResidency`; a guarded stack's
+    /// position in it by address, so an unmap removes it in O(1) (swap with the last).
+    private var mapped: [FiberStack] = []
+    /// Free slab stacks past `maxCachedStacks` whose pages are not given back yet (`trimPendingLocked`).
+    private var pendingTrim: [UInt: [FiberStack]] = [:]
+    /// Stacks in `pendingTrim`.
+    private var pendingCount = 0
+    /// Every slab mapped: start address and length, sorted by address (to find a stack's slab).
+    private var slabs: [(base: UInt, length: Int)] = []
+    private var mappedIndex: [UInt: Int] = [:]
 
     /// - Parameters:
     ///   - maxGuardedStacks: nil = (vm.max_map_count − 8,192 spare mappings) / 2.
@@ -315,6 +328,7 @@ public final class StackPool: @unchecked Sendable {
         var notice: String?
         let stack: FiberStack = locked {
             // In place through the dictionary's modify accessor: no copy of the free list per acquire.
+            if freeLists[size]?.isEmpty ?? true { trimPendingLocked() }
             if let s = freeLists[size]?.popLast() {
                 counters.free -= 1
                 counters.reused += 1
@@ -326,6 +340,7 @@ public final class StackPool: @unchecked Sendable {
                     if let s = FiberStack.mapGuarded(size: size) {
                         counters.guardedMapped += 1
                         counters.inUse += 1
+                        noteMapped(s)
                         return s
                     }
                     notice =
@@ -343,6 +358,10 @@ public final class StackPool: @unchecked Sendable {
                 fatalError("StackPool: cannot map a slab of \(slabStacks) × \(size) B stacks (errno \(qv_errno()))")
             }
             counters.slabStacks += slab.count
+            mapped.append(contentsOf: slab)
+            let base = UInt(bitPattern: slab[0].mapping)
+            let at = slabs.firstIndex { $0.base > base } ?? slabs.count
+            slabs.insert((base, size * slab.count), at: at)
             counters.free += slab.count - 1
             counters.inUse += 1
             freeLists[size, default: []].append(contentsOf: slab.dropFirst().reversed())
@@ -375,15 +394,151 @@ public final class StackPool: @unchecked Sendable {
         let cached = freeLists[stack.size]?.count ?? 0
         if cached >= maxCachedStacks {
             if stack.isGuarded {
+                noteUnmapped(stack)
                 stack.unmapGuarded()
                 counters.guardedMapped -= 1
                 return
             }
-            // Slab stack: keep the address range, give the pages back.
-            madvise(stack.mapping, stack.size, MADV_DONTNEED)
+            // Slab stack: keep the address range, give the pages back — in batches (`trimPendingLocked`).
+            counters.free += 1
+            guard let slab = slabOf(stack) else {
+                madvise(stack.mapping, stack.size, MADV_DONTNEED)  // unreachable: every slab is recorded
+                freeLists[stack.size, default: []].append(stack)
+                return
+            }
+            pendingTrim[slab.base, default: []].append(stack)
+            pendingCount += 1
+            if let waiting = pendingTrim[slab.base], waiting.count * stack.size == slab.length {
+                // The whole slab is free: its pages go back in one call.
+                madvise(UnsafeMutableRawPointer(bitPattern: slab.base), slab.length, MADV_DONTNEED)
+                freeLists[stack.size, default: []].append(contentsOf: waiting)
+                pendingTrim[slab.base] = nil
+                pendingCount -= waiting.count
+            } else if pendingCount >= StackPool.pendingLimit {
+                trimPendingLocked()
+            }
+            return
         }
         freeLists[stack.size, default: []].append(stack)
         counters.free += 1
+    }
+
+    /// Gives back the pages of slab stacks released past `maxCachedStacks` and not trimmed yet (fewer than
+    /// slabs not wholly free). Any thread; `Scheduler.shutdown` calls it last.
+    public func trimPending() { locked { trimPendingLocked() } }
+
+    /// Pending slab stacks past which the pool trims them all at once.
+    static let pendingLimit = 65_536
+
+    /// Under the mutex: the slab `stack` was carved from.
+    private func slabOf(_ stack: FiberStack) -> (base: UInt, length: Int)? {
+        let a = UInt(bitPattern: stack.mapping)
+        var lo = 0
+        var hi = slabs.count
+        while lo < hi {  // the first slab starting above `a`
+            let mid = (lo + hi) / 2
+            if slabs[mid].base <= a { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0, a < slabs[lo - 1].base + UInt(slabs[lo - 1].length) else { return nil }
+        return slabs[lo - 1]
+    }
+
+    /// Under the mutex: gives back the pages of every pending slab stack, one `madvise(MADV_DONTNEED)` per run of
+    /// adjacent stacks, then makes them free stacks. Measured: one call per stack
+    /// cost a million-fiber shutdown ~10 s, mostly the TLB flush each call makes on every thread of the process
+    /// (docs/performance.md, "Parked fibers"). A pending stack is not in a free list, so none is handed out before
+    /// its pages are gone: an acquire that finds its free list empty trims first.
+    private func trimPendingLocked() {
+        guard pendingCount > 0 else { return }
+        for (_, waiting) in pendingTrim {
+            let sorted = waiting.sorted { UInt(bitPattern: $0.mapping) < UInt(bitPattern: $1.mapping) }
+            var runStart = sorted[0].mapping
+            var runEnd = runStart + sorted[0].size
+            for st in sorted.dropFirst() {
+                if st.mapping == runEnd {
+                    runEnd += st.size
+                    continue
+                }
+                madvise(runStart, runEnd - runStart, MADV_DONTNEED)
+                runStart = st.mapping
+                runEnd = st.mapping + st.size
+            }
+            madvise(runStart, runEnd - runStart, MADV_DONTNEED)
+            for st in sorted { freeLists[st.size, default: []].append(st) }
+        }
+        pendingTrim.removeAll()
+        pendingCount = 0
+    }
+
+    /// Under the mutex: records a newly mapped guarded stack.
+    private func noteMapped(_ stack: FiberStack) {
+        mappedIndex[UInt(bitPattern: stack.bottom)] = mapped.count
+        mapped.append(stack)
+    }
+
+    /// Under the mutex: forgets a guarded stack about to be unmapped (swap-remove).
+    private func noteUnmapped(_ stack: FiberStack) {
+        guard let i = mappedIndex.removeValue(forKey: UInt(bitPattern: stack.bottom)) else { return }
+        let last = mapped.removeLast()
+        if i < mapped.count {
+            mapped[i] = last
+            mappedIndex[UInt(bitPattern: last.bottom)] = i
+        }
+    }
+
+    /// Resident pages of the pool's stacks, measured with `mincore(2)` over a random sample of them.
+    public struct Residency: Sendable, Equatable {
+        /// Stacks mapped now (in use and free).
+        public var stacksMapped: Int
+        /// Stacks `mincore` measured (a guarded stack unmapped between the pick and the call is skipped).
+        public var stacksMeasured: Int
+        /// Resident bytes over the measured stacks (usable stack and context slot; guard pages have none).
+        public var residentBytes: Int
+        /// Mean resident bytes per measured stack; nil when none was measured.
+        public var bytesPerStack: Double? {
+            stacksMeasured > 0 ? Double(residentBytes) / Double(stacksMeasured) : nil
+        }
+    }
+
+    /// Picks up to `limit` mapped stacks at random (under the mutex, only if it is free: a sampler never waits
+    /// on it, and holds it for copying `limit` descriptors) and measures them with `mincore(2)` after unlocking.
+    /// Nil when the mutex was busy. Callable from any thread; cost: `limit` syscalls.
+    public func sampleResidency(limit: Int, using rng: inout some RandomNumberGenerator) -> Residency? {
+        var picked: [FiberStack] = []
+        var total = 0
+        let got = tryLocked {
+            total = mapped.count
+            guard total > 0 else { return }
+            if total <= limit {
+                picked = mapped
+            } else {
+                picked.reserveCapacity(limit)
+                for _ in 0..<limit { picked.append(mapped[Int.random(in: 0..<total, using: &rng)]) }
+            }
+        }
+        guard got else { return nil }
+        let page = FiberStack.pageSize
+        var vec = [UInt8](repeating: 0, count: FiberStack.defaultSize / page)
+        var measured = 0
+        var resident = 0
+        for s in picked {
+            let pages = s.size / page
+            if vec.count < pages { vec = [UInt8](repeating: 0, count: pages) }
+            // mincore on a range unmapped meanwhile fails with ENOMEM: that stack is skipped, never misread.
+            let rc = vec.withUnsafeMutableBufferPointer { mincore(s.bottom, s.size, $0.baseAddress) }
+            guard rc == 0 else { continue }
+            measured += 1
+            for i in 0..<pages where vec[i] & 1 != 0 { resident += page }
+        }
+        return Residency(stacksMapped: total, stacksMeasured: measured, residentBytes: resident)
+    }
+
+    /// Runs `body` under the mutex if it is free now; false (body not run) when another thread holds it.
+    private func tryLocked(_ body: () -> Void) -> Bool {
+        guard pthread_mutex_trylock(mutex) == 0 else { return false }
+        defer { pthread_mutex_unlock(mutex) }
+        body()
+        return true
     }
 
     private func locked<T>(_ body: () -> T) -> T {

@@ -219,6 +219,7 @@ extension Scheduler {
             cs.all.removeAll()  // breaks the carrier → scheduler cycle (see Carrier.scheduler)
         }
         for w in workers { w.setState(.stopped) }
+        stackPool.trimPending()  // the dropped fibers' slab stacks not given back in a full batch yet
     }
 
     /// Carrier threads started so far (workers' carriers plus spares).

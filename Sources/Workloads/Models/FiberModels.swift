@@ -147,6 +147,10 @@ final class FiberModel: Model {
     private let runtime = Mutex<Runtime?>(nil)
     // protected by its lock; only the sampling thread uses it (the lock just makes that checkable).
     private let sampler: Mutex<FiberSampler>
+    // protected by its lock: the baseline is taken by start(), every sample by the sampling thread.
+    private let memory = Mutex(MemorySampler())
+    /// The preset's parked tasks (`park`): how far parking got; nil when it parks none.
+    private let parking: ParkProgress?
 
     private struct Runtime {
         var scheduler: Scheduler
@@ -155,6 +159,7 @@ final class FiberModel: Model {
         /// The loopback HTTP server (on its own thread) and its clients' sockets, for `http` specs.
         var httpServer: HTTPServer? = nil
         var http: HTTPClient? = nil
+        var parkedSockets: ParkedSockets? = nil
     }
 
     init(preset: Preset, sessionStart: UInt64) {
@@ -163,6 +168,7 @@ final class FiberModel: Model {
             FiberSampler(sessionStart: sessionStart, delaySampling: Scheduler.Configuration().delaySampling))
         stats = preset.workload.tasks.map { KindStats(name: $0.name, kind: $0.kind) }
         heartbeat = SharedLagRecorder(period: .nanoseconds(Int64(max(preset.scheduler.heartbeatMs * 1e6, 10_000))))
+        parking = preset.workload.park.map { ParkProgress(target: $0.count) }
     }
 
     func start() throws(ModelError) {
@@ -198,14 +204,30 @@ final class FiberModel: Model {
             throw error
         }
         let http = httpServer.map { HTTPClient(port: $0.port) }
+        var parkedSockets: ParkedSockets? = nil
+        if preset.workload.park?.on == .socket {
+            do {
+                parkedSockets = try ParkedSockets()
+            } catch {
+                server?.close()
+                httpServer?.stop()
+                scheduler.shutdown()
+                throw error
+            }
+        }
         let host = FiberHost(scheduler: scheduler, gate: gate)
         let bodies = SyncBodies(
             host: host, server: server, faults: LoopbackFaults.byName(preset.workload.tasks), http: http)
         let arrivals = ArrivalThread(streams: startWorkload(host, bodies))
         runtime.withLock {
-            $0 = Runtime(scheduler: scheduler, server: server, arrivals: arrivals, httpServer: httpServer, http: http)
+            $0 = Runtime(scheduler: scheduler, server: server, arrivals: arrivals, httpServer: httpServer, http: http,
+                parkedSockets: parkedSockets)
         }
         startHeartbeat(scheduler)
+        memory.withLock { $0.takeBaseline() }  // before anything is parked
+        if let park = preset.workload.park, let parking {
+            startParker(park, host: host, sockets: parkedSockets, progress: parking)
+        }
         do {
             try arrivals.start()
         } catch {
@@ -226,6 +248,55 @@ final class FiberModel: Model {
                     let now = Monotonic.now()
                     if due > now { Scheduler.sleep(nanoseconds: due - now) }
                     lag.tick(now: Monotonic.now())
+                }
+            }
+        }
+    }
+
+    /// The preset's `park`: one parker fiber spawns `park.count` fibers that stay parked until the model stops
+    /// (Parking.swift), checking the budget every `ParkBudget.batch` and stopping at the first limit.
+    private func startParker(_ park: ParkSpec, host: FiberHost, sockets: ParkedSockets?, progress: ParkProgress) {
+        let stop = stopping
+        let gate = self.gate
+        let page = FiberStack.pageSize
+        let stackSize = (Scheduler.Configuration().stackSize + page - 1) / page * page
+        let budget = ParkBudget(
+            reservedPerTask: UInt64(stackSize + page),  // the stack and its guard page
+            touchedPerTask: 16 << 10)
+        gate.pass {
+            host.scheduler.spawn(name: "parker", kind: "generator") {
+                var n = 0
+                while n < park.count && !stop.isSet {
+                    if n % ParkBudget.batch == 0, let limit = budget.check(parked: n) {
+                        return progress.stop(limit: limit)
+                    }
+                    let body: () -> Void
+                    switch park.on {
+                    case .sleep:
+                        body = {
+                            while !stop.isSet { Scheduler.sleep(nanoseconds: 3_600_000_000_000) }  // parks the fiber
+                        }
+                    case .socket:
+                        guard let sockets else { return }
+                        let fd: Int32
+                        do throws(ParkedSockets.Failure) {
+                            fd = try sockets.openPair()
+                        } catch {
+                            return progress.stop(
+                                limit: error.isLimit ? "\(error.message) after \(n) parked tasks" : error.message)
+                        }
+                        body = {
+                            var byte: UInt8 = 0
+                            // Parks in read until the preset stops: the server end never writes.
+                            _ = try? withUnsafeMutableBytes(of: &byte) { try Scheduler.read(fd, into: $0) }
+                        }
+                    }
+                    guard gate.pass({ host.scheduler.spawn(name: "parked", kind: "park", body) }) != nil else {
+                        return
+                    }
+                    n += 1
+                    progress.add(1)
+                    if n % 256 == 0 { Scheduler.yield() }  // let the carriers run (and park) what was spawned
                 }
             }
         }
@@ -333,6 +404,7 @@ final class FiberModel: Model {
         // Fibers dropped while parked never ran their `defer`s: close what they left open.
         rt.server?.close()
         rt.http?.sockets.closeAll()
+        rt.parkedSockets?.close()
     }
 
     func sample(time: Double, sequence: UInt64) -> Snapshot {
@@ -346,6 +418,10 @@ final class FiberModel: Model {
         sampler.withLock { $0.sample(m, interval: interval, events: records, into: &snapshot) }
         snapshot.lag = LagSummary(heartbeat.summary(resetRecent: true))
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
+        let parked = snapshot.fibers.parked
+        snapshot.memory = memory.withLock {
+            $0.sample(parked: parked, target: parking?.target, limit: parking?.limit, stacks: scheduler.stackPool)
+        }
         return snapshot
     }
 }

@@ -122,10 +122,14 @@ public struct TaskSpec: Sendable, Equatable {
     public var capacity: Int
     /// Rate-driven specs: arrivals beyond this many tasks in flight are dropped and counted
     /// (`KindStats.admit`), so a stalled model degrades (latency grows, drops show) rather than
-    /// exhausting memory. 1…`maxInFlightLimit`, default `maxInFlightLimit`.
+    /// exhausting memory. 1…`maxInFlightLimit`, default `maxInFlightDefault`.
     public var maxInFlight: Int
-    /// The default and largest `maxInFlight`.
-    public static let maxInFlightLimit = 20_000
+    /// The default `maxInFlight`.
+    public static let maxInFlightDefault = 20_000
+    /// The largest `maxInFlight` a preset may set (a million parked fibers fit in memory: docs/presets.md).
+    public static let maxInFlightLimit = 1_000_000
+    /// The largest closed `population`.
+    public static let populationLimit = 1_000_000
 
     // `http` only (the function-colouring presets): keep-alive GETs per connection, the body size of each
     // response, and whether a second strand writes the requests while the task reads (full duplex,
@@ -139,7 +143,7 @@ public struct TaskSpec: Sendable, Equatable {
         name: String, kind: TaskKind, arrival: Arrival, duration: Distribution, placement: Placement = .spread,
         io: IOMode = .sleep, call: BlockingCall = .nanosleep, children: Int = 4, child: TaskKind = .cpu,
         producers: Int = 1, consumers: Int = 1, messages: Int = 100, capacity: Int = 16,
-        maxInFlight: Int = TaskSpec.maxInFlightLimit
+        maxInFlight: Int = TaskSpec.maxInFlightDefault
     ) {
         self.name = name
         self.kind = kind
@@ -163,10 +167,13 @@ public struct Workload: Sendable, Equatable {
     public var tasks: [TaskSpec]
     /// Seed of the random source the duration draws use (reproducible runs).
     public var seed: UInt64
+    /// Tasks parked for the whole run (Parking.swift), beside the task specs; nil: none.
+    public var park: ParkSpec?
 
-    public init(tasks: [TaskSpec], seed: UInt64 = 0x5EED) {
+    public init(tasks: [TaskSpec], seed: UInt64 = 0x5EED, park: ParkSpec? = nil) {
         self.tasks = tasks
         self.seed = seed
+        self.park = park
     }
 
     // The asyncio invariant (issue 15).

@@ -189,7 +189,7 @@ private struct PresetParser {
     ]
 
     func preset(_ r: FieldReader) throws(PresetError) -> Preset {
-        try r.rejectUnknown(allowed: ["name", "title", "explain", "seed", "scheduler", "task", "invariant"])
+        try r.rejectUnknown(allowed: ["name", "title", "explain", "seed", "scheduler", "task", "invariant", "park"])
         let name = try r.string("name", required: true)!
         guard !name.isEmpty, name.count <= 32,
             name.unicodeScalars.allSatisfy({
@@ -219,7 +219,7 @@ private struct PresetParser {
         if r.has("seed") && !drawsDurations {
             throw r.error("seed", "seed has no effect: every duration_ms is fixed (nothing is drawn)")
         }
-        var workload = Workload(tasks: tasks, seed: UInt64(seed))
+        var workload = Workload(tasks: tasks, seed: UInt64(seed), park: try parkSpec(r, scheduler: scheduler))
         workload.invariant = invariant
         return Preset(
             name: name, title: title, explain: explain, scheduler: scheduler, workload: workload, source: file)
@@ -247,6 +247,19 @@ private struct PresetParser {
         spec.cacheKeys = try t.int("cache_keys", in: 1...4096) ?? spec.cacheKeys
         spec.pauseMs = try t.double("pause_ms", in: 0...10_000) ?? spec.pauseMs
         return spec
+    }
+
+    /// `park = { count = N, on = "sleep" | "socket" }` (Parking.swift). Fiber models only, for now.
+    func parkSpec(_ r: FieldReader, scheduler: SchedulerConfig) throws(PresetError) -> ParkSpec? {
+        guard let t = try r.table("park") else { return nil }
+        try t.rejectUnknown(allowed: ["count", "on"])
+        guard scheduler.model.usesFibers else {
+            throw r.error("park", "park needs a fiber model (virtual-threads or green-threads) for now")
+        }
+        guard let count = try t.int("count", in: 1...ParkSpec.maxCount) else {
+            throw r.error("park", "park.count is required")
+        }
+        return ParkSpec(count: count, on: try t.enumeration("on", ParkWait.self) ?? .sleep)
     }
 
     func schedulerConfig(_ r: FieldReader) throws(PresetError) -> SchedulerConfig {
@@ -410,7 +423,7 @@ private struct PresetParser {
                 "\(r.path).\(key) is not a field of kind \(kind.rawValue) (fields: \(allowed.joined(separator: ", ")))")
         }
         let rate = try r.double("rate", in: 0.1...100_000)
-        let population = try r.int("population", in: 1...10_000)
+        let population = try r.int("population", in: 1...TaskSpec.populationLimit)
         let arrival: Arrival
         switch (rate, population) {
         case (let rate?, nil): arrival = .rate(rate)

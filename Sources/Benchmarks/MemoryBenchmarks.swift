@@ -1,0 +1,101 @@
+// Memory-per-parked-task benchmarks (issue 15).
+// - `ui-million`: the shipped `vt-million` preset (a million fibers parked on timers) runs live while this
+//   thread does what the dashboard's UI thread does at 10 Hz: poll the source (the samplers: scheduler metrics,
+//   task kinds, memory with its mincore sample), ingest into the panel history and render a full 200×60 frame
+//   (no terminal: the blit depends on the terminal, not on the fibers). Figure: this thread's own CPU time
+//   (`CLOCK_THREAD_CPUTIME_ID`) over the wall time of the measured window, in % of one core (goal ≤ 3), taken
+//   once every fiber is parked (parking itself runs on the carriers). Detail: fibers parked, the time they took
+//   to park, RSS and bytes per parked fiber at the end, and the teardown time of `stop()`.
+import Dashboard
+import Foundation
+import Telemetry
+import Workloads
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Benchmarks of this area, joined by `BenchRegistry`.
+public enum MemoryBenchmarks {
+    public static let all: [Benchmark] = [
+        Benchmark(
+            name: "ui-million",
+            summary: "UI thread CPU at 10 Hz while vt-million's 1,000,000 fibers are parked (% of a core; goal ≤ 3)",
+            run: { try uiMillion($0) })
+    ]
+
+    /// This thread's CPU time so far, ns.
+    static func threadCPUNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    struct BenchError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// `--count N`: seconds measured (default 10). `--reps` is not used (one long window).
+    static func uiMillion(_ o: BenchOptions) throws -> [BenchResult] {
+        let seconds = Double(o.count ?? 10)
+        let preset = try PresetCatalog.discover().choose("vt-million")
+        let target = preset.workload.park?.count ?? 0
+        let period: UInt64 = 100_000_000  // 10 Hz
+        let source = try LiveSource(preset: preset)
+        var data = ViewData(sourceAttached: true)
+        let state = UIState(size: Size(200, 60), rateHz: 10, presetName: preset.name)
+        var checksum = 0
+        /// One UI frame: poll, ingest, render. Returns the snapshot polled.
+        func frame() -> Snapshot? {
+            let s = source.poll()
+            if let s { data.ingest(s) }
+            checksum &+= Shell.render(data: data, state: state, glyphs: .unicode).size.width
+            return s
+        }
+        // Warm-up: frames at 10 Hz until every fiber is parked (or a limit stopped parking), at most 120 s.
+        let parkStart = Monotonic.now()
+        var last: Snapshot? = nil
+        var next = parkStart
+        while Monotonic.now() - parkStart < 120_000_000_000 {
+            last = frame()
+            let m = last?.memory
+            if m?.limit != nil || (m?.parkedTasks ?? 0) >= target { break }
+            next += period
+            let now = Monotonic.now()
+            if next > now { usleep(UInt32((next - now) / 1000)) }
+        }
+        let parkSeconds = Double(Monotonic.now() - parkStart) / 1e9
+        guard let parked = last?.memory?.parkedTasks, parked >= target || last?.memory?.limit != nil else {
+            source.stop()
+            throw BenchError(description: "ui-million: only \(last?.memory?.parkedTasks ?? 0) parked after 120 s")
+        }
+        // The measured window: frames every 100 ms for `seconds`.
+        let cpu0 = threadCPUNanos()
+        let wall0 = Monotonic.now()
+        next = wall0
+        var frames = 0
+        while Monotonic.now() - wall0 < UInt64(seconds * 1e9) {
+            last = frame()
+            frames += 1
+            next += period
+            let now = Monotonic.now()
+            if next > now { usleep(UInt32((next - now) / 1000)) }
+        }
+        let cpu = Double(threadCPUNanos() - cpu0)
+        let wall = Double(Monotonic.now() - wall0)
+        let stop0 = Monotonic.now()
+        source.stop()
+        let teardown = Double(Monotonic.now() - stop0) / 1e9
+        let m = last?.memory
+        var detail: [String: String] = [
+            "goal": "<= 3", "frames": "\(frames)", "parked": "\(m?.parkedTasks ?? 0)",
+            "park_seconds": String(format: "%.1f", parkSeconds), "teardown_seconds": String(format: "%.2f", teardown),
+            "frame_cpu_ms": String(format: "%.3f", cpu / Double(max(1, frames)) / 1e6),
+            "rss": m?.rssBytes.map { ByteCount.text($0) } ?? "n/a",
+            "bytes_per_parked": m?.bytesPerParked.map { String(format: "%.0f", $0) } ?? "n/a",
+            "checksum": "\(checksum % 1000)",
+        ]
+        if let limit = m?.limit { detail["limit"] = limit }
+        return [BenchResult(name: "ui-million", value: cpu / wall * 100, unit: "% of a core", detail: detail)]
+    }
+}
