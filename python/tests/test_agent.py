@@ -220,9 +220,9 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertEqual(loop["tasks"]["to_thread"], 1)
         self.assertEqual(loop["tasks"]["running"], 1)
         self.assertIsInstance(loop["ready"], int)
-        self.assertIsNotNone(loop["busy"])
         self.assertGreater(loop["lag"]["beats"], 0)
         last = seen[-1]["loops"][0]
+        self.assertIsNotNone(last["busy"])  # once a measurement window has closed
         self.assertGreaterEqual(last["timers"], 1)  # the program's timer, the heartbeat not counted
         self.assertGreaterEqual(seen[-1]["pool"]["completed"], 1)
 
@@ -250,6 +250,34 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertIsNone(entry["jobs"])
         st.running = False
 
+    def test_busy_and_jobs_come_from_short_windows_and_the_loop_runs_unhooked_between_them(self):
+        # A loop busy ~3 ms of every ~4 ms (a blocking sleep, then a 1 ms asyncio.sleep).
+        hooked_polls = []
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                hooked_polls.append("select" in loop._selector.__dict__)
+                time.sleep(0.003)
+                await asyncio.sleep(0.001)
+            return st
+
+        st = asyncio.run(main())
+        lines = _read_lines(self.r, lambda ls: False, timeout=0.2)
+        snaps = [l for l in lines if l["type"] == "snapshot" and l["loops"]]
+        busy = [l["loops"][0]["busy"] for l in snaps if l["loops"][0]["busy"] is not None]
+        self.assertTrue(busy, snaps[-1:])
+        self.assertGreater(busy[-1], 0.5)
+        self.assertLessEqual(busy[-1], 1.0)
+        # Jobs: about one task step per iteration at ~250 iterations/s, estimated from the windows.
+        self.assertGreater(snaps[-1]["loops"][0]["jobs"], 50)
+        # The hook is open for one 10 ms window per 50 ms snapshot: most iterations run unhooked.
+        self.assertLess(sum(hooked_polls) / len(hooked_polls), 0.6)
+        self.assertTrue(any(hooked_polls))
+        self.assertNotIn("select", st.selector.__dict__ if st.selector else {})
+
     def test_many_loops_keep_few_states_and_ids_are_never_reused(self):
         for _ in range(50):
             asyncio.run(asyncio.sleep(0))
@@ -273,10 +301,12 @@ class AgentInProcessTests(unittest.TestCase):
         loop_attrs = set(loop.__dict__)
 
         async def main():
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+            self.agent.open_window(st)
             return set(selector.__dict__)
 
         during = loop.run_until_complete(main())
-        self.assertIn("select", during)  # shadowed while running
+        self.assertIn("select", during)  # shadowed while a measurement window is open
         self.assertNotIn("select", selector.__dict__)
         self.assertEqual(set(loop.__dict__), loop_attrs)
         loop.close()
