@@ -98,6 +98,41 @@ extension EventKind {
     }
 }
 
+// Figures a real Python loop does not expose (issue 16).
+/// Tags of the sections after a frame's task-kind extension (on disk: never renumber, only add).
+enum PythonSnapshotSection {
+    static let absentLoopFigures: UInt64 = 5
+}
+
+/// Bits of the absent-loop-figures section (on disk: never renumber, only add).
+enum LoopFigure {
+    static let readyDepth: UInt8 = 1
+    static let maxReadyDepth: UInt8 = 2
+    static let timersPending: UInt8 = 4
+    static let tasksAlive: UInt8 = 8
+    static let jobsRun: UInt8 = 16
+    static let busyRatio: UInt8 = 32
+}
+
+extension LoopSnapshot {
+    /// The `LoopFigure` bits of the figures this loop lacks.
+    var absentFigures: UInt8 {
+        (readyDepth == nil ? LoopFigure.readyDepth : 0) | (maxReadyDepth == nil ? LoopFigure.maxReadyDepth : 0)
+            | (timersPending == nil ? LoopFigure.timersPending : 0) | (tasksAlive == nil ? LoopFigure.tasksAlive : 0)
+            | (jobsRun == nil ? LoopFigure.jobsRun : 0) | (busyRatio == nil ? LoopFigure.busyRatio : 0)
+    }
+
+    /// Sets the figures of `bits` to nil (the decoder, after their zero placeholders were read).
+    mutating func clearFigures(_ bits: UInt8) {
+        if bits & LoopFigure.readyDepth != 0 { readyDepth = nil }
+        if bits & LoopFigure.maxReadyDepth != 0 { maxReadyDepth = nil }
+        if bits & LoopFigure.timersPending != 0 { timersPending = nil }
+        if bits & LoopFigure.tasksAlive != 0 { tasksAlive = nil }
+        if bits & LoopFigure.jobsRun != 0 { jobsRun = nil }
+        if bits & LoopFigure.busyRatio != 0 { busyRatio = nil }
+    }
+}
+
 // MARK: - Encoder
 
 /// Turns recorder items into framed records. Stateful (previous frame, string table):
@@ -310,16 +345,35 @@ struct RecordEncoder {
             delay(s.readyDelay, p.readyDelay)
             optInt(s.injectorPeak, p.injectorPeak)
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
-            encodeTaskKindExtension(s.taskKinds, p.taskKinds)
+            let absent = s.loops.map(\.absentFigures)
+            let loopsLackFigures = absent.contains { $0 != 0 }
+            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: loopsLackFigures)
+            // Figures a real Python loop does not expose (issue 16): a tagged section after the task-kind extension.
+            if loopsLackFigures { encodeAbsentLoopFigures(absent) }
         }
+    }
+
+    // MARK: figures a loop does not expose (a real Python loop)
+
+    /// The absent-loop-figures section: its tag, the loop count, then per loop the `LoopFigure` bits of the
+    /// figures it lacks (written as 0 in the loop's fields). Only written when a loop lacks one, so frames
+    /// of the Swift models, and every file written before it, have none: their figures all decode present.
+    private mutating func encodeAbsentLoopFigures(_ absent: [UInt8]) {
+        w.varint(PythonSnapshotSection.absentLoopFigures)
+        w.varint(UInt64(absent.count))
+        for bits in absent { w.u8(bits) }
     }
 
     /// Task-kind figures of format 2 (dropped arrivals, errors by kind), as the frame's last section,
     /// written only when a kind has one (a reader that finds the section absent decodes those figures
     /// as nil: n/a; format 1 frames never have it). Per kind: a presence byte (bit 0:
     /// dropped, bit 1: errors), then each present figure as deltas against the previous frame's.
-    private mutating func encodeTaskKindExtension(_ kinds: [TaskKindStats], _ prev: [TaskKindStats]) {
-        guard kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
+    /// `sectionsFollow`: a tagged section comes next, so the extension is written even when empty (every
+    /// presence byte 0), which keeps "the bytes after the frame's fields" meaning the extension.
+    private mutating func encodeTaskKindExtension(
+        _ kinds: [TaskKindStats], _ prev: [TaskKindStats], sectionsFollow: Bool = false
+    ) {
+        guard sectionsFollow || kinds.contains(where: { $0.dropped != nil || $0.errors != nil }) else { return }
         w.varint(UInt64(kinds.count))
         for (i, k) in kinds.enumerated() {
             let pk = i < prev.count ? prev[i] : TaskKindStats(kind: "")
@@ -360,13 +414,14 @@ struct RecordEncoder {
 
     private mutating func encodeLoop(_ x: LoopSnapshot, _ p: LoopSnapshot) {
         int(x.id, p.id)
-        int(x.readyDepth, p.readyDepth)
-        int(x.maxReadyDepth, p.maxReadyDepth)
-        int(x.timersPending, p.timersPending)
-        int(x.tasksAlive, p.tasksAlive)
-        u64(x.jobsRun, p.jobsRun)
+        // The figures a loop may lack are written as 0 here; the absent-loop-figures section says which.
+        int(x.readyDepth ?? 0, p.readyDepth ?? 0)
+        int(x.maxReadyDepth ?? 0, p.maxReadyDepth ?? 0)
+        int(x.timersPending ?? 0, p.timersPending ?? 0)
+        int(x.tasksAlive ?? 0, p.tasksAlive ?? 0)
+        u64(x.jobsRun ?? 0, p.jobsRun ?? 0)
         u64(x.slowCallbacks, p.slowCallbacks)
-        dbl(x.busyRatio, p.busyRatio)
+        dbl(x.busyRatio ?? 0, p.busyRatio ?? 0)
         str(x.current)
         encodeLag(x.lag, p.lag)
         if version >= 2 {
@@ -645,8 +700,25 @@ struct RecordDecoder {
             s.injectorPeak = try optInt(p.injectorPeak, "injector peak")
             s.busyWindowSeconds = try optDbl(p.busyWindowSeconds, "busy window")
             if !r.atEnd { try decodeTaskKindExtension(&s.taskKinds, p.taskKinds) }
+            // Tagged sections (figures a real Python loop does not expose).
+            while !r.atEnd {
+                let tag = try r.varint()
+                switch tag {
+                case PythonSnapshotSection.absentLoopFigures: try decodeAbsentLoopFigures(&s.loops)
+                default: throw DecodeError(reason: "unknown snapshot section \(tag)")
+                }
+            }
         }
         return s
+    }
+
+    /// The mirror of `RecordEncoder.encodeAbsentLoopFigures` (after its tag).
+    private mutating func decodeAbsentLoopFigures(_ loops: inout [LoopSnapshot]) throws(DecodeError) {
+        let n = try r.count("absent loop figures")
+        guard n == loops.count else {
+            throw DecodeError(reason: "absent loop figures for \(n) loops, not \(loops.count)")
+        }
+        for i in 0..<n { loops[i].clearFigures(try r.u8()) }
     }
 
     /// The mirror of `RecordEncoder.encodeTaskKindExtension`; absent in files of format 1.
@@ -699,13 +771,13 @@ struct RecordDecoder {
 
     private mutating func decodeLoop(_ p: LoopSnapshot) throws(DecodeError) -> LoopSnapshot {
         var x = LoopSnapshot(id: try int(p.id))
-        x.readyDepth = try int(p.readyDepth)
-        x.maxReadyDepth = try int(p.maxReadyDepth)
-        x.timersPending = try int(p.timersPending)
-        x.tasksAlive = try int(p.tasksAlive)
-        x.jobsRun = try u64(p.jobsRun)
+        x.readyDepth = try int(p.readyDepth ?? 0)
+        x.maxReadyDepth = try int(p.maxReadyDepth ?? 0)
+        x.timersPending = try int(p.timersPending ?? 0)
+        x.tasksAlive = try int(p.tasksAlive ?? 0)
+        x.jobsRun = try u64(p.jobsRun ?? 0)
         x.slowCallbacks = try u64(p.slowCallbacks)
-        x.busyRatio = try dbl(p.busyRatio)
+        x.busyRatio = try dbl(p.busyRatio ?? 0)
         x.current = try str()
         x.lag = try decodeLag(p.lag)
         if version >= 2 {

@@ -76,6 +76,10 @@ LAG_BOUNDS_MS = (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, float("inf"))
 BUSY_WINDOW_S = 1.0
 #: Length of the measurement window opened once per snapshot (busy share, jobs, ready peak).
 WINDOW_S = float(os.environ.get("QVTOP_WINDOW_MS", "10")) / 1000.0
+#: ...and at least this many loop iterations: a busy loop (100 000 iterations/s) is measured 10 % of
+#: the time, a quiet one (its heartbeat's 1 000/s) nearly all the time, at most ~1 000 hooked
+#: iterations per second either way (each costs about a microsecond), so rare jobs are still counted.
+WINDOW_POLLS = 200
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
@@ -285,6 +289,7 @@ class LoopState:
         self.last_exit = 0  # ns: the last poll's return
         self.win_busy = 0  # ns outside the poll between the window's first poll and its last
         self.win_jobs = 0
+        self.win_polls = 0  # polls measured in the window
         self.win_beats = 0  # heartbeat count at the window's first poll (the beats are not jobs)
         self.ready_peak = 0
         # closed windows (loop thread appends, sampler thread pops): (end ns, busy ns, span ns, jobs)
@@ -465,7 +470,7 @@ class Agent:
     def _hook_iteration(self, loop, st):
         """Builds the window hook: a shadowing ``loop._selector.select`` that the sampler thread opens
         for one window per snapshot (``open_window``) and that closes itself at its first poll after
-        ``WINDOW_S``. Inside a window, time outside the poll is busy, and right after each poll the
+        ``WINDOW_S`` and ``WINDOW_POLLS`` polls. Inside a window, time outside the poll is busy, and right after each poll the
         ready queue plus the I/O events it returned plus the timers already due are that iteration's
         jobs (a descriptor ready both ways counts once). Between windows the loop runs untouched: a
         hook on every iteration costs about as much as the poll itself (docs/performance.md)."""
@@ -484,7 +489,7 @@ class Agent:
                 st.win_beats = lag.beats.total
             else:
                 st.win_busy += t0 - st.last_exit
-                if t0 >= st.window_end:
+                if t0 >= st.window_end and st.win_polls >= WINDOW_POLLS:
                     # Close: this poll is not measured (the window ends where it starts).
                     selector.__dict__.pop("select", None)
                     st.windows.append((t0, st.win_busy, t0 - st.win_start, max(0, st.win_jobs - (lag.beats.total - st.win_beats))))
@@ -505,6 +510,7 @@ class Agent:
                         stack.append(2 * i + 1)
                         stack.append(2 * i + 2)
             st.win_jobs += n
+            st.win_polls += 1
             if n > st.ready_peak:
                 st.ready_peak = n
             return events
@@ -523,6 +529,7 @@ class Agent:
         st.win_start = 0
         st.win_busy = 0
         st.win_jobs = 0
+        st.win_polls = 0
         st.window_end = self.clock() + int(WINDOW_S * 1e9)
         st.window_open = True
         st.selector.select = st.select_hook

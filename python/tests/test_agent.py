@@ -250,7 +250,7 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertIsNone(entry["jobs"])
         st.running = False
 
-    def test_busy_and_jobs_come_from_short_windows_and_the_loop_runs_unhooked_between_them(self):
+    def test_busy_and_jobs_of_a_quiet_loop_come_from_its_windows(self):
         # A loop busy ~3 ms of every ~4 ms (a blocking sleep, then a 1 ms asyncio.sleep).
         hooked_polls = []
 
@@ -271,12 +271,26 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertTrue(busy, snaps[-1:])
         self.assertGreater(busy[-1], 0.5)
         self.assertLessEqual(busy[-1], 1.0)
-        # Jobs: about one task step per iteration at ~250 iterations/s, estimated from the windows.
+        # Jobs: about one task step per iteration at ~250 iterations/s (a quiet loop's windows cover most of it).
         self.assertGreater(snaps[-1]["loops"][0]["jobs"], 50)
-        # The hook is open for one 10 ms window per 50 ms snapshot: most iterations run unhooked.
-        self.assertLess(sum(hooked_polls) / len(hooked_polls), 0.6)
         self.assertTrue(any(hooked_polls))
         self.assertNotIn("select", st.selector.__dict__ if st.selector else {})
+
+    def test_a_busy_loop_runs_unhooked_between_short_windows(self):
+        # Thousands of iterations per second: a window closes after 10 ms and 200 polls, one opens per
+        # 50 ms snapshot, so most iterations run without the hook.
+        hooked = []
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            deadline = time.monotonic() + 0.8
+            while time.monotonic() < deadline:
+                hooked.append("select" in loop._selector.__dict__)
+                await asyncio.sleep(0)
+
+        asyncio.run(main())
+        self.assertTrue(any(hooked))
+        self.assertLess(sum(hooked) / len(hooked), 0.5)
 
     def test_many_loops_keep_few_states_and_ids_are_never_reused(self):
         for _ in range(50):

@@ -332,7 +332,7 @@ enum BusyPanel {
         let fibers = s.model.usesFibers
         let inner = grid.box(rect, title: title(s, separator: grid.glyphs.separator)).inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
-        let ratios = fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio)
+        let ratios: [Double?] = fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio)
         let spins: [Double?] = fibers ? s.workers.map(\.spinRatio) : []
         let withSpin = spins.contains { $0 != nil }
         grid.line(inner, 0, definition(s, separator: grid.glyphs.separator), style: .dim)
@@ -344,8 +344,8 @@ enum BusyPanel {
             let y = inner.y + row
             let spin = withSpin && i < spins.count ? " spin \(Fmt.na(spins[i], Fmt.pct))" : ""
             grid.bar(
-                at: Point(inner.x, y), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0), fraction: r,
-                label: label, value: Fmt.pct(r) + spin, labelWidth: 3, valueWidth: withSpin ? 13 : 4,
+                at: Point(inner.x, y), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0), fraction: r ?? 0,
+                label: label, value: Fmt.na(r, Fmt.pct) + spin, labelWidth: 3, valueWidth: withSpin ? 13 : 4,
                 style: PanelPalette.running, labelStyle: i == selected ? .reverse : nil)
             if sparkWidth > 0 {
                 let values = history.series(sparkWidth) { i < $0.busy.count ? $0.busy[i] : .nan }
