@@ -304,6 +304,8 @@ class LoopState:
         self.max_ready = 0
         self.last_task = None
         self.gevent = None  # the hub, when this state watches gevent's hub
+        self.switches = None  # greenlet switches (gevent: the loop thread's greenlet trace counts them)
+        self.monitor_reports = 0  # gevent's monitor thread's blocking reports (monitor thread writes)
 
 
 class _HubLoop:
@@ -334,11 +336,16 @@ def _watch_gevent(agent):
         return
 
     def on_event(event):
-        if type(event).__name__ == "GeventDidPatchAllEvent":
-            try:
+        name = type(event).__name__
+        if name not in ("GeventDidPatchAllEvent", "EventLoopBlocked"):
+            return
+        try:
+            if name == "GeventDidPatchAllEvent":
                 agent.gevent_patched()
-            except Exception as e:
-                agent.emit({"type": "agent_error", "t": agent.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+            else:
+                agent.gevent_blocked(event)
+        except Exception as e:
+            agent.emit({"type": "agent_error", "t": agent.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
 
     zope.event.subscribers.append(on_event)
     agent._gevent_subscriber = on_event
@@ -561,6 +568,42 @@ class Agent:
 
         timer.start(beat)
         st.handle = timer
+        # Greenlet switches: greenlet's own trace hook (one Python call per switch, no per-callback
+        # wrapping); a trace the program had set still runs.
+        import greenlet
+
+        previous = greenlet.settrace(None)
+
+        def trace(event, args):
+            if event in ("switch", "throw"):
+                st.switches += 1
+            if previous is not None:
+                previous(event, args)
+
+        st.switches = 0
+        greenlet.settrace(trace)
+        self._greenlet_trace = (greenlet, previous)
+
+    def gevent_blocked(self, event):
+        """gevent's own monitor thread (the program enabled it: ``GEVENT_MONITOR_THREAD_ENABLE``)
+        reports the hub blocked (``gevent.events.EventLoopBlocked``, on the monitor thread, during the
+        stall): its report names the culprit, in gevent's words, and is counted."""
+        for st in self.loops:
+            if st.gevent is None:
+                continue
+            st.monitor_reports += 1
+            if st.lag is None or time.monotonic() - st.lag.due() < OVERDUE_S:
+                continue  # the stall is over: its name would land on the next one
+            where = None
+            g = getattr(event, "greenlet", None)
+            frame = getattr(g, "gr_frame", None) if g is not None else None
+            if frame is None and g is not None:
+                frame = sys._current_frames().get(st.thread)
+            where = culprit_of(frame) if frame is not None else None
+            st.culprit = "%s (gevent monitor: blocked %.0f ms)" % (
+                where or getattr(g, "name", None) or "the hub",
+                getattr(event, "blocking_time", 0) * 1000,
+            )
 
     # -- executor ------------------------------------------------------------------------------
     def pool_snapshot(self, loop, frames):
@@ -713,6 +756,8 @@ class Agent:
                     "current": cur,
                     "last_task": st.last_task,
                     "lag": st.lag.summary() if st.lag is not None else None,
+                    "switches": st.switches,
+                    "monitor_reports": st.monitor_reports if st.gevent is not None else None,
                 }
             )
             if pool is None:
@@ -859,6 +904,9 @@ class Agent:
             concurrent.futures.ThreadPoolExecutor.submit = self._orig_submit
         if self.gc_callback in gc.callbacks:
             gc.callbacks.remove(self.gc_callback)
+        trace = getattr(self, "_greenlet_trace", None)
+        if trace is not None:
+            trace[0].settrace(trace[1])
         sub = getattr(self, "_gevent_subscriber", None)
         if sub is not None:
             import zope.event

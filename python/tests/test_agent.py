@@ -424,6 +424,33 @@ class GeventTests(unittest.TestCase):
         self.assertTrue(any(e["name"].startswith("read_config (prog.py:") for e in slow), slow)
         loop = snaps[-1]["loops"][0]
         self.assertIsNone(loop["tasks"])  # greenlets are not counted: n/a, not 0
+        self.assertIsInstance(loop["ready"], int)  # the hub's pending callbacks
+        self.assertGreaterEqual(loop["switches"], 8)  # worker <-> hub, around each of 4 sleeps
+        self.assertEqual(loop["monitor_reports"], 0)  # the program did not enable gevent's monitor
+
+    def test_gevent_monitor_threads_blocking_report_names_the_stall(self):
+        proc, lines, _ = _run_agent(
+            """
+            import gevent.monkey
+            gevent.monkey.patch_all()
+            import gevent
+            blocking_sleep = gevent.monkey.get_original("time", "sleep")
+            def load_index():
+                blocking_sleep(0.4)
+            def worker():
+                for _ in range(2):
+                    gevent.sleep(0.1)
+                    load_index()
+            gevent.spawn(worker).join()
+            """,
+            env_extra={"GEVENT_MONITOR_THREAD_ENABLE": "1", "GEVENT_MAX_BLOCKING_TIME": "0.05"},
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        snaps = [l for l in lines if l["type"] == "snapshot" and l["loops"]]
+        self.assertGreaterEqual(snaps[-1]["loops"][0]["monitor_reports"], 1, snaps[-1:])
+        slow = [e for s in snaps for e in s["events"] if e["kind"] == "slowCallback"]
+        named = [e["name"] for e in slow if "gevent monitor" in e["name"]]
+        self.assertTrue(any(n.startswith("load_index (prog.py:") for n in named), slow)
 
 
 try:
