@@ -14,9 +14,12 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   what ``run_forever`` calls on entry and exit). Every loop gets a ``LoopState``.
 - Heartbeat lag: a callback on a 1 ms grid (``t0 + k * 1 ms``) records how late it ran; every slot
   the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it).
-- Busy share and jobs run: the loop's ``_selector.select`` is shadowed per instance (once per loop
-  iteration, never per callback). Time outside ``select`` while running is busy; jobs per iteration
-  are the ready queue after the poll, plus the I/O events it returned, plus the timers already due.
+- Busy share and jobs run: for one measurement window per snapshot (at least 10 ms and 200
+  iterations) the loop's ``_selector.select`` is shadowed per instance (once per loop iteration,
+  never per callback). In a window, time outside ``select`` is busy; jobs per iteration are the
+  ready queue after the poll, plus the I/O events it returned, plus the timers already due; between
+  windows jobs advance at the windows' rate. Rejected: the hook on every iteration, which cost as
+  much as the poll itself (~3 % of a callback-heavy program; docs/performance.md).
 - Ready queue (``loop._ready``), timers (``loop._scheduled``, minus the heartbeat): read by the
   sampler thread; ``None`` (n/a) where a loop has no such attribute (uvloop).
 - Tasks by state and by what they await: ``asyncio.all_tasks(loop)``; each waiting task's
@@ -26,7 +29,7 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   its work queue, and how many jobs it has completed (a done-callback on each submission counts them).
 - GC pauses: ``gc.callbacks`` times each collection; one on a loop's thread longer than 1 ms is a
   blocking region of that loop (an event).
-- The culprit of a stall: a watchdog thread wakes every 5 ms; when a loop's heartbeat is overdue
+- The culprit of a stall: a watchdog thread wakes every 8 ms; when a loop's heartbeat is 2 ms overdue
   it reads the loop thread's stack (``sys._current_frames()``) and names the innermost frame that is
   not asyncio or the agent (function, file:line) and the current task. When the heartbeat runs
   again, the stall becomes a ``slowCallback`` event with that name.
