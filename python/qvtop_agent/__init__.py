@@ -51,6 +51,7 @@ import collections
 import concurrent.futures
 import concurrent.futures.thread
 import gc
+import heapq
 import json
 import os
 import signal
@@ -464,6 +465,11 @@ class Agent:
                     st.selector = st.select_hook = None
 
     def _arm(self, loop, st):
+        # asyncio's own loops: the beat's TimerHandle is pushed back onto the loop's timer heap as
+        # call_at would (``_when``, ``_scheduled``, heappush), instead of a new handle per beat (a
+        # handle, a context copy and a call_at per millisecond are most of the heartbeat's cost).
+        sched = loop._scheduled if st.hooked else None
+
         def beat():
             now = loop.time()
             late = st.lag.tick(now)
@@ -473,7 +479,13 @@ class Agent:
                 self.add_event("slowCallback", st.id, late * 1000, name)
             st.culprit = None
             if st.running and not loop.is_closed():
-                st.handle = loop.call_at(st.lag.due(), beat)
+                h = st.handle
+                if sched is not None and h is not None and not h._cancelled and not h._scheduled:
+                    h._when = st.lag.due()
+                    h._scheduled = True
+                    heapq.heappush(sched, h)
+                else:
+                    st.handle = loop.call_at(st.lag.due(), beat)
 
         st.handle = loop.call_at(st.lag.due(), beat)
 
