@@ -99,8 +99,8 @@ public enum PlainTextRenderer {
         for l in s.loops {
             let current = l.current.map { "  \($0)" } ?? ""
             lines.append(
-                "loop \(l.id) \(meter(l.busyRatio, 10)) ready \(l.readyDepth)  timers \(l.timersPending)  "
-                    + "tasks \(l.tasksAlive)  heartbeat lag p99 \(fixed(l.lag.p99Ms, 1))ms  slow \(l.slowCallbacks)\(current)"
+                "loop \(l.id) \(meter(l.busyRatio ?? 0, 10)) ready \(na(l.readyDepth))  timers \(na(l.timersPending))  "
+                    + "tasks \(na(l.tasksAlive))  heartbeat lag p99 \(fixed(l.lag.p99Ms, 1))ms  slow \(l.slowCallbacks)\(current)"
             )
         }
         if let p = s.pool {
@@ -140,6 +140,9 @@ public enum PlainTextRenderer {
         String(
             s.map { c in c.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) } ? "?" : c })
     }
+
+    /// A figure the source lacks is "n/a", never 0.
+    private static func na(_ v: Int?) -> String { v.map { "\($0)" } ?? "n/a" }
 
     private static func meter(_ ratio: Double, _ cells: Int) -> String {
         let r = ratio.isFinite ? min(1, max(0, ratio)) : 0

@@ -150,7 +150,8 @@ public enum ChromeTraceExport {
                 ])
         }
         if !f.loops.isEmpty {
-            counter("ready queue depth", f.loops.map { ("loop \($0.id)", "\($0.readyDepth)") })
+            // A loop without a ready queue (uvloop) has no counter value: left out, not 0.
+            counter("ready queue depth", f.loops.compactMap { l in l.readyDepth.map { ("loop \(l.id)", "\($0)") } })
             counter("heartbeat lag ms", f.loops.map { ("loop \($0.id)", num($0.lag.recentMs)) })
         }
         if let p = f.pool {

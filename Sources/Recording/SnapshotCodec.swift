@@ -109,6 +109,9 @@ enum SnapshotSection {
     static let threads: UInt64 = 1
     /// The asyncio invariant: the M:N loop's section.
     static let mnLoop: UInt64 = 2
+    /// Figures a real Python loop does not expose (issue 16).
+    static let absentLoopFigures: UInt64 = 5
+    // 0x4D (77): memory per parked task, `RecordingFormat.memorySectionTag` (one byte, the same as its varint).
 }
 
 extension ThreadState {
@@ -159,6 +162,36 @@ extension MNThreadState {
         case 3: self = .stopped
         default: throw DecodeError(reason: "unknown M:N thread state \(code)")
         }
+    }
+}
+
+// Figures a real Python loop does not expose (issue 16).
+/// Bits of the absent-loop-figures section (on disk: never renumber, only add).
+enum LoopFigure {
+    static let readyDepth: UInt8 = 1
+    static let maxReadyDepth: UInt8 = 2
+    static let timersPending: UInt8 = 4
+    static let tasksAlive: UInt8 = 8
+    static let jobsRun: UInt8 = 16
+    static let busyRatio: UInt8 = 32
+}
+
+extension LoopSnapshot {
+    /// The `LoopFigure` bits of the figures this loop lacks.
+    var absentFigures: UInt8 {
+        (readyDepth == nil ? LoopFigure.readyDepth : 0) | (maxReadyDepth == nil ? LoopFigure.maxReadyDepth : 0)
+            | (timersPending == nil ? LoopFigure.timersPending : 0) | (tasksAlive == nil ? LoopFigure.tasksAlive : 0)
+            | (jobsRun == nil ? LoopFigure.jobsRun : 0) | (busyRatio == nil ? LoopFigure.busyRatio : 0)
+    }
+
+    /// Sets the figures of `bits` to nil (the decoder, after their zero placeholders were read).
+    mutating func clearFigures(_ bits: UInt8) {
+        if bits & LoopFigure.readyDepth != 0 { readyDepth = nil }
+        if bits & LoopFigure.maxReadyDepth != 0 { maxReadyDepth = nil }
+        if bits & LoopFigure.timersPending != 0 { timersPending = nil }
+        if bits & LoopFigure.tasksAlive != 0 { tasksAlive = nil }
+        if bits & LoopFigure.jobsRun != 0 { jobsRun = nil }
+        if bits & LoopFigure.busyRatio != 0 { busyRatio = nil }
     }
 }
 
@@ -374,13 +407,17 @@ struct RecordEncoder {
             delay(s.readyDelay, p.readyDelay)
             optInt(s.injectorPeak, p.injectorPeak)
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
-            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil)
+            let absent = s.loops.map(\.absentFigures)
+            let loopsLackFigures = absent.contains { $0 != 0 }
+            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil || loopsLackFigures)
             // Plain OS threads (the threads model): tagged sections after the task-kind extension.
             if let t = s.threads { encodeThreads(t, p.threads) }
             // The asyncio invariant (issue 15): a tagged section after the task-kind extension.
             if let m = s.mnLoop { encodeMNLoop(m, p.mnLoop) }
             // Memory per parked task: a tagged section (its tag is one byte, the same as its varint).
             encodeMemorySection(s.memory, p.memory)
+            // Figures a real Python loop does not expose (issue 16).
+            if loopsLackFigures { encodeAbsentLoopFigures(absent) }
         }
     }
 
@@ -478,6 +515,17 @@ struct RecordEncoder {
         str(m.limit)
     }
 
+    // MARK: figures a loop does not expose (a real Python loop)
+
+    /// The absent-loop-figures section: its tag, the loop count, then per loop the `LoopFigure` bits of the
+    /// figures it lacks (written as 0 in the loop's fields). Only written when a loop lacks one, so frames
+    /// of the Swift models, and every file written before it, have none: their figures all decode present.
+    private mutating func encodeAbsentLoopFigures(_ absent: [UInt8]) {
+        w.varint(SnapshotSection.absentLoopFigures)
+        w.varint(UInt64(absent.count))
+        for bits in absent { w.u8(bits) }
+    }
+
     /// Task-kind figures of format 2 (dropped arrivals, errors by kind), as the frame's last section,
     /// written only when a kind has one (a reader that finds the section absent decodes those figures
     /// as nil: n/a; format 1 frames never have it). Per kind: a presence byte (bit 0:
@@ -528,13 +576,14 @@ struct RecordEncoder {
 
     private mutating func encodeLoop(_ x: LoopSnapshot, _ p: LoopSnapshot) {
         int(x.id, p.id)
-        int(x.readyDepth, p.readyDepth)
-        int(x.maxReadyDepth, p.maxReadyDepth)
-        int(x.timersPending, p.timersPending)
-        int(x.tasksAlive, p.tasksAlive)
-        u64(x.jobsRun, p.jobsRun)
+        // The figures a loop may lack are written as 0 here; the absent-loop-figures section says which.
+        int(x.readyDepth ?? 0, p.readyDepth ?? 0)
+        int(x.maxReadyDepth ?? 0, p.maxReadyDepth ?? 0)
+        int(x.timersPending ?? 0, p.timersPending ?? 0)
+        int(x.tasksAlive ?? 0, p.tasksAlive ?? 0)
+        u64(x.jobsRun ?? 0, p.jobsRun ?? 0)
         u64(x.slowCallbacks, p.slowCallbacks)
-        dbl(x.busyRatio, p.busyRatio)
+        dbl(x.busyRatio ?? 0, p.busyRatio ?? 0)
         str(x.current)
         encodeLag(x.lag, p.lag)
         if version >= 2 {
@@ -820,6 +869,7 @@ struct RecordDecoder {
                 case SnapshotSection.threads: s.threads = try decodeThreads(p.threads)
                 case SnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
                 case UInt64(RecordingFormat.memorySectionTag): s.memory = try decodeMemorySection(p.memory)
+                case SnapshotSection.absentLoopFigures: try decodeAbsentLoopFigures(&s.loops)
                 default: throw DecodeError(reason: "unknown snapshot section \(tag)")
                 }
             }
@@ -922,6 +972,15 @@ struct RecordDecoder {
         return m
     }
 
+    /// The mirror of `RecordEncoder.encodeAbsentLoopFigures` (after its tag).
+    private mutating func decodeAbsentLoopFigures(_ loops: inout [LoopSnapshot]) throws(DecodeError) {
+        let n = try r.count("absent loop figures")
+        guard n == loops.count else {
+            throw DecodeError(reason: "absent loop figures for \(n) loops, not \(loops.count)")
+        }
+        for i in 0..<n { loops[i].clearFigures(try r.u8()) }
+    }
+
     /// The mirror of `RecordEncoder.encodeTaskKindExtension`; absent in files of format 1.
     private mutating func decodeTaskKindExtension(
         _ kinds: inout [TaskKindStats], _ prev: [TaskKindStats]
@@ -972,13 +1031,13 @@ struct RecordDecoder {
 
     private mutating func decodeLoop(_ p: LoopSnapshot) throws(DecodeError) -> LoopSnapshot {
         var x = LoopSnapshot(id: try int(p.id))
-        x.readyDepth = try int(p.readyDepth)
-        x.maxReadyDepth = try int(p.maxReadyDepth)
-        x.timersPending = try int(p.timersPending)
-        x.tasksAlive = try int(p.tasksAlive)
-        x.jobsRun = try u64(p.jobsRun)
+        x.readyDepth = try int(p.readyDepth ?? 0)
+        x.maxReadyDepth = try int(p.maxReadyDepth ?? 0)
+        x.timersPending = try int(p.timersPending ?? 0)
+        x.tasksAlive = try int(p.tasksAlive ?? 0)
+        x.jobsRun = try u64(p.jobsRun ?? 0)
         x.slowCallbacks = try u64(p.slowCallbacks)
-        x.busyRatio = try dbl(p.busyRatio)
+        x.busyRatio = try dbl(p.busyRatio ?? 0)
         x.current = try str()
         x.lag = try decodeLag(p.lag)
         if version >= 2 {

@@ -65,7 +65,7 @@ public struct RecordingSummary: Codable, Sendable, Equatable {
         lastFrame = r.frames.last.map { f in
             LastFrame(
                 preset: f.preset, model: f.model.rawValue, time: f.time,
-                runs: f.workers.reduce(0) { $0 &+ $1.runs } &+ f.loops.reduce(0) { $0 &+ $1.jobsRun },
+                runs: f.workers.reduce(0) { $0 &+ $1.runs } &+ f.loops.reduce(0) { $0 &+ ($1.jobsRun ?? 0) },
                 steals: f.workers.reduce(0) { $0 &+ $1.stolenIn }, parks: f.workers.reduce(0) { $0 &+ $1.parks },
                 completed: f.taskKinds.reduce(0) { $0 &+ $1.completed }, lagP99Ms: f.lag.p99Ms, lagMaxMs: f.lag.maxMs)
         }

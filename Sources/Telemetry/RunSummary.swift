@@ -70,10 +70,13 @@ public struct RunSummary: Codable, Sendable, Equatable {
 
     public struct Loop: Codable, Sendable, Equatable {
         public var id: Int
-        public var jobsRun: UInt64
+        /// nil (`null`) when the loop's jobs are not counted (a real Python loop without the hook).
+        public var jobsRun: UInt64?
         public var slowCallbacks: UInt64
-        public var busyRatio: Double
-        public var maxReadyDepth: Int
+        /// nil (`null`) when the loop's busy share was never measured.
+        public var busyRatio: Double?
+        /// nil (`null`) when the loop does not expose its ready queue (uvloop).
+        public var maxReadyDepth: Int?
         public var lagP50Ms: Double
         public var lagP99Ms: Double
         public var lagMaxMs: Double
@@ -271,7 +274,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         for s in run {
             let dt = previousTime.map { max(0, s.time - $0) } ?? 0
             previousTime = s.time
-            let ratios = s.workers.isEmpty ? s.loops.map(\.busyRatio) : s.workers.map(\.busyRatio)
+            let ratios = s.workers.isEmpty ? s.loops.compactMap(\.busyRatio) : s.workers.map(\.busyRatio)
             if dt > 0, ratios.count > 1, let hi = ratios.max(), let lo = ratios.min() {
                 spreadSum += (hi - lo) * dt
                 spreadWeight += dt
@@ -284,11 +287,13 @@ public struct RunSummary: Codable, Sendable, Equatable {
                 workerMaxQueue[w.id] = max(workerMaxQueue[w.id] ?? 0, w.maxQueueDepth, w.queueDepth)
             }
             for l in s.loops {
-                if dt > 0 {
+                if dt > 0, let busy = l.busyRatio {
                     let acc = loopBusy[l.id] ?? (0, 0)
-                    loopBusy[l.id] = (acc.weighted + l.busyRatio * dt, acc.weight + dt)
+                    loopBusy[l.id] = (acc.weighted + busy * dt, acc.weight + dt)
                 }
-                loopMaxReady[l.id] = max(loopMaxReady[l.id] ?? 0, l.maxReadyDepth, l.readyDepth)
+                if let ready = l.readyDepth {
+                    loopMaxReady[l.id] = max(loopMaxReady[l.id] ?? 0, l.maxReadyDepth ?? 0, ready)
+                }
             }
             parkedMax = max(parkedMax, s.fibers.parked)
             blockedMax = max(blockedMax, s.fibers.blocked)
@@ -321,7 +326,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
         loops = last.loops.map { l in
             Loop(
                 id: l.id, jobsRun: l.jobsRun, slowCallbacks: l.slowCallbacks,
-                busyRatio: ratio(loopBusy[l.id], fallback: l.busyRatio), maxReadyDepth: loopMaxReady[l.id] ?? 0,
+                busyRatio: loopBusy[l.id] == nil ? l.busyRatio : ratio(loopBusy[l.id], fallback: 0),
+                maxReadyDepth: loopMaxReady[l.id],
                 lagP50Ms: Self.round(l.lag.p50Ms), lagP99Ms: Self.round(l.lag.p99Ms), lagMaxMs: Self.round(l.lag.maxMs),
                 readyDelayP99Ms: l.readyDelay.map { Self.round($0.p99Ms) })
         }
@@ -428,9 +434,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
             for l in loops {
                 out.append(
                     [
-                        pad("\(l.id)", 7), lpad("\(l.jobsRun)", 10), lpad("\(l.slowCallbacks)", 6),
-                        lpad(f(l.busyRatio), 6),
-                        lpad("\(l.maxReadyDepth)", 8), lpad(f(l.lagP50Ms), 8), lpad(f(l.lagP99Ms), 8),
+                        pad("\(l.id)", 7), lpad(l.jobsRun.map { "\($0)" } ?? "n/a", 10), lpad("\(l.slowCallbacks)", 6),
+                        lpad(l.busyRatio.map { f($0) } ?? "n/a", 6),
+                        lpad(l.maxReadyDepth.map { "\($0)" } ?? "n/a", 8), lpad(f(l.lagP50Ms), 8),
+                        lpad(f(l.lagP99Ms), 8),
                         lpad(f(l.lagMaxMs), 8),
                     ].joined(separator: " "))
             }

@@ -191,21 +191,26 @@ public struct WorkerSnapshot: Codable, Sendable, Equatable {
     }
 }
 
-/// One asyncio-style event loop.
+/// One asyncio-style event loop. The figures a loop may not expose (a real Python loop: uvloop has no
+/// ready queue, gevent's hub no task census) are optional: nil is "n/a" on screen and `null` in JSON,
+/// never 0. The Swift loops always provide them.
 public struct LoopSnapshot: Codable, Sendable, Equatable {
     public var id: Int
-    /// Jobs runnable on this loop now.
-    public var readyDepth: Int
-    /// Highest ready depth seen so far.
-    public var maxReadyDepth: Int
+    /// Jobs runnable on this loop now; nil when the loop does not expose its ready queue.
+    public var readyDepth: Int?
+    /// Highest ready depth seen so far; nil with `readyDepth`.
+    public var maxReadyDepth: Int?
     /// Highest ready depth since the previous sample (peak-hold); nil when not provided.
     public var readyPeak: Int?
-    public var timersPending: Int
-    public var tasksAlive: Int
-    public var jobsRun: UInt64
+    /// Timers scheduled; nil when the loop does not expose its timers.
+    public var timersPending: Int?
+    /// Tasks alive on this loop; nil when the loop has no task census.
+    public var tasksAlive: Int?
+    /// Jobs run so far; nil when the loop's jobs are not counted.
+    public var jobsRun: UInt64?
     public var slowCallbacks: UInt64
-    /// Share of the trailing `Snapshot.busyWindowSeconds` spent running jobs (0…1).
-    public var busyRatio: Double
+    /// Share of the trailing `Snapshot.busyWindowSeconds` spent running jobs (0…1); nil when not measured.
+    public var busyRatio: Double?
     /// Name of the task/callback running now, if any.
     public var current: String?
     /// Jobs run since the previous sample; nil on a runtime's first sample or when not provided.
@@ -218,8 +223,8 @@ public struct LoopSnapshot: Codable, Sendable, Equatable {
     public var readyDelay: DelaySummary?
 
     public init(
-        id: Int, readyDepth: Int = 0, maxReadyDepth: Int = 0, readyPeak: Int? = nil, timersPending: Int = 0,
-        tasksAlive: Int = 0, jobsRun: UInt64 = 0, slowCallbacks: UInt64 = 0, busyRatio: Double = 0,
+        id: Int, readyDepth: Int? = 0, maxReadyDepth: Int? = 0, readyPeak: Int? = nil, timersPending: Int? = 0,
+        tasksAlive: Int? = 0, jobsRun: UInt64? = 0, slowCallbacks: UInt64 = 0, busyRatio: Double? = 0,
         current: String? = nil, jobsInInterval: UInt64? = nil, lastTask: String? = nil, lag: LagSummary = LagSummary(),
         readyDelay: DelaySummary? = nil
     ) {

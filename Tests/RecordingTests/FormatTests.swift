@@ -260,3 +260,37 @@ extension FormatTests {
         #expect(httpErrors["a"] is NSNull && httpErrors["b"] as? Double == 6)
     }
 }
+
+/// Figures a real Python loop does not expose (issue 16) stay nil through a recording, in a tagged
+/// section; frames whose loops have every figure write no section (the golden files stay byte for byte).
+@Suite struct AbsentLoopFiguresRecordingTests {
+    @Test func absentLoopFiguresRoundTripAsNil() throws {
+        var s = Snapshot(time: 1, sequence: 1, preset: "py-uvloop", presetTitle: "uvloop", model: .loopPerThread)
+        s.loops = [
+            LoopSnapshot(
+                id: 0, readyDepth: nil, maxReadyDepth: nil, timersPending: nil, tasksAlive: nil, jobsRun: nil,
+                slowCallbacks: 2, busyRatio: nil),
+            LoopSnapshot(
+                id: 1, readyDepth: 3, maxReadyDepth: 9, timersPending: 4, tasksAlive: 5, jobsRun: 6, busyRatio: 0.5),
+        ]
+        s.taskKinds = [TaskKindStats(kind: "web", completed: 3)]
+        var t = s
+        t.time = 2
+        t.loops[0].readyDepth = 7  // present again: decoded against a nil previous value
+        t.loops[1].busyRatio = nil
+        var u = t
+        u.time = 3
+        u.loops = u.loops.map {
+            var l = $0
+            l.busyRatio = 0.25
+            return l
+        }
+        var enc = RecordEncoder()
+        var bytes = enc.start(Synthetic.metadata)
+        for f in [s, t, u] { enc.snapshot(f, into: &bytes) }
+        let decoded = try RecordingReader.decode(bytes, name: "absent")
+        #expect(decoded.frames == [s, t, u])
+        #expect(decoded.frames[0].loops[0].readyDepth == nil)
+        #expect(decoded.frames[1].loops[0].readyDepth == 7)
+    }
+}

@@ -178,7 +178,7 @@ enum Synthetic {
             s.workers[w].lastKind = w == 0 ? nil : "fetch"
         }
         for l in s.loops.indices {
-            s.loops[l].readyPeak = s.loops[l].readyDepth + i
+            s.loops[l].readyPeak = (s.loops[l].readyDepth ?? 0) + i
             s.loops[l].jobsInInterval = UInt64(1000 + i)
             s.loops[l].lastTask = i % 2 == 0 ? "handler" : nil
             s.loops[l].readyDelay = s.readyDelay

@@ -129,8 +129,11 @@ import Testing
         }
         var sampler = PythonSampler(preset: "py-uvloop", title: "uvloop")
         let s = sampler.snapshot(a, events: [], sequence: 0)
-        #expect(s.presetTitle.contains("ready queue n/a"))
-        #expect(s.loops.first?.jobsInInterval == nil)
+        let loop = try #require(s.loops.first)
+        #expect(loop.readyDepth == nil, "n/a, not 0: \(loop)")
+        #expect(loop.jobsRun == nil && loop.jobsInInterval == nil)
+        #expect(loop.timersPending == 4 && loop.busyRatio == 0.25)  // the figures the stream has stay
+        #expect(!s.presetTitle.contains("n/a"))
     }
 
     @Test func jobsThatGoBackwardsGiveNoInterval() throws {

@@ -9,7 +9,7 @@ so interpreter start-up is not counted):
 - echo: 5 000 round trips over one loopback TCP connection (asyncio streams).
 
 With the agent: `python3 -m qvtop_agent PROG` with everything it does (the 1 ms heartbeat, the
-per-iteration hooks, the watchdog thread every 5 ms, a snapshot with the task census at 10 Hz)
+per-iteration hook in its measurement windows, the watchdog thread every 8 ms, a snapshot with the task census at 10 Hz)
 writing its stream to /dev/null. Rounds alternate the order (plain, agent / agent, plain). Prints
 per program the medians, the ratio of medians and the spread, and a final "budget: N within, N over"
 line against the 3 % budget.

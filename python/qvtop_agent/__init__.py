@@ -14,9 +14,12 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   what ``run_forever`` calls on entry and exit). Every loop gets a ``LoopState``.
 - Heartbeat lag: a callback on a 1 ms grid (``t0 + k * 1 ms``) records how late it ran; every slot
   the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it).
-- Busy share and jobs run: the loop's ``_selector.select`` is shadowed per instance (once per loop
-  iteration, never per callback). Time outside ``select`` while running is busy; jobs per iteration
-  are the ready queue after the poll, plus the I/O events it returned, plus the timers already due.
+- Busy share and jobs run: for one measurement window per snapshot (at least 10 ms and 200
+  iterations) the loop's ``_selector.select`` is shadowed per instance (once per loop iteration,
+  never per callback). In a window, time outside ``select`` is busy; jobs per iteration are the
+  ready queue after the poll, plus the I/O events it returned, plus the timers already due; between
+  windows jobs advance at the windows' rate. Rejected: the hook on every iteration, which cost as
+  much as the poll itself (~3 % of a callback-heavy program; docs/performance.md).
 - Ready queue (``loop._ready``), timers (``loop._scheduled``, minus the heartbeat): read by the
   sampler thread; ``None`` (n/a) where a loop has no such attribute (uvloop).
 - Tasks by state and by what they await: ``asyncio.all_tasks(loop)``; each waiting task's
@@ -26,7 +29,7 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   its work queue, and how many jobs it has completed (a done-callback on each submission counts them).
 - GC pauses: ``gc.callbacks`` times each collection; one on a loop's thread longer than 1 ms is a
   blocking region of that loop (an event).
-- The culprit of a stall: a watchdog thread wakes every 5 ms; when a loop's heartbeat is overdue
+- The culprit of a stall: a watchdog thread wakes every 8 ms; when a loop's heartbeat is 2 ms overdue
   it reads the loop thread's stack (``sys._current_frames()``) and names the innermost frame that is
   not asyncio or the agent (function, file:line) and the current task. When the heartbeat runs
   again, the stall becomes a ``slowCallback`` event with that name.
@@ -43,10 +46,12 @@ never a torn value). ``LoopState`` fields are written by the loop thread only, e
 
 import asyncio
 import asyncio.events
+import bisect
 import collections
 import concurrent.futures
 import concurrent.futures.thread
 import gc
+import heapq
 import json
 import os
 import signal
@@ -63,12 +68,22 @@ FORMAT_VERSION = 1
 AGENT_VERSION = "1.0"
 
 HEARTBEAT_S = float(os.environ.get("QVTOP_HEARTBEAT_MS", "1")) / 1000.0
-WATCHDOG_S = float(os.environ.get("QVTOP_WATCHDOG_MS", "5")) / 1000.0
 SLOW_MS = float(os.environ.get("QVTOP_SLOW_MS", "10"))
+#: A heartbeat this late is a stall in progress: the watchdog names what the loop runs.
+OVERDUE_S = 0.002
+#: The watchdog's period: OVERDUE_S + WATCHDOG_S = SLOW_MS, so every stall long enough to be a slow
+#: callback is seen while it happens (each wake-up takes the GIL: fewer is cheaper).
+WATCHDOG_S = float(os.environ.get("QVTOP_WATCHDOG_MS", str(max(1.0, SLOW_MS - OVERDUE_S * 1000)))) / 1000.0
 GC_BLOCKING_MS = 1.0
 #: Heartbeat lag histogram bucket upper bounds, ms (Telemetry's LagSummary.bucketBoundsMs).
 LAG_BOUNDS_MS = (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, float("inf"))
 BUSY_WINDOW_S = 1.0
+#: Length of the measurement window opened once per snapshot (busy share, jobs, ready peak).
+WINDOW_S = float(os.environ.get("QVTOP_WINDOW_MS", "10")) / 1000.0
+#: ...and at least this many loop iterations: a busy loop (100 000 iterations/s) is measured 10 % of
+#: the time, a quiet one (its heartbeat's 1 000/s) nearly all the time, at most ~1 000 hooked
+#: iterations per second either way (each costs about a microsecond), so rare jobs are still counted.
+WINDOW_POLLS = 200
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
@@ -81,7 +96,7 @@ class Histogram:
     SUB = 8
 
     def __init__(self):
-        self.counts = collections.Counter()
+        self.counts = {}
         self.total = 0
         self.max = 0
         self.coarse = [0] * len(LAG_BOUNDS_MS)
@@ -104,15 +119,13 @@ class Histogram:
 
     def record(self, ns, count=1):
         ns = max(0, int(ns))
-        self.counts[self.index(ns)] += count
+        i = ns if ns < 8 else self.index(ns)
+        counts = self.counts
+        counts[i] = counts.get(i, 0) + count
         self.total += count
         if ns > self.max:
             self.max = ns
-        ms = ns / 1e6
-        for i, bound in enumerate(LAG_BOUNDS_MS):
-            if ms <= bound:
-                self.coarse[i] += count
-                break
+        self.coarse[bisect.bisect_left(LAG_BOUNDS_MS, ns / 1e6)] += count
 
     def percentile(self, p):
         """Value at quantile ``p`` (0…1), ns: the bucket's upper bound, capped at the max seen."""
@@ -270,27 +283,33 @@ class LoopState:
         self.running = False
         self.lag = None
         self.handle = None
-        self.hooked = False
-        # per iteration (loop thread)
-        self.in_select = False
-        self.select_ns = 0  # cumulative time in select while running
-        self.select_start = 0
-        self.run_start_ns = 0
-        self.run_ns_closed = 0  # running time of finished run_forever calls
-        self.jobs = 0
+        self.hooked = False  # the window hook is built (the loop has asyncio's selector and queues)
+        self.select_hook = None  # the shadowing ``select`` (opened as an instance attribute per window)
+        self.selector = None
+        # the open measurement window (loop thread, inside the hook; opened by the sampler thread)
+        self.window_open = False  # set by the sampler thread, cleared by the loop thread when closed
+        self.window_end = 0  # ns: the first poll after this closes the window
+        self.win_start = 0  # ns: the window's first poll (0 = not reached yet)
+        self.last_exit = 0  # ns: the last poll's return
+        self.win_busy = 0  # ns outside the poll between the window's first poll and its last
+        self.win_jobs = 0
+        self.win_polls = 0  # polls measured in the window
+        self.win_beats = 0  # heartbeat count at the window's first poll (the beats are not jobs)
         self.ready_peak = 0
+        # closed windows (loop thread appends, sampler thread pops): (end ns, busy ns, span ns, jobs)
+        self.windows = collections.deque(maxlen=64)
+        self.run_start_ns = 0
         self.slow = 0
         # sampler thread
         self.culprit = None
-        self.busy_marks = collections.deque()  # (time_ns, busy_ns_cumulative)
+        self.jobs = 0  # jobs estimated from the windows (see Agent.sample)
+        self.jobs_at = 0  # ns: when ``jobs`` was last advanced
+        self.recent_windows = collections.deque()  # windows of the last BUSY_WINDOW_S
         self.max_ready = 0
         self.last_task = None
         self.gevent = None  # the hub, when this state watches gevent's hub
-
-    def busy_ns(self, now):
-        running = self.run_ns_closed + (now - self.run_start_ns if self.running else 0)
-        idle = self.select_ns + (now - self.select_start if self.in_select else 0)
-        return max(0, running - idle)
+        self.switches = None  # greenlet switches (gevent: the loop thread's greenlet trace counts them)
+        self.monitor_reports = 0  # gevent's monitor thread's blocking reports (monitor thread writes)
 
 
 class _HubLoop:
@@ -321,11 +340,16 @@ def _watch_gevent(agent):
         return
 
     def on_event(event):
-        if type(event).__name__ == "GeventDidPatchAllEvent":
-            try:
+        name = type(event).__name__
+        if name not in ("GeventDidPatchAllEvent", "EventLoopBlocked"):
+            return
+        try:
+            if name == "GeventDidPatchAllEvent":
                 agent.gevent_patched()
-            except Exception as e:
-                agent.emit({"type": "agent_error", "t": agent.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+            else:
+                agent.gevent_blocked(event)
+        except Exception as e:
+            agent.emit({"type": "agent_error", "t": agent.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
 
     zope.event.subscribers.append(on_event)
     agent._gevent_subscriber = on_event
@@ -418,31 +442,34 @@ class Agent:
         st.thread_name = threading.current_thread().name
         st.running = True
         st.run_start_ns = self.clock()
-        if not st.hooked and all(hasattr(loop, a) for a in ("_selector", "_ready", "_scheduled", "_clock_resolution")):
-            self._hook_iteration(loop, st)
         if st.lag is None:
             st.lag = _Lag(loop.time())
         else:
             st.lag.origin = loop.time()
             st.lag.k = 1
+        if not st.hooked and all(hasattr(loop, a) for a in ("_selector", "_ready", "_scheduled", "_clock_resolution")):
+            self._hook_iteration(loop, st)
         self._arm(loop, st)
 
     def loop_stopped(self, loop):
         for st in self.loops:
             if st.loop_ref() is loop and st.running:
-                now = self.clock()
-                st.run_ns_closed += now - st.run_start_ns
                 st.running = False
                 if st.handle is not None:
                     st.handle.cancel()
                     st.handle = None
                 if st.hooked:
-                    sel = getattr(loop, "_selector", None)
-                    if sel is not None:
-                        sel.__dict__.pop("select", None)
+                    st.selector.__dict__.pop("select", None)
+                    st.window_open = False
                     st.hooked = False
+                    st.selector = st.select_hook = None
 
     def _arm(self, loop, st):
+        # asyncio's own loops: the beat's TimerHandle is pushed back onto the loop's timer heap as
+        # call_at would (``_when``, ``_scheduled``, heappush), instead of a new handle per beat (a
+        # handle, a context copy and a call_at per millisecond are most of the heartbeat's cost).
+        sched = loop._scheduled if st.hooked else None
+
         def beat():
             now = loop.time()
             late = st.lag.tick(now)
@@ -452,34 +479,50 @@ class Agent:
                 self.add_event("slowCallback", st.id, late * 1000, name)
             st.culprit = None
             if st.running and not loop.is_closed():
-                st.handle = loop.call_at(st.lag.due(), beat)
+                h = st.handle
+                if sched is not None and h is not None and not h._cancelled and not h._scheduled:
+                    h._when = st.lag.due()
+                    h._scheduled = True
+                    heapq.heappush(sched, h)
+                else:
+                    st.handle = loop.call_at(st.lag.due(), beat)
 
         st.handle = loop.call_at(st.lag.due(), beat)
 
     def _hook_iteration(self, loop, st):
-        """Shadows ``loop._selector.select`` (once per iteration): the time in it is idle, and right
-        after it the ready queue plus the I/O events it returned plus the timers already due are the
-        iteration's jobs (a descriptor ready both ways counts once)."""
+        """Builds the window hook: a shadowing ``loop._selector.select`` that the sampler thread opens
+        for one window per snapshot (``open_window``) and that closes itself at its first poll after
+        ``WINDOW_S`` and ``WINDOW_POLLS`` polls. Inside a window, time outside the poll is busy, and right after each poll the
+        ready queue plus the I/O events it returned plus the timers already due are that iteration's
+        jobs (a descriptor ready both ways counts once). Between windows the loop runs untouched: a
+        hook on every iteration costs about as much as the poll itself (docs/performance.md)."""
         selector = loop._selector
         orig_select = selector.select
         clock = self.clock
-        monotonic = time.monotonic  # BaseEventLoop.time()
         ready = loop._ready
         sched = loop._scheduled
         resolution = loop._clock_resolution
+        lag = st.lag
 
         def select(timeout=None):
             t0 = clock()
-            st.select_start = t0
-            st.in_select = True
-            try:
-                events = orig_select(timeout)
-            finally:
-                st.in_select = False
-                st.select_ns += clock() - t0
+            if st.win_start == 0:
+                st.win_start = t0
+                st.win_beats = lag.beats.total
+            else:
+                st.win_busy += t0 - st.last_exit
+                if t0 >= st.window_end and st.win_polls >= WINDOW_POLLS:
+                    # Close: this poll is not measured (the window ends where it starts).
+                    selector.__dict__.pop("select", None)
+                    st.windows.append((t0, st.win_busy, t0 - st.win_start, max(0, st.win_jobs - (lag.beats.total - st.win_beats))))
+                    st.window_open = False
+                    return orig_select(timeout)
+            events = orig_select(timeout)
+            t1 = st.last_exit = clock()
             n = len(ready) + len(events)
-            if sched and sched[0]._when < monotonic() + resolution:
-                end = monotonic() + resolution
+            # Timers already due (the loop moves them to the ready queue next): walk the heap's due part.
+            end = t1 / 1e9 + resolution  # clock is time.monotonic_ns, the loop's time() in ns
+            if sched and sched[0]._when < end:
                 stack = [0]
                 while stack:
                     i = stack.pop()
@@ -488,13 +531,30 @@ class Agent:
                             n += 1
                         stack.append(2 * i + 1)
                         stack.append(2 * i + 2)
-            st.jobs += n
+            st.win_jobs += n
+            st.win_polls += 1
             if n > st.ready_peak:
                 st.ready_peak = n
             return events
 
-        selector.select = select
+        st.selector = selector
+        st.select_hook = select
         st.hooked = True
+
+    def open_window(self, st):
+        """Sampler thread: opens one measurement window on ``st``'s loop unless one is open. The
+        window's fields are reset before the hook is installed, and the loop thread clears
+        ``window_open`` only after it removed the hook, so the two never overlap (each step is
+        atomic under the GIL)."""
+        if not st.hooked or st.window_open or not st.running:
+            return
+        st.win_start = 0
+        st.win_busy = 0
+        st.win_jobs = 0
+        st.win_polls = 0
+        st.window_end = self.clock() + int(WINDOW_S * 1e9)
+        st.window_open = True
+        st.selector.select = st.select_hook
 
     # -- gevent -----------------------------------------------------------------------------
     def gevent_patched(self):
@@ -523,6 +583,42 @@ class Agent:
 
         timer.start(beat)
         st.handle = timer
+        # Greenlet switches: greenlet's own trace hook (one Python call per switch, no per-callback
+        # wrapping); a trace the program had set still runs.
+        import greenlet
+
+        previous = greenlet.settrace(None)
+
+        def trace(event, args):
+            if event in ("switch", "throw"):
+                st.switches += 1
+            if previous is not None:
+                previous(event, args)
+
+        st.switches = 0
+        greenlet.settrace(trace)
+        self._greenlet_trace = (greenlet, previous)
+
+    def gevent_blocked(self, event):
+        """gevent's own monitor thread (the program enabled it: ``GEVENT_MONITOR_THREAD_ENABLE``)
+        reports the hub blocked (``gevent.events.EventLoopBlocked``, on the monitor thread, during the
+        stall): its report names the culprit, in gevent's words, and is counted."""
+        for st in self.loops:
+            if st.gevent is None:
+                continue
+            st.monitor_reports += 1
+            if st.lag is None or time.monotonic() - st.lag.due() < OVERDUE_S:
+                continue  # the stall is over: its name would land on the next one
+            where = None
+            g = getattr(event, "greenlet", None)
+            frame = getattr(g, "gr_frame", None) if g is not None else None
+            if frame is None and g is not None:
+                frame = sys._current_frames().get(st.thread)
+            where = culprit_of(frame) if frame is not None else None
+            st.culprit = "%s (gevent monitor: blocked %.0f ms)" % (
+                where or getattr(g, "name", None) or "the hub",
+                getattr(event, "blocking_time", 0) * 1000,
+            )
 
     # -- executor ------------------------------------------------------------------------------
     def pool_snapshot(self, loop, frames):
@@ -574,18 +670,14 @@ class Agent:
 
     # -- sampling ------------------------------------------------------------------------------
     def watchdog(self):
-        """Every 5 ms: a loop whose heartbeat is overdue is stalled; name what it runs now."""
+        """Every WATCHDOG_S: a loop whose heartbeat is overdue is stalled; name what it runs now."""
         frames = None
         for st in list(self.loops):
             loop = st.loop_ref()
             if loop is None or not st.running or st.lag is None:
                 continue
             overdue = loop.time() - st.lag.due()
-            if st.in_select:
-                if overdue >= WATCHDOG_S and st.culprit is None:
-                    st.culprit = "(in the loop's poll: woken late, or waiting for the GIL)"
-                continue
-            if overdue >= WATCHDOG_S and st.culprit is None:
+            if overdue >= OVERDUE_S and st.culprit is None:
                 gen = self.gc_thread_active.get(st.thread)
                 if gen is not None:
                     st.culprit = "gc (generation %d)" % gen
@@ -593,12 +685,41 @@ class Agent:
                 if frames is None:
                     frames = sys._current_frames()
                 frame = frames.get(st.thread)
+                if frame is not None and frame.f_code.co_name == "select" and frame.f_code.co_filename.endswith("selectors.py"):
+                    st.culprit = "(in the loop's poll: woken late, or waiting for the GIL)"
+                    continue
                 where = culprit_of(frame) if frame is not None else None
                 task = asyncio.current_task(loop) if st.gevent is None else None
                 name = where or "(in the loop's own machinery or the agent)"
                 if task is not None:
                     name += " in task " + task.get_name()
                 st.culprit = name
+
+    def _window_figures(self, st, now):
+        """Busy share and ready peak of ``st``'s loop from its measurement windows of the last
+        ``BUSY_WINDOW_S``, and its jobs advanced at the windows' rate (sampler thread). (None, None)
+        for a loop without the hook (uvloop) or before its first window closed; while a window is
+        held open by a stall, that window so far (its busy share rises with the stall)."""
+        if not st.hooked and not st.jobs_at:
+            return None, None
+        while st.windows:
+            st.recent_windows.append(st.windows.popleft())
+        while st.recent_windows and now - st.recent_windows[0][0] > BUSY_WINDOW_S * 1e9 * 1.05:
+            st.recent_windows.popleft()
+        busy_ns = sum(w[1] for w in st.recent_windows)
+        span_ns = sum(w[2] for w in st.recent_windows)
+        jobs = sum(w[3] for w in st.recent_windows)
+        if st.window_open and st.win_start and st.last_exit >= st.win_start:
+            # The open window so far: a stall in progress is busy from the last poll's return on.
+            busy_ns += st.win_busy + max(0, now - st.last_exit)
+            span_ns += now - st.win_start
+        busy = min(1.0, max(0.0, busy_ns / span_ns)) if span_ns > 0 else None
+        if st.running and st.jobs_at and span_ns > 0:
+            st.jobs += jobs / span_ns * (now - st.jobs_at)
+        st.jobs_at = now
+        peak = st.ready_peak if st.hooked else None
+        st.ready_peak = 0
+        return busy, peak
 
     def sample(self):
         """One snapshot line's object."""
@@ -626,16 +747,7 @@ class Agent:
                 census, current = task_census(loop)
             else:
                 census, current = dict.fromkeys(TASK_STATES + ("total",), 0), None
-            busy_ns = st.busy_ns(now)
-            st.busy_marks.append((now, busy_ns))
-            while len(st.busy_marks) > 1 and now - st.busy_marks[0][0] > BUSY_WINDOW_S * 1e9 * 1.05:
-                st.busy_marks.popleft()
-            t0, b0 = st.busy_marks[0]
-            busy = None
-            if st.hooked or not st.running:
-                busy = min(1.0, max(0.0, (busy_ns - b0) / (now - t0))) if now > t0 else 0.0
-            peak = st.ready_peak if st.hooked else None
-            st.ready_peak = 0
+            busy, peak = self._window_figures(st, now)
             if ready is not None:
                 peak = max(peak or 0, ready) if peak is not None else None
                 st.max_ready = max(st.max_ready, ready, peak or 0)
@@ -653,16 +765,19 @@ class Agent:
                     "ready_max": st.max_ready if ready is not None else None,
                     "timers": timers,
                     "tasks": census,
-                    "jobs": max(0, st.jobs - st.lag.beats.total) if st.lag is not None and (st.hooked or st.jobs) else None,
+                    "jobs": int(st.jobs) if st.hooked or st.jobs_at else None,
                     "slow": st.slow,
                     "busy": busy,
                     "current": cur,
                     "last_task": st.last_task,
                     "lag": st.lag.summary() if st.lag is not None else None,
+                    "switches": st.switches,
+                    "monitor_reports": st.monitor_reports if st.gevent is not None else None,
                 }
             )
             if pool is None:
                 pool = self.pool_snapshot(loop, frames)
+            self.open_window(st)
         with self.lock:
             events, self.events = self.events, []
             dropped_events = self.dropped_events
@@ -715,7 +830,7 @@ class Agent:
                 self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
 
     def run_watchdog(self):
-        """The watchdog thread: every 5 ms, names what a stalled loop runs. Its own thread, so a
+        """The watchdog thread: every WATCHDOG_S, names what a stalled loop runs. Its own thread, so a
         sample being taken (slow while the loop thread holds the GIL) never hides a stall."""
         while not self.stop_flag.is_set():
             time.sleep(WATCHDOG_S)
@@ -804,6 +919,9 @@ class Agent:
             concurrent.futures.ThreadPoolExecutor.submit = self._orig_submit
         if self.gc_callback in gc.callbacks:
             gc.callbacks.remove(self.gc_callback)
+        trace = getattr(self, "_greenlet_trace", None)
+        if trace is not None:
+            trace[0].settrace(trace[1])
         sub = getattr(self, "_gevent_subscriber", None)
         if sub is not None:
             import zope.event

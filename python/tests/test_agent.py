@@ -220,9 +220,9 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertEqual(loop["tasks"]["to_thread"], 1)
         self.assertEqual(loop["tasks"]["running"], 1)
         self.assertIsInstance(loop["ready"], int)
-        self.assertIsNotNone(loop["busy"])
         self.assertGreater(loop["lag"]["beats"], 0)
         last = seen[-1]["loops"][0]
+        self.assertIsNotNone(last["busy"])  # once a measurement window has closed
         self.assertGreaterEqual(last["timers"], 1)  # the program's timer, the heartbeat not counted
         self.assertGreaterEqual(seen[-1]["pool"]["completed"], 1)
 
@@ -250,6 +250,48 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertIsNone(entry["jobs"])
         st.running = False
 
+    def test_busy_and_jobs_of_a_quiet_loop_come_from_its_windows(self):
+        # A loop busy ~3 ms of every ~4 ms (a blocking sleep, then a 1 ms asyncio.sleep).
+        hooked_polls = []
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                hooked_polls.append("select" in loop._selector.__dict__)
+                time.sleep(0.003)
+                await asyncio.sleep(0.001)
+            return st
+
+        st = asyncio.run(main())
+        lines = _read_lines(self.r, lambda ls: False, timeout=0.2)
+        snaps = [l for l in lines if l["type"] == "snapshot" and l["loops"]]
+        busy = [l["loops"][0]["busy"] for l in snaps if l["loops"][0]["busy"] is not None]
+        self.assertTrue(busy, snaps[-1:])
+        self.assertGreater(busy[-1], 0.5)
+        self.assertLessEqual(busy[-1], 1.0)
+        # Jobs: about one task step per iteration at ~250 iterations/s (a quiet loop's windows cover most of it).
+        self.assertGreater(snaps[-1]["loops"][0]["jobs"], 50)
+        self.assertTrue(any(hooked_polls))
+        self.assertNotIn("select", st.selector.__dict__ if st.selector else {})
+
+    def test_a_busy_loop_runs_unhooked_between_short_windows(self):
+        # Thousands of iterations per second: a window closes after 10 ms and 200 polls, one opens per
+        # 50 ms snapshot, so most iterations run without the hook.
+        hooked = []
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            deadline = time.monotonic() + 0.8
+            while time.monotonic() < deadline:
+                hooked.append("select" in loop._selector.__dict__)
+                await asyncio.sleep(0)
+
+        asyncio.run(main())
+        self.assertTrue(any(hooked))
+        self.assertLess(sum(hooked) / len(hooked), 0.5)
+
     def test_many_loops_keep_few_states_and_ids_are_never_reused(self):
         for _ in range(50):
             asyncio.run(asyncio.sleep(0))
@@ -273,10 +315,12 @@ class AgentInProcessTests(unittest.TestCase):
         loop_attrs = set(loop.__dict__)
 
         async def main():
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+            self.agent.open_window(st)
             return set(selector.__dict__)
 
         during = loop.run_until_complete(main())
-        self.assertIn("select", during)  # shadowed while running
+        self.assertIn("select", during)  # shadowed while a measurement window is open
         self.assertNotIn("select", selector.__dict__)
         self.assertEqual(set(loop.__dict__), loop_attrs)
         loop.close()
@@ -380,6 +424,33 @@ class GeventTests(unittest.TestCase):
         self.assertTrue(any(e["name"].startswith("read_config (prog.py:") for e in slow), slow)
         loop = snaps[-1]["loops"][0]
         self.assertIsNone(loop["tasks"])  # greenlets are not counted: n/a, not 0
+        self.assertIsInstance(loop["ready"], int)  # the hub's pending callbacks
+        self.assertGreaterEqual(loop["switches"], 8)  # worker <-> hub, around each of 4 sleeps
+        self.assertEqual(loop["monitor_reports"], 0)  # the program did not enable gevent's monitor
+
+    def test_gevent_monitor_threads_blocking_report_names_the_stall(self):
+        proc, lines, _ = _run_agent(
+            """
+            import gevent.monkey
+            gevent.monkey.patch_all()
+            import gevent
+            blocking_sleep = gevent.monkey.get_original("time", "sleep")
+            def load_index():
+                blocking_sleep(0.4)
+            def worker():
+                for _ in range(2):
+                    gevent.sleep(0.1)
+                    load_index()
+            gevent.spawn(worker).join()
+            """,
+            env_extra={"GEVENT_MONITOR_THREAD_ENABLE": "1", "GEVENT_MAX_BLOCKING_TIME": "0.05"},
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        snaps = [l for l in lines if l["type"] == "snapshot" and l["loops"]]
+        self.assertGreaterEqual(snaps[-1]["loops"][0]["monitor_reports"], 1, snaps[-1:])
+        slow = [e for s in snaps for e in s["events"] if e["kind"] == "slowCallback"]
+        named = [e["name"] for e in slow if "gevent monitor" in e["name"]]
+        self.assertTrue(any(n.startswith("load_index (prog.py:") for n in named), slow)
 
 
 try:

@@ -337,7 +337,7 @@ enum BusyPanel {
         // Plain OS threads: the busiest listed threads (nil shares, on the model's first sample, read as 0).
         let busiest = (s.threads?.list ?? []).sorted { ($0.busyRatio ?? 0, -$0.id) > ($1.busyRatio ?? 0, -$1.id) }
             .prefix(threadRows)
-        let ratios =
+        let ratios: [Double?] =
             s.model == .threads
             ? busiest.map { $0.busyRatio ?? 0 } : fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio)
         let spins: [Double?] = fibers ? s.workers.map(\.spinRatio) : []
@@ -374,8 +374,8 @@ enum BusyPanel {
             let y = inner.y + row
             let spin = withSpin && i < spins.count ? " spin \(Fmt.na(spins[i], Fmt.pct))" : ""
             grid.bar(
-                at: Point(inner.x, y), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0), fraction: r,
-                label: label, value: Fmt.pct(r) + spin, labelWidth: 3, valueWidth: withSpin ? 13 : 4,
+                at: Point(inner.x, y), width: inner.width - (sparkWidth > 0 ? sparkWidth + 1 : 0), fraction: r ?? 0,
+                label: label, value: Fmt.na(r, Fmt.pct) + spin, labelWidth: 3, valueWidth: withSpin ? 13 : 4,
                 style: PanelPalette.running, labelStyle: i == selected ? .reverse : nil)
             if sparkWidth > 0 && s.model != .threads {  // a thread's slot changes hands: no history per thread
                 let values = history.series(sparkWidth) { i < $0.busy.count ? $0.busy[i] : .nan }
@@ -399,7 +399,7 @@ extension BusyPanel {
 
     /// Bars in `columns` columns of `rows` rows, no sparklines (16 loops, 16–32 carriers in the side column).
     static func drawFolded(
-        into grid: inout Grid, inner: Rect, ratios: [Double], snapshot s: Snapshot, selected: Int?, rows: Int,
+        into grid: inout Grid, inner: Rect, ratios: [Double?], snapshot s: Snapshot, selected: Int?, rows: Int,
         columns: Int
     ) {
         let colWidth = (inner.width - 2 * (columns - 1)) / columns
@@ -407,14 +407,16 @@ extension BusyPanel {
         for (i, r) in ratios.enumerated() {
             let c = i / rows
             grid.bar(
-                at: Point(inner.x + c * (colWidth + 2), inner.y + 1 + i % rows), width: colWidth, fraction: r,
-                label: label(s, i), value: Fmt.pct(r), labelWidth: labelWidth, valueWidth: 4,
+                at: Point(inner.x + c * (colWidth + 2), inner.y + 1 + i % rows), width: colWidth, fraction: r ?? 0,
+                label: label(s, i), value: Fmt.na(r, Fmt.pct), labelWidth: labelWidth, valueWidth: 4,
                 style: PanelPalette.running, labelStyle: i == selected ? .reverse : nil)
         }
     }
 
     /// How many workers are in each busy band (the heat-map's shades), and the selected one's share.
-    static func drawSpread(into grid: inout Grid, inner: Rect, ratios: [Double], snapshot s: Snapshot, selected: Int?) {
+    static func drawSpread(into grid: inout Grid, inner: Rect, ratios all: [Double?], snapshot s: Snapshot, selected: Int?) {
+        // Workers without a busy figure (n/a) are left out of the bands and the mean.
+        let ratios = all.compactMap { $0 }
         var bands = [Int](repeating: 0, count: HeatShade.busyBounds.count + 1)
         for r in ratios { bands[HeatShade.busyLevel(r)] += 1 }
         let edges = [0] + HeatShade.busyBounds.map { Int(($0 * 100).rounded()) } + [101]
@@ -433,7 +435,7 @@ extension BusyPanel {
             grid.spans(
                 inner, row,
                 [
-                    (label(s, i), .reverse), (" \(Fmt.pct(ratios[i]))", PanelPalette.running),
+                    (label(s, i), .reverse), (" \(Fmt.na(all[i], Fmt.pct))", PanelPalette.running),
                     ("  mean \(Fmt.pct(mean)) of \(ratios.count)", .dim),
                 ])
         }

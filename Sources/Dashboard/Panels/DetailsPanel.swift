@@ -39,7 +39,9 @@ enum DetailsPanel {
                 marks: history.switchMarks(chartArea.width), max: 1, style: PanelPalette.running)
             if chartArea.height >= 2 * h + 2 {
                 grid.line(chartArea, h + 1, fibers ? "run queue depth" : "ready queue depth", style: .dim)
-                let depth = history.series(chartArea.width) { index < $0.depth.count ? Double($0.depth[index]) : .nan }
+                let depth = history.series(chartArea.width) {
+                    index < $0.depth.count ? $0.depth[index].map(Double.init) ?? .nan : .nan
+                }
                 grid.chart(
                     Rect(chartArea.x, chartArea.y + h + 2, chartArea.width, h), values: depth,
                     style: PanelPalette.runnable)
@@ -87,15 +89,18 @@ enum DetailsPanel {
     static func loopCounters(_ l: LoopSnapshot, arrow: Unicode.Scalar) -> [(String, String, Style)] {
         [
             ("running", l.current ?? "idle", l.current == nil ? PanelPalette.parked : PanelPalette.running),
-            ("busy", Fmt.pct(l.busyRatio), .plain),
+            ("busy", Fmt.na(l.busyRatio, Fmt.pct), .plain),
             (
-                "ready queue", "\(l.readyDepth) (peak \(Fmt.na(l.readyPeak) { "\($0)" }), max \(l.maxReadyDepth))",
+                "ready queue",
+                Fmt.na(l.readyDepth) {
+                    "\($0) (peak \(Fmt.na(l.readyPeak) { "\($0)" }), max \(Fmt.na(l.maxReadyDepth) { "\($0)" }))"
+                },
                 PanelPalette.runnable
             ),
             ("ran last", l.lastTask ?? Fmt.na(l.jobsInInterval) { $0 == 0 ? "none" : "unnamed" }, .plain),
-            ("timers pending", "\(l.timersPending)", .plain),
-            ("tasks alive", Fmt.count(l.tasksAlive), .plain),
-            ("jobs run", Fmt.count(l.jobsRun), .plain),
+            ("timers pending", Fmt.na(l.timersPending) { "\($0)" }, .plain),
+            ("tasks alive", Fmt.na(l.tasksAlive, Fmt.count), .plain),
+            ("jobs run", Fmt.na(l.jobsRun, Fmt.count), .plain),
             ("slow callbacks", "\(l.slowCallbacks)", l.slowCallbacks > 0 ? PanelPalette.blocked : .plain),
             ("hb lag now", Fmt.ms(l.lag.recentMs), PanelPalette.lag(l.lag.recentMs)),
             ("hb lag p50/p99", "\(Fmt.ms(l.lag.p50Ms)) / \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),

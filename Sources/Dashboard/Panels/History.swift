@@ -76,7 +76,7 @@ public struct HistorySample: Sendable, Equatable {
     /// Busy share per worker (fiber models) or loop (loop models), by index.
     public var busy: [Double]
     /// Local run queue / ready queue depth per worker or loop, by index.
-    public var depth: [Int]
+    public var depth: [Int?]
     /// True on the first sample of a preset (a switch happened just before it).
     public var presetSwitch: Bool
 }
@@ -151,7 +151,7 @@ public struct PanelHistory: Sendable, Equatable {
             HistorySample(
                 time: s.time, lagMs: s.lag.recentMs, throughput: s.taskKinds.reduce(0) { $0 + $1.throughput },
                 steals: Double(stealCount),
-                busy: fibers ? s.workers.map(\.busyRatio) : s.loops.map(\.busyRatio),
+                busy: fibers ? s.workers.map(\.busyRatio) : s.loops.map { $0.busyRatio ?? .nan },
                 depth: fibers ? s.workers.map(\.queueDepth) : s.loops.map(\.readyDepth),
                 presetSwitch: switched))
     }

@@ -206,14 +206,18 @@ enum LoopChart {
             } else {
                 grid.line(r, row, l.jobsInInterval == 0 ? "idle, none ran" : "idle", style: PanelPalette.parked)
             }
-            grid.text(at: Point(r.x, r.y + row), "busy \(Fmt.pct(l.busyRatio))", maxWidth: r.width, align: .right)
+            grid.text(
+                at: Point(r.x, r.y + row), "busy \(Fmt.na(l.busyRatio, Fmt.pct))", maxWidth: r.width, align: .right)
             row += 1
         }
         if row < r.height {
-            let maxDepth = max(l.maxReadyDepth, l.readyDepth, l.readyPeak ?? 0, 1)
-            let value = detailed ? "\(l.readyDepth) max \(l.maxReadyDepth)" : "\(l.readyDepth)"
+            // A loop that does not expose its ready queue (uvloop): an empty bar that says "n/a".
+            let depth = l.readyDepth
+            let maxDepth = max(l.maxReadyDepth ?? 0, depth ?? 0, l.readyPeak ?? 0, 1)
+            let shown = Fmt.na(depth) { "\($0)" }
+            let value = detailed ? "\(shown) max \(Fmt.na(l.maxReadyDepth) { "\($0)" })" : shown
             grid.bar(
-                at: Point(r.x, r.y + row), width: r.width, fraction: Double(l.readyDepth) / Double(maxDepth),
+                at: Point(r.x, r.y + row), width: r.width, fraction: Double(depth ?? 0) / Double(maxDepth),
                 label: "ready", value: value, style: PanelPalette.runnable,
                 peak: l.readyPeak.map { Double($0) / Double(maxDepth) })
             row += 1
@@ -227,7 +231,10 @@ enum LoopChart {
                         PanelPalette.lag(l.lag.recentMs)
                     ),
                     ("  slow \(l.slowCallbacks)", l.slowCallbacks > 0 ? PanelPalette.blocked : .plain),
-                    ("  timers \(l.timersPending)  tasks \(Fmt.count(l.tasksAlive))", .plain),
+                    (
+                        "  timers \(Fmt.na(l.timersPending) { "\($0)" })  tasks \(Fmt.na(l.tasksAlive, Fmt.count))",
+                        .plain
+                    ),
                 ])
             row += 1
         }
@@ -237,7 +244,7 @@ enum LoopChart {
                 [
                     ("heartbeat p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
                     ("  max \(Fmt.ms(l.lag.maxMs))", PanelPalette.lag(l.lag.maxMs)),
-                    ("  jobs \(Fmt.count(l.jobsRun))", .dim),
+                    ("  jobs \(Fmt.na(l.jobsRun, Fmt.count))", .dim),
                 ])
         }
     }
@@ -282,8 +289,8 @@ enum LoopChart {
                     lr, 0,
                     [
                         ("L\(i + 1)\(Character(grid.glyphs.arrowRight))T\(i + 1)", sel ? Style.reverse : .bold),
-                        (" " + Fmt.pct(l.busyRatio), .plain), (" lag \(Fmt.ms(l.lag.recentMs))", lagStyle),
-                        (" ready \(l.readyDepth)", PanelPalette.runnable),
+                        (" " + Fmt.na(l.busyRatio, Fmt.pct), .plain), (" lag \(Fmt.ms(l.lag.recentMs))", lagStyle),
+                        (" ready \(Fmt.na(l.readyDepth, String.init))", PanelPalette.runnable),
                         (" " + (l.current ?? "idle"), l.current == nil ? PanelPalette.parked : PanelPalette.running),
                     ])
                 continue
@@ -294,31 +301,32 @@ enum LoopChart {
                     lr, 0,
                     [
                         ("Event Loop \(i + 1) ", sel ? Style.reverse : .bold),
-                        ("ready \(l.readyDepth) ", PanelPalette.runnable),
+                        ("ready \(Fmt.na(l.readyDepth) { "\($0)" }) ", PanelPalette.runnable),
                         ("hb lag \(Fmt.ms(l.lag.recentMs))", lagStyle),
                     ])
                 grid.arrow(from: Point(lr.maxX + 1, lr.y), .right, length: tr.x - lr.maxX - 1)
                 grid.spans(
                     tr, 0,
                     [
-                        ("Thread \(i + 1) ", .bold), (Fmt.pct(l.busyRatio) + " ", .plain),
+                        ("Thread \(i + 1) ", .bold), (Fmt.na(l.busyRatio, Fmt.pct) + " ", .plain),
                         (l.current ?? "idle", l.current == nil ? PanelPalette.parked : PanelPalette.running),
                     ])
             } else {
                 drawLoopBox(into: &grid, box: lr, loop: l, title: "Event Loop \(i + 1)", selected: sel, detailed: false)
                 grid.arrow(from: Point(lr.maxX + 1, lr.y + 1), .right, length: tr.x - lr.maxX - 1)
-                let frame = l.busyRatio > 0 ? PanelPalette.running : PanelPalette.frame
+                let frame = (l.busyRatio ?? 0) > 0 ? PanelPalette.running : PanelPalette.frame
                 let inner = grid.box(tr, title: "Thread \(i + 1)", style: frame, titleStyle: frame.with(.bold))
                 let r = inner.inset(dx: 1, dy: 0)
                 grid.bar(
-                    at: r.origin, width: r.width, fraction: l.busyRatio, label: "busy", value: Fmt.pct(l.busyRatio),
+                    at: r.origin, width: r.width, fraction: l.busyRatio ?? 0, label: "busy",
+                    value: Fmt.na(l.busyRatio, Fmt.pct),
                     style: PanelPalette.running)
                 if r.height > 1 {
                     grid.spans(
                         r, 1,
                         [
                             ("hb lag p99 \(Fmt.ms(l.lag.p99Ms))", PanelPalette.lag(l.lag.p99Ms)),
-                            ("  jobs \(Fmt.count(l.jobsRun))", .dim),
+                            ("  jobs \(Fmt.na(l.jobsRun, Fmt.count))", .dim),
                         ])
                 }
             }

@@ -175,7 +175,7 @@ enum MNLoopChart {
         grid.spans(
             r, row,
             [
-                ("  busy \(Fmt.pct(l.busyRatio))", .plain),
+                ("  busy \(Fmt.na(l.busyRatio, Fmt.pct))", .plain),
                 ("  hb lag \(Fmt.ms(l.lag.recentMs))", PanelPalette.lag(l.lag.recentMs)),
             ],
             x: x)

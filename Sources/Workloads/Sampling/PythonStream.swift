@@ -8,8 +8,8 @@
 // Mapping to the snapshot contract (docs/figures.md says the same per figure):
 // - one `LoopSnapshot` per loop the program runs; ready queue, timers and the busy share come from
 //   the loop's private attributes and are absent (nil in the stream) where a loop lacks them
-//   (uvloop). `LoopSnapshot` keeps those figures non-optional, so an absent one is 0 there and the
-//   snapshot's title says "(ready queue n/a)" (a known gap: docs/python-agent.md).
+//   (uvloop; gevent's hub has no task census): nil in `LoopSnapshot` too, so "n/a" on screen and
+//   `null` in JSON, never 0.
 // - tasks by what they await → `FiberCounts`: sleep → parkedSleep, socket → parkedIO, queue →
 //   parkedChannel, lock → parkedMutex, future and to_thread → parkedJoin (a `to_thread` wait is a
 //   wait on an executor future), ready → runnable, the loop's current task → running.
@@ -247,9 +247,9 @@ public struct PythonSampler: Sendable {
             counts.parkedJoin += t.future + t.toThread
             if let j = l.jobs { jobs[l.id] = j }
             return LoopSnapshot(
-                id: l.id, readyDepth: l.ready ?? 0, maxReadyDepth: l.readyMax ?? 0, readyPeak: l.readyPeak,
-                timersPending: l.timers ?? 0, tasksAlive: t.total, jobsRun: l.jobs ?? 0, slowCallbacks: l.slow ?? 0,
-                busyRatio: l.busy ?? 0, current: l.current,
+                id: l.id, readyDepth: l.ready, maxReadyDepth: l.readyMax, readyPeak: l.readyPeak,
+                timersPending: l.timers, tasksAlive: l.tasks?.total, jobsRun: l.jobs, slowCallbacks: l.slow ?? 0,
+                busyRatio: l.busy, current: l.current,
                 jobsInInterval: l.jobs.flatMap { j in lastJobs[l.id].flatMap { j >= $0 ? j - $0 : nil } },
                 lastTask: l.lastTask,
                 lag: l.lag.map(LagSummary.init) ?? LagSummary(), readyDelay: nil)
@@ -282,7 +282,6 @@ public struct PythonSampler: Sendable {
                 time: e.t + offset, kind: kind, worker: e.loop ?? -1, durationMs: e.durationMs ?? 0, name: e.name)
         }
         s.droppedEvents = (a.droppedEvents ?? 0) + (a.droppedLines ?? 0)
-        if a.loops.contains(where: { $0.ready == nil }) { s.presetTitle += " (ready queue n/a)" }
         return s
     }
 }

@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// The real uvloop and gevent through qvtop (python3 with them installed: CI's .ci/run puts both in a
+/// virtual environment and names its python in QVTOP_TEST_PYTHON; skipped where neither has them).
+@Suite(.serialized) struct PythonLoopsEndToEndTests {
+    /// The interpreter to use: QVTOP_TEST_PYTHON, else python3.
+    static let python: String? =
+        ProcessInfo.processInfo.environment["QVTOP_TEST_PYTHON"] ?? E2E.findExecutable("python3")
+
+    static func has(_ module: String) -> Bool {
+        guard let python else { return false }
+        return (try? E2E.run([python, "-c", "import \(module)"]).status) == 0
+    }
+
+    static func summary(preset: String) throws -> (status: Int32, json: [String: Any], err: String) {
+        let r = try E2E.run(
+            [
+                try E2E.binary(), "run", "--preset", preset, "--python-bin", python ?? "python3", "--headless",
+                "--duration", "3", "--json",
+            ], timeout: 60)
+        let json = try #require(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.err)")
+        return (r.status, json, r.err)
+    }
+
+    /// uvloop has no ready queue, and its busy share and jobs are not measured: `null`, never 0.
+    @Test(.enabled(if: has("uvloop"))) func pyUvloopHeadlessJSONHasNullForWhatUvloopLacks() throws {
+        let r = try Self.summary(preset: "py-uvloop")
+        #expect(r.status == 0, "\(r.err)")
+        let loop = try #require((r.json["loops"] as? [[String: Any]])?.first, "\(r.json)")
+        for key in ["jobsRun", "busyRatio", "maxReadyDepth"] {
+            #expect(loop[key] is NSNull, "\(key): \(loop[key] ?? "missing")")
+        }
+    }
+
+    /// A real monkeypatched gevent: the hub is watched and its stall is named.
+    @Test(.enabled(if: has("gevent"))) func pyGeventHeadlessNamesTheStall() throws {
+        let r = try Self.summary(preset: "py-gevent")
+        #expect(r.status == 0, "\(r.err)")
+        let lag = try #require(r.json["lag"] as? [String: Any])
+        let slow = (lag["slowCallbacks"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(!slow.isEmpty && !slow.allSatisfy { $0.hasPrefix("(not caught") }, "\(slow)")
+    }
+}
