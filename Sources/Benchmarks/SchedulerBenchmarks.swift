@@ -1,5 +1,5 @@
-// Scheduler benchmarks: spawn (W2), fanout (W5), channel (W1 over a channel). Each mirrors the anchor of the
-// same name in the shared anchors folder, `../shared/anchors/` (see docs/performance.md for the figures side by side).
+// Scheduler benchmarks: spawn (W2), fanout (W5), channel (W1 over a channel), yield (W1 through the run queue, Go's
+// `w1-gosched`). Each mirrors the anchor of the same name in the shared anchors folder, `../shared/anchors/` (see docs/performance.md for the figures side by side).
 import CRuntime
 import Runtime
 
@@ -22,6 +22,11 @@ public enum SchedulerBenchmarks {
             name: "channel",
             summary: "ping-pong over an unbuffered channel, 1 and 2 carriers (ns/message)",
             run: { try channel($0) }),
+        Benchmark(
+            name: "yield",
+            summary:
+                "two fibers each yield N times through their carrier's run queue, 1 carrier (ns/yield; Go Gosched)",
+            run: { try yieldRoundTrip($0) }),
     ]
 
     static func median(_ xs: [Double]) -> Double {
@@ -234,6 +239,46 @@ public enum SchedulerBenchmarks {
                     ]))
         }
         return results
+    }
+}
+
+extension SchedulerBenchmarks {
+    // MARK: yield (W1 through the scheduler: Go's `w1-gosched` on 1 P)
+
+    /// Two fibers on one carrier each call `Scheduler.yield()` N times: every yield puts the fiber at the back of
+    /// the carrier's run queue, the carrier's loop pops the other one and resumes it — a full scheduler round trip
+    /// (park nothing, requeue, find, resume), as Go's `runtime.Gosched` is (there through the global run queue).
+    /// The figure is wall time over the 2N yields, as the anchor counts it. A root fiber spawns the two, starts
+    /// the clock and joins them (it parks once), as the anchor's main goroutine closes `start` and waits.
+    static func yieldRoundTrip(_ o: BenchOptions) throws -> [BenchResult] {
+        let n = o.count ?? 1_000_000
+        let reps = o.reps ?? 7
+        let s = try Scheduler(.init(carriers: 1))
+        defer { s.shutdown() }
+        func once() -> Double {
+            onFiber(s) { () -> Double in
+                let body = { for _ in 0..<n { Scheduler.yield() } }
+                let t0 = qv_now_ns()
+                let a = s.spawn(body)
+                let b = s.spawn(body)
+                a.join()
+                b.join()
+                return Double(qv_now_ns() &- t0) / Double(2 * n)
+            }
+        }
+        _ = once()
+        var xs: [Double] = []
+        for _ in 0..<reps { xs.append(once()) }
+        let m = s.metrics()
+        return [
+            BenchResult(
+                name: "yield-1c", value: median(xs), unit: "ns/yield",
+                detail: [
+                    "n": "\(n)", "reps": "\(reps)", "spread": spread(xs, f1), "carriers": "1",
+                    "runs": "\(m.workers.reduce(0) { $0 + $1.runs })",
+                    "anchor": "Go runtime.Gosched, GOMAXPROCS=1 (goanchors w1-gosched): rerun beside it",
+                ])
+        ]
     }
 }
 

@@ -12,11 +12,12 @@
 
 pid_t qv_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
-pthread_key_t qv_carrier_key;
+// initial-exec: CRuntime is linked into the executable (see qv_current in fiber.c). Read and written only through
+// these two non-inline functions (see CRuntime.h).
+static __thread void *qv_carrier __attribute__((tls_model("initial-exec")));
 
-__attribute__((constructor)) static void qv_carrier_key_init(void) {
-    if (pthread_key_create(&qv_carrier_key, NULL) != 0) abort();
-}
+void *qv_carrier_get(void) { return qv_carrier; }
+void qv_carrier_set(void *carrier) { qv_carrier = carrier; }
 int qv_errno(void) { return errno; }
 void qv_set_errno(int value) { errno = value; }
 

@@ -66,14 +66,13 @@ uint64_t qv_now_ns(void);
 /// Reduced reproducer (both orders, compiled with swiftc -O): Tests/RuntimeTests/RetainOrderTests.swift.
 void *qv_retain_object(void *object);
 
-/// The pthread key of the calling thread's scheduler carrier (Swift's `CarrierTLS`), created when the library
-/// loads (a constructor in shims.c). A C global, so reading it costs nothing: the same key as a Swift `static let`
-/// was a `swift_once` call on every spawn, wake and park.
-extern pthread_key_t qv_carrier_key;
-/// The calling thread's carrier (an unretained Swift object pointer), or NULL. A real call on every read: a fiber
-/// that migrated to another thread reads its new carrier.
-static inline void *qv_carrier_get(void) { return pthread_getspecific(qv_carrier_key); }
-static inline void qv_carrier_set(void *carrier) { pthread_setspecific(qv_carrier_key, carrier); }
+/// The calling thread's carrier (an unretained Swift object pointer), or NULL: a C `__thread` slot (initial-exec,
+/// as `qv_current` in fiber.c) read through a real, non-inline call, so a fiber that migrated to another thread
+/// reads its new carrier (a TLS address computed before a switch and reused after it would be the old thread's).
+/// Two instructions per read; the pthread key it replaces cost a `pthread_getspecific` call (~10 instructions,
+/// 6–7 reads per channel message: see docs/performance.md, Session 6).
+void *qv_carrier_get(void);
+void qv_carrier_set(void *carrier);
 
 /// glibc's malloc_trim(0) (malloc.h, which Swift's Glibc module does not import): returns every free page of
 /// the heap to the kernel. For an executable's heap policy (qvtop's HeapPolicy); the runtime never calls it.

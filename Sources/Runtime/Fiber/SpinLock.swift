@@ -48,8 +48,10 @@ import Synchronization
 public final class SpinLock<Value>: @unchecked Sendable {
     // @unchecked Sendable: `value` is only touched inside `withLock`/`withLockIfAvailable`, i.e. while
     // `word` is 1 and this caller set it.
-    private let word = Atomic<UInt32>(0)
-    @exclusivity(unchecked) private var value: Value
+    // @usableFromInline (and the @inlinable methods): `Channel.send`/`receive` are inlined into their callers'
+    // modules, and a non-inlinable generic `withLock` was an unspecialised call with a closure per channel operation.
+    @usableFromInline let word = Atomic<UInt32>(0)
+    @usableFromInline @exclusivity(unchecked) var value: Value
     // @exclusivity(unchecked): every access is inside the lock, which already makes it exclusive.
 
     /// Spins (with a pause hint) before each yield of the OS thread.
@@ -60,6 +62,7 @@ public final class SpinLock<Value>: @unchecked Sendable {
     /// Runs `body` with exclusive access to the value, waiting (spinning, then yielding the thread)
     /// while another fiber or thread holds it. Never park inside `body`; never call it again from
     /// inside `body`.
+    @inlinable
     public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         lock()
         defer { unlock() }
@@ -67,6 +70,7 @@ public final class SpinLock<Value>: @unchecked Sendable {
     }
 
     /// Like `withLock`, but returns nil at once instead of waiting when the lock is held.
+    @inlinable
     public func withLockIfAvailable<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R? {
         // acquiring on success: pairs with the releasing store in `unlock` (TSan sees it); relaxed on
         // failure: nothing is read when the lock was not taken.
@@ -78,7 +82,19 @@ public final class SpinLock<Value>: @unchecked Sendable {
         return try body(&value)
     }
 
-    private func lock() {
+    @inlinable
+    func lock() {
+        // acquiring/relaxed: as in `withLockIfAvailable`. The uncontended case inline; the wait out of line.
+        if word.compareExchange(expected: 0, desired: 1, successOrdering: .acquiring, failureOrdering: .relaxed)
+            .exchanged
+        {
+            return
+        }
+        lockSlow()
+    }
+
+    @usableFromInline @inline(never)
+    func lockSlow() {
         var spins = 0
         while true {
             // acquiring/relaxed: as in `withLockIfAvailable`.
@@ -99,7 +115,8 @@ public final class SpinLock<Value>: @unchecked Sendable {
         }
     }
 
-    private func unlock() {
+    @inlinable
+    func unlock() {
         // releasing: publishes the critical section's writes to the next acquiring taker.
         word.store(0, ordering: .releasing)
     }

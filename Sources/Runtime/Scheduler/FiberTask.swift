@@ -155,6 +155,8 @@ class FiberTask: @unchecked Sendable {
         // acquiring-and-releasing: release publishes the body's result (or the cancelled flag) to a joiner that
         // acquire-loads the state; acquire sees the nodes the joiners pushed.
         let old = joinState.exchange(Self.joinDoneBits, ordering: .acquiringAndReleasing)
+        // Nobody waiting (most tasks: their joiner comes later, or never): no joiner array to build and walk.
+        if old == 0 { return }
         // The stack is newest first: reverse it so joiners wake in the order they came.
         for j in Self.takeJoiners(old).reversed() {
             switch j {

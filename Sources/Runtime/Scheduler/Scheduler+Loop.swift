@@ -45,7 +45,7 @@ extension Scheduler {
 
     /// Runs `w`'s loop until the worker is handed off or the scheduler stops. Executed by `c` owning `w`.
     func schedule(_ w: Worker, on c: Carrier) {
-        while c.worker === w {
+        while c.holds(w) {
             guard let t = findRunnable(w) else {
                 if stopping.load(ordering: .sequentiallyConsistent) { return }
                 continue
@@ -98,7 +98,7 @@ extension Scheduler {
         let finished = qv_fiber_resume(context) != 0
         // Now off the fiber's stack. This carrier may have lost `w` (handoff): touch nothing of w then.
         c.current = nil
-        if c.worker === w { w.published.hasCurrent.store(false, ordering: .relaxed) }  // relaxed: gauge.
+        if c.holds(w) { w.published.hasCurrent.store(false, ordering: .relaxed) }  // relaxed: gauge.
         let action = c.postSwitch
         c.postSwitch = .none
         if finished {
@@ -110,8 +110,12 @@ extension Scheduler {
                 t.stack = nil
                 stackPool.release(s)
             }
-            // relaxed: statistic.
-            if let cw = c.worker { cw.counters.finished &+= 1 } else { externalFinished.add(1, ordering: .relaxed) }
+            // Borrowed: no retain of the worker (see Carrier.workerRef). relaxed: statistic.
+            if let cw = c.workerRef {
+                cw._withUnsafeGuaranteedRef { $0.counters.finished &+= 1 }
+            } else {
+                externalFinished.add(1, ordering: .relaxed)
+            }
             return
         }
         switch action {
@@ -135,8 +139,8 @@ extension Scheduler {
     }
 
     private func requeue(_ t: FiberTask, carrier c: Carrier) {
-        if let cw = c.worker {
-            pushLocal(t, on: cw)
+        if let cw = c.workerRef {
+            cw._withUnsafeGuaranteedRef { pushLocal(t, on: $0) }  // borrowed (see Carrier.workerRef)
         } else {
             injector.push(t)
             wakeIdle()

@@ -325,8 +325,11 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Spawns a fiber running `body`. From a fiber of this scheduler it goes to the local queue, else to the
     /// injector. `kind` labels the fiber's task kind for the dashboard.
+    ///
+    /// `body` is `__owned` (both overloads): the caller hands its reference to the closure over to the task record
+    /// (a borrowed parameter was copied into the record: a retain and a release of the closure context per spawn).
     @inlinable @discardableResult
-    public func spawn<T>(name: String = "", kind: String = "", _ body: @escaping () -> T) -> JoinHandle<T> {
+    public func spawn<T>(name: String = "", kind: String = "", _ body: __owned @escaping () -> T) -> JoinHandle<T> {
         let task = ResultTask<T>(scheduler: self, name: name, kind: kind, body: body)
         enqueueNew(task)
         return JoinHandle(task: task)
@@ -337,7 +340,7 @@ public final class Scheduler: @unchecked Sendable {
     /// `spawn` of a body that returns nothing (preferred by overload resolution over the generic one): a
     /// non-generic task record, so no generic metadata is looked up per spawn, run or deinit.
     @inlinable @discardableResult
-    public func spawn(name: String = "", kind: String = "", _ body: @escaping () -> Void) -> JoinHandle<Void> {
+    public func spawn(name: String = "", kind: String = "", _ body: __owned @escaping () -> Void) -> JoinHandle<Void> {
         let task = VoidTask(scheduler: self, name: name, kind: kind, body: body)
         enqueueNew(task)
         return JoinHandle(task: task)
@@ -389,7 +392,9 @@ public final class Scheduler: @unchecked Sendable {
         sampleDelay(task, on: w)
         let moved = w.local.push(task, overflow: injector)
         if moved > 1 { w.event(.spawnBatch, other: -2, count: Int32(moved)) }
-        wakeIdle()
+        // With one worker there is nobody to wake: the only worker is `w`, and its owner is the caller, running. (The
+        // check saves wakeIdle's seq-cst fence — an `mfence`, ~30 % of a 1-carrier `yield` round trip.)
+        if workers.count > 1 { wakeIdle() }
     }
 
     /// Runs `body` with the calling thread's carrier and worker when the thread is a carrier of this scheduler
@@ -406,30 +411,34 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Makes a task runnable from any thread: the current worker's queue, else the injector.
     func enqueue(_ task: FiberTask) {
-        let local: Void? = withLocalWorker { c, w in
-            if c.current != nil {
-                // Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this
-                // carrier as soon as the waker parks, while its data is still in cache (tokio's lifo_slot,
-                // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
-                sampleDelay(task, on: w)
-                putRunnext(task, on: w)
-                // Go's ready → wakep: an idle worker may come and take it after the slot's steal delay if this
-                // fiber keeps running. Two relaxed loads, no fence: a worker that goes idle right now is missed,
-                // and the fiber then runs when its waker parks, as it would anyway.
-                if idleCount.load(ordering: .relaxed) != 0 && nmspinning.load(ordering: .relaxed) == 0 {
-                    wakeIdle()
-                }
-            } else {
-                pushLocal(task, on: w)
-            }
-        }
+        let local: Void? = withLocalWorker { c, w in enqueueLocal(task, carrier: c, worker: w) }
         if local == nil { _ = pushExternal(task) }
+    }
+
+    /// `enqueue` on the calling carrier `c`, which holds `w`. Owner of `w`.
+    @inline(__always)
+    private func enqueueLocal(_ task: FiberTask, carrier c: Carrier, worker w: Worker) {
+        if c.current != nil {
+            // Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this
+            // carrier as soon as the waker parks, while its data is still in cache (tokio's lifo_slot,
+            // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
+            sampleDelay(task, on: w)
+            putRunnext(task, on: w)
+            // Go's ready → wakep: an idle worker may come and take it after the slot's steal delay if this
+            // fiber keeps running. Two relaxed loads, no fence: a worker that goes idle right now is missed,
+            // and the fiber then runs when its waker parks, as it would anyway.
+            if idleCount.load(ordering: .relaxed) != 0 && nmspinning.load(ordering: .relaxed) == 0 {
+                wakeIdle()
+            }
+        } else {
+            pushLocal(task, on: w)
+        }
     }
 
     /// Puts `task` in `w`'s LIFO slot; a displaced occupant goes to the queue (which wakes a worker). Owner.
     @inline(__always)
     func putRunnext(_ task: FiberTask, on w: Worker) {
-        if let prev = w.exchangeRunnext(task) { pushLocal(prev, on: w) }
+        if let prev = w.putRunnext(task) { pushLocal(prev, on: w) }
     }
 
     // MARK: Wake-ups
@@ -487,8 +496,12 @@ public final class Scheduler: @unchecked Sendable {
                 continue
             }
             if s == TaskState.parked.rawValue {
-                countWake(reason)
-                if let w = next { putRunnext(task, on: w) } else { enqueue(task) }
+                if let w = next {
+                    w.counters.fiberWakes[reason.rawValue] &+= 1
+                    putRunnext(task, on: w)
+                } else {
+                    enqueueWoken(task, reason: reason)
+                }
             } else if s == TaskState.parking.rawValue {
                 countWake(reason)
             }
@@ -499,6 +512,19 @@ public final class Scheduler: @unchecked Sendable {
     private func countWake(_ reason: ParkReason) {
         let local: Void? = withLocalWorker { _, w in w.counters.fiberWakes[reason.rawValue] &+= 1 }
         if local == nil { externalWakes.add(reason.rawValue, 1) }
+    }
+
+    /// Counts the wake of `task` and makes it runnable, with one look-up of the calling carrier for both (a wake's
+    /// `countWake` + `enqueue` looked it up twice). Any thread.
+    private func enqueueWoken(_ task: FiberTask, reason: ParkReason) {
+        let local: Void? = withLocalWorker { c, w in
+            w.counters.fiberWakes[reason.rawValue] &+= 1
+            enqueueLocal(task, carrier: c, worker: w)
+        }
+        if local == nil {
+            externalWakes.add(reason.rawValue, 1)
+            _ = pushExternal(task)
+        }
     }
 
     // MARK: Fiber-side operations

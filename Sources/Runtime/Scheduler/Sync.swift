@@ -1,6 +1,9 @@
 // Fiber synchronisation: channels, a mutex and a semaphore that park the fiber, not the carrier.
 //
-// Each primitive keeps its waiters in a FIFO under a short internal lock (never held across a switch). A
+// Each primitive keeps its waiters in a FIFO under a short internal lock (never held across a switch): a
+// `SpinLock`, which costs one compare-exchange and one plain store per critical section where a pthread mutex cost two
+// atomic read-modify-writes and two library calls (the sections are a few dozen instructions, the spin never waits
+// long; see docs/performance.md, Session 6). A
 // waiter carries the task (or a Parker for a plain thread) and, for channels, a pointer to the value slot on
 // the waiting party's own stack (Go's sudog.elem): a sender that finds a parked receiver writes the value
 // straight into the receiver's slot, a receiver that finds a parked sender moves the value out of the
@@ -18,7 +21,8 @@ import Synchronization
 @usableFromInline
 final class Waiter: @unchecked Sendable {
     // @unchecked Sendable: `slot`/`closed` are written by the completer under the primitive's lock before the
-    // wake, and read by the waiter after it (the wake's seq-cst CAS / the parker orders them).
+    // wake, and read by the waiter after it (the release store of `doneFlag`, read by the waiter's acquire load,
+    // orders them; see `finish`).
     @usableFromInline let task: FiberTask?
     @usableFromInline let parker: Parker?
     /// The waiting party's `T?` on its own stack (channels only).
@@ -41,39 +45,60 @@ final class Waiter: @unchecked Sendable {
     /// own (reset), or a fresh one for a plain thread. `slot` is the caller's value slot (channels only).
     @usableFromInline
     static func forCaller(listedIn list: any WaiterList, slot: UnsafeMutableRawPointer? = nil) -> Waiter {
-        let w: Waiter
-        if let t = Scheduler.currentTask {
-            if let own = t.waiter {
-                // A previous completer may still be between its `done` store and its wake: that wake then
-                // arrives as a stray wake-up, which `wait` tolerates.
-                w = own
-            } else {
-                w = Waiter(task: t)
-                t.waiter = w
-                t.scheduler.syncWaiters.withLock { $0[ObjectIdentifier(w)] = w }
-            }
-        } else {
-            w = Waiter(task: nil)
-        }
+        let w = callingFibersWaiter() ?? Waiter(task: nil)
         // Before the reset of `doneFlag` (see `list`); for a new waiter the reset is a no-op.
         w.slot = slot
         w.list = list
         w.closed = false
-        w.doneFlag.store(false, ordering: .sequentiallyConsistent)
+        // relaxed: nobody else writes or acts on the flag now — the previous wait ended only after this fiber read
+        // the previous completer's `true` (its store is over), and `shutdown` reads it only after every carrier has
+        // exited. The primitive's lock release publishes the reset with the listing.
+        w.doneFlag.store(false, ordering: .relaxed)
         return w
+    }
+
+    /// The calling fiber's own waiter, made and registered at its first wait; nil on a plain thread (and inside a
+    /// `blocking {}` region, which waits as one). The carrier and the task are borrowed, not retained: the carrier
+    /// outlives every call on its thread, and the running task is held by the carrier's `Scheduler.run` frame (a
+    /// strong `currentTask` and `t.waiter` cost four retains and two releases per wait; this, two and one —
+    /// `unowned(unsafe)` locals instead were worse: a retain at every use).
+    @usableFromInline @inline(never)
+    static func callingFibersWaiter() -> Waiter? {
+        guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained() else { return nil }
+        return u._withUnsafeGuaranteedRef { c -> Waiter? in
+            guard let current = c.current else { return nil }
+            // Unmanaged: borrowed for this call (see above).
+            return Unmanaged.passUnretained(current)._withUnsafeGuaranteedRef { t -> Waiter in
+                // A previous completer may still be between its `done` store and its wake: that wake then arrives as
+                // a stray wake-up, which `wait` tolerates.
+                if let own = t.waiter { return own }
+                let made = Waiter(task: t)
+                t.waiter = made
+                t.scheduler.syncWaiters.withLock { $0[ObjectIdentifier(made)] = made }
+                return made
+            }
+        }
     }
 
     /// Completes and wakes. The caller has removed the waiter from its list (under the lock).
     @inlinable
     func finish(reason: ParkReason) {
-        doneFlag.store(true, ordering: .sequentiallyConsistent)
+        // releasing, not seq-cst (an `xchg` per hand-over on x86): there is no store-load race on the flag to order.
+        // Litmus, both cases of the wake protocol (FiberTask.swift, "Every wake is a read-modify-write"): the waiter
+        // loads the flag (false), then RMWs the task state to park; we store the flag, then CAS the state in `wake`.
+        // RMWs of the state are totally ordered. (a) Our CAS first: the waiter's park RMW reads it (acquire, release
+        // sequence) and its re-check sees `true`. (b) Its RMW first: our CAS sees parking/parked and makes it
+        // runnable; it is resumed through a queue hand-over (release push, acquire pop) after our CAS, so the re-check
+        // sees `true`. A plain thread's Parker orders the same way through its mutex. The acquire load in `wait`
+        // reading `true` also synchronizes with this store directly, which is what publishes `slot` and `closed`.
+        doneFlag.store(true, ordering: .releasing)
         if let task { task.scheduler.wake(task, reason: reason) } else { parker!.unpark(poller: nil) }
     }
 
     /// Parks until `finish`.
     @inlinable
     func wait(reason: ParkReason) {
-        while !doneFlag.load(ordering: .sequentiallyConsistent) {
+        while !doneFlag.load(ordering: .acquiring) {  // acquiring: pairs with finish's release store.
             if let task { task.park(reason: reason) } else { parker!.park() }
         }
     }
@@ -125,7 +150,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
         case closed
     }
     public let capacity: Int?
-    @usableFromInline let state = Locked<State>(State())
+    @usableFromInline let state = SpinLock<State>(State())
 
     public init(capacity: Int? = 0) {
         precondition(capacity.map { $0 >= 0 } ?? true, "Channel: capacity must be ≥ 0")
@@ -151,7 +176,8 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
                 s.senders.append(w)
                 return .wait(w)
             }
-            switch outcome {
+            // consume: the bound waiter takes over the outcome's reference (no retain and release of it).
+            switch consume outcome {
             case .done: return
             case .closed: throw .closed
             case .wake(let r): r.finish(reason: .channel)
@@ -186,7 +212,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
                 s.receivers.append(w)
                 return .wait(w)
             }
-            switch outcome {
+            switch consume outcome {  // consume: as in send.
             case .closed: return nil
             case .done: return p.pointee.take()
             case .wake(let snd):
@@ -250,7 +276,7 @@ public final class FiberMutex: Sendable, WaiterList {
         var locked = false
         var waiters = Deque<Waiter>()
     }
-    private let state = Locked<State>(State())
+    private let state = SpinLock<State>(State())
 
     public init() {}
 
@@ -293,11 +319,11 @@ public final class FiberSemaphore: Sendable, WaiterList {
         var count: Int
         var waiters = Deque<Waiter>()
     }
-    private let state: Locked<State>
+    private let state: SpinLock<State>
 
     public init(value: Int) {
         precondition(value >= 0, "FiberSemaphore: initial value must be ≥ 0")
-        state = Locked(State(count: value))
+        state = SpinLock(State(count: value))
     }
 
     public func wait() {

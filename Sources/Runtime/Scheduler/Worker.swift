@@ -86,6 +86,14 @@ final class Worker: @unchecked Sendable {
         return Self.take(old)
     }
 
+    /// Puts `t` in the LIFO slot and returns the fiber it displaced. Owner. The non-optional form of
+    /// `exchangeRunnext`: wrapping `t` in an Optional for `map` cost a retain and a release per wake.
+    @inline(__always) func putRunnext(_ t: FiberTask) -> FiberTask? {
+        // Unmanaged, retainedPointer: as in exchangeRunnext.
+        let old = runnextBits.exchange(UInt(bitPattern: retainedPointer(t)), ordering: .acquiringAndReleasing)
+        return Self.take(old)
+    }
+
     /// True when the slot holds a fiber (a hint for anyone; exact for the owner, bar a thief's take).
     @inline(__always) var hasRunnext: Bool { runnextBits.load(ordering: .relaxed) != 0 }  // relaxed: hint.
 
@@ -208,6 +216,12 @@ final class Carrier: @unchecked Sendable {
         get { workerRef?.takeUnretainedValue() }
         set { workerRef = newValue.map { Unmanaged.passUnretained($0) } }
     }
+
+    /// True when this carrier holds `w`: an identity test on the unretained reference (`worker === w` made a strong
+    /// reference and so retained and released the worker, twice per scheduled fiber). This carrier's thread only.
+    @inline(__always) func holds(_ w: Worker) -> Bool {
+        workerRef?.toOpaque() == Unmanaged.passUnretained(w).toOpaque()
+    }
     /// The task being resumed on this carrier (nil between tasks). unowned(unsafe): `Scheduler.run` holds the task
     /// for the whole resume and clears this before letting go; a strong field cost a retain and a release per
     /// scheduled task.
@@ -245,9 +259,9 @@ final class Carrier: @unchecked Sendable {
     }
 }
 
-/// The calling thread's carrier, through a pthread key (`qv_carrier_key`, a C global): a real call on every
-/// read, so a fiber that migrated to another thread reads its new carrier (a `__thread` address cached across a
-/// switch would be stale).
+/// The calling thread's carrier, through a C `__thread` slot read by a real (non-inline) call on every read
+/// (`qv_carrier_get`), so a fiber that migrated to another thread reads its new carrier (a `__thread` address
+/// cached across a switch in Swift code would be stale).
 enum CarrierTLS {
     @inline(__always) static var current: Carrier? {
         // Unmanaged: the scheduler keeps every carrier alive until its thread has exited.
