@@ -466,12 +466,21 @@ extension HeadlessTests {
 
         /// The claim, by the figure that shows it: the one sync client (`HTTPClient.get` / `getPipelined`)
         /// completes requests on fibers, its kinds' completed counts grow, nothing fails.
-        @Test func theSameSyncClientCompletesRequestsOnFibers() throws {
-            let preset = try Shipped.preset("vt-http")
-            #expect(preset.scheduler.model.usesFibers)
+        /// threads-http runs the same workload on plain OS threads: the same function, blocking each thread
+        /// in read(2), and the threads model's own bookkeeping sees them blocked in socket calls.
+        @Test(arguments: ["vt-http", "threads-http"]) func theSameSyncClientCompletesRequestsOnFibersAndThreads(
+            name: String
+        ) throws {
+            let preset = try Shipped.preset(name)
+            #expect(name == "vt-http" ? preset.scheduler.model.usesFibers : preset.scheduler.model == .threads)
             let http = preset.workload.tasks.filter { $0.kind == .http }
-            #expect(http.contains { !$0.duplex } && http.contains { $0.duplex }, "vt-http runs both clients")
-            let s = try Shipped.run("vt-http", seconds: 1.5)
+            #expect(http.contains { !$0.duplex } && http.contains { $0.duplex }, "\(name) runs both clients")
+            #expect(http == (try Shipped.preset("vt-http")).workload.tasks, "the same HTTP workload as vt-http")
+            let s = try Shipped.run(name, seconds: 1.5)
+            if name == "threads-http" {
+                let t = try #require(s.threads, "the threads model's figures")
+                #expect(t.blockedMax > 0, "threads blocked in socket calls: \(t)")
+            }
             for spec in http {
                 let k = try #require(s.taskKinds.first { $0.kind == spec.name })
                 #expect(

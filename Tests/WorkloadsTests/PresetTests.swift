@@ -236,14 +236,10 @@ import Testing
             names == [
                 "asyncio", "to-thread", "loop-per-thread", "loops-pool", "gevent", "vt-steal", "vt-no-steal", "vt-pin",
                 "vt-handoff",
-                // CPU hogs and the monitor (issue 15).
-                "vt-hog", "vt-hog-handoff",
-                "vt-http", "asyncio-http",
-                // Many workers (issue 15).
-                "vt-256", "loops-16",
-                "vt-handoff", "asyncio-mn",
-                "vt-handoff", "threads",
-                "vt-handoff", "vt-parked", "vt-parked-sockets", "vt-million",
+                // Issue 15, in talk order: plain threads, function colouring, memory per parked task, the asyncio
+                // invariant, CPU hogs and the monitor, many workers.
+                "threads", "threads-http", "vt-http", "asyncio-http", "vt-parked", "vt-parked-sockets", "vt-million",
+                "asyncio-mn", "vt-hog", "vt-hog-handoff", "vt-256", "loops-16",
             ])
         #expect(Set(names).count == names.count)
         let models = catalog.presets.map(\.scheduler.model)

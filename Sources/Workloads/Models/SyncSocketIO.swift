@@ -49,7 +49,8 @@ struct SyncSocket: Sendable {
             }
         }
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            // A threads-model thread records that it blocks in read(2) (its box reads `read`).
+            let n = Blocking.wait(.read) { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
             if n >= 0 { return n }
             let e = lastErrno()
             if e != EINTR { throw TaskFailure(op: "read", errno: e) }
@@ -62,7 +63,9 @@ struct SyncSocket: Sendable {
     func write(_ bytes: [UInt8]) throws(TaskFailure) {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL)) }
+            let n = Blocking.wait(.write) {
+                bytes.withUnsafeBytes { send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL)) }
+            }
             if n >= 0 {
                 done += n
                 continue
@@ -115,7 +118,7 @@ enum SyncIO {
                         return TaskFailure(wrapping: error, op: "connect")
                     }
                 }
-                while Glibc.connect(fd, sa, length) != 0 {
+                while Blocking.wait(.connect, { Glibc.connect(fd, sa, length) }) != 0 {
                     let e = lastErrno()
                     // Interrupted: the connect goes on in the kernel; wait for it as a non-blocking one would.
                     if e == EINTR { return awaitInterruptedConnect(fd) }

@@ -299,6 +299,9 @@ final class ThreadsModel: Model {
         var arrivals: ArrivalThread
         var heartbeat: OSThread
         var pool: [OSThread]
+        /// The loopback HTTP server (on its own thread) and its clients' sockets, for `http` specs.
+        var httpServer: HTTPServer? = nil
+        var http: HTTPClient? = nil
     }
 
     init(preset: Preset, sessionStart: UInt64, starter: @escaping ThreadStarter = Models.osThreadStarter) {
@@ -337,19 +340,35 @@ final class ThreadsModel: Model {
                 throw ModelError("cannot start the threads model: no pool thread could be created")
             }
         }
-        let host = ThreadHost(start: startTask)
-        let bodies = SyncBodies(host: host, server: nil, faults: [:])
-        let arrivals = ArrivalThread(streams: startWorkload(bodies))
-        let beat: OSThread
+        let httpServer: HTTPServer?
         do {
-            beat = try startHeartbeat(signal)
+            httpServer = try HTTPServer.startIfNeeded(for: preset.workload)
         } catch {
             queue?.close()
             for t in pool { t.join() }
             signal.close()
             throw error
         }
-        runtime.withLock { $0 = Runtime(signal: signal, arrivals: arrivals, heartbeat: beat, pool: pool) }
+        // The `http` kind: the one sync client the fibers run, here on plain threads (SyncSocketIO blocks them).
+        let http = httpServer.map { HTTPClient(port: $0.port) }
+        let host = ThreadHost(start: startTask)
+        let bodies = SyncBodies(
+            host: host, server: nil, faults: LoopbackFaults.byName(preset.workload.tasks), http: http)
+        let arrivals = ArrivalThread(streams: startWorkload(bodies))
+        let beat: OSThread
+        do {
+            beat = try startHeartbeat(signal)
+        } catch {
+            httpServer?.stop()
+            queue?.close()
+            for t in pool { t.join() }
+            signal.close()
+            throw error
+        }
+        runtime.withLock {
+            $0 = Runtime(
+                signal: signal, arrivals: arrivals, heartbeat: beat, pool: pool, httpServer: httpServer, http: http)
+        }
         do {
             try arrivals.start()
         } catch {
@@ -446,11 +465,15 @@ final class ThreadsModel: Model {
         else { return }
         rt.signal.set()  // every sleeping thread wakes now
         rt.arrivals.stopAndJoin()
+        // Threads blocked in the HTTP client's socket calls wake: the server stops, their sockets shut down.
+        rt.httpServer?.stop()
+        rt.http?.sockets.shutDownAll()
         gate.close()  // after this no thread of ours starts and no job is queued
         queue?.close()
         for t in rt.pool { t.join() }
         table.joinAll()
         rt.heartbeat.join()
+        rt.http?.sockets.closeAll()
         rt.signal.close()
     }
 

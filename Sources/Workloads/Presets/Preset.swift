@@ -360,7 +360,7 @@ private struct PresetParser {
                 "io", "\(r.path).io = \"socket\" is not available on model threads (its loopback server runs on fibers)"
             )
         }
-        if case .pool = c.threads, spec.kind == .fanout || spec.kind == .chatty {
+        if case .pool = c.threads, spec.kind == .fanout || spec.kind == .chatty || (spec.kind == .http && spec.duplex) {
             throw r.error(
                 "kind",
                 "\(r.path).kind = \"\(spec.kind.rawValue)\" needs threads.mode = \"per-task\" (a task waiting for "
