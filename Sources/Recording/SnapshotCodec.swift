@@ -409,7 +409,9 @@ struct RecordEncoder {
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
             let absent = s.loops.map(\.absentFigures)
             let loopsLackFigures = absent.contains { $0 != 0 }
-            encodeTaskKindExtension(s.taskKinds, p.taskKinds, sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil || loopsLackFigures)
+            encodeTaskKindExtension(
+                s.taskKinds, p.taskKinds,
+                sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil || loopsLackFigures)
             // Plain OS threads (the threads model): tagged sections after the task-kind extension.
             if let t = s.threads { encodeThreads(t, p.threads) }
             // The asyncio invariant (issue 15): a tagged section after the task-kind extension.

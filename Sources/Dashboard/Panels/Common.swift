@@ -414,7 +414,9 @@ extension BusyPanel {
     }
 
     /// How many workers are in each busy band (the heat-map's shades), and the selected one's share.
-    static func drawSpread(into grid: inout Grid, inner: Rect, ratios all: [Double?], snapshot s: Snapshot, selected: Int?) {
+    static func drawSpread(
+        into grid: inout Grid, inner: Rect, ratios all: [Double?], snapshot s: Snapshot, selected: Int?
+    ) {
         // Workers without a busy figure (n/a) are left out of the bands and the mean.
         let ratios = all.compactMap { $0 }
         var bands = [Int](repeating: 0, count: HeatShade.busyBounds.count + 1)

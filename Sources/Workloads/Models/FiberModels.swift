@@ -220,7 +220,8 @@ final class FiberModel: Model {
             host: host, server: server, faults: LoopbackFaults.byName(preset.workload.tasks), http: http)
         let arrivals = ArrivalThread(streams: startWorkload(host, bodies))
         runtime.withLock {
-            $0 = Runtime(scheduler: scheduler, server: server, arrivals: arrivals, httpServer: httpServer, http: http,
+            $0 = Runtime(
+                scheduler: scheduler, server: server, arrivals: arrivals, httpServer: httpServer, http: http,
                 parkedSockets: parkedSockets)
         }
         startHeartbeat(scheduler)
