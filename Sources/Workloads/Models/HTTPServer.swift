@@ -52,25 +52,8 @@ final class HTTPServer: Sendable {
     private let thread = Mutex<OSThread?>(nil)
 
     init() throws(ModelError) {
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else { throw ModelError("http server: socket() failed, errno \(errno)") }
-        var one: Int32 = 1
-        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = LoopbackServer.address(port: 0)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, listen(s, 4096) == 0 else {
-            let e = errno
-            Glibc.close(s)
-            throw ModelError("http server: bind/listen failed, errno \(e)")
-        }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) }
-        }
+        let (s, port) = try LoopbackServer.listen(
+            who: "http server", backlog: 4096, nonBlocking: true, reuseAddress: true)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             Glibc.close(s)
@@ -81,7 +64,7 @@ final class HTTPServer: Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
         listener = s
-        port = UInt16(bigEndian: addr.sin_port)
+        self.port = port
         wakeRead = fds[0]
         wakeWrite = fds[1]
     }

@@ -96,26 +96,40 @@ final class LoopbackServer: Sendable {
     func claimListenerClose() -> Bool { !listenerClosed.exchange(true, ordering: .sequentiallyConsistent) }
 
     init() throws(ModelError) {
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else { throw ModelError("loopback server: socket() failed, errno \(errno)") }
-        var one: Int32 = 1
-        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = Self.address(port: 0)
+        (fd, port) = try Self.listen(who: "loopback server", backlog: 1024, nonBlocking: true, reuseAddress: true)
+    }
+
+    /// A TCP listener on 127.0.0.1, on a port the kernel picks: its fd and port. The one place a loopback
+    /// listener is opened (this server, the HTTP server, the parked sockets' acceptor); `who` names the
+    /// caller in the one-line error.
+    static func listen(
+        who: String, backlog: Int32, nonBlocking: Bool, reuseAddress: Bool
+    ) throws(ModelError) -> (fd: Int32, port: UInt16) {
+        let flags =
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+            | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        let s = socket(AF_INET, flags, 0)
+        guard s >= 0 else { throw ModelError("\(who): socket() failed, errno \(errno)") }
+        if reuseAddress {
+            var one: Int32 = 1
+            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var addr = address(port: 0)
         let bound = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0, listen(s, 1024) == 0 else {
+        guard bound == 0, Glibc.listen(s, backlog) == 0 else {
+            let e = errno
             Glibc.close(s)
-            throw ModelError("loopback server: bind/listen failed, errno \(errno)")
+            throw ModelError("\(who): bind/listen failed, errno \(e)")
         }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) }
         }
-        fd = s
-        port = UInt16(bigEndian: addr.sin_port)
+        return (s, UInt16(bigEndian: addr.sin_port))
     }
 
     /// Closes the listener (unless `closeListener` did) and every connection still open. After the runtime

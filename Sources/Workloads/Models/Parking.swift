@@ -133,24 +133,8 @@ final class ParkedSockets: Sendable {
 
     init() throws(ModelError) {
         Self.raiseDescriptorLimit()
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else { throw ModelError("parked sockets: socket() failed, errno \(errno)") }
-        var addr = LoopbackServer.address(port: 0)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, listen(s, 1024) == 0 else {
-            Glibc.close(s)
-            throw ModelError("parked sockets: bind/listen failed, errno \(errno)")
-        }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) }
-        }
-        listener = s
-        port = UInt16(bigEndian: addr.sin_port)
+        (listener, port) = try LoopbackServer.listen(
+            who: "parked sockets", backlog: 1024, nonBlocking: false, reuseAddress: false)
     }
 
     /// Raises the soft RLIMIT_NOFILE to the hard limit (two descriptors per parked connection). Process-wide.
