@@ -112,6 +112,8 @@ enum SnapshotSection {
     /// Figures a real Python loop does not expose (issue 16).
     static let absentLoopFigures: UInt64 = 5
     // 0x4D (77): memory per parked task, `RecordingFormat.memorySectionTag` (one byte, the same as its varint).
+    /// gevent hub figures (issue 16): 0x47 ("G"), one byte as a varint.
+    static let geventHub: UInt64 = 0x47
 }
 
 extension ThreadState {
@@ -409,9 +411,11 @@ struct RecordEncoder {
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
             let absent = s.loops.map(\.absentFigures)
             let loopsLackFigures = absent.contains { $0 != 0 }
+            let geventHub = s.tasksUncounted != nil || s.loops.contains { $0.gevent != nil }
             encodeTaskKindExtension(
                 s.taskKinds, p.taskKinds,
-                sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil || loopsLackFigures)
+                sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil || loopsLackFigures
+                    || geventHub)
             // Plain OS threads (the threads model): tagged sections after the task-kind extension.
             if let t = s.threads { encodeThreads(t, p.threads) }
             // The asyncio invariant (issue 15): a tagged section after the task-kind extension.
@@ -420,6 +424,40 @@ struct RecordEncoder {
             encodeMemorySection(s.memory, p.memory)
             // Figures a real Python loop does not expose (issue 16).
             if loopsLackFigures { encodeAbsentLoopFigures(absent) }
+            // gevent hub figures (issue 16).
+            if geventHub { encodeGeventHub(s, p) }
+        }
+    }
+
+    // MARK: gevent hub figures (issue 16)
+
+    /// The gevent-hub section: its tag; `tasksUncounted` (0 nil, 1 false, 2 true); the loop count; per loop
+    /// a presence byte, then its `GeventHubSnapshot` against the previous frame's same loop (a default one when
+    /// that had none): switches, switches per second, monitor reports, the last report (a presence byte, time,
+    /// name, threshold). Written only when a frame has a hub or uncounted tasks: frames of every other source,
+    /// and every file written before it, have none and decode with `gevent` and `tasksUncounted` nil.
+    private mutating func encodeGeventHub(_ s: Snapshot, _ p: Snapshot) {
+        w.varint(SnapshotSection.geventHub)
+        w.u8(s.tasksUncounted.map { $0 ? 2 : 1 } ?? 0)
+        w.varint(UInt64(s.loops.count))
+        for (i, l) in s.loops.enumerated() {
+            guard let g = l.gevent else {
+                w.u8(0)
+                continue
+            }
+            w.u8(1)
+            let pg = (i < p.loops.count ? p.loops[i].gevent : nil) ?? GeventHubSnapshot()
+            u64(g.switches, pg.switches)
+            optDbl(g.switchesPerSecond, pg.switchesPerSecond)
+            optU64(g.monitorReports, pg.monitorReports)
+            guard let r = g.lastReport else {
+                w.u8(0)
+                continue
+            }
+            w.u8(1)
+            dbl(r.time, pg.lastReport?.time ?? 0)
+            str(r.name)
+            dbl(r.atLeastMs, pg.lastReport?.atLeastMs ?? 0)
         }
     }
 
@@ -872,6 +910,7 @@ struct RecordDecoder {
                 case SnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
                 case UInt64(RecordingFormat.memorySectionTag): s.memory = try decodeMemorySection(p.memory)
                 case SnapshotSection.absentLoopFigures: try decodeAbsentLoopFigures(&s.loops)
+                case SnapshotSection.geventHub: try decodeGeventHub(&s, p)
                 default: throw DecodeError(reason: "unknown snapshot section \(tag)")
                 }
             }
@@ -972,6 +1011,34 @@ struct RecordDecoder {
         m.parkTarget = try optInt(p.parkTarget, "park target")
         m.limit = try str()
         return m
+    }
+
+    /// The mirror of `RecordEncoder.encodeGeventHub` (after its tag).
+    private mutating func decodeGeventHub(_ s: inout Snapshot, _ p: Snapshot) throws(DecodeError) {
+        switch try r.u8() {
+        case 0: s.tasksUncounted = nil
+        case 1: s.tasksUncounted = false
+        case 2: s.tasksUncounted = true
+        case let v: throw DecodeError(reason: "bad gevent tasks-uncounted byte \(v)")
+        }
+        let n = try r.count("gevent hub loop")
+        guard n == s.loops.count else {
+            throw DecodeError(reason: "gevent hub figures for \(n) loops, not \(s.loops.count)")
+        }
+        for i in 0..<n {
+            guard try present("gevent hub") else { continue }
+            let pg = (i < p.loops.count ? p.loops[i].gevent : nil) ?? GeventHubSnapshot()
+            var g = GeventHubSnapshot(switches: try u64(pg.switches))
+            g.switchesPerSecond = try optDbl(pg.switchesPerSecond, "greenlet switches per second")
+            g.monitorReports = try optU64(pg.monitorReports, "gevent monitor reports")
+            if try present("gevent blocking report") {
+                let time = try dbl(pg.lastReport?.time ?? 0)
+                let name = try str() ?? ""
+                g.lastReport = GeventBlockingReport(
+                    time: time, name: name, atLeastMs: try dbl(pg.lastReport?.atLeastMs ?? 0))
+            }
+            s.loops[i].gevent = g
+        }
     }
 
     /// The mirror of `RecordEncoder.encodeAbsentLoopFigures` (after its tag).

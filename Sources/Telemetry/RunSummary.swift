@@ -82,6 +82,15 @@ public struct RunSummary: Codable, Sendable, Equatable {
         public var lagMaxMs: Double
         /// Ready → running delay p99 of this loop's jobs; nil (`null`) when the source has none.
         public var readyDelayP99Ms: Double?
+        // gevent hub figures (issue 16): `null` for every loop but a gevent hub.
+        /// Greenlet switches, cumulative (last snapshot).
+        public var greenletSwitches: UInt64? = nil
+        /// Greenlet switches per second over the run: (last − first snapshot's switches) / their time apart.
+        public var greenletSwitchesPerSecond: Double? = nil
+        /// gevent monitor-thread blocking reports, cumulative; `null` also when the monitor was not enabled.
+        public var geventMonitorReports: UInt64? = nil
+        /// The culprit of the monitor's last named report.
+        public var geventMonitorLastCulprit: String? = nil
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -94,6 +103,11 @@ public struct RunSummary: Codable, Sendable, Equatable {
             try c.encode(lagP99Ms, forKey: .lagP99Ms)
             try c.encode(lagMaxMs, forKey: .lagMaxMs)
             try c.encode(readyDelayP99Ms, forKey: .readyDelayP99Ms)  // `null` when unknown, not left out
+            // gevent hub figures (issue 16).
+            try c.encode(greenletSwitches, forKey: .greenletSwitches)
+            try c.encode(greenletSwitchesPerSecond, forKey: .greenletSwitchesPerSecond)
+            try c.encode(geventMonitorReports, forKey: .geventMonitorReports)
+            try c.encode(geventMonitorLastCulprit, forKey: .geventMonitorLastCulprit)
         }
     }
 
@@ -324,12 +338,25 @@ public struct RunSummary: Codable, Sendable, Equatable {
                 maxQueueDepth: workerMaxQueue[w.id] ?? w.maxQueueDepth)
         }
         loops = last.loops.map { l in
-            Loop(
+            var loop = Loop(
                 id: l.id, jobsRun: l.jobsRun, slowCallbacks: l.slowCallbacks,
                 busyRatio: loopBusy[l.id] == nil ? l.busyRatio : ratio(loopBusy[l.id], fallback: 0),
                 maxReadyDepth: loopMaxReady[l.id],
                 lagP50Ms: Self.round(l.lag.p50Ms), lagP99Ms: Self.round(l.lag.p99Ms), lagMaxMs: Self.round(l.lag.maxMs),
                 readyDelayP99Ms: l.readyDelay.map { Self.round($0.p99Ms) })
+            // gevent hub figures (issue 16): the rate over the run, from the first snapshot that had the hub.
+            if let g = l.gevent {
+                loop.greenletSwitches = g.switches
+                let firstSeen = run.lazy.compactMap { s in s.loops.first { $0.id == l.id }?.gevent.map { (s.time, $0) }
+                }
+                .first
+                if let (t0, g0) = firstSeen, last.time > t0, g.switches >= g0.switches {
+                    loop.greenletSwitchesPerSecond = Self.round(Double(g.switches - g0.switches) / (last.time - t0), 1)
+                }
+                loop.geventMonitorReports = g.monitorReports
+                loop.geventMonitorLastCulprit = g.lastReport?.name
+            }
+            return loop
         }
 
         let seconds = Self.round(max(0, last.time - first.time))

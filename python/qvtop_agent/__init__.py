@@ -310,6 +310,7 @@ class LoopState:
         self.gevent = None  # the hub, when this state watches gevent's hub
         self.switches = None  # greenlet switches (gevent: the loop thread's greenlet trace counts them)
         self.monitor_reports = 0  # gevent's monitor thread's blocking reports (monitor thread writes)
+        self.monitor_last = None  # the last named report: {"t", "name", "at_least_ms"} (monitor thread writes)
 
 
 class _HubLoop:
@@ -615,10 +616,11 @@ class Agent:
             if frame is None and g is not None:
                 frame = sys._current_frames().get(st.thread)
             where = culprit_of(frame) if frame is not None else None
-            st.culprit = "%s (gevent monitor: blocked %.0f ms)" % (
-                where or getattr(g, "name", None) or "the hub",
-                getattr(event, "blocking_time", 0) * 1000,
-            )
+            name = where or getattr(g, "name", None) or "the hub"
+            blocked_ms = getattr(event, "blocking_time", 0) * 1000
+            st.culprit = "%s (gevent monitor: blocked %.0f+ ms)" % (name, blocked_ms)
+            # One assignment of a new dict: the sampler thread reads it whole or not at all.
+            st.monitor_last = {"t": self.now_s(), "name": name, "at_least_ms": blocked_ms}
 
     # -- executor ------------------------------------------------------------------------------
     def pool_snapshot(self, loop, frames):
@@ -773,6 +775,14 @@ class Agent:
                     "lag": st.lag.summary() if st.lag is not None else None,
                     "switches": st.switches,
                     "monitor_reports": st.monitor_reports if st.gevent is not None else None,
+                    # gevent: is gevent's own monitor thread running (the program enabled it), and its last
+                    # named blocking report; null for other loops.
+                    "monitor_thread": (
+                        getattr(st.gevent, "periodic_monitoring_thread", None) is not None
+                        if st.gevent is not None
+                        else None
+                    ),
+                    "monitor_last": st.monitor_last,
                 }
             )
             if pool is None:

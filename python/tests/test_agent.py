@@ -427,6 +427,8 @@ class GeventTests(unittest.TestCase):
         self.assertIsInstance(loop["ready"], int)  # the hub's pending callbacks
         self.assertGreaterEqual(loop["switches"], 8)  # worker <-> hub, around each of 4 sleeps
         self.assertEqual(loop["monitor_reports"], 0)  # the program did not enable gevent's monitor
+        self.assertIs(loop["monitor_thread"], False)  # ... and the stream says so (reports: n/a, not 0)
+        self.assertIsNone(loop["monitor_last"])
 
     def test_gevent_monitor_threads_blocking_report_names_the_stall(self):
         proc, lines, _ = _run_agent(
@@ -451,6 +453,10 @@ class GeventTests(unittest.TestCase):
         slow = [e for s in snaps for e in s["events"] if e["kind"] == "slowCallback"]
         named = [e["name"] for e in slow if "gevent monitor" in e["name"]]
         self.assertTrue(any(n.startswith("load_index (prog.py:") for n in named), slow)
+        last = snaps[-1]["loops"][0]
+        self.assertIs(last["monitor_thread"], True)
+        self.assertTrue(last["monitor_last"]["name"].startswith("load_index (prog.py:"), last["monitor_last"])
+        self.assertAlmostEqual(last["monitor_last"]["at_least_ms"], 50, delta=1)  # gevent's threshold
 
 
 try:

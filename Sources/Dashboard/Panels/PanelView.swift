@@ -234,7 +234,8 @@ public struct PanelPlan: Hashable, Sendable {
             return FiberChartLayout.preferredHeight(
                 width: width, carriers: max(1, s.workers.count), maxHeight: maxHeight)
         case .eventLoop:
-            guard let pool = s.pool else { return 7 }
+            // A gevent hub's two lines of its own go between its box and the "no to_thread pool" line.
+            guard let pool = s.pool else { return 7 + (GeventHubLines.isHub(s) ? GeventHubLines.unavailable.count : 0) }
             return (width - (pool.threads - 1)) / max(1, pool.threads) >= 10 ? 6 + 3 + 4 + 1 : 6 + 2 + 4
         case .loopPerThread:
             // Boxes of 4 rows per loop when they fit, else one row per loop (LoopGroupLayout).
