@@ -347,11 +347,12 @@ public struct RunSummary: Codable, Sendable, Equatable {
             // gevent hub figures (issue 16): the rate over the run, from the first snapshot that had the hub.
             if let g = l.gevent {
                 loop.greenletSwitches = g.switches
-                let firstSeen = run.lazy.compactMap { s in s.loops.first { $0.id == l.id }?.gevent.map { (s.time, $0) }
-                }
-                .first
-                if let (t0, g0) = firstSeen, last.time > t0, g.switches >= g0.switches {
-                    loop.greenletSwitchesPerSecond = Self.round(Double(g.switches - g0.switches) / (last.time - t0), 1)
+                let firstSeen = run.lazy.compactMap { s in
+                    s.loops.first { $0.id == l.id }?.gevent.map { (time: s.time, hub: $0) }
+                }.first
+                if let f = firstSeen, last.time > f.time, g.switches >= f.hub.switches {
+                    let seconds = last.time - f.time
+                    loop.greenletSwitchesPerSecond = Self.round(Double(g.switches - f.hub.switches) / seconds, 1)
                 }
                 loop.geventMonitorReports = g.monitorReports
                 loop.geventMonitorLastCulprit = g.lastReport?.name
