@@ -60,4 +60,26 @@ import Testing
         #expect(
             slow.contains { ($0["name"] as? String)?.contains("(gevent monitor: blocked 20+ ms)") == true }, "\(slow)")
     }
+
+    /// The hub's figures survive a recording: the replayed summary is the live one, switches and reports included.
+    @Test(.enabled(if: has("gevent"))) func aRecordedGeventRunReplaysWithTheHubsFigures() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "qvtop-gevent-\(UUID().uuidString).qvrec"
+        )
+        .path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let binary = try E2E.binary()
+        let live = try E2E.run(
+            [
+                binary, "run", "--preset", "py-gevent", "--python-bin", Self.python ?? "python3", "--headless",
+                "--duration", "2", "--record", file, "--json",
+            ], timeout: 60)
+        #expect(live.status == 0, "\(live.err)")
+        let replay = try E2E.run([binary, "replay", file, "--headless", "--json"])
+        #expect(replay.status == 0, "\(replay.err)")
+        #expect(replay.out == live.out)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(replay.out.utf8)) as? [String: Any])
+        let loop = try #require((json["loops"] as? [[String: Any]])?.first, "\(json)")
+        #expect((loop["greenletSwitches"] as? Int ?? 0) > 0, "\(loop)")
+    }
 }
