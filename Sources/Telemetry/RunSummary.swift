@@ -56,6 +56,18 @@ public struct RunSummary: Codable, Sendable, Equatable {
     // Memory per parked task (issue 15).
     /// The last snapshot's memory figures (RSS, bytes per parked task, stacks); nil (`null`) when not measured.
     public var memory: MemorySnapshot?
+    // The M:N loop's own heartbeat lag (issue 15, wave 3).
+    /// asyncio-mn: the heartbeat lag of the M:N loop's heartbeat task over the run (last snapshot); nil (`null`)
+    /// for every other model and for recordings made before it. The single loop's is `lag`.
+    public var mnLoopLag: MNLoopLag? = nil
+
+    /// Heartbeat lag of the M:N loop (see `MNLoopSnapshot.lag`), ms.
+    public struct MNLoopLag: Codable, Sendable, Equatable {
+        public var p50Ms: Double
+        public var p99Ms: Double
+        public var maxMs: Double
+        public var slotP99Ms: Double
+    }
 
     public struct Worker: Codable, Sendable, Equatable {
         public var id: Int
@@ -364,6 +376,11 @@ public struct RunSummary: Codable, Sendable, Equatable {
                 samples: d.samples, sampling: d.sampling)
         }
         invariant = last.mnLoop?.invariant
+        mnLoopLag = last.mnLoop?.lag.map {
+            MNLoopLag(
+                p50Ms: Self.round($0.p50Ms), p99Ms: Self.round($0.p99Ms), maxMs: Self.round($0.maxMs),
+                slotP99Ms: Self.round($0.slotP99Ms))
+        }
     }
 
     /// Optional figures are written as `null` when unknown (never left out, never 0): see docs/figures.md.
@@ -384,6 +401,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try c.encode(invariant, forKey: .invariant)  // `null` when the model has none
         try c.encode(threads, forKey: .threads)
         try c.encode(memory, forKey: .memory)
+        try c.encode(mnLoopLag, forKey: .mnLoopLag)  // `null` without an M:N loop heartbeat
     }
 
     /// Rounds to `places` decimals so the JSON is stable and readable.

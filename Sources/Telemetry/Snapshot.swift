@@ -603,6 +603,12 @@ public struct MNLoopSnapshot: Codable, Sendable, Equatable {
         self.tasksAlive = tasksAlive
         self.invariant = invariant
     }
+
+    // The M:N loop's own heartbeat lag (issue 15, wave 3): a heartbeat task on the M:N executor, recorded by
+    // the one lag recorder (`SharedLagRecorder`), as the single loop's heartbeat is recorded by its own.
+    /// How late a heartbeat task on the M:N loop resumed after each sleep (it may resume on any of the loop's
+    /// threads); nil where the source has none (recordings made before it): the panel's "n/a", JSON `null`.
+    public var lag: LagSummary? = nil
 }
 
 extension SchedulerModel {
