@@ -114,6 +114,9 @@ enum SnapshotSection {
     // The M:N loop's own heartbeat lag (issue 15, wave 3).
     /// The M:N loop's heartbeat lag; written after the M:N loop's section (it fills in `mnLoop.lag`).
     static let mnLoopLag: UInt64 = 23
+    // The threads model's pool queue peak (issue 15, wave 3).
+    /// The pool's queue peak; written after the threads section (it fills in `threads.queuePeak`).
+    static let threadsQueuePeak: UInt64 = 24
     // 0x4D (77): memory per parked task, `RecordingFormat.memorySectionTag` (one byte, the same as its varint).
 }
 
@@ -417,6 +420,11 @@ struct RecordEncoder {
                 sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil || loopsLackFigures)
             // Plain OS threads (the threads model): tagged sections after the task-kind extension.
             if let t = s.threads { encodeThreads(t, p.threads) }
+            // The pool's queue peak: a tagged section of its own, after the threads section.
+            if let peak = s.threads?.queuePeak {
+                w.varint(SnapshotSection.threadsQueuePeak)
+                optInt(peak, p.threads?.queuePeak)
+            }
             // The asyncio invariant (issue 15): a tagged section after the task-kind extension.
             if let m = s.mnLoop { encodeMNLoop(m, p.mnLoop) }
             // The M:N loop's own heartbeat lag: a tagged section of its own, after the M:N loop's.
@@ -884,6 +892,10 @@ struct RecordDecoder {
                 let tag = try r.varint()
                 switch tag {
                 case SnapshotSection.threads: s.threads = try decodeThreads(p.threads)
+                case SnapshotSection.threadsQueuePeak:
+                    // The mirror of the encoder's threads-queue-peak section: it follows the threads section.
+                    guard s.threads != nil else { throw DecodeError(reason: "thread queue peak without threads") }
+                    s.threads?.queuePeak = try optInt(p.threads?.queuePeak, "thread queue peak")
                 case SnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
                 case SnapshotSection.mnLoopLag:
                     // The mirror of `RecordEncoder.encodeMNLoopLag`: it follows the M:N loop's section.

@@ -52,6 +52,23 @@ public struct RunSummary: Codable, Sendable, Equatable {
         public var refusedAtCap: UInt64
         /// Most tasks blocked in the kernel at once (sampled).
         public var blockedMax: Int
+        // The pool's queue (issue 15, wave 3).
+        /// Pool mode: most jobs waiting for a pool thread at once (the queue's peak-hold, else its sampled depth);
+        /// nil (`null`) in per-task mode, which never queues.
+        public var queueMax: Int? = nil
+
+        /// `queueMax` is written as `null` when unknown, never left out.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(mode, forKey: .mode)
+            try c.encode(capacity, forKey: .capacity)
+            try c.encode(aliveMax, forKey: .aliveMax)
+            try c.encode(created, forKey: .created)
+            try c.encode(createFailed, forKey: .createFailed)
+            try c.encode(refusedAtCap, forKey: .refusedAtCap)
+            try c.encode(blockedMax, forKey: .blockedMax)
+            try c.encode(queueMax, forKey: .queueMax)
+        }
     }
     // Memory per parked task (issue 15).
     /// The last snapshot's memory figures (RSS, bytes per parked task, stacks); nil (`null`) when not measured.
@@ -280,6 +297,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         var culpritOrder: [String] = []
         var threadsAliveMax = 0
         var threadsBlockedMax = 0
+        var threadsQueueMax: Int? = nil
         var previousTime: Double? = nil
         var spreadSum = 0.0
         var spreadWeight = 0.0
@@ -314,6 +332,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
             if let t = s.threads {
                 threadsAliveMax = max(threadsAliveMax, t.peakRecent, t.alive)
                 threadsBlockedMax = max(threadsBlockedMax, t.blocked)
+                if let d = t.queueDepth { threadsQueueMax = max(threadsQueueMax ?? 0, d, t.queuePeak ?? 0) }
             }
             for e in s.events where e.kind == .slowCallback || (e.kind == .blockingEnd && s.model.usesFibers) {
                 let name = e.name ?? "?"
@@ -368,7 +387,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
         if let t = last.threads {
             threads = Threads(
                 mode: t.mode, capacity: t.capacity, aliveMax: threadsAliveMax, created: t.created,
-                createFailed: t.createFailed, refusedAtCap: t.refusedAtCap, blockedMax: threadsBlockedMax)
+                createFailed: t.createFailed, refusedAtCap: t.refusedAtCap, blockedMax: threadsBlockedMax,
+                queueMax: threadsQueueMax)
         }
         if let d = last.readyDelay {
             readyDelay = Delay(

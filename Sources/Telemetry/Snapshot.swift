@@ -730,6 +730,12 @@ public struct ThreadsSnapshot: Codable, Sendable, Equatable {
         self.list = list
     }
 
+    // The pool's queue peak (issue 15, wave 3): a pool queues what it cannot run yet; a burst drained between
+    // two frames still shows.
+    /// Pool mode: the queue's highest depth since the previous sample (peak-hold); nil in per-task mode (it never
+    /// queues) and in recordings made before it (n/a).
+    public var queuePeak: Int? = nil
+
     /// Blocked threads in `state` (0 for a state with none).
     public func blocked(in state: ThreadState) -> Int { blockedByState[state.rawValue] ?? 0 }
 }

@@ -84,4 +84,20 @@ extension PanelFixtures {
         #expect(lines[top + 2].contains("the kernel preempts"), "\(lines[top + 2])")
         #expect(FiguresGlossaryTests.glossary.contains("n/a on threads: the kernel preempts"))
     }
+
+    /// Pool mode: the queue's length and its peak since the previous frame are on the screen; in a recording made
+    /// before the peak existed it is "n/a", never 0.
+    @Test func aPoolShowsItsQueueAndItsPeak() {
+        var s = PanelFixtures.threads(40, alive: 4)
+        s.threads?.mode = "pool"
+        s.threads?.capacity = 4
+        s.threads?.queueDepth = 17
+        s.threads?.queuePeak = 48
+        var h = PanelHistory()
+        h.append(s)
+        let text = PanelSnapshotTests.render(Size(200, 60), s, h).text
+        #expect(text.contains("queue 17 (peak 48)"), "\(text)")
+        s.threads?.queuePeak = nil
+        #expect(PanelSnapshotTests.render(Size(200, 60), s, h).text.contains("queue 17 (peak n/a)"))
+    }
 }
