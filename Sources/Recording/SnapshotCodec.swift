@@ -111,6 +111,12 @@ enum SnapshotSection {
     static let mnLoop: UInt64 = 2
     /// Figures a real Python loop does not expose (issue 16).
     static let absentLoopFigures: UInt64 = 5
+    // The M:N loop's own heartbeat lag (issue 15, wave 3).
+    /// The M:N loop's heartbeat lag; written after the M:N loop's section (it fills in `mnLoop.lag`).
+    static let mnLoopLag: UInt64 = 23
+    // The threads model's pool queue peak (issue 15, wave 3).
+    /// The pool's queue peak; written after the threads section (it fills in `threads.queuePeak`).
+    static let threadsQueuePeak: UInt64 = 24
     // 0x4D (77): memory per parked task, `RecordingFormat.memorySectionTag` (one byte, the same as its varint).
     /// gevent hub figures (issue 16): 0x47 ("G"), one byte as a varint.
     static let geventHub: UInt64 = 0x47
@@ -418,8 +424,15 @@ struct RecordEncoder {
                     || geventHub)
             // Plain OS threads (the threads model): tagged sections after the task-kind extension.
             if let t = s.threads { encodeThreads(t, p.threads) }
+            // The pool's queue peak: a tagged section of its own, after the threads section.
+            if let peak = s.threads?.queuePeak {
+                w.varint(SnapshotSection.threadsQueuePeak)
+                optInt(peak, p.threads?.queuePeak)
+            }
             // The asyncio invariant (issue 15): a tagged section after the task-kind extension.
             if let m = s.mnLoop { encodeMNLoop(m, p.mnLoop) }
+            // The M:N loop's own heartbeat lag: a tagged section of its own, after the M:N loop's.
+            if let l = s.mnLoop?.lag { encodeMNLoopLag(l, p.mnLoop?.lag) }
             // Memory per parked task: a tagged section (its tag is one byte, the same as its varint).
             encodeMemorySection(s.memory, p.memory)
             // Figures a real Python loop does not expose (issue 16).
@@ -535,6 +548,16 @@ struct RecordEncoder {
             u64(x.cacheFills, px.cacheFills)
             u64(x.duplicateFills, px.duplicateFills)
         }
+    }
+
+    // The M:N loop's own heartbeat lag (issue 15, wave 3).
+
+    /// The M:N loop's heartbeat lag: its tag, then the summary as deltas against the previous frame's (a default
+    /// one when that had none). Written only when the M:N loop's section precedes it with a lag; a file without
+    /// it decodes `mnLoop.lag` as nil.
+    private mutating func encodeMNLoopLag(_ l: LagSummary, _ prev: LagSummary?) {
+        w.varint(SnapshotSection.mnLoopLag)
+        encodeLag(l, prev ?? LagSummary())
     }
 
     // Memory per parked task (issue 15): a tagged section after the task-kind extension, present only when the
@@ -907,7 +930,15 @@ struct RecordDecoder {
                 let tag = try r.varint()
                 switch tag {
                 case SnapshotSection.threads: s.threads = try decodeThreads(p.threads)
+                case SnapshotSection.threadsQueuePeak:
+                    // The mirror of the encoder's threads-queue-peak section: it follows the threads section.
+                    guard s.threads != nil else { throw DecodeError(reason: "thread queue peak without threads") }
+                    s.threads?.queuePeak = try optInt(p.threads?.queuePeak, "thread queue peak")
                 case SnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
+                case SnapshotSection.mnLoopLag:
+                    // The mirror of `RecordEncoder.encodeMNLoopLag`: it follows the M:N loop's section.
+                    guard s.mnLoop != nil else { throw DecodeError(reason: "M:N loop lag without the M:N loop") }
+                    s.mnLoop?.lag = try decodeLag(p.mnLoop?.lag ?? LagSummary())
                 case UInt64(RecordingFormat.memorySectionTag): s.memory = try decodeMemorySection(p.memory)
                 case SnapshotSection.absentLoopFigures: try decodeAbsentLoopFigures(&s.loops)
                 case SnapshotSection.geventHub: try decodeGeventHub(&s, p)

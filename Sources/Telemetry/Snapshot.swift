@@ -659,6 +659,12 @@ public struct MNLoopSnapshot: Codable, Sendable, Equatable {
         self.tasksAlive = tasksAlive
         self.invariant = invariant
     }
+
+    // The M:N loop's own heartbeat lag (issue 15, wave 3): a heartbeat task on the M:N executor, recorded by
+    // the one lag recorder (`SharedLagRecorder`), as the single loop's heartbeat is recorded by its own.
+    /// How late a heartbeat task on the M:N loop resumed after each sleep (it may resume on any of the loop's
+    /// threads); nil where the source has none (recordings made before it): the panel's "n/a", JSON `null`.
+    public var lag: LagSummary? = nil
 }
 
 extension SchedulerModel {
@@ -779,6 +785,12 @@ public struct ThreadsSnapshot: Codable, Sendable, Equatable {
         self.busyThreads = busyThreads
         self.list = list
     }
+
+    // The pool's queue peak (issue 15, wave 3): a pool queues what it cannot run yet; a burst drained between
+    // two frames still shows.
+    /// Pool mode: the queue's highest depth since the previous sample (peak-hold); nil in per-task mode (it never
+    /// queues) and in recordings made before it (n/a).
+    public var queuePeak: Int? = nil
 
     /// Blocked threads in `state` (0 for a state with none).
     public func blocked(in state: ThreadState) -> Int { blockedByState[state.rawValue] ?? 0 }

@@ -102,13 +102,20 @@ public struct CodeListing: Hashable, Sendable {
     public var syncTitle: String? = nil
     /// The async column's title; nil: "async: as a loop task".
     public var asyncTitle: String? = nil
+    // The asyncio invariant's listings (asyncio-mn): the same code on both loops, not two colours of it.
+    /// The pane's footer; nil: the function-colouring note ("async / await spread to every caller …").
+    public var note: String? = nil
 
-    public init(kind: String, sync: String, async: String, syncTitle: String? = nil, asyncTitle: String? = nil) {
+    public init(
+        kind: String, sync: String, async: String, syncTitle: String? = nil, asyncTitle: String? = nil,
+        note: String? = nil
+    ) {
         self.kind = kind
         self.sync = sync
         self.async = async
         self.syncTitle = syncTitle
         self.asyncTitle = asyncTitle
+        self.note = note
     }
 }
 

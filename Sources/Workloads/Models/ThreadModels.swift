@@ -490,7 +490,9 @@ final class ThreadsModel: Model {
             createFailed: table.createFailed.load(ordering: .relaxed),
             lastCreateError: table.lastCreateError.load(ordering: .relaxed),
             refusedAtCap: table.refusedAtCap.load(ordering: .relaxed),
-            queueDepth: queue?.depthNow.load(ordering: .relaxed))
+            queueDepth: queue?.depthNow.load(ordering: .relaxed),
+            // The pool's queue peak since the previous sample (the sampler is the one taker).
+            queuePeak: queue.map { $0.peak.take(current: $0.depthNow.load(ordering: .relaxed)) })
         sampler.withLock { $0.sample(read, into: &snapshot) }
         snapshot.lag = LagSummary(heartbeat.summary(resetRecent: true))
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
