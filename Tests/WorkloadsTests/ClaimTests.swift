@@ -412,3 +412,30 @@ extension HeadlessTests.FiberClaimTests {
                 + "slot p99 \(handoff.lag.slotP99Ms) ms")
     }
 }
+
+// Memory per parked task (issue 15): presets vt-parked (fibers) and threads-parked (plain OS threads).
+extension HeadlessTests.FiberClaimTests {
+    /// "Threads cost more per parked task than fibers", asserted by the figure the memory panel shows and the
+    /// JSON carries (`memory.bytesPerParked`: RSS over the baseline / parked tasks), measured on this machine.
+    /// Shrunk to 2,000 parked tasks each (the shipped presets park 10,000); each figure must be a measurement
+    /// (present, above one page: a 0 or a missing figure fails), and the threads' above the fibers'.
+    @Test func threadsCostMorePerParkedTaskThanFibers() throws {
+        func perParked(_ name: String) throws -> (Double, Int) {
+            var p = try Shipped.preset(name)
+            p.workload.park?.count = 2000
+            let summary = try #require(try HeadlessRun.summary(preset: p, seconds: 2))
+            let m = try #require(summary.memory, "\(name): no memory figures")
+            let parked = try #require(m.parkedTasks, "\(name): parked n/a")
+            #expect(parked >= 1990, "\(name): only \(parked) parked")
+            return (try #require(m.bytesPerParked, "\(name): bytes per parked task n/a"), parked)
+        }
+        let (fiber, fibers) = try perParked("vt-parked")
+        let (thread, threads) = try perParked("threads-parked")
+        #expect(fiber >= 4096, "a parked fiber touched at least one stack page: \(fiber) B")
+        #expect(thread >= 4096, "a parked thread touched at least one stack page: \(thread) B")
+        #expect(thread > fiber, "bytes per parked task: threads \(thread), fibers \(fiber)")
+        print(
+            "bytes per parked task: fibers \(Int(fiber)) B (\(fibers) parked), threads \(Int(thread)) B "
+                + "(\(threads) parked), ratio \(thread / fiber)")
+    }
+}
