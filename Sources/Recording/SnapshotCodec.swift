@@ -111,6 +111,8 @@ enum SnapshotSection {
     static let mnLoop: UInt64 = 2
     /// Figures a real Python loop does not expose (issue 16).
     static let absentLoopFigures: UInt64 = 5
+    /// Memory per parked task on plain threads: the kernel-side figures (after the memory section).
+    static let memoryKernel: UInt64 = 6
     // 0x4D (77): memory per parked task, `RecordingFormat.memorySectionTag` (one byte, the same as its varint).
 }
 
@@ -418,6 +420,10 @@ struct RecordEncoder {
             if let m = s.mnLoop { encodeMNLoop(m, p.mnLoop) }
             // Memory per parked task: a tagged section (its tag is one byte, the same as its varint).
             encodeMemorySection(s.memory, p.memory)
+            // Memory per parked task on plain threads: only when a kernel-side figure was measured.
+            if let m = s.memory, m.pageTablesPerParked != nil || m.kernelStacksPerParked != nil {
+                encodeMemoryKernel(m, p.memory)
+            }
             // Figures a real Python loop does not expose (issue 16).
             if loopsLackFigures { encodeAbsentLoopFigures(absent) }
         }
@@ -515,6 +521,14 @@ struct RecordEncoder {
         optInt(m.stacksMapped, p.stacksMapped)
         optInt(m.parkTarget, p.parkTarget)
         str(m.limit)
+    }
+
+    /// The kernel-side memory figures (issue 15, threads-parked): the tag, then each as a format-2 optional
+    /// against the previous frame's. Written after the memory section; a file without it decodes them as nil.
+    private mutating func encodeMemoryKernel(_ m: MemorySnapshot, _ prev: MemorySnapshot?) {
+        w.varint(SnapshotSection.memoryKernel)
+        optDbl(m.pageTablesPerParked, prev?.pageTablesPerParked)
+        optDbl(m.kernelStacksPerParked, prev?.kernelStacksPerParked)
     }
 
     // MARK: figures a loop does not expose (a real Python loop)
@@ -872,6 +886,10 @@ struct RecordDecoder {
                 case SnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
                 case UInt64(RecordingFormat.memorySectionTag): s.memory = try decodeMemorySection(p.memory)
                 case SnapshotSection.absentLoopFigures: try decodeAbsentLoopFigures(&s.loops)
+                case SnapshotSection.memoryKernel:
+                    guard s.memory != nil else { throw DecodeError(reason: "kernel memory figures before memory") }
+                    s.memory?.pageTablesPerParked = try optDbl(p.memory?.pageTablesPerParked, "page tables")
+                    s.memory?.kernelStacksPerParked = try optDbl(p.memory?.kernelStacksPerParked, "kernel stacks")
                 default: throw DecodeError(reason: "unknown snapshot section \(tag)")
                 }
             }
