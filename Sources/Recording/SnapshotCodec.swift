@@ -117,6 +117,8 @@ enum SnapshotSection {
     // The threads model's pool queue peak (issue 15, wave 3).
     /// The pool's queue peak; written after the threads section (it fills in `threads.queuePeak`).
     static let threadsQueuePeak: UInt64 = 24
+    /// Memory per parked task on plain threads: the kernel-side figures (after the memory section).
+    static let memoryKernel: UInt64 = 6
     // 0x4D (77): memory per parked task, `RecordingFormat.memorySectionTag` (one byte, the same as its varint).
     /// gevent hub figures (issue 16): 0x47 ("G"), one byte as a varint.
     static let geventHub: UInt64 = 0x47
@@ -435,6 +437,10 @@ struct RecordEncoder {
             if let l = s.mnLoop?.lag { encodeMNLoopLag(l, p.mnLoop?.lag) }
             // Memory per parked task: a tagged section (its tag is one byte, the same as its varint).
             encodeMemorySection(s.memory, p.memory)
+            // Memory per parked task on plain threads: only when a kernel-side figure was measured.
+            if let m = s.memory, m.pageTablesPerParked != nil || m.kernelStacksPerParked != nil {
+                encodeMemoryKernel(m, p.memory)
+            }
             // Figures a real Python loop does not expose (issue 16).
             if loopsLackFigures { encodeAbsentLoopFigures(absent) }
             // gevent hub figures (issue 16).
@@ -576,6 +582,14 @@ struct RecordEncoder {
         optInt(m.stacksMapped, p.stacksMapped)
         optInt(m.parkTarget, p.parkTarget)
         str(m.limit)
+    }
+
+    /// The kernel-side memory figures (issue 15, threads-parked): the tag, then each as a format-2 optional
+    /// against the previous frame's. Written after the memory section; a file without it decodes them as nil.
+    private mutating func encodeMemoryKernel(_ m: MemorySnapshot, _ prev: MemorySnapshot?) {
+        w.varint(SnapshotSection.memoryKernel)
+        optDbl(m.pageTablesPerParked, prev?.pageTablesPerParked)
+        optDbl(m.kernelStacksPerParked, prev?.kernelStacksPerParked)
     }
 
     // MARK: figures a loop does not expose (a real Python loop)
@@ -942,6 +956,10 @@ struct RecordDecoder {
                 case UInt64(RecordingFormat.memorySectionTag): s.memory = try decodeMemorySection(p.memory)
                 case SnapshotSection.absentLoopFigures: try decodeAbsentLoopFigures(&s.loops)
                 case SnapshotSection.geventHub: try decodeGeventHub(&s, p)
+                case SnapshotSection.memoryKernel:
+                    guard s.memory != nil else { throw DecodeError(reason: "kernel memory figures before memory") }
+                    s.memory?.pageTablesPerParked = try optDbl(p.memory?.pageTablesPerParked, "page tables")
+                    s.memory?.kernelStacksPerParked = try optDbl(p.memory?.kernelStacksPerParked, "kernel stacks")
                 default: throw DecodeError(reason: "unknown snapshot section \(tag)")
                 }
             }

@@ -822,12 +822,22 @@ public struct MemorySnapshot: Codable, Sendable, Equatable {
     /// in one line. Drawn as a banner.
     public var limit: String?
 
+    // Memory per parked task on plain threads (issue 15, threads-parked): what the kernel keeps per parked task,
+    // which no RSS shows. Nil below `minimumParked`, without a baseline, and in recordings made before them.
+    /// (VmPTE − its baseline) / parked tasks: this process's page tables per parked task, bytes (`/proc/self/status`).
+    public var pageTablesPerParked: Double? = nil
+    /// (KernelStack − its baseline) / parked tasks, bytes: the kernel stacks of *every* process (`/proc/meminfo`),
+    /// so other processes' threads come and go in it too.
+    public var kernelStacksPerParked: Double? = nil
+
     /// Fewer parked tasks than this give no `bytesPerParked` (n/a).
     public static let minimumParked = 100
 
     private enum CodingKeys: String, CodingKey {
         case rssBytes, baselineRSSBytes, parkedTasks, bytesPerParked, stackResidentBytesPerStack, stacksMeasured
         case stacksMapped, parkTarget, limit
+        // Memory per parked task on plain threads.
+        case pageTablesPerParked, kernelStacksPerParked
     }
 
     /// Written by hand so a figure not measured is `null`, not a missing key.
@@ -842,6 +852,8 @@ public struct MemorySnapshot: Codable, Sendable, Equatable {
         try c.encode(stacksMapped, forKey: .stacksMapped)
         try c.encode(parkTarget, forKey: .parkTarget)
         try c.encode(limit, forKey: .limit)
+        try c.encode(pageTablesPerParked, forKey: .pageTablesPerParked)
+        try c.encode(kernelStacksPerParked, forKey: .kernelStacksPerParked)
     }
 
     public init(
