@@ -40,7 +40,7 @@
 // itself (stealing on, that worker neither hogged nor pinned): it steals from the queue as it would from any busy
 // worker, and a retake would only add a thread beyond `carriers` on the same cores — a fiber spawning a burst without
 // a scheduling point (`bench spawn`'s root, ~150 ms for a million) was retaken on every run, with three threads
-// running the burst on two cores (docs/performance.md, "Session 7: spawn"). Go's `retake` likewise leaves a P whose
+// running the burst on two cores (docs/performance.md, "Session 7: the monitor and the spawn burst"). Go's `retake` likewise leaves a P whose
 // queue idle or spinning Ps can serve. Under `pin` nothing moves: the queue waits (idle workers may still
 // steal it, as ever). Shutdown joins the spare carriers with the others and cancels what retake workers hold.
 //
