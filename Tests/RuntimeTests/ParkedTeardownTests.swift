@@ -61,18 +61,25 @@ import Testing
         // Bulk release: one munmap/madvise per run of adjacent stacks, not one per stack (the ~27,000 guarded
         // stacks past the cache were ~27,000 munmaps) or per slab.
         let calls = pool.stats.releaseCalls - callsBefore
-        #expect(calls < n / 20, "\(calls) munmap/madvise calls to give back \(n) stacks")
+        // Under TSan the run is shrunk to 10,000 guarded stacks (no slabs), which land apart there (5,623 calls for
+        // 10,000 in CI) and TSan keeps its shadow memory: the call count and the RSS are asserted in the plain build (the
+        // full suite), the threads and the pool's count in both.
+        let plain = qv_fiber_tsan_enabled() == 0
+        if plain { #expect(calls < n / 20, "\(calls) munmap/madvise calls to give back \(n) stacks") }
         let perFiber = seconds * 1e9 / Double(n)
         print(
             "teardown of \(n) parked fibers: \(calls) give-back calls, \(seconds) s CPU, \(Int(perFiber)) ns per fiber; RSS \(rss), threads \(threads)"
         )
-        if qv_fiber_tsan_enabled() == 0 {
+        if plain {
             #expect(perFiber < 4_000, "shutdown cost \(Int(perFiber)) ns per parked fiber (\(seconds) s for \(n))")
         }
         let added = Int64(rss[1]) - Int64(rss[0])
         let left = Int64(rss[2]) - Int64(rss[0])
         #expect(added > Int64(n) * 4096, "parking added only \(added) B of RSS")
-        #expect(left < added / 10, "RSS after teardown still \(left) B above the baseline (parking added \(added) B)")
+        if plain {
+            #expect(
+                left < added / 10, "RSS after teardown still \(left) B above the baseline (parking added \(added) B)")
+        }
         #expect(threads[2] <= threads[0], "threads \(threads[0]) → \(threads[2]) after shutdown")
         #expect(pool.stats.inUse == 0)
     }
