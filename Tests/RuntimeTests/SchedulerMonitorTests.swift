@@ -175,13 +175,15 @@ struct SchedulerMonitorTests {
     /// the other worker, and the first one parks. A parked worker runs nothing: the monitor must not report it as
     /// held by a hog (a stale "has a current fiber" did), nor start a retake that would never end.
     @Test func aWorkerParkedAfterAHandoffIsNoHog() throws {
-        let s = try Scheduler(.init(carriers: 2, blocking: .handoff, hogThresholdNanos: 2_000_000))
+        // A 20 ms threshold: a stale "has a current fiber" is flagged after one, and under TSan a fiber's start alone
+        // can take the 2 ms this test used (one hog seen in CI's TSan run with nothing stale).
+        let s = try Scheduler(.init(carriers: 2, blocking: .handoff, hogThresholdNanos: 20_000_000))
         defer { s.shutdown() }
         for i in 0..<20 {
             let h = s.spawn(name: "io-\(i)") { Scheduler.blocking { usleep(3_000) } }
             #expect(joinBounded(h) != nil)
         }
-        usleep(30_000)  // 15 thresholds with nothing running
+        usleep(300_000)  // 15 thresholds with nothing running
         let m = s.metrics()
         #expect(m.hogsDetected == 0 && m.hogRetakes == 0, "\(m.hogsDetected) hogs, \(m.hogRetakes) retakes")
     }
