@@ -13,6 +13,7 @@
 // - tasks by what they await → `FiberCounts`: sleep → parkedSleep, socket → parkedIO, queue →
 //   parkedChannel, lock → parkedMutex, future and to_thread → parkedJoin (a `to_thread` wait is a
 //   wait on an executor future), ready → runnable, the loop's current task → running.
+//   The same census unmerged, in the agent's own eight states, → `Snapshot.taskCensus` (the Tasks panel).
 // - ready → running delay: nil (the agent does not time each job: that would wrap every callback).
 // - the default executor → `PoolSnapshot`, one `PoolThreadSnapshot` per real thread.
 // - gevent's hub → `LoopSnapshot.gevent`: greenlet switches (cumulative, and per second between two
@@ -251,6 +252,7 @@ public struct PythonSampler: Sendable {
             time: a.t + offset, sequence: sequence, preset: preset, presetTitle: title,
             model: a.loops.count > 1 ? .loopPerThread : .eventLoop)
         var counts = FiberCounts()
+        var census = TaskCensus()
         var jobs: [Int: UInt64] = [:]
         var switches: [Int: (t: Double, switches: UInt64)] = [:]
         s.loops = a.loops.map { l in
@@ -263,6 +265,14 @@ public struct PythonSampler: Sendable {
             counts.parkedChannel += t.queue
             counts.parkedMutex += t.lock
             counts.parkedJoin += t.future + t.toThread
+            census.running += t.running
+            census.ready += t.ready
+            census.sleep += t.sleep
+            census.socket += t.socket
+            census.future += t.future
+            census.lock += t.lock
+            census.queue += t.queue
+            census.toThread += t.toThread
             if let j = l.jobs { jobs[l.id] = j }
             var loop = LoopSnapshot(
                 id: l.id, readyDepth: l.ready, maxReadyDepth: l.readyMax, readyPeak: l.readyPeak,
@@ -287,6 +297,8 @@ public struct PythonSampler: Sendable {
         s.fibers = counts
         // A loop without a census (a gevent hub streams `tasks: null`) leaves the counts unknown, not 0.
         if a.loops.contains(where: { $0.tasks == nil }) { s.tasksUncounted = true }
+        // The census by state and await, only when every loop counted its tasks.
+        if !a.loops.isEmpty && s.tasksUncounted == nil { s.taskCensus = census }
         s.lag = s.loops.max { $0.lag.maxMs < $1.lag.maxMs }?.lag ?? LagSummary()
         s.busyWindowSeconds = 1
         if let p = a.pool {
