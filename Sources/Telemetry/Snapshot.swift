@@ -156,6 +156,18 @@ public struct TaskCensus: Codable, Sendable, Equatable, Hashable {
 
     public var total: Int { running + ready + sleep + socket + future + lock + queue + toThread }
 
+    /// Adds another loop's census to this one.
+    public mutating func add(_ o: TaskCensus) {
+        running += o.running
+        ready += o.ready
+        sleep += o.sleep
+        socket += o.socket
+        future += o.future
+        lock += o.lock
+        queue += o.queue
+        toThread += o.toThread
+    }
+
     /// Every state with its label, in the panel's order.
     public var states: [(label: String, count: Int)] {
         [
