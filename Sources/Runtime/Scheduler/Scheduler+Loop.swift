@@ -121,12 +121,20 @@ extension Scheduler {
         switch action {
         case .park:
             if !t.state.compareExchange(
-                expected: TaskState.parking.rawValue, desired: TaskState.parked.rawValue,
+                expected: TaskState.runnable.rawValue, desired: TaskState.parked.rawValue,
                 ordering: .sequentiallyConsistent
             ).exchanged {
-                // Notified while switching: consume the permit (an RMW, so the waker's publication is ordered
-                // before the fiber's re-check through the queue's hand-over) and requeue it ourselves.
+                // Notified since its park began (the fiber's load saw no permit): consume the permit (an RMW, so
+                // the waker's publication is ordered before the fiber's re-check through the queue's hand-over)
+                // and requeue it ourselves. The park was counted and the waker saw `runnable`, which it does not
+                // count: the wake is counted here, so parks − wakes stays the number parked.
                 _ = t.state.exchange(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
+                if let cw = c.workerRef {
+                    // Borrowed (see Carrier.workerRef).
+                    cw._withUnsafeGuaranteedRef { $0.counters.fiberWakes[t.parkReason.rawValue] &+= 1 }
+                } else {
+                    externalWakes.add(t.parkReason.rawValue, 1)
+                }
                 requeue(t, carrier: c)
             }
         case .yield, .none:

@@ -85,12 +85,15 @@ final class Waiter: @unchecked Sendable {
     func finish(reason: ParkReason) {
         // releasing, not seq-cst (an `xchg` per hand-over on x86): there is no store-load race on the flag to order.
         // Litmus, both cases of the wake protocol (FiberTask.swift, "Every wake is a read-modify-write"): the waiter
-        // loads the flag (false), then RMWs the task state to park; we store the flag, then CAS the state in `wake`.
-        // RMWs of the state are totally ordered. (a) Our CAS first: the waiter's park RMW reads it (acquire, release
-        // sequence) and its re-check sees `true`. (b) Its RMW first: our CAS sees parking/parked and makes it
-        // runnable; it is resumed through a queue hand-over (release push, acquire pop) after our CAS, so the re-check
-        // sees `true`. A plain thread's Parker orders the same way through its mutex. The acquire load in `wait`
-        // reading `true` also synchronizes with this store directly, which is what publishes `slot` and `closed`.
+        // loads the flag (false), then parks (its carrier CASes the task state runnable -> parked after the switch);
+        // we store the flag, then CAS the state in `wake`. RMWs of the state are totally ordered. (a) Our CAS first:
+        // the next RMW on the state — park's exchange of the permit, or the carrier's failing CAS and its exchange —
+        // reads it (acquire, release sequence), and the re-check comes after that RMW (the same thread, or through
+        // the requeue's queue hand-over), so it sees `true`. (b) The carrier's CAS first: our CAS sees parked and
+        // makes it runnable; it is resumed through a queue hand-over (release push, acquire pop) after our CAS, so
+        // the re-check sees `true`. A plain thread's Parker orders the same way through its mutex. The acquire load
+        // in `wait` reading `true` also synchronizes with this store directly, which is what publishes `slot` and
+        // `closed`.
         doneFlag.store(true, ordering: .releasing)
         if let task { task.scheduler.wake(task, reason: reason) } else { parker!.unpark(poller: nil) }
     }
