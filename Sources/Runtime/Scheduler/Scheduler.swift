@@ -481,7 +481,8 @@ public final class Scheduler: @unchecked Sendable {
         w.parker.unpark(poller: poller)
     }
 
-    /// Makes a parked (or parking) task runnable. Any thread, any number of times (extra wakes are no-ops).
+    /// Makes a parked task runnable, or leaves a permit for a queued, running or parking one (see the table above
+    /// `TaskState`). Any thread, any number of times (extra wakes are no-ops).
     /// `next`: the owner of that worker is waking it (timer expiry) — it goes to the worker's LIFO slot.
     @usableFromInline func wake(_ task: FiberTask, reason: ParkReason) { wake(task, reason: reason, next: nil) }
 
