@@ -425,7 +425,7 @@ public final class Scheduler: @unchecked Sendable {
     /// `enqueue` on the calling carrier `c`, which holds `w`. Owner of `w`.
     @inline(__always)
     private func enqueueLocal(_ task: FiberTask, carrier c: Carrier, worker w: Worker) {
-        if c.current != nil {
+        if c.runsFiber {
             // Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this
             // carrier as soon as the waker parks, while its data is still in cache (tokio's lifo_slot,
             // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
