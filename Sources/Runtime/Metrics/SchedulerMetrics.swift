@@ -147,10 +147,18 @@ final class PublishedWorkerMetrics: Sendable {
     }
 }
 
-/// What `PublishedWorkerMetrics.current` holds.
+/// What `PublishedWorkerMetrics.current` holds: the running fiber's label (nil between fibers or for an unnamed
+/// one) and the last named one a reader has not yet taken. The carrier stores the immutable `TaskLabel` itself — a
+/// retain of one object per publication — where copying its two strings cost four retains and four releases of
+/// their buffers per run of a named fiber; readers make the strings under the lock.
 struct PublishedFiberNames {
-    var current: (name: String, kind: String)?
-    var last: (name: String, kind: String)?
+    var currentLabel: TaskLabel?
+    var lastLabel: TaskLabel?
+    var current: (name: String, kind: String)? { currentLabel.map { ($0.name, $0.kind) } }
+    var last: (name: String, kind: String)? {
+        get { lastLabel.map { ($0.name, $0.kind) } }
+        set { lastLabel = newValue.map { TaskLabel(name: $0.name, kind: $0.kind) } }
+    }
 }
 
 /// A fixed array of atomic counters in raw memory (Swift arrays cannot hold `Atomic`).

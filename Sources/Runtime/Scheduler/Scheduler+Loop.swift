@@ -94,9 +94,10 @@ extension Scheduler {
         let named = t.label != nil
         if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
             // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
+            // The label object, not its strings (see PublishedFiberNames).
             _ = w.published.current.withLockIfAvailable { names in
-                names.current = t.label.map { ($0.name, $0.kind) }
-                if names.current != nil { names.last = names.current }
+                names.currentLabel = t.label
+                if named { names.lastLabel = t.label }
             }
             w.publishedNamed = named
         }
