@@ -35,6 +35,15 @@ struct ParkWakeCountTests {
             Self.settledParkedOnChannel(s) == 0, "fibers counted as parked on a channel after the only one finished")
     }
 
+    /// The per-reason park and wake counters have one slot per `ParkReason` (their fixed size is a literal), indexed
+    /// by its raw value.
+    @Test func theCountersHaveOneSlotPerParkReason() {
+        let c = WorkerCounters()
+        #expect(c.fiberParks.count == ParkReason.allCases.count)
+        #expect(c.fiberWakes.count == ParkReason.allCases.count)
+        #expect(ParkReason.allCases.map(\.rawValue) == Array(0..<ParkReason.allCases.count))
+    }
+
     /// The "parked on a channel" figure once the workers have published (each does when it goes idle), or the
     /// last value seen after 10 s.
     static func settledParkedOnChannel(_ s: Scheduler) -> Int {

@@ -45,8 +45,12 @@ struct WorkerCounters {
     var searchNanos: UInt64 = 0
     var spawned: UInt64 = 0
     var finished: UInt64 = 0
-    var fiberParks = [UInt64](repeating: 0, count: ParkReason.allCases.count)
-    var fiberWakes = [UInt64](repeating: 0, count: ParkReason.allCases.count)
+    /// Parks and wakes per `ParkReason` (its raw value indexes them). Fixed storage, not arrays: every park and
+    /// wake counts here, and an array's increment first checks that its buffer is uniquely referenced (a runtime
+    /// call per park and per wake), and a copy of the counters retained both buffers.
+    /// 5: `ParkReason.allCases.count`, which a generic argument cannot name (ParkWakeCountTests checks they agree).
+    var fiberParks = InlineArray<5, UInt64>(repeating: 0)
+    var fiberWakes = InlineArray<5, UInt64>(repeating: 0)
     /// Sampled ready → running delays: count, sum, max and a log2(ns) histogram.
     var delayCount: UInt64 = 0
     var delaySum: UInt64 = 0
