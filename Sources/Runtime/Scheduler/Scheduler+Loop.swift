@@ -94,10 +94,11 @@ extension Scheduler {
         let named = t.label != nil
         if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
             // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
-            // The label object, not its strings (see PublishedFiberNames).
+            // The label object, not its strings (see PublishedFiberNames); stored only when it changes (a retain of the
+            // new and a release of the old each).
             _ = w.published.current.withLockIfAvailable { names in
-                names.currentLabel = t.label
-                if named { names.lastLabel = t.label }
+                if names.currentLabel !== t.label { names.currentLabel = t.label }
+                if named && names.lastLabel !== t.label { names.lastLabel = t.label }
             }
             w.publishedNamed = named
         }
