@@ -45,8 +45,12 @@ struct WorkerCounters {
     var searchNanos: UInt64 = 0
     var spawned: UInt64 = 0
     var finished: UInt64 = 0
-    var fiberParks = [UInt64](repeating: 0, count: ParkReason.allCases.count)
-    var fiberWakes = [UInt64](repeating: 0, count: ParkReason.allCases.count)
+    /// Parks and wakes per `ParkReason` (its raw value indexes them). Fixed storage, not arrays: every park and
+    /// wake counts here, and an array's increment first checks that its buffer is uniquely referenced (a runtime
+    /// call per park and per wake), and a copy of the counters retained both buffers.
+    /// 5: `ParkReason.allCases.count`, which a generic argument cannot name (ParkWakeCountTests checks they agree).
+    var fiberParks = InlineArray<5, UInt64>(repeating: 0)
+    var fiberWakes = InlineArray<5, UInt64>(repeating: 0)
     /// Sampled ready → running delays: count, sum, max and a log2(ns) histogram.
     var delayCount: UInt64 = 0
     var delaySum: UInt64 = 0
@@ -147,10 +151,18 @@ final class PublishedWorkerMetrics: Sendable {
     }
 }
 
-/// What `PublishedWorkerMetrics.current` holds.
+/// What `PublishedWorkerMetrics.current` holds: the running fiber's label (nil between fibers or for an unnamed
+/// one) and the last named one a reader has not yet taken. The carrier stores the immutable `TaskLabel` itself — a
+/// retain of one object per publication — where copying its two strings cost four retains and four releases of
+/// their buffers per run of a named fiber; readers make the strings under the lock.
 struct PublishedFiberNames {
-    var current: (name: String, kind: String)?
-    var last: (name: String, kind: String)?
+    var currentLabel: TaskLabel?
+    var lastLabel: TaskLabel?
+    var current: (name: String, kind: String)? { currentLabel.map { ($0.name, $0.kind) } }
+    var last: (name: String, kind: String)? {
+        get { lastLabel.map { ($0.name, $0.kind) } }
+        set { lastLabel = newValue.map { TaskLabel(name: $0.name, kind: $0.kind) } }
+    }
 }
 
 /// A fixed array of atomic counters in raw memory (Swift arrays cannot hold `Atomic`).

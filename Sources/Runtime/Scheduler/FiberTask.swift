@@ -4,23 +4,25 @@ import Synchronization
 
 /// Scheduling state of a task. One atomic byte.
 ///
-///     runnable  -> parking     the fiber itself in park(), still on its own stack (CAS)
-///     runnable  -> notified    a waker while the fiber is queued or running (CAS): a permit for its next park
+///     runnable  -> notified    a waker while the fiber is queued, running or switching off to park (CAS): a
+///                              permit for its next park
 ///     notified  -> notified    a later waker (CAS writing the same value): see "Every wake is a read-modify-write"
 ///     notified  -> runnable    park() consuming the permit instead of switching (exchange)
-///     parking   -> parked      the carrier, after resume() returned (off the fiber's stack; CAS)
-///     parking   -> notified    a waker that came before the carrier's CAS (CAS)
-///     notified  -> runnable    the carrier, when its parking -> parked CAS failed (exchange); it requeues the fiber
+///     runnable  -> parked      the carrier, after resume() returned from a park (off the fiber's stack; CAS)
+///     notified  -> runnable    the carrier, when its runnable -> parked CAS failed (exchange); it requeues the fiber
 ///     parked    -> runnable    the waker (CAS), which then enqueues it — the only way out of parked
 ///     runnable  -> done        the carrier when the body has returned (store; done is final), or cancel()
 ///     notified  -> done        the same, with a permit nobody needs any more
 ///
-/// `runnable` means "not parked, no wake pending": the fiber is queued *or running* — a run does not store its own
-/// state, and a yield leaves it as it is (a permit set during the run stays for the next park).
+/// `runnable` means "not parked, no wake pending": the fiber is queued, running, *or on its way to park* — a run
+/// does not store its own state, a yield leaves it as it is (a permit set during the run stays for the next
+/// park), and a park stores nothing either: the fiber only tells its carrier (`postSwitch = .park`).
 ///
-/// Why `parking` exists (Go's gopark + unlockf): a waker must not enqueue a fiber whose stack a carrier is
-/// still running on, or two carriers would run one stack. The fiber only says "I'm going to park"; the
-/// carrier makes it "parked" after the switch, and only then may a waker take it.
+/// Why the carrier, not the fiber, makes a fiber `parked` (Go's gopark + unlockf): a waker must not enqueue a
+/// fiber whose stack a carrier is still running on, or two carriers would run one stack. Until the carrier's CAS
+/// after the switch, a waker sees `runnable` and only leaves a permit, which that CAS then finds (it fails on
+/// `notified`) and turns into a requeue. The fiber itself makes no RMW to park: the carrier's CAS is the one
+/// transition a waker races with.
 ///
 /// # Every wake is a read-modify-write
 ///
@@ -41,15 +43,19 @@ import Synchronization
 ///
 /// So, by construction (Go's `casgstatus`, Loom's park permit): a waker never acts on a load. Every wake is a CAS
 /// on the state, also when nothing needs doing (`runnable`/`notified` -> `notified`), and every transition that
-/// can consume a wake is an RMW too (park's CAS and exchange, the carrier's CAS and exchange). The RMWs of one
-/// location are totally ordered and each reads the one before it, so either the waker's CAS comes first and the
-/// fiber's next RMW on the state reads it — synchronizing with it (release sequence), so the re-check sees the
-/// condition — or the fiber's comes first and the waker's CAS sees `parking`/`parked` and wakes it. No wake is
-/// lost on any architecture, and a run needs no store at all. A stray wake costs at most one spurious return
-/// from park, which every wait loop tolerates. Only `done` (final) is acted on from a load.
+/// can consume a wake is an RMW too (park's exchange of a permit, the carrier's CAS and exchange). The RMWs of
+/// one location are totally ordered and each reads the one before it, so either the waker's CAS comes first and
+/// the next RMW on the state (park's exchange, or the carrier's failing CAS and its exchange) reads it —
+/// synchronizing with it (release sequence), and the fiber's re-check comes after that RMW (the same thread, or
+/// through the requeue's queue hand-over), so it sees the condition — or the carrier's CAS comes first and the
+/// waker's CAS sees `parked` and wakes it. Park's own look at the state is a load, and acts only on
+/// `notified` (through the exchange, an RMW): reading a stale `runnable` there only sends the fiber through the
+/// carrier, whose CAS then sees the permit. No wake is lost on any architecture, and a run needs no store at
+/// all. A stray wake costs at most one spurious return from park, which every wait loop tolerates. Only `done`
+/// (final) is acted on from a load.
 enum TaskState: UInt8 {
     case runnable = 0
-    case parking, parked, notified, done
+    case parked, notified, done
 }
 
 /// The scheduler's record of a fiber. Ownership: `state` is atomic (any thread); `stack`, `readyAt`,
@@ -242,12 +248,10 @@ class FiberTask: @unchecked Sendable {
     @inline(never)
     private final func prepareToPark(reason: ParkReason) -> Bool {
         parkReason = reason
-        if !state.compareExchange(
-            expected: TaskState.runnable.rawValue, desired: TaskState.parking.rawValue,
-            ordering: .sequentiallyConsistent
-        ).exchanged {
-            // A wake came first (runnable → notified): consume the permit with an RMW, which reads the last
-            // waker's CAS and so orders its publication before the caller's re-check (see the table).
+        // relaxed: a hint (see the table). `notified` is acted on only through the exchange, an RMW, which reads
+        // the last waker's CAS and so orders its publication before the caller's re-check; a permit this load
+        // misses is found by the carrier's CAS after the switch.
+        if state.load(ordering: .relaxed) == TaskState.notified.rawValue {
             _ = state.exchange(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
             return false
         }

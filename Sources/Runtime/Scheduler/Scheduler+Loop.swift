@@ -94,9 +94,11 @@ extension Scheduler {
         let named = t.label != nil
         if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
             // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
+            // The label object, not its strings (see PublishedFiberNames); stored only when it changes (a retain of the
+            // new and a release of the old each).
             _ = w.published.current.withLockIfAvailable { names in
-                names.current = t.label.map { ($0.name, $0.kind) }
-                if names.current != nil { names.last = names.current }
+                if names.currentLabel !== t.label { names.currentLabel = t.label }
+                if named && names.lastLabel !== t.label { names.lastLabel = t.label }
             }
             w.publishedNamed = named
         }
@@ -126,12 +128,20 @@ extension Scheduler {
         switch action {
         case .park:
             if !t.state.compareExchange(
-                expected: TaskState.parking.rawValue, desired: TaskState.parked.rawValue,
+                expected: TaskState.runnable.rawValue, desired: TaskState.parked.rawValue,
                 ordering: .sequentiallyConsistent
             ).exchanged {
-                // Notified while switching: consume the permit (an RMW, so the waker's publication is ordered
-                // before the fiber's re-check through the queue's hand-over) and requeue it ourselves.
+                // Notified since its park began (the fiber's load saw no permit): consume the permit (an RMW, so
+                // the waker's publication is ordered before the fiber's re-check through the queue's hand-over)
+                // and requeue it ourselves. The park was counted and the waker saw `runnable`, which it does not
+                // count: the wake is counted here, so parks − wakes stays the number parked.
                 _ = t.state.exchange(TaskState.runnable.rawValue, ordering: .sequentiallyConsistent)
+                if let cw = c.workerRef {
+                    // Borrowed (see Carrier.workerRef).
+                    cw._withUnsafeGuaranteedRef { $0.counters.fiberWakes[t.parkReason.rawValue] &+= 1 }
+                } else {
+                    externalWakes.add(t.parkReason.rawValue, 1)
+                }
                 requeue(t, carrier: c)
             }
         case .yield, .none:

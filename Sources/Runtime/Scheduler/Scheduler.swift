@@ -53,9 +53,10 @@
 //
 // ## Parking a fiber (gopark)
 //
-// See the state table in FiberTask.swift: the fiber marks itself `parking` and switches away; its carrier,
-// once off the fiber's stack, CASes `parking → parked`. A waker CASes `parked → runnable` and enqueues, or
-// `parking → notified` and leaves the requeue to the carrier. So a fiber is never runnable while a carrier
+// See the state table in FiberTask.swift: the fiber tells its carrier it parks (`postSwitch`, no atomic) and
+// switches away; its carrier, once off the fiber's stack, CASes `runnable → parked`. A waker CASes
+// `parked → runnable` and enqueues, or `runnable → notified` before that CAS, which then fails and leaves the
+// requeue to the carrier. So a fiber is never enqueued while a carrier
 // still runs on its stack, and no lock is held across a switch. Every wake is a CAS, never a decision taken on
 // a load (a queued or running fiber gets a permit for its next park), so no wake can be lost to a stale read
 // ("Every wake is a read-modify-write" in FiberTask.swift).
@@ -424,7 +425,7 @@ public final class Scheduler: @unchecked Sendable {
     /// `enqueue` on the calling carrier `c`, which holds `w`. Owner of `w`.
     @inline(__always)
     private func enqueueLocal(_ task: FiberTask, carrier c: Carrier, worker w: Worker) {
-        if c.current != nil {
+        if c.runsFiber {
             // Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this
             // carrier as soon as the waker parks, while its data is still in cache (tokio's lifo_slot,
             // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
@@ -480,7 +481,8 @@ public final class Scheduler: @unchecked Sendable {
         w.parker.unpark(poller: poller)
     }
 
-    /// Makes a parked (or parking) task runnable. Any thread, any number of times (extra wakes are no-ops).
+    /// Makes a parked task runnable, or leaves a permit for a queued, running or parking one (see the table above
+    /// `TaskState`). Any thread, any number of times (extra wakes are no-ops).
     /// `next`: the owner of that worker is waking it (timer expiry) — it goes to the worker's LIFO slot.
     @usableFromInline func wake(_ task: FiberTask, reason: ParkReason) { wake(task, reason: reason, next: nil) }
 
@@ -492,7 +494,9 @@ public final class Scheduler: @unchecked Sendable {
             let desired: TaskState
             switch TaskState(rawValue: s)! {
             case .parked: desired = .runnable
-            case .parking, .runnable, .notified: desired = .notified
+            // runnable: queued, running, or switching off to park — the permit is for its next park (or for the
+            // carrier's CAS after the switch, which counts the wake then; see the table above TaskState).
+            case .runnable, .notified: desired = .notified
             case .done: return  // final: nobody waits any more
             }
             let (exchanged, seen) = task.state.compareExchange(
@@ -508,20 +512,13 @@ public final class Scheduler: @unchecked Sendable {
                 } else {
                     enqueueWoken(task, reason: reason)
                 }
-            } else if s == TaskState.parking.rawValue {
-                countWake(reason)
             }
             return
         }
     }
 
-    private func countWake(_ reason: ParkReason) {
-        let local: Void? = withLocalWorker { _, w in w.counters.fiberWakes[reason.rawValue] &+= 1 }
-        if local == nil { externalWakes.add(reason.rawValue, 1) }
-    }
-
-    /// Counts the wake of `task` and makes it runnable, with one look-up of the calling carrier for both (a wake's
-    /// `countWake` + `enqueue` looked it up twice). Any thread.
+    /// Counts the wake of `task` and makes it runnable, with one look-up of the calling carrier for both. Any
+    /// thread.
     private func enqueueWoken(_ task: FiberTask, reason: ParkReason) {
         let local: Void? = withLocalWorker { c, w in
             w.counters.fiberWakes[reason.rawValue] &+= 1

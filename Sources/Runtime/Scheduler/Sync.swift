@@ -24,6 +24,9 @@ final class Waiter: @unchecked Sendable {
     // wake, and read by the waiter after it (the release store of `doneFlag`, read by the waiter's acquire load,
     // orders them; see `finish`).
     @usableFromInline let task: FiberTask?
+    /// `task` unretained, for the hot paths to borrow: binding the strong `task` (`if let task`) retains it and
+    /// releases it after the call, which `_withUnsafeGuaranteedRef` on that binding does not undo. `task` holds the +1.
+    @usableFromInline let taskRef: Unmanaged<FiberTask>?
     @usableFromInline let parker: Parker?
     /// The waiting party's `T?` on its own stack (channels only).
     @usableFromInline @exclusivity(unchecked) var slot: UnsafeMutableRawPointer?
@@ -38,6 +41,7 @@ final class Waiter: @unchecked Sendable {
 
     init(task: FiberTask?) {
         self.task = task
+        taskRef = task.map { Unmanaged.passUnretained($0) }
         parker = task == nil ? Parker() : nil
     }
 
@@ -66,9 +70,9 @@ final class Waiter: @unchecked Sendable {
     static func callingFibersWaiter() -> Waiter? {
         guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained() else { return nil }
         return u._withUnsafeGuaranteedRef { c -> Waiter? in
-            guard let current = c.current else { return nil }
-            // Unmanaged: borrowed for this call (see above).
-            return Unmanaged.passUnretained(current)._withUnsafeGuaranteedRef { t -> Waiter in
+            // Borrowed for this call (see above).
+            guard let current = c.currentRef else { return nil }
+            return current._withUnsafeGuaranteedRef { t -> Waiter in
                 // A previous completer may still be between its `done` store and its wake: that wake then arrives as
                 // a stray wake-up, which `wait` tolerates.
                 if let own = t.waiter { return own }
@@ -85,21 +89,38 @@ final class Waiter: @unchecked Sendable {
     func finish(reason: ParkReason) {
         // releasing, not seq-cst (an `xchg` per hand-over on x86): there is no store-load race on the flag to order.
         // Litmus, both cases of the wake protocol (FiberTask.swift, "Every wake is a read-modify-write"): the waiter
-        // loads the flag (false), then RMWs the task state to park; we store the flag, then CAS the state in `wake`.
-        // RMWs of the state are totally ordered. (a) Our CAS first: the waiter's park RMW reads it (acquire, release
-        // sequence) and its re-check sees `true`. (b) Its RMW first: our CAS sees parking/parked and makes it
-        // runnable; it is resumed through a queue hand-over (release push, acquire pop) after our CAS, so the re-check
-        // sees `true`. A plain thread's Parker orders the same way through its mutex. The acquire load in `wait`
-        // reading `true` also synchronizes with this store directly, which is what publishes `slot` and `closed`.
+        // loads the flag (false), then parks (its carrier CASes the task state runnable -> parked after the switch);
+        // we store the flag, then CAS the state in `wake`. RMWs of the state are totally ordered. (a) Our CAS first:
+        // the next RMW on the state — park's exchange of the permit, or the carrier's failing CAS and its exchange —
+        // reads it (acquire, release sequence), and the re-check comes after that RMW (the same thread, or through
+        // the requeue's queue hand-over), so it sees `true`. (b) The carrier's CAS first: our CAS sees parked and
+        // makes it runnable; it is resumed through a queue hand-over (release push, acquire pop) after our CAS, so
+        // the re-check sees `true`. A plain thread's Parker orders the same way through its mutex. The acquire load
+        // in `wait` reading `true` also synchronizes with this store directly, which is what publishes `slot` and
+        // `closed`.
         doneFlag.store(true, ordering: .releasing)
-        if let task { task.scheduler.wake(task, reason: reason) } else { parker!.unpark(poller: nil) }
+        if let taskRef {
+            // Borrowed, the task and its scheduler (a retain and release of each per hand-over, the scheduler's on a
+            // line every carrier writes): every caller holds a reference to this waiter across the call (the one
+            // it took off the list), whose `task` holds the task, whose scheduler outlives it (`scheduler`).
+            taskRef._withUnsafeGuaranteedRef { t in
+                Unmanaged.passUnretained(t.scheduler)._withUnsafeGuaranteedRef { $0.wake(t, reason: reason) }
+            }
+        } else {
+            parker!.unpark(poller: nil)
+        }
     }
 
     /// Parks until `finish`.
     @inlinable
     func wait(reason: ParkReason) {
         while !doneFlag.load(ordering: .acquiring) {  // acquiring: pairs with finish's release store.
-            if let task { task.park(reason: reason) } else { parker!.park() }
+            if let taskRef {
+                // Borrowed (a retain and release per park): the caller holds this waiter, whose `task` holds it.
+                taskRef._withUnsafeGuaranteedRef { $0.park(reason: reason) }
+            } else {
+                parker!.park()
+            }
         }
     }
 

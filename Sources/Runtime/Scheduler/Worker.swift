@@ -222,10 +222,18 @@ final class Carrier: @unchecked Sendable {
     @inline(__always) func holds(_ w: Worker) -> Bool {
         workerRef?.toOpaque() == Unmanaged.passUnretained(w).toOpaque()
     }
-    /// The task being resumed on this carrier (nil between tasks). unowned(unsafe): `Scheduler.run` holds the task
-    /// for the whole resume and clears this before letting go; a strong field cost a retain and a release per
-    /// scheduled task.
-    @exclusivity(unchecked) unowned(unsafe) var current: FiberTask?
+    /// The task being resumed on this carrier (nil between tasks). Unretained: `Scheduler.run` holds the task for
+    /// the whole resume and clears this before letting go; a strong field cost a retain and a release per
+    /// scheduled task. An `Unmanaged`, not an `unowned(unsafe)` optional: reading that one makes a strong copy, so
+    /// even `current != nil` retained and released the running task (once per wake from a fiber). Hot paths test
+    /// `runsFiber` or borrow `currentRef` with `_withUnsafeGuaranteedRef`; others use `current`.
+    @exclusivity(unchecked) var currentRef: Unmanaged<FiberTask>?
+    var current: FiberTask? {
+        get { currentRef?.takeUnretainedValue() }
+        set { currentRef = newValue.map { Unmanaged.passUnretained($0) } }
+    }
+    /// True while a fiber is being resumed on this carrier (no reference made). This carrier's thread only.
+    @inline(__always) var runsFiber: Bool { currentRef != nil }
     @exclusivity(unchecked) var postSwitch: PostSwitch = .none
     /// The fiber inside a `blocking {}` region on this carrier, while `current` is nil: the region holds the
     /// thread, so the fiber's waits block it as a plain thread's would (see `runAsPlainThread`). Carrier thread
