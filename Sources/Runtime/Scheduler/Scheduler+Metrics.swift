@@ -117,111 +117,54 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var hogRetakes: UInt64 = 0
 }
 
+/// One sample of a scheduler — its metrics, the interval's figures and the drained events — in buffers the sampler
+/// keeps from one sample to the next (`Scheduler.sample(into:)`), with its cache of each worker's counters as last
+/// read. Once sized, a sample allocates nothing here: the arrays are refilled in place.
+///
+/// Ownership: a value owned by one sampling thread; a sample of a different scheduler starts the cache afresh.
+public struct SchedulerSample: Sendable {
+    /// What `Scheduler.metrics()` would return.
+    public internal(set) var metrics = SchedulerMetrics.empty
+    /// What `Scheduler.takeInterval()` would return.
+    public internal(set) var interval = SchedulerMetrics.Interval(
+        workers: [], injectorHighWater: 0, startNanos: 0, endNanos: 0)
+    /// What `Scheduler.drainEvents()` would return: every event since the previous drain, oldest first.
+    public internal(set) var events: [RuntimeEventRecord] = []
+    /// The scheduler the cache belongs to.
+    var owner: ObjectIdentifier?
+    /// Per worker: the slot's publish generation and its batch words at the last read that found a new generation.
+    var generations: [UInt64] = []
+    var rows: [UInt64] = []
+    /// Σ rows over the workers, per word (wrapping, like the counters).
+    var totals: [UInt64] = []
+
+    public init() {}
+}
+
+extension SchedulerMetrics {
+    /// No workers, every figure 0: the starting value `Scheduler.sample(into:)` fills.
+    static var empty: SchedulerMetrics {
+        SchedulerMetrics(
+            workers: [], injectorDepth: 0, fibers: .init(), delay: .init(), spawned: 0, finished: 0, carrierThreads: 0,
+            spareCarriers: 0, blocked: [], timersPending: 0, ioWaiters: 0, droppedEvents: 0, hogsDetected: 0,
+            hogQueueMoves: 0)
+    }
+}
+
 extension Scheduler {
     /// Reads every published value. Any thread, any rate. Locks it takes: `retakeWorkers` (only the monitor takes it,
     /// to add a retake worker), each worker's name lock (workers only
-    /// try it: `withLockIfAvailable`, so a reader makes them skip one update, never wait), and `carriersLock` with
-    /// each carrier's `blockedInfo` for the carrier counts and the blocked list — taken by a carrier only when a
-    /// `blocking {}` region begins or ends and by handoffs and spares, never in the scheduling loop; a reader
-    /// holding them delays a region's begin or end by the few hundred ns of the copy. Timers and I/O waiter
-    /// counts are atomic gauges.
+    /// try it: `withLockIfAvailable`, so a reader makes them skip one update, never wait), and `carriersLock` for the
+    /// carrier counts — taken by a carrier only when a `blocking {}` region begins or ends and by handoffs and
+    /// spares, never in the scheduling loop — with each carrier's `blockedInfo` for the blocked list only while a
+    /// region is in progress; a reader holding them delays a region's begin or end by the few hundred ns of the
+    /// copy. Timers and I/O waiter counts are atomic gauges. Allocates its result: a sampler that reads every frame
+    /// uses `sample(into:)`, which reuses its buffers.
     public func metrics() -> SchedulerMetrics {
-        if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
-        var fc = SchedulerMetrics.FiberCounts()
-        var spawned = externalSpawned.load(ordering: .relaxed)
-        var finished = externalFinished.load(ordering: .relaxed)
-        var parks = [UInt64](repeating: 0, count: ParkReason.allCases.count)
-        var wakes = (0..<ParkReason.allCases.count).map { externalWakes.load($0) }
-        var hist = [UInt64](repeating: 0, count: DelayHistogram.buckets)
-        var dCount: UInt64 = 0
-        var dSum: UInt64 = 0
-        var dMax: UInt64 = 0
-        var running = 0
-        var ws: [SchedulerMetrics.Worker] = []
-        // Retake workers (Monitor.swift) count in the totals, without a row of their own: their fibers are the
-        // hogged workers' queues, run by spare carriers.
-        let retakes = retakeWorkers.withLock { $0 }
-        // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
-        for (index, w) in (workers + retakes).enumerated() {
-            let p = w.published
-            spawned &+= p.spawned.load(ordering: .relaxed)
-            finished &+= p.finished.load(ordering: .relaxed)
-            for r in 0..<parks.count {
-                parks[r] &+= p.wide.load(PublishedWorkerMetrics.parksOffset + r)
-                wakes[r] &+= p.wide.load(PublishedWorkerMetrics.wakesOffset + r)
-            }
-            for i in 0..<hist.count { hist[i] &+= p.wide.load(PublishedWorkerMetrics.histOffset + i) }
-            dCount &+= p.delayCount.load(ordering: .relaxed)
-            dSum &+= p.delaySum.load(ordering: .relaxed)
-            dMax = max(dMax, p.delayMax.load(ordering: .relaxed))
-            if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
-            if index >= workers.count { continue }
-            let cur = p.current.withLock { $0.current }
-            let depth = w.stealer.count
-            // Two relaxed loads of values published one after the other: userNanos below clamps at 0.
-            let search = p.searchNanos.load(ordering: .relaxed)
-            let busy = p.busyNanos.load(ordering: .relaxed)
-            var state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
-            // A worker whose carrier blocked and which now runs on a spare (Go's handoff) shows as handedOff
-            // while the region lasts, whatever the spare is doing with it — distinct from `pinned`.
-            if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped { state = .handedOff }
-            ws.append(
-                SchedulerMetrics.Worker(
-                    id: w.id, state: state,
-                    carrier: w.carrierIndex.load(ordering: .relaxed), runs: p.runs.load(ordering: .relaxed),
-                    stealOps: p.stealOps.load(ordering: .relaxed), stolenIn: p.stolenIn.load(ordering: .relaxed),
-                    stolenOut: p.stolenOut.load(ordering: .relaxed), parks: p.parks.load(ordering: .relaxed),
-                    unparks: p.unparks.load(ordering: .relaxed), queueDepth: depth,
-                    queueCapacity: w.local.capacity,
-                    maxQueueDepth: max(depth, p.maxQueueDepth.load(ordering: .relaxed)),
-                    busyNanos: busy, searchNanos: search, userNanos: busy &- min(busy, search),
-                    currentFiber: cur?.name, currentKind: cur?.kind))
-        }
-        fc.total = Int(clamping: Int64(bitPattern: spawned &- finished))
-        func parked(_ r: ParkReason) -> Int {
-            max(0, Int(clamping: Int64(bitPattern: parks[r.rawValue] &- wakes[r.rawValue])))
-        }
-        fc.parkedSleep = parked(.sleep)
-        fc.parkedIO = parked(.io)
-        fc.parkedChannel = parked(.channel)
-        fc.parkedMutex = parked(.mutex)
-        fc.parkedJoin = parked(.join)
-        fc.blockedPinned = max(
-            0, Int(clamping: Int64(bitPattern: pinBegins.load(ordering: .relaxed) &- pinEnds.load(ordering: .relaxed))))
-        fc.blockedHandoff = max(
-            0,
-            Int(
-                clamping: Int64(
-                    bitPattern: handoffBegins.load(ordering: .relaxed) &- handoffEnds.load(ordering: .relaxed))))
-        fc.running = max(0, running - fc.blockedPinned)
-        fc.total = max(fc.total, 0)
-        fc.runnable = max(0, fc.total - fc.running - fc.parked - fc.blockedPinned - fc.blockedHandoff)
-
-        var delay = SchedulerMetrics.Delay()
-        delay.samples = dCount
-        delay.meanNanos = dCount == 0 ? 0 : Double(dSum) / Double(dCount)
-        delay.maxNanos = dMax
-        delay.histogram = hist
-        delay.p50Nanos = min(percentile(hist, dCount, 0.50), max(dMax, 1))
-        delay.p99Nanos = min(percentile(hist, dCount, 0.99), max(dMax, 1))
-
-        let (threads, spares, blocked) = carriersLock.withLock { cs in
-            (
-                cs.threads.count, cs.spares.count,
-                cs.all.compactMap { c -> SchedulerMetrics.BlockedCarrier? in
-                    guard let b = c.blockedInfo.withLock({ $0 }) else { return nil }
-                    return SchedulerMetrics.BlockedCarrier(
-                        carrier: c.index, fiber: b.name, sinceNanos: b.since, policy: b.policy)
-                }
-            )
-        }
-        return SchedulerMetrics(
-            workers: ws, injectorDepth: injector.depth, fibers: fc, delay: delay, spawned: spawned,
-            finished: finished, carrierThreads: threads, spareCarriers: spares, blocked: blocked,
-            timersPending: timers.count, ioWaiters: ioWaiterCount.load(ordering: .relaxed),
-            droppedEvents: droppedEvents, hogsDetected: hogsDetected.load(ordering: .relaxed),
-            hogQueueMoves: hogQueueMoves.load(ordering: .relaxed),
-            hogRetakes: hogRetakes.load(ordering: .relaxed))  // relaxed: statistics.
+        markObserved()
+        var s = SchedulerSample()
+        readMetrics(into: &s, takingInterval: false)
+        return s.metrics
     }
 
     /// Takes the interval's figures and starts the next interval: per worker the local queue's peak depth, the
@@ -230,29 +173,261 @@ extension Scheduler {
     /// name lock, which workers only try (`withLockIfAvailable`). One sampler at a time (serialised here by a
     /// lock only samplers take). Any thread.
     public func takeInterval() -> SchedulerMetrics.Interval {
-        if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
+        markObserved()
         return intervalLock.withLock { start in
             let now = qv_now_ns()
             defer { start = now }
             var ws: [SchedulerMetrics.Interval.Worker] = []
+            ws.reserveCapacity(workers.count)
             // relaxed (all): independent statistics (see PublishedWorkerMetrics).
-            for w in workers {
+            for (i, w) in workers.enumerated() {
                 let p = w.published
-                let peak = max(p.queueHighWater.exchange(0, ordering: .relaxed), w.stealer.count)
                 let last = p.current.withLock { names -> (name: String, kind: String)? in
                     defer { names.last = nil }
                     return names.last
                 }
-                let runs = p.runs.load(ordering: .relaxed)
-                let before = p.runsAtLastTake.exchange(runs, ordering: .relaxed)
-                ws.append(
-                    .init(
-                        id: w.id, queueHighWater: peak, lastFiber: last?.name, lastKind: last?.kind,
-                        runs: runs &- before))
+                let runs = publishedCounters.slot(i).load(PublishedCounters.Word.runs)
+                ws.append(takeIntervalFigures(w, runs: runs, last: last))
             }
             return SchedulerMetrics.Interval(
                 workers: ws, injectorHighWater: injector.takeHighWater(), startNanos: start, endNanos: now)
         }
+    }
+
+    /// One sample: `metrics()`, `takeInterval()` and `drainEvents()` in one pass over the workers, into `sample`'s
+    /// buffers (no allocation once they are sized). A worker whose slot has no new publish since the previous
+    /// sample is not read again (its counters come from the cache); each worker's name lock is taken once for
+    /// both names. Locks: those of `metrics()`, plus `drainLock` and `intervalLock`, which only samplers take. One
+    /// sampler at a time per `SchedulerSample`; any thread.
+    public func sample(into sample: inout SchedulerSample) {
+        markObserved()
+        drainLock.withLock { n in
+            n &+= 1
+            intervalLock.withLock { start in
+                let now = qv_now_ns()
+                readMetrics(into: &sample, takingInterval: true)
+                sample.interval.injectorHighWater = injector.takeHighWater()
+                sample.interval.startNanos = start
+                sample.interval.endNanos = now
+                start = now
+            }
+            drainAll(into: &sample)
+        }
+    }
+
+    @inline(__always) private func markObserved() {
+        if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
+    }
+
+    /// The interval figures of worker `w` whose published `runs` is `runs`: takes its queue peak and moves its runs
+    /// baseline. Caller holds `intervalLock`.
+    @inline(__always)
+    private func takeIntervalFigures(_ w: Worker, runs: UInt64, last: (name: String, kind: String)?)
+        -> SchedulerMetrics.Interval.Worker
+    {
+        let p = w.published
+        // relaxed (all): independent statistics (see PublishedWorkerMetrics).
+        let peak = max(p.queueHighWater.exchange(0, ordering: .relaxed), w.stealer.count)
+        // Only samplers (under intervalLock) write the baseline: a load and a store, no read-modify-write.
+        let before = p.runsAtLastTake.load(ordering: .relaxed)
+        p.runsAtLastTake.store(runs, ordering: .relaxed)
+        return .init(id: w.id, queueHighWater: peak, lastFiber: last?.name, lastKind: last?.kind, runs: runs &- before)
+    }
+
+    /// Fills `s.metrics` (and `s.interval` when `takingInterval`, the caller holding `intervalLock`) from the
+    /// workers' slots, refreshing the cached rows of slots with a new generation. Any thread, one per `s`.
+    private func readMetrics(into s: inout SchedulerSample, takingInterval: Bool) {
+        typealias W = PublishedCounters.Word
+        let n = workers.count
+        let words = W.batchWords
+        if s.owner != ObjectIdentifier(self) || s.generations.count != n {
+            // Generation 0 and all-zero words are exactly a slot nothing has published into yet.
+            s.owner = ObjectIdentifier(self)
+            s.generations = [UInt64](repeating: 0, count: n)
+            s.rows = [UInt64](repeating: 0, count: n * words)
+            s.totals = [UInt64](repeating: 0, count: words)
+        }
+        // Moved out for the pass (unique, so refilled in place) and back at the end.
+        var ws = s.metrics.workers
+        var iws = s.interval.workers
+        var hist = s.metrics.delay.histogram
+        var blocked = s.metrics.blocked
+        s.metrics.workers = []
+        s.interval.workers = []
+        s.metrics.delay.histogram = []
+        s.metrics.blocked = []
+        ws.removeAll(keepingCapacity: true)
+        iws.removeAll(keepingCapacity: true)
+        blocked.removeAll(keepingCapacity: true)
+        ws.reserveCapacity(n)
+        if takingInterval { iws.reserveCapacity(n) }
+        var running = 0
+        var dMax: UInt64 = 0
+        let table = publishedCounters
+        s.generations.withUnsafeMutableBufferPointer { gens in
+            s.rows.withUnsafeMutableBufferPointer { rows in
+                s.totals.withUnsafeMutableBufferPointer { totals in
+                    for i in 0..<n {
+                        let w = workers[i]
+                        let p = w.published
+                        let slot = table.slot(i)
+                        let r = i * words
+                        let g = slot.generation
+                        if g != gens[i] {
+                            gens[i] = g
+                            for k in 0..<words {
+                                let v = slot.load(k)
+                                totals[k] &+= v &- rows[r + k]
+                                rows[r + k] = v
+                            }
+                        }
+                        dMax = max(dMax, rows[r + W.delayMax])
+                        // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
+                        if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
+                        // One take of the name lock for both names.
+                        let (cur, last) = p.current.withLock { names in
+                            defer { if takingInterval { names.last = nil } }
+                            return (names.current, takingInterval ? names.last : nil)
+                        }
+                        let depth = w.stealer.count
+                        // Two values published one after the other: userNanos below clamps at 0.
+                        let search = rows[r + W.searchNanos]
+                        let busy = rows[r + W.busyNanos]
+                        var state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
+                        // A worker whose carrier blocked and which now runs on a spare (Go's handoff) shows as
+                        // handedOff while the region lasts, whatever the spare is doing with it — distinct from
+                        // `pinned`.
+                        if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped {
+                            state = .handedOff
+                        }
+                        let runs = rows[r + W.runs]
+                        ws.append(
+                            SchedulerMetrics.Worker(
+                                id: w.id, state: state, carrier: w.carrierIndex.load(ordering: .relaxed), runs: runs,
+                                stealOps: rows[r + W.stealOps], stolenIn: rows[r + W.stolenIn],
+                                stolenOut: p.stolenOut.load(ordering: .relaxed), parks: rows[r + W.parks],
+                                unparks: rows[r + W.unparks], queueDepth: depth, queueCapacity: w.local.capacity,
+                                maxQueueDepth: max(depth, Int(truncatingIfNeeded: rows[r + W.maxQueueDepth])),
+                                busyNanos: busy, searchNanos: search, userNanos: busy &- min(busy, search),
+                                currentFiber: cur?.name, currentKind: cur?.kind))
+                        if takingInterval { iws.append(takeIntervalFigures(w, runs: runs, last: last)) }
+                    }
+                }
+            }
+        }
+        // The totals over the workers' slots, plus what happens off a worker and the retake workers' slots (read
+        // whole each time: they exist only while the monitor retakes).
+        var spawned = s.totals[W.spawned] &+ externalSpawned.load(ordering: .relaxed)
+        var finished = s.totals[W.finished] &+ externalFinished.load(ordering: .relaxed)
+        let reasons = ParkReason.allCases.count
+        var dCount = s.totals[W.delayCount]
+        var dSum = s.totals[W.delaySum]
+        hist.removeAll(keepingCapacity: true)
+        for b in 0..<DelayHistogram.buckets { hist.append(s.totals[W.histogram + b]) }
+        func parkedMinusWoken(_ r: Int, _ extra: (parks: UInt64, wakes: UInt64)) -> Int {
+            let pk = s.totals[W.fiberParks + r] &+ extra.parks
+            let wk = s.totals[W.fiberWakes + r] &+ externalWakes.load(r) &+ extra.wakes
+            return max(0, Int(clamping: Int64(bitPattern: pk &- wk)))
+        }
+        // Empty (no allocation) unless there are retake workers.
+        var extraParks: [UInt64] = []
+        var extraWakes: [UInt64] = []
+        let retakes = retakeWorkers.withLock { $0 }
+        if !retakes.isEmpty {
+            extraParks = [UInt64](repeating: 0, count: reasons)
+            extraWakes = [UInt64](repeating: 0, count: reasons)
+            // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
+            for w in retakes {
+                let slot = w.published.slot
+                spawned &+= slot.load(W.spawned)
+                finished &+= slot.load(W.finished)
+                for r in 0..<reasons {
+                    extraParks[r] &+= slot.load(W.fiberParks + r)
+                    extraWakes[r] &+= slot.load(W.fiberWakes + r)
+                }
+                for b in 0..<DelayHistogram.buckets { hist[b] &+= slot.load(W.histogram + b) }
+                dCount &+= slot.load(W.delayCount)
+                dSum &+= slot.load(W.delaySum)
+                dMax = max(dMax, slot.load(W.delayMax))
+                if w.published.hasCurrent.load(ordering: .relaxed) { running += 1 }
+            }
+        }
+        func parked(_ r: ParkReason) -> Int {
+            parkedMinusWoken(
+                r.rawValue, extraParks.isEmpty ? (0, 0) : (extraParks[r.rawValue], extraWakes[r.rawValue]))
+        }
+        var fc = SchedulerMetrics.FiberCounts()
+        fc.total = max(0, Int(clamping: Int64(bitPattern: spawned &- finished)))
+        fc.parkedSleep = parked(.sleep)
+        fc.parkedIO = parked(.io)
+        fc.parkedChannel = parked(.channel)
+        fc.parkedMutex = parked(.mutex)
+        fc.parkedJoin = parked(.join)
+        // relaxed (all): statistics.
+        fc.blockedPinned = max(
+            0, Int(clamping: Int64(bitPattern: pinBegins.load(ordering: .relaxed) &- pinEnds.load(ordering: .relaxed))))
+        fc.blockedHandoff = max(
+            0,
+            Int(
+                clamping: Int64(
+                    bitPattern: handoffBegins.load(ordering: .relaxed) &- handoffEnds.load(ordering: .relaxed))))
+        fc.running = max(0, running - fc.blockedPinned)
+        fc.runnable = max(0, fc.total - fc.running - fc.parked - fc.blockedPinned - fc.blockedHandoff)
+
+        var delay = SchedulerMetrics.Delay()
+        delay.samples = dCount
+        delay.meanNanos = dCount == 0 ? 0 : Double(dSum) / Double(dCount)
+        delay.maxNanos = dMax
+        delay.p50Nanos = min(percentile(hist, dCount, 0.50), max(dMax, 1))
+        delay.p99Nanos = min(percentile(hist, dCount, 0.99), max(dMax, 1))
+        delay.histogram = hist
+
+        // The blocked list needs each carrier's `blockedInfo`: only while a region is in progress (a region counts
+        // its begin before it sets the info and clears the info before it counts its end).
+        let anyBlocked = fc.blockedPinned + fc.blockedHandoff > 0
+        let (threads, spares) = carriersLock.withLock { cs in
+            if anyBlocked {
+                for c in cs.all {
+                    guard let b = c.blockedInfo.withLock({ $0 }) else { continue }
+                    blocked.append(
+                        SchedulerMetrics.BlockedCarrier(
+                            carrier: c.index, fiber: b.name, sinceNanos: b.since, policy: b.policy))
+                }
+            }
+            return (cs.threads.count, cs.spares.count)
+        }
+        var dropped = detachedEvents.dropped
+        for w in workers { dropped &+= w.events.dropped }
+        for w in retakes { dropped &+= w.events.dropped }
+        s.metrics = SchedulerMetrics(
+            workers: ws, injectorDepth: injector.depth, fibers: fc, delay: delay, spawned: spawned,
+            finished: finished, carrierThreads: threads, spareCarriers: spares, blocked: blocked,
+            timersPending: timers.count, ioWaiters: ioWaiterCount.load(ordering: .relaxed),
+            droppedEvents: dropped, hogsDetected: hogsDetected.load(ordering: .relaxed),
+            hogQueueMoves: hogQueueMoves.load(ordering: .relaxed),
+            hogRetakes: hogRetakes.load(ordering: .relaxed))  // relaxed: statistics.
+        s.interval.workers = iws
+    }
+
+    /// Drains every ring into `s.events`, oldest first (no allocation once the buffer is sized, bar the sort's
+    /// scratch when several rings had events). Caller holds `drainLock`.
+    func drainAll(into s: inout SchedulerSample) {
+        // relaxed: a statistic; the ring's own release/acquire publishes the event.
+        let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
+        if spawns > 0 { detachedEvent(.spawnBatch, count: Int32(clamping: spawns)) }
+        var events = s.events
+        s.events = []
+        events.removeAll(keepingCapacity: true)
+        var rings = 0
+        func drain(_ ring: EventRing) {
+            if ring.drain(into: &events) > 0 { rings += 1 }
+        }
+        for w in workers { drain(w.events) }
+        for w in retakeWorkers.withLock({ $0 }) { drain(w.events) }
+        drain(detachedEvents)
+        // Each ring's events are in time order already; the sort merges the rings' runs.
+        if rings > 1 { events.sort { $0.timeNanos < $1.timeNanos } }
+        s.events = events
     }
 
     private func percentile(_ hist: [UInt64], _ total: UInt64, _ q: Double) -> UInt64 {

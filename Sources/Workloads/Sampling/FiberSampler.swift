@@ -7,8 +7,9 @@
 // dashboard only draws what a snapshot says.
 //
 // Ownership: a sampler is a value owned by the one thread that samples (the UI or headless thread,
-// or a benchmark's sampler thread). It never touches the runtime: its caller reads the metrics
-// (`Scheduler.metrics()`, `drainEvents()`, both non-blocking for carriers) and passes them in.
+// or a benchmark's sampler thread). It reads the runtime only through `Scheduler.sample(into:)` (metrics,
+// interval and events in one pass, non-blocking for carriers) into buffers it keeps, or its caller passes
+// the reads in (`sample(_:interval:events:into:)`, what tests use).
 
 import Runtime
 import Telemetry
@@ -26,6 +27,11 @@ public struct FiberSampler: Sendable {
     /// `runs` and `stolenIn` per carrier at the previous sample (empty before the first).
     private var lastRuns: [UInt64] = []
     private var lastStolenIn: [UInt64] = []
+    /// The scheduler reads (`sample(_:into:)`) and the ratios, reused from sample to sample: once sized, the sampler
+    /// allocates only the snapshot's own arrays.
+    private var reads = SchedulerSample()
+    private var ratios: [Double] = []
+    private var searching: [Double] = []
 
     /// Seconds a carrier's busy share covers (`BusyWindow.seconds`).
     public static let busyWindow = BusyWindow.seconds
@@ -33,6 +39,17 @@ public struct FiberSampler: Sendable {
     public init(sessionStart: UInt64, delaySampling: Int = 64) {
         self.sessionStart = sessionStart
         self.delaySampling = delaySampling
+    }
+
+    /// Reads `scheduler` (`Scheduler.sample(into:)`: metrics, the interval and the events in one pass, into this
+    /// sampler's buffers) and fills the runtime's part of `snapshot` as `sample(_:interval:events:into:)` does.
+    /// What the live source does each frame.
+    public mutating func sample(_ scheduler: Scheduler, into snapshot: inout Snapshot) {
+        var reads = self.reads
+        self.reads = SchedulerSample()
+        scheduler.sample(into: &reads)
+        sample(reads.metrics, interval: reads.interval, events: reads.events, into: &snapshot)
+        self.reads = reads
     }
 
     /// Fills the runtime's part of `snapshot` (workers, injector, fibers by state, events, drops) from one
@@ -44,8 +61,16 @@ public struct FiberSampler: Sendable {
         into snapshot: inout Snapshot
     ) {
         let time = snapshot.time
-        let ratios = busy.ratios(time: time, busy: m.workers.map(\.userNanos))
-        let searching = search.ratios(time: time, busy: m.workers.map(\.searchNanos))
+        var ratios = self.ratios
+        var searching = self.searching
+        self.ratios = []
+        self.searching = []
+        busy.ratios(time: time, count: m.workers.count, busy: { m.workers[$0].userNanos }, into: &ratios)
+        search.ratios(time: time, count: m.workers.count, busy: { m.workers[$0].searchNanos }, into: &searching)
+        defer {
+            self.ratios = ratios
+            self.searching = searching
+        }
         // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both lists
         // come in worker order, so the position is the id's; a dictionary only when they differ (256 carriers:
         // building one per sample cost more than the rest of this loop).
@@ -81,8 +106,12 @@ public struct FiberSampler: Sendable {
                 currentFiber: hasFiber ? w.currentFiber : nil, currentKind: hasFiber ? w.currentKind : nil,
                 runsInInterval: ran, stolenInInterval: stolen, lastFiber: lastFiber, lastKind: lastKind)
         }
-        lastRuns = m.workers.map(\.runs)
-        lastStolenIn = m.workers.map(\.stolenIn)
+        lastRuns.removeAll(keepingCapacity: true)
+        lastStolenIn.removeAll(keepingCapacity: true)
+        for w in m.workers {
+            lastRuns.append(w.runs)
+            lastStolenIn.append(w.stolenIn)
+        }
         snapshot.busyWindowSeconds = Self.busyWindow
         snapshot.readyDelay = DelaySummary(m.delay, sampling: delaySampling)
         snapshot.injectorDepth = m.injectorDepth
