@@ -6,6 +6,10 @@
 //   (`CLOCK_THREAD_CPUTIME_ID`) over the wall time of the measured window, in % of one core (goal ≤ 3), taken
 //   once every fiber is parked (parking itself runs on the carriers). Detail: fibers parked, the time they took
 //   to park, RSS and bytes per parked fiber at the end, and the teardown time of `stop()`.
+// - `teardown`: the same preset parks its million (`--count N`: a copy of it parking N), then `stop()` — what
+//   switching away from it or quitting does — is timed. Figure: the wall time of `stop()`, s (goal ≤ 1, issue 15).
+//   Detail: ns per parked fiber, and RSS and thread count before parking, while parked and after the teardown, so
+//   the figure also shows that memory and threads come back.
 import Dashboard
 import Foundation
 import Telemetry
@@ -21,7 +25,11 @@ public enum MemoryBenchmarks {
         Benchmark(
             name: "ui-million",
             summary: "UI thread CPU at 10 Hz while vt-million's 1,000,000 fibers are parked (% of a core; goal ≤ 3)",
-            run: { try uiMillion($0) })
+            run: { try uiMillion($0) }),
+        Benchmark(
+            name: "teardown",
+            summary: "stop() of vt-million once its 1,000,000 fibers are parked (s; goal ≤ 1), RSS and threads after",
+            run: { try teardown($0) }),
     ]
 
     /// This thread's CPU time so far, ns.
@@ -97,5 +105,44 @@ public enum MemoryBenchmarks {
         ]
         if let limit = m?.limit { detail["limit"] = limit }
         return [BenchResult(name: "ui-million", value: cpu / wall * 100, unit: "% of a core", detail: detail)]
+    }
+
+    /// `--count N`: fibers parked (default: the preset's 1,000,000). `--reps` is not used (one teardown).
+    static func teardown(_ o: BenchOptions) throws -> [BenchResult] {
+        var preset = try PresetCatalog.discover().choose("vt-million")
+        if let n = o.count { preset.workload.park?.count = n }
+        let target = preset.workload.park?.count ?? 0
+        let rss0 = ProcessMemory.statm()?.resident
+        let threads0 = ProcessMemory.threadCount()
+        let source = try LiveSource(preset: preset)
+        let parkStart = Monotonic.now()
+        var memory: MemorySnapshot? = nil
+        while Monotonic.now() - parkStart < 120_000_000_000 {
+            usleep(50_000)
+            memory = source.poll()?.memory ?? memory
+            if memory?.limit != nil || (memory?.parkedTasks ?? 0) >= target { break }
+        }
+        let parkSeconds = Double(Monotonic.now() - parkStart) / 1e9
+        let parked = memory?.parkedTasks ?? 0
+        guard parked >= target || memory?.limit != nil else {
+            source.stop()
+            throw BenchError(description: "teardown: only \(parked) parked after 120 s")
+        }
+        let rssParked = ProcessMemory.statm()?.resident
+        let threadsParked = ProcessMemory.threadCount()
+        let stop0 = Monotonic.now()
+        source.stop()
+        let seconds = Double(Monotonic.now() - stop0) / 1e9
+        let rss1 = ProcessMemory.statm()?.resident
+        func text(_ b: UInt64?) -> String { b.map { ByteCount.text($0) } ?? "n/a" }
+        var detail: [String: String] = [
+            "goal": "<= 1", "parked": "\(parked)", "park_seconds": String(format: "%.1f", parkSeconds),
+            "ns_per_fiber": String(format: "%.0f", seconds * 1e9 / Double(max(1, parked))),
+            "rss_before": text(rss0), "rss_parked": text(rssParked), "rss_after": text(rss1),
+            "threads_before": "\(threads0)", "threads_parked": "\(threadsParked)",
+            "threads_after": "\(ProcessMemory.threadCount())",
+        ]
+        if let limit = memory?.limit { detail["limit"] = limit }
+        return [BenchResult(name: "teardown", value: seconds, unit: "s", detail: detail)]
     }
 }

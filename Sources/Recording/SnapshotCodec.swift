@@ -111,7 +111,17 @@ enum SnapshotSection {
     static let mnLoop: UInt64 = 2
     /// Figures a real Python loop does not expose (issue 16).
     static let absentLoopFigures: UInt64 = 5
+    // The M:N loop's own heartbeat lag (issue 15, wave 3).
+    /// The M:N loop's heartbeat lag; written after the M:N loop's section (it fills in `mnLoop.lag`).
+    static let mnLoopLag: UInt64 = 23
+    // The threads model's pool queue peak (issue 15, wave 3).
+    /// The pool's queue peak; written after the threads section (it fills in `threads.queuePeak`).
+    static let threadsQueuePeak: UInt64 = 24
+    /// Memory per parked task on plain threads: the kernel-side figures (after the memory section).
+    static let memoryKernel: UInt64 = 6
     // 0x4D (77): memory per parked task, `RecordingFormat.memorySectionTag` (one byte, the same as its varint).
+    /// gevent hub figures (issue 16): 0x47 ("G"), one byte as a varint.
+    static let geventHub: UInt64 = 0x47
 }
 
 extension ThreadState {
@@ -409,17 +419,64 @@ struct RecordEncoder {
             optDbl(s.busyWindowSeconds, p.busyWindowSeconds)
             let absent = s.loops.map(\.absentFigures)
             let loopsLackFigures = absent.contains { $0 != 0 }
+            let geventHub = s.tasksUncounted != nil || s.loops.contains { $0.gevent != nil }
             encodeTaskKindExtension(
                 s.taskKinds, p.taskKinds,
-                sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil || loopsLackFigures)
+                sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil || loopsLackFigures
+                    || geventHub)
             // Plain OS threads (the threads model): tagged sections after the task-kind extension.
             if let t = s.threads { encodeThreads(t, p.threads) }
+            // The pool's queue peak: a tagged section of its own, after the threads section.
+            if let peak = s.threads?.queuePeak {
+                w.varint(SnapshotSection.threadsQueuePeak)
+                optInt(peak, p.threads?.queuePeak)
+            }
             // The asyncio invariant (issue 15): a tagged section after the task-kind extension.
             if let m = s.mnLoop { encodeMNLoop(m, p.mnLoop) }
+            // The M:N loop's own heartbeat lag: a tagged section of its own, after the M:N loop's.
+            if let l = s.mnLoop?.lag { encodeMNLoopLag(l, p.mnLoop?.lag) }
             // Memory per parked task: a tagged section (its tag is one byte, the same as its varint).
             encodeMemorySection(s.memory, p.memory)
+            // Memory per parked task on plain threads: only when a kernel-side figure was measured.
+            if let m = s.memory, m.pageTablesPerParked != nil || m.kernelStacksPerParked != nil {
+                encodeMemoryKernel(m, p.memory)
+            }
             // Figures a real Python loop does not expose (issue 16).
             if loopsLackFigures { encodeAbsentLoopFigures(absent) }
+            // gevent hub figures (issue 16).
+            if geventHub { encodeGeventHub(s, p) }
+        }
+    }
+
+    // MARK: gevent hub figures (issue 16)
+
+    /// The gevent-hub section: its tag; `tasksUncounted` (0 nil, 1 false, 2 true); the loop count; per loop
+    /// a presence byte, then its `GeventHubSnapshot` against the previous frame's same loop (a default one when
+    /// that had none): switches, switches per second, monitor reports, the last report (a presence byte, time,
+    /// name, threshold). Written only when a frame has a hub or uncounted tasks: frames of every other source,
+    /// and every file written before it, have none and decode with `gevent` and `tasksUncounted` nil.
+    private mutating func encodeGeventHub(_ s: Snapshot, _ p: Snapshot) {
+        w.varint(SnapshotSection.geventHub)
+        w.u8(s.tasksUncounted.map { $0 ? 2 : 1 } ?? 0)
+        w.varint(UInt64(s.loops.count))
+        for (i, l) in s.loops.enumerated() {
+            guard let g = l.gevent else {
+                w.u8(0)
+                continue
+            }
+            w.u8(1)
+            let pg = (i < p.loops.count ? p.loops[i].gevent : nil) ?? GeventHubSnapshot()
+            u64(g.switches, pg.switches)
+            optDbl(g.switchesPerSecond, pg.switchesPerSecond)
+            optU64(g.monitorReports, pg.monitorReports)
+            guard let r = g.lastReport else {
+                w.u8(0)
+                continue
+            }
+            w.u8(1)
+            dbl(r.time, pg.lastReport?.time ?? 0)
+            str(r.name)
+            dbl(r.atLeastMs, pg.lastReport?.atLeastMs ?? 0)
         }
     }
 
@@ -499,6 +556,16 @@ struct RecordEncoder {
         }
     }
 
+    // The M:N loop's own heartbeat lag (issue 15, wave 3).
+
+    /// The M:N loop's heartbeat lag: its tag, then the summary as deltas against the previous frame's (a default
+    /// one when that had none). Written only when the M:N loop's section precedes it with a lag; a file without
+    /// it decodes `mnLoop.lag` as nil.
+    private mutating func encodeMNLoopLag(_ l: LagSummary, _ prev: LagSummary?) {
+        w.varint(SnapshotSection.mnLoopLag)
+        encodeLag(l, prev ?? LagSummary())
+    }
+
     // Memory per parked task (issue 15): a tagged section after the task-kind extension, present only when the
     // snapshot has memory figures. Tag `memorySectionTag`, then each figure as a format-2 optional against the
     // previous frame's (0 when it had none), then the limit text. A file without it decodes `memory` as nil.
@@ -515,6 +582,14 @@ struct RecordEncoder {
         optInt(m.stacksMapped, p.stacksMapped)
         optInt(m.parkTarget, p.parkTarget)
         str(m.limit)
+    }
+
+    /// The kernel-side memory figures (issue 15, threads-parked): the tag, then each as a format-2 optional
+    /// against the previous frame's. Written after the memory section; a file without it decodes them as nil.
+    private mutating func encodeMemoryKernel(_ m: MemorySnapshot, _ prev: MemorySnapshot?) {
+        w.varint(SnapshotSection.memoryKernel)
+        optDbl(m.pageTablesPerParked, prev?.pageTablesPerParked)
+        optDbl(m.kernelStacksPerParked, prev?.kernelStacksPerParked)
     }
 
     // MARK: figures a loop does not expose (a real Python loop)
@@ -869,9 +944,22 @@ struct RecordDecoder {
                 let tag = try r.varint()
                 switch tag {
                 case SnapshotSection.threads: s.threads = try decodeThreads(p.threads)
+                case SnapshotSection.threadsQueuePeak:
+                    // The mirror of the encoder's threads-queue-peak section: it follows the threads section.
+                    guard s.threads != nil else { throw DecodeError(reason: "thread queue peak without threads") }
+                    s.threads?.queuePeak = try optInt(p.threads?.queuePeak, "thread queue peak")
                 case SnapshotSection.mnLoop: s.mnLoop = try decodeMNLoop(p.mnLoop)
+                case SnapshotSection.mnLoopLag:
+                    // The mirror of `RecordEncoder.encodeMNLoopLag`: it follows the M:N loop's section.
+                    guard s.mnLoop != nil else { throw DecodeError(reason: "M:N loop lag without the M:N loop") }
+                    s.mnLoop?.lag = try decodeLag(p.mnLoop?.lag ?? LagSummary())
                 case UInt64(RecordingFormat.memorySectionTag): s.memory = try decodeMemorySection(p.memory)
                 case SnapshotSection.absentLoopFigures: try decodeAbsentLoopFigures(&s.loops)
+                case SnapshotSection.geventHub: try decodeGeventHub(&s, p)
+                case SnapshotSection.memoryKernel:
+                    guard s.memory != nil else { throw DecodeError(reason: "kernel memory figures before memory") }
+                    s.memory?.pageTablesPerParked = try optDbl(p.memory?.pageTablesPerParked, "page tables")
+                    s.memory?.kernelStacksPerParked = try optDbl(p.memory?.kernelStacksPerParked, "kernel stacks")
                 default: throw DecodeError(reason: "unknown snapshot section \(tag)")
                 }
             }
@@ -972,6 +1060,34 @@ struct RecordDecoder {
         m.parkTarget = try optInt(p.parkTarget, "park target")
         m.limit = try str()
         return m
+    }
+
+    /// The mirror of `RecordEncoder.encodeGeventHub` (after its tag).
+    private mutating func decodeGeventHub(_ s: inout Snapshot, _ p: Snapshot) throws(DecodeError) {
+        switch try r.u8() {
+        case 0: s.tasksUncounted = nil
+        case 1: s.tasksUncounted = false
+        case 2: s.tasksUncounted = true
+        case let v: throw DecodeError(reason: "bad gevent tasks-uncounted byte \(v)")
+        }
+        let n = try r.count("gevent hub loop")
+        guard n == s.loops.count else {
+            throw DecodeError(reason: "gevent hub figures for \(n) loops, not \(s.loops.count)")
+        }
+        for i in 0..<n {
+            guard try present("gevent hub") else { continue }
+            let pg = (i < p.loops.count ? p.loops[i].gevent : nil) ?? GeventHubSnapshot()
+            var g = GeventHubSnapshot(switches: try u64(pg.switches))
+            g.switchesPerSecond = try optDbl(pg.switchesPerSecond, "greenlet switches per second")
+            g.monitorReports = try optU64(pg.monitorReports, "gevent monitor reports")
+            if try present("gevent blocking report") {
+                let time = try dbl(pg.lastReport?.time ?? 0)
+                let name = try str() ?? ""
+                g.lastReport = GeventBlockingReport(
+                    time: time, name: name, atLeastMs: try dbl(pg.lastReport?.atLeastMs ?? 0))
+            }
+            s.loops[i].gevent = g
+        }
     }
 
     /// The mirror of `RecordEncoder.encodeAbsentLoopFigures` (after its tag).

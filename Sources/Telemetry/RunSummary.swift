@@ -52,10 +52,39 @@ public struct RunSummary: Codable, Sendable, Equatable {
         public var refusedAtCap: UInt64
         /// Most tasks blocked in the kernel at once (sampled).
         public var blockedMax: Int
+        // The pool's queue (issue 15, wave 3).
+        /// Pool mode: most jobs waiting for a pool thread at once (the queue's peak-hold, else its sampled depth);
+        /// nil (`null`) in per-task mode, which never queues.
+        public var queueMax: Int? = nil
+
+        /// `queueMax` is written as `null` when unknown, never left out.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(mode, forKey: .mode)
+            try c.encode(capacity, forKey: .capacity)
+            try c.encode(aliveMax, forKey: .aliveMax)
+            try c.encode(created, forKey: .created)
+            try c.encode(createFailed, forKey: .createFailed)
+            try c.encode(refusedAtCap, forKey: .refusedAtCap)
+            try c.encode(blockedMax, forKey: .blockedMax)
+            try c.encode(queueMax, forKey: .queueMax)
+        }
     }
     // Memory per parked task (issue 15).
     /// The last snapshot's memory figures (RSS, bytes per parked task, stacks); nil (`null`) when not measured.
     public var memory: MemorySnapshot?
+    // The M:N loop's own heartbeat lag (issue 15, wave 3).
+    /// asyncio-mn: the heartbeat lag of the M:N loop's heartbeat task over the run (last snapshot); nil (`null`)
+    /// for every other model and for recordings made before it. The single loop's is `lag`.
+    public var mnLoopLag: MNLoopLag? = nil
+
+    /// Heartbeat lag of the M:N loop (see `MNLoopSnapshot.lag`), ms.
+    public struct MNLoopLag: Codable, Sendable, Equatable {
+        public var p50Ms: Double
+        public var p99Ms: Double
+        public var maxMs: Double
+        public var slotP99Ms: Double
+    }
 
     public struct Worker: Codable, Sendable, Equatable {
         public var id: Int
@@ -82,6 +111,15 @@ public struct RunSummary: Codable, Sendable, Equatable {
         public var lagMaxMs: Double
         /// Ready → running delay p99 of this loop's jobs; nil (`null`) when the source has none.
         public var readyDelayP99Ms: Double?
+        // gevent hub figures (issue 16): `null` for every loop but a gevent hub.
+        /// Greenlet switches, cumulative (last snapshot).
+        public var greenletSwitches: UInt64? = nil
+        /// Greenlet switches per second over the run: (last − first snapshot's switches) / their time apart.
+        public var greenletSwitchesPerSecond: Double? = nil
+        /// gevent monitor-thread blocking reports, cumulative; `null` also when the monitor was not enabled.
+        public var geventMonitorReports: UInt64? = nil
+        /// The culprit of the monitor's last named report.
+        public var geventMonitorLastCulprit: String? = nil
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -94,6 +132,11 @@ public struct RunSummary: Codable, Sendable, Equatable {
             try c.encode(lagP99Ms, forKey: .lagP99Ms)
             try c.encode(lagMaxMs, forKey: .lagMaxMs)
             try c.encode(readyDelayP99Ms, forKey: .readyDelayP99Ms)  // `null` when unknown, not left out
+            // gevent hub figures (issue 16).
+            try c.encode(greenletSwitches, forKey: .greenletSwitches)
+            try c.encode(greenletSwitchesPerSecond, forKey: .greenletSwitchesPerSecond)
+            try c.encode(geventMonitorReports, forKey: .geventMonitorReports)
+            try c.encode(geventMonitorLastCulprit, forKey: .geventMonitorLastCulprit)
         }
     }
 
@@ -268,6 +311,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         var culpritOrder: [String] = []
         var threadsAliveMax = 0
         var threadsBlockedMax = 0
+        var threadsQueueMax: Int? = nil
         var previousTime: Double? = nil
         var spreadSum = 0.0
         var spreadWeight = 0.0
@@ -302,6 +346,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
             if let t = s.threads {
                 threadsAliveMax = max(threadsAliveMax, t.peakRecent, t.alive)
                 threadsBlockedMax = max(threadsBlockedMax, t.blocked)
+                if let d = t.queueDepth { threadsQueueMax = max(threadsQueueMax ?? 0, d, t.queuePeak ?? 0) }
             }
             for e in s.events where e.kind == .slowCallback || (e.kind == .blockingEnd && s.model.usesFibers) {
                 let name = e.name ?? "?"
@@ -324,12 +369,26 @@ public struct RunSummary: Codable, Sendable, Equatable {
                 maxQueueDepth: workerMaxQueue[w.id] ?? w.maxQueueDepth)
         }
         loops = last.loops.map { l in
-            Loop(
+            var loop = Loop(
                 id: l.id, jobsRun: l.jobsRun, slowCallbacks: l.slowCallbacks,
                 busyRatio: loopBusy[l.id] == nil ? l.busyRatio : ratio(loopBusy[l.id], fallback: 0),
                 maxReadyDepth: loopMaxReady[l.id],
                 lagP50Ms: Self.round(l.lag.p50Ms), lagP99Ms: Self.round(l.lag.p99Ms), lagMaxMs: Self.round(l.lag.maxMs),
                 readyDelayP99Ms: l.readyDelay.map { Self.round($0.p99Ms) })
+            // gevent hub figures (issue 16): the rate over the run, from the first snapshot that had the hub.
+            if let g = l.gevent {
+                loop.greenletSwitches = g.switches
+                let firstSeen = run.lazy.compactMap { s in
+                    s.loops.first { $0.id == l.id }?.gevent.map { (time: s.time, hub: $0) }
+                }.first
+                if let f = firstSeen, last.time > f.time, g.switches >= f.hub.switches {
+                    let seconds = last.time - f.time
+                    loop.greenletSwitchesPerSecond = Self.round(Double(g.switches - f.hub.switches) / seconds, 1)
+                }
+                loop.geventMonitorReports = g.monitorReports
+                loop.geventMonitorLastCulprit = g.lastReport?.name
+            }
+            return loop
         }
 
         let seconds = Self.round(max(0, last.time - first.time))
@@ -356,7 +415,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
         if let t = last.threads {
             threads = Threads(
                 mode: t.mode, capacity: t.capacity, aliveMax: threadsAliveMax, created: t.created,
-                createFailed: t.createFailed, refusedAtCap: t.refusedAtCap, blockedMax: threadsBlockedMax)
+                createFailed: t.createFailed, refusedAtCap: t.refusedAtCap, blockedMax: threadsBlockedMax,
+                queueMax: threadsQueueMax)
         }
         if let d = last.readyDelay {
             readyDelay = Delay(
@@ -364,6 +424,11 @@ public struct RunSummary: Codable, Sendable, Equatable {
                 samples: d.samples, sampling: d.sampling)
         }
         invariant = last.mnLoop?.invariant
+        mnLoopLag = last.mnLoop?.lag.map {
+            MNLoopLag(
+                p50Ms: Self.round($0.p50Ms), p99Ms: Self.round($0.p99Ms), maxMs: Self.round($0.maxMs),
+                slotP99Ms: Self.round($0.slotP99Ms))
+        }
     }
 
     /// Optional figures are written as `null` when unknown (never left out, never 0): see docs/figures.md.
@@ -384,6 +449,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try c.encode(invariant, forKey: .invariant)  // `null` when the model has none
         try c.encode(threads, forKey: .threads)
         try c.encode(memory, forKey: .memory)
+        try c.encode(mnLoopLag, forKey: .mnLoopLag)  // `null` without an M:N loop heartbeat
     }
 
     /// Rounds to `places` decimals so the JSON is stable and readable.

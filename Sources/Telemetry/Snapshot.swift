@@ -112,6 +112,14 @@ public struct Snapshot: Codable, Sendable, Equatable {
     // The asyncio invariant (issue 15): the M:N event loop's threads and the invariant workload's figures.
     /// The M:N loop of the `asyncio-mn` model; nil for every other model and in recordings made before it.
     public var mnLoop: MNLoopSnapshot? = nil
+
+    // gevent hub figures (issue 16): a source without a task census.
+    /// True when the source cannot count tasks by state (a gevent hub: greenlets are not counted), so `fibers`
+    /// holds zeros that mean nothing; nil (every other source, recordings made before it): `fibers` is counted.
+    public var tasksUncounted: Bool? = nil
+
+    /// Tasks by state (`fibers`), or nil when the source does not count them (`tasksUncounted`): "n/a", `null`.
+    public var taskCounts: FiberCounts? { tasksUncounted == true ? nil : fibers }
 }
 
 /// What a carrier is doing at the instant of the snapshot.
@@ -242,6 +250,54 @@ public struct LoopSnapshot: Codable, Sendable, Equatable {
         self.lastTask = lastTask
         self.lag = lag
         self.readyDelay = readyDelay
+    }
+
+    // gevent hub figures (issue 16): greenlet switches and gevent's own monitor thread.
+    /// The gevent hub's own figures; nil for every other loop and in recordings made before them.
+    public var gevent: GeventHubSnapshot? = nil
+}
+
+// MARK: - gevent hub figures (issue 16)
+
+/// What a gevent hub shows beyond a loop's figures, from the Python agent (docs/python-agent.md, "gevent";
+/// docs/figures.md, "gevent hub").
+public struct GeventHubSnapshot: Codable, Sendable, Equatable {
+    /// Greenlet switches on the hub's thread, cumulative (greenlet's trace hook: every `switch` and `throw`).
+    public var switches: UInt64
+    /// Switches per second over the interval since the previous snapshot of the same run (the agent's
+    /// clock: switches difference / time difference); nil on the first sample.
+    public var switchesPerSecond: Double?
+    /// Blocking reports of gevent's own monitor thread, cumulative; nil when the program did not enable the
+    /// monitor (there is nothing to count, which is not 0 reports).
+    public var monitorReports: UInt64?
+    /// The monitor's last report that named its culprit; nil before one.
+    public var lastReport: GeventBlockingReport?
+
+    public init(
+        switches: UInt64 = 0, switchesPerSecond: Double? = nil, monitorReports: UInt64? = nil,
+        lastReport: GeventBlockingReport? = nil
+    ) {
+        self.switches = switches
+        self.switchesPerSecond = switchesPerSecond
+        self.monitorReports = monitorReports
+        self.lastReport = lastReport
+    }
+}
+
+/// One blocking report of gevent's monitor thread: the hub held by one greenlet past gevent's threshold.
+public struct GeventBlockingReport: Codable, Sendable, Equatable {
+    /// When the agent heard it, seconds on the session clock.
+    public var time: Double
+    /// The culprit: the blocking greenlet's innermost frame outside gevent (`load_index (app.py:12)`), else
+    /// the greenlet's name, else "the hub".
+    public var name: String
+    /// gevent's threshold (`max_blocking_time`), ms: the hub had been held at least this long when reported.
+    public var atLeastMs: Double
+
+    public init(time: Double, name: String, atLeastMs: Double) {
+        self.time = time
+        self.name = name
+        self.atLeastMs = atLeastMs
     }
 }
 
@@ -603,6 +659,12 @@ public struct MNLoopSnapshot: Codable, Sendable, Equatable {
         self.tasksAlive = tasksAlive
         self.invariant = invariant
     }
+
+    // The M:N loop's own heartbeat lag (issue 15, wave 3): a heartbeat task on the M:N executor, recorded by
+    // the one lag recorder (`SharedLagRecorder`), as the single loop's heartbeat is recorded by its own.
+    /// How late a heartbeat task on the M:N loop resumed after each sleep (it may resume on any of the loop's
+    /// threads); nil where the source has none (recordings made before it): the panel's "n/a", JSON `null`.
+    public var lag: LagSummary? = nil
 }
 
 extension SchedulerModel {
@@ -724,6 +786,12 @@ public struct ThreadsSnapshot: Codable, Sendable, Equatable {
         self.list = list
     }
 
+    // The pool's queue peak (issue 15, wave 3): a pool queues what it cannot run yet; a burst drained between
+    // two frames still shows.
+    /// Pool mode: the queue's highest depth since the previous sample (peak-hold); nil in per-task mode (it never
+    /// queues) and in recordings made before it (n/a).
+    public var queuePeak: Int? = nil
+
     /// Blocked threads in `state` (0 for a state with none).
     public func blocked(in state: ThreadState) -> Int { blockedByState[state.rawValue] ?? 0 }
 }
@@ -754,12 +822,22 @@ public struct MemorySnapshot: Codable, Sendable, Equatable {
     /// in one line. Drawn as a banner.
     public var limit: String?
 
+    // Memory per parked task on plain threads (issue 15, threads-parked): what the kernel keeps per parked task,
+    // which no RSS shows. Nil below `minimumParked`, without a baseline, and in recordings made before them.
+    /// (VmPTE − its baseline) / parked tasks: this process's page tables per parked task, bytes (`/proc/self/status`).
+    public var pageTablesPerParked: Double? = nil
+    /// (KernelStack − its baseline) / parked tasks, bytes: the kernel stacks of *every* process (`/proc/meminfo`),
+    /// so other processes' threads come and go in it too.
+    public var kernelStacksPerParked: Double? = nil
+
     /// Fewer parked tasks than this give no `bytesPerParked` (n/a).
     public static let minimumParked = 100
 
     private enum CodingKeys: String, CodingKey {
         case rssBytes, baselineRSSBytes, parkedTasks, bytesPerParked, stackResidentBytesPerStack, stacksMeasured
         case stacksMapped, parkTarget, limit
+        // Memory per parked task on plain threads.
+        case pageTablesPerParked, kernelStacksPerParked
     }
 
     /// Written by hand so a figure not measured is `null`, not a missing key.
@@ -774,6 +852,8 @@ public struct MemorySnapshot: Codable, Sendable, Equatable {
         try c.encode(stacksMapped, forKey: .stacksMapped)
         try c.encode(parkTarget, forKey: .parkTarget)
         try c.encode(limit, forKey: .limit)
+        try c.encode(pageTablesPerParked, forKey: .pageTablesPerParked)
+        try c.encode(kernelStacksPerParked, forKey: .kernelStacksPerParked)
     }
 
     public init(

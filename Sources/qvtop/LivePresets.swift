@@ -56,7 +56,16 @@ enum LivePresets {
 
     /// The sync/async bodies of each task kind of `preset`, for the code pane.
     static func code(for preset: Preset) -> [CodeListing] {
-        preset.workload.tasks.map { spec in
+        if preset.scheduler.model == .asyncioMN {
+            // No task kinds: the invariant workload's steps, each beside the task both loops run.
+            let s = InvariantSource.self
+            return [("counter", s.counter), ("cache", s.cache)].map { name, step in
+                CodeListing(
+                    kind: name, sync: step, async: s.task, syncTitle: s.stepTitle, asyncTitle: s.taskTitle, note: s.note
+                )
+            }
+        }
+        return preset.workload.tasks.map { spec in
             let s = TaskSource.of(spec)
             return CodeListing(
                 kind: spec.name, sync: s.sync, async: s.async, syncTitle: s.syncTitle, asyncTitle: s.asyncTitle)

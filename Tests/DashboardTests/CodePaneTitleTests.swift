@@ -24,4 +24,15 @@ import Testing
         let plain = Self.text(CodeListing(kind: "cpu", sync: "func cpu() {}", async: "func cpu() async {}"))
         #expect(plain.contains("sync: as a fiber runs it") && plain.contains("async: as a loop task"))
     }
+
+    /// A listing's own note replaces the function-colouring footer (asyncio-mn: the same code on both loops).
+    @Test func aListingsNoteReplacesTheColouringFooter() {
+        let noted = CodeListing(
+            kind: "counter", sync: "func bump() {}", async: "func task() async {}",
+            note: "the same code on both loops")
+        let t = Self.text(noted)
+        #expect(t.contains("the same code on both loops"), "\(t)")
+        #expect(!t.contains("spread to every caller"))
+        #expect(Self.text(CodeListing(kind: "cpu", sync: "f", async: "g")).contains("spread to every caller"))
+    }
 }

@@ -13,7 +13,7 @@ extension PanelFixtures {
             lag: LagSummary(p50Ms: 0.05, p99Ms: 0.9, maxMs: 2.1, slotP99Ms: 1, recentMs: 0.2 + wave(i)),
             readyDelay: loopDelay(p99Ms: 0.5))
         loop.readyPeak = 5
-        let mn = MNLoopSnapshot(
+        var mn = MNLoopSnapshot(
             threads: (0..<threads).map { t in
                 MNThreadSnapshot(
                     id: t, state: [MNThreadState.running, .running, .searching, .parked][(t + i) % 4],
@@ -30,6 +30,8 @@ extension PanelFixtures {
                     runtime: "loop", threads: 1, rounds: UInt64(3 * i), increments: UInt64(600 * i),
                     cacheFills: UInt64(32 * 3 * i)),
             ])
+        // The M:N loop's own heartbeat lag: worse than the single loop's (timers wait for a thread to look).
+        mn.lag = LagSummary(p50Ms: 0.4, p99Ms: 4.2, maxMs: 17, slotP99Ms: 5, recentMs: 2.6 + wave(i))
         var s = Snapshot(
             time: Double(i) / 10, sequence: UInt64(i), preset: "asyncio-mn",
             presetTitle: "The asyncio invariant: an M:N event loop loses updates, one loop does not", model: .asyncioMN,
@@ -77,8 +79,25 @@ extension PanelFixtures {
         #expect(!text.contains("lost updates 0"))
     }
 
+    /// The M:N loop shows its own heartbeat lag (not the single loop's), and "n/a" where a snapshot has none.
+    @Test(arguments: sizes) func theMNLoopShowsItsOwnHeartbeatLag(size: Size) throws {
+        var s = PanelFixtures.asyncioMN(40)
+        var h = PanelHistory()
+        h.append(s)
+        let text = PanelSnapshotTests.render(size, s, h).text
+        let row = try #require(text.split(separator: "\n").first { $0.contains("hb lag now") }, "\(text)")
+        // Its p99 and max, 4.2 and 17 ms; the single loop's are 0.9 and 2.1 ms.
+        #expect(row.contains("p99 4.2ms") && row.contains("max 17ms"), "\(row)")
+        s.mnLoop?.lag = nil
+        var h2 = PanelHistory()
+        h2.append(s)
+        let without = PanelSnapshotTests.render(size, s, h2).text
+        #expect(without.contains("hb lag n/a"), "\(without)")
+        #expect(!without.contains("p99 4.2ms"))
+    }
+
     @Test func labelsAreInTheGlossary() {
-        let labels = ["lost updates", "duplicate fills", "in/out", "rounds", "thr", "from", "srch", "more"]
+        let labels = ["lost updates", "duplicate fills", "in/out", "rounds", "thr", "from", "srch", "more", "hb lag"]
         let (s, h) = PanelFixtures.run(40) { PanelFixtures.asyncioMN($0, threads: 32) }
         let (s4, h4) = PanelFixtures.run(40) { PanelFixtures.asyncioMN($0) }
         let all =
@@ -88,6 +107,7 @@ extension PanelFixtures {
             #expect(FiguresGlossaryTests.glossary.contains(l), "docs/figures.md lacks \(l)")
         }
         #expect(FiguresGlossaryTests.glossary.contains("**M:N Event Loop"))
+        #expect(FiguresGlossaryTests.glossary.contains("M:N loop's heartbeat lag"))
     }
 }
 
@@ -101,7 +121,10 @@ extension MNLoopPanelTests {
         #expect(list.count == 2)
         let keys = Set(list.flatMap(\.keys))
         #expect(keys.contains("lostUpdates") && keys.contains("duplicateFills"))
-        for k in keys.sorted() + ["invariant"] {
+        // The M:N loop's own heartbeat lag: a key of its own, its figures beside it.
+        let lag = try #require(object["mnLoopLag"] as? [String: Any])
+        #expect(lag["p99Ms"] as? Double == 4.2)
+        for k in keys.sorted() + ["invariant", "mnLoopLag"] {
             #expect(FiguresGlossaryTests.glossary.contains("`\(k)`"), "docs/figures.md lacks JSON key \(k)")
         }
     }

@@ -66,4 +66,38 @@ extension PanelFixtures {
         let g = PanelSnapshotTests.render(Size(200, 60), s, h)
         #expect(g.text.contains("T3 ") && !g.text.contains("T4 ") && !g.text.contains("more threads"))
     }
+
+    /// Where the other models list slow callbacks or blocking regions, the threads screen says why it has none
+    /// ("n/a on threads: the kernel preempts"), never an empty list or "none over the threshold" (threads have no
+    /// threshold to cross). At 80×24 the panel is drawn (text snapshot `panel-threads-80x24`); at 200×60 the thread
+    /// boxes take its rows, and neither the loops' title nor their empty line appears.
+    @Test(arguments: sizes) func noSlowCallbacksOnThreadsIsSaidNotLeftEmpty(size: Size) throws {
+        let (s, h) = PanelFixtures.run(40) { PanelFixtures.threads($0) }
+        let text = PanelSnapshotTests.render(size, s, h).text
+        #expect(!text.contains("none over the threshold"), "\(text)")
+        #expect(!text.contains("Slow callbacks"), "\(text)")
+        guard size == Size(80, 24) else { return }
+        // One line where it fits, "n/a on threads:" over "the kernel preempts" where narrow (here).
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let top = try #require(lines.firstIndex { $0.contains("Blocking regions") }, "\(text)")
+        #expect(lines[top + 1].contains("n/a on threads:"), "\(lines[top + 1])")
+        #expect(lines[top + 2].contains("the kernel preempts"), "\(lines[top + 2])")
+        #expect(FiguresGlossaryTests.glossary.contains("n/a on threads: the kernel preempts"))
+    }
+
+    /// Pool mode: the queue's length and its peak since the previous frame are on the screen; in a recording made
+    /// before the peak existed it is "n/a", never 0.
+    @Test func aPoolShowsItsQueueAndItsPeak() {
+        var s = PanelFixtures.threads(40, alive: 4)
+        s.threads?.mode = "pool"
+        s.threads?.capacity = 4
+        s.threads?.queueDepth = 17
+        s.threads?.queuePeak = 48
+        var h = PanelHistory()
+        h.append(s)
+        let text = PanelSnapshotTests.render(Size(200, 60), s, h).text
+        #expect(text.contains("queue 17 (peak 48)"), "\(text)")
+        s.threads?.queuePeak = nil
+        #expect(PanelSnapshotTests.render(Size(200, 60), s, h).text.contains("queue 17 (peak n/a)"))
+    }
 }

@@ -26,6 +26,15 @@ struct ParkLimitTests {
         #expect(parked > 50 && parked < 300, "parked \(parked)")
     }
 
+    /// The plain-thread twin: a thread per parked connection, stopped at the same descriptor limit.
+    @Test func descriptorLimitStopsTheThreadSocketPresetWithABanner() throws {
+        let m = try Self.memory("threads-parked-sockets", under: "--nofile=300")
+        let limit = try #require(m["limit"] as? String)
+        #expect(limit.hasPrefix("file descriptors: RLIMIT_NOFILE 300 reached"), "\(limit)")
+        let parked = try #require(m["parkedTasks"] as? Int)
+        #expect(parked > 50 && parked < 300, "parked \(parked)")
+    }
+
     @Test func addressSpaceLimitStopsTheSleepPresetWithABanner() throws {
         // 1.5 GB of address space: the process itself takes well under 1 GB, 10,000 stacks need another 0.7 GB.
         let m = try Self.memory("vt-parked", under: "--as=1500000000")
@@ -33,5 +42,15 @@ struct ParkLimitTests {
         #expect(limit.hasPrefix("address space: RLIMIT_AS"), "\(limit)")
         let parked = try #require(m["parkedTasks"] as? Int)
         #expect(parked < 10_000, "parked \(parked)")
+    }
+
+    /// Ten thousand OS threads reserve 80 GB of address space (8 MiB default stacks): 20 GB of RLIMIT_AS stops
+    /// threads-parked at the address-space banner before a stack mapping is refused.
+    @Test func addressSpaceLimitStopsTheThreadSleepPresetWithABanner() throws {
+        let m = try Self.memory("threads-parked", under: "--as=20000000000")
+        let limit = try #require(m["limit"] as? String)
+        #expect(limit.hasPrefix("address space: RLIMIT_AS"), "\(limit)")
+        let parked = try #require(m["parkedTasks"] as? Int)
+        #expect(parked > 100 && parked < 10_000, "parked \(parked)")
     }
 }

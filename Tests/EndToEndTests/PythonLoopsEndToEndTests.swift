@@ -41,4 +41,45 @@ import Testing
         let slow = (lag["slowCallbacks"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
         #expect(!slow.isEmpty && !slow.allSatisfy { $0.hasPrefix("(not caught") }, "\(slow)")
     }
+
+    /// gevent hub figures (issue 16): greenlet switches, and gevent's own monitor thread (the py-gevent preset
+    /// enables it at 20 ms) reporting the workload's 50 ms blocking call by name; greenlets are not counted.
+    @Test(.enabled(if: has("gevent"))) func pyGeventHeadlessJSONHasSwitchesAndMonitorReports() throws {
+        let r = try Self.summary(preset: "py-gevent")
+        #expect(r.status == 0, "\(r.err)")
+        let loop = try #require((r.json["loops"] as? [[String: Any]])?.first, "\(r.json)")
+        let switches = try #require(loop["greenletSwitches"] as? Int, "\(loop)")
+        #expect(switches > 0)
+        let rate = try #require(loop["greenletSwitchesPerSecond"] as? Double, "\(loop)")
+        #expect(rate > 0)
+        let reports = try #require(loop["geventMonitorReports"] as? Int, "\(loop)")
+        #expect(reports >= 1, "\(loop)")
+        let culprit = try #require(loop["geventMonitorLastCulprit"] as? String, "\(loop)")
+        #expect(culprit.contains("(py-gevent.py:"), "\(culprit)")  // a frame of the workload, by line
+        let slow = (r.json["lag"] as? [String: Any])?["slowCallbacks"] as? [[String: Any]] ?? []
+        #expect(
+            slow.contains { ($0["name"] as? String)?.contains("(gevent monitor: blocked 20+ ms)") == true }, "\(slow)")
+    }
+
+    /// The hub's figures survive a recording: the replayed summary is the live one, switches and reports included.
+    @Test(.enabled(if: has("gevent"))) func aRecordedGeventRunReplaysWithTheHubsFigures() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "qvtop-gevent-\(UUID().uuidString).qvrec"
+        )
+        .path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let binary = try E2E.binary()
+        let live = try E2E.run(
+            [
+                binary, "run", "--preset", "py-gevent", "--python-bin", Self.python ?? "python3", "--headless",
+                "--duration", "2", "--record", file, "--json",
+            ], timeout: 60)
+        #expect(live.status == 0, "\(live.err)")
+        let replay = try E2E.run([binary, "replay", file, "--headless", "--json"])
+        #expect(replay.status == 0, "\(replay.err)")
+        #expect(replay.out == live.out)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(replay.out.utf8)) as? [String: Any])
+        let loop = try #require((json["loops"] as? [[String: Any]])?.first, "\(json)")
+        #expect((loop["greenletSwitches"] as? Int ?? 0) > 0, "\(loop)")
+    }
 }

@@ -38,6 +38,13 @@ import Testing
         let one = InvariantSnapshot(runtime: "loop", threads: 1, rounds: n, increments: 200 * n, cacheFills: 32 * n)
         s.mnLoop = MNLoopSnapshot(
             threads: threads, injectorDepth: i % 2, tasksAlive: 9 - i % 3, invariant: [mn, one])
+        // The M:N loop's heartbeat lag: absent in some frames (a section without it decodes it as nil).
+        if i % 4 != 3 {
+            s.mnLoop?.lag = LagSummary(
+                p50Ms: 0.1 * Double(i), p99Ms: 1.5 + Double(i), maxMs: 9 + Double(i), slotP99Ms: 2,
+                recentMs: Double(i % 3),
+                buckets: i % 2 == 0 ? [n, 2 * n, 3, 0, 0, 0, 0, 0, 0, 1] : [])
+        }
         return s
     }
 
@@ -51,6 +58,21 @@ import Testing
         #expect(decoded.frames == frames)
         #expect(decoded.frames[5].mnLoop == nil)
         #expect(decoded.frames[11].mnLoop?.invariant[0].lostUpdates == 187)
+        // The M:N loop's heartbeat lag rides in its own section: present where it was, nil where it was not.
+        #expect(decoded.frames[10].mnLoop?.lag?.p99Ms == 11.5)
+        #expect(decoded.frames[3].mnLoop != nil && decoded.frames[3].mnLoop?.lag == nil)
+    }
+
+    /// A frame written before the lag section existed (the M:N section alone) decodes the lag as nil.
+    @Test func aFrameWithoutTheLagSectionDecodesItAsNil() throws {
+        var f = Self.frame(2, section: true)
+        f.mnLoop?.lag = nil
+        var enc = RecordEncoder()
+        var bytes = enc.start(Synthetic.metadata)
+        enc.snapshot(f, into: &bytes)
+        let decoded = try RecordingReader.decode(bytes, name: "mn-old")
+        let mn = try #require(decoded.frames.first?.mnLoop)
+        #expect(mn.lag == nil && mn.invariant.count == 2)
     }
 
     @Test(arguments: [UInt16(1), 2])

@@ -41,3 +41,25 @@ import Testing
         #expect(decoded.frames.allSatisfy { $0.memory == nil })
     }
 }
+
+extension MemorySectionTests {
+    /// The kernel-side figures (threads-parked: page tables and kernel stacks per parked task) survive a recording
+    /// in their own section; frames without them (every frame of a recording made before them) decode them as nil.
+    @Test func kernelSideFiguresRoundTripAndAreNilWithout() throws {
+        var frames = Synthetic.busyFrames(count: 30, seed: 11)
+        for i in frames.indices {
+            frames[i].memory = MemorySnapshot(
+                rssBytes: 120_000_000, baselineRSSBytes: 29_000_000, parkedTasks: 10_000, bytesPerParked: 9979.5)
+            if i % 3 != 0 { frames[i].memory?.pageTablesPerParked = 4152.3 + Double(i) }
+            if i % 4 != 0 { frames[i].memory?.kernelStacksPerParked = i == 5 ? -14.2 : 16_384 }
+        }
+        var enc = RecordEncoder()
+        var bytes = enc.start(Synthetic.metadata)
+        for f in frames { enc.snapshot(f, into: &bytes) }
+        let decoded = try RecordingReader.decode(bytes, name: "memory kernel")
+        #expect(decoded.frames == frames)
+        #expect(decoded.frames[0].memory?.pageTablesPerParked == nil)
+        #expect(decoded.frames[0].memory?.kernelStacksPerParked == nil)
+        #expect(decoded.frames[5].memory?.kernelStacksPerParked == -14.2)
+    }
+}

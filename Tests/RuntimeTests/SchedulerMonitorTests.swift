@@ -175,14 +175,64 @@ struct SchedulerMonitorTests {
     /// the other worker, and the first one parks. A parked worker runs nothing: the monitor must not report it as
     /// held by a hog (a stale "has a current fiber" did), nor start a retake that would never end.
     @Test func aWorkerParkedAfterAHandoffIsNoHog() throws {
-        let s = try Scheduler(.init(carriers: 2, blocking: .handoff, hogThresholdNanos: 2_000_000))
+        // A 20 ms threshold: a stale "has a current fiber" is flagged after one, and under TSan a fiber's start alone
+        // can take the 2 ms this test used (one hog seen in CI's TSan run with nothing stale).
+        let s = try Scheduler(.init(carriers: 2, blocking: .handoff, hogThresholdNanos: 20_000_000))
         defer { s.shutdown() }
         for i in 0..<20 {
             let h = s.spawn(name: "io-\(i)") { Scheduler.blocking { usleep(3_000) } }
             #expect(joinBounded(h) != nil)
         }
-        usleep(30_000)  // 15 thresholds with nothing running
+        usleep(300_000)  // 15 thresholds with nothing running
         let m = s.metrics()
         #expect(m.hogsDetected == 0 && m.hogRetakes == 0, "\(m.hogsDetected) hogs, \(m.hogRetakes) retakes")
+    }
+
+    /// `bench spawn`'s shape: one fiber spawns a burst of short fibers for 200 ms without a scheduling point, on
+    /// two carriers under handoff, while the other worker steals and runs them. The spawner is reported (it does
+    /// hold its carrier), but no retake starts: the other worker already takes its queue, and a retake's extra
+    /// carrier only ran the burst on three threads (the spawn regression of issue 14's 5 % condition).
+    @Test func aSpawnBurstServedByTheOtherWorkerStartsNoRetake() throws {
+        let s = try Scheduler(.init(carriers: 2, blocking: .handoff, hogThresholdNanos: 20_000_000))
+        defer { s.shutdown() }
+        let ran = Atomic<Int>(0)
+        let burst = s.spawn(name: "burst", kind: "cpu") { () -> Int in
+            var spawned = 0
+            let end = qv_now_ns() &+ 200_000_000
+            while qv_now_ns() < end {
+                for _ in 0..<64 { s.spawn { ran.add(1, ordering: .relaxed) } }  // relaxed: a count.
+                spawned += 64
+            }
+            return spawned
+        }
+        let spawned = try #require(joinBounded(burst))
+        let deadline = qv_now_ns() &+ 10_000_000_000
+        while ran.load(ordering: .relaxed) < spawned && qv_now_ns() < deadline { usleep(1_000) }  // relaxed: a count.
+        let m = s.metrics()
+        #expect(ran.load(ordering: .relaxed) == spawned)  // relaxed: a count, read after the waits above.
+        #expect(m.hogsDetected >= 1, "the burst holds its carrier for 10 thresholds")
+        #expect(m.hogRetakes == 0, "\(m.hogRetakes) retakes, \(m.hogQueueMoves) fibers moved")
+    }
+
+    /// The rule's other side: with both carriers held by hogs nobody else can take their queues, so under handoff
+    /// a retake still runs the fiber queued behind one of them before the hogs end.
+    @Test func hogsOnEveryCarrierAreStillRetaken() throws {
+        let s = try Scheduler(.init(carriers: 2, blocking: .handoff, hogThresholdNanos: 10_000_000))
+        defer { s.shutdown() }
+        let ran = Atomic<Bool>(false)
+        let started = Atomic<Int>(0)
+        let hogs = (0..<2).map { i in
+            s.spawn(name: "hog-\(i)", kind: "cpu") { () -> Bool in
+                started.add(1, ordering: .sequentiallyConsistent)
+                while started.load(ordering: .sequentiallyConsistent) < 2 {}
+                if i == 0 { s.spawn(name: "queued") { ran.store(true, ordering: .sequentiallyConsistent) } }
+                let end = qv_now_ns() &+ 2_000_000_000
+                while !ran.load(ordering: .sequentiallyConsistent) && qv_now_ns() < end {}
+                return ran.load(ordering: .sequentiallyConsistent)
+            }
+        }
+        let results = hogs.map { joinBounded($0) }
+        #expect(results.allSatisfy { $0 == true }, "\(results)")
+        #expect(s.metrics().hogRetakes >= 1)
     }
 }

@@ -412,3 +412,44 @@ extension HeadlessTests.FiberClaimTests {
                 + "slot p99 \(handoff.lag.slotP99Ms) ms")
     }
 }
+
+// Memory per parked task (issue 15): presets vt-parked (fibers) and threads-parked (plain OS threads).
+extension HeadlessTests.FiberClaimTests {
+    /// "Threads cost more per parked task than fibers", asserted by the figures the memory panel shows and the
+    /// JSON carries, measured on this machine: this process's cost per parked task, `memory.bytesPerParked` (RSS
+    /// over the baseline / parked tasks) plus `memory.pageTablesPerParked` (VmPTE over its baseline / parked),
+    /// and the system-wide `memory.kernelStacksPerParked`. Shrunk to 2,000 parked tasks each (the shipped presets
+    /// park 10,000); each figure must be a measurement (present: a missing figure fails; RSS above one page), and
+    /// the threads' above the fibers'. (RSS alone is close: ~9.5 KiB a parked thread, ~9 KiB a parked fiber in a
+    /// debug build; what a thread costs more is kernel memory, its page tables and its kernel stack.)
+    @Test func threadsCostMorePerParkedTaskThanFibers() throws {
+        func perParked(_ name: String) throws -> (MemorySnapshot, Int) {
+            var p = try Shipped.preset(name)
+            p.workload.park?.count = 2000
+            let summary = try #require(try HeadlessRun.summary(preset: p, seconds: 2))
+            let m = try #require(summary.memory, "\(name): no memory figures")
+            let parked = try #require(m.parkedTasks, "\(name): parked n/a")
+            #expect(parked >= 1990, "\(name): only \(parked) parked")
+            return (m, parked)
+        }
+        /// RSS and page tables per parked task: what this process pays.
+        func own(_ m: MemorySnapshot, _ name: String) throws -> Double {
+            let rss = try #require(m.bytesPerParked, "\(name): bytes per parked task n/a")
+            #expect(rss >= 4096, "\(name): a parked task touched at least one stack page: \(rss) B")
+            return rss + (try #require(m.pageTablesPerParked, "\(name): page tables per parked task n/a"))
+        }
+        let (f, fibers) = try perParked("vt-parked")
+        let (t, threads) = try perParked("threads-parked")
+        let (fiber, thread) = (try own(f, "vt-parked"), try own(t, "threads-parked"))
+        #expect(thread > 1.2 * fiber, "RSS + page tables per parked task: threads \(thread) B, fibers \(fiber) B")
+        let fiberKernel = try #require(f.kernelStacksPerParked, "vt-parked: kernel stacks per parked task n/a")
+        let threadKernel = try #require(t.kernelStacksPerParked, "threads-parked: kernel stacks per parked task n/a")
+        // A thread's kernel stack is 16 KiB on x86-64 and arm64; other processes' threads move the system-wide sum.
+        #expect(threadKernel > fiberKernel + 8192, "kernel stacks: threads \(threadKernel) B, fibers \(fiberKernel) B")
+        print(
+            "per parked task: fibers RSS \(Int(f.bytesPerParked ?? 0)) B + page tables \(Int(f.pageTablesPerParked ?? 0)) B"
+                + ", kernel stacks \(Int(fiberKernel)) B (\(fibers) parked); threads RSS \(Int(t.bytesPerParked ?? 0)) B"
+                + " + page tables \(Int(t.pageTablesPerParked ?? 0)) B, kernel stacks \(Int(threadKernel)) B"
+                + " (\(threads) parked)")
+    }
+}

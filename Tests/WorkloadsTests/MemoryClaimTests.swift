@@ -86,3 +86,21 @@ extension HeadlessTests {
         #expect(b.check(parked: 10)?.hasPrefix("memory:") == true)
     }
 }
+
+// Memory per parked task on plain threads: the shipped presets park 10,000 (asleep) and 9,000 (in read) OS
+// threads; switching away joins every one of them and closes every descriptor within 1 s.
+extension HeadlessTests.ParkTeardownTests {
+    @Test func threadSleepPresetTearsDownWithinASecond() throws { try Self.parkedAndTornDown("threads-parked") }
+    @Test func threadSocketPresetTearsDownWithinASecond() throws {
+        try Self.parkedAndTornDown("threads-parked-sockets")
+    }
+
+    /// Switching between the fiber and thread parking presets mid-parking leaks nothing.
+    @Test func switchingThreadAndFiberParkingPresetsLeaksNothing() throws {
+        let (fds, fdsAfter, threads, threadsAfter, worst) = try HeadlessTests.LiveSourceTests.switchRound(
+            ["threads-parked", "vt-parked", "threads-parked-sockets", "vt-parked-sockets"], count: 6, dwell: 0.3)
+        #expect(threadsAfter <= threads, "threads \(threads) → \(threadsAfter)")
+        #expect(fdsAfter <= fds, "fds \(fds) → \(fdsAfter)")
+        #expect(worst < 1_000_000_000, "worst switch \(Double(worst) / 1e6) ms")
+    }
+}

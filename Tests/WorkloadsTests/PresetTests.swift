@@ -240,6 +240,8 @@ import Testing
                 // invariant, CPU hogs and the monitor, many workers.
                 "threads", "threads-http", "vt-http", "asyncio-http", "vt-parked", "vt-parked-sockets", "vt-million",
                 "asyncio-mn", "vt-hog", "vt-hog-handoff", "vt-256", "loops-16",
+                // Memory per parked task on plain threads: the parking presets' twins.
+                "threads-parked", "threads-parked-sockets",
             ])
         #expect(Set(names).count == names.count)
         let models = catalog.presets.map(\.scheduler.model)

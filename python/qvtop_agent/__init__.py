@@ -77,6 +77,8 @@ WATCHDOG_S = float(os.environ.get("QVTOP_WATCHDOG_MS", str(max(1.0, SLOW_MS - OV
 GC_BLOCKING_MS = 1.0
 #: Heartbeat lag histogram bucket upper bounds, ms (Telemetry's LagSummary.bucketBoundsMs).
 LAG_BOUNDS_MS = (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, float("inf"))
+#: The same bounds in ns (``Histogram.record`` compares integers; ``b * 1e6`` is exact for these).
+_LAG_BOUNDS_NS = tuple(b * 1e6 for b in LAG_BOUNDS_MS)
 BUSY_WINDOW_S = 1.0
 #: Length of the measurement window opened once per snapshot (busy share, jobs, ready peak).
 WINDOW_S = float(os.environ.get("QVTOP_WINDOW_MS", "10")) / 1000.0
@@ -118,14 +120,19 @@ class Histogram:
         return ((cls.SUB + sub + 1) << (e - 3)) - 1
 
     def record(self, ns, count=1):
-        ns = max(0, int(ns))
-        i = ns if ns < 8 else self.index(ns)
+        ns = int(ns) if ns > 0 else 0
+        if ns < 8:
+            i = ns
+        else:
+            e = ns.bit_length() - 1  # Histogram.index, inlined: one call less per heartbeat
+            i = (e - 2) * 8 + ((ns >> (e - 3)) & 7)
         counts = self.counts
         counts[i] = counts.get(i, 0) + count
         self.total += count
         if ns > self.max:
             self.max = ns
-        self.coarse[bisect.bisect_left(LAG_BOUNDS_MS, ns / 1e6)] += count
+        # The first coarse bucket (≤ 0.1 ms) is an on-time beat's: no search for it.
+        self.coarse[0 if ns <= _LAG_BOUNDS_NS[0] else bisect.bisect_left(_LAG_BOUNDS_NS, ns)] += count
 
     def percentile(self, p):
         """Value at quantile ``p`` (0…1), ns: the bucket's upper bound, capped at the max seen."""
@@ -157,12 +164,21 @@ class _Lag:
     def tick(self, now):
         """The heartbeat of slot ``k`` ran at ``now``: returns its lateness (s) and advances ``k`` past
         every slot already passed (each skipped slot late by ``now - slot``)."""
-        due = self.due()
-        late = max(0.0, now - due)
-        self.beats.record(late * 1e9)
-        self.recent_ns = max(self.recent_ns, int(late * 1e9))
+        k = self.k
+        late = now - (self.origin + k * self.period)
+        if late < 0.0:
+            late = 0.0
+        ns = int(late * 1e9)
+        self.beats.record(ns)
+        if ns > self.recent_ns:
+            self.recent_ns = ns
         last = int((now - self.origin) / self.period)
-        j = self.k
+        if last <= k:
+            # The common case, a beat within its own slot: that slot is late by the beat's lateness.
+            self.slots.record(ns)
+            self.k = k + 1
+            return late
+        j = k
         # A long stall skips many slots: record them in one pass, bounded by a minute of slots.
         stop = min(last, self.k + 60000)
         while j <= stop:
@@ -310,6 +326,7 @@ class LoopState:
         self.gevent = None  # the hub, when this state watches gevent's hub
         self.switches = None  # greenlet switches (gevent: the loop thread's greenlet trace counts them)
         self.monitor_reports = 0  # gevent's monitor thread's blocking reports (monitor thread writes)
+        self.monitor_last = None  # the last named report: {"t", "name", "at_least_ms"} (monitor thread writes)
 
 
 class _HubLoop:
@@ -615,17 +632,21 @@ class Agent:
             if frame is None and g is not None:
                 frame = sys._current_frames().get(st.thread)
             where = culprit_of(frame) if frame is not None else None
-            st.culprit = "%s (gevent monitor: blocked %.0f ms)" % (
-                where or getattr(g, "name", None) or "the hub",
-                getattr(event, "blocking_time", 0) * 1000,
-            )
+            name = where or getattr(g, "name", None) or "the hub"
+            blocked_ms = getattr(event, "blocking_time", 0) * 1000
+            st.culprit = "%s (gevent monitor: blocked %.0f+ ms)" % (name, blocked_ms)
+            # One assignment of a new dict: the sampler thread reads it whole or not at all.
+            st.monitor_last = {"t": self.now_s(), "name": name, "at_least_ms": blocked_ms}
 
     # -- executor ------------------------------------------------------------------------------
-    def pool_snapshot(self, loop, frames):
+    def pool_snapshot(self, loop):
+        """The default executor of ``loop`` (sampler thread). The threads' stacks are read only when
+        the executor has threads: ``sys._current_frames()`` builds a frame object per thread."""
         ex = getattr(loop, "_default_executor", None)
         if ex is None or not isinstance(ex, concurrent.futures.ThreadPoolExecutor):
             return None
         threads = list(getattr(ex, "_threads", ()))
+        frames = sys._current_frames() if threads else {}
         states = []
         busy = 0
         now = self.clock()
@@ -724,7 +745,6 @@ class Agent:
     def sample(self):
         """One snapshot line's object."""
         now = self.clock()
-        frames = sys._current_frames()
         loops = []
         pool = None
         states = list(self.loops)
@@ -773,10 +793,18 @@ class Agent:
                     "lag": st.lag.summary() if st.lag is not None else None,
                     "switches": st.switches,
                     "monitor_reports": st.monitor_reports if st.gevent is not None else None,
+                    # gevent: is gevent's own monitor thread running (the program enabled it), and its last
+                    # named blocking report; null for other loops.
+                    "monitor_thread": (
+                        getattr(st.gevent, "periodic_monitoring_thread", None) is not None
+                        if st.gevent is not None
+                        else None
+                    ),
+                    "monitor_last": st.monitor_last,
                 }
             )
             if pool is None:
-                pool = self.pool_snapshot(loop, frames)
+                pool = self.pool_snapshot(loop)
             self.open_window(st)
         with self.lock:
             events, self.events = self.events, []

@@ -69,6 +69,40 @@ class LagTests(unittest.TestCase):
         self.assertEqual(lag.summary()["recent_ms"], 0)  # recent is per interval
 
 
+    def test_the_on_time_fast_path_records_what_the_general_path_would(self):
+        # Ticks within their own slot take tick()'s short path; late ones the slot walk. Both must
+        # give the histograms the definition gives: each beat's lateness, and each slot's lateness
+        # (now - slot) for every slot up to now. Seeded: on-time, slightly late and stalled beats.
+        import random
+
+        rng = random.Random(7)
+        lag = _Lag(origin=0.0, period=0.001)
+        beats, slots = Histogram(), Histogram()
+        k, now = 1, 0.0
+        for _ in range(2000):
+            due = k * 0.001
+            now = max(now, due) + rng.choice([0.0, 0.00002, 0.0004, 0.0013, 0.012])
+            beats.record(max(0.0, now - due) * 1e9)
+            last = int(now / 0.001)
+            for j in range(k, max(last, k) + 1):
+                slots.record(max(0.0, now - j * 0.001) * 1e9)
+            lag.tick(now)
+            k = max(last + 1, k + 1)
+            self.assertEqual(lag.k, k)
+        for mine, ref in ((lag.beats, beats), (lag.slots, slots)):
+            self.assertEqual(mine.counts, ref.counts)
+            self.assertEqual(mine.coarse, ref.coarse)
+            self.assertEqual((mine.total, mine.max), (ref.total, ref.max))
+        self.assertGreater(lag.beats.coarse[0], 0)  # the seed did take the short path…
+        self.assertGreater(lag.slots.total, lag.beats.total)  # …and the slot walk
+
+    def test_coarse_buckets_split_at_the_millisecond_bounds(self):
+        for ms, bucket in ((0.1, 0), (0.1 + 1e-6, 1), (0.5, 1), (1, 2), (2.000001, 4), (100, 8), (100.001, 9)):
+            h = Histogram()
+            h.record(ms * 1e6)
+            self.assertEqual(h.coarse.index(1), bucket, ms)
+
+
 class AwaitKindTests(unittest.TestCase):
     def test_waiting_tasks_are_classified_by_what_they_await(self):
         async def main():
@@ -427,6 +461,8 @@ class GeventTests(unittest.TestCase):
         self.assertIsInstance(loop["ready"], int)  # the hub's pending callbacks
         self.assertGreaterEqual(loop["switches"], 8)  # worker <-> hub, around each of 4 sleeps
         self.assertEqual(loop["monitor_reports"], 0)  # the program did not enable gevent's monitor
+        self.assertIs(loop["monitor_thread"], False)  # ... and the stream says so (reports: n/a, not 0)
+        self.assertIsNone(loop["monitor_last"])
 
     def test_gevent_monitor_threads_blocking_report_names_the_stall(self):
         proc, lines, _ = _run_agent(
@@ -451,6 +487,10 @@ class GeventTests(unittest.TestCase):
         slow = [e for s in snaps for e in s["events"] if e["kind"] == "slowCallback"]
         named = [e["name"] for e in slow if "gevent monitor" in e["name"]]
         self.assertTrue(any(n.startswith("load_index (prog.py:") for n in named), slow)
+        last = snaps[-1]["loops"][0]
+        self.assertIs(last["monitor_thread"], True)
+        self.assertTrue(last["monitor_last"]["name"].startswith("load_index (prog.py:"), last["monitor_last"])
+        self.assertAlmostEqual(last["monitor_last"]["at_least_ms"], 50, delta=1)  # gevent's threshold
 
 
 try:

@@ -71,7 +71,9 @@ enum CodePane {
         let cols = body.columns(2, gap: 1)
         drawListing(into: &grid, rect: cols[0], title: l.syncTitle ?? "sync: as a fiber runs it", source: l.sync)
         drawListing(into: &grid, rect: cols[1], title: l.asyncTitle ?? "async: as a loop task", source: l.async)
-        if !foot.isEmpty {
+        if !foot.isEmpty, let note = l.note {
+            grid.line(foot, 0, note, style: .dim)
+        } else if !foot.isEmpty {
             grid.spans(
                 foot, 0,
                 [

@@ -201,9 +201,16 @@ enum LagPanel {
 }
 
 /// The latest slow callbacks (loop models) or long blocking regions (fiber models), newest first, with the
-/// culprit, the duration, the worker or loop, and when.
+/// culprit, the duration, the worker or loop, and when. Plain threads have neither: the kernel preempts, so a long
+/// CPU section or blocking call holds only its own thread; the panel says so ("n/a"), never an empty list.
 enum SlowPanel {
-    static func title(_ model: SchedulerModel) -> String { model.usesFibers ? "Blocking regions" : "Slow callbacks" }
+    static func title(_ model: SchedulerModel) -> String {
+        model.usesFibers || model == .threads ? "Blocking regions" : "Slow callbacks"
+    }
+
+    /// The threads model's lines in this panel's place (the label first, on one line where it fits).
+    static let threadsLabel = "n/a on threads: the kernel preempts"
+    static let threadsWhy = "a long CPU section or blocking call holds only its own thread; the others run"
 
     static func draw(into grid: inout Grid, rect: Rect, snapshot s: Snapshot, history: PanelHistory) {
         let inner = grid.box(rect, title: title(s.model))
@@ -214,6 +221,18 @@ enum SlowPanel {
             let bottom = r.splitBottom(1)
             grid.line(bottom.bottom, 0, "dropped: \(Fmt.count(s.droppedEvents)) events", style: PanelPalette.blocked)
             r = bottom.rest
+        }
+        if s.model == .threads {
+            var row = 0
+            if DisplayWidth.of(threadsLabel) <= r.width {
+                grid.line(r, 0, threadsLabel, style: .bold)
+            } else {
+                grid.line(r, 0, "n/a on threads:", style: .bold)
+                if r.height > 1 { grid.line(r, 1, "the kernel preempts", style: .bold) }
+                row = 1
+            }
+            if r.height > row + 1 { grid.line(r, row + 1, threadsWhy, style: .dim) }
+            return
         }
         let events = history.notable.elements.reversed()
         if events.isEmpty {

@@ -16,8 +16,10 @@ enum DetailsPanel {
         let name = fibers ? "Carrier \(s.workers[index].id)" : "Event Loop \(index + 1)"
         let inner = grid.box(rect, title: "\(name) \(sep) details \(sep) Esc back").inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
-        let counters =
+        var counters =
             fibers ? workerCounters(s.workers[index]) : loopCounters(s.loops[index], arrow: grid.glyphs.arrowRight)
+        // gevent hub figures (issue 16).
+        if !fibers, let g = s.loops[index].gevent { counters += GeventHubLines.counters(g) }
         let wide = inner.width >= 70
         let counterWidth = wide ? 34 : inner.width
         let counterRect = Rect(inner.x, inner.y, counterWidth, min(inner.height, counters.count))

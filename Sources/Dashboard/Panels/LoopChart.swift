@@ -138,12 +138,15 @@ enum LoopChart {
             return
         }
         let layout = EventLoopLayout.make(rect, poolThreads: s.pool?.threadStates?.count, pool: s.pool != nil)
-        drawLoopBox(into: &grid, box: layout.loop, loop: loop, title: "Event Loop", selected: false, detailed: true)
+        let hub = GeventHubLines.isHub(s)
+        let title = hub ? "gevent hub" : "Event Loop"
+        drawLoopBox(into: &grid, box: layout.loop, loop: loop, title: title, selected: false, detailed: true)
         guard let pool = s.pool else {
-            if layout.loop.maxY < rect.maxY {
-                grid.line(
-                    rect, layout.loop.maxY - rect.y, "no to_thread pool: blocking calls run on the loop",
-                    style: .dim, x: 1)
+            var row = layout.loop.maxY - rect.y
+            // gevent hub figures (issue 16): switches and gevent's monitor under the hub's box.
+            if hub { row += GeventHubLines.draw(into: &grid, rect: rect, row: row, hub: loop.gevent) }
+            if row < rect.height {
+                grid.line(rect, row, "no to_thread pool: blocking calls run on the loop", style: .dim, x: 1)
             }
             return
         }

@@ -10,11 +10,13 @@ import Telemetry
 //   │ …                                      │ │ RUN rmw  busy 12%  hb lag 0.3ms     │
 //   │ lost updates 1,234 of 96,000 (1.3%)    │ └─────────────────────────────────────┘
 //   │ duplicate fills 57 of 1,337 · 120 rnds │
+//   │ hb lag now 1.3ms  p99 2.1ms  max 9.8ms │
 //   └────────────────────────────────────────┘
 //
 // Side by side when the flow is wide enough, stacked otherwise. Threads past what fits fold into one
 // "+N more" row. Every figure is the snapshot's (`Snapshot.mnLoop`); a snapshot without the section (a
-// recording made before it) shows "n/a".
+// recording made before it) shows "n/a". The M:N box's last row is its own heartbeat lag (`MNLoopSnapshot.lag`:
+// a heartbeat task on the M:N loop), beside the single loop's `hb lag`; "n/a" in a recording made before it.
 
 /// Where the two boxes go. Pure; tested through the snapshots.
 struct MNLoopLayout: Equatable {
@@ -26,8 +28,11 @@ struct MNLoopLayout: Equatable {
     /// Widths below this stack the boxes.
     static let besideWidth = 90
 
+    /// Rows of the M:N box besides one per thread: borders, the header, lost updates, duplicate fills, hb lag.
+    static let mnExtraRows = 6
+
     static func make(_ rect: Rect, threads: Int) -> MNLoopLayout {
-        let mnHeight = min(rect.height, threads + 5)
+        let mnHeight = min(rect.height, threads + mnExtraRows)
         if rect.width >= besideWidth {
             let mnWidth = rect.width * 3 / 5
             return MNLoopLayout(
@@ -41,7 +46,7 @@ struct MNLoopLayout: Equatable {
 
     /// Rows the chart wants at `width` for `threads` threads.
     static func preferredHeight(threads: Int, width: Int) -> Int {
-        width >= besideWidth ? max(threads + 5, loopHeight) : threads + 5 + loopHeight
+        width >= besideWidth ? max(threads + mnExtraRows, loopHeight) : threads + mnExtraRows + loopHeight
     }
 }
 
@@ -67,8 +72,8 @@ enum MNLoopChart {
             grid.line(r, 0, "n/a: no M:N loop in this snapshot", style: .dim)
             return
         }
-        // Rows: header, threads (folded), two figure rows.
-        let figureRows = min(2, max(0, r.height - 1))
+        // Rows: header, threads (folded), two invariant rows, the heartbeat lag row.
+        let figureRows = min(3, max(0, r.height - 1))
         let threadRows = max(0, r.height - 1 - figureRows)
         drawHeader(into: &grid, r)
         let shown = mn.threads.count <= threadRows ? mn.threads.count : max(0, threadRows - 1)
@@ -84,7 +89,23 @@ enum MNLoopChart {
                 style: .dim)
         }
         let inv = mn.invariant.first { $0.runtime == "mn-loop" }
-        drawFigures(into: &grid, r, 1 + threadRows, inv, rows: figureRows)
+        drawFigures(into: &grid, r, 1 + threadRows, inv, rows: min(2, figureRows))
+        if figureRows > 2 { drawLag(into: &grid, r, 1 + threadRows + 2, mn.lag) }
+    }
+
+    /// The M:N loop's heartbeat lag: now (the worst tick of the interval), p99 and max over the run.
+    static func drawLag(into grid: inout Grid, _ r: Rect, _ row: Int, _ lag: LagSummary?) {
+        guard let l = lag else {
+            grid.spans(r, row, [("hb lag ", .plain), ("n/a", .dim)])
+            return
+        }
+        grid.spans(
+            r, row,
+            [
+                ("hb lag ", .plain), ("now ", .dim), (Fmt.ms(l.recentMs), PanelPalette.lag(l.recentMs)),
+                ("  p99 ", .dim), (Fmt.ms(l.p99Ms), PanelPalette.lag(l.p99Ms)),
+                ("  max ", .dim), (Fmt.ms(l.maxMs), PanelPalette.lag(l.maxMs)),
+            ])
     }
 
     /// Columns of a thread row (and of the header): id, state, queue and its bar, jobs stolen in/out, the top

@@ -6,7 +6,7 @@ import Telemetry
 
 enum MemoryPanel {
     /// Rows the panel takes (borders included).
-    static let height = 6
+    static let height = 8
 
     static func draw(into grid: inout Grid, rect: Rect, memory m: MemorySnapshot) {
         let inner = grid.box(rect, title: "Memory").inset(dx: 1, dy: 0)
@@ -37,8 +37,15 @@ enum MemoryPanel {
             ("parked", parked, PanelPalette.parked),
             ("per parked", Fmt.na(m.bytesPerParked) { ByteCount.text($0) } + " (above base)", .bold),
             ("stack res.", stacks, .plain),
+            // What the kernel keeps per parked task (no RSS shows it): this process's page tables, and every
+            // process's kernel stacks (system-wide).
+            ("page tbl.", Fmt.na(m.pageTablesPerParked, signedBytes) + " (own)", .plain),
+            ("kern. stk", Fmt.na(m.kernelStacksPerParked, signedBytes) + " (system-wide)", .plain),
         ]
     }
+
+    /// A difference in bytes: what other processes freed meanwhile can make a system-wide one negative ("−1.2 KiB").
+    static func signedBytes(_ v: Double) -> String { v < 0 ? "−" + ByteCount.text(-v) : ByteCount.text(v) }
 
     /// The one-row banner of a preset stopped at a system limit.
     static func drawBanner(into grid: inout Grid, rect: Rect, limit: String) {

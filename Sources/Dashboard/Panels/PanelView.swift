@@ -102,13 +102,20 @@ public struct CodeListing: Hashable, Sendable {
     public var syncTitle: String? = nil
     /// The async column's title; nil: "async: as a loop task".
     public var asyncTitle: String? = nil
+    // The asyncio invariant's listings (asyncio-mn): the same code on both loops, not two colours of it.
+    /// The pane's footer; nil: the function-colouring note ("async / await spread to every caller …").
+    public var note: String? = nil
 
-    public init(kind: String, sync: String, async: String, syncTitle: String? = nil, asyncTitle: String? = nil) {
+    public init(
+        kind: String, sync: String, async: String, syncTitle: String? = nil, asyncTitle: String? = nil,
+        note: String? = nil
+    ) {
         self.kind = kind
         self.sync = sync
         self.async = async
         self.syncTitle = syncTitle
         self.asyncTitle = asyncTitle
+        self.note = note
     }
 }
 
@@ -234,7 +241,8 @@ public struct PanelPlan: Hashable, Sendable {
             return FiberChartLayout.preferredHeight(
                 width: width, carriers: max(1, s.workers.count), maxHeight: maxHeight)
         case .eventLoop:
-            guard let pool = s.pool else { return 7 }
+            // A gevent hub's two lines of its own go between its box and the "no to_thread pool" line.
+            guard let pool = s.pool else { return 7 + (GeventHubLines.isHub(s) ? GeventHubLines.unavailable.count : 0) }
             return (width - (pool.threads - 1)) / max(1, pool.threads) >= 10 ? 6 + 3 + 4 + 1 : 6 + 2 + 4
         case .loopPerThread:
             // Boxes of 4 rows per loop when they fit, else one row per loop (LoopGroupLayout).

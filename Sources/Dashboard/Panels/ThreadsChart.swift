@@ -111,6 +111,8 @@ enum ThreadsChart {
         if t.mode == "pool" {
             states.append(("  idle \(Fmt.count(t.idle))", .dim))
             states.append(("  queue \(Fmt.na(t.queueDepth, Fmt.count))", PanelPalette.runnable))
+            // The peak since the previous frame: a burst the pool drained between two frames still shows.
+            states.append((" (peak \(Fmt.na(t.queuePeak, Fmt.count)))", .dim))
         }
         grid.spans(h, 1, states)
         if let b = banner(t) { grid.line(h, 2, b, style: PanelPalette.blocked) }

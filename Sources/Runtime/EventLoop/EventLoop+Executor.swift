@@ -21,7 +21,7 @@ extension EventLoop {
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         if inLoop {
-            ready.append(Item(job: .preferred(unowned), enqueuedAt: now))
+            appendReady(Item(job: .preferred(unowned), enqueuedAt: now))
         } else {
             submit(InboxItem(body: .preferred(unowned), enqueuedAt: clock.now()))
         }
@@ -32,7 +32,7 @@ extension EventLoop {
     @inline(__always)
     func enqueueIsolated(_ job: UnownedJob) {
         if inLoop {
-            ready.append(Item(job: .task(job), enqueuedAt: now))
+            appendReady(Item(job: .task(job), enqueuedAt: now))
         } else {
             submit(InboxItem(body: .task(job), enqueuedAt: clock.now()))
         }
@@ -55,6 +55,16 @@ extension EventLoop {
 
     public func isIsolatingCurrentContext() -> Bool? { inLoop }
 
+    /// Queues a job the loop thread itself made runnable (a callback's `callSoon`, a task it woke) and raises the
+    /// ready high-water mark there: a burst queued inside one job peaks before the next iteration can count it,
+    /// and a job of the same batch may already have left the queue by then. Only the loop thread calls this.
+    @inline(__always)
+    func appendReady(_ item: Item) {
+        ready.append(item)
+        // relaxed: a statistic, as in `submit`.
+        published.readyHighWater.raise(ready.count + inboxCount.load(ordering: .relaxed))
+    }
+
     func submit(_ item: InboxItem) {
         inbox.withLock { $0.append(item) }
         let waiting = inboxCount.add(1, ordering: .sequentiallyConsistent).newValue
@@ -68,7 +78,7 @@ extension EventLoop {
     /// asyncio's `call_soon` / `call_soon_threadsafe`: runs `body` on the loop in FIFO order. Any thread.
     public func callSoon(name: String? = nil, _ body: @escaping @Sendable () -> Void) {
         if inLoop {
-            ready.append(
+            appendReady(
                 Item(job: name.map { .named(NamedJob(name: $0, body: body)) } ?? .callback(body), enqueuedAt: now))
         } else {
             submit(InboxItem(body: .callback(body, name), enqueuedAt: clock.now()))

@@ -79,7 +79,7 @@ extension EventLoop {
     public func yield() async {
         await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
             if inLoop {
-                ready.append(Item(job: .resume(c), enqueuedAt: now))
+                appendReady(Item(job: .resume(c), enqueuedAt: now))
             } else {
                 submit(InboxItem(body: .resume(c), enqueuedAt: clock.now()))
             }

@@ -100,6 +100,28 @@ public struct FiberStack: @unchecked Sendable {
     }
 }
 
+/// Why `StackPool.tryAcquire` could not hand out a stack: the kernel refused even an unguarded slab (out of
+/// memory, RLIMIT_AS, or `vm.max_map_count`). A scheduler does not start the fiber and reports this instead.
+public struct StackMapError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The errno of the refused `mmap` (ENOMEM for every limit above).
+    public var errno: Int32
+    /// Bytes of the refused mapping (a slab of `stacks` stacks).
+    public var bytes: Int
+    /// Stacks the refused slab would have held.
+    public var stacks: Int
+
+    public init(errno: Int32, bytes: Int, stacks: Int) {
+        self.errno = errno
+        self.bytes = bytes
+        self.stacks = stacks
+    }
+
+    public var description: String {
+        let why = errno == ENOMEM ? "ENOMEM: out of memory, address space or mappings" : "errno \(errno)"
+        return "fiber stacks: the kernel refused a mapping of \(stacks) stacks (\(bytes >> 10) KiB; \(why))"
+    }
+}
+
 /// Hands out fiber stacks and takes them back. Thread-safe (one pthread mutex); used on fiber
 /// creation and completion only, never on the switch path.
 ///
@@ -113,6 +135,22 @@ public struct FiberStack: @unchecked Sendable {
 ///   back with `madvise(MADV_DONTNEED)` (its address range stays in the slab): one call per slab once every
 ///   stack of the slab is free (until then they wait, not handed out), or per run of adjacent stacks when the
 ///   pool must trim early (an acquire finds no free stack, `pendingLimit`, `trimPending()`).
+/// - many stacks returned at once (`release(contentsOf:)`: a scheduler's shutdown drops every parked fiber) are
+///   given back in address order: guarded ones past the cache unmapped and slab ones madvised in runs of adjacent
+///   stacks, one call per run, whole slabs merged across slab boundaries (the kernel merges adjacent slabs of one
+///   kind into one mapping). See "Bulk release" below.
+/// - when the kernel refuses a slab, `tryAcquire` throws `StackMapError` (a scheduler then does not start the
+///   fiber and reports the refusal); only `acquire`, for the standalone `Fiber`, stops the process then.
+///
+/// ## Bulk release
+/// A million parked fibers dropped at shutdown gave their stacks back one `release` at a time: ~24,500 guarded
+/// stacks past the cache unmapped one `munmap` each, ~15,600 slabs madvised one call each, every call a TLB
+/// shoot-down on every CPU the process runs on (docs/performance.md, "Session 7"). `release(contentsOf:)` takes the
+/// mutex once, sorts what it cannot cache by address and makes one `munmap` per run of adjacent guarded stacks
+/// (their guard pages included) and one `madvise` per run of adjacent slab stacks. Rejected: keeping the guarded
+/// stacks mapped with their pages madvised away (fewer calls still, but ~57,000 mappings held after the preset
+/// that needed them is gone, against the budget of every later one); freeing in a background thread (the pages
+/// are what the next preset needs back, and the second is for the whole teardown).
 /// - a thread may attach a *carrier cache* (`attachCarrierCache`): up to `carrierCacheCapacity`
 ///   free stacks of one size that only that thread touches, refilled from and flushed to the shared
 ///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Every scheduler
@@ -153,6 +191,8 @@ public final class StackPool: @unchecked Sendable {
         public var notice: String?
         /// Free stacks held in carrier caches (as of their last batch transfer).
         public var carrierCached = 0
+        /// `munmap` and `madvise` calls made so far to give stacks' memory back (each a TLB shoot-down).
+        public var releaseCalls = 0
     }
 
     /// Most free stacks one carrier cache holds.
@@ -311,9 +351,20 @@ public final class StackPool: @unchecked Sendable {
 
     public var stats: Stats { locked { counters } }
 
-    /// A stack of at least `size` usable bytes (rounded up to whole pages). Crashes only when the
-    /// kernel refuses even an unguarded slab (out of address space or memory).
+    /// A stack of at least `size` usable bytes (rounded up to whole pages), for a standalone `Fiber` (whose
+    /// initialiser cannot fail): stops the process when the kernel refuses even an unguarded slab. A scheduler
+    /// uses `tryAcquire`.
     public func acquire(size requested: Int = FiberStack.defaultSize) -> FiberStack {
+        do {
+            return try tryAcquire(size: requested)
+        } catch {
+            fatalError("StackPool.acquire: \(error) (a standalone Fiber cannot report it; schedulers use tryAcquire)")
+        }
+    }
+
+    /// A stack of at least `size` usable bytes (rounded up to whole pages). Throws when the kernel refuses even an
+    /// unguarded slab (out of memory, address space or mappings); the pool is unchanged then. Any thread.
+    public func tryAcquire(size requested: Int = FiberStack.defaultSize) throws(StackMapError) -> FiberStack {
         // Fast path: the calling carrier's own cache, no lock (ownership: see "Carrier caches").
         let cached = withCarrierCache(
             matching: { $0.requested == requested || $0.size == FiberStack.roundedSize(requested) },
@@ -326,7 +377,8 @@ public final class StackPool: @unchecked Sendable {
         if let cached { return cached }
         let size = FiberStack.roundedSize(requested)
         var notice: String?
-        let stack: FiberStack = locked {
+        var refused: StackMapError?
+        let stack: FiberStack? = locked {
             // In place through the dictionary's modify accessor: no copy of the free list per acquire.
             if freeLists[size]?.isEmpty ?? true { trimPendingLocked() }
             if let s = freeLists[size]?.popLast() {
@@ -355,7 +407,8 @@ public final class StackPool: @unchecked Sendable {
                 if counters.notice == nil { counters.notice = notice } else { notice = nil }
             }
             guard let slab = FiberStack.mapSlab(size: size, count: slabStacks) else {
-                fatalError("StackPool: cannot map a slab of \(slabStacks) × \(size) B stacks (errno \(qv_errno()))")
+                refused = StackMapError(errno: qv_errno(), bytes: size * slabStacks, stacks: slabStacks)
+                return nil
             }
             counters.slabStacks += slab.count
             mapped.append(contentsOf: slab)
@@ -368,6 +421,7 @@ public final class StackPool: @unchecked Sendable {
             return slab[0]
         }
         if let notice, let h = noticeHandler { h(notice) }
+        guard let stack else { throw refused ?? StackMapError(errno: 0, bytes: 0, stacks: 0) }
         return stack
     }
 
@@ -388,6 +442,49 @@ public final class StackPool: @unchecked Sendable {
         locked { releaseLocked(stack) }
     }
 
+    /// Takes back many stacks no fiber runs on any more, under one lock: up to `maxCachedStacks` per size stay
+    /// free with their pages, the rest go back to the kernel in address order, one call per run of adjacent
+    /// stacks (see "Bulk release"). Any thread; `Scheduler.shutdown` calls it with every dropped fiber's stack.
+    public func release(contentsOf stacks: [FiberStack]) {
+        guard !stacks.isEmpty else { return }
+        locked {
+            var unmap: [FiberStack] = []
+            for s in stacks {
+                counters.inUse -= 1
+                if freeLists[s.size]?.count ?? 0 < maxCachedStacks {
+                    freeLists[s.size, default: []].append(s)
+                    counters.free += 1
+                } else if s.isGuarded {
+                    noteUnmapped(s)
+                    unmap.append(s)
+                } else if let slab = slabOf(s) {
+                    pendingTrim[slab.base, default: []].append(s)
+                    pendingCount += 1
+                    counters.free += 1
+                } else {  // unreachable: every slab is recorded
+                    giveBack(s.mapping, s.size)
+                    freeLists[s.size, default: []].append(s)
+                    counters.free += 1
+                }
+            }
+            unmap.sort { UInt(bitPattern: $0.mapping) < UInt(bitPattern: $1.mapping) }
+            var i = 0
+            while i < unmap.count {  // one munmap per run of adjacent guarded stacks (guard page + stack each)
+                let start = unmap[i].mapping
+                var end = start + unmap[i].size + FiberStack.pageSize
+                i += 1
+                while i < unmap.count, unmap[i].mapping == end {
+                    end += unmap[i].size + FiberStack.pageSize
+                    i += 1
+                }
+                munmap(start, end - start)
+                counters.releaseCalls += 1
+            }
+            counters.guardedMapped -= unmap.count
+            trimPendingLocked()
+        }
+    }
+
     /// Under the mutex: takes back one stack into the shared list (or unmaps/madvises it).
     private func releaseLocked(_ stack: FiberStack) {
         counters.inUse -= 1
@@ -396,13 +493,14 @@ public final class StackPool: @unchecked Sendable {
             if stack.isGuarded {
                 noteUnmapped(stack)
                 stack.unmapGuarded()
+                counters.releaseCalls += 1
                 counters.guardedMapped -= 1
                 return
             }
             // Slab stack: keep the address range, give the pages back — in batches (`trimPendingLocked`).
             counters.free += 1
             guard let slab = slabOf(stack) else {
-                madvise(stack.mapping, stack.size, MADV_DONTNEED)  // unreachable: every slab is recorded
+                giveBack(stack.mapping, stack.size)  // unreachable: every slab is recorded
                 freeLists[stack.size, default: []].append(stack)
                 return
             }
@@ -410,7 +508,7 @@ public final class StackPool: @unchecked Sendable {
             pendingCount += 1
             if let waiting = pendingTrim[slab.base], waiting.count * stack.size == slab.length {
                 // The whole slab is free: its pages go back in one call.
-                madvise(UnsafeMutableRawPointer(bitPattern: slab.base), slab.length, MADV_DONTNEED)
+                if let start = UnsafeMutableRawPointer(bitPattern: slab.base) { giveBack(start, slab.length) }
                 freeLists[stack.size, default: []].append(contentsOf: waiting)
                 pendingTrim[slab.base] = nil
                 pendingCount -= waiting.count
@@ -444,30 +542,46 @@ public final class StackPool: @unchecked Sendable {
     }
 
     /// Under the mutex: gives back the pages of every pending slab stack, one `madvise(MADV_DONTNEED)` per run of
-    /// adjacent stacks, then makes them free stacks. Measured: one call per stack
-    /// cost a million-fiber shutdown ~10 s, mostly the TLB flush each call makes on every thread of the process
-    /// (docs/performance.md, "Parked fibers"). A pending stack is not in a free list, so none is handed out before
-    /// its pages are gone: an acquire that finds its free list empty trims first.
+    /// adjacent stacks — across slabs too: slabs are visited in address order and a wholly pending slab next to the
+    /// run extends it — then makes them free stacks. Measured: one call per stack cost a million-fiber shutdown
+    /// ~10 s, one per slab 2.4 s, mostly the TLB flush each call makes on every thread of the process
+    /// (docs/performance.md, "Parked fibers" and "Session 7"). A pending stack is not in a free list, so none is
+    /// handed out before its pages are gone: an acquire that finds its free list empty trims first.
     private func trimPendingLocked() {
         guard pendingCount > 0 else { return }
-        for (_, waiting) in pendingTrim {
-            let sorted = waiting.sorted { UInt(bitPattern: $0.mapping) < UInt(bitPattern: $1.mapping) }
-            var runStart = sorted[0].mapping
-            var runEnd = runStart + sorted[0].size
-            for st in sorted.dropFirst() {
-                if st.mapping == runEnd {
-                    runEnd += st.size
-                    continue
-                }
-                madvise(runStart, runEnd - runStart, MADV_DONTNEED)
-                runStart = st.mapping
-                runEnd = st.mapping + st.size
+        var runStart: UnsafeMutableRawPointer? = nil
+        var runEnd: UnsafeMutableRawPointer? = nil
+        /// Adds `[start, end)` to the current run, or gives the run back and starts a new one.
+        func extend(_ start: UnsafeMutableRawPointer, _ end: UnsafeMutableRawPointer) {
+            if let s = runStart, let e = runEnd, e == start {
+                runStart = s
+                runEnd = end
+                return
             }
-            madvise(runStart, runEnd - runStart, MADV_DONTNEED)
-            for st in sorted { freeLists[st.size, default: []].append(st) }
+            if let s = runStart, let e = runEnd { giveBack(s, e - s) }
+            runStart = start
+            runEnd = end
         }
+        for base in pendingTrim.keys.sorted() {
+            guard let waiting = pendingTrim[base], !waiting.isEmpty else { continue }
+            let length = slabOf(waiting[0])?.length ?? 0
+            if waiting.count * waiting[0].size == length, let start = UnsafeMutableRawPointer(bitPattern: base) {
+                extend(start, start + length)  // the whole slab
+            } else {
+                let sorted = waiting.sorted { UInt(bitPattern: $0.mapping) < UInt(bitPattern: $1.mapping) }
+                for st in sorted { extend(st.mapping, st.mapping + st.size) }
+            }
+            for st in waiting { freeLists[st.size, default: []].append(st) }
+        }
+        if let s = runStart, let e = runEnd { giveBack(s, e - s) }
         pendingTrim.removeAll()
         pendingCount = 0
+    }
+
+    /// Under the mutex: `madvise(MADV_DONTNEED)` of `[start, start + length)`, counted.
+    private func giveBack(_ start: UnsafeMutableRawPointer, _ length: Int) {
+        madvise(start, length, MADV_DONTNEED)
+        counters.releaseCalls += 1
     }
 
     /// Under the mutex: records a newly mapped guarded stack.

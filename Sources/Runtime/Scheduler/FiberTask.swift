@@ -174,19 +174,27 @@ class FiberTask: @unchecked Sendable {
     /// A fiber parked on a channel, mutex or semaphore must be off that primitive's waiter list first (a channel
     /// writes values straight into the waiting fiber's stack): `Scheduler.shutdown` does that.
     final func cancel() {
+        // A suspended stack goes back to the pool (nothing runs on it again); what its frames retained is leaked.
+        // The scheduler is alive here: cancel runs from spawn, a carrier or shutdown.
+        if let s = cancelKeepingStack() { scheduler.stackPool.release(s) }
+    }
+
+    /// `cancel()`, handing the suspended stack (discarded: nothing runs on it again) to the caller instead of the
+    /// pool; nil when the task had none or another caller won. `Scheduler.shutdown` gives all of them back in one
+    /// `StackPool.release(contentsOf:)`.
+    final func cancelKeepingStack() -> FiberStack? {
         // seq-cst: one winner; the join state's exchange below publishes the flag to joiners.
-        if cancelledFlag.exchange(true, ordering: .sequentiallyConsistent) { return }
+        if cancelledFlag.exchange(true, ordering: .sequentiallyConsistent) { return nil }
         dropBody()
         dropWaiter()
-        // A suspended stack goes back to the pool (nothing runs on it again); what its frames retained is leaked.
-        // The scheduler is alive here: cancel runs from spawn or shutdown.
-        if let s = stack {
+        let s = stack
+        if let s {
             stack = nil
             qv_fiber_discard(s.context)
-            scheduler.stackPool.release(s)
         }
         state.store(TaskState.done.rawValue, ordering: .sequentiallyConsistent)
         markDoneAndWakeJoiners()
+        return s
     }
 
     /// Forgets the fiber's sync waiter (breaking the task ↔ waiter cycle) and unregisters it from the
@@ -397,7 +405,8 @@ public struct JoinHandle<T>: @unchecked Sendable {
     /// True once the fiber's body has returned.
     public var isFinished: Bool { task.isDone && !task.isCancelled }
     /// True when the fiber will never return a result: it was spawned after `shutdown()`, or it was still
-    /// queued or parked when the scheduler shut down. `join(timeoutNanos:)` then returns nil at once and
+    /// queued or parked when the scheduler shut down, or its stack could not be mapped (`Scheduler.stackRefusal`).
+    /// `join(timeoutNanos:)` then returns nil at once and
     /// `tryJoin()` throws `SchedulerError.cancelled`.
     public var isCancelled: Bool { task.isDone && task.isCancelled }
     /// The fiber's name.

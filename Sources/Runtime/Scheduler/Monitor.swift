@@ -36,7 +36,12 @@
 // the victim's worker finds it, and goes back to the spare list — the extra carrier exists only while the hog
 // holds its own. A retake worker may itself be hogged by a fiber it runs; the monitor watches it like any worker
 // and retakes it in turn. Spare carriers come from the same pool as `blocking {}` handoffs (`maxSpareCarriers`);
-// with none left, the hog is only reported. Under `pin` nothing moves: the queue waits (idle workers may still
+// with none left, the hog is only reported. No retake either while another regular worker can take the hog's queue
+// itself (stealing on, that worker neither hogged nor pinned): it steals from the queue as it would from any busy
+// worker, and a retake would only add a thread beyond `carriers` on the same cores — a fiber spawning a burst without
+// a scheduling point (`bench spawn`'s root, ~150 ms for a million) was retaken on every run, with three threads
+// running the burst on two cores (docs/performance.md, "Session 7: the monitor and the spawn burst"). Go's `retake` likewise leaves a P whose
+// queue idle or spinning Ps can serve. Under `pin` nothing moves: the queue waits (idle workers may still
 // steal it, as ever). Shutdown joins the spare carriers with the others and cancels what retake workers hold.
 //
 // Ownership. The monitor thread alone starts and ends retakes, creates retake workers (appended to
@@ -113,19 +118,34 @@ extension Scheduler {
             _ = monitorParker.park(deadline: qv_now_ns() &+ monitorPeriodNanos)
             if stopping.load(ordering: .sequentiallyConsistent) { break }
             let now = qv_now_ns()
+            // First every worker's view, then the decisions: a retake depends on whether another worker can take
+            // the hog's queue (see "Retake" in the essay).
+            var stuckNow = [Bool](repeating: false, count: watched.count)
+            var canTake = [Bool](repeating: false, count: watched.count)
+            var ticks = [UInt64](repeating: 0, count: watched.count)
+            for i in 0..<watched.count {
+                let p = watched[i].published
+                // relaxed (the loads): gauges; a stale value delays a report by one period at most.
+                ticks[i] = p.runTick.load(ordering: .relaxed)
+                let state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed))
+                let annotated =
+                    state == .pinned || state == .stopped
+                    || watched[i].handoffsOutstanding.load(ordering: .relaxed) > 0
+                // A parked worker runs nothing, whatever `hasCurrent` last said (a stale true would keep a retake
+                // alive for good).
+                stuckNow[i] =
+                    ticks[i] == watch[i].lastTick && p.hasCurrent.load(ordering: .relaxed) && !annotated
+                    && state != .parked
+                // Unable to take another's queue: held past the threshold itself (one stuck period is not enough:
+                // the OS may have descheduled its thread for a moment), or pinned or stopped.
+                let held = stuckNow[i] && now &- watch[i].since >= threshold
+                canTake[i] = !held && state != .pinned && state != .stopped
+            }
             for i in 0..<watched.count {
                 let w = watched[i]
                 let p = w.published
-                // relaxed (the loads): gauges; a stale value delays a report by one period at most.
-                let tick = p.runTick.load(ordering: .relaxed)
-                let state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed))
-                let annotated =
-                    state == .pinned || state == .stopped || w.handoffsOutstanding.load(ordering: .relaxed) > 0
-                // A parked worker runs nothing, whatever `hasCurrent` last said (a stale true would keep a retake
-                // alive for good).
-                let stuck =
-                    tick == watch[i].lastTick && p.hasCurrent.load(ordering: .relaxed) && !annotated
-                    && state != .parked
+                let tick = ticks[i]
+                let stuck = stuckNow[i]
                 if !stuck {
                     if let culprit = watch[i].reported {
                         detachedEvent(
@@ -149,6 +169,7 @@ extension Scheduler {
                     detachedEvent(.blockingBegin, worker: w.id, other: RuntimeEventRecord.foundByMonitor, name: culprit)
                 }
                 if retaking && watch[i].retake == nil,
+                    !queueHasAnotherTaker(i, canTake: canTake),
                     let culprit = watch[i].reported,
                     let (r, isNew) = startRetake(of: w, culprit: culprit, known: watched[workers.count...])
                 {
@@ -169,6 +190,17 @@ extension Scheduler {
                     duration: end &- watch[i].since, name: culprit)
             }
         }
+    }
+
+    /// True when a worker other than watched worker `i` can take `i`'s queue itself — a regular worker that is not
+    /// held by a hog nor pinned, with stealing on — so a retake's extra carrier thread is not needed (Go's `retake`
+    /// likewise leaves a P whose queue idle or spinning Ps can serve). Only regular workers' queues are stolen
+    /// from; a retake worker's queue has no other taker. `canTake` is indexed like the monitor's `watched` list,
+    /// regular workers first. Monitor thread.
+    private func queueHasAnotherTaker(_ i: Int, canTake: [Bool]) -> Bool {
+        guard stealLimit > 0, i < workers.count else { return false }
+        for j in 0..<workers.count where j != i && canTake[j] { return true }
+        return false
     }
 
     /// "name (kind)", or whichever is set; "unnamed fiber" when neither.

@@ -210,9 +210,13 @@ extension Scheduler {
         dropped += fdWaits.drainAll()
         ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
         // Cancel them: their handles report `isCancelled` and joiners (plain threads included) return.
-        // cancel() also returns the task's stack to the pool; only the one caller
-        // that wins cancel() touches the task (a plain thread's wake may race to cancel it too).
-        for t in dropped { t.cancel() }
+        // Only the one caller that wins the cancel touches the task (a plain thread's wake may race to cancel it
+        // too). Their stacks go back in one call: one munmap/madvise per run of adjacent stacks (StackPool, "Bulk
+        // release"), not one per stack.
+        var stacks: [FiberStack] = []
+        stacks.reserveCapacity(dropped.count)
+        for t in dropped { if let s = t.cancelKeepingStack() { stacks.append(s) } }
+        stackPool.release(contentsOf: stacks)
         carriersLock.withLock { cs in
             for c in cs.all { c.worker = nil }
             cs.spares.removeAll()

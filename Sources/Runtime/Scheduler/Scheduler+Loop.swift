@@ -74,7 +74,12 @@ extension Scheduler {
         if let s = t.stack {
             context = s.context
         } else {
-            let s = stackPool.acquire(size: configuration.stackSize)
+            let s: FiberStack
+            do throws(StackMapError) {
+                s = try stackPool.tryAcquire(size: configuration.stackSize)
+            } catch {
+                return refuseStart(t, on: w, error)  // past a memory limit: not started, reported (Scheduler+Stacks)
+            }
             t.stack = s
             context = s.context
             // Unmanaged: the ctx holds an unretained back pointer; `t` (held by this frame for the whole

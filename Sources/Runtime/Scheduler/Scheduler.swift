@@ -277,6 +277,12 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Where spawned fibers' stacks come from (`.shared` unless the caller passes a private pool).
     public let stackPool: StackPool
+    /// Fibers not started for want of a stack, and the last refused mapping's errno, bytes and stacks: written by
+    /// the refusing carrier, read by `stackRefusal` (Scheduler+Stacks.swift).
+    let stackRefusals = Atomic<UInt64>(0)
+    let stackRefusalErrno = Atomic<Int32>(0)
+    let stackRefusalBytes = Atomic<Int>(0)
+    let stackRefusalStacks = Atomic<Int>(0)
 
     /// Carrier threads alive in the process, over every scheduler (a leak check for tests).
     public static var liveCarrierThreads: Int { liveThreads.load(ordering: .relaxed) }  // relaxed: gauge.

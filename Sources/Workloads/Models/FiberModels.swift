@@ -271,6 +271,10 @@ final class FiberModel: Model {
                     if n % ParkBudget.batch == 0, let limit = budget.check(parked: n) {
                         return progress.stop(limit: limit)
                     }
+                    // The budget's estimate was not enough: the kernel refused a stack (the fiber was not started).
+                    if let refused = host.scheduler.stackRefusal {
+                        return progress.stop(limit: "\(refused) after \(n) parked tasks")
+                    }
                     let body: () -> Void
                     switch park.on {
                     case .sleep:
@@ -418,7 +422,10 @@ final class FiberModel: Model {
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
         let parked = snapshot.fibers.parked
         snapshot.memory = memory.withLock {
-            $0.sample(parked: parked, target: parking?.target, limit: parking?.limit, stacks: scheduler.stackPool)
+            // A refused stack is a limit too, in a preset that parks nothing as well (Scheduler+Stacks.swift).
+            $0.sample(
+                parked: parked, target: parking?.target, limit: parking?.limit ?? scheduler.stackRefusal?.description,
+                stacks: scheduler.stackPool)
         }
         return snapshot
     }

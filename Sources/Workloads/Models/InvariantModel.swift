@@ -27,8 +27,19 @@
 // - `wrappingAdd` for the counter: atomic, so nothing would be lost; that is the fix, not the asyncio code.
 // - Counting lost updates continuously from a global counter: see above; rounds make the figure exact.
 //
-// `sample` reads the M:N loop's metrics, the single loop's metrics and ring (both never block the runtime
-// threads) and the rounds' published totals, and hands them to `MNLoopSampler` and `LoopSampler`.
+// # Heartbeat lag on both loops
+// The single loop's heartbeat is its own timer (`EventLoop.Configuration.heartbeat`, its `LagRecorder`). The
+// M:N loop gets one measured the same way: a heartbeat task on the M:N executor sleeps to the next slot of its
+// grid and records how late it resumed, in the one lag recorder (`SharedLagRecorder`, as the fiber heartbeat:
+// the task resumes on any of the loop's threads, so the recorder sits behind its `SpinLock`). Its lateness is
+// what an M:N loop task waiting for a timer felt: a timer due while every thread runs jobs waits for a thread
+// to look at the timer heap (`MultiLoop.Configuration.timerCheckEvery`). It is one more task on the loop
+// (`tasks alive` counts it). Rejected: a heartbeat built into `MultiLoop` (its other users need none, and a
+// task here measures what a loop task feels: a resume on whichever thread is free); a second recorder type
+// (the house rule is one lag recorder).
+//
+// `sample` reads the M:N loop's metrics and heartbeat, the single loop's metrics and ring (all never block the
+// runtime threads) and the rounds' published totals, and hands them to `MNLoopSampler` and `LoopSampler`.
 
 import Foundation
 import Runtime
@@ -93,6 +104,17 @@ enum InvariantSteps {
         }
     }
     // END invariant cache
+
+    // BEGIN invariant task
+    /// One task of a round, the same on both loops: an await only between the steps, never inside one.
+    static func task(_ s: InvariantState, index i: Int, spec: InvariantSpec, on runtime: some InvariantRuntime) async {
+        for j in 0..<spec.steps {
+            bump(s, windowMicros: spec.windowMicros)
+            fill(s, key: (i + j) % spec.cacheKeys, owner: i + 1, windowMicros: spec.windowMicros)
+            await runtime.yieldNow()
+        }
+    }
+    // END invariant task
 }
 
 /// A runtime the invariant workload runs on: what asyncio code needs of a loop here.
@@ -162,12 +184,7 @@ func runInvariantRounds(
         let state = InvariantState(keys: spec.cacheKeys)
         do {
             try await runtime.gather(spec.tasks, name: "rmw") { i in
-                for j in 0..<spec.steps {
-                    InvariantSteps.bump(state, windowMicros: spec.windowMicros)
-                    InvariantSteps.fill(
-                        state, key: (i + j) % spec.cacheKeys, owner: i + 1, windowMicros: spec.windowMicros)
-                    await runtime.yieldNow()
-                }
+                await InvariantSteps.task(state, index: i, spec: spec, on: runtime)
             }
         } catch {
             return
@@ -198,6 +215,8 @@ final class InvariantModel: Model {
     private let stopping = StopFlag()
     private let mnTotals: InvariantTotals
     private let loopTotals: InvariantTotals
+    /// The M:N loop's heartbeat: ticked by the heartbeat task (on any of the loop's threads), read by the sampler.
+    let mnHeartbeat: SharedLagRecorder
     // protected by its lock: set by start(), taken (set to nil) by stop(), read by the sampler.
     private let runtime = Locked<Runtime?>(nil)
     // protected by its lock; only the sampling thread uses it (the lock just makes that checkable).
@@ -217,6 +236,8 @@ final class InvariantModel: Model {
         mnTotals = InvariantTotals(runtime: "mn-loop", threads: preset.scheduler.mnLoopThreads)
         loopTotals = InvariantTotals(runtime: "loop", threads: 1)
         samplers = Locked((MNLoopSampler(), LoopSampler(sessionStart: sessionStart)))
+        // The single loop's period (`heartbeat_ms`), floored at 10 µs as the other models' heartbeats.
+        mnHeartbeat = SharedLagRecorder(period: .nanoseconds(Int64(max(preset.scheduler.heartbeatMs * 1e6, 10_000))))
     }
 
     func start() throws(ModelError) {
@@ -245,8 +266,25 @@ final class InvariantModel: Model {
         }
         runtime.withLock { $0 = Runtime(mn: mn, loop: loop) }
         let (spec, stop, mnTotals, loopTotals) = (spec, stopping, mnTotals, loopTotals)
+        startHeartbeat(on: mn)
         mn.spawn(name: "rounds") { await runInvariantRounds(on: mn, spec: spec, totals: mnTotals, stop: stop) }
         loop.spawn(name: "rounds") { await runInvariantRounds(on: loop, spec: spec, totals: loopTotals, stop: stop) }
+    }
+
+    /// The M:N loop's heartbeat task (see "Heartbeat lag on both loops"); it ends when the model stops or the
+    /// loop's shutdown cancels its sleep.
+    private func startHeartbeat(on mn: MultiLoop) {
+        let (lag, stop) = (mnHeartbeat, stopping)
+        mn.spawn(name: "heartbeat") {
+            lag.start(at: Monotonic.now())
+            while !stop.isSet {
+                // The recorder keeps the grid: the next slot after the last tick (skipped slots count there).
+                let due = lag.nextDeadline
+                let now = Monotonic.now()
+                if due > now { try await mn.sleep(for: .nanoseconds(Int64(due - now))) }
+                lag.tick(now: Monotonic.now())
+            }
+        }
     }
 
     func stop() {
@@ -273,7 +311,8 @@ final class InvariantModel: Model {
         let invariant = [mnTotals.snapshot, loopTotals.snapshot]
         samplers.withLock { s in
             s.loop.sample([loopMetrics], pools: [], events: records, into: &snapshot)
-            snapshot.mnLoop = s.mn.sample(mnMetrics, invariant: invariant, time: time)
+            snapshot.mnLoop = s.mn.sample(
+                mnMetrics, invariant: invariant, lag: mnHeartbeat.summary(resetRecent: true), time: time)
         }
         return snapshot
     }

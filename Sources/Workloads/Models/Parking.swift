@@ -18,14 +18,15 @@
 //   hard one first, `ParkedSockets.raiseDescriptorLimit`);
 // - address space and memory: `ParkBudget.check` before every batch of `ParkBudget.batch` tasks: the address
 //   space a task reserves (its stack mapping) against the soft RLIMIT_AS, and the memory it touches against
-//   MemAvailable, each with a reserve kept free. A stack mapping the kernel refuses is fatal in the runtime
-//   (`StackPool.acquire`), so the budget stops well before that;
+//   MemAvailable, each with a reserve kept free. Should the kernel refuse a stack all the same, the scheduler does
+//   not start that fiber and reports it (`Scheduler.stackRefusal`): the parker stops at it and the fiber model
+//   shows it as the limit;
 // - threads (the threads model): its own check of RLIMIT_NPROC and `kernel.threads-max` goes through the same
 //   `ParkProgress.stop(limit:)`.
 //
 // Rejected: a fallible `Scheduler.spawn` that reports a refused stack mapping. The stack is mapped by the
-// carrier when the fiber first runs, far from the spawner; and by then the process may be short of memory for
-// the report itself.
+// carrier when the fiber first runs, far from the spawner, so the refusal is reported by the scheduler instead
+// (Scheduler+Stacks.swift); the budget keeps it rare, as the process may by then be short of memory.
 
 import Foundation
 import Runtime

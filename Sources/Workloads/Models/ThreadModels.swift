@@ -293,6 +293,10 @@ final class ThreadsModel: Model {
     private let runtime = Mutex<Runtime?>(nil)
     // protected by its lock; only the sampling thread uses it.
     private let sampler: Mutex<ThreadsSampler>
+    // protected by its lock: the baseline is taken by start(), every sample by the sampling thread.
+    private let memory = Mutex(MemorySampler())
+    /// The preset's parked threads (`park`, ThreadParking.swift): how far parking got; nil when it parks none.
+    private let parking: ParkProgress?
 
     private struct Runtime {
         var signal: StopSignal
@@ -302,16 +306,22 @@ final class ThreadsModel: Model {
         /// The loopback HTTP server (on its own thread) and its clients' sockets, for `http` specs.
         var httpServer: HTTPServer? = nil
         var http: HTTPClient? = nil
+        /// The parked threads (`park`).
+        var parker: ThreadParker? = nil
     }
 
     init(preset: Preset, sessionStart: UInt64, starter: @escaping ThreadStarter = Models.osThreadStarter) {
         self.preset = preset
-        let mode = preset.scheduler.threads
+        var mode = preset.scheduler.threads
+        // `park` (per-task mode only): a slot of its own per parked thread, beside the workload's `cap`.
+        if case .perTask(let cap) = mode, let park = preset.workload.park { mode = .perTask(cap: cap + park.count) }
         table = ThreadTable(mode: mode, starter: starter)
         if case .pool(let size) = mode { queue = ThreadJobQueue(threads: size) } else { queue = nil }
         stats = preset.workload.tasks.map { KindStats(name: $0.name, kind: $0.kind) }
         heartbeat = SharedLagRecorder(period: .nanoseconds(Int64(max(preset.scheduler.heartbeatMs * 1e6, 10_000))))
-        sampler = Mutex(ThreadsSampler(kinds: preset.workload.tasks.map(\.name)))
+        // Parked threads record the kind after the workload's specs: `park`.
+        sampler = Mutex(ThreadsSampler(kinds: preset.workload.tasks.map(\.name) + ["park"]))
+        parking = preset.workload.park.map { ParkProgress(target: $0.count) }
     }
 
     func start() throws(ModelError) {
@@ -349,6 +359,18 @@ final class ThreadsModel: Model {
             signal.close()
             throw error
         }
+        var parker: ThreadParker? = nil
+        if let park = preset.workload.park, let parking {
+            do {
+                parker = try ThreadParker(park, progress: parking)
+            } catch {
+                httpServer?.stop()
+                queue?.close()
+                for t in pool { t.join() }
+                signal.close()
+                throw error
+            }
+        }
         // The `http` kind: the one sync client the fibers run, here on plain threads (SyncSocketIO blocks them).
         let http = httpServer.map { HTTPClient(port: $0.port) }
         let host = ThreadHost(start: startTask)
@@ -360,6 +382,7 @@ final class ThreadsModel: Model {
             beat = try startHeartbeat(signal)
         } catch {
             httpServer?.stop()
+            parker?.close()
             queue?.close()
             for t in pool { t.join() }
             signal.close()
@@ -367,7 +390,15 @@ final class ThreadsModel: Model {
         }
         runtime.withLock {
             $0 = Runtime(
-                signal: signal, arrivals: arrivals, heartbeat: beat, pool: pool, httpServer: httpServer, http: http)
+                signal: signal, arrivals: arrivals, heartbeat: beat, pool: pool, httpServer: httpServer, http: http,
+                parker: parker)
+        }
+        memory.withLock { $0.takeBaseline() }  // before anything is parked
+        if let park = preset.workload.park, let parker {
+            let (gate, table, kind) = (gate, table, preset.workload.tasks.count)
+            _ = parker.start(park, signal: signal, table: table) { body in
+                gate.pass { !signal.isSet && table.launch(name: "qv-parked", kind: kind, stop: signal, body) }
+            }
         }
         do {
             try arrivals.start()
@@ -469,11 +500,13 @@ final class ThreadsModel: Model {
         rt.httpServer?.stop()
         rt.http?.sockets.shutDownAll()
         gate.close()  // after this no thread of ours starts and no job is queued
+        rt.parker?.stop()  // the parker joined, every parked reader woken
         queue?.close()
         for t in rt.pool { t.join() }
         table.joinAll()
         rt.heartbeat.join()
         rt.http?.sockets.closeAll()
+        rt.parker?.close()
         rt.signal.close()
     }
 
@@ -490,10 +523,18 @@ final class ThreadsModel: Model {
             createFailed: table.createFailed.load(ordering: .relaxed),
             lastCreateError: table.lastCreateError.load(ordering: .relaxed),
             refusedAtCap: table.refusedAtCap.load(ordering: .relaxed),
-            queueDepth: queue?.depthNow.load(ordering: .relaxed))
+            queueDepth: queue?.depthNow.load(ordering: .relaxed),
+            // The pool's queue peak since the previous sample (the sampler is the one taker).
+            queuePeak: queue.map { $0.peak.take(current: $0.depthNow.load(ordering: .relaxed)) })
         sampler.withLock { $0.sample(read, into: &snapshot) }
         snapshot.lag = LagSummary(heartbeat.summary(resetRecent: true))
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
+        // Parked tasks here are threads blocked in the kernel (every reason, the workload's too), as a fiber
+        // model counts its parked fibers: the memory figures mean the same on both (docs/figures.md, "Memory").
+        let parked = snapshot.fibers.parked
+        snapshot.memory = memory.withLock {
+            $0.sample(parked: parked, target: parking?.target, limit: parking?.limit)
+        }
         return snapshot
     }
 }

@@ -249,14 +249,21 @@ private struct PresetParser {
         return spec
     }
 
-    /// `park = { count = N, on = "sleep" | "socket" }` (Parking.swift). Fiber models only, for now.
+    /// `park = { count = N, on = "sleep" | "socket" }` (Parking.swift; the threads model's: ThreadParking.swift).
+    /// Fiber models, and the threads model in per-task mode (a thread of its own per parked task).
     func parkSpec(_ r: FieldReader, scheduler: SchedulerConfig) throws(PresetError) -> ParkSpec? {
         guard let t = try r.table("park") else { return nil }
         try t.rejectUnknown(allowed: ["count", "on"])
-        guard scheduler.model.usesFibers else {
-            throw r.error("park", "park needs a fiber model (virtual-threads or green-threads) for now")
+        var most = ParkSpec.maxCount
+        if scheduler.model == .threads {
+            guard case .perTask = scheduler.threads else {
+                throw r.error("park", "park needs threads.mode = \"per-task\" (a thread of its own per parked task)")
+            }
+            most = ThreadParker.maxCount
+        } else if !scheduler.model.usesFibers {
+            throw r.error("park", "park needs a fiber model (virtual-threads or green-threads) or model threads")
         }
-        guard let count = try t.int("count", in: 1...ParkSpec.maxCount) else {
+        guard let count = try t.int("count", in: 1...most) else {
             throw r.error("park", "park.count is required")
         }
         return ParkSpec(count: count, on: try t.enumeration("on", ParkWait.self) ?? .sleep)

@@ -19,8 +19,10 @@ public struct MNLoopSampler: Sendable {
     public init() {}
 
     /// The section for one read taken at `time` (seconds since the session started). Call once per read, in
-    /// time order.
-    public mutating func sample(_ m: MultiLoopMetrics, invariant: [InvariantSnapshot], time: Double) -> MNLoopSnapshot {
+    /// time order. `lag`: the M:N loop's heartbeat task's recorder, read for this sample (nil: none, "n/a").
+    public mutating func sample(
+        _ m: MultiLoopMetrics, invariant: [InvariantSnapshot], lag: LoopLagSummary? = nil, time: Double
+    ) -> MNLoopSnapshot {
         let ratios = busy.ratios(time: time, busy: m.threads.map(\.busyNanos))
         if lastRuns.count != m.threads.count { lastRuns = [] }
         let previous = !lastRuns.isEmpty
@@ -38,7 +40,9 @@ public struct MNLoopSampler: Sendable {
                 maxQueueDepth: t.maxQueueDepth, busyRatio: ratios[i], topVictim: top, topVictimJobs: topJobs)
         }
         lastRuns = m.threads.map(\.runs)
-        return MNLoopSnapshot(
+        var section = MNLoopSnapshot(
             threads: threads, injectorDepth: m.injectorDepth, tasksAlive: m.tasksAlive, invariant: invariant)
+        section.lag = lag.map(LagSummary.init)
+        return section
     }
 }

@@ -11,6 +11,10 @@
 // - Fiber stacks: `StackPool.sampleResidency` — `mincore(2)` over a random sample of `stackSample` of the
 //   pool's mapped stacks per sample (not all of them: a million stacks would be a million syscalls), the
 //   mean resident bytes per stack. Free stacks in the pool are among those sampled (a parked preset has few).
+// - Kernel side, what no RSS shows (a parked OS thread's larger share): page tables per parked task, VmPTE of
+//   `/proc/self/status` over its baseline (this process's own); kernel stacks per parked task, KernelStack of
+//   `/proc/meminfo` over its baseline — system-wide (every process's threads), labelled so on screen. Both
+//   baselines are taken with the RSS one; both figures nil where the RSS one is.
 //
 // Ownership: a value owned by the one sampling thread, as FiberSampler.
 //
@@ -34,11 +38,20 @@ public enum ProcessMemory {
     }
 
     /// MemAvailable from `/proc/meminfo`, bytes; nil when unknown.
-    public static func memAvailable() -> UInt64? {
-        guard let text = readSmall("/proc/meminfo", limit: 8192) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-            let kb = line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) }
-            return kb.map { $0 * 1024 }
+    public static func memAvailable() -> UInt64? { kibField("/proc/meminfo", "MemAvailable:") }
+
+    /// This process's page tables (VmPTE of `/proc/self/status`), bytes; nil when unknown.
+    public static func pageTables() -> UInt64? { kibField("/proc/self/status", "VmPTE:") }
+
+    /// Every process's kernel stacks (KernelStack of `/proc/meminfo`: system-wide), bytes; nil when unknown.
+    public static func kernelStacks() -> UInt64? { kibField("/proc/meminfo", "KernelStack:") }
+
+    /// The "NAME:   N kB" line of a small /proc file, bytes; nil when absent.
+    static func kibField(_ path: String, _ name: String) -> UInt64? {
+        guard let text = readSmall(path, limit: 8192) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let kb = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first
+            return kb.flatMap { UInt64($0) }.map { $0 * 1024 }
         }
         return nil
     }
@@ -71,6 +84,9 @@ public struct MemorySampler: Sendable {
     public let stackSample: Int
     /// RSS when the model started, before parking (`takeBaseline`); nil before it is taken.
     public private(set) var baselineRSS: UInt64?
+    /// VmPTE and KernelStack (system-wide) when the baseline RSS was taken; nil before.
+    private var baselinePageTables: UInt64?
+    private var baselineKernelStacks: UInt64?
     private var rng: SplitMix64
     /// The last stack measurement: kept when the pool's mutex was busy this sample (the sampler never waits).
     private var lastStacks: StackPool.Residency?
@@ -81,7 +97,11 @@ public struct MemorySampler: Sendable {
     }
 
     /// Takes the baseline RSS now. The model, once its runtime is up and before it parks anything.
-    public mutating func takeBaseline() { baselineRSS = ProcessMemory.statm()?.resident }
+    public mutating func takeBaseline() {
+        baselineRSS = ProcessMemory.statm()?.resident
+        baselinePageTables = ProcessMemory.pageTables()
+        baselineKernelStacks = ProcessMemory.kernelStacks()
+    }
 
     /// One sample. `parked`: tasks parked now as the model counts them (nil: the model cannot say);
     /// `target` and `limit`: the preset's park target and the limit that stopped it; `stacks`: the fiber
@@ -94,6 +114,12 @@ public struct MemorySampler: Sendable {
             rssBytes: rss, baselineRSSBytes: baselineRSS, parkedTasks: parked, parkTarget: target, limit: limit)
         if let rss, let base = baselineRSS, let parked, parked >= MemorySnapshot.minimumParked {
             m.bytesPerParked = (Double(rss) - Double(base)) / Double(parked)
+            if let now = ProcessMemory.pageTables(), let base = baselinePageTables {
+                m.pageTablesPerParked = (Double(now) - Double(base)) / Double(parked)
+            }
+            if let now = ProcessMemory.kernelStacks(), let base = baselineKernelStacks {
+                m.kernelStacksPerParked = (Double(now) - Double(base)) / Double(parked)
+            }
         }
         if let stacks, let r = stacks.sampleResidency(limit: stackSample, using: &rng) ?? lastStacks {
             lastStacks = r

@@ -15,6 +15,10 @@
 //   wait on an executor future), ready → runnable, the loop's current task → running.
 // - ready → running delay: nil (the agent does not time each job: that would wrap every callback).
 // - the default executor → `PoolSnapshot`, one `PoolThreadSnapshot` per real thread.
+// - gevent's hub → `LoopSnapshot.gevent`: greenlet switches (cumulative, and per second between two
+//   snapshots on the agent's clock), gevent's monitor-thread reports (nil when the program did not enable
+//   the monitor) and its last named report; a loop streamed without `tasks` (the hub has no census) sets
+//   `Snapshot.tasksUncounted`, so the task counts are "n/a", not 0.
 // - events: slowCallback (a stall, named from the loop thread's stack) and blockingEnd (a GC pause
 //   on a loop's thread); times are the agent's, moved onto the session clock by `offset`.
 //
@@ -101,6 +105,17 @@ public struct AgentSnapshot: Codable, Sendable, Equatable {
         public var current: String?
         public var lastTask: String?
         public var lag: Lag?
+        // gevent hub figures: nil for asyncio loops.
+        public var switches: UInt64?
+        public var monitorReports: UInt64?
+        public var monitorThread: Bool?
+        public var monitorLast: MonitorReport?
+    }
+    /// gevent's monitor thread's last named blocking report (`loops[].monitor_last`).
+    public struct MonitorReport: Codable, Sendable, Equatable {
+        public var t: Double
+        public var name: String
+        public var atLeastMs: Double
     }
     public struct PoolThread: Codable, Sendable, Equatable {
         public var id: Int
@@ -222,6 +237,8 @@ public struct PythonSampler: Sendable {
     public var preset: String
     public var title: String
     private var lastJobs: [Int: UInt64] = [:]
+    /// Per loop id: the previous snapshot's (agent time, cumulative greenlet switches), for the rate.
+    private var lastSwitches: [Int: (t: Double, switches: UInt64)] = [:]
 
     public init(preset: String, title: String) {
         self.preset = preset
@@ -235,6 +252,7 @@ public struct PythonSampler: Sendable {
             model: a.loops.count > 1 ? .loopPerThread : .eventLoop)
         var counts = FiberCounts()
         var jobs: [Int: UInt64] = [:]
+        var switches: [Int: (t: Double, switches: UInt64)] = [:]
         s.loops = a.loops.map { l in
             let t = l.tasks ?? AgentSnapshot.Tasks()
             counts.total += t.total
@@ -246,16 +264,29 @@ public struct PythonSampler: Sendable {
             counts.parkedMutex += t.lock
             counts.parkedJoin += t.future + t.toThread
             if let j = l.jobs { jobs[l.id] = j }
-            return LoopSnapshot(
+            var loop = LoopSnapshot(
                 id: l.id, readyDepth: l.ready, maxReadyDepth: l.readyMax, readyPeak: l.readyPeak,
                 timersPending: l.timers, tasksAlive: l.tasks?.total, jobsRun: l.jobs, slowCallbacks: l.slow ?? 0,
                 busyRatio: l.busy, current: l.current,
                 jobsInInterval: l.jobs.flatMap { j in lastJobs[l.id].flatMap { j >= $0 ? j - $0 : nil } },
                 lastTask: l.lastTask,
                 lag: l.lag.map(LagSummary.init) ?? LagSummary(), readyDelay: nil)
+            if let n = l.switches {
+                switches[l.id] = (a.t, n)
+                loop.gevent = GeventHubSnapshot(
+                    switches: n, switchesPerSecond: Self.rate(n, at: a.t, since: lastSwitches[l.id]),
+                    monitorReports: l.monitorThread == false ? nil : l.monitorReports,
+                    lastReport: l.monitorLast.map {
+                        GeventBlockingReport(time: $0.t + offset, name: $0.name, atLeastMs: $0.atLeastMs)
+                    })
+            }
+            return loop
         }
         lastJobs = jobs
+        lastSwitches = switches
         s.fibers = counts
+        // A loop without a census (a gevent hub streams `tasks: null`) leaves the counts unknown, not 0.
+        if a.loops.contains(where: { $0.tasks == nil }) { s.tasksUncounted = true }
         s.lag = s.loops.max { $0.lag.maxMs < $1.lag.maxMs }?.lag ?? LagSummary()
         s.busyWindowSeconds = 1
         if let p = a.pool {
@@ -283,6 +314,15 @@ public struct PythonSampler: Sendable {
         }
         s.droppedEvents = (a.droppedEvents ?? 0) + (a.droppedLines ?? 0)
         return s
+    }
+}
+
+extension PythonSampler {
+    /// Switches per second between the previous sample and this one (agent times); nil without a previous
+    /// sample, when time did not advance, or when the count went back (a new hub).
+    static func rate(_ n: UInt64, at t: Double, since prev: (t: Double, switches: UInt64)?) -> Double? {
+        guard let prev, t > prev.t, n >= prev.switches else { return nil }
+        return Double(n - prev.switches) / (t - prev.t)
     }
 }
 

@@ -26,6 +26,9 @@ struct ThreadsRead: Sendable {
     var refusedAtCap: UInt64
     /// Pool mode only.
     var queueDepth: Int?
+    // The pool's queue peak (issue 15, wave 3).
+    /// Pool mode only: the queue's highest depth since the previous sample (taken: the sampler resets it).
+    var queuePeak: Int? = nil
 }
 
 /// Builds threads-model snapshots. Owned by one sampling thread.
@@ -47,6 +50,7 @@ struct ThreadsSampler: Sendable {
             createFailed: read.createFailed, lastCreateError: read.lastCreateError == 0 ? nil : read.lastCreateError,
             refusedAtCap: read.refusedAtCap, queueDepth: read.queueDepth,
             busyThreads: first ? nil : ratios.reduce(0, +))
+        t.queuePeak = read.queuePeak
         let pool: Bool
         if case .pool = read.mode { pool = true } else { pool = false }
         var counts = FiberCounts()

@@ -1,0 +1,86 @@
+import CRuntime
+import Foundation
+import Testing
+
+@testable import Runtime
+
+/// Shutdown with many fibers parked (issue 15: "switching away from such a preset tears everything down within
+/// 1 s"): the dropped fibers' stacks go back to the kernel in bulk, and memory and threads come back.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ParkedTeardownTests {
+    /// Resident and virtual bytes of this process (`/proc/self/statm`).
+    static func statm() -> (size: UInt64, resident: UInt64) {
+        let text = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+        let f = text.split(separator: " ").compactMap { UInt64($0) }
+        let page = UInt64(FiberStack.pageSize)
+        return f.count >= 2 ? (f[0] * page, f[1] * page) : (0, 0)
+    }
+
+    /// CPU time of the calling thread so far, ns (`CLOCK_THREAD_CPUTIME_ID`).
+    static func threadCPUNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// Threads of this process now (`/proc/self/task`).
+    static func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
+    }
+
+    /// Parks `n` fibers on hour-long sleeps on a scheduler with its own pool (the default policy: guarded stacks
+    /// up to `vm.max_map_count`'s budget, then slabs), waits until all are parked, shuts down.
+    /// Returns the shutdown's wall time and the pool after it.
+    static func parkAndShutDown(_ n: Int, pool: StackPool) throws -> (seconds: Double, rss: [UInt64], threads: [Int]) {
+        let threads0 = threadCount()
+        let rss0 = statm().resident
+        let s = try Scheduler(Scheduler.Configuration(carriers: 2), stackPool: pool)
+        for _ in 0..<n { _ = s.spawn { Scheduler.sleep(nanoseconds: 3_600_000_000_000) } }
+        let deadline = qv_now_ns() + 90_000_000_000
+        while s.metrics().fibers.parkedSleep < n && qv_now_ns() < deadline { usleep(20_000) }
+        #expect(s.metrics().fibers.parkedSleep >= n, "only \(s.metrics().fibers.parkedSleep) of \(n) parked")
+        let rssParked = statm().resident
+        let threadsParked = threadCount()
+        // This thread's CPU time (user and kernel): shutdown does its work here once the carriers are joined, and
+        // unlike the wall time it does not grow with the other processes' load on the machine.
+        let t0 = threadCPUNanos()
+        s.shutdown()
+        let seconds = Double(threadCPUNanos() - t0) / 1e9
+        return (seconds, [rss0, rssParked, statm().resident], [threads0, threadsParked, threadCount()])
+    }
+
+    /// 100,000 parked fibers (10,000 under TSan): shutdown gives their stacks back in fewer than one kernel call
+    /// per 20 stacks, its CPU time (the shutting-down thread's, user and kernel) stays under 4 µs per fiber in a
+    /// debug build (measured here: 4.6–4.9 µs with one call per guarded stack, 3.3 µs in bulk; the real figure is
+    /// `qvtop bench teardown`, release), RSS comes back to within a tenth of what parking added, and every carrier
+    /// thread is gone.
+    @Test func shutdownDropsAHundredThousandParkedFibersCheaplyAndGivesTheMemoryBack() throws {
+        let n = qv_fiber_tsan_enabled() != 0 ? 10_000 : 100_000
+        let pool = StackPool()
+        let callsBefore = pool.stats.releaseCalls
+        let (seconds, rss, threads) = try Self.parkAndShutDown(n, pool: pool)
+        // Bulk release: one munmap/madvise per run of adjacent stacks, not one per stack (the ~27,000 guarded
+        // stacks past the cache were ~27,000 munmaps) or per slab.
+        let calls = pool.stats.releaseCalls - callsBefore
+        // Under TSan the run is shrunk to 10,000 guarded stacks (no slabs), which land apart there (5,623 calls for
+        // 10,000 in CI) and TSan keeps its shadow memory: the call count and the RSS are asserted in the plain build (the
+        // full suite), the threads and the pool's count in both.
+        let plain = qv_fiber_tsan_enabled() == 0
+        if plain { #expect(calls < n / 20, "\(calls) munmap/madvise calls to give back \(n) stacks") }
+        let perFiber = seconds * 1e9 / Double(n)
+        print(
+            "teardown of \(n) parked fibers: \(calls) give-back calls, \(seconds) s CPU, \(Int(perFiber)) ns per fiber; RSS \(rss), threads \(threads)"
+        )
+        if plain {
+            #expect(perFiber < 4_000, "shutdown cost \(Int(perFiber)) ns per parked fiber (\(seconds) s for \(n))")
+        }
+        let added = Int64(rss[1]) - Int64(rss[0])
+        let left = Int64(rss[2]) - Int64(rss[0])
+        #expect(added > Int64(n) * 4096, "parking added only \(added) B of RSS")
+        if plain {
+            #expect(
+                left < added / 10, "RSS after teardown still \(left) B above the baseline (parking added \(added) B)")
+        }
+        #expect(threads[2] <= threads[0], "threads \(threads[0]) → \(threads[2]) after shutdown")
+        #expect(pool.stats.inUse == 0)
+    }
+}
