@@ -79,6 +79,23 @@ extension PanelFixtures {
         #expect(!text.contains("lost updates 0"))
     }
 
+    /// The heartbeat-lag panel beside the M:N loop says whose figures it shows: the single-threaded loop's (the M:N
+    /// loop's own lag is in its panel). A snapshot without an M:N loop keeps the plain title.
+    @Test func theLagPanelNamesTheLoopItShows() throws {
+        let s = PanelFixtures.asyncioMN(40)
+        var h = PanelHistory()
+        h.append(s)
+        let text = PanelSnapshotTests.render(Size(200, 60), s, h).text
+        let title = try #require(text.split(separator: "\n").first { $0.contains("Heartbeat lag") }, "\(text)")
+        #expect(title.contains("Heartbeat lag · ready → running · Event Loop, 1 thread"), "\(title)")
+        var plain = s
+        plain.mnLoop = nil
+        var h2 = PanelHistory()
+        h2.append(plain)
+        let other = PanelSnapshotTests.render(Size(200, 60), plain, h2).text
+        #expect(!other.contains("running · Event Loop, 1 thread"), "\(other)")
+    }
+
     /// The M:N loop shows its own heartbeat lag (not the single loop's), and "n/a" where a snapshot has none.
     @Test(arguments: sizes) func theMNLoopShowsItsOwnHeartbeatLag(size: Size) throws {
         var s = PanelFixtures.asyncioMN(40)

@@ -11,8 +11,12 @@ import Telemetry
 ///   sampled delays, or every loop job's queue delay), p50/p99/max and, with room, its log2 histogram;
 ///   "n/a" when the source has none.
 enum LagPanel {
-    static func title(_ grid: Grid) -> String {
-        "Heartbeat lag \(Character(grid.glyphs.separator)) \(readyLabel(grid))"
+    /// The panel's title. Beside an M:N loop (asyncio-mn), whose own lag is in its panel, the title names the loop
+    /// these figures are of: the single-threaded one.
+    static func title(_ grid: Grid, snapshot s: Snapshot) -> String {
+        let sep = Character(grid.glyphs.separator)
+        let base = "Heartbeat lag \(sep) \(readyLabel(grid))"
+        return s.mnLoop == nil ? base : "\(base) \(sep) Event Loop, 1 thread"
     }
 
     /// "ready → running" ("ready -> running" under ASCII glyphs).
@@ -44,7 +48,7 @@ enum LagPanel {
         let l = s.lag
         let lagging = l.recentMs >= PanelPalette.lagWarnMs
         let frame = lagging ? PanelPalette.blocked : PanelPalette.frame
-        let inner = grid.box(rect, title: title(grid), style: frame, titleStyle: frame.with(.bold))
+        let inner = grid.box(rect, title: title(grid, snapshot: s), style: frame, titleStyle: frame.with(.bold))
         let r = inner.inset(dx: 1, dy: 0)
         guard r.width > 0, r.height > 0 else { return }
         let d = s.readyDelay
