@@ -141,6 +141,16 @@ public struct SchedulerSample: Sendable {
     public init() {}
 }
 
+extension SchedulerMetrics.Worker {
+    /// Worker `id` with every figure 0 and no names: a row `Scheduler.sample(into:)` then overwrites field by field.
+    static func blank(id: Int) -> Self {
+        .init(
+            id: id, state: .running, carrier: 0, runs: 0, stealOps: 0, stolenIn: 0, stolenOut: 0, parks: 0, unparks: 0,
+            queueDepth: 0, queueCapacity: 0, maxQueueDepth: 0, busyNanos: 0, searchNanos: 0, userNanos: 0,
+            currentFiber: nil, currentKind: nil)
+    }
+}
+
 extension SchedulerMetrics {
     /// No workers, every figure 0: the starting value `Scheduler.sample(into:)` fills.
     static var empty: SchedulerMetrics {
@@ -225,13 +235,33 @@ extension Scheduler {
     private func takeIntervalFigures(_ w: Worker, runs: UInt64, last: (name: String, kind: String)?)
         -> SchedulerMetrics.Interval.Worker
     {
+        let depth = w.stealer.count
+        return .init(
+            id: w.id, queueHighWater: takeQueuePeak(w, depth: depth), lastFiber: last?.name, lastKind: last?.kind,
+            runs: takeRuns(w, runs: runs))
+    }
+
+    /// Worker `w`'s local-queue peak since the previous take (at least `depth`, its depth now), reset to 0. The
+    /// exchange (a read-modify-write on a line the worker writes) only when there is a peak to take: a worker that
+    /// has not raised it since has nothing to reset, and a raise racing the load counts in the next interval, as one
+    /// just after the exchange would. Caller holds `intervalLock`.
+    @inline(__always)
+    private func takeQueuePeak(_ w: Worker, depth: Int) -> Int {
         let p = w.published
-        // relaxed (all): independent statistics (see PublishedWorkerMetrics).
-        let peak = max(p.queueHighWater.exchange(0, ordering: .relaxed), w.stealer.count)
-        // Only samplers (under intervalLock) write the baseline: a load and a store, no read-modify-write.
+        // relaxed (both): a statistic (see PublishedWorkerMetrics).
+        let seen = p.queueHighWater.load(ordering: .relaxed)
+        return max(seen == 0 ? 0 : p.queueHighWater.exchange(0, ordering: .relaxed), depth)
+    }
+
+    /// Worker `w`'s runs since the previous take, moving the baseline to `runs` (its published count). Only samplers
+    /// (under `intervalLock`) write the baseline: a load and a store, no read-modify-write.
+    @inline(__always)
+    private func takeRuns(_ w: Worker, runs: UInt64) -> UInt64 {
+        let p = w.published
+        // relaxed (both): a sampler-owned baseline (see PublishedWorkerMetrics).
         let before = p.runsAtLastTake.load(ordering: .relaxed)
         p.runsAtLastTake.store(runs, ordering: .relaxed)
-        return .init(id: w.id, queueHighWater: peak, lastFiber: last?.name, lastKind: last?.kind, runs: runs &- before)
+        return runs &- before
     }
 
     /// Fills `s.metrics` (and `s.interval` when `takingInterval`, the caller holding `intervalLock`) from the
@@ -247,7 +277,9 @@ extension Scheduler {
             s.rows = [UInt64](repeating: 0, count: n * words)
             s.totals = [UInt64](repeating: 0, count: words)
         }
-        // Moved out for the pass (unique, so refilled in place) and back at the end.
+        // Moved out for the pass (unique, so refilled in place) and back at the end. Once sized, each worker's row
+        // is overwritten field by field where it is: no row is built, copied or destroyed (a row holds two names,
+        // and building rows by `append` copied and destroyed them, most of a sample's instructions at 256 workers).
         var ws = s.metrics.workers
         var iws = s.interval.workers
         var hist = s.metrics.delay.histogram
@@ -256,61 +288,93 @@ extension Scheduler {
         s.interval.workers = []
         s.metrics.delay.histogram = []
         s.metrics.blocked = []
-        ws.removeAll(keepingCapacity: true)
-        iws.removeAll(keepingCapacity: true)
         blocked.removeAll(keepingCapacity: true)
-        ws.reserveCapacity(n)
-        if takingInterval { iws.reserveCapacity(n) }
+        if ws.count != n { ws = (0..<n).map { SchedulerMetrics.Worker.blank(id: $0) } }
+        if !takingInterval {
+            iws = []
+        } else if iws.count != n {
+            iws = (0..<n).map { .init(id: $0, queueHighWater: 0, lastFiber: nil, lastKind: nil, runs: 0) }
+        }
         var running = 0
         var dMax: UInt64 = 0
+        var dropped = detachedEvents.dropped
         let table = publishedCounters
-        s.generations.withUnsafeMutableBufferPointer { gens in
-            s.rows.withUnsafeMutableBufferPointer { rows in
-                s.totals.withUnsafeMutableBufferPointer { totals in
-                    for i in 0..<n {
-                        let w = workers[i]
-                        let p = w.published
-                        let slot = table.slot(i)
-                        let r = i * words
-                        let g = slot.generation
-                        if g != gens[i] {
-                            gens[i] = g
-                            for k in 0..<words {
-                                let v = slot.load(k)
-                                totals[k] &+= v &- rows[r + k]
-                                rows[r + k] = v
+        // Unsafe buffers: indices 0..<n of arrays sized n above and held for the whole pass.
+        workers.withUnsafeBufferPointer { wb in
+            ws.withUnsafeMutableBufferPointer { ws in
+                iws.withUnsafeMutableBufferPointer { iws in
+                    s.generations.withUnsafeMutableBufferPointer { gens in
+                        s.rows.withUnsafeMutableBufferPointer { rows in
+                            s.totals.withUnsafeMutableBufferPointer { totals in
+                                for i in 0..<n {
+                                    // unowned(unsafe): the scheduler's `workers` array (held here) keeps every worker
+                                    // and its published values alive; no retain per worker.
+                                    unowned(unsafe) let w = wb[i]
+                                    unowned(unsafe) let p = w.published
+                                    let slot = table.slot(i)
+                                    let r = i * words
+                                    let g = slot.generation
+                                    if g != gens[i] {
+                                        gens[i] = g
+                                        for k in 0..<words {
+                                            let v = slot.load(k)
+                                            totals[k] &+= v &- rows[r + k]
+                                            rows[r + k] = v
+                                        }
+                                    }
+                                    dMax = max(dMax, rows[r + W.delayMax])
+                                    // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
+                                    if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
+                                    let o = ws.baseAddress! + i
+                                    let io = takingInterval ? iws.baseAddress! + i : nil
+                                    // One take of the name lock for both names, stored straight into the rows.
+                                    p.current.withLock { names in
+                                        o.pointee.currentFiber = names.current?.name
+                                        o.pointee.currentKind = names.current?.kind
+                                        if let io {
+                                            io.pointee.lastFiber = names.last?.name
+                                            io.pointee.lastKind = names.last?.kind
+                                            names.last = nil
+                                        }
+                                    }
+                                    let depth = w.stealer.count
+                                    // Two values published one after the other: userNanos below clamps at 0.
+                                    let search = rows[r + W.searchNanos]
+                                    let busy = rows[r + W.busyNanos]
+                                    var state =
+                                        SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
+                                    // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
+                                    // shows as handedOff while the region lasts, whatever the spare is doing with it —
+                                    // distinct from `pinned`.
+                                    if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped {
+                                        state = .handedOff
+                                    }
+                                    let runs = rows[r + W.runs]
+                                    o.pointee.id = w.id
+                                    o.pointee.state = state
+                                    o.pointee.carrier = w.carrierIndex.load(ordering: .relaxed)
+                                    o.pointee.runs = runs
+                                    o.pointee.stealOps = rows[r + W.stealOps]
+                                    o.pointee.stolenIn = rows[r + W.stolenIn]
+                                    o.pointee.stolenOut = p.stolenOut.load(ordering: .relaxed)
+                                    o.pointee.parks = rows[r + W.parks]
+                                    o.pointee.unparks = rows[r + W.unparks]
+                                    o.pointee.queueDepth = depth
+                                    o.pointee.queueCapacity = w.local.capacity
+                                    o.pointee.maxQueueDepth = max(
+                                        depth, Int(truncatingIfNeeded: rows[r + W.maxQueueDepth]))
+                                    o.pointee.busyNanos = busy
+                                    o.pointee.searchNanos = search
+                                    o.pointee.userNanos = busy &- min(busy, search)
+                                    if let io {
+                                        io.pointee.id = w.id
+                                        io.pointee.queueHighWater = takeQueuePeak(w, depth: depth)
+                                        io.pointee.runs = takeRuns(w, runs: runs)
+                                    }
+                                    dropped &+= w.events.dropped
+                                }
                             }
                         }
-                        dMax = max(dMax, rows[r + W.delayMax])
-                        // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
-                        if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
-                        // One take of the name lock for both names.
-                        let (cur, last) = p.current.withLock { names in
-                            defer { if takingInterval { names.last = nil } }
-                            return (names.current, takingInterval ? names.last : nil)
-                        }
-                        let depth = w.stealer.count
-                        // Two values published one after the other: userNanos below clamps at 0.
-                        let search = rows[r + W.searchNanos]
-                        let busy = rows[r + W.busyNanos]
-                        var state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
-                        // A worker whose carrier blocked and which now runs on a spare (Go's handoff) shows as
-                        // handedOff while the region lasts, whatever the spare is doing with it — distinct from
-                        // `pinned`.
-                        if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped {
-                            state = .handedOff
-                        }
-                        let runs = rows[r + W.runs]
-                        ws.append(
-                            SchedulerMetrics.Worker(
-                                id: w.id, state: state, carrier: w.carrierIndex.load(ordering: .relaxed), runs: runs,
-                                stealOps: rows[r + W.stealOps], stolenIn: rows[r + W.stolenIn],
-                                stolenOut: p.stolenOut.load(ordering: .relaxed), parks: rows[r + W.parks],
-                                unparks: rows[r + W.unparks], queueDepth: depth, queueCapacity: w.local.capacity,
-                                maxQueueDepth: max(depth, Int(truncatingIfNeeded: rows[r + W.maxQueueDepth])),
-                                busyNanos: busy, searchNanos: search, userNanos: busy &- min(busy, search),
-                                currentFiber: cur?.name, currentKind: cur?.kind))
-                        if takingInterval { iws.append(takeIntervalFigures(w, runs: runs, last: last)) }
                     }
                 }
             }
@@ -396,8 +460,6 @@ extension Scheduler {
             }
             return (cs.threads.count, cs.spares.count)
         }
-        var dropped = detachedEvents.dropped
-        for w in workers { dropped &+= w.events.dropped }
         for w in retakes { dropped &+= w.events.dropped }
         s.metrics = SchedulerMetrics(
             workers: ws, injectorDepth: injector.depth, fibers: fc, delay: delay, spawned: spawned,

@@ -56,61 +56,100 @@ public struct FiberSampler: Sendable {
     /// read taken at `snapshot.time` (seconds since the session started). Call once per read, in time order.
     /// `interval` is `Scheduler.takeInterval()` taken with the read (peaks since the previous take and what
     /// ran); without it those figures are nil (n/a).
+    ///
+    /// Cost: one allocation (the snapshot's workers, which the snapshot keeps) and one pass over the workers reading
+    /// the reads' storage in place. Copying a `SchedulerMetrics.Worker` out of its array to read one field (what a
+    /// closure `{ m.workers[$0].userNanos }` or a `map` over the array does) copies its four names with it: at 256
+    /// carriers those copies were most of a sample's instructions.
     public mutating func sample(
         _ m: SchedulerMetrics, interval: SchedulerMetrics.Interval? = nil, events records: [RuntimeEventRecord],
         into snapshot: inout Snapshot
     ) {
         let time = snapshot.time
+        let n = m.workers.count
+        // Moved out for the pass (unique, so refilled in place) and back at the end.
         var ratios = self.ratios
         var searching = self.searching
+        var lastRuns = self.lastRuns
+        var lastStolenIn = self.lastStolenIn
         self.ratios = []
         self.searching = []
-        busy.ratios(time: time, count: m.workers.count, busy: { m.workers[$0].userNanos }, into: &ratios)
-        search.ratios(time: time, count: m.workers.count, busy: { m.workers[$0].searchNanos }, into: &searching)
+        self.lastRuns = []
+        self.lastStolenIn = []
         defer {
             self.ratios = ratios
             self.searching = searching
+            self.lastRuns = lastRuns
+            self.lastStolenIn = lastStolenIn
         }
-        // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both lists
-        // come in worker order, so the position is the id's; a dictionary only when they differ (256 carriers:
-        // building one per sample cost more than the rest of this loop).
-        let aligned = interval.map { iv in
-            iv.workers.count == m.workers.count && zip(iv.workers, m.workers).allSatisfy { $0.id == $1.id }
+        // Deltas need a previous read of the same set of workers; the first sample's are unknown, not "all".
+        let previous = !lastRuns.isEmpty && lastRuns.count == n
+        if !previous {
+            lastRuns = [UInt64](repeating: 0, count: n)
+            lastStolenIn = [UInt64](repeating: 0, count: n)
         }
-        let taken =
-            aligned == false
-            ? interval.map { iv in Dictionary(iv.workers.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) } : nil
-        if lastRuns.count != ratios.count {
-            lastRuns = []
-            lastStolenIn = []
-        }
-        let previous = !lastRuns.isEmpty
-        snapshot.workers = m.workers.enumerated().map { (i, w) in
-            // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says
-            // "the fiber running now", so a carrier with nothing on it shows none (not "heartbeat").
-            let hasFiber = w.state != .parked && w.state != .spinning && w.state != .stopped
-            // Deltas need a previous read of the same runtime; the first sample's are unknown, not "all".
-            let ran = previous ? w.runs &- lastRuns[i] : nil
-            let stolen = previous ? w.stolenIn &- lastStolenIn[i] : nil
-            // What ran: the interval's last named fiber when the scheduler reports it; else the fiber last
-            // resumed on this carrier (the scheduler keeps its name until the next resume) if any ran.
-            let iv = aligned == true ? interval?.workers[i] : taken?[w.id]
-            let ranSome = (ran ?? 0) > 0
-            let lastFiber = iv.map { $0.lastFiber } ?? (ranSome ? w.currentFiber : nil)
-            let lastKind = iv.map { $0.lastKind } ?? (ranSome ? w.currentKind : nil)
-            return WorkerSnapshot(
-                id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
-                stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
-                queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, queuePeak: iv?.queueHighWater,
-                busyNanos: w.userNanos, busyRatio: ratios[i], spinRatio: previous ? searching[i] : nil,
-                currentFiber: hasFiber ? w.currentFiber : nil, currentKind: hasFiber ? w.currentKind : nil,
-                runsInInterval: ran, stolenInInterval: stolen, lastFiber: lastFiber, lastKind: lastKind)
-        }
-        lastRuns.removeAll(keepingCapacity: true)
-        lastStolenIn.removeAll(keepingCapacity: true)
-        for w in m.workers {
-            lastRuns.append(w.runs)
-            lastStolenIn.append(w.stolenIn)
+        let ivs = interval?.workers ?? []
+        // Unsafe buffers: indices 0..<n of arrays held for the whole pass (n checked against each); every slot of
+        // `out` is initialised before `count = n`.
+        m.workers.withUnsafeBufferPointer { mw in
+            busy.ratios(time: time, count: n, busy: { mw[$0].userNanos }, into: &ratios)
+            search.ratios(time: time, count: n, busy: { mw[$0].searchNanos }, into: &searching)
+            ivs.withUnsafeBufferPointer { iw in
+                // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both
+                // lists come in worker order, so the position is the id's; a dictionary only when they differ.
+                let aligned = interval != nil && iw.count == n && (0..<n).allSatisfy { iw[$0].id == mw[$0].id }
+                let taken =
+                    interval != nil && !aligned
+                    ? Dictionary(iw.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : nil
+                lastRuns.withUnsafeMutableBufferPointer { lastRuns in
+                    lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
+                        snapshot.workers = [WorkerSnapshot](unsafeUninitializedCapacity: n) { out, count in
+                            for i in 0..<n {
+                                let w = mw.baseAddress! + i
+                                let ran = previous ? w.pointee.runs &- lastRuns[i] : nil
+                                let stolen = previous ? w.pointee.stolenIn &- lastStolenIn[i] : nil
+                                lastRuns[i] = w.pointee.runs
+                                lastStolenIn[i] = w.pointee.stolenIn
+                                // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
+                                // says "the fiber running now", so a carrier with nothing on it shows none (not
+                                // "heartbeat").
+                                let state = w.pointee.state
+                                let hasFiber = state != .parked && state != .spinning && state != .stopped
+                                // What ran: the interval's last named fiber when the scheduler reports it; else the
+                                // fiber last resumed on this carrier (the scheduler keeps its name until the next
+                                // resume) if any ran.
+                                let iv = aligned ? iw.baseAddress! + i : nil
+                                let keyed = taken?[w.pointee.id]
+                                let reported = iv != nil || keyed != nil
+                                let ranSome = (ran ?? 0) > 0
+                                let lastFiber =
+                                    reported
+                                    ? (iv?.pointee.lastFiber ?? keyed?.lastFiber)
+                                    : (ranSome ? w.pointee.currentFiber : nil)
+                                let lastKind =
+                                    reported
+                                    ? (iv?.pointee.lastKind ?? keyed?.lastKind)
+                                    : (ranSome ? w.pointee.currentKind : nil)
+                                (out.baseAddress! + i).initialize(
+                                    to: WorkerSnapshot(
+                                        id: w.pointee.id, state: WorkerState(state), runs: w.pointee.runs,
+                                        stealOps: w.pointee.stealOps, stolenIn: w.pointee.stolenIn,
+                                        stolenOut: w.pointee.stolenOut, parks: w.pointee.parks,
+                                        unparks: w.pointee.unparks, queueDepth: w.pointee.queueDepth,
+                                        queueCapacity: w.pointee.queueCapacity,
+                                        maxQueueDepth: w.pointee.maxQueueDepth,
+                                        queuePeak: iv?.pointee.queueHighWater ?? keyed?.queueHighWater,
+                                        busyNanos: w.pointee.userNanos, busyRatio: ratios[i],
+                                        spinRatio: previous ? searching[i] : nil,
+                                        currentFiber: hasFiber ? w.pointee.currentFiber : nil,
+                                        currentKind: hasFiber ? w.pointee.currentKind : nil, runsInInterval: ran,
+                                        stolenInInterval: stolen, lastFiber: lastFiber, lastKind: lastKind))
+                            }
+                            count = n
+                        }
+                    }
+                }
+            }
         }
         snapshot.busyWindowSeconds = Self.busyWindow
         snapshot.readyDelay = DelaySummary(m.delay, sampling: delaySampling)
