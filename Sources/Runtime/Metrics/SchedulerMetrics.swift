@@ -136,14 +136,19 @@ final class PublishedWorkerMetrics: Sendable {
         if put(W.searchNanos, c.searchNanos) { changed = true }
         if put(W.spawned, c.spawned) { changed = true }
         if put(W.finished, c.finished) { changed = true }
-        if put(W.delayCount, c.delayCount) { changed = true }
-        if put(W.delaySum, c.delaySum) { changed = true }
-        if put(W.delayMax, c.delayMax) { changed = true }
         for i in 0..<ParkReason.allCases.count {
             if put(W.fiberParks + i, c.fiberParks[i]) { changed = true }
             if put(W.fiberWakes + i, c.fiberWakes[i]) { changed = true }
         }
+        // The delay group (sum, max, histogram) before its count, and the count last with a releasing store: a reader
+        // that finds the count it cached skips the group's 42 words (see `PublishedCounters.Word.delayCount`).
+        if put(W.delaySum, c.delaySum) { changed = true }
+        if put(W.delayMax, c.delayMax) { changed = true }
         for i in 0..<DelayHistogram.buckets where put(W.histogram + i, c.delayHist[i]) { changed = true }
+        if slot.load(W.delayCount) != c.delayCount {
+            slot.storeReleasing(W.delayCount, c.delayCount)
+            changed = true
+        }
         if changed { slot.publishGeneration() }
     }
 }
@@ -176,6 +181,9 @@ final class PublishedCounters: @unchecked Sendable {
         static let searchNanos = 7
         static let spawned = 8
         static let finished = 9
+        /// Stored last of the delay group (`delaySum`, `delayMax`, `histogram`) with a releasing store: every
+        /// record of a delay moves the count, so a reader whose acquiring load finds the count it cached has the
+        /// group as cached too, and one that finds a new count sees the group's words stored before it.
         static let delayCount = 10
         static let delaySum = 11
         static let delayMax = 12
@@ -198,6 +206,11 @@ final class PublishedCounters: @unchecked Sendable {
         // relaxed (load, store): independent statistics (see PublishedWorkerMetrics).
         @inline(__always) func load(_ k: Int) -> UInt64 { words[k].load(ordering: .relaxed) }
         @inline(__always) func store(_ k: Int, _ v: UInt64) { words[k].store(v, ordering: .relaxed) }
+        /// The delay count (`Word.delayCount`), stored by the owner after the rest of its group. releasing: orders
+        /// the group's stores before it, for a reader's `loadAcquiring`.
+        @inline(__always) func storeReleasing(_ k: Int, _ v: UInt64) { words[k].store(v, ordering: .releasing) }
+        /// acquiring: pairs with `storeReleasing` (a reader that sees the count sees the group stored before it).
+        @inline(__always) func loadAcquiring(_ k: Int) -> UInt64 { words[k].load(ordering: .acquiring) }
         /// Ends a publish. Owner. releasing: orders the publish's stores before the new generation, for a reader's
         /// acquiring `generation` (the only non-relaxed word).
         @inline(__always) func publishGeneration() {

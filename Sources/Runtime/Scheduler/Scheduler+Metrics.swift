@@ -316,10 +316,20 @@ extension Scheduler {
                                     let g = slot.generation
                                     if g != gens[i] {
                                         gens[i] = g
-                                        for k in 0..<words {
-                                            let v = slot.load(k)
+                                        @inline(__always) func refresh(_ k: Int, _ v: UInt64) {
                                             totals[k] &+= v &- rows[r + k]
                                             rows[r + k] = v
+                                        }
+                                        for k in 0..<W.delayCount { refresh(k, slot.load(k)) }
+                                        for k in W.fiberParks..<W.histogram { refresh(k, slot.load(k)) }
+                                        // The delay group only when its count moved (Word.delayCount): most
+                                        // publishes record no delay (1 enqueue in `delaySampling` is measured).
+                                        let count = slot.loadAcquiring(W.delayCount)
+                                        if count != rows[r + W.delayCount] {
+                                            refresh(W.delayCount, count)
+                                            refresh(W.delaySum, slot.load(W.delaySum))
+                                            refresh(W.delayMax, slot.load(W.delayMax))
+                                            for k in W.histogram..<words { refresh(k, slot.load(k)) }
                                         }
                                     }
                                     dMax = max(dMax, rows[r + W.delayMax])

@@ -53,19 +53,23 @@ public struct BusyWindow: Sendable {
             first = (first + 1) % times.count
             marks -= 1
         }
-        out.removeAll(keepingCapacity: true)
-        if marks > 0, time > times[first] {
-            let wall = (time - times[first]) * 1e9
-            let base = first * width
-            for i in 0..<count { out.append(min(1, max(0, Double(busy(i) &- rows[base + i]) / wall))) }
-        } else {
-            for _ in 0..<count { out.append(0) }
-        }
+        if out.count != count { out = [Double](repeating: 0, count: count) }
         if marks == times.count { grow() }
         let slot = (first + marks) % times.count
+        let from = first * width
+        let to = slot * width
+        let wall = marks > 0 && time > times[first] ? (time - times[first]) * 1e9 : 0
+        // Unsafe buffers: rows `from` and `to` are whole rows of `rows` (width == count); `out` has count slots.
+        rows.withUnsafeMutableBufferPointer { rows in
+            out.withUnsafeMutableBufferPointer { out in
+                for i in 0..<count {
+                    let now = busy(i)
+                    out[i] = wall > 0 ? min(1, max(0, Double(now &- rows[from + i]) / wall)) : 0
+                    rows[to + i] = now
+                }
+            }
+        }
         times[slot] = time
-        let base = slot * width
-        for i in 0..<count { rows[base + i] = busy(i) }
         marks += 1
     }
 
