@@ -13,6 +13,9 @@ struct SchedulerSampleTests {
     @Test func oneSamplePassGivesWhatTheSeparateReadsGive() throws {
         let s = try Scheduler(.init(carriers: 4))
         defer { s.shutdown() }
+        // Names are published once someone reads (the monitor thread's start also starts them, but it may start
+        // after the fibers ran on a loaded machine).
+        _ = s.metrics()
         let hs = (0..<200).map { k in
             s.spawn(name: "f-\(k % 7)", kind: k % 2 == 0 ? "io" : "cpu") { () -> Int in
                 Scheduler.sleep(nanoseconds: UInt64(k % 5) * 100_000)
@@ -124,5 +127,29 @@ struct SchedulerSampleTests {
         #expect(sample.metrics.workers.count == 8)
         #expect(sample.metrics.workers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == workers)
         #expect(sample.interval.workers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == interval)
+    }
+
+    /// A sample's buffers reused on another scheduler of the same size start afresh: its rows are the new scheduler's
+    /// (an unchanged slot's row is served from the cache, so a row kept from the first scheduler would show here).
+    @Test func aSampleReusedOnAnotherSchedulerReadsTheNewOne() throws {
+        var sample = SchedulerSample()
+        do {
+            let a = try Scheduler(.init(carriers: 4))
+            let hs = (0..<100).map { k in a.spawn(name: "a-\(k)") { k } }
+            #expect(hs.compactMap { joinBounded($0) }.count == 100)
+            _ = quiescentMetrics(a)
+            a.sample(into: &sample)
+            #expect(sample.metrics.workers.reduce(0) { $0 + $1.runs } >= 100)
+            a.shutdown()
+        }
+        let b = try Scheduler(.init(carriers: 4, localQueueCapacity: 64))
+        defer { b.shutdown() }
+        #expect(joinBounded(b.spawn(name: "b") { 1 }) == 1)
+        let m = quiescentMetrics(b)
+        b.sample(into: &sample)
+        #expect(sample.metrics.workers.map(\.runs) == m.workers.map(\.runs))
+        #expect(sample.metrics.workers.reduce(0) { $0 + $1.runs } < 100)
+        #expect(sample.metrics.workers.allSatisfy { $0.queueCapacity == 64 })
+        #expect(sample.metrics.spawned == m.spawned && sample.metrics.delay == m.delay)
     }
 }

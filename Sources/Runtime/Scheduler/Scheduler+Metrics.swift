@@ -130,23 +130,26 @@ public struct SchedulerSample: Sendable {
         workers: [], injectorHighWater: 0, startNanos: 0, endNanos: 0)
     /// What `Scheduler.drainEvents()` would return: every event since the previous drain, oldest first.
     public internal(set) var events: [RuntimeEventRecord] = []
-    /// The scheduler the cache belongs to.
-    var owner: ObjectIdentifier?
+    /// The scheduler the cache belongs to (weak: a sample does not keep a shut-down scheduler alive, and a freed
+    /// one never compares equal to a new scheduler at the same address).
+    weak var owner: Scheduler?
     /// Per worker: the slot's publish generation and its batch words at the last read that found a new generation.
     var generations: [UInt64] = []
     var rows: [UInt64] = []
     /// Σ rows over the workers, per word (wrapping, like the counters).
     var totals: [UInt64] = []
+    /// The largest `delayMax` over the rows (each only grows).
+    var delayMax: UInt64 = 0
 
     public init() {}
 }
 
 extension SchedulerMetrics.Worker {
     /// Worker `id` with every figure 0 and no names: a row `Scheduler.sample(into:)` then overwrites field by field.
-    static func blank(id: Int) -> Self {
+    static func blank(id: Int, queueCapacity: Int) -> Self {
         .init(
             id: id, state: .running, carrier: 0, runs: 0, stealOps: 0, stolenIn: 0, stolenOut: 0, parks: 0, unparks: 0,
-            queueDepth: 0, queueCapacity: 0, maxQueueDepth: 0, busyNanos: 0, searchNanos: 0, userNanos: 0,
+            queueDepth: 0, queueCapacity: queueCapacity, maxQueueDepth: 0, busyNanos: 0, searchNanos: 0, userNanos: 0,
             currentFiber: nil, currentKind: nil)
     }
 }
@@ -270,12 +273,15 @@ extension Scheduler {
         typealias W = PublishedCounters.Word
         let n = workers.count
         let words = W.batchWords
-        if s.owner != ObjectIdentifier(self) || s.generations.count != n {
-            // Generation 0 and all-zero words are exactly a slot nothing has published into yet.
-            s.owner = ObjectIdentifier(self)
+        // `===` on a weak reference: a sample of a scheduler since freed never matches a new one at the same address.
+        let fresh = s.owner !== self || s.generations.count != n
+        if fresh {
+            // Generation 0 and all-zero words are exactly a slot nothing has published into yet (and a blank row).
+            s.owner = self
             s.generations = [UInt64](repeating: 0, count: n)
             s.rows = [UInt64](repeating: 0, count: n * words)
             s.totals = [UInt64](repeating: 0, count: words)
+            s.delayMax = 0
         }
         // Moved out for the pass (unique, so refilled in place) and back at the end. Once sized, each worker's row
         // is overwritten field by field where it is: no row is built, copied or destroyed (a row holds two names,
@@ -289,14 +295,17 @@ extension Scheduler {
         s.metrics.delay.histogram = []
         s.metrics.blocked = []
         blocked.removeAll(keepingCapacity: true)
-        if ws.count != n { ws = (0..<n).map { SchedulerMetrics.Worker.blank(id: $0) } }
+        if fresh || ws.count != n {
+            ws = workers.map { SchedulerMetrics.Worker.blank(id: $0.id, queueCapacity: $0.local.capacity) }
+        }
         if !takingInterval {
             iws = []
         } else if iws.count != n {
             iws = (0..<n).map { .init(id: $0, queueHighWater: 0, lastFiber: nil, lastKind: nil, runs: 0) }
         }
         var running = 0
-        var dMax: UInt64 = 0
+        // Each worker's delayMax only grows: the maximum over the workers is the cached one or a refreshed row's.
+        var dMax = s.delayMax
         var dropped = detachedEvents.dropped
         let table = publishedCounters
         // Unsafe buffers: indices 0..<n of arrays sized n above and held for the whole pass.
@@ -314,6 +323,7 @@ extension Scheduler {
                                     let slot = table.slot(i)
                                     let r = i * words
                                     let g = slot.generation
+                                    let o = ws.baseAddress! + i
                                     if g != gens[i] {
                                         gens[i] = g
                                         @inline(__always) func refresh(_ k: Int, _ v: UInt64) {
@@ -330,12 +340,25 @@ extension Scheduler {
                                             refresh(W.delaySum, slot.load(W.delaySum))
                                             refresh(W.delayMax, slot.load(W.delayMax))
                                             for k in W.histogram..<words { refresh(k, slot.load(k)) }
+                                            dMax = max(dMax, rows[r + W.delayMax])
                                         }
+                                        // The row's counters change only with a publish: an unchanged slot's row
+                                        // is already right (it was written from the same words).
+                                        // Two values published one after the other: userNanos below clamps at 0.
+                                        let search = rows[r + W.searchNanos]
+                                        let busy = rows[r + W.busyNanos]
+                                        o.pointee.runs = rows[r + W.runs]
+                                        o.pointee.stealOps = rows[r + W.stealOps]
+                                        o.pointee.stolenIn = rows[r + W.stolenIn]
+                                        o.pointee.parks = rows[r + W.parks]
+                                        o.pointee.unparks = rows[r + W.unparks]
+                                        o.pointee.maxQueueDepth = Int(truncatingIfNeeded: rows[r + W.maxQueueDepth])
+                                        o.pointee.busyNanos = busy
+                                        o.pointee.searchNanos = search
+                                        o.pointee.userNanos = busy &- min(busy, search)
                                     }
-                                    dMax = max(dMax, rows[r + W.delayMax])
                                     // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
                                     if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
-                                    let o = ws.baseAddress! + i
                                     let io = takingInterval ? iws.baseAddress! + i : nil
                                     // One take of the name lock for both names, stored straight into the rows.
                                     p.current.withLock { names in
@@ -348,9 +371,6 @@ extension Scheduler {
                                         }
                                     }
                                     let depth = w.stealer.count
-                                    // Two values published one after the other: userNanos below clamps at 0.
-                                    let search = rows[r + W.searchNanos]
-                                    let busy = rows[r + W.busyNanos]
                                     var state =
                                         SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
                                     // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
@@ -359,29 +379,20 @@ extension Scheduler {
                                     if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped {
                                         state = .handedOff
                                     }
-                                    let runs = rows[r + W.runs]
-                                    o.pointee.id = w.id
                                     o.pointee.state = state
                                     o.pointee.carrier = w.carrierIndex.load(ordering: .relaxed)
-                                    o.pointee.runs = runs
-                                    o.pointee.stealOps = rows[r + W.stealOps]
-                                    o.pointee.stolenIn = rows[r + W.stolenIn]
                                     o.pointee.stolenOut = p.stolenOut.load(ordering: .relaxed)
-                                    o.pointee.parks = rows[r + W.parks]
-                                    o.pointee.unparks = rows[r + W.unparks]
                                     o.pointee.queueDepth = depth
-                                    o.pointee.queueCapacity = w.local.capacity
-                                    o.pointee.maxQueueDepth = max(
-                                        depth, Int(truncatingIfNeeded: rows[r + W.maxQueueDepth]))
-                                    o.pointee.busyNanos = busy
-                                    o.pointee.searchNanos = search
-                                    o.pointee.userNanos = busy &- min(busy, search)
+                                    // The published peak since the start (set above at a publish), or a depth
+                                    // seen here if deeper.
+                                    o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
                                     if let io {
                                         io.pointee.id = w.id
                                         io.pointee.queueHighWater = takeQueuePeak(w, depth: depth)
-                                        io.pointee.runs = takeRuns(w, runs: runs)
+                                        io.pointee.runs = takeRuns(w, runs: o.pointee.runs)
                                     }
-                                    dropped &+= w.events.dropped
+                                    unowned(unsafe) let ring = w.events
+                                    dropped &+= ring.dropped
                                 }
                             }
                         }
@@ -389,6 +400,7 @@ extension Scheduler {
                 }
             }
         }
+        s.delayMax = dMax
         // The totals over the workers' slots, plus what happens off a worker and the retake workers' slots (read
         // whole each time: they exist only while the monitor retakes).
         var spawned = s.totals[W.spawned] &+ externalSpawned.load(ordering: .relaxed)
@@ -494,7 +506,14 @@ extension Scheduler {
         func drain(_ ring: EventRing) {
             if ring.drain(into: &events) > 0 { rings += 1 }
         }
-        for w in workers { drain(w.events) }
+        workers.withUnsafeBufferPointer { wb in
+            for i in wb.indices {
+                // unowned(unsafe): the scheduler's `workers` array keeps every worker and its ring alive; no retain.
+                unowned(unsafe) let w = wb[i]
+                unowned(unsafe) let ring = w.events
+                drain(ring)
+            }
+        }
         for w in retakeWorkers.withLock({ $0 }) { drain(w.events) }
         drain(detachedEvents)
         // Each ring's events are in time order already; the sort merges the rings' runs.

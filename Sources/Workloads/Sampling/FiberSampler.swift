@@ -89,8 +89,7 @@ public struct FiberSampler: Sendable {
             lastStolenIn = [UInt64](repeating: 0, count: n)
         }
         let ivs = interval?.workers ?? []
-        // Unsafe buffers: indices 0..<n of arrays held for the whole pass (n checked against each); every slot of
-        // `out` is initialised before `count = n`.
+        // Unsafe buffers: indices 0..<n of arrays held for the whole pass (n checked against each).
         m.workers.withUnsafeBufferPointer { mw in
             busy.ratios(time: time, count: n, busy: { mw[$0].userNanos }, into: &ratios)
             search.ratios(time: time, count: n, busy: { mw[$0].searchNanos }, into: &searching)
@@ -103,50 +102,52 @@ public struct FiberSampler: Sendable {
                     ? Dictionary(iw.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : nil
                 lastRuns.withUnsafeMutableBufferPointer { lastRuns in
                     lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
-                        snapshot.workers = [WorkerSnapshot](unsafeUninitializedCapacity: n) { out, count in
-                            for i in 0..<n {
-                                let w = mw.baseAddress! + i
-                                let ran = previous ? w.pointee.runs &- lastRuns[i] : nil
-                                let stolen = previous ? w.pointee.stolenIn &- lastStolenIn[i] : nil
-                                lastRuns[i] = w.pointee.runs
-                                lastStolenIn[i] = w.pointee.stolenIn
-                                // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
-                                // says "the fiber running now", so a carrier with nothing on it shows none (not
-                                // "heartbeat").
-                                let state = w.pointee.state
-                                let hasFiber = state != .parked && state != .spinning && state != .stopped
-                                // What ran: the interval's last named fiber when the scheduler reports it; else the
-                                // fiber last resumed on this carrier (the scheduler keeps its name until the next
-                                // resume) if any ran.
-                                let iv = aligned ? iw.baseAddress! + i : nil
-                                let keyed = taken?[w.pointee.id]
-                                let reported = iv != nil || keyed != nil
-                                let ranSome = (ran ?? 0) > 0
-                                let lastFiber =
-                                    reported
-                                    ? (iv?.pointee.lastFiber ?? keyed?.lastFiber)
-                                    : (ranSome ? w.pointee.currentFiber : nil)
-                                let lastKind =
-                                    reported
-                                    ? (iv?.pointee.lastKind ?? keyed?.lastKind)
-                                    : (ranSome ? w.pointee.currentKind : nil)
-                                (out.baseAddress! + i).initialize(
-                                    to: WorkerSnapshot(
-                                        id: w.pointee.id, state: WorkerState(state), runs: w.pointee.runs,
-                                        stealOps: w.pointee.stealOps, stolenIn: w.pointee.stolenIn,
-                                        stolenOut: w.pointee.stolenOut, parks: w.pointee.parks,
-                                        unparks: w.pointee.unparks, queueDepth: w.pointee.queueDepth,
-                                        queueCapacity: w.pointee.queueCapacity,
-                                        maxQueueDepth: w.pointee.maxQueueDepth,
-                                        queuePeak: iv?.pointee.queueHighWater ?? keyed?.queueHighWater,
-                                        busyNanos: w.pointee.userNanos, busyRatio: ratios[i],
-                                        spinRatio: previous ? searching[i] : nil,
-                                        currentFiber: hasFiber ? w.pointee.currentFiber : nil,
-                                        currentKind: hasFiber ? w.pointee.currentKind : nil, runsInInterval: ran,
-                                        stolenInInterval: stolen, lastFiber: lastFiber, lastKind: lastKind))
-                            }
-                            count = n
+                        // Appended (the value moves into the array): initialising a slot in place built each in a
+                        // temporary and copied it.
+                        var out: [WorkerSnapshot] = []
+                        out.reserveCapacity(n)
+                        for i in 0..<n {
+                            let w = mw.baseAddress! + i
+                            let ran = previous ? w.pointee.runs &- lastRuns[i] : nil
+                            let stolen = previous ? w.pointee.stolenIn &- lastStolenIn[i] : nil
+                            lastRuns[i] = w.pointee.runs
+                            lastStolenIn[i] = w.pointee.stolenIn
+                            // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
+                            // says "the fiber running now", so a carrier with nothing on it shows none (not
+                            // "heartbeat").
+                            let state = w.pointee.state
+                            let hasFiber = state != .parked && state != .spinning && state != .stopped
+                            // What ran: the interval's last named fiber when the scheduler reports it; else the
+                            // fiber last resumed on this carrier (the scheduler keeps its name until the next
+                            // resume) if any ran.
+                            let iv = aligned ? iw.baseAddress! + i : nil
+                            let keyed = taken?[w.pointee.id]
+                            let reported = iv != nil || keyed != nil
+                            let ranSome = (ran ?? 0) > 0
+                            let lastFiber =
+                                reported
+                                ? (iv?.pointee.lastFiber ?? keyed?.lastFiber)
+                                : (ranSome ? w.pointee.currentFiber : nil)
+                            let lastKind =
+                                reported
+                                ? (iv?.pointee.lastKind ?? keyed?.lastKind)
+                                : (ranSome ? w.pointee.currentKind : nil)
+                            out.append(
+                                WorkerSnapshot(
+                                    id: w.pointee.id, state: WorkerState(state), runs: w.pointee.runs,
+                                    stealOps: w.pointee.stealOps, stolenIn: w.pointee.stolenIn,
+                                    stolenOut: w.pointee.stolenOut, parks: w.pointee.parks,
+                                    unparks: w.pointee.unparks, queueDepth: w.pointee.queueDepth,
+                                    queueCapacity: w.pointee.queueCapacity,
+                                    maxQueueDepth: w.pointee.maxQueueDepth,
+                                    queuePeak: iv?.pointee.queueHighWater ?? keyed?.queueHighWater,
+                                    busyNanos: w.pointee.userNanos, busyRatio: ratios[i],
+                                    spinRatio: previous ? searching[i] : nil,
+                                    currentFiber: hasFiber ? w.pointee.currentFiber : nil,
+                                    currentKind: hasFiber ? w.pointee.currentKind : nil, runsInInterval: ran,
+                                    stolenInInterval: stolen, lastFiber: lastFiber, lastKind: lastKind))
                         }
+                        snapshot.workers = out
                     }
                 }
             }
