@@ -361,7 +361,8 @@ extension Scheduler {
                                     if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
                                     let io = takingInterval ? iws.baseAddress! + i : nil
                                     // One take of the name lock for both names, stored straight into the rows.
-                                    p.current.withLock { names in
+                                    unowned(unsafe) let names = p.current  // (as `w`): no retain
+                                    names.withLock { names in
                                         o.pointee.currentFiber = names.current?.name
                                         o.pointee.currentKind = names.current?.kind
                                         if let io {
@@ -370,7 +371,8 @@ extension Scheduler {
                                             names.last = nil
                                         }
                                     }
-                                    let depth = w.stealer.count
+                                    unowned(unsafe) let queue = w.stealer.storage  // (as `w`): no retain
+                                    let depth = queue.count
                                     var state =
                                         SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
                                     // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
@@ -503,19 +505,14 @@ extension Scheduler {
         s.events = []
         events.removeAll(keepingCapacity: true)
         var rings = 0
-        func drain(_ ring: EventRing) {
+        // A plain loop: a nested function capturing `events` and `rings` costs a dynamic exclusivity check per call.
+        for i in 0..<workers.count {
+            // unowned(unsafe): the scheduler's `workers` array keeps every worker and its ring alive; no retain.
+            unowned(unsafe) let ring = workers[i].events
             if ring.drain(into: &events) > 0 { rings += 1 }
         }
-        workers.withUnsafeBufferPointer { wb in
-            for i in wb.indices {
-                // unowned(unsafe): the scheduler's `workers` array keeps every worker and its ring alive; no retain.
-                unowned(unsafe) let w = wb[i]
-                unowned(unsafe) let ring = w.events
-                drain(ring)
-            }
-        }
-        for w in retakeWorkers.withLock({ $0 }) { drain(w.events) }
-        drain(detachedEvents)
+        for w in retakeWorkers.withLock({ $0 }) where w.events.drain(into: &events) > 0 { rings += 1 }
+        if detachedEvents.drain(into: &events) > 0 { rings += 1 }
         // Each ring's events are in time order already; the sort merges the rings' runs.
         if rings > 1 { events.sort { $0.timeNanos < $1.timeNanos } }
         s.events = events

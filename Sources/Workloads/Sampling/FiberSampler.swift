@@ -104,48 +104,61 @@ public struct FiberSampler: Sendable {
                     lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
                         // Appended (the value moves into the array): initialising a slot in place built each in a
                         // temporary and copied it.
-                        var out: [WorkerSnapshot] = []
-                        out.reserveCapacity(n)
-                        for i in 0..<n {
-                            let w = mw.baseAddress! + i
-                            let ran = previous ? w.pointee.runs &- lastRuns[i] : nil
-                            let stolen = previous ? w.pointee.stolenIn &- lastStolenIn[i] : nil
-                            lastRuns[i] = w.pointee.runs
-                            lastStolenIn[i] = w.pointee.stolenIn
-                            // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
-                            // says "the fiber running now", so a carrier with nothing on it shows none (not
-                            // "heartbeat").
-                            let state = w.pointee.state
-                            let hasFiber = state != .parked && state != .spinning && state != .stopped
-                            // What ran: the interval's last named fiber when the scheduler reports it; else the
-                            // fiber last resumed on this carrier (the scheduler keeps its name until the next
-                            // resume) if any ran.
-                            let iv = aligned ? iw.baseAddress! + i : nil
-                            let keyed = taken?[w.pointee.id]
-                            let reported = iv != nil || keyed != nil
-                            let ranSome = (ran ?? 0) > 0
-                            let lastFiber =
-                                reported
-                                ? (iv?.pointee.lastFiber ?? keyed?.lastFiber)
-                                : (ranSome ? w.pointee.currentFiber : nil)
-                            let lastKind =
-                                reported
-                                ? (iv?.pointee.lastKind ?? keyed?.lastKind)
-                                : (ranSome ? w.pointee.currentKind : nil)
-                            out.append(
-                                WorkerSnapshot(
-                                    id: w.pointee.id, state: WorkerState(state), runs: w.pointee.runs,
-                                    stealOps: w.pointee.stealOps, stolenIn: w.pointee.stolenIn,
-                                    stolenOut: w.pointee.stolenOut, parks: w.pointee.parks,
-                                    unparks: w.pointee.unparks, queueDepth: w.pointee.queueDepth,
-                                    queueCapacity: w.pointee.queueCapacity,
-                                    maxQueueDepth: w.pointee.maxQueueDepth,
-                                    queuePeak: iv?.pointee.queueHighWater ?? keyed?.queueHighWater,
-                                    busyNanos: w.pointee.userNanos, busyRatio: ratios[i],
-                                    spinRatio: previous ? searching[i] : nil,
-                                    currentFiber: hasFiber ? w.pointee.currentFiber : nil,
-                                    currentKind: hasFiber ? w.pointee.currentKind : nil, runsInInterval: ran,
-                                    stolenInInterval: stolen, lastFiber: lastFiber, lastKind: lastKind))
+                        // Made blank (no names: a copy is a few stores) and filled field by field in place:
+                        // building each in a `WorkerSnapshot(...)` and appending it copied it twice over.
+                        var out = [WorkerSnapshot](repeating: WorkerSnapshot(id: 0), count: n)
+                        out.withUnsafeMutableBufferPointer { out in
+                            for i in 0..<n {
+                                let w = mw.baseAddress! + i
+                                let o = out.baseAddress! + i
+                                let runs = w.pointee.runs
+                                let stolenIn = w.pointee.stolenIn
+                                let ran = previous ? runs &- lastRuns[i] : nil
+                                if previous {
+                                    o.pointee.spinRatio = searching[i]
+                                    o.pointee.runsInInterval = ran
+                                    o.pointee.stolenInInterval = stolenIn &- lastStolenIn[i]
+                                }
+                                lastRuns[i] = runs
+                                lastStolenIn[i] = stolenIn
+                                let state = w.pointee.state
+                                o.pointee.id = w.pointee.id
+                                o.pointee.state = WorkerState(state)
+                                o.pointee.runs = runs
+                                o.pointee.stealOps = w.pointee.stealOps
+                                o.pointee.stolenIn = stolenIn
+                                o.pointee.stolenOut = w.pointee.stolenOut
+                                o.pointee.parks = w.pointee.parks
+                                o.pointee.unparks = w.pointee.unparks
+                                o.pointee.queueDepth = w.pointee.queueDepth
+                                o.pointee.queueCapacity = w.pointee.queueCapacity
+                                o.pointee.maxQueueDepth = w.pointee.maxQueueDepth
+                                o.pointee.busyNanos = w.pointee.userNanos
+                                o.pointee.busyRatio = ratios[i]
+                                // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
+                                // says "the fiber running now", so a carrier with nothing on it shows none (not
+                                // "heartbeat").
+                                if state != .parked && state != .spinning && state != .stopped {
+                                    o.pointee.currentFiber = w.pointee.currentFiber
+                                    o.pointee.currentKind = w.pointee.currentKind
+                                }
+                                // What ran: the interval's last named fiber when the scheduler reports it; else the
+                                // fiber last resumed on this carrier (the scheduler keeps its name until the next
+                                // resume) if any ran.
+                                if aligned {
+                                    let iv = iw.baseAddress! + i
+                                    o.pointee.queuePeak = iv.pointee.queueHighWater
+                                    o.pointee.lastFiber = iv.pointee.lastFiber
+                                    o.pointee.lastKind = iv.pointee.lastKind
+                                } else if let keyed = taken?[w.pointee.id] {
+                                    o.pointee.queuePeak = keyed.queueHighWater
+                                    o.pointee.lastFiber = keyed.lastFiber
+                                    o.pointee.lastKind = keyed.lastKind
+                                } else if (ran ?? 0) > 0 {
+                                    o.pointee.lastFiber = w.pointee.currentFiber
+                                    o.pointee.lastKind = w.pointee.currentKind
+                                }
+                            }
                         }
                         snapshot.workers = out
                     }
