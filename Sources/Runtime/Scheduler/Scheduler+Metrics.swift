@@ -140,6 +140,8 @@ public struct SchedulerSample: Sendable {
     var totals: [UInt64] = []
     /// The largest `delayMax` over the rows (each only grows).
     var delayMax: UInt64 = 0
+    /// The owner's workers, unretained: valid while `owner` is the scheduler being sampled (it keeps them alive).
+    var workerRefs: [Unmanaged<Worker>] = []
 
     public init() {}
 }
@@ -282,6 +284,7 @@ extension Scheduler {
             s.rows = [UInt64](repeating: 0, count: n * words)
             s.totals = [UInt64](repeating: 0, count: words)
             s.delayMax = 0
+            s.workerRefs = workers.map { Unmanaged.passUnretained($0) }
         }
         // Moved out for the pass (unique, so refilled in place) and back at the end. Once sized, each worker's row
         // is overwritten field by field where it is: no row is built, copied or destroyed (a row holds two names,
@@ -309,92 +312,91 @@ extension Scheduler {
         var dropped = detachedEvents.dropped
         let table = publishedCounters
         // Unsafe buffers: indices 0..<n of arrays sized n above and held for the whole pass.
-        workers.withUnsafeBufferPointer { wb in
+        let refs = s.workerRefs
+        refs.withUnsafeBufferPointer { wb in
             ws.withUnsafeMutableBufferPointer { ws in
                 iws.withUnsafeMutableBufferPointer { iws in
                     s.generations.withUnsafeMutableBufferPointer { gens in
                         s.rows.withUnsafeMutableBufferPointer { rows in
                             s.totals.withUnsafeMutableBufferPointer { totals in
                                 for i in 0..<n {
-                                    // unowned(unsafe): the scheduler's `workers` array (held here) keeps every worker
-                                    // and its published values alive; no retain per worker.
-                                    unowned(unsafe) let w = wb[i]
-                                    unowned(unsafe) let p = w.published
-                                    let slot = table.slot(i)
-                                    let r = i * words
-                                    let g = slot.generation
-                                    let o = ws.baseAddress! + i
-                                    if g != gens[i] {
-                                        gens[i] = g
-                                        @inline(__always) func refresh(_ k: Int, _ v: UInt64) {
-                                            totals[k] &+= v &- rows[r + k]
-                                            rows[r + k] = v
+                                    // _withUnsafeGuaranteedRef: the scheduler's `workers` array keeps every worker
+                                    // (and what it holds) alive while `self` is; no retain per worker.
+                                    wb[i]._withUnsafeGuaranteedRef { w in
+                                        let p = w.published
+                                        let slot = table.slot(i)
+                                        let r = i * words
+                                        let g = slot.generation
+                                        let o = ws.baseAddress! + i
+                                        if g != gens[i] {
+                                            gens[i] = g
+                                            @inline(__always) func refresh(_ k: Int, _ v: UInt64) {
+                                                totals[k] &+= v &- rows[r + k]
+                                                rows[r + k] = v
+                                            }
+                                            for k in 0..<W.delayCount { refresh(k, slot.load(k)) }
+                                            for k in W.fiberParks..<W.histogram { refresh(k, slot.load(k)) }
+                                            // The delay group only when its count moved (Word.delayCount): most
+                                            // publishes record no delay (1 enqueue in `delaySampling` is measured).
+                                            let count = slot.loadAcquiring(W.delayCount)
+                                            if count != rows[r + W.delayCount] {
+                                                refresh(W.delayCount, count)
+                                                refresh(W.delaySum, slot.load(W.delaySum))
+                                                refresh(W.delayMax, slot.load(W.delayMax))
+                                                for k in W.histogram..<words { refresh(k, slot.load(k)) }
+                                                dMax = max(dMax, rows[r + W.delayMax])
+                                            }
+                                            // The row's counters change only with a publish: an unchanged slot's row
+                                            // is already right (it was written from the same words).
+                                            // Two values published one after the other: userNanos below clamps at 0.
+                                            let search = rows[r + W.searchNanos]
+                                            let busy = rows[r + W.busyNanos]
+                                            o.pointee.runs = rows[r + W.runs]
+                                            o.pointee.stealOps = rows[r + W.stealOps]
+                                            o.pointee.stolenIn = rows[r + W.stolenIn]
+                                            o.pointee.parks = rows[r + W.parks]
+                                            o.pointee.unparks = rows[r + W.unparks]
+                                            o.pointee.maxQueueDepth = Int(truncatingIfNeeded: rows[r + W.maxQueueDepth])
+                                            o.pointee.busyNanos = busy
+                                            o.pointee.searchNanos = search
+                                            o.pointee.userNanos = busy &- min(busy, search)
                                         }
-                                        for k in 0..<W.delayCount { refresh(k, slot.load(k)) }
-                                        for k in W.fiberParks..<W.histogram { refresh(k, slot.load(k)) }
-                                        // The delay group only when its count moved (Word.delayCount): most
-                                        // publishes record no delay (1 enqueue in `delaySampling` is measured).
-                                        let count = slot.loadAcquiring(W.delayCount)
-                                        if count != rows[r + W.delayCount] {
-                                            refresh(W.delayCount, count)
-                                            refresh(W.delaySum, slot.load(W.delaySum))
-                                            refresh(W.delayMax, slot.load(W.delayMax))
-                                            for k in W.histogram..<words { refresh(k, slot.load(k)) }
-                                            dMax = max(dMax, rows[r + W.delayMax])
+                                        // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
+                                        if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
+                                        let io = takingInterval ? iws.baseAddress! + i : nil
+                                        // One take of the name lock for both names, stored straight into the rows.
+                                        p.current.withLock { names in
+                                            o.pointee.currentFiber = names.current?.name
+                                            o.pointee.currentKind = names.current?.kind
+                                            if let io {
+                                                io.pointee.lastFiber = names.last?.name
+                                                io.pointee.lastKind = names.last?.kind
+                                                names.last = nil
+                                            }
                                         }
-                                        // The row's counters change only with a publish: an unchanged slot's row
-                                        // is already right (it was written from the same words).
-                                        // Two values published one after the other: userNanos below clamps at 0.
-                                        let search = rows[r + W.searchNanos]
-                                        let busy = rows[r + W.busyNanos]
-                                        o.pointee.runs = rows[r + W.runs]
-                                        o.pointee.stealOps = rows[r + W.stealOps]
-                                        o.pointee.stolenIn = rows[r + W.stolenIn]
-                                        o.pointee.parks = rows[r + W.parks]
-                                        o.pointee.unparks = rows[r + W.unparks]
-                                        o.pointee.maxQueueDepth = Int(truncatingIfNeeded: rows[r + W.maxQueueDepth])
-                                        o.pointee.busyNanos = busy
-                                        o.pointee.searchNanos = search
-                                        o.pointee.userNanos = busy &- min(busy, search)
-                                    }
-                                    // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
-                                    if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
-                                    let io = takingInterval ? iws.baseAddress! + i : nil
-                                    // One take of the name lock for both names, stored straight into the rows.
-                                    unowned(unsafe) let names = p.current  // (as `w`): no retain
-                                    names.withLock { names in
-                                        o.pointee.currentFiber = names.current?.name
-                                        o.pointee.currentKind = names.current?.kind
+                                        let depth = w.stealer.storage.count
+                                        var state =
+                                            SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
+                                        // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
+                                        // shows as handedOff while the region lasts, whatever the spare is doing with it —
+                                        // distinct from `pinned`.
+                                        if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped {
+                                            state = .handedOff
+                                        }
+                                        o.pointee.state = state
+                                        o.pointee.carrier = w.carrierIndex.load(ordering: .relaxed)
+                                        o.pointee.stolenOut = p.stolenOut.load(ordering: .relaxed)
+                                        o.pointee.queueDepth = depth
+                                        // The published peak since the start (set above at a publish), or a depth
+                                        // seen here if deeper.
+                                        o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
                                         if let io {
-                                            io.pointee.lastFiber = names.last?.name
-                                            io.pointee.lastKind = names.last?.kind
-                                            names.last = nil
+                                            io.pointee.id = w.id
+                                            io.pointee.queueHighWater = takeQueuePeak(w, depth: depth)
+                                            io.pointee.runs = takeRuns(w, runs: o.pointee.runs)
                                         }
+                                        dropped &+= w.events.dropped
                                     }
-                                    unowned(unsafe) let queue = w.stealer.storage  // (as `w`): no retain
-                                    let depth = queue.count
-                                    var state =
-                                        SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
-                                    // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
-                                    // shows as handedOff while the region lasts, whatever the spare is doing with it —
-                                    // distinct from `pinned`.
-                                    if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped {
-                                        state = .handedOff
-                                    }
-                                    o.pointee.state = state
-                                    o.pointee.carrier = w.carrierIndex.load(ordering: .relaxed)
-                                    o.pointee.stolenOut = p.stolenOut.load(ordering: .relaxed)
-                                    o.pointee.queueDepth = depth
-                                    // The published peak since the start (set above at a publish), or a depth
-                                    // seen here if deeper.
-                                    o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
-                                    if let io {
-                                        io.pointee.id = w.id
-                                        io.pointee.queueHighWater = takeQueuePeak(w, depth: depth)
-                                        io.pointee.runs = takeRuns(w, runs: o.pointee.runs)
-                                    }
-                                    unowned(unsafe) let ring = w.events
-                                    dropped &+= ring.dropped
                                 }
                             }
                         }
@@ -507,9 +509,11 @@ extension Scheduler {
         var rings = 0
         // A plain loop: a nested function capturing `events` and `rings` costs a dynamic exclusivity check per call.
         for i in 0..<workers.count {
-            // unowned(unsafe): the scheduler's `workers` array keeps every worker and its ring alive; no retain.
-            unowned(unsafe) let ring = workers[i].events
-            if ring.drain(into: &events) > 0 { rings += 1 }
+            // _withUnsafeGuaranteedRef: the scheduler's `workers` array keeps every worker and its ring alive while
+            // `self` is; no retain per ring.
+            if Unmanaged.passUnretained(workers[i].events)._withUnsafeGuaranteedRef({ $0.drain(into: &events) }) > 0 {
+                rings += 1
+            }
         }
         for w in retakeWorkers.withLock({ $0 }) where w.events.drain(into: &events) > 0 { rings += 1 }
         if detachedEvents.drain(into: &events) > 0 { rings += 1 }
