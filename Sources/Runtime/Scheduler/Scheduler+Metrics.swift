@@ -140,8 +140,6 @@ public struct SchedulerSample: Sendable {
     var totals: [UInt64] = []
     /// The largest `delayMax` over the rows (each only grows).
     var delayMax: UInt64 = 0
-    /// The owner's workers, unretained: valid while `owner` is the scheduler being sampled (it keeps them alive).
-    var workerRefs: [Unmanaged<Worker>] = []
 
     public init() {}
 }
@@ -284,7 +282,6 @@ extension Scheduler {
             s.rows = [UInt64](repeating: 0, count: n * words)
             s.totals = [UInt64](repeating: 0, count: words)
             s.delayMax = 0
-            s.workerRefs = workers.map { Unmanaged.passUnretained($0) }
         }
         // Moved out for the pass (unique, so refilled in place) and back at the end. Once sized, each worker's row
         // is overwritten field by field where it is: no row is built, copied or destroyed (a row holds two names,
@@ -312,17 +309,16 @@ extension Scheduler {
         var dropped = detachedEvents.dropped
         let table = publishedCounters
         // Unsafe buffers: indices 0..<n of arrays sized n above and held for the whole pass.
-        let refs = s.workerRefs
-        refs.withUnsafeBufferPointer { wb in
+        workers.withUnsafeBufferPointer { wb in
             ws.withUnsafeMutableBufferPointer { ws in
                 iws.withUnsafeMutableBufferPointer { iws in
                     s.generations.withUnsafeMutableBufferPointer { gens in
                         s.rows.withUnsafeMutableBufferPointer { rows in
                             s.totals.withUnsafeMutableBufferPointer { totals in
                                 for i in 0..<n {
-                                    // _withUnsafeGuaranteedRef: the scheduler's `workers` array keeps every worker
-                                    // (and what it holds) alive while `self` is; no retain per worker.
-                                    wb[i]._withUnsafeGuaranteedRef { w in
+                                    // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for the pass)
+                                    // keeps every worker and what it holds alive; no retain per worker.
+                                    Unmanaged.passUnretained(wb[i])._withUnsafeGuaranteedRef { w in
                                         let p = w.published
                                         let slot = table.slot(i)
                                         let r = i * words
