@@ -209,8 +209,9 @@ extension Scheduler {
 
     /// One sample: `metrics()`, `takeInterval()` and `drainEvents()` in one pass over the workers, into `sample`'s
     /// buffers (no allocation once they are sized). A worker whose slot has no new publish since the previous
-    /// sample is not read again (its counters come from the cache); each worker's name lock is taken once for
-    /// both names. Locks: those of `metrics()`, plus `drainLock` and `intervalLock`, which only samplers take. One
+    /// sample is not read again and its row's counters are not rewritten (they come from the cache); a slot with a
+    /// new publish but the same delay count keeps its cached delay histogram; each worker's name lock is taken once
+    /// for both names, which are stored straight into the rows. Locks: those of `metrics()`, plus `drainLock` and `intervalLock`, which only samplers take. One
     /// sampler at a time per `SchedulerSample`; any thread.
     public func sample(into sample: inout SchedulerSample) {
         markObserved()
