@@ -122,6 +122,9 @@ enum SnapshotSection {
     // 0x4D (77): memory per parked task, `RecordingFormat.memorySectionTag` (one byte, the same as its varint).
     /// gevent hub figures (issue 16): 0x47 ("G"), one byte as a varint.
     static let geventHub: UInt64 = 0x47
+    // A CPython program's task census (issue 16).
+    /// Tasks by state and by what they await (`Snapshot.taskCensus`).
+    static let taskCensus: UInt64 = 7
 }
 
 extension ThreadState {
@@ -423,7 +426,7 @@ struct RecordEncoder {
             encodeTaskKindExtension(
                 s.taskKinds, p.taskKinds,
                 sectionsFollow: s.threads != nil || s.mnLoop != nil || s.memory != nil || loopsLackFigures
-                    || geventHub)
+                    || geventHub || s.taskCensus != nil)
             // Plain OS threads (the threads model): tagged sections after the task-kind extension.
             if let t = s.threads { encodeThreads(t, p.threads) }
             // The pool's queue peak: a tagged section of its own, after the threads section.
@@ -445,7 +448,17 @@ struct RecordEncoder {
             if loopsLackFigures { encodeAbsentLoopFigures(absent) }
             // gevent hub figures (issue 16).
             if geventHub { encodeGeventHub(s, p) }
+            // A CPython program's task census (issue 16).
+            if let c = s.taskCensus { encodeTaskCensus(c, p.taskCensus ?? TaskCensus()) }
         }
+    }
+
+    /// The task-census section: its tag, then the eight counts as deltas against the previous frame's census (a
+    /// zero census when that had none). Only frames with a census have it; every other frame, and every file
+    /// written before it, decodes `taskCensus` as nil.
+    private mutating func encodeTaskCensus(_ c: TaskCensus, _ p: TaskCensus) {
+        w.varint(SnapshotSection.taskCensus)
+        for (v, pv) in zip(c.states, p.states) { int(v.count, pv.count) }
     }
 
     // MARK: gevent hub figures (issue 16)
@@ -956,6 +969,7 @@ struct RecordDecoder {
                 case UInt64(RecordingFormat.memorySectionTag): s.memory = try decodeMemorySection(p.memory)
                 case SnapshotSection.absentLoopFigures: try decodeAbsentLoopFigures(&s.loops)
                 case SnapshotSection.geventHub: try decodeGeventHub(&s, p)
+                case SnapshotSection.taskCensus: s.taskCensus = try decodeTaskCensus(p.taskCensus ?? TaskCensus())
                 case SnapshotSection.memoryKernel:
                     guard s.memory != nil else { throw DecodeError(reason: "kernel memory figures before memory") }
                     s.memory?.pageTablesPerParked = try optDbl(p.memory?.pageTablesPerParked, "page tables")
@@ -1060,6 +1074,21 @@ struct RecordDecoder {
         m.parkTarget = try optInt(p.parkTarget, "park target")
         m.limit = try str()
         return m
+    }
+
+    /// The mirror of `RecordEncoder.encodeTaskCensus` (after its tag).
+    private mutating func decodeTaskCensus(_ p: TaskCensus) throws(DecodeError) -> TaskCensus {
+        var c = TaskCensus()
+        c.running = try int(p.running)
+        c.ready = try int(p.ready)
+        c.sleep = try int(p.sleep)
+        c.socket = try int(p.socket)
+        c.future = try int(p.future)
+        c.lock = try int(p.lock)
+        c.queue = try int(p.queue)
+        c.toThread = try int(p.toThread)
+        for (label, n) in c.states where n < 0 { throw DecodeError(reason: "negative task count (\(label))") }
+        return c
     }
 
     /// The mirror of `RecordEncoder.encodeGeventHub` (after its tag).

@@ -120,6 +120,61 @@ public struct Snapshot: Codable, Sendable, Equatable {
 
     /// Tasks by state (`fibers`), or nil when the source does not count them (`tasksUncounted`): "n/a", `null`.
     public var taskCounts: FiberCounts? { tasksUncounted == true ? nil : fibers }
+
+    // A CPython loop's task census (issue 16): tasks by state and by what they await, as the agent counts them.
+    /// Tasks of a real asyncio program by state and by what they wait on, summed over its loops; nil for every
+    /// source without such a census (the Swift models, a gevent hub) and in recordings made before it.
+    public var taskCensus: TaskCensus? = nil
+}
+
+/// A real asyncio program's tasks by state and by what they await (the agent's census of `asyncio.all_tasks`,
+/// docs/figures.md "Tasks"): running (the loop's current task), ready (scheduled to take a step), or waiting on
+/// a sleep, a socket, a plain future, a lock, a queue, or a `to_thread` call. `total` is their sum.
+public struct TaskCensus: Codable, Sendable, Equatable, Hashable {
+    public var running = 0
+    public var ready = 0
+    public var sleep = 0
+    public var socket = 0
+    public var future = 0
+    public var lock = 0
+    public var queue = 0
+    public var toThread = 0
+
+    public init(
+        running: Int = 0, ready: Int = 0, sleep: Int = 0, socket: Int = 0, future: Int = 0, lock: Int = 0,
+        queue: Int = 0, toThread: Int = 0
+    ) {
+        self.running = running
+        self.ready = ready
+        self.sleep = sleep
+        self.socket = socket
+        self.future = future
+        self.lock = lock
+        self.queue = queue
+        self.toThread = toThread
+    }
+
+    public var total: Int { running + ready + sleep + socket + future + lock + queue + toThread }
+
+    /// Adds another loop's census to this one.
+    public mutating func add(_ o: TaskCensus) {
+        running += o.running
+        ready += o.ready
+        sleep += o.sleep
+        socket += o.socket
+        future += o.future
+        lock += o.lock
+        queue += o.queue
+        toThread += o.toThread
+    }
+
+    /// Every state with its label, in the panel's order.
+    public var states: [(label: String, count: Int)] {
+        [
+            ("running", running), ("ready", ready), ("sleep", sleep), ("socket", socket), ("future", future),
+            ("lock", lock), ("queue", queue), ("to_thread", toThread),
+        ]
+    }
 }
 
 /// What a carrier is doing at the instant of the snapshot.

@@ -166,6 +166,19 @@ enum PanelFixtures {
             events: events)
     }
 
+    /// A real CPython asyncio program with a to_thread pool, as the agent streams it: the task census by state
+    /// and by what the tasks await (`Snapshot.taskCensus`) beside the loop.
+    static func pythonAsyncio(_ i: Int = 40) -> Snapshot {
+        var s = eventLoop(i, pool: true)
+        s.preset = "py-to-thread"
+        s.presetTitle = "CPython asyncio + to_thread [CPython]"
+        s.taskCensus = TaskCensus(
+            running: 1, ready: 12, sleep: 150 + i % 7, socket: 38, future: 3, lock: 2, queue: 1, toThread: 3)
+        s.fibers = FiberCounts(total: s.taskCensus?.total ?? 0, running: 1, runnable: 12)
+        s.loops[0].tasksAlive = s.taskCensus?.total
+        return s
+    }
+
     /// Loop per thread: 3 loops, optionally a shared to_thread pool.
     static func loopPerThread(_ i: Int = 40, sharedPool: Bool) -> Snapshot {
         let loops = (0..<3).map { (k: Int) -> LoopSnapshot in

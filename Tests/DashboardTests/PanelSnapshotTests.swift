@@ -28,6 +28,7 @@ import Testing
         ("loops-shared-pool", { PanelFixtures.loopPerThread($0, sharedPool: true) }),
         ("asyncio-mn", { PanelFixtures.asyncioMN($0) }),
         ("threads", { PanelFixtures.threads($0) }),
+        ("py-to-thread", { PanelFixtures.pythonAsyncio($0) }),
     ]
 
     @Test(arguments: sizes) func everyModel(size: Size) {

@@ -167,6 +167,8 @@ struct PythonEndToEndTests {
         #expect(screen.contains("LIVE"))
         #expect(screen.contains("Event Loop"), "\(screen)")
         #expect(screen.contains("in task config"))
+        // Its two tasks by what they await: `main` awaits the config task (a future), which sleeps or runs.
+        #expect(screen.contains("Tasks 2 · by what they await"), "\(screen)")
         let pid = try #require(Self.seenPid(dir))
         #expect(kill(pid, 0) == 0)
         try pane.send("C-c")

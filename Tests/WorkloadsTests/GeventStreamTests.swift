@@ -64,6 +64,7 @@ import Testing
     @Test func aGeventHubFrameWithoutTaskCountsHasNoTaskCounts() throws {
         let s = try #require(try Self.snapshots([Self.hubLine(t: 1, switches: 10)]).first)
         #expect(s.taskCounts == nil, "\(s.fibers)")
+        #expect(s.taskCensus == nil, "a hub counts no tasks: no census, not a census of zeros")
         #expect(s.tasksUncounted == true)
         #expect(s.loops.first?.tasksAlive == nil)
     }

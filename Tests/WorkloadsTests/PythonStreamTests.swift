@@ -103,6 +103,11 @@ import Testing
                 == FiberCounts(
                     total: 10, running: 1, runnable: 2, parkedSleep: 3, parkedIO: 1, parkedChannel: 0, parkedMutex: 1,
                     parkedJoin: 2))
+        // The same census in the agent's own eight states, unmerged (the Tasks panel).
+        #expect(
+            s.taskCensus
+                == TaskCensus(running: 1, ready: 2, sleep: 3, socket: 1, future: 1, lock: 1, queue: 0, toThread: 1))
+        #expect(s.taskCensus?.total == 10)
         let pool = try #require(s.pool)
         #expect(pool.threads == 2 && pool.busy == 1 && pool.queueDepth == 3 && pool.completed == 17)
         #expect(

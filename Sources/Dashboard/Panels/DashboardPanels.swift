@@ -56,6 +56,9 @@ public enum DashboardPanels {
                 BusyPanel.draw(into: &g, rect: plan.busy, snapshot: snapshot, history: history, view: view)
             }
             if !plan.fibers.isEmpty { FiberCountsPanel.draw(into: &g, rect: plan.fibers, counts: snapshot.fibers) }
+            if !plan.taskCensus.isEmpty, let c = snapshot.taskCensus {
+                TaskCensusPanel.draw(into: &g, rect: plan.taskCensus, census: c)
+            }
             if !plan.events.isEmpty {
                 EventsPanel.draw(into: &g, rect: plan.events, snapshot: snapshot, history: history)
             }

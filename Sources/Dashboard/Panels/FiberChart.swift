@@ -392,24 +392,53 @@ enum FiberCountsPanel {
     }
 
     static func draw(into grid: inout Grid, rect: Rect, counts f: FiberCounts) {
-        let inner = grid.box(rect, title: "Fibers \(Fmt.count(f.total))").inset(dx: 1, dy: 0)
+        drawCounts(into: &grid, rect: rect, title: "Fibers \(Fmt.count(f.total))", items: items(f), total: f.total)
+    }
+
+    /// Bars of counts against `total`, in as many columns as the box needs. Shared with `TaskCensusPanel`.
+    static func drawCounts(
+        into grid: inout Grid, rect: Rect, title: String, items: [(String, Int, Style)], total: Int,
+        labelWidth: Int = 7
+    ) {
+        let inner = grid.box(rect, title: title).inset(dx: 1, dy: 0)
         guard inner.width > 0, inner.height > 0 else { return }
-        let items = items(f)
         // As many columns as fit at 22 cells, or more (narrower bars) when the height cannot hold every row.
         let byWidth = max(1, min(4, (inner.width + 2) / 22))
         let byHeight = (items.count + inner.height - 1) / inner.height
         let cols = max(1, min(4, max(byWidth, byHeight)))
         let colRects = inner.columns(cols, gap: 2)
         let rows = (items.count + cols - 1) / cols
-        let total = Double(max(1, f.total))
+        let all = Double(max(1, total))
         for (i, item) in items.enumerated() {
             let c = i / rows
             let r = i % rows
             guard c < colRects.count, r < inner.height else { continue }
             let cell = colRects[c]
             grid.bar(
-                at: Point(cell.x, cell.y + r), width: cell.width, fraction: Double(item.1) / total, label: item.0,
-                value: Fmt.count(item.1), labelWidth: 7, valueWidth: 5, style: item.2)
+                at: Point(cell.x, cell.y + r), width: cell.width, fraction: Double(item.1) / all, label: item.0,
+                value: Fmt.count(item.1), labelWidth: labelWidth, valueWidth: 5, style: item.2)
         }
+    }
+}
+
+/// A CPython program's tasks by state and by what they await (`Snapshot.taskCensus`, the agent's census of
+/// `asyncio.all_tasks`): the loop's current task, the ready ones, and the waiting ones by what they wait on.
+enum TaskCensusPanel {
+    static func title(_ c: TaskCensus, _ grid: Grid) -> String {
+        "Tasks \(Fmt.count(c.total)) \(Character(grid.glyphs.separator)) by what they await"
+    }
+
+    static func items(_ c: TaskCensus) -> [(String, Int, Style)] {
+        c.states.map { state in
+            let style =
+                state.label == "running"
+                ? PanelPalette.running : state.label == "ready" ? PanelPalette.runnable : PanelPalette.parked
+            return (state.label, state.count, style)
+        }
+    }
+
+    static func draw(into grid: inout Grid, rect: Rect, census c: TaskCensus) {
+        FiberCountsPanel.drawCounts(
+            into: &grid, rect: rect, title: title(c, grid), items: items(c), total: c.total, labelWidth: 9)
     }
 }

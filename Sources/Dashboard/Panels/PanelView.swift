@@ -155,6 +155,9 @@ public struct PanelPlan: Hashable, Sendable {
     public var memory = Rect(0, 0, 0, 0)
     /// One row above everything else: the system limit that stopped a preset's parking.
     public var banner = Rect(0, 0, 0, 0)
+    // A CPython program's task census (issue 16).
+    /// Tasks by state and by what they await (rich, when the snapshot has a census).
+    public var taskCensus = Rect(0, 0, 0, 0)
 
     /// Smallest size drawn rich.
     public static let richMinimum = Size(120, 36)
@@ -219,6 +222,8 @@ public struct PanelPlan: Hashable, Sendable {
         let busyHeight = min(count + (s.pool == nil ? 3 : 4), 13)
         var parts: [Layout] = [.fixed(busyHeight)]
         if s.model.usesFibers { parts.append(.fixed(6)) }
+        let census = !s.model.usesFibers && s.taskCensus != nil
+        if census { parts.append(.fixed(6)) }
         if s.memory != nil { parts.append(.fixed(MemoryPanel.height)) }
         parts.append(.fixed(min(13, max(1, s.taskKinds.count) + 4)))
         parts.append(.fill(weight: 1, min: 3))
@@ -226,6 +231,7 @@ public struct PanelPlan: Hashable, Sendable {
         var rects = side.split(.vertical, parts)
         p.busy = rects.removeFirst()
         if s.model.usesFibers { p.fibers = rects.removeFirst() }
+        if census { p.taskCensus = rects.removeFirst() }
         if s.memory != nil { p.memory = rects.removeFirst() }
         p.tasks = rects.removeFirst()
         p.events = rects.removeFirst()

@@ -273,7 +273,7 @@ final class FiberModel: Model {
                     }
                     // The budget's estimate was not enough: the kernel refused a stack (the fiber was not started).
                     if let refused = host.scheduler.stackRefusal {
-                        return progress.stop(limit: "\(refused) after \(n) parked tasks")
+                        return progress.stop(limit: ParkProgress.text("\(refused)", parked: n))
                     }
                     let body: () -> Void
                     switch park.on {
@@ -283,13 +283,7 @@ final class FiberModel: Model {
                         }
                     case .socket:
                         guard let sockets else { return }
-                        let fd: Int32
-                        do throws(ParkedSockets.Failure) {
-                            fd = try sockets.openPair()
-                        } catch {
-                            return progress.stop(
-                                limit: error.isLimit ? "\(error.message) after \(n) parked tasks" : error.message)
-                        }
+                        guard let fd = sockets.openPair(orStop: progress, parked: n) else { return }
                         body = {
                             var byte: UInt8 = 0
                             // Parks in read until the preset stops: the server end never writes.

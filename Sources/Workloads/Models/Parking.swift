@@ -71,6 +71,9 @@ final class ParkProgress: Sendable {
     /// The limit that stopped parking, if any.
     var limit: String? { limitText.withLock { $0 } }
     func stop(limit: String) { limitText.withLock { if $0 == nil { $0 = limit } } }
+
+    /// A limit's banner text: what refused, and how many tasks had parked before it.
+    static func text(_ what: String, parked: Int) -> String { "\(what) after \(parked) parked tasks" }
 }
 
 /// The address-space and memory check made before each batch of parked tasks.
@@ -96,11 +99,11 @@ struct ParkBudget: Sendable {
         let n = UInt64(ParkBudget.batch)
         if let limit = addressLimit(), let used = addressUsed() {
             if used + n * reservedPerTask + ParkBudget.addressReserve > limit {
-                return "address space: RLIMIT_AS \(ByteCount.text(limit)) reached after \(parked) parked tasks"
+                return ParkProgress.text("address space: RLIMIT_AS \(ByteCount.text(limit)) reached", parked: parked)
             }
         }
         if let available = memoryAvailable(), available < n * touchedPerTask + ParkBudget.memoryReserve {
-            return "memory: \(ByteCount.text(available)) available (MemAvailable) after \(parked) parked tasks"
+            return ParkProgress.text("memory: \(ByteCount.text(available)) available (MemAvailable)", parked: parked)
         }
         return nil
     }
@@ -157,6 +160,17 @@ final class ParkedSockets: Sendable {
     /// Opens one connection: a blocking connect to the listener (loopback: done at once, the backlog holds it),
     /// the accept, then the client end made non-blocking. Returns the client end. A few microseconds of
     /// blocking calls: fine on a carrier, for a parker that runs once.
+    /// `openPair()` for a parker: the client end, or nil once parking has stopped on the failure (a descriptor
+    /// limit is the banner "… after N parked tasks"; any other failure its own line). The parker's thread or fiber.
+    func openPair(orStop progress: ParkProgress, parked: Int) -> Int32? {
+        do throws(Failure) {
+            return try openPair()
+        } catch {
+            progress.stop(limit: error.isLimit ? ParkProgress.text(error.message, parked: parked) : error.message)
+            return nil
+        }
+    }
+
     func openPair() throws(Failure) -> Int32 {
         let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard c >= 0 else { throw Self.failure("socket", errno) }

@@ -95,13 +95,7 @@ final class ThreadParker: Sendable {
                     }
                 case .socket:
                     guard let sockets else { return }
-                    let fd: Int32
-                    do throws(ParkedSockets.Failure) {
-                        fd = try sockets.openPair()
-                    } catch {
-                        return progress.stop(
-                            limit: error.isLimit ? "\(error.message) after \(n) parked tasks" : error.message)
-                    }
+                    guard let fd = sockets.openPair(orStop: progress, parked: n) else { return }
                     clients.withLock { $0.append(fd) }
                     parked = { Blocking.wait(.read) { Self.waitReadable(fd) } }
                 }
@@ -127,12 +121,14 @@ final class ThreadParker: Sendable {
     /// The banner's line for a thread the table did not start.
     static func refusal(_ table: ThreadTable, failedBefore: UInt64, parked: Int) -> String {
         guard table.createFailed.load(ordering: .relaxed) > failedBefore else {
-            return "threads: all \(table.slots.count) slots taken after \(parked) parked tasks"
+            return ParkProgress.text("threads: all \(table.slots.count) slots taken", parked: parked)
         }
         let code = table.lastCreateError.load(ordering: .relaxed)
         let name = code == EAGAIN ? "EAGAIN" : "error \(code)"
-        return "threads: pthread_create refused a thread (\(name); RLIMIT_NPROC \(Self.processLimit), "
-            + "kernel.threads-max \(Self.threadsMax)) after \(parked) parked tasks"
+        let what =
+            "threads: pthread_create refused a thread (\(name); RLIMIT_NPROC \(Self.processLimit), "
+            + "kernel.threads-max \(Self.threadsMax))"
+        return ParkProgress.text(what, parked: parked)
     }
 
     /// The soft RLIMIT_NPROC as text ("unlimited" when so).

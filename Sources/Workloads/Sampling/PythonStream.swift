@@ -13,6 +13,7 @@
 // - tasks by what they await → `FiberCounts`: sleep → parkedSleep, socket → parkedIO, queue →
 //   parkedChannel, lock → parkedMutex, future and to_thread → parkedJoin (a `to_thread` wait is a
 //   wait on an executor future), ready → runnable, the loop's current task → running.
+//   The same census unmerged, in the agent's own eight states, → `Snapshot.taskCensus` (the Tasks panel).
 // - ready → running delay: nil (the agent does not time each job: that would wrap every callback).
 // - the default executor → `PoolSnapshot`, one `PoolThreadSnapshot` per real thread.
 // - gevent's hub → `LoopSnapshot.gevent`: greenlet switches (cumulative, and per second between two
@@ -71,17 +72,8 @@ public struct AgentHello: Codable, Sendable, Equatable {
 }
 
 public struct AgentSnapshot: Codable, Sendable, Equatable {
-    public struct Tasks: Codable, Sendable, Equatable {
-        public var total = 0
-        public var running = 0
-        public var ready = 0
-        public var sleep = 0
-        public var socket = 0
-        public var future = 0
-        public var lock = 0
-        public var queue = 0
-        public var toThread = 0
-    }
+    /// A loop's `tasks`: the agent's census in its eight states (its `total` is their sum, so it is not kept).
+    public typealias Tasks = TaskCensus
     public struct Lag: Codable, Sendable, Equatable {
         public var p50Ms: Double
         public var p99Ms: Double
@@ -250,19 +242,11 @@ public struct PythonSampler: Sendable {
         var s = Snapshot(
             time: a.t + offset, sequence: sequence, preset: preset, presetTitle: title,
             model: a.loops.count > 1 ? .loopPerThread : .eventLoop)
-        var counts = FiberCounts()
+        var census = TaskCensus()
         var jobs: [Int: UInt64] = [:]
         var switches: [Int: (t: Double, switches: UInt64)] = [:]
         s.loops = a.loops.map { l in
-            let t = l.tasks ?? AgentSnapshot.Tasks()
-            counts.total += t.total
-            counts.running += t.running
-            counts.runnable += t.ready
-            counts.parkedSleep += t.sleep
-            counts.parkedIO += t.socket
-            counts.parkedChannel += t.queue
-            counts.parkedMutex += t.lock
-            counts.parkedJoin += t.future + t.toThread
+            if let t = l.tasks { census.add(t) }
             if let j = l.jobs { jobs[l.id] = j }
             var loop = LoopSnapshot(
                 id: l.id, readyDepth: l.ready, maxReadyDepth: l.readyMax, readyPeak: l.readyPeak,
@@ -284,9 +268,16 @@ public struct PythonSampler: Sendable {
         }
         lastJobs = jobs
         lastSwitches = switches
-        s.fibers = counts
+        // Tasks by what they await as the fiber models' parked reasons: sleep → parkedSleep, socket → parkedIO,
+        // queue → parkedChannel, lock → parkedMutex, future and to_thread → parkedJoin (a wait on an executor future).
+        s.fibers = FiberCounts(
+            total: census.total, running: census.running, runnable: census.ready, parkedSleep: census.sleep,
+            parkedIO: census.socket, parkedChannel: census.queue, parkedMutex: census.lock,
+            parkedJoin: census.future + census.toThread)
         // A loop without a census (a gevent hub streams `tasks: null`) leaves the counts unknown, not 0.
         if a.loops.contains(where: { $0.tasks == nil }) { s.tasksUncounted = true }
+        // The census by state and await, only when every loop counted its tasks.
+        if !a.loops.isEmpty && s.tasksUncounted == nil { s.taskCensus = census }
         s.lag = s.loops.max { $0.lag.maxMs < $1.lag.maxMs }?.lag ?? LagSummary()
         s.busyWindowSeconds = 1
         if let p = a.pool {
