@@ -186,12 +186,9 @@ public enum UIBenchmarks {
     static func sampleOnce(
         _ s: Scheduler, sampler: inout FiberSampler, sequence: UInt64, history: inout PanelHistory
     ) {
-        let m = s.metrics()
-        let interval = s.takeInterval()
-        let records = s.drainEvents()
         var snapshot = Snapshot(
             time: Double(sequence) / 30, sequence: sequence, preset: "overhead", model: .virtualThreads)
-        sampler.sample(m, interval: interval, events: records, into: &snapshot)
+        sampler.sample(s, into: &snapshot)
         history.append(snapshot)
     }
 

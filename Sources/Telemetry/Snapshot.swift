@@ -222,6 +222,9 @@ public struct WorkerSnapshot: Codable, Sendable, Equatable {
     public var lastFiber: String?
     public var lastKind: String?
 
+    // @inlinable: the fiber sampler builds one per carrier per sample; a cross-module call built each in a
+    // temporary and copied it (bench sample).
+    @inlinable
     public init(
         id: Int, state: WorkerState = .running, runs: UInt64 = 0, stealOps: UInt64 = 0, stolenIn: UInt64 = 0,
         stolenOut: UInt64 = 0, parks: UInt64 = 0, unparks: UInt64 = 0, queueDepth: Int = 0, queueCapacity: Int = 256,

@@ -42,6 +42,37 @@ import Testing
         #expect(c.workers[0].runsInInterval == 0 && c.workers[0].lastFiber == nil)
     }
 
+    /// An interval read whose workers come in another order than the metrics' (a read that raced a restart) is
+    /// matched by id; a worker it lacks has no peak and falls back to the fiber last resumed, and a running worker
+    /// names the fiber running now.
+    @Test func anIntervalInAnotherOrderIsMatchedById() {
+        var sampler = FiberSampler(sessionStart: 0)
+        let m = Self.metrics([
+            Self.worker(0, runs: 10, stolenIn: 0, busy: 0, state: .running),
+            Self.worker(1, runs: 20, stolenIn: 0, busy: 0),
+            Self.worker(2, runs: 30, stolenIn: 0, busy: 0),
+        ])
+        let interval = SchedulerMetrics.Interval(
+            workers: [
+                .init(id: 2, queueHighWater: 9, lastFiber: "two", lastKind: "cpu", runs: 1),
+                .init(id: 0, queueHighWater: 4, lastFiber: nil, lastKind: nil, runs: 0),
+            ],
+            injectorHighWater: 0, startNanos: 0, endNanos: 1)
+        var a = Snapshot(time: 1)
+        sampler.sample(m, interval: interval, events: [], into: &a)
+        #expect(a.workers.map(\.queuePeak) == [4, nil, 9])
+        #expect(a.workers.map(\.lastFiber) == [nil, nil, "two"])
+        #expect(a.workers[0].currentFiber == "web-0" && a.workers[0].currentKind == "io")
+        #expect(a.workers[1].currentFiber == nil)
+        var b = Snapshot(time: 1.1)
+        var later = m
+        later.workers[1].runs = 25
+        sampler.sample(later, interval: interval, events: [], into: &b)
+        // Worker 1 is not in the interval read: what ran is the fiber last resumed there, as it ran.
+        #expect(b.workers[1].lastFiber == "web-1" && b.workers[1].runsInInterval == 5)
+        #expect(b.workers[1].queuePeak == nil)
+    }
+
     /// The panel named "ready → running" must show the runtime's sampled ready → running delay, not the
     /// heartbeat's lateness (which stays in `lag`, labelled heartbeat lag).
     /// The scheduler's interval read (peaks since the previous take, the last named fiber) and its split of

@@ -131,7 +131,8 @@ public final class EventRing: @unchecked Sendable {
         let t = tail.load(ordering: .acquiring)
         let n = Swift.min(t &- h, max)
         if n <= 0 { return 0 }
-        out.reserveCapacity(out.count + n)
+        // Geometric growth: an exact `reserveCapacity` per ring reallocated the whole buffer once per ring drained.
+        if out.capacity < out.count + n { out.reserveCapacity(Swift.max(out.count + n, 2 * out.capacity)) }
         for i in 0..<n { out.append(slots[(h &+ i) & mask]) }
         // releasing: our slot reads above happen before the producer may overwrite them.
         head.store(h &+ n, ordering: .releasing)

@@ -77,23 +77,19 @@ public enum DelayHistogram {
     public static func upperBound(_ i: Int) -> UInt64 { i >= 63 ? .max : (UInt64(1) << UInt64(i + 1)) }
 }
 
-/// One worker's published values, each on its own padding so workers never share a cache line.
+/// One worker's published values. The counters `publish` stores in batches live in the worker's slot of the
+/// scheduler's `PublishedCounters` table (one contiguous allocation, see there); the values written at other
+/// times (state, the per-run gauges, thieves' `stolenOut`, the sampler's baselines) and the names are here, on
+/// padding of their own.
 ///
 /// Written by the worker's current thread at publish points (stores), except `stolenOut`, which thieves add
-/// to directly (a rare event); read by any thread. All relaxed: each value is an independent statistic and
-/// no reader infers anything about other memory from it.
+/// to directly (a rare event); read by any thread. All relaxed except the slot's publish generation (see
+/// `PublishedCounters`): each value is an independent statistic and no reader infers anything about other
+/// memory from it.
 final class PublishedWorkerMetrics: Sendable {
     private let padHead: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     let state = Atomic<UInt8>(SchedulerWorkerState.running.rawValue)
-    let runs = Atomic<UInt64>(0)
-    let stealOps = Atomic<UInt64>(0)
-    let stolenIn = Atomic<UInt64>(0)
     let stolenOut = Atomic<UInt64>(0)
-    let parks = Atomic<UInt64>(0)
-    let unparks = Atomic<UInt64>(0)
-    let maxQueueDepth = Atomic<Int>(0)
-    let busyNanos = Atomic<UInt64>(0)
-    let searchNanos = Atomic<UInt64>(0)
     /// Peak local-queue depth since the sampler's last `Scheduler.takeInterval()`: raised by the owner at publish
     /// points (an atomic max), taken and reset by the sampler with an exchange.
     let queueHighWater = Atomic<Int>(0)
@@ -102,15 +98,11 @@ final class PublishedWorkerMetrics: Sendable {
     let runTick = Atomic<UInt64>(0)
     /// Fibers run since the sampler's last `takeInterval()`'s reading of `runs` (sampler-owned baseline).
     let runsAtLastTake = Atomic<UInt64>(0)
-    let spawned = Atomic<UInt64>(0)
-    let finished = Atomic<UInt64>(0)
-    let delayCount = Atomic<UInt64>(0)
-    let delaySum = Atomic<UInt64>(0)
-    let delayMax = Atomic<UInt64>(0)
     /// True while a fiber runs on this worker (stored around every resume; a plain store on x86_64).
     let hasCurrent = Atomic<Bool>(false)
-    /// Per-reason park/wake counters and the delay histogram, in one buffer of atomics.
-    let wide: AtomicBuffer
+    /// The batch-published counters: this worker's slot of `table`.
+    let table: PublishedCounters
+    let slot: PublishedCounters.Slot
     /// Name and kind of the fiber run last (`current`; nil when it had neither) and of the last *labelled* fiber
     /// run since the sampler took it (`last`); written with `withLockIfAvailable` so a reader holding the lock
     /// makes the worker skip one update rather than wait. A `SpinLock`: the worker's try is one compare-exchange and
@@ -119,35 +111,140 @@ final class PublishedWorkerMetrics: Sendable {
     let current = SpinLock<PublishedFiberNames>(PublishedFiberNames())
     private let padTail: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
 
-    static let parksOffset = 0
-    static let wakesOffset = ParkReason.allCases.count
-    static let histOffset = 2 * ParkReason.allCases.count
-
-    init() {
-        wide = AtomicBuffer(count: Self.histOffset + DelayHistogram.buckets)
+    /// Slot `index` of `table` (a scheduler's workers), or a table of its own (a retake worker, read apart).
+    init(table: PublishedCounters = PublishedCounters(slots: 1), index: Int = 0) {
+        self.table = table
+        slot = table.slot(index)
     }
 
-    /// Stores every counter. Executed by the worker's current thread.
+    /// Stores every counter that changed since the previous publish, then the slot's generation. Executed by the
+    /// worker's current thread.
     func publish(_ c: WorkerCounters) {
-        // relaxed (all stores below): independent statistics, see the type's comment.
-        runs.store(c.runs, ordering: .relaxed)
-        stealOps.store(c.stealOps, ordering: .relaxed)
-        stolenIn.store(c.stolenIn, ordering: .relaxed)
-        parks.store(c.parks, ordering: .relaxed)
-        unparks.store(c.unparks, ordering: .relaxed)
-        maxQueueDepth.store(c.maxQueueDepth, ordering: .relaxed)
-        busyNanos.store(c.busyNanos, ordering: .relaxed)
-        searchNanos.store(c.searchNanos, ordering: .relaxed)
-        spawned.store(c.spawned, ordering: .relaxed)
-        finished.store(c.finished, ordering: .relaxed)
-        delayCount.store(c.delayCount, ordering: .relaxed)
-        delaySum.store(c.delaySum, ordering: .relaxed)
-        delayMax.store(c.delayMax, ordering: .relaxed)
-        for i in 0..<ParkReason.allCases.count {
-            wide.store(Self.parksOffset + i, c.fiberParks[i])
-            wide.store(Self.wakesOffset + i, c.fiberWakes[i])
+        typealias W = PublishedCounters.Word
+        let slot = self.slot
+        var changed = false
+        // A word whose value did not change is not stored: its cache line stays shared with the sampler, which
+        // then reads it from its own cache (most histogram buckets, most of the time).
+        @inline(__always) func put(_ k: Int, _ v: UInt64) -> Bool {
+            if slot.load(k) == v { return false }
+            slot.store(k, v)
+            return true
         }
-        for i in 0..<DelayHistogram.buckets { wide.store(Self.histOffset + i, c.delayHist[i]) }
+        if put(W.runs, c.runs) { changed = true }
+        if put(W.stealOps, c.stealOps) { changed = true }
+        if put(W.stolenIn, c.stolenIn) { changed = true }
+        if put(W.parks, c.parks) { changed = true }
+        if put(W.unparks, c.unparks) { changed = true }
+        if put(W.maxQueueDepth, UInt64(c.maxQueueDepth)) { changed = true }
+        if put(W.busyNanos, c.busyNanos) { changed = true }
+        if put(W.searchNanos, c.searchNanos) { changed = true }
+        if put(W.spawned, c.spawned) { changed = true }
+        if put(W.finished, c.finished) { changed = true }
+        for i in 0..<ParkReason.allCases.count {
+            if put(W.fiberParks + i, c.fiberParks[i]) { changed = true }
+            if put(W.fiberWakes + i, c.fiberWakes[i]) { changed = true }
+        }
+        // The delay group (sum, max, histogram) before its count, and the count last with a releasing store: a reader
+        // that finds the count it cached skips the group's 42 words (see `PublishedCounters.Word.delayCount`).
+        if put(W.delaySum, c.delaySum) { changed = true }
+        if put(W.delayMax, c.delayMax) { changed = true }
+        for i in 0..<DelayHistogram.buckets where put(W.histogram + i, c.delayHist[i]) { changed = true }
+        if slot.load(W.delayCount) != c.delayCount {
+            slot.storeReleasing(W.delayCount, c.delayCount)
+            changed = true
+        }
+        if changed { slot.publishGeneration() }
+    }
+}
+
+/// The batch-published counters of a scheduler's workers, in one allocation: slot i is worker i's, `slotWords`
+/// 64-bit atomics (512 bytes) on 128-byte boundaries, so no two workers share a cache line (nor an adjacent-line
+/// prefetch pair) and the sampler walks one array instead of one object per worker.
+///
+/// Ownership: a slot's words are stored only by the thread running its worker (`PublishedWorkerMetrics.publish`);
+/// any thread loads them. Each publish that changed a word ends with a releasing store of the slot's generation
+/// (`Word.generation`): a reader that loads the generation (acquiring) and finds the value it saw at its previous
+/// read of the slot knows no publish has completed since, and keeps what it read then (`Scheduler.sample`).
+///
+/// Rejected: one `PublishedWorkerMetrics` object per worker holding every atomic (what this replaced): a sample of
+/// 256 workers chased 256 objects plus 256 out-of-line buffers, retaining each; a seqlock per slot (a reader
+/// retrying while a worker publishes): the counters are independent statistics, so a read that mixes two
+/// publishes is as good as either, and a retry loop is a wait on a worker.
+final class PublishedCounters: @unchecked Sendable {
+    // @unchecked Sendable: the words are `Atomic`s in memory this object owns; the pointer is immutable after init.
+
+    /// Word offsets in a slot. `0 ..< batchWords` are the counters a publish stores; `generation` follows them.
+    enum Word {
+        static let runs = 0
+        static let stealOps = 1
+        static let stolenIn = 2
+        static let parks = 3
+        static let unparks = 4
+        static let maxQueueDepth = 5
+        static let busyNanos = 6
+        static let searchNanos = 7
+        static let spawned = 8
+        static let finished = 9
+        /// Stored last of the delay group (`delaySum`, `delayMax`, `histogram`) with a releasing store: every
+        /// record of a delay moves the count, so a reader whose acquiring load finds the count it cached has the
+        /// group as cached too, and one that finds a new count sees the group's words stored before it.
+        static let delayCount = 10
+        static let delaySum = 11
+        static let delayMax = 12
+        /// Fiber parks, then wakes, by `ParkReason` (one word each).
+        static let fiberParks = 13
+        static let fiberWakes = fiberParks + ParkReason.allCases.count
+        /// The delay histogram (`DelayHistogram.buckets` words).
+        static let histogram = fiberWakes + ParkReason.allCases.count
+        static let batchWords = histogram + DelayHistogram.buckets
+        /// Publishes completed that changed a word (see the type's comment).
+        static let generation = batchWords
+    }
+    static let slotWords = 64
+    static let slotAlignment = 128
+
+    /// One worker's slot: a pointer into the table, valid as long as the table.
+    struct Slot: @unchecked Sendable {
+        // @unchecked Sendable: points at atomics (see the table's comment for who stores them).
+        let words: UnsafeMutablePointer<Atomic<UInt64>>
+        // relaxed (load, store): independent statistics (see PublishedWorkerMetrics).
+        @inline(__always) func load(_ k: Int) -> UInt64 { words[k].load(ordering: .relaxed) }
+        @inline(__always) func store(_ k: Int, _ v: UInt64) { words[k].store(v, ordering: .relaxed) }
+        /// The delay count (`Word.delayCount`), stored by the owner after the rest of its group. releasing: orders
+        /// the group's stores before it, for a reader's `loadAcquiring`.
+        @inline(__always) func storeReleasing(_ k: Int, _ v: UInt64) { words[k].store(v, ordering: .releasing) }
+        /// acquiring: pairs with `storeReleasing` (a reader that sees the count sees the group stored before it).
+        @inline(__always) func loadAcquiring(_ k: Int) -> UInt64 { words[k].load(ordering: .acquiring) }
+        /// Ends a publish. Owner. releasing: orders the publish's stores before the new generation, for a reader's
+        /// acquiring `generation` (the only non-relaxed word).
+        @inline(__always) func publishGeneration() {
+            words[Word.generation].store(load(Word.generation) &+ 1, ordering: .releasing)
+        }
+        /// acquiring: pairs with `publishGeneration` (a reader that sees generation n sees publish n's stores).
+        @inline(__always) var generation: UInt64 { words[Word.generation].load(ordering: .acquiring) }
+    }
+
+    let slots: Int
+    private let base: UnsafeMutablePointer<Atomic<UInt64>>
+
+    init(slots: Int) {
+        precondition(Word.generation < Self.slotWords, "PublishedCounters: a slot's words exceed slotWords")
+        self.slots = slots
+        let words = Swift.max(1, slots) * Self.slotWords
+        // Raw memory bound once to the one type it holds.
+        base = UnsafeMutableRawPointer.allocate(
+            byteCount: words * MemoryLayout<Atomic<UInt64>>.stride, alignment: Self.slotAlignment
+        ).bindMemory(to: Atomic<UInt64>.self, capacity: words)
+        for i in 0..<words { (base + i).initialize(to: Atomic(0)) }
+    }
+    deinit {
+        base.deinitialize(count: Swift.max(1, slots) * Self.slotWords)
+        UnsafeMutableRawPointer(base).deallocate()
+    }
+
+    func slot(_ i: Int) -> Slot {
+        precondition(i >= 0 && i < Swift.max(1, slots), "PublishedCounters.slot: index \(i) out of 0..<\(slots)")
+        return Slot(words: base + i * Self.slotWords)
     }
 }
 

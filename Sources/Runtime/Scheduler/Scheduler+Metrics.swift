@@ -117,111 +117,67 @@ public struct SchedulerMetrics: Sendable, Equatable {
     public var hogRetakes: UInt64 = 0
 }
 
+/// One sample of a scheduler — its metrics, the interval's figures and the drained events — in buffers the sampler
+/// keeps from one sample to the next (`Scheduler.sample(into:)`), with its cache of each worker's counters as last
+/// read. Once sized, a sample allocates nothing here: the arrays are refilled in place.
+///
+/// Ownership: a value owned by one sampling thread; a sample of a different scheduler starts the cache afresh.
+public struct SchedulerSample: Sendable {
+    /// What `Scheduler.metrics()` would return.
+    public internal(set) var metrics = SchedulerMetrics.empty
+    /// What `Scheduler.takeInterval()` would return.
+    public internal(set) var interval = SchedulerMetrics.Interval(
+        workers: [], injectorHighWater: 0, startNanos: 0, endNanos: 0)
+    /// What `Scheduler.drainEvents()` would return: every event since the previous drain, oldest first.
+    public internal(set) var events: [RuntimeEventRecord] = []
+    /// The scheduler the cache belongs to (weak: a sample does not keep a shut-down scheduler alive, and a freed
+    /// one never compares equal to a new scheduler at the same address).
+    weak var owner: Scheduler?
+    /// Per worker: the slot's publish generation and its batch words at the last read that found a new generation.
+    var generations: [UInt64] = []
+    var rows: [UInt64] = []
+    /// Σ rows over the workers, per word (wrapping, like the counters).
+    var totals: [UInt64] = []
+    /// The largest `delayMax` over the rows (each only grows).
+    var delayMax: UInt64 = 0
+
+    public init() {}
+}
+
+extension SchedulerMetrics.Worker {
+    /// Worker `id` with every figure 0 and no names: a row `Scheduler.sample(into:)` then overwrites field by field.
+    static func blank(id: Int, queueCapacity: Int) -> Self {
+        .init(
+            id: id, state: .running, carrier: 0, runs: 0, stealOps: 0, stolenIn: 0, stolenOut: 0, parks: 0, unparks: 0,
+            queueDepth: 0, queueCapacity: queueCapacity, maxQueueDepth: 0, busyNanos: 0, searchNanos: 0, userNanos: 0,
+            currentFiber: nil, currentKind: nil)
+    }
+}
+
+extension SchedulerMetrics {
+    /// No workers, every figure 0: the starting value `Scheduler.sample(into:)` fills.
+    static var empty: SchedulerMetrics {
+        SchedulerMetrics(
+            workers: [], injectorDepth: 0, fibers: .init(), delay: .init(), spawned: 0, finished: 0, carrierThreads: 0,
+            spareCarriers: 0, blocked: [], timersPending: 0, ioWaiters: 0, droppedEvents: 0, hogsDetected: 0,
+            hogQueueMoves: 0)
+    }
+}
+
 extension Scheduler {
     /// Reads every published value. Any thread, any rate. Locks it takes: `retakeWorkers` (only the monitor takes it,
     /// to add a retake worker), each worker's name lock (workers only
-    /// try it: `withLockIfAvailable`, so a reader makes them skip one update, never wait), and `carriersLock` with
-    /// each carrier's `blockedInfo` for the carrier counts and the blocked list — taken by a carrier only when a
-    /// `blocking {}` region begins or ends and by handoffs and spares, never in the scheduling loop; a reader
-    /// holding them delays a region's begin or end by the few hundred ns of the copy. Timers and I/O waiter
-    /// counts are atomic gauges.
+    /// try it: `withLockIfAvailable`, so a reader makes them skip one update, never wait), and `carriersLock` for the
+    /// carrier counts — taken by a carrier only when a `blocking {}` region begins or ends and by handoffs and
+    /// spares, never in the scheduling loop — with each carrier's `blockedInfo` for the blocked list only while a
+    /// region is in progress; a reader holding them delays a region's begin or end by the few hundred ns of the
+    /// copy. Timers and I/O waiter counts are atomic gauges. Allocates its result: a sampler that reads every frame
+    /// uses `sample(into:)`, which reuses its buffers.
     public func metrics() -> SchedulerMetrics {
-        if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
-        var fc = SchedulerMetrics.FiberCounts()
-        var spawned = externalSpawned.load(ordering: .relaxed)
-        var finished = externalFinished.load(ordering: .relaxed)
-        var parks = [UInt64](repeating: 0, count: ParkReason.allCases.count)
-        var wakes = (0..<ParkReason.allCases.count).map { externalWakes.load($0) }
-        var hist = [UInt64](repeating: 0, count: DelayHistogram.buckets)
-        var dCount: UInt64 = 0
-        var dSum: UInt64 = 0
-        var dMax: UInt64 = 0
-        var running = 0
-        var ws: [SchedulerMetrics.Worker] = []
-        // Retake workers (Monitor.swift) count in the totals, without a row of their own: their fibers are the
-        // hogged workers' queues, run by spare carriers.
-        let retakes = retakeWorkers.withLock { $0 }
-        // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
-        for (index, w) in (workers + retakes).enumerated() {
-            let p = w.published
-            spawned &+= p.spawned.load(ordering: .relaxed)
-            finished &+= p.finished.load(ordering: .relaxed)
-            for r in 0..<parks.count {
-                parks[r] &+= p.wide.load(PublishedWorkerMetrics.parksOffset + r)
-                wakes[r] &+= p.wide.load(PublishedWorkerMetrics.wakesOffset + r)
-            }
-            for i in 0..<hist.count { hist[i] &+= p.wide.load(PublishedWorkerMetrics.histOffset + i) }
-            dCount &+= p.delayCount.load(ordering: .relaxed)
-            dSum &+= p.delaySum.load(ordering: .relaxed)
-            dMax = max(dMax, p.delayMax.load(ordering: .relaxed))
-            if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
-            if index >= workers.count { continue }
-            let cur = p.current.withLock { $0.current }
-            let depth = w.stealer.count
-            // Two relaxed loads of values published one after the other: userNanos below clamps at 0.
-            let search = p.searchNanos.load(ordering: .relaxed)
-            let busy = p.busyNanos.load(ordering: .relaxed)
-            var state = SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
-            // A worker whose carrier blocked and which now runs on a spare (Go's handoff) shows as handedOff
-            // while the region lasts, whatever the spare is doing with it — distinct from `pinned`.
-            if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped { state = .handedOff }
-            ws.append(
-                SchedulerMetrics.Worker(
-                    id: w.id, state: state,
-                    carrier: w.carrierIndex.load(ordering: .relaxed), runs: p.runs.load(ordering: .relaxed),
-                    stealOps: p.stealOps.load(ordering: .relaxed), stolenIn: p.stolenIn.load(ordering: .relaxed),
-                    stolenOut: p.stolenOut.load(ordering: .relaxed), parks: p.parks.load(ordering: .relaxed),
-                    unparks: p.unparks.load(ordering: .relaxed), queueDepth: depth,
-                    queueCapacity: w.local.capacity,
-                    maxQueueDepth: max(depth, p.maxQueueDepth.load(ordering: .relaxed)),
-                    busyNanos: busy, searchNanos: search, userNanos: busy &- min(busy, search),
-                    currentFiber: cur?.name, currentKind: cur?.kind))
-        }
-        fc.total = Int(clamping: Int64(bitPattern: spawned &- finished))
-        func parked(_ r: ParkReason) -> Int {
-            max(0, Int(clamping: Int64(bitPattern: parks[r.rawValue] &- wakes[r.rawValue])))
-        }
-        fc.parkedSleep = parked(.sleep)
-        fc.parkedIO = parked(.io)
-        fc.parkedChannel = parked(.channel)
-        fc.parkedMutex = parked(.mutex)
-        fc.parkedJoin = parked(.join)
-        fc.blockedPinned = max(
-            0, Int(clamping: Int64(bitPattern: pinBegins.load(ordering: .relaxed) &- pinEnds.load(ordering: .relaxed))))
-        fc.blockedHandoff = max(
-            0,
-            Int(
-                clamping: Int64(
-                    bitPattern: handoffBegins.load(ordering: .relaxed) &- handoffEnds.load(ordering: .relaxed))))
-        fc.running = max(0, running - fc.blockedPinned)
-        fc.total = max(fc.total, 0)
-        fc.runnable = max(0, fc.total - fc.running - fc.parked - fc.blockedPinned - fc.blockedHandoff)
-
-        var delay = SchedulerMetrics.Delay()
-        delay.samples = dCount
-        delay.meanNanos = dCount == 0 ? 0 : Double(dSum) / Double(dCount)
-        delay.maxNanos = dMax
-        delay.histogram = hist
-        delay.p50Nanos = min(percentile(hist, dCount, 0.50), max(dMax, 1))
-        delay.p99Nanos = min(percentile(hist, dCount, 0.99), max(dMax, 1))
-
-        let (threads, spares, blocked) = carriersLock.withLock { cs in
-            (
-                cs.threads.count, cs.spares.count,
-                cs.all.compactMap { c -> SchedulerMetrics.BlockedCarrier? in
-                    guard let b = c.blockedInfo.withLock({ $0 }) else { return nil }
-                    return SchedulerMetrics.BlockedCarrier(
-                        carrier: c.index, fiber: b.name, sinceNanos: b.since, policy: b.policy)
-                }
-            )
-        }
-        return SchedulerMetrics(
-            workers: ws, injectorDepth: injector.depth, fibers: fc, delay: delay, spawned: spawned,
-            finished: finished, carrierThreads: threads, spareCarriers: spares, blocked: blocked,
-            timersPending: timers.count, ioWaiters: ioWaiterCount.load(ordering: .relaxed),
-            droppedEvents: droppedEvents, hogsDetected: hogsDetected.load(ordering: .relaxed),
-            hogQueueMoves: hogQueueMoves.load(ordering: .relaxed),
-            hogRetakes: hogRetakes.load(ordering: .relaxed))  // relaxed: statistics.
+        markObserved()
+        var s = SchedulerSample()
+        readMetrics(into: &s, takingInterval: false)
+        return s.metrics
     }
 
     /// Takes the interval's figures and starts the next interval: per worker the local queue's peak depth, the
@@ -230,29 +186,337 @@ extension Scheduler {
     /// name lock, which workers only try (`withLockIfAvailable`). One sampler at a time (serialised here by a
     /// lock only samplers take). Any thread.
     public func takeInterval() -> SchedulerMetrics.Interval {
-        if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
+        markObserved()
         return intervalLock.withLock { start in
             let now = qv_now_ns()
             defer { start = now }
             var ws: [SchedulerMetrics.Interval.Worker] = []
+            ws.reserveCapacity(workers.count)
             // relaxed (all): independent statistics (see PublishedWorkerMetrics).
-            for w in workers {
+            for (i, w) in workers.enumerated() {
                 let p = w.published
-                let peak = max(p.queueHighWater.exchange(0, ordering: .relaxed), w.stealer.count)
                 let last = p.current.withLock { names -> (name: String, kind: String)? in
                     defer { names.last = nil }
                     return names.last
                 }
-                let runs = p.runs.load(ordering: .relaxed)
-                let before = p.runsAtLastTake.exchange(runs, ordering: .relaxed)
-                ws.append(
-                    .init(
-                        id: w.id, queueHighWater: peak, lastFiber: last?.name, lastKind: last?.kind,
-                        runs: runs &- before))
+                let runs = publishedCounters.slot(i).load(PublishedCounters.Word.runs)
+                ws.append(takeIntervalFigures(w, runs: runs, last: last))
             }
             return SchedulerMetrics.Interval(
                 workers: ws, injectorHighWater: injector.takeHighWater(), startNanos: start, endNanos: now)
         }
+    }
+
+    /// One sample: `metrics()`, `takeInterval()` and `drainEvents()` in one pass over the workers, into `sample`'s
+    /// buffers (no allocation once they are sized). A worker whose slot has no new publish since the previous
+    /// sample is not read again and its row's counters are not rewritten (they come from the cache); a slot with a
+    /// new publish but the same delay count keeps its cached delay histogram; each worker's name lock is taken once
+    /// for both names, which are stored straight into the rows. Locks: those of `metrics()`, plus `drainLock` and `intervalLock`, which only samplers take. One
+    /// sampler at a time per `SchedulerSample`; any thread.
+    public func sample(into sample: inout SchedulerSample) {
+        markObserved()
+        drainLock.withLock { n in
+            n &+= 1
+            intervalLock.withLock { start in
+                let now = qv_now_ns()
+                readMetrics(into: &sample, takingInterval: true)
+                sample.interval.injectorHighWater = injector.takeHighWater()
+                sample.interval.startNanos = start
+                sample.interval.endNanos = now
+                start = now
+            }
+            drainAll(into: &sample)
+        }
+    }
+
+    @inline(__always) private func markObserved() {
+        if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
+    }
+
+    /// The interval figures of worker `w` whose published `runs` is `runs`: takes its queue peak and moves its runs
+    /// baseline. Caller holds `intervalLock`.
+    @inline(__always)
+    private func takeIntervalFigures(_ w: Worker, runs: UInt64, last: (name: String, kind: String)?)
+        -> SchedulerMetrics.Interval.Worker
+    {
+        let depth = w.stealer.count
+        return .init(
+            id: w.id, queueHighWater: takeQueuePeak(w, depth: depth), lastFiber: last?.name, lastKind: last?.kind,
+            runs: takeRuns(w, runs: runs))
+    }
+
+    /// Worker `w`'s local-queue peak since the previous take (at least `depth`, its depth now), reset to 0. The
+    /// exchange (a read-modify-write on a line the worker writes) only when there is a peak to take: a worker that
+    /// has not raised it since has nothing to reset, and a raise racing the load counts in the next interval, as one
+    /// just after the exchange would. Caller holds `intervalLock`.
+    @inline(__always)
+    private func takeQueuePeak(_ w: Worker, depth: Int) -> Int {
+        let p = w.published
+        // relaxed (both): a statistic (see PublishedWorkerMetrics).
+        let seen = p.queueHighWater.load(ordering: .relaxed)
+        return max(seen == 0 ? 0 : p.queueHighWater.exchange(0, ordering: .relaxed), depth)
+    }
+
+    /// Worker `w`'s runs since the previous take, moving the baseline to `runs` (its published count). Only samplers
+    /// (under `intervalLock`) write the baseline: a load and a store, no read-modify-write.
+    @inline(__always)
+    private func takeRuns(_ w: Worker, runs: UInt64) -> UInt64 {
+        let p = w.published
+        // relaxed (both): a sampler-owned baseline (see PublishedWorkerMetrics).
+        let before = p.runsAtLastTake.load(ordering: .relaxed)
+        p.runsAtLastTake.store(runs, ordering: .relaxed)
+        return runs &- before
+    }
+
+    /// Fills `s.metrics` (and `s.interval` when `takingInterval`, the caller holding `intervalLock`) from the
+    /// workers' slots, refreshing the cached rows of slots with a new generation. Any thread, one per `s`.
+    private func readMetrics(into s: inout SchedulerSample, takingInterval: Bool) {
+        typealias W = PublishedCounters.Word
+        let n = workers.count
+        let words = W.batchWords
+        // `===` on a weak reference: a sample of a scheduler since freed never matches a new one at the same address.
+        let fresh = s.owner !== self || s.generations.count != n
+        if fresh {
+            // Generation 0 and all-zero words are exactly a slot nothing has published into yet (and a blank row).
+            s.owner = self
+            s.generations = [UInt64](repeating: 0, count: n)
+            s.rows = [UInt64](repeating: 0, count: n * words)
+            s.totals = [UInt64](repeating: 0, count: words)
+            s.delayMax = 0
+        }
+        // Moved out for the pass (unique, so refilled in place) and back at the end. Once sized, each worker's row
+        // is overwritten field by field where it is: no row is built, copied or destroyed (a row holds two names,
+        // and building rows by `append` copied and destroyed them, most of a sample's instructions at 256 workers).
+        var ws = s.metrics.workers
+        var iws = s.interval.workers
+        var hist = s.metrics.delay.histogram
+        var blocked = s.metrics.blocked
+        s.metrics.workers = []
+        s.interval.workers = []
+        s.metrics.delay.histogram = []
+        s.metrics.blocked = []
+        blocked.removeAll(keepingCapacity: true)
+        if fresh || ws.count != n {
+            ws = workers.map { SchedulerMetrics.Worker.blank(id: $0.id, queueCapacity: $0.local.capacity) }
+        }
+        if !takingInterval {
+            iws = []
+        } else if iws.count != n {
+            iws = (0..<n).map { .init(id: $0, queueHighWater: 0, lastFiber: nil, lastKind: nil, runs: 0) }
+        }
+        var running = 0
+        // Each worker's delayMax only grows: the maximum over the workers is the cached one or a refreshed row's.
+        var dMax = s.delayMax
+        var dropped = detachedEvents.dropped
+        let table = publishedCounters
+        // Unsafe buffers: indices 0..<n of arrays sized n above and held for the whole pass.
+        workers.withUnsafeBufferPointer { wb in
+            ws.withUnsafeMutableBufferPointer { ws in
+                iws.withUnsafeMutableBufferPointer { iws in
+                    s.generations.withUnsafeMutableBufferPointer { gens in
+                        s.rows.withUnsafeMutableBufferPointer { rows in
+                            s.totals.withUnsafeMutableBufferPointer { totals in
+                                for i in 0..<n {
+                                    // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for the pass)
+                                    // keeps every worker and what it holds alive; no retain per worker.
+                                    Unmanaged.passUnretained(wb[i])._withUnsafeGuaranteedRef { w in
+                                        let p = w.published
+                                        let slot = table.slot(i)
+                                        let r = i * words
+                                        let g = slot.generation
+                                        let o = ws.baseAddress! + i
+                                        if g != gens[i] {
+                                            gens[i] = g
+                                            @inline(__always) func refresh(_ k: Int, _ v: UInt64) {
+                                                totals[k] &+= v &- rows[r + k]
+                                                rows[r + k] = v
+                                            }
+                                            for k in 0..<W.delayCount { refresh(k, slot.load(k)) }
+                                            for k in W.fiberParks..<W.histogram { refresh(k, slot.load(k)) }
+                                            // The delay group only when its count moved (Word.delayCount): most
+                                            // publishes record no delay (1 enqueue in `delaySampling` is measured).
+                                            let count = slot.loadAcquiring(W.delayCount)
+                                            if count != rows[r + W.delayCount] {
+                                                refresh(W.delayCount, count)
+                                                refresh(W.delaySum, slot.load(W.delaySum))
+                                                refresh(W.delayMax, slot.load(W.delayMax))
+                                                for k in W.histogram..<words { refresh(k, slot.load(k)) }
+                                                dMax = max(dMax, rows[r + W.delayMax])
+                                            }
+                                            // The row's counters change only with a publish: an unchanged slot's row
+                                            // is already right (it was written from the same words).
+                                            // Two values published one after the other: userNanos below clamps at 0.
+                                            let search = rows[r + W.searchNanos]
+                                            let busy = rows[r + W.busyNanos]
+                                            o.pointee.runs = rows[r + W.runs]
+                                            o.pointee.stealOps = rows[r + W.stealOps]
+                                            o.pointee.stolenIn = rows[r + W.stolenIn]
+                                            o.pointee.parks = rows[r + W.parks]
+                                            o.pointee.unparks = rows[r + W.unparks]
+                                            o.pointee.maxQueueDepth = Int(truncatingIfNeeded: rows[r + W.maxQueueDepth])
+                                            o.pointee.busyNanos = busy
+                                            o.pointee.searchNanos = search
+                                            o.pointee.userNanos = busy &- min(busy, search)
+                                        }
+                                        // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
+                                        if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
+                                        let io = takingInterval ? iws.baseAddress! + i : nil
+                                        // One take of the name lock for both names, stored straight into the rows.
+                                        p.current.withLock { names in
+                                            o.pointee.currentFiber = names.current?.name
+                                            o.pointee.currentKind = names.current?.kind
+                                            if let io {
+                                                io.pointee.lastFiber = names.last?.name
+                                                io.pointee.lastKind = names.last?.kind
+                                                names.last = nil
+                                            }
+                                        }
+                                        let depth = w.stealer.storage.count
+                                        var state =
+                                            SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
+                                        // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
+                                        // shows as handedOff while the region lasts, whatever the spare is doing with it —
+                                        // distinct from `pinned`.
+                                        if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped {
+                                            state = .handedOff
+                                        }
+                                        o.pointee.state = state
+                                        o.pointee.carrier = w.carrierIndex.load(ordering: .relaxed)
+                                        o.pointee.stolenOut = p.stolenOut.load(ordering: .relaxed)
+                                        o.pointee.queueDepth = depth
+                                        // The published peak since the start (set above at a publish), or a depth
+                                        // seen here if deeper.
+                                        o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
+                                        if let io {
+                                            io.pointee.id = w.id
+                                            io.pointee.queueHighWater = takeQueuePeak(w, depth: depth)
+                                            io.pointee.runs = takeRuns(w, runs: o.pointee.runs)
+                                        }
+                                        dropped &+= w.events.dropped
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        s.delayMax = dMax
+        // The totals over the workers' slots, plus what happens off a worker and the retake workers' slots (read
+        // whole each time: they exist only while the monitor retakes).
+        var spawned = s.totals[W.spawned] &+ externalSpawned.load(ordering: .relaxed)
+        var finished = s.totals[W.finished] &+ externalFinished.load(ordering: .relaxed)
+        let reasons = ParkReason.allCases.count
+        var dCount = s.totals[W.delayCount]
+        var dSum = s.totals[W.delaySum]
+        hist.removeAll(keepingCapacity: true)
+        for b in 0..<DelayHistogram.buckets { hist.append(s.totals[W.histogram + b]) }
+        func parkedMinusWoken(_ r: Int, _ extra: (parks: UInt64, wakes: UInt64)) -> Int {
+            let pk = s.totals[W.fiberParks + r] &+ extra.parks
+            let wk = s.totals[W.fiberWakes + r] &+ externalWakes.load(r) &+ extra.wakes
+            return max(0, Int(clamping: Int64(bitPattern: pk &- wk)))
+        }
+        // Empty (no allocation) unless there are retake workers.
+        var extraParks: [UInt64] = []
+        var extraWakes: [UInt64] = []
+        let retakes = retakeWorkers.withLock { $0 }
+        if !retakes.isEmpty {
+            extraParks = [UInt64](repeating: 0, count: reasons)
+            extraWakes = [UInt64](repeating: 0, count: reasons)
+            // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
+            for w in retakes {
+                let slot = w.published.slot
+                spawned &+= slot.load(W.spawned)
+                finished &+= slot.load(W.finished)
+                for r in 0..<reasons {
+                    extraParks[r] &+= slot.load(W.fiberParks + r)
+                    extraWakes[r] &+= slot.load(W.fiberWakes + r)
+                }
+                for b in 0..<DelayHistogram.buckets { hist[b] &+= slot.load(W.histogram + b) }
+                dCount &+= slot.load(W.delayCount)
+                dSum &+= slot.load(W.delaySum)
+                dMax = max(dMax, slot.load(W.delayMax))
+                if w.published.hasCurrent.load(ordering: .relaxed) { running += 1 }
+            }
+        }
+        func parked(_ r: ParkReason) -> Int {
+            parkedMinusWoken(
+                r.rawValue, extraParks.isEmpty ? (0, 0) : (extraParks[r.rawValue], extraWakes[r.rawValue]))
+        }
+        var fc = SchedulerMetrics.FiberCounts()
+        fc.total = max(0, Int(clamping: Int64(bitPattern: spawned &- finished)))
+        fc.parkedSleep = parked(.sleep)
+        fc.parkedIO = parked(.io)
+        fc.parkedChannel = parked(.channel)
+        fc.parkedMutex = parked(.mutex)
+        fc.parkedJoin = parked(.join)
+        // relaxed (all): statistics.
+        fc.blockedPinned = max(
+            0, Int(clamping: Int64(bitPattern: pinBegins.load(ordering: .relaxed) &- pinEnds.load(ordering: .relaxed))))
+        fc.blockedHandoff = max(
+            0,
+            Int(
+                clamping: Int64(
+                    bitPattern: handoffBegins.load(ordering: .relaxed) &- handoffEnds.load(ordering: .relaxed))))
+        fc.running = max(0, running - fc.blockedPinned)
+        fc.runnable = max(0, fc.total - fc.running - fc.parked - fc.blockedPinned - fc.blockedHandoff)
+
+        var delay = SchedulerMetrics.Delay()
+        delay.samples = dCount
+        delay.meanNanos = dCount == 0 ? 0 : Double(dSum) / Double(dCount)
+        delay.maxNanos = dMax
+        delay.p50Nanos = min(percentile(hist, dCount, 0.50), max(dMax, 1))
+        delay.p99Nanos = min(percentile(hist, dCount, 0.99), max(dMax, 1))
+        delay.histogram = hist
+
+        // The blocked list needs each carrier's `blockedInfo`: only while a region is in progress (a region counts
+        // its begin before it sets the info and clears the info before it counts its end).
+        let anyBlocked = fc.blockedPinned + fc.blockedHandoff > 0
+        let (threads, spares) = carriersLock.withLock { cs in
+            if anyBlocked {
+                for c in cs.all {
+                    guard let b = c.blockedInfo.withLock({ $0 }) else { continue }
+                    blocked.append(
+                        SchedulerMetrics.BlockedCarrier(
+                            carrier: c.index, fiber: b.name, sinceNanos: b.since, policy: b.policy))
+                }
+            }
+            return (cs.threads.count, cs.spares.count)
+        }
+        for w in retakes { dropped &+= w.events.dropped }
+        s.metrics = SchedulerMetrics(
+            workers: ws, injectorDepth: injector.depth, fibers: fc, delay: delay, spawned: spawned,
+            finished: finished, carrierThreads: threads, spareCarriers: spares, blocked: blocked,
+            timersPending: timers.count, ioWaiters: ioWaiterCount.load(ordering: .relaxed),
+            droppedEvents: dropped, hogsDetected: hogsDetected.load(ordering: .relaxed),
+            hogQueueMoves: hogQueueMoves.load(ordering: .relaxed),
+            hogRetakes: hogRetakes.load(ordering: .relaxed))  // relaxed: statistics.
+        s.interval.workers = iws
+    }
+
+    /// Drains every ring into `s.events`, oldest first (no allocation once the buffer is sized, bar the sort's
+    /// scratch when several rings had events). Caller holds `drainLock`.
+    func drainAll(into s: inout SchedulerSample) {
+        // relaxed: a statistic; the ring's own release/acquire publishes the event.
+        let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
+        if spawns > 0 { detachedEvent(.spawnBatch, count: Int32(clamping: spawns)) }
+        var events = s.events
+        s.events = []
+        events.removeAll(keepingCapacity: true)
+        var rings = 0
+        // A plain loop: a nested function capturing `events` and `rings` costs a dynamic exclusivity check per call.
+        for i in 0..<workers.count {
+            // _withUnsafeGuaranteedRef: the scheduler's `workers` array keeps every worker and its ring alive while
+            // `self` is; no retain per ring.
+            if Unmanaged.passUnretained(workers[i].events)._withUnsafeGuaranteedRef({ $0.drain(into: &events) }) > 0 {
+                rings += 1
+            }
+        }
+        for w in retakeWorkers.withLock({ $0 }) where w.events.drain(into: &events) > 0 { rings += 1 }
+        if detachedEvents.drain(into: &events) > 0 { rings += 1 }
+        // Each ring's events are in time order already; the sort merges the rings' runs.
+        if rings > 1 { events.sort { $0.timeNanos < $1.timeNanos } }
+        s.events = events
     }
 
     private func percentile(_ hist: [UInt64], _ total: UInt64, _ q: Double) -> UInt64 {

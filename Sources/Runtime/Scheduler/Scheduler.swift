@@ -268,6 +268,9 @@ public final class Scheduler: @unchecked Sendable {
     let retakeWorkers = Locked<[Worker]>([])
     /// Retakes started (a counter).
     let hogRetakes = Atomic<UInt64>(0)
+    /// The workers' batch-published counters, slot i for worker i (Metrics/SchedulerMetrics.swift); read by
+    /// `metrics()` and `sample(into:)`.
+    let publishedCounters: PublishedCounters
     /// Set by the first `metrics()` call: from then on carriers publish the running fiber's name.
     let observed = Atomic<Bool>(false)
     /// `delaySampling - 1` when it is a power of two (mask instead of a division), else 0.
@@ -298,8 +301,12 @@ public final class Scheduler: @unchecked Sendable {
         let ds = configuration.delaySampling
         delayMask = ds > 0 && ds & (ds - 1) == 0 ? UInt64(ds - 1) : 0
         do { poller = try Poller() } catch { throw .poller(error) }
+        let counters = PublishedCounters(slots: configuration.carriers)
+        publishedCounters = counters
         workers = (0..<configuration.carriers).map {
-            Worker(id: $0, capacity: configuration.localQueueCapacity, eventCapacity: configuration.eventRingCapacity)
+            Worker(
+                id: $0, capacity: configuration.localQueueCapacity, eventCapacity: configuration.eventRingCapacity,
+                published: PublishedWorkerMetrics(table: counters, index: $0))
         }
         detachedEvents = EventRing(capacity: configuration.eventRingCapacity)
         switch configuration.steal {
@@ -585,14 +592,12 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Every pending event of every worker, oldest first. Never blocks a worker (one consumer at a time).
     public func drainEvents() -> [RuntimeEventRecord] {
+        var sample = SchedulerSample()
         drainLock.withLock { n in
             n &+= 1
-            // relaxed: a statistic; the ring's own release/acquire publishes the event.
-            let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
-            if spawns > 0 { detachedEvent(.spawnBatch, count: Int32(clamping: spawns)) }
-            let retakes = retakeWorkers.withLock { $0.map(\.events) }
-            return EventRingSet(workers.map(\.events) + retakes + [detachedEvents]).drainAll()
+            drainAll(into: &sample)  // Scheduler+Metrics.swift
         }
+        return sample.events
     }
 
     /// Events dropped because a ring was full, cumulative.

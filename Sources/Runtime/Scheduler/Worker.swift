@@ -23,7 +23,7 @@ final class Worker: @unchecked Sendable {
     /// The thread running this worker parks here when idle (owner parks, anyone unparks).
     let parker = Parker()
     /// Published counters (any reader) and the owner's plain counters.
-    let published = PublishedWorkerMetrics()
+    let published: PublishedWorkerMetrics
     /// Keeps the fields above, which thieves read, off the line of the owner's counters written on every spawn.
     private let padAfterShared: CacheLinePad = cacheLinePad
     @exclusivity(unchecked) var counters = WorkerCounters()  // owner
@@ -69,8 +69,13 @@ final class Worker: @unchecked Sendable {
     /// worker's carrier (Monitor.swift). Immutable.
     let retake: RetakeState?
 
-    init(id: Int, capacity: Int, eventCapacity: Int, retake: RetakeState? = nil) {
+    /// `published`: the worker's slot of its scheduler's counters table (a retake worker gets a table of its own).
+    init(
+        id: Int, capacity: Int, eventCapacity: Int, retake: RetakeState? = nil,
+        published: PublishedWorkerMetrics = PublishedWorkerMetrics()
+    ) {
         self.id = id
+        self.published = published
         self.retake = retake
         (local, stealer) = makeRunQueue(capacity: capacity)
         events = EventRing(capacity: eventCapacity)

@@ -411,10 +411,7 @@ final class FiberModel: Model {
             time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
             model: preset.scheduler.model)
         guard let scheduler = runtime.withLock({ $0?.scheduler }) else { return snapshot }
-        let m = scheduler.metrics()
-        let interval = scheduler.takeInterval()
-        let records = scheduler.drainEvents()
-        sampler.withLock { $0.sample(m, interval: interval, events: records, into: &snapshot) }
+        sampler.withLock { $0.sample(scheduler, into: &snapshot) }
         snapshot.lag = LagSummary(heartbeat.summary(resetRecent: true))
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
         let parked = snapshot.fibers.parked

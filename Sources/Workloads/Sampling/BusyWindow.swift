@@ -8,23 +8,83 @@
 // bars compare. Rejected: the interval since the previous sample for loops (what they used before):
 // two figures under one label that do not mean the same thing.
 //
+
+// Storage: the marks are a ring of rows in one flat array, grown (doubled) only when a faster sample rate needs
+// more marks than it holds, so a sample allocates nothing once warm (256 carriers: an array per mark and a
+// `removeFirst` shifting them was a good part of a sample's cost).
+//
 // Ownership: a value owned by the one sampling thread (inside a FiberSampler or LoopSampler).
 
 /// Trailing-window busy ratios of a set of threads (by index).
 public struct BusyWindow: Sendable {
     /// Seconds covered (also `Snapshot.busyWindowSeconds`).
     public static let seconds = 1.0
-    /// (time, busy nanoseconds per thread) at recent samples, oldest first, spanning about `seconds`.
-    private var marks: [(time: Double, busy: [UInt64])] = []
+    /// The marks (time, busy nanoseconds per thread) at recent samples, oldest first, spanning about `seconds`: a
+    /// ring of `times.count` slots from `first`, `marks` of them in use; mark j's row is
+    /// `rows[j * width ..< (j + 1) * width]`.
+    private var times: [Double] = []
+    private var rows: [UInt64] = []
+    private var first = 0
+    private var marks = 0
+    /// Threads per row (-1 before the first sample).
+    private var width = -1
 
     /// The ratios at `time` for the cumulative busy nanoseconds `now` (one per thread), then remembers them.
     /// 0 for each thread on the first sample (no window yet) or after the set of threads changed.
     mutating func ratios(time: Double, busy now: [UInt64]) -> [Double] {
-        if marks.last?.busy.count != now.count { marks = [] }
-        while marks.count > 1, marks[1].time <= time - Self.seconds { marks.removeFirst() }
-        defer { marks.append((time, now)) }
-        guard let first = marks.first, time > first.time else { return now.map { _ in 0 } }
-        let wall = (time - first.time) * 1e9
-        return now.enumerated().map { i, b in min(1, max(0, Double(b &- first.busy[i]) / wall)) }
+        var out: [Double] = []
+        ratios(time: time, count: now.count, busy: { now[$0] }, into: &out)
+        return out
+    }
+
+    /// `ratios(time:busy:)` for `count` threads whose busy nanoseconds are `busy(i)`, into `out` (refilled in
+    /// place).
+    mutating func ratios(time: Double, count: Int, busy: (Int) -> UInt64, into out: inout [Double]) {
+        if width != count {
+            // A new set of threads: a new window (and rows of the new width).
+            width = count
+            times = []
+            rows = []
+            first = 0
+            marks = 0
+        }
+        // Drop marks while the next one is old enough to start the window.
+        while marks > 1, times[(first + 1) % times.count] <= time - Self.seconds {
+            first = (first + 1) % times.count
+            marks -= 1
+        }
+        if out.count != count { out = [Double](repeating: 0, count: count) }
+        if marks == times.count { grow() }
+        let slot = (first + marks) % times.count
+        let from = first * width
+        let to = slot * width
+        let wall = marks > 0 && time > times[first] ? (time - times[first]) * 1e9 : 0
+        // Unsafe buffers: rows `from` and `to` are whole rows of `rows` (width == count); `out` has count slots.
+        rows.withUnsafeMutableBufferPointer { rows in
+            out.withUnsafeMutableBufferPointer { out in
+                for i in 0..<count {
+                    let now = busy(i)
+                    out[i] = wall > 0 ? min(1, max(0, Double(now &- rows[from + i]) / wall)) : 0
+                    rows[to + i] = now
+                }
+            }
+        }
+        times[slot] = time
+        marks += 1
+    }
+
+    /// Doubles the ring, keeping the marks in order (from slot 0).
+    private mutating func grow() {
+        let slots = max(4, 2 * times.count)
+        var newTimes = [Double](repeating: 0, count: slots)
+        var newRows = [UInt64](repeating: 0, count: slots * max(width, 0))
+        for j in 0..<marks {
+            let from = (first + j) % times.count
+            newTimes[j] = times[from]
+            for i in 0..<width { newRows[j * width + i] = rows[from * width + i] }
+        }
+        times = newTimes
+        rows = newRows
+        first = 0
     }
 }

@@ -7,8 +7,9 @@
 // dashboard only draws what a snapshot says.
 //
 // Ownership: a sampler is a value owned by the one thread that samples (the UI or headless thread,
-// or a benchmark's sampler thread). It never touches the runtime: its caller reads the metrics
-// (`Scheduler.metrics()`, `drainEvents()`, both non-blocking for carriers) and passes them in.
+// or a benchmark's sampler thread). It reads the runtime only through `Scheduler.sample(into:)` (metrics,
+// interval and events in one pass, non-blocking for carriers) into buffers it keeps, or its caller passes
+// the reads in (`sample(_:interval:events:into:)`, what tests use).
 
 import Runtime
 import Telemetry
@@ -26,6 +27,11 @@ public struct FiberSampler: Sendable {
     /// `runs` and `stolenIn` per carrier at the previous sample (empty before the first).
     private var lastRuns: [UInt64] = []
     private var lastStolenIn: [UInt64] = []
+    /// The scheduler reads (`sample(_:into:)`) and the ratios, reused from sample to sample: once sized, the sampler
+    /// allocates only the snapshot's own arrays.
+    private var reads = SchedulerSample()
+    private var ratios: [Double] = []
+    private var searching: [Double] = []
 
     /// Seconds a carrier's busy share covers (`BusyWindow.seconds`).
     public static let busyWindow = BusyWindow.seconds
@@ -35,54 +41,130 @@ public struct FiberSampler: Sendable {
         self.delaySampling = delaySampling
     }
 
+    /// Reads `scheduler` (`Scheduler.sample(into:)`: metrics, the interval and the events in one pass, into this
+    /// sampler's buffers) and fills the runtime's part of `snapshot` as `sample(_:interval:events:into:)` does.
+    /// What the live source does each frame.
+    public mutating func sample(_ scheduler: Scheduler, into snapshot: inout Snapshot) {
+        var reads = self.reads
+        self.reads = SchedulerSample()
+        scheduler.sample(into: &reads)
+        sample(reads.metrics, interval: reads.interval, events: reads.events, into: &snapshot)
+        self.reads = reads
+    }
+
     /// Fills the runtime's part of `snapshot` (workers, injector, fibers by state, events, drops) from one
     /// read taken at `snapshot.time` (seconds since the session started). Call once per read, in time order.
     /// `interval` is `Scheduler.takeInterval()` taken with the read (peaks since the previous take and what
     /// ran); without it those figures are nil (n/a).
+    ///
+    /// Cost: one allocation (the snapshot's workers, which the snapshot keeps) and one pass over the workers reading
+    /// the reads' storage in place. Copying a `SchedulerMetrics.Worker` out of its array to read one field (what a
+    /// closure `{ m.workers[$0].userNanos }` or a `map` over the array does) copies its four names with it: at 256
+    /// carriers those copies were most of a sample's instructions.
     public mutating func sample(
         _ m: SchedulerMetrics, interval: SchedulerMetrics.Interval? = nil, events records: [RuntimeEventRecord],
         into snapshot: inout Snapshot
     ) {
         let time = snapshot.time
-        let ratios = busy.ratios(time: time, busy: m.workers.map(\.userNanos))
-        let searching = search.ratios(time: time, busy: m.workers.map(\.searchNanos))
-        // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both lists
-        // come in worker order, so the position is the id's; a dictionary only when they differ (256 carriers:
-        // building one per sample cost more than the rest of this loop).
-        let aligned = interval.map { iv in
-            iv.workers.count == m.workers.count && zip(iv.workers, m.workers).allSatisfy { $0.id == $1.id }
+        let n = m.workers.count
+        // Moved out for the pass (unique, so refilled in place) and back at the end.
+        var ratios = self.ratios
+        var searching = self.searching
+        var lastRuns = self.lastRuns
+        var lastStolenIn = self.lastStolenIn
+        self.ratios = []
+        self.searching = []
+        self.lastRuns = []
+        self.lastStolenIn = []
+        defer {
+            self.ratios = ratios
+            self.searching = searching
+            self.lastRuns = lastRuns
+            self.lastStolenIn = lastStolenIn
         }
-        let taken =
-            aligned == false
-            ? interval.map { iv in Dictionary(iv.workers.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) } : nil
-        if lastRuns.count != ratios.count {
-            lastRuns = []
-            lastStolenIn = []
+        // Deltas need a previous read of the same set of workers; the first sample's are unknown, not "all".
+        let previous = !lastRuns.isEmpty && lastRuns.count == n
+        if !previous {
+            lastRuns = [UInt64](repeating: 0, count: n)
+            lastStolenIn = [UInt64](repeating: 0, count: n)
         }
-        let previous = !lastRuns.isEmpty
-        snapshot.workers = m.workers.enumerated().map { (i, w) in
-            // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says
-            // "the fiber running now", so a carrier with nothing on it shows none (not "heartbeat").
-            let hasFiber = w.state != .parked && w.state != .spinning && w.state != .stopped
-            // Deltas need a previous read of the same runtime; the first sample's are unknown, not "all".
-            let ran = previous ? w.runs &- lastRuns[i] : nil
-            let stolen = previous ? w.stolenIn &- lastStolenIn[i] : nil
-            // What ran: the interval's last named fiber when the scheduler reports it; else the fiber last
-            // resumed on this carrier (the scheduler keeps its name until the next resume) if any ran.
-            let iv = aligned == true ? interval?.workers[i] : taken?[w.id]
-            let ranSome = (ran ?? 0) > 0
-            let lastFiber = iv.map { $0.lastFiber } ?? (ranSome ? w.currentFiber : nil)
-            let lastKind = iv.map { $0.lastKind } ?? (ranSome ? w.currentKind : nil)
-            return WorkerSnapshot(
-                id: w.id, state: WorkerState(w.state), runs: w.runs, stealOps: w.stealOps, stolenIn: w.stolenIn,
-                stolenOut: w.stolenOut, parks: w.parks, unparks: w.unparks, queueDepth: w.queueDepth,
-                queueCapacity: w.queueCapacity, maxQueueDepth: w.maxQueueDepth, queuePeak: iv?.queueHighWater,
-                busyNanos: w.userNanos, busyRatio: ratios[i], spinRatio: previous ? searching[i] : nil,
-                currentFiber: hasFiber ? w.currentFiber : nil, currentKind: hasFiber ? w.currentKind : nil,
-                runsInInterval: ran, stolenInInterval: stolen, lastFiber: lastFiber, lastKind: lastKind)
+        let ivs = interval?.workers ?? []
+        // Unsafe buffers: indices 0..<n of arrays held for the whole pass (n checked against each).
+        m.workers.withUnsafeBufferPointer { mw in
+            busy.ratios(time: time, count: n, busy: { mw[$0].userNanos }, into: &ratios)
+            search.ratios(time: time, count: n, busy: { mw[$0].searchNanos }, into: &searching)
+            ivs.withUnsafeBufferPointer { iw in
+                // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both
+                // lists come in worker order, so the position is the id's; a dictionary only when they differ.
+                let aligned = interval != nil && iw.count == n && (0..<n).allSatisfy { iw[$0].id == mw[$0].id }
+                let taken =
+                    interval != nil && !aligned
+                    ? Dictionary(iw.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : nil
+                lastRuns.withUnsafeMutableBufferPointer { lastRuns in
+                    lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
+                        // Appended (the value moves into the array): initialising a slot in place built each in a
+                        // temporary and copied it.
+                        // Made blank (no names: a copy is a few stores) and filled field by field in place:
+                        // building each in a `WorkerSnapshot(...)` and appending it copied it twice over.
+                        var out = [WorkerSnapshot](repeating: WorkerSnapshot(id: 0), count: n)
+                        out.withUnsafeMutableBufferPointer { out in
+                            for i in 0..<n {
+                                let w = mw.baseAddress! + i
+                                let o = out.baseAddress! + i
+                                let runs = w.pointee.runs
+                                let stolenIn = w.pointee.stolenIn
+                                let ran = previous ? runs &- lastRuns[i] : nil
+                                if previous {
+                                    o.pointee.spinRatio = searching[i]
+                                    o.pointee.runsInInterval = ran
+                                    o.pointee.stolenInInterval = stolenIn &- lastStolenIn[i]
+                                }
+                                lastRuns[i] = runs
+                                lastStolenIn[i] = stolenIn
+                                let state = w.pointee.state
+                                o.pointee.id = w.pointee.id
+                                o.pointee.state = WorkerState(state)
+                                o.pointee.runs = runs
+                                o.pointee.stealOps = w.pointee.stealOps
+                                o.pointee.stolenIn = stolenIn
+                                o.pointee.stolenOut = w.pointee.stolenOut
+                                o.pointee.parks = w.pointee.parks
+                                o.pointee.unparks = w.pointee.unparks
+                                o.pointee.queueDepth = w.pointee.queueDepth
+                                o.pointee.queueCapacity = w.pointee.queueCapacity
+                                o.pointee.maxQueueDepth = w.pointee.maxQueueDepth
+                                o.pointee.busyNanos = w.pointee.userNanos
+                                o.pointee.busyRatio = ratios[i]
+                                // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
+                                // says "the fiber running now", so a carrier with nothing on it shows none (not
+                                // "heartbeat").
+                                if state != .parked && state != .spinning && state != .stopped {
+                                    o.pointee.currentFiber = w.pointee.currentFiber
+                                    o.pointee.currentKind = w.pointee.currentKind
+                                }
+                                // What ran: the interval's last named fiber when the scheduler reports it; else the
+                                // fiber last resumed on this carrier (the scheduler keeps its name until the next
+                                // resume) if any ran.
+                                if aligned {
+                                    let iv = iw.baseAddress! + i
+                                    o.pointee.queuePeak = iv.pointee.queueHighWater
+                                    o.pointee.lastFiber = iv.pointee.lastFiber
+                                    o.pointee.lastKind = iv.pointee.lastKind
+                                } else if let keyed = taken?[w.pointee.id] {
+                                    o.pointee.queuePeak = keyed.queueHighWater
+                                    o.pointee.lastFiber = keyed.lastFiber
+                                    o.pointee.lastKind = keyed.lastKind
+                                } else if (ran ?? 0) > 0 {
+                                    o.pointee.lastFiber = w.pointee.currentFiber
+                                    o.pointee.lastKind = w.pointee.currentKind
+                                }
+                            }
+                        }
+                        snapshot.workers = out
+                    }
+                }
+            }
         }
-        lastRuns = m.workers.map(\.runs)
-        lastStolenIn = m.workers.map(\.stolenIn)
         snapshot.busyWindowSeconds = Self.busyWindow
         snapshot.readyDelay = DelaySummary(m.delay, sampling: delaySampling)
         snapshot.injectorDepth = m.injectorDepth

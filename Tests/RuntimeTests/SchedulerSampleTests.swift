@@ -1,0 +1,155 @@
+import CRuntime
+import Glibc
+import Synchronization
+import Testing
+
+@testable import Runtime
+
+/// The one-pass sample (`Scheduler.sample(into:)`, issue 15 "Many workers"): the same figures as the separate
+/// reads, from a cache of each worker's slot that never keeps a stale row, with buffers reused from sample to sample.
+@Suite("Scheduler one-pass sample")
+struct SchedulerSampleTests {
+    /// A quiescent scheduler read both ways gives the same counters, fibers by state, delays and interval figures.
+    @Test func oneSamplePassGivesWhatTheSeparateReadsGive() throws {
+        let s = try Scheduler(.init(carriers: 4))
+        defer { s.shutdown() }
+        // Names are published once someone reads (the monitor thread's start also starts them, but it may start
+        // after the fibers ran on a loaded machine).
+        _ = s.metrics()
+        let hs = (0..<200).map { k in
+            s.spawn(name: "f-\(k % 7)", kind: k % 2 == 0 ? "io" : "cpu") { () -> Int in
+                Scheduler.sleep(nanoseconds: UInt64(k % 5) * 100_000)
+                return k
+            }
+        }
+        #expect(hs.compactMap { joinBounded($0) }.count == 200)
+        let m = quiescentMetrics(s)
+        var sample = SchedulerSample()
+        s.sample(into: &sample)
+        let one = sample.metrics
+        #expect(one.spawned == m.spawned && one.finished == m.finished && one.spawned >= 200)
+        #expect(one.fibers == m.fibers)
+        #expect(one.delay == m.delay && one.delay.samples > 0)
+        #expect(one.workers.map(\.runs) == m.workers.map(\.runs))
+        #expect(one.workers.map(\.stolenIn) == m.workers.map(\.stolenIn))
+        #expect(one.workers.map(\.state) == m.workers.map(\.state))
+        #expect(one.workers.reduce(0) { $0 + $1.runs } >= 200)
+        // The interval the sample took counts every run since the scheduler started (no take before it).
+        #expect(sample.interval.workers.map(\.runs) == m.workers.map(\.runs))
+        #expect(sample.interval.workers.contains { $0.lastFiber?.hasPrefix("f-") == true })
+        // And a take right after it starts from there: nothing ran since.
+        let next = s.takeInterval()
+        #expect(next.workers.allSatisfy { $0.runs == 0 && $0.lastFiber == nil })
+        #expect(next.startNanos == sample.interval.endNanos)
+    }
+
+    /// A publish that changes nothing leaves the slot's generation (and so the sampler's cached row) as it was; a
+    /// publish that changes one word moves the generation, and the word reads back.
+    @Test func aSlotsGenerationMovesOnlyWhenAPublishChangedAWord() {
+        let table = PublishedCounters(slots: 3)
+        let p = PublishedWorkerMetrics(table: table, index: 1)
+        var c = WorkerCounters()
+        c.runs = 61
+        c.delayHist[5] = 2
+        p.publish(c)
+        let slot = table.slot(1)
+        #expect(slot.generation == 1)
+        #expect(slot.load(PublishedCounters.Word.runs) == 61)
+        #expect(slot.load(PublishedCounters.Word.histogram + 5) == 2)
+        p.publish(c)
+        #expect(slot.generation == 1)
+        c.fiberWakes[ParkReason.join.rawValue] = 9
+        p.publish(c)
+        #expect(slot.generation == 2)
+        #expect(slot.load(PublishedCounters.Word.fiberWakes + ParkReason.join.rawValue) == 9)
+        // The neighbours' slots are untouched, and 128-byte aligned apart.
+        #expect(table.slot(0).generation == 0 && table.slot(2).generation == 0)
+        let stride = UInt(bitPattern: table.slot(2).words) - UInt(bitPattern: table.slot(1).words)
+        #expect(stride == UInt(PublishedCounters.slotWords * 8) && stride % 128 == 0)
+        #expect(UInt(bitPattern: table.slot(0).words) % 128 == 0)
+    }
+
+    /// Stress (TSan in CI): a sampler taking one-pass samples as fast as it can while 16 carriers run, park and
+    /// steal; once the scheduler is quiet, one more sample with the same (warm) buffers agrees with a fresh
+    /// `metrics()` — a row the cache kept although its worker had published since would show as a difference here.
+    @Test func theCachedRowsAgreeWithAFreshReadAfterConcurrentSampling() throws {
+        let s = try Scheduler(.init(carriers: 16))
+        defer { s.shutdown() }
+        final class Box: @unchecked Sendable {
+            // @unchecked Sendable: `sample` is touched by the sampler thread, then (after its join) by the test.
+            var sample = SchedulerSample()
+            var count = 0
+        }
+        let box = Box()
+        let stop = Atomic<Bool>(false)
+        let sampler = OSThread.spawn(name: "sampler") {
+            // relaxed: a stop flag; the join orders the rest.
+            while !stop.load(ordering: .relaxed) {
+                s.sample(into: &box.sample)
+                box.count += 1
+            }
+        }
+        var seed: UInt64 = 0x5EED
+        let hs = (0..<2000).map { k -> JoinHandle<UInt64> in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let nap = (seed >> 40) % 200_000
+            return s.spawn(name: "w-\(k % 13)") { () -> UInt64 in
+                Scheduler.sleep(nanoseconds: nap)
+                Scheduler.yield()
+                return nap
+            }
+        }
+        #expect(hs.compactMap { joinBounded($0) }.count == 2000)
+        let m = quiescentMetrics(s)
+        stop.store(true, ordering: .relaxed)  // relaxed: see above.
+        sampler.join()
+        #expect(box.count > 0)
+        s.sample(into: &box.sample)
+        let warm = box.sample.metrics
+        #expect(warm.spawned == m.spawned && warm.finished == m.finished)
+        #expect(warm.fibers == m.fibers)
+        #expect(warm.delay == m.delay)
+        // (Runs, not busy time: a parked carrier may still wake for the poll duty and publish its busy time.)
+        #expect(warm.workers.map(\.runs) == m.workers.map(\.runs))
+        #expect(warm.workers.map(\.stolenIn) == m.workers.map(\.stolenIn))
+    }
+
+    /// Once sized, a sample refills the buffers it was given: the workers' array keeps its storage.
+    @Test func aSampleReusesItsBuffers() throws {
+        let s = try Scheduler(.init(carriers: 8))
+        defer { s.shutdown() }
+        var sample = SchedulerSample()
+        s.sample(into: &sample)
+        let workers = sample.metrics.workers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let interval = sample.interval.workers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        #expect(joinBounded(s.spawn(name: "one") { 1 }) == 1)
+        s.sample(into: &sample)
+        #expect(sample.metrics.workers.count == 8)
+        #expect(sample.metrics.workers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == workers)
+        #expect(sample.interval.workers.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == interval)
+    }
+
+    /// A sample's buffers reused on another scheduler of the same size start afresh: its rows are the new scheduler's
+    /// (an unchanged slot's row is served from the cache, so a row kept from the first scheduler would show here).
+    @Test func aSampleReusedOnAnotherSchedulerReadsTheNewOne() throws {
+        var sample = SchedulerSample()
+        do {
+            let a = try Scheduler(.init(carriers: 4))
+            let hs = (0..<100).map { k in a.spawn(name: "a-\(k)") { k } }
+            #expect(hs.compactMap { joinBounded($0) }.count == 100)
+            _ = quiescentMetrics(a)
+            a.sample(into: &sample)
+            #expect(sample.metrics.workers.reduce(0) { $0 + $1.runs } >= 100)
+            a.shutdown()
+        }
+        let b = try Scheduler(.init(carriers: 4, localQueueCapacity: 64))
+        defer { b.shutdown() }
+        #expect(joinBounded(b.spawn(name: "b") { 1 }) == 1)
+        let m = quiescentMetrics(b)
+        b.sample(into: &sample)
+        #expect(sample.metrics.workers.map(\.runs) == m.workers.map(\.runs))
+        #expect(sample.metrics.workers.reduce(0) { $0 + $1.runs } < 100)
+        #expect(sample.metrics.workers.allSatisfy { $0.queueCapacity == 64 })
+        #expect(sample.metrics.spawned == m.spawned && sample.metrics.delay == m.delay)
+    }
+}
