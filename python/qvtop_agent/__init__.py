@@ -71,9 +71,17 @@ HEARTBEAT_S = float(os.environ.get("QVTOP_HEARTBEAT_MS", "1")) / 1000.0
 SLOW_MS = float(os.environ.get("QVTOP_SLOW_MS", "10"))
 #: A heartbeat this late is a stall in progress: the watchdog names what the loop runs.
 OVERDUE_S = 0.002
-#: The watchdog's period: OVERDUE_S + WATCHDOG_S = SLOW_MS, so every stall long enough to be a slow
-#: callback is seen while it happens (each wake-up takes the GIL: fewer is cheaper).
+#: The periodic watchdog's period (where there is no timerfd, or ``QVTOP_WATCHDOG_MS`` asks for it):
+#: OVERDUE_S + WATCHDOG_S = SLOW_MS, so every stall long enough to be a slow callback is seen while it
+#: happens (each wake-up takes the GIL: fewer is cheaper).
 WATCHDOG_S = float(os.environ.get("QVTOP_WATCHDOG_MS", str(max(1.0, SLOW_MS - OVERDUE_S * 1000)))) / 1000.0
+#: The alarm watchdog (Linux): a loop's heartbeat pushes its alarm this far ahead...
+ALARM_S = 0.009
+#: ...once every this long (each push is a system call, ≈ 3 µs here): a beat that runs on time keeps
+#: the alarm from ever firing; a stall that starts right after a push fires it ALARM_S later (≤ 9 ms:
+#: every stall of SLOW_MS is still seen while it happens), one that starts just before the next push
+#: ALARM_S - ALARM_PUSH_S later (≥ 3 ms: overdue, or re-armed for the moment it will be).
+ALARM_PUSH_S = 0.006
 GC_BLOCKING_MS = 1.0
 #: Heartbeat lag histogram bucket upper bounds, ms (Telemetry's LagSummary.bucketBoundsMs).
 LAG_BOUNDS_MS = (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, float("inf"))
@@ -287,6 +295,107 @@ def task_census(loop):
     return counts, current
 
 
+class _Alarms:
+    """The watchdog's alarms (Linux): one one-shot ``timerfd`` per loop, pushed ahead by the loop's own
+    heartbeat, and one epoll set the watchdog thread sleeps in. A healthy loop never fires its alarm,
+    so the watchdog thread never wakes and never takes the GIL from the program (a periodic watchdog
+    waking every 8 ms cost a callback-heavy program ≈ 3 %: each wake-up waits up to the interpreter's
+    5 ms switch interval for the GIL, signalled on every GIL release of the loop thread meanwhile;
+    docs/performance.md). ``timerfd_create`` and ``timerfd_settime`` come from libc through ctypes
+    (``os.timerfd_*`` is Python 3.13's); ``PyDLL``: a call keeps the GIL (it never blocks), so a push
+    gives no waiting thread a GIL hand-off. ``None`` from ``load`` where any part is missing: the
+    periodic watchdog then.
+
+    Who calls what: ``open``/``close`` the loop thread (loop start and stop) or the program's thread
+    (gevent's hub); ``push`` the loop thread (its heartbeat, with the state's own ``itimerspec``);
+    ``rearm`` and ``wait`` the watchdog thread (its own ``itimerspec``). The kernel serialises
+    ``timerfd_settime`` calls on one descriptor; the last one wins, and either thread's is correct
+    (the watchdog re-checks the loop at every wake)."""
+
+    @classmethod
+    def load(cls):
+        if not sys.platform.startswith("linux") or "QVTOP_WATCHDOG_MS" in os.environ:
+            return None
+        try:
+            import ctypes
+            import select
+
+            libc = ctypes.PyDLL(None, use_errno=True)
+            create, settime = libc.timerfd_create, libc.timerfd_settime
+            create.argtypes = (ctypes.c_int, ctypes.c_int)
+            create.restype = ctypes.c_int
+
+            class Timespec(ctypes.Structure):
+                _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+            class Itimerspec(ctypes.Structure):
+                _fields_ = [("it_interval", Timespec), ("it_value", Timespec)]
+
+            alarms = cls(ctypes, create, settime, Itimerspec, select.epoll())
+            probe = alarms.open()  # the whole path once: create, arm, disarm, close
+            alarms.push(probe, 0.001)
+            alarms.close(probe)
+            return alarms
+        except Exception:
+            return None
+
+    def __init__(self, ctypes, create, settime, spec_type, epoll):
+        self.ctypes = ctypes
+        self.create = create
+        self.settime = settime
+        self.spec_type = spec_type
+        self.epoll = epoll  # created before the program runs (gevent's patch removes select.epoll)
+        self.stop_r, self.stop_w = os.pipe()  # uninstall wakes the watchdog thread through it
+        epoll.register(self.stop_r, 1)  # EPOLLIN
+        self.watch_spec = self.spec(spec_type())
+
+    def spec(self, itimerspec):
+        """(value field, pointer) of one ``itimerspec``: set the field, pass the pointer."""
+        return itimerspec, itimerspec.it_value, self.ctypes.byref(itimerspec)
+
+    def open(self):
+        """A new disarmed alarm: (descriptor, the loop thread's itimerspec)."""
+        fd = self.create(1, os.O_CLOEXEC | os.O_NONBLOCK)  # CLOCK_MONOTONIC, the loops' clock
+        if fd < 0:
+            raise OSError(self.ctypes.get_errno(), "timerfd_create")
+        # Edge-triggered: each expiry is one event, and the descriptor is never read (a read after
+        # its loop closed it could take bytes from a program's descriptor that reused the number).
+        self.epoll.register(fd, 1 | (1 << 31))  # EPOLLIN | EPOLLET
+        return (fd, self.spec(self.spec_type()))
+
+    def push(self, alarm, seconds, spec=None):
+        """Arms ``alarm`` to fire once, ``seconds`` from now (0: disarm)."""
+        _, value, ref = spec or alarm[1]
+        ns = int(seconds * 1e9)
+        value.tv_sec, value.tv_nsec = divmod(ns, 1_000_000_000)
+        self.settime(alarm[0], 0, ref, None)
+
+    def rearm(self, alarm, seconds):
+        """The watchdog thread's push (its own itimerspec)."""
+        self.push(alarm, max(seconds, 1e-6), self.watch_spec)
+
+    def close(self, alarm):
+        try:
+            self.epoll.unregister(alarm[0])
+        except (OSError, ValueError):
+            pass
+        os.close(alarm[0])
+
+    def wait(self):
+        """The watchdog thread: sleeps (GIL released) until an alarm fires or ``stop`` is called.
+        The descriptors of the alarms that fired; None once stopped."""
+        fired = set(fd for fd, _ in self.epoll.poll())
+        return None if self.stop_r in fired else fired
+
+    def stop(self):
+        os.write(self.stop_w, b"x")
+
+    def shut(self):
+        for fd in (self.stop_r, self.stop_w):
+            os.close(fd)
+        self.epoll.close()
+
+
 class LoopState:
     """One loop the program runs. Written by its loop thread; read by the sampler thread."""
 
@@ -316,6 +425,8 @@ class LoopState:
         self.windows = collections.deque(maxlen=64)
         self.run_start_ns = 0
         self.slow = 0
+        self.alarm = None  # the watchdog's alarm of this loop (_Alarms.open), opened and closed by the loop thread
+        self.alarm_push_at = 0.0  # loop clock: the heartbeat pushes the alarm ahead at its first beat from then on
         # sampler thread
         self.culprit = None
         self.jobs = 0  # jobs estimated from the windows (see Agent.sample)
@@ -402,6 +513,7 @@ class Agent:
         self._orig_submit = None
         self._buffer = b""
         self.emit_lock = threading.Lock()  # the sampler thread and a loop thread (errors) both emit
+        self.alarms = _Alarms.load()  # None: the periodic watchdog
 
     # -- time ----------------------------------------------------------------------------
     def now_s(self):
@@ -466,6 +578,7 @@ class Agent:
             st.lag.k = 1
         if not st.hooked and all(hasattr(loop, a) for a in ("_selector", "_ready", "_scheduled", "_clock_resolution")):
             self._hook_iteration(loop, st)
+        self._open_alarm(st)
         self._arm(loop, st)
 
     def loop_stopped(self, loop):
@@ -475,6 +588,7 @@ class Agent:
                 if st.handle is not None:
                     st.handle.cancel()
                     st.handle = None
+                self._close_alarm(st)
                 if st.hooked:
                     st.selector.__dict__.pop("select", None)
                     st.window_open = False
@@ -487,6 +601,8 @@ class Agent:
         # handle, a context copy and a call_at per millisecond are most of the heartbeat's cost).
         sched = loop._scheduled if st.hooked else None
 
+        push = self.alarms.push if self.alarms is not None else None
+
         def beat():
             now = loop.time()
             late = st.lag.tick(now)
@@ -495,6 +611,9 @@ class Agent:
                 name = st.culprit or _NOT_CAUGHT
                 self.add_event("slowCallback", st.id, late * 1000, name)
             st.culprit = None
+            if now >= st.alarm_push_at and st.alarm is not None:
+                push(st.alarm, ALARM_S)
+                st.alarm_push_at = now + ALARM_PUSH_S
             if st.running and not loop.is_closed():
                 h = st.handle
                 if sched is not None and h is not None and not h._cancelled and not h._scheduled:
@@ -505,6 +624,18 @@ class Agent:
                     st.handle = loop.call_at(st.lag.due(), beat)
 
         st.handle = loop.call_at(st.lag.due(), beat)
+
+    def _open_alarm(self, st):
+        """The loop's watchdog alarm, armed (loop thread, at its start)."""
+        if self.alarms is not None and st.alarm is None:
+            st.alarm = self.alarms.open()
+            self.alarms.push(st.alarm, ALARM_S)
+            st.alarm_push_at = 0.0
+
+    def _close_alarm(self, st):
+        alarm, st.alarm = st.alarm, None
+        if alarm is not None:
+            self.alarms.close(alarm)
 
     def _hook_iteration(self, loop, st):
         """Builds the window hook: a shadowing ``loop._selector.select`` that the sampler thread opens
@@ -591,13 +722,20 @@ class Agent:
         st.lag = _Lag(time.monotonic())
         timer = hub.loop.timer(HEARTBEAT_S, HEARTBEAT_S)
 
+        push = self.alarms.push if self.alarms is not None else None
+
         def beat():
-            late = st.lag.tick(time.monotonic())
+            now = time.monotonic()
+            late = st.lag.tick(now)
             if late * 1000 >= SLOW_MS:
                 st.slow += 1
                 self.add_event("slowCallback", st.id, late * 1000, st.culprit or _NOT_CAUGHT)
             st.culprit = None
+            if now >= st.alarm_push_at and st.alarm is not None:
+                push(st.alarm, ALARM_S)
+                st.alarm_push_at = now + ALARM_PUSH_S
 
+        self._open_alarm(st)
         timer.start(beat)
         st.handle = timer
         # Greenlet switches: greenlet's own trace hook (one Python call per switch, no per-callback
@@ -690,15 +828,25 @@ class Agent:
         return k
 
     # -- sampling ------------------------------------------------------------------------------
-    def watchdog(self):
-        """Every WATCHDOG_S: a loop whose heartbeat is overdue is stalled; name what it runs now."""
+    def watchdog(self, fired=()):
+        """At each wake of the watchdog thread (alarms ``fired``, or every WATCHDOG_S): a loop whose
+        heartbeat is overdue is stalled; name what it runs now. A loop whose alarm fired early (its
+        heartbeat late, not yet OVERDUE_S) has it re-armed for the moment it will be, and its next
+        beat pushes it ahead again (``alarm_push_at``, written here: a float assignment, atomic under
+        the GIL; the loop thread at worst pushes once more than needed)."""
         frames = None
         for st in list(self.loops):
             loop = st.loop_ref()
             if loop is None or not st.running or st.lag is None:
                 continue
             overdue = loop.time() - st.lag.due()
-            if overdue >= OVERDUE_S and st.culprit is None:
+            if overdue < OVERDUE_S:
+                alarm = st.alarm
+                if alarm is not None and alarm[0] in fired:
+                    self.alarms.rearm(alarm, OVERDUE_S - overdue)
+                    st.alarm_push_at = 0.0
+                continue
+            if st.culprit is None:
                 gen = self.gc_thread_active.get(st.thread)
                 if gen is not None:
                     st.culprit = "gc (generation %d)" % gen
@@ -858,12 +1006,20 @@ class Agent:
                 self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
 
     def run_watchdog(self):
-        """The watchdog thread: every WATCHDOG_S, names what a stalled loop runs. Its own thread, so a
-        sample being taken (slow while the loop thread holds the GIL) never hides a stall."""
+        """The watchdog thread: when an alarm fires (or, without alarms, every WATCHDOG_S), names what
+        a stalled loop runs. Its own thread, so a sample being taken (slow while the loop thread holds
+        the GIL) never hides a stall."""
+        alarms = self.alarms
+        fired = ()
         while not self.stop_flag.is_set():
-            time.sleep(WATCHDOG_S)
+            if alarms is not None:
+                fired = alarms.wait()
+                if fired is None:
+                    return
+            else:
+                time.sleep(WATCHDOG_S)
             try:
-                self.watchdog()
+                self.watchdog(fired)
             except Exception as e:
                 self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
 
@@ -937,9 +1093,15 @@ class Agent:
 
     def uninstall(self):
         self.stop_flag.set()
+        if self.alarms is not None:
+            self.alarms.stop()
         for th in (self.thread, getattr(self, "watchdog_thread", None)):
             if th is not None and th is not threading.current_thread():
                 th.join(1.0)
+        if self.alarms is not None:
+            for st in self.loops:
+                self._close_alarm(st)
+            self.alarms.shut()
         if self._orig_set_running is not None:
             asyncio.events._set_running_loop = self._orig_set_running
             asyncio._set_running_loop = self._orig_set_running

@@ -223,6 +223,73 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertIn("disk_read (test_agent.py:", slow[0]["name"])
         self.assertIn("in task disk", slow[0]["name"])
 
+    def test_a_healthy_loop_does_not_wake_the_watchdog(self):
+        # The watchdog wakes when a heartbeat is overdue, not on a period: a loop whose heartbeat runs
+        # on time costs it no wake-up (each wake takes the GIL from the loop). A periodic 8 ms watchdog
+        # wakes ~60 times in 0.5 s; a few wakes are allowed for moments this loaded machine
+        # deschedules the loop's thread.
+        if self.agent.alarms is None:
+            self.skipTest("no timerfd here: the watchdog is periodic")
+        wakes = []
+        check = self.agent.watchdog
+
+        def counting(*fired):
+            wakes.append(time.monotonic())
+            check(*fired)
+
+        self.agent.watchdog = counting
+
+        async def main():
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.0005)
+
+        asyncio.run(main())
+        self.assertLess(len(wakes), 15, wakes)
+
+    def test_a_cpu_bound_callback_is_named_while_it_happens(self):
+        # The loop thread holds the GIL throughout: the watchdog gets it after the interpreter's
+        # switch interval (5 ms) and still names the function while it runs.
+        def checksum():
+            end = time.monotonic() + 0.04
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+            return n
+
+        async def main():
+            await asyncio.sleep(0.05)
+            checksum()
+            await asyncio.sleep(0.1)
+
+        asyncio.run(main())
+        lines = _read_lines(self.r, lambda ls: any(e for l in ls for e in l.get("events", [])))
+        slow = [e for l in lines for e in l.get("events", []) if e["kind"] == "slowCallback"]
+        self.assertTrue(any("checksum (test_agent.py:" in e["name"] for e in slow), slow)
+
+    def test_a_stall_on_one_loop_is_named_while_another_loop_beats(self):
+        # Each loop has its own alarm: a healthy loop re-arming its own never hides the other's stall.
+        def load_model():
+            time.sleep(0.06)
+
+        async def healthy():
+            deadline = time.monotonic() + 0.4
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+
+        async def stalls():
+            await asyncio.sleep(0.1)
+            load_model()
+            await asyncio.sleep(0.1)
+
+        other = threading.Thread(target=lambda: asyncio.run(healthy()))
+        other.start()
+        asyncio.run(stalls())
+        other.join()
+        lines = _read_lines(self.r, lambda ls: any(e for l in ls for e in l.get("events", [])))
+        slow = [e for l in lines for e in l.get("events", []) if e["kind"] == "slowCallback"]
+        self.assertTrue(any(e["name"].startswith("load_model (test_agent.py:") for e in slow), slow)
+
     def test_snapshots_carry_the_loop_the_executor_and_the_tasks(self):
         release = threading.Event()
 
