@@ -45,6 +45,7 @@ never a torn value). ``LoopState`` fields are written by the loop thread only, e
 """
 
 import asyncio
+import asyncio.base_events
 import asyncio.events
 import bisect
 import collections
@@ -363,6 +364,24 @@ class _Alarms:
         self.epoll.register(fd, 1 | (1 << 31))  # EPOLLIN | EPOLLET
         return (fd, self.spec(self.spec_type()))
 
+    def open_beat(self, first, period):
+        """A periodic timer for a loop's heartbeat: fires at ``first``, ``first + period``, ... (absolute
+        CLOCK_MONOTONIC seconds, the clock of asyncio's ``loop.time()``). Not in the watchdog's set:
+        the loop's own selector watches it. Returns the descriptor."""
+        fd = self.create(1, os.O_CLOEXEC | os.O_NONBLOCK)
+        if fd < 0:
+            raise OSError(self.ctypes.get_errno(), "timerfd_create")
+        spec = self.spec_type()
+        ns = int(period * 1e9)
+        spec.it_interval.tv_sec, spec.it_interval.tv_nsec = divmod(ns, 1_000_000_000)
+        first_ns = int(first * 1e9)
+        spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(first_ns, 1_000_000_000)
+        if self.settime(fd, 1, self.ctypes.byref(spec), None) != 0:  # TFD_TIMER_ABSTIME
+            err = self.ctypes.get_errno()
+            os.close(fd)
+            raise OSError(err, "timerfd_settime")
+        return fd
+
     def push(self, alarm, seconds, spec=None):
         """Arms ``alarm`` to fire once, ``seconds`` from now (0: disarm)."""
         _, value, ref = spec or alarm[1]
@@ -427,6 +446,7 @@ class LoopState:
         self.slow = 0
         self.alarm = None  # the watchdog's alarm of this loop (_Alarms.open), opened and closed by the loop thread
         self.alarm_push_at = 0.0  # loop clock: the heartbeat pushes the alarm ahead at its first beat from then on
+        self.beat_fd = None  # the heartbeat's periodic timerfd, watched by the loop's selector (loop thread)
         # sampler thread
         self.culprit = None
         self.jobs = 0  # jobs estimated from the windows (see Agent.sample)
@@ -588,6 +608,7 @@ class Agent:
                 if st.handle is not None:
                     st.handle.cancel()
                     st.handle = None
+                self._close_beat(loop, st)
                 self._close_alarm(st)
                 if st.hooked:
                     st.selector.__dict__.pop("select", None)
@@ -596,14 +617,35 @@ class Agent:
                     st.selector = st.select_hook = None
 
     def _arm(self, loop, st):
-        # asyncio's own loops: the beat's TimerHandle is pushed back onto the loop's timer heap as
-        # call_at would (``_when``, ``_scheduled``, heappush), instead of a new handle per beat (a
-        # handle, a context copy and a call_at per millisecond are most of the heartbeat's cost).
+        # asyncio's own loops on Linux: the beat is a periodic timerfd on the 1 ms grid that the loop's
+        # selector watches (``add_reader``), not a loop timer. A pending timer, even a far one, makes
+        # every poll that sleeps carry a timeout (a kernel timer armed and cancelled per poll) and
+        # every iteration compute one: +6 % on the echo program (docs/performance.md); the timerfd is
+        # re-armed by the kernel once per period. The beat reads it (the expirations count is not used:
+        # the grid gives the skipped slots). Other loops, or without timerfd: the beat's TimerHandle is
+        # pushed back onto the loop's timer heap as call_at would (``_when``, ``_scheduled``,
+        # heappush), instead of a new handle per beat (a handle, a context copy and a call_at per
+        # millisecond are most of that heartbeat's cost).
         sched = loop._scheduled if st.hooked else None
-
         push = self.alarms.push if self.alarms is not None else None
+        beat_fd = None
+        if (
+            self.alarms is not None
+            and st.hooked
+            and type(loop).time is asyncio.base_events.BaseEventLoop.time  # time.monotonic: CLOCK_MONOTONIC
+        ):
+            try:
+                beat_fd = self.alarms.open_beat(st.lag.due(), st.lag.period)
+            except OSError:
+                beat_fd = None
+        read = os.read
 
         def beat():
+            if beat_fd is not None:
+                try:
+                    read(beat_fd, 8)
+                except OSError:
+                    pass  # not readable (already read this period)
             now = loop.time()
             late = st.lag.tick(now)
             if late * 1000 >= SLOW_MS:
@@ -614,7 +656,7 @@ class Agent:
             if now >= st.alarm_push_at and st.alarm is not None:
                 push(st.alarm, ALARM_S)
                 st.alarm_push_at = now + ALARM_PUSH_S
-            if st.running and not loop.is_closed():
+            if beat_fd is None and st.running and not loop.is_closed():
                 h = st.handle
                 if sched is not None and h is not None and not h._cancelled and not h._scheduled:
                     h._when = st.lag.due()
@@ -623,7 +665,21 @@ class Agent:
                 else:
                     st.handle = loop.call_at(st.lag.due(), beat)
 
-        st.handle = loop.call_at(st.lag.due(), beat)
+        if beat_fd is not None:
+            st.beat_fd = beat_fd
+            loop.add_reader(beat_fd, beat)
+        else:
+            st.handle = loop.call_at(st.lag.due(), beat)
+
+    def _close_beat(self, loop, st):
+        """Loop thread, at the loop's stop: the heartbeat's timerfd leaves the loop's selector."""
+        fd, st.beat_fd = st.beat_fd, None
+        if fd is not None:
+            try:
+                loop.remove_reader(fd)
+            except Exception:
+                pass  # the loop's selector is already closed
+            os.close(fd)
 
     def _open_alarm(self, st):
         """The loop's watchdog alarm, armed (loop thread, at its start)."""

@@ -247,6 +247,45 @@ class AgentInProcessTests(unittest.TestCase):
         asyncio.run(main())
         self.assertLess(len(wakes), 15, wakes)
 
+    def test_the_heartbeat_is_not_a_loop_timer_and_still_beats_on_the_grid(self):
+        # A pending loop timer makes every poll that sleeps carry a timeout (+6 % on an echo program);
+        # the heartbeat must not be one (Linux: a timerfd the loop's selector watches). An idle loop
+        # still beats once per 1 ms slot.
+        if self.agent.alarms is None:
+            self.skipTest("no timerfd here: the heartbeat is a loop timer")
+        seen = {}
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+            await asyncio.sleep(0)
+            seen["scheduled"] = len(loop._scheduled)
+            timeouts = []
+            select = loop._selector.select
+
+            def recording(timeout=None):
+                timeouts.append(timeout)
+                return select(timeout)
+
+            idle = loop.create_future()
+            threading.Timer(0.05, loop.call_soon_threadsafe, (idle.set_result, None)).start()
+            beats = st.lag.beats.total
+            loop._selector.select = recording  # (the agent's windows shadow select the same way)
+            await idle
+            loop._selector.__dict__.pop("select", None)
+            seen["beats"] = st.lag.beats.total - beats
+            seen["timeouts"] = timeouts
+            return st
+
+        st = asyncio.run(main())
+        self.assertEqual(seen["scheduled"], 0)  # no heartbeat on the timer heap
+        sleeping = [t for t in seen["timeouts"] if t != 0]
+        self.assertTrue(sleeping)
+        self.assertEqual(set(sleeping), {None}, seen["timeouts"])  # every poll that sleeps: no timeout
+        self.assertGreater(seen["beats"], 20)  # ~50 slots in the idle 50 ms, woken by the timerfd
+        self.assertLessEqual(seen["beats"], 60)
+        self.assertIsNone(st.beat_fd)  # closed at the loop's stop
+
     def test_a_cpu_bound_callback_is_named_while_it_happens(self):
         # The loop thread holds the GIL throughout: the watchdog gets it after the interpreter's
         # switch interval (5 ms) and still names the function while it runs.
