@@ -5,23 +5,27 @@ Design
 qvtop starts ``python3 -m qvtop_agent SCRIPT ARGS...`` with this package on ``PYTHONPATH`` and a
 pipe's write end in ``QVTOP_AGENT_FD``. ``install()`` runs before the user's script, so every
 event loop the program starts is seen, and nothing the program can observe changes: the agent
-adds one timer (the heartbeat) per running loop, one instance attribute on its selector that
-calls the original, a ``gc.callbacks`` entry and two daemon threads (sampler, watchdog).
+adds per running loop a heartbeat (on Linux a timerfd its selector watches, else a timer) and a
+watchdog alarm (a timerfd, Linux), one instance attribute on its selector that calls the original,
+a ``gc.callbacks`` entry and one daemon thread (``qvtop-agent``: sampler and watchdog).
 
 What is measured, and how (docs/python-agent.md has the stream format and every field):
 
 - Loops are found when they start running: ``asyncio.events._set_running_loop`` is wrapped (it is
   what ``run_forever`` calls on entry and exit). Every loop gets a ``LoopState``.
 - Heartbeat lag: a callback on a 1 ms grid (``t0 + k * 1 ms``) records how late it ran; every slot
-  the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it).
+  the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it). On Linux,
+  for asyncio's selector loops, the beat is a periodic timerfd on that grid registered with
+  ``add_reader``: it runs in the first loop iteration after its slot, as a timer would, without
+  making the loop's polls carry a timeout (``Agent._arm`` says why).
 - Busy share and jobs run: for one measurement window per snapshot (at least 10 ms and 200
   iterations) the loop's ``_selector.select`` is shadowed per instance (once per loop iteration,
   never per callback). In a window, time outside ``select`` is busy; jobs per iteration are the
   ready queue after the poll, plus the I/O events it returned, plus the timers already due; between
   windows jobs advance at the windows' rate. Rejected: the hook on every iteration, which cost as
   much as the poll itself (~3 % of a callback-heavy program; docs/performance.md).
-- Ready queue (``loop._ready``), timers (``loop._scheduled``, minus the heartbeat): read by the
-  sampler thread; ``None`` (n/a) where a loop has no such attribute (uvloop).
+- Ready queue (``loop._ready``), timers (``loop._scheduled``, minus a timer heartbeat): read by the
+  agent's thread; ``None`` (n/a) where a loop has no such attribute (uvloop).
 - Tasks by state and by what they await: ``asyncio.all_tasks(loop)``; each waiting task's
   coroutine chain (``cr_await``) is walked to the innermost asyncio frame (sleep, socket, lock,
   queue, to_thread; anything else is a future).
@@ -29,25 +33,31 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   its work queue, and how many jobs it has completed (a done-callback on each submission counts them).
 - GC pauses: ``gc.callbacks`` times each collection; one on a loop's thread longer than 1 ms is a
   blocking region of that loop (an event).
-- The culprit of a stall: a watchdog thread wakes every 8 ms; when a loop's heartbeat is 2 ms overdue
-  it reads the loop thread's stack (``sys._current_frames()``) and names the innermost frame that is
-  not asyncio or the agent (function, file:line) and the current task. When the heartbeat runs
-  again, the stall becomes a ``slowCallback`` event with that name.
+- The culprit of a stall: the agent's thread sleeps until a loop's watchdog alarm fires (Linux: a
+  one-shot timerfd that the loop's heartbeat pushes 9 ms ahead every 6 ms, so it fires only when
+  the heartbeat is late; ``_Alarms``), else it wakes every 8 ms; when a loop's heartbeat is 2 ms
+  overdue it reads the loop thread's stack (``sys._current_frames()``) and names the innermost frame
+  that is not asyncio or the agent (function, file:line) and the current task. When the heartbeat
+  runs again, the stall becomes a ``slowCallback`` event with that name. Rejected: a thread waking
+  on a period (each wake-up waits for the GIL while the loop thread signals it at every release:
+  ≈ 3 % of a callback-heavy program at 8 ms); ``faulthandler.dump_traceback_later`` (a C thread that
+  needs no GIL, but a process-wide singleton the program or its test runner may use itself).
 
 Rejected: wrapping every callback (``Handle._run``) to time it — exact, but it slows every callback
 of the program; ``sys.setprofile`` — slower still; asyncio debug mode — it changes the program
 (logging, slow-callback warnings, coroutine origin tracking).
 
-Threads: the sampler thread reads loop state that the loop thread writes; under the GIL each read of
+Threads: the agent's thread reads loop state that the loop thread writes; under the GIL each read of
 a Python object is atomic, and each figure is read once per sample (a sample may mix two iterations,
 never a torn value). ``LoopState`` fields are written by the loop thread only, except
-``culprit`` and ``culprit_time`` (sampler thread only, read by the loop thread's heartbeat).
+``culprit`` and ``culprit_time`` (agent's thread only, read by the loop thread's heartbeat).
 """
 
 import asyncio
 import asyncio.base_events
 import asyncio.events
 import bisect
+import select
 import collections
 import concurrent.futures
 import concurrent.futures.thread
@@ -61,6 +71,8 @@ import threading
 import time
 import weakref
 from _thread import get_ident as _real_get_ident  # the OS thread's id, even after gevent patches _thread
+
+_sleep = time.sleep  # the real one, even after gevent patches time (the agent's thread is an OS thread)
 
 __all__ = ["install", "uninstall", "kind_started", "kind_done", "FORMAT_VERSION", "Histogram"]
 
@@ -298,8 +310,8 @@ def task_census(loop):
 
 class _Alarms:
     """The watchdog's alarms (Linux): one one-shot ``timerfd`` per loop, pushed ahead by the loop's own
-    heartbeat, and one epoll set the watchdog thread sleeps in. A healthy loop never fires its alarm,
-    so the watchdog thread never wakes and never takes the GIL from the program (a periodic watchdog
+    heartbeat, and one epoll set the agent's thread sleeps in. A healthy loop never fires its alarm,
+    so the agent's thread never wakes and never takes the GIL from the program (a periodic watchdog
     waking every 8 ms cost a callback-heavy program ≈ 3 %: each wake-up waits up to the interpreter's
     5 ms switch interval for the GIL, signalled on every GIL release of the loop thread meanwhile;
     docs/performance.md). ``timerfd_create`` and ``timerfd_settime`` come from libc through ctypes
@@ -309,7 +321,7 @@ class _Alarms:
 
     Who calls what: ``open``/``close`` the loop thread (loop start and stop) or the program's thread
     (gevent's hub); ``push`` the loop thread (its heartbeat, with the state's own ``itimerspec``);
-    ``rearm`` and ``wait`` the watchdog thread (its own ``itimerspec``). The kernel serialises
+    ``rearm`` and ``wait`` the agent's thread (its own ``itimerspec``). The kernel serialises
     ``timerfd_settime`` calls on one descriptor; the last one wins, and either thread's is correct
     (the watchdog re-checks the loop at every wake)."""
 
@@ -319,7 +331,6 @@ class _Alarms:
             return None
         try:
             import ctypes
-            import select
 
             libc = ctypes.PyDLL(None, use_errno=True)
             create, settime = libc.timerfd_create, libc.timerfd_settime
@@ -346,7 +357,7 @@ class _Alarms:
         self.settime = settime
         self.spec_type = spec_type
         self.epoll = epoll  # created before the program runs (gevent's patch removes select.epoll)
-        self.stop_r, self.stop_w = os.pipe()  # uninstall wakes the watchdog thread through it
+        self.stop_r, self.stop_w = os.pipe()  # uninstall wakes the agent's thread through it
         epoll.register(self.stop_r, 1)  # EPOLLIN
         self.watch_spec = self.spec(spec_type())
 
@@ -390,7 +401,7 @@ class _Alarms:
         self.settime(alarm[0], 0, ref, None)
 
     def rearm(self, alarm, seconds):
-        """The watchdog thread's push (its own itimerspec)."""
+        """The agent's thread's push (its own itimerspec)."""
         self.push(alarm, max(seconds, 1e-6), self.watch_spec)
 
     def close(self, alarm):
@@ -400,10 +411,10 @@ class _Alarms:
             pass
         os.close(alarm[0])
 
-    def wait(self):
-        """The watchdog thread: sleeps (GIL released) until an alarm fires or ``stop`` is called.
-        The descriptors of the alarms that fired; None once stopped."""
-        fired = set(fd for fd, _ in self.epoll.poll())
+    def wait(self, timeout):
+        """The agent's thread: sleeps (GIL released) until an alarm fires, ``stop`` is called or
+        ``timeout`` s have passed. The descriptors of the alarms that fired; None once stopped."""
+        fired = set(fd for fd, _ in self.epoll.poll(timeout))
         return None if self.stop_r in fired else fired
 
     def stop(self):
@@ -416,7 +427,7 @@ class _Alarms:
 
 
 class LoopState:
-    """One loop the program runs. Written by its loop thread; read by the sampler thread."""
+    """One loop the program runs. Written by its loop thread; read by the agent's thread."""
 
     def __init__(self, loop, loop_id):
         self.loop_ref = weakref.ref(loop)
@@ -430,8 +441,8 @@ class LoopState:
         self.hooked = False  # the window hook is built (the loop has asyncio's selector and queues)
         self.select_hook = None  # the shadowing ``select`` (opened as an instance attribute per window)
         self.selector = None
-        # the open measurement window (loop thread, inside the hook; opened by the sampler thread)
-        self.window_open = False  # set by the sampler thread, cleared by the loop thread when closed
+        # the open measurement window (loop thread, inside the hook; opened by the agent's thread)
+        self.window_open = False  # set by the agent's thread, cleared by the loop thread when closed
         self.window_end = 0  # ns: the first poll after this closes the window
         self.win_start = 0  # ns: the window's first poll (0 = not reached yet)
         self.last_exit = 0  # ns: the last poll's return
@@ -440,14 +451,14 @@ class LoopState:
         self.win_polls = 0  # polls measured in the window
         self.win_beats = 0  # heartbeat count at the window's first poll (the beats are not jobs)
         self.ready_peak = 0
-        # closed windows (loop thread appends, sampler thread pops): (end ns, busy ns, span ns, jobs)
+        # closed windows (loop thread appends, agent's thread pops): (end ns, busy ns, span ns, jobs)
         self.windows = collections.deque(maxlen=64)
         self.run_start_ns = 0
         self.slow = 0
         self.alarm = None  # the watchdog's alarm of this loop (_Alarms.open), opened and closed by the loop thread
         self.alarm_push_at = 0.0  # loop clock: the heartbeat pushes the alarm ahead at its first beat from then on
         self.beat_fd = None  # the heartbeat's periodic timerfd, watched by the loop's selector (loop thread)
-        # sampler thread
+        # agent's thread
         self.culprit = None
         self.jobs = 0  # jobs estimated from the windows (see Agent.sample)
         self.jobs_at = 0  # ns: when ``jobs`` was last advanced
@@ -505,7 +516,7 @@ def _watch_gevent(agent):
 
 
 class Agent:
-    """The installed agent: hooks, the sampler thread and the stream writer."""
+    """The installed agent: hooks, the agent's thread and the stream writer."""
 
     def __init__(self, fd=None, rate_hz=10.0, clock=time.monotonic_ns, parent_pid=None):
         self.fd = fd
@@ -532,7 +543,7 @@ class Agent:
         self._orig_set_running = None
         self._orig_submit = None
         self._buffer = b""
-        self.emit_lock = threading.Lock()  # the sampler thread and a loop thread (errors) both emit
+        self.emit_lock = threading.Lock()  # the agent's thread and a loop thread (errors) both emit
         self.alarms = _Alarms.load()  # None: the periodic watchdog
 
     # -- time ----------------------------------------------------------------------------
@@ -621,7 +632,8 @@ class Agent:
         # selector watches (``add_reader``), not a loop timer. A pending timer, even a far one, makes
         # every poll that sleeps carry a timeout (a kernel timer armed and cancelled per poll) and
         # every iteration compute one: +6 % on the echo program (docs/performance.md); the timerfd is
-        # re-armed by the kernel once per period. The beat reads it (the expirations count is not used:
+        # re-armed by the kernel when the beat reads it (a periodic timerfd that is not read expires
+        # once only, so edge-triggered without reads is no option; the expirations count is not used:
         # the grid gives the skipped slots). Other loops, or without timerfd: the beat's TimerHandle is
         # pushed back onto the loop's timer heap as call_at would (``_when``, ``_scheduled``,
         # heappush), instead of a new handle per beat (a handle, a context copy and a call_at per
@@ -694,7 +706,7 @@ class Agent:
             self.alarms.close(alarm)
 
     def _hook_iteration(self, loop, st):
-        """Builds the window hook: a shadowing ``loop._selector.select`` that the sampler thread opens
+        """Builds the window hook: a shadowing ``loop._selector.select`` that the agent's thread opens
         for one window per snapshot (``open_window``) and that closes itself at its first poll after
         ``WINDOW_S`` and ``WINDOW_POLLS`` polls. Inside a window, time outside the poll is busy, and right after each poll the
         ready queue plus the I/O events it returned plus the timers already due are that iteration's
@@ -829,12 +841,12 @@ class Agent:
             name = where or getattr(g, "name", None) or "the hub"
             blocked_ms = getattr(event, "blocking_time", 0) * 1000
             st.culprit = "%s (gevent monitor: blocked %.0f+ ms)" % (name, blocked_ms)
-            # One assignment of a new dict: the sampler thread reads it whole or not at all.
+            # One assignment of a new dict: the agent's thread reads it whole or not at all.
             st.monitor_last = {"t": self.now_s(), "name": name, "at_least_ms": blocked_ms}
 
     # -- executor ------------------------------------------------------------------------------
     def pool_snapshot(self, loop):
-        """The default executor of ``loop`` (sampler thread). The threads' stacks are read only when
+        """The default executor of ``loop`` (agent's thread). The threads' stacks are read only when
         the executor has threads: ``sys._current_frames()`` builds a frame object per thread."""
         ex = getattr(loop, "_default_executor", None)
         if ex is None or not isinstance(ex, concurrent.futures.ThreadPoolExecutor):
@@ -885,7 +897,7 @@ class Agent:
 
     # -- sampling ------------------------------------------------------------------------------
     def watchdog(self, fired=()):
-        """At each wake of the watchdog thread (alarms ``fired``, or every WATCHDOG_S): a loop whose
+        """At each wake of the agent's thread (alarms ``fired``, or every WATCHDOG_S): a loop whose
         heartbeat is overdue is stalled; name what it runs now. A loop whose alarm fired early (its
         heartbeat late, not yet OVERDUE_S) has it re-armed for the moment it will be, and its next
         beat pushes it ahead again (``alarm_push_at``, written here: a float assignment, atomic under
@@ -922,7 +934,7 @@ class Agent:
 
     def _window_figures(self, st, now):
         """Busy share and ready peak of ``st``'s loop from its measurement windows of the last
-        ``BUSY_WINDOW_S``, and its jobs advanced at the windows' rate (sampler thread). (None, None)
+        ``BUSY_WINDOW_S``, and its jobs advanced at the windows' rate (agent's thread). (None, None)
         for a loop without the hook (uvloop) or before its first window closed; while a window is
         held open by a stall, that window so far (its busy share rises with the stall)."""
         if not st.hooked and not st.jobs_at:
@@ -1043,41 +1055,45 @@ class Agent:
             "dropped_lines": self.dropped_lines,
         }
 
-    def run_sampler(self):
-        """The sampler thread: one snapshot line every 1/rate s."""
+    def run(self):
+        """The agent's thread: a snapshot line every 1/rate s, and between them the watchdog, woken
+        when an alarm fires (or, without alarms, every WATCHDOG_S). One thread, not a sampler and a
+        watchdog: each thread of the program's process costs it even while blocked (≈ 1 % of the
+        callback program's CPU, docs/performance.md). A stall whose alarm fires while a sample is
+        being taken is looked at when the sample is done (a sample takes ≈ 0.2 ms; the GIL wait that
+        a stall holding it imposes is the same for any thread)."""
         period = 1.0 / self.rate_hz
-        # time.sleep, not Event.wait: one GIL release and re-acquire per wake-up (Event.wait runs a
-        # Condition's Python code and takes its locks on every wake-up).
+        alarms = self.alarms
+        next_sample = time.monotonic() + period
         while not self.stop_flag.is_set():
-            time.sleep(period)
+            wait = next_sample - time.monotonic()
+            if wait > 0:
+                if alarms is not None:
+                    fired = alarms.wait(wait)
+                    if fired is None:
+                        return
+                else:
+                    # time.sleep, not Event.wait: one GIL release and re-acquire per wake-up (Event.wait
+                    # runs a Condition's Python code and takes its locks on every wake-up).
+                    _sleep(min(wait, WATCHDOG_S))
+                    fired = ()
+                if fired or alarms is None:
+                    self._guarded(self.watchdog, fired)
+                continue
+            next_sample = max(next_sample + period, time.monotonic())  # late: no burst of samples
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 # qvtop is gone (killed without a chance to end us): end the program's group, as
                 # qvtop would have, rather than leave an orphan. Only when it is its group's leader.
                 if os.getpgrp() == os.getpid():
                     os.killpg(os.getpgrp(), signal.SIGTERM)
                 self.parent_pid = None
-            try:
-                self.emit(self.sample())
-            except Exception as e:  # the agent must never take the program down
-                self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+            self._guarded(lambda: self.emit(self.sample()))
 
-    def run_watchdog(self):
-        """The watchdog thread: when an alarm fires (or, without alarms, every WATCHDOG_S), names what
-        a stalled loop runs. Its own thread, so a sample being taken (slow while the loop thread holds
-        the GIL) never hides a stall."""
-        alarms = self.alarms
-        fired = ()
-        while not self.stop_flag.is_set():
-            if alarms is not None:
-                fired = alarms.wait()
-                if fired is None:
-                    return
-            else:
-                time.sleep(WATCHDOG_S)
-            try:
-                self.watchdog(fired)
-            except Exception as e:
-                self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+    def _guarded(self, fn, *args):
+        try:
+            fn(*args)
+        except Exception as e:  # the agent must never take the program down
+            self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
 
     # -- gc ------------------------------------------------------------------------------------------
     def gc_callback(self, phase, info):
@@ -1142,18 +1158,16 @@ class Agent:
         concurrent.futures.ThreadPoolExecutor.submit = submit
         gc.callbacks.append(self.gc_callback)
         _watch_gevent(self)
-        self.thread = threading.Thread(target=self.run_sampler, name="qvtop-agent", daemon=True)
+        self.thread = threading.Thread(target=self.run, name="qvtop-agent", daemon=True)
         self.thread.start()
-        self.watchdog_thread = threading.Thread(target=self.run_watchdog, name="qvtop-watchdog", daemon=True)
-        self.watchdog_thread.start()
 
     def uninstall(self):
         self.stop_flag.set()
         if self.alarms is not None:
             self.alarms.stop()
-        for th in (self.thread, getattr(self, "watchdog_thread", None)):
-            if th is not None and th is not threading.current_thread():
-                th.join(1.0)
+        th = self.thread
+        if th is not None and th is not threading.current_thread():
+            th.join(1.0)
         if self.alarms is not None:
             for st in self.loops:
                 self._close_alarm(st)

@@ -286,6 +286,11 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertLessEqual(seen["beats"], 60)
         self.assertIsNone(st.beat_fd)  # closed at the loop's stop
 
+    def test_the_agent_adds_one_thread_to_the_program(self):
+        # Each thread costs the program even while it is blocked: the sampler and the watchdog share one.
+        ours = [t.name for t in threading.enumerate() if t.name.startswith("qvtop-")]
+        self.assertEqual(ours, ["qvtop-agent"])
+
     def test_a_cpu_bound_callback_is_named_while_it_happens(self):
         # The loop thread holds the GIL throughout: the watchdog gets it after the interpreter's
         # switch interval (5 ms) and still names the function while it runs.
