@@ -18,7 +18,7 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   for asyncio's selector loops, the beat is a periodic timerfd on that grid registered with
   ``add_reader``: it runs in the first loop iteration after its slot, as a timer would, without
   making the loop's polls carry a timeout (``Agent._arm`` says why).
-- Busy share and jobs run: for one measurement window per snapshot (at least 10 ms and 200
+- Busy share and jobs run: for one measurement window per snapshot (at least 2 ms and 200
   iterations) the loop's ``_selector.select`` is shadowed per instance (once per loop iteration,
   never per callback). In a window, time outside ``select`` is busy; jobs per iteration are the
   ready queue after the poll, plus the I/O events it returned, plus the timers already due; between
@@ -101,11 +101,13 @@ LAG_BOUNDS_MS = (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, float("inf"))
 #: The same bounds in ns (``Histogram.record`` compares integers; ``b * 1e6`` is exact for these).
 _LAG_BOUNDS_NS = tuple(b * 1e6 for b in LAG_BOUNDS_MS)
 BUSY_WINDOW_S = 1.0
-#: Length of the measurement window opened once per snapshot (busy share, jobs, ready peak).
-WINDOW_S = float(os.environ.get("QVTOP_WINDOW_MS", "10")) / 1000.0
-#: ...and at least this many loop iterations: a busy loop (100 000 iterations/s) is measured 10 % of
-#: the time, a quiet one (its heartbeat's 1 000/s) nearly all the time, at most ~1 000 hooked
-#: iterations per second either way (each costs about a microsecond), so rare jobs are still counted.
+#: Least length of the measurement window opened once per snapshot (busy share, jobs, ready peak)...
+WINDOW_S = float(os.environ.get("QVTOP_WINDOW_MS", "2")) / 1000.0
+#: ...and at least this many loop iterations: a busy loop (100 000 iterations/s) is measured ≈ 2 ms
+#: of every snapshot period, a quiet one (its heartbeat's 1 000/s) nearly all the time, ≈ 2 000
+#: hooked iterations per second at most either way (each costs about a microsecond), so rare jobs
+#: are still counted. (10 ms windows hooked a busy loop 5 times as often: ≈ 1.5 % of the callback
+#: program, docs/performance.md.)
 WINDOW_POLLS = 200
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -422,7 +422,7 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertNotIn("select", st.selector.__dict__ if st.selector else {})
 
     def test_a_busy_loop_runs_unhooked_between_short_windows(self):
-        # Thousands of iterations per second: a window closes after 10 ms and 200 polls, one opens per
+        # Thousands of iterations per second: a window closes after 2 ms and 200 polls, one opens per
         # 50 ms snapshot, so most iterations run without the hook.
         hooked = []
 
@@ -436,6 +436,24 @@ class AgentInProcessTests(unittest.TestCase):
         asyncio.run(main())
         self.assertTrue(any(hooked))
         self.assertLess(sum(hooked) / len(hooked), 0.5)
+
+    def test_a_busy_loops_window_ends_after_its_200_polls_not_10_ms(self):
+        # A window closes at its first poll after WINDOW_POLLS polls and WINDOW_S (2 ms): a loop
+        # iterating every ~20 µs is hooked for a few ms per snapshot, not 10 ms (each hooked iteration
+        # costs it about a microsecond: 10 ms windows were ≈ 1.5 % of a callback-heavy program).
+        spans = []
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+            deadline = time.monotonic() + 0.6
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0)
+            spans.extend((w[2] / 1e6, w[3]) for w in list(st.windows) + list(st.recent_windows))
+
+        asyncio.run(main())
+        self.assertTrue(spans)
+        self.assertLess(sorted(ms for ms, _ in spans)[len(spans) // 2], 6.0, spans)  # the median window
 
     def test_many_loops_keep_few_states_and_ids_are_never_reused(self):
         for _ in range(50):
