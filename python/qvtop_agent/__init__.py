@@ -696,9 +696,15 @@ class Agent:
             os.close(fd)
 
     def _open_alarm(self, st):
-        """The loop's watchdog alarm, armed (loop thread, at its start)."""
+        """The loop's watchdog alarm, armed (loop thread, at its start). Without a descriptor to spare
+        (the program used them all) the loop runs without one: its heartbeat still beats, but its
+        stalls are not named (the agent says so once, as an agent_error)."""
         if self.alarms is not None and st.alarm is None:
-            st.alarm = self.alarms.open()
+            try:
+                st.alarm = self.alarms.open()
+            except OSError as e:
+                self.emit({"type": "agent_error", "t": self.now_s(), "error": "watchdog alarm: %s" % e})
+                return
             self.alarms.push(st.alarm, ALARM_S)
             st.alarm_push_at = 0.0
 

@@ -291,6 +291,32 @@ class AgentInProcessTests(unittest.TestCase):
         ours = [t.name for t in threading.enumerate() if t.name.startswith("qvtop-")]
         self.assertEqual(ours, ["qvtop-agent"])
 
+    def test_a_loop_started_without_a_descriptor_to_spare_still_beats(self):
+        # No descriptor for the alarm or the heartbeat's timerfd (the program used them all): the loop
+        # still gets its heartbeat (a loop timer) and the agent says what it lacks.
+        if self.agent.alarms is None:
+            self.skipTest("no timerfd here")
+        alarms = self.agent.alarms
+
+        def no_fd(*_):
+            raise OSError(24, "Too many open files")
+
+        alarms.open, alarms.open_beat = no_fd, no_fd
+        try:
+
+            async def main():
+                loop = asyncio.get_running_loop()
+                st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+                await asyncio.sleep(0.05)
+                return st.lag.beats.total
+
+            beats = asyncio.run(main())
+        finally:
+            del alarms.open, alarms.open_beat
+        self.assertGreater(beats, 10)
+        lines = _read_lines(self.r, lambda ls: any(l.get("type") == "agent_error" for l in ls), timeout=1)
+        self.assertTrue(any("watchdog alarm" in l.get("error", "") for l in lines), lines[-1:])
+
     def test_a_cpu_bound_callback_is_named_while_it_happens(self):
         # The loop thread holds the GIL throughout: the watchdog gets it after the interpreter's
         # switch interval (5 ms) and still names the function while it runs.
