@@ -2,12 +2,15 @@
 //
 // Runs python/bench/overhead.py (python3, the agent's folder found as `run --python` finds it): two
 // programs — 300 000 call_soon callbacks plus task steps, and 5 000 loopback echo round trips — each
-// with and without the agent (everything on: 1 ms heartbeat, the windowed per-iteration hook, 8 ms watchdog,
-// 10 Hz snapshots with the task census), in interleaved rounds after one warm-up pair. Each run is the
+// with and without the agent (everything on: 1 ms heartbeat, the windowed per-iteration hook, the
+// watchdog's alarms, 10 Hz snapshots with the task census), in interleaved rounds after one warm-up
+// pair, glibc's malloc thresholds pinned for both arms (overhead.py says why). Each run is the
 // program's own CPU time over its work (time.process_time: every thread of the process, the agent's
 // too; start-up not counted), steadier than wall time on a loaded machine. The figure is the slowdown
 // of the medians, in percent; the budget is 3 %. The detail adds the median of the rounds' own ratios
-// (`paired`, which cancels a load that drifts during the bench) and the load average before and after.
+// (`paired`, which cancels a load that drifts during the bench), the median ratio of as many pairs run
+// in one process with the agent installed and uninstalled around each run (`inprocess`: no start-up,
+// one heap, the steadiest of the three on a loaded machine) and the load average before and after.
 
 import Foundation
 import Workloads
@@ -34,6 +37,7 @@ enum PythonBenchmarks {
                     let plain = obj["plain_s"] as? Double, let agent = obj["agent_s"] as? Double
                 else { return nil }
                 let paired = (obj["paired_ratio"] as? Double).map { String(format: "%+.1f%%", ($0 - 1) * 100) }
+                let inprocess = (obj["inproc_paired"] as? Double).map { String(format: "%+.1f%%", ($0 - 1) * 100) }
                 let load = (obj["load"] as? [Double]).map {
                     $0.map { String(format: "%.1f", $0) }.joined(separator: "-")
                 }
@@ -43,6 +47,8 @@ enum PythonBenchmarks {
                         "plain_s": String(format: "%.3f", plain), "agent_s": String(format: "%.3f", agent),
                         "rounds": "\(rounds)", "budget": "3%", "measure": "cpu",
                         "paired": paired ?? "n/a", "load": load ?? "n/a",
+                        "inprocess": inprocess ?? "n/a",
+                        "malloc": (obj["malloc_pinned"] as? Bool).map { $0 ? "pinned" : "dynamic" } ?? "n/a",
                     ])
             }
         }

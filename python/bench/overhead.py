@@ -9,12 +9,23 @@ so interpreter start-up is not counted):
 - echo: 5 000 round trips over one loopback TCP connection (asyncio streams).
 
 With the agent: `python3 -m qvtop_agent PROG` with everything it does (the 1 ms heartbeat, the
-per-iteration hook in its measurement windows, the watchdog thread every 8 ms, a snapshot with the task census at 10 Hz)
+per-iteration hook in its measurement windows, the watchdog's alarms, a snapshot with the task census at 10 Hz)
 writing its stream to /dev/null. Rounds alternate the order (plain, agent / agent, plain), after one
 warm-up pair that is not counted. Prints per program the medians, the ratio of medians (the figure),
 the median of the rounds' own ratios (each round's two runs are neighbours in time, so a load that
 drifts over the bench cancels out of it), the spread and the load average, and a final
 "budget: N within, N over" line against the 3 % budget (on the ratio of medians).
+
+Two things keep the comparison about the agent:
+- glibc's malloc is pinned for both arms (GLIBC_TUNABLES: mmap threshold 1 MiB, trim threshold
+  4 MiB; --no-pin-malloc leaves it alone). Unpinned, the echo program's 256 KiB receive buffer is
+  mmapped and unmapped per read or served from the heap, depending on whether some earlier free
+  raised glibc's dynamic threshold; the agent's own start-up can flip that (seen: the same program
+  at 0.28 s or 0.13 s of CPU), which is a difference of heap luck, not of what the agent does.
+- "in-process": each program also runs --rounds times in one process, alternately with the agent
+  installed (install, run, uninstall) and without, and the median of those pairs' ratios is given
+  (`inproc_paired`): no process start-up, one heap, neighbouring runs; steadier than separate
+  processes on a loaded machine. It has the agent's every running part, but not its effect on start-up.
 """
 
 import argparse
@@ -84,8 +95,19 @@ PROGRAMS = {
 }
 
 
-def run(script, agent):
+#: glibc malloc, fixed for both arms (see the module's docstring).
+PIN_MALLOC = "glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=4194304"
+
+
+def base_env(pin):
     env = dict(os.environ)
+    if pin:
+        env["GLIBC_TUNABLES"] = PIN_MALLOC
+    return env
+
+
+def run(script, agent, pin=True):
+    env = base_env(pin)
     if agent:
         fd = os.open(os.devnull, os.O_WRONLY)
         env.update(PYTHONPATH=PYTHON_DIR, QVTOP_ORIGINAL_PYTHONPATH="", QVTOP_AGENT_FD=str(fd))
@@ -98,15 +120,64 @@ def run(script, agent):
     return float(cpu) if MEASURE == "cpu" else float(wall)
 
 
+def inprocess_driver(name, rounds):
+    """In this process: ``name`` alternately with the agent installed and without, ``rounds`` pairs
+    after one warm-up pair; prints the JSON list of [plain, agent] CPU times."""
+    import contextlib
+    import io
+
+    sys.path.insert(0, PYTHON_DIR)
+    import qvtop_agent
+
+    code = compile(textwrap.dedent(PROGRAMS[name]), name, "exec")
+    fd = os.open(os.devnull, os.O_WRONLY)
+
+    def once(with_agent):
+        out = []
+        if with_agent:
+            qvtop_agent.install(fd=fd)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # the echo server's cancelled task at exit
+                exec(code, {"__name__": "__main__", "print": lambda *a: out.append(a)})
+        finally:
+            if with_agent:
+                qvtop_agent.uninstall()
+        return float(out[-1][1] if MEASURE == "cpu" else out[-1][0])
+
+    pairs = []
+    once(False), once(True)
+    for r in range(rounds):
+        order = (False, True) if r % 2 == 0 else (True, False)
+        got = {w: once(w) for w in order}
+        pairs.append([got[False], got[True]])
+    print(json.dumps(pairs))
+
+
+def inprocess(name, rounds, pin):
+    env = base_env(pin)
+    argv = [sys.executable, os.path.abspath(__file__), "--inprocess-driver", name, "--rounds", str(rounds)]
+    if MEASURE == "wall":
+        argv.append("--wall")
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    pairs = json.loads(out.stdout.strip().splitlines()[-1])
+    return statistics.median(a / p for p, a in pairs)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--budget", type=float, default=0.03)
     ap.add_argument("--wall", action="store_true", help="compare wall time instead of CPU time")
     ap.add_argument("--json", action="store_true", help="one JSON object per program instead of the table")
+    ap.add_argument("--no-pin-malloc", action="store_true", help="leave glibc's malloc thresholds dynamic")
+    ap.add_argument("--inprocess-driver", metavar="PROGRAM", help=argparse.SUPPRESS)
     args = ap.parse_args()
     global MEASURE
     MEASURE = "wall" if args.wall else "cpu"
+    if args.inprocess_driver:
+        inprocess_driver(args.inprocess_driver, args.rounds)
+        return 0
+    pin = not args.no_pin_malloc
     passed = failed = 0
     with tempfile.TemporaryDirectory() as d:
         for name, code in PROGRAMS.items():
@@ -114,15 +185,16 @@ def main():
             with open(script, "w") as f:
                 f.write(textwrap.dedent(code))
             load0 = os.getloadavg()[0]
-            run(script, False), run(script, True)  # warm-up pair: page cache, .pyc files
+            run(script, False, pin), run(script, True, pin)  # warm-up pair: page cache, .pyc files
             plain, agent = [], []
             for r in range(args.rounds):
                 order = (False, True) if r % 2 == 0 else (True, False)
                 for with_agent in order:
-                    (agent if with_agent else plain).append(run(script, with_agent))
+                    (agent if with_agent else plain).append(run(script, with_agent, pin))
             mp, ma = statistics.median(plain), statistics.median(agent)
             ratio = ma / mp
             paired = statistics.median(a / p for a, p in zip(agent, plain))
+            inproc = inprocess(name, args.rounds, pin)
             load = [round(load0, 2), round(os.getloadavg()[0], 2)]
             ok = ratio <= 1 + args.budget
             passed += ok
@@ -130,11 +202,12 @@ def main():
             if args.json:
                 print(json.dumps({"program": name, "rounds": args.rounds, "plain_s": mp, "agent_s": ma,
                                   "ratio": ratio, "paired_ratio": paired, "load": load, "measure": MEASURE, "plain_range": [min(plain), max(plain)],
-                                  "agent_range": [min(agent), max(agent)], "budget": args.budget}))
+                                  "agent_range": [min(agent), max(agent)], "budget": args.budget,
+                                  "inproc_paired": inproc, "malloc_pinned": pin}))
                 continue
             print(
-                "%-10s plain %.3f s (%.3f-%.3f)  agent %.3f s (%.3f-%.3f)  ratio %.3f (paired %.3f)  %s"
-                % (name, mp, min(plain), max(plain), ma, min(agent), max(agent), ratio, paired,
+                "%-10s plain %.3f s (%.3f-%.3f)  agent %.3f s (%.3f-%.3f)  ratio %.3f (paired %.3f, in-process %.3f)  %s"
+                % (name, mp, min(plain), max(plain), ma, min(agent), max(agent), ratio, paired, inproc,
                    "within" if ok else "over", )
                 + " the %d %% budget (load %.1f-%.1f)" % (round(args.budget * 100), load[0], load[1])
             )

@@ -5,23 +5,27 @@ Design
 qvtop starts ``python3 -m qvtop_agent SCRIPT ARGS...`` with this package on ``PYTHONPATH`` and a
 pipe's write end in ``QVTOP_AGENT_FD``. ``install()`` runs before the user's script, so every
 event loop the program starts is seen, and nothing the program can observe changes: the agent
-adds one timer (the heartbeat) per running loop, one instance attribute on its selector that
-calls the original, a ``gc.callbacks`` entry and two daemon threads (sampler, watchdog).
+adds per running loop a heartbeat (on Linux a timerfd its selector watches, else a timer) and a
+watchdog alarm (a timerfd, Linux), one instance attribute on its selector that calls the original,
+a ``gc.callbacks`` entry and one daemon thread (``qvtop-agent``: sampler and watchdog).
 
 What is measured, and how (docs/python-agent.md has the stream format and every field):
 
 - Loops are found when they start running: ``asyncio.events._set_running_loop`` is wrapped (it is
   what ``run_forever`` calls on entry and exit). Every loop gets a ``LoopState``.
 - Heartbeat lag: a callback on a 1 ms grid (``t0 + k * 1 ms``) records how late it ran; every slot
-  the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it).
-- Busy share and jobs run: for one measurement window per snapshot (at least 10 ms and 200
+  the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it). On Linux,
+  for asyncio's selector loops, the beat is a periodic timerfd on that grid registered with
+  ``add_reader``: it runs in the first loop iteration after its slot, as a timer would, without
+  making the loop's polls carry a timeout (``Agent._arm`` says why).
+- Busy share and jobs run: for one measurement window per snapshot (at least 2 ms and 200
   iterations) the loop's ``_selector.select`` is shadowed per instance (once per loop iteration,
   never per callback). In a window, time outside ``select`` is busy; jobs per iteration are the
   ready queue after the poll, plus the I/O events it returned, plus the timers already due; between
   windows jobs advance at the windows' rate. Rejected: the hook on every iteration, which cost as
   much as the poll itself (~3 % of a callback-heavy program; docs/performance.md).
-- Ready queue (``loop._ready``), timers (``loop._scheduled``, minus the heartbeat): read by the
-  sampler thread; ``None`` (n/a) where a loop has no such attribute (uvloop).
+- Ready queue (``loop._ready``), timers (``loop._scheduled``, minus a timer heartbeat): read by the
+  agent's thread; ``None`` (n/a) where a loop has no such attribute (uvloop).
 - Tasks by state and by what they await: ``asyncio.all_tasks(loop)``; each waiting task's
   coroutine chain (``cr_await``) is walked to the innermost asyncio frame (sleep, socket, lock,
   queue, to_thread; anything else is a future).
@@ -29,24 +33,31 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   its work queue, and how many jobs it has completed (a done-callback on each submission counts them).
 - GC pauses: ``gc.callbacks`` times each collection; one on a loop's thread longer than 1 ms is a
   blocking region of that loop (an event).
-- The culprit of a stall: a watchdog thread wakes every 8 ms; when a loop's heartbeat is 2 ms overdue
-  it reads the loop thread's stack (``sys._current_frames()``) and names the innermost frame that is
-  not asyncio or the agent (function, file:line) and the current task. When the heartbeat runs
-  again, the stall becomes a ``slowCallback`` event with that name.
+- The culprit of a stall: the agent's thread sleeps until a loop's watchdog alarm fires (Linux: a
+  one-shot timerfd that the loop's heartbeat pushes 9 ms ahead every 6 ms, so it fires only when
+  the heartbeat is late; ``_Alarms``), else it wakes every 8 ms; when a loop's heartbeat is 2 ms
+  overdue it reads the loop thread's stack (``sys._current_frames()``) and names the innermost frame
+  that is not asyncio or the agent (function, file:line) and the current task. When the heartbeat
+  runs again, the stall becomes a ``slowCallback`` event with that name. Rejected: a thread waking
+  on a period (each wake-up waits for the GIL while the loop thread signals it at every release:
+  ≈ 3 % of a callback-heavy program at 8 ms); ``faulthandler.dump_traceback_later`` (a C thread that
+  needs no GIL, but a process-wide singleton the program or its test runner may use itself).
 
 Rejected: wrapping every callback (``Handle._run``) to time it — exact, but it slows every callback
 of the program; ``sys.setprofile`` — slower still; asyncio debug mode — it changes the program
 (logging, slow-callback warnings, coroutine origin tracking).
 
-Threads: the sampler thread reads loop state that the loop thread writes; under the GIL each read of
+Threads: the agent's thread reads loop state that the loop thread writes; under the GIL each read of
 a Python object is atomic, and each figure is read once per sample (a sample may mix two iterations,
 never a torn value). ``LoopState`` fields are written by the loop thread only, except
-``culprit`` and ``culprit_time`` (sampler thread only, read by the loop thread's heartbeat).
+``culprit`` and ``culprit_time`` (agent's thread only, read by the loop thread's heartbeat).
 """
 
 import asyncio
+import asyncio.base_events
 import asyncio.events
 import bisect
+import select
 import collections
 import concurrent.futures
 import concurrent.futures.thread
@@ -61,6 +72,8 @@ import time
 import weakref
 from _thread import get_ident as _real_get_ident  # the OS thread's id, even after gevent patches _thread
 
+_sleep = time.sleep  # the real one, even after gevent patches time (the agent's thread is an OS thread)
+
 __all__ = ["install", "uninstall", "kind_started", "kind_done", "FORMAT_VERSION", "Histogram"]
 
 #: The stream's format version (docs/python-agent.md). qvtop refuses a newer one.
@@ -71,20 +84,30 @@ HEARTBEAT_S = float(os.environ.get("QVTOP_HEARTBEAT_MS", "1")) / 1000.0
 SLOW_MS = float(os.environ.get("QVTOP_SLOW_MS", "10"))
 #: A heartbeat this late is a stall in progress: the watchdog names what the loop runs.
 OVERDUE_S = 0.002
-#: The watchdog's period: OVERDUE_S + WATCHDOG_S = SLOW_MS, so every stall long enough to be a slow
-#: callback is seen while it happens (each wake-up takes the GIL: fewer is cheaper).
+#: The periodic watchdog's period (where there is no timerfd, or ``QVTOP_WATCHDOG_MS`` asks for it):
+#: OVERDUE_S + WATCHDOG_S = SLOW_MS, so every stall long enough to be a slow callback is seen while it
+#: happens (each wake-up takes the GIL: fewer is cheaper).
 WATCHDOG_S = float(os.environ.get("QVTOP_WATCHDOG_MS", str(max(1.0, SLOW_MS - OVERDUE_S * 1000)))) / 1000.0
+#: The alarm watchdog (Linux): a loop's heartbeat pushes its alarm this far ahead...
+ALARM_S = 0.009
+#: ...once every this long (each push is a system call, ≈ 3 µs here): a beat that runs on time keeps
+#: the alarm from ever firing; a stall that starts right after a push fires it ALARM_S later (≤ 9 ms:
+#: every stall of SLOW_MS is still seen while it happens), one that starts just before the next push
+#: ALARM_S - ALARM_PUSH_S later (≥ 3 ms: overdue, or re-armed for the moment it will be).
+ALARM_PUSH_S = 0.006
 GC_BLOCKING_MS = 1.0
 #: Heartbeat lag histogram bucket upper bounds, ms (Telemetry's LagSummary.bucketBoundsMs).
 LAG_BOUNDS_MS = (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, float("inf"))
 #: The same bounds in ns (``Histogram.record`` compares integers; ``b * 1e6`` is exact for these).
 _LAG_BOUNDS_NS = tuple(b * 1e6 for b in LAG_BOUNDS_MS)
 BUSY_WINDOW_S = 1.0
-#: Length of the measurement window opened once per snapshot (busy share, jobs, ready peak).
-WINDOW_S = float(os.environ.get("QVTOP_WINDOW_MS", "10")) / 1000.0
-#: ...and at least this many loop iterations: a busy loop (100 000 iterations/s) is measured 10 % of
-#: the time, a quiet one (its heartbeat's 1 000/s) nearly all the time, at most ~1 000 hooked
-#: iterations per second either way (each costs about a microsecond), so rare jobs are still counted.
+#: Least length of the measurement window opened once per snapshot (busy share, jobs, ready peak)...
+WINDOW_S = float(os.environ.get("QVTOP_WINDOW_MS", "2")) / 1000.0
+#: ...and at least this many loop iterations: a busy loop (100 000 iterations/s) is measured ≈ 2 ms
+#: of every snapshot period, a quiet one (its heartbeat's 1 000/s) nearly all the time, ≈ 2 000
+#: hooked iterations per second at most either way (each costs about a microsecond), so rare jobs
+#: are still counted. (10 ms windows hooked a busy loop 5 times as often: ≈ 1.5 % of the callback
+#: program, docs/performance.md.)
 WINDOW_POLLS = 200
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -287,8 +310,126 @@ def task_census(loop):
     return counts, current
 
 
+class _Alarms:
+    """The watchdog's alarms (Linux): one one-shot ``timerfd`` per loop, pushed ahead by the loop's own
+    heartbeat, and one epoll set the agent's thread sleeps in. A healthy loop never fires its alarm,
+    so the agent's thread never wakes and never takes the GIL from the program (a periodic watchdog
+    waking every 8 ms cost a callback-heavy program ≈ 3 %: each wake-up waits up to the interpreter's
+    5 ms switch interval for the GIL, signalled on every GIL release of the loop thread meanwhile;
+    docs/performance.md). ``timerfd_create`` and ``timerfd_settime`` come from libc through ctypes
+    (``os.timerfd_*`` is Python 3.13's); ``PyDLL``: a call keeps the GIL (it never blocks), so a push
+    gives no waiting thread a GIL hand-off. ``None`` from ``load`` where any part is missing: the
+    periodic watchdog then.
+
+    Who calls what: ``open``/``close`` the loop thread (loop start and stop) or the program's thread
+    (gevent's hub); ``push`` the loop thread (its heartbeat, with the state's own ``itimerspec``);
+    ``rearm`` and ``wait`` the agent's thread (its own ``itimerspec``). The kernel serialises
+    ``timerfd_settime`` calls on one descriptor; the last one wins, and either thread's is correct
+    (the watchdog re-checks the loop at every wake)."""
+
+    @classmethod
+    def load(cls):
+        if not sys.platform.startswith("linux") or "QVTOP_WATCHDOG_MS" in os.environ:
+            return None
+        try:
+            import ctypes
+
+            libc = ctypes.PyDLL(None, use_errno=True)
+            create, settime = libc.timerfd_create, libc.timerfd_settime
+            create.argtypes = (ctypes.c_int, ctypes.c_int)
+            create.restype = ctypes.c_int
+
+            class Timespec(ctypes.Structure):
+                _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+            class Itimerspec(ctypes.Structure):
+                _fields_ = [("it_interval", Timespec), ("it_value", Timespec)]
+
+            alarms = cls(ctypes, create, settime, Itimerspec, select.epoll())
+            probe = alarms.open()  # the whole path once: create, arm, disarm, close
+            alarms.push(probe, 0.001)
+            alarms.close(probe)
+            return alarms
+        except Exception:
+            return None
+
+    def __init__(self, ctypes, create, settime, spec_type, epoll):
+        self.ctypes = ctypes
+        self.create = create
+        self.settime = settime
+        self.spec_type = spec_type
+        self.epoll = epoll  # created before the program runs (gevent's patch removes select.epoll)
+        self.stop_r, self.stop_w = os.pipe()  # uninstall wakes the agent's thread through it
+        epoll.register(self.stop_r, 1)  # EPOLLIN
+        self.watch_spec = self.spec(spec_type())
+
+    def spec(self, itimerspec):
+        """(value field, pointer) of one ``itimerspec``: set the field, pass the pointer."""
+        return itimerspec, itimerspec.it_value, self.ctypes.byref(itimerspec)
+
+    def open(self):
+        """A new disarmed alarm: (descriptor, the loop thread's itimerspec)."""
+        fd = self.create(1, os.O_CLOEXEC | os.O_NONBLOCK)  # CLOCK_MONOTONIC, the loops' clock
+        if fd < 0:
+            raise OSError(self.ctypes.get_errno(), "timerfd_create")
+        # Edge-triggered: each expiry is one event, and the descriptor is never read (a read after
+        # its loop closed it could take bytes from a program's descriptor that reused the number).
+        self.epoll.register(fd, 1 | (1 << 31))  # EPOLLIN | EPOLLET
+        return (fd, self.spec(self.spec_type()))
+
+    def open_beat(self, first, period):
+        """A periodic timer for a loop's heartbeat: fires at ``first``, ``first + period``, ... (absolute
+        CLOCK_MONOTONIC seconds, the clock of asyncio's ``loop.time()``). Not in the watchdog's set:
+        the loop's own selector watches it. Returns the descriptor."""
+        fd = self.create(1, os.O_CLOEXEC | os.O_NONBLOCK)
+        if fd < 0:
+            raise OSError(self.ctypes.get_errno(), "timerfd_create")
+        spec = self.spec_type()
+        ns = int(period * 1e9)
+        spec.it_interval.tv_sec, spec.it_interval.tv_nsec = divmod(ns, 1_000_000_000)
+        first_ns = int(first * 1e9)
+        spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(first_ns, 1_000_000_000)
+        if self.settime(fd, 1, self.ctypes.byref(spec), None) != 0:  # TFD_TIMER_ABSTIME
+            err = self.ctypes.get_errno()
+            os.close(fd)
+            raise OSError(err, "timerfd_settime")
+        return fd
+
+    def push(self, alarm, seconds, spec=None):
+        """Arms ``alarm`` to fire once, ``seconds`` from now (0: disarm)."""
+        _, value, ref = spec or alarm[1]
+        ns = int(seconds * 1e9)
+        value.tv_sec, value.tv_nsec = divmod(ns, 1_000_000_000)
+        self.settime(alarm[0], 0, ref, None)
+
+    def rearm(self, alarm, seconds):
+        """The agent's thread's push (its own itimerspec)."""
+        self.push(alarm, max(seconds, 1e-6), self.watch_spec)
+
+    def close(self, alarm):
+        try:
+            self.epoll.unregister(alarm[0])
+        except (OSError, ValueError):
+            pass
+        os.close(alarm[0])
+
+    def wait(self, timeout):
+        """The agent's thread: sleeps (GIL released) until an alarm fires, ``stop`` is called or
+        ``timeout`` s have passed. The descriptors of the alarms that fired; None once stopped."""
+        fired = set(fd for fd, _ in self.epoll.poll(timeout))
+        return None if self.stop_r in fired else fired
+
+    def stop(self):
+        os.write(self.stop_w, b"x")
+
+    def shut(self):
+        for fd in (self.stop_r, self.stop_w):
+            os.close(fd)
+        self.epoll.close()
+
+
 class LoopState:
-    """One loop the program runs. Written by its loop thread; read by the sampler thread."""
+    """One loop the program runs. Written by its loop thread; read by the agent's thread."""
 
     def __init__(self, loop, loop_id):
         self.loop_ref = weakref.ref(loop)
@@ -302,8 +443,8 @@ class LoopState:
         self.hooked = False  # the window hook is built (the loop has asyncio's selector and queues)
         self.select_hook = None  # the shadowing ``select`` (opened as an instance attribute per window)
         self.selector = None
-        # the open measurement window (loop thread, inside the hook; opened by the sampler thread)
-        self.window_open = False  # set by the sampler thread, cleared by the loop thread when closed
+        # the open measurement window (loop thread, inside the hook; opened by the agent's thread)
+        self.window_open = False  # set by the agent's thread, cleared by the loop thread when closed
         self.window_end = 0  # ns: the first poll after this closes the window
         self.win_start = 0  # ns: the window's first poll (0 = not reached yet)
         self.last_exit = 0  # ns: the last poll's return
@@ -312,11 +453,14 @@ class LoopState:
         self.win_polls = 0  # polls measured in the window
         self.win_beats = 0  # heartbeat count at the window's first poll (the beats are not jobs)
         self.ready_peak = 0
-        # closed windows (loop thread appends, sampler thread pops): (end ns, busy ns, span ns, jobs)
+        # closed windows (loop thread appends, agent's thread pops): (end ns, busy ns, span ns, jobs)
         self.windows = collections.deque(maxlen=64)
         self.run_start_ns = 0
         self.slow = 0
-        # sampler thread
+        self.alarm = None  # the watchdog's alarm of this loop (_Alarms.open), opened and closed by the loop thread
+        self.alarm_push_at = 0.0  # loop clock: the heartbeat pushes the alarm ahead at its first beat from then on
+        self.beat_fd = None  # the heartbeat's periodic timerfd, watched by the loop's selector (loop thread)
+        # agent's thread
         self.culprit = None
         self.jobs = 0  # jobs estimated from the windows (see Agent.sample)
         self.jobs_at = 0  # ns: when ``jobs`` was last advanced
@@ -374,7 +518,7 @@ def _watch_gevent(agent):
 
 
 class Agent:
-    """The installed agent: hooks, the sampler thread and the stream writer."""
+    """The installed agent: hooks, the agent's thread and the stream writer."""
 
     def __init__(self, fd=None, rate_hz=10.0, clock=time.monotonic_ns, parent_pid=None):
         self.fd = fd
@@ -401,7 +545,8 @@ class Agent:
         self._orig_set_running = None
         self._orig_submit = None
         self._buffer = b""
-        self.emit_lock = threading.Lock()  # the sampler thread and a loop thread (errors) both emit
+        self.emit_lock = threading.Lock()  # the agent's thread and a loop thread (errors) both emit
+        self.alarms = _Alarms.load()  # None: the periodic watchdog
 
     # -- time ----------------------------------------------------------------------------
     def now_s(self):
@@ -466,6 +611,7 @@ class Agent:
             st.lag.k = 1
         if not st.hooked and all(hasattr(loop, a) for a in ("_selector", "_ready", "_scheduled", "_clock_resolution")):
             self._hook_iteration(loop, st)
+        self._open_alarm(st)
         self._arm(loop, st)
 
     def loop_stopped(self, loop):
@@ -475,6 +621,8 @@ class Agent:
                 if st.handle is not None:
                     st.handle.cancel()
                     st.handle = None
+                self._close_beat(loop, st)
+                self._close_alarm(st)
                 if st.hooked:
                     st.selector.__dict__.pop("select", None)
                     st.window_open = False
@@ -482,12 +630,36 @@ class Agent:
                     st.selector = st.select_hook = None
 
     def _arm(self, loop, st):
-        # asyncio's own loops: the beat's TimerHandle is pushed back onto the loop's timer heap as
-        # call_at would (``_when``, ``_scheduled``, heappush), instead of a new handle per beat (a
-        # handle, a context copy and a call_at per millisecond are most of the heartbeat's cost).
+        # asyncio's own loops on Linux: the beat is a periodic timerfd on the 1 ms grid that the loop's
+        # selector watches (``add_reader``), not a loop timer. A pending timer, even a far one, makes
+        # every poll that sleeps carry a timeout (a kernel timer armed and cancelled per poll) and
+        # every iteration compute one: +6 % on the echo program (docs/performance.md); the timerfd is
+        # re-armed by the kernel when the beat reads it (a periodic timerfd that is not read expires
+        # once only, so edge-triggered without reads is no option; the expirations count is not used:
+        # the grid gives the skipped slots). Other loops, or without timerfd: the beat's TimerHandle is
+        # pushed back onto the loop's timer heap as call_at would (``_when``, ``_scheduled``,
+        # heappush), instead of a new handle per beat (a handle, a context copy and a call_at per
+        # millisecond are most of that heartbeat's cost).
         sched = loop._scheduled if st.hooked else None
+        push = self.alarms.push if self.alarms is not None else None
+        beat_fd = None
+        if (
+            self.alarms is not None
+            and st.hooked
+            and type(loop).time is asyncio.base_events.BaseEventLoop.time  # time.monotonic: CLOCK_MONOTONIC
+        ):
+            try:
+                beat_fd = self.alarms.open_beat(st.lag.due(), st.lag.period)
+            except OSError:
+                beat_fd = None
+        read = os.read
 
         def beat():
+            if beat_fd is not None:
+                try:
+                    read(beat_fd, 8)
+                except OSError:
+                    pass  # not readable (already read this period)
             now = loop.time()
             late = st.lag.tick(now)
             if late * 1000 >= SLOW_MS:
@@ -495,7 +667,10 @@ class Agent:
                 name = st.culprit or _NOT_CAUGHT
                 self.add_event("slowCallback", st.id, late * 1000, name)
             st.culprit = None
-            if st.running and not loop.is_closed():
+            if now >= st.alarm_push_at and st.alarm is not None:
+                push(st.alarm, ALARM_S)
+                st.alarm_push_at = now + ALARM_PUSH_S
+            if beat_fd is None and st.running and not loop.is_closed():
                 h = st.handle
                 if sched is not None and h is not None and not h._cancelled and not h._scheduled:
                     h._when = st.lag.due()
@@ -504,10 +679,42 @@ class Agent:
                 else:
                     st.handle = loop.call_at(st.lag.due(), beat)
 
-        st.handle = loop.call_at(st.lag.due(), beat)
+        if beat_fd is not None:
+            st.beat_fd = beat_fd
+            loop.add_reader(beat_fd, beat)
+        else:
+            st.handle = loop.call_at(st.lag.due(), beat)
+
+    def _close_beat(self, loop, st):
+        """Loop thread, at the loop's stop: the heartbeat's timerfd leaves the loop's selector."""
+        fd, st.beat_fd = st.beat_fd, None
+        if fd is not None:
+            try:
+                loop.remove_reader(fd)
+            except Exception:
+                pass  # the loop's selector is already closed
+            os.close(fd)
+
+    def _open_alarm(self, st):
+        """The loop's watchdog alarm, armed (loop thread, at its start). Without a descriptor to spare
+        (the program used them all) the loop runs without one: its heartbeat still beats, but its
+        stalls are not named (the agent says so once, as an agent_error)."""
+        if self.alarms is not None and st.alarm is None:
+            try:
+                st.alarm = self.alarms.open()
+            except OSError as e:
+                self.emit({"type": "agent_error", "t": self.now_s(), "error": "watchdog alarm: %s" % e})
+                return
+            self.alarms.push(st.alarm, ALARM_S)
+            st.alarm_push_at = 0.0
+
+    def _close_alarm(self, st):
+        alarm, st.alarm = st.alarm, None
+        if alarm is not None:
+            self.alarms.close(alarm)
 
     def _hook_iteration(self, loop, st):
-        """Builds the window hook: a shadowing ``loop._selector.select`` that the sampler thread opens
+        """Builds the window hook: a shadowing ``loop._selector.select`` that the agent's thread opens
         for one window per snapshot (``open_window``) and that closes itself at its first poll after
         ``WINDOW_S`` and ``WINDOW_POLLS`` polls. Inside a window, time outside the poll is busy, and right after each poll the
         ready queue plus the I/O events it returned plus the timers already due are that iteration's
@@ -591,13 +798,20 @@ class Agent:
         st.lag = _Lag(time.monotonic())
         timer = hub.loop.timer(HEARTBEAT_S, HEARTBEAT_S)
 
+        push = self.alarms.push if self.alarms is not None else None
+
         def beat():
-            late = st.lag.tick(time.monotonic())
+            now = time.monotonic()
+            late = st.lag.tick(now)
             if late * 1000 >= SLOW_MS:
                 st.slow += 1
                 self.add_event("slowCallback", st.id, late * 1000, st.culprit or _NOT_CAUGHT)
             st.culprit = None
+            if now >= st.alarm_push_at and st.alarm is not None:
+                push(st.alarm, ALARM_S)
+                st.alarm_push_at = now + ALARM_PUSH_S
 
+        self._open_alarm(st)
         timer.start(beat)
         st.handle = timer
         # Greenlet switches: greenlet's own trace hook (one Python call per switch, no per-callback
@@ -635,12 +849,12 @@ class Agent:
             name = where or getattr(g, "name", None) or "the hub"
             blocked_ms = getattr(event, "blocking_time", 0) * 1000
             st.culprit = "%s (gevent monitor: blocked %.0f+ ms)" % (name, blocked_ms)
-            # One assignment of a new dict: the sampler thread reads it whole or not at all.
+            # One assignment of a new dict: the agent's thread reads it whole or not at all.
             st.monitor_last = {"t": self.now_s(), "name": name, "at_least_ms": blocked_ms}
 
     # -- executor ------------------------------------------------------------------------------
     def pool_snapshot(self, loop):
-        """The default executor of ``loop`` (sampler thread). The threads' stacks are read only when
+        """The default executor of ``loop`` (agent's thread). The threads' stacks are read only when
         the executor has threads: ``sys._current_frames()`` builds a frame object per thread."""
         ex = getattr(loop, "_default_executor", None)
         if ex is None or not isinstance(ex, concurrent.futures.ThreadPoolExecutor):
@@ -690,15 +904,25 @@ class Agent:
         return k
 
     # -- sampling ------------------------------------------------------------------------------
-    def watchdog(self):
-        """Every WATCHDOG_S: a loop whose heartbeat is overdue is stalled; name what it runs now."""
+    def watchdog(self, fired=()):
+        """At each wake of the agent's thread (alarms ``fired``, or every WATCHDOG_S): a loop whose
+        heartbeat is overdue is stalled; name what it runs now. A loop whose alarm fired early (its
+        heartbeat late, not yet OVERDUE_S) has it re-armed for the moment it will be, and its next
+        beat pushes it ahead again (``alarm_push_at``, written here: a float assignment, atomic under
+        the GIL; the loop thread at worst pushes once more than needed)."""
         frames = None
         for st in list(self.loops):
             loop = st.loop_ref()
             if loop is None or not st.running or st.lag is None:
                 continue
             overdue = loop.time() - st.lag.due()
-            if overdue >= OVERDUE_S and st.culprit is None:
+            if overdue < OVERDUE_S:
+                alarm = st.alarm
+                if alarm is not None and alarm[0] in fired:
+                    self.alarms.rearm(alarm, OVERDUE_S - overdue)
+                    st.alarm_push_at = 0.0
+                continue
+            if st.culprit is None:
                 gen = self.gc_thread_active.get(st.thread)
                 if gen is not None:
                     st.culprit = "gc (generation %d)" % gen
@@ -718,7 +942,7 @@ class Agent:
 
     def _window_figures(self, st, now):
         """Busy share and ready peak of ``st``'s loop from its measurement windows of the last
-        ``BUSY_WINDOW_S``, and its jobs advanced at the windows' rate (sampler thread). (None, None)
+        ``BUSY_WINDOW_S``, and its jobs advanced at the windows' rate (agent's thread). (None, None)
         for a loop without the hook (uvloop) or before its first window closed; while a window is
         held open by a stall, that window so far (its busy share rises with the stall)."""
         if not st.hooked and not st.jobs_at:
@@ -839,33 +1063,45 @@ class Agent:
             "dropped_lines": self.dropped_lines,
         }
 
-    def run_sampler(self):
-        """The sampler thread: one snapshot line every 1/rate s."""
+    def run(self):
+        """The agent's thread: a snapshot line every 1/rate s, and between them the watchdog, woken
+        when an alarm fires (or, without alarms, every WATCHDOG_S). One thread, not a sampler and a
+        watchdog: each thread of the program's process costs it even while blocked (≈ 1 % of the
+        callback program's CPU, docs/performance.md). A stall whose alarm fires while a sample is
+        being taken is looked at when the sample is done (a sample takes ≈ 0.2 ms; the GIL wait that
+        a stall holding it imposes is the same for any thread)."""
         period = 1.0 / self.rate_hz
-        # time.sleep, not Event.wait: one GIL release and re-acquire per wake-up (Event.wait runs a
-        # Condition's Python code and takes its locks on every wake-up).
+        alarms = self.alarms
+        next_sample = time.monotonic() + period
         while not self.stop_flag.is_set():
-            time.sleep(period)
+            wait = next_sample - time.monotonic()
+            if wait > 0:
+                if alarms is not None:
+                    fired = alarms.wait(wait)
+                    if fired is None:
+                        return
+                else:
+                    # time.sleep, not Event.wait: one GIL release and re-acquire per wake-up (Event.wait
+                    # runs a Condition's Python code and takes its locks on every wake-up).
+                    _sleep(min(wait, WATCHDOG_S))
+                    fired = ()
+                if fired or alarms is None:
+                    self._guarded(self.watchdog, fired)
+                continue
+            next_sample = max(next_sample + period, time.monotonic())  # late: no burst of samples
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 # qvtop is gone (killed without a chance to end us): end the program's group, as
                 # qvtop would have, rather than leave an orphan. Only when it is its group's leader.
                 if os.getpgrp() == os.getpid():
                     os.killpg(os.getpgrp(), signal.SIGTERM)
                 self.parent_pid = None
-            try:
-                self.emit(self.sample())
-            except Exception as e:  # the agent must never take the program down
-                self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+            self._guarded(lambda: self.emit(self.sample()))
 
-    def run_watchdog(self):
-        """The watchdog thread: every WATCHDOG_S, names what a stalled loop runs. Its own thread, so a
-        sample being taken (slow while the loop thread holds the GIL) never hides a stall."""
-        while not self.stop_flag.is_set():
-            time.sleep(WATCHDOG_S)
-            try:
-                self.watchdog()
-            except Exception as e:
-                self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
+    def _guarded(self, fn, *args):
+        try:
+            fn(*args)
+        except Exception as e:  # the agent must never take the program down
+            self.emit({"type": "agent_error", "t": self.now_s(), "error": "%s: %s" % (type(e).__name__, e)})
 
     # -- gc ------------------------------------------------------------------------------------------
     def gc_callback(self, phase, info):
@@ -930,16 +1166,20 @@ class Agent:
         concurrent.futures.ThreadPoolExecutor.submit = submit
         gc.callbacks.append(self.gc_callback)
         _watch_gevent(self)
-        self.thread = threading.Thread(target=self.run_sampler, name="qvtop-agent", daemon=True)
+        self.thread = threading.Thread(target=self.run, name="qvtop-agent", daemon=True)
         self.thread.start()
-        self.watchdog_thread = threading.Thread(target=self.run_watchdog, name="qvtop-watchdog", daemon=True)
-        self.watchdog_thread.start()
 
     def uninstall(self):
         self.stop_flag.set()
-        for th in (self.thread, getattr(self, "watchdog_thread", None)):
-            if th is not None and th is not threading.current_thread():
-                th.join(1.0)
+        if self.alarms is not None:
+            self.alarms.stop()
+        th = self.thread
+        if th is not None and th is not threading.current_thread():
+            th.join(1.0)
+        if self.alarms is not None:
+            for st in self.loops:
+                self._close_alarm(st)
+            self.alarms.shut()
         if self._orig_set_running is not None:
             asyncio.events._set_running_loop = self._orig_set_running
             asyncio._set_running_loop = self._orig_set_running

@@ -223,6 +223,143 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertIn("disk_read (test_agent.py:", slow[0]["name"])
         self.assertIn("in task disk", slow[0]["name"])
 
+    def test_a_healthy_loop_does_not_wake_the_watchdog(self):
+        # The watchdog wakes when a heartbeat is overdue, not on a period: a loop whose heartbeat runs
+        # on time costs it no wake-up (each wake takes the GIL from the loop). A periodic 8 ms watchdog
+        # wakes ~60 times in 0.5 s; a few wakes are allowed for moments this loaded machine
+        # deschedules the loop's thread.
+        if self.agent.alarms is None:
+            self.skipTest("no timerfd here: the watchdog is periodic")
+        wakes = []
+        check = self.agent.watchdog
+
+        def counting(*fired):
+            wakes.append(time.monotonic())
+            check(*fired)
+
+        self.agent.watchdog = counting
+
+        async def main():
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.0005)
+
+        asyncio.run(main())
+        self.assertLess(len(wakes), 15, wakes)
+
+    def test_the_heartbeat_is_not_a_loop_timer_and_still_beats_on_the_grid(self):
+        # A pending loop timer makes every poll that sleeps carry a timeout (+6 % on an echo program);
+        # the heartbeat must not be one (Linux: a timerfd the loop's selector watches). An idle loop
+        # still beats once per 1 ms slot.
+        if self.agent.alarms is None:
+            self.skipTest("no timerfd here: the heartbeat is a loop timer")
+        seen = {}
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+            await asyncio.sleep(0)
+            seen["scheduled"] = len(loop._scheduled)
+            timeouts = []
+            select = loop._selector.select
+
+            def recording(timeout=None):
+                timeouts.append(timeout)
+                return select(timeout)
+
+            idle = loop.create_future()
+            threading.Timer(0.05, loop.call_soon_threadsafe, (idle.set_result, None)).start()
+            beats = st.lag.beats.total
+            loop._selector.select = recording  # (the agent's windows shadow select the same way)
+            await idle
+            loop._selector.__dict__.pop("select", None)
+            seen["beats"] = st.lag.beats.total - beats
+            seen["timeouts"] = timeouts
+            return st
+
+        st = asyncio.run(main())
+        self.assertEqual(seen["scheduled"], 0)  # no heartbeat on the timer heap
+        sleeping = [t for t in seen["timeouts"] if t != 0]
+        self.assertTrue(sleeping)
+        self.assertEqual(set(sleeping), {None}, seen["timeouts"])  # every poll that sleeps: no timeout
+        self.assertGreater(seen["beats"], 20)  # ~50 slots in the idle 50 ms, woken by the timerfd
+        self.assertLessEqual(seen["beats"], 60)
+        self.assertIsNone(st.beat_fd)  # closed at the loop's stop
+
+    def test_the_agent_adds_one_thread_to_the_program(self):
+        # Each thread costs the program even while it is blocked: the sampler and the watchdog share one.
+        ours = [t.name for t in threading.enumerate() if t.name.startswith("qvtop-")]
+        self.assertEqual(ours, ["qvtop-agent"])
+
+    def test_a_loop_started_without_a_descriptor_to_spare_still_beats(self):
+        # No descriptor for the alarm or the heartbeat's timerfd (the program used them all): the loop
+        # still gets its heartbeat (a loop timer) and the agent says what it lacks.
+        if self.agent.alarms is None:
+            self.skipTest("no timerfd here")
+        alarms = self.agent.alarms
+
+        def no_fd(*_):
+            raise OSError(24, "Too many open files")
+
+        alarms.open, alarms.open_beat = no_fd, no_fd
+        try:
+
+            async def main():
+                loop = asyncio.get_running_loop()
+                st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+                await asyncio.sleep(0.05)
+                return st.lag.beats.total
+
+            beats = asyncio.run(main())
+        finally:
+            del alarms.open, alarms.open_beat
+        self.assertGreater(beats, 10)
+        lines = _read_lines(self.r, lambda ls: any(l.get("type") == "agent_error" for l in ls), timeout=1)
+        self.assertTrue(any("watchdog alarm" in l.get("error", "") for l in lines), lines[-1:])
+
+    def test_a_cpu_bound_callback_is_named_while_it_happens(self):
+        # The loop thread holds the GIL throughout: the watchdog gets it after the interpreter's
+        # switch interval (5 ms) and still names the function while it runs.
+        def checksum():
+            end = time.monotonic() + 0.04
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+            return n
+
+        async def main():
+            await asyncio.sleep(0.05)
+            checksum()
+            await asyncio.sleep(0.1)
+
+        asyncio.run(main())
+        lines = _read_lines(self.r, lambda ls: any(e for l in ls for e in l.get("events", [])))
+        slow = [e for l in lines for e in l.get("events", []) if e["kind"] == "slowCallback"]
+        self.assertTrue(any("checksum (test_agent.py:" in e["name"] for e in slow), slow)
+
+    def test_a_stall_on_one_loop_is_named_while_another_loop_beats(self):
+        # Each loop has its own alarm: a healthy loop re-arming its own never hides the other's stall.
+        def load_model():
+            time.sleep(0.06)
+
+        async def healthy():
+            deadline = time.monotonic() + 0.4
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+
+        async def stalls():
+            await asyncio.sleep(0.1)
+            load_model()
+            await asyncio.sleep(0.1)
+
+        other = threading.Thread(target=lambda: asyncio.run(healthy()))
+        other.start()
+        asyncio.run(stalls())
+        other.join()
+        lines = _read_lines(self.r, lambda ls: any(e for l in ls for e in l.get("events", [])))
+        slow = [e for l in lines for e in l.get("events", []) if e["kind"] == "slowCallback"]
+        self.assertTrue(any(e["name"].startswith("load_model (test_agent.py:") for e in slow), slow)
+
     def test_snapshots_carry_the_loop_the_executor_and_the_tasks(self):
         release = threading.Event()
 
@@ -311,7 +448,7 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertNotIn("select", st.selector.__dict__ if st.selector else {})
 
     def test_a_busy_loop_runs_unhooked_between_short_windows(self):
-        # Thousands of iterations per second: a window closes after 10 ms and 200 polls, one opens per
+        # Thousands of iterations per second: a window closes after 2 ms and 200 polls, one opens per
         # 50 ms snapshot, so most iterations run without the hook.
         hooked = []
 
@@ -325,6 +462,24 @@ class AgentInProcessTests(unittest.TestCase):
         asyncio.run(main())
         self.assertTrue(any(hooked))
         self.assertLess(sum(hooked) / len(hooked), 0.5)
+
+    def test_a_busy_loops_window_ends_after_its_200_polls_not_10_ms(self):
+        # A window closes at its first poll after WINDOW_POLLS polls and WINDOW_S (2 ms): a loop
+        # iterating every ~20 µs is hooked for a few ms per snapshot, not 10 ms (each hooked iteration
+        # costs it about a microsecond: 10 ms windows were ≈ 1.5 % of a callback-heavy program).
+        spans = []
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+            deadline = time.monotonic() + 0.6
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0)
+            spans.extend((w[2] / 1e6, w[3]) for w in list(st.windows) + list(st.recent_windows))
+
+        asyncio.run(main())
+        self.assertTrue(spans)
+        self.assertLess(sorted(ms for ms, _ in spans)[len(spans) // 2], 6.0, spans)  # the median window
 
     def test_many_loops_keep_few_states_and_ids_are_never_reused(self):
         for _ in range(50):
