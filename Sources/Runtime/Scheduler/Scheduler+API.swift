@@ -200,22 +200,21 @@ extension Scheduler {
             if !w.doneFlag.load(ordering: .acquiring), let l = w.list { l.removeWaiter(w) }
             t.cancel()
         }
-        var dropped: [FiberTask] = []
-        for w in workers + retakeWorkers.withLock({ $0 }) {
-            if let t = w.exchangeRunnext(nil) { dropped.append(t) }
-            while let t = w.local.pop() { dropped.append(t) }
-        }
-        dropped += injector.closeAndDrain()
-        dropped += timers.drain()
-        dropped += fdWaits.drainAll()
-        ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
-        // Cancel them: their handles report `isCancelled` and joiners (plain threads included) return.
-        // Only the one caller that wins the cancel touches the task (a plain thread's wake may race to cancel it
-        // too). Their stacks go back in one call: one munmap/madvise per run of adjacent stacks (StackPool, "Bulk
-        // release"), not one per stack.
+        // Cancel them as each queue is emptied (one pass over a million parked fibers, no array of them built):
+        // their handles report `isCancelled` and joiners (plain threads included) return. Only the one caller that
+        // wins the cancel touches the task (a plain thread's wake may race to cancel it too). Their stacks go back
+        // in one call: one munmap/madvise per run of adjacent stacks or free slabs (StackPool, "Bulk release").
         var stacks: [FiberStack] = []
-        stacks.reserveCapacity(dropped.count)
-        for t in dropped { if let s = t.cancelKeepingStack() { stacks.append(s) } }
+        stacks.reserveCapacity(timers.count + injector.depth)
+        func drop(_ t: FiberTask) { if let s = t.cancelKeepingStack() { stacks.append(s) } }
+        for w in workers + retakeWorkers.withLock({ $0 }) {
+            if let t = w.exchangeRunnext(nil) { drop(t) }
+            while let t = w.local.pop() { drop(t) }
+        }
+        for t in injector.closeAndDrain() { drop(t) }
+        timers.drain(drop)
+        for t in fdWaits.drainAll() { drop(t) }
+        ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
         stackPool.release(contentsOf: stacks)
         carriersLock.withLock { cs in
             for c in cs.all { c.worker = nil }
