@@ -7,11 +7,12 @@
 //   once every fiber is parked (parking itself runs on the carriers). Detail: fibers parked, the time they took
 //   to park, RSS and bytes per parked fiber at the end, and the teardown time of `stop()`.
 // - `teardown`: the same preset parks its million (`--count N`: a copy of it parking N), then `stop()` — what
-//   switching away from it or quitting does (the preset switch starts the next runtime, then stops the old one
-//   with this same call) — is timed. Figure: the wall time of `stop()`, s (goal ≤ 1, issue 15). `stop()` returns
-//   once everything is torn down: carriers and the arrival thread joined, every dropped fiber's stack unmapped
-//   or madvised, descriptors closed; nothing is left running in the background. Detail: that thread's CPU time
-//   over `stop()` (user and kernel: on a loaded machine the wall time also holds the waits for a core), ns per
+//   switching away from it or quitting does (the preset switch starts the next runtime, stops the old one with
+//   this same call, then gives the heap's free pages back: `BenchOptions.releaseHeap`) — is timed. Figure: the
+//   wall time of `stop()` and the heap release, s (goal ≤ 1, issue 15). `stop()` returns once everything is torn
+//   down: carriers and the arrival thread joined, every dropped fiber's stack unmapped or madvised, descriptors
+//   closed; nothing is left running in the background. Detail: each part's wall time, this thread's CPU time over
+//   both (user and kernel: on a loaded machine the wall time also holds the waits for a core), ns per
 //   parked fiber, the load average, and RSS, page tables (VmPTE), open descriptors, threads and the stack
 //   pool's mapped stacks before parking, while parked and after the teardown, so the figure also shows that
 //   memory, threads and descriptors come back; `torn_down` says whether threads, descriptors and the pool's
@@ -153,7 +154,10 @@ public enum MemoryBenchmarks {
         let cpu0 = threadCPUNanos()
         let stop0 = Monotonic.now()
         source.stop()
-        let seconds = Double(Monotonic.now() - stop0) / 1e9
+        let stopped = Monotonic.now()
+        o.releaseHeap()
+        let released = Monotonic.now()
+        let seconds = Double(released - stop0) / 1e9
         let cpu = Double(threadCPUNanos() - cpu0) / 1e9
         let after = state()
         func text(_ b: UInt64?) -> String { b.map { ByteCount.text($0) } ?? "n/a" }
@@ -162,7 +166,9 @@ public enum MemoryBenchmarks {
             after.threads <= before.threads && after.fds <= before.fds && after.pool.inUse <= before.pool.inUse
         var detail: [String: String] = [
             "goal": "<= 1", "parked": "\(parked)", "park_seconds": String(format: "%.1f", parkSeconds),
-            "stop_cpu_seconds": String(format: "%.3f", cpu), "load_average": load,
+            "stop_seconds": String(format: "%.3f", Double(stopped - stop0) / 1e9),
+            "heap_release_seconds": String(format: "%.3f", Double(released - stopped) / 1e9),
+            "cpu_seconds": String(format: "%.3f", cpu), "load_average": load,
             "ns_per_fiber": String(format: "%.0f", seconds * 1e9 / Double(max(1, parked))),
             "rss_before": text(before.rss), "rss_parked": text(during.rss), "rss_after": text(after.rss),
             "page_tables_before": text(before.pte), "page_tables_parked": text(during.pte),

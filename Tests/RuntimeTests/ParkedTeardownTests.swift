@@ -105,4 +105,21 @@ import Testing
         #expect(threads[2] <= threads[0], "threads \(threads[0]) → \(threads[2]) after shutdown")
         #expect(pool.stats.inUse == 0)
     }
+
+    /// A fiber dropped by shutdown while asleep leaves no task record behind: its sleep's frame borrows the task
+    /// (a strong reference there kept every dropped sleeper's record alive for good, never freed).
+    @Test func aFiberDroppedWhileAsleepIsFreed() throws {
+        let s = try Scheduler(Scheduler.Configuration(carriers: 1), stackPool: StackPool())
+        weak var task: FiberTask?
+        do {
+            let h = s.spawn { Scheduler.sleep(nanoseconds: 3_600_000_000_000) }
+            task = h.task
+        }
+        let deadline = qv_now_ns() + 10_000_000_000
+        while s.metrics().fibers.parkedSleep < 1 && qv_now_ns() < deadline { usleep(1_000) }
+        #expect(s.metrics().fibers.parkedSleep == 1)
+        #expect(task != nil, "the task is alive while it sleeps")
+        s.shutdown()
+        #expect(task == nil, "the dropped sleeper's task record is still alive after shutdown")
+    }
 }

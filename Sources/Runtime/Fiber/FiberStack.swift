@@ -458,16 +458,13 @@ public final class StackPool: @unchecked Sendable {
         locked {
             counters.inUse -= stacks.count
             var unmap: [FiberStack] = []  // guarded, past the cache
-            var fromSlabs: [FiberStack] = []
-            // Guarded stacks fill the cache first. The free list of one size is taken out while its stacks come (one
-            // dictionary look-up per size change, not two per stack).
+            // Guarded stacks fill the cache first; the slab stacks are read from `stacks` again after them (a
+            // million of them copied into an array of their own cost its growth and its page faults). The free list
+            // of one size is taken out while its stacks come (one dictionary look-up per size change, not two per
+            // stack).
             var size = -1
             var list: [FiberStack] = []
-            for s in stacks {
-                guard s.isGuarded else {
-                    fromSlabs.append(s)
-                    continue
-                }
+            for s in stacks where s.isGuarded {
                 if s.size != size {
                     if size >= 0 { freeLists[size] = list }
                     size = s.size
@@ -480,7 +477,7 @@ public final class StackPool: @unchecked Sendable {
             for s in unmap { noteUnmapped(s) }
             unmapRuns(unmap.lazy.map { ($0.mapping, $0.size + FiberStack.pageSize) })
             counters.guardedMapped -= unmap.count
-            releaseSlabStacksLocked(fromSlabs)
+            releaseSlabStacksLocked(stacks)
             trimPendingLocked()
             counters.free = freeLists.values.reduce(0) { $0 + $1.count } + pendingCount
         }
@@ -506,13 +503,14 @@ public final class StackPool: @unchecked Sendable {
         }
     }
 
-    /// Under the mutex, for `release(contentsOf:)`: slab stacks taken back. A slab all of whose stacks are free
+    /// Under the mutex, for `release(contentsOf:)`: the slab stacks of `taken` (its guarded ones are skipped). A
+    /// slab all of whose stacks are free
     /// with them (in this batch, pending or in a free list) is *whole*. Stacks of the other slabs fill the cache
     /// (`maxCachedStacks` per size) and wait in `pendingTrim` past it, for the caller's `trimPendingLocked`; whole
     /// slabs then fill what room is left in the cache, slab by slab (kept mapped, every stack free), and the rest
     /// are unmapped, one `munmap` per run of adjacent slabs, and forgotten. The caller recounts `counters.free`.
     private func releaseSlabStacksLocked(_ taken: [FiberStack]) {
-        guard !taken.isEmpty else { return }
+        guard !slabs.isEmpty else { return }
         var freeIn = [Int](repeating: 0, count: slabs.count)
         var hint = 0
         /// The index of the recorded slab holding `address`: every slab stack lies in one.
@@ -522,7 +520,7 @@ public final class StackPool: @unchecked Sendable {
             }
             return i
         }
-        for s in taken { freeIn[slab(UInt(bitPattern: s.mapping))] += 1 }
+        for s in taken where !s.isGuarded { freeIn[slab(UInt(bitPattern: s.mapping))] += 1 }
         for (base, waiting) in pendingTrim { freeIn[slab(base)] += waiting.count }
         for list in freeLists.values {
             for s in list where !s.isGuarded { freeIn[slab(UInt(bitPattern: s.mapping))] += 1 }
@@ -536,7 +534,7 @@ public final class StackPool: @unchecked Sendable {
             guard let list = freeLists[size], list.contains(where: { !$0.isGuarded }) else { continue }
             freeLists[size] = list.filter { $0.isGuarded || !whole[slab(UInt(bitPattern: $0.mapping))] }
         }
-        for s in taken {
+        for s in taken where !s.isGuarded {
             let i = slab(UInt(bitPattern: s.mapping))
             guard !whole[i] else { continue }
             if freeLists[s.size]?.count ?? 0 < maxCachedStacks {

@@ -25,12 +25,24 @@ extension Scheduler {
 
     /// Parks the calling fiber for `nanoseconds` (a timer wakes it). Blocks a plain thread instead.
     public static func sleep(nanoseconds: UInt64) {
-        guard let t = currentTask else {
+        // Borrowed, not retained (`currentTask` is a strong reference): a fiber dropped while asleep (shutdown) never
+        // returns from here, so a reference held by this frame kept its task record alive for good — a million of
+        // them, interleaved in the heap with what was freed, after vt-million's teardown. The task outlives the
+        // sleep without it: the carrier resuming it holds it, and while it is parked its timer does.
+        guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained(),
+            let task = u._withUnsafeGuaranteedRef({ $0.current.map { Unmanaged.passUnretained($0) } })
+        else {
             var ts = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
             var rem = timespec()
             while nanosleep(&ts, &rem) != 0 && qv_errno() == EINTR { ts = rem }
             return
         }
+        // Unmanaged: see above; the guaranteed reference lasts for the closure, which is the whole sleep.
+        task._withUnsafeGuaranteedRef { t in sleep(t, nanoseconds: nanoseconds) }
+    }
+
+    /// `sleep(nanoseconds:)` of the running fiber `t` (borrowed by the caller).
+    private static func sleep(_ t: FiberTask, nanoseconds: UInt64) {
         let deadline = qv_now_ns() &+ nanoseconds
         var timer = t.scheduler.addTimer(t, deadline: deadline)
         // Loop: a stray wake-up (permit) must not end the sleep early. Woken early, the sleep keeps its timer when
