@@ -11,8 +11,9 @@
 //   this same call, then gives the heap's free pages back: `BenchOptions.releaseHeap`) — is timed. Figure: the
 //   wall time of `stop()` and the heap release, s (goal ≤ 1, issue 15). `stop()` returns once everything is torn
 //   down: carriers and the arrival thread joined, every dropped fiber's stack unmapped or madvised, descriptors
-//   closed; nothing is left running in the background. Detail: each part's wall time, this thread's CPU time over
-//   both (user and kernel: on a loaded machine the wall time also holds the waits for a core), ns per
+//   closed; nothing is left running in the background. Detail: each part's wall time, the process's CPU time over
+//   both (user and kernel, every thread: the shutdown gives the stacks back on a thread of its own; on a loaded
+//   machine the wall time also holds the waits for a core), ns per
 //   parked fiber, the load average, and RSS, page tables (VmPTE), open descriptors, threads and the stack
 //   pool's mapped stacks before parking, while parked and after the teardown, so the figure also shows that
 //   memory, threads and descriptors come back; `torn_down` says whether threads, descriptors and the pool's
@@ -151,14 +152,14 @@ public enum MemoryBenchmarks {
         }
         let during = state()
         let load = loadAverage()
-        let cpu0 = threadCPUNanos()
+        let cpu0 = processCPUNanos()
         let stop0 = Monotonic.now()
         source.stop()
         let stopped = Monotonic.now()
         o.releaseHeap()
         let released = Monotonic.now()
         let seconds = Double(released - stop0) / 1e9
-        let cpu = Double(threadCPUNanos() - cpu0) / 1e9
+        let cpu = Double(processCPUNanos() - cpu0) / 1e9
         let after = state()
         func text(_ b: UInt64?) -> String { b.map { ByteCount.text($0) } ?? "n/a" }
         func mapped(_ s: StackPool.Stats) -> String { "\(s.guardedMapped + s.slabStacks)" }

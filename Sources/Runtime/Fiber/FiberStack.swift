@@ -455,6 +455,11 @@ public final class StackPool: @unchecked Sendable {
     /// (see "Bulk release"). Any thread; `Scheduler.shutdown` calls it with every dropped fiber's stack.
     public func release(contentsOf stacks: [FiberStack]) {
         guard !stacks.isEmpty else { return }
+        // The ranges to unmap are taken out of the pool's records under the mutex and unmapped after it: the kernel's
+        // freeing of their pages (~0.4 s for a million touched stacks) must not hold up another scheduler's carrier
+        // refilling its cache — the next preset starts before the old one stops.
+        var ranges: [(UnsafeMutableRawPointer, Int)] = []
+        defer { for (start, length) in ranges { munmap(start, length) } }
         locked {
             counters.inUse -= stacks.count
             var unmap: [FiberStack] = []  // guarded, past the cache
@@ -475,32 +480,32 @@ public final class StackPool: @unchecked Sendable {
             if size >= 0 { freeLists[size] = list }
             unmap.sort { UInt(bitPattern: $0.mapping) < UInt(bitPattern: $1.mapping) }
             for s in unmap { noteUnmapped(s) }
-            unmapRuns(unmap.lazy.map { ($0.mapping, $0.size + FiberStack.pageSize) })
+            unmapRuns(unmap.lazy.map { ($0.mapping, $0.size + FiberStack.pageSize) }, into: &ranges)
             counters.guardedMapped -= unmap.count
-            releaseSlabStacksLocked(stacks)
+            releaseSlabStacksLocked(stacks, unmapping: &ranges)
             trimPendingLocked()
             counters.free = freeLists.values.reduce(0) { $0 + $1.count } + pendingCount
         }
     }
 
-    /// Under the mutex: one `munmap` per run of adjacent ranges, given in address order; counted.
-    private func unmapRuns(_ ranges: some Sequence<(UnsafeMutableRawPointer, Int)>) {
+    /// Under the mutex: merges `ranges` (in address order) into runs of adjacent ones, appended to `runs` for one
+    /// `munmap` each once the mutex is released; counted.
+    private func unmapRuns(
+        _ ranges: some Sequence<(UnsafeMutableRawPointer, Int)>, into runs: inout [(UnsafeMutableRawPointer, Int)]
+    ) {
+        let before = counters.releaseCalls
+        let countBefore = runs.count
         var run: (start: UnsafeMutableRawPointer, end: UnsafeMutableRawPointer)? = nil
         for (start, length) in ranges {
             if let r = run, r.end == start {
                 run = (r.start, start + length)
                 continue
             }
-            if let r = run {
-                munmap(r.start, r.end - r.start)
-                counters.releaseCalls += 1
-            }
+            if let r = run { runs.append((r.start, r.end - r.start)) }
             run = (start, start + length)
         }
-        if let r = run {
-            munmap(r.start, r.end - r.start)
-            counters.releaseCalls += 1
-        }
+        if let r = run { runs.append((r.start, r.end - r.start)) }
+        counters.releaseCalls = before + runs.count - countBefore
     }
 
     /// Under the mutex, for `release(contentsOf:)`: the slab stacks of `taken` (its guarded ones are skipped). A
@@ -508,8 +513,11 @@ public final class StackPool: @unchecked Sendable {
     /// with them (in this batch, pending or in a free list) is *whole*. Stacks of the other slabs fill the cache
     /// (`maxCachedStacks` per size) and wait in `pendingTrim` past it, for the caller's `trimPendingLocked`; whole
     /// slabs then fill what room is left in the cache, slab by slab (kept mapped, every stack free), and the rest
-    /// are unmapped, one `munmap` per run of adjacent slabs, and forgotten. The caller recounts `counters.free`.
-    private func releaseSlabStacksLocked(_ taken: [FiberStack]) {
+    /// are forgotten, their runs of adjacent slabs appended to `ranges` (unmapped by the caller after the mutex).
+    /// The caller recounts `counters.free`.
+    private func releaseSlabStacksLocked(
+        _ taken: [FiberStack], unmapping ranges: inout [(UnsafeMutableRawPointer, Int)]
+    ) {
         guard !slabs.isEmpty else { return }
         var freeIn = [Int](repeating: 0, count: slabs.count)
         var hint = 0
@@ -564,7 +572,7 @@ public final class StackPool: @unchecked Sendable {
             slabs.indices.lazy.filter { whole[$0] }.map { i -> (UnsafeMutableRawPointer, Int) in
                 // A recorded slab's base is a mapping mmap returned: never null.
                 (UnsafeMutableRawPointer(bitPattern: self.slabs[i].base)!, self.slabs[i].length)
-            })
+            }, into: &ranges)
         var kept: [(base: UInt, length: Int)] = []
         kept.reserveCapacity(slabs.count - gone)
         for (i, s) in slabs.enumerated() where !whole[i] { kept.append(s) }

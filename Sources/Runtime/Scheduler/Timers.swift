@@ -80,15 +80,14 @@ public final class Timers<Element: AnyObject & Sendable>: Sendable {
     /// Timers pending (a gauge). Any thread; no lock.
     public var count: Int { pending.load(ordering: .relaxed) }  // relaxed: a gauge.
 
-    /// Removes every timer and hands each element to `body`, after the lock is released (shutdown: a million
-    /// parked fibers are one pass over the heap's storage, no array of them built and copied). Any thread.
-    public func drain(_ body: (Element) -> Void) {
-        let heap = state.withLock { s in
+    /// Removes every timer and returns them, in no order (shutdown: the heap's own storage, no array of a million
+    /// parked fibers built and copied; the elements live as long as the caller keeps it). Any thread.
+    func drain() -> [TimerEntry<Element>] {
+        state.withLock { s in
             defer { s.heap = Heap() }
             next.store(.max, ordering: .relaxed)  // relaxed: see add.
             pending.store(0, ordering: .relaxed)  // relaxed: see add.
-            return s.heap
+            return s.heap.unordered
         }
-        for entry in heap.unordered { body(entry.element) }
     }
 }
