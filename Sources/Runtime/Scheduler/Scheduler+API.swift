@@ -229,8 +229,8 @@ extension Scheduler {
         for t in fdWaits.drainAll() { drop(t) }
         ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
         asleep = []  // the last references to the records dropped while asleep: back to malloc
-        // Not on a thread of its own beside the records' freeing: measured, the two contended (the process's memory
-        // map, malloc's arenas) and the teardown took 1.7 s instead of 0.8–1.1 (docs/performance.md, "Session 8").
+        // Not on a thread of its own beside the records' freeing: tried, and in interleaved runs it gained nothing
+        // clear over the noise of this loaded machine (docs/performance.md, "Session 8").
         stackPool.release(contentsOf: stacks)
         carriersLock.withLock { cs in
             for c in cs.all { c.worker = nil }
