@@ -19,9 +19,13 @@ public struct BenchOptions: Sendable {
     public var count: Int?
     /// `--reps N`: measured repetitions (median reported); benchmarks pick a default when nil.
     public var reps: Int?
-    public init(count: Int? = nil, reps: Int? = nil) {
+    /// What the app does once a preset switch has stopped the old runtime: give the heap's free pages back (qvtop's
+    /// `HeapPolicy.release`, which the executable owns). `teardown` times it with `stop()`. Default: nothing.
+    public var releaseHeap: @Sendable () -> Void
+    public init(count: Int? = nil, reps: Int? = nil, releaseHeap: @escaping @Sendable () -> Void = {}) {
         self.count = count
         self.reps = reps
+        self.releaseHeap = releaseHeap
     }
 }
 

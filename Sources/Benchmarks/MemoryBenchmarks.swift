@@ -7,11 +7,20 @@
 //   once every fiber is parked (parking itself runs on the carriers). Detail: fibers parked, the time they took
 //   to park, RSS and bytes per parked fiber at the end, and the teardown time of `stop()`.
 // - `teardown`: the same preset parks its million (`--count N`: a copy of it parking N), then `stop()` — what
-//   switching away from it or quitting does — is timed. Figure: the wall time of `stop()`, s (goal ≤ 1, issue 15).
-//   Detail: ns per parked fiber, and RSS and thread count before parking, while parked and after the teardown, so
-//   the figure also shows that memory and threads come back.
+//   switching away from it or quitting does (the preset switch starts the next runtime, stops the old one with
+//   this same call, then gives the heap's free pages back: `BenchOptions.releaseHeap`) — is timed. Figure: the
+//   wall time of `stop()` and the heap release, s (goal ≤ 1, issue 15). `stop()` returns once everything is torn
+//   down: carriers and the arrival thread joined, every dropped fiber's stack unmapped or madvised, descriptors
+//   closed; nothing is left running in the background. Detail: each part's wall time, the process's CPU time over
+//   both (user and kernel, every thread: the shutdown gives the stacks back on a thread of its own; on a loaded
+//   machine the wall time also holds the waits for a core), ns per
+//   parked fiber, the load average, and RSS, page tables (VmPTE), open descriptors, threads and the stack
+//   pool's mapped stacks before parking, while parked and after the teardown, so the figure also shows that
+//   memory, threads and descriptors come back; `torn_down` says whether threads, descriptors and the pool's
+//   stacks in use are back to where they were before the preset started.
 import Dashboard
 import Foundation
+import Runtime
 import Telemetry
 import Workloads
 
@@ -37,6 +46,12 @@ public enum MemoryBenchmarks {
         var ts = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// The 1-, 5- and 15-minute load averages (`/proc/loadavg`), "n/a" when unreadable: the figures' context.
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "n/a" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
     }
 
     struct BenchError: Error, CustomStringConvertible {
@@ -101,7 +116,7 @@ public enum MemoryBenchmarks {
             "frame_cpu_ms": String(format: "%.3f", cpu / Double(max(1, frames)) / 1e6),
             "rss": m?.rssBytes.map { ByteCount.text($0) } ?? "n/a",
             "bytes_per_parked": m?.bytesPerParked.map { String(format: "%.0f", $0) } ?? "n/a",
-            "checksum": "\(checksum % 1000)",
+            "checksum": "\(checksum % 1000)", "load_average": loadAverage(),
         ]
         if let limit = m?.limit { detail["limit"] = limit }
         return [BenchResult(name: "ui-million", value: cpu / wall * 100, unit: "% of a core", detail: detail)]
@@ -112,8 +127,15 @@ public enum MemoryBenchmarks {
         var preset = try PresetCatalog.discover().choose("vt-million")
         if let n = o.count { preset.workload.park?.count = n }
         let target = preset.workload.park?.count ?? 0
-        let rss0 = ProcessMemory.statm()?.resident
-        let threads0 = ProcessMemory.threadCount()
+        let pool = StackPool.shared  // the preset's scheduler takes its stacks from the shared pool
+        /// RSS, page tables, descriptors, threads and the pool's stacks now.
+        func state() -> (rss: UInt64?, pte: UInt64?, fds: Int, threads: Int, pool: StackPool.Stats) {
+            (
+                ProcessMemory.statm()?.resident, ProcessMemory.pageTables(), ProcessMemory.descriptorCount(),
+                ProcessMemory.threadCount(), pool.stats
+            )
+        }
+        let before = state()
         let source = try LiveSource(preset: preset)
         let parkStart = Monotonic.now()
         var memory: MemorySnapshot? = nil
@@ -128,19 +150,35 @@ public enum MemoryBenchmarks {
             source.stop()
             throw BenchError(description: "teardown: only \(parked) parked after 120 s")
         }
-        let rssParked = ProcessMemory.statm()?.resident
-        let threadsParked = ProcessMemory.threadCount()
+        let during = state()
+        let load = loadAverage()
+        let cpu0 = processCPUNanos()
         let stop0 = Monotonic.now()
         source.stop()
-        let seconds = Double(Monotonic.now() - stop0) / 1e9
-        let rss1 = ProcessMemory.statm()?.resident
+        let stopped = Monotonic.now()
+        o.releaseHeap()
+        let released = Monotonic.now()
+        let seconds = Double(released - stop0) / 1e9
+        let cpu = Double(processCPUNanos() - cpu0) / 1e9
+        let after = state()
         func text(_ b: UInt64?) -> String { b.map { ByteCount.text($0) } ?? "n/a" }
+        func mapped(_ s: StackPool.Stats) -> String { "\(s.guardedMapped + s.slabStacks)" }
+        let tornDown =
+            after.threads <= before.threads && after.fds <= before.fds && after.pool.inUse <= before.pool.inUse
         var detail: [String: String] = [
             "goal": "<= 1", "parked": "\(parked)", "park_seconds": String(format: "%.1f", parkSeconds),
+            "stop_seconds": String(format: "%.3f", Double(stopped - stop0) / 1e9),
+            "heap_release_seconds": String(format: "%.3f", Double(released - stopped) / 1e9),
+            "cpu_seconds": String(format: "%.3f", cpu), "load_average": load,
             "ns_per_fiber": String(format: "%.0f", seconds * 1e9 / Double(max(1, parked))),
-            "rss_before": text(rss0), "rss_parked": text(rssParked), "rss_after": text(rss1),
-            "threads_before": "\(threads0)", "threads_parked": "\(threadsParked)",
-            "threads_after": "\(ProcessMemory.threadCount())",
+            "rss_before": text(before.rss), "rss_parked": text(during.rss), "rss_after": text(after.rss),
+            "page_tables_before": text(before.pte), "page_tables_parked": text(during.pte),
+            "page_tables_after": text(after.pte),
+            "fds_before": "\(before.fds)", "fds_parked": "\(during.fds)", "fds_after": "\(after.fds)",
+            "threads_before": "\(before.threads)", "threads_parked": "\(during.threads)",
+            "threads_after": "\(after.threads)",
+            "stacks_mapped_before": mapped(before.pool), "stacks_mapped_parked": mapped(during.pool),
+            "stacks_mapped_after": mapped(after.pool), "torn_down": tornDown ? "yes" : "no",
         ]
         if let limit = memory?.limit { detail["limit"] = limit }
         return [BenchResult(name: "teardown", value: seconds, unit: "s", detail: detail)]

@@ -35,7 +35,7 @@ struct Bench: ParsableCommand {
                 return b
             }
         }
-        let options = BenchOptions(count: count, reps: reps)
+        let options = BenchOptions(count: count, reps: reps, releaseHeap: { HeapPolicy.release() })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for b in chosen {

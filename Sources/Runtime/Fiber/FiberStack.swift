@@ -93,7 +93,7 @@ public struct FiberStack: @unchecked Sendable {
         return (0..<count).map { FiberStack(mapping: raw + $0 * size, size: size, isGuarded: false) }
     }
 
-    /// Unmaps a guarded stack. Slab stacks are never unmapped (their slab outlives them).
+    /// Unmaps a guarded stack. A slab stack is never unmapped alone: its slab goes whole (`StackPool.release(contentsOf:)`).
     func unmapGuarded() {
         precondition(isGuarded, "FiberStack: only guarded stacks own their mapping")
         munmap(mapping, size + FiberStack.pageSize)
@@ -136,9 +136,10 @@ public struct StackMapError: Error, Sendable, Equatable, CustomStringConvertible
 ///   stack of the slab is free (until then they wait, not handed out), or per run of adjacent stacks when the
 ///   pool must trim early (an acquire finds no free stack, `pendingLimit`, `trimPending()`).
 /// - many stacks returned at once (`release(contentsOf:)`: a scheduler's shutdown drops every parked fiber) are
-///   given back in address order: guarded ones past the cache unmapped and slab ones madvised in runs of adjacent
-///   stacks, one call per run, whole slabs merged across slab boundaries (the kernel merges adjacent slabs of one
-///   kind into one mapping). See "Bulk release" below.
+///   given back in address order: guarded ones past the cache unmapped, every slab all of whose stacks are then
+///   free unmapped whole (its pages, its page tables and its address range go back), one `munmap` per run of
+///   adjacent stacks or slabs (the kernel merges adjacent slabs into one mapping), and the slab stacks of slabs
+///   still partly in use madvised in runs. See "Bulk release" below.
 /// - when the kernel refuses a slab, `tryAcquire` throws `StackMapError` (a scheduler then does not start the
 ///   fiber and reports the refusal); only `acquire`, for the standalone `Fiber`, stops the process then.
 ///
@@ -147,10 +148,16 @@ public struct StackMapError: Error, Sendable, Equatable, CustomStringConvertible
 /// stacks past the cache unmapped one `munmap` each, ~15,600 slabs madvised one call each, every call a TLB
 /// shoot-down on every CPU the process runs on (docs/performance.md, "Session 7"). `release(contentsOf:)` takes the
 /// mutex once, sorts what it cannot cache by address and makes one `munmap` per run of adjacent guarded stacks
-/// (their guard pages included) and one `madvise` per run of adjacent slab stacks. Rejected: keeping the guarded
-/// stacks mapped with their pages madvised away (fewer calls still, but ~57,000 mappings held after the preset
-/// that needed them is gone, against the budget of every later one); freeing in a background thread (the pages
-/// are what the next preset needs back, and the second is for the whole teardown).
+/// (their guard pages included). A slab all of whose stacks are free once the batch is in (counting those already
+/// free or pending in the pool; a stack in use or in a carrier cache keeps its slab) is unmapped whole, one `munmap`
+/// per run of adjacent such slabs, and forgotten: madvising it instead kept its page tables (~128 MiB for a
+/// million 64 KiB stacks, VmPTE), its address range (~62 GiB) and a descriptor per stack in the free list
+/// (~23 MiB) after the preset that needed them was gone, for the same kernel work of freeing the pages. The slab
+/// stacks of slabs still partly in use are madvised in runs of adjacent stacks, as a single release does.
+/// Rejected: keeping the guarded stacks mapped with their pages madvised away (fewer calls still, but ~57,000
+/// mappings held after the preset that needed them is gone, against the budget of every later one); freeing in a
+/// background thread (the pages are what the next preset needs back, and the second is for the whole
+/// teardown: a reclaim still running when the switch returns races the next preset for the memory and the CPU).
 /// - a thread may attach a *carrier cache* (`attachCarrierCache`): up to `carrierCacheCapacity`
 ///   free stacks of one size that only that thread touches, refilled from and flushed to the shared
 ///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Every scheduler
@@ -177,7 +184,7 @@ public final class StackPool: @unchecked Sendable {
     public struct Stats: Sendable, Equatable {
         /// Guarded stacks currently mapped (in use or free).
         public var guardedMapped = 0
-        /// Slab stacks carved so far (in use or free); slabs are never unmapped.
+        /// Slab stacks mapped now (in use or free): a slab is unmapped whole when a bulk release finds it wholly free.
         public var slabStacks = 0
         /// Stacks currently handed out to fibers.
         public var inUse = 0
@@ -305,8 +312,9 @@ public final class StackPool: @unchecked Sendable {
     private var freeLists: [Int: [FiberStack]] = [:]
     private var counters = Stats()
     private var handler: (@Sendable (String) -> Void)?
-    /// Every stack mapped now (in use or free, guarded or from a slab), for `sampleResidency`; a guarded stack's
-    /// position in it by address, so an unmap removes it in O(1) (swap with the last).
+    /// Every guarded stack mapped now (in use or free), for `sampleResidency` (slab stacks are found through
+    /// `slabs`: no descriptor per slab stack); a guarded stack's position in it by address, so an unmap removes it
+    /// in O(1) (swap with the last).
     private var mapped: [FiberStack] = []
     /// Free slab stacks past `maxCachedStacks` whose pages are not given back yet (`trimPendingLocked`).
     private var pendingTrim: [UInt: [FiberStack]] = [:]
@@ -411,7 +419,6 @@ public final class StackPool: @unchecked Sendable {
                 return nil
             }
             counters.slabStacks += slab.count
-            mapped.append(contentsOf: slab)
             let base = UInt(bitPattern: slab[0].mapping)
             let at = slabs.firstIndex { $0.base > base } ?? slabs.count
             slabs.insert((base, size * slab.count), at: at)
@@ -443,46 +450,134 @@ public final class StackPool: @unchecked Sendable {
     }
 
     /// Takes back many stacks no fiber runs on any more, under one lock: up to `maxCachedStacks` per size stay
-    /// free with their pages, the rest go back to the kernel in address order, one call per run of adjacent
-    /// stacks (see "Bulk release"). Any thread; `Scheduler.shutdown` calls it with every dropped fiber's stack.
+    /// free with their pages (guarded ones first, then stacks of slabs still partly in use, then whole free slabs),
+    /// the rest go back to the kernel in address order, one call per run of adjacent stacks or wholly free slabs
+    /// (see "Bulk release"). Any thread; `Scheduler.shutdown` calls it with every dropped fiber's stack.
     public func release(contentsOf stacks: [FiberStack]) {
         guard !stacks.isEmpty else { return }
+        // The ranges to unmap are taken out of the pool's records under the mutex and unmapped after it: the kernel's
+        // freeing of their pages (~0.4 s for a million touched stacks) must not hold up another scheduler's carrier
+        // refilling its cache — the next preset starts before the old one stops.
+        var ranges: [(UnsafeMutableRawPointer, Int)] = []
+        defer { for (start, length) in ranges { munmap(start, length) } }
         locked {
-            var unmap: [FiberStack] = []
-            for s in stacks {
-                counters.inUse -= 1
-                if freeLists[s.size]?.count ?? 0 < maxCachedStacks {
-                    freeLists[s.size, default: []].append(s)
-                    counters.free += 1
-                } else if s.isGuarded {
-                    noteUnmapped(s)
-                    unmap.append(s)
-                } else if let slab = slabOf(s) {
-                    pendingTrim[slab.base, default: []].append(s)
-                    pendingCount += 1
-                    counters.free += 1
-                } else {  // unreachable: every slab is recorded
-                    giveBack(s.mapping, s.size)
-                    freeLists[s.size, default: []].append(s)
-                    counters.free += 1
+            counters.inUse -= stacks.count
+            var unmap: [FiberStack] = []  // guarded, past the cache
+            // Guarded stacks fill the cache first; the slab stacks are read from `stacks` again after them (a
+            // million of them copied into an array of their own cost its growth and its page faults). The free list
+            // of one size is taken out while its stacks come (one dictionary look-up per size change, not two per
+            // stack).
+            var size = -1
+            var list: [FiberStack] = []
+            for s in stacks where s.isGuarded {
+                if s.size != size {
+                    if size >= 0 { freeLists[size] = list }
+                    size = s.size
+                    list = freeLists.removeValue(forKey: size) ?? []
                 }
+                if list.count < maxCachedStacks { list.append(s) } else { unmap.append(s) }
             }
+            if size >= 0 { freeLists[size] = list }
             unmap.sort { UInt(bitPattern: $0.mapping) < UInt(bitPattern: $1.mapping) }
-            var i = 0
-            while i < unmap.count {  // one munmap per run of adjacent guarded stacks (guard page + stack each)
-                let start = unmap[i].mapping
-                var end = start + unmap[i].size + FiberStack.pageSize
-                i += 1
-                while i < unmap.count, unmap[i].mapping == end {
-                    end += unmap[i].size + FiberStack.pageSize
-                    i += 1
-                }
-                munmap(start, end - start)
-                counters.releaseCalls += 1
-            }
+            for s in unmap { noteUnmapped(s) }
+            unmapRuns(unmap.lazy.map { ($0.mapping, $0.size + FiberStack.pageSize) }, into: &ranges)
             counters.guardedMapped -= unmap.count
+            releaseSlabStacksLocked(stacks, unmapping: &ranges)
             trimPendingLocked()
+            counters.free = freeLists.values.reduce(0) { $0 + $1.count } + pendingCount
         }
+    }
+
+    /// Under the mutex: merges `ranges` (in address order) into runs of adjacent ones, appended to `runs` for one
+    /// `munmap` each once the mutex is released; counted.
+    private func unmapRuns(
+        _ ranges: some Sequence<(UnsafeMutableRawPointer, Int)>, into runs: inout [(UnsafeMutableRawPointer, Int)]
+    ) {
+        let before = counters.releaseCalls
+        let countBefore = runs.count
+        var run: (start: UnsafeMutableRawPointer, end: UnsafeMutableRawPointer)? = nil
+        for (start, length) in ranges {
+            if let r = run, r.end == start {
+                run = (r.start, start + length)
+                continue
+            }
+            if let r = run { runs.append((r.start, r.end - r.start)) }
+            run = (start, start + length)
+        }
+        if let r = run { runs.append((r.start, r.end - r.start)) }
+        counters.releaseCalls = before + runs.count - countBefore
+    }
+
+    /// Under the mutex, for `release(contentsOf:)`: the slab stacks of `taken` (its guarded ones are skipped). A
+    /// slab all of whose stacks are free
+    /// with them (in this batch, pending or in a free list) is *whole*. Stacks of the other slabs fill the cache
+    /// (`maxCachedStacks` per size) and wait in `pendingTrim` past it, for the caller's `trimPendingLocked`; whole
+    /// slabs then fill what room is left in the cache, slab by slab (kept mapped, every stack free), and the rest
+    /// are forgotten, their runs of adjacent slabs appended to `ranges` (unmapped by the caller after the mutex).
+    /// The caller recounts `counters.free`.
+    private func releaseSlabStacksLocked(
+        _ taken: [FiberStack], unmapping ranges: inout [(UnsafeMutableRawPointer, Int)]
+    ) {
+        guard !slabs.isEmpty else { return }
+        var freeIn = [Int](repeating: 0, count: slabs.count)
+        var hint = 0
+        /// The index of the recorded slab holding `address`: every slab stack lies in one.
+        func slab(_ address: UInt) -> Int {
+            guard let i = slabIndex(address, hint: &hint) else {
+                preconditionFailure("StackPool.releaseSlabStacksLocked: a slab stack outside every recorded slab")
+            }
+            return i
+        }
+        for s in taken where !s.isGuarded { freeIn[slab(UInt(bitPattern: s.mapping))] += 1 }
+        for (base, waiting) in pendingTrim { freeIn[slab(base)] += waiting.count }
+        for list in freeLists.values {
+            for s in list where !s.isGuarded { freeIn[slab(UInt(bitPattern: s.mapping))] += 1 }
+        }
+        var whole = freeIn.map { $0 == slabStacks }
+        // The stacks of whole slabs leave the free lists and `pendingTrim`: they come back below as whole slabs.
+        for base in Array(pendingTrim.keys) where whole[slab(base)] {
+            pendingCount -= pendingTrim.removeValue(forKey: base)?.count ?? 0
+        }
+        for size in Array(freeLists.keys) {
+            guard let list = freeLists[size], list.contains(where: { !$0.isGuarded }) else { continue }
+            freeLists[size] = list.filter { $0.isGuarded || !whole[slab(UInt(bitPattern: $0.mapping))] }
+        }
+        for s in taken where !s.isGuarded {
+            let i = slab(UInt(bitPattern: s.mapping))
+            guard !whole[i] else { continue }
+            if freeLists[s.size]?.count ?? 0 < maxCachedStacks {
+                freeLists[s.size, default: []].append(s)
+            } else {
+                pendingTrim[slabs[i].base, default: []].append(s)
+                pendingCount += 1
+            }
+        }
+        var gone = 0
+        for i in slabs.indices where whole[i] {
+            let size = slabs[i].length / slabStacks
+            if freeLists[size]?.count ?? 0 < maxCachedStacks {
+                // A recorded slab's base is a mapping mmap returned: never null.
+                let base = UnsafeMutableRawPointer(bitPattern: slabs[i].base)!
+                freeLists[size, default: []].append(
+                    contentsOf: (0..<slabStacks).map {
+                        FiberStack(mapping: base + $0 * size, size: size, isGuarded: false)
+                    })
+                whole[i] = false
+            } else {
+                gone += 1
+            }
+        }
+        guard gone > 0 else { return }
+        unmapRuns(
+            slabs.indices.lazy.filter { whole[$0] }.map { i -> (UnsafeMutableRawPointer, Int) in
+                // A recorded slab's base is a mapping mmap returned: never null.
+                (UnsafeMutableRawPointer(bitPattern: self.slabs[i].base)!, self.slabs[i].length)
+            }, into: &ranges)
+        var kept: [(base: UInt, length: Int)] = []
+        kept.reserveCapacity(slabs.count - gone)
+        for (i, s) in slabs.enumerated() where !whole[i] { kept.append(s) }
+        slabs = kept
+        counters.slabStacks -= gone * slabStacks
     }
 
     /// Under the mutex: takes back one stack into the shared list (or unmaps/madvises it).
@@ -530,15 +625,25 @@ public final class StackPool: @unchecked Sendable {
 
     /// Under the mutex: the slab `stack` was carved from.
     private func slabOf(_ stack: FiberStack) -> (base: UInt, length: Int)? {
-        let a = UInt(bitPattern: stack.mapping)
+        var hint = 0
+        return slabIndex(UInt(bitPattern: stack.mapping), hint: &hint).map { slabs[$0] }
+    }
+
+    /// Under the mutex: the index in `slabs` of the slab holding `address`, nil when none does. `hint` is the
+    /// previous answer (neighbouring stacks are usually in one slab), checked first and updated.
+    private func slabIndex(_ address: UInt, hint: inout Int) -> Int? {
+        if hint < slabs.count, slabs[hint].base <= address, address < slabs[hint].base + UInt(slabs[hint].length) {
+            return hint
+        }
         var lo = 0
         var hi = slabs.count
-        while lo < hi {  // the first slab starting above `a`
+        while lo < hi {  // the first slab starting above `address`
             let mid = (lo + hi) / 2
-            if slabs[mid].base <= a { lo = mid + 1 } else { hi = mid }
+            if slabs[mid].base <= address { lo = mid + 1 } else { hi = mid }
         }
-        guard lo > 0, a < slabs[lo - 1].base + UInt(slabs[lo - 1].length) else { return nil }
-        return slabs[lo - 1]
+        guard lo > 0, address < slabs[lo - 1].base + UInt(slabs[lo - 1].length) else { return nil }
+        hint = lo - 1
+        return lo - 1
     }
 
     /// Under the mutex: gives back the pages of every pending slab stack, one `madvise(MADV_DONTNEED)` per run of
@@ -604,7 +709,7 @@ public final class StackPool: @unchecked Sendable {
     public struct Residency: Sendable, Equatable {
         /// Stacks mapped now (in use and free).
         public var stacksMapped: Int
-        /// Stacks `mincore` measured (a guarded stack unmapped between the pick and the call is skipped).
+        /// Stacks `mincore` measured (a stack unmapped between the pick and the call is skipped).
         public var stacksMeasured: Int
         /// Resident bytes over the measured stacks (usable stack and context slot; guard pages have none).
         public var residentBytes: Int
@@ -621,13 +726,22 @@ public final class StackPool: @unchecked Sendable {
         var picked: [FiberStack] = []
         var total = 0
         let got = tryLocked {
-            total = mapped.count
+            total = mapped.count + slabs.count * slabStacks
             guard total > 0 else { return }
+            /// The `k`th mapped stack: the guarded ones first, then every slab's in address order.
+            func stack(_ k: Int) -> FiberStack {
+                if k < mapped.count { return mapped[k] }
+                let slab = slabs[(k - mapped.count) / slabStacks]
+                let size = slab.length / slabStacks
+                // A recorded slab's base is a mapping mmap returned: never null.
+                let base = UnsafeMutableRawPointer(bitPattern: slab.base)!
+                return FiberStack(mapping: base + (k - mapped.count) % slabStacks * size, size: size, isGuarded: false)
+            }
             if total <= limit {
-                picked = mapped
+                picked = (0..<total).map(stack)
             } else {
                 picked.reserveCapacity(limit)
-                for _ in 0..<limit { picked.append(mapped[Int.random(in: 0..<total, using: &rng)]) }
+                for _ in 0..<limit { picked.append(stack(Int.random(in: 0..<total, using: &rng))) }
             }
         }
         guard got else { return nil }

@@ -25,12 +25,24 @@ extension Scheduler {
 
     /// Parks the calling fiber for `nanoseconds` (a timer wakes it). Blocks a plain thread instead.
     public static func sleep(nanoseconds: UInt64) {
-        guard let t = currentTask else {
+        // Borrowed, not retained (`currentTask` is a strong reference): a fiber dropped while asleep (shutdown) never
+        // returns from here, so a reference held by this frame kept its task record alive for good — a million of
+        // them, interleaved in the heap with what was freed, after vt-million's teardown. The task outlives the
+        // sleep without it: the carrier resuming it holds it, and while it is parked its timer does.
+        guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained(),
+            let task = u._withUnsafeGuaranteedRef({ $0.current.map { Unmanaged.passUnretained($0) } })
+        else {
             var ts = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
             var rem = timespec()
             while nanosleep(&ts, &rem) != 0 && qv_errno() == EINTR { ts = rem }
             return
         }
+        // Unmanaged: see above; the guaranteed reference lasts for the closure, which is the whole sleep.
+        task._withUnsafeGuaranteedRef { t in sleep(t, nanoseconds: nanoseconds) }
+    }
+
+    /// `sleep(nanoseconds:)` of the running fiber `t` (borrowed by the caller).
+    private static func sleep(_ t: FiberTask, nanoseconds: UInt64) {
         let deadline = qv_now_ns() &+ nanoseconds
         var timer = t.scheduler.addTimer(t, deadline: deadline)
         // Loop: a stray wake-up (permit) must not end the sleep early. Woken early, the sleep keeps its timer when
@@ -200,22 +212,25 @@ extension Scheduler {
             if !w.doneFlag.load(ordering: .acquiring), let l = w.list { l.removeWaiter(w) }
             t.cancel()
         }
-        var dropped: [FiberTask] = []
-        for w in workers + retakeWorkers.withLock({ $0 }) {
-            if let t = w.exchangeRunnext(nil) { dropped.append(t) }
-            while let t = w.local.pop() { dropped.append(t) }
-        }
-        dropped += injector.closeAndDrain()
-        dropped += timers.drain()
-        dropped += fdWaits.drainAll()
-        ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
-        // Cancel them: their handles report `isCancelled` and joiners (plain threads included) return.
-        // Only the one caller that wins the cancel touches the task (a plain thread's wake may race to cancel it
-        // too). Their stacks go back in one call: one munmap/madvise per run of adjacent stacks (StackPool, "Bulk
-        // release"), not one per stack.
+        // Cancel them as each queue is emptied (one pass over a million parked fibers, no array of them built):
+        // their handles report `isCancelled` and joiners (plain threads included) return. Only the one caller that
+        // wins the cancel touches the task (a plain thread's wake may race to cancel it too). Their stacks go back
+        // in one call: one munmap/madvise per run of adjacent stacks or free slabs (StackPool, "Bulk release").
         var stacks: [FiberStack] = []
-        stacks.reserveCapacity(dropped.count)
-        for t in dropped { if let s = t.cancelKeepingStack() { stacks.append(s) } }
+        stacks.reserveCapacity(timers.count + injector.depth)
+        func drop(_ t: FiberTask) { if let s = t.cancelKeepingStack() { stacks.append(s) } }
+        for w in workers + retakeWorkers.withLock({ $0 }) {
+            if let t = w.exchangeRunnext(nil) { drop(t) }
+            while let t = w.local.pop() { drop(t) }
+        }
+        for t in injector.closeAndDrain() { drop(t) }
+        var asleep = timers.drain()
+        for e in asleep { drop(e.element) }
+        for t in fdWaits.drainAll() { drop(t) }
+        ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
+        asleep = []  // the last references to the records dropped while asleep: back to malloc
+        // Not on a thread of its own beside the records' freeing: tried, and in interleaved runs it gained nothing
+        // clear over the noise of this loaded machine (docs/performance.md, "Session 8").
         stackPool.release(contentsOf: stacks)
         carriersLock.withLock { cs in
             for c in cs.all { c.worker = nil }

@@ -278,9 +278,7 @@ final class FiberModel: Model {
                     let body: () -> Void
                     switch park.on {
                     case .sleep:
-                        body = {
-                            while !stop.isSet { Scheduler.sleep(nanoseconds: 3_600_000_000_000) }  // parks the fiber
-                        }
+                        body = ParkedFiber.sleepUntilDropped  // no captures (Parking.swift)
                     case .socket:
                         guard let sockets else { return }
                         guard let fd = sockets.openPair(orStop: progress, parked: n) else { return }
