@@ -28,9 +28,13 @@ import Testing
         #expect(stats.inUse == 0)
         #expect(stats.free == 8, "free \(stats.free)")
         #expect(stats.slabStacks == 8, "\(stats.slabStacks) slab stacks still mapped after the bulk release")
-        // Two whole slabs stay mapped as the cache; the other eight are gone.
-        let stillMapped = stacks.filter { Self.isMapped($0.mapping, $0.size) }.count
-        #expect(stillMapped == 8, "\(stillMapped) of 40 stacks still mapped (8 cached)")
+        // Two whole slabs stay mapped as the cache; the other eight are gone. Asked of the kernel only in the plain
+        // suite (`--no-parallel`): under TSan the suites run in parallel and another test's mmap may take a range
+        // this release gave back, which then reads as mapped.
+        if qv_fiber_tsan_enabled() == 0 {
+            let stillMapped = stacks.filter { Self.isMapped($0.mapping, $0.size) }.count
+            #expect(stillMapped == 8, "\(stillMapped) of 40 stacks still mapped (8 cached)")
+        }
         // The residency sample sees only what is mapped.
         var rng = SeededRandom(state: 1)
         let r = try #require(pool.sampleResidency(limit: 1000, using: &rng))
@@ -59,7 +63,8 @@ import Testing
         pool.release(contentsOf: [held])
         #expect(pool.stats.slabStacks == 0, "\(pool.stats.slabStacks) slab stacks mapped after the last came back")
         #expect(pool.stats.free == 0)
-        #expect(!Self.isMapped(held.mapping, held.size))
+        // The kernel's view, in the plain suite only (see above: parallel suites under TSan may reuse the range).
+        if qv_fiber_tsan_enabled() == 0 { #expect(!Self.isMapped(held.mapping, held.size)) }
     }
 
     /// Guarded stacks past the cache are unmapped, and the guarded ones kept stay in the residency sample.
