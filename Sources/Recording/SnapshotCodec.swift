@@ -1079,15 +1079,11 @@ struct RecordDecoder {
     /// The mirror of `RecordEncoder.encodeTaskCensus` (after its tag).
     private mutating func decodeTaskCensus(_ p: TaskCensus) throws(DecodeError) -> TaskCensus {
         var c = TaskCensus()
-        c.running = try int(p.running)
-        c.ready = try int(p.ready)
-        c.sleep = try int(p.sleep)
-        c.socket = try int(p.socket)
-        c.future = try int(p.future)
-        c.lock = try int(p.lock)
-        c.queue = try int(p.queue)
-        c.toThread = try int(p.toThread)
-        for (label, n) in c.states where n < 0 { throw DecodeError(reason: "negative task count (\(label))") }
+        for f in TaskCensus.fields {  // the encoder's order
+            let n = try int(p[keyPath: f.key])
+            guard n >= 0 else { throw DecodeError(reason: "negative task count (\(f.label))") }
+            c[keyPath: f.key] = n
+        }
         return c
     }
 

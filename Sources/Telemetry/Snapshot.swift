@@ -154,27 +154,22 @@ public struct TaskCensus: Codable, Sendable, Equatable, Hashable {
         self.toThread = toThread
     }
 
-    public var total: Int { running + ready + sleep + socket + future + lock + queue + toThread }
+    /// The eight states with their labels, in the panel's (and the recording's) order: the one list the sum, the
+    /// merge of two loops, the panel and the codec walk.
+    public static let fields: [(label: String, key: WritableKeyPath<TaskCensus, Int> & Sendable)] = [
+        ("running", \.running), ("ready", \.ready), ("sleep", \.sleep), ("socket", \.socket), ("future", \.future),
+        ("lock", \.lock), ("queue", \.queue), ("to_thread", \.toThread),
+    ]
+
+    public var total: Int { Self.fields.reduce(0) { $0 + self[keyPath: $1.key] } }
 
     /// Adds another loop's census to this one.
     public mutating func add(_ o: TaskCensus) {
-        running += o.running
-        ready += o.ready
-        sleep += o.sleep
-        socket += o.socket
-        future += o.future
-        lock += o.lock
-        queue += o.queue
-        toThread += o.toThread
+        for f in Self.fields { self[keyPath: f.key] += o[keyPath: f.key] }
     }
 
-    /// Every state with its label, in the panel's order.
-    public var states: [(label: String, count: Int)] {
-        [
-            ("running", running), ("ready", ready), ("sleep", sleep), ("socket", socket), ("future", future),
-            ("lock", lock), ("queue", queue), ("to_thread", toThread),
-        ]
-    }
+    /// Every state with its label, in `fields`' order.
+    public var states: [(label: String, count: Int)] { Self.fields.map { ($0.label, self[keyPath: $0.key]) } }
 }
 
 /// What a carrier is doing at the instant of the snapshot.
