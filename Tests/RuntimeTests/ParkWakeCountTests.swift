@@ -25,7 +25,7 @@ struct ParkWakeCountTests {
         let task = parker.task
         let done = Atomic<Bool>(false)
         let waker = OSThread.spawn {
-            while !done.load(ordering: .relaxed) { s.wake(task, reason: .channel) }  // relaxed: polled flag.
+            while !done.load(ordering: .relaxed) { s.wake(task) }  // relaxed: polled flag.
         }
         let result = joinBounded(parker, seconds: 60)
         done.store(true, ordering: .relaxed)  // relaxed: flag.
@@ -33,6 +33,28 @@ struct ParkWakeCountTests {
         #expect(result == parks)
         #expect(
             Self.settledParkedOnChannel(s) == 0, "fibers counted as parked on a channel after the only one finished")
+    }
+
+    /// A stray wake — one for a fiber parked on something else than what the waker completes: a timer that fires as
+    /// its sleep ends and the fiber goes on to park on a channel — is counted under the reason the fiber parked for,
+    /// so each reason's parks − wakes stays the number parked on it. A fiber arms a timer due now and parks on a
+    /// channel, 5,000 times; the timer's expiry wakes it. Once it has finished, nothing is counted as parked on a
+    /// channel (counted as a sleeper's wake, the expiries leave it at about the number of parks).
+    @Test func aStrayWakeIsCountedUnderTheReasonTheFiberParkedFor() throws {
+        let s = try Scheduler(.init(carriers: 2))
+        defer { s.shutdown() }
+        let parks = 5_000
+        let parker = s.spawn(name: "parker") { () -> Int in
+            let me = Scheduler.currentTask!
+            for _ in 0..<parks {
+                s.addTimer(me, deadline: qv_now_ns())
+                me.park(reason: .channel)
+            }
+            return parks
+        }
+        #expect(joinBounded(parker, seconds: 60) == parks)
+        #expect(
+            Self.settledParkedOnChannel(s) == 0, "timer wakes of a fiber parked on a channel counted as a sleeper's")
     }
 
     /// The per-reason park and wake counters have one slot per `ParkReason` (their fixed size is a literal), indexed

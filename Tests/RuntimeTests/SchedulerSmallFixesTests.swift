@@ -24,7 +24,7 @@ struct SchedulerSmallFixesTests {
         var most = 0
         for _ in 0..<20 {
             usleep(2_000)
-            s.wake(sleeper.task, reason: .channel)
+            s.wake(sleeper.task)
             most = max(most, s.metrics().timersPending)
         }
         let slept = try #require(joinBounded(sleeper))

@@ -28,7 +28,7 @@ struct SchedulerWakeOrderingTests {
             Scheduler.currentTask!.park(reason: .channel)
             return true
         }
-        s.wake(parker.task, reason: .channel)
+        s.wake(parker.task)
         release.store(true, ordering: .sequentiallyConsistent)
         #expect(joinBounded(holder, seconds: 10) != nil)
         #expect(joinBounded(parker, seconds: 3) == true)
@@ -90,7 +90,7 @@ struct SchedulerWakeOrderingTests {
                 rng ^= rng << 13
                 rng ^= rng >> 7
                 rng ^= rng << 17
-                s.wake(targets[Int(rng % UInt64(targets.count))], reason: .channel)
+                s.wake(targets[Int(rng % UInt64(targets.count))])
             }
         }
         let fiberSpammer = s.spawn(name: "spammer") {
@@ -99,7 +99,7 @@ struct SchedulerWakeOrderingTests {
                 rng ^= rng << 13
                 rng ^= rng >> 7
                 rng ^= rng << 17
-                s.wake(targets[Int(rng % UInt64(targets.count))], reason: .join)
+                s.wake(targets[Int(rng % UInt64(targets.count))])
                 if rng % 8 == 0 { Scheduler.yield() }
             }
         }

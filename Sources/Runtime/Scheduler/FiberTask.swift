@@ -166,8 +166,8 @@ class FiberTask: @unchecked Sendable {
         // The stack is newest first: reverse it so joiners wake in the order they came.
         for j in Self.takeJoiners(old).reversed() {
             switch j {
-            case .fiber(let t): t.scheduler.wake(t, reason: .join)
-            case .fiberOfOtherScheduler(let t, let s): s.wake(t, reason: .join)
+            case .fiber(let t): t.scheduler.wake(t)
+            case .fiberOfOtherScheduler(let t, let s): s.wake(t)
             case .thread(let p): p.unpark(poller: nil)
             }
         }

@@ -38,7 +38,7 @@ extension Scheduler {
         let woken = fdWaits.evict(fd: fd, poller: poller)
         if !woken.isEmpty {
             ioWaiterCount.subtract(woken.count, ordering: .sequentiallyConsistent)
-            for t in woken { wake(t, reason: .io) }
+            for t in woken { wake(t) }
         }
         if Glibc.close(fd) != 0 {
             let e = qv_errno()
@@ -73,7 +73,7 @@ extension Scheduler {
         let woken = fdWaits.ready(event, poller: poller)
         if woken.isEmpty { return }
         ioWaiterCount.subtract(woken.count, ordering: .sequentiallyConsistent)
-        for t in woken { wake(t, reason: .io) }
+        for t in woken { wake(t) }
     }
 
     // MARK: Syscalls that wait

@@ -491,9 +491,15 @@ public final class Scheduler: @unchecked Sendable {
     /// Makes a parked task runnable, or leaves a permit for a queued, running or parking one (see the table above
     /// `TaskState`). Any thread, any number of times (extra wakes are no-ops).
     /// `next`: the owner of that worker is waking it (timer expiry) — it goes to the worker's LIFO slot.
-    @usableFromInline func wake(_ task: FiberTask, reason: ParkReason) { wake(task, reason: reason, next: nil) }
+    ///
+    /// The wake is counted under the reason the task parked for (`parkReason`), not under what the waker completes:
+    /// a stray wake (a timer firing as its sleep ends and the fiber parks on a channel, a late permit) would
+    /// otherwise move one from one reason's "parked" figure to another's. `parkReason` is the fiber's, written before
+    /// its carrier's `runnable → parked` CAS; our CAS reads that value, so the read below sees it, and nobody writes
+    /// it again before the task runs, which our enqueue comes first.
+    @usableFromInline func wake(_ task: FiberTask) { wake(task, next: nil) }
 
-    func wake(_ task: FiberTask, reason: ParkReason, next: Worker?) {
+    func wake(_ task: FiberTask, next: Worker?) {
         // relaxed: a first guess only; every decision below is validated by a CAS (see the table above TaskState:
         // a wake never acts on a load, or a stale value could drop it).
         var s = task.state.load(ordering: .relaxed)
@@ -513,6 +519,7 @@ public final class Scheduler: @unchecked Sendable {
                 continue
             }
             if s == TaskState.parked.rawValue {
+                let reason = task.parkReason
                 if let w = next {
                     w.counters.fiberWakes[reason.rawValue] &+= 1
                     putRunnext(task, on: w)
@@ -569,7 +576,7 @@ public final class Scheduler: @unchecked Sendable {
         let now = qv_now_ns()
         if next > now { return }
         let expired = timers.expire(now: now)
-        for t in expired { wake(t, reason: .sleep, next: w) }
+        for t in expired { wake(t, next: w) }
         // As Go's ready() does: more work appeared here, so an idle worker may come and steal (the queue, or
         // the LIFO slot after its delay) — without this a busy worker keeps every timer's fiber to itself.
         if !expired.isEmpty { wakeIdle() }

@@ -86,7 +86,7 @@ final class Waiter: @unchecked Sendable {
 
     /// Completes and wakes. The caller has removed the waiter from its list (under the lock).
     @inlinable
-    func finish(reason: ParkReason) {
+    func finish() {
         // releasing, not seq-cst (an `xchg` per hand-over on x86): there is no store-load race on the flag to order.
         // Litmus, both cases of the wake protocol (FiberTask.swift, "Every wake is a read-modify-write"): the waiter
         // loads the flag (false), then parks (its carrier CASes the task state runnable -> parked after the switch);
@@ -104,7 +104,7 @@ final class Waiter: @unchecked Sendable {
             // line every carrier writes): every caller holds a reference to this waiter across the call (the one
             // it took off the list), whose `task` holds the task, whose scheduler outlives it (`scheduler`).
             taskRef._withUnsafeGuaranteedRef { t in
-                Unmanaged.passUnretained(t.scheduler)._withUnsafeGuaranteedRef { $0.wake(t, reason: reason) }
+                Unmanaged.passUnretained(t.scheduler)._withUnsafeGuaranteedRef { $0.wake(t) }
             }
         } else {
             parker!.unpark(poller: nil)
@@ -201,7 +201,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
             switch consume outcome {
             case .done: return
             case .closed: throw .closed
-            case .wake(let r): r.finish(reason: .channel)
+            case .wake(let r): r.finish()
             case .wait(let w):
                 w.wait(reason: .channel)
                 if w.closed { throw .closed }
@@ -237,7 +237,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
             case .closed: return nil
             case .done: return p.pointee.take()
             case .wake(let snd):
-                snd.finish(reason: .channel)
+                snd.finish()
                 return p.pointee.take()
             case .wait(let w):
                 w.wait(reason: .channel)
@@ -261,7 +261,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
             }
             return nil
         }
-        r?.1?.finish(reason: .channel)
+        r?.1?.finish()
         return r?.0
     }
 
@@ -278,7 +278,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
             for w in all { w.closed = true }
             return all
         }
-        for w in waiters { w.finish(reason: .channel) }
+        for w in waiters { w.finish() }
     }
 
     /// Values buffered now.
@@ -322,7 +322,7 @@ public final class FiberMutex: Sendable, WaiterList {
             s.locked = false
             return nil
         }
-        next?.finish(reason: .mutex)
+        next?.finish()
     }
 
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
@@ -368,6 +368,6 @@ public final class FiberSemaphore: Sendable, WaiterList {
             s.count += 1
             return nil
         }
-        next?.finish(reason: .mutex)
+        next?.finish()
     }
 }
