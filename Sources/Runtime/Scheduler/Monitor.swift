@@ -218,8 +218,8 @@ extension Scheduler {
     /// carrier may be had or the scheduler stops. Monitor thread.
     private func startRetake(of victim: Worker, culprit: String, known: ArraySlice<Worker>) -> (Worker, isNew: Bool)? {
         if stopping.load(ordering: .sequentiallyConsistent) { return nil }
-        let picked = carriersLock.withLock { cs -> (Carrier, Bool, Worker, Bool)? in
-            guard let (s, newCarrier) = takeSpare(&cs) else { return nil }
+        let picked = carriersLock.withLock { cs -> (Carrier, Worker, Bool)? in
+            guard let s = takeSpare(&cs) else { return nil }
             var isNew = false
             let r: Worker
             if let free = known.first(where: { $0.retake?.active == false }) {
@@ -239,13 +239,13 @@ extension Scheduler {
             st.active = true
             st.ending.store(false, ordering: .relaxed)  // relaxed: published with the hand-over by this lock.
             s.worker = r
-            return (s, newCarrier, r, isNew)
+            return (s, r, isNew)
         }
-        guard let (s, newCarrier, r, isNew) = picked else { return nil }
+        guard let (s, r, isNew) = picked else { return nil }
         hogRetakes.add(1, ordering: .relaxed)  // relaxed: statistic.
         // As a `blocking {}` handoff: the hogged worker's queue passes to carrier `s`, because of `culprit`.
         detachedEvent(.handoff, worker: victim.id, other: s.index, name: culprit)
-        startSpare(s, isNew: newCarrier)
+        startSpare(s)
         return (r, isNew)
     }
 

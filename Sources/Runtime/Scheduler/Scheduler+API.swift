@@ -118,7 +118,7 @@ extension Scheduler {
     /// Passes `w` from `c` to a spare carrier (an idle one, or a new thread). Nil when none may be had.
     private func handOff(_ w: Worker, from c: Carrier, task t: FiberTask, start: UInt64) -> Carrier? {
         if stopping.load(ordering: .relaxed) { return nil }  // relaxed: polled flag.
-        guard let (s, isNew) = carriersLock.withLock({ takeSpare(&$0) }) else { return nil }
+        guard let s = carriersLock.withLock({ takeSpare(&$0) }) else { return nil }
         handoffBegins.add(1, ordering: .relaxed)  // relaxed: statistic.
         w.handoffsOutstanding.add(1, ordering: .relaxed)  // relaxed: a gauge for metrics.
         w.event(.handoff, other: s.index)
@@ -132,28 +132,44 @@ extension Scheduler {
         // From here on `w` belongs to the spare. Its `worker` is written under carriersLock, and becomeSpare
         // reads it under the same lock (a popped spare may still be checking it before it parks).
         carriersLock.withLock { _ in s.worker = w }
-        startSpare(s, isNew: isNew)
+        startSpare(s)
         return s
     }
 
-    /// A spare carrier for a handoff or a retake (Monitor.swift): an idle spare, or a new carrier (not started yet:
-    /// `isNew`) within `maxSpareCarriers`. Nil when none may be had. Under `carriersLock` (`cs` is its value).
-    func takeSpare(_ cs: inout (all: [Carrier], threads: [OSThread], spares: [Carrier])) -> (Carrier, isNew: Bool)? {
-        if let s = cs.spares.popLast() { return (s, false) }
+    /// A spare carrier for a handoff or a retake (Monitor.swift): an idle spare, or a new carrier within
+    /// `maxSpareCarriers`. A new carrier's thread starts here and waits for the worker its taker gives it
+    /// (`awaitFirstWorker`), so a thread the system refuses (EAGAIN, ENOMEM: a thread or memory limit) leaves nothing
+    /// half-made: it is counted in `spareCarrierRefusals` and the caller goes on without a spare (the handoff runs
+    /// pinned, the retake does not happen). Nil when none may be had. Under `carriersLock` (`cs` is its value).
+    func takeSpare(_ cs: inout (all: [Carrier], threads: [OSThread], spares: [Carrier])) -> Carrier? {
+        if let s = cs.spares.popLast() { return s }
         if cs.all.count >= workers.count + configuration.maxSpareCarriers { return nil }
         let s = Carrier(index: cs.all.count, scheduler: self)
-        cs.all.append(s)
-        return (s, true)
+        do {
+            let thread = try OSThread.start {
+                s.scheduler.awaitFirstWorker(s)
+                s.scheduler.carrierMain(s)
+            }
+            cs.all.append(s)
+            cs.threads.append(thread)
+        } catch {
+            spareRefusals.add(1, ordering: .relaxed)  // relaxed: statistic.
+            return nil
+        }
+        return s
     }
 
-    /// Starts spare `s` once its `worker` is set (under `carriersLock`): a thread for a new carrier, an unpark for
-    /// an idle spare. `shutdown()` joins the thread with the others.
-    func startSpare(_ s: Carrier, isNew: Bool) {
-        if isNew {
-            let thread = OSThread.spawn { s.scheduler.carrierMain(s) }
-            carriersLock.withLock { $0.threads.append(thread) }
-        } else {
-            s.parker.unpark(poller: nil)
+    /// Spare carriers the system refused a thread for (see `takeSpare`).
+    public var spareCarrierRefusals: UInt64 { spareRefusals.load(ordering: .relaxed) }  // relaxed: statistic.
+
+    /// Starts spare `s` once its `worker` is set (under `carriersLock`): it is parked, in `becomeSpare` or
+    /// `awaitFirstWorker`. `shutdown()` joins its thread with the others.
+    func startSpare(_ s: Carrier) { s.parker.unpark(poller: nil) }
+
+    /// A new spare carrier's thread before its first worker: parks until its taker sets `worker`, or shutdown.
+    func awaitFirstWorker(_ c: Carrier) {
+        while carriersLock.withLock({ _ in c.worker == nil }) && !stopping.load(ordering: .sequentiallyConsistent) {
+            c.parker.park()
         }
     }
 

@@ -68,7 +68,8 @@
 // not empty). Under `handoff` the worker passes to a spare carrier (created on demand, at most
 // `maxSpareCarriers`) before the call, so the queue keeps running at full width; when the call returns the
 // blocked carrier has no worker, so it requeues the fiber on the injector and becomes a spare itself
-// (Go's entersyscallblock / exitsyscall slow path). No spare available → the region is pinned.
+// (Go's entersyscallblock / exitsyscall slow path). No spare available (`maxSpareCarriers` reached, or the system
+// refuses a thread) → the region is pinned.
 // A fiber that holds its carrier without any `blocking {}` is found by the monitor thread, and under `handoff`
 // a spare carrier with a retake worker of its own takes over the queue behind it (Monitor.swift).
 //
@@ -248,6 +249,8 @@ public final class Scheduler: @unchecked Sendable {
     let pinEnds = Atomic<UInt64>(0)
     let handoffBegins = Atomic<UInt64>(0)
     let handoffEnds = Atomic<UInt64>(0)
+    /// Spare carriers whose thread the system refused (`takeSpare`).
+    let spareRefusals = Atomic<UInt64>(0)
     /// Events produced off a worker (blocking ends on a detached carrier, external spawns); producers
     /// serialise on `detachedEventsLock` so the ring keeps a single producer at a time.
     let detachedEvents: EventRing
