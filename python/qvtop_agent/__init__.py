@@ -286,7 +286,7 @@ def await_kind(task):
     return kind
 
 
-_NOT_CAUGHT = "(not caught: the watchdog thread did not run during the stall)"
+_NOT_CAUGHT = "(not caught: the agent's thread did not run during the stall)"
 
 TASK_STATES = ("running", "ready", "sleep", "socket", "future", "lock", "queue", "to_thread")
 

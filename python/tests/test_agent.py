@@ -223,6 +223,23 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertIn("disk_read (test_agent.py:", slow[0]["name"])
         self.assertIn("in task disk", slow[0]["name"])
 
+    def test_a_stall_the_agents_thread_missed_says_so_naming_that_thread(self):
+        # The agent has one thread (qvtop-agent); when it did not look during a stall, the event says
+        # that this thread missed it (it once named a "watchdog thread" the agent no longer has).
+        self.agent.watchdog = lambda *fired: None
+
+        async def main():
+            await asyncio.sleep(0.01)
+            time.sleep(0.03)
+            await asyncio.sleep(0.01)
+
+        asyncio.run(main())
+        lines = _read_lines(self.r, lambda ls: False, timeout=0.2)  # the snapshots taken so far
+        events = [e for l in lines for e in l.get("events", [])] + list(self.agent.events)
+        slow = [e for e in events if e["kind"] == "slowCallback"]
+        self.assertTrue(slow, events)
+        self.assertEqual(slow[0]["name"], "(not caught: the agent's thread did not run during the stall)")
+
     def test_a_healthy_loop_does_not_wake_the_watchdog(self):
         # The watchdog wakes when a heartbeat is overdue, not on a period: a loop whose heartbeat runs
         # on time costs it no wake-up (each wake takes the GIL from the loop). A periodic 8 ms watchdog
