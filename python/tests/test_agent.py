@@ -264,6 +264,59 @@ class AgentInProcessTests(unittest.TestCase):
         asyncio.run(main())
         self.assertLess(len(wakes), 15, wakes)
 
+    def _count_samples_by_thread(self):
+        takers = []
+        take = self.agent.take_sample
+
+        def counting(now):
+            before = self.agent.sequence
+            take(now)
+            if self.agent.sequence != before:
+                takers.append((threading.get_ident(), time.monotonic()))
+
+        self.agent.take_sample = counting
+        return takers
+
+    def test_a_healthy_loops_heartbeat_takes_the_snapshots_and_the_agents_thread_sleeps(self):
+        # Each wake-up of the agent's thread takes the GIL from the program; while a loop's heartbeat
+        # beats on time, the beat due after a snapshot's time takes it on the loop thread.
+        if self.agent.alarms is None:
+            self.skipTest("no timerfd here: the agent's thread samples")
+        takers = self._count_samples_by_thread()
+
+        async def main():
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+            return threading.get_ident()
+
+        loop_thread = asyncio.run(main())
+        on_loop = [t for t, _ in takers if t == loop_thread]
+        # 20 Hz for 0.5 s: ≈ 10 snapshots. A loop thread that this loaded machine deschedules for
+        # 2 ms past a snapshot's time is a stalled loop for the agent: its thread takes that one.
+        self.assertGreaterEqual(len(on_loop), 3, takers)
+        self.assertGreaterEqual(len(on_loop), len(takers) / 3, takers)
+
+    def test_snapshots_go_on_during_a_stall_and_after_the_loop_stops(self):
+        # The agent's thread takes the snapshots no heartbeat takes: while the loop is stalled (its
+        # alarm woke the thread) and when no loop runs.
+        takers = self._count_samples_by_thread()
+        span = {}
+
+        async def main():
+            await asyncio.sleep(0.05)
+            span["stall"] = time.monotonic()
+            time.sleep(0.3)  # 6 snapshot periods at 20 Hz
+            span["end"] = time.monotonic()
+
+        asyncio.run(main())
+        stopped = time.monotonic()
+        time.sleep(0.3)
+        during = [t for _, t in takers if span["stall"] < t < span["end"]]
+        after = [t for _, t in takers if t > stopped]
+        self.assertGreaterEqual(len(during), 3, takers)
+        self.assertGreaterEqual(len(after), 3, takers)
+
     def test_the_heartbeat_is_not_a_loop_timer_and_still_beats_on_the_grid(self):
         # A pending loop timer makes every poll that sleeps carry a timeout (+6 % on an echo program);
         # the heartbeat must not be one (Linux: a timerfd the loop's selector watches). An idle loop
