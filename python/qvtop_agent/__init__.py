@@ -1121,6 +1121,16 @@ class Agent:
         finally:
             self.sample_lock.release()
 
+    def final_sample(self):
+        """The program's last snapshot (at exit, on the thread that exits), not due or not: after one
+        being taken by another thread (waited for up to 1 s), never at the same time."""
+        got = self.sample_lock.acquire(timeout=1.0)
+        try:
+            self._guarded(lambda: self.emit(self.sample()))
+        finally:
+            if got:
+                self.sample_lock.release()
+
     def _a_heartbeat_samples(self):
         """Agent's thread: is a loop's timerfd heartbeat beating on time, with an alarm that fires
         if it stops? That heartbeat takes the snapshots (``_arm``'s beat)."""

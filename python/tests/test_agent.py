@@ -317,6 +317,27 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertGreaterEqual(len(during), 3, takers)
         self.assertGreaterEqual(len(after), 3, takers)
 
+    def test_the_exit_snapshot_waits_for_one_another_thread_is_taking(self):
+        # Two threads may take snapshots now (a loop's heartbeat, the agent's thread); the one at exit
+        # must not run inside another (both would pop the same windows and events).
+        held = threading.Event()
+
+        def taking():
+            with self.agent.sample_lock:
+                held.set()
+                time.sleep(0.1)
+
+        other = threading.Thread(target=taking)
+        other.start()
+        held.wait(2)
+        before = self.agent.sequence
+        t0 = time.monotonic()
+        self.agent.final_sample()
+        waited = time.monotonic() - t0
+        other.join()
+        self.assertGreaterEqual(waited, 0.05)
+        self.assertEqual(self.agent.sequence, before + 1)
+
     def test_the_heartbeat_is_not_a_loop_timer_and_still_beats_on_the_grid(self):
         # A pending loop timer makes every poll that sleeps carry a timeout (+6 % on an echo program);
         # the heartbeat must not be one (Linux: a timerfd the loop's selector watches). An idle loop
