@@ -26,6 +26,11 @@ Two things keep the comparison about the agent:
   installed (install, run, uninstall) and without, and the median of those pairs' ratios is given
   (`inproc_paired`): no process start-up, one heap, neighbouring runs; steadier than separate
   processes on a loaded machine. It has the agent's every running part, but not its effect on start-up.
+  With it, how quiet the runs were for the agent: the median count of stalls it saw per run
+  (`inproc_stalls`: a loop thread the machine descheduled for 10 ms is one) and the share of
+  snapshots its thread took (`inproc_thread_snapshots`: none while a loop's heartbeat beats on time;
+  each one is a wake-up that takes the GIL from the program). On a quiet machine both are ≈ 0; a
+  figure taken with many stalls measures the agent watching a descheduled program.
 """
 
 import argparse
@@ -125,6 +130,7 @@ def inprocess_driver(name, rounds):
     after one warm-up pair; prints the JSON list of [plain, agent] CPU times."""
     import contextlib
     import io
+    import threading
 
     sys.path.insert(0, PYTHON_DIR)
     import qvtop_agent
@@ -135,22 +141,37 @@ def inprocess_driver(name, rounds):
     def once(with_agent):
         out = []
         if with_agent:
-            qvtop_agent.install(fd=fd)
+            agent = qvtop_agent.install(fd=fd)
+            take, by_thread = agent.take_sample, []
+
+            def counting(now):
+                before = agent.sequence
+                take(now)
+                if agent.sequence != before and threading.current_thread() is agent.thread:
+                    by_thread.append(now)
+
+            agent.take_sample = counting
         try:
             with contextlib.redirect_stderr(io.StringIO()):  # the echo server's cancelled task at exit
                 exec(code, {"__name__": "__main__", "print": lambda *a: out.append(a)})
+            if with_agent:
+                # How quiet the run was for the agent: stalls it saw (a loop thread the machine
+                # descheduled for 10 ms is one), and the snapshots its thread had to take (none while
+                # a loop's heartbeat beats on time).
+                stats.append([sum(st.slow for st in agent.loops), len(by_thread), agent.sequence])
         finally:
             if with_agent:
                 qvtop_agent.uninstall()
         return float(out[-1][1] if MEASURE == "cpu" else out[-1][0])
 
-    pairs = []
+    pairs, stats = [], []
     once(False), once(True)
+    del stats[:]
     for r in range(rounds):
         order = (False, True) if r % 2 == 0 else (True, False)
         got = {w: once(w) for w in order}
         pairs.append([got[False], got[True]])
-    print(json.dumps(pairs))
+    print(json.dumps({"pairs": pairs, "stats": stats}))
 
 
 def inprocess(name, rounds, pin):
@@ -159,8 +180,13 @@ def inprocess(name, rounds, pin):
     if MEASURE == "wall":
         argv.append("--wall")
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
-    pairs = json.loads(out.stdout.strip().splitlines()[-1])
-    return statistics.median(a / p for p, a in pairs)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    stats = got["stats"]
+    return (
+        statistics.median(a / p for p, a in got["pairs"]),
+        statistics.median(s[0] for s in stats),
+        sum(s[1] for s in stats) / max(1, sum(s[2] for s in stats)),
+    )
 
 
 def main():
@@ -194,7 +220,7 @@ def main():
             mp, ma = statistics.median(plain), statistics.median(agent)
             ratio = ma / mp
             paired = statistics.median(a / p for a, p in zip(agent, plain))
-            inproc = inprocess(name, args.rounds, pin)
+            inproc, stalls, thread_share = inprocess(name, args.rounds, pin)
             load = [round(load0, 2), round(os.getloadavg()[0], 2)]
             ok = ratio <= 1 + args.budget
             passed += ok
@@ -203,12 +229,14 @@ def main():
                 print(json.dumps({"program": name, "rounds": args.rounds, "plain_s": mp, "agent_s": ma,
                                   "ratio": ratio, "paired_ratio": paired, "load": load, "measure": MEASURE, "plain_range": [min(plain), max(plain)],
                                   "agent_range": [min(agent), max(agent)], "budget": args.budget,
-                                  "inproc_paired": inproc, "malloc_pinned": pin}))
+                                  "inproc_paired": inproc, "inproc_stalls": stalls,
+                                  "inproc_thread_snapshots": thread_share, "malloc_pinned": pin}))
                 continue
             print(
                 "%-10s plain %.3f s (%.3f-%.3f)  agent %.3f s (%.3f-%.3f)  ratio %.3f (paired %.3f, in-process %.3f)  %s"
                 % (name, mp, min(plain), max(plain), ma, min(agent), max(agent), ratio, paired, inproc,
                    "within" if ok else "over", )
+                + " (in-process: %g stalls a run, %.0f %% of snapshots by the agent's thread)" % (stalls, thread_share * 100)
                 + " the %d %% budget (load %.1f-%.1f)" % (round(args.budget * 100), load[0], load[1])
             )
     if not args.json:
