@@ -1131,15 +1131,20 @@ class Agent:
             if got:
                 self.sample_lock.release()
 
-    def _a_heartbeat_samples(self):
-        """Agent's thread: is a loop's timerfd heartbeat beating on time, with an alarm that fires
-        if it stops? That heartbeat takes the snapshots (``_arm``'s beat)."""
+    def _heartbeat_grace(self):
+        """Agent's thread: how long a loop's heartbeat may still take the due snapshot — seconds until
+        the last of the running loops' timerfd heartbeats (with an alarm that fires if it stops) is
+        SLOW_MS overdue; 0 when none can (no such loop runs, or all are stalled that long). A loop
+        thread the machine deschedules for a few ms takes the snapshot itself when it runs again."""
+        grace = 0.0
         for st in self.loops:
             if st.running and st.beat_fd is not None and st.alarm is not None and st.lag is not None:
                 loop = st.loop_ref()
-                if loop is not None and loop.time() - st.lag.due() < OVERDUE_S:
-                    return True
-        return False
+                if loop is not None:
+                    left = SLOW_MS / 1000.0 - (loop.time() - st.lag.due())
+                    if left > grace:
+                        grace = left
+        return grace
 
     def run(self):
         """The agent's thread: the watchdog, woken when an alarm fires (or, without alarms, every
@@ -1150,7 +1155,9 @@ class Agent:
         loop thread hands over at its next release: ≈ 2 GIL hand-offs per snapshot, and the thread's
         own scheduling, docs/performance.md). Snapshots while no loop runs, while every loop's
         heartbeat is stalled (the alarm woke this thread: it then takes them on time, during the
-        stall), or for loops without the timerfd heartbeat (uvloop, gevent) are this thread's.
+        stall), or for loops without the timerfd heartbeat (uvloop, gevent) are this thread's. A stall
+        is SLOW_MS here (``_heartbeat_grace``): a loop thread the machine deschedules for a few ms
+        takes the due snapshot itself when it runs again, a few ms late.
         One thread, not a sampler and a watchdog: each thread of the program's process costs it even
         while blocked (≈ 1 % of the callback program's CPU, docs/performance.md). A stall whose
         alarm fires while a sample is being taken is looked at when the sample is done (a sample
@@ -1160,12 +1167,18 @@ class Agent:
         while not self.stop_flag.is_set():
             now = time.monotonic()
             wait = self.sample_at - now
-            beating = alarms is not None and self._a_heartbeat_samples()
-            if wait <= 0 and not beating:
+            grace = self._heartbeat_grace() if alarms is not None else 0.0
+            if wait <= 0 and grace <= 0:
                 self.take_sample(now)
                 continue
             if alarms is not None:
-                fired = alarms.wait(None if beating else wait)
+                if grace > SLOW_MS / 1000.0 - OVERDUE_S:
+                    timeout = None  # a heartbeat beats on time; its alarm wakes this thread if it stops
+                elif grace > 0:
+                    timeout = max(wait, grace)  # a heartbeat is late: it may still come back in time
+                else:
+                    timeout = wait
+                fired = alarms.wait(timeout)
                 if fired is None:
                     return
             else:

@@ -297,6 +297,31 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertGreaterEqual(len(on_loop), 3, takers)
         self.assertGreaterEqual(len(on_loop), len(takers) / 3, takers)
 
+    def test_a_loop_late_by_less_than_a_stall_is_left_to_take_the_due_snapshot_itself(self):
+        # A loop thread busy or descheduled for a few ms is late, not stalled: the agent's thread
+        # leaves it the due snapshot (it takes it when it runs again) until it is SLOW_MS overdue,
+        # rather than take the GIL for it. _heartbeat_grace is that rule.
+        class ClockLoop:
+            now = 100.0
+
+            def time(self):
+                return self.now
+
+        loop = ClockLoop()
+        st = self.agent._state_for(loop)
+        st.running, st.beat_fd, st.alarm = True, -1, (-1, None)  # stand-ins: never used as descriptors
+        st.lag = _Lag(loop.now - 0.0005)  # the next slot is due 0.5 ms from now
+        try:
+            due = st.lag.due()
+            loop.now = due + 0.001  # on time: more than 8 ms left, the alarm will say if it stops
+            self.assertGreater(self.agent._heartbeat_grace(), 0.008)
+            loop.now = due + 0.006  # late: 4 ms left
+            self.assertAlmostEqual(self.agent._heartbeat_grace(), 0.004, places=6)
+            loop.now = due + 0.012  # a stall: the agent's thread takes the snapshots
+            self.assertEqual(self.agent._heartbeat_grace(), 0.0)
+        finally:
+            st.running, st.beat_fd, st.alarm = False, None, None
+
     def test_snapshots_go_on_during_a_stall_and_after_the_loop_stops(self):
         # The agent's thread takes the snapshots no heartbeat takes: while the loop is stalled (its
         # alarm woke the thread) and when no loop runs.
@@ -321,6 +346,7 @@ class AgentInProcessTests(unittest.TestCase):
         # Two threads may take snapshots now (a loop's heartbeat, the agent's thread); the one at exit
         # must not run inside another (both would pop the same windows and events).
         held = threading.Event()
+        self.agent.sample_at = time.monotonic() + 3600  # no snapshot of the agent's thread meanwhile
 
         def taking():
             with self.agent.sample_lock:
