@@ -236,8 +236,8 @@ def main():
                 "%-10s plain %.3f s (%.3f-%.3f)  agent %.3f s (%.3f-%.3f)  ratio %.3f (paired %.3f, in-process %.3f)  %s"
                 % (name, mp, min(plain), max(plain), ma, min(agent), max(agent), ratio, paired, inproc,
                    "within" if ok else "over", )
-                + " (in-process: %g stalls a run, %.0f %% of snapshots by the agent's thread)" % (stalls, thread_share * 100)
                 + " the %d %% budget (load %.1f-%.1f)" % (round(args.budget * 100), load[0], load[1])
+                + "; in-process %g stalls a run, %.0f %% of snapshots by the agent's thread" % (stalls, thread_share * 100)
             )
     if not args.json:
         print("budget: %d within, %d over" % (passed, failed))
