@@ -1,6 +1,7 @@
 """The agent's overhead: two asyncio programs with and without qvtop's agent, interleaved rounds.
 
     python3 python/bench/overhead.py [--rounds 15]
+    python3 python/bench/overhead.py --parts [--rounds 11]   # what each part of the agent costs
 
 Programs (each times its own work, CPU time of the whole process by default or wall time with --wall,
 so interpreter start-up is not counted):
@@ -31,6 +32,9 @@ Two things keep the comparison about the agent:
   snapshots its thread took (`inproc_thread_snapshots`: none while a loop's heartbeat beats on time;
   each one is a wake-up that takes the GIL from the program). On a quiet machine both are ≈ 0; a
   figure taken with many stalls measures the agent watching a descheduled program.
+- "--parts": in one process, plain beside the agent whole and with one part switched off at a time
+  (its thread, the heartbeat with the alarms, the windows, the census), each arm's paired median
+  ratio to plain: what each part costs is the whole's ratio minus that arm's.
 """
 
 import argparse
@@ -174,6 +178,71 @@ def inprocess_driver(name, rounds):
     print(json.dumps({"pairs": pairs, "stats": stats}))
 
 
+#: ``--parts``: the agent with one part switched off (by patching it, for this process only).
+PARTS = ("all", "no thread", "no heartbeat or alarms", "no windows", "no census")
+
+
+def parts_driver(name, rounds):
+    """In this process: ``name`` plain and under the agent with each of PARTS, ``rounds`` rounds of
+    every arm (order reversed every round) after a warm-up of each; prints each arm's paired median
+    ratio to plain and how many stalls its runs saw."""
+    import contextlib
+    import io
+
+    sys.path.insert(0, PYTHON_DIR)
+    import qvtop_agent
+
+    agent_type = qvtop_agent.Agent
+    census = qvtop_agent.task_census
+    kept = {n: getattr(agent_type, n) for n in ("run", "_arm", "_open_alarm", "open_window")}
+    code = compile(textwrap.dedent(PROGRAMS[name]), name, "exec")
+    fd = os.open(os.devnull, os.O_WRONLY)
+
+    def switch(part):
+        for n, f in kept.items():
+            setattr(agent_type, n, f)
+        qvtop_agent.task_census = census
+        if part == "no thread":
+            agent_type.run = lambda self: None  # started and gone at once: no watchdog, no snapshots
+        elif part == "no heartbeat or alarms":
+            agent_type._arm = lambda self, loop, st: None
+            agent_type._open_alarm = lambda self, st: None
+        elif part == "no windows":
+            agent_type.open_window = lambda self, st: None
+        elif part == "no census":
+            zero = dict.fromkeys(qvtop_agent.TASK_STATES + ("total",), 0)
+            qvtop_agent.task_census = lambda loop: (dict(zero), None)
+
+    def once(part):
+        out, stalls = [], 0
+        if part is not None:
+            switch(part)
+            agent = qvtop_agent.install(fd=fd)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                exec(code, {"__name__": "__main__", "print": lambda *a: out.append(a)})
+            if part is not None:
+                stalls = sum(st.slow for st in agent.loops)
+        finally:
+            if part is not None:
+                qvtop_agent.uninstall()
+                switch("all")
+        return float(out[-1][1] if MEASURE == "cpu" else out[-1][0]), stalls
+
+    arms = (None,) + PARTS
+    for a in arms:
+        once(a)
+    got = {a: [] for a in arms}
+    for r in range(rounds):
+        for a in arms if r % 2 == 0 else arms[::-1]:
+            got[a].append(once(a))
+    for part in PARTS:
+        ratio = statistics.median(t / p[0] for (t, _), p in zip(got[part], got[None]))
+        stalls = statistics.median(n for _, n in got[part])
+        print("%-10s %-24s in-process paired %+.1f %%  (%g stalls a run, load %.1f)"
+              % (name, part, (ratio - 1) * 100, stalls, os.getloadavg()[0]))
+
+
 def inprocess(name, rounds, pin):
     env = base_env(pin)
     argv = [sys.executable, os.path.abspath(__file__), "--inprocess-driver", name, "--rounds", str(rounds)]
@@ -197,11 +266,22 @@ def main():
     ap.add_argument("--json", action="store_true", help="one JSON object per program instead of the table")
     ap.add_argument("--no-pin-malloc", action="store_true", help="leave glibc's malloc thresholds dynamic")
     ap.add_argument("--inprocess-driver", metavar="PROGRAM", help=argparse.SUPPRESS)
+    ap.add_argument("--parts-driver", metavar="PROGRAM", help=argparse.SUPPRESS)
+    ap.add_argument("--parts", action="store_true",
+                    help="in-process only: the agent with each part switched off, beside plain")
     args = ap.parse_args()
     global MEASURE
     MEASURE = "wall" if args.wall else "cpu"
     if args.inprocess_driver:
         inprocess_driver(args.inprocess_driver, args.rounds)
+        return 0
+    if args.parts:
+        for name in PROGRAMS:
+            argv = [sys.executable, os.path.abspath(__file__), "--parts-driver", name, "--rounds", str(args.rounds)]
+            subprocess.run(argv + (["--wall"] if args.wall else []), env=base_env(not args.no_pin_malloc), check=True)
+        return 0
+    if args.parts_driver:
+        parts_driver(args.parts_driver, args.rounds)
         return 0
     pin = not args.no_pin_malloc
     passed = failed = 0
