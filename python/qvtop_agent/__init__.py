@@ -1113,13 +1113,17 @@ class Agent:
             if now < self.sample_at or self.stop_flag.is_set():
                 return
             self.sample_at = max(self.sample_at + self.period, now)  # late: no burst of samples
-            if self.parent_pid is not None and os.getppid() != self.parent_pid:
-                if os.getpgrp() == os.getpid():
-                    os.killpg(os.getpgrp(), signal.SIGTERM)
-                self.parent_pid = None
+            # Never raises: on a loop thread an exception would reach the program's loop.
+            self._guarded(self._check_parent)
             self._guarded(lambda: self.emit(self.sample()))
         finally:
             self.sample_lock.release()
+
+    def _check_parent(self):
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            self.parent_pid = None
+            if os.getpgrp() == os.getpid():
+                os.killpg(os.getpgrp(), signal.SIGTERM)
 
     def final_sample(self):
         """The program's last snapshot (at exit, on the thread that exits), not due or not: after one
