@@ -10,7 +10,10 @@
 // of the medians, in percent; the budget is 3 %. The detail adds the median of the rounds' own ratios
 // (`paired`, which cancels a load that drifts during the bench), the median ratio of as many pairs run
 // in one process with the agent installed and uninstalled around each run (`inprocess`: no start-up,
-// one heap, the steadiest of the three on a loaded machine) and the load average before and after.
+// one heap, the steadiest of the three on a loaded machine), with how quiet those runs were for the
+// agent (`inprocess_stalls`: median stalls it saw per run, a loop thread descheduled for 10 ms is one;
+// `inprocess_thread_snapshots`: the share of snapshots its thread took, each a wake-up that takes the
+// GIL; both ≈ 0 on a quiet machine) and the load average before and after.
 
 import Foundation
 import Workloads
@@ -38,6 +41,10 @@ enum PythonBenchmarks {
                 else { return nil }
                 let paired = (obj["paired_ratio"] as? Double).map { String(format: "%+.1f%%", ($0 - 1) * 100) }
                 let inprocess = (obj["inproc_paired"] as? Double).map { String(format: "%+.1f%%", ($0 - 1) * 100) }
+                let stalls = (obj["inproc_stalls"] as? Double).map { String(format: "%g", $0) }
+                let threadShare = (obj["inproc_thread_snapshots"] as? Double).map {
+                    String(format: "%.0f%%", $0 * 100)
+                }
                 let load = (obj["load"] as? [Double]).map {
                     $0.map { String(format: "%.1f", $0) }.joined(separator: "-")
                 }
@@ -48,6 +55,7 @@ enum PythonBenchmarks {
                         "rounds": "\(rounds)", "budget": "3%", "measure": "cpu",
                         "paired": paired ?? "n/a", "load": load ?? "n/a",
                         "inprocess": inprocess ?? "n/a",
+                        "inprocess_stalls": stalls ?? "n/a", "inprocess_thread_snapshots": threadShare ?? "n/a",
                         "malloc": (obj["malloc_pinned"] as? Bool).map { $0 ? "pinned" : "dynamic" } ?? "n/a",
                     ])
             }

@@ -1,6 +1,7 @@
 """The agent's overhead: two asyncio programs with and without qvtop's agent, interleaved rounds.
 
     python3 python/bench/overhead.py [--rounds 15]
+    python3 python/bench/overhead.py --parts [--rounds 11]   # what each part of the agent costs
 
 Programs (each times its own work, CPU time of the whole process by default or wall time with --wall,
 so interpreter start-up is not counted):
@@ -26,6 +27,14 @@ Two things keep the comparison about the agent:
   installed (install, run, uninstall) and without, and the median of those pairs' ratios is given
   (`inproc_paired`): no process start-up, one heap, neighbouring runs; steadier than separate
   processes on a loaded machine. It has the agent's every running part, but not its effect on start-up.
+  With it, how quiet the runs were for the agent: the median count of stalls it saw per run
+  (`inproc_stalls`: a loop thread the machine descheduled for 10 ms is one) and the share of
+  snapshots its thread took (`inproc_thread_snapshots`: none while a loop's heartbeat beats on time;
+  each one is a wake-up that takes the GIL from the program). On a quiet machine both are ≈ 0; a
+  figure taken with many stalls measures the agent watching a descheduled program.
+- "--parts": in one process, plain beside the agent whole and with one part switched off at a time
+  (its thread, the heartbeat with the alarms, the windows, the census), each arm's paired median
+  ratio to plain: what each part costs is the whole's ratio minus that arm's.
 """
 
 import argparse
@@ -125,6 +134,7 @@ def inprocess_driver(name, rounds):
     after one warm-up pair; prints the JSON list of [plain, agent] CPU times."""
     import contextlib
     import io
+    import threading
 
     sys.path.insert(0, PYTHON_DIR)
     import qvtop_agent
@@ -135,22 +145,102 @@ def inprocess_driver(name, rounds):
     def once(with_agent):
         out = []
         if with_agent:
-            qvtop_agent.install(fd=fd)
+            agent = qvtop_agent.install(fd=fd)
+            take, by_thread = agent.take_sample, []
+
+            def counting(now):
+                before = agent.sequence
+                take(now)
+                if agent.sequence != before and threading.current_thread() is agent.thread:
+                    by_thread.append(now)
+
+            agent.take_sample = counting
         try:
             with contextlib.redirect_stderr(io.StringIO()):  # the echo server's cancelled task at exit
                 exec(code, {"__name__": "__main__", "print": lambda *a: out.append(a)})
+            if with_agent:
+                # How quiet the run was for the agent: stalls it saw (a loop thread the machine
+                # descheduled for 10 ms is one), and the snapshots its thread had to take (none while
+                # a loop's heartbeat beats on time).
+                stats.append([sum(st.slow for st in agent.loops), len(by_thread), agent.sequence])
         finally:
             if with_agent:
                 qvtop_agent.uninstall()
         return float(out[-1][1] if MEASURE == "cpu" else out[-1][0])
 
-    pairs = []
+    pairs, stats = [], []
     once(False), once(True)
+    del stats[:]
     for r in range(rounds):
         order = (False, True) if r % 2 == 0 else (True, False)
         got = {w: once(w) for w in order}
         pairs.append([got[False], got[True]])
-    print(json.dumps(pairs))
+    print(json.dumps({"pairs": pairs, "stats": stats}))
+
+
+#: ``--parts``: the agent with one part switched off (by patching it, for this process only).
+PARTS = ("all", "no thread", "no heartbeat or alarms", "no windows", "no census")
+
+
+def parts_driver(name, rounds):
+    """In this process: ``name`` plain and under the agent with each of PARTS, ``rounds`` rounds of
+    every arm (order reversed every round) after a warm-up of each; prints each arm's paired median
+    ratio to plain and how many stalls its runs saw."""
+    import contextlib
+    import io
+
+    sys.path.insert(0, PYTHON_DIR)
+    import qvtop_agent
+
+    agent_type = qvtop_agent.Agent
+    census = qvtop_agent.task_census
+    kept = {n: getattr(agent_type, n) for n in ("run", "_arm", "_open_alarm", "open_window")}
+    code = compile(textwrap.dedent(PROGRAMS[name]), name, "exec")
+    fd = os.open(os.devnull, os.O_WRONLY)
+
+    def switch(part):
+        for n, f in kept.items():
+            setattr(agent_type, n, f)
+        qvtop_agent.task_census = census
+        if part == "no thread":
+            agent_type.run = lambda self: None  # started and gone at once: no watchdog, no snapshots
+        elif part == "no heartbeat or alarms":
+            agent_type._arm = lambda self, loop, st: None
+            agent_type._open_alarm = lambda self, st: None
+        elif part == "no windows":
+            agent_type.open_window = lambda self, st: None
+        elif part == "no census":
+            zero = dict.fromkeys(qvtop_agent.TASK_STATES + ("total",), 0)
+            qvtop_agent.task_census = lambda loop: (dict(zero), None)
+
+    def once(part):
+        out, stalls = [], 0
+        if part is not None:
+            switch(part)
+            agent = qvtop_agent.install(fd=fd)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                exec(code, {"__name__": "__main__", "print": lambda *a: out.append(a)})
+            if part is not None:
+                stalls = sum(st.slow for st in agent.loops)
+        finally:
+            if part is not None:
+                qvtop_agent.uninstall()
+                switch("all")
+        return float(out[-1][1] if MEASURE == "cpu" else out[-1][0]), stalls
+
+    arms = (None,) + PARTS
+    for a in arms:
+        once(a)
+    got = {a: [] for a in arms}
+    for r in range(rounds):
+        for a in arms if r % 2 == 0 else arms[::-1]:
+            got[a].append(once(a))
+    for part in PARTS:
+        ratio = statistics.median(t / p[0] for (t, _), p in zip(got[part], got[None]))
+        stalls = statistics.median(n for _, n in got[part])
+        print("%-10s %-24s in-process paired %+.1f %%  (%g stalls a run, load %.1f)"
+              % (name, part, (ratio - 1) * 100, stalls, os.getloadavg()[0]))
 
 
 def inprocess(name, rounds, pin):
@@ -159,8 +249,13 @@ def inprocess(name, rounds, pin):
     if MEASURE == "wall":
         argv.append("--wall")
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
-    pairs = json.loads(out.stdout.strip().splitlines()[-1])
-    return statistics.median(a / p for p, a in pairs)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    stats = got["stats"]
+    return (
+        statistics.median(a / p for p, a in got["pairs"]),
+        statistics.median(s[0] for s in stats),
+        sum(s[1] for s in stats) / max(1, sum(s[2] for s in stats)),
+    )
 
 
 def main():
@@ -171,11 +266,22 @@ def main():
     ap.add_argument("--json", action="store_true", help="one JSON object per program instead of the table")
     ap.add_argument("--no-pin-malloc", action="store_true", help="leave glibc's malloc thresholds dynamic")
     ap.add_argument("--inprocess-driver", metavar="PROGRAM", help=argparse.SUPPRESS)
+    ap.add_argument("--parts-driver", metavar="PROGRAM", help=argparse.SUPPRESS)
+    ap.add_argument("--parts", action="store_true",
+                    help="in-process only: the agent with each part switched off, beside plain")
     args = ap.parse_args()
     global MEASURE
     MEASURE = "wall" if args.wall else "cpu"
     if args.inprocess_driver:
         inprocess_driver(args.inprocess_driver, args.rounds)
+        return 0
+    if args.parts:
+        for name in PROGRAMS:
+            argv = [sys.executable, os.path.abspath(__file__), "--parts-driver", name, "--rounds", str(args.rounds)]
+            subprocess.run(argv + (["--wall"] if args.wall else []), env=base_env(not args.no_pin_malloc), check=True)
+        return 0
+    if args.parts_driver:
+        parts_driver(args.parts_driver, args.rounds)
         return 0
     pin = not args.no_pin_malloc
     passed = failed = 0
@@ -194,7 +300,7 @@ def main():
             mp, ma = statistics.median(plain), statistics.median(agent)
             ratio = ma / mp
             paired = statistics.median(a / p for a, p in zip(agent, plain))
-            inproc = inprocess(name, args.rounds, pin)
+            inproc, stalls, thread_share = inprocess(name, args.rounds, pin)
             load = [round(load0, 2), round(os.getloadavg()[0], 2)]
             ok = ratio <= 1 + args.budget
             passed += ok
@@ -203,13 +309,15 @@ def main():
                 print(json.dumps({"program": name, "rounds": args.rounds, "plain_s": mp, "agent_s": ma,
                                   "ratio": ratio, "paired_ratio": paired, "load": load, "measure": MEASURE, "plain_range": [min(plain), max(plain)],
                                   "agent_range": [min(agent), max(agent)], "budget": args.budget,
-                                  "inproc_paired": inproc, "malloc_pinned": pin}))
+                                  "inproc_paired": inproc, "inproc_stalls": stalls,
+                                  "inproc_thread_snapshots": thread_share, "malloc_pinned": pin}))
                 continue
             print(
                 "%-10s plain %.3f s (%.3f-%.3f)  agent %.3f s (%.3f-%.3f)  ratio %.3f (paired %.3f, in-process %.3f)  %s"
                 % (name, mp, min(plain), max(plain), ma, min(agent), max(agent), ratio, paired, inproc,
                    "within" if ok else "over", )
                 + " the %d %% budget (load %.1f-%.1f)" % (round(args.budget * 100), load[0], load[1])
+                + "; in-process %g stalls a run, %.0f %% of snapshots by the agent's thread" % (stalls, thread_share * 100)
             )
     if not args.json:
         print("budget: %d within, %d over" % (passed, failed))

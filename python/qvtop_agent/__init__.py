@@ -7,7 +7,8 @@ pipe's write end in ``QVTOP_AGENT_FD``. ``install()`` runs before the user's scr
 event loop the program starts is seen, and nothing the program can observe changes: the agent
 adds per running loop a heartbeat (on Linux a timerfd its selector watches, else a timer) and a
 watchdog alarm (a timerfd, Linux), one instance attribute on its selector that calls the original,
-a ``gc.callbacks`` entry and one daemon thread (``qvtop-agent``: sampler and watchdog).
+a ``gc.callbacks`` entry and one daemon thread (``qvtop-agent``: the watchdog, and the snapshots
+no heartbeat takes).
 
 What is measured, and how (docs/python-agent.md has the stream format and every field):
 
@@ -25,7 +26,7 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   windows jobs advance at the windows' rate. Rejected: the hook on every iteration, which cost as
   much as the poll itself (~3 % of a callback-heavy program; docs/performance.md).
 - Ready queue (``loop._ready``), timers (``loop._scheduled``, minus a timer heartbeat): read by the
-  agent's thread; ``None`` (n/a) where a loop has no such attribute (uvloop).
+  snapshot's taker; ``None`` (n/a) where a loop has no such attribute (uvloop).
 - Tasks by state and by what they await: ``asyncio.all_tasks(loop)``; each waiting task's
   coroutine chain (``cr_await``) is walked to the innermost asyncio frame (sleep, socket, lock,
   queue, to_thread; anything else is a future).
@@ -47,7 +48,13 @@ Rejected: wrapping every callback (``Handle._run``) to time it — exact, but it
 of the program; ``sys.setprofile`` — slower still; asyncio debug mode — it changes the program
 (logging, slow-callback warnings, coroutine origin tracking).
 
-Threads: the agent's thread reads loop state that the loop thread writes; under the GIL each read of
+Snapshots: one every 1/rate s, taken by the first timerfd heartbeat of an asyncio loop after it is
+due (on that loop's thread, between two callbacks) while one beats on time, else by the agent's
+thread (no loop running, every loop stalled, loops without that heartbeat): a healthy program's
+GIL is never taken by the agent's thread (``Agent.run``). ``sample_lock`` makes one snapshot at a
+time; "the snapshot's taker" below is whichever thread holds it.
+
+Threads: the snapshot's taker reads loop state that the loop thread writes; under the GIL each read of
 a Python object is atomic, and each figure is read once per sample (a sample may mix two iterations,
 never a torn value). ``LoopState`` fields are written by the loop thread only, except
 ``culprit`` and ``culprit_time`` (agent's thread only, read by the loop thread's heartbeat).
@@ -286,7 +293,7 @@ def await_kind(task):
     return kind
 
 
-_NOT_CAUGHT = "(not caught: the watchdog thread did not run during the stall)"
+_NOT_CAUGHT = "(not caught: the agent's thread did not run during the stall)"
 
 TASK_STATES = ("running", "ready", "sleep", "socket", "future", "lock", "queue", "to_thread")
 
@@ -361,6 +368,12 @@ class _Alarms:
         self.epoll = epoll  # created before the program runs (gevent's patch removes select.epoll)
         self.stop_r, self.stop_w = os.pipe()  # uninstall wakes the agent's thread through it
         epoll.register(self.stop_r, 1)  # EPOLLIN
+        # A loop that stops wakes the agent's thread through this one (it may have been sleeping
+        # without a timeout while that loop's heartbeat took the snapshots, ``Agent.run``).
+        self.poke_r, self.poke_w = os.pipe()
+        os.set_blocking(self.poke_r, False)
+        os.set_blocking(self.poke_w, False)
+        epoll.register(self.poke_r, 1)
         self.watch_spec = self.spec(spec_type())
 
     def spec(self, itimerspec):
@@ -414,22 +427,36 @@ class _Alarms:
         os.close(alarm[0])
 
     def wait(self, timeout):
-        """The agent's thread: sleeps (GIL released) until an alarm fires, ``stop`` is called or
-        ``timeout`` s have passed. The descriptors of the alarms that fired; None once stopped."""
-        fired = set(fd for fd, _ in self.epoll.poll(timeout))
+        """The agent's thread: sleeps (GIL released) until an alarm fires, ``stop`` or ``poke`` is
+        called or ``timeout`` s (None: no timeout) have passed. The descriptors of the alarms that
+        fired; None once stopped."""
+        fired = set(fd for fd, _ in self.epoll.poll(-1 if timeout is None else timeout))
+        if self.poke_r in fired:
+            fired.discard(self.poke_r)
+            try:
+                os.read(self.poke_r, 64)
+            except OSError:
+                pass
         return None if self.stop_r in fired else fired
 
     def stop(self):
         os.write(self.stop_w, b"x")
 
+    def poke(self):
+        """Any thread: the agent's thread wakes up and looks again (a full pipe is already a poke)."""
+        try:
+            os.write(self.poke_w, b"x")
+        except OSError:
+            pass
+
     def shut(self):
-        for fd in (self.stop_r, self.stop_w):
+        for fd in (self.stop_r, self.stop_w, self.poke_r, self.poke_w):
             os.close(fd)
         self.epoll.close()
 
 
 class LoopState:
-    """One loop the program runs. Written by its loop thread; read by the agent's thread."""
+    """One loop the program runs. Written by its loop thread; read by the agent's thread and the snapshot's taker."""
 
     def __init__(self, loop, loop_id):
         self.loop_ref = weakref.ref(loop)
@@ -443,8 +470,8 @@ class LoopState:
         self.hooked = False  # the window hook is built (the loop has asyncio's selector and queues)
         self.select_hook = None  # the shadowing ``select`` (opened as an instance attribute per window)
         self.selector = None
-        # the open measurement window (loop thread, inside the hook; opened by the agent's thread)
-        self.window_open = False  # set by the agent's thread, cleared by the loop thread when closed
+        # the open measurement window (loop thread, inside the hook; opened by the snapshot's taker)
+        self.window_open = False  # set by the snapshot's taker, cleared by the loop thread when closed
         self.window_end = 0  # ns: the first poll after this closes the window
         self.win_start = 0  # ns: the window's first poll (0 = not reached yet)
         self.last_exit = 0  # ns: the last poll's return
@@ -453,15 +480,16 @@ class LoopState:
         self.win_polls = 0  # polls measured in the window
         self.win_beats = 0  # heartbeat count at the window's first poll (the beats are not jobs)
         self.ready_peak = 0
-        # closed windows (loop thread appends, agent's thread pops): (end ns, busy ns, span ns, jobs)
+        # closed windows (loop thread appends, the snapshot's taker pops): (end ns, busy ns, span ns, jobs)
         self.windows = collections.deque(maxlen=64)
         self.run_start_ns = 0
         self.slow = 0
         self.alarm = None  # the watchdog's alarm of this loop (_Alarms.open), opened and closed by the loop thread
         self.alarm_push_at = 0.0  # loop clock: the heartbeat pushes the alarm ahead at its first beat from then on
         self.beat_fd = None  # the heartbeat's periodic timerfd, watched by the loop's selector (loop thread)
-        # agent's thread
+        # the agent's thread (the watchdog)
         self.culprit = None
+        # the snapshot's taker (Agent.take_sample; a loop thread or the agent's thread)
         self.jobs = 0  # jobs estimated from the windows (see Agent.sample)
         self.jobs_at = 0  # ns: when ``jobs`` was last advanced
         self.recent_windows = collections.deque()  # windows of the last BUSY_WINDOW_S
@@ -546,6 +574,11 @@ class Agent:
         self._orig_submit = None
         self._buffer = b""
         self.emit_lock = threading.Lock()  # the agent's thread and a loop thread (errors) both emit
+        self.period = 1.0 / rate_hz
+        #: time.monotonic s: when the next snapshot is due. Written by whichever thread takes it
+        #: (``take_sample``, under ``sample_lock``); read by the heartbeats and the agent's thread.
+        self.sample_at = time.monotonic() + self.period
+        self.sample_lock = threading.Lock()  # one snapshot at a time (never waited for: acquire(False))
         self.alarms = _Alarms.load()  # None: the periodic watchdog
 
     # -- time ----------------------------------------------------------------------------
@@ -623,6 +656,8 @@ class Agent:
                     st.handle = None
                 self._close_beat(loop, st)
                 self._close_alarm(st)
+                if self.alarms is not None:
+                    self.alarms.poke()  # its heartbeat took the snapshots: the agent's thread takes over
                 if st.hooked:
                     st.selector.__dict__.pop("select", None)
                     st.window_open = False
@@ -653,6 +688,7 @@ class Agent:
             except OSError:
                 beat_fd = None
         read = os.read
+        agent = self
 
         def beat():
             if beat_fd is not None:
@@ -670,6 +706,9 @@ class Agent:
             if now >= st.alarm_push_at and st.alarm is not None:
                 push(st.alarm, ALARM_S)
                 st.alarm_push_at = now + ALARM_PUSH_S
+            if beat_fd is not None and now >= agent.sample_at:
+                # loop.time() is time.monotonic() here (the timerfd beat's condition in ``_arm``).
+                agent.take_sample(now)
             if beat_fd is None and st.running and not loop.is_closed():
                 h = st.handle
                 if sched is not None and h is not None and not h._cancelled and not h._scheduled:
@@ -714,7 +753,7 @@ class Agent:
             self.alarms.close(alarm)
 
     def _hook_iteration(self, loop, st):
-        """Builds the window hook: a shadowing ``loop._selector.select`` that the agent's thread opens
+        """Builds the window hook: a shadowing ``loop._selector.select`` that the snapshot's taker opens
         for one window per snapshot (``open_window``) and that closes itself at its first poll after
         ``WINDOW_S`` and ``WINDOW_POLLS`` polls. Inside a window, time outside the poll is busy, and right after each poll the
         ready queue plus the I/O events it returned plus the timers already due are that iteration's
@@ -766,7 +805,7 @@ class Agent:
         st.hooked = True
 
     def open_window(self, st):
-        """Sampler thread: opens one measurement window on ``st``'s loop unless one is open. The
+        """The snapshot's taker: opens one measurement window on ``st``'s loop unless one is open. The
         window's fields are reset before the hook is installed, and the loop thread clears
         ``window_open`` only after it removed the hook, so the two never overlap (each step is
         atomic under the GIL)."""
@@ -854,7 +893,7 @@ class Agent:
 
     # -- executor ------------------------------------------------------------------------------
     def pool_snapshot(self, loop):
-        """The default executor of ``loop`` (agent's thread). The threads' stacks are read only when
+        """The default executor of ``loop`` (the snapshot's taker). The threads' stacks are read only when
         the executor has threads: ``sys._current_frames()`` builds a frame object per thread."""
         ex = getattr(loop, "_default_executor", None)
         if ex is None or not isinstance(ex, concurrent.futures.ThreadPoolExecutor):
@@ -942,7 +981,7 @@ class Agent:
 
     def _window_figures(self, st, now):
         """Busy share and ready peak of ``st``'s loop from its measurement windows of the last
-        ``BUSY_WINDOW_S``, and its jobs advanced at the windows' rate (agent's thread). (None, None)
+        ``BUSY_WINDOW_S``, and its jobs advanced at the windows' rate (the snapshot's taker). (None, None)
         for a loop without the hook (uvloop) or before its first window closed; while a window is
         held open by a stall, that window so far (its busy share rises with the stall)."""
         if not st.hooked and not st.jobs_at:
@@ -1063,39 +1102,96 @@ class Agent:
             "dropped_lines": self.dropped_lines,
         }
 
-    def run(self):
-        """The agent's thread: a snapshot line every 1/rate s, and between them the watchdog, woken
-        when an alarm fires (or, without alarms, every WATCHDOG_S). One thread, not a sampler and a
-        watchdog: each thread of the program's process costs it even while blocked (≈ 1 % of the
-        callback program's CPU, docs/performance.md). A stall whose alarm fires while a sample is
-        being taken is looked at when the sample is done (a sample takes ≈ 0.2 ms; the GIL wait that
-        a stall holding it imposes is the same for any thread)."""
-        period = 1.0 / self.rate_hz
-        alarms = self.alarms
-        next_sample = time.monotonic() + period
-        while not self.stop_flag.is_set():
-            wait = next_sample - time.monotonic()
-            if wait > 0:
-                if alarms is not None:
-                    fired = alarms.wait(wait)
-                    if fired is None:
-                        return
-                else:
-                    # time.sleep, not Event.wait: one GIL release and re-acquire per wake-up (Event.wait
-                    # runs a Condition's Python code and takes its locks on every wake-up).
-                    _sleep(min(wait, WATCHDOG_S))
-                    fired = ()
-                if fired or alarms is None:
-                    self._guarded(self.watchdog, fired)
-                continue
-            next_sample = max(next_sample + period, time.monotonic())  # late: no burst of samples
-            if self.parent_pid is not None and os.getppid() != self.parent_pid:
-                # qvtop is gone (killed without a chance to end us): end the program's group, as
-                # qvtop would have, rather than leave an orphan. Only when it is its group's leader.
-                if os.getpgrp() == os.getpid():
-                    os.killpg(os.getpgrp(), signal.SIGTERM)
-                self.parent_pid = None
+    def take_sample(self, now):
+        """Either thread: the snapshot line, if it is due at ``now`` (time.monotonic s) and no other
+        thread is taking it. Also notices qvtop gone (killed without a chance to end us): then the
+        program's group is ended, as qvtop would have, rather than left an orphan (only when the
+        program leads its group)."""
+        if not self.sample_lock.acquire(False):
+            return
+        try:
+            if now < self.sample_at or self.stop_flag.is_set():
+                return
+            self.sample_at = max(self.sample_at + self.period, now)  # late: no burst of samples
+            # Never raises: on a loop thread an exception would reach the program's loop.
+            self._guarded(self._check_parent)
             self._guarded(lambda: self.emit(self.sample()))
+        finally:
+            self.sample_lock.release()
+
+    def _check_parent(self):
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            self.parent_pid = None
+            if os.getpgrp() == os.getpid():
+                os.killpg(os.getpgrp(), signal.SIGTERM)
+
+    def final_sample(self):
+        """The program's last snapshot (at exit, on the thread that exits), not due or not: after one
+        being taken by another thread (waited for up to 1 s), never at the same time."""
+        got = self.sample_lock.acquire(timeout=1.0)
+        try:
+            self._guarded(lambda: self.emit(self.sample()))
+        finally:
+            if got:
+                self.sample_lock.release()
+
+    def _heartbeat_grace(self):
+        """Agent's thread: how long a loop's heartbeat may still take the due snapshot — seconds until
+        the last of the running loops' timerfd heartbeats (with an alarm that fires if it stops) is
+        SLOW_MS overdue; 0 when none can (no such loop runs, or all are stalled that long). A loop
+        thread the machine deschedules for a few ms takes the snapshot itself when it runs again."""
+        grace = 0.0
+        for st in self.loops:
+            if st.running and st.beat_fd is not None and st.alarm is not None and st.lag is not None:
+                loop = st.loop_ref()
+                if loop is not None:
+                    left = SLOW_MS / 1000.0 - (loop.time() - st.lag.due())
+                    if left > grace:
+                        grace = left
+        return grace
+
+    def run(self):
+        """The agent's thread: the watchdog, woken when an alarm fires (or, without alarms, every
+        WATCHDOG_S), and the snapshots that no heartbeat takes. While an asyncio loop's timerfd
+        heartbeat beats on time, the first beat after a snapshot is due takes it on the loop thread
+        (``take_sample``) and this thread sleeps until an alarm fires or a loop stops: it takes no
+        GIL at all from a healthy program (each wake-up of a thread waits for the GIL, which the
+        loop thread hands over at its next release: ≈ 2 GIL hand-offs per snapshot, and the thread's
+        own scheduling, docs/performance.md). Snapshots while no loop runs, while every loop's
+        heartbeat is stalled (the alarm woke this thread: it then takes them on time, during the
+        stall), or for loops without the timerfd heartbeat (uvloop, gevent) are this thread's. A stall
+        is SLOW_MS here (``_heartbeat_grace``): a loop thread the machine deschedules for a few ms
+        takes the due snapshot itself when it runs again, a few ms late.
+        One thread, not a sampler and a watchdog: each thread of the program's process costs it even
+        while blocked (≈ 1 % of the callback program's CPU, docs/performance.md). A stall whose
+        alarm fires while a sample is being taken is looked at when the sample is done (a sample
+        takes ≈ 0.2 ms; the GIL wait that a stall holding it imposes is the same for any thread)."""
+        alarms = self.alarms
+        self.sample_at = time.monotonic() + self.period
+        while not self.stop_flag.is_set():
+            now = time.monotonic()
+            wait = self.sample_at - now
+            grace = self._heartbeat_grace() if alarms is not None else 0.0
+            if wait <= 0 and grace <= 0:
+                self.take_sample(now)
+                continue
+            if alarms is not None:
+                if grace > SLOW_MS / 1000.0 - OVERDUE_S:
+                    timeout = None  # a heartbeat beats on time; its alarm wakes this thread if it stops
+                elif grace > 0:
+                    timeout = max(wait, grace)  # a heartbeat is late: it may still come back in time
+                else:
+                    timeout = wait
+                fired = alarms.wait(timeout)
+                if fired is None:
+                    return
+            else:
+                # time.sleep, not Event.wait: one GIL release and re-acquire per wake-up (Event.wait
+                # runs a Condition's Python code and takes its locks on every wake-up).
+                _sleep(min(wait, WATCHDOG_S))
+                fired = ()
+            if fired or alarms is None:
+                self._guarded(self.watchdog, fired)
 
     def _guarded(self, fn, *args):
         try:

@@ -68,7 +68,7 @@ def main(argv):
     )
 
     def at_exit():
-        agent.emit(agent.sample())
+        agent.final_sample()
         agent.emit({"type": "exit", "t": agent.now_s(), "status": "exited"})
 
     atexit.register(at_exit)

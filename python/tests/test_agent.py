@@ -223,6 +223,23 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertIn("disk_read (test_agent.py:", slow[0]["name"])
         self.assertIn("in task disk", slow[0]["name"])
 
+    def test_a_stall_the_agents_thread_missed_says_so_naming_that_thread(self):
+        # The agent has one thread (qvtop-agent); when it did not look during a stall, the event says
+        # that this thread missed it (it once named a "watchdog thread" the agent no longer has).
+        self.agent.watchdog = lambda *fired: None
+
+        async def main():
+            await asyncio.sleep(0.01)
+            time.sleep(0.03)
+            await asyncio.sleep(0.01)
+
+        asyncio.run(main())
+        lines = _read_lines(self.r, lambda ls: False, timeout=0.2)  # the snapshots taken so far
+        events = [e for l in lines for e in l.get("events", [])] + list(self.agent.events)
+        slow = [e for e in events if e["kind"] == "slowCallback"]
+        self.assertTrue(slow, events)
+        self.assertEqual(slow[0]["name"], "(not caught: the agent's thread did not run during the stall)")
+
     def test_a_healthy_loop_does_not_wake_the_watchdog(self):
         # The watchdog wakes when a heartbeat is overdue, not on a period: a loop whose heartbeat runs
         # on time costs it no wake-up (each wake takes the GIL from the loop). A periodic 8 ms watchdog
@@ -246,6 +263,106 @@ class AgentInProcessTests(unittest.TestCase):
 
         asyncio.run(main())
         self.assertLess(len(wakes), 15, wakes)
+
+    def _count_samples_by_thread(self):
+        takers = []
+        take = self.agent.take_sample
+
+        def counting(now):
+            before = self.agent.sequence
+            take(now)
+            if self.agent.sequence != before:
+                takers.append((threading.get_ident(), time.monotonic()))
+
+        self.agent.take_sample = counting
+        return takers
+
+    def test_a_healthy_loops_heartbeat_takes_the_snapshots_and_the_agents_thread_sleeps(self):
+        # Each wake-up of the agent's thread takes the GIL from the program; while a loop's heartbeat
+        # beats on time, the beat due after a snapshot's time takes it on the loop thread.
+        if self.agent.alarms is None:
+            self.skipTest("no timerfd here: the agent's thread samples")
+        takers = self._count_samples_by_thread()
+
+        async def main():
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+            return threading.get_ident()
+
+        loop_thread = asyncio.run(main())
+        on_loop = [t for t, _ in takers if t == loop_thread]
+        # 20 Hz for 0.5 s: ≈ 10 snapshots. A loop thread that this loaded machine deschedules for
+        # 2 ms past a snapshot's time is a stalled loop for the agent: its thread takes that one.
+        self.assertGreaterEqual(len(on_loop), 3, takers)
+        self.assertGreaterEqual(len(on_loop), len(takers) / 3, takers)
+
+    def test_a_loop_late_by_less_than_a_stall_is_left_to_take_the_due_snapshot_itself(self):
+        # A loop thread busy or descheduled for a few ms is late, not stalled: the agent's thread
+        # leaves it the due snapshot (it takes it when it runs again) until it is SLOW_MS overdue,
+        # rather than take the GIL for it. _heartbeat_grace is that rule.
+        class ClockLoop:
+            now = 100.0
+
+            def time(self):
+                return self.now
+
+        loop = ClockLoop()
+        st = self.agent._state_for(loop)
+        st.running, st.beat_fd, st.alarm = True, -1, (-1, None)  # stand-ins: never used as descriptors
+        st.lag = _Lag(loop.now - 0.0005)  # the next slot is due 0.5 ms from now
+        try:
+            due = st.lag.due()
+            loop.now = due + 0.001  # on time: more than 8 ms left, the alarm will say if it stops
+            self.assertGreater(self.agent._heartbeat_grace(), 0.008)
+            loop.now = due + 0.006  # late: 4 ms left
+            self.assertAlmostEqual(self.agent._heartbeat_grace(), 0.004, places=6)
+            loop.now = due + 0.012  # a stall: the agent's thread takes the snapshots
+            self.assertEqual(self.agent._heartbeat_grace(), 0.0)
+        finally:
+            st.running, st.beat_fd, st.alarm = False, None, None
+
+    def test_snapshots_go_on_during_a_stall_and_after_the_loop_stops(self):
+        # The agent's thread takes the snapshots no heartbeat takes: while the loop is stalled (its
+        # alarm woke the thread) and when no loop runs.
+        takers = self._count_samples_by_thread()
+        span = {}
+
+        async def main():
+            await asyncio.sleep(0.05)
+            span["stall"] = time.monotonic()
+            time.sleep(0.3)  # 6 snapshot periods at 20 Hz
+            span["end"] = time.monotonic()
+
+        asyncio.run(main())
+        stopped = time.monotonic()
+        time.sleep(0.3)
+        during = [t for _, t in takers if span["stall"] < t < span["end"]]
+        after = [t for _, t in takers if t > stopped]
+        self.assertGreaterEqual(len(during), 3, takers)
+        self.assertGreaterEqual(len(after), 3, takers)
+
+    def test_the_exit_snapshot_waits_for_one_another_thread_is_taking(self):
+        # Two threads may take snapshots now (a loop's heartbeat, the agent's thread); the one at exit
+        # must not run inside another (both would pop the same windows and events).
+        held = threading.Event()
+        self.agent.sample_at = time.monotonic() + 3600  # no snapshot of the agent's thread meanwhile
+
+        def taking():
+            with self.agent.sample_lock:
+                held.set()
+                time.sleep(0.1)
+
+        other = threading.Thread(target=taking)
+        other.start()
+        held.wait(2)
+        before = self.agent.sequence
+        t0 = time.monotonic()
+        self.agent.final_sample()
+        waited = time.monotonic() - t0
+        other.join()
+        self.assertGreaterEqual(waited, 0.05)
+        self.assertEqual(self.agent.sequence, before + 1)
 
     def test_the_heartbeat_is_not_a_loop_timer_and_still_beats_on_the_grid(self):
         # A pending loop timer makes every poll that sleeps carry a timeout (+6 % on an echo program);
