@@ -249,16 +249,61 @@ final class PublishedCounters: @unchecked Sendable {
 }
 
 /// What `PublishedWorkerMetrics.current` holds: the running fiber's label (nil between fibers or for an unnamed
-/// one) and the last named one a reader has not yet taken. The carrier stores the immutable `TaskLabel` itself — a
-/// retain of one object per publication — where copying its two strings cost four retains and four releases of
-/// their buffers per run of a named fiber; readers make the strings under the lock.
+/// one) and the last named one a reader has not yet taken. The carrier stores the immutable `TaskLabel` itself —
+/// copying its two strings cost four retains and four releases of their buffers per run of a named fiber; readers
+/// make the strings under the lock — in one of two slots that `current` and `last` point into: a label already in a
+/// slot is only pointed at, so two named fibers taking turns on a worker (a channel ping-pong) publish with no
+/// reference counting at all (one field per name cost two retains and two releases per run there).
 struct PublishedFiberNames {
-    var currentLabel: TaskLabel?
-    var lastLabel: TaskLabel?
-    var current: (name: String, kind: String)? { currentLabel.map { ($0.name, $0.kind) } }
+    private var slot0: TaskLabel?
+    private var slot1: TaskLabel?
+    /// The slot of the running fiber's label, and of the last named one not yet taken (-1: none). A running named
+    /// fiber is always the last one too, so a new label goes into the slot `last` does not use.
+    private var currentSlot: Int8 = -1
+    private var lastSlot: Int8 = -1
+
+    /// The carrier, at the start of a run: `label` is the fiber's (nil: unnamed).
+    mutating func publish(running label: TaskLabel?) {
+        guard let label else {
+            currentSlot = -1
+            return
+        }
+        let i: Int8
+        if slot0 === label {
+            i = 0
+        } else if slot1 === label {
+            i = 1
+        } else if lastSlot == 0 {
+            slot1 = label
+            i = 1
+        } else {
+            slot0 = label
+            i = 0
+        }
+        currentSlot = i
+        lastSlot = i
+    }
+
+    private func label(_ i: Int8) -> TaskLabel? { i == 0 ? slot0 : i == 1 ? slot1 : nil }
+
+    var current: (name: String, kind: String)? { label(currentSlot).map { ($0.name, $0.kind) } }
     var last: (name: String, kind: String)? {
-        get { lastLabel.map { ($0.name, $0.kind) } }
-        set { lastLabel = newValue.map { TaskLabel(name: $0.name, kind: $0.kind) } }
+        get { label(lastSlot).map { ($0.name, $0.kind) } }
+        set {
+            guard let newValue else {
+                lastSlot = -1
+                return
+            }
+            // Not the current slot (a reader's value, not a running fiber's).
+            let label = TaskLabel(name: newValue.name, kind: newValue.kind)
+            if currentSlot == 0 {
+                slot1 = label
+                lastSlot = 1
+            } else {
+                slot0 = label
+                lastSlot = 0
+            }
+        }
     }
 }
 

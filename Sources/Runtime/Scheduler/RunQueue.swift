@@ -341,7 +341,7 @@ public struct StealQueue<Element: AnyObject>: Sendable {
 /// `tail.store` (the ARC optimizer sinks its own retains past atomics): a thief could steal, run and release
 /// the task first, freeing it under its spawner (the `spawn` benchmark's heap corruption, ~1 run in 40).
 @inline(__always)
-func retainedPointer<T: AnyObject>(_ object: T) -> UnsafeMutableRawPointer {
+@usableFromInline func retainedPointer<T: AnyObject>(_ object: T) -> UnsafeMutableRawPointer {
     // Unmanaged: the +1 taken here is owned by whoever receives the pointer (see the callers).
     qv_retain_object(Unmanaged.passUnretained(object).toOpaque())!
 }

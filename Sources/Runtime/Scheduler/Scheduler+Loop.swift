@@ -94,12 +94,8 @@ extension Scheduler {
         let named = t.label != nil
         if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
             // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
-            // The label object, not its strings (see PublishedFiberNames); stored only when it changes (a retain of the
-            // new and a release of the old each).
-            _ = w.published.current.withLockIfAvailable { names in
-                if names.currentLabel !== t.label { names.currentLabel = t.label }
-                if named && names.lastLabel !== t.label { names.lastLabel = t.label }
-            }
+            // The label object, not its strings, and stored only when neither slot holds it (see PublishedFiberNames).
+            _ = w.published.current.withLockIfAvailable { $0.publish(running: t.label) }
             w.publishedNamed = named
         }
         let finished = qv_fiber_resume(context) != 0

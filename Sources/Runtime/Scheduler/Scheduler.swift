@@ -436,19 +436,26 @@ public final class Scheduler: @unchecked Sendable {
     @inline(__always)
     private func enqueueLocal(_ task: FiberTask, carrier c: Carrier, worker w: Worker) {
         if c.runsFiber {
-            // Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this
-            // carrier as soon as the waker parks, while its data is still in cache (tokio's lifo_slot,
-            // Go's runnext). Not stealable; a displaced occupant goes to the queue, which wakes a worker.
-            sampleDelay(task, on: w)
-            putRunnext(task, on: w)
-            // Go's ready → wakep: an idle worker may come and take it after the slot's steal delay if this
-            // fiber keeps running. Two relaxed loads, no fence: a worker that goes idle right now is missed,
-            // and the fiber then runs when its waker parks, as it would anyway.
-            if idleCount.load(ordering: .relaxed) != 0 && nmspinning.load(ordering: .relaxed) == 0 {
-                wakeIdle()
-            }
+            putRunnextFromFiber(retainedPointer(task), on: w)
         } else {
             pushLocal(task, on: w)
+        }
+    }
+
+    /// Woken by a running fiber (a channel hand-over, a join): the LIFO slot, so it runs on this carrier as soon
+    /// as the waker parks, while its data is still in cache (tokio's lifo_slot, Go's runnext). A displaced
+    /// occupant goes to the queue, which wakes a worker. `task` is a +1 (`retainedPointer`) that the slot takes
+    /// over. Owner of `w`, with a fiber running on its carrier.
+    @inline(__always)
+    private func putRunnextFromFiber(_ task: UnsafeMutableRawPointer, on w: Worker) {
+        // Unmanaged: borrowed for the sampling; the +1 passed in keeps it alive.
+        Unmanaged<FiberTask>.fromOpaque(task)._withUnsafeGuaranteedRef { sampleDelay($0, on: w) }
+        if let prev = w.putRunnext(retained: task) { pushLocal(prev, on: w) }
+        // Go's ready → wakep: an idle worker may come and take it after the slot's steal delay if this
+        // fiber keeps running. Two relaxed loads, no fence: a worker that goes idle right now is missed,
+        // and the fiber then runs when its waker parks, as it would anyway.
+        if idleCount.load(ordering: .relaxed) != 0 && nmspinning.load(ordering: .relaxed) == 0 {
+            wakeIdle()
         }
     }
 
@@ -503,6 +510,41 @@ public final class Scheduler: @unchecked Sendable {
     @usableFromInline func wake(_ task: FiberTask) { wake(task, next: nil) }
 
     func wake(_ task: FiberTask, next: Worker?) {
+        guard Self.claimWake(task) else { return }
+        if let w = next {
+            w.counters.fiberWakes[task.parkReason.rawValue] &+= 1
+            putRunnext(task, on: w)
+        } else {
+            enqueueWoken(task)
+        }
+    }
+
+    /// `wake` for a task passed with a +1 (`retainedPointer`), which the wake takes over: a fiber waking it goes
+    /// into its worker's LIFO slot with that +1 as it is (no retain of its own), any other path releases it once
+    /// the task is enqueued or needs no enqueue. A channel's hand-over (PendingWake.fire). Any thread.
+    @usableFromInline func wake(retained task: UnsafeMutableRawPointer) {
+        // Unmanaged: borrowed while the +1 passed in is held.
+        let t = Unmanaged<FiberTask>.fromOpaque(task)
+        guard t._withUnsafeGuaranteedRef({ Self.claimWake($0) }) else {
+            t.release()  // Unmanaged: the +1 passed in; no enqueue needs it.
+            return
+        }
+        // Counted under the reason it parked for (see `wake`); read after the claim, as there.
+        let reason = t._withUnsafeGuaranteedRef { $0.parkReason }
+        let local: Bool? = withLocalWorker { c, w in
+            guard c.runsFiber else { return false }
+            w.counters.fiberWakes[reason.rawValue] &+= 1
+            putRunnextFromFiber(task, on: w)
+            return true
+        }
+        // Unmanaged: takes over the +1 (the other enqueues retain the task themselves).
+        if local != true { enqueueWoken(t.takeRetainedValue()) }
+    }
+
+    /// The wake's CAS (see the table above TaskState): true when it made the task runnable from parked, so the
+    /// caller must enqueue it; false when it left a permit or the task is done. Any thread.
+    @inline(__always)
+    static func claimWake(_ task: FiberTask) -> Bool {
         // relaxed: a first guess only; every decision below is validated by a CAS (see the table above TaskState:
         // a wake never acts on a load, or a stale value could drop it).
         var s = task.state.load(ordering: .relaxed)
@@ -513,30 +555,19 @@ public final class Scheduler: @unchecked Sendable {
             // runnable: queued, running, or switching off to park — the permit is for its next park (or for the
             // carrier's CAS after the switch, which counts the wake then; see the table above TaskState).
             case .runnable, .notified: desired = .notified
-            case .done: return  // final: nobody waits any more
+            case .done: return false  // final: nobody waits any more
             }
             let (exchanged, seen) = task.state.compareExchange(
                 expected: s, desired: desired.rawValue, ordering: .sequentiallyConsistent)
-            guard exchanged else {
-                s = seen
-                continue
-            }
-            if s == TaskState.parked.rawValue {
-                let reason = task.parkReason
-                if let w = next {
-                    w.counters.fiberWakes[reason.rawValue] &+= 1
-                    putRunnext(task, on: w)
-                } else {
-                    enqueueWoken(task, reason: reason)
-                }
-            }
-            return
+            if exchanged { return s == TaskState.parked.rawValue }
+            s = seen
         }
     }
 
     /// Counts the wake of `task` and makes it runnable, with one look-up of the calling carrier for both. Any
     /// thread.
-    private func enqueueWoken(_ task: FiberTask, reason: ParkReason) {
+    private func enqueueWoken(_ task: FiberTask) {
+        let reason = task.parkReason  // claimed: see `wake`
         let local: Void? = withLocalWorker { c, w in
             w.counters.fiberWakes[reason.rawValue] &+= 1
             enqueueLocal(task, carrier: c, worker: w)

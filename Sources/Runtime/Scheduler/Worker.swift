@@ -94,8 +94,12 @@ final class Worker: @unchecked Sendable {
     /// Puts `t` in the LIFO slot and returns the fiber it displaced. Owner. The non-optional form of
     /// `exchangeRunnext`: wrapping `t` in an Optional for `map` cost a retain and a release per wake.
     @inline(__always) func putRunnext(_ t: FiberTask) -> FiberTask? {
-        // Unmanaged, retainedPointer: as in exchangeRunnext.
-        let old = runnextBits.exchange(UInt(bitPattern: retainedPointer(t)), ordering: .acquiringAndReleasing)
+        putRunnext(retained: retainedPointer(t))  // retainedPointer: as in exchangeRunnext.
+    }
+
+    /// `putRunnext` of a task passed as a +1 (`retainedPointer`), which the slot takes over. Owner.
+    @inline(__always) func putRunnext(retained t: UnsafeMutableRawPointer) -> FiberTask? {
+        let old = runnextBits.exchange(UInt(bitPattern: t), ordering: .acquiringAndReleasing)
         return Self.take(old)
     }
 
