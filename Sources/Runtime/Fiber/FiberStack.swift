@@ -249,6 +249,31 @@ public final class StackPool: @unchecked Sendable {
         pthread_setspecific(cacheKey, Unmanaged.passRetained(c).toOpaque())
     }
 
+    /// The calling thread's cache of this pool, nil when it has none: for a carrier to keep (unretained: the key
+    /// holds it until `detachCarrierCache`, on this thread) and hand to `popCached` / `pushCached`, so a fiber
+    /// start and finish make no `pthread_getspecific` call and no size match.
+    func carrierCache() -> Unmanaged<CarrierCache>? {
+        pthread_getspecific(cacheKey).map { Unmanaged<CarrierCache>.fromOpaque($0) }
+    }
+
+    /// A stack from `cache` (the calling thread's own) when it holds one of `requested` bytes; nil when it is
+    /// empty or of another size (then `tryAcquire`, which refills it). No lock.
+    @inline(__always) func popCached(_ cache: CarrierCache, requested: Int) -> FiberStack? {
+        guard cache.requested == requested, let s = cache.stacks.popLast() else { return nil }
+        cache.inUseDelta += 1
+        cache.reusedDelta += 1
+        return s
+    }
+
+    /// Puts `stack` into `cache` (the calling thread's own) when it has room and the size matches; false
+    /// otherwise (then `release`, which flushes a full cache). No lock.
+    @inline(__always) func pushCached(_ stack: FiberStack, _ cache: CarrierCache) -> Bool {
+        guard stack.size == cache.size, cache.stacks.count < StackPool.carrierCacheCapacity else { return false }
+        cache.stacks.append(stack)
+        cache.inUseDelta -= 1
+        return true
+    }
+
     /// Returns the calling thread's cached stacks to the shared list and drops its cache.
     public func detachCarrierCache() {
         guard let p = pthread_getspecific(cacheKey) else { return }
@@ -377,10 +402,8 @@ public final class StackPool: @unchecked Sendable {
         let cached = withCarrierCache(
             matching: { $0.requested == requested || $0.size == FiberStack.roundedSize(requested) },
             { cache -> FiberStack? in
-                guard !cache.stacks.isEmpty || refill(cache), let s = cache.stacks.popLast() else { return nil }
-                cache.inUseDelta += 1
-                cache.reusedDelta += 1
-                return s
+                guard !cache.stacks.isEmpty || refill(cache) else { return nil }
+                return popCached(cache, requested: cache.requested)
             })
         if let cached { return cached }
         let size = FiberStack.roundedSize(requested)
@@ -441,9 +464,7 @@ public final class StackPool: @unchecked Sendable {
                 if cache.stacks.count >= StackPool.carrierCacheCapacity {
                     flush(cache, keeping: StackPool.carrierCacheCapacity - StackPool.carrierCacheBatch)
                 }
-                cache.stacks.append(stack)
-                cache.inUseDelta -= 1
-                return true
+                return pushCached(stack, cache)
             })
         if cached == true { return }
         locked { releaseLocked(stack) }

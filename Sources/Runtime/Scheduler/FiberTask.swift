@@ -82,7 +82,7 @@ class FiberTask: @unchecked Sendable {
     /// retained pointer to the newest `JoinWaiter` (a stack of waiters, each owning the next). Finishing is one
     /// exchange (no lock, one atomic read-modify-write per task); a joiner that must wait CAS-pushes a node
     /// unless the state is already done, so no joiner is left behind. Any thread.
-    let joinState = Atomic<UInt>(0)
+    @usableFromInline let joinState = Atomic<UInt>(0)
     /// The fiber's reusable waiter for channels, mutexes and semaphores (touched only by the fiber itself,
     /// on its own stack); dropped by `complete()`.
     @usableFromInline @exclusivity(unchecked) var waiter: Waiter?
@@ -95,7 +95,7 @@ class FiberTask: @unchecked Sendable {
     /// Why it is parked (for the counters of whoever wakes it). Written by the fiber before parking.
     @exclusivity(unchecked) var parkReason: ParkReason = .sleep
     /// Set once by `cancel()` before the join state is done: the task completed without its body returning.
-    let cancelledFlag = Atomic<Bool>(false)
+    @usableFromInline let cancelledFlag = Atomic<Bool>(false)
 
     /// The fiber's name ("" when unnamed).
     @usableFromInline var name: String { label?.name ?? "" }
@@ -103,11 +103,13 @@ class FiberTask: @unchecked Sendable {
     var kind: String { label?.kind ?? "" }
 
     /// `__shared`: the scheduler is only stored unowned, so the caller need not retain it for the call (a retain
-    /// and release of the scheduler per spawn, on a line other carriers read).
+    /// and release of the scheduler per spawn, on a line other carriers read). The label is made by the caller
+    /// (`TaskLabel.make`, inlined into `spawn`), so an unnamed spawn passes no strings: the test of two empty
+    /// string literals folds away at the call site.
     @usableFromInline
-    init(scheduler: __shared Scheduler, name: String, kind: String) {
+    init(scheduler: __shared Scheduler, label: consuming TaskLabel?) {
         self.scheduler = scheduler
-        self.label = name.isEmpty && kind.isEmpty ? nil : TaskLabel(name: name, kind: kind)
+        self.label = consume label
     }
 
     deinit {
@@ -115,8 +117,10 @@ class FiberTask: @unchecked Sendable {
         // on the stack again, but the scheduler (and its pool) may be gone by now, so only TSan's fiber is
         // released; the mapping is leaked, as the frames' references are. Shutdown's `cancel` is the normal way.
         if let s = stack { qv_fiber_discard(s.context) }
-        // Joiners of a task that never finished (same case): drop their nodes.
-        _ = Self.takeJoiners(joinState.load(ordering: .acquiring))  // acquiring: as isDone.
+        // Joiners of a task that never finished (same case): drop their nodes. Tested here, not only in
+        // takeJoiners: a finished task (every normal one) then makes no call and builds no array.
+        let bits = joinState.load(ordering: .acquiring)  // acquiring: as isDone.
+        if bits != 0 && bits != Self.joinDoneBits { _ = Self.takeJoiners(bits) }
     }
 
     /// The body; overridden by `ResultTask`. Runs on the fiber's stack.
@@ -132,7 +136,7 @@ class FiberTask: @unchecked Sendable {
     }
 
     /// `joinState` once the task is done (any real pointer is at least 16-byte aligned, so never 1).
-    static let joinDoneBits: UInt = 1
+    @inlinable static var joinDoneBits: UInt { 1 }
 
     /// The joiners of a join-state value taken out of `joinState`, newest first, taking over the stack's
     /// retain of every node (none for 0 or `joinDoneBits`).
@@ -212,7 +216,7 @@ class FiberTask: @unchecked Sendable {
     }
 
     /// True when the task was cancelled (see `cancel()`). Any thread.
-    @usableFromInline var isCancelled: Bool { cancelledFlag.load(ordering: .acquiring) }  // acquire: see cancel.
+    @inlinable final var isCancelled: Bool { cancelledFlag.load(ordering: .acquiring) }  // acquire: see cancel.
 
     /// Registers a joiner unless the task is already done. Any thread.
     final func addJoiner(_ j: Joiner) -> Bool {
@@ -287,7 +291,9 @@ class FiberTask: @unchecked Sendable {
         CarrierTLS.currentUnretained()!._withUnsafeGuaranteedRef { $0.postSwitch = .yield }
     }
 
-    @usableFromInline var isDone: Bool {
+    /// `final` and inlinable (as `isCancelled`): a join's test of it is one inlined load, not a call through the
+    /// vtable.
+    @inlinable final var isDone: Bool {
         joinState.load(ordering: .acquiring) == Self.joinDoneBits  // acquire: pairs with markDoneAndWakeJoiners.
     }
 }
@@ -322,9 +328,15 @@ extension FiberTask {
 final class TaskLabel: Sendable {
     let name: String
     let kind: String
-    init(name: String, kind: String) {
+    @usableFromInline init(name: String, kind: String) {
         self.name = name
         self.kind = kind
+    }
+
+    /// The label of a fiber named `name` of kind `kind`; nil when both are empty. Inlined into `spawn`, where
+    /// the default arguments are literals, so an unnamed spawn makes no call and passes no strings.
+    @inlinable static func make(name: String, kind: String) -> TaskLabel? {
+        name.isEmpty && kind.isEmpty ? nil : TaskLabel(name: name, kind: kind)
     }
 }
 
@@ -353,10 +365,12 @@ final class ResultTask<T>: FiberTask, @unchecked Sendable {
     @exclusivity(unchecked) var body: (() -> T)?
     @usableFromInline @exclusivity(unchecked) var result: T?
 
+    /// `consuming` body, `consume`d into the field: the record takes over the caller's reference (a borrowed one
+    /// was retained to be stored and released by the caller: an atomic pair per spawn on the spawner's path).
     @usableFromInline
-    init(scheduler: __shared Scheduler, name: String, kind: String, body: @escaping () -> T) {
-        self.body = body
-        super.init(scheduler: scheduler, name: name, kind: kind)
+    init(scheduler: __shared Scheduler, label: consuming TaskLabel?, body: consuming @escaping () -> T) {
+        self.body = consume body
+        super.init(scheduler: scheduler, label: consume label)
     }
 
     override func runBody() {
@@ -376,10 +390,12 @@ final class VoidTask: FiberTask, @unchecked Sendable {
     // @unchecked Sendable: `body` is taken by the first run (see ResultTask).
     @exclusivity(unchecked) var body: (() -> Void)?
 
+    /// `consuming` body, `consume`d into the field: the record takes over the caller's reference (a borrowed one
+    /// was retained to be stored and released by the caller: an atomic pair per spawn on the spawner's path).
     @usableFromInline
-    init(scheduler: __shared Scheduler, name: String, kind: String, body: @escaping () -> Void) {
-        self.body = body
-        super.init(scheduler: scheduler, name: name, kind: kind)
+    init(scheduler: __shared Scheduler, label: consuming TaskLabel?, body: consuming @escaping () -> Void) {
+        self.body = consume body
+        super.init(scheduler: scheduler, label: consume label)
     }
 
     override func runBody() { body.take()?() }

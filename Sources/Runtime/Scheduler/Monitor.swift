@@ -264,7 +264,8 @@ extension Scheduler {
         }
         ws.activeSince = qv_now_ns()
         ws.setState(.running)
-        while c.worker === ws && !stopping.load(ordering: .relaxed) {  // relaxed: polled flag.
+        // `holds`, not `c.worker === ws`: that made a strong reference, a retain and a release of `ws` per fiber run.
+        while c.holds(ws) && !stopping.load(ordering: .relaxed) {  // relaxed: polled flag.
             if st.ending.load(ordering: .relaxed) {  // relaxed: a flag, see endRetake.
                 giveBack(ws, st, from: c)
                 return

@@ -25,7 +25,9 @@ extension Scheduler {
         CarrierTLS.set(c)
         // A private stack cache per carrier (Go's per-P caches): fiber starts and finishes take no lock.
         stackPool.attachCarrierCache(stackSize: configuration.stackSize)
+        c.stackCache = stackPool.carrierCache()
         defer {
+            c.stackCache = nil
             stackPool.detachCarrierCache()
             CarrierTLS.set(nil)
             liveCarriers.subtract(1, ordering: .relaxed)
@@ -76,7 +78,7 @@ extension Scheduler {
         } else {
             let s: FiberStack
             do throws(StackMapError) {
-                s = try stackPool.tryAcquire(size: configuration.stackSize)
+                s = try acquireStack(c)
             } catch {
                 return refuseStart(t, on: w, error)  // past a memory limit: not started, reported (Scheduler+Stacks)
             }
@@ -111,7 +113,7 @@ extension Scheduler {
             // Off its stack for good: back to the pool (this carrier's cache).
             if let s = t.stack {
                 t.stack = nil
-                stackPool.release(s)
+                giveBackStack(s, c)
             }
             // Borrowed: no retain of the worker (see Carrier.workerRef). relaxed: statistic.
             if let cw = c.workerRef {

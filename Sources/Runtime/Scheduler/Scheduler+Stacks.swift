@@ -6,6 +6,10 @@
 // (`stackRefusal`) and shows as its limit banner. Rejected: mapping the stack in `spawn` so that spawn could
 // throw — it would put an mmap-or-pool call on the spawner's path and give unstarted tasks stacks; a refusal is
 // rare, and by the time it happens the process is short of memory for anything elaborate.
+//
+// The common case (a stack from the carrier's own cache, and back into it when the fiber finishes) goes through
+// the `Carrier.stackCache` reference kept by `carrierMain`, not the pool's thread key: `acquireStack` and
+// `giveBackStack` below, which fall back to `tryAcquire` / `release` when the cache is empty or full.
 import Synchronization
 
 /// Fibers a scheduler did not start because their stack could not be mapped: how many, and the last refusal.
@@ -42,5 +46,26 @@ extension Scheduler {
             errno: stackRefusalErrno.load(ordering: .relaxed), bytes: stackRefusalBytes.load(ordering: .relaxed),
             stacks: stackRefusalStacks.load(ordering: .relaxed))
         return StackRefusal(fibers: n, last: e)
+    }
+}
+
+extension Scheduler {
+    /// A stack for a fiber's first run on `c`: from `c`'s own cache (borrowed through `Carrier.stackCache`: no TLS
+    /// look-up, no lock), else from the pool's `tryAcquire` (which refills that cache, or maps, or throws). Carrier
+    /// thread only.
+    @inline(__always) func acquireStack(_ c: Carrier) throws(StackMapError) -> FiberStack {
+        if let cache = c.stackCache,
+            let s = cache._withUnsafeGuaranteedRef({ stackPool.popCached($0, requested: configuration.stackSize) })
+        {
+            return s
+        }
+        return try stackPool.tryAcquire(size: configuration.stackSize)
+    }
+
+    /// Gives a finished fiber's stack back into `c`'s own cache, or to the pool's `release` when that cache is full
+    /// (which flushes half of it). Carrier thread only.
+    @inline(__always) func giveBackStack(_ s: FiberStack, _ c: Carrier) {
+        if let cache = c.stackCache, cache._withUnsafeGuaranteedRef({ stackPool.pushCached(s, $0) }) { return }
+        stackPool.release(s)
     }
 }

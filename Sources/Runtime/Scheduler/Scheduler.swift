@@ -343,11 +343,14 @@ public final class Scheduler: @unchecked Sendable {
     /// Spawns a fiber running `body`. From a fiber of this scheduler it goes to the local queue, else to the
     /// injector. `kind` labels the fiber's task kind for the dashboard.
     ///
-    /// `body` is `__owned` (both overloads): the caller hands its reference to the closure over to the task record
-    /// (a borrowed parameter was copied into the record: a retain and a release of the closure context per spawn).
+    /// `body` is `consuming` and `consume`d into the record (both overloads): the caller hands its reference to the
+    /// closure over (a borrowed parameter was copied into the record, and an `__owned` one still was — its lexical
+    /// lifetime outlived the store: a retain and a release of the closure context per spawn either way). Both are
+    /// inlined, so the label's default empty literals fold away (`TaskLabel.make`: an unnamed spawn passes no
+    /// strings).
     @inlinable @discardableResult
-    public func spawn<T>(name: String = "", kind: String = "", _ body: __owned @escaping () -> T) -> JoinHandle<T> {
-        let task = ResultTask<T>(scheduler: self, name: name, kind: kind, body: body)
+    public func spawn<T>(name: String = "", kind: String = "", _ body: consuming @escaping () -> T) -> JoinHandle<T> {
+        let task = ResultTask<T>(scheduler: self, label: TaskLabel.make(name: name, kind: kind), body: consume body)
         enqueueNew(task)
         return JoinHandle(task: task)
     }
@@ -357,8 +360,9 @@ public final class Scheduler: @unchecked Sendable {
     /// `spawn` of a body that returns nothing (preferred by overload resolution over the generic one): a
     /// non-generic task record, so no generic metadata is looked up per spawn, run or deinit.
     @inlinable @discardableResult
-    public func spawn(name: String = "", kind: String = "", _ body: __owned @escaping () -> Void) -> JoinHandle<Void> {
-        let task = VoidTask(scheduler: self, name: name, kind: kind, body: body)
+    public func spawn(name: String = "", kind: String = "", _ body: consuming @escaping () -> Void) -> JoinHandle<Void>
+    {
+        let task = VoidTask(scheduler: self, label: TaskLabel.make(name: name, kind: kind), body: consume body)
         enqueueNew(task)
         return JoinHandle(task: task)
     }

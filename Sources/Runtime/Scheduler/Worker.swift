@@ -244,6 +244,10 @@ final class Carrier: @unchecked Sendable {
     /// True while a fiber is being resumed on this carrier (no reference made). This carrier's thread only.
     @inline(__always) var runsFiber: Bool { currentRef != nil }
     @exclusivity(unchecked) var postSwitch: PostSwitch = .none
+    /// This carrier's stack cache in the scheduler's pool (`StackPool.carrierCache`), set by `carrierMain` after
+    /// attaching it and cleared before detaching. Unretained: the pool's thread key holds it meanwhile. This
+    /// carrier's thread only; `Scheduler.run` takes and gives back stacks through it without a TLS look-up.
+    @exclusivity(unchecked) var stackCache: Unmanaged<StackPool.CarrierCache>?
     /// The fiber inside a `blocking {}` region on this carrier, while `current` is nil: the region holds the
     /// thread, so the fiber's waits block it as a plain thread's would (see `runAsPlainThread`). Carrier thread
     /// only. unowned(unsafe): the fiber's own frame (in `blockingRegion`) keeps the task alive while it is set.
