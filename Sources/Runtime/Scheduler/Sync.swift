@@ -124,6 +124,26 @@ final class Waiter: @unchecked Sendable {
         }
     }
 
+    /// Parks until `finish` (as `wait`) and returns `closed`, with `w` out of the caller's frame across the park when
+    /// it is the calling fiber's own waiter: a fiber dropped while parked (shutdown) never returns, and the frame's
+    /// reference kept the waiter — and through its `task` the task record — alive for good. The fiber's waiter
+    /// outlives the wait without it: its task's `waiter` field owns it until the task completes or is cancelled. A
+    /// plain thread's waiter (never dropped) stays in the frame. Callers pass their binding with `consume`.
+    @inlinable
+    static func park(_ w: consuming Waiter, reason: ParkReason) -> Bool {
+        guard w.taskRef != nil else {
+            w.wait(reason: reason)
+            return w.closed
+        }
+        // Unmanaged: borrowed from the task's `waiter` field, which holds it across the park (see above).
+        let borrowed = Unmanaged.passUnretained(w)
+        _ = consume w
+        return borrowed._withUnsafeGuaranteedRef { own in
+            own.wait(reason: reason)
+            return own.closed
+        }
+    }
+
     /// The value slot as a typed pointer. Only under the primitive's lock, while the owner is listed.
     @inlinable
     func typedSlot<T>(_: T.Type) -> UnsafeMutablePointer<T?> {
@@ -203,8 +223,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
             case .closed: throw .closed
             case .wake(let r): r.finish(reason: .channel)
             case .wait(let w):
-                w.wait(reason: .channel)
-                if w.closed { throw .closed }
+                if Waiter.park(consume w, reason: .channel) { throw .closed }
             }
         }
     }
@@ -240,8 +259,7 @@ public final class Channel<T: Sendable>: Sendable, WaiterList {
                 snd.finish(reason: .channel)
                 return p.pointee.take()
             case .wait(let w):
-                w.wait(reason: .channel)
-                return w.closed ? nil : p.pointee.take()
+                return Waiter.park(consume w, reason: .channel) ? nil : p.pointee.take()
             }
         }
     }
@@ -312,7 +330,7 @@ public final class FiberMutex: Sendable, WaiterList {
             return w
         }
         // Ownership is handed to us by unlock() before the wake.
-        w?.wait(reason: .mutex)
+        if let w = consume w { _ = Waiter.park(consume w, reason: .mutex) }
     }
 
     public func unlock() {
@@ -357,7 +375,7 @@ public final class FiberSemaphore: Sendable, WaiterList {
             s.waiters.append(w)
             return w
         }
-        w?.wait(reason: .mutex)
+        if let w = consume w { _ = Waiter.park(consume w, reason: .mutex) }
     }
 
     @usableFromInline func removeWaiter(_ w: Waiter) { state.withLock { _ = $0.waiters.remove(w) } }
