@@ -224,16 +224,18 @@ extension Scheduler {
         for t in injector.closeAndDrain() { drop(t) }
         var asleep = timers.drain()
         for e in asleep { drop(e.element) }
+        // The kernel frees the stacks' pages on threads of its own (a million: ~0.5 s of kernel time) while this thread
+        // frees the task records (~0.2 s), and waits for them below: the teardown is over when shutdown returns.
+        let released = stackPool.beginRelease(contentsOf: stacks)
+        stacks = []
         asleep = []  // the last references to the records dropped while asleep: back to malloc
-        // Not on a thread of its own beside the records' freeing: tried, and in interleaved runs it gained nothing
-        // clear over the noise of this loaded machine (docs/performance.md, "Session 8").
-        stackPool.release(contentsOf: stacks)
         carriersLock.withLock { cs in
             for c in cs.all { c.worker = nil }
             cs.spares.removeAll()
             cs.all.removeAll()  // breaks the carrier → scheduler cycle (see Carrier.scheduler)
         }
         for w in workers { w.setState(.stopped) }
+        released.wait()
         stackPool.trimPending()  // the dropped fibers' slab stacks not given back in a full batch yet
     }
 
