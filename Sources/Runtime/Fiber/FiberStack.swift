@@ -154,10 +154,18 @@ public struct StackMapError: Error, Sendable, Equatable, CustomStringConvertible
 /// million 64 KiB stacks, VmPTE), its address range (~62 GiB) and a descriptor per stack in the free list
 /// (~23 MiB) after the preset that needed them was gone, for the same kernel work of freeing the pages. The slab
 /// stacks of slabs still partly in use are madvised in runs of adjacent stacks, as a single release does.
+/// The kernel calls run after the mutex is released, and for a large batch (`ParallelRelease.minimumStacks`) on two
+/// threads of their own, each given half of the bytes (`beginRelease(contentsOf:)`; `PendingRelease.wait()` joins
+/// them): each thread first frees the pages of its ranges with `madvise(MADV_DONTNEED)` — which runs under the read
+/// side of the process's mmap lock, so the two free pages at the same time (two `munmap`s would not: the second waits
+/// for the first's write lock and the page freeing that follows under it) — and then unmaps them, which is cheap once
+/// they hold no pages. The caller does its own part of a teardown meanwhile (`Scheduler.shutdown` frees the task
+/// records) and waits for them before it returns, so the teardown is over when it returns.
 /// Rejected: keeping the guarded stacks mapped with their pages madvised away (fewer calls still, but ~57,000
 /// mappings held after the preset that needed them is gone, against the budget of every later one); freeing in a
-/// background thread (the pages are what the next preset needs back, and the second is for the whole
-/// teardown: a reclaim still running when the switch returns races the next preset for the memory and the CPU).
+/// background thread left running after the teardown returns (the pages are what the next preset needs back, and
+/// the second is for the whole teardown: a reclaim still running when the switch returns races the next
+/// preset for the memory and the CPU).
 /// - a thread may attach a *carrier cache* (`attachCarrierCache`): up to `carrierCacheCapacity`
 ///   free stacks of one size that only that thread touches, refilled from and flushed to the shared
 ///   list `carrierCacheBatch` stacks at a time under the mutex (Go's per-P caches). Every scheduler
@@ -473,14 +481,21 @@ public final class StackPool: @unchecked Sendable {
     /// Takes back many stacks no fiber runs on any more, under one lock: up to `maxCachedStacks` per size stay
     /// free with their pages (guarded ones first, then stacks of slabs still partly in use, then whole free slabs),
     /// the rest go back to the kernel in address order, one call per run of adjacent stacks or wholly free slabs
-    /// (see "Bulk release"). Any thread; `Scheduler.shutdown` calls it with every dropped fiber's stack.
+    /// (see "Bulk release"). Returns once they are back. Any thread.
     public func release(contentsOf stacks: [FiberStack]) {
-        guard !stacks.isEmpty else { return }
+        beginRelease(contentsOf: stacks).wait()
+    }
+
+    /// `release(contentsOf:)` that returns before the kernel has the memory back: the pool's records are updated
+    /// (under the mutex) before it returns, the kernel calls run on two threads of their own for a large batch
+    /// (inline, before it returns, for a small one), and the caller must `wait()` on the result, which joins them.
+    /// Any thread; `Scheduler.shutdown` calls it with every dropped fiber's stack and frees the task records meanwhile.
+    public func beginRelease(contentsOf stacks: [FiberStack]) -> PendingRelease {
+        guard !stacks.isEmpty else { return PendingRelease(threads: []) }
         // The ranges to unmap are taken out of the pool's records under the mutex and unmapped after it: the kernel's
         // freeing of their pages (~0.4 s for a million touched stacks) must not hold up another scheduler's carrier
         // refilling its cache — the next preset starts before the old one stops.
         var ranges: [(UnsafeMutableRawPointer, Int)] = []
-        defer { for (start, length) in ranges { munmap(start, length) } }
         locked {
             counters.inUse -= stacks.count
             var unmap: [FiberStack] = []  // guarded, past the cache
@@ -507,6 +522,14 @@ public final class StackPool: @unchecked Sendable {
             trimPendingLocked()
             counters.free = freeLists.values.reduce(0) { $0 + $1.count } + pendingCount
         }
+        return ParallelRelease.start(ranges, parallel: stacks.count >= ParallelRelease.minimumStacks)
+    }
+
+    /// The kernel calls of a `beginRelease(contentsOf:)` still running. `wait()` once.
+    public struct PendingRelease: Sendable {
+        let threads: [OSThread]
+        /// Returns once every range is unmapped (joins the threads that unmap them).
+        public func wait() { for t in threads { t.join() } }
     }
 
     /// Under the mutex: merges `ranges` (in address order) into runs of adjacent ones, appended to `runs` for one
@@ -806,5 +829,77 @@ public final class StackPool: @unchecked Sendable {
         }
         value = Int(text.filter(\.isNumber)) ?? 0
         return value > 0 ? value : 65_530
+    }
+}
+
+/// The kernel side of a bulk release (`StackPool.beginRelease(contentsOf:)`, "Bulk release"): ranges no longer in
+/// the pool's records, each unmapped once. Touches no pool state.
+enum ParallelRelease {
+    /// Stacks in a batch from which its ranges are unmapped on two threads of their own (below it, inline: starting
+    /// the threads costs more than a small batch's pages).
+    static let minimumStacks = 16_384
+    /// Threads a large batch is split across.
+    static let threads = 2
+
+    /// Unmaps `ranges` inline (not `parallel`, or when no thread can be had) or on `threads` new threads, each given
+    /// a share of about equal bytes; returns the threads to join.
+    static func start(_ ranges: [(UnsafeMutableRawPointer, Int)], parallel: Bool) -> StackPool.PendingRelease {
+        guard parallel, ranges.count > 0 else {
+            for (start, length) in ranges { munmap(start, length) }
+            return StackPool.PendingRelease(threads: [])
+        }
+        var started: [OSThread] = []
+        var left: [(UnsafeMutableRawPointer, Int)] = []
+        for share in split(ranges, into: threads) {
+            let owned = Share(ranges: share)
+            // A refused thread's share is done inline below: the memory goes back either way.
+            guard let t = try? OSThread.start(name: "qv-stack-free", { giveBack(owned.ranges) }) else {
+                left += share
+                continue
+            }
+            started.append(t)
+        }
+        giveBack(left)
+        return StackPool.PendingRelease(threads: started)
+    }
+
+    /// One thread's share of the ranges.
+    struct Share: @unchecked Sendable {
+        // @unchecked Sendable: address ranges that no pool record names any more; the one thread given the share is
+        // the only one that touches them.
+        let ranges: [(UnsafeMutableRawPointer, Int)]
+    }
+
+    /// Frees the pages of `ranges`, then unmaps them: `madvise(MADV_DONTNEED)` frees pages under the read side of
+    /// the mmap lock, so two threads free theirs at once; the `munmap` after it (write side) then finds no pages.
+    static func giveBack(_ ranges: [(UnsafeMutableRawPointer, Int)]) {
+        for (start, length) in ranges { madvise(start, length, MADV_DONTNEED) }
+        for (start, length) in ranges { munmap(start, length) }
+    }
+
+    /// `ranges` (page-aligned, in address order) cut into `n` shares of about equal bytes, a range cut at a page
+    /// boundary where a share ends inside it.
+    static func split(_ ranges: [(UnsafeMutableRawPointer, Int)], into n: Int) -> [[(UnsafeMutableRawPointer, Int)]] {
+        let total = ranges.reduce(0) { $0 + $1.1 }
+        let page = FiberStack.pageSize
+        let target = max(page, (total / max(1, n) + page - 1) / page * page)
+        var shares: [[(UnsafeMutableRawPointer, Int)]] = [[]]
+        var room = target
+        for (start, length) in ranges {
+            var at = start
+            var rest = length
+            while rest > 0 {
+                if room == 0 && shares.count < n {
+                    shares.append([])
+                    room = target
+                }
+                let take = shares.count < n ? min(rest, room) : rest
+                shares[shares.count - 1].append((at, take))
+                at += take
+                rest -= take
+                room -= min(room, take)
+            }
+        }
+        return shares.filter { !$0.isEmpty }
     }
 }

@@ -44,18 +44,21 @@ import CRuntime
 import DequeModule
 import Glibc
 
-/// One fiber's wait for one direction of one fd.
-final class IOWait {
+/// One fiber's wait for one direction of one fd: the task, held while the wait is listed, and where its outcome
+/// goes — a slot on the waiting fiber's own stack (as a channel's value slot), so the waiting frame holds no reference
+/// across its park: a fiber dropped while parked (shutdown) never returns, and an object its frame held (the
+/// `IOWait` class this was) kept itself and the task record alive for good. The slot stays valid while listed: the
+/// fiber leaves its wait only once a report or an eviction has taken the wait off its queue, and shutdown drains the
+/// table before it closes the injector, so no cancelled fiber's stack is still listed (see `Scheduler.shutdown`).
+struct IOWait {
     /// How a wait ended. `pending → ready` (a readiness report), `pending → closed` (`Scheduler.close` evicted
     /// it). Written and read under `FdWaits.table`'s lock.
-    enum Outcome: Equatable {
+    enum Outcome: UInt8 {
         case pending, ready, closed
     }
     let task: FiberTask
-    // protected by FdWaits.table's lock
-    var outcome = Outcome.pending
-
-    init(task: FiberTask) { self.task = task }
+    /// The waiting fiber's outcome slot. protected by FdWaits.table's lock.
+    let outcome: UnsafeMutablePointer<Outcome>
 }
 
 /// The waits on one fd while it has any (Go's pollDesc). Every field is protected by `FdWaits.table`'s lock.
@@ -94,9 +97,12 @@ final class FdWaits: @unchecked Sendable {
     var registeredCount: Int { table.withLock { $0.byFd.count } }
 
     /// Queues `task` as a waiter for `events` (EPOLLIN or EPOLLOUT) on `fd` and arms the fd's registration for
-    /// it. Any thread.
-    func register(_ task: FiberTask, fd: Int32, events: UInt32, poller: Poller) throws(SchedulerError) -> IOWait {
-        let wait = IOWait(task: task)
+    /// it; its outcome is written to `outcome` (the waiting fiber's stack) under the lock. Any thread.
+    func register(
+        _ task: FiberTask, fd: Int32, events: UInt32, outcome: UnsafeMutablePointer<IOWait.Outcome>, poller: Poller
+    ) throws(SchedulerError) {
+        outcome.pointee = .pending
+        let wait = IOWait(task: task, outcome: outcome)
         let reading = events & qv_EPOLLIN() != 0
         let failure = table.withLock { t -> Int32? in
             let d: PollDescriptor
@@ -120,11 +126,12 @@ final class FdWaits: @unchecked Sendable {
             return nil
         }
         if let failure { throw .io(op: "epoll_ctl", errno: failure) }
-        return wait
     }
 
-    /// How `wait` stands now. Any thread.
-    func outcome(_ wait: IOWait) -> IOWait.Outcome { table.withLock { _ in wait.outcome } }
+    /// How the wait whose outcome slot is `outcome` stands now. Any thread.
+    func outcome(_ outcome: UnsafeMutablePointer<IOWait.Outcome>) -> IOWait.Outcome {
+        table.withLock { _ in outcome.pointee }
+    }
 
     /// A readiness report (`event.token` is a registration id): ends the waits it satisfies and re-arms the fd
     /// for the rest. Returns the fibers to wake. Any thread (a carrier polling).
@@ -137,7 +144,7 @@ final class FdWaits: @unchecked Sendable {
             var woken: [FiberTask] = []
             func end(_ q: inout Deque<IOWait>, all: Bool) {
                 while let w = q.popFirst() {
-                    w.outcome = .ready
+                    w.outcome.pointee = .ready
                     woken.append(w.task)
                     if !all { break }
                 }
@@ -165,7 +172,7 @@ final class FdWaits: @unchecked Sendable {
             guard let d = t.byFd[fd] else { return [] }
             var woken: [FiberTask] = []
             for w in d.readers + d.writers {
-                w.outcome = .closed
+                w.outcome.pointee = .closed
                 woken.append(w.task)
             }
             d.readers.removeAll()

@@ -302,7 +302,9 @@ extension FiberTask {
     /// Waits for completion: parks the calling fiber, or blocks a plain thread.
     @usableFromInline
     final func joinSlow() {
-        if let current = Scheduler.currentTask {
+        // The joiner is borrowed (`withCurrentTask`): a joiner dropped while parked here (shutdown) never returns, and
+        // a strong reference in this frame kept its task record alive for good. While parked, its node holds it.
+        let asFiber: Void? = Scheduler.withCurrentTask { current in
             // A joiner of another scheduler holds that scheduler in its node: it may shut down (dropping this
             // fiber's frames, not the node) and be released before we complete, and `wake` must not reach a
             // freed scheduler. Alive, a shut-down scheduler refuses the late wake (the injector is closed) and
@@ -314,8 +316,8 @@ extension FiberTask {
                 // Loop: a stray wake-up must not end the wait early.
                 repeat { current.park(reason: .join) } while !isDone
             }
-            return
         }
+        if asFiber != nil { return }
         let parker = Parker()
         if addJoiner(.thread(parker)) {
             while !isDone { parker.park() }

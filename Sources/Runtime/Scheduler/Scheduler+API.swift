@@ -25,20 +25,12 @@ extension Scheduler {
 
     /// Parks the calling fiber for `nanoseconds` (a timer wakes it). Blocks a plain thread instead.
     public static func sleep(nanoseconds: UInt64) {
-        // Borrowed, not retained (`currentTask` is a strong reference): a fiber dropped while asleep (shutdown) never
-        // returns from here, so a reference held by this frame kept its task record alive for good — a million of
-        // them, interleaved in the heap with what was freed, after vt-million's teardown. The task outlives the
-        // sleep without it: the carrier resuming it holds it, and while it is parked its timer does.
-        guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained(),
-            let task = u._withUnsafeGuaranteedRef({ $0.current.map { Unmanaged.passUnretained($0) } })
-        else {
-            var ts = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-            var rem = timespec()
-            while nanosleep(&ts, &rem) != 0 && qv_errno() == EINTR { ts = rem }
-            return
-        }
-        // Unmanaged: see above; the guaranteed reference lasts for the closure, which is the whole sleep.
-        task._withUnsafeGuaranteedRef { t in sleep(t, nanoseconds: nanoseconds) }
+        // The task is borrowed (`withCurrentTask`): a fiber dropped while asleep (shutdown) never returns from here.
+        // While it is parked its timer holds it.
+        if withCurrentTask({ t in sleep(t, nanoseconds: nanoseconds) }) != nil { return }
+        var ts = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        var rem = timespec()
+        while nanosleep(&ts, &rem) != 0 && qv_errno() == EINTR { ts = rem }
     }
 
     /// `sleep(nanoseconds:)` of the running fiber `t` (borrowed by the caller).
@@ -232,9 +224,15 @@ extension Scheduler {
         // their handles report `isCancelled` and joiners (plain threads included) return. Only the one caller that
         // wins the cancel touches the task (a plain thread's wake may race to cancel it too). Their stacks go back
         // in one call: one munmap/madvise per run of adjacent stacks or free slabs (StackPool, "Bulk release").
+        // The fd waits first, while the injector is open: a listed wait's outcome slot is on its fiber's stack
+        // (IOWait), and a wake that the closed injector refuses cancels the fiber and gives its stack back at once,
+        // so no fiber may still be listed by then (a plain thread's `close(fd)` would write into a freed stack).
+        let waitingOnFds = fdWaits.drainAll()
+        ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
         var stacks: [FiberStack] = []
-        stacks.reserveCapacity(timers.count + injector.depth)
+        stacks.reserveCapacity(timers.count + injector.depth + waitingOnFds.count)
         func drop(_ t: FiberTask) { if let s = t.cancelKeepingStack() { stacks.append(s) } }
+        for t in waitingOnFds { drop(t) }
         for w in workers + retakeWorkers.withLock({ $0 }) {
             if let t = w.exchangeRunnext(nil) { drop(t) }
             while let t = w.local.pop() { drop(t) }
@@ -242,18 +240,18 @@ extension Scheduler {
         for t in injector.closeAndDrain() { drop(t) }
         var asleep = timers.drain()
         for e in asleep { drop(e.element) }
-        for t in fdWaits.drainAll() { drop(t) }
-        ioWaiterCount.store(0, ordering: .sequentiallyConsistent)
+        // The kernel frees the stacks' pages on threads of its own (a million: ~0.5 s of kernel time) while this thread
+        // frees the task records (~0.2 s), and waits for them below: the teardown is over when shutdown returns.
+        let released = stackPool.beginRelease(contentsOf: stacks)
+        stacks = []
         asleep = []  // the last references to the records dropped while asleep: back to malloc
-        // Not on a thread of its own beside the records' freeing: tried, and in interleaved runs it gained nothing
-        // clear over the noise of this loaded machine (docs/performance.md, "Session 8").
-        stackPool.release(contentsOf: stacks)
         carriersLock.withLock { cs in
             for c in cs.all { c.worker = nil }
             cs.spares.removeAll()
             cs.all.removeAll()  // breaks the carrier → scheduler cycle (see Carrier.scheduler)
         }
         for w in workers { w.setState(.stopped) }
+        released.wait()
         stackPool.trimPending()  // the dropped fibers' slab stacks not given back in a full batch yet
     }
 

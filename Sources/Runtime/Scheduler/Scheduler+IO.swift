@@ -11,23 +11,40 @@ extension Scheduler {
     /// `.closed(fd:)` when `Scheduler.close(fd)` closes the fd meanwhile. A plain thread waits in poll(2) and is
     /// not woken by `close`.
     public static func waitReady(fd: Int32, events: UInt32) throws(SchedulerError) {
-        guard let t = currentTask else {
-            var p = pollfd(fd: fd, events: Int16(truncatingIfNeeded: events), revents: 0)
-            while Glibc.poll(&p, 1, -1) < 0 {
-                let e = qv_errno()
-                if e != EINTR { throw .io(op: "poll", errno: e) }
-            }
-            return
+        // The task is borrowed (`withCurrentTask`): a fiber dropped while parked here never returns.
+        if let waited = withCurrentTask({ t in waitReady(Unmanaged.passUnretained(t), fd: fd, events: events) }) {
+            return try waited.get()
         }
-        let wait = try t.scheduler.registerIO(t, fd: fd, events: events)
-        // Loop: a stale wake-up must not be taken for readiness. (No scheduler reference is kept across the
-        // park: see FiberTask.park.)
+        var p = pollfd(fd: fd, events: Int16(truncatingIfNeeded: events), revents: 0)
+        while Glibc.poll(&p, 1, -1) < 0 {
+            let e = qv_errno()
+            if e != EINTR { throw .io(op: "poll", errno: e) }
+        }
+    }
+
+    /// `waitReady` of the running fiber `task` (borrowed by the caller). Nothing in this frame holds a reference across
+    /// the park (see `IOWait`): the fd table holds the task while the wait is listed, the outcome is a slot on this
+    /// stack, the closures capture only plain values (the task as `Unmanaged`: a captured class reference is a
+    /// retained copy, at least in a debug build) and the scheduler is reached through the task in each statement (no
+    /// scheduler reference is kept across the park either: see FiberTask.park).
+    private static func waitReady(
+        _ task: Unmanaged<FiberTask>, fd: Int32, events: UInt32
+    ) -> Result<Void, SchedulerError> {
         var outcome = IOWait.Outcome.pending
-        repeat {
-            t.park(reason: .io)
-            outcome = t.scheduler.fdWaits.outcome(wait)
-        } while outcome == .pending
-        if outcome == .closed { throw .closed(fd: fd) }
+        let refused = withUnsafeMutablePointer(to: &outcome) { p -> SchedulerError? in
+            task._withUnsafeGuaranteedRef { t -> SchedulerError? in
+                do throws(SchedulerError) {
+                    try t.scheduler.registerIO(t, fd: fd, events: events, outcome: p)
+                } catch {
+                    return error
+                }
+                // Loop: a stale wake-up must not be taken for readiness.
+                repeat { t.park(reason: .io) } while t.scheduler.fdWaits.outcome(p) == .pending
+                return nil
+            }
+        }
+        if let refused { return .failure(refused) }
+        return outcome == .closed ? .failure(.closed(fd: fd)) : .success(())
     }
 
     /// Closes `fd` for fibers: every fiber of this scheduler waiting on it wakes with `.closed(fd:)`, its epoll
@@ -53,19 +70,19 @@ extension Scheduler {
         if Glibc.close(fd) != 0 && qv_errno() != EINTR { throw .io(op: "close", errno: qv_errno()) }
     }
 
-    func registerIO(_ task: FiberTask, fd: Int32, events: UInt32) throws(SchedulerError) -> IOWait {
+    func registerIO(
+        _ task: FiberTask, fd: Int32, events: UInt32, outcome: UnsafeMutablePointer<IOWait.Outcome>
+    ) throws(SchedulerError) {
         // Raised before the registration is armed, so a carrier that sees the report also polls for it.
         ioWaiterCount.add(1, ordering: .sequentiallyConsistent)
-        let wait: IOWait
         do {
-            wait = try fdWaits.register(task, fd: fd, events: events, poller: poller)
+            try fdWaits.register(task, fd: fd, events: events, outcome: outcome, poller: poller)
         } catch {
             ioWaiterCount.subtract(1, ordering: .sequentiallyConsistent)
             throw error
         }
         // Make sure someone is watching the poller: an idle worker that parks becomes its owner.
         wakeIdle()
-        return wait
     }
 
     /// Handles one readiness report from the poller. The carrier that polled.

@@ -590,6 +590,20 @@ public final class Scheduler: @unchecked Sendable {
         return u._withUnsafeGuaranteedRef { $0.current }
     }
 
+    /// Runs `body` with the task running on this thread, borrowed; nil (body not run) on a plain thread or inside a
+    /// `blocking {}` region. For every wait that parks: a fiber dropped while parked (shutdown) never returns from its
+    /// park, so a strong reference to its task in the waiting frame (`currentTask`) kept the task record alive for
+    /// good. The task outlives the wait without one: the carrier resuming it holds it, and while it is parked
+    /// whatever will wake it does (its timer, the fd table, the primitive's waiter, the joined task's join stack).
+    @inline(__always)
+    static func withCurrentTask<R>(_ body: (FiberTask) -> R) -> R? {
+        guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained(),
+            let t = u._withUnsafeGuaranteedRef({ $0.currentRef })
+        else { return nil }
+        // Unmanaged: borrowed for the call (see above); `Scheduler.run` holds the running task for the whole resume.
+        return t._withUnsafeGuaranteedRef(body)
+    }
+
     // MARK: Timers
 
     /// Arms a timer that wakes `task` at `deadline`; returns its id (see `Timers.cancel`). Any thread.
