@@ -90,18 +90,8 @@ extension Scheduler {
         c.current = t
         c.postSwitch = .none
         w.published.hasCurrent.store(true, ordering: .relaxed)  // relaxed: gauge.
-        // The current fiber's name is published only once someone reads metrics (a lock per run otherwise).
-        let named = t.label != nil
-        if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
-            // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
-            // The label object, not its strings (see PublishedFiberNames); stored only when it changes (a retain of the
-            // new and a release of the old each).
-            _ = w.published.current.withLockIfAvailable { names in
-                if names.currentLabel !== t.label { names.currentLabel = t.label }
-                if named && names.lastLabel !== t.label { names.lastLabel = t.label }
-            }
-            w.publishedNamed = named
-        }
+        // The running fiber's label is published only once someone reads metrics (Worker.publishRunning).
+        if let label = t.label, observed.load(ordering: .relaxed) { w.publishRunning(label) }  // relaxed: a hint.
         let finished = qv_fiber_resume(context) != 0
         // Now off the fiber's stack. This carrier may have lost `w` (handoff): touch nothing of w then.
         c.current = nil
