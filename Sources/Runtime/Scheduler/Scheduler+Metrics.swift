@@ -140,13 +140,19 @@ public struct SchedulerSample: Sendable {
     var totals: [UInt64] = []
     /// The largest `delayMax` over the rows (each only grows).
     var delayMax: UInt64 = 0
-    /// Per worker: the published label as last read whole — its sequence (`UInt64.max`: none read yet), the run it
-    /// was published for, its names — and the label key the row's current names were last set from (`rowKeys`: the
-    /// sequence, and the top bit for "shown as current"), so an unchanged row's strings are not reassigned.
-    var labelSequences: [UInt64] = []
-    var labelRuns: [UInt64] = []
-    var labelNames: [(name: String, kind: String)?] = []
-    var rowKeys: [UInt64] = []
+    /// Per worker: the published label as last read whole, and what the rows' names were last set from.
+    var labels: [LabelCache] = []
+
+    /// A worker's label as last read whole — its sequence (`UInt64.max`: none read yet), the run it was published
+    /// for, its names — and the keys the row's current names and the interval row's last names were last set from
+    /// (the sequence, and the top bit for "shown"), so an unchanged row's strings are neither copied nor reassigned.
+    struct LabelCache: Sendable {
+        var sequence: UInt64 = .max
+        var run: UInt64 = 0
+        var names: (name: String, kind: String)? = nil
+        var currentKey: UInt64 = .max
+        var lastKey: UInt64 = .max
+    }
 
     public init() {}
 }
@@ -263,10 +269,7 @@ extension Scheduler {
             s.rows = [UInt64](repeating: 0, count: n * words)
             s.totals = [UInt64](repeating: 0, count: words)
             s.delayMax = 0
-            s.labelSequences = [UInt64](repeating: .max, count: n)
-            s.labelRuns = [UInt64](repeating: 0, count: n)
-            s.labelNames = [(name: String, kind: String)?](repeating: nil, count: n)
-            s.rowKeys = [UInt64](repeating: .max, count: n)
+            s.labels = [SchedulerSample.LabelCache](repeating: .init(), count: n)
         }
         // Moved out for the pass (unique, so refilled in place) and back at the end. Once sized, each worker's row
         // is overwritten field by field where it is: no row is built, copied or destroyed (a row holds two names,
@@ -280,13 +283,16 @@ extension Scheduler {
         s.metrics.delay.histogram = []
         s.metrics.blocked = []
         blocked.removeAll(keepingCapacity: true)
-        if fresh || ws.count != n {
+        let rowsMadeBlank = fresh || ws.count != n
+        if rowsMadeBlank {
             ws = workers.map { SchedulerMetrics.Worker.blank(id: $0.id, queueCapacity: $0.local.capacity) }
         }
+        var intervalRowsMadeBlank = false
         if !takingInterval {
             iws = []
         } else if iws.count != n {
             iws = (0..<n).map { .init(id: $0, queueHighWater: 0, lastFiber: nil, lastKind: nil, runs: 0) }
+            intervalRowsMadeBlank = true
         }
         var running = 0
         // Each worker's delayMax only grows: the maximum over the workers is the cached one or a refreshed row's.
@@ -296,14 +302,15 @@ extension Scheduler {
         // The handed-off test reads each worker's own counter: only while a handed-off region is in progress.
         // relaxed (both): statistics.
         let handoffs = handoffBegins.load(ordering: .relaxed) != handoffEnds.load(ordering: .relaxed)
-        var labelSequences = s.labelSequences
-        var labelRuns = s.labelRuns
-        var labelNames = s.labelNames
-        var rowKeys = s.rowKeys
-        s.labelSequences = []
-        s.labelRuns = []
-        s.labelNames = []
-        s.rowKeys = []
+        var labels = s.labels
+        s.labels = []
+        // Rows made blank above hold no names, whatever the keys say.
+        if rowsMadeBlank || intervalRowsMadeBlank {
+            for i in labels.indices {
+                if rowsMadeBlank { labels[i].currentKey = .max }
+                if intervalRowsMadeBlank { labels[i].lastKey = .max }
+            }
+        }
         typealias G = PublishedCounters.Gauge
         typealias S = PublishedCounters.Sampler
         // Unsafe buffers: indices 0..<n of arrays sized n above and held for the whole pass.
@@ -313,111 +320,117 @@ extension Scheduler {
                     s.generations.withUnsafeMutableBufferPointer { gens in
                         s.rows.withUnsafeMutableBufferPointer { rows in
                             s.totals.withUnsafeMutableBufferPointer { totals in
-                                for i in 0..<n {
-                                    let slot = table.slot(i)
-                                    let r = i * words
-                                    let g = slot.generation
-                                    let o = ws.baseAddress! + i
-                                    if g != gens[i] {
-                                        gens[i] = g
-                                        @inline(__always) func refresh(_ k: Int, _ v: UInt64) {
-                                            totals[k] &+= v &- rows[r + k]
-                                            rows[r + k] = v
+                                labels.withUnsafeMutableBufferPointer { labels in
+                                    for i in 0..<n {
+                                        let slot = table.slot(i)
+                                        let r = i * words
+                                        let g = slot.generation
+                                        let o = ws.baseAddress! + i
+                                        if g != gens[i] {
+                                            gens[i] = g
+                                            @inline(__always) func refresh(_ k: Int, _ v: UInt64) {
+                                                totals[k] &+= v &- rows[r + k]
+                                                rows[r + k] = v
+                                            }
+                                            for k in 0..<W.delayCount { refresh(k, slot.load(k)) }
+                                            for k in W.fiberParks..<W.delaySum { refresh(k, slot.load(k)) }
+                                            // The delay group only when its count moved (Word.delayCount): most
+                                            // publishes record no delay (1 enqueue in `delaySampling` is measured).
+                                            let count = slot.loadAcquiring(W.delayCount)
+                                            if count != rows[r + W.delayCount] {
+                                                refresh(W.delayCount, count)
+                                                refresh(W.delaySum, slot.load(W.delaySum))
+                                                refresh(W.delayMax, slot.load(W.delayMax))
+                                                for k in W.histogram..<words { refresh(k, slot.load(k)) }
+                                                dMax = max(dMax, rows[r + W.delayMax])
+                                            }
+                                            // The row's counters change only with a publish: an unchanged slot's row
+                                            // is already right (it was written from the same words).
+                                            // Two values published one after the other: userNanos below clamps at 0.
+                                            let search = rows[r + W.searchNanos]
+                                            let busy = rows[r + W.busyNanos]
+                                            o.pointee.runs = rows[r + W.runs]
+                                            o.pointee.stealOps = rows[r + W.stealOps]
+                                            o.pointee.stolenIn = rows[r + W.stolenIn]
+                                            o.pointee.parks = rows[r + W.parks]
+                                            o.pointee.unparks = rows[r + W.unparks]
+                                            o.pointee.maxQueueDepth = Int(truncatingIfNeeded: rows[r + W.maxQueueDepth])
+                                            o.pointee.busyNanos = busy
+                                            o.pointee.searchNanos = search
+                                            o.pointee.userNanos = busy &- min(busy, search)
                                         }
-                                        for k in 0..<W.delayCount { refresh(k, slot.load(k)) }
-                                        for k in W.fiberParks..<W.delaySum { refresh(k, slot.load(k)) }
-                                        // The delay group only when its count moved (Word.delayCount): most
-                                        // publishes record no delay (1 enqueue in `delaySampling` is measured).
-                                        let count = slot.loadAcquiring(W.delayCount)
-                                        if count != rows[r + W.delayCount] {
-                                            refresh(W.delayCount, count)
-                                            refresh(W.delaySum, slot.load(W.delaySum))
-                                            refresh(W.delayMax, slot.load(W.delayMax))
-                                            for k in W.histogram..<words { refresh(k, slot.load(k)) }
-                                            dMax = max(dMax, rows[r + W.delayMax])
+                                        // The gauges (the slot's first two lines, read whole). relaxed (all): independent
+                                        // statistics (see PublishedWorkerMetrics).
+                                        if slot.loadGauge(G.hasCurrent) != 0 { running += 1 }
+                                        var state =
+                                            SchedulerWorkerState(
+                                                rawValue: UInt8(truncatingIfNeeded: slot.loadGauge(G.state)))
+                                            ?? .running
+                                        // A parked or spinning worker's queue is empty (only its owner pushes, and only
+                                        // while it runs fibers), so the run queue's lines are read only for one that runs.
+                                        let depth =
+                                            state == .parked || state == .spinning
+                                            ? 0 : wb[i].stealer.storage.count
+                                        // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
+                                        // shows as handedOff while the region lasts, whatever the spare is doing with it —
+                                        // distinct from `pinned`.
+                                        if handoffs && state != .stopped
+                                            && wb[i].handoffsOutstanding.load(ordering: .relaxed) > 0
+                                        {
+                                            state = .handedOff
                                         }
-                                        // The row's counters change only with a publish: an unchanged slot's row
-                                        // is already right (it was written from the same words).
-                                        // Two values published one after the other: userNanos below clamps at 0.
-                                        let search = rows[r + W.searchNanos]
-                                        let busy = rows[r + W.busyNanos]
-                                        o.pointee.runs = rows[r + W.runs]
-                                        o.pointee.stealOps = rows[r + W.stealOps]
-                                        o.pointee.stolenIn = rows[r + W.stolenIn]
-                                        o.pointee.parks = rows[r + W.parks]
-                                        o.pointee.unparks = rows[r + W.unparks]
-                                        o.pointee.maxQueueDepth = Int(truncatingIfNeeded: rows[r + W.maxQueueDepth])
-                                        o.pointee.busyNanos = busy
-                                        o.pointee.searchNanos = search
-                                        o.pointee.userNanos = busy &- min(busy, search)
-                                    }
-                                    // The gauges (the slot's first two lines, read whole). relaxed (all): independent
-                                    // statistics (see PublishedWorkerMetrics).
-                                    if slot.loadGauge(G.hasCurrent) != 0 { running += 1 }
-                                    var state =
-                                        SchedulerWorkerState(
-                                            rawValue: UInt8(truncatingIfNeeded: slot.loadGauge(G.state))) ?? .running
-                                    // A parked or spinning worker's queue is empty (only its owner pushes, and only
-                                    // while it runs fibers), so the run queue's lines are read only for one that runs.
-                                    let depth =
-                                        state == .parked || state == .spinning
-                                        ? 0 : wb[i].stealer.storage.count
-                                    // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
-                                    // shows as handedOff while the region lasts, whatever the spare is doing with it —
-                                    // distinct from `pinned`.
-                                    if handoffs && state != .stopped
-                                        && wb[i].handoffsOutstanding.load(ordering: .relaxed) > 0
-                                    {
-                                        state = .handedOff
-                                    }
-                                    o.pointee.state = state
-                                    o.pointee.carrier = Int(truncatingIfNeeded: slot.loadGauge(G.carrier))
-                                    o.pointee.stolenOut = slot.loadGauge(G.stolenOut)
-                                    o.pointee.queueDepth = depth
-                                    // The published peak since the start (set above at a publish), or a depth
-                                    // seen here if deeper.
-                                    o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
-                                    dropped &+= slot.loadGauge(G.eventsDropped)
-                                    // The label: its words only when its sequence moved (then rebuilt once), its
-                                    // run always. A read that finds the worker writing keeps the last one.
-                                    // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for the pass)
-                                    // keeps every worker and what it holds alive; no retain per worker.
-                                    Unmanaged.passUnretained(wb[i].published)._withUnsafeGuaranteedRef { p in
-                                        if let l = p.readLabel(knownSequence: labelSequences[i]) {
-                                            labelRuns[i] = l.run
-                                            if let packed = l.packed {
-                                                labelSequences[i] = l.sequence
-                                                labelNames[i] = p.names(of: packed)
+                                        o.pointee.state = state
+                                        o.pointee.carrier = Int(truncatingIfNeeded: slot.loadGauge(G.carrier))
+                                        o.pointee.stolenOut = slot.loadGauge(G.stolenOut)
+                                        o.pointee.queueDepth = depth
+                                        // The published peak since the start (set above at a publish), or a depth
+                                        // seen here if deeper.
+                                        o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
+                                        dropped &+= slot.loadGauge(G.eventsDropped)
+                                        // The label: its words only when its sequence moved (then rebuilt once), its
+                                        // run always. A read that finds the worker writing keeps the last one.
+                                        // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for the pass)
+                                        // keeps every worker and what it holds alive; no retain per worker.
+                                        let lc = labels.baseAddress! + i
+                                        Unmanaged.passUnretained(wb[i].published)._withUnsafeGuaranteedRef { p in
+                                            if let l = p.readLabel(knownSequence: lc.pointee.sequence) {
+                                                lc.pointee.run = l.run
+                                                if let packed = l.packed {
+                                                    lc.pointee.sequence = l.sequence
+                                                    lc.pointee.names = p.names(of: packed)
+                                                }
                                             }
                                         }
-                                    }
-                                    let tick = slot.loadGauge(G.runTick)
-                                    let labelRun = labelRuns[i]
-                                    // The fiber run last is the labelled one published last when their runs agree.
-                                    let current = labelRun != 0 && labelRun == tick
-                                    let key = labelSequences[i] | (current ? 1 << 63 : 0)
-                                    if key != rowKeys[i] {
-                                        rowKeys[i] = key
-                                        let names = current ? labelNames[i] : nil
-                                        o.pointee.currentFiber = names?.name
-                                        o.pointee.currentKind = names?.kind
-                                    }
-                                    if takingInterval {
-                                        let io = iws.baseAddress! + i
-                                        // The last labelled fiber of the interval: the published label, if its run
-                                        // came after the previous take's tick.
-                                        let ran = labelRun > table.samplerWord(i, S.tickAtTake)
-                                        table.setSamplerWord(i, S.tickAtTake, tick)
-                                        let names = ran ? labelNames[i] : nil
-                                        if io.pointee.lastFiber != names?.name { io.pointee.lastFiber = names?.name }
-                                        if io.pointee.lastKind != names?.kind { io.pointee.lastKind = names?.kind }
-                                        io.pointee.id = i
-                                        io.pointee.queueHighWater = takeQueuePeak(
-                                            i, word: slot.loadGauge(G.queuePeak), depth: depth)
-                                        // Only samplers (under `intervalLock`) write the baseline.
-                                        let runs = o.pointee.runs
-                                        io.pointee.runs = runs &- table.samplerWord(i, S.runsAtTake)
-                                        table.setSamplerWord(i, S.runsAtTake, runs)
+                                        let tick = slot.loadGauge(G.runTick)
+                                        let labelRun = lc.pointee.run
+                                        // The fiber run last is the labelled one published last when their runs agree.
+                                        let current = labelRun != 0 && labelRun == tick
+                                        let key = lc.pointee.sequence | (current ? 1 << 63 : 0)
+                                        if key != lc.pointee.currentKey {
+                                            lc.pointee.currentKey = key
+                                            o.pointee.currentFiber = current ? lc.pointee.names?.name : nil
+                                            o.pointee.currentKind = current ? lc.pointee.names?.kind : nil
+                                        }
+                                        if takingInterval {
+                                            let io = iws.baseAddress! + i
+                                            // The last labelled fiber of the interval: the published label, if its run
+                                            // came after the previous take's tick.
+                                            let ran = labelRun > table.samplerWord(i, S.tickAtTake)
+                                            table.setSamplerWord(i, S.tickAtTake, tick)
+                                            let lastKey = lc.pointee.sequence | (ran ? 1 << 63 : 0)
+                                            if lastKey != lc.pointee.lastKey {
+                                                lc.pointee.lastKey = lastKey
+                                                io.pointee.lastFiber = ran ? lc.pointee.names?.name : nil
+                                                io.pointee.lastKind = ran ? lc.pointee.names?.kind : nil
+                                            }
+                                            io.pointee.id = i
+                                            io.pointee.queueHighWater = takeQueuePeak(
+                                                i, word: slot.loadGauge(G.queuePeak), depth: depth)
+                                            // Only samplers (under `intervalLock`) write the baseline.
+                                            let runs = o.pointee.runs
+                                            io.pointee.runs = runs &- table.samplerWord(i, S.runsAtTake)
+                                            table.setSamplerWord(i, S.runsAtTake, runs)
+                                        }
                                     }
                                 }
                             }
@@ -426,10 +439,7 @@ extension Scheduler {
                 }
             }
         }
-        s.labelSequences = labelSequences
-        s.labelRuns = labelRuns
-        s.labelNames = labelNames
-        s.rowKeys = rowKeys
+        s.labels = labels
         // The next interval: workers' peaks published from here on are its own.
         if takingInterval { table.interval &+= 1 }
         s.delayMax = dMax
