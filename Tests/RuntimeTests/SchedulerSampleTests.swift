@@ -152,4 +152,72 @@ struct SchedulerSampleTests {
         #expect(sample.metrics.workers.allSatisfy { $0.queueCapacity == 64 })
         #expect(sample.metrics.spawned == m.spawned && sample.metrics.delay == m.delay)
     }
+
+    /// The published rows show what the worker did (session 9: the sampler reads only the worker's slot): the name
+    /// and kind of the fiber holding the carrier, its state, and the depth of the queue behind it, then — once it
+    /// finished and the worker parked — no current fiber, that fiber as the interval's last, and the interval's peak.
+    @Test func thePublishedRowsShowWhatTheWorkerDid() throws {
+        let s = try Scheduler(.init(carriers: 1, hogThresholdNanos: 0))
+        defer { s.shutdown() }
+        var sample = SchedulerSample()
+        s.sample(into: &sample)  // names are published from here on
+        let release = Atomic<Bool>(false)
+        let holding = Atomic<Bool>(false)
+        let holder = s.spawn(name: "holder-with-a-name-past-23-bytes", kind: "cpu") { () -> Int in
+            let children = (0..<12).map { k in s.spawn(name: "child-\(k)", kind: "io") { k } }
+            holding.store(true, ordering: .sequentiallyConsistent)
+            while !release.load(ordering: .sequentiallyConsistent) { sched_yield() }
+            return children.reduce(0) { $0 + $1.join() }
+        }
+        while !holding.load(ordering: .sequentiallyConsistent) { sched_yield() }
+        s.sample(into: &sample)
+        var w = sample.metrics.workers[0]
+        #expect(w.state == .running)
+        #expect(w.currentFiber == "holder-with-a-name-past-23-bytes" && w.currentKind == "cpu")
+        #expect(w.queueDepth == 12)
+        #expect(sample.metrics.fibers.running == 1)
+        release.store(true, ordering: .sequentiallyConsistent)
+        #expect(joinBounded(holder) == 66)
+        _ = quiescentMetrics(s)
+        s.sample(into: &sample)
+        w = sample.metrics.workers[0]
+        #expect(w.state == .parked && w.queueDepth == 0)
+        // The fiber run last: the holder (it joined its children, so it ran after them).
+        #expect(w.currentFiber == "holder-with-a-name-past-23-bytes")
+        let iv = sample.interval.workers[0]
+        #expect(iv.lastFiber == "holder-with-a-name-past-23-bytes" && iv.lastKind == "cpu")
+        #expect(iv.queueHighWater >= 12 && iv.runs >= 13)
+        // Nothing ran since: the next interval has no last fiber, no runs and no peak.
+        s.sample(into: &sample)
+        let next = sample.interval.workers[0]
+        #expect(next.lastFiber == nil && next.runs == 0 && next.queueHighWater == 0)
+        // An unnamed fiber run last leaves no current name; the interval had a run but no labelled one.
+        #expect(joinBounded(s.spawn { 1 }) == 1)
+        _ = quiescentMetrics(s)
+        s.sample(into: &sample)
+        #expect(sample.metrics.workers[0].currentFiber == nil)
+        #expect(sample.interval.workers[0].lastFiber == nil && sample.interval.workers[0].runs >= 1)
+        // A short name, packed whole into the slot.
+        #expect(joinBounded(s.spawn(name: "short", kind: "k") { 2 }) == 2)
+        _ = quiescentMetrics(s)
+        s.sample(into: &sample)
+        #expect(sample.metrics.workers[0].currentFiber == "short" && sample.metrics.workers[0].currentKind == "k")
+        #expect(sample.interval.workers[0].lastFiber == "short")
+    }
+
+    /// A label packs into the slot's words and back unchanged up to 23 bytes of name and 15 of kind (UTF-8), and is
+    /// marked long past either.
+    @Test func aLabelPacksWholeOrIsMarkedLong() {
+        for (name, kind) in [
+            ("", "io"), ("a", ""), ("load-17", "cpu"), ("exactly-23-bytes-long!!", "fifteen-bytes!!"),
+            ("héllo wörld ✓", "ç"),
+        ] {
+            let p = PackedLabel(name: name, kind: kind)
+            #expect(!p.isLong)
+            #expect(p.names?.name == name && p.names?.kind == kind)
+        }
+        #expect(PackedLabel(name: "twenty-four-bytes-long!!", kind: "io").isLong)
+        #expect(PackedLabel(name: "n", kind: "sixteen-bytes!!!").isLong)
+        #expect(PackedLabel(name: "twenty-four-bytes-long!!", kind: "io").names == nil)
+    }
 }

@@ -144,6 +144,9 @@ public final class EventRing: @unchecked Sendable {
         Swift.max(0, tail.load(ordering: .relaxed) &- head.load(ordering: .relaxed))
     }
 
+    /// Events pushed so far (the producer's index). The producer (exact), or any thread (a gauge).
+    public var produced: Int { tail.load(ordering: .relaxed) }  // relaxed: a count; `drain` orders the slots.
+
     /// Events dropped so far because the ring was full.
     public var dropped: UInt64 { droppedCount.load(ordering: .relaxed) }
 }

@@ -77,39 +77,39 @@ public enum DelayHistogram {
     public static func upperBound(_ i: Int) -> UInt64 { i >= 63 ? .max : (UInt64(1) << UInt64(i + 1)) }
 }
 
-/// One worker's published values. The counters `publish` stores in batches live in the worker's slot of the
-/// scheduler's `PublishedCounters` table (one contiguous allocation, see there); the values written at other
-/// times (state, the per-run gauges, thieves' `stolenOut`, the sampler's baselines) and the names are here, on
-/// padding of their own.
+/// One worker's published values, all in the worker's slot of the scheduler's `PublishedCounters` table (its layout
+/// is there): the counters `publish` stores in batches, the gauges stored where they change (state, carrier, the
+/// per-run tick and "a fiber runs here", the queue's peak, the event ring's tail and drops, thieves' `stolenOut`)
+/// and the label of the last labelled fiber run. So a sample reads each worker's slot — its first two lines always,
+/// the counters' lines when a publish moved them — and nothing else of the worker, bar the live queue depth of a
+/// worker that runs (`Scheduler.sample`).
 ///
-/// Written by the worker's current thread at publish points (stores), except `stolenOut`, which thieves add
-/// to directly (a rare event); read by any thread. All relaxed except the slot's publish generation (see
-/// `PublishedCounters`): each value is an independent statistic and no reader infers anything about other
-/// memory from it.
+/// Written by the worker's current thread (plain stores into words it alone writes), except `stolenOut`, which
+/// thieves add to (a rare event). Read by any thread. All relaxed except the slot's publish generation and the
+/// label's sequence (see `PublishedCounters`): each value is an independent statistic and no reader infers anything
+/// about other memory from it.
 final class PublishedWorkerMetrics: Sendable {
-    private let padHead: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
-    let state = Atomic<UInt8>(SchedulerWorkerState.running.rawValue)
-    let stolenOut = Atomic<UInt64>(0)
-    /// Peak local-queue depth since the sampler's last `Scheduler.takeInterval()`: raised by the owner at publish
-    /// points (an atomic max), taken and reset by the sampler with an exchange.
-    let queueHighWater = Atomic<Int>(0)
-    /// The owner's `runs` counter, stored at every run (one plain store on x86_64): the monitor sees a carrier
-    /// that has not switched fibers by the counter not moving (Go's `schedtick`, read by sysmon).
-    let runTick = Atomic<UInt64>(0)
-    /// Fibers run since the sampler's last `takeInterval()`'s reading of `runs` (sampler-owned baseline).
-    let runsAtLastTake = Atomic<UInt64>(0)
-    /// True while a fiber runs on this worker (stored around every resume; a plain store on x86_64).
-    let hasCurrent = Atomic<Bool>(false)
-    /// The batch-published counters: this worker's slot of `table`.
+    typealias G = PublishedCounters.Gauge
+    /// The batch-published counters and the gauges: this worker's slot of `table`.
     let table: PublishedCounters
     let slot: PublishedCounters.Slot
-    /// Name and kind of the fiber run last (`current`; nil when it had neither) and of the last *labelled* fiber
-    /// run since the sampler took it (`last`); written with `withLockIfAvailable` so a reader holding the lock
-    /// makes the worker skip one update rather than wait. A `SpinLock`: the worker's try is one compare-exchange and
-    /// its unlock a plain store, on every run of a labelled fiber once observed (the monitor observes from the start);
-    /// a pthread mutex's trylock and unlock were two atomic read-modify-writes and two library calls per run.
-    let current = SpinLock<PublishedFiberNames>(PublishedFiberNames())
-    private let padTail: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    /// The label of the last long-labelled fiber run (a name or kind `PackedLabel` cannot hold), which readers take
+    /// instead of the packed words when those say "long". Set by the worker with `withLockIfAvailable` (a reader
+    /// holding the lock makes the worker skip one update, never wait), before it stores the words.
+    let long = SpinLock<TaskLabel?>(nil)
+
+    /// The worker's state (`SchedulerWorkerState`'s raw value), stored at publish points and state changes.
+    var state: SlotGauge<UInt8> { slot.gauge(G.state) }
+    /// Fibers thieves took from this worker's queue and LIFO slot (they add to it).
+    var stolenOut: SlotGauge<UInt64> { slot.gauge(G.stolenOut) }
+    /// The owner's `runs` counter, stored at every run (one plain store on x86_64): the monitor sees a carrier
+    /// that has not switched fibers by the counter not moving (Go's `schedtick`, read by sysmon); readers of the
+    /// label compare it with the label's run.
+    var runTick: SlotGauge<UInt64> { slot.gauge(G.runTick) }
+    /// True while a fiber runs on this worker (stored around every resume; a plain store on x86_64).
+    var hasCurrent: SlotGauge<Bool> { slot.gauge(G.hasCurrent) }
+    /// The carrier (thread index) running this worker.
+    var carrier: SlotGauge<Int> { slot.gauge(G.carrier) }
 
     /// Slot `index` of `table` (a scheduler's workers), or a table of its own (a retake worker, read apart).
     init(table: PublishedCounters = PublishedCounters(slots: 1), index: Int = 0) {
@@ -155,25 +155,223 @@ final class PublishedWorkerMetrics: Sendable {
         }
         if changed { slot.publishGeneration() }
     }
+
+    /// Raises the queue's peak for the sampler's current interval to `peak` (fibers). Executed by the worker's current
+    /// thread at its publish points. The word holds `interval << 32 | peak`: a peak stored in an earlier interval
+    /// (one the sampler has taken since) is replaced, not raised, so the sampler never resets it — no
+    /// read-modify-write on either side (the sampler's take is in `Scheduler.sample`).
+    func publishQueuePeak(_ peak: Int) {
+        let interval = table.interval & 0xFFFF_FFFF
+        let old = slot.loadGauge(G.queuePeak)
+        var p = UInt64(clamping: peak) & 0xFFFF_FFFF
+        if old >> 32 == interval { p = max(p, old & 0xFFFF_FFFF) }
+        let new = interval << 32 | p
+        if new != old { slot.storeGauge(G.queuePeak, new) }
+    }
+
+    /// Publishes `label` as the label of the fiber about to run, run number `run` (the worker's `runs` now). Executed
+    /// by the worker's current thread, at a run of a labelled fiber whose label is not the one published last: the
+    /// label's packed words between two stores of the label's sequence (odd while writing; plain stores into words
+    /// only this thread writes), so a reader that finds the same even sequence around its read has one label's words.
+    func publishLabel(_ label: TaskLabel, run: UInt64) {
+        if label.packed.isLong { _ = long.withLockIfAvailable { $0 = label } }
+        let seq = slot.loadGauge(G.labelSeq)
+        slot.storeGauge(G.labelSeq, seq &+ 1)
+        // releasing: the odd sequence above is ordered before the words below (a reader's acquiring fence pairs).
+        atomicMemoryFence(ordering: .releasing)
+        label.packed.store(into: slot, at: G.label)
+        slot.storeGauge(G.labelRun, run)
+        slot.storeGauge(G.labelSeq, seq &+ 2, releasing: true)
+    }
+
+    /// Moves the published label's run to `run`: the fiber about to run has the label published last. Executed by the
+    /// worker's current thread.
+    @inline(__always) func republishLabel(run: UInt64) { slot.storeGauge(G.labelRun, run) }
+
+    /// The published label as one consistent read — the sequence, the run it was last published for, the packed words
+    /// — or nil while the worker is writing it (the caller keeps what it read before). Any thread; never waits.
+    func readLabel(knownSequence: UInt64) -> (sequence: UInt64, run: UInt64, packed: PackedLabel?)? {
+        let s1 = slot.loadGauge(G.labelSeq, acquiring: true)
+        if s1 & 1 != 0 { return nil }
+        let run = slot.loadGauge(G.labelRun)
+        let packed = s1 == knownSequence ? nil : PackedLabel(from: slot, at: G.label)
+        // acquiring: the loads above are ordered before the sequence's reload (pairs with the writer's releasing fence).
+        atomicMemoryFence(ordering: .acquiring)
+        if slot.loadGauge(G.labelSeq) != s1 { return nil }
+        return (s1, run, packed)
+    }
+
+    /// The names of `packed`, taking a long label's from `long`. Any thread.
+    func names(of packed: PackedLabel) -> (name: String, kind: String)? {
+        if let n = packed.names { return n }
+        return long.withLock { l in l.map { ($0.name, $0.kind) } }
+    }
+
+    /// Name and kind of the fiber running or run last on this worker (nil: unnamed, or none published yet). Any
+    /// thread; a few tries while the worker rewrites the label, then nil.
+    func currentNames() -> (name: String, kind: String)? {
+        for _ in 0..<4 {
+            guard let l = readLabel(knownSequence: .max), let packed = l.packed else { continue }
+            return l.run != 0 && l.run == runTick.load(ordering: .relaxed) ? names(of: packed) : nil
+        }
+        return nil
+    }
 }
 
-/// The batch-published counters of a scheduler's workers, in one allocation: slot i is worker i's, `slotWords`
-/// 64-bit atomics (512 bytes) on 128-byte boundaries, so no two workers share a cache line (nor an adjacent-line
-/// prefetch pair) and the sampler walks one array instead of one object per worker.
-///
-/// Ownership: a slot's words are stored only by the thread running its worker (`PublishedWorkerMetrics.publish`);
-/// any thread loads them. Each publish that changed a word ends with a releasing store of the slot's generation
-/// (`Word.generation`): a reader that loads the generation (acquiring) and finds the value it saw at its previous
-/// read of the slot knows no publish has completed since, and keeps what it read then (`Scheduler.sample`).
-///
-/// Rejected: one `PublishedWorkerMetrics` object per worker holding every atomic (what this replaced): a sample of
-/// 256 workers chased 256 objects plus 256 out-of-line buffers, retaining each; a seqlock per slot (a reader
-/// retrying while a worker publishes): the counters are independent statistics, so a read that mixes two
-/// publishes is as good as either, and a retry loop is a wait on a worker.
-final class PublishedCounters: @unchecked Sendable {
-    // @unchecked Sendable: the words are `Atomic`s in memory this object owns; the pointer is immutable after init.
+/// A fiber's name and kind packed into five words — the name's UTF-8 in 23 bytes and the kind's in 15, each with its
+/// length in the last byte — made once per label, so a worker publishes the running fiber's label with plain stores
+/// and a reader rebuilds the strings without touching the label object (no reference counting, no lifetime to
+/// guard; a name of up to 15 bytes rebuilds as a small string, without allocating). A name or kind too long for its
+/// bytes is marked long (length byte 255): readers take it from `PublishedWorkerMetrics.long` instead.
+struct PackedLabel: Sendable, Equatable {
+    static let wordCount = 5
+    static let nameBytes = 23
+    static let kindBytes = 15
+    static let longMark: UInt8 = 255
+    private(set) var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0, w4: UInt64 = 0
 
-    /// Word offsets in a slot. `0 ..< batchWords` are the counters a publish stores; `generation` follows them.
+    init(name: String, kind: String) {
+        withUnsafeMutableBytes(of: &self) { raw in
+            Self.put(name, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<(Self.nameBytes + 1)]))
+            Self.put(kind, into: UnsafeMutableRawBufferPointer(rebasing: raw[(Self.nameBytes + 1)..<40]))
+        }
+    }
+
+    /// The words stored at `slot`'s gauges `first ..< first + wordCount`.
+    init(from slot: PublishedCounters.Slot, at first: Int) {
+        w0 = slot.loadGauge(first)
+        w1 = slot.loadGauge(first + 1)
+        w2 = slot.loadGauge(first + 2)
+        w3 = slot.loadGauge(first + 3)
+        w4 = slot.loadGauge(first + 4)
+    }
+
+    func store(into slot: PublishedCounters.Slot, at first: Int) {
+        slot.storeGauge(first, w0)
+        slot.storeGauge(first + 1, w1)
+        slot.storeGauge(first + 2, w2)
+        slot.storeGauge(first + 3, w3)
+        slot.storeGauge(first + 4, w4)
+    }
+
+    private static func put(_ s: String, into b: UnsafeMutableRawBufferPointer) {
+        let cap = b.count - 1
+        var n = 0
+        for byte in s.utf8 {
+            if n == cap {
+                b[cap] = longMark
+                return
+            }
+            b[n] = byte
+            n += 1
+        }
+        b[cap] = UInt8(n)
+    }
+
+    var isLong: Bool { UInt8(truncatingIfNeeded: w2 >> 56) == Self.longMark || UInt8(w4 >> 56) == Self.longMark }
+
+    /// The name and kind, or nil when either is long.
+    var names: (name: String, kind: String)? {
+        if isLong { return nil }
+        return withUnsafeBytes(of: self) { raw in
+            let n = Int(raw[Self.nameBytes])
+            let k = Int(raw[39])
+            return (
+                String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<n]), as: UTF8.self),
+                String(
+                    decoding: UnsafeRawBufferPointer(rebasing: raw[(Self.nameBytes + 1)..<(Self.nameBytes + 1 + k)]),
+                    as: UTF8.self)
+            )
+        }
+    }
+}
+
+/// A relaxed gauge word of a worker's slot (`PublishedCounters.Gauge`), typed. Only `.relaxed` can be passed: each
+/// gauge is an independent statistic (see `PublishedWorkerMetrics`).
+struct SlotGauge<Value: SlotGaugeValue>: @unchecked Sendable {
+    // @unchecked Sendable: points at an atomic of the table, valid as long as the table.
+    enum Ordering { case relaxed }
+    let word: UnsafeMutablePointer<Atomic<UInt64>>
+    // relaxed (all three): see the type's comment.
+    @inline(__always) func load(ordering: Ordering) -> Value { Value(gaugeBits: word.pointee.load(ordering: .relaxed)) }
+    @inline(__always) func store(_ v: Value, ordering: Ordering) { word.pointee.store(v.gaugeBits, ordering: .relaxed) }
+}
+
+extension SlotGauge where Value == UInt64 {
+    // relaxed: as above.
+    @inline(__always) func add(_ v: UInt64, ordering: Ordering) { _ = word.pointee.add(v, ordering: .relaxed) }
+}
+
+/// A value a gauge word holds.
+protocol SlotGaugeValue {
+    init(gaugeBits: UInt64)
+    var gaugeBits: UInt64 { get }
+}
+extension UInt64: SlotGaugeValue {
+    init(gaugeBits: UInt64) { self = gaugeBits }
+    var gaugeBits: UInt64 { self }
+}
+extension UInt8: SlotGaugeValue {
+    init(gaugeBits: UInt64) { self = UInt8(truncatingIfNeeded: gaugeBits) }
+    var gaugeBits: UInt64 { UInt64(self) }
+}
+extension Int: SlotGaugeValue {
+    init(gaugeBits: UInt64) { self = Int(truncatingIfNeeded: gaugeBits) }
+    var gaugeBits: UInt64 { UInt64(truncatingIfNeeded: self) }
+}
+extension Bool: SlotGaugeValue {
+    init(gaugeBits: UInt64) { self = gaugeBits != 0 }
+    var gaugeBits: UInt64 { self ? 1 : 0 }
+}
+
+/// The published values of a scheduler's workers, in one allocation: slot i is worker i's, `slotWords` 64-bit atomics
+/// (640 bytes) on 128-byte boundaries, so no two workers share a cache line (nor an adjacent-line prefetch pair) and
+/// the sampler walks one array instead of one object per worker. A slot's first 16 words (one 128-byte pair) are the
+/// gauges (`Gauge`), which a sample reads always; the counters (`Word`, at `Gauge.counters + k`) follow, the ones a
+/// sample rereads when the generation moved first (lines 2–4), the delay group last (read when its count moved).
+///
+/// Ownership: a slot's words are stored only by the thread running its worker (`PublishedWorkerMetrics`), bar
+/// `Gauge.stolenOut`, which thieves add to; any thread loads them. Each publish that changed a counter ends with a
+/// releasing store of the slot's generation (`Gauge.generation`): a reader that loads the generation (acquiring)
+/// and finds the value it saw at its previous read of the slot knows no publish has completed since, and keeps what
+/// it read then (`Scheduler.sample`). Apart from the slots, the table keeps the samplers' own words (`Sampler`, per
+/// worker, written only under the scheduler's `intervalLock` or `drainLock`) and the interval number workers read.
+///
+/// Rejected: one `PublishedWorkerMetrics` object per worker holding every atomic (what the table replaced): a sample
+/// of 256 workers chased 256 objects plus 256 out-of-line buffers, retaining each; gauges and names outside the slot
+/// (docs/performance.md, "Session 9"): a sample touched the name lock, the current-fiber line, the run queue and the event
+/// ring of every worker, lines the carriers write on every run; a seqlock per slot (a reader retrying while a worker
+/// publishes): the counters are independent statistics, so a read that mixes two publishes is as good as either,
+/// and a retry loop is a wait on a worker (the label's sequence is never waited on: a torn read keeps the last one).
+final class PublishedCounters: @unchecked Sendable {
+    // @unchecked Sendable: the words are `Atomic`s in memory this object owns; the pointers are immutable after init.
+
+    /// Gauge words: the first 16 words of a slot.
+    enum Gauge {
+        /// Publishes completed that changed a counter (see the type's comment).
+        static let generation = 0
+        static let state = 1
+        static let carrier = 2
+        static let hasCurrent = 3
+        static let runTick = 4
+        static let stolenOut = 5
+        /// `interval << 32 | peak`: the local queue's peak depth in the sampler's interval `interval` (low 32 bits of
+        /// `PublishedCounters.interval`), raised at publish points (`publishQueuePeak`).
+        static let queuePeak = 6
+        /// The event ring's producer count (`EventRing.produced`), stored after each event; and its drops.
+        static let eventTail = 7
+        static let eventsDropped = 8
+        /// The label's sequence (odd while the worker writes it), the run it was last published for, and its
+        /// `PackedLabel.wordCount` words.
+        static let labelSeq = 9
+        static let labelRun = 10
+        static let label = 11
+        /// Where the counters (`Word`) start.
+        static let counters = 16
+    }
+
+    /// Counter offsets from `Gauge.counters`. `0 ..< batchWords` are the counters a publish stores: those a sample
+    /// rereads on a new generation first, then the delay group.
     enum Word {
         static let runs = 0
         static let stealOps = 1
@@ -189,46 +387,74 @@ final class PublishedCounters: @unchecked Sendable {
         /// record of a delay moves the count, so a reader whose acquiring load finds the count it cached has the
         /// group as cached too, and one that finds a new count sees the group's words stored before it.
         static let delayCount = 10
-        static let delaySum = 11
-        static let delayMax = 12
         /// Fiber parks, then wakes, by `ParkReason` (one word each).
-        static let fiberParks = 13
+        static let fiberParks = 11
         static let fiberWakes = fiberParks + ParkReason.allCases.count
+        static let delaySum = fiberWakes + ParkReason.allCases.count
+        static let delayMax = delaySum + 1
         /// The delay histogram (`DelayHistogram.buckets` words).
-        static let histogram = fiberWakes + ParkReason.allCases.count
+        static let histogram = delayMax + 1
         static let batchWords = histogram + DelayHistogram.buckets
-        /// Publishes completed that changed a word (see the type's comment).
-        static let generation = batchWords
     }
-    static let slotWords = 64
+    static let slotWords = 80
     static let slotAlignment = 128
+
+    /// The samplers' words per worker (in their own allocation, apart from the slots the workers write).
+    enum Sampler {
+        /// The runs and run tick at the previous interval take, and the queue-peak word seen then (`intervalLock`).
+        static let runsAtTake = 0
+        static let tickAtTake = 1
+        static let peakAtTake = 2
+        /// The event tail (`Gauge.eventTail`) up to which the ring was last drained (`drainLock`).
+        static let drainedTo = 3
+        static let words = 4
+        /// The first worker's words start after the interval word's own 128 bytes.
+        static let first = 16
+    }
 
     /// One worker's slot: a pointer into the table, valid as long as the table.
     struct Slot: @unchecked Sendable {
         // @unchecked Sendable: points at atomics (see the table's comment for who stores them).
         let words: UnsafeMutablePointer<Atomic<UInt64>>
-        // relaxed (load, store): independent statistics (see PublishedWorkerMetrics).
-        @inline(__always) func load(_ k: Int) -> UInt64 { words[k].load(ordering: .relaxed) }
-        @inline(__always) func store(_ k: Int, _ v: UInt64) { words[k].store(v, ordering: .relaxed) }
+        // relaxed (load, store, loadGauge, storeGauge): independent statistics (see PublishedWorkerMetrics).
+        @inline(__always) func load(_ k: Int) -> UInt64 { words[Gauge.counters + k].load(ordering: .relaxed) }
+        @inline(__always) func store(_ k: Int, _ v: UInt64) { words[Gauge.counters + k].store(v, ordering: .relaxed) }
         /// The delay count (`Word.delayCount`), stored by the owner after the rest of its group. releasing: orders
         /// the group's stores before it, for a reader's `loadAcquiring`.
-        @inline(__always) func storeReleasing(_ k: Int, _ v: UInt64) { words[k].store(v, ordering: .releasing) }
+        @inline(__always) func storeReleasing(_ k: Int, _ v: UInt64) {
+            words[Gauge.counters + k].store(v, ordering: .releasing)
+        }
         /// acquiring: pairs with `storeReleasing` (a reader that sees the count sees the group stored before it).
-        @inline(__always) func loadAcquiring(_ k: Int) -> UInt64 { words[k].load(ordering: .acquiring) }
+        @inline(__always) func loadAcquiring(_ k: Int) -> UInt64 {
+            words[Gauge.counters + k].load(ordering: .acquiring)
+        }
+        @inline(__always) func loadGauge(_ g: Int) -> UInt64 { words[g].load(ordering: .relaxed) }
+        @inline(__always) func storeGauge(_ g: Int, _ v: UInt64) { words[g].store(v, ordering: .relaxed) }
+        /// acquiring / releasing: the label's sequence (see `PublishedWorkerMetrics.publishLabel` and `readLabel`).
+        @inline(__always) func loadGauge(_ g: Int, acquiring: Bool) -> UInt64 { words[g].load(ordering: .acquiring) }
+        @inline(__always) func storeGauge(_ g: Int, _ v: UInt64, releasing: Bool) {
+            words[g].store(v, ordering: .releasing)
+        }
+        @inline(__always) func gauge<V: SlotGaugeValue>(_ g: Int) -> SlotGauge<V> { SlotGauge(word: words + g) }
         /// Ends a publish. Owner. releasing: orders the publish's stores before the new generation, for a reader's
-        /// acquiring `generation` (the only non-relaxed word).
+        /// acquiring `generation` (the only non-relaxed counter-side word).
         @inline(__always) func publishGeneration() {
-            words[Word.generation].store(load(Word.generation) &+ 1, ordering: .releasing)
+            words[Gauge.generation].store(loadGauge(Gauge.generation) &+ 1, ordering: .releasing)
         }
         /// acquiring: pairs with `publishGeneration` (a reader that sees generation n sees publish n's stores).
-        @inline(__always) var generation: UInt64 { words[Word.generation].load(ordering: .acquiring) }
+        @inline(__always) var generation: UInt64 { words[Gauge.generation].load(ordering: .acquiring) }
     }
 
     let slots: Int
     private let base: UnsafeMutablePointer<Atomic<UInt64>>
+    /// The interval word (`interval`), then `Sampler.words` per worker.
+    private let samplerBase: UnsafeMutablePointer<Atomic<UInt64>>
 
     init(slots: Int) {
-        precondition(Word.generation < Self.slotWords, "PublishedCounters: a slot's words exceed slotWords")
+        precondition(
+            Gauge.label + PackedLabel.wordCount <= Gauge.counters
+                && Gauge.counters + Word.batchWords <= Self.slotWords && Self.slotWords * 8 % Self.slotAlignment == 0,
+            "PublishedCounters: a slot's words exceed slotWords")
         self.slots = slots
         let words = Swift.max(1, slots) * Self.slotWords
         // Raw memory bound once to the one type it holds.
@@ -236,74 +462,39 @@ final class PublishedCounters: @unchecked Sendable {
             byteCount: words * MemoryLayout<Atomic<UInt64>>.stride, alignment: Self.slotAlignment
         ).bindMemory(to: Atomic<UInt64>.self, capacity: words)
         for i in 0..<words { (base + i).initialize(to: Atomic(0)) }
+        let samplerWords = Sampler.first + Swift.max(1, slots) * Sampler.words
+        samplerBase = UnsafeMutableRawPointer.allocate(
+            byteCount: samplerWords * MemoryLayout<Atomic<UInt64>>.stride, alignment: Self.slotAlignment
+        ).bindMemory(to: Atomic<UInt64>.self, capacity: samplerWords)
+        for i in 0..<samplerWords { (samplerBase + i).initialize(to: Atomic(0)) }
     }
     deinit {
         base.deinitialize(count: Swift.max(1, slots) * Self.slotWords)
         UnsafeMutableRawPointer(base).deallocate()
+        samplerBase.deinitialize(count: Sampler.first + Swift.max(1, slots) * Sampler.words)
+        UnsafeMutableRawPointer(samplerBase).deallocate()
     }
 
     func slot(_ i: Int) -> Slot {
         precondition(i >= 0 && i < Swift.max(1, slots), "PublishedCounters.slot: index \(i) out of 0..<\(slots)")
         return Slot(words: base + i * Self.slotWords)
     }
-}
 
-/// What `PublishedWorkerMetrics.current` holds: the running fiber's label (nil between fibers or for an unnamed
-/// one) and the last named one a reader has not yet taken. The carrier stores the immutable `TaskLabel` itself —
-/// copying its two strings cost four retains and four releases of their buffers per run of a named fiber; readers
-/// make the strings under the lock — in one of two slots that `current` and `last` point into: a label already in a
-/// slot is only pointed at, so two named fibers taking turns on a worker (a channel ping-pong) publish with no
-/// reference counting at all (one field per name cost two retains and two releases per run there).
-struct PublishedFiberNames {
-    private var slot0: TaskLabel?
-    private var slot1: TaskLabel?
-    /// The slot of the running fiber's label, and of the last named one not yet taken (-1: none). A running named
-    /// fiber is always the last one too, so a new label goes into the slot `last` does not use.
-    private var currentSlot: Int8 = -1
-    private var lastSlot: Int8 = -1
-
-    /// The carrier, at the start of a run: `label` is the fiber's (nil: unnamed).
-    mutating func publish(running label: TaskLabel?) {
-        guard let label else {
-            currentSlot = -1
-            return
-        }
-        let i: Int8
-        if slot0 === label {
-            i = 0
-        } else if slot1 === label {
-            i = 1
-        } else if lastSlot == 0 {
-            slot1 = label
-            i = 1
-        } else {
-            slot0 = label
-            i = 0
-        }
-        currentSlot = i
-        lastSlot = i
+    /// The sampler's interval number: moved by one at every interval take (under `intervalLock`), read by workers
+    /// at their publish points (`publishQueuePeak`). relaxed: a peak published against a stale number lands in the
+    /// interval after, which the take allows for.
+    var interval: UInt64 {
+        get { samplerBase[0].load(ordering: .relaxed) }
+        set { samplerBase[0].store(newValue, ordering: .relaxed) }
     }
 
-    private func label(_ i: Int8) -> TaskLabel? { i == 0 ? slot0 : i == 1 ? slot1 : nil }
-
-    var current: (name: String, kind: String)? { label(currentSlot).map { ($0.name, $0.kind) } }
-    var last: (name: String, kind: String)? {
-        get { label(lastSlot).map { ($0.name, $0.kind) } }
-        set {
-            guard let newValue else {
-                lastSlot = -1
-                return
-            }
-            // Not the current slot (a reader's value, not a running fiber's).
-            let label = TaskLabel(name: newValue.name, kind: newValue.kind)
-            if currentSlot == 0 {
-                slot1 = label
-                lastSlot = 1
-            } else {
-                slot0 = label
-                lastSlot = 0
-            }
-        }
+    /// Sampler word `k` (`Sampler`) of worker `i`. Only samplers, under the lock named at `k`. relaxed: the lock
+    /// orders them.
+    @inline(__always) func samplerWord(_ i: Int, _ k: Int) -> UInt64 {
+        samplerBase[Sampler.first + i * Sampler.words + k].load(ordering: .relaxed)
+    }
+    @inline(__always) func setSamplerWord(_ i: Int, _ k: Int, _ v: UInt64) {
+        samplerBase[Sampler.first + i * Sampler.words + k].store(v, ordering: .relaxed)
     }
 }
 

@@ -328,9 +328,12 @@ extension FiberTask {
 /// A fiber's name and kind, kept out of line: most fibers have neither.
 @usableFromInline
 final class TaskLabel: Sendable {
+    /// The name and kind as workers publish them (first: on the line of the header, which a publish retains).
+    let packed: PackedLabel
     let name: String
     let kind: String
     @usableFromInline init(name: String, kind: String) {
+        packed = PackedLabel(name: name, kind: kind)
         self.name = name
         self.kind = kind
     }

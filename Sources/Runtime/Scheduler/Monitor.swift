@@ -162,7 +162,7 @@ extension Scheduler {
                     continue
                 }
                 if watch[i].reported == nil && now &- watch[i].since >= threshold {
-                    let names = p.current.withLock { $0.current }
+                    let names = p.currentNames()
                     let culprit = Self.culprit(name: names?.name ?? "", kind: names?.kind ?? "")
                     watch[i].reported = culprit
                     hogsDetected.add(1, ordering: .relaxed)  // relaxed: statistic.

@@ -92,14 +92,8 @@ extension Scheduler {
         c.current = t
         c.postSwitch = .none
         w.published.hasCurrent.store(true, ordering: .relaxed)  // relaxed: gauge.
-        // The current fiber's name is published only once someone reads metrics (a lock per run otherwise).
-        let named = t.label != nil
-        if (named || w.publishedNamed) && observed.load(ordering: .relaxed) {  // relaxed: a hint.
-            // IfAvailable: a reader holding the lock makes us skip one update instead of waiting.
-            // The label object, not its strings, and stored only when neither slot holds it (see PublishedFiberNames).
-            _ = w.published.current.withLockIfAvailable { $0.publish(running: t.label) }
-            w.publishedNamed = named
-        }
+        // The running fiber's label is published only once someone reads metrics (Worker.publishRunning).
+        if let label = t.label, observed.load(ordering: .relaxed) { w.publishRunning(label) }  // relaxed: a hint.
         let finished = qv_fiber_resume(context) != 0
         // Now off the fiber's stack. This carrier may have lost `w` (handoff): touch nothing of w then.
         c.current = nil

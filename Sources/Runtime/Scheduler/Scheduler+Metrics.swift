@@ -140,6 +140,19 @@ public struct SchedulerSample: Sendable {
     var totals: [UInt64] = []
     /// The largest `delayMax` over the rows (each only grows).
     var delayMax: UInt64 = 0
+    /// Per worker: the published label as last read whole, and what the rows' names were last set from.
+    var labels: [LabelCache] = []
+
+    /// A worker's label as last read whole — its sequence (`UInt64.max`: none read yet), the run it was published
+    /// for, its names — and the keys the row's current names and the interval row's last names were last set from
+    /// (the sequence, and the top bit for "shown"), so an unchanged row's strings are neither copied nor reassigned.
+    struct LabelCache: Sendable {
+        var sequence: UInt64 = .max
+        var run: UInt64 = 0
+        var names: (name: String, kind: String)? = nil
+        var currentKey: UInt64 = .max
+        var lastKey: UInt64 = .max
+    }
 
     public init() {}
 }
@@ -166,9 +179,9 @@ extension SchedulerMetrics {
 
 extension Scheduler {
     /// Reads every published value. Any thread, any rate. Locks it takes: `retakeWorkers` (only the monitor takes it,
-    /// to add a retake worker), each worker's name lock (workers only
-    /// try it: `withLockIfAvailable`, so a reader makes them skip one update, never wait), and `carriersLock` for the
-    /// carrier counts — taken by a carrier only when a `blocking {}` region begins or ends and by handoffs and
+    /// to add a retake worker), a worker's long-label lock only when its published label is too long to pack (workers
+    /// only try it: `withLockIfAvailable`, so a reader makes them skip one update, never wait), and `carriersLock` for
+    /// the carrier counts — taken by a carrier only when a `blocking {}` region begins or ends and by handoffs and
     /// spares, never in the scheduling loop — with each carrier's `blockedInfo` for the blocked list only while a
     /// region is in progress; a reader holding them delays a region's begin or end by the few hundred ns of the
     /// copy. Timers and I/O waiter counts are atomic gauges. Allocates its result: a sampler that reads every frame
@@ -181,38 +194,30 @@ extension Scheduler {
     }
 
     /// Takes the interval's figures and starts the next interval: per worker the local queue's peak depth, the
-    /// last labelled fiber run and the runs since the previous take; the injector's peak. Each peak is taken and
-    /// reset with an exchange (workers never wait for the sampler); the names are read under the worker's
-    /// name lock, which workers only try (`withLockIfAvailable`). One sampler at a time (serialised here by a
-    /// lock only samplers take). Any thread.
+    /// last labelled fiber run and the runs since the previous take; the injector's peak. Workers never wait for
+    /// the sampler: the take reads their slots and writes only samplers' words (`PublishedCounters.Sampler`) and
+    /// the interval number. One sampler at a time (serialised here by a lock only samplers take). Any thread.
     public func takeInterval() -> SchedulerMetrics.Interval {
         markObserved()
-        return intervalLock.withLock { start in
+        var s = SchedulerSample()
+        intervalLock.withLock { start in
             let now = qv_now_ns()
-            defer { start = now }
-            var ws: [SchedulerMetrics.Interval.Worker] = []
-            ws.reserveCapacity(workers.count)
-            // relaxed (all): independent statistics (see PublishedWorkerMetrics).
-            for (i, w) in workers.enumerated() {
-                let p = w.published
-                let last = p.current.withLock { names -> (name: String, kind: String)? in
-                    defer { names.last = nil }
-                    return names.last
-                }
-                let runs = publishedCounters.slot(i).load(PublishedCounters.Word.runs)
-                ws.append(takeIntervalFigures(w, runs: runs, last: last))
-            }
-            return SchedulerMetrics.Interval(
-                workers: ws, injectorHighWater: injector.takeHighWater(), startNanos: start, endNanos: now)
+            readMetrics(into: &s, takingInterval: true)
+            s.interval.injectorHighWater = injector.takeHighWater()
+            s.interval.startNanos = start
+            s.interval.endNanos = now
+            start = now
         }
+        return s.interval
     }
 
     /// One sample: `metrics()`, `takeInterval()` and `drainEvents()` in one pass over the workers, into `sample`'s
-    /// buffers (no allocation once they are sized). A worker whose slot has no new publish since the previous
-    /// sample is not read again and its row's counters are not rewritten (they come from the cache); a slot with a
-    /// new publish but the same delay count keeps its cached delay histogram; each worker's name lock is taken once
-    /// for both names, which are stored straight into the rows. Locks: those of `metrics()`, plus `drainLock` and `intervalLock`, which only samplers take. One
-    /// sampler at a time per `SchedulerSample`; any thread.
+    /// buffers (no allocation once they are sized). Per worker it reads the worker's slot: the gauges' two lines
+    /// always, the counters only when the slot's generation moved (else the row's counters come from the cache), the
+    /// delay histogram only when the delay count moved, the label's words only when its sequence moved, the run
+    /// queue's depth only when the worker runs (parked and spinning workers have an empty queue), the event ring
+    /// only when its published tail moved. Locks: those of `metrics()`, plus `drainLock` and `intervalLock`, which
+    /// only samplers take. One sampler at a time per `SchedulerSample`; any thread.
     public func sample(into sample: inout SchedulerSample) {
         markObserved()
         drainLock.withLock { n in
@@ -233,39 +238,20 @@ extension Scheduler {
         if !observed.load(ordering: .relaxed) { observed.store(true, ordering: .relaxed) }  // relaxed: a hint.
     }
 
-    /// The interval figures of worker `w` whose published `runs` is `runs`: takes its queue peak and moves its runs
-    /// baseline. Caller holds `intervalLock`.
+    /// Worker `i`'s local-queue peak in the interval being taken (at least `depth`, its depth now), from its published
+    /// peak word: counted when the word changed since the previous take and belongs to this interval or the one
+    /// before (a publish that read the interval number just before the previous take moved it). So a peak is never
+    /// lost; one raised in a race with a take may count in both intervals. Caller holds `intervalLock`.
     @inline(__always)
-    private func takeIntervalFigures(_ w: Worker, runs: UInt64, last: (name: String, kind: String)?)
-        -> SchedulerMetrics.Interval.Worker
-    {
-        let depth = w.stealer.count
-        return .init(
-            id: w.id, queueHighWater: takeQueuePeak(w, depth: depth), lastFiber: last?.name, lastKind: last?.kind,
-            runs: takeRuns(w, runs: runs))
-    }
-
-    /// Worker `w`'s local-queue peak since the previous take (at least `depth`, its depth now), reset to 0. The
-    /// exchange (a read-modify-write on a line the worker writes) only when there is a peak to take: a worker that
-    /// has not raised it since has nothing to reset, and a raise racing the load counts in the next interval, as one
-    /// just after the exchange would. Caller holds `intervalLock`.
-    @inline(__always)
-    private func takeQueuePeak(_ w: Worker, depth: Int) -> Int {
-        let p = w.published
-        // relaxed (both): a statistic (see PublishedWorkerMetrics).
-        let seen = p.queueHighWater.load(ordering: .relaxed)
-        return max(seen == 0 ? 0 : p.queueHighWater.exchange(0, ordering: .relaxed), depth)
-    }
-
-    /// Worker `w`'s runs since the previous take, moving the baseline to `runs` (its published count). Only samplers
-    /// (under `intervalLock`) write the baseline: a load and a store, no read-modify-write.
-    @inline(__always)
-    private func takeRuns(_ w: Worker, runs: UInt64) -> UInt64 {
-        let p = w.published
-        // relaxed (both): a sampler-owned baseline (see PublishedWorkerMetrics).
-        let before = p.runsAtLastTake.load(ordering: .relaxed)
-        p.runsAtLastTake.store(runs, ordering: .relaxed)
-        return runs &- before
+    private func takeQueuePeak(_ i: Int, word: UInt64, depth: Int) -> Int {
+        typealias S = PublishedCounters.Sampler
+        let table = publishedCounters
+        let seen = table.samplerWord(i, S.peakAtTake)
+        table.setSamplerWord(i, S.peakAtTake, word)
+        let now = table.interval & 0xFFFF_FFFF
+        let of = word >> 32
+        let counted = word != seen && (of == now || of == (now &- 1) & 0xFFFF_FFFF)
+        return max(counted ? Int(word & 0xFFFF_FFFF) : 0, depth)
     }
 
     /// Fills `s.metrics` (and `s.interval` when `takingInterval`, the caller holding `intervalLock`) from the
@@ -283,6 +269,7 @@ extension Scheduler {
             s.rows = [UInt64](repeating: 0, count: n * words)
             s.totals = [UInt64](repeating: 0, count: words)
             s.delayMax = 0
+            s.labels = [SchedulerSample.LabelCache](repeating: .init(), count: n)
         }
         // Moved out for the pass (unique, so refilled in place) and back at the end. Once sized, each worker's row
         // is overwritten field by field where it is: no row is built, copied or destroyed (a row holds two names,
@@ -296,19 +283,36 @@ extension Scheduler {
         s.metrics.delay.histogram = []
         s.metrics.blocked = []
         blocked.removeAll(keepingCapacity: true)
-        if fresh || ws.count != n {
+        let rowsMadeBlank = fresh || ws.count != n
+        if rowsMadeBlank {
             ws = workers.map { SchedulerMetrics.Worker.blank(id: $0.id, queueCapacity: $0.local.capacity) }
         }
+        var intervalRowsMadeBlank = false
         if !takingInterval {
             iws = []
         } else if iws.count != n {
             iws = (0..<n).map { .init(id: $0, queueHighWater: 0, lastFiber: nil, lastKind: nil, runs: 0) }
+            intervalRowsMadeBlank = true
         }
         var running = 0
         // Each worker's delayMax only grows: the maximum over the workers is the cached one or a refreshed row's.
         var dMax = s.delayMax
         var dropped = detachedEvents.dropped
         let table = publishedCounters
+        // The handed-off test reads each worker's own counter: only while a handed-off region is in progress.
+        // relaxed (both): statistics.
+        let handoffs = handoffBegins.load(ordering: .relaxed) != handoffEnds.load(ordering: .relaxed)
+        var labels = s.labels
+        s.labels = []
+        // Rows made blank above hold no names, whatever the keys say.
+        if rowsMadeBlank || intervalRowsMadeBlank {
+            for i in labels.indices {
+                if rowsMadeBlank { labels[i].currentKey = .max }
+                if intervalRowsMadeBlank { labels[i].lastKey = .max }
+            }
+        }
+        typealias G = PublishedCounters.Gauge
+        typealias S = PublishedCounters.Sampler
         // Unsafe buffers: indices 0..<n of arrays sized n above and held for the whole pass.
         workers.withUnsafeBufferPointer { wb in
             ws.withUnsafeMutableBufferPointer { ws in
@@ -316,11 +320,8 @@ extension Scheduler {
                     s.generations.withUnsafeMutableBufferPointer { gens in
                         s.rows.withUnsafeMutableBufferPointer { rows in
                             s.totals.withUnsafeMutableBufferPointer { totals in
-                                for i in 0..<n {
-                                    // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for the pass)
-                                    // keeps every worker and what it holds alive; no retain per worker.
-                                    Unmanaged.passUnretained(wb[i])._withUnsafeGuaranteedRef { w in
-                                        let p = w.published
+                                labels.withUnsafeMutableBufferPointer { labels in
+                                    for i in 0..<n {
                                         let slot = table.slot(i)
                                         let r = i * words
                                         let g = slot.generation
@@ -332,7 +333,7 @@ extension Scheduler {
                                                 rows[r + k] = v
                                             }
                                             for k in 0..<W.delayCount { refresh(k, slot.load(k)) }
-                                            for k in W.fiberParks..<W.histogram { refresh(k, slot.load(k)) }
+                                            for k in W.fiberParks..<W.delaySum { refresh(k, slot.load(k)) }
                                             // The delay group only when its count moved (Word.delayCount): most
                                             // publishes record no delay (1 enqueue in `delaySampling` is measured).
                                             let count = slot.loadAcquiring(W.delayCount)
@@ -358,41 +359,78 @@ extension Scheduler {
                                             o.pointee.searchNanos = search
                                             o.pointee.userNanos = busy &- min(busy, search)
                                         }
-                                        // relaxed (all loads): independent statistics (see PublishedWorkerMetrics).
-                                        if p.hasCurrent.load(ordering: .relaxed) { running += 1 }
-                                        let io = takingInterval ? iws.baseAddress! + i : nil
-                                        // One take of the name lock for both names, stored straight into the rows.
-                                        p.current.withLock { names in
-                                            o.pointee.currentFiber = names.current?.name
-                                            o.pointee.currentKind = names.current?.kind
-                                            if let io {
-                                                io.pointee.lastFiber = names.last?.name
-                                                io.pointee.lastKind = names.last?.kind
-                                                names.last = nil
-                                            }
-                                        }
-                                        let depth = w.stealer.storage.count
+                                        // The gauges (the slot's first two lines, read whole). relaxed (all): independent
+                                        // statistics (see PublishedWorkerMetrics).
+                                        if slot.loadGauge(G.hasCurrent) != 0 { running += 1 }
                                         var state =
-                                            SchedulerWorkerState(rawValue: p.state.load(ordering: .relaxed)) ?? .running
+                                            SchedulerWorkerState(
+                                                rawValue: UInt8(truncatingIfNeeded: slot.loadGauge(G.state)))
+                                            ?? .running
+                                        // A parked or spinning worker's queue is empty (only its owner pushes, and only
+                                        // while it runs fibers), so the run queue's lines are read only for one that runs.
+                                        let depth =
+                                            state == .parked || state == .spinning
+                                            ? 0 : wb[i].stealer.storage.count
                                         // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
                                         // shows as handedOff while the region lasts, whatever the spare is doing with it —
                                         // distinct from `pinned`.
-                                        if w.handoffsOutstanding.load(ordering: .relaxed) > 0 && state != .stopped {
+                                        if handoffs && state != .stopped
+                                            && wb[i].handoffsOutstanding.load(ordering: .relaxed) > 0
+                                        {
                                             state = .handedOff
                                         }
                                         o.pointee.state = state
-                                        o.pointee.carrier = w.carrierIndex.load(ordering: .relaxed)
-                                        o.pointee.stolenOut = p.stolenOut.load(ordering: .relaxed)
+                                        o.pointee.carrier = Int(truncatingIfNeeded: slot.loadGauge(G.carrier))
+                                        o.pointee.stolenOut = slot.loadGauge(G.stolenOut)
                                         o.pointee.queueDepth = depth
                                         // The published peak since the start (set above at a publish), or a depth
                                         // seen here if deeper.
                                         o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
-                                        if let io {
-                                            io.pointee.id = w.id
-                                            io.pointee.queueHighWater = takeQueuePeak(w, depth: depth)
-                                            io.pointee.runs = takeRuns(w, runs: o.pointee.runs)
+                                        dropped &+= slot.loadGauge(G.eventsDropped)
+                                        // The label: its words only when its sequence moved (then rebuilt once), its
+                                        // run always. A read that finds the worker writing keeps the last one.
+                                        // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for the pass)
+                                        // keeps every worker and what it holds alive; no retain per worker.
+                                        let lc = labels.baseAddress! + i
+                                        Unmanaged.passUnretained(wb[i].published)._withUnsafeGuaranteedRef { p in
+                                            if let l = p.readLabel(knownSequence: lc.pointee.sequence) {
+                                                lc.pointee.run = l.run
+                                                if let packed = l.packed {
+                                                    lc.pointee.sequence = l.sequence
+                                                    lc.pointee.names = p.names(of: packed)
+                                                }
+                                            }
                                         }
-                                        dropped &+= w.events.dropped
+                                        let tick = slot.loadGauge(G.runTick)
+                                        let labelRun = lc.pointee.run
+                                        // The fiber run last is the labelled one published last when their runs agree.
+                                        let current = labelRun != 0 && labelRun == tick
+                                        let key = lc.pointee.sequence | (current ? 1 << 63 : 0)
+                                        if key != lc.pointee.currentKey {
+                                            lc.pointee.currentKey = key
+                                            o.pointee.currentFiber = current ? lc.pointee.names?.name : nil
+                                            o.pointee.currentKind = current ? lc.pointee.names?.kind : nil
+                                        }
+                                        if takingInterval {
+                                            let io = iws.baseAddress! + i
+                                            // The last labelled fiber of the interval: the published label, if its run
+                                            // came after the previous take's tick.
+                                            let ran = labelRun > table.samplerWord(i, S.tickAtTake)
+                                            table.setSamplerWord(i, S.tickAtTake, tick)
+                                            let lastKey = lc.pointee.sequence | (ran ? 1 << 63 : 0)
+                                            if lastKey != lc.pointee.lastKey {
+                                                lc.pointee.lastKey = lastKey
+                                                io.pointee.lastFiber = ran ? lc.pointee.names?.name : nil
+                                                io.pointee.lastKind = ran ? lc.pointee.names?.kind : nil
+                                            }
+                                            io.pointee.id = i
+                                            io.pointee.queueHighWater = takeQueuePeak(
+                                                i, word: slot.loadGauge(G.queuePeak), depth: depth)
+                                            // Only samplers (under `intervalLock`) write the baseline.
+                                            let runs = o.pointee.runs
+                                            io.pointee.runs = runs &- table.samplerWord(i, S.runsAtTake)
+                                            table.setSamplerWord(i, S.runsAtTake, runs)
+                                        }
                                     }
                                 }
                             }
@@ -401,6 +439,9 @@ extension Scheduler {
                 }
             }
         }
+        s.labels = labels
+        // The next interval: workers' peaks published from here on are its own.
+        if takingInterval { table.interval &+= 1 }
         s.delayMax = dMax
         // The totals over the workers' slots, plus what happens off a worker and the retake workers' slots (read
         // whole each time: they exist only while the monitor retakes).
@@ -494,8 +535,8 @@ extension Scheduler {
         s.interval.workers = iws
     }
 
-    /// Drains every ring into `s.events`, oldest first (no allocation once the buffer is sized, bar the sort's
-    /// scratch when several rings had events). Caller holds `drainLock`.
+    /// Drains every ring with events into `s.events`, oldest first (no allocation once the buffer is sized, bar the
+    /// sort's scratch when several rings had events). Caller holds `drainLock`.
     func drainAll(into s: inout SchedulerSample) {
         // relaxed: a statistic; the ring's own release/acquire publishes the event.
         let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
@@ -504,8 +545,16 @@ extension Scheduler {
         s.events = []
         events.removeAll(keepingCapacity: true)
         var rings = 0
+        let table = publishedCounters
+        typealias S = PublishedCounters.Sampler
         // A plain loop: a nested function capturing `events` and `rings` costs a dynamic exclusivity check per call.
         for i in 0..<workers.count {
+            // A ring is read only when the tail its worker published after its last event (in the slot's gauge line,
+            // which the metrics pass has just read) moved since the ring was last drained here; a drain by
+            // `drainEvents()` meanwhile only makes this one find nothing.
+            let tail = table.slot(i).loadGauge(PublishedCounters.Gauge.eventTail)
+            if tail == table.samplerWord(i, S.drainedTo) { continue }
+            table.setSamplerWord(i, S.drainedTo, tail)
             // _withUnsafeGuaranteedRef: the scheduler's `workers` array keeps every worker and its ring alive while
             // `self` is; no retain per ring.
             if Unmanaged.passUnretained(workers[i].events)._withUnsafeGuaranteedRef({ $0.drain(into: &events) }) > 0 {

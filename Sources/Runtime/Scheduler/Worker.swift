@@ -44,8 +44,12 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var runnextSighting: (victim: Int, bits: UInt, at: UInt64) = (-1, 0, 0)
     /// owner: consecutive runs taken from `runnext` (capped so two fibers ping-ponging cannot starve the queue).
     @exclusivity(unchecked) var runnextStreak = 0
-    /// owner: the last published current fiber had a name or kind.
-    @exclusivity(unchecked) var publishedNamed = false
+    /// owner: the label published last (`publishRunning`), held so that an identity test against it cannot be fooled
+    /// by a new label at a freed one's address.
+    @exclusivity(unchecked) var publishedLabel: TaskLabel?
+    /// The label published before `publishedLabel`, kept so two labelled fibers taking turns on this worker (a channel
+    /// ping-pong) swap the two references instead of retaining one and releasing another at every run. Owner only.
+    @exclusivity(unchecked) var previousLabel: TaskLabel?
     /// owner: spawns since the last spawn-batch event.
     @exclusivity(unchecked) var spawnsSinceEvent: Int32 = 0
     /// owner: fibers stolen from one victim since the last steal event (victim -1: none). Coalesced like the
@@ -60,8 +64,8 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var inIdleList = false
     /// Guarded by Scheduler.idle's lock: set by the waker that counted this worker in nmspinning.
     @exclusivity(unchecked) var wokeAsSpinner = false
-    /// The carrier (thread index) running this worker; relaxed gauge for metrics.
-    let carrierIndex = Atomic<Int>(0)
+    /// The carrier (thread index) running this worker; relaxed gauge for metrics, in the worker's published slot.
+    var carrierIndex: SlotGauge<Int> { published.carrier }
     /// Handed-off blocking regions in progress whose carrier this worker left (any thread: the blocked
     /// carrier increments and decrements it); while > 0, metrics report the worker as `handedOff`.
     let handoffsOutstanding = Atomic<Int>(0)
@@ -135,15 +139,8 @@ final class Worker: @unchecked Sendable {
     func publish(state: SchedulerWorkerState) {
         let depth = local.count
         if depth > counters.maxQueueDepth { counters.maxQueueDepth = depth }
-        // The peak since the sampler's last take: an atomic max, so a reset by the sampler is never undone.
-        let peak = max(depth, local.takeHighWater())
-        var seen = published.queueHighWater.load(ordering: .relaxed)  // relaxed: a statistic.
-        while peak > seen {
-            let (done, now) = published.queueHighWater.compareExchange(
-                expected: seen, desired: peak, ordering: .relaxed)  // relaxed: a statistic.
-            if done { break }
-            seen = now
-        }
+        // The peak in the sampler's current interval (the sampler never resets it: see publishQueuePeak).
+        published.publishQueuePeak(max(depth, local.takeHighWater()))
         published.publish(counters)
         // relaxed: a gauge for readers (see PublishedWorkerMetrics).
         published.state.store(state.rawValue, ordering: .relaxed)
@@ -152,6 +149,24 @@ final class Worker: @unchecked Sendable {
 
     func setState(_ state: SchedulerWorkerState) {
         published.state.store(state.rawValue, ordering: .relaxed)  // relaxed: gauge.
+    }
+
+    /// Publishes `label` as the label of the fiber about to run (its run: `counters.runs`). Owner, on each run of a
+    /// labelled fiber once metrics are observed: the run's number only (one plain store) when the label is the one
+    /// published last, else the label's packed words too (`PublishedWorkerMetrics.publishLabel`), retaining it only
+    /// when it is neither of the last two.
+    @inline(__always) func publishRunning(_ label: TaskLabel) {
+        if label === publishedLabel {
+            published.republishLabel(run: counters.runs)
+        } else {
+            if label === previousLabel {
+                swap(&publishedLabel, &previousLabel)  // no reference counting (see `previousLabel`)
+            } else {
+                previousLabel = publishedLabel
+                publishedLabel = label
+            }
+            published.publishLabel(label, run: counters.runs)
+        }
     }
 
     /// Counts a steal of `count` fibers from `victim` towards the next steal event. Owner.
@@ -183,11 +198,18 @@ final class Worker: @unchecked Sendable {
         _ kind: RuntimeEventKind, other: Int = -1, count: Int32 = 0, duration: UInt64 = 0, name: String? = nil,
         at time: UInt64 = 0
     ) {
-        events.push(
+        let pushed = events.push(
             RuntimeEventRecord(
                 timeNanos: time != 0 ? time : qv_now_ns(), kind: kind, worker: Int32(id), other: Int32(other),
                 count: count,
                 durationNanos: duration, name: name))
+        // The ring's tail and drops into the slot's gauge line, which the sampler reads anyway: it drains the ring only
+        // when the tail moved.
+        if pushed {
+            published.slot.storeGauge(PublishedCounters.Gauge.eventTail, UInt64(events.produced))
+        } else {
+            published.slot.storeGauge(PublishedCounters.Gauge.eventsDropped, events.dropped)
+        }
     }
 }
 
