@@ -70,6 +70,10 @@ extern void *swift_retain(void *object);
 
 void *qv_retain_object(void *object) { return swift_retain(object); }
 
+extern void *swift_nonatomic_retain(void *object);
+
+void *qv_retain_fresh_object(void *object) { return swift_nonatomic_retain(object); }
+
 int qv_malloc_trim(void) { return malloc_trim(0); }
 
 int qv_malloc_keep_heap(int trim_threshold, int top_pad) {

@@ -66,6 +66,11 @@ uint64_t qv_now_ns(void);
 /// Reduced reproducer (both orders, compiled with swiftc -O): Tests/RuntimeTests/RetainOrderTests.swift.
 void *qv_retain_object(void *object);
 
+/// `qv_retain_object` with a non-atomic increment (swift_nonatomic_retain), for an object no other thread can
+/// reach yet (a task record between its allocation and the store that publishes it): the publishing release
+/// store orders the plain increment before any other thread's access, as it does the object's initialisation.
+void *qv_retain_fresh_object(void *object);
+
 /// The calling thread's carrier (an unretained Swift object pointer), or NULL: a C `__thread` slot (initial-exec,
 /// as `qv_current` in fiber.c) read through a real, non-inline call, so a fiber that migrated to another thread
 /// reads its new carrier (a TLS address computed before a switch and reused after it would be the old thread's).

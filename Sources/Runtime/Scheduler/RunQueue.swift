@@ -136,15 +136,18 @@ public struct LocalQueue<Element: AnyObject> {
     }
 
     /// Appends `element`; on a full queue moves half of it plus `element` to `overflow`.
-    /// Returns the number of elements moved to `overflow` (0 on the fast path).
+    /// Returns the number of elements moved to `overflow` (0 on the fast path). `fresh`: no other thread can reach
+    /// `element` yet (a task record just made by `spawn`), so the fast path's retain may be non-atomic
+    /// (`freshRetainedPointer`); the other paths retain atomically either way.
     @discardableResult
-    public func push<S: OverflowSink>(_ element: Element, overflow: S) -> Int where S.Element == Element {
+    public func push<S: OverflowSink>(_ element: Element, overflow: S, fresh: Bool = false) -> Int
+    where S.Element == Element {
         let s = storage
         // Fast path: room by the owner's cached `steal` (only ever behind the real one), no load of `head`. The
         // slots below it were freed by thieves' releasing CASes that an earlier acquiring load of ours saw.
         let t0 = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
         if t0 &- s.ownerSteal < s.capacity {
-            s.slots[Int(t0 & s.mask)] = retainedPointer(element)
+            s.slots[Int(t0 & s.mask)] = fresh ? freshRetainedPointer(element) : retainedPointer(element)
             // release: a thief that acquires tail sees the slot written above.
             s.tail.store(t0 &+ 1, ordering: .releasing)
             return 0
@@ -344,6 +347,16 @@ public struct StealQueue<Element: AnyObject>: Sendable {
 @usableFromInline func retainedPointer<T: AnyObject>(_ object: T) -> UnsafeMutableRawPointer {
     // Unmanaged: the +1 taken here is owned by whoever receives the pointer (see the callers).
     qv_retain_object(Unmanaged.passUnretained(object).toOpaque())!
+}
+
+/// `retainedPointer` for an object no other thread can reach yet: the increment is non-atomic
+/// (`qv_retain_fresh_object`, also an opaque call, so it too stays before the store that publishes the pointer;
+/// that release store orders it before every other thread's access to the count). Saves the locked
+/// read-modify-write of `swift_retain` on the spawner's path.
+@inline(__always)
+func freshRetainedPointer<T: AnyObject>(_ object: T) -> UnsafeMutableRawPointer {
+    // Unmanaged: as retainedPointer.
+    qv_retain_fresh_object(Unmanaged.passUnretained(object).toOpaque())!
 }
 
 /// 64 bytes of padding between stored properties that different threads write (classes lay out stored

@@ -367,6 +367,8 @@ public final class Scheduler: @unchecked Sendable {
         return JoinHandle(task: task)
     }
 
+    /// Enqueues a record `spawn` has just made: no other thread can reach `task` yet, so the local queue's retain
+    /// of it is non-atomic (`fresh`, see LocalQueue.push).
     @usableFromInline
     func enqueueNew(_ task: FiberTask) {
         // Borrowed, not retained: a retain and release of the carrier and of the worker per spawn were four
@@ -375,7 +377,7 @@ public final class Scheduler: @unchecked Sendable {
             // A carrier of ours is still running, so shutdown has not drained the queues yet: it will.
             w.counters.spawned &+= 1
             w.spawnsSinceEvent &+= 1
-            pushLocal(task, on: w)
+            pushLocal(task, on: w, fresh: true)
         }
         if local == nil && pushExternal(task) {
             externalSpawned.add(1, ordering: .relaxed)  // relaxed: statistic.
@@ -407,11 +409,11 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
-    /// Puts a runnable task on `w`'s queue (owner only) and wakes an idle worker if needed.
+    /// Puts a runnable task on `w`'s queue (owner only) and wakes an idle worker if needed. `fresh`: see `enqueueNew`.
     @inline(__always)
-    func pushLocal(_ task: FiberTask, on w: Worker) {
+    func pushLocal(_ task: FiberTask, on w: Worker, fresh: Bool = false) {
         sampleDelay(task, on: w)
-        let moved = w.local.push(task, overflow: injector)
+        let moved = w.local.push(task, overflow: injector, fresh: fresh)
         if moved > 1 { w.event(.spawnBatch, other: -2, count: Int32(moved)) }
         // With one worker there is nobody to wake: the only worker is `w`, and its owner is the caller, running. (The
         // check saves wakeIdle's seq-cst fence — an `mfence`, ~30 % of a 1-carrier `yield` round trip.)
