@@ -102,57 +102,63 @@ public struct FiberSampler: Sendable {
                     ? Dictionary(iw.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : nil
                 lastRuns.withUnsafeMutableBufferPointer { lastRuns in
                     lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
-                        // Each row initialised in place, whole, in uninitialised storage: a blank array
-                        // (`Array(repeating:count:)`, then filled field by field) copied the blank row into every
-                        // element through its value witness, a quarter of a sample's instructions at 256 carriers.
-                        let out = [WorkerSnapshot](unsafeUninitializedCapacity: n) { out, initialized in
+                        // Appended (the value moves into the array): initialising a slot in place built each in a
+                        // temporary and copied it.
+                        // Made blank (no names: a copy is a few stores) and filled field by field in place:
+                        // building each in a `WorkerSnapshot(...)` and appending it copied it twice over.
+                        var out = [WorkerSnapshot](repeating: WorkerSnapshot(id: 0), count: n)
+                        out.withUnsafeMutableBufferPointer { out in
                             for i in 0..<n {
                                 let w = mw.baseAddress! + i
+                                let o = out.baseAddress! + i
                                 let runs = w.pointee.runs
                                 let stolenIn = w.pointee.stolenIn
                                 let ran = previous ? runs &- lastRuns[i] : nil
-                                let stolenInInterval = previous ? stolenIn &- lastStolenIn[i] : nil
+                                if previous {
+                                    o.pointee.spinRatio = searching[i]
+                                    o.pointee.runsInInterval = ran
+                                    o.pointee.stolenInInterval = stolenIn &- lastStolenIn[i]
+                                }
                                 lastRuns[i] = runs
                                 lastStolenIn[i] = stolenIn
                                 let state = w.pointee.state
+                                o.pointee.id = w.pointee.id
+                                o.pointee.state = WorkerState(state)
+                                o.pointee.runs = runs
+                                o.pointee.stealOps = w.pointee.stealOps
+                                o.pointee.stolenIn = stolenIn
+                                o.pointee.stolenOut = w.pointee.stolenOut
+                                o.pointee.parks = w.pointee.parks
+                                o.pointee.unparks = w.pointee.unparks
+                                o.pointee.queueDepth = w.pointee.queueDepth
+                                o.pointee.queueCapacity = w.pointee.queueCapacity
+                                o.pointee.maxQueueDepth = w.pointee.maxQueueDepth
+                                o.pointee.busyNanos = w.pointee.userNanos
+                                o.pointee.busyRatio = ratios[i]
                                 // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
                                 // says "the fiber running now", so a carrier with nothing on it shows none (not
                                 // "heartbeat").
-                                let runsNow = state != .parked && state != .spinning && state != .stopped
+                                if state != .parked && state != .spinning && state != .stopped {
+                                    o.pointee.currentFiber = w.pointee.currentFiber
+                                    o.pointee.currentKind = w.pointee.currentKind
+                                }
                                 // What ran: the interval's last named fiber when the scheduler reports it; else the
                                 // fiber last resumed on this carrier (the scheduler keeps its name until the next
                                 // resume) if any ran.
-                                var peak: Int? = nil
-                                var lastFiber: String? = nil
-                                var lastKind: String? = nil
                                 if aligned {
                                     let iv = iw.baseAddress! + i
-                                    peak = iv.pointee.queueHighWater
-                                    lastFiber = iv.pointee.lastFiber
-                                    lastKind = iv.pointee.lastKind
+                                    o.pointee.queuePeak = iv.pointee.queueHighWater
+                                    o.pointee.lastFiber = iv.pointee.lastFiber
+                                    o.pointee.lastKind = iv.pointee.lastKind
                                 } else if let keyed = taken?[w.pointee.id] {
-                                    peak = keyed.queueHighWater
-                                    lastFiber = keyed.lastFiber
-                                    lastKind = keyed.lastKind
+                                    o.pointee.queuePeak = keyed.queueHighWater
+                                    o.pointee.lastFiber = keyed.lastFiber
+                                    o.pointee.lastKind = keyed.lastKind
                                 } else if (ran ?? 0) > 0 {
-                                    lastFiber = w.pointee.currentFiber
-                                    lastKind = w.pointee.currentKind
+                                    o.pointee.lastFiber = w.pointee.currentFiber
+                                    o.pointee.lastKind = w.pointee.currentKind
                                 }
-                                (out.baseAddress! + i).initialize(
-                                    to: WorkerSnapshot(
-                                        id: w.pointee.id, state: WorkerState(state), runs: runs,
-                                        stealOps: w.pointee.stealOps, stolenIn: stolenIn,
-                                        stolenOut: w.pointee.stolenOut,
-                                        parks: w.pointee.parks, unparks: w.pointee.unparks,
-                                        queueDepth: w.pointee.queueDepth, queueCapacity: w.pointee.queueCapacity,
-                                        maxQueueDepth: w.pointee.maxQueueDepth, queuePeak: peak,
-                                        busyNanos: w.pointee.userNanos, busyRatio: ratios[i],
-                                        spinRatio: previous ? searching[i] : nil,
-                                        currentFiber: runsNow ? w.pointee.currentFiber : nil,
-                                        currentKind: runsNow ? w.pointee.currentKind : nil, runsInInterval: ran,
-                                        stolenInInterval: stolenInInterval, lastFiber: lastFiber, lastKind: lastKind))
                             }
-                            initialized = n
                         }
                         snapshot.workers = out
                     }
