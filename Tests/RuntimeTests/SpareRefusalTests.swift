@@ -42,4 +42,32 @@ struct SpareRefusalTests {
         guard refused == 1 else { exit(6) }
         exit(0)
     }
+
+    /// The same limit before a scheduler starts: `Scheduler.init` throws `threadRefused` for its carriers' threads
+    /// instead of trapping, and leaves no thread running.
+    @Test func aSchedulerWhoseCarriersTheSystemRefusesThrows() async {
+        await #expect(processExitsWith: .success) {
+            SpareRefusalTests.startPastTheThreadLimit()
+        }
+    }
+
+    /// In the child only: exits 0 when the scheduler's start threw `threadRefused` and no carrier is left running.
+    static func startPastTheThreadLimit() {
+        let before = Scheduler.liveThreads.load(ordering: .relaxed)  // relaxed: no thread of ours runs yet.
+        let size = ParkedTeardownTests.statm().size
+        var limit = rlimit(rlim_cur: rlim_t(size + (4 << 20)), rlim_max: rlim_t.max)
+        guard setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0 else { exit(3) }
+        var thrown: SchedulerError? = nil
+        do {
+            let s = try Scheduler(Scheduler.Configuration(carriers: 2))
+            s.shutdown()
+        } catch {
+            thrown = error
+        }
+        limit.rlim_cur = rlim_t.max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit)
+        guard case .threadRefused = thrown else { exit(4) }
+        guard Scheduler.liveThreads.load(ordering: .relaxed) == before else { exit(5) }  // relaxed: after joins.
+        exit(0)
+    }
 }

@@ -110,6 +110,9 @@ public enum SchedulerError: Error, Equatable, Sendable {
     case io(op: String, errno: Int32)
     /// `Scheduler.close(fd)` closed the fd while this fiber waited on it (Go's ErrNetClosing).
     case closed(fd: Int32)
+    /// The system refused a carrier's or the monitor's thread (`pthread_create`'s error: EAGAIN at a thread or
+    /// memory limit); the threads already started were stopped and joined.
+    case threadRefused(code: Int32)
 }
 
 /// An M:N scheduler: fibers (`spawn`) run on `carriers` OS threads, park on timers (`sleep`), channels,
@@ -320,18 +323,35 @@ public final class Scheduler: @unchecked Sendable {
         let now = qv_now_ns()
         for w in workers { w.activeSince = now }
         intervalLock.withLock { $0 = now }
+        // A thread the system refuses (a thread or memory limit) is an error the caller reports (a preset switch
+        // shows it as a banner), not a trap: the threads started so far are stopped and joined first.
+        var refused: OSThread.StartError? = nil
         carriersLock.withLock { c in
             for w in workers {
                 let carrier = Carrier(index: c.all.count, scheduler: self)
                 carrier.worker = w
                 w.carrierIndex.store(carrier.index, ordering: .relaxed)  // relaxed: gauge.
+                do throws(OSThread.StartError) {
+                    c.threads.append(try OSThread.start { carrier.scheduler.carrierMain(carrier) })
+                } catch {
+                    refused = error
+                    return
+                }
                 c.all.append(carrier)
-                c.threads.append(OSThread.spawn { carrier.scheduler.carrierMain(carrier) })
             }
         }
-        if configuration.hogThresholdNanos > 0 {
+        if refused == nil && configuration.hogThresholdNanos > 0 {
             // Strong capture, as carriers hold their scheduler: `shutdown()` stops and joins the monitor.
-            monitorThread.withLock { $0 = OSThread.spawn { self.monitorMain() } }
+            do throws(OSThread.StartError) {
+                let thread = try OSThread.start { self.monitorMain() }
+                monitorThread.withLock { $0 = thread }
+            } catch {
+                refused = error
+            }
+        }
+        if let refused {
+            shutdown()
+            throw .threadRefused(code: refused.code)
         }
     }
 
