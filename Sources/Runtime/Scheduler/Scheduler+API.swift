@@ -130,7 +130,7 @@ extension Scheduler {
 
     /// A spare carrier for a handoff or a retake (Monitor.swift): an idle spare, or a new carrier within
     /// `maxSpareCarriers`. A new carrier's thread starts here and waits for the worker its taker gives it
-    /// (`awaitFirstWorker`), so a thread the system refuses (EAGAIN, ENOMEM: a thread or memory limit) leaves nothing
+    /// (`awaitWorker`), so a thread the system refuses (EAGAIN, ENOMEM: a thread or memory limit) leaves nothing
     /// half-made: it is counted in `spareCarrierRefusals` and the caller goes on without a spare (the handoff runs
     /// pinned, the retake does not happen). Nil when none may be had. Under `carriersLock` (`cs` is its value).
     func takeSpare(_ cs: inout (all: [Carrier], threads: [OSThread], spares: [Carrier])) -> Carrier? {
@@ -139,7 +139,7 @@ extension Scheduler {
         let s = Carrier(index: cs.all.count, scheduler: self)
         do {
             let thread = try OSThread.start {
-                s.scheduler.awaitFirstWorker(s)
+                s.scheduler.awaitWorker(s)
                 s.scheduler.carrierMain(s)
             }
             cs.all.append(s)
@@ -154,12 +154,14 @@ extension Scheduler {
     /// Spare carriers the system refused a thread for (see `takeSpare`).
     public var spareCarrierRefusals: UInt64 { spareRefusals.load(ordering: .relaxed) }  // relaxed: statistic.
 
-    /// Starts spare `s` once its `worker` is set (under `carriersLock`): it is parked, in `becomeSpare` or
-    /// `awaitFirstWorker`. `shutdown()` joins its thread with the others.
+    /// Starts spare `s` once its `worker` is set (under `carriersLock`): it is parked in `awaitWorker`, as a new
+    /// carrier or from `becomeSpare`. `shutdown()` joins its thread with the others.
     func startSpare(_ s: Carrier) { s.parker.unpark(poller: nil) }
 
-    /// A new spare carrier's thread before its first worker: parks until its taker sets `worker`, or shutdown.
-    func awaitFirstWorker(_ c: Carrier) {
+    /// Parks carrier `c` until a taker sets its `worker` (read under `carriersLock`, where takers write it), or
+    /// shutdown: a new spare's thread before its first worker (listed nowhere: its taker holds it), and a spare in
+    /// the `spares` list (`becomeSpare`).
+    func awaitWorker(_ c: Carrier) {
         while carriersLock.withLock({ _ in c.worker == nil }) && !stopping.load(ordering: .sequentiallyConsistent) {
             c.parker.park()
         }
@@ -168,9 +170,7 @@ extension Scheduler {
     /// Called by a carrier whose worker was handed off: wait as a spare until given one, or until shutdown.
     func becomeSpare(_ c: Carrier) {
         carriersLock.withLock { $0.spares.append(c) }
-        while carriersLock.withLock({ _ in c.worker == nil }) && !stopping.load(ordering: .sequentiallyConsistent) {
-            c.parker.park()
-        }
+        awaitWorker(c)
     }
 
     // MARK: Shutdown

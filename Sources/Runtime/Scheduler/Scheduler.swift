@@ -537,11 +537,12 @@ public final class Scheduler: @unchecked Sendable {
 
     func wake(_ task: FiberTask, next: Worker?) {
         guard Self.claimWake(task) else { return }
+        let reason = task.parkReason  // after the claim (see above)
         if let w = next {
-            w.counters.fiberWakes[task.parkReason.rawValue] &+= 1
+            w.counters.fiberWakes[reason.rawValue] &+= 1
             putRunnext(task, on: w)
         } else {
-            enqueueWoken(task)
+            enqueueWoken(task, reason: reason)
         }
     }
 
@@ -555,8 +556,7 @@ public final class Scheduler: @unchecked Sendable {
             t.release()  // Unmanaged: the +1 passed in; no enqueue needs it.
             return
         }
-        // Counted under the reason it parked for (see `wake`); read after the claim, as there.
-        let reason = t._withUnsafeGuaranteedRef { $0.parkReason }
+        let reason = t._withUnsafeGuaranteedRef { $0.parkReason }  // after the claim (see `wake`)
         let local: Bool? = withLocalWorker { c, w in
             guard c.runsFiber else { return false }
             w.counters.fiberWakes[reason.rawValue] &+= 1
@@ -564,7 +564,7 @@ public final class Scheduler: @unchecked Sendable {
             return true
         }
         // Unmanaged: takes over the +1 (the other enqueues retain the task themselves).
-        if local != true { enqueueWoken(t.takeRetainedValue()) }
+        if local != true { enqueueWoken(t.takeRetainedValue(), reason: reason) }
     }
 
     /// The wake's CAS (see the table above TaskState): true when it made the task runnable from parked, so the
@@ -590,10 +590,9 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
-    /// Counts the wake of `task` and makes it runnable, with one look-up of the calling carrier for both. Any
-    /// thread.
-    private func enqueueWoken(_ task: FiberTask) {
-        let reason = task.parkReason  // claimed: see `wake`
+    /// Counts the wake of `task` under `reason` (the one it parked for, read by the caller after its claim) and makes
+    /// it runnable, with one look-up of the calling carrier for both. Any thread.
+    private func enqueueWoken(_ task: FiberTask, reason: ParkReason) {
         let local: Void? = withLocalWorker { c, w in
             w.counters.fiberWakes[reason.rawValue] &+= 1
             enqueueLocal(task, carrier: c, worker: w)

@@ -22,8 +22,9 @@
 // of the task (or parker) to wake, under the primitive's lock (`Waiter.complete`), and wakes after the lock is
 // released (`PendingWake.fire`) touching only what it retained: a waiter is never touched outside the lock by anyone
 // but its waiting party, so `Scheduler.shutdown` (which takes a waiter off under the lock unless it is done, then
-// cancels its fiber and drops the waiter) cannot free one under a completer's feet. So a hand-over retains and releases no waiter (a `Deque<Waiter>` and the outcome's copy cost two
-// retains and two releases per message, and the deque's uniqueness checks and index arithmetic on top).
+// cancels its fiber and drops the waiter) cannot free one under a completer's feet. So a hand-over retains and
+// releases no waiter (a `Deque<Waiter>` and the outcome's copy cost two retains and two releases per message, and the
+// deque's uniqueness checks and index arithmetic on top).
 import DequeModule
 import Synchronization
 
