@@ -494,6 +494,9 @@ class LoopState:
         self.jobs_at = 0  # ns: when ``jobs`` was last advanced
         self.recent_windows = collections.deque()  # windows of the last BUSY_WINDOW_S
         self.max_ready = 0
+        # the last task seen holding the loop since the previous snapshot: by a snapshot or by the
+        # agent's thread naming a stall (written by either under the GIL); each snapshot reports it and
+        # starts the next interval with the task it saw current (still running), else None
         self.last_task = None
         self.gevent = None  # the hub, when this state watches gevent's hub
         self.switches = None  # greenlet switches (gevent: the loop thread's greenlet trace counts them)
@@ -977,6 +980,7 @@ class Agent:
                 name = where or "(in the loop's own machinery or the agent)"
                 if task is not None:
                     name += " in task " + task.get_name()
+                    st.last_task = task.get_name()
                 st.culprit = name
 
     def _window_figures(self, st, now):
@@ -1066,6 +1070,7 @@ class Agent:
                     "monitor_last": st.monitor_last,
                 }
             )
+            st.last_task = cur  # the next interval starts with the task running now (or none)
             if pool is None:
                 pool = self.pool_snapshot(loop)
             self.open_window(st)

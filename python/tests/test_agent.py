@@ -514,6 +514,56 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertGreaterEqual(last["timers"], 1)  # the program's timer, the heartbeat not counted
         self.assertGreaterEqual(seen[-1]["pool"]["completed"], 1)
 
+    def test_the_last_task_is_the_intervals_and_not_a_stale_one(self):
+        # ``last_task`` is per interval (docs/figures.md, the loop's "ran NAME"): a task the agent saw
+        # holding the loop since the previous snapshot. A task that ran once and is long gone must not
+        # be shown as having run in every interval after (it was never reset).
+        async def main():
+            loop = asyncio.get_running_loop()
+
+            async def first():
+                return self.agent.sample()
+
+            async def from_a_callback():  # a snapshot taken where no task is current
+                fut = loop.create_future()
+                loop.call_soon(lambda: fut.set_result(self.agent.sample()))
+                return await fut
+
+            during = await asyncio.create_task(first(), name="first")
+            await asyncio.sleep(0.02)
+            next_one = await from_a_callback()
+            await asyncio.sleep(0.02)
+            return during, next_one, await from_a_callback()
+
+        during, next_one, after = asyncio.run(main())
+        self.assertEqual(during["loops"][0]["current"], "first")
+        self.assertEqual(during["loops"][0]["last_task"], "first")
+        # "first" was still running when that snapshot was taken: it ran in the next interval too.
+        self.assertIsNone(next_one["loops"][0]["current"])
+        self.assertEqual(next_one["loops"][0]["last_task"], "first")
+        # In the one after, the agent saw no task hold the loop.
+        self.assertIsNone(after["loops"][0]["current"])
+        self.assertIsNone(after["loops"][0]["last_task"])
+
+    def test_a_stall_the_watchdog_named_is_the_intervals_last_task(self):
+        # A stall shorter than the snapshot period, between two snapshots: the snapshot after it sees
+        # no task current, but the agent's thread named the task that held the loop.
+        async def main():
+            loop = asyncio.get_running_loop()
+
+            async def hog():
+                time.sleep(0.04)
+
+            self.agent.sample()
+            await asyncio.create_task(hog(), name="hog")
+            fut = loop.create_future()
+            loop.call_soon(lambda: fut.set_result(self.agent.sample()))
+            return await fut
+
+        after = asyncio.run(main())
+        self.assertIsNone(after["loops"][0]["current"])
+        self.assertEqual(after["loops"][0]["last_task"], "hog")
+
     def test_a_loop_without_a_ready_queue_reports_none_not_zero(self):
         class BareLoop:
             """A loop that exposes none of asyncio's private attributes (as uvloop does not)."""
