@@ -41,7 +41,7 @@ func runtimeExample() async throws -> [String] {
     close(peer)
 
     // An asyncio-style event loop on its own thread, with a `to_thread` pool for blocking calls.
-    let pool = ThreadPool(threads: 2)
+    let pool = try ThreadPool(threads: 2)
     var configuration = EventLoop.Configuration()
     configuration.pool = pool
     let loop = try EventLoop(configuration)

@@ -59,7 +59,7 @@ private actor OnLoop {
 /// Every kind of await inside a loop task resumes on the loop thread.
 @Suite(.timeLimit(.minutes(1))) struct LoopAffinityTests {
     @Test func everyAwaitReturnsToTheLoop() async throws {
-        let pool = ThreadPool(threads: 2, name: "aff-pool")
+        let pool = try ThreadPool(threads: 2, name: "aff-pool")
         let loop = try LoopTestSupport.realLoop(name: "affinity", pool: pool)
         defer {
             loop.shutdown()
@@ -127,7 +127,7 @@ private actor OnLoop {
     /// The two executor faces side by side: a loop task (task-executor face) calls an actor on the
     /// loop (serial face) and comes back; every await inside the actor keeps its isolation.
     @Test func actorOnTheLoopCalledFromALoopTask() async throws {
-        let pool = ThreadPool(threads: 1, name: "aff-pool2")
+        let pool = try ThreadPool(threads: 1, name: "aff-pool2")
         let loop = try LoopTestSupport.realLoop(name: "faces", pool: pool)
         defer {
             loop.shutdown()

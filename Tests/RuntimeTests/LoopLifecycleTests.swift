@@ -11,7 +11,7 @@ import Testing
             weak var weakPool: ThreadPool?
             let ended = Recorder<Bool>()
             do {
-                let pool = ThreadPool(threads: 1, name: "cyc-pool")
+                let pool = try ThreadPool(threads: 1, name: "cyc-pool")
                 var c = EventLoop.Configuration()
                 c.name = "cycle-\(i)"
                 c.heartbeat = .milliseconds(1)

@@ -7,7 +7,7 @@ import Testing
 /// `toThread` under load, LoopGroup assignment and isolation.
 @Suite(.timeLimit(.minutes(1))) struct LoopPoolGroupTests {
     @Test func toThreadUnderLoad() async throws {
-        let pool = ThreadPool(threads: 2, name: "load-pool")
+        let pool = try ThreadPool(threads: 2, name: "load-pool")
         let loop = try LoopTestSupport.realLoop(name: "load", pool: pool)
         defer {
             loop.shutdown()
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func poolMeasuresBusyThreadsAndQueueDepth() async throws {
-        let pool = ThreadPool(threads: 1, name: "gauge-pool")
+        let pool = try ThreadPool(threads: 1, name: "gauge-pool")
         defer { pool.shutdown() }
         let release = Atomic<Bool>(false)
         let started = Atomic<Bool>(false)
@@ -68,8 +68,8 @@ import Testing
         }
     }
 
-    @Test func poolRunsQueuedWorkBeforeShutdownCompletes() {
-        let pool = ThreadPool(threads: 1, name: "drain-pool")
+    @Test func poolRunsQueuedWorkBeforeShutdownCompletes() throws {
+        let pool = try ThreadPool(threads: 1, name: "drain-pool")
         let done = Atomic<Int>(0)
         for _ in 0..<50 { pool.submit { done.add(1, ordering: .relaxed) } }
         pool.shutdown()

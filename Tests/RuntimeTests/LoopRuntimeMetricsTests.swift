@@ -72,7 +72,7 @@ import Testing
 
     /// Gap 6: the `to_thread` queue's high-water mark, since the previous sample.
     @Test func theToThreadQueueHighWaterMarkIsSinceThePreviousSample() throws {
-        let pool = ThreadPool(threads: 1, name: "hw-pool")
+        let pool = try ThreadPool(threads: 1, name: "hw-pool")
         defer { pool.shutdown() }
         let entered = TestSemaphore()
         let gate = TestSemaphore()
@@ -94,7 +94,7 @@ import Testing
 
     /// Gap 7: each pool thread says whether it is idle or which task it runs, since when.
     @Test func aPoolThreadReportsTheTaskItRuns() async throws {
-        let pool = ThreadPool(threads: 2, name: "who-pool")
+        let pool = try ThreadPool(threads: 2, name: "who-pool")
         let loop = try LoopTestSupport.realLoop(name: "who", pool: pool)
         defer {
             loop.shutdown()
@@ -129,7 +129,7 @@ import Testing
     /// Gap 8: a pool thread's busy time is the time it ran tasks (a 20 ms task adds ≥ 20 ms), and idle time adds
     /// nothing.
     @Test func poolThreadBusyTimeCountsOnlyTasks() throws {
-        let pool = ThreadPool(threads: 1, name: "busy-pool")
+        let pool = try ThreadPool(threads: 1, name: "busy-pool")
         defer { pool.shutdown() }
         pool.submit { usleep(20_000) }
         #expect(FdTestSupport.eventually { pool.metrics.completed == 1 })

@@ -131,6 +131,8 @@ public enum LoopError: Error, Equatable, Sendable {
     /// `close(_:)` closed the fd while the task waited on it.
     case fdClosed(Int32)
     case selector(SelectorError)
+    /// The system refused a thread the loop needs (its own, or its pool's): `pthread_create`'s error number.
+    case threadRefused(code: Int32)
 }
 
 public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
@@ -272,7 +274,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         published.spawnedOffLoop.load(ordering: .relaxed) + spawnedOnLoop - tasksEnded
     }
 
-    /// Creates the loop and starts its thread.
+    /// Creates the loop and starts its thread. Throws `threadRefused` when the system refuses that thread.
     public init(_ configuration: Configuration = Configuration()) throws(LoopError) {
         self.configuration = configuration
         self.name = configuration.name
@@ -293,7 +295,12 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         }
         // Unmanaged (unretained): the face is owned by this loop; see LoopSerialExecutorFace.loop.
         serialFace.loop = Unmanaged.passUnretained(self)
-        let t = OSThread.spawn(name: configuration.name) { [self] in runLoop() }
+        let t: OSThread
+        do {
+            t = try OSThread.start(name: configuration.name) { [self] in runLoop() }
+        } catch {
+            throw .threadRefused(code: error.code)
+        }
         thread.withLock { $0 = t }
     }
 

@@ -21,7 +21,14 @@ public final class LoopGroup: Sendable {
         sharedPoolThreads: Int? = nil
     ) throws(LoopError) {
         precondition(count >= 1, "LoopGroup needs at least one loop")
-        let shared = sharedPoolThreads.map { ThreadPool(threads: $0, name: "\(name)-pool", shared: true) }
+        var shared: ThreadPool? = nil
+        if let n = sharedPoolThreads {
+            do {
+                shared = try ThreadPool(threads: n, name: "\(name)-pool", shared: true)
+            } catch {
+                throw .threadRefused(code: error.code)
+            }
+        }
         var made: [EventLoop] = []
         for i in 0..<count {
             var c = configuration

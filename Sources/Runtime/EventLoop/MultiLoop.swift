@@ -70,10 +70,14 @@ import Synchronization
 public enum MultiLoopError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The configuration asked for fewer than 1 or more than 256 threads.
     case threadCount(Int)
+    /// The system refused one of the loop's threads (`pthread_create`'s error number); the ones started before
+    /// it were stopped and joined.
+    case threadRefused(code: Int32)
 
     public var description: String {
         switch self {
         case .threadCount(let n): "MultiLoop needs 1 to 256 threads (got \(n))"
+        case .threadRefused(let code): "MultiLoop: the system refused a thread (pthread_create failed: \(code))"
         }
     }
 }
@@ -136,7 +140,8 @@ public final class MultiLoop: TaskExecutor, @unchecked Sendable {
     let threads = Locked<[OSThread]>([])
     let joined = Atomic<Bool>(false)
 
-    /// Creates the loop and starts its N threads. Returns once every worker has recorded its thread id.
+    /// Creates the loop and starts its N threads. Returns once every worker has recorded its thread id. Throws
+    /// `threadRefused` when the system refuses one of them, after stopping and joining the ones it started.
     public init(_ configuration: Configuration = Configuration()) throws(MultiLoopError) {
         guard (1...256).contains(configuration.threads) else { throw .threadCount(configuration.threads) }
         self.configuration = configuration
@@ -145,9 +150,17 @@ public final class MultiLoop: TaskExecutor, @unchecked Sendable {
         workers = (0..<n).map { MultiLoopWorker(index: $0, count: n) }
         var started: [OSThread] = []
         for w in workers {
-            // The thread holds the loop until it exits (`shutdown` joins it).
-            started.append(
-                OSThread.spawn(name: "\(configuration.name)-\(w.index)") { [self] in w.runThread(loop: self) })
+            do {
+                // The thread holds the loop until it exits (`shutdown` joins it).
+                started.append(
+                    try OSThread.start(name: "\(configuration.name)-\(w.index)") { [self] in w.runThread(loop: self) }
+                )
+            } catch {
+                // The workers without a thread hold no job: stop and join the ones that run.
+                threads.withLock { $0 = started }
+                shutdown()
+                throw .threadRefused(code: error.code)
+            }
         }
         threads.withLock { $0 = started }
         // Wait for every thread id: `enqueue` tells the loop's threads from others by them.

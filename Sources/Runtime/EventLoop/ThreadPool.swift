@@ -129,8 +129,9 @@ public final class ThreadPool: @unchecked Sendable {
     private let depthHighWater = HighWaterMark()
     private let slots: [PoolThreadSlot]
 
-    /// Starts `threads` workers now.
-    public init(threads: Int, name: String = "qv-pool", shared: Bool = false) {
+    /// Starts `threads` workers now. Throws when the system refuses one of their threads, after stopping and
+    /// joining the ones it started.
+    public init(threads: Int, name: String = "qv-pool", shared: Bool = false) throws(OSThread.StartError) {
         precondition(threads >= 1, "ThreadPool needs at least one thread")
         self.name = name
         self.threadCount = threads
@@ -139,10 +140,20 @@ public final class ThreadPool: @unchecked Sendable {
         sem_init(semaphore, 0, 0)
         slots = (0..<threads).map { PoolThreadSlot(thread: "\(name)-\($0)") }
         var started: [OSThread] = []
+        var refused: OSThread.StartError? = nil
         for slot in slots {
-            started.append(OSThread.spawn(name: slot.thread) { [self] in workerLoop(slot) })
+            do {
+                started.append(try OSThread.start(name: slot.thread) { [self] in workerLoop(slot) })
+            } catch {
+                refused = error
+                break
+            }
         }
         self.threads.withLock { $0 = started }
+        if let refused {
+            shutdown()
+            throw refused
+        }
     }
 
     deinit {

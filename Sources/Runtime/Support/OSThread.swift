@@ -23,8 +23,8 @@ public struct OSThread: Sendable {
     }
 
     /// Starts a thread running `body`, named `name` when given (its first 15 bytes, the kernel's limit; shown by
-    /// `top -H` and gdb). Throws when the system refuses a thread; for callers that can report it (a preset
-    /// switch in Workloads), where the runtime's own threads use `spawn`.
+    /// `top -H` and gdb). Throws when the system refuses a thread: the runtime's carriers, spares, loops and pool
+    /// workers start theirs with it and report the refusal as their own typed error.
     public static func start(
         name: String? = nil, _ body: @escaping @Sendable () -> Void
     ) throws(StartError) -> OSThread {
@@ -50,7 +50,8 @@ public struct OSThread: Sendable {
     }
 
     /// Starts a thread running `body`, named `name` when given (see `start`). Traps if the system refuses a
-    /// thread (out of resources): the runtime's carriers, loops and pool workers cannot run without theirs.
+    /// thread (out of resources): for callers with no one to report it to (benchmarks, test harnesses, the
+    /// dashboard's UI thread at start-up).
     public static func spawn(name: String? = nil, _ body: @escaping @Sendable () -> Void) -> OSThread {
         do {
             return try start(name: name, body)

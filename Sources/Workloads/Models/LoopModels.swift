@@ -206,9 +206,14 @@ final class LoopModel: Model {
         let s = preset.scheduler
         let count = s.model == .eventLoop ? 1 : s.loops
         var pools: [ThreadPool] = []
-        let shared: ThreadPool? =
-            (s.pool > 0 && (s.sharedPool || count == 1))
-            ? ThreadPool(threads: s.pool, name: "qv-pool", shared: s.sharedPool) : nil
+        var shared: ThreadPool? = nil
+        if s.pool > 0 && (s.sharedPool || count == 1) {
+            do {
+                shared = try ThreadPool(threads: s.pool, name: "qv-pool", shared: s.sharedPool)
+            } catch {
+                throw ModelError("cannot start the to_thread pool: \(error)")
+            }
+        }
         if let shared { pools.append(shared) }
         var loops: [EventLoop] = []
         for i in 0..<count {
@@ -221,9 +226,15 @@ final class LoopModel: Model {
             if let shared {
                 c.pool = shared
             } else if s.pool > 0 {
-                let own = ThreadPool(threads: s.pool, name: "qv-pool-\(i)")
-                pools.append(own)
-                c.pool = own
+                do {
+                    let own = try ThreadPool(threads: s.pool, name: "qv-pool-\(i)")
+                    pools.append(own)
+                    c.pool = own
+                } catch {
+                    for l in loops { l.shutdown() }
+                    for p in pools { p.shutdown() }
+                    throw ModelError("cannot start the to_thread pool of loop \(i): \(error)")
+                }
             }
             do {
                 loops.append(try EventLoop(c))
