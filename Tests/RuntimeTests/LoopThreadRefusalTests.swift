@@ -11,12 +11,22 @@ import Testing
 /// the kernel refuses the 8 MiB stack of a new thread.
 @Suite(.enabled(if: qv_fiber_tsan_enabled() == 0, "TSan reserves its shadow memory: RLIMIT_AS cannot be lowered"))
 struct LoopThreadRefusalTests {
-    /// In the child only: runs `body` with RLIMIT_AS `headroom` bytes above the process's size, then lifts it.
-    static func underAddressSpaceLimit(headroom: UInt64, _ body: () -> Int32) -> Never {
+    /// In the child only: with RLIMIT_AS `headroom` bytes above the process's size, runs `start` (which starts and
+    /// shuts down a loop or pool), lifts the limit and exits 0 when it threw an error that `isRefusal` accepts and
+    /// left no thread behind; 4 when it did not throw, 5 when threads are left, 6 for another error.
+    static func startPastTheThreadLimit(
+        headroom: UInt64, _ start: () throws -> Void, isRefusal: (any Error) -> Bool
+    ) -> Never {
+        let threads = ParkedTeardownTests.threadCount()
         let size = ParkedTeardownTests.statm().size
         var limit = rlimit(rlim_cur: rlim_t(size + headroom), rlim_max: rlim_t.max)
         guard setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0 else { exit(3) }
-        let status = body()
+        var status: Int32 = 4
+        do {
+            try start()
+        } catch {
+            status = !isRefusal(error) ? 6 : ParkedTeardownTests.threadCount() == threads ? 0 : 5
+        }
         limit.rlim_cur = rlim_t.max
         _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit)
         exit(status)
@@ -24,17 +34,11 @@ struct LoopThreadRefusalTests {
 
     @Test func anEventLoopWhoseThreadTheSystemRefusesThrows() async {
         await #expect(processExitsWith: .success) {
-            let threads = ParkedTeardownTests.threadCount()
-            LoopThreadRefusalTests.underAddressSpaceLimit(headroom: 4 << 20) {
-                do {
-                    let loop = try EventLoop(name: "refused")
-                    loop.shutdown()
-                    return 4
-                } catch LoopError.threadRefused {
-                    return ParkedTeardownTests.threadCount() == threads ? 0 : 5
-                } catch {
-                    return 6
-                }
+            LoopThreadRefusalTests.startPastTheThreadLimit(headroom: 4 << 20) {
+                try EventLoop(name: "refused").shutdown()
+            } isRefusal: {
+                guard case LoopError.threadRefused = $0 else { return false }
+                return true
             }
         }
     }
@@ -42,32 +46,21 @@ struct LoopThreadRefusalTests {
     /// A pool of four whose later threads are refused: the ones it started are stopped and joined.
     @Test func aPoolWhoseThreadsTheSystemRefusesThrowsAndJoinsTheStartedOnes() async {
         await #expect(processExitsWith: .success) {
-            let threads = ParkedTeardownTests.threadCount()
-            LoopThreadRefusalTests.underAddressSpaceLimit(headroom: 12 << 20) {
-                do {
-                    let pool = try ThreadPool(threads: 4, name: "refused")
-                    pool.shutdown()
-                    return 4
-                } catch {
-                    return ParkedTeardownTests.threadCount() == threads ? 0 : 5
-                }
+            LoopThreadRefusalTests.startPastTheThreadLimit(headroom: 12 << 20) {
+                try ThreadPool(threads: 4, name: "refused").shutdown()
+            } isRefusal: {
+                $0 is OSThread.StartError
             }
         }
     }
 
     @Test func aMultiLoopWhoseThreadsTheSystemRefusesThrowsAndJoinsTheStartedOnes() async {
         await #expect(processExitsWith: .success) {
-            let threads = ParkedTeardownTests.threadCount()
-            LoopThreadRefusalTests.underAddressSpaceLimit(headroom: 12 << 20) {
-                do {
-                    let loop = try MultiLoop(name: "refused", threads: 4)
-                    loop.shutdown()
-                    return 4
-                } catch MultiLoopError.threadRefused {
-                    return ParkedTeardownTests.threadCount() == threads ? 0 : 5
-                } catch {
-                    return 6
-                }
+            LoopThreadRefusalTests.startPastTheThreadLimit(headroom: 12 << 20) {
+                try MultiLoop(name: "refused", threads: 4).shutdown()
+            } isRefusal: {
+                guard case MultiLoopError.threadRefused = $0 else { return false }
+                return true
             }
         }
     }

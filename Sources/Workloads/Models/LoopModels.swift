@@ -206,6 +206,14 @@ final class LoopModel: Model {
         let s = preset.scheduler
         let count = s.model == .eventLoop ? 1 : s.loops
         var pools: [ThreadPool] = []
+        var loops: [EventLoop] = []
+        var servers: [LoopbackServer] = []
+        /// A start that fails part-way stops what it started so far.
+        func stopStarted() {
+            for l in loops { l.shutdown() }
+            for p in pools { p.shutdown() }
+            for sv in servers { sv.close() }
+        }
         var shared: ThreadPool? = nil
         if s.pool > 0 && (s.sharedPool || count == 1) {
             do {
@@ -215,7 +223,6 @@ final class LoopModel: Model {
             }
         }
         if let shared { pools.append(shared) }
-        var loops: [EventLoop] = []
         for i in 0..<count {
             var c = EventLoop.Configuration()
             c.name = "loop-\(i)"
@@ -231,20 +238,17 @@ final class LoopModel: Model {
                     pools.append(own)
                     c.pool = own
                 } catch {
-                    for l in loops { l.shutdown() }
-                    for p in pools { p.shutdown() }
+                    stopStarted()
                     throw ModelError("cannot start the to_thread pool of loop \(i): \(error)")
                 }
             }
             do {
                 loops.append(try EventLoop(c))
             } catch {
-                for l in loops { l.shutdown() }
-                for p in pools { p.shutdown() }
+                stopStarted()
                 throw ModelError("cannot start event loop \(i): \(error)")
             }
         }
-        var servers: [LoopbackServer] = []
         if preset.workload.tasks.contains(where: { $0.kind == .io && $0.io == .socket }) {
             for loop in loops {
                 do {
@@ -252,9 +256,7 @@ final class LoopModel: Model {
                     server.serve(on: loop)
                     servers.append(server)
                 } catch {
-                    for l in loops { l.shutdown() }
-                    for p in pools { p.shutdown() }
-                    for sv in servers { sv.close() }
+                    stopStarted()
                     throw error
                 }
             }
@@ -263,9 +265,7 @@ final class LoopModel: Model {
         do {
             httpServer = try HTTPServer.startIfNeeded(for: preset.workload)
         } catch {
-            for l in loops { l.shutdown() }
-            for p in pools { p.shutdown() }
-            for sv in servers { sv.close() }
+            stopStarted()
             throw error
         }
         let http = httpServer.map { HTTPClient(port: $0.port) }
