@@ -7,7 +7,8 @@
 // pair, glibc's malloc thresholds pinned for both arms (overhead.py says why). Each run is the
 // program's own CPU time over its work (time.process_time: every thread of the process, the agent's
 // too; start-up not counted), steadier than wall time on a loaded machine. The figure is the slowdown
-// of the medians, in percent; the budget is 3 %. The detail adds the median of the rounds' own ratios
+// of the medians, in percent; the budget is 3 %. The detail adds its 90 % confidence interval (`ci90`,
+// the rounds resampled as pairs: what this sitting can resolve), the median of the rounds' own ratios
 // (`paired`, which cancels a load that drifts during the bench), the median ratio of as many pairs run
 // in one process with the agent installed and uninstalled around each run (`inprocess`: no start-up,
 // one heap, the steadiest of the three on a loaded machine), with how quiet those runs were for the
@@ -28,7 +29,7 @@ enum PythonBenchmarks {
                 throw BenchFailure(
                     "python-overhead: qvtop's Python agent (python/) was not found; set QVTOP_PYTHON_DIR")
             }
-            let rounds = options.reps ?? 15
+            let rounds = options.reps ?? 31
             let result = try ChildProcess.runToEnd(
                 ["python3", dir + "/bench/overhead.py", "--rounds", "\(rounds)", "--json"], timeout: 1800)
             guard result.status == 0 else {
@@ -40,6 +41,9 @@ enum PythonBenchmarks {
                     let plain = obj["plain_s"] as? Double, let agent = obj["agent_s"] as? Double
                 else { return nil }
                 let paired = (obj["paired_ratio"] as? Double).map { String(format: "%+.1f%%", ($0 - 1) * 100) }
+                let interval = (obj["ratio_ci90"] as? [Double]).flatMap { ci in
+                    ci.count == 2 ? String(format: "%+.1f%%…%+.1f%%", (ci[0] - 1) * 100, (ci[1] - 1) * 100) : nil
+                }
                 let inprocess = (obj["inproc_paired"] as? Double).map { String(format: "%+.1f%%", ($0 - 1) * 100) }
                 let stalls = (obj["inproc_stalls"] as? Double).map { String(format: "%g", $0) }
                 let threadShare = (obj["inproc_thread_snapshots"] as? Double).map {
@@ -53,7 +57,7 @@ enum PythonBenchmarks {
                     detail: [
                         "plain_s": String(format: "%.3f", plain), "agent_s": String(format: "%.3f", agent),
                         "rounds": "\(rounds)", "budget": "3%", "measure": "cpu",
-                        "paired": paired ?? "n/a", "load": load ?? "n/a",
+                        "paired": paired ?? "n/a", "ci90": interval ?? "n/a", "load": load ?? "n/a",
                         "inprocess": inprocess ?? "n/a",
                         "inprocess_stalls": stalls ?? "n/a", "inprocess_thread_snapshots": threadShare ?? "n/a",
                         "malloc": (obj["malloc_pinned"] as? Bool).map { $0 ? "pinned" : "dynamic" } ?? "n/a",

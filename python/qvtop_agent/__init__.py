@@ -5,9 +5,9 @@ Design
 qvtop starts ``python3 -m qvtop_agent SCRIPT ARGS...`` with this package on ``PYTHONPATH`` and a
 pipe's write end in ``QVTOP_AGENT_FD``. ``install()`` runs before the user's script, so every
 event loop the program starts is seen, and nothing the program can observe changes: the agent
-adds per running loop a heartbeat (on Linux a timerfd its selector watches, else a timer) and a
-watchdog alarm (a timerfd, Linux), one instance attribute on its selector that calls the original,
-a ``gc.callbacks`` entry and one daemon thread (``qvtop-agent``: the watchdog, and the snapshots
+adds per running loop a heartbeat (asyncio on Linux: the loop's poll replaced by an
+equivalent that queues it, ``Agent._beat_in_iterations``; else a timerfd its selector watches, or a
+timer) and a watchdog alarm (a timerfd, Linux), a ``gc.callbacks`` entry and one daemon thread (``qvtop-agent``: the watchdog, and the snapshots
 no heartbeat takes).
 
 What is measured, and how (docs/python-agent.md has the stream format and every field):
@@ -15,10 +15,13 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
 - Loops are found when they start running: ``asyncio.events._set_running_loop`` is wrapped (it is
   what ``run_forever`` calls on entry and exit). Every loop gets a ``LoopState``.
 - Heartbeat lag: a callback on a 1 ms grid (``t0 + k * 1 ms``) records how late it ran; every slot
-  the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it). On Linux,
-  for asyncio's selector loops, the beat is a periodic timerfd on that grid registered with
-  ``add_reader``: it runs in the first loop iteration after its slot, as a timer would, without
-  making the loop's polls carry a timeout (``Agent._arm`` says why).
+  the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it). It runs
+  in the first loop iteration after its slot, between two callbacks, as a timer due then would. For
+  asyncio's loops on an EpollSelector it costs a busy loop no timer and no system call: the loop's
+  poll, replaced by an equivalent, queues it when its slot is due, and a poll that would sleep
+  past the slot sleeps until it (rounded up to the millisecond by epoll, as asyncio's own timers
+  are). Other selector loops on Linux: a periodic timerfd on the grid that the selector watches
+  (``Agent._arm`` says why not a loop timer).
 - Busy share and jobs run: for one measurement window per snapshot (at least 2 ms and 200
   iterations) the loop's ``_selector.select`` is shadowed per instance (once per loop iteration,
   never per callback). In a window, time outside ``select`` is busy; jobs per iteration are the
@@ -48,8 +51,8 @@ Rejected: wrapping every callback (``Handle._run``) to time it — exact, but it
 of the program; ``sys.setprofile`` — slower still; asyncio debug mode — it changes the program
 (logging, slow-callback warnings, coroutine origin tracking).
 
-Snapshots: one every 1/rate s, taken by the first timerfd heartbeat of an asyncio loop after it is
-due (on that loop's thread, between two callbacks) while one beats on time, else by the agent's
+Snapshots: one every 1/rate s, taken by the first heartbeat of an asyncio loop (one of the two kinds
+above) after it is due (on that loop's thread, between two callbacks) while one beats on time, else by the agent's
 thread (no loop running, every loop stalled, loops without that heartbeat): a healthy program's
 GIL is never taken by the agent's thread (``Agent.run``). ``sample_lock`` makes one snapshot at a
 time; "the snapshot's taker" below is whichever thread holds it.
@@ -65,6 +68,7 @@ import asyncio.base_events
 import asyncio.events
 import bisect
 import select
+import selectors
 import collections
 import concurrent.futures
 import concurrent.futures.thread
@@ -243,6 +247,14 @@ def _is_internal(filename):
     )
 
 
+def _in_poll(code):
+    """The loop thread's innermost frame is its selector's poll: EpollSelector's ``select``, or the
+    agent's equivalent (``epoll_select``) or its window hook (``select``)."""
+    if code.co_filename.startswith(_AGENT_DIR):
+        return code.co_name in ("epoll_select", "select")
+    return code.co_name == "select" and code.co_filename.endswith("selectors.py")
+
+
 def culprit_of(frame):
     """What the thread whose innermost frame is ``frame`` is running: 'function (file:line)' of the
     innermost frame outside asyncio and the agent; when the loop's own machinery is innermost
@@ -390,6 +402,22 @@ class _Alarms:
         self.epoll.register(fd, 1 | (1 << 31))  # EPOLLIN | EPOLLET
         return (fd, self.spec(self.spec_type()))
 
+    def open_wake(self):
+        """A disarmed one-shot timer on CLOCK_MONOTONIC for a loop's idle poll (``_beat_in_iterations``):
+        (descriptor, ``arm_at``). Not in the watchdog's set: the loop's epoll object watches it."""
+        fd = self.create(1, os.O_CLOEXEC | os.O_NONBLOCK)
+        if fd < 0:
+            raise OSError(self.ctypes.get_errno(), "timerfd_create")
+        spec, value, ref = self.spec(self.spec_type())
+        settime = self.settime
+
+        def arm_at(t):
+            """Fires once at ``t`` (absolute time.monotonic seconds); a new arm replaces the last."""
+            value.tv_sec, value.tv_nsec = divmod(int(t * 1e9), 1_000_000_000)
+            settime(fd, 1, ref, None)  # TFD_TIMER_ABSTIME
+
+        return fd, arm_at
+
     def open_beat(self, first, period):
         """A periodic timer for a loop's heartbeat: fires at ``first``, ``first + period``, ... (absolute
         CLOCK_MONOTONIC seconds, the clock of asyncio's ``loop.time()``). Not in the watchdog's set:
@@ -487,6 +515,17 @@ class LoopState:
         self.alarm = None  # the watchdog's alarm of this loop (_Alarms.open), opened and closed by the loop thread
         self.alarm_push_at = 0.0  # loop clock: the heartbeat pushes the alarm ahead at its first beat from then on
         self.beat_fd = None  # the heartbeat's periodic timerfd, watched by the loop's selector (loop thread)
+        # the heartbeat queued by the loop's poll (``_beat_in_iterations``; loop thread): its handle, whether
+        # it is in the ready queue now, and the poll that replaced the selector's (windows wrap it)
+        self.beat_handle = None
+        self.beat_queued = False
+        self.beat_wake_fd = None  # its idle poll's one-shot wake-up timer (a timerfd), or None
+        self.wake_arms = 0  # times an idle poll armed that timer (at most once per slot)
+        self.base_select = None
+        # this loop's heartbeat takes the due snapshots (its clock is time.monotonic; read by the agent's
+        # thread), and each beat is an I/O event of the loop's poll (a timerfd: windows do not count it)
+        self.beat_takes_snapshots = False
+        self.beat_is_event = False
         # the agent's thread (the watchdog)
         self.culprit = None
         # the snapshot's taker (Agent.take_sample; a loop thread or the agent's thread)
@@ -668,24 +707,23 @@ class Agent:
                     st.selector = st.select_hook = None
 
     def _arm(self, loop, st):
-        # asyncio's own loops on Linux: the beat is a periodic timerfd on the 1 ms grid that the loop's
-        # selector watches (``add_reader``), not a loop timer. A pending timer, even a far one, makes
-        # every poll that sleeps carry a timeout (a kernel timer armed and cancelled per poll) and
-        # every iteration compute one: +6 % on the echo program (docs/performance.md); the timerfd is
-        # re-armed by the kernel when the beat reads it (a periodic timerfd that is not read expires
-        # once only, so edge-triggered without reads is no option; the expirations count is not used:
-        # the grid gives the skipped slots). Other loops, or without timerfd: the beat's TimerHandle is
-        # pushed back onto the loop's timer heap as call_at would (``_when``, ``_scheduled``,
-        # heappush), instead of a new handle per beat (a handle, a context copy and a call_at per
-        # millisecond are most of that heartbeat's cost).
+        # Three heartbeats, cheapest first (docs/performance.md measured each):
+        # - asyncio's own loops on an EpollSelector (Linux): the beat is queued by the loop's own clock
+        #   (``_beat_in_iterations``): no timer, no descriptor, no system call while the loop is busy.
+        # - other asyncio selector loops on Linux: a periodic timerfd on the 1 ms grid that the loop's
+        #   selector watches (``add_reader``), not a loop timer. A pending timer, even a far one, makes
+        #   every iteration compute a timeout (+6 % on the echo program); the timerfd is re-armed by the
+        #   kernel when the beat reads it (a periodic timerfd that is not read expires once only; the
+        #   expirations count is not used: the grid gives the skipped slots).
+        # - the rest (no timerfd, another clock): the beat's TimerHandle pushed back onto the loop's
+        #   timer heap as call_at would (``_when``, ``_scheduled``, heappush), instead of a new handle
+        #   per beat (a handle, a context copy and a call_at per millisecond are most of its cost).
+        monotonic_clock = type(loop).time is asyncio.base_events.BaseEventLoop.time  # time.monotonic
+        if st.hooked and monotonic_clock and self._beat_in_iterations(loop, st):
+            return
         sched = loop._scheduled if st.hooked else None
-        push = self.alarms.push if self.alarms is not None else None
         beat_fd = None
-        if (
-            self.alarms is not None
-            and st.hooked
-            and type(loop).time is asyncio.base_events.BaseEventLoop.time  # time.monotonic: CLOCK_MONOTONIC
-        ):
+        if self.alarms is not None and st.hooked and monotonic_clock:
             try:
                 beat_fd = self.alarms.open_beat(st.lag.due(), st.lag.period)
             except OSError:
@@ -700,18 +738,8 @@ class Agent:
                 except OSError:
                     pass  # not readable (already read this period)
             now = loop.time()
-            late = st.lag.tick(now)
-            if late * 1000 >= SLOW_MS:
-                st.slow += 1
-                name = st.culprit or _NOT_CAUGHT
-                self.add_event("slowCallback", st.id, late * 1000, name)
-            st.culprit = None
-            if now >= st.alarm_push_at and st.alarm is not None:
-                push(st.alarm, ALARM_S)
-                st.alarm_push_at = now + ALARM_PUSH_S
-            if beat_fd is not None and now >= agent.sample_at:
-                # loop.time() is time.monotonic() here (the timerfd beat's condition in ``_arm``).
-                agent.take_sample(now)
+            # loop.time() is time.monotonic() where the timerfd beats (``monotonic_clock``).
+            agent._beat(st, now, beat_fd is not None)
             if beat_fd is None and st.running and not loop.is_closed():
                 h = st.handle
                 if sched is not None and h is not None and not h._cancelled and not h._scheduled:
@@ -723,12 +751,149 @@ class Agent:
 
         if beat_fd is not None:
             st.beat_fd = beat_fd
+            st.beat_takes_snapshots = True
+            st.beat_is_event = True
             loop.add_reader(beat_fd, beat)
         else:
             st.handle = loop.call_at(st.lag.due(), beat)
 
+    def _beat(self, st, now, takes_snapshots):
+        """Loop thread, every heartbeat (all kinds but gevent's): the slot's lateness, a stall that
+        ended becomes a slow callback named by the watchdog, the watchdog's alarm pushed ahead, and the
+        due snapshot taken here when this heartbeat ``takes_snapshots`` (``now`` is time.monotonic)."""
+        late = st.lag.tick(now)
+        if late * 1000 >= SLOW_MS:
+            st.slow += 1
+            self.add_event("slowCallback", st.id, late * 1000, st.culprit or _NOT_CAUGHT)
+        st.culprit = None
+        if now >= st.alarm_push_at and st.alarm is not None:
+            self.alarms.push(st.alarm, ALARM_S)
+            st.alarm_push_at = now + ALARM_PUSH_S
+        if takes_snapshots and now >= self.sample_at:
+            self.take_sample(now)
+
+    def _beat_in_iterations(self, loop, st):
+        """The heartbeat of an asyncio loop on an EpollSelector, with no kernel timer while it is busy
+        (returns False, changing nothing, for any other selector). One instance attribute,
+        ``selector.select``, in place of EpollSelector's own (the same steps, its attributes read once
+        here instead of per call; the epoll object's ``poll`` rounds a timeout up to whole
+        milliseconds itself), that the loop calls once per iteration anyway:
+
+        - after the poll, once the slot is due, it appends the beat's handle to the ready queue: the
+          beat runs in that iteration, between two callbacks, as a timer due then would; once per
+          slot (``beat_queued``). Only the loop's thread polls.
+        - a poll that may sleep polls without waiting first: a loop with work (events ready) goes on
+          at once, with one ``epoll_wait`` as before. Only a loop with nothing to do arms its wake-up
+          (a one-shot timerfd at the next slot, once per slot, in the loop's epoll set edge-triggered
+          and never read: not one of the selector's keys, so its event is no job) and then sleeps as
+          asked. An idle loop beats on time (ns timer), a busy one sees no timer.
+          Without a timerfd (no descriptor to spare): the poll's timeout is cut to the next slot
+          (rounded up to the millisecond by epoll, as asyncio's own timers are).
+
+        Rejected: a periodic timerfd (the other loops' beat): ~1,000 wake-ups, events and ``read``
+        calls a second on a busy loop; a loop timer (see ``_arm``); an instance attribute
+        ``loop.time`` (asked once per iteration too): an attribute the loop did not have at its
+        creation takes the loop object off CPython's fast attribute path, and every
+        ``self._ready``/``self._selector`` of the loop's own code goes the slow way (+17 % of the
+        callback program's instructions under callgrind, docs/performance.md)."""
+        selector = loop._selector
+        if type(selector) is not selectors.EpollSelector or "select" in selector.__dict__:
+            return False
+        epoll = selector._selector
+        poll = epoll.poll
+        fd_to_key = selector._fd_to_key
+        ready = loop._ready
+        mono = time.monotonic
+        lag = st.lag
+        agent = self
+        EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
+        READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+        wake_fd = arm_at = None
+        if self.alarms is not None:
+            try:
+                wake_fd, arm_at = self.alarms.open_wake()
+                epoll.register(wake_fd, EPOLLIN | select.EPOLLET)
+            except OSError:
+                if wake_fd is not None:
+                    os.close(wake_fd)
+                wake_fd = arm_at = None
+        due = lag.due()  # the next slot (loop thread: the beat moves it)
+        armed = 0.0  # the slot the wake-up timer is armed for
+
+        def beat():
+            nonlocal due
+            st.beat_queued = False
+            agent._beat(st, mono(), True)
+            due = lag.due()
+
+        handle = asyncio.Handle(beat, (), loop, None)
+
+        def epoll_select(timeout=None):
+            nonlocal armed
+            if timeout is None or timeout > 0:
+                if arm_at is None:
+                    wait = due - mono()
+                    if timeout is None or wait < timeout:
+                        timeout = wait if wait > 0.0 else 0.0  # (a negative timeout would block)
+                    fd_event_list = None
+                else:
+                    try:
+                        fd_event_list = poll(0, len(fd_to_key) + 1)
+                    except InterruptedError:
+                        fd_event_list = ()
+                    if not fd_event_list:
+                        if armed != due:
+                            armed = due
+                            arm_at(due)
+                            st.wake_arms += 1
+                        fd_event_list = None
+                    timeout = -1 if timeout is None else timeout
+            else:
+                timeout, fd_event_list = 0, None
+            if fd_event_list is None:
+                try:
+                    fd_event_list = poll(timeout, len(fd_to_key) + 1)
+                except InterruptedError:
+                    fd_event_list = ()
+            ready_keys = []
+            for fd, event in fd_event_list:
+                events = 0
+                if event & ~EPOLLIN:
+                    events |= WRITE
+                if event & ~EPOLLOUT:
+                    events |= READ
+                key = fd_to_key.get(fd)
+                if key:
+                    ready_keys.append((key, events & key.events))
+            if mono() >= due and not st.beat_queued and st.running:
+                st.beat_queued = True
+                ready.append(handle)
+            return ready_keys
+
+        st.beat_handle = handle
+        st.beat_queued = False
+        st.beat_wake_fd = wake_fd
+        st.beat_takes_snapshots = True
+        st.beat_is_event = False
+        st.base_select = epoll_select
+        selector.select = epoll_select
+        return True
+
     def _close_beat(self, loop, st):
-        """Loop thread, at the loop's stop: the heartbeat's timerfd leaves the loop's selector."""
+        """Loop thread, at the loop's stop: the heartbeat leaves the loop as it found it (its timerfd
+        out of the loop's selector, or the poll of ``_beat_in_iterations`` removed and a queued beat
+        cancelled)."""
+        st.beat_takes_snapshots = st.beat_is_event = False
+        handle, st.beat_handle = st.beat_handle, None
+        if handle is not None:
+            handle.cancel()
+            st.beat_queued = False
+            if st.selector is not None:
+                st.selector.__dict__.pop("select", None)
+            st.base_select = None
+            wake, st.beat_wake_fd = st.beat_wake_fd, None
+            if wake is not None:
+                os.close(wake)  # (closing it takes it out of the loop's epoll set)
         fd, st.beat_fd = st.beat_fd, None
         if fd is not None:
             try:
@@ -771,6 +936,7 @@ class Agent:
         lag = st.lag
 
         def select(timeout=None):
+            inner = st.base_select or orig_select
             t0 = clock()
             if st.win_start == 0:
                 st.win_start = t0
@@ -779,13 +945,19 @@ class Agent:
                 st.win_busy += t0 - st.last_exit
                 if t0 >= st.window_end and st.win_polls >= WINDOW_POLLS:
                     # Close: this poll is not measured (the window ends where it starts).
-                    selector.__dict__.pop("select", None)
-                    st.windows.append((t0, st.win_busy, t0 - st.win_start, max(0, st.win_jobs - (lag.beats.total - st.win_beats))))
+                    if st.base_select is not None:
+                        selector.select = st.base_select
+                    else:
+                        selector.__dict__.pop("select", None)
+                    # A timerfd's or a loop timer's beats were counted as the poll's events or due
+                    # timers; a beat the loop's own poll queued is subtracted from its ready queue below.
+                    beats = lag.beats.total - st.win_beats if st.beat_handle is None else 0
+                    st.windows.append((t0, st.win_busy, t0 - st.win_start, max(0, st.win_jobs - beats)))
                     st.window_open = False
-                    return orig_select(timeout)
-            events = orig_select(timeout)
+                    return inner(timeout)
+            events = inner(timeout)
             t1 = st.last_exit = clock()
-            n = len(ready) + len(events)
+            n = len(ready) + len(events) - st.beat_queued
             # Timers already due (the loop moves them to the ready queue next): walk the heap's due part.
             end = t1 / 1e9 + resolution  # clock is time.monotonic_ns, the loop's time() in ns
             if sched and sched[0]._when < end:
@@ -972,7 +1144,7 @@ class Agent:
                 if frames is None:
                     frames = sys._current_frames()
                 frame = frames.get(st.thread)
-                if frame is not None and frame.f_code.co_name == "select" and frame.f_code.co_filename.endswith("selectors.py"):
+                if frame is not None and _in_poll(frame.f_code):
                     st.culprit = "(in the loop's poll: woken late, or waiting for the GIL)"
                     continue
                 where = culprit_of(frame) if frame is not None else None
@@ -1142,12 +1314,12 @@ class Agent:
 
     def _heartbeat_grace(self):
         """Agent's thread: how long a loop's heartbeat may still take the due snapshot — seconds until
-        the last of the running loops' timerfd heartbeats (with an alarm that fires if it stops) is
+        the last of the running loops' heartbeats that take snapshots (with an alarm that fires if it stops) is
         SLOW_MS overdue; 0 when none can (no such loop runs, or all are stalled that long). A loop
         thread the machine deschedules for a few ms takes the snapshot itself when it runs again."""
         grace = 0.0
         for st in self.loops:
-            if st.running and st.beat_fd is not None and st.alarm is not None and st.lag is not None:
+            if st.running and st.beat_takes_snapshots and st.alarm is not None and st.lag is not None:
                 loop = st.loop_ref()
                 if loop is not None:
                     left = SLOW_MS / 1000.0 - (loop.time() - st.lag.due())
@@ -1157,14 +1329,14 @@ class Agent:
 
     def run(self):
         """The agent's thread: the watchdog, woken when an alarm fires (or, without alarms, every
-        WATCHDOG_S), and the snapshots that no heartbeat takes. While an asyncio loop's timerfd
-        heartbeat beats on time, the first beat after a snapshot is due takes it on the loop thread
+        WATCHDOG_S), and the snapshots that no heartbeat takes. While an asyncio loop's
+        heartbeat (not a loop timer: ``_arm``) beats on time, the first beat after a snapshot is due takes it on the loop thread
         (``take_sample``) and this thread sleeps until an alarm fires or a loop stops: it takes no
         GIL at all from a healthy program (each wake-up of a thread waits for the GIL, which the
         loop thread hands over at its next release: ≈ 2 GIL hand-offs per snapshot, and the thread's
         own scheduling, docs/performance.md). Snapshots while no loop runs, while every loop's
         heartbeat is stalled (the alarm woke this thread: it then takes them on time, during the
-        stall), or for loops without the timerfd heartbeat (uvloop, gevent) are this thread's. A stall
+        stall), or for loops whose heartbeat does not take them (uvloop, gevent) are this thread's. A stall
         is SLOW_MS here (``_heartbeat_grace``): a loop thread the machine deschedules for a few ms
         takes the due snapshot itself when it runs again, a few ms late.
         One thread, not a sampler and a watchdog: each thread of the program's process costs it even

@@ -163,6 +163,28 @@ class AwaitKindTests(unittest.TestCase):
 
 
 class CulpritTests(unittest.TestCase):
+    def test_a_loop_thread_in_its_poll_is_seen_there_whichever_poll_it_is(self):
+        # The agent's own poll (the heartbeat's) and its window hook stand where EpollSelector's select
+        # stood: a loop thread found in one is "in the loop's poll", not running a culprit.
+        import selectors
+
+        self.assertTrue(qvtop_agent._in_poll(selectors.EpollSelector.select.__code__))
+        loop = asyncio.new_event_loop()
+        agent = qvtop_agent.Agent(fd=None)
+        st = agent._state_for(loop)
+        st.lag = _Lag(loop.time())
+        agent._hook_iteration(loop, st)
+        try:
+            if agent._beat_in_iterations(loop, st):
+                self.assertTrue(qvtop_agent._in_poll(loop._selector.select.__code__))
+            self.assertTrue(qvtop_agent._in_poll(st.select_hook.__code__))
+            self.assertFalse(qvtop_agent._in_poll(self.test_names_the_innermost_frame_outside_asyncio.__code__))
+        finally:
+            agent._close_beat(loop, st)
+            loop.close()
+            if agent.alarms is not None:
+                agent.alarms.shut()
+
     def test_names_the_innermost_frame_outside_asyncio(self):
         def blocking_call():
             return culprit_of(sys._getframe())
@@ -309,7 +331,7 @@ class AgentInProcessTests(unittest.TestCase):
 
         loop = ClockLoop()
         st = self.agent._state_for(loop)
-        st.running, st.beat_fd, st.alarm = True, -1, (-1, None)  # stand-ins: never used as descriptors
+        st.running, st.beat_takes_snapshots, st.alarm = True, True, (-1, None)  # stand-in: never used as a descriptor
         st.lag = _Lag(loop.now - 0.0005)  # the next slot is due 0.5 ms from now
         try:
             due = st.lag.due()
@@ -320,7 +342,7 @@ class AgentInProcessTests(unittest.TestCase):
             loop.now = due + 0.012  # a stall: the agent's thread takes the snapshots
             self.assertEqual(self.agent._heartbeat_grace(), 0.0)
         finally:
-            st.running, st.beat_fd, st.alarm = False, None, None
+            st.running, st.beat_takes_snapshots, st.alarm = False, False, None
 
     def test_snapshots_go_on_during_a_stall_and_after_the_loop_stops(self):
         # The agent's thread takes the snapshots no heartbeat takes: while the loop is stalled (its
@@ -365,11 +387,10 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertEqual(self.agent.sequence, before + 1)
 
     def test_the_heartbeat_is_not_a_loop_timer_and_still_beats_on_the_grid(self):
-        # A pending loop timer makes every poll that sleeps carry a timeout (+6 % on an echo program);
-        # the heartbeat must not be one (Linux: a timerfd the loop's selector watches). An idle loop
-        # still beats once per 1 ms slot.
-        if self.agent.alarms is None:
-            self.skipTest("no timerfd here: the heartbeat is a loop timer")
+        # A pending loop timer makes every iteration compute a timeout (+6 % on an echo program), and a
+        # periodic kernel timer costs a busy loop a wake-up, an event and a read per slot: the
+        # heartbeat is neither. An idle loop still beats once per 1 ms slot (its poll arms a one-shot
+        # wake-up for the next one).
         seen = {}
 
         async def main():
@@ -377,31 +398,62 @@ class AgentInProcessTests(unittest.TestCase):
             st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
             await asyncio.sleep(0)
             seen["scheduled"] = len(loop._scheduled)
-            timeouts = []
-            select = loop._selector.select
-
-            def recording(timeout=None):
-                timeouts.append(timeout)
-                return select(timeout)
-
+            seen["timerfds"] = _timerfds() - _timerfds_before
             idle = loop.create_future()
             threading.Timer(0.05, loop.call_soon_threadsafe, (idle.set_result, None)).start()
-            beats = st.lag.beats.total
-            loop._selector.select = recording  # (the agent's windows shadow select the same way)
+            beats, arms = st.lag.beats.total, st.wake_arms
             await idle
-            loop._selector.__dict__.pop("select", None)
-            seen["beats"] = st.lag.beats.total - beats
-            seen["timeouts"] = timeouts
-            return st
+            seen["idle_beats"], seen["idle_arms"] = st.lag.beats.total - beats, st.wake_arms - arms
+            beats, arms = st.lag.beats.total, st.wake_arms
+            deadline = time.monotonic() + 0.05
+            while time.monotonic() < deadline:  # busy: callbacks back to back, never a sleeping poll
+                await asyncio.sleep(0)
+            seen["busy_beats"], seen["busy_arms"] = st.lag.beats.total - beats, st.wake_arms - arms
+            seen["attrs"] = ("time" in loop.__dict__, "select" in loop._selector.__dict__)
+            return loop, st
 
-        st = asyncio.run(main())
+        _timerfds_before = _timerfds()
+        loop, st = asyncio.run(main())
         self.assertEqual(seen["scheduled"], 0)  # no heartbeat on the timer heap
-        sleeping = [t for t in seen["timeouts"] if t != 0]
-        self.assertTrue(sleeping)
-        self.assertEqual(set(sleeping), {None}, seen["timeouts"])  # every poll that sleeps: no timeout
-        self.assertGreater(seen["beats"], 20)  # ~50 slots in the idle 50 ms, woken by the timerfd
-        self.assertLessEqual(seen["beats"], 60)
-        self.assertIsNone(st.beat_fd)  # closed at the loop's stop
+        if _timerfds_before is not None:
+            # The watchdog's alarm and the idle poll's one-shot wake-up: no periodic timerfd beats
+            # (Linux; /proc/self/fd names them).
+            self.assertEqual(seen["timerfds"], 2, seen)
+        self.assertEqual(seen["busy_arms"], 0, seen)  # a busy loop arms no timer
+        self.assertGreater(seen["idle_arms"], 10, seen)  # an idle one, once per slot it sleeps in
+        self.assertLessEqual(seen["idle_arms"], 60, seen)
+        # The loop's poll queues it; the loop object itself gets no attribute (one it did not have at
+        # its creation takes it off CPython's fast attribute path: +17 % instructions).
+        self.assertEqual(seen["attrs"], (False, True))
+        # ~50 slots in the idle 50 ms (fewer on a loaded machine, where the loop thread waits to run)
+        self.assertGreater(seen["idle_beats"], 10, seen)
+        self.assertLessEqual(seen["idle_beats"], 60)
+        self.assertGreater(seen["busy_beats"], 10, seen)  # and ~50 in the busy 50 ms, between callbacks
+        self.assertLessEqual(seen["busy_beats"], 60)
+        self.assertIsNone(st.beat_handle)  # removed at the loop's stop
+
+    def test_the_heartbeat_is_queued_once_per_slot_however_often_the_loop_polls(self):
+        # A loop held past three slots polls several times before the beat runs: the beat is queued
+        # once, runs once, and counts the skipped slots late.
+        seen = {}
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
+            await asyncio.sleep(0)
+            beats, slots = st.lag.beats.total, st.lag.slots.total
+            time.sleep(0.003)  # three slots due, the loop held
+            for _ in range(5):
+                loop._selector.select(0)
+            seen["queued"] = loop._ready.count(st.beat_handle)
+            await asyncio.sleep(0)
+            seen["ran"] = st.lag.beats.total - beats
+            seen["slots"] = st.lag.slots.total - slots
+
+        asyncio.run(main())
+        self.assertEqual(seen["queued"], 1)
+        self.assertEqual(seen["ran"], 1)
+        self.assertGreaterEqual(seen["slots"], 3)
 
     def test_the_agent_adds_one_thread_to_the_program(self):
         # Each thread costs the program even while it is blocked: the sampler and the watchdog share one.
@@ -518,6 +570,8 @@ class AgentInProcessTests(unittest.TestCase):
         # ``last_task`` is per interval (docs/figures.md, the loop's "ran NAME"): a task the agent saw
         # holding the loop since the previous snapshot. A task that ran once and is long gone must not
         # be shown as having run in every interval after (it was never reset).
+        self.agent.sample_at = time.monotonic() + 3600  # only this test's snapshots: no heartbeat's between
+
         async def main():
             loop = asyncio.get_running_loop()
 
@@ -548,6 +602,8 @@ class AgentInProcessTests(unittest.TestCase):
     def test_a_stall_the_watchdog_named_is_the_intervals_last_task(self):
         # A stall shorter than the snapshot period, between two snapshots: the snapshot after it sees
         # no task current, but the agent's thread named the task that held the loop.
+        self.agent.sample_at = time.monotonic() + 3600  # only this test's snapshots: no heartbeat's between
+
         async def main():
             loop = asyncio.get_running_loop()
 
@@ -621,9 +677,11 @@ class AgentInProcessTests(unittest.TestCase):
 
         async def main():
             loop = asyncio.get_running_loop()
+            st = [s for s in self.agent.loops if s.loop_ref() is loop][0]
             deadline = time.monotonic() + 0.8
             while time.monotonic() < deadline:
-                hooked.append("select" in loop._selector.__dict__)
+                # (the heartbeat's own poll stays: ``_beat_in_iterations``; the window's hook wraps it)
+                hooked.append(loop._selector.__dict__.get("select") is st.select_hook)
                 await asyncio.sleep(0)
 
         asyncio.run(main())
@@ -680,6 +738,22 @@ class AgentInProcessTests(unittest.TestCase):
         self.assertNotIn("select", selector.__dict__)
         self.assertEqual(set(loop.__dict__), loop_attrs)
         loop.close()
+
+
+def _timerfds():
+    """This process's timerfd descriptors now (Linux /proc/self/fd), or None where unknown."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    n = 0
+    for name in names:
+        try:
+            if os.readlink("/proc/self/fd/" + name) == "anon_inode:[timerfd]":
+                n += 1
+        except OSError:
+            pass
+    return n
 
 
 def _run_agent(code, *args, env_extra=None):
