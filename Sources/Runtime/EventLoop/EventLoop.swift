@@ -121,7 +121,7 @@ import Histogram
 import Synchronization
 
 /// Typed errors of the loop.
-public enum LoopError: Error, Equatable, Sendable {
+public enum LoopError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `timeout(_:)` expired before the body finished.
     case timedOut
     /// The loop is shutting down or stopped.
@@ -133,6 +133,19 @@ public enum LoopError: Error, Equatable, Sendable {
     case selector(SelectorError)
     /// The system refused a thread the loop needs (its own, or its pool's): `pthread_create`'s error number.
     case threadRefused(code: Int32)
+
+    /// One line for a banner or a log: what failed, with the fd or the system's own words.
+    public var description: String {
+        switch self {
+        case .timedOut: "event loop: timed out"
+        case .shutDown: "event loop: shut down"
+        case .fdBusy(let fd): "event loop: fd \(fd) already has a waiter in that direction"
+        case .fdClosed(let fd): "event loop: fd \(fd) was closed while a task waited on it"
+        case .selector(let e): "event loop: \(e)"
+        case .threadRefused(let code):
+            "event loop: the system refused a thread (pthread_create: \(String(cString: strerror(code))))"
+        }
+    }
 }
 
 public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {

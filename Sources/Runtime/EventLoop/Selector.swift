@@ -15,9 +15,15 @@ import Glibc
 import Synchronization
 
 /// Typed errors of the loop's selector and fd waits.
-public enum SelectorError: Error, Equatable, Sendable {
+public enum SelectorError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A system call failed; `errno` as reported.
     case system(call: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .system(let call, let errno): "\(call) failed: \(String(cString: strerror(errno)))"
+        }
+    }
 }
 
 final class Selector: @unchecked Sendable {
