@@ -50,7 +50,8 @@ struct PresetMenu {
 
 enum App {
     /// Runs the dashboard until the user quits or a signal arrives; returns the exit status
-    /// (0 quit, 130 SIGINT/Ctrl-C, 143 SIGTERM, 129 SIGHUP, 2 when the terminal cannot open).
+    /// (0 quit, 130 SIGINT/Ctrl-C, 143 SIGTERM, 129 SIGHUP, 2 when the terminal cannot open or the system refuses
+    /// the dashboard's thread).
     /// Call on the main thread after `Signals.blockInThisThread()`; takes ownership of `source`
     /// and stops it before returning.
     static func run(
@@ -61,11 +62,23 @@ enum App {
         let env = ProcessInfo.processInfo.environment
         let handoff = Handoff(source: source, menu: menu, compare: compare)
         let result = ExitBox()
-        OSThread.spawn(name: "qvtop-ui") {
-            let (source, menu, compare) = handoff.take()
-            result.status = uiThreadMain(
-                source: source, menu: menu, compare: compare, options: options, environment: env)
-        }.join()
+        let ui: OSThread
+        do {
+            ui = try OSThread.start(name: "qvtop-ui") {
+                let (source, menu, compare) = handoff.take()
+                result.status = uiThreadMain(
+                    source: source, menu: menu, compare: compare, options: options, environment: env)
+            }
+        } catch {
+            // Past the system's thread limit (or a stack it cannot map): one line and exit 2, not a trap.
+            let (source, _, _) = handoff.take()
+            source?.stop()
+            let reason = String(cString: strerror(error.code))
+            FileHandle.standardError.write(
+                Data("qvtop: the system refused the dashboard's thread (pthread_create: \(reason))\n".utf8))
+            return 2
+        }
+        ui.join()
         return result.status
     }
 

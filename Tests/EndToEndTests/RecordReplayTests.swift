@@ -136,6 +136,22 @@ struct RecordReplayTests {
         #expect(again.status == 0, "\(again.err)")
     }
 
+    /// The dashboard's own thread refused by the system (here: a stack size limit no mapping can meet, so
+    /// every new thread's stack fails) is one line and exit 2; it trapped in `OSThread.spawn` (SIGILL).
+    @Test func aDashboardThreadTheSystemRefusesIsOneLineAndExit2() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("short.qvrec").path
+        let qvtop = try E2E.binary()
+        let rec = try E2E.run([qvtop, "run", "--headless", "--duration", "0.2", "--record", file])
+        #expect(rec.status == 0, "\(rec.err)")
+        // 200 TiB of stack per thread (in KiB): more than the 128 TiB user address space.
+        let r = try E2E.run(["/bin/sh", "-c", "ulimit -s 214748364800 && exec \"$0\" replay \"$1\"", qvtop, file])
+        #expect(r.status == 2, "\(r.err)")
+        #expect(r.err.hasPrefix("qvtop: the system refused the dashboard's thread (pthread_create: "), "\(r.err)")
+        #expect(r.err.split(separator: "\n").count == 1, "\(r.err)")
+    }
+
     @Test func aWriteErrorShowsABannerAndTheDashboardGoesOn() throws {
         guard let tmux = E2E.requireTmux() else { return }
         guard FileManager.default.fileExists(atPath: "/dev/full") else { return }

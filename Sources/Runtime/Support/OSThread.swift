@@ -50,8 +50,7 @@ public struct OSThread: Sendable {
     }
 
     /// Starts a thread running `body`, named `name` when given (see `start`). Traps if the system refuses a
-    /// thread (out of resources): for callers with no one to report it to (benchmarks, test harnesses, the
-    /// dashboard's UI thread at start-up).
+    /// thread (out of resources): for callers with no one to report it to (benchmarks, test harnesses).
     public static func spawn(name: String? = nil, _ body: @escaping @Sendable () -> Void) -> OSThread {
         do {
             return try start(name: name, body)
