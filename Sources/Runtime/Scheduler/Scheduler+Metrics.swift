@@ -388,17 +388,20 @@ extension Scheduler {
                                         o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
                                         dropped &+= slot.loadGauge(G.eventsDropped)
                                         // The label: its words only when its sequence moved (then rebuilt once), its
-                                        // run always. A read that finds the worker writing keeps the last one.
-                                        // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for the pass)
-                                        // keeps every worker and what it holds alive; no retain per worker.
+                                        // run always, from the slot's gauge lines; the worker's objects only for a
+                                        // new label's names. A read that finds the worker writing keeps the last one.
                                         let lc = labels.baseAddress! + i
-                                        Unmanaged.passUnretained(wb[i].published)._withUnsafeGuaranteedRef { p in
-                                            if let l = p.readLabel(knownSequence: lc.pointee.sequence) {
-                                                lc.pointee.run = l.run
-                                                if let packed = l.packed {
-                                                    lc.pointee.sequence = l.sequence
-                                                    lc.pointee.names = p.names(of: packed)
-                                                }
+                                        if let l = slot.readLabel(knownSequence: lc.pointee.sequence) {
+                                            lc.pointee.run = l.run
+                                            if let packed = l.packed {
+                                                lc.pointee.sequence = l.sequence
+                                                // A long label's names are the worker's (`names(of:)`).
+                                                // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for
+                                                // the pass) keeps every worker and what it holds alive; no retain.
+                                                lc.pointee.names =
+                                                    packed.names
+                                                    ?? Unmanaged.passUnretained(wb[i].published)
+                                                    ._withUnsafeGuaranteedRef { $0.names(of: packed) }
                                             }
                                         }
                                         let tick = slot.loadGauge(G.runTick)
