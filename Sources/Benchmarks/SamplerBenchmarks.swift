@@ -29,6 +29,14 @@ enum SamplerBenchmarks {
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
+    /// The calling thread's minor page faults and context switches (voluntary + involuntary) so far.
+    static func threadFaultsAndSwitches() -> (faults: Int, switches: Int) {
+        var u = rusage()
+        // RUSAGE_THREAD (1, Linux): the Glibc module leaves out its _GNU_SOURCE name.
+        getrusage(__rusage_who_t(1), &u)
+        return (u.ru_minflt, u.ru_nvcsw + u.ru_nivcsw)
+    }
+
     /// Busy-waits `nanos` on the calling fiber (holds its carrier, like a short CPU step).
     static func spin(nanos: UInt64) {
         let end = qv_now_ns() &+ nanos
@@ -71,6 +79,10 @@ enum SamplerBenchmarks {
         var phases: [[Double]] = [[], []]
         var events = 0
         var checksum = 0
+        // Page faults taken inside the timed region, and samples the kernel switched the thread out of (its
+        // caches then start cold): each counts in the CPU figure without being the sampler's own work.
+        var faults = 0
+        var switchedSamples = 0
         costs.reserveCapacity(samples)
         let start = qv_now_ns()
         // Warm-up: the first samples have no previous read (no deltas) and size the sampler's arrays.
@@ -81,17 +93,21 @@ enum SamplerBenchmarks {
                 model: .virtualThreads)
             // `FiberSampler.sample(scheduler, into:)` in its two steps, timed apart: the scheduler's one-pass read
             // into the reused buffers, then the mapping to the snapshot.
+            let r0 = threadFaultsAndSwitches()
             let t0 = threadCPUNanos()
             s.sample(into: &reads)
             let ta = threadCPUNanos()
             sampler.sample(reads.metrics, interval: reads.interval, events: reads.events, into: &snapshot)
             let t1 = threadCPUNanos()
+            let r1 = threadFaultsAndSwitches()
             checksum &+= snapshot.workers.count &+ snapshot.events.count
             if seq >= 5 {
                 costs.append(Double(t1 &- t0) / 1000)
                 phases[0].append(Double(ta &- t0) / 1000)
                 phases[1].append(Double(t1 &- ta) / 1000)
                 events += snapshot.events.count
+                faults += r1.faults - r0.faults
+                if r1.switches != r0.switches { switchedSamples += 1 }
             }
         }
         stop.store(true, ordering: .relaxed)
@@ -107,6 +123,8 @@ enum SamplerBenchmarks {
                 "p90": "\(SchedulerBenchmarks.f1(p90)) µs",
                 "spread": SchedulerBenchmarks.spread(costs, SchedulerBenchmarks.f1),
                 "events_per_sample": SchedulerBenchmarks.f1(Double(events) / Double(max(1, costs.count))),
+                "faults_per_sample": SchedulerBenchmarks.f1(Double(faults) / Double(max(1, costs.count))),
+                "switched_samples": "\(switchedSamples)",
                 "clock": "CLOCK_THREAD_CPUTIME_ID", "goal": carriers == 256 ? "≤ 50 µs" : "-",
                 "phases_median_us": zip(["read", "map"], phases).map {
                     "\($0.0) \(SchedulerBenchmarks.f1(SchedulerBenchmarks.median($0.1)))"

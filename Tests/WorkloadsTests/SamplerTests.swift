@@ -42,6 +42,56 @@ import Testing
         #expect(c.workers[0].runsInInterval == 0 && c.workers[0].lastFiber == nil)
     }
 
+    /// A row the mapping fills in place (a blank row's bytes, then each field) is the row built whole from the same
+    /// read: every field, and names that are heap strings outliving the read they came from; a parked worker with no
+    /// names in the read or the interval has none.
+    @Test func aMappedRowIsTheWholeRowOfItsRead() {
+        var sampler = FiberSampler(sessionStart: 0)
+        let long = String(repeating: "x", count: 24)
+        func read(_ runs: UInt64) -> SchedulerMetrics {
+            var w = Self.worker(0, runs: runs, stolenIn: 3, busy: 50, state: .running)
+            w.stealOps = 7
+            w.stolenOut = 2
+            w.parks = 4
+            w.unparks = 5
+            w.queueDepth = 6
+            w.queueCapacity = 128
+            w.maxQueueDepth = 9
+            w.currentFiber = "fiber \(long) \(runs)"
+            w.currentKind = "kind \(long)"
+            var idle = Self.worker(1, runs: runs, stolenIn: 0, busy: 0)
+            idle.currentFiber = nil
+            idle.currentKind = nil
+            return Self.metrics([w, idle])
+        }
+        var a = Snapshot(time: 1)
+        sampler.sample(read(10), events: [], into: &a)
+        var b = Snapshot(time: 1.5)
+        do {
+            let interval = SchedulerMetrics.Interval(
+                workers: [
+                    .init(id: 0, queueHighWater: 11, lastFiber: "last \(long)", lastKind: "cpu", runs: 3),
+                    .init(id: 1, queueHighWater: 0, lastFiber: nil, lastKind: nil, runs: 0),
+                ],
+                injectorHighWater: 0, startNanos: 0, endNanos: 1)
+            sampler.sample(read(30), interval: interval, events: [], into: &b)
+        }
+        #expect(
+            b.workers[0]
+                == WorkerSnapshot(
+                    id: 0, state: .running, runs: 30, stealOps: 7, stolenIn: 3, stolenOut: 2, parks: 4, unparks: 5,
+                    queueDepth: 6, queueCapacity: 128, maxQueueDepth: 9, queuePeak: 11, busyNanos: 50, busyRatio: 0,
+                    spinRatio: 0, currentFiber: "fiber \(long) 30", currentKind: "kind \(long)", runsInInterval: 20,
+                    stolenInInterval: 0, lastFiber: "last \(long)", lastKind: "cpu"))
+        #expect(
+            b.workers[1]
+                == WorkerSnapshot(
+                    id: 1, state: .parked, runs: 30, queueCapacity: 256, queuePeak: 0, spinRatio: 0, runsInInterval: 20,
+                    stolenInInterval: 0))
+        // The first sample's rows: no deltas, no peaks, what ran unknown.
+        #expect(a.workers[1] == WorkerSnapshot(id: 1, state: .parked, runs: 10, queueCapacity: 256))
+    }
+
     /// An interval read whose workers come in another order than the metrics' (a read that raced a restart) is
     /// matched by id; a worker it lacks has no peak and falls back to the fiber last resumed, and a running worker
     /// names the fiber running now.

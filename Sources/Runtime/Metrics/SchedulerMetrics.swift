@@ -188,19 +188,6 @@ final class PublishedWorkerMetrics: Sendable {
     /// worker's current thread.
     @inline(__always) func republishLabel(run: UInt64) { slot.storeGauge(G.labelRun, run) }
 
-    /// The published label as one consistent read — the sequence, the run it was last published for, the packed words
-    /// — or nil while the worker is writing it (the caller keeps what it read before). Any thread; never waits.
-    func readLabel(knownSequence: UInt64) -> (sequence: UInt64, run: UInt64, packed: PackedLabel?)? {
-        let s1 = slot.loadGauge(G.labelSeq, acquiring: true)
-        if s1 & 1 != 0 { return nil }
-        let run = slot.loadGauge(G.labelRun)
-        let packed = s1 == knownSequence ? nil : PackedLabel(from: slot, at: G.label)
-        // acquiring: the loads above are ordered before the sequence's reload (pairs with the writer's releasing fence).
-        atomicMemoryFence(ordering: .acquiring)
-        if slot.loadGauge(G.labelSeq) != s1 { return nil }
-        return (s1, run, packed)
-    }
-
     /// The names of `packed`, taking a long label's from `long`. Any thread.
     func names(of packed: PackedLabel) -> (name: String, kind: String)? {
         if let n = packed.names { return n }
@@ -211,7 +198,7 @@ final class PublishedWorkerMetrics: Sendable {
     /// thread; a few tries while the worker rewrites the label, then nil.
     func currentNames() -> (name: String, kind: String)? {
         for _ in 0..<4 {
-            guard let l = readLabel(knownSequence: .max), let packed = l.packed else { continue }
+            guard let l = slot.readLabel(knownSequence: .max), let packed = l.packed else { continue }
             return l.run != 0 && l.run == runTick.load(ordering: .relaxed) ? names(of: packed) : nil
         }
         return nil
@@ -443,6 +430,23 @@ final class PublishedCounters: @unchecked Sendable {
         }
         /// acquiring: pairs with `publishGeneration` (a reader that sees generation n sees publish n's stores).
         @inline(__always) var generation: UInt64 { words[Gauge.generation].load(ordering: .acquiring) }
+
+        /// The published label (`PublishedWorkerMetrics.publishLabel`) as one consistent read — the sequence, the run
+        /// it was last published for, the packed words unless the sequence is `knownSequence` — or nil while the
+        /// worker is writing it (the caller keeps what it read before). Any thread; never waits. Reads the slot's
+        /// gauge lines only (a sampler reads them anyway), not the worker's objects.
+        @inline(__always)
+        func readLabel(knownSequence: UInt64) -> (sequence: UInt64, run: UInt64, packed: PackedLabel?)? {
+            let s1 = loadGauge(Gauge.labelSeq, acquiring: true)
+            if s1 & 1 != 0 { return nil }
+            let run = loadGauge(Gauge.labelRun)
+            let packed = s1 == knownSequence ? nil : PackedLabel(from: self, at: Gauge.label)
+            // acquiring: the loads above are ordered before the sequence's reload (pairs with the writer's releasing
+            // fence).
+            atomicMemoryFence(ordering: .acquiring)
+            if loadGauge(Gauge.labelSeq) != s1 { return nil }
+            return (s1, run, packed)
+        }
     }
 
     let slots: Int

@@ -133,10 +133,14 @@ public struct SchedulerSample: Sendable {
     /// The scheduler the cache belongs to (weak: a sample does not keep a shut-down scheduler alive, and a freed
     /// one never compares equal to a new scheduler at the same address).
     weak var owner: Scheduler?
-    /// Per worker: the slot's publish generation and its batch words at the last read that found a new generation.
+    /// Per worker: the slot's publish generation, and the batch words summed over the workers (`Word.spawned` on:
+    /// `cachedWords` of them) at the last read that found a new generation. The row's own counters (runs to search
+    /// time) are not cached here: the metrics row holds them from that read.
     var generations: [UInt64] = []
     var rows: [UInt64] = []
-    /// Σ rows over the workers, per word (wrapping, like the counters).
+    static let firstCachedWord = PublishedCounters.Word.spawned
+    static let cachedWords = PublishedCounters.Word.batchWords - firstCachedWord
+    /// Σ rows over the workers, per word (indexed by `Word`; wrapping, like the counters).
     var totals: [UInt64] = []
     /// The largest `delayMax` over the rows (each only grows).
     var delayMax: UInt64 = 0
@@ -266,7 +270,7 @@ extension Scheduler {
             // Generation 0 and all-zero words are exactly a slot nothing has published into yet (and a blank row).
             s.owner = self
             s.generations = [UInt64](repeating: 0, count: n)
-            s.rows = [UInt64](repeating: 0, count: n * words)
+            s.rows = [UInt64](repeating: 0, count: n * SchedulerSample.cachedWords)
             s.totals = [UInt64](repeating: 0, count: words)
             s.delayMax = 0
             s.labels = [SchedulerSample.LabelCache](repeating: .init(), count: n)
@@ -323,7 +327,8 @@ extension Scheduler {
                                 labels.withUnsafeMutableBufferPointer { labels in
                                     for i in 0..<n {
                                         let slot = table.slot(i)
-                                        let r = i * words
+                                        // Row word k of worker i: rows[r + k] (k from `firstCachedWord`).
+                                        let r = i * SchedulerSample.cachedWords - SchedulerSample.firstCachedWord
                                         let g = slot.generation
                                         let o = ws.baseAddress! + i
                                         if g != gens[i] {
@@ -332,7 +337,8 @@ extension Scheduler {
                                                 totals[k] &+= v &- rows[r + k]
                                                 rows[r + k] = v
                                             }
-                                            for k in 0..<W.delayCount { refresh(k, slot.load(k)) }
+                                            refresh(W.spawned, slot.load(W.spawned))
+                                            refresh(W.finished, slot.load(W.finished))
                                             for k in W.fiberParks..<W.delaySum { refresh(k, slot.load(k)) }
                                             // The delay group only when its count moved (Word.delayCount): most
                                             // publishes record no delay (1 enqueue in `delaySampling` is measured).
@@ -345,16 +351,18 @@ extension Scheduler {
                                                 dMax = max(dMax, rows[r + W.delayMax])
                                             }
                                             // The row's counters change only with a publish: an unchanged slot's row
-                                            // is already right (it was written from the same words).
+                                            // is already right (it was written from the same words), so they go from
+                                            // the slot into the row, with no cache of their own.
                                             // Two values published one after the other: userNanos below clamps at 0.
-                                            let search = rows[r + W.searchNanos]
-                                            let busy = rows[r + W.busyNanos]
-                                            o.pointee.runs = rows[r + W.runs]
-                                            o.pointee.stealOps = rows[r + W.stealOps]
-                                            o.pointee.stolenIn = rows[r + W.stolenIn]
-                                            o.pointee.parks = rows[r + W.parks]
-                                            o.pointee.unparks = rows[r + W.unparks]
-                                            o.pointee.maxQueueDepth = Int(truncatingIfNeeded: rows[r + W.maxQueueDepth])
+                                            let search = slot.load(W.searchNanos)
+                                            let busy = slot.load(W.busyNanos)
+                                            o.pointee.runs = slot.load(W.runs)
+                                            o.pointee.stealOps = slot.load(W.stealOps)
+                                            o.pointee.stolenIn = slot.load(W.stolenIn)
+                                            o.pointee.parks = slot.load(W.parks)
+                                            o.pointee.unparks = slot.load(W.unparks)
+                                            o.pointee.maxQueueDepth = Int(
+                                                truncatingIfNeeded: slot.load(W.maxQueueDepth))
                                             o.pointee.busyNanos = busy
                                             o.pointee.searchNanos = search
                                             o.pointee.userNanos = busy &- min(busy, search)
@@ -388,17 +396,20 @@ extension Scheduler {
                                         o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
                                         dropped &+= slot.loadGauge(G.eventsDropped)
                                         // The label: its words only when its sequence moved (then rebuilt once), its
-                                        // run always. A read that finds the worker writing keeps the last one.
-                                        // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for the pass)
-                                        // keeps every worker and what it holds alive; no retain per worker.
+                                        // run always, from the slot's gauge lines; the worker's objects only for a
+                                        // new label's names. A read that finds the worker writing keeps the last one.
                                         let lc = labels.baseAddress! + i
-                                        Unmanaged.passUnretained(wb[i].published)._withUnsafeGuaranteedRef { p in
-                                            if let l = p.readLabel(knownSequence: lc.pointee.sequence) {
-                                                lc.pointee.run = l.run
-                                                if let packed = l.packed {
-                                                    lc.pointee.sequence = l.sequence
-                                                    lc.pointee.names = p.names(of: packed)
-                                                }
+                                        if let l = slot.readLabel(knownSequence: lc.pointee.sequence) {
+                                            lc.pointee.run = l.run
+                                            if let packed = l.packed {
+                                                lc.pointee.sequence = l.sequence
+                                                // A long label's names are the worker's (`names(of:)`).
+                                                // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for
+                                                // the pass) keeps every worker and what it holds alive; no retain.
+                                                lc.pointee.names =
+                                                    packed.names
+                                                    ?? Unmanaged.passUnretained(wb[i].published)
+                                                    ._withUnsafeGuaranteedRef { $0.names(of: packed) }
                                             }
                                         }
                                         let tick = slot.loadGauge(G.runTick)

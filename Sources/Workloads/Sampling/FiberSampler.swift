@@ -102,63 +102,70 @@ public struct FiberSampler: Sendable {
                     ? Dictionary(iw.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : nil
                 lastRuns.withUnsafeMutableBufferPointer { lastRuns in
                     lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
-                        // Appended (the value moves into the array): initialising a slot in place built each in a
-                        // temporary and copied it.
-                        // Made blank (no names: a copy is a few stores) and filled field by field in place:
-                        // building each in a `WorkerSnapshot(...)` and appending it copied it twice over.
-                        var out = [WorkerSnapshot](repeating: WorkerSnapshot(id: 0), count: n)
-                        out.withUnsafeMutableBufferPointer { out in
-                            for i in 0..<n {
-                                let w = mw.baseAddress! + i
-                                let o = out.baseAddress! + i
-                                let runs = w.pointee.runs
-                                let stolenIn = w.pointee.stolenIn
-                                let ran = previous ? runs &- lastRuns[i] : nil
-                                if previous {
-                                    o.pointee.spinRatio = searching[i]
-                                    o.pointee.runsInInterval = ran
-                                    o.pointee.stolenInInterval = stolenIn &- lastStolenIn[i]
-                                }
-                                lastRuns[i] = runs
-                                lastStolenIn[i] = stolenIn
-                                let state = w.pointee.state
-                                o.pointee.id = w.pointee.id
-                                o.pointee.state = WorkerState(state)
-                                o.pointee.runs = runs
-                                o.pointee.stealOps = w.pointee.stealOps
-                                o.pointee.stolenIn = stolenIn
-                                o.pointee.stolenOut = w.pointee.stolenOut
-                                o.pointee.parks = w.pointee.parks
-                                o.pointee.unparks = w.pointee.unparks
-                                o.pointee.queueDepth = w.pointee.queueDepth
-                                o.pointee.queueCapacity = w.pointee.queueCapacity
-                                o.pointee.maxQueueDepth = w.pointee.maxQueueDepth
-                                o.pointee.busyNanos = w.pointee.userNanos
-                                o.pointee.busyRatio = ratios[i]
-                                // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
-                                // says "the fiber running now", so a carrier with nothing on it shows none (not
-                                // "heartbeat").
-                                if state != .parked && state != .spinning && state != .stopped {
-                                    o.pointee.currentFiber = w.pointee.currentFiber
-                                    o.pointee.currentKind = w.pointee.currentKind
-                                }
-                                // What ran: the interval's last named fiber when the scheduler reports it; else the
-                                // fiber last resumed on this carrier (the scheduler keeps its name until the next
-                                // resume) if any ran.
-                                if aligned {
-                                    let iv = iw.baseAddress! + i
-                                    o.pointee.queuePeak = iv.pointee.queueHighWater
-                                    o.pointee.lastFiber = iv.pointee.lastFiber
-                                    o.pointee.lastKind = iv.pointee.lastKind
-                                } else if let keyed = taken?[w.pointee.id] {
-                                    o.pointee.queuePeak = keyed.queueHighWater
-                                    o.pointee.lastFiber = keyed.lastFiber
-                                    o.pointee.lastKind = keyed.lastKind
-                                } else if (ran ?? 0) > 0 {
-                                    o.pointee.lastFiber = w.pointee.currentFiber
-                                    o.pointee.lastKind = w.pointee.currentKind
+                        // Each row starts as a bit copy of a blank row, in the array's uninitialised storage, and is
+                        // then filled field by field in place while its lines are in cache. Unsafe bit copy: the
+                        // blank holds no references (its four names are nil), so its bytes are a valid copy. A
+                        // repeated blank (`Array(repeating:count:)`) copied each name through the value witness,
+                        // and a row built whole and `initialize`d was built in a temporary and copied with
+                        // retains: either was most of the mapping's instructions.
+                        let blank = WorkerSnapshot(id: 0)
+                        let out = [WorkerSnapshot](unsafeUninitializedCapacity: n) { out, initialized in
+                            withUnsafeBytes(of: blank) { blank in
+                                for i in 0..<n {
+                                    let w = mw.baseAddress! + i
+                                    let o = out.baseAddress! + i
+                                    UnsafeMutableRawPointer(o).copyMemory(
+                                        from: blank.baseAddress!, byteCount: blank.count)
+                                    let runs = w.pointee.runs
+                                    let stolenIn = w.pointee.stolenIn
+                                    let ran = previous ? runs &- lastRuns[i] : nil
+                                    if previous {
+                                        o.pointee.spinRatio = searching[i]
+                                        o.pointee.runsInInterval = ran
+                                        o.pointee.stolenInInterval = stolenIn &- lastStolenIn[i]
+                                    }
+                                    lastRuns[i] = runs
+                                    lastStolenIn[i] = stolenIn
+                                    let state = w.pointee.state
+                                    o.pointee.id = w.pointee.id
+                                    o.pointee.state = WorkerState(state)
+                                    o.pointee.runs = runs
+                                    o.pointee.stealOps = w.pointee.stealOps
+                                    o.pointee.stolenIn = stolenIn
+                                    o.pointee.stolenOut = w.pointee.stolenOut
+                                    o.pointee.parks = w.pointee.parks
+                                    o.pointee.unparks = w.pointee.unparks
+                                    o.pointee.queueDepth = w.pointee.queueDepth
+                                    o.pointee.queueCapacity = w.pointee.queueCapacity
+                                    o.pointee.maxQueueDepth = w.pointee.maxQueueDepth
+                                    o.pointee.busyNanos = w.pointee.userNanos
+                                    o.pointee.busyRatio = ratios[i]
+                                    // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
+                                    // says "the fiber running now", so a carrier with nothing on it shows none (not
+                                    // "heartbeat"). The row's names start nil: only a name the read has is stored.
+                                    if state != .parked && state != .spinning && state != .stopped {
+                                        if let f = w.pointee.currentFiber { o.pointee.currentFiber = f }
+                                        if let k = w.pointee.currentKind { o.pointee.currentKind = k }
+                                    }
+                                    // What ran: the interval's last named fiber when the scheduler reports it; else the
+                                    // fiber last resumed on this carrier (the scheduler keeps its name until the next
+                                    // resume) if any ran.
+                                    if aligned {
+                                        let iv = iw.baseAddress! + i
+                                        o.pointee.queuePeak = iv.pointee.queueHighWater
+                                        if let f = iv.pointee.lastFiber { o.pointee.lastFiber = f }
+                                        if let k = iv.pointee.lastKind { o.pointee.lastKind = k }
+                                    } else if let keyed = taken?[w.pointee.id] {
+                                        o.pointee.queuePeak = keyed.queueHighWater
+                                        o.pointee.lastFiber = keyed.lastFiber
+                                        o.pointee.lastKind = keyed.lastKind
+                                    } else if (ran ?? 0) > 0 {
+                                        if let f = w.pointee.currentFiber { o.pointee.lastFiber = f }
+                                        if let k = w.pointee.currentKind { o.pointee.lastKind = k }
+                                    }
                                 }
                             }
+                            initialized = n
                         }
                         snapshot.workers = out
                     }
