@@ -185,21 +185,12 @@ def inprocess_driver(name, rounds):
 PARTS = ("all", "no thread", "no heartbeat or alarms", "no windows", "no census")
 
 
-def parts_driver(name, rounds):
-    """In this process: ``name`` plain and under the agent with each of PARTS, ``rounds`` rounds of
-    every arm (order reversed every round) after a warm-up of each; prints each arm's paired median
-    ratio to plain and how many stalls its runs saw."""
-    import contextlib
-    import io
-
-    sys.path.insert(0, PYTHON_DIR)
-    import qvtop_agent
-
+def part_switch(qvtop_agent):
+    """A function that switches ``qvtop_agent`` to one of PARTS (by patching it, for this process only;
+    "all" puts everything back). Also agent_instructions.py's."""
     agent_type = qvtop_agent.Agent
     census = qvtop_agent.task_census
     kept = {n: getattr(agent_type, n) for n in ("run", "_arm", "_open_alarm", "open_window")}
-    code = compile(textwrap.dedent(PROGRAMS[name]), name, "exec")
-    fd = os.open(os.devnull, os.O_WRONLY)
 
     def switch(part):
         for n, f in kept.items():
@@ -215,6 +206,25 @@ def parts_driver(name, rounds):
         elif part == "no census":
             zero = dict.fromkeys(qvtop_agent.TASK_STATES + ("total",), 0)
             qvtop_agent.task_census = lambda loop: (dict(zero), None)
+        elif part != "all":
+            raise ValueError("unknown part %r (%s)" % (part, ", ".join(PARTS)))
+
+    return switch
+
+
+def parts_driver(name, rounds):
+    """In this process: ``name`` plain and under the agent with each of PARTS, ``rounds`` rounds of
+    every arm (order reversed every round) after a warm-up of each; prints each arm's paired median
+    ratio to plain and how many stalls its runs saw."""
+    import contextlib
+    import io
+
+    sys.path.insert(0, PYTHON_DIR)
+    import qvtop_agent
+
+    code = compile(textwrap.dedent(PROGRAMS[name]), name, "exec")
+    fd = os.open(os.devnull, os.O_WRONLY)
+    switch = part_switch(qvtop_agent)
 
     def once(part):
         out, stalls = [], 0

@@ -758,7 +758,7 @@ class Agent:
             st.handle = loop.call_at(st.lag.due(), beat)
 
     def _beat(self, st, now, takes_snapshots):
-        """Loop thread, every heartbeat (all kinds but gevent's): the slot's lateness, a stall that
+        """Loop thread, every heartbeat (every kind, gevent's hub's too): the slot's lateness, a stall that
         ended becomes a slow callback named by the watchdog, the watchdog's alarm pushed ahead, and the
         due snapshot taken here when this heartbeat ``takes_snapshots`` (``now`` is time.monotonic)."""
         late = st.lag.tick(now)
@@ -1012,18 +1012,8 @@ class Agent:
         st.lag = _Lag(time.monotonic())
         timer = hub.loop.timer(HEARTBEAT_S, HEARTBEAT_S)
 
-        push = self.alarms.push if self.alarms is not None else None
-
         def beat():
-            now = time.monotonic()
-            late = st.lag.tick(now)
-            if late * 1000 >= SLOW_MS:
-                st.slow += 1
-                self.add_event("slowCallback", st.id, late * 1000, st.culprit or _NOT_CAUGHT)
-            st.culprit = None
-            if now >= st.alarm_push_at and st.alarm is not None:
-                push(st.alarm, ALARM_S)
-                st.alarm_push_at = now + ALARM_PUSH_S
+            self._beat(st, time.monotonic(), False)  # the agent's thread takes this hub's snapshots
 
         self._open_alarm(st)
         timer.start(beat)
