@@ -13,6 +13,23 @@ func processCPUNanos() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
+/// CPU time of the calling thread so far (ns, `CLOCK_THREAD_CPUTIME_ID`). On a carrier, around a stretch with no
+/// scheduling point, it is the cost of that stretch alone: what the other threads do, or how long the OS kept
+/// this one waiting, does not enter it.
+func threadCPUNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Context switches of the whole process so far (`getrusage`: voluntary, involuntary), every thread together. A
+/// rep's pair of differences tells a rep whose carriers slept or were preempted from one that ran straight through.
+func processContextSwitches() -> (voluntary: Int, involuntary: Int) {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return (u.ru_nvcsw, u.ru_nivcsw)
+}
+
 /// Options every benchmark receives from the command line.
 public struct BenchOptions: Sendable {
     /// `--count N`: overrides the benchmark's default population/iterations when set.

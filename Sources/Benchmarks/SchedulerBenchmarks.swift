@@ -60,15 +60,20 @@ public enum SchedulerBenchmarks {
         defer { out.deallocate() }
         // nonisolated(unsafe): each fiber writes its own slot; the joins order those writes before the check.
         nonisolated(unsafe) let buffer = out
-        func once() -> Double {
-            onFiber(s) { () -> Double in
+        // The wall time per task, and the spawning carrier thread's CPU time per task over the spawn loop alone (the
+        // root has no scheduling point there, so it stays on one carrier): the spawner's own cost, which the wall
+        // figure's critical path is made of, whatever the machine's load.
+        func once() -> (wall: Double, spawnerCPU: Double) {
+            onFiber(s) { () -> (wall: Double, spawnerCPU: Double) in
                 let t0 = qv_now_ns()
                 var hs: [JoinHandle<Void>] = []
                 hs.reserveCapacity(n)
+                let c0 = threadCPUNanos()
                 for i in 0..<n { hs.append(s.spawn { buffer[i] = i &* 2 }) }
+                let c1 = threadCPUNanos()
                 for h in hs { h.join() }
                 let el = qv_now_ns() &- t0
-                return Double(el) / Double(n)
+                return (Double(el) / Double(n), Double(c1 &- c0) / Double(n))
             }
         }
         _ = once()  // warm-up
@@ -77,9 +82,12 @@ public enum SchedulerBenchmarks {
         var perRep: [String] = []
         var last = s.metrics()
         var cpu: [Double] = []
+        var spawner: [Double] = []
         for _ in 0..<reps {
             let c0 = processCPUNanos()
-            xs.append(once())
+            let r = once()
+            xs.append(r.wall)
+            spawner.append(r.spawnerCPU)
             cpu.append(Double(processCPUNanos() &- c0) / Double(n))
             let m = s.metrics()
             let steals = m.workers.reduce(0) { $0 + $1.stealOps } - last.workers.reduce(0) { $0 + $1.stealOps }
@@ -100,6 +108,7 @@ public enum SchedulerBenchmarks {
                     "parks": "\(m.workers.reduce(0) { $0 + $1.parks })",
                     "delay_p50_ns": "\(m.delay.p50Nanos)",
                     "cpu_ns_per_task": f1(median(cpu)),
+                    "spawner_cpu_ns_per_task": f1(median(spawner)),
                     "per_rep_ns_cpu_steals_parks_runs": perRep.joined(separator: " "),
                 ])
         ]
@@ -229,13 +238,34 @@ public enum SchedulerBenchmarks {
             }
             _ = once()
             var xs: [Double] = []
-            for _ in 0..<reps { xs.append(once()) }
+            // Per repetition (a slow rep's cause): ns and CPU ns per message, steal operations, worker parks, the
+            // workers' search time (ms) and runs (k), and the process's voluntary/involuntary context switches.
+            var perRep: [String] = []
+            var last = s.metrics()
+            for _ in 0..<reps {
+                let c0 = processCPUNanos()
+                let cs0 = processContextSwitches()
+                xs.append(once())
+                let cpu = Double(processCPUNanos() &- c0) / Double(2 * n)
+                let cs1 = processContextSwitches()
+                let m = s.metrics()
+                let steals = m.workers.reduce(0) { $0 + $1.stealOps } - last.workers.reduce(0) { $0 + $1.stealOps }
+                let parks = m.workers.reduce(0) { $0 + $1.parks } - last.workers.reduce(0) { $0 + $1.parks }
+                let search = zip(m.workers, last.workers).map { "\(($0.searchNanos &- $1.searchNanos) / 1_000_000)" }
+                let runs = zip(m.workers, last.workers).map { "\(($0.runs &- $1.runs) / 1000)k" }
+                perRep.append(
+                    "\(f1(xs[xs.count - 1]))/cpu\(f1(cpu))/s\(steals)/p\(parks)/q\(search.joined(separator: ":"))"
+                        + "/r\(runs.joined(separator: ":"))/cs\(cs1.voluntary - cs0.voluntary):\(cs1.involuntary - cs0.involuntary)"
+                )
+                last = m
+            }
             results.append(
                 BenchResult(
                     name: "channel-\(carriers)c", value: median(xs), unit: "ns/message",
                     detail: [
                         "n": "\(n)", "reps": "\(reps)", "spread": spread(xs, f1),
                         "anchor": carriers == 1 ? "Go unbuffered chan 1 P: 96 ns" : "Go 2 Ps: 104–111 ns",
+                        "per_rep_ns_cpu_steals_parks_searchms_runs_csw": perRep.joined(separator: " "),
                     ]))
         }
         return results

@@ -92,14 +92,31 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
     }
 
     /// Any thread. Takes over the +1 of each pointer; one lock for the whole batch (see `OverflowSink`).
+    /// The pointers are gathered `gatherChunk` at a time into a buffer on the stack and appended with one
+    /// `append(contentsOf:)` each, which checks the deque's uniqueness and capacity once per chunk and copies the
+    /// block: an `append` per element checked them for every task of a local queue's overflow.
     public func pushRetainedBatch(count: Int, _ pointer: (Int) -> UnsafeMutableRawPointer) {
         if count <= 0 { return }
         queue.withLock { q in
-            for i in 0..<count { q.append(pointer(i)) }
+            withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer.self, capacity: Self.gatherChunk) { buf in
+                var i = 0
+                while i < count {
+                    let n = Swift.min(Self.gatherChunk, count - i)
+                    for k in 0..<n { buf.initializeElement(at: k, to: pointer(i + k)) }
+                    // The deque copies the raw pointers (a trivial type): the buffer needs no deinitialization.
+                    q.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<n]))
+                    i += n
+                }
+            }
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
             noteDepth(q.count)
         }
     }
+
+    /// Pointers per gathered chunk of `pushRetainedBatch`: 512 bytes, under the 1 KiB up to which
+    /// `withUnsafeTemporaryAllocation` uses the stack (a heap buffer of an overflow batch's 129 pointers would be
+    /// a request glibc serves only after consolidating its fastbins).
+    static var gatherChunk: Int { 64 }
 
     /// Any thread. One lock for the whole batch.
     public func pushBatch(_ elements: [Element]) {
@@ -124,10 +141,19 @@ public final class Injector<Element: AnyObject & Sendable>: OverflowSink, Sendab
         if isEmpty { return nil }
         let room = dst.freeSlots
         let first = queue.withLock { q -> UnsafeMutableRawPointer? in
-            guard let first = q.popFirst() else { return nil }
-            let n = Swift.min(max, (q.count + 1) / Swift.max(share, 1) + 1, q.count + 1, room + 1)
-            // The deque's +1 moves into the ring's slot as it is.
-            if n > 1 { dst.pushManyRetained(max: n - 1) { q.popFirst() } }
+            guard let first = q.first else { return nil }
+            let count = q.count
+            let n = Swift.min(max, count / Swift.max(share, 1) + 1, count, room + 1)
+            // The deque's +1 moves into the ring's slot as it is: the batch is read in place, then removed with one
+            // `removeFirst` (one uniqueness check per batch, not a `popFirst` per element).
+            var next = q.index(after: q.startIndex)
+            if n > 1 {
+                dst.pushManyRetained(max: n - 1) {
+                    defer { next += 1 }
+                    return q[next]
+                }
+            }
+            q.removeFirst(next - q.startIndex)
             depthGauge.store(q.count, ordering: .relaxed)  // relaxed: see push.
             return first
         }
