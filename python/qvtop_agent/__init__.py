@@ -18,9 +18,8 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   the loop skipped counts as late until the loop ran (slot lag, as the Swift loops do it). It runs
   in the first loop iteration after its slot, between two callbacks, as a timer due then would. For
   asyncio's loops on an EpollSelector it costs a busy loop no timer and no system call: the loop's
-  poll, replaced by an equivalent, queues it when its slot is due, and a poll that would sleep
-  past the slot sleeps until it (rounded up to the millisecond by epoll, as asyncio's own timers
-  are). Other selector loops on Linux: a periodic timerfd on the grid that the selector watches
+  poll, replaced by an equivalent, queues it when its slot is due, and a poll with nothing to do
+  arms a one-shot timerfd at the next slot before it sleeps. Other selector loops on Linux: a periodic timerfd on the grid that the selector watches
   (``Agent._arm`` says why not a loop timer).
 - Busy share and jobs run: for one measurement window per snapshot (at least 2 ms and 200
   iterations) the loop's ``_selector.select`` is shadowed per instance (once per loop iteration,
@@ -392,11 +391,16 @@ class _Alarms:
         """(value field, pointer) of one ``itimerspec``: set the field, pass the pointer."""
         return itimerspec, itimerspec.it_value, self.ctypes.byref(itimerspec)
 
-    def open(self):
-        """A new disarmed alarm: (descriptor, the loop thread's itimerspec)."""
-        fd = self.create(1, os.O_CLOEXEC | os.O_NONBLOCK)  # CLOCK_MONOTONIC, the loops' clock
+    def _timerfd(self):
+        """A new disarmed timerfd on CLOCK_MONOTONIC (the loops' clock), close-on-exec, non-blocking."""
+        fd = self.create(1, os.O_CLOEXEC | os.O_NONBLOCK)
         if fd < 0:
             raise OSError(self.ctypes.get_errno(), "timerfd_create")
+        return fd
+
+    def open(self):
+        """A new disarmed alarm: (descriptor, the loop thread's itimerspec)."""
+        fd = self._timerfd()
         # Edge-triggered: each expiry is one event, and the descriptor is never read (a read after
         # its loop closed it could take bytes from a program's descriptor that reused the number).
         self.epoll.register(fd, 1 | (1 << 31))  # EPOLLIN | EPOLLET
@@ -405,9 +409,7 @@ class _Alarms:
     def open_wake(self):
         """A disarmed one-shot timer on CLOCK_MONOTONIC for a loop's idle poll (``_beat_in_iterations``):
         (descriptor, ``arm_at``). Not in the watchdog's set: the loop's epoll object watches it."""
-        fd = self.create(1, os.O_CLOEXEC | os.O_NONBLOCK)
-        if fd < 0:
-            raise OSError(self.ctypes.get_errno(), "timerfd_create")
+        fd = self._timerfd()
         spec, value, ref = self.spec(self.spec_type())
         settime = self.settime
 
@@ -422,9 +424,7 @@ class _Alarms:
         """A periodic timer for a loop's heartbeat: fires at ``first``, ``first + period``, ... (absolute
         CLOCK_MONOTONIC seconds, the clock of asyncio's ``loop.time()``). Not in the watchdog's set:
         the loop's own selector watches it. Returns the descriptor."""
-        fd = self.create(1, os.O_CLOEXEC | os.O_NONBLOCK)
-        if fd < 0:
-            raise OSError(self.ctypes.get_errno(), "timerfd_create")
+        fd = self._timerfd()
         spec = self.spec_type()
         ns = int(period * 1e9)
         spec.it_interval.tv_sec, spec.it_interval.tv_nsec = divmod(ns, 1_000_000_000)
@@ -522,10 +522,8 @@ class LoopState:
         self.beat_wake_fd = None  # its idle poll's one-shot wake-up timer (a timerfd), or None
         self.wake_arms = 0  # times an idle poll armed that timer (at most once per slot)
         self.base_select = None
-        # this loop's heartbeat takes the due snapshots (its clock is time.monotonic; read by the agent's
-        # thread), and each beat is an I/O event of the loop's poll (a timerfd: windows do not count it)
+        # this loop's heartbeat takes the due snapshots (its clock is time.monotonic; read by the agent's thread)
         self.beat_takes_snapshots = False
-        self.beat_is_event = False
         # the agent's thread (the watchdog)
         self.culprit = None
         # the snapshot's taker (Agent.take_sample; a loop thread or the agent's thread)
@@ -708,8 +706,8 @@ class Agent:
 
     def _arm(self, loop, st):
         # Three heartbeats, cheapest first (docs/performance.md measured each):
-        # - asyncio's own loops on an EpollSelector (Linux): the beat is queued by the loop's own clock
-        #   (``_beat_in_iterations``): no timer, no descriptor, no system call while the loop is busy.
+        # - asyncio's own loops on an EpollSelector (Linux): the beat is queued by the loop's own poll
+        #   (``_beat_in_iterations``): no timer and no system call while the loop is busy.
         # - other asyncio selector loops on Linux: a periodic timerfd on the 1 ms grid that the loop's
         #   selector watches (``add_reader``), not a loop timer. A pending timer, even a far one, makes
         #   every iteration compute a timeout (+6 % on the echo program); the timerfd is re-armed by the
@@ -752,7 +750,6 @@ class Agent:
         if beat_fd is not None:
             st.beat_fd = beat_fd
             st.beat_takes_snapshots = True
-            st.beat_is_event = True
             loop.add_reader(beat_fd, beat)
         else:
             st.handle = loop.call_at(st.lag.due(), beat)
@@ -874,7 +871,6 @@ class Agent:
         st.beat_queued = False
         st.beat_wake_fd = wake_fd
         st.beat_takes_snapshots = True
-        st.beat_is_event = False
         st.base_select = epoll_select
         selector.select = epoll_select
         return True
@@ -883,7 +879,7 @@ class Agent:
         """Loop thread, at the loop's stop: the heartbeat leaves the loop as it found it (its timerfd
         out of the loop's selector, or the poll of ``_beat_in_iterations`` removed and a queued beat
         cancelled)."""
-        st.beat_takes_snapshots = st.beat_is_event = False
+        st.beat_takes_snapshots = False
         handle, st.beat_handle = st.beat_handle, None
         if handle is not None:
             handle.cancel()
