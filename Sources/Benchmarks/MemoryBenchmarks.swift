@@ -41,13 +41,6 @@ public enum MemoryBenchmarks {
             run: { try teardown($0) }),
     ]
 
-    /// This thread's CPU time so far, ns.
-    static func threadCPUNanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
     /// The 1-, 5- and 15-minute load averages (`/proc/loadavg`), "n/a" when unreadable: the figures' context.
     static func loadAverage() -> String {
         guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "n/a" }

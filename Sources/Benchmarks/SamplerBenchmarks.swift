@@ -22,13 +22,6 @@ import Workloads
 #endif
 
 enum SamplerBenchmarks {
-    /// CPU time of the calling thread (ns).
-    static func threadCPUNanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
     /// The calling thread's minor page faults and context switches (voluntary + involuntary) so far.
     static func threadFaultsAndSwitches() -> (faults: Int, switches: Int) {
         var u = rusage()

@@ -90,10 +90,8 @@ public enum SchedulerBenchmarks {
             spawner.append(r.spawnerCPU)
             cpu.append(Double(processCPUNanos() &- c0) / Double(n))
             let m = s.metrics()
-            let steals = m.workers.reduce(0) { $0 + $1.stealOps } - last.workers.reduce(0) { $0 + $1.stealOps }
-            let parks = m.workers.reduce(0) { $0 + $1.parks } - last.workers.reduce(0) { $0 + $1.parks }
-            let runs = zip(m.workers, last.workers).map { "\(($0.runs - $1.runs) / 1000)k" }.joined(separator: ":")
-            perRep.append("\(f1(xs[xs.count - 1]))/cpu\(f1(cpu[cpu.count - 1]))/s\(steals)/p\(parks)/r\(runs)")
+            let d = RepCounters(m, since: last)
+            perRep.append("\(f1(xs[xs.count - 1]))/cpu\(f1(cpu[cpu.count - 1]))/s\(d.steals)/p\(d.parks)/r\(d.runs)")
             last = m
         }
         for i in 0..<n where out[i] != i &* 2 { throw SchedulerBenchError.wrongResult("spawn: slot \(i)") }
@@ -249,13 +247,10 @@ public enum SchedulerBenchmarks {
                 let cpu = Double(processCPUNanos() &- c0) / Double(2 * n)
                 let cs1 = processContextSwitches()
                 let m = s.metrics()
-                let steals = m.workers.reduce(0) { $0 + $1.stealOps } - last.workers.reduce(0) { $0 + $1.stealOps }
-                let parks = m.workers.reduce(0) { $0 + $1.parks } - last.workers.reduce(0) { $0 + $1.parks }
-                let search = zip(m.workers, last.workers).map { "\(($0.searchNanos &- $1.searchNanos) / 1_000_000)" }
-                let runs = zip(m.workers, last.workers).map { "\(($0.runs &- $1.runs) / 1000)k" }
+                let d = RepCounters(m, since: last)
                 perRep.append(
-                    "\(f1(xs[xs.count - 1]))/cpu\(f1(cpu))/s\(steals)/p\(parks)/q\(search.joined(separator: ":"))"
-                        + "/r\(runs.joined(separator: ":"))/cs\(cs1.voluntary - cs0.voluntary):\(cs1.involuntary - cs0.involuntary)"
+                    "\(f1(xs[xs.count - 1]))/cpu\(f1(cpu))/s\(d.steals)/p\(d.parks)/q\(d.searchMs)/r\(d.runs)"
+                        + "/cs\(cs1.voluntary - cs0.voluntary):\(cs1.involuntary - cs0.involuntary)"
                 )
                 last = m
             }
@@ -318,5 +313,23 @@ enum SchedulerBenchError: Error, CustomStringConvertible {
         switch self {
         case .wrongResult(let s): "benchmark check failed: \(s)"
         }
+    }
+}
+
+/// What the scheduler's workers did between two `metrics()` reads (one benchmark repetition), for the per-rep
+/// detail of `spawn` and `channel`: steal operations and parks summed over the workers, and per worker its runs
+/// (thousands) and its search time (ms), joined by ":".
+struct RepCounters {
+    let steals: UInt64
+    let parks: UInt64
+    let runs: String
+    let searchMs: String
+
+    init(_ m: SchedulerMetrics, since last: SchedulerMetrics) {
+        steals = m.workers.reduce(0) { $0 + $1.stealOps } - last.workers.reduce(0) { $0 + $1.stealOps }
+        parks = m.workers.reduce(0) { $0 + $1.parks } - last.workers.reduce(0) { $0 + $1.parks }
+        runs = zip(m.workers, last.workers).map { "\(($0.runs &- $1.runs) / 1000)k" }.joined(separator: ":")
+        searchMs = zip(m.workers, last.workers).map { "\(($0.searchNanos &- $1.searchNanos) / 1_000_000)" }
+            .joined(separator: ":")
     }
 }
