@@ -151,6 +151,121 @@ public final class EventRing: @unchecked Sendable {
     public var dropped: UInt64 { droppedCount.load(ordering: .relaxed) }
 }
 
+/// The runs of a drain of several rings — each ring's events, in time order, one after the other in one array — and
+/// their merge into one list in time order. Stable: events of equal time keep the order of their runs, and a run's
+/// own order. Only the sampler that drained the rings uses it.
+///
+/// A merge, not a sort: the runs are already sorted, so the merge does O(n log runs) comparisons of plain keys (time,
+/// position) and moves each record once, into its place. Rejected: `Array.sort` of the records (what this replaced):
+/// its stable sort allocates, moves the records (a name each) through a generic buffer on every pass and was most of
+/// a 256-carrier sample's drain (docs/performance.md, "Session 11").
+struct EventRuns {
+    /// Where each run starts, then the end of the last (`add`); the merge's buffers, kept between drains so a warm
+    /// sampler's merge allocates only the scratch it moves the records through.
+    private(set) var bounds: [Int] = [0]
+    private var next: [Int] = []
+    private var keys: [Key] = []
+    private var spare: [Key] = []
+
+    init() {}
+
+    /// Runs counted so far.
+    var count: Int { bounds.count - 1 }
+
+    /// Counts a drain that appended `drained` events (a ring with none adds no run). Call in drain order.
+    mutating func add(_ drained: Int) {
+        if drained > 0 { bounds.append(bounds[bounds.count - 1] + drained) }
+    }
+
+    /// Puts `events` (the drains counted by `add`, in the same order) in time order, then forgets the runs (keeping
+    /// their buffers).
+    mutating func merge(_ events: inout [RuntimeEventRecord]) {
+        defer {
+            bounds.removeAll(keepingCapacity: true)
+            bounds.append(0)
+        }
+        let n = events.count
+        precondition(
+            n == bounds[bounds.count - 1], "EventRuns.merge: \(n) events for runs counting \(bounds[bounds.count - 1])")
+        guard bounds.count > 2 else { return }
+        // Keys: each event's time and position; the merges move keys, never records. Bottom-up: adjacent runs are
+        // merged pairwise until one is left, ping-ponging between the two key buffers.
+        keys.removeAll(keepingCapacity: true)
+        spare.removeAll(keepingCapacity: true)
+        events.withUnsafeBufferPointer { e in
+            for i in 0..<n { keys.append(Key(time: e[i].timeNanos, index: i)) }
+        }
+        spare.append(contentsOf: keys)
+        while bounds.count > 2 {
+            next.removeAll(keepingCapacity: true)
+            keys.withUnsafeBufferPointer { from in
+                spare.withUnsafeMutableBufferPointer { to in
+                    var r = 0
+                    while r + 1 < bounds.count {
+                        next.append(bounds[r])
+                        if r + 2 < bounds.count {
+                            Self.mergePair(from, to, bounds[r], bounds[r + 1], bounds[r + 2])
+                        } else {
+                            for i in bounds[r]..<bounds[r + 1] { to[i] = from[i] }
+                        }
+                        r += 2
+                    }
+                }
+            }
+            next.append(n)
+            swap(&keys, &spare)
+            swap(&bounds, &next)
+        }
+        // The records into key order, in place: moved out whole into a scratch, then each moved back into its place
+        // (bit moves: no name is retained or released). Unsafe moves: every element of `e` is moved out and then
+        // initialised again exactly once (the keys are a permutation of 0..<n), with no call in between that can
+        // throw or trap.
+        let scratch = UnsafeMutablePointer<RuntimeEventRecord>.allocate(capacity: n)
+        defer { scratch.deallocate() }
+        events.withUnsafeMutableBufferPointer { e in
+            let base = e.baseAddress!
+            scratch.moveInitialize(from: base, count: n)
+            keys.withUnsafeBufferPointer { k in
+                for i in 0..<n { (base + i).moveInitialize(from: scratch + k[i].index, count: 1) }
+            }
+        }
+    }
+
+    private struct Key {
+        var time: UInt64
+        var index: Int
+    }
+
+    /// Merges the sorted key ranges `a ..< m` and `m ..< e` of `from` into `to[a ..< e]`, the left's first on ties.
+    private static func mergePair(
+        _ from: UnsafeBufferPointer<Key>, _ to: UnsafeMutableBufferPointer<Key>, _ a: Int, _ m: Int, _ e: Int
+    ) {
+        var i = a
+        var j = m
+        var o = a
+        while i < m && j < e {
+            if from[j].time < from[i].time {
+                to[o] = from[j]
+                j += 1
+            } else {
+                to[o] = from[i]
+                i += 1
+            }
+            o += 1
+        }
+        while i < m {
+            to[o] = from[i]
+            i += 1
+            o += 1
+        }
+        while j < e {
+            to[o] = from[j]
+            j += 1
+            o += 1
+        }
+    }
+}
+
 /// Drains several rings (one per producer) and merges their events by time.
 ///
 /// Only the sampler calls `drainAll`.
@@ -161,8 +276,9 @@ public struct EventRingSet: Sendable {
     /// All pending events of every ring, oldest first, at most `maxPerRing` from each.
     public func drainAll(maxPerRing: Int = .max) -> [RuntimeEventRecord] {
         var out: [RuntimeEventRecord] = []
-        for ring in rings { ring.drain(into: &out, max: maxPerRing) }
-        if rings.count > 1 { out.sort { $0.timeNanos < $1.timeNanos } }
+        var runs = EventRuns()
+        for ring in rings { runs.add(ring.drain(into: &out, max: maxPerRing)) }
+        runs.merge(&out)
         return out
     }
 

@@ -146,6 +146,8 @@ public struct SchedulerSample: Sendable {
     var delayMax: UInt64 = 0
     /// Per worker: the published label as last read whole, and what the rows' names were last set from.
     var labels: [LabelCache] = []
+    /// The drain's runs (one per ring with events), kept for their buffer.
+    var eventRuns = EventRuns()
 
     /// A worker's label as last read whole — its sequence (`UInt64.max`: none read yet), the run it was published
     /// for, its names — and the keys the row's current names and the interval row's last names were last set from
@@ -546,8 +548,8 @@ extension Scheduler {
         s.interval.workers = iws
     }
 
-    /// Drains every ring with events into `s.events`, oldest first (no allocation once the buffer is sized, bar the
-    /// sort's scratch when several rings had events). Caller holds `drainLock`.
+    /// Drains every ring with events into `s.events`, oldest first (no allocation once the buffers are sized, bar the
+    /// merge's scratch when several rings had events: `EventRuns`). Caller holds `drainLock`.
     func drainAll(into s: inout SchedulerSample) {
         // relaxed: a statistic; the ring's own release/acquire publishes the event.
         let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
@@ -555,28 +557,28 @@ extension Scheduler {
         var events = s.events
         s.events = []
         events.removeAll(keepingCapacity: true)
-        var rings = 0
+        var runs = s.eventRuns
+        s.eventRuns = EventRuns()
         let table = publishedCounters
         typealias S = PublishedCounters.Sampler
-        // A plain loop: a nested function capturing `events` and `rings` costs a dynamic exclusivity check per call.
-        for i in 0..<workers.count {
+        // A plain loop: a nested function capturing `events` and `runs` costs a dynamic exclusivity check per call.
+        for i in 0..<eventRings.count {
             // A ring is read only when the tail its worker published after its last event (in the slot's gauge line,
             // which the metrics pass has just read) moved since the ring was last drained here; a drain by
             // `drainEvents()` meanwhile only makes this one find nothing.
             let tail = table.slot(i).loadGauge(PublishedCounters.Gauge.eventTail)
             if tail == table.samplerWord(i, S.drainedTo) { continue }
             table.setSamplerWord(i, S.drainedTo, tail)
-            // _withUnsafeGuaranteedRef: the scheduler's `workers` array keeps every worker and its ring alive while
-            // `self` is; no retain per ring.
-            if Unmanaged.passUnretained(workers[i].events)._withUnsafeGuaranteedRef({ $0.drain(into: &events) }) > 0 {
-                rings += 1
-            }
+            // _withUnsafeGuaranteedRef: the scheduler's `eventRings` array keeps every ring alive while `self` is; no
+            // retain per ring.
+            runs.add(Unmanaged.passUnretained(eventRings[i])._withUnsafeGuaranteedRef { $0.drain(into: &events) })
         }
-        for w in retakeWorkers.withLock({ $0 }) where w.events.drain(into: &events) > 0 { rings += 1 }
-        if detachedEvents.drain(into: &events) > 0 { rings += 1 }
-        // Each ring's events are in time order already; the sort merges the rings' runs.
-        if rings > 1 { events.sort { $0.timeNanos < $1.timeNanos } }
+        for w in retakeWorkers.withLock({ $0 }) { runs.add(w.events.drain(into: &events)) }
+        runs.add(detachedEvents.drain(into: &events))
+        // Each ring's events are in time order already: the rings' runs are merged.
+        runs.merge(&events)
         s.events = events
+        s.eventRuns = runs
     }
 
     private func percentile(_ hist: [UInt64], _ total: UInt64, _ q: Double) -> UInt64 {

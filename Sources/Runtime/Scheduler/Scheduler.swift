@@ -208,6 +208,9 @@ public final class Scheduler: @unchecked Sendable {
     private let padAfterHeader: CacheLinePad = cacheLinePad
     public let configuration: Configuration
     let workers: [Worker]
+    /// The workers' event rings, in worker order: the sampler's drain reads a ring without first reading its worker's
+    /// object (a line the worker writes). Immutable after init.
+    let eventRings: [EventRing]
     let injector = Injector<FiberTask>()
     let timers = Timers<FiberTask>()
     let poller: Poller
@@ -314,6 +317,7 @@ public final class Scheduler: @unchecked Sendable {
                 id: $0, capacity: configuration.localQueueCapacity, eventCapacity: configuration.eventRingCapacity,
                 published: PublishedWorkerMetrics(table: counters, index: $0))
         }
+        eventRings = workers.map(\.events)
         detachedEvents = EventRing(capacity: configuration.eventRingCapacity)
         switch configuration.steal {
         case .none: stealLimit = 0
