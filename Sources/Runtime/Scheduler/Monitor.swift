@@ -42,7 +42,15 @@
 // a scheduling point (`bench spawn`'s root, ~150 ms for a million) was retaken on every run, with three threads
 // running the burst on two cores (docs/performance.md, "Session 7: the monitor and the spawn burst"). Go's `retake` likewise leaves a P whose
 // queue idle or spinning Ps can serve. Under `pin` nothing moves: the queue waits (idle workers may still
-// steal it, as ever). Shutdown joins the spare carriers with the others and cancels what retake workers hold.
+// steal it, as ever, and one is woken for it: "Stuck queues"). Shutdown joins the spare carriers with the others and cancels what retake workers hold.
+//
+// Stuck queues. A worker whose counter has not moved for one period, with a fiber on its carrier and fibers waiting
+// in its LIFO slot or queue, gets an idle worker woken for it (`wakeForStuckWorker`; nothing if a worker is already
+// spinning or none is idle), which steals them as from any busy worker. A LIFO-slot put wakes nobody (tokio's rule,
+// see `putRunnextFromFiber`), so this is how the slot's fiber leaves a waker that keeps running: within one to two
+// periods, not Go's ~5 µs. It also covers a queue whose pushes found no worker idle (an idle worker counts as
+// another taker above, so no retake comes for it). With the monitor off (`hogThresholdNanos` 0) the slot's fiber
+// waits for its waker's next scheduling point, as in tokio.
 //
 // Ownership. The monitor thread alone starts and ends retakes, creates retake workers (appended to
 // `retakeWorkers` under its lock, read by `metrics()`, `drainEvents()` and `shutdown()`) and keeps its detection
@@ -140,6 +148,13 @@ extension Scheduler {
                 // the OS may have descheduled its thread for a moment), or pinned or stopped.
                 let held = stuckNow[i] && now &- watch[i].since >= threshold
                 canTake[i] = !held && state != .pinned && state != .stopped
+                // A regular worker that ran nothing since the last look (pinned included): see "Stuck queues".
+                // relaxed: a gauge, as above; a stale value delays or adds one wake-up check.
+                if i < workers.count && ticks[i] == watch[i].lastTick && p.hasCurrent.load(ordering: .relaxed)
+                    && state != .parked && state != .stopped
+                {
+                    wakeForStuckWorker(watched[i])
+                }
             }
             for i in 0..<watched.count {
                 let w = watched[i]
@@ -190,6 +205,16 @@ extension Scheduler {
                     duration: end &- watch[i].since, name: culprit)
             }
         }
+    }
+
+    /// Regular worker `w` has run nothing for a period with a fiber on its carrier (a fiber computing or pinned, or
+    /// its thread descheduled): if fibers wait in its LIFO slot or queue, wakes an idle worker (when none is
+    /// spinning) to steal them — the slot's fiber after `runnextStealDelay`. The one wake-up a LIFO-slot put gets
+    /// (see `putRunnextFromFiber`), and the one for a queue whose push found no worker idle when a worker parked
+    /// just after. Monitor thread.
+    private func wakeForStuckWorker(_ w: Worker) {
+        guard stealLimit > 0, w.hasRunnext || !w.stealer.isEmpty else { return }
+        wakeIdle()
     }
 
     /// True when a worker other than watched worker `i` can take `i`'s queue itself — a regular worker that is not

@@ -229,7 +229,7 @@ extension Scheduler {
             if w.searchStart == 0 { w.searchStart = qv_now_ns() }
             // Steal, as a spinner, unless half the busy workers are already spinning (Go's limit).
             // A fiber seen waiting in another worker's LIFO slot extends the search (a bounded number of rounds)
-            // until the slot's steal delay has passed: the wake-up it got (Go's wakep) is for that fiber.
+            // until the slot's steal delay has passed: the monitor's wake-up for a stuck worker is for that fiber.
             if stealLimit > 0 && workers.count > 1
                 && (rounds < configuration.spinCount
                     || (rounds < configuration.spinCount + Self.runnextExtraRounds && waitingForRunnext(w)))

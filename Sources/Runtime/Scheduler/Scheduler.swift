@@ -33,8 +33,10 @@
 // while the data it was handed is still in cache. At most 3 consecutive runs come from it before the queue
 // gets a turn. The slot is an atomic pointer: an idle worker that finds every queue empty may take a fiber
 // it has seen waiting there for 5 µs (its waker kept running; Go steals runnext the same way) — the owner
-// pays an exchange instead of a plain store. Nobody is woken to do so: only a worker already searching
-// steals it, otherwise the fiber waits for its waker to park. A fiber whose timer expired also goes to the LIFO slot of the worker that expired it (Go's
+// pays an exchange instead of a plain store. The put wakes nobody (tokio's rule; a wake-up there fed a
+// steal-and-park cycle between two carriers): a worker already searching steals it, or the monitor wakes an idle
+// worker for a worker whose run counter stays stuck with its slot or queue non-empty (Monitor.swift, "Stuck
+// queues"); otherwise the fiber waits for its waker to park. A fiber whose timer expired also goes to the LIFO slot of the worker that expired it (Go's
 // `ready(gp, next: true)`): behind CPU-bound fibers that yield every few ms, the back of the queue is several
 // slices away, and a 1 ms sleep became tens of ms late. Spawns and I/O wake-ups go to the back of the queue.
 //
@@ -476,17 +478,20 @@ public final class Scheduler: @unchecked Sendable {
     /// as the waker parks, while its data is still in cache (tokio's lifo_slot, Go's runnext). A displaced
     /// occupant goes to the queue, which wakes a worker. `task` is a +1 (`retainedPointer`) that the slot takes
     /// over. Owner of `w`, with a fiber running on its carrier.
+    ///
+    /// No wake-up for the slot itself (tokio's `schedule_local`: it notifies only when the put displaces an
+    /// occupant into the queue). The slot's fiber runs when its waker reaches a scheduling point, which for a
+    /// hand-over is at once; for a waker that keeps running, the monitor wakes an idle worker once it sees the
+    /// worker's run counter stuck with the slot or the queue non-empty (`wakeForStuckWorker`), and that worker
+    /// takes the slot's fiber after `runnextStealDelay`. A wake-up here (Go's ready → wakep) fed a
+    /// steal-and-park cycle on a 2-carrier hand-over: the idle worker woke, stole the slot's fiber while its waker
+    /// was still in the futex call, the pair moved to it, the other worker parked, and the next hand-over woke it
+    /// again (docs/performance.md, "Session 10 (2026-12-03): spawn and channel-2c").
     @inline(__always)
     private func putRunnextFromFiber(_ task: UnsafeMutableRawPointer, on w: Worker) {
         // Unmanaged: borrowed for the sampling; the +1 passed in keeps it alive.
         Unmanaged<FiberTask>.fromOpaque(task)._withUnsafeGuaranteedRef { sampleDelay($0, on: w) }
         if let prev = w.putRunnext(retained: task) { pushLocal(prev, on: w) }
-        // Go's ready → wakep: an idle worker may come and take it after the slot's steal delay if this
-        // fiber keeps running. Two relaxed loads, no fence: a worker that goes idle right now is missed,
-        // and the fiber then runs when its waker parks, as it would anyway.
-        if idleCount.load(ordering: .relaxed) != 0 && nmspinning.load(ordering: .relaxed) == 0 {
-            wakeIdle()
-        }
     }
 
     /// Puts `task` in `w`'s LIFO slot; a displaced occupant goes to the queue (which wakes a worker). Owner.
