@@ -55,7 +55,8 @@ struct SchedulerSampleTests {
         let slot = table.slot(1)
         #expect(slot.generation == 1)
         #expect(slot.load(PublishedCounters.Word.runs) == 61)
-        #expect(slot.load(PublishedCounters.Word.histogram + 5) == 2)
+        // Bucket 5: the high half of histogram word 2 (two buckets a word).
+        #expect(slot.load(PublishedCounters.Word.histogram + 2) == 2 << 32)
         p.publish(c)
         #expect(slot.generation == 1)
         c.fiberWakes[ParkReason.join.rawValue] = 9
@@ -67,6 +68,23 @@ struct SchedulerSampleTests {
         let stride = UInt(bitPattern: table.slot(2).words) - UInt(bitPattern: table.slot(1).words)
         #expect(stride == UInt(PublishedCounters.slotWords * 8) && stride % 128 == 0)
         #expect(UInt(bitPattern: table.slot(0).words) % 128 == 0)
+    }
+
+    /// The histogram's two buckets a word: each bucket modulo 2^32 in its half, and a reader's change per bucket a
+    /// wrapping difference, so a bucket that passed 2^32 between two reads still adds exactly what it counted.
+    @Test func packedBucketsGiveEachBucketsChangeAcrossAWrap() {
+        var buckets = [UInt64](repeating: 0, count: DelayHistogram.buckets)
+        buckets[6] = 0xFFFF_FFFE
+        buckets[7] = 5
+        let before = PublishedCounters.packBuckets(buckets, 3)
+        #expect(before == 5 << 32 | 0xFFFF_FFFE)
+        buckets[6] += 3  // 2^32 + 1: its half wraps to 1
+        buckets[7] += 1
+        let after = PublishedCounters.packBuckets(buckets, 3)
+        #expect(after == 6 << 32 | 1)
+        let d = PublishedCounters.bucketDeltas(from: before, to: after)
+        #expect(d.0 == 3 && d.1 == 1)
+        #expect(PublishedCounters.Word.histogramWords * 2 >= DelayHistogram.buckets)
     }
 
     /// Stress (TSan in CI): a sampler taking one-pass samples as fast as it can while 16 carriers run, park and

@@ -145,10 +145,12 @@ final class PublishedWorkerMetrics: Sendable {
             if put(W.fiberWakes + i, c.fiberWakes[i]) { changed = true }
         }
         // The delay group (sum, max, histogram) before its count, and the count last with a releasing store: a reader
-        // that finds the count it cached skips the group's 42 words (see `PublishedCounters.Word.delayCount`).
+        // that finds the count it cached skips the group's 22 words (see `PublishedCounters.Word.delayCount`).
         if put(W.delaySum, c.delaySum) { changed = true }
         if put(W.delayMax, c.delayMax) { changed = true }
-        for i in 0..<DelayHistogram.buckets where put(W.histogram + i, c.delayHist[i]) { changed = true }
+        for i in 0..<W.histogramWords where put(W.histogram + i, PublishedCounters.packBuckets(c.delayHist, i)) {
+            changed = true
+        }
         if slot.load(W.delayCount) != c.delayCount {
             slot.storeReleasing(W.delayCount, c.delayCount)
             changed = true
@@ -312,7 +314,7 @@ extension Bool: SlotGaugeValue {
 }
 
 /// The published values of a scheduler's workers, in one allocation: slot i is worker i's, `slotWords` 64-bit atomics
-/// (640 bytes) on 128-byte boundaries, so no two workers share a cache line (nor an adjacent-line prefetch pair) and
+/// (512 bytes) on 128-byte boundaries, so no two workers share a cache line (nor an adjacent-line prefetch pair) and
 /// the sampler walks one array instead of one object per worker. A slot's first 16 words (one 128-byte pair) are the
 /// gauges (`Gauge`), which a sample reads always; the counters (`Word`, at `Gauge.counters + k`) follow, the ones a
 /// sample rereads when the generation moved first (lines 2–4), the delay group last (read when its count moved).
@@ -379,11 +381,31 @@ final class PublishedCounters: @unchecked Sendable {
         static let fiberWakes = fiberParks + ParkReason.allCases.count
         static let delaySum = fiberWakes + ParkReason.allCases.count
         static let delayMax = delaySum + 1
-        /// The delay histogram (`DelayHistogram.buckets` words).
+        /// The delay histogram, two buckets a word (`packBuckets`): `histogramWords` words.
         static let histogram = delayMax + 1
-        static let batchWords = histogram + DelayHistogram.buckets
+        static let histogramWords = (DelayHistogram.buckets + 1) / 2
+        static let batchWords = histogram + histogramWords
     }
-    static let slotWords = 80
+    static let slotWords = 64
+
+    /// Histogram word `i` of `buckets`: bucket 2i in the low 32 bits, bucket 2i + 1 in the high (each modulo 2^32).
+    /// Half the lines of a word per bucket, for the publish that stores them and the sample that reads them; a
+    /// reader takes each bucket's change as a wrapping 32-bit difference from the word it read before
+    /// (`bucketDeltas`), so the sums it keeps are exact as long as it reads a slot before one bucket of it counts
+    /// 2^32 more delays (at 1 sampled enqueue in 64, 2^38 enqueues of one worker between two samples).
+    @inline(__always) static func packBuckets(_ buckets: [UInt64], _ i: Int) -> UInt64 {
+        let lo = UInt64(UInt32(truncatingIfNeeded: buckets[2 * i]))
+        let hi = 2 * i + 1 < buckets.count ? UInt64(UInt32(truncatingIfNeeded: buckets[2 * i + 1])) : 0
+        return lo | hi << 32
+    }
+
+    /// The two buckets' increments from histogram word `old` to `new` (wrapping, see `packBuckets`).
+    @inline(__always) static func bucketDeltas(from old: UInt64, to new: UInt64) -> (UInt64, UInt64) {
+        (
+            UInt64(UInt32(truncatingIfNeeded: new) &- UInt32(truncatingIfNeeded: old)),
+            UInt64(UInt32(truncatingIfNeeded: new >> 32) &- UInt32(truncatingIfNeeded: old >> 32))
+        )
+    }
     static let slotAlignment = 128
 
     /// The samplers' words per worker (in their own allocation, apart from the slots the workers write).

@@ -140,8 +140,10 @@ public struct SchedulerSample: Sendable {
     var rows: [UInt64] = []
     static let firstCachedWord = PublishedCounters.Word.spawned
     static let cachedWords = PublishedCounters.Word.batchWords - firstCachedWord
-    /// Σ rows over the workers, per word (indexed by `Word`; wrapping, like the counters).
+    /// Σ rows over the workers, per word (indexed by `Word`; wrapping, like the counters), except the histogram's:
+    /// one total per bucket from `Word.histogram` on (`totalWords` in all).
     var totals: [UInt64] = []
+    static let totalWords = PublishedCounters.Word.histogram + DelayHistogram.buckets
     /// The largest `delayMax` over the rows (each only grows).
     var delayMax: UInt64 = 0
     /// Per worker: the published label as last read whole, and what the rows' names were last set from.
@@ -273,7 +275,7 @@ extension Scheduler {
             s.owner = self
             s.generations = [UInt64](repeating: 0, count: n)
             s.rows = [UInt64](repeating: 0, count: n * SchedulerSample.cachedWords)
-            s.totals = [UInt64](repeating: 0, count: words)
+            s.totals = [UInt64](repeating: 0, count: SchedulerSample.totalWords)
             s.delayMax = 0
             s.labels = [SchedulerSample.LabelCache](repeating: .init(), count: n)
         }
@@ -349,7 +351,18 @@ extension Scheduler {
                                                 refresh(W.delayCount, count)
                                                 refresh(W.delaySum, slot.load(W.delaySum))
                                                 refresh(W.delayMax, slot.load(W.delayMax))
-                                                for k in W.histogram..<words { refresh(k, slot.load(k)) }
+                                                // Two buckets a word: each bucket's total moves by its wrapping
+                                                // 32-bit change (PublishedCounters.packBuckets).
+                                                for k in W.histogram..<words {
+                                                    let v = slot.load(k)
+                                                    let old = rows[r + k]
+                                                    if v == old { continue }
+                                                    rows[r + k] = v
+                                                    let d = PublishedCounters.bucketDeltas(from: old, to: v)
+                                                    let b = W.histogram + 2 * (k - W.histogram)
+                                                    totals[b] &+= d.0
+                                                    if b + 1 < SchedulerSample.totalWords { totals[b + 1] &+= d.1 }
+                                                }
                                                 dMax = max(dMax, rows[r + W.delayMax])
                                             }
                                             // The row's counters change only with a publish: an unchanged slot's row
@@ -486,7 +499,12 @@ extension Scheduler {
                     extraParks[r] &+= slot.load(W.fiberParks + r)
                     extraWakes[r] &+= slot.load(W.fiberWakes + r)
                 }
-                for b in 0..<DelayHistogram.buckets { hist[b] &+= slot.load(W.histogram + b) }
+                // A retake worker's buckets modulo 2^32 (they live for one retake, far fewer delays).
+                for k in 0..<W.histogramWords {
+                    let d = PublishedCounters.bucketDeltas(from: 0, to: slot.load(W.histogram + k))
+                    hist[2 * k] &+= d.0
+                    if 2 * k + 1 < hist.count { hist[2 * k + 1] &+= d.1 }
+                }
                 dCount &+= slot.load(W.delayCount)
                 dSum &+= slot.load(W.delaySum)
                 dMax = max(dMax, slot.load(W.delayMax))
