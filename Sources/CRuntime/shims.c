@@ -79,3 +79,5 @@ int qv_malloc_trim(void) { return malloc_trim(0); }
 int qv_malloc_keep_heap(int trim_threshold, int top_pad) {
     return mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1 && mallopt(M_TOP_PAD, top_pad) == 1;
 }
+
+int qv_malloc_arena_max(int arenas) { return mallopt(M_ARENA_MAX, arenas) == 1; }

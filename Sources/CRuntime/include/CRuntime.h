@@ -86,6 +86,9 @@ int qv_malloc_trim(void);
 /// mallopt(M_TRIM_THRESHOLD, trim_threshold) and mallopt(M_TOP_PAD, top_pad) (malloc.h); 1 when both took.
 /// For an executable's heap policy, as qv_malloc_trim.
 int qv_malloc_keep_heap(int trim_threshold, int top_pad);
+/// mallopt(M_ARENA_MAX, arenas): at most `arenas` malloc arenas for all threads. Before any thread starts; returns 1
+/// on success. For an executable's heap policy (qvtop's HeapPolicy); the runtime never calls it.
+int qv_malloc_arena_max(int arenas);
 
 /// Gives the calling thread an alternate signal stack (64 KiB, guard page below) unless it has one, so crash
 /// handlers installed with SA_ONSTACK run even when the thread's stack overflowed. Freed at thread exit.
