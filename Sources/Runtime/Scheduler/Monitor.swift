@@ -139,22 +139,17 @@ extension Scheduler {
                 let annotated =
                     state == .pinned || state == .stopped
                     || watched[i].handoffsOutstanding.load(ordering: .relaxed) > 0
-                // A parked worker runs nothing, whatever `hasCurrent` last said (a stale true would keep a retake
-                // alive for good).
-                stuckNow[i] =
-                    ticks[i] == watch[i].lastTick && p.hasCurrent.load(ordering: .relaxed) && !annotated
-                    && state != .parked
+                // No fiber switched since the last look, with one on the carrier. A parked worker runs nothing,
+                // whatever `hasCurrent` last said (a stale true would keep a retake alive for good).
+                let ranNothing =
+                    ticks[i] == watch[i].lastTick && p.hasCurrent.load(ordering: .relaxed) && state != .parked
+                stuckNow[i] = ranNothing && !annotated
                 // Unable to take another's queue: held past the threshold itself (one stuck period is not enough:
                 // the OS may have descheduled its thread for a moment), or pinned or stopped.
                 let held = stuckNow[i] && now &- watch[i].since >= threshold
                 canTake[i] = !held && state != .pinned && state != .stopped
                 // A regular worker that ran nothing since the last look (pinned included): see "Stuck queues".
-                // relaxed: a gauge, as above; a stale value delays or adds one wake-up check.
-                if i < workers.count && ticks[i] == watch[i].lastTick && p.hasCurrent.load(ordering: .relaxed)
-                    && state != .parked && state != .stopped
-                {
-                    wakeForStuckWorker(watched[i])
-                }
+                if i < workers.count && ranNothing && state != .stopped { wakeForStuckWorker(watched[i]) }
             }
             for i in 0..<watched.count {
                 let w = watched[i]
