@@ -82,8 +82,9 @@ struct SchedulerSampleTests {
         buckets[7] += 1
         let after = PublishedCounters.packBuckets(buckets, 3)
         #expect(after == 6 << 32 | 1)
-        let d = PublishedCounters.bucketDeltas(from: before, to: after)
-        #expect(d.0 == 3 && d.1 == 1)
+        var d: [Int: UInt64] = [:]
+        PublishedCounters.forEachBucketDelta(ofWord: 3, from: before, to: after) { d[$0] = $1 }
+        #expect(d == [6: 3, 7: 1])
         #expect(PublishedCounters.Word.histogramWords * 2 >= DelayHistogram.buckets)
     }
 

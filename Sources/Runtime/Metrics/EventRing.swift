@@ -162,7 +162,7 @@ public final class EventRing: @unchecked Sendable {
 struct EventRuns {
     /// Where each run starts, then the end of the last (`add`); the merge's buffers, kept between drains so a warm
     /// sampler's merge allocates only the scratch it moves the records through.
-    private(set) var bounds: [Int] = [0]
+    private var bounds: [Int] = [0]
     private var next: [Int] = []
     private var keys: [Key] = []
     private var spare: [Key] = []

@@ -391,7 +391,7 @@ final class PublishedCounters: @unchecked Sendable {
     /// Histogram word `i` of `buckets`: bucket 2i in the low 32 bits, bucket 2i + 1 in the high (each modulo 2^32).
     /// Half the lines of a word per bucket, for the publish that stores them and the sample that reads them; a
     /// reader takes each bucket's change as a wrapping 32-bit difference from the word it read before
-    /// (`bucketDeltas`), so the sums it keeps are exact as long as it reads a slot before one bucket of it counts
+    /// (`forEachBucketDelta`), so the sums it keeps are exact as long as it reads a slot before one bucket of it counts
     /// 2^32 more delays (at 1 sampled enqueue in 64, 2^38 enqueues of one worker between two samples).
     @inline(__always) static func packBuckets(_ buckets: [UInt64], _ i: Int) -> UInt64 {
         let lo = UInt64(UInt32(truncatingIfNeeded: buckets[2 * i]))
@@ -399,12 +399,15 @@ final class PublishedCounters: @unchecked Sendable {
         return lo | hi << 32
     }
 
-    /// The two buckets' increments from histogram word `old` to `new` (wrapping, see `packBuckets`).
-    @inline(__always) static func bucketDeltas(from old: UInt64, to new: UInt64) -> (UInt64, UInt64) {
-        (
-            UInt64(UInt32(truncatingIfNeeded: new) &- UInt32(truncatingIfNeeded: old)),
-            UInt64(UInt32(truncatingIfNeeded: new >> 32) &- UInt32(truncatingIfNeeded: old >> 32))
-        )
+    /// Calls `add(bucket, increment)` for each bucket histogram word `k` holds (2k, and 2k + 1 unless that is past the
+    /// last), its increment from the word's value `old` to `new` (wrapping, see `packBuckets`). Readers only.
+    @inline(__always) static func forEachBucketDelta(
+        ofWord k: Int, from old: UInt64, to new: UInt64, _ add: (_ bucket: Int, _ increment: UInt64) -> Void
+    ) {
+        add(2 * k, UInt64(UInt32(truncatingIfNeeded: new) &- UInt32(truncatingIfNeeded: old)))
+        if 2 * k + 1 < DelayHistogram.buckets {
+            add(2 * k + 1, UInt64(UInt32(truncatingIfNeeded: new >> 32) &- UInt32(truncatingIfNeeded: old >> 32)))
+        }
     }
     static let slotAlignment = 128
 

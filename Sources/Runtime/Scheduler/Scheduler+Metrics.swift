@@ -358,10 +358,9 @@ extension Scheduler {
                                                     let old = rows[r + k]
                                                     if v == old { continue }
                                                     rows[r + k] = v
-                                                    let d = PublishedCounters.bucketDeltas(from: old, to: v)
-                                                    let b = W.histogram + 2 * (k - W.histogram)
-                                                    totals[b] &+= d.0
-                                                    if b + 1 < SchedulerSample.totalWords { totals[b + 1] &+= d.1 }
+                                                    PublishedCounters.forEachBucketDelta(
+                                                        ofWord: k - W.histogram, from: old, to: v
+                                                    ) { b, d in totals[W.histogram + b] &+= d }
                                                 }
                                                 dMax = max(dMax, rows[r + W.delayMax])
                                             }
@@ -501,9 +500,9 @@ extension Scheduler {
                 }
                 // A retake worker's buckets modulo 2^32 (they live for one retake, far fewer delays).
                 for k in 0..<W.histogramWords {
-                    let d = PublishedCounters.bucketDeltas(from: 0, to: slot.load(W.histogram + k))
-                    hist[2 * k] &+= d.0
-                    if 2 * k + 1 < hist.count { hist[2 * k + 1] &+= d.1 }
+                    PublishedCounters.forEachBucketDelta(ofWord: k, from: 0, to: slot.load(W.histogram + k)) { b, d in
+                        hist[b] &+= d
+                    }
                 }
                 dCount &+= slot.load(W.delayCount)
                 dSum &+= slot.load(W.delaySum)
