@@ -19,8 +19,9 @@ What is measured, and how (docs/python-agent.md has the stream format and every 
   in the first loop iteration after its slot, between two callbacks, as a timer due then would. For
   asyncio's loops on an EpollSelector it costs a busy loop no timer and no system call: the loop's
   poll, replaced by an equivalent, queues it when its slot is due, and a poll with nothing to do
-  arms a one-shot timerfd at the next slot before it sleeps. Other selector loops on Linux: a periodic timerfd on the grid that the selector watches
-  (``Agent._arm`` says why not a loop timer).
+  arms a one-shot timerfd at the next slot before it sleeps. Other selector loops on Linux: a
+  periodic timerfd on the grid that the selector watches (``Agent._arm`` says why not a loop
+  timer).
 - Busy share and jobs run: for one measurement window per snapshot (at least 2 ms and 200
   iterations) the loop's ``_selector.select`` is shadowed per instance (once per loop iteration,
   never per callback). In a window, time outside ``select`` is busy; jobs per iteration are the
