@@ -45,4 +45,22 @@ import Testing
         #expect(Set(last.workers.map(\.id)) == Set(0..<256))
         #expect(last.fibers.parked > 100, "the web fibers park on timers")
     }
+
+    /// The sampler benchmark's `sample.vt-256` samples the preset's own scheduler with its own `FiberSampler`
+    /// (`LiveSource.fiberScheduler`): it must be the running preset's scheduler, with every carrier in a sample, and
+    /// there only while the source runs a fiber model.
+    @Test(.timeLimit(.minutes(1))) func aLiveFiberPresetsSchedulerIsSampledWithEveryCarrier() throws {
+        let source = try LiveSource(preset: Shipped.preset("vt-256"))
+        let s = try #require(source.fiberScheduler)
+        #expect(s.configuration.carriers == 256)
+        var sampler = FiberSampler(sessionStart: source.sessionStart)
+        var snapshot = Snapshot(time: 0, sequence: 0, preset: "vt-256", model: .virtualThreads)
+        sampler.sample(s, into: &snapshot)
+        #expect(snapshot.workers.count == 256)
+        source.stop()
+        #expect(source.fiberScheduler == nil, "a stopped source has no scheduler to sample")
+        let loop = try LiveSource(preset: Shipped.preset("asyncio"))
+        defer { loop.stop() }
+        #expect(loop.fiberScheduler == nil, "an event-loop preset runs no fiber scheduler")
+    }
 }

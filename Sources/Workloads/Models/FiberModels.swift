@@ -404,6 +404,9 @@ final class FiberModel: Model {
         rt.parkedSockets?.close()
     }
 
+    /// The running scheduler (nil before `start()` and after `stop()`): what `LiveSource.fiberScheduler` returns.
+    var scheduler: Scheduler? { runtime.withLock { $0?.scheduler } }
+
     func sample(time: Double, sequence: UInt64) -> Snapshot {
         var snapshot = Snapshot(
             time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,

@@ -17,6 +17,7 @@
 // (a new LiveSource with the same session start) keeps time monotonic across models.
 
 import Foundation
+import Runtime
 import Telemetry
 
 /// Why a model could not start.
@@ -106,6 +107,11 @@ public final class LiveSource: SnapshotSource {
         }
         return snapshot
     }
+
+    /// The fiber scheduler a virtual- or green-threads preset runs on, while the source runs (nil for other models
+    /// and once stopped): what the sampler benchmark samples itself, with its own `FiberSampler`, as `poll()` would.
+    /// A caller that samples it must not also `poll()` (one sampler per scheduler: each drains the events).
+    public var fiberScheduler: Scheduler? { stopped ? nil : (model as? FiberModel)?.scheduler }
 
     public func stop() {
         guard !stopped else { return }
