@@ -139,6 +139,24 @@ public final class EventRing: @unchecked Sendable {
         return n
     }
 
+    /// `drain(into:)` of the events before `tail`, a count the producer published after pushing them (`produced`,
+    /// stored with a releasing store after the push; the caller's acquiring load of it is what makes their slots
+    /// visible here). Saves the load of the ring's own `tail`, a line the producer writes at every event, when the
+    /// caller has the count already (`Scheduler.drainAll`). Only one consumer at a time; never blocks the producer.
+    @discardableResult
+    public func drain(into out: inout [RuntimeEventRecord], upTo tail: Int) -> Int {
+        // relaxed: `head` is written only by the consumer side.
+        let h = head.load(ordering: .relaxed)
+        // A drain by the ring's own tail may have gone past `tail` meanwhile: then there is nothing before it.
+        let n = tail &- h
+        if n <= 0 { return 0 }
+        if out.capacity < out.count + n { out.reserveCapacity(Swift.max(out.count + n, 2 * out.capacity)) }
+        for i in 0..<n { out.append(slots[(h &+ i) & mask]) }
+        // releasing: our slot reads above happen before the producer may overwrite them.
+        head.store(h &+ n, ordering: .releasing)
+        return n
+    }
+
     /// Events waiting to be drained (approximate while the producer runs).
     public var pending: Int {
         Swift.max(0, tail.load(ordering: .relaxed) &- head.load(ordering: .relaxed))
@@ -161,7 +179,7 @@ public final class EventRing: @unchecked Sendable {
 /// a 256-carrier sample's drain (docs/performance.md, "Session 11").
 struct EventRuns {
     /// Where each run starts, then the end of the last (`add`); the merge's buffers, kept between drains so a warm
-    /// sampler's merge allocates only the scratch it moves the records through.
+    /// sampler's merge allocates nothing.
     private var bounds: [Int] = [0]
     private var next: [Int] = []
     private var keys: [Key] = []
@@ -216,17 +234,28 @@ struct EventRuns {
             swap(&keys, &spare)
             swap(&bounds, &next)
         }
-        // The records into key order, in place: moved out whole into a scratch, then each moved back into its place
-        // (bit moves: no name is retained or released). Unsafe moves: every element of `e` is moved out and then
-        // initialised again exactly once (the keys are a permutation of 0..<n), with no call in between that can
+        // The records into key order, in place and with no scratch: position i takes the record at `keys[i].index`,
+        // one cycle of the permutation at a time (bit moves: no name is retained or released); a position done is
+        // marked by its key's index becoming its own. Unsafe moves: within a cycle each record is moved out once and
+        // its place initialised again once (the keys are a permutation of 0..<n), with no call in between that can
         // throw or trap.
-        let scratch = UnsafeMutablePointer<RuntimeEventRecord>.allocate(capacity: n)
-        defer { scratch.deallocate() }
         events.withUnsafeMutableBufferPointer { e in
             let base = e.baseAddress!
-            scratch.moveInitialize(from: base, count: n)
-            keys.withUnsafeBufferPointer { k in
-                for i in 0..<n { (base + i).moveInitialize(from: scratch + k[i].index, count: 1) }
+            keys.withUnsafeMutableBufferPointer { k in
+                for i in 0..<n where k[i].index != i {
+                    let first = (base + i).move()
+                    var j = i
+                    while true {
+                        let from = k[j].index
+                        k[j].index = j
+                        if from == i {
+                            (base + j).initialize(to: first)
+                            break
+                        }
+                        (base + j).moveInitialize(from: base + from, count: 1)
+                        j = from
+                    }
+                }
             }
         }
     }

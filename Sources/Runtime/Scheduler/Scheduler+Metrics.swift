@@ -565,8 +565,8 @@ extension Scheduler {
         s.interval.workers = iws
     }
 
-    /// Drains every ring with events into `s.events`, oldest first (no allocation once the buffers are sized, bar the
-    /// merge's scratch when several rings had events: `EventRuns`). Caller holds `drainLock`.
+    /// Drains every ring with events into `s.events`, oldest first (no allocation once the buffers are sized:
+    /// `EventRuns` keeps the merge's). Caller holds `drainLock`.
     func drainAll(into s: inout SchedulerSample) {
         // relaxed: a statistic; the ring's own release/acquire publishes the event.
         let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
@@ -581,14 +581,18 @@ extension Scheduler {
         // A plain loop: a nested function capturing `events` and `runs` costs a dynamic exclusivity check per call.
         for i in 0..<eventRings.count {
             // A ring is read only when the tail its worker published after its last event (in the slot's gauge line,
-            // which the metrics pass has just read) moved since the ring was last drained here; a drain by
-            // `drainEvents()` meanwhile only makes this one find nothing.
-            let tail = table.slot(i).loadGauge(PublishedCounters.Gauge.eventTail)
+            // which the metrics pass has just read) moved since the ring was last drained here, and then up to that
+            // tail, not the ring's own (a line its worker writes at every event). acquiring: pairs with the worker's
+            // releasing store of the tail after the push (Worker.event), so the slots before it are visible.
+            let tail = table.slot(i).loadGauge(PublishedCounters.Gauge.eventTail, acquiring: true)
             if tail == table.samplerWord(i, S.drainedTo) { continue }
             table.setSamplerWord(i, S.drainedTo, tail)
             // _withUnsafeGuaranteedRef: the scheduler's `eventRings` array keeps every ring alive while `self` is; no
             // retain per ring.
-            runs.add(Unmanaged.passUnretained(eventRings[i])._withUnsafeGuaranteedRef { $0.drain(into: &events) })
+            runs.add(
+                Unmanaged.passUnretained(eventRings[i])._withUnsafeGuaranteedRef {
+                    $0.drain(into: &events, upTo: Int(truncatingIfNeeded: tail))
+                })
         }
         for w in retakeWorkers.withLock({ $0 }) { runs.add(w.events.drain(into: &events)) }
         runs.add(detachedEvents.drain(into: &events))

@@ -204,9 +204,10 @@ final class Worker: @unchecked Sendable {
                 count: count,
                 durationNanos: duration, name: name))
         // The ring's tail and drops into the slot's gauge line, which the sampler reads anyway: it drains the ring only
-        // when the tail moved.
+        // when the tail moved, and up to this tail (`EventRing.drain(into:upTo:)`). releasing: after the push, so a
+        // sampler's acquiring load of the tail sees the slots before it.
         if pushed {
-            published.slot.storeGauge(PublishedCounters.Gauge.eventTail, UInt64(events.produced))
+            published.slot.storeGauge(PublishedCounters.Gauge.eventTail, UInt64(events.produced), releasing: true)
         } else {
             published.slot.storeGauge(PublishedCounters.Gauge.eventsDropped, events.dropped)
         }
