@@ -18,17 +18,24 @@ import Testing
         }
     }
 
+    /// A seeded xorshift64 generator (the runs below are reproducible).
+    struct XorShift {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+    }
+
     /// Seeded runs with sample intervals from 5 ms to 400 ms (the ring grows, wraps and shrinks its use), a change of
     /// the thread count midway (a new window), and busy times that sometimes go beyond the wall time (clamped).
     @Test func theRingGivesTheDefinitionsRatiosOverSeededRuns() {
         for seed in UInt64(1)...20 {
-            var rng = seed &* 0x9E37_79B9_7F4A_7C15
-            func next() -> UInt64 {
-                rng ^= rng << 13
-                rng ^= rng >> 7
-                rng ^= rng << 17
-                return rng
-            }
+            var rng = XorShift(seed: seed &* 0x9E37_79B9_7F4A_7C15)
+            func next() -> UInt64 { rng.next() }
             var window = BusyWindow()
             var reference = Reference()
             var time = 0.0
@@ -46,6 +53,42 @@ import Testing
                 let want = reference.ratios(time: time, busy: busy)
                 #expect(got == want, "seed \(seed) step \(step)")
                 if got != want { return }
+            }
+        }
+    }
+
+    /// The two-ratio pass (a carrier's busy and search time in one window) gives, for each series, exactly what the
+    /// definition gives for that series alone, over the same seeded runs (growth, wrap, a change of thread count).
+    @Test func thePairedPassGivesEachSeriesTheDefinitionsRatios() {
+        for seed in UInt64(1)...20 {
+            var rng = XorShift(seed: seed &* 0xD1B5_4A32_D192_ED03)
+            func next() -> UInt64 { rng.next() }
+            var window = BusyWindow()
+            var refA = Reference()
+            var refB = Reference()
+            var time = 0.0
+            var threads = 1 + Int(next() % 8)
+            var a = [UInt64](repeating: 0, count: threads)
+            var b = a
+            var gotA: [Double] = []
+            var gotB: [Double] = []
+            for step in 0..<400 {
+                if step == 200 {
+                    threads = 1 + Int(next() % 8)
+                    a = [UInt64](repeating: 0, count: threads)
+                    b = a
+                }
+                let dt = Double(5 + next() % 396) / 1000
+                time += dt
+                for i in 0..<threads {
+                    a[i] &+= next() % UInt64(dt * 1.2e9)
+                    b[i] &+= next() % UInt64(dt * 0.5e9)
+                }
+                window.ratios(time: time, count: threads, { a[$0] }, { b[$0] }, into: &gotA, &gotB)
+                let wantA = refA.ratios(time: time, busy: a)
+                let wantB = refB.ratios(time: time, busy: b)
+                #expect(gotA == wantA && gotB == wantB, "seed \(seed) step \(step)")
+                if gotA != wantA || gotB != wantB { return }
             }
         }
     }

@@ -21,13 +21,14 @@ public struct BusyWindow: Sendable {
     public static let seconds = 1.0
     /// The marks (time, busy nanoseconds per thread) at recent samples, oldest first, spanning about `seconds`: a
     /// ring of `times.count` slots from `first`, `marks` of them in use; mark j's row is
-    /// `rows[j * width ..< (j + 1) * width]`.
+    /// `rows[j * |width| ..< (j + 1) * |width|]`.
     private var times: [Double] = []
     private var rows: [UInt64] = []
     private var first = 0
     private var marks = 0
-    /// Threads per row (-1 before the first sample).
-    private var width = -1
+    /// Words per row: threads (one ratio each), or minus twice the threads for two ratios each (`ratios(time:count:
+    /// _:_:into:_:)`); `Int.min` before the first sample.
+    private var width = Int.min
 
     /// The ratios at `time` for the cumulative busy nanoseconds `now` (one per thread), then remembers them.
     /// 0 for each thread on the first sample (no window yet) or after the set of threads changed.
@@ -40,9 +41,61 @@ public struct BusyWindow: Sendable {
     /// `ratios(time:busy:)` for `count` threads whose busy nanoseconds are `busy(i)`, into `out` (refilled in
     /// place).
     mutating func ratios(time: Double, count: Int, busy: (Int) -> UInt64, into out: inout [Double]) {
-        if width != count {
-            // A new set of threads: a new window (and rows of the new width).
-            width = count
+        let (from, to, wall) = advance(time: time, width: count)
+        if out.count != count { out = [Double](repeating: 0, count: count) }
+        // Unsafe buffers: rows `from` and `to` are whole rows of `rows` (width == count); `out` has count slots.
+        rows.withUnsafeMutableBufferPointer { rows in
+            out.withUnsafeMutableBufferPointer { out in
+                for i in 0..<count {
+                    let now = busy(i)
+                    out[i] = Self.ratio(now &- rows[from + i], wall)
+                    rows[to + i] = now
+                }
+            }
+        }
+    }
+
+    /// Two ratios per thread over the same window in one pass — `a(i)` into `outA`, `b(i)` into `outB` (a carrier's
+    /// busy and search time) — each exactly what `ratios(time:count:busy:into:)` of its own window would give. One
+    /// row per mark holds both (thread i's at 2i and 2i + 1). A window keeps one kind of call: the other kind, or a
+    /// new count, starts it afresh.
+    mutating func ratios(
+        time: Double, count: Int, _ a: (Int) -> UInt64, _ b: (Int) -> UInt64, into outA: inout [Double],
+        _ outB: inout [Double]
+    ) {
+        let (from, to, wall) = advance(time: time, width: -2 * count)
+        if outA.count != count { outA = [Double](repeating: 0, count: count) }
+        if outB.count != count { outB = [Double](repeating: 0, count: count) }
+        // Unsafe buffers: rows `from` and `to` are whole rows of `rows` (2 × count words); both outs have count slots.
+        rows.withUnsafeMutableBufferPointer { rows in
+            outA.withUnsafeMutableBufferPointer { outA in
+                outB.withUnsafeMutableBufferPointer { outB in
+                    for i in 0..<count {
+                        let na = a(i)
+                        let nb = b(i)
+                        outA[i] = Self.ratio(na &- rows[from + 2 * i], wall)
+                        outB[i] = Self.ratio(nb &- rows[from + 2 * i + 1], wall)
+                        rows[to + 2 * i] = na
+                        rows[to + 2 * i + 1] = nb
+                    }
+                }
+            }
+        }
+    }
+
+    /// The share `delta` nanoseconds are of `wall` (0 without a window yet), clamped to 0…1.
+    @inline(__always) private static func ratio(_ delta: UInt64, _ wall: Double) -> Double {
+        wall > 0 ? min(1, max(0, Double(delta) / wall)) : 0
+    }
+
+    /// One step of the window for a sample at `time`: drops the marks the window no longer needs, takes the next
+    /// slot for this sample's mark (growing the ring when full) and returns where the oldest mark's row and the new
+    /// one's start in `rows` and the wall nanoseconds between them (0: no window yet). `width`: the row's shape —
+    /// threads for one ratio each, minus twice the threads for two (so the two kinds never share a window).
+    private mutating func advance(time: Double, width: Int) -> (from: Int, to: Int, wall: Double) {
+        if self.width != width {
+            // A new set of threads (or kind of row): a new window.
+            self.width = width
             times = []
             rows = []
             first = 0
@@ -53,35 +106,26 @@ public struct BusyWindow: Sendable {
             first = (first + 1) % times.count
             marks -= 1
         }
-        if out.count != count { out = [Double](repeating: 0, count: count) }
         if marks == times.count { grow() }
         let slot = (first + marks) % times.count
-        let from = first * width
-        let to = slot * width
+        let words = abs(width)
         let wall = marks > 0 && time > times[first] ? (time - times[first]) * 1e9 : 0
-        // Unsafe buffers: rows `from` and `to` are whole rows of `rows` (width == count); `out` has count slots.
-        rows.withUnsafeMutableBufferPointer { rows in
-            out.withUnsafeMutableBufferPointer { out in
-                for i in 0..<count {
-                    let now = busy(i)
-                    out[i] = wall > 0 ? min(1, max(0, Double(now &- rows[from + i]) / wall)) : 0
-                    rows[to + i] = now
-                }
-            }
-        }
+        let from = first * words
         times[slot] = time
         marks += 1
+        return (from, slot * words, wall)
     }
 
     /// Doubles the ring, keeping the marks in order (from slot 0).
     private mutating func grow() {
+        let words = abs(width)
         let slots = max(4, 2 * times.count)
         var newTimes = [Double](repeating: 0, count: slots)
-        var newRows = [UInt64](repeating: 0, count: slots * max(width, 0))
+        var newRows = [UInt64](repeating: 0, count: slots * words)
         for j in 0..<marks {
             let from = (first + j) % times.count
             newTimes[j] = times[from]
-            for i in 0..<width { newRows[j * width + i] = rows[from * width + i] }
+            for i in 0..<words { newRows[j * words + i] = rows[from * words + i] }
         }
         times = newTimes
         rows = newRows

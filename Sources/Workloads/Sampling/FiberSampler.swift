@@ -20,10 +20,9 @@ public struct FiberSampler: Sendable {
     public let sessionStart: UInt64
     /// 1 in this many enqueues has its ready → running delay measured (the scheduler's `delaySampling`).
     public let delaySampling: Int
-    /// Busy ratios (time running user work) over the trailing window (BusyWindow: the same definition as loops').
+    /// Busy ratios (time running user work) and search ratios (time looking for work: steal rounds, spins, shown
+    /// apart from busy) over the trailing window, in one pass (BusyWindow: the same definition as loops').
     private var busy = BusyWindow()
-    /// Search ratios (time looking for work: steal rounds, spins) over the same window, shown apart from busy.
-    private var search = BusyWindow()
     /// `runs` and `stolenIn` per carrier at the previous sample (empty before the first).
     private var lastRuns: [UInt64] = []
     private var lastStolenIn: [UInt64] = []
@@ -91,8 +90,8 @@ public struct FiberSampler: Sendable {
         let ivs = interval?.workers ?? []
         // Unsafe buffers: indices 0..<n of arrays held for the whole pass (n checked against each).
         m.workers.withUnsafeBufferPointer { mw in
-            busy.ratios(time: time, count: n, busy: { mw[$0].userNanos }, into: &ratios)
-            search.ratios(time: time, count: n, busy: { mw[$0].searchNanos }, into: &searching)
+            busy.ratios(
+                time: time, count: n, { mw[$0].userNanos }, { mw[$0].searchNanos }, into: &ratios, &searching)
             ivs.withUnsafeBufferPointer { iw in
                 // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both
                 // lists come in worker order, so the position is the id's; a dictionary only when they differ.
