@@ -439,7 +439,20 @@ public final class Scheduler: @unchecked Sendable {
     @inline(__always)
     func pushLocal(_ task: FiberTask, on w: Worker, fresh: Bool = false) {
         sampleDelay(task, on: w)
-        let moved = w.local.push(task, overflow: injector, fresh: fresh)
+        pushedLocal(moved: w.local.push(task, overflow: injector, fresh: fresh), on: w)
+    }
+
+    /// `pushLocal` of a task passed as a +1 (`Unmanaged`), which the queue takes over (a run's requeue: no retain).
+    @inline(__always)
+    func pushLocal(retained task: UnsafeMutableRawPointer, on w: Worker) {
+        // Unmanaged: borrowed for the sampling; the +1 passed in keeps it alive.
+        Unmanaged<FiberTask>.fromOpaque(task)._withUnsafeGuaranteedRef { sampleDelay($0, on: w) }
+        pushedLocal(moved: w.local.push(retained: task, overflow: injector), on: w)
+    }
+
+    /// After a push onto `w`'s queue that moved `moved` fibers to the injector: the event, and the wake-up. Owner.
+    @inline(__always)
+    private func pushedLocal(moved: Int, on w: Worker) {
         if moved > 1 { w.event(.spawnBatch, other: -2, count: Int32(moved)) }
         // With one worker there is nobody to wake: the only worker is `w`, and its owner is the caller, running. (The
         // check saves wakeIdle's seq-cst fence — an `mfence`, ~30 % of a 1-carrier `yield` round trip.)
@@ -657,6 +670,13 @@ public final class Scheduler: @unchecked Sendable {
         if next == .max { return }
         let now = qv_now_ns()
         if next > now { return }
+        expireTimers(w, now: now)
+    }
+
+    /// `checkTimers` once a deadline has passed. Out of line: inlined, its array and wake-ups made every caller's frame
+    /// (the loop's `findRunnable`, on every run) larger, with more registers to save and a stack-protector check.
+    @inline(never)
+    private func expireTimers(_ w: Worker, now: UInt64) {
         let expired = timers.expire(now: now)
         for t in expired { wake(t, next: w) }
         // As Go's ready() does: more work appeared here, so an idle worker may come and steal (the queue, or
