@@ -35,6 +35,8 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var spinning = false
     /// owner: xorshift state for victim order and delay sampling.
     @exclusivity(unchecked) var rng: UInt64
+    /// owner: enqueues left until the next one sampled for the ready → running delay (`Scheduler.sampleDelay`).
+    @exclusivity(unchecked) var delayCountdown = 0
     /// The LIFO slot — a fiber woken by the fiber running here, run next (see Scheduler.enqueue) — as a
     /// retained object pointer (0 = empty). The owner puts and takes with an exchange; an idle thief may CAS
     /// out a fiber it has seen waiting there for `Scheduler.runnextStealDelay` (Go steals runnext too).
