@@ -168,7 +168,7 @@ public struct LocalQueue<Element: AnyObject> {
     /// `push` of a task passed as a +1 (`Unmanaged`, e.g. the one a run took out of a queue), which the queue's slot
     /// takes over as it is: no retain on the fast path. A full queue (by the cached `steal`) takes the general path,
     /// which retains for itself; the +1 passed in is released after it.
-    @discardableResult
+    @discardableResult @inline(__always)
     public func push<S: OverflowSink>(retained pointer: UnsafeMutableRawPointer, overflow: S) -> Int
     where S.Element == Element {
         if pushFast({ pointer }) { return 0 }
@@ -255,6 +255,7 @@ public struct LocalQueue<Element: AnyObject> {
 
     /// `pop` handing over the slot's +1 as it is (`Unmanaged`): the scheduler's run carries it to where the task goes
     /// next with no reference counting. Executed only by the owner.
+    @inline(__always)
     public func popRetained() -> UnsafeMutableRawPointer? {
         let s = storage
         // acquire: see thieves' head updates before deciding.

@@ -177,6 +177,7 @@ extension Scheduler {
 
     /// Makes a task that is still runnable after its run runnable again: `task` is `run`'s +1, which the queue (or the
     /// injector, when this carrier has lost its worker) takes over.
+    @inline(__always)
     private func requeue(retained task: UnsafeMutableRawPointer, carrier c: Carrier) {
         if let cw = c.workerRef {
             cw._withUnsafeGuaranteedRef { pushLocal(retained: task, on: $0) }  // borrowed (see Carrier.workerRef)
@@ -201,6 +202,7 @@ extension Scheduler {
     /// Finds the next task for `w`, parking the carrier when there is none, as a +1 (`Unmanaged`: the queue's or the
     /// slot's reference, handed over as it is; see `run`). Nil when stopping (or after a spurious wake-up; the caller
     /// loops).
+    @inline(__always)
     func findRunnable(_ w: Worker) -> Unmanaged<FiberTask>? {
         w.tick &+= 1
         checkTimers(w)
