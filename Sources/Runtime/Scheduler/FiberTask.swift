@@ -287,9 +287,9 @@ class FiberTask: @unchecked Sendable {
     /// where a strong `currentTask` cost a retain and a release of the task per yield.
     @inline(never)
     static func prepareYield() -> Bool {
-        guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained() else { return false }
+        guard let u = CarrierTLS.currentUnretained() else { return false }
         return u._withUnsafeGuaranteedRef { c in
-            guard c.runsFiber else { return false }
+            guard c.runsFiber else { return false }  // true only on a fiber's stack (see Carrier.runsFiber)
             c.postSwitch = .yield
             return true
         }

@@ -285,7 +285,10 @@ final class Carrier: @unchecked Sendable {
         get { currentRef?.takeUnretainedValue() }
         set { currentRef = newValue.map { Unmanaged.passUnretained($0) } }
     }
-    /// True while a fiber is being resumed on this carrier (no reference made). This carrier's thread only.
+    /// True while a fiber is being resumed on this carrier (no reference made). This carrier's thread only. Code that
+    /// sees it true runs on a fiber's stack (`qv_fiber_current_owner` is non-nil): `Scheduler.run` sets `current` just
+    /// before the resume and clears it first thing after, and runs no code between that could call back into a fiber
+    /// API, so a hot path testing this needs no `Fiber.isInFiber` call too.
     @inline(__always) var runsFiber: Bool { currentRef != nil }
     @exclusivity(unchecked) var postSwitch: PostSwitch = .none
     /// This carrier's stack cache in the scheduler's pool (`StackPool.carrierCache`), set by `carrierMain` after
