@@ -267,12 +267,6 @@ class FiberTask: @unchecked Sendable {
         return true
     }
 
-    /// Yields the calling fiber (this task) to the back of its worker's queue.
-    final func yieldNow() {
-        Self.prepareYield()
-        Fiber.suspend()
-    }
-
     /// After a handed-off blocking region: gets back onto some worker by requeueing on the injector and
     /// switching off this carrier (its run loop does the requeue). A method of the task for the reason
     /// `park` is: the frame across the switch must retain no scheduler and no carrier.
@@ -286,9 +280,19 @@ class FiberTask: @unchecked Sendable {
         CarrierTLS.currentUnretained()!._withUnsafeGuaranteedRef { $0.postSwitch = .requeueInjector }
     }
 
+    /// Tells the calling carrier that its running fiber yields (`postSwitch = .yield`: the carrier requeues it at the
+    /// back of its worker's queue after the switch), and returns true; false when the caller is no scheduler's fiber
+    /// (a plain thread, a `blocking {}` region), which must not switch. One carrier look-up and no reference made:
+    /// `Scheduler.yield` then switches from a frame that holds nothing (the reason `park` is a method of the task),
+    /// where a strong `currentTask` cost a retain and a release of the task per yield.
     @inline(never)
-    private static func prepareYield() {
-        CarrierTLS.currentUnretained()!._withUnsafeGuaranteedRef { $0.postSwitch = .yield }
+    static func prepareYield() -> Bool {
+        guard let u = CarrierTLS.currentUnretained() else { return false }
+        return u._withUnsafeGuaranteedRef { c in
+            guard c.runsFiber else { return false }  // true only on a fiber's stack (see Carrier.runsFiber)
+            c.postSwitch = .yield
+            return true
+        }
     }
 
     /// `final` and inlinable (as `isCancelled`): a join's test of it is one inlined load, not a call through the

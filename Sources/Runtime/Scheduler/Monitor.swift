@@ -291,7 +291,7 @@ extension Scheduler {
                 return
             }
             if let t = retakeNext(ws, victim: victim) {
-                run(t, on: ws, carrier: c)
+                run(.passRetained(t), on: ws, carrier: c)  // Unmanaged: the +1 `run` takes over; `t` is dropped after
                 continue
             }
             _ = ws.parker.park(deadline: min(timers.nextDeadline, qv_now_ns() &+ Self.retakePollNanos))

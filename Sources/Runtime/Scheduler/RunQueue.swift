@@ -143,15 +143,7 @@ public struct LocalQueue<Element: AnyObject> {
     public func push<S: OverflowSink>(_ element: Element, overflow: S, fresh: Bool = false) -> Int
     where S.Element == Element {
         let s = storage
-        // Fast path: room by the owner's cached `steal` (only ever behind the real one), no load of `head`. The
-        // slots below it were freed by thieves' releasing CASes that an earlier acquiring load of ours saw.
-        let t0 = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
-        if t0 &- s.ownerSteal < s.capacity {
-            s.slots[Int(t0 & s.mask)] = fresh ? freshRetainedPointer(element) : retainedPointer(element)
-            // release: a thief that acquires tail sees the slot written above.
-            s.tail.store(t0 &+ 1, ordering: .releasing)
-            return 0
-        }
+        if pushFast({ fresh ? freshRetainedPointer(element) : retainedPointer(element) }) { return 0 }
         while true {
             // acquiring: a thief's releasing CAS that freed slots happens before we overwrite them.
             let (steal, real) = s.unpack(s.head.load(ordering: .acquiring))
@@ -171,6 +163,31 @@ public struct LocalQueue<Element: AnyObject> {
             if let moved = pushOverflow(element, real: real, tail: t, overflow: overflow) { return moved }
             // Lost the race with a thief: retry; the queue has room now.
         }
+    }
+
+    /// `push` of a task passed as a +1 (`Unmanaged`, e.g. the one a run took out of a queue), which the queue's slot
+    /// takes over as it is: no retain on the fast path. A full queue (by the cached `steal`) takes the general path,
+    /// which retains for itself; the +1 passed in is released after it.
+    @discardableResult @inline(__always)
+    public func push<S: OverflowSink>(retained pointer: UnsafeMutableRawPointer, overflow: S) -> Int
+    where S.Element == Element {
+        if pushFast({ pointer }) { return 0 }
+        // Unmanaged: takes over the +1 passed in; `push` keeps its own reference, this one is dropped at return.
+        return push(Unmanaged<Element>.fromOpaque(pointer).takeRetainedValue(), overflow: overflow)
+    }
+
+    /// The push's fast path: room by the owner's cached `steal` (only ever behind the real one), no load of `head`.
+    /// The slots below it were freed by thieves' releasing CASes that an earlier acquiring load of ours saw. `pointer`
+    /// makes the +1 the slot stores (called only when there is room, before the store that publishes it).
+    @inline(__always)
+    private func pushFast(_ pointer: () -> UnsafeMutableRawPointer) -> Bool {
+        let s = storage
+        let t0 = s.tail.load(ordering: .relaxed)  // relaxed: only the owner writes tail.
+        guard t0 &- s.ownerSteal < s.capacity else { return false }
+        s.slots[Int(t0 & s.mask)] = pointer()
+        // release: a thief that acquires tail sees the slot written above.
+        s.tail.store(t0 &+ 1, ordering: .releasing)
+        return true
     }
 
     /// Claims the older half of the queue with one CAS and hands it, plus `element`, to `overflow`.
@@ -232,6 +249,14 @@ public struct LocalQueue<Element: AnyObject> {
 
     /// Removes the oldest element. Executed only by the owner.
     public func pop() -> Element? {
+        // Unmanaged: takes over the +1 the slot held.
+        popRetained().map { Unmanaged<Element>.fromOpaque($0).takeRetainedValue() }
+    }
+
+    /// `pop` handing over the slot's +1 as it is (`Unmanaged`): the scheduler's run carries it to where the task goes
+    /// next with no reference counting. Executed only by the owner.
+    @inline(__always)
+    public func popRetained() -> UnsafeMutableRawPointer? {
         let s = storage
         // acquire: see thieves' head updates before deciding.
         var head = s.head.load(ordering: .acquiring)
@@ -250,7 +275,7 @@ public struct LocalQueue<Element: AnyObject> {
                 // safety: index `real` was claimed by the CAS; its slot holds a +1 pointer we now own.
                 let p = s.slots[idx]!
                 s.slots[idx] = nil
-                return Unmanaged<Element>.fromOpaque(p).takeRetainedValue()
+                return p
             }
             head = actual
         }

@@ -20,7 +20,7 @@ extension Scheduler {
 
     /// Lets other runnable fibers run; the caller goes to the back of its worker's queue.
     public static func yield() {
-        if let t = currentTask { t.yieldNow() } else { sched_yield() }
+        if FiberTask.prepareYield() { Fiber.suspend() } else { sched_yield() }
     }
 
     /// Parks the calling fiber for `nanoseconds` (a timer wakes it). Blocks a plain thread instead.

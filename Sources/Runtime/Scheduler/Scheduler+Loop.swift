@@ -56,9 +56,33 @@ extension Scheduler {
         }
     }
 
-    /// Runs one task on `w`/`c` and handles its post-switch action.
+    /// Runs one task on `w`/`c` and handles its post-switch action. `task` is a +1 (`Unmanaged`: the reference the
+    /// queue or LIFO slot held, taken over by `findRunnable`), which keeps the task alive through the resume (`t` below
+    /// borrows it) and then goes where the task goes: into the queue's slot as it is for a yield (no retain), or
+    /// released (a park, whose waker holds its own reference; a finish). A strong local cost a release per run, and a
+    /// yield a retain for the requeue on top.
     @inline(__always)
-    func run(_ t: FiberTask, on w: Worker, carrier c: Carrier) {
+    func run(_ task: Unmanaged<FiberTask>, on w: Worker, carrier c: Carrier) {
+        // Unmanaged: borrowed for the run; the +1 is handed on only after `resume` has returned.
+        switch task._withUnsafeGuaranteedRef({ resume($0, task, on: w, carrier: c) }) {
+        case .release: task.release()
+        case .requeue: requeue(retained: task.toOpaque(), carrier: c)
+        }
+    }
+
+    /// What `run` does with its +1 of the task once the task is off the carrier.
+    enum RunEnd {
+        /// Nothing more here: the task parked, finished, was refused or requeued on the injector (which took its own
+        /// reference).
+        case release
+        /// Still runnable: back onto this carrier's worker (the queue takes the +1).
+        case requeue
+    }
+
+    /// The body of `run`: resumes `t` (borrowed; `task` is the same task, for the unretained pointers the carrier and
+    /// the context hold) and handles its post-switch action.
+    @inline(__always)
+    private func resume(_ t: FiberTask, _ task: Unmanaged<FiberTask>, on w: Worker, carrier c: Carrier) -> RunEnd {
         w.counters.runs &+= 1
         w.counters.sincePublish &+= 1
         // relaxed: a gauge for the monitor (Monitor.swift), the only per-run cost of it.
@@ -80,23 +104,27 @@ extension Scheduler {
             do throws(StackMapError) {
                 s = try acquireStack(c)
             } catch {
-                return refuseStart(t, on: w, error)  // past a memory limit: not started, reported (Scheduler+Stacks)
+                refuseStart(t, on: w, error)  // past a memory limit: not started, reported (Scheduler+Stacks)
+                return .release
             }
             t.stack = s
             context = s.context
-            // Unmanaged: the ctx holds an unretained back pointer; `t` (held by this frame for the whole
-            // resume) keeps the task alive while it runs, and the task owns the stack that holds the ctx.
-            qv_fiber_prepare(context, s.bottom, s.stackTop, Unmanaged.passUnretained(t).toOpaque(), taskEntry)
+            // Unmanaged: the ctx holds an unretained back pointer; `run`'s +1 keeps the task alive while it runs,
+            // and the task owns the stack that holds the ctx.
+            qv_fiber_prepare(context, s.bottom, s.stackTop, task.toOpaque(), taskEntry)
             context.pointee.owner_kind = 1
         }
-        c.current = t
+        c.currentRef = task  // unretained: `run`'s +1 holds the task until `current` is cleared below
         c.postSwitch = .none
         w.published.hasCurrent.store(true, ordering: .relaxed)  // relaxed: gauge.
         // The running fiber's label is published only once someone reads metrics (Worker.publishRunning).
-        if let label = t.label, observed.load(ordering: .relaxed) { w.publishRunning(label) }  // relaxed: a hint.
+        // relaxed: a hint. Unmanaged: borrowed, `t` holds its label for the whole run (see publishRunning).
+        if observed.load(ordering: .relaxed), let label = t.label.map(Unmanaged.passUnretained) {
+            w.publishRunning(label)
+        }
         let finished = qv_fiber_resume(context) != 0
         // Now off the fiber's stack. This carrier may have lost `w` (handoff): touch nothing of w then.
-        c.current = nil
+        c.currentRef = nil
         if c.holds(w) { w.published.hasCurrent.store(false, ordering: .relaxed) }  // relaxed: gauge.
         let action = c.postSwitch
         c.postSwitch = .none
@@ -115,7 +143,7 @@ extension Scheduler {
             } else {
                 externalFinished.add(1, ordering: .relaxed)
             }
-            return
+            return .release
         }
         switch action {
         case .park:
@@ -134,22 +162,28 @@ extension Scheduler {
                 } else {
                     externalWakes.add(t.parkReason.rawValue, 1)
                 }
-                requeue(t, carrier: c)
+                return .requeue
             }
+            return .release
         case .yield, .none:
             // Still runnable (or notified: the permit stays for its next park).
-            requeue(t, carrier: c)
+            return .requeue
         case .requeueInjector:
             injector.push(t)
             wakeIdle()
+            return .release
         }
     }
 
-    private func requeue(_ t: FiberTask, carrier c: Carrier) {
+    /// Makes a task that is still runnable after its run runnable again: `task` is `run`'s +1, which the queue (or the
+    /// injector, when this carrier has lost its worker) takes over.
+    @inline(__always)
+    private func requeue(retained task: UnsafeMutableRawPointer, carrier c: Carrier) {
         if let cw = c.workerRef {
-            cw._withUnsafeGuaranteedRef { pushLocal(t, on: $0) }  // borrowed (see Carrier.workerRef)
+            cw._withUnsafeGuaranteedRef { pushLocal(retained: task, on: $0) }  // borrowed (see Carrier.workerRef)
         } else {
-            injector.push(t)
+            // Unmanaged: takes over the +1 (the injector keeps its own reference; this one is dropped after).
+            injector.push(Unmanaged<FiberTask>.fromOpaque(task).takeRetainedValue())
             wakeIdle()
         }
     }
@@ -165,17 +199,17 @@ extension Scheduler {
 
     static let maxRunnextStreak = 3
 
-    /// Finds the next task for `w`, parking the carrier when there is none. Nil when stopping (or after a
-    /// spurious wake-up; the caller loops).
-    func findRunnable(_ w: Worker) -> FiberTask? {
+    /// Finds the next task for `w`, parking the carrier when there is none, as a +1 (`Unmanaged`: the queue's or the
+    /// slot's reference, handed over as it is; see `run`). Nil when stopping (or after a spurious wake-up; the caller
+    /// loops).
+    @inline(__always)
+    func findRunnable(_ w: Worker) -> Unmanaged<FiberTask>? {
         w.tick &+= 1
         checkTimers(w)
-        if w.tick % Self.injectorInterval == 0 {
-            if let t = injector.pop() { return foundWork(w, t) }
-            // relaxed: a hint; a missed registration is polled next time.
-            if ioWaiterCount.load(ordering: .relaxed) > 0 { poller.poll { ioReady($0) } }
-        }
-        if w.hasRunnext, let t = w.exchangeRunnext(nil) {
+        if w.tick % Self.injectorInterval == 0, let t = pollInjectorAndIO(w) { return t }
+        if w.hasRunnext, let p = w.takeRunnext() {
+            // Unmanaged: the slot's +1, taken over.
+            let t = Unmanaged<FiberTask>.fromOpaque(p)
             // Streak cap (tokio: 3 LIFO polls per tick) so the queue gets a turn; with an empty queue there is
             // nobody to be fair to, and requeueing would only wake an idle worker to steal it. Checked here, on
             // the take side, it is tokio's `lifo_enabled = false` until the next queue take: past the cap every
@@ -185,15 +219,29 @@ extension Scheduler {
                 w.runnextStreak += 1
                 return foundWork(w, t)
             }
-            pushLocal(t, on: w)
+            pushLocal(retained: p, on: w)
         }
         w.runnextStreak = 0
-        if let t = w.local.pop() { return foundWork(w, t) }
-        return findRunnableSlow(w)
+        // Unmanaged: the slot's +1, taken over.
+        if let p = w.local.popRetained() { return foundWork(w, Unmanaged<FiberTask>.fromOpaque(p)) }
+        // Unmanaged: a +1 of the task found for `run` (the strong reference is dropped after).
+        return findRunnableSlow(w).map(Unmanaged.passRetained)
+    }
+
+    /// `findRunnable`'s look at the injector and ready I/O every `injectorInterval` ticks. Out of line: inlined, the
+    /// injector's lock and the poller's event buffer made the loop's frame ~900 bytes, saved every callee-saved register
+    /// and added a stack-protector check to every run.
+    @inline(never)
+    private func pollInjectorAndIO(_ w: Worker) -> Unmanaged<FiberTask>? {
+        // Unmanaged: a +1 of the popped task for `run` (the strong `t` is dropped after).
+        if let t = injector.pop() { return foundWork(w, .passRetained(t)) }
+        // relaxed: a hint; a missed registration is polled next time.
+        if ioWaiterCount.load(ordering: .relaxed) > 0 { poller.poll { ioReady($0) } }
+        return nil
     }
 
     @inline(__always)
-    private func foundWork(_ w: Worker, _ t: FiberTask) -> FiberTask {
+    private func foundWork<T>(_ w: Worker, _ t: T) -> T {
         if w.spinning { resetSpinning(w) }
         return t
     }

@@ -113,9 +113,9 @@ final class Waiter: @unchecked Sendable {
     /// Unretained: the task holds its waiter until it completes, and it is the caller.
     @usableFromInline @inline(never)
     static func callingFibersWaiter() -> Unmanaged<Waiter>? {
-        guard Fiber.isInFiber, let u = CarrierTLS.currentUnretained() else { return nil }
+        guard let u = CarrierTLS.currentUnretained() else { return nil }
         return u._withUnsafeGuaranteedRef { c -> Unmanaged<Waiter>? in
-            // Borrowed for this call (see above).
+            // Borrowed for this call (see above). Set only on a fiber's stack (see Carrier.runsFiber).
             guard let current = c.currentRef else { return nil }
             return current._withUnsafeGuaranteedRef { t -> Unmanaged<Waiter> in
                 // A previous completer may still be between its `done` store and its wake: that wake then arrives as

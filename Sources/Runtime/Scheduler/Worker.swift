@@ -35,6 +35,8 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var spinning = false
     /// owner: xorshift state for victim order and delay sampling.
     @exclusivity(unchecked) var rng: UInt64
+    /// owner: enqueues left until the next one sampled for the ready → running delay (`Scheduler.sampleDelay`).
+    @exclusivity(unchecked) var delayCountdown = 0
     /// The LIFO slot — a fiber woken by the fiber running here, run next (see Scheduler.enqueue) — as a
     /// retained object pointer (0 = empty). The owner puts and takes with an exchange; an idle thief may CAS
     /// out a fiber it has seen waiting there for `Scheduler.runnextStealDelay` (Go steals runnext too).
@@ -44,12 +46,14 @@ final class Worker: @unchecked Sendable {
     @exclusivity(unchecked) var runnextSighting: (victim: Int, bits: UInt, at: UInt64) = (-1, 0, 0)
     /// owner: consecutive runs taken from `runnext` (capped so two fibers ping-ponging cannot starve the queue).
     @exclusivity(unchecked) var runnextStreak = 0
-    /// owner: the label published last (`publishRunning`), held so that an identity test against it cannot be fooled
-    /// by a new label at a freed one's address.
-    @exclusivity(unchecked) var publishedLabel: TaskLabel?
-    /// The label published before `publishedLabel`, kept so two labelled fibers taking turns on this worker (a channel
-    /// ping-pong) swap the two references instead of retaining one and releasing another at every run. Owner only.
-    @exclusivity(unchecked) var previousLabel: TaskLabel?
+    /// owner: the label published last (`publishRunning`), retained (this field owns the +1, released when it is
+    /// evicted or by deinit) so that an identity test against it cannot be fooled by a new label at a freed one's
+    /// address. Unmanaged, not a strong field: a run compares and swaps the two pointers with no reference counting.
+    @exclusivity(unchecked) private var publishedLabel: Unmanaged<TaskLabel>?
+    /// The label published before `publishedLabel` (retained the same way), kept so two labelled fibers taking turns on
+    /// this worker (a channel ping-pong) swap the two pointers instead of retaining one and releasing another at every
+    /// run. Owner only.
+    @exclusivity(unchecked) private var previousLabel: Unmanaged<TaskLabel>?
     /// owner: spawns since the last spawn-batch event.
     @exclusivity(unchecked) var spawnsSinceEvent: Int32 = 0
     /// owner: fibers stolen from one victim since the last steal event (victim -1: none). Coalesced like the
@@ -93,6 +97,12 @@ final class Worker: @unchecked Sendable {
         let new = t.map { UInt(bitPattern: retainedPointer($0)) } ?? 0
         let old = runnextBits.exchange(new, ordering: .acquiringAndReleasing)
         return Self.take(old)
+    }
+
+    /// Empties the LIFO slot, handing over its +1 as it is (`Unmanaged`; nil when empty). Owner.
+    @inline(__always) func takeRunnext() -> UnsafeMutableRawPointer? {
+        // acquiring-and-releasing: as exchangeRunnext (the task's plain fields travel with it).
+        UnsafeMutableRawPointer(bitPattern: runnextBits.exchange(0, ordering: .acquiringAndReleasing))
     }
 
     /// Puts `t` in the LIFO slot and returns the fiber it displaced. Owner. The non-optional form of
@@ -151,21 +161,33 @@ final class Worker: @unchecked Sendable {
         published.state.store(state.rawValue, ordering: .relaxed)  // relaxed: gauge.
     }
 
+    deinit {
+        // Unmanaged: the +1 each label field owns (see `publishedLabel`).
+        publishedLabel?.release()
+        previousLabel?.release()
+    }
+
     /// Publishes `label` as the label of the fiber about to run (its run: `counters.runs`). Owner, on each run of a
     /// labelled fiber once metrics are observed: the run's number only (one plain store) when the label is the one
     /// published last, else the label's packed words too (`PublishedWorkerMetrics.publishLabel`), retaining it only
-    /// when it is neither of the last two.
-    @inline(__always) func publishRunning(_ label: TaskLabel) {
-        if label === publishedLabel {
+    /// when it is neither of the last two. `label` is borrowed: the caller's running task holds it (its `let label`)
+    /// for the whole call. A strong parameter made the compiler retain and release it around every run's publish
+    /// (the stores into the fields may release a label), two atomic read-modify-writes per run of a labelled fiber.
+    @inline(__always) func publishRunning(_ label: Unmanaged<TaskLabel>) {
+        let p = label.toOpaque()
+        if p == publishedLabel?.toOpaque() {
             published.republishLabel(run: counters.runs)
         } else {
-            if label === previousLabel {
+            if p == previousLabel?.toOpaque() {
                 swap(&publishedLabel, &previousLabel)  // no reference counting (see `previousLabel`)
             } else {
+                // Unmanaged: the field takes a +1 of the new label and gives up its +1 of the evicted one.
+                previousLabel?.release()
                 previousLabel = publishedLabel
-                publishedLabel = label
+                publishedLabel = label.retain()
             }
-            published.publishLabel(label, run: counters.runs)
+            // Unmanaged: borrowed, as above.
+            label._withUnsafeGuaranteedRef { published.publishLabel($0, run: counters.runs) }
         }
     }
 
@@ -264,7 +286,10 @@ final class Carrier: @unchecked Sendable {
         get { currentRef?.takeUnretainedValue() }
         set { currentRef = newValue.map { Unmanaged.passUnretained($0) } }
     }
-    /// True while a fiber is being resumed on this carrier (no reference made). This carrier's thread only.
+    /// True while a fiber is being resumed on this carrier (no reference made). This carrier's thread only. Code that
+    /// sees it true runs on a fiber's stack (`qv_fiber_current_owner` is non-nil): `Scheduler.run` sets `current` just
+    /// before the resume and clears it first thing after, and runs no code between that could call back into a fiber
+    /// API, so a hot path testing this needs no `Fiber.isInFiber` call too.
     @inline(__always) var runsFiber: Bool { currentRef != nil }
     @exclusivity(unchecked) var postSwitch: PostSwitch = .none
     /// This carrier's stack cache in the scheduler's pool (`StackPool.carrierCache`), set by `carrierMain` after
