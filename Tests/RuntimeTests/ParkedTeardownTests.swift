@@ -77,8 +77,10 @@ import Testing
         // stacks past the cache were ~27,000 munmaps) or per slab.
         let calls = pool.stats.releaseCalls - callsBefore
         // Under TSan the run is shrunk to 10,000 guarded stacks (no slabs), which land apart there (5,623 calls for
-        // 10,000 in CI) and TSan keeps its shadow memory: the call count and the RSS are asserted in the plain build (the
-        // full suite), the threads and the pool's count in both.
+        // 10,000 in CI) and TSan keeps its shadow memory: the call count, the RSS and the threads are asserted in the
+        // plain build (the full suite, run one test at a time), the pool's count in both. The threads are the process's:
+        // CI's TSan step runs the suites in parallel, so other tests' threads come and go in that count (one run read
+        // 27 → 140).
         let plain = qv_fiber_tsan_enabled() == 0
         if plain { #expect(calls < n / 20, "\(calls) munmap/madvise calls to give back \(n) stacks") }
         let perFiber = seconds * 1e9 / Double(n)
@@ -100,7 +102,17 @@ import Testing
                 tablesLeft < tablesAdded / 10,
                 "page tables after teardown still \(tablesLeft) B above the baseline (parking added \(tablesAdded) B)")
         }
-        #expect(threads[2] <= threads[0], "threads \(threads[0]) → \(threads[2]) after shutdown")
+        if plain {
+            // Within 2 s: a joined thread can stay listed for a moment after its join (`LoopThreadRefusalTests
+            // .noThreadLeft`); one left behind keeps the count up for the whole wait.
+            var left = threads[2]
+            let deadline = qv_now_ns() + 2_000_000_000
+            while left > threads[0] && qv_now_ns() < deadline {
+                usleep(10_000)
+                left = Self.threadCount()
+            }
+            #expect(left <= threads[0], "threads \(threads[0]) → \(left) after shutdown")
+        }
         #expect(pool.stats.inUse == 0)
     }
 
