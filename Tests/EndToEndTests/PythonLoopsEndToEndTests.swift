@@ -55,7 +55,10 @@ import Testing
         let reports = try #require(loop["geventMonitorReports"] as? Int, "\(loop)")
         #expect(reports >= 1, "\(loop)")
         let culprit = try #require(loop["geventMonitorLastCulprit"] as? String, "\(loop)")
-        #expect(culprit.contains("(py-gevent.py:"), "\(culprit)")  // a frame of the workload, by line
+        // A frame of the workload, by line: the preset's 50 ms blocking call (py-gevent.py), or, when the machine is
+        // slow, its CPU step from the shared workload module (`crunch`, _workload.py), which then holds the hub past
+        // the monitor's 20 ms too and may be the last report (seen once in CI).
+        #expect(culprit.contains("(py-gevent.py:") || culprit.contains("(_workload.py:"), "\(culprit)")
         let slow = (r.json["lag"] as? [String: Any])?["slowCallbacks"] as? [[String: Any]] ?? []
         #expect(
             slow.contains { ($0["name"] as? String)?.contains("(gevent monitor: blocked 20+ ms)") == true }, "\(slow)")
