@@ -129,14 +129,7 @@ public final class EventRing: @unchecked Sendable {
         let h = head.load(ordering: .relaxed)
         // acquiring: pairs with the producer's releasing store of `tail` (slot contents visible).
         let t = tail.load(ordering: .acquiring)
-        let n = Swift.min(t &- h, max)
-        if n <= 0 { return 0 }
-        // Geometric growth: an exact `reserveCapacity` per ring reallocated the whole buffer once per ring drained.
-        if out.capacity < out.count + n { out.reserveCapacity(Swift.max(out.count + n, 2 * out.capacity)) }
-        for i in 0..<n { out.append(slots[(h &+ i) & mask]) }
-        // releasing: our slot reads above happen before the producer may overwrite them.
-        head.store(h &+ n, ordering: .releasing)
-        return n
+        return move(from: h, count: Swift.min(t &- h, max), into: &out)
     }
 
     /// `drain(into:)` of the events before `tail`, a count the producer published after pushing them (`produced`,
@@ -148,8 +141,14 @@ public final class EventRing: @unchecked Sendable {
         // relaxed: `head` is written only by the consumer side.
         let h = head.load(ordering: .relaxed)
         // A drain by the ring's own tail may have gone past `tail` meanwhile: then there is nothing before it.
-        let n = tail &- h
+        return move(from: h, count: tail &- h, into: &out)
+    }
+
+    /// Both drains' move: the `n` events from `h` (the consumer's head) into `out`, then the head past them. Consumer
+    /// only; the caller made the slots visible (an acquiring load of a tail at least `h + n`).
+    private func move(from h: Int, count n: Int, into out: inout [RuntimeEventRecord]) -> Int {
         if n <= 0 { return 0 }
+        // Geometric growth: an exact `reserveCapacity` per ring reallocated the whole buffer once per ring drained.
         if out.capacity < out.count + n { out.reserveCapacity(Swift.max(out.count + n, 2 * out.capacity)) }
         for i in 0..<n { out.append(slots[(h &+ i) & mask]) }
         // releasing: our slot reads above happen before the producer may overwrite them.

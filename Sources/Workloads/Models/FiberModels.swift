@@ -411,7 +411,7 @@ final class FiberModel: Model {
         var snapshot = Snapshot(
             time: time, sequence: sequence, preset: preset.name, presetTitle: preset.title,
             model: preset.scheduler.model)
-        guard let scheduler = runtime.withLock({ $0?.scheduler }) else { return snapshot }
+        guard let scheduler else { return snapshot }
         sampler.withLock { $0.sample(scheduler, into: &snapshot) }
         snapshot.lag = LagSummary(heartbeat.summary(resetRecent: true))
         snapshot.taskKinds = stats.map { $0.snapshot(now: time) }
