@@ -177,9 +177,9 @@ public final class EventRing: @unchecked Sendable {
 /// its stable sort allocates, moves the records (a name each) through a generic buffer on every pass and was most of
 /// a 256-carrier sample's drain (docs/performance.md, "Session 11").
 struct EventRuns {
-    /// Where each run starts, then the end of the last (`add`); the merge's buffers, kept between drains so a warm
-    /// sampler's merge allocates nothing.
-    private var bounds: [Int] = [0]
+    /// Where each run starts, then the end of the last (`add`; empty until the first run, so a new value allocates
+    /// nothing); the merge's buffers, kept between drains so a warm sampler's merge allocates nothing.
+    private var bounds: [Int] = []
     private var next: [Int] = []
     private var keys: [Key] = []
     private var spare: [Key] = []
@@ -187,23 +187,22 @@ struct EventRuns {
     init() {}
 
     /// Runs counted so far.
-    var count: Int { bounds.count - 1 }
+    var count: Int { Swift.max(0, bounds.count - 1) }
 
     /// Counts a drain that appended `drained` events (a ring with none adds no run). Call in drain order.
     mutating func add(_ drained: Int) {
-        if drained > 0 { bounds.append(bounds[bounds.count - 1] + drained) }
+        if drained <= 0 { return }
+        if bounds.isEmpty { bounds.append(0) }
+        bounds.append(bounds[bounds.count - 1] + drained)
     }
 
     /// Puts `events` (the drains counted by `add`, in the same order) in time order, then forgets the runs (keeping
     /// their buffers).
     mutating func merge(_ events: inout [RuntimeEventRecord]) {
-        defer {
-            bounds.removeAll(keepingCapacity: true)
-            bounds.append(0)
-        }
+        defer { bounds.removeAll(keepingCapacity: true) }
         let n = events.count
-        precondition(
-            n == bounds[bounds.count - 1], "EventRuns.merge: \(n) events for runs counting \(bounds[bounds.count - 1])")
+        let counted = bounds.last ?? 0
+        precondition(n == counted, "EventRuns.merge: \(n) events for runs counting \(counted)")
         guard bounds.count > 2 else { return }
         // Keys: each event's time and position; the merges move keys, never records. Bottom-up: adjacent runs are
         // merged pairwise until one is left, ping-ponging between the two key buffers.

@@ -282,14 +282,15 @@ extension Scheduler {
         // Moved out for the pass (unique, so refilled in place) and back at the end. Once sized, each worker's row
         // is overwritten field by field where it is: no row is built, copied or destroyed (a row holds two names,
         // and building rows by `append` copied and destroyed them, most of a sample's instructions at 256 workers).
-        var ws = s.metrics.workers
-        var iws = s.interval.workers
-        var hist = s.metrics.delay.histogram
-        var blocked = s.metrics.blocked
-        s.metrics.workers = []
-        s.interval.workers = []
-        s.metrics.delay.histogram = []
-        s.metrics.blocked = []
+        // (Swapped, not copied out: a copy and a store of [] are a retain and a release of each buffer.)
+        var ws: [SchedulerMetrics.Worker] = []
+        var iws: [SchedulerMetrics.Interval.Worker] = []
+        var hist: [UInt64] = []
+        var blocked: [SchedulerMetrics.BlockedCarrier] = []
+        swap(&ws, &s.metrics.workers)
+        swap(&iws, &s.interval.workers)
+        swap(&hist, &s.metrics.delay.histogram)
+        swap(&blocked, &s.metrics.blocked)
         blocked.removeAll(keepingCapacity: true)
         let rowsMadeBlank = fresh || ws.count != n
         if rowsMadeBlank {
@@ -310,8 +311,8 @@ extension Scheduler {
         // The handed-off test reads each worker's own counter: only while a handed-off region is in progress.
         // relaxed (both): statistics.
         let handoffs = handoffBegins.load(ordering: .relaxed) != handoffEnds.load(ordering: .relaxed)
-        var labels = s.labels
-        s.labels = []
+        var labels: [SchedulerSample.LabelCache] = []
+        swap(&labels, &s.labels)
         // Rows made blank above hold no names, whatever the keys say.
         if rowsMadeBlank || intervalRowsMadeBlank {
             for i in labels.indices {
@@ -571,11 +572,12 @@ extension Scheduler {
         // relaxed: a statistic; the ring's own release/acquire publishes the event.
         let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
         if spawns > 0 { detachedEvent(.spawnBatch, count: Int32(clamping: spawns)) }
-        var events = s.events
-        s.events = []
+        // Swapped out for the pass (no retain or release) and back at the end.
+        var events: [RuntimeEventRecord] = []
+        swap(&events, &s.events)
         events.removeAll(keepingCapacity: true)
-        var runs = s.eventRuns
-        s.eventRuns = EventRuns()
+        var runs = EventRuns()
+        swap(&runs, &s.eventRuns)
         let table = publishedCounters
         typealias S = PublishedCounters.Sampler
         // A plain loop: a nested function capturing `events` and `runs` costs a dynamic exclusivity check per call.
@@ -598,8 +600,8 @@ extension Scheduler {
         runs.add(detachedEvents.drain(into: &events))
         // Each ring's events are in time order already: the rings' runs are merged.
         runs.merge(&events)
-        s.events = events
-        s.eventRuns = runs
+        swap(&events, &s.events)
+        swap(&runs, &s.eventRuns)
     }
 
     private func percentile(_ hist: [UInt64], _ total: UInt64, _ q: Double) -> UInt64 {

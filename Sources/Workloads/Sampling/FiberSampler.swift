@@ -44,11 +44,12 @@ public struct FiberSampler: Sendable {
     /// sampler's buffers) and fills the runtime's part of `snapshot` as `sample(_:interval:events:into:)` does.
     /// What the live source does each frame.
     public mutating func sample(_ scheduler: Scheduler, into snapshot: inout Snapshot) {
-        var reads = self.reads
-        self.reads = SchedulerSample()
+        // Swapped out for the call (no retain or release of its buffers) and back after it.
+        var reads = SchedulerSample()
+        swap(&reads, &self.reads)
         scheduler.sample(into: &reads)
         sample(reads.metrics, interval: reads.interval, events: reads.events, into: &snapshot)
-        self.reads = reads
+        swap(&reads, &self.reads)
     }
 
     /// Fills the runtime's part of `snapshot` (workers, injector, fibers by state, events, drops) from one
