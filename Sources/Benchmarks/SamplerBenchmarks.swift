@@ -3,7 +3,8 @@
 //
 // One sample is what the live source does each frame (FiberModels' `sample`: `FiberSampler.sample(scheduler,
 // into:)`): `Scheduler.sample(into:)` — metrics, interval and events in one pass into the sampler's reused
-// buffers, the "read" phase — then the mapping into a `Snapshot` (the "map" phase). It is timed in the sampling
+// buffers — then the mapping into a `Snapshot`. It is timed whole, as the one call the live source makes (a
+// clock read between the two steps was itself a system call inside the figure), in the sampling
 // thread's own CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a machine shared with 256 carriers and
 // other processes, a wall figure would mostly measure how often the sampler was descheduled. The median over
 // many samples is the figure (goal: ≤ 50 µs at 256 carriers).
@@ -104,17 +105,13 @@ enum SamplerBenchmarks {
     }
 
     /// Samples `s` `samples` times, `intervalMicros` apart (after `warmUp` untimed ones: the first has no previous
-    /// read, and they size the sampler's arrays), each timed in this thread's CPU time: the read
-    /// (`Scheduler.sample(into:)`) and the mapping (`FiberSampler.sample(_:interval:events:into:)`), i.e.
-    /// `FiberSampler.sample(scheduler, into:)` in its two steps.
+    /// read, and they size the sampler's arrays), each `FiberSampler.sample(scheduler, into:)` timed in this thread's
+    /// CPU time.
     static func measure(
         _ s: Scheduler, name: String, samples: Int, intervalMicros: UInt32, goal: String, warmUp: Int
     ) throws -> BenchResult {
         var sampler = FiberSampler(sessionStart: qv_now_ns())
-        var reads = SchedulerSample()
         var costs: [Double] = []
-        // Per phase (µs of thread CPU): Scheduler.sample (metrics, interval and events in one pass), the mapping.
-        var phases: [[Double]] = [[], []]
         var events = 0
         var checksum = 0
         // Page faults taken inside the timed region, and samples the kernel switched the thread out of (its
@@ -129,20 +126,14 @@ enum SamplerBenchmarks {
             var snapshot = Snapshot(
                 time: Double(qv_now_ns() &- start) / 1e9, sequence: UInt64(seq), preset: "bench-sample",
                 model: .virtualThreads)
-            // `FiberSampler.sample(scheduler, into:)` in its two steps, timed apart: the scheduler's one-pass read
-            // into the reused buffers, then the mapping to the snapshot.
             let r0 = threadFaultsAndSwitches()
             let t0 = threadCPUNanos()
-            s.sample(into: &reads)
-            let ta = threadCPUNanos()
-            sampler.sample(reads.metrics, interval: reads.interval, events: reads.events, into: &snapshot)
+            sampler.sample(s, into: &snapshot)
             let t1 = threadCPUNanos()
             let r1 = threadFaultsAndSwitches()
             checksum &+= snapshot.workers.count &+ snapshot.events.count
             if seq >= warmUp {
                 costs.append(Double(t1 &- t0) / 1000)
-                phases[0].append(Double(ta &- t0) / 1000)
-                phases[1].append(Double(t1 &- ta) / 1000)
                 events += snapshot.events.count
                 faults += r1.faults - r0.faults
                 if r1.switches != r0.switches { switchedSamples += 1 }
@@ -161,9 +152,6 @@ enum SamplerBenchmarks {
                 "faults_per_sample": SchedulerBenchmarks.f1(Double(faults) / Double(max(1, costs.count))),
                 "switched_samples": "\(switchedSamples)",
                 "clock": "CLOCK_THREAD_CPUTIME_ID", "goal": goal,
-                "phases_median_us": zip(["read", "map"], phases).map {
-                    "\($0.0) \(SchedulerBenchmarks.f1(SchedulerBenchmarks.median($0.1)))"
-                }.joined(separator: ", "),
                 "checksum": "\(checksum)",
             ])
     }
