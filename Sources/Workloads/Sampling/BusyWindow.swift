@@ -63,28 +63,52 @@ public struct BusyWindow: Sendable {
         time: Double, count: Int, _ a: (Int) -> UInt64, _ b: (Int) -> UInt64, into outA: inout [Double],
         _ outB: inout [Double]
     ) {
-        let (from, to, wall) = advance(time: time, width: -2 * count)
         if outA.count != count { outA = [Double](repeating: 0, count: count) }
         if outB.count != count { outB = [Double](repeating: 0, count: count) }
-        // Unsafe buffers: rows `from` and `to` are whole rows of `rows` (2 × count words); both outs have count slots.
-        rows.withUnsafeMutableBufferPointer { rows in
-            outA.withUnsafeMutableBufferPointer { outA in
-                outB.withUnsafeMutableBufferPointer { outB in
-                    for i in 0..<count {
-                        let na = a(i)
-                        let nb = b(i)
-                        outA[i] = Self.ratio(na &- rows[from + 2 * i], wall)
-                        outB[i] = Self.ratio(nb &- rows[from + 2 * i + 1], wall)
-                        rows[to + 2 * i] = na
-                        rows[to + 2 * i + 1] = nb
-                    }
+        // Unsafe buffers: both outs have count slots.
+        outA.withUnsafeMutableBufferPointer { outA in
+            outB.withUnsafeMutableBufferPointer { outB in
+                withPass(time: time, count: count) { pass in
+                    for i in 0..<count { (outA[i], outB[i]) = pass.ratios(i, a(i), b(i)) }
                 }
             }
         }
     }
 
+    /// One sample's step of a two-ratio window (`withPass`): thread i's pair from its two cumulative values.
+    struct Pass {
+        /// The window's rows, valid for the `withPass` call that made this; `from` and `to` start the oldest mark's
+        /// row and this sample's (two words a thread).
+        fileprivate let rows: UnsafeMutableBufferPointer<UInt64>
+        fileprivate let from: Int
+        fileprivate let to: Int
+        fileprivate let wall: Double
+
+        /// Thread `i`'s two ratios for its cumulative values `a` and `b`, which this sample's mark records. Call once
+        /// for every thread `0 ..< count` of the pass (a thread left out keeps an older mark's values in this one).
+        @inline(__always) func ratios(_ i: Int, _ a: UInt64, _ b: UInt64) -> (Double, Double) {
+            let out = (
+                BusyWindow.ratio(a &- rows[from + 2 * i], wall), BusyWindow.ratio(b &- rows[from + 2 * i + 1], wall)
+            )
+            rows[to + 2 * i] = a
+            rows[to + 2 * i + 1] = b
+            return out
+        }
+    }
+
+    /// Takes the two-ratio window's step for a sample of `count` threads at `time` and runs `body` with it, so a
+    /// caller computes each thread's pair in its own pass over the threads (FiberSampler's rows). The same window as
+    /// `ratios(time:count:_:_:into:_:)`.
+    mutating func withPass<R>(time: Double, count: Int, _ body: (Pass) throws -> R) rethrows -> R {
+        let (from, to, wall) = advance(time: time, width: -2 * count)
+        // Unsafe buffer: rows `from` and `to` are whole rows of `rows` (2 × count words), held for the call.
+        return try rows.withUnsafeMutableBufferPointer { rows in
+            try body(Pass(rows: rows, from: from, to: to, wall: wall))
+        }
+    }
+
     /// The share `delta` nanoseconds are of `wall` (0 without a window yet), clamped to 0…1.
-    @inline(__always) private static func ratio(_ delta: UInt64, _ wall: Double) -> Double {
+    @inline(__always) fileprivate static func ratio(_ delta: UInt64, _ wall: Double) -> Double {
         wall > 0 ? min(1, max(0, Double(delta) / wall)) : 0
     }
 

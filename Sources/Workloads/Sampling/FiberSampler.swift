@@ -26,11 +26,9 @@ public struct FiberSampler: Sendable {
     /// `runs` and `stolenIn` per carrier at the previous sample (empty before the first).
     private var lastRuns: [UInt64] = []
     private var lastStolenIn: [UInt64] = []
-    /// The scheduler reads (`sample(_:into:)`) and the ratios, reused from sample to sample: once sized, the sampler
-    /// allocates only the snapshot's own arrays.
+    /// The scheduler reads (`sample(_:into:)`), reused from sample to sample: once sized, the sampler allocates only
+    /// the snapshot's own arrays.
     private var reads = SchedulerSample()
-    private var ratios: [Double] = []
-    private var searching: [Double] = []
 
     /// Seconds a carrier's busy share covers (`BusyWindow.seconds`).
     public static let busyWindow = BusyWindow.seconds
@@ -67,20 +65,14 @@ public struct FiberSampler: Sendable {
     ) {
         let time = snapshot.time
         let n = m.workers.count
-        // Moved out for the pass (unique, so refilled in place) and back at the end.
-        var ratios = self.ratios
-        var searching = self.searching
-        var lastRuns = self.lastRuns
-        var lastStolenIn = self.lastStolenIn
-        self.ratios = []
-        self.searching = []
-        self.lastRuns = []
-        self.lastStolenIn = []
+        // Swapped out for the pass (unique, so refilled in place) and back at the end.
+        var lastRuns: [UInt64] = []
+        var lastStolenIn: [UInt64] = []
+        swap(&lastRuns, &self.lastRuns)
+        swap(&lastStolenIn, &self.lastStolenIn)
         defer {
-            self.ratios = ratios
-            self.searching = searching
-            self.lastRuns = lastRuns
-            self.lastStolenIn = lastStolenIn
+            swap(&lastRuns, &self.lastRuns)
+            swap(&lastStolenIn, &self.lastStolenIn)
         }
         // Deltas need a previous read of the same set of workers; the first sample's are unknown, not "all".
         let previous = !lastRuns.isEmpty && lastRuns.count == n
@@ -90,84 +82,87 @@ public struct FiberSampler: Sendable {
         }
         let ivs = interval?.workers ?? []
         // Unsafe buffers: indices 0..<n of arrays held for the whole pass (n checked against each).
-        m.workers.withUnsafeBufferPointer { mw in
-            busy.ratios(
-                time: time, count: n, { mw[$0].userNanos }, { mw[$0].searchNanos }, into: &ratios, &searching)
-            ivs.withUnsafeBufferPointer { iw in
-                // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both
-                // lists come in worker order, so the position is the id's; a dictionary only when they differ.
-                let aligned = interval != nil && iw.count == n && (0..<n).allSatisfy { iw[$0].id == mw[$0].id }
-                let taken =
-                    interval != nil && !aligned
-                    ? Dictionary(iw.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : nil
-                lastRuns.withUnsafeMutableBufferPointer { lastRuns in
-                    lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
-                        // Each row starts as a bit copy of a blank row, in the array's uninitialised storage, and is
-                        // then filled field by field in place while its lines are in cache. Unsafe bit copy: the
-                        // blank holds no references (its four names are nil), so its bytes are a valid copy. A
-                        // repeated blank (`Array(repeating:count:)`) copied each name through the value witness,
-                        // and a row built whole and `initialize`d was built in a temporary and copied with
-                        // retains: either was most of the mapping's instructions.
-                        let blank = WorkerSnapshot(id: 0)
-                        let out = [WorkerSnapshot](unsafeUninitializedCapacity: n) { out, initialized in
-                            withUnsafeBytes(of: blank) { blank in
-                                for i in 0..<n {
-                                    let w = mw.baseAddress! + i
-                                    let o = out.baseAddress! + i
-                                    UnsafeMutableRawPointer(o).copyMemory(
-                                        from: blank.baseAddress!, byteCount: blank.count)
-                                    let runs = w.pointee.runs
-                                    let stolenIn = w.pointee.stolenIn
-                                    let ran = previous ? runs &- lastRuns[i] : nil
-                                    if previous {
-                                        o.pointee.spinRatio = searching[i]
-                                        o.pointee.runsInInterval = ran
-                                        o.pointee.stolenInInterval = stolenIn &- lastStolenIn[i]
-                                    }
-                                    lastRuns[i] = runs
-                                    lastStolenIn[i] = stolenIn
-                                    let state = w.pointee.state
-                                    o.pointee.id = w.pointee.id
-                                    o.pointee.state = WorkerState(state)
-                                    o.pointee.runs = runs
-                                    o.pointee.stealOps = w.pointee.stealOps
-                                    o.pointee.stolenIn = stolenIn
-                                    o.pointee.stolenOut = w.pointee.stolenOut
-                                    o.pointee.parks = w.pointee.parks
-                                    o.pointee.unparks = w.pointee.unparks
-                                    o.pointee.queueDepth = w.pointee.queueDepth
-                                    o.pointee.queueCapacity = w.pointee.queueCapacity
-                                    o.pointee.maxQueueDepth = w.pointee.maxQueueDepth
-                                    o.pointee.busyNanos = w.pointee.userNanos
-                                    o.pointee.busyRatio = ratios[i]
-                                    // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
-                                    // says "the fiber running now", so a carrier with nothing on it shows none (not
-                                    // "heartbeat"). The row's names start nil: only a name the read has is stored.
-                                    if state != .parked && state != .spinning && state != .stopped {
-                                        if let f = w.pointee.currentFiber { o.pointee.currentFiber = f }
-                                        if let k = w.pointee.currentKind { o.pointee.currentKind = k }
-                                    }
-                                    // What ran: the interval's last named fiber when the scheduler reports it; else the
-                                    // fiber last resumed on this carrier (the scheduler keeps its name until the next
-                                    // resume) if any ran.
-                                    if aligned {
-                                        let iv = iw.baseAddress! + i
-                                        o.pointee.queuePeak = iv.pointee.queueHighWater
-                                        if let f = iv.pointee.lastFiber { o.pointee.lastFiber = f }
-                                        if let k = iv.pointee.lastKind { o.pointee.lastKind = k }
-                                    } else if let keyed = taken?[w.pointee.id] {
-                                        o.pointee.queuePeak = keyed.queueHighWater
-                                        o.pointee.lastFiber = keyed.lastFiber
-                                        o.pointee.lastKind = keyed.lastKind
-                                    } else if (ran ?? 0) > 0 {
-                                        if let f = w.pointee.currentFiber { o.pointee.lastFiber = f }
-                                        if let k = w.pointee.currentKind { o.pointee.lastKind = k }
+        // The busy and search shares are taken in the rows' own pass (one window: BusyWindow.withPass).
+        busy.withPass(time: time, count: n) { window in
+            m.workers.withUnsafeBufferPointer { mw in
+                ivs.withUnsafeBufferPointer { iw in
+                    // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both
+                    // lists come in worker order, so the position is the id's; a dictionary only when they differ.
+                    let aligned = interval != nil && iw.count == n && (0..<n).allSatisfy { iw[$0].id == mw[$0].id }
+                    let taken =
+                        interval != nil && !aligned
+                        ? Dictionary(iw.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : nil
+                    lastRuns.withUnsafeMutableBufferPointer { lastRuns in
+                        lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
+                            // Each row starts as a bit copy of a blank row, in the array's uninitialised storage, and is
+                            // then filled field by field in place while its lines are in cache. Unsafe bit copy: the
+                            // blank holds no references (its four names are nil), so its bytes are a valid copy. A
+                            // repeated blank (`Array(repeating:count:)`) copied each name through the value witness,
+                            // and a row built whole and `initialize`d was built in a temporary and copied with
+                            // retains: either was most of the mapping's instructions.
+                            let blank = WorkerSnapshot(id: 0)
+                            let out = [WorkerSnapshot](unsafeUninitializedCapacity: n) { out, initialized in
+                                withUnsafeBytes(of: blank) { blank in
+                                    for i in 0..<n {
+                                        let w = mw.baseAddress! + i
+                                        let o = out.baseAddress! + i
+                                        UnsafeMutableRawPointer(o).copyMemory(
+                                            from: blank.baseAddress!, byteCount: blank.count)
+                                        let runs = w.pointee.runs
+                                        let stolenIn = w.pointee.stolenIn
+                                        let (busyRatio, searchRatio) = window.ratios(
+                                            i, w.pointee.userNanos, w.pointee.searchNanos)
+                                        let ran = previous ? runs &- lastRuns[i] : nil
+                                        if previous {
+                                            o.pointee.spinRatio = searchRatio
+                                            o.pointee.runsInInterval = ran
+                                            o.pointee.stolenInInterval = stolenIn &- lastStolenIn[i]
+                                        }
+                                        lastRuns[i] = runs
+                                        lastStolenIn[i] = stolenIn
+                                        let state = w.pointee.state
+                                        o.pointee.id = w.pointee.id
+                                        o.pointee.state = WorkerState(state)
+                                        o.pointee.runs = runs
+                                        o.pointee.stealOps = w.pointee.stealOps
+                                        o.pointee.stolenIn = stolenIn
+                                        o.pointee.stolenOut = w.pointee.stolenOut
+                                        o.pointee.parks = w.pointee.parks
+                                        o.pointee.unparks = w.pointee.unparks
+                                        o.pointee.queueDepth = w.pointee.queueDepth
+                                        o.pointee.queueCapacity = w.pointee.queueCapacity
+                                        o.pointee.maxQueueDepth = w.pointee.maxQueueDepth
+                                        o.pointee.busyNanos = w.pointee.userNanos
+                                        o.pointee.busyRatio = busyRatio
+                                        // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
+                                        // says "the fiber running now", so a carrier with nothing on it shows none (not
+                                        // "heartbeat"). The row's names start nil: only a name the read has is stored.
+                                        if state != .parked && state != .spinning && state != .stopped {
+                                            if let f = w.pointee.currentFiber { o.pointee.currentFiber = f }
+                                            if let k = w.pointee.currentKind { o.pointee.currentKind = k }
+                                        }
+                                        // What ran: the interval's last named fiber when the scheduler reports it; else the
+                                        // fiber last resumed on this carrier (the scheduler keeps its name until the next
+                                        // resume) if any ran.
+                                        if aligned {
+                                            let iv = iw.baseAddress! + i
+                                            o.pointee.queuePeak = iv.pointee.queueHighWater
+                                            if let f = iv.pointee.lastFiber { o.pointee.lastFiber = f }
+                                            if let k = iv.pointee.lastKind { o.pointee.lastKind = k }
+                                        } else if let keyed = taken?[w.pointee.id] {
+                                            o.pointee.queuePeak = keyed.queueHighWater
+                                            o.pointee.lastFiber = keyed.lastFiber
+                                            o.pointee.lastKind = keyed.lastKind
+                                        } else if (ran ?? 0) > 0 {
+                                            if let f = w.pointee.currentFiber { o.pointee.lastFiber = f }
+                                            if let k = w.pointee.currentKind { o.pointee.lastKind = k }
+                                        }
                                     }
                                 }
+                                initialized = n
                             }
-                            initialized = n
+                            snapshot.workers = out
                         }
-                        snapshot.workers = out
                     }
                 }
             }
