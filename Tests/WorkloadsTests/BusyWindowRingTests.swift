@@ -57,7 +57,7 @@ import Testing
         }
     }
 
-    /// The two-ratio pass (a carrier's busy and search time in one window) gives, for each series, exactly what the
+    /// The two-ratio pass (`withPass`: a carrier's busy and search time in one window) gives, for each series, exactly what the
     /// definition gives for that series alone, over the same seeded runs (growth, wrap, a change of thread count).
     @Test func thePairedPassGivesEachSeriesTheDefinitionsRatios() {
         for seed in UInt64(1)...20 {
@@ -70,8 +70,8 @@ import Testing
             var threads = 1 + Int(next() % 8)
             var a = [UInt64](repeating: 0, count: threads)
             var b = a
-            var gotA: [Double] = []
-            var gotB: [Double] = []
+            var gotA: [Double]
+            var gotB: [Double]
             for step in 0..<400 {
                 if step == 200 {
                     threads = 1 + Int(next() % 8)
@@ -84,7 +84,11 @@ import Testing
                     a[i] &+= next() % UInt64(dt * 1.2e9)
                     b[i] &+= next() % UInt64(dt * 0.5e9)
                 }
-                window.ratios(time: time, count: threads, { a[$0] }, { b[$0] }, into: &gotA, &gotB)
+                // The pass FiberSampler takes: each thread's pair as its own loop reaches it.
+                (gotA, gotB) = window.withPass(time: time, count: threads) { pass in
+                    let pairs = (0..<threads).map { pass.ratios($0, a[$0], b[$0]) }
+                    return (pairs.map(\.0), pairs.map(\.1))
+                }
                 let wantA = refA.ratios(time: time, busy: a)
                 let wantB = refB.ratios(time: time, busy: b)
                 #expect(gotA == wantA && gotB == wantB, "seed \(seed) step \(step)")

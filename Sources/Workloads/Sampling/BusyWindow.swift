@@ -26,8 +26,8 @@ public struct BusyWindow: Sendable {
     private var rows: [UInt64] = []
     private var first = 0
     private var marks = 0
-    /// Words per row: threads (one ratio each), or minus twice the threads for two ratios each (`ratios(time:count:
-    /// _:_:into:_:)`); `Int.min` before the first sample.
+    /// Words per row: threads (one ratio each), or minus twice the threads for two ratios each (`withPass`);
+    /// `Int.min` before the first sample.
     private var width = Int.min
 
     /// The ratios at `time` for the cumulative busy nanoseconds `now` (one per thread), then remembers them.
@@ -55,27 +55,10 @@ public struct BusyWindow: Sendable {
         }
     }
 
-    /// Two ratios per thread over the same window in one pass — `a(i)` into `outA`, `b(i)` into `outB` (a carrier's
-    /// busy and search time) — each exactly what `ratios(time:count:busy:into:)` of its own window would give. One
-    /// row per mark holds both (thread i's at 2i and 2i + 1). A window keeps one kind of call: the other kind, or a
-    /// new count, starts it afresh.
-    mutating func ratios(
-        time: Double, count: Int, _ a: (Int) -> UInt64, _ b: (Int) -> UInt64, into outA: inout [Double],
-        _ outB: inout [Double]
-    ) {
-        if outA.count != count { outA = [Double](repeating: 0, count: count) }
-        if outB.count != count { outB = [Double](repeating: 0, count: count) }
-        // Unsafe buffers: both outs have count slots.
-        outA.withUnsafeMutableBufferPointer { outA in
-            outB.withUnsafeMutableBufferPointer { outB in
-                withPass(time: time, count: count) { pass in
-                    for i in 0..<count { (outA[i], outB[i]) = pass.ratios(i, a(i), b(i)) }
-                }
-            }
-        }
-    }
-
-    /// One sample's step of a two-ratio window (`withPass`): thread i's pair from its two cumulative values.
+    /// One sample's step of a two-ratio window (`withPass`): thread i's pair from its two cumulative values — a
+    /// carrier's busy and search time — each exactly what `ratios(time:count:busy:into:)` of its own window would
+    /// give. One row per mark holds both (thread i's at 2i and 2i + 1). A window keeps one kind of call: the other
+    /// kind, or a new count, starts it afresh.
     struct Pass {
         /// The window's rows, valid for the `withPass` call that made this; `from` and `to` start the oldest mark's
         /// row and this sample's (two words a thread).
@@ -97,8 +80,7 @@ public struct BusyWindow: Sendable {
     }
 
     /// Takes the two-ratio window's step for a sample of `count` threads at `time` and runs `body` with it, so a
-    /// caller computes each thread's pair in its own pass over the threads (FiberSampler's rows). The same window as
-    /// `ratios(time:count:_:_:into:_:)`.
+    /// caller computes each thread's pair in its own pass over the threads (FiberSampler's rows).
     mutating func withPass<R>(time: Double, count: Int, _ body: (Pass) throws -> R) rethrows -> R {
         let (from, to, wall) = advance(time: time, width: -2 * count)
         // Unsafe buffer: rows `from` and `to` are whole rows of `rows` (2 × count words), held for the call.
