@@ -43,6 +43,45 @@ struct SchedulerSampleTests {
         #expect(next.startNanos == sample.interval.endNanos)
     }
 
+    /// `sample(into:eachWorker:)` visits every worker once, in order, inside the pass, with the rows the sample then
+    /// holds (what FiberSampler maps from while they are in cache); the events it drains are those of the rings its
+    /// pass found with new events, so a worker's park is among them.
+    @Test func eachWorkerIsVisitedOnceInOrderWithTheRowsTheSampleHolds() throws {
+        let s = try Scheduler(.init(carriers: 4))
+        defer { s.shutdown() }
+        _ = s.metrics()
+        let hs = (0..<100).map { k in
+            s.spawn(name: "v-\(k % 5)", kind: "io") { () -> Int in
+                Scheduler.sleep(nanoseconds: UInt64(k % 3) * 100_000)
+                return k
+            }
+        }
+        #expect(hs.compactMap { joinBounded($0) }.count == 100)
+        _ = quiescentMetrics(s)
+        // A worker parked 20 ms (past the 1 ms park-event threshold) records its park in its ring when a fiber wakes it.
+        usleep(20_000)
+        #expect(joinBounded(s.spawn(name: "wake") { 1 }) == 1)
+        var sample = SchedulerSample()
+        for round in 0..<2 {
+            var seen: [Int] = []
+            var rows: [SchedulerMetrics.Worker] = []
+            var intervalRows: [SchedulerMetrics.Interval.Worker] = []
+            s.sample(into: &sample) { i, w, iv in
+                seen.append(i)
+                rows.append(w.pointee)
+                if let iv { intervalRows.append(iv.pointee) }
+            }
+            #expect(s.workerCount == 4)
+            #expect(seen == Array(0..<4), "round \(round)")
+            #expect(rows == sample.metrics.workers, "round \(round)")
+            #expect(intervalRows == sample.interval.workers, "round \(round)")
+            if round == 0 {
+                #expect(sample.events.contains { $0.kind == .workerPark && $0.worker >= 0 })
+                #expect(rows.reduce(0) { $0 + $1.runs } >= 100)
+            }
+        }
+    }
+
     /// A publish that changes nothing leaves the slot's generation (and so the sampler's cached row) as it was; a
     /// publish that changes one word moves the generation, and the word reads back.
     @Test func aSlotsGenerationMovesOnlyWhenAPublishChangedAWord() {

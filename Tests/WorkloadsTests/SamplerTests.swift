@@ -26,6 +26,33 @@ import Testing
             droppedEvents: 0, hogsDetected: 0, hogQueueMoves: 0)
     }
 
+    /// The live path (rows made inside the scheduler's pass) gives the snapshot that mapping the same reads afterwards
+    /// gives — rows, deltas, busy shares, names, events — on the first sample (no deltas) and the next ones.
+    @Test func theLivePathGivesWhatMappingItsReadsGives() throws {
+        let s = try Scheduler(.init(carriers: 4))
+        defer { s.shutdown() }
+        var live = FiberSampler(sessionStart: 5)
+        var mapped = FiberSampler(sessionStart: 5)
+        let hs = (0..<60).map { k in
+            s.spawn(name: "l-\(k % 4)", kind: "cpu") { () -> Int in
+                Scheduler.sleep(nanoseconds: UInt64(k % 3) * 200_000)
+                return k
+            }
+        }
+        for round in 0..<3 {
+            let time = 0.5 + Double(round) * 0.25
+            var a = Snapshot(time: time)
+            live.sample(s, into: &a)
+            var b = Snapshot(time: time)
+            let r = live.reads
+            mapped.sample(r.metrics, interval: r.interval, events: r.events, into: &b)
+            #expect(a == b, "round \(round)")
+            #expect(a.workers.count == 4)
+            #expect(a.workers.allSatisfy { $0.runsInInterval == nil } == (round == 0))
+        }
+        #expect(hs.compactMap { $0.join(timeoutNanos: 30_000_000_000) }.count == 60)
+    }
+
     @Test func intervalDeltasAreUnknownOnTheFirstSampleThenCounted() {
         var sampler = FiberSampler(sessionStart: 0)
         var a = Snapshot(time: 1)

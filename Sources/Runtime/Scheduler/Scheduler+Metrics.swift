@@ -150,6 +150,9 @@ public struct SchedulerSample: Sendable {
     var labels: [LabelCache] = []
     /// The drain's runs (one per ring with events), kept for their buffer.
     var eventRuns = EventRuns()
+    /// The workers' rings with new events that the last `sample(into:)` pass found (its slot's published tail moved
+    /// since the ring was last drained), with that tail: the drain reads only these, and not each slot's line again.
+    var ringsWithEvents: [(ring: Int, tail: UInt64)] = []
 
     /// A worker's label as last read whole — its sequence (`UInt64.max`: none read yet), the run it was published
     /// for, its names — and the keys the row's current names and the interval row's last names were last set from
@@ -227,18 +230,36 @@ extension Scheduler {
     /// only when its published tail moved. Locks: those of `metrics()`, plus `drainLock` and `intervalLock`, which
     /// only samplers take. One sampler at a time per `SchedulerSample`; any thread.
     public func sample(into sample: inout SchedulerSample) {
+        self.sample(into: &sample) { _, _, _ in }
+    }
+
+    /// Workers this scheduler samples (the rows of `SchedulerMetrics.workers`); fixed when it is made.
+    public var workerCount: Int { workers.count }
+
+    /// `sample(into:)`, calling `eachWorker` for each worker `0 ..< workerCount` in order, once, inside the pass: with
+    /// the worker's index, its row of `sample.metrics.workers` and its row of `sample.interval.workers` (never nil
+    /// here: a sample takes the interval; optional as the pass's other reads have none), right after the pass has
+    /// written them, so a caller mapping them reads them while they are in cache. The pointers are valid only during
+    /// the call; the rows are the same values `sample` holds after the call.
+    public func sample(
+        into sample: inout SchedulerSample,
+        eachWorker visit: (
+            Int, UnsafePointer<SchedulerMetrics.Worker>, UnsafePointer<SchedulerMetrics.Interval.Worker>?
+        )
+            -> Void
+    ) {
         markObserved()
         drainLock.withLock { n in
             n &+= 1
             intervalLock.withLock { start in
                 let now = qv_now_ns()
-                readMetrics(into: &sample, takingInterval: true)
+                readMetrics(into: &sample, takingInterval: true, findingEvents: true, visit: visit)
                 sample.interval.injectorHighWater = injector.takeHighWater()
                 sample.interval.startNanos = start
                 sample.interval.endNanos = now
                 start = now
             }
-            drainAll(into: &sample)
+            drainAll(into: &sample, ringsFoundByPass: true)
         }
     }
 
@@ -263,8 +284,17 @@ extension Scheduler {
     }
 
     /// Fills `s.metrics` (and `s.interval` when `takingInterval`, the caller holding `intervalLock`) from the
-    /// workers' slots, refreshing the cached rows of slots with a new generation. Any thread, one per `s`.
-    private func readMetrics(into s: inout SchedulerSample, takingInterval: Bool) {
+    /// workers' slots, refreshing the cached rows of slots with a new generation. With `findingEvents` (the caller
+    /// holding `drainLock` and draining next), also lists the rings with new events in `s.ringsWithEvents`. Any
+    /// thread, one per `s`.
+    ///
+    /// `visit` is called for each worker `i` in order at the end of its step, with its row and (when taking the
+    /// interval) its interval row, written.
+    private func readMetrics(
+        into s: inout SchedulerSample, takingInterval: Bool, findingEvents: Bool = false,
+        visit: (Int, UnsafePointer<SchedulerMetrics.Worker>, UnsafePointer<SchedulerMetrics.Interval.Worker>?) -> Void =
+            { _, _, _ in }
+    ) {
         typealias W = PublishedCounters.Word
         let n = workers.count
         let words = W.batchWords
@@ -313,6 +343,9 @@ extension Scheduler {
         let handoffs = handoffBegins.load(ordering: .relaxed) != handoffEnds.load(ordering: .relaxed)
         var labels: [SchedulerSample.LabelCache] = []
         swap(&labels, &s.labels)
+        var found: [(ring: Int, tail: UInt64)] = []
+        swap(&found, &s.ringsWithEvents)
+        found.removeAll(keepingCapacity: true)
         // Rows made blank above hold no names, whatever the keys say.
         if rowsMadeBlank || intervalRowsMadeBlank {
             for i in labels.indices {
@@ -410,6 +443,15 @@ extension Scheduler {
                                         // seen here if deeper.
                                         o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
                                         dropped &+= slot.loadGauge(G.eventsDropped)
+                                        // The ring's published tail is on the gauge line just read: a ring whose tail
+                                        // moved since its last drain is listed for the drain, which then reads neither
+                                        // this line nor the drained-to word again (each was a cache miss per worker
+                                        // there). acquiring: pairs with the worker's releasing store of the tail after
+                                        // the push (Worker.event), so the slots before it are visible to the drain.
+                                        if findingEvents {
+                                            let tail = slot.loadGauge(G.eventTail, acquiring: true)
+                                            if tail != table.samplerWord(i, S.drainedTo) { found.append((i, tail)) }
+                                        }
                                         // The label: its words only when its sequence moved (then rebuilt once), its
                                         // run always, from the slot's gauge lines; the worker's objects only for a
                                         // new label's names. A read that finds the worker writing keeps the last one.
@@ -457,6 +499,9 @@ extension Scheduler {
                                             io.pointee.runs = runs &- table.samplerWord(i, S.runsAtTake)
                                             table.setSamplerWord(i, S.runsAtTake, runs)
                                         }
+                                        visit(
+                                            i, UnsafePointer(o),
+                                            takingInterval ? UnsafePointer(iws.baseAddress! + i) : nil)
                                     }
                                 }
                             }
@@ -466,6 +511,7 @@ extension Scheduler {
             }
         }
         s.labels = labels
+        swap(&found, &s.ringsWithEvents)
         // The next interval: workers' peaks published from here on are its own.
         if takingInterval { table.interval &+= 1 }
         s.delayMax = dMax
@@ -567,8 +613,10 @@ extension Scheduler {
     }
 
     /// Drains every ring with events into `s.events`, oldest first (no allocation once the buffers are sized:
-    /// `EventRuns` keeps the merge's). Caller holds `drainLock`.
-    func drainAll(into s: inout SchedulerSample) {
+    /// `EventRuns` keeps the merge's). `ringsFoundByPass`: the workers' rings to drain are those the caller's
+    /// `readMetrics(…findingEvents: true)` pass just listed in `s.ringsWithEvents`; else each worker's slot says.
+    /// Caller holds `drainLock`.
+    func drainAll(into s: inout SchedulerSample, ringsFoundByPass: Bool = false) {
         // relaxed: a statistic; the ring's own release/acquire publishes the event.
         let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
         if spawns > 0 { detachedEvent(.spawnBatch, count: Int32(clamping: spawns)) }
@@ -580,21 +628,20 @@ extension Scheduler {
         swap(&runs, &s.eventRuns)
         let table = publishedCounters
         typealias S = PublishedCounters.Sampler
-        // A plain loop: a nested function capturing `events` and `runs` costs a dynamic exclusivity check per call.
-        for i in 0..<eventRings.count {
-            // A ring is read only when the tail its worker published after its last event (in the slot's gauge line,
-            // which the metrics pass has just read) moved since the ring was last drained here, and then up to that
-            // tail, not the ring's own (a line its worker writes at every event). acquiring: pairs with the worker's
-            // releasing store of the tail after the push (Worker.event), so the slots before it are visible.
-            let tail = table.slot(i).loadGauge(PublishedCounters.Gauge.eventTail, acquiring: true)
-            if tail == table.samplerWord(i, S.drainedTo) { continue }
-            table.setSamplerWord(i, S.drainedTo, tail)
-            // _withUnsafeGuaranteedRef: the scheduler's `eventRings` array keeps every ring alive while `self` is; no
-            // retain per ring.
-            runs.add(
-                Unmanaged.passUnretained(eventRings[i])._withUnsafeGuaranteedRef {
-                    $0.drain(into: &events, upTo: Int(truncatingIfNeeded: tail))
-                })
+        // A ring is read only when the tail its worker published after its last event (in the slot's gauge line)
+        // moved since the ring was last drained here, and then up to that tail, not the ring's own (a line its worker
+        // writes at every event).
+        if ringsFoundByPass {
+            for (i, tail) in s.ringsWithEvents where i < eventRings.count {
+                drainRing(i, upTo: tail, into: &events, runs: &runs)
+            }
+        } else {
+            for i in 0..<eventRings.count {
+                // acquiring: pairs with the worker's releasing store of the tail after the push (Worker.event), so
+                // the slots before it are visible.
+                let tail = table.slot(i).loadGauge(PublishedCounters.Gauge.eventTail, acquiring: true)
+                if tail != table.samplerWord(i, S.drainedTo) { drainRing(i, upTo: tail, into: &events, runs: &runs) }
+            }
         }
         for w in retakeWorkers.withLock({ $0 }) { runs.add(w.events.drain(into: &events)) }
         runs.add(detachedEvents.drain(into: &events))
@@ -602,6 +649,21 @@ extension Scheduler {
         runs.merge(&events)
         swap(&events, &s.events)
         swap(&runs, &s.eventRuns)
+    }
+
+    /// Drains worker ring `i` up to `tail` (its published tail, loaded acquiring by the caller) into `events`, counting
+    /// the run, and records the tail as drained. Caller holds `drainLock`. (A method, not a nested function: one
+    /// capturing `events` and `runs` costs a dynamic exclusivity check per call.)
+    @inline(__always)
+    private func drainRing(_ i: Int, upTo tail: UInt64, into events: inout [RuntimeEventRecord], runs: inout EventRuns)
+    {
+        publishedCounters.setSamplerWord(i, PublishedCounters.Sampler.drainedTo, tail)
+        // _withUnsafeGuaranteedRef: the scheduler's `eventRings` array keeps every ring alive while `self` is; no
+        // retain per ring.
+        runs.add(
+            Unmanaged.passUnretained(eventRings[i])._withUnsafeGuaranteedRef {
+                $0.drain(into: &events, upTo: Int(truncatingIfNeeded: tail))
+            })
     }
 
     private func percentile(_ hist: [UInt64], _ total: UInt64, _ q: Double) -> UInt64 {

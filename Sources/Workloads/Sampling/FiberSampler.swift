@@ -27,8 +27,8 @@ public struct FiberSampler: Sendable {
     private var lastRuns: [UInt64] = []
     private var lastStolenIn: [UInt64] = []
     /// The scheduler reads (`sample(_:into:)`), reused from sample to sample: once sized, the sampler allocates only
-    /// the snapshot's own arrays.
-    private var reads = SchedulerSample()
+    /// the snapshot's own arrays. (Readable in the module: a test maps the same reads the other way.)
+    private(set) var reads = SchedulerSample()
 
     /// Seconds a carrier's busy share covers (`BusyWindow.seconds`).
     public static let busyWindow = BusyWindow.seconds
@@ -38,16 +38,30 @@ public struct FiberSampler: Sendable {
         self.delaySampling = delaySampling
     }
 
-    /// Reads `scheduler` (`Scheduler.sample(into:)`: metrics, the interval and the events in one pass, into this
-    /// sampler's buffers) and fills the runtime's part of `snapshot` as `sample(_:interval:events:into:)` does.
-    /// What the live source does each frame.
+    /// Reads `scheduler` (`Scheduler.sample(into:eachWorker:)`: metrics, the interval and the events in one pass, into
+    /// this sampler's buffers) and fills the runtime's part of `snapshot` with the figures
+    /// `sample(_:interval:events:into:)` gives for the same reads. What the live source does each frame.
+    ///
+    /// Each worker's snapshot row is made inside the scheduler's pass, right after the pass has written that worker's
+    /// row and interval row, so it reads them while they are in cache: mapped in a second pass, every row was read
+    /// again from memory (at 256 carriers, a sixth of a sample's cache misses).
     public mutating func sample(_ scheduler: Scheduler, into snapshot: inout Snapshot) {
         // Swapped out for the call (no retain or release of its buffers) and back after it.
         var reads = SchedulerSample()
         swap(&reads, &self.reads)
-        scheduler.sample(into: &reads)
-        sample(reads.metrics, interval: reads.interval, events: reads.events, into: &snapshot)
-        swap(&reads, &self.reads)
+        defer { swap(&reads, &self.reads) }
+        let n = scheduler.workerCount
+        snapshot.workers = mapRows(count: n, time: snapshot.time) { rows in
+            var visited = 0
+            scheduler.sample(into: &reads) { i, w, iv in
+                rows.map(i, w, interval: iv)
+                visited += 1
+            }
+            // Every row of the array is initialised only if the pass visited each worker once (it visits
+            // `workerCount`, which never changes).
+            precondition(visited == n, "FiberSampler.sample: the pass visited \(visited) of \(n) workers")
+        }
+        fillRest(reads.metrics, interval: reads.interval, events: reads.events, into: &snapshot)
     }
 
     /// Fills the runtime's part of `snapshot` (workers, injector, fibers by state, events, drops) from one
@@ -63,8 +77,57 @@ public struct FiberSampler: Sendable {
         _ m: SchedulerMetrics, interval: SchedulerMetrics.Interval? = nil, events records: [RuntimeEventRecord],
         into snapshot: inout Snapshot
     ) {
-        let time = snapshot.time
         let n = m.workers.count
+        let ivs = interval?.workers ?? []
+        // Tested once: a test of the optional per row copied and destroyed it through an outlined witness each time.
+        let hasInterval = interval != nil
+        snapshot.workers = mapRows(count: n, time: snapshot.time) { rows in
+            // Unsafe buffers: indices 0..<n of arrays held for the pass (n checked against each).
+            m.workers.withUnsafeBufferPointer { mw in
+                ivs.withUnsafeBufferPointer { iw in
+                    // The interval's row of a worker: both lists come in worker order, so it is the one at the same
+                    // position when its id agrees (checked per row, on the line the row's figures are read from: a
+                    // pass of its own over both lists' ids missed the cache on every row); else the one with its id,
+                    // from a dictionary made at the first disagreement (a read that raced a restart).
+                    var taken: [Int: SchedulerMetrics.Interval.Worker]? = nil
+                    for i in 0..<n {
+                        let w = mw.baseAddress! + i
+                        let id = w.pointee.id
+                        // In place (`pointee`): a subscript copies the row and its two names out.
+                        if !hasInterval {
+                            rows.map(i, w, interval: nil)
+                        } else if i < iw.count && (iw.baseAddress! + i).pointee.id == id {
+                            rows.map(i, w, interval: iw.baseAddress! + i)
+                        } else if var keyed = Self.byID(iw, &taken)[id] {
+                            withUnsafePointer(to: &keyed) { rows.map(i, w, interval: $0) }
+                        } else {
+                            rows.map(i, w, interval: nil)
+                        }
+                    }
+                }
+            }
+        }
+        fillRest(m, interval: interval, events: records, into: &snapshot)
+    }
+
+    /// The snapshot's figures besides the workers' rows, from the same read.
+    private func fillRest(
+        _ m: SchedulerMetrics, interval: SchedulerMetrics.Interval?, events records: [RuntimeEventRecord],
+        into snapshot: inout Snapshot
+    ) {
+        snapshot.busyWindowSeconds = Self.busyWindow
+        snapshot.readyDelay = DelaySummary(m.delay, sampling: delaySampling)
+        snapshot.injectorDepth = m.injectorDepth
+        snapshot.injectorPeak = interval?.injectorHighWater
+        snapshot.fibers = FiberCounts(m.fibers)
+        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
+        snapshot.droppedEvents = m.droppedEvents
+    }
+
+    /// The snapshot's `count` worker rows at `time`: `fill` must call `map` once for each worker `0 ..< count` (the
+    /// array's rows are initialised by those calls). The per-worker state (the previous sample's runs, the busy
+    /// window) is refilled in place.
+    private mutating func mapRows(count n: Int, time: Double, _ fill: (Rows) -> Void) -> [WorkerSnapshot] {
         // Swapped out for the pass (unique, so refilled in place) and back at the end.
         var lastRuns: [UInt64] = []
         var lastStolenIn: [UInt64] = []
@@ -80,112 +143,123 @@ public struct FiberSampler: Sendable {
             lastRuns = [UInt64](repeating: 0, count: n)
             lastStolenIn = [UInt64](repeating: 0, count: n)
         }
-        let ivs = interval?.workers ?? []
-        // Unsafe buffers: indices 0..<n of arrays held for the whole pass (n checked against each).
         // The busy and search shares are taken in the rows' own pass (one window: BusyWindow.withPass).
-        busy.withPass(time: time, count: n) { window in
-            m.workers.withUnsafeBufferPointer { mw in
-                ivs.withUnsafeBufferPointer { iw in
-                    // The interval's workers by id (the same set as the metrics' unless the read raced a restart). Both
-                    // lists come in worker order, so the position is the id's; a dictionary only when they differ.
-                    let aligned = interval != nil && iw.count == n && (0..<n).allSatisfy { iw[$0].id == mw[$0].id }
-                    let taken =
-                        interval != nil && !aligned
-                        ? Dictionary(iw.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : nil
-                    lastRuns.withUnsafeMutableBufferPointer { lastRuns in
-                        lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
-                            // Each row starts as a bit copy of a blank row, in the array's uninitialised storage, and is
-                            // then filled field by field in place while its lines are in cache. Unsafe bit copy: the
-                            // blank holds no references (its four names are nil), so its bytes are a valid copy. A
-                            // repeated blank (`Array(repeating:count:)`) copied each name through the value witness,
-                            // and a row built whole and `initialize`d was built in a temporary and copied with
-                            // retains: either was most of the mapping's instructions.
-                            let blank = WorkerSnapshot(id: 0)
-                            let out = [WorkerSnapshot](unsafeUninitializedCapacity: n) { out, initialized in
-                                withUnsafeBytes(of: blank) { blank in
-                                    for i in 0..<n {
-                                        let w = mw.baseAddress! + i
-                                        let o = out.baseAddress! + i
-                                        Self.copyRow(from: blank.baseAddress!, to: UnsafeMutableRawPointer(o))
-                                        let runs = w.pointee.runs
-                                        let stolenIn = w.pointee.stolenIn
-                                        let (busyRatio, searchRatio) = window.ratios(
-                                            i, w.pointee.userNanos, w.pointee.searchNanos)
-                                        let ran = previous ? runs &- lastRuns[i] : nil
-                                        if previous {
-                                            o.pointee.spinRatio = searchRatio
-                                            o.pointee.runsInInterval = ran
-                                            o.pointee.stolenInInterval = stolenIn &- lastStolenIn[i]
-                                        }
-                                        lastRuns[i] = runs
-                                        lastStolenIn[i] = stolenIn
-                                        let state = w.pointee.state
-                                        o.pointee.id = w.pointee.id
-                                        o.pointee.state = WorkerState(state)
-                                        o.pointee.runs = runs
-                                        o.pointee.stealOps = w.pointee.stealOps
-                                        o.pointee.stolenIn = stolenIn
-                                        o.pointee.stolenOut = w.pointee.stolenOut
-                                        o.pointee.parks = w.pointee.parks
-                                        o.pointee.unparks = w.pointee.unparks
-                                        o.pointee.queueDepth = w.pointee.queueDepth
-                                        o.pointee.queueCapacity = w.pointee.queueCapacity
-                                        o.pointee.maxQueueDepth = w.pointee.maxQueueDepth
-                                        o.pointee.busyNanos = w.pointee.userNanos
-                                        o.pointee.busyRatio = busyRatio
-                                        // The scheduler keeps the last fiber's name after it parks or spins; the snapshot
-                                        // says "the fiber running now", so a carrier with nothing on it shows none (not
-                                        // "heartbeat"). The row's names start nil: only a name the read has is stored.
-                                        if state != .parked && state != .spinning && state != .stopped {
-                                            if let f = w.pointee.currentFiber { o.pointee.currentFiber = f }
-                                            if let k = w.pointee.currentKind { o.pointee.currentKind = k }
-                                        }
-                                        // What ran: the interval's last named fiber when the scheduler reports it; else the
-                                        // fiber last resumed on this carrier (the scheduler keeps its name until the next
-                                        // resume) if any ran.
-                                        if aligned {
-                                            let iv = iw.baseAddress! + i
-                                            o.pointee.queuePeak = iv.pointee.queueHighWater
-                                            if let f = iv.pointee.lastFiber { o.pointee.lastFiber = f }
-                                            if let k = iv.pointee.lastKind { o.pointee.lastKind = k }
-                                        } else if let keyed = taken?[w.pointee.id] {
-                                            o.pointee.queuePeak = keyed.queueHighWater
-                                            o.pointee.lastFiber = keyed.lastFiber
-                                            o.pointee.lastKind = keyed.lastKind
-                                        } else if (ran ?? 0) > 0 {
-                                            if let f = w.pointee.currentFiber { o.pointee.lastFiber = f }
-                                            if let k = w.pointee.currentKind { o.pointee.lastKind = k }
-                                        }
-                                    }
-                                }
-                                initialized = n
-                            }
-                            snapshot.workers = out
+        return busy.withPass(time: time, count: n) { window in
+            // Unsafe buffers: indices 0..<n of arrays of n held for the pass.
+            lastRuns.withUnsafeMutableBufferPointer { lastRuns in
+                lastStolenIn.withUnsafeMutableBufferPointer { lastStolenIn in
+                    // Each row starts as a bit copy of a blank row, in the array's uninitialised storage (Rows.map).
+                    let blank = WorkerSnapshot(id: 0)
+                    return withUnsafeBytes(of: blank) { blank in
+                        [WorkerSnapshot](unsafeUninitializedCapacity: n) { out, initialized in
+                            fill(
+                                Rows(
+                                    out: out.baseAddress!, blank: blank.baseAddress!, window: window,
+                                    previous: previous, lastRuns: lastRuns.baseAddress!,
+                                    lastStolenIn: lastStolenIn.baseAddress!))
+                            initialized = n
                         }
                     }
                 }
             }
         }
-        snapshot.busyWindowSeconds = Self.busyWindow
-        snapshot.readyDelay = DelaySummary(m.delay, sampling: delaySampling)
-        snapshot.injectorDepth = m.injectorDepth
-        snapshot.injectorPeak = interval?.injectorHighWater
-        snapshot.fibers = FiberCounts(m.fibers)
-        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
-        snapshot.droppedEvents = m.droppedEvents
     }
 
-    /// Copies one snapshot row's bytes (`MemoryLayout<WorkerSnapshot>.size`) from `from` to `to` as copies of at most
-    /// 128 bytes, each of a constant size the compiler turns into a few vector moves: one `copyMemory` of the whole
-    /// row (232 bytes) was a call to memcpy per row, a sixth of the mapping's instructions at 256 carriers.
-    @inline(__always)
-    private static func copyRow(from: UnsafeRawPointer, to: UnsafeMutableRawPointer) {
-        let size = MemoryLayout<WorkerSnapshot>.size
-        if size > 128 && size <= 256 {
-            to.copyMemory(from: from, byteCount: 128)
-            (to + 128).copyMemory(from: from + 128, byteCount: size - 128)
-        } else {
-            to.copyMemory(from: from, byteCount: size)
+    /// One sample's snapshot rows being made, and what making row `i` reads and updates: valid only inside the
+    /// `mapRows` call that made it (its pointers are that call's buffers, each of the pass's `count` rows).
+    private struct Rows {
+        let out: UnsafeMutablePointer<WorkerSnapshot>
+        /// A blank row's bytes (`WorkerSnapshot(id: 0)`).
+        let blank: UnsafeRawPointer
+        let window: BusyWindow.Pass
+        /// Whether `lastRuns` and `lastStolenIn` hold the previous sample's figures (else the deltas are n/a).
+        let previous: Bool
+        let lastRuns: UnsafeMutablePointer<UInt64>
+        let lastStolenIn: UnsafeMutablePointer<UInt64>
+
+        /// Makes row `i` (uninitialised before) from worker `i`'s row `w` and its interval row `iv` (nil: no interval
+        /// read, or none for this worker). Once per row per sample.
+        ///
+        /// The row starts as a bit copy of the blank and is then filled field by field in place while its lines are in
+        /// cache. Unsafe bit copy: the blank holds no references (its four names are nil), so its bytes are a valid
+        /// copy. A repeated blank (`Array(repeating:count:)`) copied each name through the value witness, and a row
+        /// built whole and `initialize`d was built in a temporary and copied with retains: either was most of the
+        /// mapping's instructions.
+        @inline(__always)
+        func map(
+            _ i: Int, _ w: UnsafePointer<SchedulerMetrics.Worker>,
+            interval iv: UnsafePointer<SchedulerMetrics.Interval.Worker>?
+        ) {
+            let o = out + i
+            copyRow(from: blank, to: UnsafeMutableRawPointer(o))
+            let runs = w.pointee.runs
+            let stolenIn = w.pointee.stolenIn
+            let (busyRatio, searchRatio) = window.ratios(i, w.pointee.userNanos, w.pointee.searchNanos)
+            let ran = previous ? runs &- lastRuns[i] : nil
+            if previous {
+                o.pointee.spinRatio = searchRatio
+                o.pointee.runsInInterval = ran
+                o.pointee.stolenInInterval = stolenIn &- lastStolenIn[i]
+            }
+            lastRuns[i] = runs
+            lastStolenIn[i] = stolenIn
+            let state = w.pointee.state
+            o.pointee.id = w.pointee.id
+            o.pointee.state = WorkerState(state)
+            o.pointee.runs = runs
+            o.pointee.stealOps = w.pointee.stealOps
+            o.pointee.stolenIn = stolenIn
+            o.pointee.stolenOut = w.pointee.stolenOut
+            o.pointee.parks = w.pointee.parks
+            o.pointee.unparks = w.pointee.unparks
+            o.pointee.queueDepth = w.pointee.queueDepth
+            o.pointee.queueCapacity = w.pointee.queueCapacity
+            o.pointee.maxQueueDepth = w.pointee.maxQueueDepth
+            o.pointee.busyNanos = w.pointee.userNanos
+            o.pointee.busyRatio = busyRatio
+            // The scheduler keeps the last fiber's name after it parks or spins; the snapshot says "the fiber running
+            // now", so a carrier with nothing on it shows none (not "heartbeat"). The row's names start nil: only a
+            // name the read has is stored.
+            if state != .parked && state != .spinning && state != .stopped {
+                if let f = w.pointee.currentFiber { o.pointee.currentFiber = f }
+                if let k = w.pointee.currentKind { o.pointee.currentKind = k }
+            }
+            // What ran: the interval's last named fiber when the scheduler reports it; else the fiber last resumed on
+            // this carrier (the scheduler keeps its name until the next resume) if any ran.
+            if let iv {
+                o.pointee.queuePeak = iv.pointee.queueHighWater
+                if let f = iv.pointee.lastFiber { o.pointee.lastFiber = f }
+                if let k = iv.pointee.lastKind { o.pointee.lastKind = k }
+            } else if (ran ?? 0) > 0 {
+                if let f = w.pointee.currentFiber { o.pointee.lastFiber = f }
+                if let k = w.pointee.currentKind { o.pointee.lastKind = k }
+            }
         }
+
+        /// Copies one snapshot row's bytes (`MemoryLayout<WorkerSnapshot>.size`) from `from` to `to` as copies of at
+        /// most 128 bytes, each of a constant size the compiler turns into a few vector moves: one `copyMemory` of the
+        /// whole row (232 bytes) was a call to memcpy per row, a sixth of the mapping's instructions at 256 carriers.
+        @inline(__always)
+        private func copyRow(from: UnsafeRawPointer, to: UnsafeMutableRawPointer) {
+            let size = MemoryLayout<WorkerSnapshot>.size
+            if size > 128 && size <= 256 {
+                to.copyMemory(from: from, byteCount: 128)
+                (to + 128).copyMemory(from: from + 128, byteCount: size - 128)
+            } else {
+                to.copyMemory(from: from, byteCount: size)
+            }
+        }
+    }
+
+    /// The interval's rows by worker id (the first of an id), made on the first call and kept in `taken`.
+    @inline(never)
+    private static func byID(
+        _ rows: UnsafeBufferPointer<SchedulerMetrics.Interval.Worker>,
+        _ taken: inout [Int: SchedulerMetrics.Interval.Worker]?
+    ) -> [Int: SchedulerMetrics.Interval.Worker] {
+        if let t = taken { return t }
+        let t = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        taken = t
+        return t
     }
 }
