@@ -2,9 +2,10 @@
 // sampling thread, at 16, 64 and 256 carriers.
 //
 // One sample is what the live source does each frame (FiberModels' `sample`: `FiberSampler.sample(scheduler,
-// into:)`): `Scheduler.sample(into:)` — metrics, interval and events in one pass into the sampler's reused
-// buffers — then the mapping into a `Snapshot`. It is timed whole, as the one call the live source makes (a
-// clock read between the two steps was itself a system call inside the figure), in the sampling
+// into:)`): `Scheduler.sample(into:eachWorker:)` — metrics, interval and events in one pass into the sampler's
+// reused buffers, each worker's snapshot row made in the pass — then the rest of the `Snapshot`. It is timed whole,
+// as the one call the live source makes (a clock read between steps was itself a system call inside the figure),
+// in the sampling
 // thread's own CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a machine shared with 256 carriers and
 // other processes, a wall figure would mostly measure how often the sampler was descheduled. The median over
 // many samples is the figure (goal: ≤ 50 µs at 256 carriers).

@@ -7,9 +7,10 @@
 // dashboard only draws what a snapshot says.
 //
 // Ownership: a sampler is a value owned by the one thread that samples (the UI or headless thread,
-// or a benchmark's sampler thread). It reads the runtime only through `Scheduler.sample(into:)` (metrics,
-// interval and events in one pass, non-blocking for carriers) into buffers it keeps, or its caller passes
-// the reads in (`sample(_:interval:events:into:)`, what tests use).
+// or a benchmark's sampler thread). It reads the runtime only through `Scheduler.sample(into:eachWorker:)`
+// (metrics, interval and events in one pass, non-blocking for carriers) into buffers it keeps, making each
+// worker's snapshot row inside that pass, or its caller passes the reads in (`sample(_:interval:events:into:)`,
+// what tests use); both make rows with the one `Rows.map`.
 
 import Runtime
 import Telemetry
