@@ -150,8 +150,8 @@ public struct SchedulerSample: Sendable {
     var labels: [LabelCache] = []
     /// The drain's runs (one per ring with events), kept for their buffer.
     var eventRuns = EventRuns()
-    /// The workers' rings with new events that the last `sample(into:)` pass found (its slot's published tail moved
-    /// since the ring was last drained), with that tail: the drain reads only these, and not each slot's line again.
+    /// The workers' rings with new events (`Scheduler.undrainedTail`), with their tails, found by the last
+    /// `sample(into:)` pass or `drainEvents()`: the drain reads only these, and not each slot's line again.
     var ringsWithEvents: [(ring: Int, tail: UInt64)] = []
 
     /// A worker's label as last read whole — its sequence (`UInt64.max`: none read yet), the run it was published
@@ -259,7 +259,7 @@ extension Scheduler {
                 sample.interval.endNanos = now
                 start = now
             }
-            drainAll(into: &sample, ringsFoundByPass: true)
+            drainAll(into: &sample)
         }
     }
 
@@ -443,15 +443,10 @@ extension Scheduler {
                                         // seen here if deeper.
                                         o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
                                         dropped &+= slot.loadGauge(G.eventsDropped)
-                                        // The ring's published tail is on the gauge line just read: a ring whose tail
-                                        // moved since its last drain is listed for the drain, which then reads neither
-                                        // this line nor the drained-to word again (each was a cache miss per worker
-                                        // there). acquiring: pairs with the worker's releasing store of the tail after
-                                        // the push (Worker.event), so the slots before it are visible to the drain.
-                                        if findingEvents {
-                                            let tail = slot.loadGauge(G.eventTail, acquiring: true)
-                                            if tail != table.samplerWord(i, S.drainedTo) { found.append((i, tail)) }
-                                        }
+                                        // The ring's published tail is on the gauge line just read: a ring with new
+                                        // events is listed for the drain, which then reads neither this line nor the
+                                        // drained-to word again (each was a cache miss per worker there).
+                                        if findingEvents, let tail = undrainedTail(i, slot) { found.append((i, tail)) }
                                         // The label: its words only when its sequence moved (then rebuilt once), its
                                         // run always, from the slot's gauge lines; the worker's objects only for a
                                         // new label's names. A read that finds the worker writing keeps the last one.
@@ -612,11 +607,29 @@ extension Scheduler {
         s.interval.workers = iws
     }
 
-    /// Drains every ring with events into `s.events`, oldest first (no allocation once the buffers are sized:
-    /// `EventRuns` keeps the merge's). `ringsFoundByPass`: the workers' rings to drain are those the caller's
-    /// `readMetrics(…findingEvents: true)` pass just listed in `s.ringsWithEvents`; else each worker's slot says.
-    /// Caller holds `drainLock`.
-    func drainAll(into s: inout SchedulerSample, ringsFoundByPass: Bool = false) {
+    /// Worker `i`'s published event tail (in `slot`'s gauge line) when it moved since the ring was last drained, else
+    /// nil: a ring is read only then, and only up to that tail, not the ring's own (a line its worker writes at every
+    /// event). acquiring: pairs with the worker's releasing store of the tail after the push (Worker.event), so the
+    /// slots before it are visible to the drain. Caller holds `drainLock`.
+    @inline(__always)
+    private func undrainedTail(_ i: Int, _ slot: PublishedCounters.Slot) -> UInt64? {
+        let tail = slot.loadGauge(PublishedCounters.Gauge.eventTail, acquiring: true)
+        return tail != publishedCounters.samplerWord(i, PublishedCounters.Sampler.drainedTo) ? tail : nil
+    }
+
+    /// Lists the workers' rings with new events in `s.ringsWithEvents`, for `drainAll` (what a `sample(into:)` pass
+    /// does on its way). Caller holds `drainLock`.
+    func findRingsWithEvents(into s: inout SchedulerSample) {
+        s.ringsWithEvents.removeAll(keepingCapacity: true)
+        for i in 0..<eventRings.count {
+            if let tail = undrainedTail(i, publishedCounters.slot(i)) { s.ringsWithEvents.append((i, tail)) }
+        }
+    }
+
+    /// Drains the workers' rings listed in `s.ringsWithEvents` (just found by the caller: a `sample(into:)` pass or
+    /// `findRingsWithEvents`), the retake workers' and the detached ring into `s.events`, oldest first (no allocation
+    /// once the buffers are sized: `EventRuns` keeps the merge's). Caller holds `drainLock`.
+    func drainAll(into s: inout SchedulerSample) {
         // relaxed: a statistic; the ring's own release/acquire publishes the event.
         let spawns = pendingExternalSpawns.exchange(0, ordering: .relaxed)
         if spawns > 0 { detachedEvent(.spawnBatch, count: Int32(clamping: spawns)) }
@@ -626,22 +639,8 @@ extension Scheduler {
         events.removeAll(keepingCapacity: true)
         var runs = EventRuns()
         swap(&runs, &s.eventRuns)
-        let table = publishedCounters
-        typealias S = PublishedCounters.Sampler
-        // A ring is read only when the tail its worker published after its last event (in the slot's gauge line)
-        // moved since the ring was last drained here, and then up to that tail, not the ring's own (a line its worker
-        // writes at every event).
-        if ringsFoundByPass {
-            for (i, tail) in s.ringsWithEvents where i < eventRings.count {
-                drainRing(i, upTo: tail, into: &events, runs: &runs)
-            }
-        } else {
-            for i in 0..<eventRings.count {
-                // acquiring: pairs with the worker's releasing store of the tail after the push (Worker.event), so
-                // the slots before it are visible.
-                let tail = table.slot(i).loadGauge(PublishedCounters.Gauge.eventTail, acquiring: true)
-                if tail != table.samplerWord(i, S.drainedTo) { drainRing(i, upTo: tail, into: &events, runs: &runs) }
-            }
+        for (i, tail) in s.ringsWithEvents where i < eventRings.count {
+            drainRing(i, upTo: tail, into: &events, runs: &runs)
         }
         for w in retakeWorkers.withLock({ $0 }) { runs.add(w.events.drain(into: &events)) }
         runs.add(detachedEvents.drain(into: &events))
@@ -651,9 +650,9 @@ extension Scheduler {
         swap(&runs, &s.eventRuns)
     }
 
-    /// Drains worker ring `i` up to `tail` (its published tail, loaded acquiring by the caller) into `events`, counting
-    /// the run, and records the tail as drained. Caller holds `drainLock`. (A method, not a nested function: one
-    /// capturing `events` and `runs` costs a dynamic exclusivity check per call.)
+    /// Drains worker ring `i` up to `tail` (its `undrainedTail`) into `events`, counting the run, and records the tail
+    /// as drained. Caller holds `drainLock`. (A method, not a nested function: one capturing `events` and `runs` costs
+    /// a dynamic exclusivity check per call.)
     @inline(__always)
     private func drainRing(_ i: Int, upTo tail: UInt64, into events: inout [RuntimeEventRecord], runs: inout EventRuns)
     {

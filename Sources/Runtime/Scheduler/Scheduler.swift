@@ -706,7 +706,8 @@ public final class Scheduler: @unchecked Sendable {
         var sample = SchedulerSample()
         drainLock.withLock { n in
             n &+= 1
-            drainAll(into: &sample)  // Scheduler+Metrics.swift
+            findRingsWithEvents(into: &sample)  // Scheduler+Metrics.swift
+            drainAll(into: &sample)
         }
         return sample.events
     }
