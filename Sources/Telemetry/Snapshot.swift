@@ -586,6 +586,10 @@ public struct RuntimeEvent: Codable, Sendable, Equatable {
     public var durationMs: Double
     public var name: String?
 
+    // @inlinable: the samplers make one per drained event per sample, in the snapshot's array (RuntimeMapping's
+    // `RuntimeEvent.events(of:sessionStart:)`); a cross-module call built each in a temporary, copied it into the
+    // array through the value witness and destroyed the temporary (a retain and a release of its name).
+    @inlinable
     public init(
         time: Double, kind: EventKind, worker: Int = -1, other: Int = -1, count: Int = 0, durationMs: Double = 0,
         name: String? = nil

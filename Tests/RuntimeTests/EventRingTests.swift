@@ -20,6 +20,24 @@ import Testing
         #expect(out == [RuntimeEventRecord(timeNanos: 9, kind: .lagSpike, name: "culprit")])
     }
 
+    /// A drain whose events run past the ring's last slot takes them in order from both ends of the storage, names
+    /// and all (the drain appends the two pieces before and after the wrap).
+    @Test func aDrainAcrossTheWrapKeepsOrderAndNames() {
+        let ring = EventRing(capacity: 4)
+        for i in 0..<3 { ring.push(RuntimeEventRecord(timeNanos: UInt64(i), kind: .steal)) }
+        var out: [RuntimeEventRecord] = []
+        #expect(ring.drain(into: &out) == 3)
+        let long = String(repeating: "n", count: 40)
+        for i in 3..<7 {
+            ring.push(RuntimeEventRecord(timeNanos: UInt64(i), kind: .blockingEnd, name: "\(long)-\(i)"))
+        }
+        out.removeAll()
+        #expect(ring.drain(into: &out, upTo: ring.produced) == 4)
+        #expect(out.map(\.timeNanos) == [3, 4, 5, 6])
+        #expect(out.map(\.name) == (3..<7).map { "\(long)-\($0)" })
+        #expect(ring.pending == 0)
+    }
+
     @Test func drainRespectsMax() {
         let ring = EventRing(capacity: 8)
         for i in 0..<5 { ring.push(RuntimeEventRecord(timeNanos: UInt64(i), kind: .spawnBatch)) }

@@ -53,6 +53,27 @@ import Testing
         #expect(hs.compactMap { $0.join(timeoutNanos: 30_000_000_000) }.count == 60)
     }
 
+    /// A drain's records become the snapshot's events one for one, in order: the figures converted (seconds since the
+    /// session start, milliseconds), names kept (heap strings that outlive the records), none for no records.
+    @Test func aDrainsRecordsBecomeTheSnapshotsEventsInOrder() {
+        let long = String(repeating: "f", count: 30)
+        var records = [
+            RuntimeEventRecord(timeNanos: 3_500_000_000, kind: .steal, worker: 2, other: 5, count: 7),
+            RuntimeEventRecord(timeNanos: 1_000, kind: .blockingEnd, worker: 1, durationNanos: 2_500_000, name: long),
+            RuntimeEventRecord(timeNanos: 2_000_000_000, kind: .slowCallback, durationNanos: 1_000_000, name: "cb"),
+        ]
+        let events = RuntimeEvent.events(of: records, sessionStart: 1_000_000_000)
+        records.removeAll()
+        #expect(
+            events == [
+                RuntimeEvent(time: 2.5, kind: .steal, worker: 2, other: 5, count: 7),
+                // Before the session started: time 0, not negative.
+                RuntimeEvent(time: 0, kind: .blockingEnd, worker: 1, durationMs: 2.5, name: long),
+                RuntimeEvent(time: 1, kind: .slowCallback, durationMs: 1, name: "cb"),
+            ])
+        #expect(RuntimeEvent.events(of: [], sessionStart: 0).isEmpty)
+    }
+
     @Test func intervalDeltasAreUnknownOnTheFirstSampleThenCounted() {
         var sampler = FiberSampler(sessionStart: 0)
         var a = Snapshot(time: 1)

@@ -150,7 +150,12 @@ public final class EventRing: @unchecked Sendable {
         if n <= 0 { return 0 }
         // Geometric growth: an exact `reserveCapacity` per ring reallocated the whole buffer once per ring drained.
         if out.capacity < out.count + n { out.reserveCapacity(Swift.max(out.count + n, 2 * out.capacity)) }
-        for i in 0..<n { out.append(slots[(h &+ i) & mask]) }
+        // The ring's slots from `h` as at most two contiguous pieces (before and after the wrap), each appended whole:
+        // an `append` per record checked the array's uniqueness and capacity once per record.
+        let start = h & mask
+        let first = Swift.min(n, capacity - start)
+        out.append(contentsOf: UnsafeBufferPointer(start: slots + start, count: first))
+        if first < n { out.append(contentsOf: UnsafeBufferPointer(start: slots, count: n - first)) }
         // releasing: our slot reads above happen before the producer may overwrite them.
         head.store(h &+ n, ordering: .releasing)
         return n

@@ -121,7 +121,7 @@ public struct FiberSampler: Sendable {
         snapshot.injectorDepth = m.injectorDepth
         snapshot.injectorPeak = interval?.injectorHighWater
         snapshot.fibers = FiberCounts(m.fibers)
-        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
+        snapshot.events = RuntimeEvent.events(of: records, sessionStart: sessionStart)
         snapshot.droppedEvents = m.droppedEvents
     }
 

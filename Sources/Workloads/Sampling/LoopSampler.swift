@@ -80,7 +80,7 @@ public struct LoopSampler: Sendable {
                 })
         }
         snapshot.fibers = FiberCounts(total: metrics.reduce(0) { $0 + $1.tasksAlive })
-        snapshot.events = records.map { RuntimeEvent($0, sessionStart: sessionStart) }
+        snapshot.events = RuntimeEvent.events(of: records, sessionStart: sessionStart)
         snapshot.droppedEvents = metrics.reduce(0) { $0 + $1.droppedEvents }
     }
 }

@@ -45,11 +45,31 @@ extension EventKind {
 extension RuntimeEvent {
     /// A runtime event record as a telemetry event, its time in seconds since `sessionStart` (a `qv_now_ns`
     /// value; 0 keeps the monotonic clock's own origin).
+    @inline(__always)
     public init(_ r: RuntimeEventRecord, sessionStart: UInt64) {
         self.init(
             time: r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0, kind: EventKind(r.kind),
             worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
             durationMs: Double(r.durationNanos) / 1e6, name: r.name)
+    }
+
+    /// A drain's records as telemetry events, in their order: what each sampler puts in `Snapshot.events`.
+    ///
+    /// Each event is made in its place in the new array from the record read in place: `records.map` copied each
+    /// record out (its name retained and released) and each event in from a temporary through the value witness.
+    public static func events(of records: [RuntimeEventRecord], sessionStart: UInt64) -> [RuntimeEvent] {
+        let n = records.count
+        if n == 0 { return [] }
+        // Unsafe buffers: indices 0..<n of `records` (held for the call) and of the new array's storage, each
+        // initialised once before `initialized` says so.
+        return records.withUnsafeBufferPointer { rs in
+            [RuntimeEvent](unsafeUninitializedCapacity: n) { out, initialized in
+                for i in 0..<n {
+                    (out.baseAddress! + i).initialize(to: RuntimeEvent(rs[i], sessionStart: sessionStart))
+                }
+                initialized = n
+            }
+        }
     }
 }
 
