@@ -38,6 +38,36 @@ import Testing
         #expect(ring.pending == 0)
     }
 
+    /// Records change hands by moves: many laps of a small ring, each record with a heap name, pushed into slots
+    /// drained (moved out) before, arrive whole and once; a ring freed with records not drained destroys those
+    /// (and only those: under AddressSanitizer, in CI, a second destroy or a destroy of a drained slot is a use
+    /// after free).
+    @Test func recordsMovedOutLapAfterLapArriveWholeAndOnce() {
+        let long = String(repeating: "m", count: 40)
+        var out: [RuntimeEventRecord] = []
+        do {
+            let ring = EventRing(capacity: 4)
+            var next = 0
+            for lap in 0..<50 {
+                // 1 to 4 records a lap, so the drains start and end all round the ring.
+                for _ in 0...(lap % 4) {
+                    ring.push(RuntimeEventRecord(timeNanos: UInt64(next), kind: .steal, name: "\(long)-\(next)"))
+                    next += 1
+                }
+                if lap % 3 == 0 { ring.drain(into: &out, upTo: ring.produced) } else { ring.drain(into: &out, max: 3) }
+            }
+            ring.drain(into: &out)
+            #expect(out.map(\.timeNanos) == (0..<next).map(UInt64.init))
+            #expect(out.allSatisfy { $0.name == "\(long)-\($0.timeNanos)" })
+            // Three left in the ring when it is freed.
+            for i in 0..<3 {
+                ring.push(RuntimeEventRecord(timeNanos: UInt64(i), kind: .lagSpike, name: "\(long)-left-\(i)"))
+            }
+            #expect(ring.pending == 3)
+        }
+        #expect(out.last?.name == "\(long)-\(out.count - 1)")
+    }
+
     @Test func drainRespectsMax() {
         let ring = EventRing(capacity: 8)
         for i in 0..<5 { ring.push(RuntimeEventRecord(timeNanos: UInt64(i), kind: .spawnBatch)) }

@@ -74,8 +74,10 @@ public final class EventRing: @unchecked Sendable {
 
     public let capacity: Int
     private let mask: Int
-    /// Slot storage. Written only by the producer (slots in tail ..< head + capacity), read only by
-    /// the consumer (slots in head ..< tail).
+    /// Slot storage. Initialised only by the producer (slots in tail ..< head + capacity, uninitialised until
+    /// then), moved out only by the consumer (slots in head ..< tail, which leaves them uninitialised again): a record
+    /// changes hands without a copy, so neither side retains or releases its name (the producer's overwrite of a
+    /// drained slot released the old name on the worker's event path, and the drain's copy retained each one).
     private let slots: UnsafeMutablePointer<RuntimeEventRecord>
     /// Next slot the consumer reads. Written only by the consumer.
     private let head = Atomic<Int>(0)
@@ -93,11 +95,13 @@ public final class EventRing: @unchecked Sendable {
         self.capacity = c
         self.mask = c - 1
         self.slots = .allocate(capacity: c)
-        self.slots.initialize(repeating: RuntimeEventRecord(timeNanos: 0, kind: .spawnBatch), count: c)
     }
 
     deinit {
-        slots.deinitialize(count: capacity)
+        // The records pushed and not drained are the only initialised slots. relaxed (both): no other thread
+        // holds the ring any more.
+        let h = head.load(ordering: .relaxed)
+        for i in h..<tail.load(ordering: .relaxed) { (slots + (i & mask)).deinitialize(count: 1) }
         slots.deallocate()
     }
 
@@ -107,15 +111,16 @@ public final class EventRing: @unchecked Sendable {
     public func push(_ event: RuntimeEventRecord) -> Bool {
         // relaxed: `tail` is written only by this thread, so its own last store is visible to it.
         let t = tail.load(ordering: .relaxed)
-        // acquiring: pairs with the consumer's releasing store of `head`, so its reads of the slots
-        // it freed happen before we overwrite them.
+        // acquiring: pairs with the consumer's releasing store of `head`, so its moves out of the slots
+        // it freed happen before we initialise them again.
         let h = head.load(ordering: .acquiring)
         if t &- h >= capacity {
             // relaxed: a statistic; readers need no ordering with other memory.
             droppedCount.add(1, ordering: .relaxed)
             return false
         }
-        slots[t & mask] = event
+        // The slot is uninitialised: never written, or moved out by a drain.
+        (slots + (t & mask)).initialize(to: event)
         // releasing: publishes the slot write above to the consumer's acquiring load of `tail`.
         tail.store(t &+ 1, ordering: .releasing)
         return true
@@ -150,13 +155,14 @@ public final class EventRing: @unchecked Sendable {
         if n <= 0 { return 0 }
         // Geometric growth: an exact `reserveCapacity` per ring reallocated the whole buffer once per ring drained.
         if out.capacity < out.count + n { out.reserveCapacity(Swift.max(out.count + n, 2 * out.capacity)) }
-        // The ring's slots from `h` as at most two contiguous pieces (before and after the wrap), each appended whole:
-        // an `append` per record checked the array's uniqueness and capacity once per record.
+        // The ring's slots from `h`, moved out as at most two contiguous pieces (before and after the wrap), one bit
+        // move each: an `append` per record checked the array's uniqueness and capacity once per record, and
+        // appending a buffer copied each record through its value witness.
         let start = h & mask
         let first = Swift.min(n, capacity - start)
-        out.append(contentsOf: UnsafeBufferPointer(start: slots + start, count: first))
-        if first < n { out.append(contentsOf: UnsafeBufferPointer(start: slots, count: n - first)) }
-        // releasing: our slot reads above happen before the producer may overwrite them.
+        out.append(madeInPlace: InPlaceMove(from: slots + start, count: first))
+        if first < n { out.append(madeInPlace: InPlaceMove(from: slots, count: n - first)) }
+        // releasing: our moves out of the slots above happen before the producer initialises them again.
         head.store(h &+ n, ordering: .releasing)
         return n
     }
