@@ -506,8 +506,12 @@ final class PublishedCounters: @unchecked Sendable {
 
     func slot(_ i: Int) -> Slot {
         precondition(i >= 0 && i < Swift.max(1, slots), "PublishedCounters.slot: index \(i) out of 0..<\(slots)")
-        return Slot(words: base + i * Self.slotWords)
+        return Slot(words: base + i &* Self.slotWords)
     }
+
+    /// Slot `i` of a pass over slots `0 ..< n` whose bound the caller checked once (`n <= slots`), with no check
+    /// of its own: a sampler's pass over every worker.
+    @inline(__always) func slot(inPass i: Int) -> Slot { Slot(words: base + i &* Self.slotWords) }
 
     /// The sampler's interval number: moved by one at every interval take (under `intervalLock`), read by workers
     /// at their publish points (`publishQueuePeak`). relaxed: a peak published against a stale number lands in the
@@ -519,11 +523,12 @@ final class PublishedCounters: @unchecked Sendable {
 
     /// Sampler word `k` (`Sampler`) of worker `i`. Only samplers, under the lock named at `k`. relaxed: the lock
     /// orders them.
+    /// (Wrapping index maths: `i` is a worker's index, `k` a `Sampler` word, so the index is in the table's range.)
     @inline(__always) func samplerWord(_ i: Int, _ k: Int) -> UInt64 {
-        samplerBase[Sampler.first + i * Sampler.words + k].load(ordering: .relaxed)
+        samplerBase[Sampler.first &+ i &* Sampler.words &+ k].load(ordering: .relaxed)
     }
     @inline(__always) func setSamplerWord(_ i: Int, _ k: Int, _ v: UInt64) {
-        samplerBase[Sampler.first + i * Sampler.words + k].store(v, ordering: .relaxed)
+        samplerBase[Sampler.first &+ i &* Sampler.words &+ k].store(v, ordering: .relaxed)
     }
 }
 

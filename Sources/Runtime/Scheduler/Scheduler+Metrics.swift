@@ -130,9 +130,10 @@ public struct SchedulerSample: Sendable {
         workers: [], injectorHighWater: 0, startNanos: 0, endNanos: 0)
     /// What `Scheduler.drainEvents()` would return: every event since the previous drain, oldest first.
     public internal(set) var events: [RuntimeEventRecord] = []
-    /// The scheduler the cache belongs to (weak: a sample does not keep a shut-down scheduler alive, and a freed
-    /// one never compares equal to a new scheduler at the same address).
-    weak var owner: Scheduler?
+    /// The scheduler the cache belongs to, by its `serial` (0: none yet). A number, not a reference: a sample keeps
+    /// no scheduler alive, a new scheduler never matches a freed one's cache, and a sample moves (the sampler swaps it
+    /// in and out at each call) as plain bits, where a weak reference was a runtime call at each move.
+    var owner: UInt64 = 0
     /// Per worker: the slot's publish generation, and the batch words summed over the workers (`Word.spawned` on:
     /// `cachedWords` of them) at the last read that found a new generation. The row's own counters (runs to search
     /// time) are not cached here: the metrics row holds them from that read.
@@ -146,21 +147,24 @@ public struct SchedulerSample: Sendable {
     static let totalWords = PublishedCounters.Word.histogram + DelayHistogram.buckets
     /// The largest `delayMax` over the rows (each only grows).
     var delayMax: UInt64 = 0
-    /// Per worker: the published label as last read whole, and what the rows' names were last set from.
+    /// Per worker: the published label as last read whole, and what the rows' names were last set from; and the
+    /// label's names, apart (read and written only when the label or what the rows show of it changes, so the
+    /// lines every pass reads hold the keys alone).
     var labels: [LabelCache] = []
+    var labelNames: [(name: String, kind: String)?] = []
     /// The drain's runs (one per ring with events), kept for their buffer.
     var eventRuns = EventRuns()
     /// The workers' rings with new events (`Scheduler.undrainedTail`), with their tails, found by the last
     /// `sample(into:)` pass or `drainEvents()`: the drain reads only these, and not each slot's line again.
     var ringsWithEvents: [(ring: Int, tail: UInt64)] = []
 
-    /// A worker's label as last read whole — its sequence (`UInt64.max`: none read yet), the run it was published
-    /// for, its names — and the keys the row's current names and the interval row's last names were last set from
-    /// (the sequence, and the top bit for "shown"), so an unchanged row's strings are neither copied nor reassigned.
+    /// A worker's label as last read whole — its sequence (`UInt64.max`: none read yet) and the run it was
+    /// published for (its names are the worker's `labelNames`) — and the keys the row's current names and the
+    /// interval row's last names were last set from (the sequence, and the top bit for "shown"), so an unchanged
+    /// row's strings are neither copied nor reassigned.
     struct LabelCache: Sendable {
         var sequence: UInt64 = .max
         var run: UInt64 = 0
-        var names: (name: String, kind: String)? = nil
         var currentKey: UInt64 = .max
         var lastKey: UInt64 = .max
     }
@@ -298,16 +302,16 @@ extension Scheduler {
         typealias W = PublishedCounters.Word
         let n = workers.count
         let words = W.batchWords
-        // `===` on a weak reference: a sample of a scheduler since freed never matches a new one at the same address.
-        let fresh = s.owner !== self || s.generations.count != n
+        let fresh = s.owner != serial || s.generations.count != n
         if fresh {
             // Generation 0 and all-zero words are exactly a slot nothing has published into yet (and a blank row).
-            s.owner = self
+            s.owner = serial
             s.generations = [UInt64](repeating: 0, count: n)
             s.rows = [UInt64](repeating: 0, count: n * SchedulerSample.cachedWords)
             s.totals = [UInt64](repeating: 0, count: SchedulerSample.totalWords)
             s.delayMax = 0
             s.labels = [SchedulerSample.LabelCache](repeating: .init(), count: n)
+            s.labelNames = [(name: String, kind: String)?](repeating: nil, count: n)
         }
         // Moved out for the pass (unique, so refilled in place) and back at the end. Once sized, each worker's row
         // is overwritten field by field where it is: no row is built, copied or destroyed (a row holds two names,
@@ -342,7 +346,9 @@ extension Scheduler {
         // relaxed (both): statistics.
         let handoffs = handoffBegins.load(ordering: .relaxed) != handoffEnds.load(ordering: .relaxed)
         var labels: [SchedulerSample.LabelCache] = []
+        var labelNames: [(name: String, kind: String)?] = []
         swap(&labels, &s.labels)
+        swap(&labelNames, &s.labelNames)
         var found: [(ring: Int, tail: UInt64)] = []
         swap(&found, &s.ringsWithEvents)
         found.removeAll(keepingCapacity: true)
@@ -363,140 +369,149 @@ extension Scheduler {
                         s.rows.withUnsafeMutableBufferPointer { rows in
                             s.totals.withUnsafeMutableBufferPointer { totals in
                                 labels.withUnsafeMutableBufferPointer { labels in
-                                    for i in 0..<n {
-                                        let slot = table.slot(i)
-                                        // Row word k of worker i: rows[r + k] (k from `firstCachedWord`).
-                                        let r = i * SchedulerSample.cachedWords - SchedulerSample.firstCachedWord
-                                        let g = slot.generation
-                                        let o = ws.baseAddress! + i
-                                        if g != gens[i] {
-                                            gens[i] = g
-                                            @inline(__always) func refresh(_ k: Int, _ v: UInt64) {
-                                                totals[k] &+= v &- rows[r + k]
-                                                rows[r + k] = v
-                                            }
-                                            refresh(W.spawned, slot.load(W.spawned))
-                                            refresh(W.finished, slot.load(W.finished))
-                                            for k in W.fiberParks..<W.delaySum { refresh(k, slot.load(k)) }
-                                            // The delay group only when its count moved (Word.delayCount): most
-                                            // publishes record no delay (1 enqueue in `delaySampling` is measured).
-                                            let count = slot.loadAcquiring(W.delayCount)
-                                            if count != rows[r + W.delayCount] {
-                                                refresh(W.delayCount, count)
-                                                refresh(W.delaySum, slot.load(W.delaySum))
-                                                refresh(W.delayMax, slot.load(W.delayMax))
-                                                // Two buckets a word: each bucket's total moves by its wrapping
-                                                // 32-bit change (PublishedCounters.packBuckets).
-                                                for k in W.histogram..<words {
-                                                    let v = slot.load(k)
-                                                    let old = rows[r + k]
-                                                    if v == old { continue }
-                                                    rows[r + k] = v
-                                                    PublishedCounters.forEachBucketDelta(
-                                                        ofWord: k - W.histogram, from: old, to: v
-                                                    ) { b, d in totals[W.histogram + b] &+= d }
+                                    labelNames.withUnsafeMutableBufferPointer { labelNames in
+                                        precondition(
+                                            n <= table.slots,
+                                            "Scheduler.readMetrics: \(n) workers, \(table.slots) slots")
+                                        for i in 0..<n {
+                                            let slot = table.slot(inPass: i)
+                                            // Row word k of worker i: rows[r + k] (k from `firstCachedWord`; wrapping:
+                                            // in the rows' range, which holds `cachedWords` per worker).
+                                            let r = i &* SchedulerSample.cachedWords &- SchedulerSample.firstCachedWord
+                                            let g = slot.generation
+                                            let o = ws.baseAddress! + i
+                                            if g != gens[i] {
+                                                gens[i] = g
+                                                @inline(__always) func refresh(_ k: Int, _ v: UInt64) {
+                                                    totals[k] &+= v &- rows[r &+ k]
+                                                    rows[r &+ k] = v
                                                 }
-                                                dMax = max(dMax, rows[r + W.delayMax])
+                                                refresh(W.spawned, slot.load(W.spawned))
+                                                refresh(W.finished, slot.load(W.finished))
+                                                for k in W.fiberParks..<W.delaySum { refresh(k, slot.load(k)) }
+                                                // The delay group only when its count moved (Word.delayCount): most
+                                                // publishes record no delay (1 enqueue in `delaySampling` is measured).
+                                                let count = slot.loadAcquiring(W.delayCount)
+                                                if count != rows[r &+ W.delayCount] {
+                                                    refresh(W.delayCount, count)
+                                                    refresh(W.delaySum, slot.load(W.delaySum))
+                                                    refresh(W.delayMax, slot.load(W.delayMax))
+                                                    // Two buckets a word: each bucket's total moves by its wrapping
+                                                    // 32-bit change (PublishedCounters.packBuckets).
+                                                    for k in W.histogram..<words {
+                                                        let v = slot.load(k)
+                                                        let old = rows[r &+ k]
+                                                        if v == old { continue }
+                                                        rows[r &+ k] = v
+                                                        PublishedCounters.forEachBucketDelta(
+                                                            ofWord: k - W.histogram, from: old, to: v
+                                                        ) { b, d in totals[W.histogram + b] &+= d }
+                                                    }
+                                                    dMax = max(dMax, rows[r &+ W.delayMax])
+                                                }
+                                                // The row's counters change only with a publish: an unchanged slot's row
+                                                // is already right (it was written from the same words), so they go from
+                                                // the slot into the row, with no cache of their own.
+                                                // Two values published one after the other: userNanos below clamps at 0.
+                                                let search = slot.load(W.searchNanos)
+                                                let busy = slot.load(W.busyNanos)
+                                                o.pointee.runs = slot.load(W.runs)
+                                                o.pointee.stealOps = slot.load(W.stealOps)
+                                                o.pointee.stolenIn = slot.load(W.stolenIn)
+                                                o.pointee.parks = slot.load(W.parks)
+                                                o.pointee.unparks = slot.load(W.unparks)
+                                                o.pointee.maxQueueDepth = Int(
+                                                    truncatingIfNeeded: slot.load(W.maxQueueDepth))
+                                                o.pointee.busyNanos = busy
+                                                o.pointee.searchNanos = search
+                                                o.pointee.userNanos = busy &- min(busy, search)
                                             }
-                                            // The row's counters change only with a publish: an unchanged slot's row
-                                            // is already right (it was written from the same words), so they go from
-                                            // the slot into the row, with no cache of their own.
-                                            // Two values published one after the other: userNanos below clamps at 0.
-                                            let search = slot.load(W.searchNanos)
-                                            let busy = slot.load(W.busyNanos)
-                                            o.pointee.runs = slot.load(W.runs)
-                                            o.pointee.stealOps = slot.load(W.stealOps)
-                                            o.pointee.stolenIn = slot.load(W.stolenIn)
-                                            o.pointee.parks = slot.load(W.parks)
-                                            o.pointee.unparks = slot.load(W.unparks)
-                                            o.pointee.maxQueueDepth = Int(
-                                                truncatingIfNeeded: slot.load(W.maxQueueDepth))
-                                            o.pointee.busyNanos = busy
-                                            o.pointee.searchNanos = search
-                                            o.pointee.userNanos = busy &- min(busy, search)
-                                        }
-                                        // The gauges (the slot's first two lines, read whole). relaxed (all): independent
-                                        // statistics (see PublishedWorkerMetrics).
-                                        if slot.loadGauge(G.hasCurrent) != 0 { running += 1 }
-                                        var state =
-                                            SchedulerWorkerState(
-                                                rawValue: UInt8(truncatingIfNeeded: slot.loadGauge(G.state)))
-                                            ?? .running
-                                        // A parked or spinning worker's queue is empty (only its owner pushes, and only
-                                        // while it runs fibers), so the run queue's lines are read only for one that runs.
-                                        let depth =
-                                            state == .parked || state == .spinning
-                                            ? 0 : wb[i].stealer.storage.count
-                                        // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
-                                        // shows as handedOff while the region lasts, whatever the spare is doing with it —
-                                        // distinct from `pinned`.
-                                        if handoffs && state != .stopped
-                                            && wb[i].handoffsOutstanding.load(ordering: .relaxed) > 0
-                                        {
-                                            state = .handedOff
-                                        }
-                                        o.pointee.state = state
-                                        o.pointee.carrier = Int(truncatingIfNeeded: slot.loadGauge(G.carrier))
-                                        o.pointee.stolenOut = slot.loadGauge(G.stolenOut)
-                                        o.pointee.queueDepth = depth
-                                        // The published peak since the start (set above at a publish), or a depth
-                                        // seen here if deeper.
-                                        o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
-                                        dropped &+= slot.loadGauge(G.eventsDropped)
-                                        // The ring's published tail is on the gauge line just read: a ring with new
-                                        // events is listed for the drain, which then reads neither this line nor the
-                                        // drained-to word again (each was a cache miss per worker there).
-                                        if findingEvents, let tail = undrainedTail(i, slot) { found.append((i, tail)) }
-                                        // The label: its words only when its sequence moved (then rebuilt once), its
-                                        // run always, from the slot's gauge lines; the worker's objects only for a
-                                        // new label's names. A read that finds the worker writing keeps the last one.
-                                        let lc = labels.baseAddress! + i
-                                        if let l = slot.readLabel(knownSequence: lc.pointee.sequence) {
-                                            lc.pointee.run = l.run
-                                            if let packed = l.packed {
-                                                lc.pointee.sequence = l.sequence
-                                                // A long label's names are the worker's (`names(of:)`).
-                                                // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for
-                                                // the pass) keeps every worker and what it holds alive; no retain.
-                                                lc.pointee.names =
-                                                    packed.names
-                                                    ?? Unmanaged.passUnretained(wb[i].published)
-                                                    ._withUnsafeGuaranteedRef { $0.names(of: packed) }
+                                            // The gauges (the slot's first two lines, read whole). relaxed (all): independent
+                                            // statistics (see PublishedWorkerMetrics).
+                                            if slot.loadGauge(G.hasCurrent) != 0 { running += 1 }
+                                            var state =
+                                                SchedulerWorkerState(
+                                                    rawValue: UInt8(truncatingIfNeeded: slot.loadGauge(G.state)))
+                                                ?? .running
+                                            // A parked or spinning worker's queue is empty (only its owner pushes, and only
+                                            // while it runs fibers), so the run queue's lines are read only for one that runs.
+                                            let depth =
+                                                state == .parked || state == .spinning
+                                                ? 0 : wb[i].stealer.storage.count
+                                            // A worker whose carrier blocked and which now runs on a spare (Go's handoff)
+                                            // shows as handedOff while the region lasts, whatever the spare is doing with it —
+                                            // distinct from `pinned`.
+                                            if handoffs && state != .stopped
+                                                && wb[i].handoffsOutstanding.load(ordering: .relaxed) > 0
+                                            {
+                                                state = .handedOff
                                             }
-                                        }
-                                        let tick = slot.loadGauge(G.runTick)
-                                        let labelRun = lc.pointee.run
-                                        // The fiber run last is the labelled one published last when their runs agree.
-                                        let current = labelRun != 0 && labelRun == tick
-                                        let key = lc.pointee.sequence | (current ? 1 << 63 : 0)
-                                        if key != lc.pointee.currentKey {
-                                            lc.pointee.currentKey = key
-                                            o.pointee.currentFiber = current ? lc.pointee.names?.name : nil
-                                            o.pointee.currentKind = current ? lc.pointee.names?.kind : nil
-                                        }
-                                        if takingInterval {
-                                            let io = iws.baseAddress! + i
-                                            // The last labelled fiber of the interval: the published label, if its run
-                                            // came after the previous take's tick.
-                                            let ran = labelRun > table.samplerWord(i, S.tickAtTake)
-                                            table.setSamplerWord(i, S.tickAtTake, tick)
-                                            let lastKey = lc.pointee.sequence | (ran ? 1 << 63 : 0)
-                                            if lastKey != lc.pointee.lastKey {
-                                                lc.pointee.lastKey = lastKey
-                                                io.pointee.lastFiber = ran ? lc.pointee.names?.name : nil
-                                                io.pointee.lastKind = ran ? lc.pointee.names?.kind : nil
+                                            o.pointee.state = state
+                                            o.pointee.carrier = Int(truncatingIfNeeded: slot.loadGauge(G.carrier))
+                                            o.pointee.stolenOut = slot.loadGauge(G.stolenOut)
+                                            o.pointee.queueDepth = depth
+                                            // The published peak since the start (set above at a publish), or a depth
+                                            // seen here if deeper.
+                                            o.pointee.maxQueueDepth = max(o.pointee.maxQueueDepth, depth)
+                                            dropped &+= slot.loadGauge(G.eventsDropped)
+                                            // The ring's published tail is on the gauge line just read: a ring with new
+                                            // events is listed for the drain, which then reads neither this line nor the
+                                            // drained-to word again (each was a cache miss per worker there).
+                                            if findingEvents, let tail = undrainedTail(i, slot) {
+                                                found.append((i, tail))
                                             }
-                                            io.pointee.id = i
-                                            io.pointee.queueHighWater = takeQueuePeak(
-                                                i, word: slot.loadGauge(G.queuePeak), depth: depth)
-                                            // Only samplers (under `intervalLock`) write the baseline.
-                                            let runs = o.pointee.runs
-                                            io.pointee.runs = runs &- table.samplerWord(i, S.runsAtTake)
-                                            table.setSamplerWord(i, S.runsAtTake, runs)
+                                            // The label: its words only when its sequence moved (then rebuilt once), its
+                                            // run always, from the slot's gauge lines; the worker's objects only for a
+                                            // new label's names. A read that finds the worker writing keeps the last one.
+                                            let lc = labels.baseAddress! + i
+                                            let names = labelNames.baseAddress! + i
+                                            if let l = slot.readLabel(knownSequence: lc.pointee.sequence) {
+                                                lc.pointee.run = l.run
+                                                if let packed = l.packed {
+                                                    lc.pointee.sequence = l.sequence
+                                                    // A long label's names are the worker's (`names(of:)`).
+                                                    // _withUnsafeGuaranteedRef: the scheduler's `workers` array (held for
+                                                    // the pass) keeps every worker and what it holds alive; no retain.
+                                                    names.pointee =
+                                                        packed.names
+                                                        ?? Unmanaged.passUnretained(wb[i].published)
+                                                        ._withUnsafeGuaranteedRef { $0.names(of: packed) }
+                                                }
+                                            }
+                                            let tick = slot.loadGauge(G.runTick)
+                                            let labelRun = lc.pointee.run
+                                            // The fiber run last is the labelled one published last when their runs agree.
+                                            let current = labelRun != 0 && labelRun == tick
+                                            let key = lc.pointee.sequence | (current ? 1 << 63 : 0)
+                                            if key != lc.pointee.currentKey {
+                                                lc.pointee.currentKey = key
+                                                o.pointee.currentFiber = current ? names.pointee?.name : nil
+                                                o.pointee.currentKind = current ? names.pointee?.kind : nil
+                                            }
+                                            if takingInterval {
+                                                let io = iws.baseAddress! + i
+                                                // The last labelled fiber of the interval: the published label, if its run
+                                                // came after the previous take's tick.
+                                                let ran = labelRun > table.samplerWord(i, S.tickAtTake)
+                                                table.setSamplerWord(i, S.tickAtTake, tick)
+                                                let lastKey = lc.pointee.sequence | (ran ? 1 << 63 : 0)
+                                                if lastKey != lc.pointee.lastKey {
+                                                    lc.pointee.lastKey = lastKey
+                                                    io.pointee.lastFiber = ran ? names.pointee?.name : nil
+                                                    io.pointee.lastKind = ran ? names.pointee?.kind : nil
+                                                }
+                                                io.pointee.id = i
+                                                io.pointee.queueHighWater = takeQueuePeak(
+                                                    i, word: slot.loadGauge(G.queuePeak), depth: depth)
+                                                // Only samplers (under `intervalLock`) write the baseline.
+                                                let runs = o.pointee.runs
+                                                io.pointee.runs = runs &- table.samplerWord(i, S.runsAtTake)
+                                                table.setSamplerWord(i, S.runsAtTake, runs)
+                                            }
+                                            visit(
+                                                i, UnsafePointer(o),
+                                                takingInterval ? UnsafePointer(iws.baseAddress! + i) : nil)
                                         }
-                                        visit(
-                                            i, UnsafePointer(o),
-                                            takingInterval ? UnsafePointer(iws.baseAddress! + i) : nil)
                                     }
                                 }
                             }
@@ -505,7 +520,8 @@ extension Scheduler {
                 }
             }
         }
-        s.labels = labels
+        swap(&labels, &s.labels)
+        swap(&labelNames, &s.labelNames)
         swap(&found, &s.ringsWithEvents)
         // The next interval: workers' peaks published from here on are its own.
         if takingInterval { table.interval &+= 1 }

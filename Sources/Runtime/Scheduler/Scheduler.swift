@@ -282,6 +282,10 @@ public final class Scheduler: @unchecked Sendable {
     /// The workers' batch-published counters, slot i for worker i (Metrics/SchedulerMetrics.swift); read by
     /// `metrics()` and `sample(into:)`.
     let publishedCounters: PublishedCounters
+    /// This scheduler's number among the schedulers of the process (from 1, never reused): what a `SchedulerSample`
+    /// knows its cache's scheduler by.
+    let serial: UInt64
+    static let serials = Atomic<UInt64>(0)
     /// Set by the first `metrics()` call: from then on carriers publish the running fiber's name.
     let observed = Atomic<Bool>(false)
 
@@ -310,6 +314,8 @@ public final class Scheduler: @unchecked Sendable {
         do { poller = try Poller() } catch { throw .poller(error) }
         let counters = PublishedCounters(slots: configuration.carriers)
         publishedCounters = counters
+        // relaxed: a unique number; nothing else is ordered by it.
+        serial = Self.serials.add(1, ordering: .relaxed).newValue
         workers = (0..<configuration.carriers).map {
             Worker(
                 id: $0, capacity: configuration.localQueueCapacity, eventCapacity: configuration.eventRingCapacity,

@@ -70,11 +70,12 @@ public struct BusyWindow: Sendable {
         /// Thread `i`'s two ratios for its cumulative values `a` and `b`, which this sample's mark records. Call once
         /// for every thread `0 ..< count` of the pass (a thread left out keeps an older mark's values in this one).
         @inline(__always) func ratios(_ i: Int, _ a: UInt64, _ b: UInt64) -> (Double, Double) {
-            let out = (
-                BusyWindow.ratio(a &- rows[from + 2 * i], wall), BusyWindow.ratio(b &- rows[from + 2 * i + 1], wall)
-            )
-            rows[to + 2 * i] = a
-            rows[to + 2 * i + 1] = b
+            // Wrapping index maths: i is one of the pass's threads, so each index is in its row.
+            let f = from &+ 2 &* i
+            let t = to &+ 2 &* i
+            let out = (BusyWindow.ratio(a &- rows[f], wall), BusyWindow.ratio(b &- rows[f &+ 1], wall))
+            rows[t] = a
+            rows[t &+ 1] = b
             return out
         }
     }

@@ -52,15 +52,9 @@ public struct FiberSampler: Sendable {
         swap(&reads, &self.reads)
         defer { swap(&reads, &self.reads) }
         let n = scheduler.workerCount
-        snapshot.workers = mapRows(count: n, time: snapshot.time) { rows in
-            var visited = 0
-            scheduler.sample(into: &reads) { i, w, iv in
-                rows.map(i, w, interval: iv)
-                visited += 1
-            }
-            // Every row of the array is initialised only if the pass visited each worker once (it visits
-            // `workerCount`, which never changes).
-            precondition(visited == n, "FiberSampler.sample: the pass visited \(visited) of \(n) workers")
+        let time = snapshot.time
+        snapshot.workers = withUnsafeMutablePointer(to: &reads) { reads in
+            mapRows(count: n, time: time, PassRows(scheduler: .passUnretained(scheduler), reads: reads))
         }
         fillRest(reads.metrics, interval: reads.interval, events: reads.events, into: &snapshot)
     }
@@ -78,36 +72,9 @@ public struct FiberSampler: Sendable {
         _ m: SchedulerMetrics, interval: SchedulerMetrics.Interval? = nil, events records: [RuntimeEventRecord],
         into snapshot: inout Snapshot
     ) {
-        let n = m.workers.count
-        let ivs = interval?.workers ?? []
-        // Tested once: a test of the optional per row copied and destroyed it through an outlined witness each time.
-        let hasInterval = interval != nil
-        snapshot.workers = mapRows(count: n, time: snapshot.time) { rows in
-            // Unsafe buffers: indices 0..<n of arrays held for the pass (n checked against each).
-            m.workers.withUnsafeBufferPointer { mw in
-                ivs.withUnsafeBufferPointer { iw in
-                    // The interval's row of a worker: both lists come in worker order, so it is the one at the same
-                    // position when its id agrees (checked per row, on the line the row's figures are read from: a
-                    // pass of its own over both lists' ids missed the cache on every row); else the one with its id,
-                    // from a dictionary made at the first disagreement (a read that raced a restart).
-                    var taken: [Int: SchedulerMetrics.Interval.Worker]? = nil
-                    for i in 0..<n {
-                        let w = mw.baseAddress! + i
-                        let id = w.pointee.id
-                        // In place (`pointee`): a subscript copies the row and its two names out.
-                        if !hasInterval {
-                            rows.map(i, w, interval: nil)
-                        } else if i < iw.count && (iw.baseAddress! + i).pointee.id == id {
-                            rows.map(i, w, interval: iw.baseAddress! + i)
-                        } else if var keyed = Self.byID(iw, &taken)[id] {
-                            withUnsafePointer(to: &keyed) { rows.map(i, w, interval: $0) }
-                        } else {
-                            rows.map(i, w, interval: nil)
-                        }
-                    }
-                }
-            }
-        }
+        snapshot.workers = mapRows(
+            count: m.workers.count, time: snapshot.time,
+            ReadRows(workers: m.workers, intervals: interval?.workers ?? [], hasInterval: interval != nil))
         fillRest(m, interval: interval, events: records, into: &snapshot)
     }
 
@@ -125,10 +92,10 @@ public struct FiberSampler: Sendable {
         snapshot.droppedEvents = m.droppedEvents
     }
 
-    /// The snapshot's `count` worker rows at `time`: `fill` must call `map` once for each worker `0 ..< count` (the
-    /// array's rows are initialised by those calls). The per-worker state (the previous sample's runs, the busy
-    /// window) is refilled in place.
-    private mutating func mapRows(count n: Int, time: Double, _ fill: (Rows) -> Void) -> [WorkerSnapshot] {
+    /// The snapshot's `count` worker rows at `time`, made by `source` (its `make` calls `map` once for each worker
+    /// `0 ..< count`: the array's rows are initialised by those calls). The per-worker state (the previous sample's
+    /// runs, the busy window) is refilled in place.
+    private mutating func mapRows<S: RowSource>(count n: Int, time: Double, _ source: S) -> [WorkerSnapshot] {
         // Swapped out for the pass (unique, so refilled in place) and back at the end.
         var lastRuns: [UInt64] = []
         var lastStolenIn: [UInt64] = []
@@ -152,13 +119,78 @@ public struct FiberSampler: Sendable {
                     // Each row starts as a bit copy of a blank row, in the array's uninitialised storage (Rows.map).
                     let blank = WorkerSnapshot(id: 0)
                     return withUnsafeBytes(of: blank) { blank in
-                        [WorkerSnapshot](unsafeUninitializedCapacity: n) { out, initialized in
-                            fill(
-                                Rows(
-                                    out: out.baseAddress!, blank: blank.baseAddress!, window: window,
-                                    previous: previous, lastRuns: lastRuns.baseAddress!,
-                                    lastStolenIn: lastStolenIn.baseAddress!))
-                            initialized = n
+                        [WorkerSnapshot](
+                            madeInPlace: MadeRows(
+                                count: n, source: source,
+                                rows: Rows(
+                                    out: nil, blank: blank.baseAddress!, window: window, previous: previous,
+                                    lastRuns: lastRuns.baseAddress!, lastStolenIn: lastStolenIn.baseAddress!)))
+                    }
+                }
+            }
+        }
+    }
+
+    /// What makes a sample's rows: `make` calls `rows.map` once for each worker `0 ..< count` of the pass.
+    private protocol RowSource {
+        func make(_ rows: Rows)
+    }
+
+    /// The rows made inside the scheduler's own pass (`sample(_:into:)`), right after the pass has written each
+    /// worker's row and interval row.
+    ///
+    /// Plain bits (no reference counted): the array's making copies it as a generic value, which for a value holding a
+    /// reference went through its type's value witnesses, code and metadata cold by the next sample.
+    private struct PassRows: RowSource {
+        // Unmanaged: `sample(_:into:)`'s caller holds the scheduler for the call, and this value lives only in it.
+        let scheduler: Unmanaged<Scheduler>
+        // Unsafe pointer: the sampler's reads, held (and not otherwise touched) by `sample(_:into:)` for the call.
+        let reads: UnsafeMutablePointer<SchedulerSample>
+
+        func make(_ rows: Rows) {
+            let scheduler = scheduler.takeUnretainedValue()
+            let n = scheduler.workerCount
+            var visited = 0
+            scheduler.sample(into: &reads.pointee) { i, w, iv in
+                rows.map(i, w, interval: iv)
+                visited += 1
+            }
+            // Every row of the array is initialised only if the pass visited each worker once (it visits
+            // `workerCount`, which never changes).
+            precondition(visited == n, "FiberSampler.sample: the pass visited \(visited) of \(n) workers")
+        }
+    }
+
+    /// The rows of reads a caller passes in (`sample(_:interval:events:into:)`).
+    private struct ReadRows: RowSource {
+        let workers: [SchedulerMetrics.Worker]
+        let intervals: [SchedulerMetrics.Interval.Worker]
+        /// Tested once: a test of the optional interval per row copied and destroyed it through an outlined witness
+        /// each time.
+        let hasInterval: Bool
+
+        func make(_ rows: Rows) {
+            let n = workers.count
+            // Unsafe buffers: indices 0..<n of arrays held for the pass (n checked against each).
+            workers.withUnsafeBufferPointer { mw in
+                intervals.withUnsafeBufferPointer { iw in
+                    // The interval's row of a worker: both lists come in worker order, so it is the one at the same
+                    // position when its id agrees (checked per row, on the line the row's figures are read from: a
+                    // pass of its own over both lists' ids missed the cache on every row); else the one with its id,
+                    // from a dictionary made at the first disagreement (a read that raced a restart).
+                    var taken: [Int: SchedulerMetrics.Interval.Worker]? = nil
+                    for i in 0..<n {
+                        let w = mw.baseAddress! + i
+                        let id = w.pointee.id
+                        // In place (`pointee`): a subscript copies the row and its two names out.
+                        if !hasInterval {
+                            rows.map(i, w, interval: nil)
+                        } else if i < iw.count && (iw.baseAddress! + i).pointee.id == id {
+                            rows.map(i, w, interval: iw.baseAddress! + i)
+                        } else if var keyed = FiberSampler.byID(iw, &taken)[id] {
+                            withUnsafePointer(to: &keyed) { rows.map(i, w, interval: $0) }
+                        } else {
+                            rows.map(i, w, interval: nil)
                         }
                     }
                 }
@@ -166,10 +198,25 @@ public struct FiberSampler: Sendable {
         }
     }
 
+    /// A sample's rows, made by `source` in the snapshot array's new storage (`Array(madeInPlace:)`).
+    private struct MadeRows<S: RowSource>: InPlaceFill {
+        let count: Int
+        let source: S
+        /// The pass's rows, but for where they go (`out`, the array's storage: known at `fill`).
+        let rows: Rows
+
+        func fill(_ out: UnsafeMutableBufferPointer<WorkerSnapshot>) {
+            var r = rows
+            r.out = out.baseAddress!
+            source.make(r)
+        }
+    }
+
     /// One sample's snapshot rows being made, and what making row `i` reads and updates: valid only inside the
     /// `mapRows` call that made it (its pointers are that call's buffers, each of the pass's `count` rows).
     private struct Rows {
-        let out: UnsafeMutablePointer<WorkerSnapshot>
+        /// Where the rows go (nil until `MadeRows.fill` has the array's storage).
+        var out: UnsafeMutablePointer<WorkerSnapshot>!
         /// A blank row's bytes (`WorkerSnapshot(id: 0)`).
         let blank: UnsafeRawPointer
         let window: BusyWindow.Pass

@@ -47,27 +47,46 @@ extension RuntimeEvent {
     /// value; 0 keeps the monotonic clock's own origin).
     @inline(__always)
     public init(_ r: RuntimeEventRecord, sessionStart: UInt64) {
+        self.init(r, sessionStart: sessionStart, named: true)
+    }
+
+    /// The record's event, with its name or (`named` false) none.
+    @inline(__always)
+    init(_ r: RuntimeEventRecord, sessionStart: UInt64, named: Bool) {
         self.init(
             time: r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0, kind: EventKind(r.kind),
             worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
-            durationMs: Double(r.durationNanos) / 1e6, name: r.name)
+            durationMs: Double(r.durationNanos) / 1e6, name: named ? r.name : nil)
     }
 
     /// A drain's records as telemetry events, in their order: what each sampler puts in `Snapshot.events`.
     ///
-    /// Each event is made in its place in the new array from the record read in place: `records.map` copied each
-    /// record out (its name retained and released) and each event in from a temporary through the value witness.
+    /// Each event is made in its place in the new array from the record read in place, its figures first and then
+    /// its name (one retain): `records.map` copied each record out (its name retained and released), and an event
+    /// made whole was made in a temporary and copied in through the value witness (a retain and a release more).
     public static func events(of records: [RuntimeEventRecord], sessionStart: UInt64) -> [RuntimeEvent] {
         let n = records.count
         if n == 0 { return [] }
         // Unsafe buffers: indices 0..<n of `records` (held for the call) and of the new array's storage, each
-        // initialised once before `initialized` says so.
-        return records.withUnsafeBufferPointer { rs in
-            [RuntimeEvent](unsafeUninitializedCapacity: n) { out, initialized in
-                for i in 0..<n {
-                    (out.baseAddress! + i).initialize(to: RuntimeEvent(rs[i], sessionStart: sessionStart))
-                }
-                initialized = n
+        // initialised once (`madeInPlace`).
+        return records.withUnsafeBufferPointer {
+            [RuntimeEvent](madeInPlace: Made(records: $0, sessionStart: sessionStart))
+        }
+    }
+
+    /// A drain's events, made in the array's storage (`events(of:sessionStart:)`).
+    private struct Made: InPlaceFill {
+        // Unsafe buffer: the records, held by `events(of:sessionStart:)` for the array's making.
+        let records: UnsafeBufferPointer<RuntimeEventRecord>
+        let sessionStart: UInt64
+        var count: Int { records.count }
+
+        func fill(_ out: UnsafeMutableBufferPointer<RuntimeEvent>) {
+            for i in 0..<records.count {
+                let r = records.baseAddress! + i
+                let e = out.baseAddress! + i
+                e.initialize(to: RuntimeEvent(r.pointee, sessionStart: sessionStart, named: false))
+                if let name = r.pointee.name { e.pointee.name = name }
             }
         }
     }
