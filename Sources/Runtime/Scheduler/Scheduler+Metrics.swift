@@ -325,7 +325,8 @@ extension Scheduler {
         swap(&iws, &s.interval.workers)
         swap(&hist, &s.metrics.delay.histogram)
         swap(&blocked, &s.metrics.blocked)
-        blocked.removeAll(keepingCapacity: true)
+        // (Tested first: an empty list's header is the shared empty array, a line every sample has in cache.)
+        if !blocked.isEmpty { blocked.removeAll(keepingCapacity: true) }
         let rowsMadeBlank = fresh || ws.count != n
         if rowsMadeBlank {
             ws = workers.map { SchedulerMetrics.Worker.blank(id: $0.id, queueCapacity: $0.local.capacity) }
