@@ -139,8 +139,8 @@ public struct FiberSampler: Sendable {
     /// The rows made inside the scheduler's own pass (`sample(_:into:)`), right after the pass has written each
     /// worker's row and interval row.
     ///
-    /// Plain bits (no reference counted): the array's making copies it as a generic value, which for a value holding a
-    /// reference went through its type's value witnesses, code and metadata cold by the next sample.
+    /// Plain bits (nothing reference counted): the array's making copies it as a generic value, which for a value
+    /// holding a reference went through its type's value witnesses, code and metadata cold by the next sample.
     private struct PassRows: RowSource {
         // Unmanaged: `sample(_:into:)`'s caller holds the scheduler for the call, and this value lives only in it.
         let scheduler: Unmanaged<Scheduler>
