@@ -43,20 +43,15 @@ extension EventKind {
 }
 
 extension RuntimeEvent {
-    /// A runtime event record as a telemetry event, its time in seconds since `sessionStart` (a `qv_now_ns`
-    /// value; 0 keeps the monotonic clock's own origin).
+    /// A runtime event record's figures as a telemetry event, with no name (`events(of:sessionStart:)` stores the
+    /// record's name after, in place), its time in seconds since `sessionStart` (a `qv_now_ns` value; 0 keeps the
+    /// monotonic clock's own origin).
     @inline(__always)
-    public init(_ r: RuntimeEventRecord, sessionStart: UInt64) {
-        self.init(r, sessionStart: sessionStart, named: true)
-    }
-
-    /// The record's event, with its name or (`named` false) none.
-    @inline(__always)
-    init(_ r: RuntimeEventRecord, sessionStart: UInt64, named: Bool) {
+    init(figuresOf r: RuntimeEventRecord, sessionStart: UInt64) {
         self.init(
             time: r.timeNanos > sessionStart ? Double(r.timeNanos - sessionStart) / 1e9 : 0, kind: EventKind(r.kind),
             worker: Int(r.worker), other: Int(r.other), count: Int(r.count),
-            durationMs: Double(r.durationNanos) / 1e6, name: named ? r.name : nil)
+            durationMs: Double(r.durationNanos) / 1e6)
     }
 
     /// A drain's records as telemetry events, in their order: what each sampler puts in `Snapshot.events`.
@@ -85,7 +80,7 @@ extension RuntimeEvent {
             for i in 0..<records.count {
                 let r = records.baseAddress! + i
                 let e = out.baseAddress! + i
-                e.initialize(to: RuntimeEvent(r.pointee, sessionStart: sessionStart, named: false))
+                e.initialize(to: RuntimeEvent(figuresOf: r.pointee, sessionStart: sessionStart))
                 if let name = r.pointee.name { e.pointee.name = name }
             }
         }
